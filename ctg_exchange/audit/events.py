@@ -1,0 +1,82 @@
+"""Audit events: what is hashed, what is signed (docs/spec/audit-log.md §3-§4)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .canonical import canonical_json
+
+FORMAT_VERSION = 1
+EVENT_PREFIX = b"ctg-exchange/event@v1\n"
+GENESIS_HASH = "0" * 64
+
+
+def utc_timestamp(moment: datetime | None = None) -> str:
+    """``2026-11-27T03:33:11.123456Z``: UTC, microseconds, fixed width."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One state change, before signing. ``log`` is the workspace id (the log's origin)."""
+
+    log: str
+    seq: int
+    time: str
+    actor: str
+    party: str
+    role: str
+    action: str
+    subject: str
+    prev: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "v": FORMAT_VERSION,
+            "log": self.log,
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "party": self.party,
+            "role": self.role,
+            "action": self.action,
+            "subject": self.subject,
+            "payload": self.payload,
+            "prev": self.prev,
+        }
+
+    def signed_bytes(self) -> bytes:
+        """The exact bytes hashed and signed: the domain prefix then the canonical body."""
+        return EVENT_PREFIX + canonical_json(self.body())
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.signed_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as kept in the store: its fields, its hash and its SSHSIG signature."""
+
+    event: Event
+    hash: str
+    signature: str
+
+    @property
+    def seq(self) -> int:
+        return self.event.seq
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.event.body(), "hash": self.hash, "signature": self.signature}
+
+    @staticmethod
+    def payload_from_text(text: str) -> dict[str, Any]:
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError("payload is not an object")
+        return value

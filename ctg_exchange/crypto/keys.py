@@ -1,0 +1,216 @@
+"""Members' signing keys at rest (DESIGN §3).
+
+A member's key is an OpenSSH Ed25519 key. The private file is encrypted with bcrypt-pbkdf under
+the member's passphrase (OpenSSH's own format, so ``ssh-keygen`` reads it), created ``0600`` with
+``O_EXCL|O_NOFOLLOW`` in a ``0700`` key directory that lives outside the workspace database. As
+OpenSSH does, a private key readable by anyone else is refused. ``NAME`` is the key's file name
+(the member id); ``NAME.pub`` holds the public key in ``authorized_keys`` form.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidInput, KeyFileError
+from ..fsutil import ensure_private_dir, write_exclusive
+from . import sshsig, sshwire
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+KEY_TYPE = "ssh-ed25519"
+MIN_PASSPHRASE = 8
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def default_key_dir() -> Path:
+    """``$XDG_CONFIG_HOME/ctg-exchange/keys``, else ``~/.config/ctg-exchange/keys``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ctg-exchange" / "keys"
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """An Ed25519 public key: 32 raw bytes, read and written in OpenSSH's one-line form."""
+
+    raw: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> PublicKey:
+        """Parse ``ssh-ed25519 AAAA… [comment]``; anything else is ``InvalidInput``."""
+        parts = text.strip().split()
+        if len(parts) < 2 or parts[0] != KEY_TYPE:
+            raise InvalidInput("not an OpenSSH ssh-ed25519 public key")
+        try:
+            reader = sshwire.Reader(base64.b64decode(parts[1], validate=True))
+            key_type = reader.string()
+            raw = reader.string()
+            complete = reader.done()
+        except (binascii.Error, ValueError):
+            raise InvalidInput("not an OpenSSH ssh-ed25519 public key") from None
+        if key_type != KEY_TYPE.encode() or len(raw) != 32 or not complete:
+            raise InvalidInput("not an OpenSSH ssh-ed25519 public key")
+        return cls(raw)
+
+    @property
+    def blob(self) -> bytes:
+        return sshwire.string(KEY_TYPE) + sshwire.string(self.raw)
+
+    @property
+    def openssh(self) -> str:
+        return f"{KEY_TYPE} {base64.b64encode(self.blob).decode('ascii')}"
+
+    @property
+    def fingerprint(self) -> str:
+        """As ``ssh-keygen -l`` prints it: ``SHA256:`` and unpadded base64."""
+        digest = base64.b64encode(hashlib.sha256(self.blob).digest()).decode("ascii")
+        return "SHA256:" + digest.rstrip("=")
+
+
+class Signer:
+    """A decrypted private key, held in memory only while a command runs."""
+
+    def __init__(self, name: str, private_key: Ed25519PrivateKey, public_key: PublicKey) -> None:
+        self.name = name
+        self._private_key = private_key
+        self.public_key = public_key
+
+    def sign(self, namespace: str, message: bytes) -> str:
+        return sshsig.sign(self._private_key, self.public_key, namespace, message)
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise InvalidInput(
+            f"invalid id {name!r}: use 1-64 lower-case letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+class KeyDir:
+    """The directory holding a person's private keys (``0700``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def private_path(self, name: str) -> Path:
+        return self.path / check_name(name)
+
+    def public_path(self, name: str) -> Path:
+        return self.path / f"{check_name(name)}.pub"
+
+    def generate(self, name: str, passphrase: str) -> PublicKey:
+        """Create ``NAME`` and ``NAME.pub``; refuses to replace an existing key."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        if len(passphrase) < MIN_PASSPHRASE:
+            raise InvalidInput(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+        private_path, public_path = self.private_path(name), self.public_path(name)
+        ensure_private_dir(self.path)
+        self._check_dir()
+        for path in (private_path, public_path):
+            if path.exists() or path.is_symlink():
+                raise KeyFileError(
+                    f"a key already exists at {path}",
+                    hint="use it as it is, or move it away to make a new one",
+                )
+        private_key = Ed25519PrivateKey.generate()
+        public = PublicKey(private_key.public_key().public_bytes_raw())
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
+        )
+        try:
+            write_exclusive(private_path, pem, mode=0o600)
+            write_exclusive(public_path, f"{public.openssh} {name}\n".encode(), mode=0o644)
+        except FileExistsError as exc:
+            raise KeyFileError(f"a key already exists at {exc.filename or private_path}") from None
+        return public
+
+    def read_public(self, name: str) -> PublicKey:
+        return read_public_key(self.public_path(name))
+
+    def open_signer(self, name: str, passphrase: str) -> Signer:
+        """Decrypt ``NAME`` with ``passphrase``; refuses a key file others can read."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        path = self.private_path(name)
+        data = _read_private_file(path)
+        try:
+            key = serialization.load_ssh_private_key(data, passphrase.encode("utf-8"))
+        except TypeError:
+            raise KeyFileError(
+                f"the key {path} is not encrypted",
+                hint=f"protect it with a passphrase: ssh-keygen -p -f {path}",
+            ) from None
+        except ValueError as exc:
+            if "checksum" in str(exc) or "decrypt" in str(exc).lower():
+                raise KeyFileError(f"wrong passphrase for the key {path}") from None
+            raise KeyFileError(f"the key {path} is not an OpenSSH private key") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyFileError(f"the key {path} is not an Ed25519 key")
+        public = PublicKey(key.public_key().public_bytes_raw())
+        return Signer(name, key, public)
+
+    def _check_dir(self) -> None:
+        mode = stat.S_IMODE(self.path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyFileError(
+                f"the key directory {self.path} is accessible by others (mode {mode:04o})",
+                hint=f"chmod 700 {self.path}",
+            )
+
+
+def read_public_key(path: Path) -> PublicKey:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KeyFileError(
+            f"no public key at {path}",
+            hint="generate one with `ctg-exchange keys generate --member ID`, or pass --public-key",
+        ) from None
+    except (OSError, UnicodeDecodeError):
+        raise KeyFileError(f"cannot read the public key {path}") from None
+    try:
+        return PublicKey.parse(text)
+    except InvalidInput:
+        raise InvalidInput(f"{path} is not an OpenSSH ssh-ed25519 public key") from None
+
+
+def _read_private_file(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise KeyFileError(
+            f"no private key at {path}",
+            hint="set --key-dir or CTG_KEY_DIR to the directory holding your key",
+        ) from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot open the key {path}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise KeyFileError(
+                f"permissions {mode:04o} for the key {path} are too open",
+                hint=f"chmod 600 {path}",
+            )
+        if info.st_uid != os.getuid():
+            raise KeyFileError(f"the key {path} belongs to another user")
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -1,0 +1,105 @@
+"""Typed errors of the core.
+
+The core raises; only ``cli`` prints. Each error carries the process exit code the command line
+uses (DESIGN §9): 1 for a refused or invalid action (nothing changed), 3 for an integrity failure
+(a broken audit chain, a bad signature, a tampered file), so scripts can tell tampering from a typo.
+Messages are one line, lower case, no final period, and never carry personal data.
+"""
+
+from __future__ import annotations
+
+
+class ExchangeError(Exception):
+    """Base of every error the toolkit raises on purpose."""
+
+    exit_code = 1
+    code = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class InvalidInput(ExchangeError):
+    """A value given by the user is malformed or refers to nothing."""
+
+    code = "invalid_input"
+
+
+class NotFound(ExchangeError):
+    """A request, member or event does not exist."""
+
+    code = "not_found"
+
+
+class WorkspaceError(ExchangeError):
+    """The workspace is missing, partial, or from a newer version."""
+
+    code = "workspace"
+
+
+class KeyFileError(ExchangeError):
+    """A key file is missing, unreadable, too open, or the passphrase is wrong."""
+
+    code = "key"
+
+
+class NotAuthorised(ExchangeError):
+    """The acting member may not take this action; ``rule`` names the rule that refuses it."""
+
+    code = "not_authorised"
+
+    def __init__(self, rule: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.rule = rule
+
+
+class InvalidTransition(ExchangeError):
+    """The request is not in a state where this step may be taken."""
+
+    code = "invalid_transition"
+
+
+class Refused(ExchangeError):
+    """The procedure forbids this action for a reason named by ``rule`` (e.g. convention ended)."""
+
+    code = "refused"
+
+    def __init__(self, rule: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.rule = rule
+
+
+class PolicyError(ExchangeError):
+    """A policy or request file is invalid; ``problems`` holds one ``path:line: message`` each."""
+
+    code = "policy"
+
+    def __init__(self, problems: list[str]) -> None:
+        first = problems[0] if problems else "invalid file"
+        super().__init__(first)
+        self.problems = problems
+
+
+class IntegrityError(ExchangeError):
+    """Evidence does not verify: tampering or corruption. Exit code 3."""
+
+    exit_code = 3
+    code = "integrity"
+
+
+class AuditBroken(IntegrityError):
+    """The audit chain fails to verify at ``seq``."""
+
+    code = "audit_broken"
+
+    def __init__(self, seq: int, message: str) -> None:
+        super().__init__(f"audit log broken at event #{seq}: {message}")
+        self.seq = seq
+
+
+class SignatureInvalid(IntegrityError):
+    """A signature does not verify against the expected key and namespace."""
+
+    code = "signature_invalid"

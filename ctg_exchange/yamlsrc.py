@@ -1,0 +1,176 @@
+"""YAML documents that remember where each value came from.
+
+Policies and request files are written by people; an error must point at the line to fix
+(``policies/x.yaml:12: parties[0].adress: unknown key``), never at a traceback. ``load_yaml``
+composes the document with PyYAML's safe loader, builds plain Python values, and records the line
+of every mapping key and sequence item under its path. Timestamps are left as strings so that
+dates are parsed (and reported) by the pydantic models; duplicate keys, which PyYAML silently
+accepts, are errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import PolicyError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML document and the line of each path in it."""
+
+    source: str
+    data: Any
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Sequence[str | int]) -> int:
+        """The line of the longest prefix of ``loc`` present in the document (1 if none)."""
+        path = tuple(loc)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, loc: Sequence[str | int], message: str) -> str:
+        """One ``source:line: where: message`` line."""
+        where = format_loc(loc)
+        prefix = f"{self.source}:{self.line_of(loc)}: "
+        return prefix + (f"{where}: {message}" if where else message)
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """``('parties', 0, 'name')`` -> ``parties[0].name``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _loader_class() -> type[Any]:
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return _Loader
+
+
+def parse_yaml(text: str, source: str) -> YamlDocument:
+    """Parse ``text`` (named ``source`` in messages) into a :class:`YamlDocument`."""
+    import yaml
+
+    loader = _loader_class()(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise PolicyError(
+            [f"{source}:{line}: invalid YAML: {exc.problem or exc.context}"]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError([f"{source}:1: invalid YAML: {exc}"]) from None
+    finally:
+        loader.dispose()
+    doc = YamlDocument(source=source, data=None)
+    if root is None:
+        raise PolicyError([f"{source}:1: the file is empty"])
+    problems: list[str] = []
+    doc.lines[()] = root.start_mark.line + 1
+    doc.data = _build(root, (), doc, problems, loader)
+    if problems:
+        raise PolicyError(problems)
+    return doc
+
+
+def read_source(path: Path) -> str:
+    """A source file's text; an unreadable file is a one-line ``path:1:`` error."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError([f"{path}:1: no such file"]) from None
+    except UnicodeDecodeError:
+        raise PolicyError([f"{path}:1: not a UTF-8 text file"]) from None
+    except OSError as exc:
+        raise PolicyError([f"{path}:1: cannot read: {exc.strerror}"]) from None
+
+
+def load_yaml(path: Path) -> YamlDocument:
+    """Read and parse a YAML file."""
+    return parse_yaml(read_source(path), str(path))
+
+
+def _build(node: Any, path: Loc, doc: YamlDocument, problems: list[str], loader: Any) -> Any:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                problems.append(f"{doc.source}:{key_node.start_mark.line + 1}: keys must be plain")
+                continue
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int):
+                key = str(key)
+            line = key_node.start_mark.line + 1
+            if key in out:
+                where = format_loc((*path, key))
+                problems.append(f"{doc.source}:{line}: {where}: duplicate key")
+                continue
+            doc.lines[(*path, key)] = line
+            out[key] = _build(value_node, (*path, key), doc, problems, loader)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            doc.lines[(*path, index)] = item.start_mark.line + 1
+            items.append(_build(item, (*path, index), doc, problems, loader))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+_PYDANTIC_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def validation_problems(error: ValidationError, doc: YamlDocument) -> list[str]:
+    """Turn a pydantic ``ValidationError`` into ``path:line: message`` lines."""
+    items = [
+        (tuple(part for part in item["loc"] if not _is_union_tag(part)), item)
+        for item in error.errors(include_url=False)
+    ]
+    # A container whose item failed also fails its length check: report only the item.
+    nested = {loc[:i] for loc, _ in items for i in range(len(loc))}
+    problems = []
+    for loc, item in items:
+        if item["type"] == "too_short" and loc in nested:
+            continue
+        message = _PYDANTIC_MESSAGES.get(item["type"], str(item["msg"]))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        message = message[:1].lower() + message[1:]
+        problems.append((doc.line_of(loc), doc.problem(loc, message)))
+    return [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic adds the member type's name to the location of errors inside unions
+    return isinstance(part, str) and (part.startswith("function-") or "[" in part)
