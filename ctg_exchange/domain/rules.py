@@ -1,0 +1,152 @@
+"""Who may take which step (DESIGN §3). Each refusal names its rule.
+
+Hard rules: a revoked member can do nothing; only the holding party's controller studies and
+decides; only the holding party's DPO gives the opinion; nobody decides a request they filed;
+only the requesting party's staff amends or withdraws; an admin manages its own party's members,
+except that any admin may add the first admin of a party that never had one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from ..errors import NotAuthorised
+from .lifecycle import Action
+from .models import ExchangeRequest, Member, Role
+
+RULE_REVOKED = "revoked-member"
+RULE_STAFF_FILES = "staff-files"
+RULE_OTHER_PARTY = "request-other-party"
+RULE_REQUESTER_STAFF = "requester-staff-only"
+RULE_HOLDER_CONTROLLER = "holder-controller-only"
+RULE_HOLDER_DPO = "holder-dpo-only"
+RULE_INVOLVED_DPO = "involved-dpo-only"
+RULE_NO_SELF_DECISION = "no-self-decision"
+RULE_ADMIN_ONLY = "admin-only"
+RULE_OWN_PARTY_ADMIN = "own-party-admin"
+RULE_LAST_ADMIN = "last-admin"
+
+ACTION_ROLE: dict[Action, Role] = {
+    Action.FILE: Role.STAFF,
+    Action.AMEND: Role.STAFF,
+    Action.WITHDRAW: Role.STAFF,
+    Action.STUDY_ACCEPT: Role.CONTROLLER,
+    Action.STUDY_RETURN: Role.CONTROLLER,
+    Action.STUDY_SUBMIT: Role.CONTROLLER,
+    Action.OPINION: Role.DPO,
+    Action.ANNOTATE: Role.DPO,
+    Action.APPROVE: Role.CONTROLLER,
+    Action.REJECT: Role.CONTROLLER,
+}
+
+_VERB = {
+    Action.AMEND: "amends",
+    Action.WITHDRAW: "withdraws",
+    Action.STUDY_ACCEPT: "studies",
+    Action.STUDY_RETURN: "returns",
+    Action.STUDY_SUBMIT: "submits to the DPO",
+    Action.APPROVE: "decides on",
+    Action.REJECT: "decides on",
+}
+
+
+def ensure_active(member: Member) -> None:
+    if not member.active:
+        raise NotAuthorised(
+            RULE_REVOKED,
+            f"{member.id} was revoked on {(member.revoked_at or '')[:10]}: "
+            "a revoked member can do nothing",
+        )
+
+
+def _describe(member: Member) -> str:
+    return f"{member.id} is {'/'.join(member.roles)} of {member.party}"
+
+
+def authorise_filing(member: Member, to_party: str) -> Role:
+    """A party's staff files requests addressed to the other party."""
+    ensure_active(member)
+    if not member.has(Role.STAFF):
+        raise NotAuthorised(RULE_STAFF_FILES, f"only staff file requests: {_describe(member)}")
+    if to_party == member.party:
+        raise NotAuthorised(
+            RULE_OTHER_PARTY,
+            f"a request is addressed to the other party, not to {member.party} itself",
+        )
+    return Role.STAFF
+
+
+def authorise(action: Action, member: Member, request: ExchangeRequest) -> Role:
+    """The role under which ``member`` may take ``action`` on ``request``, or NotAuthorised."""
+    ensure_active(member)
+    if action in (Action.APPROVE, Action.REJECT) and member.id == request.filed_by:
+        raise NotAuthorised(
+            RULE_NO_SELF_DECISION,
+            f"{member.id} filed {request.id}: nobody decides a request they filed",
+        )
+    if action in (Action.AMEND, Action.WITHDRAW):
+        if member.party != request.from_party or not member.has(Role.STAFF):
+            raise NotAuthorised(
+                RULE_REQUESTER_STAFF,
+                f"only the requesting party's staff ({request.from_party}) {_VERB[action]} "
+                f"{request.id}: {_describe(member)}",
+            )
+    elif action is Action.OPINION:
+        if member.party != request.to_party or not member.has(Role.DPO):
+            raise NotAuthorised(
+                RULE_HOLDER_DPO,
+                f"only the DPO of the holding party ({request.to_party}) gives the opinion on "
+                f"{request.id}: {_describe(member)}",
+            )
+    elif action is Action.ANNOTATE:
+        if member.party not in (request.from_party, request.to_party) or not member.has(Role.DPO):
+            raise NotAuthorised(
+                RULE_INVOLVED_DPO,
+                f"only a DPO of {request.from_party} or {request.to_party} annotates "
+                f"{request.id}: {_describe(member)}",
+            )
+    elif member.party != request.to_party or not member.has(Role.CONTROLLER):
+        raise NotAuthorised(
+            RULE_HOLDER_CONTROLLER,
+            f"only the controller of the holding party ({request.to_party}) {_VERB[action]} "
+            f"{request.id}: {_describe(member)}",
+        )
+    return ACTION_ROLE[action]
+
+
+def authorise_member_add(
+    actor: Member, party: str, roles: Collection[Role], party_had_admin: bool
+) -> None:
+    """An admin adds members to its own party, or the first admin of a party that had none."""
+    ensure_active(actor)
+    if not actor.has(Role.ADMIN):
+        raise NotAuthorised(RULE_ADMIN_ONLY, f"only an admin manages members: {_describe(actor)}")
+    if actor.party == party:
+        return
+    if not party_had_admin and Role.ADMIN in roles:
+        return
+    raise NotAuthorised(
+        RULE_OWN_PARTY_ADMIN,
+        f"an admin manages its own party's members only: {actor.id} is admin of {actor.party}, "
+        f"not of {party}",
+        hint=None if party_had_admin else f"the first member of {party} must be an admin",
+    )
+
+
+def authorise_member_revoke(actor: Member, target: Member, active_admins: int) -> None:
+    """An admin revokes members of its own party, never the party's last active admin."""
+    ensure_active(actor)
+    if not actor.has(Role.ADMIN):
+        raise NotAuthorised(RULE_ADMIN_ONLY, f"only an admin manages members: {_describe(actor)}")
+    if actor.party != target.party:
+        raise NotAuthorised(
+            RULE_OWN_PARTY_ADMIN,
+            f"an admin manages its own party's members only: {actor.id} is admin of "
+            f"{actor.party}, {target.id} is of {target.party}",
+        )
+    if target.has(Role.ADMIN) and target.active and active_admins <= 1:
+        raise NotAuthorised(
+            RULE_LAST_ADMIN,
+            f"{target.id} is the last active admin of {target.party}",
+            hint="add another admin first",
+        )

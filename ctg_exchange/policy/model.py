@@ -1,0 +1,249 @@
+"""The convention as data (DESIGN §5): parties, validity, fields, catalogue, legal bases.
+
+Every model is frozen and forbids unknown keys, so a typo in a policy file is an error with its
+line, not a silently ignored setting. Cross-references (a category held by an unknown party, a
+duplicate id) are checked by :func:`reference_problems` once the shapes are valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+ColumnName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Sensitivity(StrEnum):
+    """DOMAIN §3: the classes a DPO reasons with."""
+
+    NOT_PERSONAL = "not_personal"
+    ORDINARY = "ordinary"
+    PERCEIVED_SENSITIVE = "perceived_sensitive"
+    SPECIAL_ART9 = "special_art9"
+    OFFENCE_ART10 = "offence_art10"
+    RESTRICTED_IDENTIFIER = "restricted_identifier"
+
+
+class CnilGroup(StrEnum):
+    """The CNIL register's groups of personal data (DOMAIN §4)."""
+
+    IDENTITE = "etat_civil_identite"
+    VIE_PERSONNELLE = "vie_personnelle"
+    ECONOMIQUE = "economique_financier"
+    CONNEXION = "connexion"
+    LOCALISATION = "localisation"
+    NIR = "nir"
+    SENSIBLE = "sensible"
+    NON_PERSONNEL = "non_personnel"
+
+
+class Address(_Model):
+    street: Text
+    postcode: Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
+    city: Text
+
+
+class Representative(_Model):
+    name: Text
+    title: Text
+
+
+class Contact(_Model):
+    """A DPO's contact. ``example: true`` marks a placeholder the parties must replace."""
+
+    name: Text
+    email: Text
+    phone: Text | None = None
+    address: Address | None = None
+    example: bool = False
+
+
+class Party(_Model):
+    id: Id
+    kind: Literal["commune", "caf"]
+    name: Text
+    short_name: Text
+    address: Address
+    representative: Representative
+    signatories: tuple[Representative, ...] = ()
+    dpo: Contact
+
+
+class Signature(_Model):
+    place: Text
+    date: date
+    note: Text | None = None
+
+
+class Validity(_Model):
+    start: date
+    end: date
+    renewal: Literal["express"] = "express"
+
+
+class InterventionField(_Model):
+    id: Id
+    label: Text
+
+
+class StructureItem(_Model):
+    name: Text
+    operator: Text | None = None
+    operator_kind: Literal["party", "association", "unknown"] = "unknown"
+
+
+class StructureType(_Model):
+    type: Annotated[str, StringConstraints(pattern=r"^[A-Z]+$")]
+    label: Text
+    field: Id
+    items: tuple[StructureItem, ...] = ()
+
+
+class Category(_Model):
+    id: Id
+    label: Text
+    holders: tuple[Id, ...] = Field(min_length=1)
+    columns: tuple[ColumnName, ...] = Field(min_length=1)
+    sensitivity: Sensitivity
+    cnil_group: CnilGroup
+    max_retention_days: int = Field(ge=0, le=3650)
+    exchange: Literal["allowed", "forbidden"] = "allowed"
+    reason: Text | None = None
+    channel: Text | None = None
+
+
+class LegalBasis(_Model):
+    id: Id
+    label: Text
+
+
+class LegalBases(_Model):
+    art6: tuple[LegalBasis, ...] = Field(min_length=1)
+    art9: tuple[LegalBasis, ...] = ()
+
+
+class PurposeKind(_Model):
+    id: Id
+    label: Text
+    incompatible: bool = False
+
+
+class Aggregates(_Model):
+    min_cell: int = Field(ge=1)
+    min_cell_sensitive: int = Field(ge=1)
+    round_to: int = Field(ge=1)
+
+
+class Screening(_Model):
+    """What lets pre-screening derive the EDPB criteria a request meets (DOMAIN §3)."""
+
+    minors_fields: tuple[Id, ...] = ()
+    minors_categories: tuple[Id, ...] = ()
+    vulnerable_categories: tuple[Id, ...] = ()
+    large_scale_volume: int = Field(default=5000, ge=1)
+
+
+class Policy(_Model):
+    """One convention, as ``policies/<id>.yaml`` states it."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+    title: Text
+    reference: Text
+    signature: Signature
+    validity: Validity
+    parties: tuple[Party, ...] = Field(min_length=2, max_length=2)
+    fields: tuple[InterventionField, ...] = Field(min_length=1)
+    structures: tuple[StructureType, ...] = ()
+    categories: tuple[Category, ...] = Field(min_length=1)
+    legal_bases: LegalBases
+    purpose_kinds: tuple[PurposeKind, ...] = Field(min_length=1)
+    aggregates: Aggregates
+    opinion_deadline_days: int = Field(ge=1, le=365)
+    screening: Screening = Screening()
+
+    def party(self, party_id: str) -> Party | None:
+        return next((p for p in self.parties if p.id == party_id), None)
+
+    def category(self, category_id: str) -> Category | None:
+        return next((c for c in self.categories if c.id == category_id), None)
+
+    def field(self, field_id: str) -> InterventionField | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+    def purpose_kind(self, kind_id: str) -> PurposeKind | None:
+        return next((k for k in self.purpose_kinds if k.id == kind_id), None)
+
+    def legal_basis(self, basis_id: str) -> LegalBasis | None:
+        return next((b for b in self.legal_bases.art6 if b.id == basis_id), None)
+
+    def art9_condition(self, condition_id: str) -> LegalBasis | None:
+        return next((b for b in self.legal_bases.art9 if b.id == condition_id), None)
+
+    def other_party(self, party_id: str) -> Party:
+        return next(p for p in self.parties if p.id != party_id)
+
+    @property
+    def party_ids(self) -> tuple[str, ...]:
+        return tuple(p.id for p in self.parties)
+
+
+Problem = tuple[tuple[str | int, ...], str]
+
+
+def reference_problems(policy: Policy) -> Iterator[Problem]:
+    """Duplicate ids and references to unknown parties, fields or columns."""
+    yield from _duplicates("parties", [p.id for p in policy.parties])
+    yield from _duplicates("fields", [f.id for f in policy.fields])
+    yield from _duplicates("categories", [c.id for c in policy.categories])
+    yield from _duplicates("purpose_kinds", [k.id for k in policy.purpose_kinds])
+    yield from _duplicates("legal_bases.art6", [b.id for b in policy.legal_bases.art6])
+    yield from _duplicates("legal_bases.art9", [b.id for b in policy.legal_bases.art9])
+    if policy.validity.end < policy.validity.start:
+        yield ("validity", "end"), "the end date is before the start date"
+    party_ids = set(policy.party_ids)
+    field_ids = {f.id for f in policy.fields}
+    for i, structure in enumerate(policy.structures):
+        if structure.field not in field_ids:
+            yield ("structures", i, "field"), f"unknown intervention field {structure.field!r}"
+        for j, item in enumerate(structure.items):
+            if item.operator_kind == "party" and item.operator not in party_ids:
+                yield ("structures", i, "items", j, "operator"), f"unknown party {item.operator!r}"
+    seen_columns: dict[str, str] = {}
+    for i, category in enumerate(policy.categories):
+        for j, holder in enumerate(category.holders):
+            if holder not in party_ids:
+                yield ("categories", i, "holders", j), f"unknown party {holder!r}"
+        for j, column in enumerate(category.columns):
+            owner = seen_columns.setdefault(column, category.id)
+            if owner != category.id:
+                yield ("categories", i, "columns", j), f"column {column!r} already in {owner!r}"
+        if category.exchange == "forbidden" and category.reason is None:
+            yield ("categories", i, "reason"), "a forbidden category needs a reason"
+    category_ids = {c.id for c in policy.categories}
+    screening = policy.screening
+    for j, field_id in enumerate(screening.minors_fields):
+        if field_id not in field_ids:
+            yield ("screening", "minors_fields", j), f"unknown intervention field {field_id!r}"
+    for key in ("minors_categories", "vulnerable_categories"):
+        for j, category_id in enumerate(getattr(screening, key)):
+            if category_id not in category_ids:
+                yield ("screening", key, j), f"unknown data category {category_id!r}"
+
+
+def _duplicates(where: str, ids: list[str]) -> Iterator[Problem]:
+    seen: set[str] = set()
+    base = tuple(where.split("."))
+    for index, item in enumerate(ids):
+        if item in seen:
+            yield (*base, index, "id"), f"duplicate id {item!r}"
+        seen.add(item)
