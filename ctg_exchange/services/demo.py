@@ -1,0 +1,164 @@
+"""``ctg-exchange demo``: the procedure once, end to end, with synthetic members.
+
+Everything goes through the same services as the commands: keys are real OpenSSH keys (under a
+passphrase the demo prints, as it is not a secret), every step is signed and audited, and the
+audit log is verified at the end. People and values are clearly synthetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..crypto.keys import KeyDir
+from ..domain.models import RequestContent, Role, Verdict
+from ..policy import load_policy, shipped_policy_path
+from . import members, requests
+from .auditing import audit_verify
+from .clock import Clock
+from .session import Keyring, Session
+from .workspace import DEFAULT_DATABASE, Workspace
+
+DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the demo on purpose
+# The shipped convention ran 2021-01-01 -> 2025-12-31 and no renewal can be recorded yet: the
+# demo dates the procedure inside the validity window, and says so.
+DEMO_TODAY = date(2025, 6, 2)
+
+# id, name, party, roles; v.admin creates the workspace, then adds the first admin of caf92
+DEMO_MEMBERS: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
+    ("v.admin", "Admin Démo (Ville, synthétique)", "ville_sceaux", (Role.ADMIN,)),
+    ("v.agent", "Agent Démo petite enfance (Ville, synthétique)", "ville_sceaux", (Role.STAFF,)),
+    ("v.controller", "Responsable Démo (Ville, synthétique)", "ville_sceaux", (Role.CONTROLLER,)),
+    ("v.dpo", "DPO Démo (Ville, synthétique)", "ville_sceaux", (Role.DPO,)),
+    ("c.admin", "Admin Démo (Caf, synthétique)", "caf92", (Role.ADMIN,)),
+    ("c.agent", "Agent Démo (Caf, synthétique)", "caf92", (Role.STAFF,)),
+    ("c.controller", "Directeur délégué Démo (Caf, synthétique)", "caf92", (Role.CONTROLLER,)),
+    ("c.dpo", "DPO Démo (Caf, synthétique)", "caf92", (Role.DPO,)),
+)
+
+DEMO_REQUEST = RequestContent(
+    to="caf92",
+    field="petite_enfance",
+    purpose=(
+        "Calculer la participation des familles aux crèches municipales (EAJE de l'annexe 2) "
+        "selon le barème national, sans demander aux familles leurs justificatifs de ressources"
+    ),
+    purpose_kind="pricing",
+    categories=("numero_allocataire", "quotient_familial"),
+    subjects="Familles allocataires dont un enfant est inscrit dans un EAJE municipal de Sceaux",
+    legal_basis="art6_1_e",
+    legal_text=(
+        "Code de la santé publique, art. R2324-17 et s. ; lettre circulaire Cnaf n° 2019-005 "
+        "relative au barème national des participations familiales"
+    ),
+    retention_days=365,
+    frequency="monthly",
+    recipients="Service petite enfance de la Ville (agents de facturation)",
+    volume=400,
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    root: Path
+    key_dir: Path
+    request_id: str
+    events: int
+
+
+def run_demo(root: Path, say: Callable[[str], None]) -> DemoResult:
+    """Create a workspace in ``root`` and run one request from filing to approval."""
+    key_dir = KeyDir(root / "keys")
+    keyring = Keyring(key_dir, lambda prompt, *, confirm=False: DEMO_PASSPHRASE)
+    clock = Clock(DEMO_TODAY)
+    loaded = load_policy(shipped_policy_path())
+    policy = loaded.policy
+    say(
+        f"The shipped convention {policy.id} ran {policy.validity.start} → "
+        f"{policy.validity.end}. Until renewals can be recorded, this demo dates the procedure "
+        f"{DEMO_TODAY}, inside that window (as CTG_TODAY={DEMO_TODAY} would)."
+    )
+
+    admin_id, admin_name, admin_party, _ = DEMO_MEMBERS[0]
+    workspace = members.init_workspace(
+        root, loaded, admin_id, admin_name, admin_party, DEFAULT_DATABASE, keyring, clock
+    )
+    try:
+        say(
+            f"1. {admin_id} creates the workspace with the convention's policy "
+            f"(sha256 {loaded.sha256[:16]}…) and becomes the town hall's first admin."
+        )
+        return _run(workspace, keyring, clock, key_dir, say)
+    finally:
+        workspace.close()
+
+
+def _run(
+    workspace: Workspace,
+    keyring: Keyring,
+    clock: Clock,
+    key_dir: KeyDir,
+    say: Callable[[str], None],
+) -> DemoResult:
+    def as_(member_id: str) -> Session:
+        return Session(workspace=workspace, keyring=keyring, clock=clock, actor_id=member_id)
+
+    for member_id, name, party, roles in DEMO_MEMBERS[1:]:
+        public = key_dir.generate(member_id, DEMO_PASSPHRASE)
+        adder = "c.admin" if party == "caf92" and member_id != "c.admin" else "v.admin"
+        members.add_member(as_(adder), member_id, name, party, roles, public)
+    say(
+        "2. Each member generates an Ed25519 key; v.admin registers the town hall's agent, "
+        "controller and DPO, and the Caf's first admin c.admin, who registers the Caf's."
+    )
+
+    filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)
+    rid = filed.id
+    say(
+        f"3. v.agent (town hall, petite enfance) files {rid} to the Caf: "
+        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e)."
+    )
+
+    requests.study_accept(
+        as_("c.controller"),
+        rid,
+        "Besoin établi : tarification au barème national ; données disponibles",
+    )
+    requests.study_submit(as_("c.controller"), rid, "Étude favorable sur l'opportunité")
+    say(
+        f"4. c.controller, for the Caf as holder, studies {rid} (opportunity, feasibility, "
+        "GDPR) and submits it to the Caf's DPO."
+    )
+
+    requests.give_opinion(
+        as_("c.dpo"),
+        rid,
+        Verdict.FAVOURABLE_WITH_RECOMMENDATIONS,
+        "Finalité déterminée et légitime, base légale citée ; données limitées au nécessaire",
+        [
+            "max_retention_days:180",
+            "Informer les familles que le quotient familial provient de la Caf "
+            "(RGPD art. 14, CRPA L114-8)",
+        ],
+    )
+    say(
+        "5. c.dpo gives the prior opinion: favourable with recommendations R1 "
+        "(keep the data 180 days at most) and R2 (tell families where the data came from)."
+    )
+
+    approved = requests.approve(as_("c.controller"), rid)
+    say(
+        f"6. c.controller approves {rid} on {approved.decision.on if approved.decision else ''}; "
+        "the town hall's controller will accept the conditions before any transfer."
+    )
+
+    result = audit_verify(workspace)
+    say(
+        f"7. audit verify: {result.events} events verified — every step above is signed by "
+        "its actor and chained to the one before."
+    )
+    return DemoResult(
+        root=workspace.root, key_dir=key_dir.path, request_id=rid, events=result.events
+    )

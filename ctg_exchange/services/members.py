@@ -1,0 +1,205 @@
+"""Creating a workspace, and managing its members and their public keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..audit.canonical import text_digest
+from ..audit.verify import ACTION_INIT, ACTION_MEMBER_ADD, ACTION_MEMBER_REVOKE
+from ..crypto.keys import PublicKey, Signer, check_name
+from ..crypto.sshsig import NAMESPACES
+from ..domain.models import Member, Role
+from ..domain.rules import authorise_member_add, authorise_member_revoke
+from ..errors import InvalidInput, NotFound
+from ..policy import LoadedPolicy, Policy
+from ..store.base import PolicyRecord, Tx
+from .clock import Clock
+from .session import Keyring, Recorder, Session, perform
+from .workspace import (
+    Workspace,
+    build_database,
+    new_workspace_id,
+    prepare_new,
+    write_config,
+)
+
+
+def member_payload(member: Member) -> dict[str, Any]:
+    """What the log says of a member: no name, only its digest (names are personal data)."""
+    return {
+        "member": member.id,
+        "party": member.party,
+        "roles": [role.value for role in member.roles],
+        "public_key": member.public_key,
+        "fingerprint": member.fingerprint,
+        "name_sha256": text_digest(member.name),
+    }
+
+
+def _check_party(policy: Policy, party: str) -> None:
+    if policy.party(party) is None:
+        raise InvalidInput(
+            f"unknown party {party!r}: the convention's parties are {', '.join(policy.party_ids)}"
+        )
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("the member's name must not be empty")
+    return name
+
+
+def _admin_signer(keyring: Keyring, admin_id: str) -> Signer:
+    """The first admin's key: the existing one, or a new one made now."""
+    key_dir = keyring.key_dir
+    if key_dir.private_path(admin_id).exists():
+        passphrase = keyring.passphrase(f"Passphrase for {admin_id}'s key")
+    else:
+        passphrase = keyring.passphrase(f"New passphrase for {admin_id}'s key", confirm=True)
+        key_dir.generate(admin_id, passphrase)
+    return key_dir.open_signer(admin_id, passphrase)
+
+
+def init_workspace(
+    root: Path,
+    loaded: LoadedPolicy,
+    admin_id: str,
+    admin_name: str,
+    admin_party: str,
+    database: str,
+    keyring: Keyring,
+    clock: Clock,
+) -> Workspace:
+    """Create a workspace with its policy and first admin, in one signed genesis event."""
+    check_name(admin_id)
+    admin_name = _check_name(admin_name)
+    _check_party(loaded.policy, admin_party)
+    db_path = prepare_new(root, database)
+    signer = _admin_signer(keyring, admin_id)
+    workspace_id = new_workspace_id()
+    now = clock.now()
+    admin = Member(
+        id=admin_id,
+        name=admin_name,
+        party=admin_party,
+        roles=(Role.ADMIN,),
+        public_key=signer.public_key.openssh,
+        fingerprint=signer.public_key.fingerprint,
+        added_by=admin_id,
+        added_at=now,
+    )
+
+    def fill(store: Any) -> None:
+        with store.transaction(write=True) as tx:
+            tx.set_meta("workspace_id", workspace_id)
+            tx.set_meta("created_at", now)
+            tx.add_policy(
+                PolicyRecord(
+                    1, loaded.policy.id, loaded.sha256, Path(loaded.source).name, loaded.text, now
+                )
+            )
+            tx.insert_member(admin)
+            Recorder(tx, workspace_id, clock, signer).record(
+                admin,
+                Role.ADMIN,
+                ACTION_INIT,
+                workspace_id,
+                {
+                    "workspace": workspace_id,
+                    "policy": {"id": loaded.policy.id, "version": 1, "sha256": loaded.sha256},
+                    "admin": member_payload(admin),
+                },
+            )
+
+    build_database(db_path, fill)
+    write_config(root, workspace_id, database, now)
+    return Workspace.open(root)
+
+
+def add_member(
+    session: Session,
+    member_id: str,
+    name: str,
+    party: str,
+    roles: Sequence[Role],
+    public_key: PublicKey,
+) -> Member:
+    check_name(member_id)
+    name = _check_name(name)
+    _check_party(session.workspace.loaded_policy.policy, party)
+    if not roles:
+        raise InvalidInput("give the member at least one --role")
+    unique_roles = tuple(dict.fromkeys(roles))
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
+        if tx.get_member(member_id) is not None:
+            raise InvalidInput(f"the member {member_id!r} already exists")
+        holder = tx.member_by_key(public_key.openssh)
+        if holder is not None:
+            raise InvalidInput(f"this public key is already registered to {holder.id!r}")
+        authorise_member_add(actor, party, unique_roles, tx.party_had_admin(party))
+        member = Member(
+            id=member_id,
+            name=name,
+            party=party,
+            roles=unique_roles,
+            public_key=public_key.openssh,
+            fingerprint=public_key.fingerprint,
+            added_by=actor.id,
+            added_at=recorder.now,
+        )
+        tx.insert_member(member)
+        recorder.record(actor, Role.ADMIN, ACTION_MEMBER_ADD, member_id, member_payload(member))
+        return member
+
+    return perform(session, operation)
+
+
+def revoke_member(session: Session, member_id: str, reason: str) -> Member:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("--reason must not be empty")
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
+        target = tx.get_member(member_id)
+        if target is None:
+            raise NotFound(f"unknown member {member_id!r}")
+        if not target.active:
+            raise InvalidInput(f"{member_id} is already revoked")
+        authorise_member_revoke(actor, target, tx.active_admins(target.party))
+        tx.revoke_member(member_id, recorder.now, actor.id, reason)
+        recorder.record(
+            actor,
+            Role.ADMIN,
+            ACTION_MEMBER_REVOKE,
+            member_id,
+            {"member": member_id, "reason_sha256": text_digest(reason)},
+        )
+        revoked = tx.get_member(member_id)
+        assert revoked is not None
+        return revoked
+
+    return perform(session, operation)
+
+
+def list_members(workspace: Workspace) -> list[Member]:
+    with workspace.store.transaction() as tx:
+        return tx.list_members()
+
+
+def allowed_signers(workspace: Workspace) -> str:
+    """An OpenSSH ``allowed_signers`` file: every key that ever signed here, by member id.
+
+    Revoked members stay listed (their past signatures must still verify), under a comment that
+    says when they were revoked.
+    """
+    namespaces = ",".join(NAMESPACES)
+    lines = [f"# ctg-exchange workspace {workspace.id}: use with ssh-keygen -Y verify -I MEMBER"]
+    for member in list_members(workspace):
+        if not member.active:
+            lines.append(f"# {member.id}: revoked {member.revoked_at}, for events before that")
+        lines.append(f'{member.id} namespaces="{namespaces}" {member.public_key}')
+    return "\n".join(lines) + "\n"

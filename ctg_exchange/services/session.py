@@ -1,0 +1,137 @@
+"""Acting in a workspace: who acts, with which key, and how a state change is recorded.
+
+Every state change goes through :func:`perform`:
+
+1. the operation runs once in a transaction that is always rolled back, with no key: every
+   rule is checked, so a refused action never asks for a passphrase and writes nothing;
+2. the acting member's private key is decrypted (passphrase prompt or ``CTG_PASSPHRASE``) and
+   checked against the key registered for them;
+3. the operation runs again in one write transaction, which appends its signed audit event:
+   the change and its event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from ..audit.events import GENESIS_HASH, Event, StoredEvent
+from ..crypto.keys import KeyDir, Signer
+from ..crypto.sshsig import NAMESPACE_EVENT
+from ..domain.models import Member, Role
+from ..domain.rules import ensure_active
+from ..errors import InvalidInput, KeyFileError, NotFound
+from ..store.base import Tx
+from .clock import Clock
+from .workspace import Workspace
+
+T = TypeVar("T")
+
+
+class PassphraseProvider(Protocol):
+    def __call__(self, prompt: str, *, confirm: bool = False) -> str: ...
+
+
+class Keyring:
+    """Opens members' signing keys from a key directory."""
+
+    def __init__(self, key_dir: KeyDir, passphrase: PassphraseProvider) -> None:
+        self.key_dir = key_dir
+        self.passphrase = passphrase
+        self._open: dict[str, Signer] = {}
+
+    def signer(self, member: Member) -> Signer:
+        """The member's signer, refused unless it is the key registered for them."""
+        if member.id not in self._open:
+            path = self.key_dir.private_path(member.id)
+            signer = self.key_dir.open_signer(
+                member.id, self.passphrase(f"Passphrase for {member.id}'s key ({path})")
+            )
+            if signer.public_key.openssh != member.public_key:
+                raise KeyFileError(
+                    f"the key {path} is not the key registered for {member.id} "
+                    f"({member.fingerprint})"
+                )
+            self._open[member.id] = signer
+        return self._open[member.id]
+
+
+@dataclass
+class Session:
+    """One command's context: the workspace, who acts, their keys, and the clock."""
+
+    workspace: Workspace
+    keyring: Keyring
+    clock: Clock
+    actor_id: str | None = None
+
+    def require_actor(self) -> str:
+        if not self.actor_id:
+            raise InvalidInput(
+                "who is acting? pass --as MEMBER or set CTG_MEMBER",
+            )
+        return self.actor_id
+
+
+class Recorder:
+    """Appends signed events within the current transaction."""
+
+    def __init__(self, tx: Tx, log_id: str, clock: Clock, signer: Signer | None) -> None:
+        self._tx = tx
+        self._log_id = log_id
+        self._clock = clock
+        self._signer = signer
+        self.now = clock.now()
+
+    def record(
+        self,
+        actor: Member,
+        role: Role,
+        action: str,
+        subject: str,
+        payload: dict[str, Any],
+    ) -> StoredEvent:
+        last = self._tx.last_event()
+        event = Event(
+            log=self._log_id,
+            seq=1 if last is None else last.event.seq + 1,
+            time=self.now,
+            actor=actor.id,
+            party=actor.party,
+            role=role.value,
+            action=action,
+            subject=subject,
+            prev=GENESIS_HASH if last is None else last.hash,
+            payload=payload,
+        )
+        # the dry run has no key: its placeholder signature is rolled back with the rest
+        signature = self._signer.sign(NAMESPACE_EVENT, event.signed_bytes()) if self._signer else ""
+        stored = StoredEvent(event=event, hash=event.digest(), signature=signature)
+        self._tx.append_event(stored)
+        return stored
+
+
+Operation = Callable[[Tx, Member, Recorder], T]
+
+
+def load_actor(tx: Tx, actor_id: str) -> Member:
+    member = tx.get_member(actor_id)
+    if member is None:
+        raise NotFound(f"unknown member {actor_id!r}", hint="`ctg-exchange member list` shows them")
+    ensure_active(member)
+    return member
+
+
+def perform(session: Session, operation: Operation[T]) -> T:
+    """Check ``operation`` in a dry run, then sign and commit it (see the module's docstring)."""
+    actor_id = session.require_actor()
+    store = session.workspace.store
+    log_id = session.workspace.id
+    with store.transaction(commit=False) as tx:
+        actor = load_actor(tx, actor_id)
+        operation(tx, actor, Recorder(tx, log_id, session.clock, None))
+    signer = session.keyring.signer(actor)
+    with store.transaction(write=True) as tx:
+        actor = load_actor(tx, actor_id)
+        return operation(tx, actor, Recorder(tx, log_id, session.clock, signer))

@@ -1,0 +1,130 @@
+"""A workspace: a directory with ``workspace.json`` and (by default) the SQLite database.
+
+``workspace.json`` is written last, atomically, when everything else is in place: a directory
+without it is not a workspace, and a database without it is a partial one that ``init`` refuses
+to overwrite (it may be evidence).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..errors import WorkspaceError
+from ..fsutil import fsync_dir, write_atomic
+from ..policy import LoadedPolicy, parse_policy
+from ..store.base import PolicyRecord
+from ..store.sqlite import SqliteStore
+
+CONFIG_NAME = "workspace.json"
+DEFAULT_DATABASE = "sqlite:ctg.sqlite3"
+FORMAT = 1
+
+
+def sqlite_path(root: Path, url: str) -> Path:
+    """``sqlite:NAME`` (relative to the workspace) or ``sqlite:///ABSOLUTE/PATH``."""
+    if url.startswith("sqlite:///"):
+        return Path("/" + url[len("sqlite:///") :])
+    if url.startswith("sqlite:") and not url.startswith("sqlite://"):
+        return root / url[len("sqlite:") :]
+    raise WorkspaceError(
+        f"unsupported database URL {url!r}",
+        hint="use sqlite:FILE (in the workspace) or sqlite:///ABSOLUTE/PATH",
+    )
+
+
+@dataclass
+class Workspace:
+    root: Path
+    id: str
+    database: str
+    store: SqliteStore
+
+    @classmethod
+    def open(cls, root: Path) -> Workspace:
+        config = _read_config(root)
+        path = sqlite_path(root, config["database"])
+        if not path.exists():
+            raise WorkspaceError(f"the workspace database {path} is missing")
+        return cls(root=root, id=config["id"], database=config["database"], store=SqliteStore(path))
+
+    @cached_property
+    def policy_record(self) -> PolicyRecord:
+        with self.store.transaction() as tx:
+            record = tx.current_policy()
+        if record is None:
+            raise WorkspaceError(f"the workspace {self.root} has no policy")
+        return record
+
+    @cached_property
+    def loaded_policy(self) -> LoadedPolicy:
+        record = self.policy_record
+        return parse_policy(record.text, f"<policy v{record.version}>")
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _read_config(root: Path) -> dict[str, Any]:
+    path = root / CONFIG_NAME
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WorkspaceError(
+            f"no workspace at {root}",
+            hint="create one with `ctg-exchange init`, or point --workspace / CTG_WORKSPACE at it",
+        ) from None
+    except (OSError, ValueError):
+        raise WorkspaceError(f"{path} is unreadable or not JSON") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise WorkspaceError(f"{path} is not a workspace file this version understands")
+    if not isinstance(config.get("id"), str) or not isinstance(config.get("database"), str):
+        raise WorkspaceError(f"{path} lacks the workspace id or database")
+    return config
+
+
+def prepare_new(root: Path, database: str) -> Path:
+    """Check ``root`` can hold a new workspace; return the database path."""
+    if (root / CONFIG_NAME).exists():
+        raise WorkspaceError(f"a workspace already exists at {root}")
+    db_path = sqlite_path(root, database)
+    if db_path.exists():
+        raise WorkspaceError(
+            f"{db_path} exists but {root / CONFIG_NAME} does not: a partial workspace",
+            hint="move the database away (it may hold evidence) and run init again",
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return db_path
+
+
+def new_workspace_id() -> str:
+    return str(uuid.uuid4())
+
+
+def build_database(db_path: Path, fill: Any) -> None:
+    """Create the database under a temporary name, let ``fill(store)`` write it, rename it."""
+    tmp = db_path.with_name(f".{db_path.name}.init-{secrets.token_hex(6)}")
+    store = SqliteStore(tmp, create=True)
+    try:
+        fill(store)
+    except BaseException:
+        store.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+        raise
+    store.close()
+    os.replace(tmp, db_path)
+    fsync_dir(db_path.parent)
+
+
+def write_config(root: Path, workspace_id: str, database: str, created_at: str) -> None:
+    config = {"format": FORMAT, "id": workspace_id, "database": database, "created_at": created_at}
+    data = (json.dumps(config, indent=2) + "\n").encode()
+    write_atomic(root / CONFIG_NAME, data, mode=0o644)

@@ -1,0 +1,58 @@
+"""Bring a store's schema forward to :data:`~.migrations.LATEST` when it is opened."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..audit.events import utc_timestamp
+from ..errors import WorkspaceError
+from .migrations import LATEST, MIGRATIONS
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from .sql import SqlTx
+
+
+class _Migratable(Protocol):
+    dialect: str
+
+    def transaction(self, *, write: bool = False) -> AbstractContextManager[SqlTx]: ...
+    def table_exists(self, tx: SqlTx, name: str) -> bool: ...
+
+
+def _applied(store: _Migratable, tx: SqlTx) -> set[int]:
+    if not store.table_exists(tx, "schema_migrations"):
+        return set()
+    return {int(row[0]) for row in tx.execute("SELECT version FROM schema_migrations").fetchall()}
+
+
+def migrate(store: Any) -> None:
+    """Apply pending migrations in one write transaction; refuse a schema from the future."""
+    target: _Migratable = store
+    with target.transaction() as tx:
+        applied = _applied(target, tx)
+    newest = max(applied, default=0)
+    if newest > LATEST:
+        raise WorkspaceError(
+            f"the workspace has schema version {newest}, this ctg-exchange knows up to {LATEST}",
+            hint="upgrade ctg-exchange",
+        )
+    if all(m.version in applied for m in MIGRATIONS):
+        return
+    with target.transaction(write=True) as tx:
+        applied = _applied(target, tx)  # another process may have migrated meanwhile
+        if not applied:
+            tx.execute(
+                "CREATE TABLE schema_migrations ("
+                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+        for migration in MIGRATIONS:
+            if migration.version in applied:
+                continue
+            for statement in migration.statements(target.dialect):
+                tx.execute(statement)
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.name, utc_timestamp()),
+            )

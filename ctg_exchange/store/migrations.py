@@ -1,0 +1,114 @@
+"""Named, forward-only schema migrations, recorded in ``schema_migrations``.
+
+The SQL is portable (SQLite and PostgreSQL): TEXT and INTEGER columns, explicit keys, no
+autoincrement. Statements that only one engine understands (the triggers that make the audit
+table append-only) are listed per dialect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    common: tuple[str, ...]
+    dialect: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def statements(self, dialect: str) -> tuple[str, ...]:
+        return self.common + self.dialect.get(dialect, ())
+
+
+_INITIAL = (
+    """CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+    """CREATE TABLE policies (
+        version INTEGER PRIMARY KEY,
+        policy_id TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        source TEXT NOT NULL,
+        text TEXT NOT NULL,
+        loaded_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE members (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        party TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        public_key TEXT NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        revoked_at TEXT,
+        revoked_by TEXT,
+        revoke_reason TEXT
+    )""",
+    """CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    )""",
+    """CREATE TABLE audit_events (
+        seq INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        party TEXT NOT NULL,
+        role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL UNIQUE,
+        signature TEXT NOT NULL
+    )""",
+    "CREATE INDEX audit_events_subject ON audit_events (subject)",
+    """CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        from_party TEXT NOT NULL,
+        to_party TEXT NOT NULL,
+        filed_by TEXT NOT NULL REFERENCES members (id),
+        updated_at TEXT NOT NULL,
+        doc TEXT NOT NULL
+    )""",
+    "CREATE INDEX requests_status ON requests (status)",
+    """CREATE TABLE request_steps (
+        seq INTEGER PRIMARY KEY REFERENCES audit_events (seq),
+        request_id TEXT NOT NULL REFERENCES requests (id),
+        action TEXT NOT NULL,
+        from_status TEXT,
+        to_status TEXT,
+        text TEXT
+    )""",
+    "CREATE INDEX request_steps_request ON request_steps (request_id)",
+)
+
+_APPEND_ONLY_SQLITE = (
+    """CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+    """CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+)
+
+_APPEND_ONLY_POSTGRES = (
+    """CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$""",
+    """CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+       FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()""",
+    """CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+       FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial: members, policies, requests, audit events",
+        _INITIAL,
+        {"sqlite": _APPEND_ONLY_SQLITE, "postgres": _APPEND_ONLY_POSTGRES},
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version

@@ -1,0 +1,292 @@
+"""The portable SQL behind :class:`~ctg_exchange.store.base.Tx`, shared by every backend.
+
+Queries use ``?`` placeholders; a backend whose driver wants another style overrides
+:meth:`SqlTx.sql`. Nothing here is specific to one engine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..audit.events import Event, StoredEvent
+from ..domain.models import ExchangeRequest, Member, Role, Status, Step
+from .base import PolicyRecord
+
+_EVENT_COLUMNS = (
+    "seq, time, actor, party, role, action, subject, payload, prev_hash, hash, signature"
+)
+_MEMBER_COLUMNS = (
+    "id, name, party, roles, public_key, fingerprint, added_by, added_at, "
+    "revoked_at, revoked_by, revoke_reason"
+)
+_BATCH = 2000
+
+
+class SqlTx:
+    """One transaction on a DB-API connection."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._cursor = connection.cursor()
+        self._log_id: str | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def sql(self, query: str) -> str:
+        return query
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        self._cursor.execute(self.sql(query), tuple(params))
+        return self._cursor
+
+    def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(query, params).fetchone()
+
+    def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self.execute(query, params).fetchall())
+
+    # -- workspace metadata -----------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        if self.get_meta(key) is None:
+            self.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+        else:
+            self.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+
+    def log_id(self) -> str:
+        if self._log_id is None:
+            self._log_id = self.get_meta("workspace_id") or ""
+        return self._log_id
+
+    # -- policies ---------------------------------------------------------------------------
+    def add_policy(self, record: PolicyRecord) -> None:
+        self.execute(
+            "INSERT INTO policies (version, policy_id, sha256, source, text, loaded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                record.version,
+                record.policy_id,
+                record.sha256,
+                record.source,
+                record.text,
+                record.loaded_at,
+            ),
+        )
+
+    def current_policy(self) -> PolicyRecord | None:
+        row = self._one(
+            "SELECT version, policy_id, sha256, source, text, loaded_at FROM policies "
+            "ORDER BY version DESC LIMIT 1"
+        )
+        return None if row is None else PolicyRecord(*row)
+
+    # -- members ----------------------------------------------------------------------------
+    @staticmethod
+    def _member(row: Sequence[Any]) -> Member:
+        values = dict(zip(_MEMBER_COLUMNS.split(", "), row, strict=True))
+        values["roles"] = tuple(Role(r) for r in str(values["roles"]).split(","))
+        return Member.model_validate(values)
+
+    def insert_member(self, member: Member) -> None:
+        self.execute(
+            f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            (
+                member.id,
+                member.name,
+                member.party,
+                ",".join(member.roles),
+                member.public_key,
+                member.fingerprint,
+                member.added_by,
+                member.added_at,
+                member.revoked_at,
+                member.revoked_by,
+                member.revoke_reason,
+            ),
+        )
+
+    def get_member(self, member_id: str) -> Member | None:
+        row = self._one(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = ?", (member_id,))  # noqa: S608
+        return None if row is None else self._member(row)
+
+    def member_by_key(self, public_key: str) -> Member | None:
+        row = self._one(
+            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE public_key = ?",  # noqa: S608
+            (public_key,),
+        )
+        return None if row is None else self._member(row)
+
+    def list_members(self) -> list[Member]:
+        rows = self._all(f"SELECT {_MEMBER_COLUMNS} FROM members ORDER BY party, id")  # noqa: S608
+        return [self._member(row) for row in rows]
+
+    def revoke_member(self, member_id: str, at: str, by: str, reason: str) -> None:
+        self.execute(
+            "UPDATE members SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
+            (at, by, reason, member_id),
+        )
+
+    def party_had_admin(self, party: str) -> bool:
+        rows = self._all("SELECT roles FROM members WHERE party = ?", (party,))
+        return any("admin" in str(row[0]).split(",") for row in rows)
+
+    def active_admins(self, party: str) -> int:
+        rows = self._all(
+            "SELECT roles FROM members WHERE party = ? AND revoked_at IS NULL", (party,)
+        )
+        return sum("admin" in str(row[0]).split(",") for row in rows)
+
+    # -- requests ---------------------------------------------------------------------------
+    def next_number(self, counter: str) -> int:
+        row = self._one("SELECT value FROM counters WHERE name = ?", (counter,))
+        if row is None:
+            self.execute("INSERT INTO counters (name, value) VALUES (?, 1)", (counter,))
+            return 1
+        value = int(row[0]) + 1
+        self.execute("UPDATE counters SET value = ? WHERE name = ?", (value, counter))
+        return value
+
+    def insert_request(self, request: ExchangeRequest) -> None:
+        self.execute(
+            "INSERT INTO requests (id, status, from_party, to_party, filed_by, updated_at, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                request.id,
+                request.status.value,
+                request.from_party,
+                request.to_party,
+                request.filed_by,
+                request.updated_at,
+                request.model_dump_json(),
+            ),
+        )
+
+    def update_request(self, request: ExchangeRequest) -> None:
+        self.execute(
+            "UPDATE requests SET status = ?, to_party = ?, updated_at = ?, doc = ? WHERE id = ?",
+            (
+                request.status.value,
+                request.to_party,
+                request.updated_at,
+                request.model_dump_json(),
+                request.id,
+            ),
+        )
+
+    def get_request(self, request_id: str) -> ExchangeRequest | None:
+        row = self._one("SELECT doc FROM requests WHERE id = ?", (request_id,))
+        return None if row is None else ExchangeRequest.model_validate_json(row[0])
+
+    def list_requests(
+        self, status: Status | None = None, to_party: str | None = None
+    ) -> list[ExchangeRequest]:
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if to_party is not None:
+            clauses.append("to_party = ?")
+            params.append(to_party)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._all(f"SELECT doc FROM requests{where} ORDER BY id", params)  # noqa: S608
+        return [ExchangeRequest.model_validate_json(row[0]) for row in rows]
+
+    def insert_step(
+        self,
+        seq: int,
+        request_id: str,
+        action: str,
+        from_status: Status | None,
+        to_status: Status | None,
+        text: str | None,
+    ) -> None:
+        self.execute(
+            "INSERT INTO request_steps (seq, request_id, action, from_status, to_status, text) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                request_id,
+                action,
+                from_status and from_status.value,
+                to_status and to_status.value,
+                text,
+            ),
+        )
+
+    def steps(self, request_id: str) -> list[Step]:
+        rows = self._all(
+            "SELECT s.seq, e.time, e.actor, e.role, s.action, s.from_status, s.to_status, s.text "
+            "FROM request_steps s JOIN audit_events e ON e.seq = s.seq "
+            "WHERE s.request_id = ? ORDER BY s.seq",
+            (request_id,),
+        )
+        keys = ("seq", "at", "actor", "role", "action", "from_status", "to_status", "text")
+        return [Step.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+
+    # -- audit log --------------------------------------------------------------------------
+    def _event(self, row: Sequence[Any]) -> StoredEvent:
+        seq, time, actor, party, role, action, subject, payload, prev, digest, signature = row
+        event = Event(
+            log=self.log_id(),
+            seq=int(seq),
+            time=time,
+            actor=actor,
+            party=party,
+            role=role,
+            action=action,
+            subject=subject,
+            prev=prev,
+            payload=StoredEvent.payload_from_text(payload),
+        )
+        return StoredEvent(event=event, hash=digest, signature=signature)
+
+    def last_event(self) -> StoredEvent | None:
+        row = self._one(
+            f"SELECT {_EVENT_COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT 1"  # noqa: S608
+        )
+        return None if row is None else self._event(row)
+
+    def get_event(self, seq: int) -> StoredEvent | None:
+        row = self._one(f"SELECT {_EVENT_COLUMNS} FROM audit_events WHERE seq = ?", (seq,))  # noqa: S608
+        return None if row is None else self._event(row)
+
+    def append_event(self, stored: StoredEvent) -> None:
+        event = stored.event
+        self.execute(
+            f"INSERT INTO audit_events ({_EVENT_COLUMNS}) "  # noqa: S608
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.seq,
+                event.time,
+                event.actor,
+                event.party,
+                event.role,
+                event.action,
+                event.subject,
+                json.dumps(
+                    event.payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                ),
+                event.prev,
+                stored.hash,
+                stored.signature,
+            ),
+        )
+
+    def events(self, subject: str | None = None) -> Iterator[StoredEvent]:
+        where, params = ("WHERE subject = ? ", (subject,)) if subject is not None else ("", ())
+        cursor = self._connection.cursor()  # its own cursor: callers may query while iterating
+        cursor.execute(
+            self.sql(f"SELECT {_EVENT_COLUMNS} FROM audit_events {where}ORDER BY seq"),  # noqa: S608
+            params,
+        )
+        while rows := cursor.fetchmany(_BATCH):
+            for row in rows:
+                yield self._event(row)
+
+    def count_events(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM audit_events")
+        return int(row[0])
