@@ -1,0 +1,156 @@
+"""The root command: global options, lazy command groups, and the one error handler.
+
+Groups are imported only when used, so ``ctg-exchange --help`` loads click and nothing else.
+Every :class:`~ctg_exchange.errors.ExchangeError` becomes ``ctg-exchange: error: …`` (and
+``ctg-exchange: hint: …``) on stderr with the error's exit code; anything unexpected is reported
+in one line too, with ``--verbose`` (or ``CTG_DEBUG=1``) showing the traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import ExchangeError, PolicyError
+from .common import Options
+
+# name -> (module, attribute, one-line help shown by --help without importing the module)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": (
+        "init_cmd",
+        "init",
+        "Create a workspace with the convention's policy and first admin.",
+    ),
+    "keys": ("keys_cmd", "keys", "Generate a member's signing key pair."),
+    "member": ("member_cmd", "member", "Add, list and revoke members; export allowed signers."),
+    "request": ("request_cmd", "request", "File, amend, withdraw, list and show requests."),
+    "study": ("study_cmd", "study", "The holder's controller studies a request (Article 7)."),
+    "dpo": ("dpo_cmd", "dpo", "The holder's DPO gives the prior opinion; DPOs annotate."),
+    "decide": ("decide_cmd", "decide", "The holder's controller approves or rejects."),
+    "audit": ("audit_cmd", "audit", "Read and verify the signed, hash-chained audit log."),
+    "demo": ("demo_cmd", "demo", "Run the whole procedure once in a throwaway workspace."),
+}
+
+
+class CtgGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute, _ = COMMANDS[cmd_name]
+        module = importlib.import_module(f"{__package__}.{module_name}")
+        command: click.Command = getattr(module, attribute)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, _, text) in COMMANDS.items()])
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ExchangeError as exc:
+            report_error(ctx, exc)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("ctg-exchange: error: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            click.echo(
+                f"ctg-exchange: error: internal error ({type(exc).__name__}); "
+                "rerun with --verbose to see the traceback",
+                err=True,
+            )
+            ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    options = ctx.find_object(Options)
+    return bool(os.environ.get("CTG_DEBUG")) or bool(options and options.verbose)
+
+
+def report_error(ctx: click.Context, exc: ExchangeError) -> None:
+    lines = exc.problems if isinstance(exc, PolicyError) else [exc.message]
+    for line in lines:
+        click.echo(f"ctg-exchange: error: {line}", err=True)
+    if exc.hint:
+        click.echo(f"ctg-exchange: hint: {exc.hint}", err=True)
+    options = ctx.find_object(Options)
+    if options is not None and options.json:
+        import json
+
+        error = {"code": exc.code, "message": exc.message, "exit_code": exc.exit_code}
+        for extra in ("rule", "seq"):
+            if getattr(exc, extra, None) is not None:
+                error[extra] = getattr(exc, extra)
+        if isinstance(exc, PolicyError):
+            error["problems"] = exc.problems
+        click.echo(json.dumps({"error": error}, ensure_ascii=False, indent=2))
+
+
+@click.group(
+    cls=CtgGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="CTG_WORKSPACE",
+    help="Workspace directory (env CTG_WORKSPACE; default: the current directory).",
+)
+@click.option(
+    "--key-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="CTG_KEY_DIR",
+    help="Directory of your private keys (env CTG_KEY_DIR; default ~/.config/ctg-exchange/keys).",
+)
+@click.option(
+    "--as",
+    "actor",
+    metavar="MEMBER",
+    envvar="CTG_MEMBER",
+    help="The member acting (env CTG_MEMBER).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
+@click.version_option(__version__, prog_name="ctg-exchange")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    workspace: Path | None,
+    key_dir: Path | None,
+    actor: str | None,
+    as_json: bool,
+    verbose: bool,
+) -> None:
+    """Run the Article 7 personal-data exchange procedure of the CTG Ville de Sceaux / Caf 92.
+
+    A requesting party files a request; the holding party's controller studies it; the holding
+    party's DPO gives a prior opinion with recommendations; the controller decides. Every step
+    is signed by the member who takes it and recorded in a hash-chained audit log.
+
+    \b
+    Exit codes: 0 success, 1 refused or invalid (nothing changed), 2 usage,
+                3 integrity failure (audit log, signature).
+
+    \b
+    Example:
+      ctg-exchange demo
+      ctg-exchange --workspace ./ctg --as v.agent request list
+    """
+    ctx.obj = Options(
+        workspace=workspace, key_dir=key_dir, actor=actor, json=as_json, verbose=verbose
+    )
+    ctx.call_on_close(ctx.obj.close)

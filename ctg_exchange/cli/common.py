@@ -1,0 +1,151 @@
+"""What every command shares: global options, the passphrase prompt, and output helpers.
+
+Data goes to stdout (rich tables, or one JSON document with ``--json``); messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..errors import KeyFileError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..crypto.keys import KeyDir
+    from ..services.session import Session
+    from ..services.workspace import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Options:
+    workspace: Path | None
+    key_dir: Path | None
+    actor: str | None
+    json: bool
+    verbose: bool
+    _opened: Workspace | None = field(default=None, repr=False)
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.workspace if self.workspace is not None else Path.cwd()
+
+    def keys(self) -> KeyDir:
+        from ..crypto.keys import KeyDir, default_key_dir
+
+        return KeyDir(self.key_dir if self.key_dir is not None else default_key_dir())
+
+    def open_workspace(self) -> Workspace:
+        if self._opened is None:
+            from ..services.workspace import Workspace
+
+            self._opened = Workspace.open(self.workspace_dir)
+        return self._opened
+
+    def session(self) -> Session:
+        from ..services.clock import Clock
+        from ..services.session import Keyring, Session
+
+        return Session(
+            workspace=self.open_workspace(),
+            keyring=Keyring(self.keys(), ask_passphrase),
+            clock=Clock.from_env(),
+            actor_id=self.actor,
+        )
+
+    def close(self) -> None:
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+
+def ask_passphrase(prompt: str, *, confirm: bool = False) -> str:
+    """``CTG_PASSPHRASE`` if set, else a hidden prompt on the terminal."""
+    value = os.environ.get("CTG_PASSPHRASE")
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise KeyFileError("no passphrase: set CTG_PASSPHRASE or run the command in a terminal")
+    entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    return entered
+
+
+def common_options(func: F) -> F:
+    """``--json`` and ``--as`` on the command itself, as well as before the group."""
+
+    @click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        default=None,
+        help="Print one JSON document instead of tables.",
+    )
+    @click.option(
+        "--as", "actor", metavar="MEMBER", default=None, help="The member acting (env CTG_MEMBER)."
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, as_json: bool | None, actor: str | None, **kwargs: Any) -> Any:
+        options = click.get_current_context().find_object(Options)
+        assert options is not None
+        if as_json:
+            options.json = True
+        if actor:
+            options.actor = actor
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def options() -> Options:
+    found = click.get_current_context().find_object(Options)
+    assert found is not None
+    return found
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def stdout() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def table(title: str, *columns: str, wrap: str | None = None) -> Table:
+    """A compact table; every column stays on one line except ``wrap``, which takes the rest."""
+    from rich.table import Table
+
+    out = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        padding=(0, 2, 0, 0),
+        header_style="bold underline",
+    )
+    for column in columns:
+        if column == wrap:
+            out.add_column(column, ratio=1, overflow="fold")
+        else:
+            out.add_column(column, no_wrap=True)
+    return out
+
+
+def say(message: str) -> None:
+    """A message for the person at the terminal (stderr), never data."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(message)

@@ -1,0 +1,97 @@
+"""``ctg-exchange dpo``."""
+
+from __future__ import annotations
+
+import click
+
+from ..domain.models import Verdict
+from .common import common_options, emit_json, options, say, stdout, table
+from .views import finish, request_json
+
+
+@click.group()
+def dpo() -> None:
+    """The holding party's DPO gives the prior opinion (Article 7); DPOs annotate."""
+
+
+@dpo.command()
+@common_options
+def inbox() -> None:
+    """Requests awaiting your opinion, by due date; overdue ones are marked.
+
+    \b
+    Example:
+      ctg-exchange --as c.dpo dpo inbox
+    """
+    from ..services.requests import dpo_inbox
+
+    opts = options()
+    items = dpo_inbox(opts.session())
+    if opts.json:
+        emit_json(
+            [
+                {**request_json(i.request), "due": i.due.isoformat(), "overdue": i.overdue}
+                for i in items
+            ]
+        )
+        return
+    out = table(
+        "Awaiting your opinion", "id", "due", "from", "field", "categories", wrap="categories"
+    )  # due: submitted + the policy's opinion deadline
+    for item in items:
+        due = f"[red]{item.due} overdue[/]" if item.overdue else item.due.isoformat()
+        r = item.request
+        out.add_row(r.id, due, r.from_party, r.content.field, ", ".join(r.content.categories))
+    stdout().print(out)
+    if not items:
+        say("Nothing awaits your opinion.")
+
+
+@dpo.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--verdict", required=True, type=click.Choice([v.value for v in Verdict]))
+@click.option("--note", required=True, help="The opinion's reasoning.")
+@click.option(
+    "--recommend",
+    "recommendations",
+    multiple=True,
+    metavar="TEXT",
+    help="A recommendation (numbered R1, R2… in order); repeat for several.",
+)
+@common_options
+def opinion(request_id: str, verdict: str, note: str, recommendations: tuple[str, ...]) -> None:
+    """Give the prior opinion on a request addressed to your party (its DPO only).
+
+    \b
+    Example:
+      ctg-exchange --as c.dpo dpo opinion DX-2025-0001 \\
+          --verdict favourable_with_recommendations --note "Finalité légitime" \\
+          --recommend "max_retention_days:180" \\
+          --recommend "Informer les familles de l'origine des données (CRPA L114-8)"
+    """
+    from ..services.requests import give_opinion
+
+    updated = give_opinion(options().session(), request_id, Verdict(verdict), note, recommendations)
+    count = len(updated.opinion.recommendations) if updated.opinion else 0
+    finish(
+        updated,
+        f"opinion on {updated.id}: {verdict}"
+        + (f" with {count} recommendation(s)" if count else ""),
+    )
+
+
+@dpo.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--note", required=True, help="The annotation.")
+@common_options
+def annotate(request_id: str, note: str) -> None:
+    """Annotate a request at any stage (a DPO of either party involved); signed and audited.
+
+    \b
+    Example:
+      ctg-exchange --as v.dpo dpo annotate DX-2025-0001 --note "Registre mis à jour"
+    """
+    from ..services.requests import annotate as annotate_request
+
+    updated = annotate_request(options().session(), request_id, note)
+    finish(updated, f"annotation recorded on {updated.id}")

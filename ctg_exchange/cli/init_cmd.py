@@ -1,0 +1,86 @@
+"""``ctg-exchange init``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import common_options, emit_json, options, say
+
+
+@click.command()
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Policy file (default: the shipped convention ctg-sceaux-caf92).",
+)
+@click.option("--admin", "admin_id", required=True, metavar="ID", help="Id of the first admin.")
+@click.option("--admin-name", required=True, metavar="NAME", help="The first admin's name.")
+@click.option(
+    "--admin-party",
+    required=True,
+    metavar="PARTY",
+    help="The first admin's party (e.g. ville_sceaux, caf92).",
+)
+@click.option(
+    "--database",
+    default="sqlite:ctg.sqlite3",
+    show_default=True,
+    metavar="URL",
+    help="sqlite:FILE inside the workspace, or sqlite:///ABSOLUTE/PATH.",
+)
+@common_options
+def init(
+    policy_path: Path | None, admin_id: str, admin_name: str, admin_party: str, database: str
+) -> None:
+    """Create a workspace: store the policy and its SHA-256, create the first admin and its key.
+
+    The admin's key is made in the key directory unless one is already there; its passphrase
+    is asked twice (or read from CTG_PASSPHRASE). The workspace is the current directory
+    unless --workspace / CTG_WORKSPACE says otherwise.
+
+    \b
+    Example:
+      ctg-exchange --workspace ./ctg init --admin v.admin \\
+          --admin-name "Admin Exemple" --admin-party ville_sceaux
+    """
+    from ..policy import load_policy, shipped_policy_path
+    from ..services.clock import Clock
+    from ..services.members import init_workspace
+    from ..services.session import Keyring
+    from .common import ask_passphrase
+
+    opts = options()
+    loaded = load_policy(policy_path or shipped_policy_path())
+    workspace = init_workspace(
+        opts.workspace_dir.resolve(),
+        loaded,
+        admin_id,
+        admin_name,
+        admin_party,
+        database,
+        Keyring(opts.keys(), ask_passphrase),
+        Clock.from_env(),
+    )
+    try:
+        record = workspace.policy_record
+        result = {
+            "workspace": str(workspace.root),
+            "id": workspace.id,
+            "database": workspace.database,
+            "policy": {"id": record.policy_id, "version": record.version, "sha256": record.sha256},
+            "admin": admin_id,
+            "key_dir": str(opts.keys().path),
+        }
+    finally:
+        workspace.close()
+    if opts.json:
+        emit_json(result)
+        return
+    say(f"[green]✓[/] Workspace created in {workspace.root}")
+    click.echo(f"workspace  {workspace.id}")
+    click.echo(f"policy     {record.policy_id} v{record.version} (sha256 {record.sha256})")
+    click.echo(f"admin      {admin_id} ({admin_party}), key in {opts.keys().path}")
+    say("Next: add members with `ctg-exchange member add` (see --help).")

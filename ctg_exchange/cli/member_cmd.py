@@ -1,0 +1,156 @@
+"""``ctg-exchange member``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..domain.models import Role
+from .common import common_options, emit_json, options, say, stdout, table
+
+if TYPE_CHECKING:
+    from ..domain.models import Member
+
+
+def member_json(member: Member) -> dict[str, Any]:
+    return {
+        "id": member.id,
+        "name": member.name,
+        "party": member.party,
+        "roles": [role.value for role in member.roles],
+        "status": "active" if member.active else "revoked",
+        "fingerprint": member.fingerprint,
+        "public_key": member.public_key,
+        "added_by": member.added_by,
+        "added_at": member.added_at,
+        "revoked_at": member.revoked_at,
+        "revoked_by": member.revoked_by,
+    }
+
+
+@click.group()
+def member() -> None:
+    """Add, list and revoke the members of the workspace (admins of each party)."""
+
+
+@member.command()
+@click.argument("member_id", metavar="ID")
+@click.option("--name", required=True, help="The member's name.")
+@click.option("--party", required=True, help="The member's party (ville_sceaux, caf92).")
+@click.option(
+    "--role",
+    "roles",
+    required=True,
+    multiple=True,
+    type=click.Choice([r.value for r in Role]),
+    help="A role; repeat for several.",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The member's OpenSSH public key (default: ID.pub in the key directory).",
+)
+@common_options
+def add(
+    member_id: str, name: str, party: str, roles: tuple[str, ...], public_key: Path | None
+) -> None:
+    """Register a member and their public key (an admin of the member's party).
+
+    Any admin may add the first admin of a party that never had one.
+
+    \b
+    Example:
+      ctg-exchange --as v.admin member add v.agent --name "Agent Exemple" \\
+          --party ville_sceaux --role staff --public-key v.agent.pub
+    """
+    from ..crypto.keys import read_public_key
+    from ..services.members import add_member
+
+    opts = options()
+    key = read_public_key(public_key or opts.keys().public_path(member_id))
+    added = add_member(opts.session(), member_id, name, party, [Role(r) for r in roles], key)
+    if opts.json:
+        emit_json(member_json(added))
+        return
+    say(
+        f"[green]✓[/] {added.id} added to {added.party} as {', '.join(added.roles)} "
+        f"(key {added.fingerprint})"
+    )
+
+
+@member.command(name="list")
+@common_options
+def list_() -> None:
+    """List members: party, roles, status, key fingerprint, and who added them.
+
+    \b
+    Example:
+      ctg-exchange member list
+    """
+    from ..services.members import list_members
+
+    opts = options()
+    members = list_members(opts.open_workspace())
+    if opts.json:
+        emit_json([member_json(m) for m in members])
+        return
+    out = table("Members", "id", "party", "roles", "status", "added by", "name", wrap="name")
+    for m in members:
+        status = "active" if m.active else f"[red]revoked {(m.revoked_at or '')[:10]}[/]"
+        out.add_row(m.id, m.party, ", ".join(m.roles), status, m.added_by, m.name)
+    stdout().print(out)
+
+
+@member.command()
+@click.argument("member_id", metavar="ID")
+@click.option("--reason", required=True, help="Why the member is revoked.")
+@common_options
+def revoke(member_id: str, reason: str) -> None:
+    """Revoke a member (an admin of the same party). A revoked member can do nothing.
+
+    Their past signatures stay verifiable. The last active admin of a party cannot be revoked.
+
+    \b
+    Example:
+      ctg-exchange --as v.admin member revoke v.agent --reason "left the service"
+    """
+    from ..services.members import revoke_member
+
+    opts = options()
+    revoked = revoke_member(opts.session(), member_id, reason)
+    if opts.json:
+        emit_json(member_json(revoked))
+        return
+    say(f"[green]✓[/] {revoked.id} revoked")
+
+
+@member.command(name="allowed-signers")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file instead of stdout.",
+)
+@common_options
+def allowed_signers(out: Path | None) -> None:
+    """Print an OpenSSH allowed_signers file so ssh-keygen can check any signature.
+
+    \b
+    Example:
+      ctg-exchange member allowed-signers --out allowed_signers
+      ssh-keygen -Y verify -f allowed_signers -I v.agent \\
+          -n ctg-exchange/event@v1 -s event.sig < event.bin
+    """
+    from ..fsutil import write_atomic
+    from ..services.members import allowed_signers as build
+
+    opts = options()
+    text = build(opts.open_workspace())
+    if out is not None:
+        write_atomic(out, text.encode(), mode=0o644)
+        say(f"[green]✓[/] allowed signers written to {out}")
+    elif opts.json:
+        emit_json({"allowed_signers": text})
+    else:
+        click.echo(text, nl=False)

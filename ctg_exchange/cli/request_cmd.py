@@ -1,0 +1,254 @@
+"""``ctg-exchange request``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..domain.models import Frequency, Status
+from .common import common_options, emit_json, options, say, stdout, table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTENT_FIELDS = (
+    "to",
+    "field",
+    "purpose",
+    "purpose_kind",
+    "categories",
+    "subjects",
+    "legal_basis",
+    "legal_text",
+    "retention_days",
+    "frequency",
+    "recipients",
+    "volume",
+)
+
+
+def content_options(func: F) -> F:
+    """The request's fields as options; any of them may come from ``--from-file`` instead."""
+    decorators = [
+        click.option(
+            "--to", metavar="PARTY", help="The party holding the data (ville_sceaux, caf92)."
+        ),
+        click.option(
+            "--field", metavar="FIELD", help="CTG intervention field, e.g. petite_enfance."
+        ),
+        click.option("--purpose", metavar="TEXT", help="What the data is for, precisely."),
+        click.option(
+            "--purpose-kind", metavar="KIND", help="e.g. pricing, statistics, service_delivery."
+        ),
+        click.option(
+            "--category",
+            "categories",
+            multiple=True,
+            metavar="CATEGORY",
+            help="A category of the data catalogue; repeat for several.",
+        ),
+        click.option("--subjects", metavar="TEXT", help="The persons concerned."),
+        click.option(
+            "--legal-basis", metavar="BASIS", help="GDPR Art. 6 basis: art6_1_c or art6_1_e."
+        ),
+        click.option(
+            "--legal-text", metavar="TEXT", help="The French text that grounds it (Art. 6(3))."
+        ),
+        click.option(
+            "--retention-days",
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="How long the recipient keeps the data.",
+        ),
+        click.option("--frequency", type=click.Choice([f.value for f in Frequency])),
+        click.option("--recipients", metavar="TEXT", help="Who receives it at the requester."),
+        click.option(
+            "--volume", type=click.IntRange(min=0), metavar="N", help="Estimated number of persons."
+        ),
+        click.option(
+            "--from-file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="A YAML file with the same fields (options given override it).",
+        ),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key in CONTENT_FIELDS:
+        value = values.get(key)
+        if value is None or value == ():
+            continue
+        out[key] = list(value) if key == "categories" else value
+    return out
+
+
+def _from_file(path: Path) -> tuple[dict[str, Any], Any]:
+    from ..errors import PolicyError
+    from ..yamlsrc import load_yaml
+
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise PolicyError([f"{path}:1: a request file is a mapping of fields to values"])
+    return dict(doc.data), doc
+
+
+def _validate_with_lines(values: dict[str, Any], doc: Any) -> Any:
+    """Validate content; errors in values that came from the file point at its lines."""
+    from pydantic import ValidationError
+
+    from ..domain.models import RequestContent
+    from ..errors import PolicyError
+    from ..services.requests import parse_content
+    from ..yamlsrc import validation_problems
+
+    if doc is None:
+        return parse_content(values)
+    try:
+        return RequestContent.model_validate(values)
+    except ValidationError as exc:
+        raise PolicyError(validation_problems(exc, doc)) from None
+
+
+@click.group()
+def request() -> None:
+    """File, amend, withdraw, list and show exchange requests."""
+
+
+@request.command()
+@content_options
+@common_options
+def new(from_file: Path | None, **values: Any) -> None:
+    """File a request for personal data held by the other party (its staff).
+
+    \b
+    Example:
+      ctg-exchange --as v.agent request new --to caf92 --field petite_enfance \\
+          --purpose "Tarifer les crèches selon le barème national" --purpose-kind pricing \\
+          --category numero_allocataire --category quotient_familial \\
+          --subjects "Familles inscrites en EAJE" --legal-basis art6_1_e \\
+          --legal-text "Lettre circulaire Cnaf 2019-005" --retention-days 365 \\
+          --frequency monthly
+      ctg-exchange --as v.agent request new --from-file request.yaml
+    """
+    from ..services.requests import file_request
+    from .views import request_json
+
+    opts = options()
+    merged, doc = _from_file(from_file) if from_file else ({}, None)
+    merged.update(_given(values))
+    content = _validate_with_lines(merged, doc)
+    filed = file_request(opts.session(), content)
+    if opts.json:
+        emit_json(request_json(filed))
+        return
+    click.echo(filed.id)
+    say(
+        f"[green]✓[/] Filed {filed.id}: {filed.from_party} → {filed.to_party}, status filed. "
+        f"Next: {filed.to_party}'s controller studies it (`study accept`)."
+    )
+
+
+@request.command()
+@click.argument("request_id", metavar="ID")
+@content_options
+@common_options
+def amend(request_id: str, from_file: Path | None, **values: Any) -> None:
+    """Change a filed or returned request (the requesting party's staff); it is filed again.
+
+    \b
+    Example:
+      ctg-exchange --as v.agent request amend DX-2025-0001 --retention-days 180
+    """
+    from ..services.requests import amend_request
+    from .views import request_json
+
+    opts = options()
+    changes, _ = _from_file(from_file) if from_file else ({}, None)
+    changes.update(_given(values))
+    amended = amend_request(opts.session(), request_id, changes)
+    if opts.json:
+        emit_json(request_json(amended))
+        return
+    say(f"[green]✓[/] {amended.id} amended, status {amended.status.value}")
+
+
+@request.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--reason", required=True, help="Why the request is withdrawn.")
+@common_options
+def withdraw(request_id: str, reason: str) -> None:
+    """Withdraw a request before it is decided (the requesting party's staff).
+
+    \b
+    Example:
+      ctg-exchange --as v.agent request withdraw DX-2025-0001 --reason "need met otherwise"
+    """
+    from ..services.requests import withdraw_request
+    from .views import request_json
+
+    opts = options()
+    withdrawn = withdraw_request(opts.session(), request_id, reason)
+    if opts.json:
+        emit_json(request_json(withdrawn))
+        return
+    say(f"[green]✓[/] {withdrawn.id} withdrawn")
+
+
+@request.command(name="list")
+@click.option("--status", type=click.Choice([s.value for s in Status]), help="Only this status.")
+@common_options
+def list_(status: str | None) -> None:
+    """List requests, oldest first.
+
+    \b
+    Example:
+      ctg-exchange request list --status awaiting_dpo
+    """
+    from ..services.requests import list_requests
+    from .views import request_json, status_text
+
+    opts = options()
+    requests = list_requests(opts.open_workspace(), Status(status) if status else None)
+    if opts.json:
+        emit_json([request_json(r) for r in requests])
+        return
+    out = table("Requests", "id", "filed", "status", "to", "categories", wrap="categories")
+    for r in requests:
+        out.add_row(
+            r.id,
+            r.filed_on.isoformat(),
+            status_text(r.status.value),
+            r.to_party,
+            ", ".join(r.content.categories),
+        )
+    stdout().print(out)
+    if not requests:
+        say("No requests" + (f" with status {status}." if status else " yet."))
+
+
+@request.command()
+@click.argument("request_id", metavar="ID")
+@common_options
+def show(request_id: str) -> None:
+    """Show a request: its content, opinion, decision, annotations and history.
+
+    \b
+    Example:
+      ctg-exchange request show DX-2025-0001
+      ctg-exchange request show DX-2025-0001 --json
+    """
+    from ..services.requests import get_request
+    from .views import render_request, request_json
+
+    opts = options()
+    found, steps = get_request(opts.open_workspace(), request_id)
+    if opts.json:
+        emit_json(request_json(found, steps))
+        return
+    render_request(stdout(), found, steps)

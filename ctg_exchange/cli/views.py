@@ -1,0 +1,132 @@
+"""How requests look: as JSON (``--json``) and as rich text for a person."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..domain.models import ExchangeRequest, Step
+
+
+def request_json(request: ExchangeRequest, steps: list[Step] | None = None) -> dict[str, Any]:
+    content = request.content.model_dump(mode="json")
+    out: dict[str, Any] = {
+        "id": request.id,
+        "status": request.status.value,
+        "from": request.from_party,
+        **content,
+        "categories": list(request.content.categories),
+        "filed_by": request.filed_by,
+        "filed_on": request.filed_on.isoformat(),
+        "filed_at": request.filed_at,
+        "updated_at": request.updated_at,
+        "policy_version": request.policy_version,
+        "submitted_on": request.submitted_on and request.submitted_on.isoformat(),
+        "opinion": request.opinion and request.opinion.model_dump(mode="json"),
+        "decision": request.decision and request.decision.model_dump(mode="json"),
+        "annotations": [a.model_dump(mode="json") for a in request.annotations],
+    }
+    if steps is not None:
+        out["history"] = [step.model_dump(mode="json") for step in steps]
+    return out
+
+
+_STATUS_STYLE = {
+    "approved": "green",
+    "conditions_accepted": "green",
+    "exchanged": "green",
+    "rejected": "red",
+    "withdrawn": "dim",
+    "lapsed": "dim",
+    "returned": "yellow",
+    "awaiting_dpo": "cyan",
+}
+
+
+def status_text(status: str) -> str:
+    style = _STATUS_STYLE.get(status)
+    return f"[{style}]{status}[/]" if style else status
+
+
+def render_request(console: Console, request: ExchangeRequest, steps: list[Step]) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    c = request.content
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    rows = [
+        ("status", status_text(request.status.value)),
+        ("from → to", f"{request.from_party} → {c.to} (holder)"),
+        ("field", c.field),
+        ("purpose", escape(c.purpose)),
+        ("purpose kind", c.purpose_kind),
+        ("categories", ", ".join(c.categories)),
+        ("subjects", escape(c.subjects)),
+        ("legal basis", f"{c.legal_basis} — {escape(c.legal_text)}"),
+        ("retention", f"{c.retention_days} days"),
+        ("frequency", c.frequency.value),
+    ]
+    if c.recipients:
+        rows.append(("recipients", escape(c.recipients)))
+    if c.volume is not None:
+        rows.append(("volume", str(c.volume)))
+    rows.append(
+        ("filed", f"{request.filed_on} by {request.filed_by} (policy v{request.policy_version})")
+    )
+    for key, value in rows:
+        facts.add_row(key, value)
+    console.print(Panel(facts, title=f"[bold]{request.id}[/]", expand=False))
+
+    if request.opinion is not None:
+        o = request.opinion
+        console.print(f"[bold]DPO opinion[/] ({o.by}, {o.on}): {o.verdict.value}")
+        console.print(f"  {escape(o.note)}")
+        for rec in o.recommendations:
+            console.print(f"  {rec.label}  {escape(rec.text)}")
+    if request.decision is not None:
+        d = request.decision
+        line = f"[bold]Decision[/] ({d.by}, {d.on}): {status_text(d.outcome.value)}"
+        if d.against_opinion:
+            line += " [red]against the DPO's opinion[/]"
+        console.print(line)
+        if d.text:
+            console.print(f"  {escape(d.text)}")
+    for annotation in request.annotations:
+        console.print(
+            f"[bold]DPO annotation[/] ({annotation.by}, {annotation.party}, "
+            f"{annotation.on}): {escape(annotation.note)}"
+        )
+
+    console.print("[bold]History[/]")
+    for step in steps:
+        moved = (
+            f" → {step.to_status.value}"
+            if step.to_status and step.from_status != step.to_status
+            else ""
+        )
+        console.print(
+            f"  #{step.seq:<4} {short_time(step.at)}  {step.actor} ({step.role})  "
+            f"{step.action}{moved}"
+        )
+        if step.text:
+            console.print(f"        {escape(step.text)}")
+
+
+def short_time(timestamp: str) -> str:
+    """``2026-11-27T03:49:58.123456Z`` -> ``2026-11-27 03:49``."""
+    return timestamp[:16].replace("T", " ")
+
+
+def finish(request: ExchangeRequest, message: str) -> None:
+    """Print the outcome of a step: the request as JSON, or one line for a person."""
+    from .common import emit_json, options, say
+
+    if options().json:
+        emit_json(request_json(request))
+    else:
+        say(f"[green]✓[/] {message}")
