@@ -1,0 +1,153 @@
+"""Keys and signatures in formats other tools can check: OpenSSH keys, SSHSIG, canonical JSON."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ctg_exchange.audit import canonical_json
+from ctg_exchange.crypto import KeyDir, PublicKey, verify
+from ctg_exchange.errors import InvalidInput, KeyFileError, SignatureInvalid
+
+needs_ssh_keygen = pytest.mark.skipif(
+    shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed"
+)
+PASS = "synthetic-test-passphrase"
+NS = "ctg-exchange/event@v1"
+
+
+@pytest.fixture(scope="module")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> KeyDir:
+    keys = KeyDir(tmp_path_factory.mktemp("k") / "keys")
+    keys.generate("alice", PASS)
+    keys.generate("bob", PASS)
+    return keys
+
+
+def test_canonical_json_is_sorted_compact_utf8() -> None:
+    assert (
+        canonical_json({"b": 1, "a": ["é", None, True]}) == '{"a":["é",null,true],"b":1}'.encode()
+    )
+
+
+def test_canonical_json_refuses_floats_and_odd_keys() -> None:
+    with pytest.raises(TypeError, match="floats"):
+        canonical_json({"x": 1.5})
+    with pytest.raises(TypeError, match="keys must be strings"):
+        canonical_json({1: "x"})
+
+
+def test_keys_are_private_files_in_a_private_directory(key_dir: KeyDir) -> None:
+    assert stat.S_IMODE(key_dir.path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(key_dir.private_path("alice").stat().st_mode) == 0o600
+    text = key_dir.private_path("alice").read_text()
+    assert text.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+
+
+def test_sign_and_verify(key_dir: KeyDir) -> None:
+    signer = key_dir.open_signer("alice", PASS)
+    signature = signer.sign(NS, b"statement")
+    verify(key_dir.read_public("alice"), NS, b"statement", signature)
+    with pytest.raises(SignatureInvalid, match="does not match the signed bytes"):
+        verify(key_dir.read_public("alice"), NS, b"statement!", signature)
+    with pytest.raises(SignatureInvalid, match="namespace"):
+        verify(key_dir.read_public("alice"), "ctg-exchange/manifest@v1", b"statement", signature)
+    with pytest.raises(SignatureInvalid, match="another key"):
+        verify(key_dir.read_public("bob"), NS, b"statement", signature)
+    with pytest.raises(SignatureInvalid, match="not an armored"):
+        verify(key_dir.read_public("alice"), NS, b"statement", "garbage")
+
+
+def test_wrong_passphrase_and_open_permissions(key_dir: KeyDir, tmp_path: Path) -> None:
+    with pytest.raises(KeyFileError, match="wrong passphrase"):
+        key_dir.open_signer("alice", "not-the-passphrase")
+    copy = KeyDir(tmp_path / "copy")
+    shutil.copytree(key_dir.path, copy.path)
+    os.chmod(copy.private_path("alice"), 0o640)
+    with pytest.raises(KeyFileError, match="permissions 0640"):
+        copy.open_signer("alice", PASS)
+    os.chmod(copy.path, 0o755)
+    with pytest.raises(KeyFileError, match="accessible by others"):
+        copy.generate("carol", PASS)
+
+
+def test_public_key_parsing() -> None:
+    with pytest.raises(InvalidInput):
+        PublicKey.parse("ssh-ed25519 not-base64!")
+    with pytest.raises(InvalidInput):
+        PublicKey.parse("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ")
+
+
+@needs_ssh_keygen
+def test_ssh_keygen_reads_our_encrypted_key(key_dir: KeyDir) -> None:
+    out = subprocess.run(
+        ["ssh-keygen", "-y", "-P", PASS, "-f", str(key_dir.private_path("alice"))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split()[:2] == key_dir.read_public("alice").openssh.split()
+    wrong = subprocess.run(
+        ["ssh-keygen", "-y", "-P", "wrong-passphrase", "-f", str(key_dir.private_path("alice"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong.returncode != 0
+
+
+@needs_ssh_keygen
+def test_signatures_interoperate_with_ssh_keygen(key_dir: KeyDir, tmp_path: Path) -> None:
+    message = tmp_path / "message"
+    message.write_bytes(b"synthetic statement\n")
+    subprocess.run(
+        [
+            "ssh-keygen",
+            "-Y",
+            "sign",
+            "-f",
+            str(key_dir.private_path("alice")),
+            "-n",
+            NS,
+            "-P",
+            PASS,
+            str(message),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    verify(
+        key_dir.read_public("alice"),
+        NS,
+        message.read_bytes(),
+        (tmp_path / "message.sig").read_text(),
+    )
+
+    ours = key_dir.open_signer("bob", PASS).sign(NS, message.read_bytes())
+    (tmp_path / "ours.sig").write_text(ours)
+    allowed = tmp_path / "allowed"
+    allowed.write_text(f'bob namespaces="{NS}" {key_dir.read_public("bob").openssh}\n')
+    checked = subprocess.run(
+        [
+            "ssh-keygen",
+            "-Y",
+            "verify",
+            "-f",
+            str(allowed),
+            "-I",
+            "bob",
+            "-n",
+            NS,
+            "-s",
+            str(tmp_path / "ours.sig"),
+        ],
+        input=message.read_bytes(),
+        capture_output=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
