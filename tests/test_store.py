@@ -1,0 +1,69 @@
+"""The SQLite store: recorded migrations, evidence-grade settings, refusal of a newer schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ctg_exchange.errors import WorkspaceError
+from ctg_exchange.store import LATEST, MIGRATIONS
+from ctg_exchange.store.sqlite import SqliteStore
+
+from conftest import Ctg
+
+
+def test_migrations_are_named_and_recorded(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3", create=True)
+    try:
+        with store.transaction() as tx:
+            rows = tx.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+            recorded = rows.fetchall()
+    finally:
+        store.close()
+    assert recorded == [(m.version, m.name) for m in MIGRATIONS]
+    assert recorded[-1][0] == LATEST
+
+
+def test_evidence_grade_settings(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3", create=True)
+    try:
+        with store.transaction() as tx:
+            pragmas = {
+                name: tx.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("journal_mode", "synchronous", "foreign_keys")
+            }
+    finally:
+        store.close()
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1}  # 2 = FULL
+
+
+def test_a_schema_from_a_newer_version_is_refused(ctg: Ctg) -> None:
+    connection = sqlite3.connect(ctg.db)
+    connection.execute(
+        "INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01')", (LATEST + 1,)
+    )
+    connection.commit()
+    connection.close()
+    with pytest.raises(WorkspaceError, match=f"schema version {LATEST + 1}"):
+        SqliteStore(ctg.db)
+    ctg.refused("request", "list", contains=f"the workspace has schema version {LATEST + 1}")
+
+
+def test_opening_a_missing_database_does_not_create_it(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="cannot open the database"):
+        SqliteStore(tmp_path / "absent.sqlite3")
+    assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3", create=True)
+    try:
+        with pytest.raises(RuntimeError), store.transaction(write=True) as tx:
+            tx.set_meta("workspace_id", "half-done")
+            raise RuntimeError("crash in the middle of a state change")
+        with store.transaction() as tx:
+            assert tx.get_meta("workspace_id") is None
+    finally:
+        store.close()
