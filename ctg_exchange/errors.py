@@ -19,6 +19,7 @@ class ExchangeError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.details: list[str] = []  # printed indented under the one error line
 
 
 class InvalidInput(ExchangeError):

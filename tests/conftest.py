@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 
 from ctg_exchange.cli.app import cli
 
+SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policies" / "ctg-sceaux-caf92.yaml"
 PASSPHRASE = "synthetic-test-passphrase"
 TODAY = "2025-06-02"  # inside the shipped convention's validity (2021-01-01 -> 2025-12-31)
 
@@ -36,31 +37,25 @@ MEMBERS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
 )
 
 REQUEST = (
-    "request",
-    "new",
-    "--to",
-    "caf92",
-    "--field",
-    "petite_enfance",
-    "--purpose",
-    "Tarifer les crèches au barème national (demande de test synthétique)",
-    "--purpose-kind",
-    "pricing",
-    "--category",
-    "numero_allocataire",
-    "--category",
-    "quotient_familial",
-    "--subjects",
-    "Familles fictives inscrites en EAJE (jeu de test)",
-    "--legal-basis",
-    "art6_1_e",
-    "--legal-text",
-    "Texte de référence fictif pour les tests",
-    "--retention-days",
-    "365",
-    "--frequency",
-    "monthly",
-)
+    "request", "new", "--to", "caf92", "--field", "petite_enfance",
+    "--purpose", "Tarifer les crèches au barème national (demande de test synthétique)",
+    "--purpose-kind", "pricing",
+    "--category", "numero_allocataire", "--category", "quotient_familial",
+    "--subjects", "Familles fictives inscrites en EAJE (jeu de test)",
+    "--legal-basis", "art6_1_e", "--legal-text", "Texte de référence fictif pour les tests",
+    "--retention-days", "365", "--frequency", "monthly",
+)  # fmt: skip
+
+
+# what c.both (caf92) asks of the town hall: data the town hall holds
+REQUEST_TO_VILLE = (
+    "request", "new", "--to", "ville_sceaux", "--field", "petite_enfance",
+    "--purpose", "Suivre l'occupation des places financées (demande de test synthétique)",
+    "--purpose-kind", "statistics", "--category", "frequentation_eaje_alsh",
+    "--subjects", "Enfants fictifs accueillis en EAJE (jeu de test)",
+    "--legal-basis", "art6_1_e", "--legal-text", "Texte de référence fictif pour les tests",
+    "--retention-days", "365", "--frequency", "yearly",
+)  # fmt: skip
 
 
 def add_args(member_id: str, party: str, *roles: str, name: str = "") -> tuple[str, ...]:
@@ -128,7 +123,8 @@ class Ctg:
         return json.loads(result.stdout)
 
     def file_request(self, *extra: str, as_: str = "v.agent") -> str:
-        return str(self.json(*REQUEST, *extra, as_=as_)["id"])
+        base = REQUEST_TO_VILLE if as_.startswith("c.") else REQUEST
+        return str(self.json(*base, *extra, as_=as_)["id"])
 
     def show(self, request_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self.json("request", "show", request_id)

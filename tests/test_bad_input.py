@@ -203,27 +203,6 @@ def test_a_key_other_than_the_registered_one_is_refused(ctg: Ctg) -> None:
     ctg.refused(*REQUEST, as_="v.agent", contains="is not the key registered for v.agent")
 
 
-def test_convention_not_in_force(ctg: Ctg) -> None:
-    ctg.refused(
-        *REQUEST,
-        as_="v.agent",
-        env={"CTG_TODAY": "2026-11-27"},
-        contains="CONVENTION_NOT_IN_FORCE: filing refused on 2026-11-27: the convention "
-        "ctg-sceaux-caf92 ended on 2025-12-31 and renews only by express "
-        "decision (Article 10)",
-    )
-    rid = ctg.file_request()
-    ctg.advance(rid, "opinion_given")
-    ctg.refused(
-        "decide",
-        "approve",
-        rid,
-        as_="c.controller",
-        env={"CTG_TODAY": "2026-01-01"},
-        contains="CONVENTION_NOT_IN_FORCE: approval refused on 2026-01-01",
-    )
-
-
 def test_malformed_today(ctg: Ctg) -> None:
     ctg.refused(
         *REQUEST,
@@ -237,8 +216,8 @@ def test_malformed_today(ctg: Ctg) -> None:
     ("args", "message"),
     [
         (("--category", "donnees_inconnues"), "unknown data category 'donnees_inconnues'"),
-        (("--field", "sport"), "unknown intervention field 'sport'"),
-        (("--legal-basis", "art6_1_f"), "unknown legal basis 'art6_1_f'"),
+        (("--field", "sport"), "FIELD_NOT_IN_CONVENTION: 'sport' is not an intervention field"),
+        (("--legal-basis", "art6_1_f"), "LEGAL_BASIS_NOT_ALLOWED: 'art6_1_f' is not allowed"),
         (("--purpose-kind", "curiosity"), "unknown purpose kind 'curiosity'"),
         (("--to", "caf75"), "unknown party 'caf75'"),
         (("--category", "quotient_familial"), "category listed twice: quotient_familial"),

@@ -15,7 +15,10 @@ from click.testing import CliRunner
 from ctg_exchange.cli.app import COMMANDS, cli
 from ctg_exchange.policy import load_policy, shipped_policy_path
 
-GROUPS = ("init", "keys", "member", "request", "study", "dpo", "decide", "audit", "demo")
+GROUPS = (
+    "init", "keys", "member", "convention", "request", "study", "dpo", "decide", "conditions",
+    "audit", "demo",
+)  # fmt: skip
 
 
 def _all_commands() -> list[tuple[str, click.Command]]:
@@ -122,15 +125,24 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
 ) -> None:
     for name in ("CTG_WORKSPACE", "CTG_KEY_DIR", "CTG_PASSPHRASE", "CTG_TODAY", "CTG_MEMBER"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CTG_TODAY", "2026-11-27")  # after the shipped convention ended
     target = tmp_path / "demo"
     result = CliRunner().invoke(cli, ["demo", "--dir", str(target)], catch_exceptions=False)
 
     assert result.exit_code == 0, result.output
-    assert "7. audit verify: 13 events verified" in result.stderr
+    assert "ended on 2025-12-31" in result.stderr
+    assert "renewal" in result.stderr
+    assert "Pre-screening warns: PERCEIVED_SENSITIVE" in result.stderr
+    assert "9. audit verify: 15 events verified" in result.stderr
     export = next(line.strip() for line in result.stdout.splitlines() if "export " in line)
     env = dict(item.split("=", 1) for item in export.removeprefix("export ").split())
-    shown = CliRunner().invoke(cli, ["--json", "request", "show", "DX-2025-0001"], env=env)
-    assert json.loads(shown.stdout)["status"] == "approved"
+    env["CTG_TODAY"] = "2026-11-27"
+    shown = CliRunner().invoke(cli, ["--json", "request", "show", "DX-2026-0001"], env=env)
+    request = json.loads(shown.stdout)
+    assert request["status"] == "conditions_accepted"
+    assert request["conditions"][0]["kind"] == "max_retention_days"
+    convention = CliRunner().invoke(cli, ["--json", "convention", "show"], env=env)
+    assert json.loads(convention.stdout)["status"] == "in_force"
     again = CliRunner().invoke(cli, ["demo", "--dir", str(target)])
     assert again.exit_code == 1
     assert "a workspace already exists" in again.stderr

@@ -8,16 +8,26 @@ from pathlib import Path
 from conftest import Ctg
 
 
-def test_request_goes_from_filing_to_approval(ctg: Ctg) -> None:
+def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
     rid = ctg.file_request()
     assert rid == "DX-2025-0001"
-    assert ctg.show(rid)["status"] == "filed"
+    filed = ctg.show(rid)
+    assert filed["status"] == "filed"
+    assert filed["triage"] == "personal"
+    assert {f["code"] for f in filed["findings"]} == {
+        "PERCEIVED_SENSITIVE",
+        "MINORS",
+        "MATCHING_DATASETS",
+        "DPIA_REQUIRED",
+    }
+    assert filed["dpia_required"] is True
 
     ctg.ok("study", "accept", rid, "--note", "Besoin établi", as_="c.controller")
     ctg.ok("study", "submit", rid, "--note", "Pour avis", as_="c.controller")
     inbox = ctg.json("dpo", "inbox", as_="c.dpo")
     assert [item["id"] for item in inbox] == [rid]
     assert inbox[0]["due"] == "2025-07-02"  # submitted 2025-06-02 + 30 days
+    assert "DPIA_REQUIRED" in ctg.ok("dpo", "inbox", as_="c.dpo").stdout
     ctg.ok(
         "dpo",
         "opinion",
@@ -32,9 +42,20 @@ def test_request_goes_from_filing_to_approval(ctg: Ctg) -> None:
         "Informer les familles (CRPA L114-8)",
         as_="c.dpo",
     )
-    approved = ctg.json("decide", "approve", rid, as_="c.controller")
+    approved = ctg.json(
+        "decide",
+        "approve",
+        rid,
+        "--adopt",
+        "R1",
+        "--set-aside",
+        "R2=Information faite au guichet d'inscription",
+        as_="c.controller",
+    )
+    accepted = ctg.json("conditions", "accept", rid, as_="v.controller")
 
     assert approved["status"] == "approved"
+    assert accepted["status"] == "conditions_accepted"
     shown = ctg.show(rid)
     assert (shown["from"], shown["to"], shown["field"]) == (
         "ville_sceaux",
@@ -43,15 +64,33 @@ def test_request_goes_from_filing_to_approval(ctg: Ctg) -> None:
     )
     assert shown["categories"] == ["numero_allocataire", "quotient_familial"]
     assert shown["opinion"]["verdict"] == "favourable_with_recommendations"
-    assert [r["number"] for r in shown["opinion"]["recommendations"]] == [1, 2]
+    assert [(r["number"], r["kind"]) for r in shown["opinion"]["recommendations"]] == [
+        (1, "max_retention_days"),
+        (2, "free"),
+    ]
     assert shown["decision"]["outcome"] == "approved"
-    assert shown["decision"]["against_opinion"] is False
+    assert shown["approved_against_dpo_opinion"] is False
+    assert [(a["number"], a["adopted"]) for a in shown["decision"]["answers"]] == [
+        (1, True),
+        (2, False),
+    ]
+    assert shown["conditions"] == [
+        {
+            "source": 1,
+            "kind": "max_retention_days",
+            "text": "max_retention_days:180",
+            "columns": [],
+            "value": 180,
+        }
+    ]
+    assert shown["acceptance"]["by"] == "v.controller"
     assert [(h["action"], h["to_status"]) for h in shown["history"]] == [
         ("request.file", "filed"),
         ("study.accept", "under_study"),
         ("study.submit", "awaiting_dpo"),
         ("dpo.opinion", "opinion_given"),
         ("decide.approve", "approved"),
+        ("conditions.accept", "conditions_accepted"),
     ]
     assert [h["actor"] for h in shown["history"]] == [
         "v.agent",
@@ -59,11 +98,14 @@ def test_request_goes_from_filing_to_approval(ctg: Ctg) -> None:
         "c.controller",
         "c.dpo",
         "c.controller",
+        "v.controller",
     ]
     assert ctg.json("dpo", "inbox", as_="c.dpo") == []
+    human = ctg.ok("request", "show", rid).stdout
+    assert "R1  max_retention_days:180" in human and "Conditions accepted by v.controller" in human
     verify = ctg("audit", "verify")
     assert verify.exit_code == 0
-    assert verify.stdout.strip() == "14 events verified"  # init + 8 members + 5 steps
+    assert verify.stdout.strip() == "15 events verified"  # init + 8 members + 6 steps
 
 
 def test_request_ids_count_per_year(ctg: Ctg) -> None:

@@ -49,9 +49,7 @@ def test_only_the_holders_controller_studies_and_decides(
 
 def test_nobody_decides_a_request_they_filed(ctg: Ctg) -> None:
     # c.both is staff and controller of caf92; it files to the town hall, then tries to decide
-    rid = ctg.file_request(
-        "--to", "ville_sceaux", "--category", "frequentation_eaje_alsh", as_="c.both"
-    )
+    rid = ctg.file_request(as_="c.both")
     ctg.ok("study", "accept", rid, "--note", "Étude", as_="v.controller")
     ctg.ok("study", "submit", rid, as_="v.controller")
     ctg.ok("dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis", as_="v.dpo")

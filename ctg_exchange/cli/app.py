@@ -28,10 +28,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "keys": ("keys_cmd", "keys", "Generate a member's signing key pair."),
     "member": ("member_cmd", "member", "Add, list and revoke members; export allowed signers."),
-    "request": ("request_cmd", "request", "File, amend, withdraw, list and show requests."),
+    "convention": ("convention_cmd", "convention", "The convention's life: renew, amend, end."),
+    "request": ("request_cmd", "request", "Check, file, amend, withdraw, list and show requests."),
     "study": ("study_cmd", "study", "The holder's controller studies a request (Article 7)."),
     "dpo": ("dpo_cmd", "dpo", "The holder's DPO gives the prior opinion; DPOs annotate."),
     "decide": ("decide_cmd", "decide", "The holder's controller approves or rejects."),
+    "conditions": ("conditions_cmd", "conditions", "The requester accepts the conditions."),
     "audit": ("audit_cmd", "audit", "Read and verify the signed, hash-chained audit log."),
     "demo": ("demo_cmd", "demo", "Run the whole procedure once in a throwaway workspace."),
 }
@@ -84,6 +86,8 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
     lines = exc.problems if isinstance(exc, PolicyError) else [exc.message]
     for line in lines:
         click.echo(f"ctg-exchange: error: {line}", err=True)
+    for detail in exc.details:
+        click.echo(f"  {detail}", err=True)
     if exc.hint:
         click.echo(f"ctg-exchange: hint: {exc.hint}", err=True)
     options = ctx.find_object(Options)
@@ -96,6 +100,9 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
                 error[extra] = getattr(exc, extra)
         if isinstance(exc, PolicyError):
             error["problems"] = exc.problems
+        findings = getattr(exc, "findings", None)
+        if findings:
+            error["findings"] = [f.model_dump(mode="json") for f in findings]
         click.echo(json.dumps({"error": error}, ensure_ascii=False, indent=2))
 
 

@@ -16,18 +16,46 @@ def decide() -> None:
 @decide.command()
 @click.argument("request_id", metavar="ID")
 @click.option("--justification", help="Written reasons (required against an unfavourable opinion).")
+@click.option(
+    "--adopt",
+    multiple=True,
+    metavar="R1",
+    help="Adopt a recommendation: it becomes a condition. Repeat for several.",
+)
+@click.option(
+    "--set-aside",
+    multiple=True,
+    metavar='R2="REASON"',
+    help="Set a recommendation aside, with written reasons. Repeat for several.",
+)
 @common_options
-def approve(request_id: str, justification: str | None) -> None:
+def approve(
+    request_id: str, justification: str | None, adopt: tuple[str, ...], set_aside: tuple[str, ...]
+) -> None:
     """Approve a request (the holding party's controller; never the one who filed it).
+
+    Every recommendation of the DPO is answered: adopted ones become the conditions of the
+    exchange, which the requesting party's controller then accepts; set-aside ones need reasons.
 
     \b
     Example:
-      ctg-exchange --as c.controller decide approve DX-2025-0001
+      ctg-exchange --as c.controller decide approve DX-2025-0001 \
+          --adopt R1 --set-aside R2="Information déjà faite au guichet"
     """
-    from ..services.requests import approve as approve_request
+    from ..services.review import approve as approve_request
 
-    updated = approve_request(options().session(), request_id, justification)
-    finish(updated, f"{updated.id} approved")
+    updated = approve_request(options().session(), request_id, justification, adopt, set_aside)
+    conditions = len(updated.conditions)
+    finish(
+        updated,
+        f"{updated.id} approved"
+        + (
+            f" with {conditions} condition(s); {updated.from_party}'s controller "
+            "accepts them next (`conditions accept`)"
+            if conditions
+            else ""
+        ),
+    )
 
 
 @decide.command()
@@ -41,7 +69,7 @@ def reject(request_id: str, reason: str) -> None:
     Example:
       ctg-exchange --as c.controller decide reject DX-2025-0001 --reason "Finalité non établie"
     """
-    from ..services.requests import reject as reject_request
+    from ..services.review import reject as reject_request
 
     updated = reject_request(options().session(), request_id, reason)
     finish(updated, f"{updated.id} rejected")

@@ -20,7 +20,7 @@ from .common import common_options, emit_json, options, say
 )
 @common_options
 def demo(directory: Path | None) -> None:
-    """Run one request from filing to approval, with synthetic members, then verify the log.
+    """Run one request from filing to accepted conditions, with synthetic members; verify the log.
 
     The workspace is left in place, with the members' keys in DIR/keys, so you can explore it:
     the last lines print the commands to do so.
@@ -30,7 +30,7 @@ def demo(directory: Path | None) -> None:
       ctg-exchange demo
       ctg-exchange demo --dir ./ctg-demo
     """
-    from ..services.demo import DEMO_PASSPHRASE, DEMO_TODAY, run_demo
+    from ..services.demo import DEMO_PASSPHRASE, run_demo
 
     opts = options()
     root = (directory or Path(tempfile.mkdtemp(prefix="ctg-demo-"))).resolve()
@@ -48,10 +48,10 @@ def demo(directory: Path | None) -> None:
         "CTG_WORKSPACE": str(result.root),
         "CTG_KEY_DIR": str(result.key_dir),
         "CTG_PASSPHRASE": DEMO_PASSPHRASE,
-        "CTG_TODAY": DEMO_TODAY.isoformat(),
     }
     explore = [
         "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()),
+        "ctg-exchange convention show",
         f"ctg-exchange request show {result.request_id}",
         "ctg-exchange audit log",
         "ctg-exchange audit verify",

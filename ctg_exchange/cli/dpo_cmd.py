@@ -35,13 +35,18 @@ def inbox() -> None:
             ]
         )
         return
-    out = table(
-        "Awaiting your opinion", "id", "due", "from", "field", "categories", wrap="categories"
-    )  # due: submitted + the policy's opinion deadline
+    # due: the day it was submitted + the policy's opinion deadline
+    out = table("Awaiting your opinion", "id", "due", "from", "DPIA", "findings", wrap="findings")
     for item in items:
         due = f"[red]{item.due} overdue[/]" if item.overdue else item.due.isoformat()
         r = item.request
-        out.add_row(r.id, due, r.from_party, r.content.field, ", ".join(r.content.categories))
+        out.add_row(
+            r.id,
+            due,
+            r.from_party,
+            "yes" if r.dpia_required else "",
+            ", ".join(f.code for f in r.findings),
+        )
     stdout().print(out)
     if not items:
         say("Nothing awaits your opinion.")
@@ -69,7 +74,7 @@ def opinion(request_id: str, verdict: str, note: str, recommendations: tuple[str
           --recommend "max_retention_days:180" \\
           --recommend "Informer les familles de l'origine des données (CRPA L114-8)"
     """
-    from ..services.requests import give_opinion
+    from ..services.review import give_opinion
 
     updated = give_opinion(options().session(), request_id, Verdict(verdict), note, recommendations)
     count = len(updated.opinion.recommendations) if updated.opinion else 0
@@ -91,7 +96,7 @@ def annotate(request_id: str, note: str) -> None:
     Example:
       ctg-exchange --as v.dpo dpo annotate DX-2025-0001 --note "Registre mis à jour"
     """
-    from ..services.requests import annotate as annotate_request
+    from ..services.review import annotate as annotate_request
 
     updated = annotate_request(options().session(), request_id, note)
     finish(updated, f"annotation recorded on {updated.id}")

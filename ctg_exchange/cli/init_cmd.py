@@ -64,23 +64,20 @@ def init(
         Keyring(opts.keys(), ask_passphrase),
         Clock.from_env(),
     )
-    try:
-        record = workspace.policy_record
-        result = {
-            "workspace": str(workspace.root),
-            "id": workspace.id,
-            "database": workspace.database,
-            "policy": {"id": record.policy_id, "version": record.version, "sha256": record.sha256},
-            "admin": admin_id,
-            "key_dir": str(opts.keys().path),
-        }
-    finally:
-        workspace.close()
+    workspace.close()
+    result = {
+        "workspace": str(workspace.root),
+        "id": workspace.id,
+        "database": workspace.database,
+        "policy": {"id": loaded.policy.id, "version": 1, "sha256": loaded.sha256},
+        "admin": admin_id,
+        "key_dir": str(opts.keys().path),
+    }
     if opts.json:
         emit_json(result)
         return
     say(f"[green]✓[/] Workspace created in {workspace.root}")
     click.echo(f"workspace  {workspace.id}")
-    click.echo(f"policy     {record.policy_id} v{record.version} (sha256 {record.sha256})")
+    click.echo(f"policy     {loaded.policy.id} v1 (sha256 {loaded.sha256})")
     click.echo(f"admin      {admin_id} ({admin_party}), key in {opts.keys().path}")
     say("Next: add members with `ctg-exchange member add` (see --help).")

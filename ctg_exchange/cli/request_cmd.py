@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..domain.models import Frequency, Status
+from ..domain.models import Frequency, RequestContent, Status
 from .common import common_options, emit_json, options, say, stdout, table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,6 +26,9 @@ CONTENT_FIELDS = (
     "frequency",
     "recipients",
     "volume",
+    "art9_condition",
+    "transfer_outside_eu",
+    "nir_case",
 )
 
 
@@ -68,6 +71,17 @@ def content_options(func: F) -> F:
             "--volume", type=click.IntRange(min=0), metavar="N", help="Estimated number of persons."
         ),
         click.option(
+            "--art9-condition",
+            metavar="CONDITION",
+            help="GDPR Art. 9(2) condition for special-category data: art9_2_b, _g or _h.",
+        ),
+        click.option(
+            "--transfer-outside-eu/--no-transfer-outside-eu",
+            default=None,
+            help="Whether the data would leave the European Union (default: no).",
+        ),
+        click.option("--nir-case", metavar="CASE", help="The décret 2019-341 case for the NIR."),
+        click.option(
             "--from-file",
             type=click.Path(path_type=Path, dir_okay=False),
             help="A YAML file with the same fields (options given override it).",
@@ -98,8 +112,11 @@ def _from_file(path: Path) -> tuple[dict[str, Any], Any]:
     return dict(doc.data), doc
 
 
-def _validate_with_lines(values: dict[str, Any], doc: Any) -> Any:
-    """Validate content; errors in values that came from the file point at its lines."""
+def _content(from_file: Path | None, values: dict[str, Any]) -> RequestContent:
+    """The request's content from the file and the options (options win).
+
+    Errors in values that came from the file point at their lines.
+    """
     from pydantic import ValidationError
 
     from ..domain.models import RequestContent
@@ -107,17 +124,62 @@ def _validate_with_lines(values: dict[str, Any], doc: Any) -> Any:
     from ..services.requests import parse_content
     from ..yamlsrc import validation_problems
 
+    merged, doc = _from_file(from_file) if from_file else ({}, None)
+    merged.update(_given(values))
     if doc is None:
-        return parse_content(values)
+        return parse_content(merged)
     try:
-        return RequestContent.model_validate(values)
+        return RequestContent.model_validate(merged)
     except ValidationError as exc:
         raise PolicyError(validation_problems(exc, doc)) from None
 
 
 @click.group()
 def request() -> None:
-    """File, amend, withdraw, list and show exchange requests."""
+    """Check, file, amend, withdraw, list and show exchange requests."""
+
+
+@request.command()
+@content_options
+@common_options
+def check(from_file: Path | None, **values: Any) -> None:
+    """Pre-screen a request without filing it: print the findings; exit 1 if any blocks.
+
+    Nothing is written and no key is needed. The same screening runs at filing and at every
+    amendment: a blocking finding refuses them, a warning goes to the controller and the DPO.
+
+    \b
+    Example:
+      ctg-exchange request check --from-file request.yaml
+    """
+    from ..services.requests import check_request
+    from .views import render_findings
+
+    opts = options()
+    screening = check_request(opts.session(), _content(from_file, values))
+    blocking = [f.code for f in screening.blocking]
+    if opts.json:
+        emit_json(
+            {
+                "findings": [f.model_dump(mode="json") for f in screening.findings],
+                "blocking": bool(blocking),
+                "triage": screening.triage.value,
+                "dpia_required": screening.dpia_required,
+            }
+        )
+    else:
+        console = stdout()
+        console.print(
+            f"[bold]triage[/] {screening.triage.value}"
+            + ("   [bold]DPIA[/] required" if screening.dpia_required else "")
+        )
+        render_findings(console, screening.findings, indent="")
+        if not screening.findings:
+            console.print("no findings")
+    if blocking:
+        if not opts.json:
+            say(f"ctg-exchange: error: filing would be refused: {', '.join(blocking)}")
+        click.get_current_context().exit(1)
 
 
 @request.command()
@@ -140,17 +202,17 @@ def new(from_file: Path | None, **values: Any) -> None:
     from .views import request_json
 
     opts = options()
-    merged, doc = _from_file(from_file) if from_file else ({}, None)
-    merged.update(_given(values))
-    content = _validate_with_lines(merged, doc)
-    filed = file_request(opts.session(), content)
+    filed = file_request(opts.session(), _content(from_file, values))
     if opts.json:
         emit_json(request_json(filed))
         return
     click.echo(filed.id)
+    warnings = ", ".join(f.code for f in filed.findings)
     say(
-        f"[green]✓[/] Filed {filed.id}: {filed.from_party} → {filed.to_party}, status filed. "
-        f"Next: {filed.to_party}'s controller studies it (`study accept`)."
+        f"[green]✓[/] Filed {filed.id}: {filed.from_party} → {filed.to_party}, status filed"
+        + (f", {filed.triage.value}" if filed.triage != "personal" else "")
+        + (f"; warnings: {warnings}" if warnings else "")
+        + f". Next: {filed.to_party}'s controller studies it (`study accept`)."
     )
 
 

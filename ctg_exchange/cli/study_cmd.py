@@ -24,7 +24,7 @@ def accept(request_id: str, note: str) -> None:
     Example:
       ctg-exchange --as c.controller study accept DX-2025-0001 --note "Besoin établi"
     """
-    from ..services.requests import study_accept
+    from ..services.review import study_accept
 
     updated = study_accept(options().session(), request_id, note)
     finish(updated, f"{updated.id} under study")
@@ -42,7 +42,7 @@ def return_(request_id: str, reason: str) -> None:
       ctg-exchange --as c.controller study return DX-2025-0001 \\
           --reason "Préciser les colonnes utiles"
     """
-    from ..services.requests import study_return
+    from ..services.review import study_return
 
     updated = study_return(options().session(), request_id, reason)
     finish(updated, f"{updated.id} returned to {updated.from_party}")
@@ -59,7 +59,7 @@ def submit(request_id: str, note: str | None) -> None:
     Example:
       ctg-exchange --as c.controller study submit DX-2025-0001
     """
-    from ..services.requests import study_submit
+    from ..services.review import study_submit
 
     updated = study_submit(options().session(), request_id, note)
     finish(updated, f"{updated.id} submitted to {updated.to_party}'s DPO")

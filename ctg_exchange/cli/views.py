@@ -2,30 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..domain.models import ExchangeRequest, Step
+    from ..domain.models import ExchangeRequest, Finding, Step
 
 
 def request_json(request: ExchangeRequest, steps: list[Step] | None = None) -> dict[str, Any]:
-    content = request.content.model_dump(mode="json")
+    def dump(value: Any) -> Any:
+        return value.model_dump(mode="json") if value is not None else None
+
     out: dict[str, Any] = {
         "id": request.id,
         "status": request.status.value,
         "from": request.from_party,
-        **content,
-        "categories": list(request.content.categories),
+        **request.content.model_dump(mode="json"),
         "filed_by": request.filed_by,
         "filed_on": request.filed_on.isoformat(),
         "filed_at": request.filed_at,
         "updated_at": request.updated_at,
         "policy_version": request.policy_version,
+        "triage": request.triage.value,
+        "findings": [f.model_dump(mode="json") for f in request.findings],
+        "dpia_required": request.dpia_required,
         "submitted_on": request.submitted_on and request.submitted_on.isoformat(),
-        "opinion": request.opinion and request.opinion.model_dump(mode="json"),
-        "decision": request.decision and request.decision.model_dump(mode="json"),
+        "opinion": dump(request.opinion),
+        "decision": dump(request.decision),
+        "approved_against_dpo_opinion": request.approved_against_dpo_opinion,
+        "conditions": [c.model_dump(mode="json") for c in request.conditions],
+        "acceptance": dump(request.acceptance),
         "annotations": [a.model_dump(mode="json") for a in request.annotations],
     }
     if steps is not None:
@@ -50,24 +58,43 @@ def status_text(status: str) -> str:
     return f"[{style}]{status}[/]" if style else status
 
 
-def render_request(console: Console, request: ExchangeRequest, steps: list[Step]) -> None:
+def render_findings(console: Console, findings: Iterable[Finding], indent: str = "  ") -> None:
     from rich.markup import escape
-    from rich.panel import Panel
-    from rich.table import Table
+
+    for finding in findings:
+        style = "red" if finding.severity == "blocking" else "yellow"
+        console.print(
+            f"{indent}[{style}]{finding.code}[/] ({finding.severity}) {escape(finding.message)}"
+        )
+        if finding.channel:
+            console.print(f"{indent}  channel: {escape(finding.channel)}")
+
+
+def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
+    from rich.markup import escape
 
     c = request.content
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
+    basis = c.legal_basis or "—"
+    if c.art9_condition:
+        basis += f" + {c.art9_condition}"
     rows = [
         ("status", status_text(request.status.value)),
         ("from → to", f"{request.from_party} → {c.to} (holder)"),
+        (
+            "triage",
+            request.triage.value
+            + (
+                " — anonymous aggregates: no DPO opinion (Article 7 governs personal data)"
+                if request.triage == "non_personal"
+                else ""
+            ),
+        ),
         ("field", c.field),
         ("purpose", escape(c.purpose)),
         ("purpose kind", c.purpose_kind),
         ("categories", ", ".join(c.categories)),
         ("subjects", escape(c.subjects)),
-        ("legal basis", f"{c.legal_basis} — {escape(c.legal_text)}"),
+        ("legal basis", f"{basis} — {escape(c.legal_text or 'no legal text')}"),
         ("retention", f"{c.retention_days} days"),
         ("frequency", c.frequency.value),
     ]
@@ -75,13 +102,31 @@ def render_request(console: Console, request: ExchangeRequest, steps: list[Step]
         rows.append(("recipients", escape(c.recipients)))
     if c.volume is not None:
         rows.append(("volume", str(c.volume)))
+    if c.transfer_outside_eu:
+        rows.append(("transfer", "[red]outside the EU[/]"))
+    if request.dpia_required:
+        rows.append(("DPIA", "[yellow]required[/] (GDPR art. 35)"))
     rows.append(
         ("filed", f"{request.filed_on} by {request.filed_by} (policy v{request.policy_version})")
     )
-    for key, value in rows:
+    return rows
+
+
+def render_request(console: Console, request: ExchangeRequest, steps: list[Step]) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    for key, value in _facts(request):
         facts.add_row(key, value)
     console.print(Panel(facts, title=f"[bold]{request.id}[/]", expand=False))
 
+    if request.findings:
+        console.print("[bold]Pre-screening[/]")
+        render_findings(console, request.findings)
     if request.opinion is not None:
         o = request.opinion
         console.print(f"[bold]DPO opinion[/] ({o.by}, {o.on}): {o.verdict.value}")
@@ -96,6 +141,16 @@ def render_request(console: Console, request: ExchangeRequest, steps: list[Step]
         console.print(line)
         if d.text:
             console.print(f"  {escape(d.text)}")
+        for answer in d.answers:
+            verb = "adopted" if answer.adopted else f"set aside: {escape(answer.reason or '')}"
+            console.print(f"  R{answer.number} {verb}")
+    if request.conditions:
+        console.print("[bold]Conditions of the exchange[/]")
+        for condition in request.conditions:
+            console.print(f"  {condition.label}  {escape(condition.text)}")
+    if request.acceptance is not None:
+        a = request.acceptance
+        console.print(f"[bold]Conditions accepted[/] by {a.by} on {a.on}")
     for annotation in request.annotations:
         console.print(
             f"[bold]DPO annotation[/] ({annotation.by}, {annotation.party}, "
@@ -106,7 +161,7 @@ def render_request(console: Console, request: ExchangeRequest, steps: list[Step]
     for step in steps:
         moved = (
             f" → {step.to_status.value}"
-            if step.to_status and step.from_status != step.to_status
+            if step.to_status and step.to_status != step.from_status
             else ""
         )
         console.print(

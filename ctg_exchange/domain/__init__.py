@@ -8,16 +8,18 @@ from .models import (
     Frequency,
     Member,
     Opinion,
-    Recommendation,
     RequestContent,
     Role,
     Status,
     Step,
     Verdict,
 )
+from .recommendations import Answer, Condition, Recommendation
 
 __all__ = [
     "Action",
+    "Answer",
+    "Condition",
     "Annotation",
     "Decision",
     "ExchangeRequest",

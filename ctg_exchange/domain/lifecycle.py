@@ -2,12 +2,14 @@
 
 ::
 
-    filed ─┬─> under_study ─┬─> awaiting_dpo ──> opinion_given ─┬─> approved
+    filed ─┬─> under_study ─┬─> awaiting_dpo ──> opinion_given ─┬─> approved ──> conditions_accepted
            │                └─> returned ──(amend)──> filed       └─> rejected
            └─> withdrawn (by the requester, any time before a decision)
+    any state before `exchanged` ──> lapsed (the convention ended or was terminated)
 
-Each action names the states it may start from and the state it leads to; anything else is an
-:class:`InvalidTransition` that names what the action needs.
+A ``non_personal`` request (anonymous aggregates only) skips the DPO: it is decided straight
+from ``under_study``. Each action names the states it may start from and the state it leads to;
+anything else is an :class:`InvalidTransition` that names what the action needs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ..errors import InvalidTransition
-from .models import Status
+from .models import ExchangeRequest, Status, Triage
 
 
 class Action(StrEnum):
@@ -31,11 +33,14 @@ class Action(StrEnum):
     ANNOTATE = "dpo.annotate"
     APPROVE = "decide.approve"
     REJECT = "decide.reject"
+    ACCEPT_CONDITIONS = "conditions.accept"
+    LAPSE = "request.lapse"
 
 
 BEFORE_DECISION = frozenset(
     {Status.FILED, Status.UNDER_STUDY, Status.RETURNED, Status.AWAITING_DPO, Status.OPINION_GIVEN}
 )
+BEFORE_EXCHANGE = BEFORE_DECISION | {Status.APPROVED, Status.CONDITIONS_ACCEPTED}
 
 # action -> (states it may start from, state it leads to); None keeps the state.
 TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
@@ -48,6 +53,16 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.ANNOTATE: (frozenset(Status), None),
     Action.APPROVE: (frozenset({Status.OPINION_GIVEN}), Status.APPROVED),
     Action.REJECT: (frozenset({Status.OPINION_GIVEN}), Status.REJECTED),
+    Action.ACCEPT_CONDITIONS: (frozenset({Status.APPROVED}), Status.CONDITIONS_ACCEPTED),
+    Action.LAPSE: (BEFORE_EXCHANGE, Status.LAPSED),
+}
+
+# A non-personal request has no DPO step: it is decided after the study.
+NON_PERSONAL_TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
+    Action.STUDY_SUBMIT: (frozenset(), Status.AWAITING_DPO),
+    Action.OPINION: (frozenset(), Status.OPINION_GIVEN),
+    Action.APPROVE: (frozenset({Status.UNDER_STUDY}), Status.APPROVED),
+    Action.REJECT: (frozenset({Status.UNDER_STUDY}), Status.REJECTED),
 }
 
 COMMAND_OF = {
@@ -60,15 +75,26 @@ COMMAND_OF = {
     Action.ANNOTATE: "dpo annotate",
     Action.APPROVE: "decide approve",
     Action.REJECT: "decide reject",
+    Action.ACCEPT_CONDITIONS: "conditions accept",
+    Action.LAPSE: "convention lapse",
 }
 
 
-def next_status(action: Action, request_id: str, current: Status) -> Status:
-    """The state ``action`` leads to from ``current``, or :class:`InvalidTransition`."""
-    sources, target = TRANSITIONS[action]
+def next_status(action: Action, request: ExchangeRequest) -> Status:
+    """The state ``action`` leads to from where ``request`` stands, or InvalidTransition."""
+    current = request.status
+    table = TRANSITIONS
+    if request.triage is Triage.NON_PERSONAL and action in NON_PERSONAL_TRANSITIONS:
+        table = NON_PERSONAL_TRANSITIONS
+    sources, target = table[action]
     if current not in sources:
+        if not sources:
+            raise InvalidTransition(
+                f"{request.id} is non-personal (anonymous aggregates): it skips the DPO, "
+                "so the controller decides after the study"
+            )
         needed = " or ".join(sorted(s.value for s in sources))
         raise InvalidTransition(
-            f"{request_id} is {current.value}: `{COMMAND_OF[action]}` needs {needed}"
+            f"{request.id} is {current.value}: `{COMMAND_OF[action]}` needs {needed}"
         )
     return current if target is None else target

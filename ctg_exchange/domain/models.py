@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
-REQUEST_ID = re.compile(r"^DX-(\d{4})-(\d{4,})$")
-
-MemberId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
-Ref = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from .recommendations import Answer, Condition, Recommendation
+from .types import Frozen, MemberId, Ref, Text
 
 
 class Role(StrEnum):
@@ -58,7 +50,7 @@ class Frequency(StrEnum):
     YEARLY = "yearly"
 
 
-class Member(_Frozen):
+class Member(Frozen):
     """A person of one party, with roles and a registered signing key."""
 
     id: MemberId
@@ -81,7 +73,7 @@ class Member(_Frozen):
         return role in self.roles
 
 
-class RequestContent(_Frozen):
+class RequestContent(Frozen):
     """What the requesting party writes when it files (DOMAIN §2, step 1)."""
 
     to: Ref
@@ -90,12 +82,15 @@ class RequestContent(_Frozen):
     purpose_kind: Ref
     categories: tuple[Ref, ...] = Field(min_length=1)
     subjects: Text
-    legal_basis: Ref
-    legal_text: Text
+    legal_basis: Ref | None = None
+    legal_text: Text | None = None
     retention_days: int = Field(ge=1, le=3650)
     frequency: Frequency
     recipients: Text | None = None
     volume: int | None = Field(default=None, ge=0)
+    art9_condition: Ref | None = None
+    transfer_outside_eu: bool = False
+    nir_case: Ref | None = None
 
     @field_validator("categories")
     @classmethod
@@ -106,18 +101,28 @@ class RequestContent(_Frozen):
         return value
 
 
-class Recommendation(_Frozen):
-    """One numbered recommendation of the DPO (R1, R2, …)."""
-
-    number: int = Field(ge=1)
-    text: Text
-
-    @property
-    def label(self) -> str:
-        return f"R{self.number}"
+class Severity(StrEnum):
+    BLOCKING = "blocking"
+    WARNING = "warning"
 
 
-class Opinion(_Frozen):
+class Triage(StrEnum):
+    """DOMAIN §2 step 0: anonymous aggregates skip the DPO; everything else is personal."""
+
+    PERSONAL = "personal"
+    NON_PERSONAL = "non_personal"
+
+
+class Finding(Frozen):
+    """What pre-screening says of a request: a rule code, its severity, why, and where to go."""
+
+    code: str
+    severity: Severity
+    message: str
+    channel: str | None = None
+
+
+class Opinion(Frozen):
     verdict: Verdict
     note: Text
     by: MemberId
@@ -126,16 +131,25 @@ class Opinion(_Frozen):
     recommendations: tuple[Recommendation, ...] = ()
 
 
-class Decision(_Frozen):
+class Decision(Frozen):
     outcome: Status
     by: MemberId
     at: str
     on: date
     text: Text | None = None
     against_opinion: bool = False
+    answers: tuple[Answer, ...] = ()
 
 
-class Annotation(_Frozen):
+class Acceptance(Frozen):
+    """The requesting party's controller accepts the conditions (DOMAIN §2, step 5)."""
+
+    by: MemberId
+    at: str
+    on: date
+
+
+class Annotation(Frozen):
     by: MemberId
     party: Ref
     at: str
@@ -143,7 +157,7 @@ class Annotation(_Frozen):
     note: Text
 
 
-class ExchangeRequest(_Frozen):
+class ExchangeRequest(Frozen):
     """A request and where it stands. Its history lives in the audit log."""
 
     id: str
@@ -155,10 +169,19 @@ class ExchangeRequest(_Frozen):
     filed_at: str
     updated_at: str
     policy_version: int
+    triage: Triage = Triage.PERSONAL
+    findings: tuple[Finding, ...] = ()
+    dpia_required: bool = False
     submitted_on: date | None = None
     opinion: Opinion | None = None
     decision: Decision | None = None
+    conditions: tuple[Condition, ...] = ()
+    acceptance: Acceptance | None = None
     annotations: tuple[Annotation, ...] = ()
+
+    @property
+    def approved_against_dpo_opinion(self) -> bool:
+        return self.decision is not None and self.decision.against_opinion
 
     @property
     def to_party(self) -> str:
@@ -169,7 +192,7 @@ class ExchangeRequest(_Frozen):
         return ExchangeRequest.model_validate({**self.model_dump(), **changes})
 
 
-class Step(_Frozen):
+class Step(Frozen):
     """One line of a request's history, joined from its audit event."""
 
     seq: int

@@ -25,6 +25,7 @@ RULE_NO_SELF_DECISION = "no-self-decision"
 RULE_ADMIN_ONLY = "admin-only"
 RULE_OWN_PARTY_ADMIN = "own-party-admin"
 RULE_LAST_ADMIN = "last-admin"
+RULE_REQUESTER_CONTROLLER = "requester-controller-only"
 
 ACTION_ROLE: dict[Action, Role] = {
     Action.FILE: Role.STAFF,
@@ -37,6 +38,8 @@ ACTION_ROLE: dict[Action, Role] = {
     Action.ANNOTATE: Role.DPO,
     Action.APPROVE: Role.CONTROLLER,
     Action.REJECT: Role.CONTROLLER,
+    Action.ACCEPT_CONDITIONS: Role.CONTROLLER,
+    Action.LAPSE: Role.ADMIN,
 }
 
 _VERB = {
@@ -97,6 +100,18 @@ def authorise(action: Action, member: Member, request: ExchangeRequest) -> Role:
                 RULE_HOLDER_DPO,
                 f"only the DPO of the holding party ({request.to_party}) gives the opinion on "
                 f"{request.id}: {_describe(member)}",
+            )
+    elif action is Action.ACCEPT_CONDITIONS:
+        if member.party != request.from_party or not member.has(Role.CONTROLLER):
+            raise NotAuthorised(
+                RULE_REQUESTER_CONTROLLER,
+                f"only the controller of the requesting party ({request.from_party}) accepts "
+                f"the conditions of {request.id}: {_describe(member)}",
+            )
+    elif action is Action.LAPSE:
+        if not member.has(Role.ADMIN):
+            raise NotAuthorised(
+                RULE_ADMIN_ONLY, f"only an admin records the convention's end: {_describe(member)}"
             )
     elif action is Action.ANNOTATE:
         if member.party not in (request.from_party, request.to_party) or not member.has(Role.DPO):

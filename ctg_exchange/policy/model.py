@@ -135,7 +135,8 @@ class LegalBases(_Model):
 class PurposeKind(_Model):
     id: Id
     label: Text
-    incompatible: bool = False
+    incompatible: bool = False  # electoral, commercial, staff evaluation (GDPR art. 6(4))
+    no_nominative_data: bool = False  # outreach: the holder writes to its own users instead
 
 
 class Aggregates(_Model):
@@ -150,6 +151,8 @@ class Screening(_Model):
     minors_fields: tuple[Id, ...] = ()
     minors_categories: tuple[Id, ...] = ()
     vulnerable_categories: tuple[Id, ...] = ()
+    matching_categories: tuple[Id, ...] = ()
+    cnil_list_purpose_kinds: tuple[Id, ...] = ()
     large_scale_volume: int = Field(default=5000, ge=1)
 
 
@@ -170,6 +173,7 @@ class Policy(_Model):
     aggregates: Aggregates
     opinion_deadline_days: int = Field(ge=1, le=365)
     screening: Screening = Screening()
+    nir_authorised_cases: tuple[LegalBasis, ...] = ()
 
     def party(self, party_id: str) -> Party | None:
         return next((p for p in self.parties if p.id == party_id), None)
@@ -188,6 +192,9 @@ class Policy(_Model):
 
     def art9_condition(self, condition_id: str) -> LegalBasis | None:
         return next((b for b in self.legal_bases.art9 if b.id == condition_id), None)
+
+    def nir_case(self, case_id: str) -> LegalBasis | None:
+        return next((c for c in self.nir_authorised_cases if c.id == case_id), None)
 
     def other_party(self, party_id: str) -> Party:
         return next(p for p in self.parties if p.id != party_id)
@@ -234,10 +241,14 @@ def reference_problems(policy: Policy) -> Iterator[Problem]:
     for j, field_id in enumerate(screening.minors_fields):
         if field_id not in field_ids:
             yield ("screening", "minors_fields", j), f"unknown intervention field {field_id!r}"
-    for key in ("minors_categories", "vulnerable_categories"):
+    for key in ("minors_categories", "vulnerable_categories", "matching_categories"):
         for j, category_id in enumerate(getattr(screening, key)):
             if category_id not in category_ids:
                 yield ("screening", key, j), f"unknown data category {category_id!r}"
+    kind_ids = {k.id for k in policy.purpose_kinds}
+    for j, kind_id in enumerate(screening.cnil_list_purpose_kinds):
+        if kind_id not in kind_ids:
+            yield ("screening", "cnil_list_purpose_kinds", j), f"unknown purpose kind {kind_id!r}"
 
 
 def _duplicates(where: str, ids: list[str]) -> Iterator[Problem]:

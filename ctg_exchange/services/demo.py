@@ -15,16 +15,17 @@ from pathlib import Path
 from ..crypto.keys import KeyDir
 from ..domain.models import RequestContent, Role, Verdict
 from ..policy import load_policy, shipped_policy_path
-from . import members, requests
+from . import convention, members, requests, review
 from .auditing import audit_verify
 from .clock import Clock
 from .session import Keyring, Session
 from .workspace import DEFAULT_DATABASE, Workspace
 
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the demo on purpose
-# The shipped convention ran 2021-01-01 -> 2025-12-31 and no renewal can be recorded yet: the
-# demo dates the procedure inside the validity window, and says so.
-DEMO_TODAY = date(2025, 6, 2)
+DEMO_RENEWAL = (
+    "Reconduction expresse (référence fictive de démonstration) : délibération du conseil "
+    "municipal de Sceaux et décision du conseil d'administration de la Caf des Hauts-de-Seine"
+)
 
 # id, name, party, roles; v.admin creates the workspace, then adds the first admin of caf92
 DEMO_MEMBERS: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
@@ -68,19 +69,12 @@ class DemoResult:
     events: int
 
 
-def run_demo(root: Path, say: Callable[[str], None]) -> DemoResult:
-    """Create a workspace in ``root`` and run one request from filing to approval."""
+def run_demo(root: Path, say: Callable[[str], None], clock: Clock | None = None) -> DemoResult:
+    """Create a workspace in ``root`` and run one request from filing to accepted conditions."""
+    clock = clock or Clock.from_env()
     key_dir = KeyDir(root / "keys")
     keyring = Keyring(key_dir, lambda prompt, *, confirm=False: DEMO_PASSPHRASE)
-    clock = Clock(DEMO_TODAY)
     loaded = load_policy(shipped_policy_path())
-    policy = loaded.policy
-    say(
-        f"The shipped convention {policy.id} ran {policy.validity.start} → "
-        f"{policy.validity.end}. Until renewals can be recorded, this demo dates the procedure "
-        f"{DEMO_TODAY}, inside that window (as CTG_TODAY={DEMO_TODAY} would)."
-    )
-
     admin_id, admin_name, admin_party, _ = DEMO_MEMBERS[0]
     workspace = members.init_workspace(
         root, loaded, admin_id, admin_name, admin_party, DEFAULT_DATABASE, keyring, clock
@@ -114,25 +108,35 @@ def _run(
         "controller and DPO, and the Caf's first admin c.admin, who registers the Caf's."
     )
 
+    today = clock.today()
+    view = convention.show_convention(as_("v.admin"))
+    why = view.state.why_not_in_force(today)
+    if why is None:
+        say(f"3. On {today} the convention is in force ({view.state.days_left(today)} days left).")
+    else:
+        until = date(today.year + 3, 12, 31)
+        convention.renew(as_("v.admin"), until, DEMO_RENEWAL)
+        say(
+            f"3. On {today}, {why}. No request can be filed until v.admin records the express "
+            f"renewal both parties decided (a synthetic reference), until {until}."
+        )
+
     filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)
     rid = filed.id
     say(
-        f"3. v.agent (town hall, petite enfance) files {rid} to the Caf: "
-        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e)."
+        f"4. v.agent (town hall, petite enfance) files {rid} to the Caf: "
+        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e). "
+        f"Pre-screening warns: {', '.join(f.code for f in filed.findings)}."
     )
 
-    requests.study_accept(
-        as_("c.controller"),
-        rid,
-        "Besoin établi : tarification au barème national ; données disponibles",
-    )
-    requests.study_submit(as_("c.controller"), rid, "Étude favorable sur l'opportunité")
+    review.study_accept(as_("c.controller"), rid, "Besoin établi : tarification au barème national")
+    review.study_submit(as_("c.controller"), rid, "Étude favorable ; AIPD à conduire")
     say(
-        f"4. c.controller, for the Caf as holder, studies {rid} (opportunity, feasibility, "
+        f"5. c.controller, for the Caf as holder, studies {rid} (opportunity, feasibility, "
         "GDPR) and submits it to the Caf's DPO."
     )
 
-    requests.give_opinion(
+    review.give_opinion(
         as_("c.dpo"),
         rid,
         Verdict.FAVOURABLE_WITH_RECOMMENDATIONS,
@@ -144,19 +148,23 @@ def _run(
         ],
     )
     say(
-        "5. c.dpo gives the prior opinion: favourable with recommendations R1 "
-        "(keep the data 180 days at most) and R2 (tell families where the data came from)."
+        "6. c.dpo gives the prior opinion: favourable with recommendations R1 "
+        "(max_retention_days:180, checked by the tool) and R2 (tell families where the data "
+        "came from)."
     )
 
-    approved = requests.approve(as_("c.controller"), rid)
+    approved = review.approve(as_("c.controller"), rid, adopt=["R1", "R2"])
     say(
-        f"6. c.controller approves {rid} on {approved.decision.on if approved.decision else ''}; "
-        "the town hall's controller will accept the conditions before any transfer."
+        f"7. c.controller approves {rid}, adopting R1 and R2: they become the "
+        f"{len(approved.conditions)} conditions of the exchange."
     )
+
+    review.accept_conditions(as_("v.controller"), rid)
+    say(f"8. v.controller, for the town hall, accepts the conditions: {rid} may now be sent.")
 
     result = audit_verify(workspace)
     say(
-        f"7. audit verify: {result.events} events verified — every step above is signed by "
+        f"9. audit verify: {result.events} events verified — every step above is signed by "
         "its actor and chained to the one before."
     )
     return DemoResult(

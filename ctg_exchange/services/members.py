@@ -129,12 +129,12 @@ def add_member(
 ) -> Member:
     check_name(member_id)
     name = _check_name(name)
-    _check_party(session.workspace.loaded_policy.policy, party)
     if not roles:
         raise InvalidInput("give the member at least one --role")
     unique_roles = tuple(dict.fromkeys(roles))
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
+        _check_party(session.workspace.current_policy(tx).policy, party)
         if tx.get_member(member_id) is not None:
             raise InvalidInput(f"the member {member_id!r} already exists")
         holder = tx.member_by_key(public_key.openssh)

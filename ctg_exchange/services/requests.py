@@ -1,14 +1,14 @@
-"""The Article 7 procedure, filing through decision (DESIGN §4).
+"""The requesting party's side of Article 7: check, file, amend, withdraw; and reading requests.
 
-Each step authorises the actor (:mod:`~ctg_exchange.domain.rules`), checks the transition
-(:mod:`~ctg_exchange.domain.lifecycle`), updates the request, and records one signed event whose
-payload binds any free text by its SHA-256 (the text itself stays in the request's history, out
-of the evidence log).
+Filing and amending run pre-screening (:mod:`~ctg_exchange.policy.screening`): a blocking
+finding refuses the action and names its rule; the findings, the triage and the DPIA flag are
+stored with the request. Every step records one signed event whose payload binds free texts by
+their SHA-256 (the texts stay in the request's history, out of the evidence log).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -18,30 +18,24 @@ from pydantic import ValidationError
 from ..audit.canonical import canonical_json, text_digest
 from ..domain.lifecycle import Action, next_status
 from ..domain.models import (
-    Annotation,
-    Decision,
     ExchangeRequest,
     Member,
-    Opinion,
-    Recommendation,
     RequestContent,
     Role,
     Status,
     Step,
-    Verdict,
     format_request_id,
 )
 from ..domain.rules import RULE_HOLDER_DPO, authorise, authorise_filing
-from ..errors import InvalidInput, NotAuthorised, NotFound
-from ..policy.checks import check_references, ensure_in_force
+from ..errors import InvalidInput, NotAuthorised, NotFound, Refused
+from ..policy.checks import check_references
+from ..policy.screening import Screening, screen
 from ..store.base import Tx
 from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
 
 
 def content_digest(content: RequestContent) -> str:
-    import hashlib
-
     return hashlib.sha256(canonical_json(content.model_dump(mode="json"))).hexdigest()
 
 
@@ -58,21 +52,46 @@ def parse_content(values: dict[str, Any]) -> RequestContent:
         raise InvalidInput(f"{where}: {str(message).removeprefix('Value error, ')}") from None
 
 
-def _text(value: str | None, option: str) -> str:
-    text = (value or "").strip()
-    if not text:
-        raise InvalidInput(f"{option} must not be empty")
-    return text
+class ScreeningRefused(Refused):
+    """Filing or amending refused by blocking findings; ``findings`` lists them all."""
+
+    def __init__(self, doing: str, screening: Screening) -> None:
+        blocking = screening.blocking
+        if len(blocking) == 1:
+            message = f"{doing} refused: {blocking[0].code}: {blocking[0].message}"
+        else:
+            codes = dict.fromkeys(f.code for f in blocking)  # each code once, in order
+            message = f"{doing} refused: {', '.join(codes)}"
+        channels = [f"{f.code} → {f.channel}" for f in blocking if f.channel]
+        super().__init__(
+            blocking[0].code,
+            message,
+            hint=("proper channel: " + "; ".join(channels)) if channels else None,
+        )
+        if len(blocking) > 1:
+            self.details = [f"{f.code}: {f.message}" for f in blocking]
+        self.findings = screening.findings
 
 
-def _load(tx: Tx, request_id: str) -> ExchangeRequest:
+def load_request(tx: Tx, request_id: str) -> ExchangeRequest:
     request = tx.get_request(request_id)
     if request is None:
         raise NotFound(f"no request {request_id!r}", hint="`ctg-exchange request list` shows them")
     return request
 
 
-def _step(
+def text_or_none(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def required_text(value: str | None, option: str) -> str:
+    text = text_or_none(value)
+    if text is None:
+        raise InvalidInput(f"{option} must not be empty")
+    return text
+
+
+def record_step(
     tx: Tx,
     recorder: Recorder,
     actor: Member,
@@ -85,7 +104,7 @@ def _step(
 ) -> ExchangeRequest:
     """Authorise, move, store and record one step of ``request``."""
     role = authorise(action, actor, request)
-    status = next_status(action, request.id, request.status)
+    status = next_status(action, request)
     updated = request.evolve(status=status, updated_at=recorder.now, **changes)
     tx.update_request(updated)
     body: dict[str, Any] = {
@@ -101,7 +120,7 @@ def _step(
     return updated
 
 
-def _content_payload(content: RequestContent) -> dict[str, Any]:
+def _content_payload(content: RequestContent, screening: Screening) -> dict[str, Any]:
     return {
         "to": content.to,
         "field": content.field,
@@ -111,18 +130,36 @@ def _content_payload(content: RequestContent) -> dict[str, Any]:
         "retention_days": content.retention_days,
         "frequency": content.frequency.value,
         "content_sha256": content_digest(content),
+        "triage": screening.triage.value,
+        "findings": sorted(screening.codes),
+        "dpia_required": screening.dpia_required,
     }
 
 
-def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
+def _screen(session: Session, tx: Tx, content: RequestContent) -> tuple[Screening, int]:
+    """Screen ``content`` under the current policy and the convention as it stands today."""
     workspace = session.workspace
-    policy = workspace.loaded_policy.policy
+    current = workspace.current_policy(tx)
+    check_references(current.policy, content)
+    why = workspace.convention(tx).why_not_in_force(session.clock.today())
+    return screen(current.policy, content, why), current.version
+
+
+def check_request(session: Session, content: RequestContent) -> Screening:
+    """A dry run: screen a request without filing it (nothing is written, no key is needed)."""
+    with session.workspace.store.transaction() as tx:
+        screening, _ = _screen(session, tx, content)
+    return screening
+
+
+def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
     today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
         role = authorise_filing(actor, content.to)
-        check_references(policy, content)
-        ensure_in_force(policy, today, "filing")
+        screening, version = _screen(session, tx, content)
+        if screening.blocking:
+            raise ScreeningRefused("filing", screening)
         request = ExchangeRequest(
             id=format_request_id(today.year, tx.next_number(f"request-{today.year}")),
             status=Status.FILED,
@@ -132,7 +169,10 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
             filed_on=today,
             filed_at=recorder.now,
             updated_at=recorder.now,
-            policy_version=workspace.policy_record.version,
+            policy_version=version,
+            triage=screening.triage,
+            findings=screening.findings,
+            dpia_required=screening.dpia_required,
         )
         tx.insert_request(request)
         event = recorder.record(
@@ -143,8 +183,8 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
             {
                 "request": request.id,
                 "to_status": Status.FILED.value,
-                "policy_version": request.policy_version,
-                **_content_payload(content),
+                "policy_version": version,
+                **_content_payload(content, screening),
             },
         )
         tx.insert_step(event.seq, request.id, Action.FILE.value, None, Status.FILED, None)
@@ -154,187 +194,51 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
 
 
 def amend_request(session: Session, request_id: str, changes: dict[str, Any]) -> ExchangeRequest:
+    """Change a filed or returned request; it is screened again and filed again."""
     if not changes:
         raise InvalidInput("nothing to amend: give at least one field to change")
-    policy = session.workspace.loaded_policy.policy
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
-        request = _load(tx, request_id)
+        request = load_request(tx, request_id)
         authorise(Action.AMEND, actor, request)
-        next_status(Action.AMEND, request.id, request.status)
+        next_status(Action.AMEND, request)
         content = parse_content({**request.content.model_dump(), **changes})
-        check_references(policy, content)
         if content.to == actor.party:
             raise InvalidInput(f"a request is addressed to the other party, not to {actor.party}")
         changed = sorted(k for k in changes if getattr(content, k) != getattr(request.content, k))
         if not changed:
             raise InvalidInput("nothing to amend: the values given are the current ones")
-        return _step(
+        screening, version = _screen(session, tx, content)
+        if screening.blocking:
+            raise ScreeningRefused("amendment", screening)
+        return record_step(
             tx,
             recorder,
             actor,
             request,
             Action.AMEND,
             text=f"changed: {', '.join(changed)}",
-            payload={"changed": changed, **_content_payload(content)},
+            payload={
+                "changed": changed,
+                "policy_version": version,
+                **_content_payload(content, screening),
+            },
             content=content,
+            policy_version=version,
+            triage=screening.triage,
+            findings=screening.findings,
+            dpia_required=screening.dpia_required,
         )
-
-    return perform(session, operation)
-
-
-def _simple_step(
-    session: Session, request_id: str, action: Action, text: str | None, **changes: Any
-) -> ExchangeRequest:
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
-        return _step(tx, recorder, actor, _load(tx, request_id), action, text=text, **changes)
 
     return perform(session, operation)
 
 
 def withdraw_request(session: Session, request_id: str, reason: str) -> ExchangeRequest:
-    return _simple_step(session, request_id, Action.WITHDRAW, _text(reason, "--reason"))
-
-
-def study_accept(session: Session, request_id: str, note: str) -> ExchangeRequest:
-    return _simple_step(session, request_id, Action.STUDY_ACCEPT, _text(note, "--note"))
-
-
-def study_return(session: Session, request_id: str, reason: str) -> ExchangeRequest:
-    return _simple_step(session, request_id, Action.STUDY_RETURN, _text(reason, "--reason"))
-
-
-def study_submit(session: Session, request_id: str, note: str | None = None) -> ExchangeRequest:
-    text = note.strip() if note and note.strip() else None
-    return _simple_step(
-        session, request_id, Action.STUDY_SUBMIT, text, submitted_on=session.clock.today()
-    )
-
-
-def give_opinion(
-    session: Session,
-    request_id: str,
-    verdict: Verdict,
-    note: str,
-    recommendations: Sequence[str] = (),
-) -> ExchangeRequest:
-    note = _text(note, "--note")
-    texts = [_text(text, "--recommend") for text in recommendations]
-    if verdict is Verdict.FAVOURABLE and texts:
-        raise InvalidInput(
-            "a favourable opinion carries no recommendations: "
-            "use --verdict favourable_with_recommendations"
-        )
-    if verdict is Verdict.FAVOURABLE_WITH_RECOMMENDATIONS and not texts:
-        raise InvalidInput("favourable_with_recommendations needs at least one --recommend")
-    numbered = tuple(Recommendation(number=i, text=t) for i, t in enumerate(texts, start=1))
-    today = session.clock.today()
+    text = required_text(reason, "--reason")
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
-        opinion = Opinion(
-            verdict=verdict,
-            note=note,
-            by=actor.id,
-            at=recorder.now,
-            on=today,
-            recommendations=numbered,
-        )
-        return _step(
-            tx,
-            recorder,
-            actor,
-            _load(tx, request_id),
-            Action.OPINION,
-            text=note,
-            payload={
-                "verdict": verdict.value,
-                "recommendations": [text_digest(r.text) for r in numbered],
-            },
-            opinion=opinion,
-        )
-
-    return perform(session, operation)
-
-
-def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
-    note = _text(note, "--note")
-    today = session.clock.today()
-
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
-        request = _load(tx, request_id)
-        annotation = Annotation(
-            by=actor.id, party=actor.party, at=recorder.now, on=today, note=note
-        )
-        return _step(
-            tx,
-            recorder,
-            actor,
-            request,
-            Action.ANNOTATE,
-            text=note,
-            annotations=(*request.annotations, annotation),
-        )
-
-    return perform(session, operation)
-
-
-def approve(session: Session, request_id: str, justification: str | None = None) -> ExchangeRequest:
-    text = justification.strip() if justification and justification.strip() else None
-    policy = session.workspace.loaded_policy.policy
-    today = session.clock.today()
-
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
-        request = _load(tx, request_id)
-        authorise(Action.APPROVE, actor, request)
-        next_status(Action.APPROVE, request.id, request.status)
-        ensure_in_force(policy, today, "approval")
-        assert request.opinion is not None
-        against = request.opinion.verdict is Verdict.UNFAVOURABLE
-        if against and text is None:
-            raise InvalidInput(
-                f"the DPO's opinion on {request.id} is unfavourable: approving needs written "
-                "reasons in --justification"
-            )
-        decision = Decision(
-            outcome=Status.APPROVED,
-            by=actor.id,
-            at=recorder.now,
-            on=today,
-            text=text,
-            against_opinion=against,
-        )
-        return _step(
-            tx,
-            recorder,
-            actor,
-            request,
-            Action.APPROVE,
-            text=text,
-            payload={"outcome": "approved", "against_opinion": against},
-            decision=decision,
-        )
-
-    return perform(session, operation)
-
-
-def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
-    reason = _text(reason, "--reason")
-    today = session.clock.today()
-
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
-        decision = Decision(
-            outcome=Status.REJECTED, by=actor.id, at=recorder.now, on=today, text=reason
-        )
-        return _step(
-            tx,
-            recorder,
-            actor,
-            _load(tx, request_id),
-            Action.REJECT,
-            text=reason,
-            payload={"outcome": "rejected"},
-            decision=decision,
-        )
+        request = load_request(tx, request_id)
+        return record_step(tx, recorder, actor, request, Action.WITHDRAW, text=text)
 
     return perform(session, operation)
 
@@ -344,7 +248,7 @@ def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
 
 def get_request(workspace: Workspace, request_id: str) -> tuple[ExchangeRequest, list[Step]]:
     with workspace.store.transaction() as tx:
-        return _load(tx, request_id), tx.steps(request_id)
+        return load_request(tx, request_id), tx.steps(request_id)
 
 
 def list_requests(workspace: Workspace, status: Status | None = None) -> list[ExchangeRequest]:
@@ -362,13 +266,14 @@ class InboxItem:
 def dpo_inbox(session: Session) -> list[InboxItem]:
     """Requests awaiting the acting DPO's opinion, by due date (overdue first)."""
     workspace = session.workspace
-    deadline = timedelta(days=workspace.loaded_policy.policy.opinion_deadline_days)
     today = session.clock.today()
     with workspace.store.transaction() as tx:
         actor = load_actor(tx, session.require_actor())
         if not actor.has(Role.DPO):
             raise NotAuthorised(RULE_HOLDER_DPO, f"{actor.id} is not a DPO: the inbox is the DPO's")
+        policy = workspace.current_policy(tx).policy
         waiting = tx.list_requests(status=Status.AWAITING_DPO, to_party=actor.party)
+    deadline = timedelta(days=policy.opinion_deadline_days)
     items = []
     for request in waiting:
         due = (request.submitted_on or request.filed_on) + deadline

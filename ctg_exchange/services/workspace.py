@@ -11,15 +11,15 @@ import json
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import WorkspaceError
 from ..fsutil import fsync_dir, write_atomic
-from ..policy import LoadedPolicy, parse_policy
-from ..store.base import PolicyRecord
+from ..policy import LoadedPolicy, Policy, parse_policy
+from ..policy.convention import ConventionState
+from ..store.base import PolicyRecord, Tx
 from ..store.sqlite import SqliteStore
 
 CONFIG_NAME = "workspace.json"
@@ -39,12 +39,29 @@ def sqlite_path(root: Path, url: str) -> Path:
     )
 
 
+@dataclass(frozen=True)
+class CurrentPolicy:
+    """The policy version in force in the workspace, as read in a transaction."""
+
+    record: PolicyRecord
+    loaded: LoadedPolicy
+
+    @property
+    def policy(self) -> Policy:
+        return self.loaded.policy
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+
 @dataclass
 class Workspace:
     root: Path
     id: str
     database: str
     store: SqliteStore
+    _parsed: dict[str, LoadedPolicy] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Workspace:
@@ -54,18 +71,23 @@ class Workspace:
             raise WorkspaceError(f"the workspace database {path} is missing")
         return cls(root=root, id=config["id"], database=config["database"], store=SqliteStore(path))
 
-    @cached_property
-    def policy_record(self) -> PolicyRecord:
-        with self.store.transaction() as tx:
-            record = tx.current_policy()
+    def parsed(self, record: PolicyRecord) -> LoadedPolicy:
+        """A stored policy version, parsed once per process."""
+        if record.sha256 not in self._parsed:
+            self._parsed[record.sha256] = parse_policy(record.text, f"<policy v{record.version}>")
+        return self._parsed[record.sha256]
+
+    def current_policy(self, tx: Tx) -> CurrentPolicy:
+        """The latest policy version (avenants add versions; none is ever removed)."""
+        record = tx.current_policy()
         if record is None:
             raise WorkspaceError(f"the workspace {self.root} has no policy")
-        return record
+        return CurrentPolicy(record, self.parsed(record))
 
-    @cached_property
-    def loaded_policy(self) -> LoadedPolicy:
-        record = self.policy_record
-        return parse_policy(record.text, f"<policy v{record.version}>")
+    def convention(self, tx: Tx) -> ConventionState:
+        """The convention as it stands: current policy plus recorded renewals and terminations."""
+        current = self.current_policy(tx)
+        return ConventionState(current.policy, current.version, tuple(tx.convention_changes()))
 
     def close(self) -> None:
         self.store.close()

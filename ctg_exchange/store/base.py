@@ -14,6 +14,7 @@ from typing import Protocol
 
 from ..audit.events import StoredEvent
 from ..domain.models import ExchangeRequest, Member, Status, Step
+from ..policy.convention import ConventionChange
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,11 @@ class Tx(Protocol):
     # policies
     def add_policy(self, record: PolicyRecord) -> None: ...
     def current_policy(self) -> PolicyRecord | None: ...
+    def policies(self) -> list[PolicyRecord]: ...
+
+    # the convention's life
+    def add_convention_change(self, change: ConventionChange) -> None: ...
+    def convention_changes(self) -> list[ConventionChange]: ...
 
     # members
     def insert_member(self, member: Member) -> None: ...

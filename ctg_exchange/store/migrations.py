@@ -102,6 +102,17 @@ _APPEND_ONLY_POSTGRES = (
        FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()""",
 )
 
+_CONVENTION_CHANGES = (
+    """CREATE TABLE convention_changes (
+        seq INTEGER PRIMARY KEY REFERENCES audit_events (seq),
+        kind TEXT NOT NULL,
+        effective TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        policy_version INTEGER REFERENCES policies (version),
+        reason TEXT
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -109,6 +120,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _INITIAL,
         {"sqlite": _APPEND_ONLY_SQLITE, "postgres": _APPEND_ONLY_POSTGRES},
     ),
+    Migration(2, "convention changes: renewals, avenants, terminations", _CONVENTION_CHANGES),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from datetime import date
 from typing import Any
 
 from ..audit.events import Event, StoredEvent
 from ..domain.models import ExchangeRequest, Member, Role, Status, Step
+from ..policy.convention import ChangeKind, ConventionChange
 from .base import PolicyRecord
 
 _EVENT_COLUMNS = (
@@ -83,6 +85,48 @@ class SqlTx:
             "ORDER BY version DESC LIMIT 1"
         )
         return None if row is None else PolicyRecord(*row)
+
+    def policies(self) -> list[PolicyRecord]:
+        rows = self._all(
+            "SELECT version, policy_id, sha256, source, text, loaded_at FROM policies "
+            "ORDER BY version"
+        )
+        return [PolicyRecord(*row) for row in rows]
+
+    # -- the convention's life --------------------------------------------------------------
+    def add_convention_change(self, change: ConventionChange) -> None:
+        self.execute(
+            "INSERT INTO convention_changes (seq, kind, effective, reference, policy_version, "
+            "reason) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                change.seq,
+                change.kind.value,
+                change.effective.isoformat(),
+                change.reference,
+                change.policy_version,
+                change.reason,
+            ),
+        )
+
+    def convention_changes(self) -> list[ConventionChange]:
+        rows = self._all(
+            "SELECT c.seq, c.kind, c.effective, c.reference, e.actor, e.time, c.policy_version, "
+            "c.reason FROM convention_changes c JOIN audit_events e ON e.seq = c.seq "
+            "ORDER BY c.seq"
+        )
+        return [
+            ConventionChange(
+                seq=int(seq),
+                kind=ChangeKind(kind),
+                effective=date.fromisoformat(effective),
+                reference=reference,
+                by=by,
+                at=at,
+                policy_version=version,
+                reason=reason,
+            )
+            for seq, kind, effective, reference, by, at, version, reason in rows
+        ]
 
     # -- members ----------------------------------------------------------------------------
     @staticmethod

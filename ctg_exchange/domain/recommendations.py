@@ -1,0 +1,147 @@
+"""The DPO's recommendations, the controller's answers, and the conditions they become.
+
+A recommendation is either free text or one of four machine-checkable forms, written
+``KIND:ARGS``::
+
+    limit_columns:COL,COL         only these columns travel
+    max_retention_days:N          the recipient keeps the data N days at most
+    pseudonymise:COL,COL          these columns travel as keyed hashes
+    aggregate_min_count:N         no count cell below N
+
+Approving answers every recommendation: adopted ones become the conditions of the exchange,
+set-aside ones carry written reasons (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import Field
+
+from ..errors import InvalidInput
+from .types import Frozen, Ref, Text
+
+Column = Ref
+
+
+class RecommendationKind(StrEnum):
+    FREE = "free"
+    LIMIT_COLUMNS = "limit_columns"
+    MAX_RETENTION_DAYS = "max_retention_days"
+    PSEUDONYMISE = "pseudonymise"
+    AGGREGATE_MIN_COUNT = "aggregate_min_count"
+
+
+_COLUMN_KINDS = {RecommendationKind.LIMIT_COLUMNS, RecommendationKind.PSEUDONYMISE}
+_NUMBER_KINDS = {RecommendationKind.MAX_RETENTION_DAYS, RecommendationKind.AGGREGATE_MIN_COUNT}
+_FORM = re.compile(r"^\s*([a-z_]+)\s*:\s*(.*?)\s*$", re.DOTALL)
+
+
+class Recommendation(Frozen):
+    """One numbered recommendation of the DPO (R1, R2, …)."""
+
+    number: int = Field(ge=1)
+    text: Text
+    kind: RecommendationKind = RecommendationKind.FREE
+    columns: tuple[Column, ...] = ()
+    value: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"R{self.number}"
+
+
+class Answer(Frozen):
+    """The controller's answer to one recommendation."""
+
+    number: int = Field(ge=1)
+    adopted: bool
+    reason: Text | None = None
+
+
+class Condition(Frozen):
+    """An adopted recommendation: a condition the exchange must meet."""
+
+    source: int = Field(ge=1)
+    kind: RecommendationKind
+    text: Text
+    columns: tuple[Column, ...] = ()
+    value: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"R{self.source}"
+
+
+def parse_recommendation(number: int, text: str) -> Recommendation:
+    """Read ``KIND:ARGS`` for the four checkable kinds; anything else is free text."""
+    text = text.strip()
+    match = _FORM.match(text)
+    kinds = {kind.value for kind in RecommendationKind} - {RecommendationKind.FREE.value}
+    if match is None or match.group(1) not in kinds:
+        return Recommendation(number=number, text=text)
+    kind = RecommendationKind(match.group(1))
+    args = match.group(2)
+    label = f"R{number} ({kind.value})"
+    if kind in _COLUMN_KINDS:
+        columns = tuple(c.strip() for c in args.split(",") if c.strip())
+        if not columns or any(not re.fullmatch(r"[a-z][a-z0-9_]*", c) for c in columns):
+            raise InvalidInput(f"{label} needs column names: {kind.value}:COL,COL")
+        if len(set(columns)) != len(columns):
+            raise InvalidInput(f"{label} lists a column twice")
+        return Recommendation(number=number, text=text, kind=kind, columns=columns)
+    if not args.isdigit() or int(args) < 1:
+        raise InvalidInput(f"{label} needs a whole number of at least 1: {kind.value}:N")
+    return Recommendation(number=number, text=text, kind=kind, value=int(args))
+
+
+def parse_answers(
+    recommendations: tuple[Recommendation, ...],
+    adopt: list[str],
+    set_aside: list[str],
+) -> tuple[Answer, ...]:
+    """Match ``--adopt R1`` and ``--set-aside R2=reason`` to the recommendations.
+
+    Every recommendation must be answered exactly once.
+    """
+    by_label = {rec.label: rec for rec in recommendations}
+    answers: dict[int, Answer] = {}
+
+    def find(label: str) -> Recommendation:
+        key = label.strip().upper()
+        if key not in by_label:
+            known = ", ".join(by_label) or "none"
+            raise InvalidInput(f"no recommendation {label.strip()!r} (the opinion has: {known})")
+        if by_label[key].number in answers:
+            raise InvalidInput(f"{key} is answered twice")
+        return by_label[key]
+
+    for label in adopt:
+        rec = find(label)
+        answers[rec.number] = Answer(number=rec.number, adopted=True)
+    for item in set_aside:
+        label, _, reason = item.partition("=")
+        rec = find(label)
+        if not reason.strip():
+            raise InvalidInput(f'setting {rec.label} aside needs written reasons: {rec.label}="…"')
+        answers[rec.number] = Answer(number=rec.number, adopted=False, reason=reason.strip())
+    return tuple(answers[n] for n in sorted(answers))
+
+
+def unanswered(
+    recommendations: tuple[Recommendation, ...], answers: tuple[Answer, ...]
+) -> list[str]:
+    answered = {a.number for a in answers}
+    return [rec.label for rec in recommendations if rec.number not in answered]
+
+
+def conditions_of(
+    recommendations: tuple[Recommendation, ...], answers: tuple[Answer, ...]
+) -> tuple[Condition, ...]:
+    adopted = {a.number for a in answers if a.adopted}
+    return tuple(
+        Condition(source=r.number, kind=r.kind, text=r.text, columns=r.columns, value=r.value)
+        for r in recommendations
+        if r.number in adopted
+    )

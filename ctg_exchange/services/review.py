@@ -1,0 +1,287 @@
+"""The holding party's side of Article 7, and the requester's acceptance of the conditions.
+
+Study (accept, return, submit) and decision by the holder's controller; the prior opinion of the
+holder's DPO, whose recommendations bind: approving answers each of them, adopted ones become
+conditions, and the requesting party's controller accepts those before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..audit.canonical import canonical_json, text_digest
+from ..domain.lifecycle import Action, next_status
+from ..domain.models import (
+    Acceptance,
+    Annotation,
+    Decision,
+    ExchangeRequest,
+    Member,
+    Opinion,
+    Status,
+    Verdict,
+)
+from ..domain.recommendations import (
+    Recommendation,
+    RecommendationKind,
+    conditions_of,
+    parse_answers,
+    parse_recommendation,
+    unanswered,
+)
+from ..domain.rules import authorise
+from ..errors import InvalidInput, Refused
+from ..policy.model import Policy
+from ..store.base import Tx
+from .requests import load_request, record_step, required_text, text_or_none
+from .session import Recorder, Session, perform
+
+
+def _simple_step(
+    session: Session, request_id: str, action: Action, text: str | None, **changes: Any
+) -> ExchangeRequest:
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
+        request = load_request(tx, request_id)
+        return record_step(tx, recorder, actor, request, action, text=text, **changes)
+
+    return perform(session, operation)
+
+
+def study_accept(session: Session, request_id: str, note: str) -> ExchangeRequest:
+    return _simple_step(session, request_id, Action.STUDY_ACCEPT, required_text(note, "--note"))
+
+
+def study_return(session: Session, request_id: str, reason: str) -> ExchangeRequest:
+    text = required_text(reason, "--reason")
+    return _simple_step(session, request_id, Action.STUDY_RETURN, text)
+
+
+def study_submit(session: Session, request_id: str, note: str | None = None) -> ExchangeRequest:
+    return _simple_step(
+        session,
+        request_id,
+        Action.STUDY_SUBMIT,
+        text_or_none(note),
+        submitted_on=session.clock.today(),
+    )
+
+
+def _check_against_request(
+    recommendation: Recommendation, request: ExchangeRequest, policy: Policy
+) -> None:
+    """A machine-checkable recommendation must make sense for this request."""
+    label = recommendation.label
+    if recommendation.columns:
+        known = [
+            column
+            for category_id in request.content.categories
+            if (category := policy.category(category_id)) is not None
+            for column in category.columns
+        ]
+        unknown = [c for c in recommendation.columns if c not in known]
+        if unknown:
+            raise InvalidInput(
+                f"{label} names columns the request does not carry: {', '.join(unknown)} "
+                f"(it carries {', '.join(known)})"
+            )
+    if (
+        recommendation.kind is RecommendationKind.MAX_RETENTION_DAYS
+        and recommendation.value is not None
+        and recommendation.value >= request.content.retention_days
+    ):
+        raise InvalidInput(
+            f"{label} would keep the data {recommendation.value} days, not less than the "
+            f"{request.content.retention_days} days requested"
+        )
+
+
+def give_opinion(
+    session: Session,
+    request_id: str,
+    verdict: Verdict,
+    note: str,
+    recommendations: Sequence[str] = (),
+) -> ExchangeRequest:
+    note = required_text(note, "--note")
+    texts = [required_text(text, "--recommend") for text in recommendations]
+    if verdict is Verdict.FAVOURABLE and texts:
+        raise InvalidInput(
+            "a favourable opinion carries no recommendations: "
+            "use --verdict favourable_with_recommendations"
+        )
+    if verdict is Verdict.FAVOURABLE_WITH_RECOMMENDATIONS and not texts:
+        raise InvalidInput("favourable_with_recommendations needs at least one --recommend")
+    numbered = tuple(parse_recommendation(i, t) for i, t in enumerate(texts, start=1))
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
+        request = load_request(tx, request_id)
+        policy = session.workspace.current_policy(tx).policy
+        for recommendation in numbered:
+            _check_against_request(recommendation, request, policy)
+        opinion = Opinion(
+            verdict=verdict,
+            note=note,
+            by=actor.id,
+            at=recorder.now,
+            on=today,
+            recommendations=numbered,
+        )
+        payload = {
+            "verdict": verdict.value,
+            "recommendations": [
+                {"kind": r.kind.value, "sha256": text_digest(r.text)} for r in numbered
+            ],
+        }
+        return record_step(
+            tx,
+            recorder,
+            actor,
+            request,
+            Action.OPINION,
+            text=note,
+            payload=payload,
+            opinion=opinion,
+        )
+
+    return perform(session, operation)
+
+
+def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
+    note = required_text(note, "--note")
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
+        request = load_request(tx, request_id)
+        annotation = Annotation(
+            by=actor.id, party=actor.party, at=recorder.now, on=today, note=note
+        )
+        return record_step(
+            tx,
+            recorder,
+            actor,
+            request,
+            Action.ANNOTATE,
+            text=note,
+            annotations=(*request.annotations, annotation),
+        )
+
+    return perform(session, operation)
+
+
+def approve(
+    session: Session,
+    request_id: str,
+    justification: str | None = None,
+    adopt: Sequence[str] = (),
+    set_aside: Sequence[str] = (),
+) -> ExchangeRequest:
+    """Approve, answering every recommendation; against an unfavourable opinion, with reasons."""
+    text = text_or_none(justification)
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
+        request = load_request(tx, request_id)
+        authorise(Action.APPROVE, actor, request)
+        next_status(Action.APPROVE, request)
+        session.workspace.convention(tx).ensure_in_force(today, "approval")
+        recommendations = request.opinion.recommendations if request.opinion else ()
+        answers = parse_answers(recommendations, list(adopt), list(set_aside))
+        missing = unanswered(recommendations, answers)
+        if missing:
+            raise Refused(
+                "RECOMMENDATION_UNANSWERED",
+                f"approving {request.id} answers every recommendation: "
+                f"{', '.join(missing)} unanswered",
+                hint='adopt it (--adopt R1) or set it aside with reasons (--set-aside R1="…")',
+            )
+        against = request.opinion is not None and request.opinion.verdict is Verdict.UNFAVOURABLE
+        if against and text is None:
+            raise InvalidInput(
+                f"the DPO's opinion on {request.id} is unfavourable: approving needs written "
+                "reasons in --justification"
+            )
+        decision = Decision(
+            outcome=Status.APPROVED,
+            by=actor.id,
+            at=recorder.now,
+            on=today,
+            text=text,
+            against_opinion=against,
+            answers=answers,
+        )
+        conditions = conditions_of(recommendations, answers)
+        payload = {
+            "outcome": "approved",
+            "against_opinion": against,
+            "adopted": [a.number for a in answers if a.adopted],
+            "set_aside": [
+                {"number": a.number, "reason_sha256": text_digest(a.reason or "")}
+                for a in answers
+                if not a.adopted
+            ],
+        }
+        return record_step(
+            tx,
+            recorder,
+            actor,
+            request,
+            Action.APPROVE,
+            text=text,
+            payload=payload,
+            decision=decision,
+            conditions=conditions,
+        )
+
+    return perform(session, operation)
+
+
+def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
+    reason = required_text(reason, "--reason")
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
+        decision = Decision(
+            outcome=Status.REJECTED, by=actor.id, at=recorder.now, on=today, text=reason
+        )
+        request = load_request(tx, request_id)
+        return record_step(
+            tx,
+            recorder,
+            actor,
+            request,
+            Action.REJECT,
+            text=reason,
+            payload={"outcome": "rejected"},
+            decision=decision,
+        )
+
+    return perform(session, operation)
+
+
+def accept_conditions(session: Session, request_id: str) -> ExchangeRequest:
+    """The requesting party's controller accepts the conditions; nothing is sent before."""
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
+        request = load_request(tx, request_id)
+        authorise(Action.ACCEPT_CONDITIONS, actor, request)
+        next_status(Action.ACCEPT_CONDITIONS, request)
+        session.workspace.convention(tx).ensure_in_force(today, "accepting the conditions")
+        conditions = [c.model_dump(mode="json") for c in request.conditions]
+        acceptance = Acceptance(by=actor.id, at=recorder.now, on=today)
+        return record_step(
+            tx,
+            recorder,
+            actor,
+            request,
+            Action.ACCEPT_CONDITIONS,
+            payload={
+                "conditions": len(conditions),
+                "conditions_sha256": text_digest(canonical_json(conditions).decode()),
+            },
+            acceptance=acceptance,
+        )
+
+    return perform(session, operation)

@@ -1,0 +1,285 @@
+"""The convention's life: expiry (Art. 10), express renewal, avenants (Art. 11), termination
+(Art. 12), and the lapse of requests not yet exchanged."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import REQUEST, SHIPPED_POLICY, Ctg
+
+RENEWAL = ("convention", "renew", "--until", "2029-12-31",
+           "--reference", "Délibérations fictives de reconduction (test)")  # fmt: skip
+
+
+def test_todays_date_refuses_filing_until_a_renewal_is_recorded(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CTG_TODAY")  # the real date: after the shipped convention ended
+    assert date.today() > date(2025, 12, 31)
+    ctg.refused(
+        *REQUEST,
+        as_="v.agent",
+        contains="CONVENTION_NOT_IN_FORCE: the convention ctg-sceaux-caf92 ended on "
+        "2025-12-31 and renews only by express decision (Article 10)",
+    )
+    shown = ctg.json("convention", "show")
+    assert (shown["status"], shown["end"], shown["days_left"]) == ("expired", "2025-12-31", None)
+
+    ctg.refused(*RENEWAL, as_="v.agent", contains="only an admin records the convention's life")
+    ctg.ok(*RENEWAL, as_="v.admin")
+
+    assert ctg.file_request().startswith(f"DX-{date.today().year}-")
+    shown = ctg.json("convention", "show")
+    assert (shown["status"], shown["end"]) == ("in_force", "2029-12-31")
+    assert shown["days_left"] == (date(2029, 12, 31) - date.today()).days
+    assert shown["changes"][0]["kind"] == "renewal"
+    assert "renewed until 2029-12-31" in ctg.ok("convention", "show").stdout
+
+
+def test_renewal_is_checked(ctg: Ctg) -> None:
+    ctg.refused(
+        "convention",
+        "renew",
+        "--until",
+        "2025-06-30",
+        "--reference",
+        "x",
+        as_="v.admin",
+        contains="must be after the current end, 2025-12-31",
+    )
+    ctg.refused(
+        "convention",
+        "renew",
+        "--until",
+        "2027-01-01",
+        "--reference",
+        " ",
+        as_="v.admin",
+        contains="--reference must not be empty",
+    )
+
+
+def test_approving_and_accepting_are_refused_once_the_convention_has_ended(ctg: Ctg) -> None:
+    approved, pending = ctg.file_request(), ctg.file_request()
+    ctg.advance(approved, "approved")
+    ctg.advance(pending, "opinion_given")
+    after = {"CTG_TODAY": "2026-01-02"}
+
+    ctg.refused(
+        "decide",
+        "approve",
+        pending,
+        as_="c.controller",
+        env=after,
+        contains="CONVENTION_NOT_IN_FORCE: approval refused on 2026-01-02: the "
+        "convention ctg-sceaux-caf92 ended on 2025-12-31",
+    )
+    ctg.refused(
+        "conditions",
+        "accept",
+        approved,
+        as_="v.controller",
+        env=after,
+        contains="CONVENTION_NOT_IN_FORCE: accepting the conditions refused",
+    )
+
+
+def test_open_requests_lapse_when_an_ended_convention_is_renewed(ctg: Ctg) -> None:
+    rid = ctg.file_request()
+    after = {"CTG_TODAY": "2026-03-01"}
+    result = ctg(*RENEWAL, as_="v.admin", env=after)
+    assert result.exit_code == 0, result.output
+    shown = ctg.show(rid)
+    assert shown["status"] == "lapsed"
+    assert "ended on 2025-12-31" in shown["history"][-1]["text"]
+
+
+def test_lapse_is_recorded_by_an_admin_once_the_convention_has_ended(ctg: Ctg) -> None:
+    rid = ctg.file_request()
+    ctg.refused("convention", "lapse", as_="v.admin", contains="the convention is in force")
+    after = {"CTG_TODAY": "2026-01-05"}
+    ctg.refused(
+        "convention",
+        "lapse",
+        as_="v.agent",
+        env=after,
+        contains="only an admin records the convention's life",
+    )
+    result = ctg("convention", "lapse", "--json", as_="c.admin", env=after)
+    assert result.exit_code == 0, result.output
+    assert ctg.show(rid)["status"] == "lapsed"
+    ctg.refused(
+        "convention", "lapse", as_="c.admin", env=after, contains="no open request to lapse"
+    )
+
+
+def test_termination_lapses_open_requests(ctg: Ctg) -> None:
+    filed, approved, rejected = ctg.file_request(), ctg.file_request(), ctg.file_request()
+    ctg.advance(approved, "approved")
+    ctg.advance(rejected, "opinion_given")
+    ctg.ok("decide", "reject", rejected, "--reason", "Hors besoin", as_="c.controller")
+
+    result = ctg.json(
+        "convention",
+        "terminate",
+        "--on",
+        "2025-06-02",
+        "--reason",
+        "Dénonciation (test)",
+        as_="c.admin",
+    )
+
+    assert result["lapsed"] == [filed, approved]
+    assert result["status"] == "terminated"
+    assert [ctg.show(r)["status"] for r in (filed, approved, rejected)] == [
+        "lapsed",
+        "lapsed",
+        "rejected",
+    ]
+    ctg.refused(
+        *REQUEST,
+        as_="v.agent",
+        contains="CONVENTION_NOT_IN_FORCE: the convention ctg-sceaux-caf92 was "
+        "terminated with effect from 2025-06-02 (Article 12)",
+    )
+    ctg.refused(*RENEWAL, as_="v.admin", contains="a terminated convention is not renewed")
+    ctg.refused(
+        "convention",
+        "terminate",
+        "--on",
+        "2025-07-01",
+        "--reason",
+        "x",
+        as_="v.admin",
+        contains="already terminated",
+    )
+    assert ctg("audit", "verify").exit_code == 0
+
+
+def test_a_future_termination_lets_requests_run_until_its_date(ctg: Ctg) -> None:
+    rid = ctg.file_request()
+    result = ctg.json(
+        "convention",
+        "terminate",
+        "--on",
+        "2025-09-01",
+        "--reason",
+        "Préavis de six mois (test)",
+        as_="v.admin",
+    )
+    assert result["lapsed"] == []
+    assert result["status"] == "in_force"
+    assert result["last_day"] == "2025-08-31"
+    ctg.ok("study", "accept", rid, "--note", "Étude", as_="c.controller")
+    lapsed = ctg("convention", "lapse", "--json", as_="v.admin", env={"CTG_TODAY": "2025-09-01"})
+    assert lapsed.exit_code == 0, lapsed.output
+    assert ctg.show(rid)["status"] == "lapsed"
+
+
+def _avenant(tmp_path: Path, old: str, new: str) -> Path:
+    text = SHIPPED_POLICY.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "avenant-1.yaml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_an_avenant_adds_a_policy_version_and_requests_keep_theirs(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    before = ctg.file_request()
+    avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 20")
+
+    ctg.refused(
+        "convention",
+        "amend",
+        "--policy",
+        str(avenant),
+        "--reference",
+        "Avenant",
+        as_="v.dpo",
+        contains="only an admin records the convention's life",
+    )
+    ctg.ok(
+        "convention",
+        "amend",
+        "--policy",
+        str(avenant),
+        "--reference",
+        "Avenant n° 1 (fictif)",
+        as_="v.admin",
+    )
+    after = ctg.file_request()
+
+    assert ctg.show(before)["policy_version"] == 1
+    assert ctg.show(after)["policy_version"] == 2
+    assert "(policy v1)" in ctg.ok("request", "show", before).stdout
+    assert "(policy v2)" in ctg.ok("request", "show", after).stdout
+    shown = ctg.json("convention", "show")
+    assert [p["version"] for p in shown["policy_versions"]] == [1, 2]
+    assert shown["policy_version"] == 2
+    ctg.ok("study", "accept", after, "--note", "Étude", as_="c.controller")
+    ctg.ok("study", "submit", after, as_="c.controller")
+    assert ctg.json("dpo", "inbox", as_="c.dpo")[0]["due"] == "2025-06-22"  # 20 days now
+    ctg.refused(
+        "convention",
+        "amend",
+        "--policy",
+        str(avenant),
+        "--reference",
+        "Encore",
+        as_="v.admin",
+        contains="this policy is already version 2",
+    )
+    other = _avenant(tmp_path, "id: ctg-sceaux-caf92", "id: ctg-antony-caf92")
+    ctg.refused(
+        "convention",
+        "amend",
+        "--policy",
+        str(other),
+        "--reference",
+        "x",
+        as_="v.admin",
+        contains="an avenant amends ctg-sceaux-caf92",
+    )
+    broken = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: soon")
+    ctg.refused(
+        "convention",
+        "amend",
+        "--policy",
+        str(broken),
+        "--reference",
+        "x",
+        as_="v.admin",
+        contains="opinion_deadline_days: input should be a valid integer",
+    )
+
+
+def test_audit_verifies_after_renew_amend_and_terminate(ctg: Ctg, tmp_path: Path) -> None:
+    ctg.file_request()
+    ctg.ok(*RENEWAL, as_="v.admin")
+    avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 45")
+    ctg.ok(
+        "convention",
+        "amend",
+        "--policy",
+        str(avenant),
+        "--reference",
+        "Avenant n° 1",
+        as_="c.admin",
+    )
+    ctg.ok("convention", "terminate", "--on", "2025-06-02", "--reason", "Accord", as_="v.admin")
+
+    verify = ctg("audit", "verify")
+
+    assert verify.exit_code == 0, verify.output
+    actions = [e["action"] for e in ctg.json("audit", "log")]
+    assert actions[-4:] == [
+        "convention.renewal",
+        "convention.amendment",
+        "convention.termination",
+        "request.lapse",
+    ]
