@@ -112,8 +112,8 @@ class Ctg:
         argv = (["--as", as_] if as_ else []) + list(args)
         return CliRunner().invoke(cli, argv, env=env, input=input, catch_exceptions=False)
 
-    def ok(self, *args: str, as_: str | None = None) -> Result:
-        result = self(*args, as_=as_)
+    def ok(self, *args: str, as_: str | None = None, env: dict[str, str] | None = None) -> Result:
+        result = self(*args, as_=as_, env=env)
         assert result.exit_code == 0, result.output
         return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -236,3 +237,19 @@ def test_human_output_of_lists(ctg: Ctg) -> None:
         "No requests with status approved"
         in ctg.ok("request", "list", "--status", "approved").stderr
     )
+
+
+def test_dpo_inbox_sorts_by_due_date_and_marks_the_overdue(ctg: Ctg) -> None:
+    late, early = ctg.file_request(), ctg.file_request()
+    ctg.ok("study", "accept", late, "--note", "Étude", as_="c.controller")
+    ctg.ok("study", "accept", early, "--note", "Étude", as_="c.controller")
+    ctg.ok("study", "submit", early, as_="c.controller", env={"CTG_TODAY": "2025-06-01"})
+    ctg.ok("study", "submit", late, as_="c.controller", env={"CTG_TODAY": "2025-06-20"})
+
+    inbox = ctg("dpo", "inbox", "--json", as_="c.dpo", env={"CTG_TODAY": "2025-07-05"})
+
+    items = [(i["id"], i["due"], i["overdue"]) for i in json.loads(inbox.stdout)]
+    assert items == [(early, "2025-07-01", True), (late, "2025-07-20", False)]
+    human = ctg("dpo", "inbox", as_="c.dpo", env={"CTG_TODAY": "2025-07-05"}).stdout
+    assert "2025-07-01 overdue" in human
+    ctg.refused("dpo", "inbox", as_="c.controller", contains="c.controller is not a DPO")
