@@ -17,7 +17,7 @@ from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
     "init", "keys", "member", "convention", "request", "study", "dpo", "decide", "conditions",
-    "audit", "demo",
+    "exchange", "retention", "audit", "demo",
 )  # fmt: skip
 
 

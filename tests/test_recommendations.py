@@ -165,7 +165,7 @@ def test_approval_against_an_unfavourable_opinion_is_flagged(ctg: Ctg) -> None:
     rid = ctg.file_request()
     ctg.advance(rid, "awaiting_dpo")
     ctg.ok("dpo", "opinion", rid, "--verdict", "unfavourable", "--note", "Disproportionné",
-           "--recommend", "aggregate_min_count:11", as_="c.dpo")  # fmt: skip
+           "--recommend", "max_retention_days:90", as_="c.dpo")  # fmt: skip
     ctg.refused(
         "decide",
         "approve",

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "init",
         "Create a workspace with the convention's policy and first admin.",
     ),
-    "keys": ("keys_cmd", "keys", "Generate a member's signing key pair."),
+    "keys": ("keys_cmd", "keys", "Members' signing keys; parties' decryption keys."),
     "member": ("member_cmd", "member", "Add, list and revoke members; export allowed signers."),
     "convention": ("convention_cmd", "convention", "The convention's life: renew, amend, end."),
     "request": ("request_cmd", "request", "Check, file, amend, withdraw, list and show requests."),
@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "dpo": ("dpo_cmd", "dpo", "The holder's DPO gives the prior opinion; DPOs annotate."),
     "decide": ("decide_cmd", "decide", "The holder's controller approves or rejects."),
     "conditions": ("conditions_cmd", "conditions", "The requester accepts the conditions."),
+    "exchange": ("exchange_cmd", "exchange", "Send and receive approved datasets, encrypted."),
+    "retention": ("retention_cmd", "retention", "Received files to their deletion, attested."),
     "audit": ("audit_cmd", "audit", "Read and verify the signed, hash-chained audit log."),
     "demo": ("demo_cmd", "demo", "Run the whole procedure once in a throwaway workspace."),
 }

@@ -60,7 +60,7 @@ class Options:
 
         return Session(
             workspace=self.open_workspace(),
-            keyring=Keyring(self.keys(), ask_passphrase),
+            keyring=Keyring(self.keys(), ask_passphrase, ask_identity_passphrase),
             clock=Clock.from_env(),
             actor_id=self.actor,
         )
@@ -80,6 +80,14 @@ def ask_passphrase(prompt: str, *, confirm: bool = False) -> str:
         raise KeyFileError("no passphrase: set CTG_PASSPHRASE or run the command in a terminal")
     entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     return entered
+
+
+def ask_identity_passphrase(prompt: str, *, confirm: bool = False) -> str:
+    """A party identity's passphrase: ``CTG_IDENTITY_PASSPHRASE``, else as for signing keys."""
+    value = os.environ.get("CTG_IDENTITY_PASSPHRASE")
+    if value is not None:
+        return value
+    return ask_passphrase(prompt, confirm=confirm)
 
 
 def common_options(func: F) -> F:

@@ -4,28 +4,60 @@ from __future__ import annotations
 
 import click
 
-from .common import common_options, emit_json, options, say
+from .common import common_options, emit_json, options, say, stdout, table
 
 
 @click.group()
 def keys() -> None:
-    """Generate signing keys (OpenSSH Ed25519, encrypted with your passphrase)."""
+    """Members' signing keys and parties' decryption keys."""
 
 
 @keys.command()
-@click.option("--member", "member_id", required=True, metavar="ID", help="The member's id.")
+@click.option("--member", "member_id", metavar="ID", help="Make a member's signing key pair.")
+@click.option("--party", metavar="PARTY", help="With --encryption: the party whose key it is.")
+@click.option(
+    "--encryption",
+    is_flag=True,
+    help="Make a party's decryption identity (age X25519) and register it (admin).",
+)
+@click.option(
+    "--replaces",
+    metavar="age1…",
+    help="With --encryption: retire this recipient (it still opens old packages).",
+)
 @common_options
-def generate(member_id: str) -> None:
-    """Write ID (private, 0600, bcrypt-pbkdf encrypted) and ID.pub into the key directory.
+def generate(
+    member_id: str | None, party: str | None, encryption: bool, replaces: str | None
+) -> None:
+    """Make a member's signing key, or a party's decryption identity.
 
-    The passphrase is asked twice (or read from CTG_PASSPHRASE); it must have at least 8
-    characters. The public key is printed: give it (or ID.pub) to your party's admin, who
-    registers it with `member add`. The private key never leaves your key directory.
+    --member ID writes ID (private, 0600, bcrypt-pbkdf encrypted) and ID.pub into the key
+    directory and prints the public key: give it to your party's admin, who registers it with
+    `member add`. The passphrase is asked twice (or read from CTG_PASSPHRASE).
+
+    --party P --encryption (an admin of P) writes P.age1….age, an age identity encrypted to a
+    passphrase (CTG_IDENTITY_PASSPHRASE, else CTG_PASSPHRASE, else asked), and registers its
+    recipient: packages for P are encrypted to it. Give the file to P's agents who receive data;
+    `age -d` recovers it in an emergency.
 
     \b
     Example:
-      ctg-exchange --key-dir ~/.config/ctg-exchange/keys keys generate --member v.agent
+      ctg-exchange keys generate --member v.agent
+      ctg-exchange --as v.admin keys generate --party ville_sceaux --encryption
     """
+    from ..errors import InvalidInput
+
+    if encryption:
+        if not party or member_id:
+            raise InvalidInput("--encryption makes a party's key: give --party, not --member")
+        _party_key(party, replaces)
+    elif member_id and not party and not replaces:
+        _member_key(member_id)
+    else:
+        raise InvalidInput("give --member ID, or --party P --encryption")
+
+
+def _member_key(member_id: str) -> None:
     from ..crypto.keys import check_name
     from .common import ask_passphrase
 
@@ -34,16 +66,61 @@ def generate(member_id: str) -> None:
     check_name(member_id)
     passphrase = ask_passphrase(f"New passphrase for {member_id}'s key", confirm=True)
     public = key_dir.generate(member_id, passphrase)
-    result = {
-        "member": member_id,
-        "public_key": public.openssh,
-        "fingerprint": public.fingerprint,
-        "private_key_file": str(key_dir.private_path(member_id)),
-        "public_key_file": str(key_dir.public_path(member_id)),
-    }
     if opts.json:
-        emit_json(result)
+        emit_json(
+            {
+                "member": member_id,
+                "public_key": public.openssh,
+                "fingerprint": public.fingerprint,
+                "private_key_file": str(key_dir.private_path(member_id)),
+                "public_key_file": str(key_dir.public_path(member_id)),
+            }
+        )
         return
     say(f"[green]✓[/] Key pair written to {key_dir.private_path(member_id)} (+ .pub)")
     click.echo(f"{public.openssh} {member_id}")
     say(f"Fingerprint: {public.fingerprint}")
+
+
+def _party_key(party: str, replaces: str | None) -> None:
+    from ..services.party_keys import generate_encryption_key, identity_file
+
+    opts = options()
+    session = opts.session()
+    added = generate_encryption_key(session, party, replaces)
+    path = identity_file(session.keyring.key_dir, party, added.recipient)
+    if opts.json:
+        emit_json({**added.model_dump(mode="json"), "identity_file": str(path)})
+        return
+    click.echo(added.recipient)
+    say(
+        f"[green]✓[/] {party}'s decryption identity written to {path} and its recipient "
+        "registered" + (f"; {replaces} retired" if replaces else "")
+    )
+
+
+@keys.command(name="list")
+@common_options
+def list_() -> None:
+    """List the parties' encryption recipients (active ones receive new packages).
+
+    \b
+    Example:
+      ctg-exchange keys list
+    """
+    from ..services.party_keys import list_recipients
+
+    opts = options()
+    recipients = list_recipients(opts.open_workspace())
+    if opts.json:
+        emit_json([r.model_dump(mode="json") for r in recipients])
+        return
+    out = table(
+        "Encryption recipients", "party", "status", "added", "by", "recipient", wrap="recipient"
+    )
+    for r in recipients:
+        status = "active" if r.active else f"retired {(r.retired_at or '')[:10]}"
+        out.add_row(r.party, status, r.added_at[:10], r.added_by, r.recipient)
+    stdout().print(out)
+    if not recipients:
+        say("No encryption key yet: an admin runs `keys generate --party P --encryption`.")

@@ -309,8 +309,8 @@ def show(request_id: str) -> None:
     from .views import render_request, request_json
 
     opts = options()
-    found, steps = get_request(opts.open_workspace(), request_id)
+    view = get_request(opts.open_workspace(), request_id)
     if opts.json:
-        emit_json(request_json(found, steps))
+        emit_json(request_json(view.request, view.steps, view.deliveries))
         return
-    render_request(stdout(), found, steps)
+    render_request(stdout(), view.request, view.steps, view.deliveries)

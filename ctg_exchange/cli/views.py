@@ -8,10 +8,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from ..domain.exchange import Delivery, Reception
     from ..domain.models import ExchangeRequest, Finding, Step
 
 
-def request_json(request: ExchangeRequest, steps: list[Step] | None = None) -> dict[str, Any]:
+Deliveries = list[tuple["Delivery", "Reception | None"]]
+
+
+def request_json(
+    request: ExchangeRequest, steps: list[Step] | None = None, deliveries: Deliveries | None = None
+) -> dict[str, Any]:
     def dump(value: Any) -> Any:
         return value.model_dump(mode="json") if value is not None else None
 
@@ -38,6 +44,15 @@ def request_json(request: ExchangeRequest, steps: list[Step] | None = None) -> d
     }
     if steps is not None:
         out["history"] = [step.model_dump(mode="json") for step in steps]
+    if deliveries is not None:
+        out["deliveries"] = [
+            {
+                "id": d.id,
+                **d.model_dump(mode="json"),
+                "received": r.model_dump(mode="json") if r else None,
+            }
+            for d, r in deliveries
+        ]
     return out
 
 
@@ -112,7 +127,9 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
     return rows
 
 
-def render_request(console: Console, request: ExchangeRequest, steps: list[Step]) -> None:
+def render_request(
+    console: Console, request: ExchangeRequest, steps: list[Step], deliveries: Deliveries
+) -> None:
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
@@ -151,6 +168,14 @@ def render_request(console: Console, request: ExchangeRequest, steps: list[Step]
     if request.acceptance is not None:
         a = request.acceptance
         console.print(f"[bold]Conditions accepted[/] by {a.by} on {a.on}")
+    if deliveries:
+        console.print("[bold]Deliveries[/]")
+        for sent, got in deliveries:
+            received = f"received {got.received_on} by {got.received_by}" if got else "not received"
+            console.print(
+                f"  {sent.id}  sent {sent.sent_on} by {sent.sent_by}, {sent.rows} rows, "
+                f"delete by {sent.retention_deadline}; {received}"
+            )
     for annotation in request.annotations:
         console.print(
             f"[bold]DPO annotation[/] ({annotation.by}, {annotation.party}, "

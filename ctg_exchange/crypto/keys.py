@@ -146,7 +146,7 @@ class KeyDir:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         path = self.private_path(name)
-        data = _read_private_file(path)
+        data = read_private_file(path)
         try:
             key = serialization.load_ssh_private_key(data, passphrase.encode("utf-8"))
         except TypeError:
@@ -188,7 +188,7 @@ def read_public_key(path: Path) -> PublicKey:
         raise InvalidInput(f"{path} is not an OpenSSH ssh-ed25519 public key") from None
 
 
-def _read_private_file(path: Path) -> bytes:
+def read_private_file(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:

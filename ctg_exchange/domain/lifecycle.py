@@ -35,6 +35,9 @@ class Action(StrEnum):
     REJECT = "decide.reject"
     ACCEPT_CONDITIONS = "conditions.accept"
     LAPSE = "request.lapse"
+    SEND = "exchange.send"
+    RECEIVE = "exchange.receive"
+    DESTROY = "retention.destroy"
 
 
 BEFORE_DECISION = frozenset(
@@ -55,6 +58,9 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.REJECT: (frozenset({Status.OPINION_GIVEN}), Status.REJECTED),
     Action.ACCEPT_CONDITIONS: (frozenset({Status.APPROVED}), Status.CONDITIONS_ACCEPTED),
     Action.LAPSE: (BEFORE_EXCHANGE, Status.LAPSED),
+    Action.SEND: (frozenset({Status.CONDITIONS_ACCEPTED, Status.EXCHANGED}), Status.EXCHANGED),
+    Action.RECEIVE: (frozenset({Status.EXCHANGED}), None),
+    Action.DESTROY: (frozenset({Status.EXCHANGED, Status.CLOSED}), None),
 }
 
 # A non-personal request has no DPO step: it is decided after the study.
@@ -77,6 +83,9 @@ COMMAND_OF = {
     Action.REJECT: "decide reject",
     Action.ACCEPT_CONDITIONS: "conditions accept",
     Action.LAPSE: "convention lapse",
+    Action.SEND: "exchange send",
+    Action.RECEIVE: "exchange receive",
+    Action.DESTROY: "retention purge",
 }
 
 

@@ -26,6 +26,8 @@ RULE_ADMIN_ONLY = "admin-only"
 RULE_OWN_PARTY_ADMIN = "own-party-admin"
 RULE_LAST_ADMIN = "last-admin"
 RULE_REQUESTER_CONTROLLER = "requester-controller-only"
+RULE_HOLDER_STAFF = "holder-staff-only"
+RULE_RECIPIENT_STAFF = "recipient-staff-only"
 
 ACTION_ROLE: dict[Action, Role] = {
     Action.FILE: Role.STAFF,
@@ -40,6 +42,9 @@ ACTION_ROLE: dict[Action, Role] = {
     Action.REJECT: Role.CONTROLLER,
     Action.ACCEPT_CONDITIONS: Role.CONTROLLER,
     Action.LAPSE: Role.ADMIN,
+    Action.SEND: Role.STAFF,
+    Action.RECEIVE: Role.STAFF,
+    Action.DESTROY: Role.STAFF,
 }
 
 _VERB = {
@@ -107,6 +112,20 @@ def authorise(action: Action, member: Member, request: ExchangeRequest) -> Role:
                 RULE_REQUESTER_CONTROLLER,
                 f"only the controller of the requesting party ({request.from_party}) accepts "
                 f"the conditions of {request.id}: {_describe(member)}",
+            )
+    elif action is Action.SEND:
+        if member.party != request.to_party or not member.has(Role.STAFF):
+            raise NotAuthorised(
+                RULE_HOLDER_STAFF,
+                f"only the holding party's staff ({request.to_party}) sends the data of "
+                f"{request.id}: {_describe(member)}",
+            )
+    elif action in (Action.RECEIVE, Action.DESTROY):
+        if member.party != request.from_party or not member.has(Role.STAFF):
+            raise NotAuthorised(
+                RULE_RECIPIENT_STAFF,
+                f"only the requesting party's staff ({request.from_party}) receives and deletes "
+                f"the data of {request.id}: {_describe(member)}",
             )
     elif action is Action.LAPSE:
         if not member.has(Role.ADMIN):

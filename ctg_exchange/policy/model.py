@@ -117,6 +117,7 @@ class Category(_Model):
     sensitivity: Sensitivity
     cnil_group: CnilGroup
     max_retention_days: int = Field(ge=0, le=3650)
+    count_columns: tuple[ColumnName, ...] = ()  # cells that count persons (aggregate checks)
     exchange: Literal["allowed", "forbidden"] = "allowed"
     reason: Text | None = None
     channel: Text | None = None
@@ -143,6 +144,7 @@ class Aggregates(_Model):
     min_cell: int = Field(ge=1)
     min_cell_sensitive: int = Field(ge=1)
     round_to: int = Field(ge=1)
+    total_group_by: tuple[ColumnName, ...] = ()  # no cell may equal its group's total
 
 
 class Screening(_Model):
@@ -234,6 +236,9 @@ def reference_problems(policy: Policy) -> Iterator[Problem]:
             owner = seen_columns.setdefault(column, category.id)
             if owner != category.id:
                 yield ("categories", i, "columns", j), f"column {column!r} already in {owner!r}"
+        for j, column in enumerate(category.count_columns):
+            if column not in category.columns:
+                yield ("categories", i, "count_columns", j), f"{column!r} is not a column of it"
         if category.exchange == "forbidden" and category.reason is None:
             yield ("categories", i, "reason"), "a forbidden category needs a reason"
     category_ids = {c.id for c in policy.categories}

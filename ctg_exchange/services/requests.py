@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..audit.canonical import canonical_json, text_digest
+from ..domain.exchange import Delivery, Reception
 from ..domain.lifecycle import Action, next_status
 from ..domain.models import (
     ExchangeRequest,
@@ -246,9 +247,22 @@ def withdraw_request(session: Session, request_id: str, reason: str) -> Exchange
 # -- reading -------------------------------------------------------------------------------
 
 
-def get_request(workspace: Workspace, request_id: str) -> tuple[ExchangeRequest, list[Step]]:
+@dataclass(frozen=True)
+class RequestView:
+    """A request with its history and its deliveries (each with its reception, if any)."""
+
+    request: ExchangeRequest
+    steps: list[Step]
+    deliveries: list[tuple[Delivery, Reception | None]]
+
+
+def get_request(workspace: Workspace, request_id: str) -> RequestView:
     with workspace.store.transaction() as tx:
-        return load_request(tx, request_id), tx.steps(request_id)
+        request = load_request(tx, request_id)
+        deliveries = [
+            (d, tx.get_reception(d.request_id, d.number)) for d in tx.deliveries(request_id)
+        ]
+        return RequestView(request, tx.steps(request_id), deliveries)
 
 
 def list_requests(workspace: Workspace, status: Status | None = None) -> list[ExchangeRequest]:

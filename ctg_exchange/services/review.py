@@ -85,6 +85,11 @@ def _check_against_request(
                 f"{label} names columns the request does not carry: {', '.join(unknown)} "
                 f"(it carries {', '.join(known)})"
             )
+    if recommendation.kind is RecommendationKind.AGGREGATE_MIN_COUNT and not any(
+        (category := policy.category(c)) is not None and category.count_columns
+        for c in request.content.categories
+    ):
+        raise InvalidInput(f"{label} checks count cells, and the request carries no count column")
     if (
         recommendation.kind is RecommendationKind.MAX_RETENTION_DAYS
         and recommendation.value is not None

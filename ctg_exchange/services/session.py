@@ -13,6 +13,7 @@ Every state change goes through :func:`perform`:
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -27,6 +28,15 @@ from .clock import Clock
 from .workspace import Workspace
 
 T = TypeVar("T")
+_pool: ThreadPoolExecutor | None = None
+
+
+def background(function: Callable[..., T], *args: object) -> Future[T]:
+    """Run ``function`` on a worker thread (key derivations release the GIL)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ctg-unlock")
+    return _pool.submit(function, *args)
 
 
 class PassphraseProvider(Protocol):
@@ -36,25 +46,45 @@ class PassphraseProvider(Protocol):
 class Keyring:
     """Opens members' signing keys from a key directory."""
 
-    def __init__(self, key_dir: KeyDir, passphrase: PassphraseProvider) -> None:
+    def __init__(
+        self,
+        key_dir: KeyDir,
+        passphrase: PassphraseProvider,
+        identity_passphrase: PassphraseProvider | None = None,
+    ) -> None:
         self.key_dir = key_dir
         self.passphrase = passphrase
+        # a party's decryption identity may have its own passphrase (CTG_IDENTITY_PASSPHRASE)
+        self.identity_passphrase = identity_passphrase or passphrase
         self._open: dict[str, Signer] = {}
 
     def signer(self, member: Member) -> Signer:
         """The member's signer, refused unless it is the key registered for them."""
-        if member.id not in self._open:
-            path = self.key_dir.private_path(member.id)
-            signer = self.key_dir.open_signer(
-                member.id, self.passphrase(f"Passphrase for {member.id}'s key ({path})")
+        return self.signer_future(member).result()
+
+    def signer_future(self, member: Member) -> Future[Signer]:
+        """Ask the passphrase now; decrypt the key (bcrypt-pbkdf) in the background.
+
+        Long operations (encrypting a dataset) run while the key is being unlocked;
+        ``result()`` raises the key's error, if any, when the signer is needed.
+        """
+        if member.id in self._open:
+            done: Future[Signer] = Future()
+            done.set_result(self._open[member.id])
+            return done
+        path = self.key_dir.private_path(member.id)
+        passphrase = self.passphrase(f"Passphrase for {member.id}'s key ({path})")
+        return background(self._unlock, member, passphrase)
+
+    def _unlock(self, member: Member, passphrase: str) -> Signer:
+        path = self.key_dir.private_path(member.id)
+        signer = self.key_dir.open_signer(member.id, passphrase)
+        if signer.public_key.openssh != member.public_key:
+            raise KeyFileError(
+                f"the key {path} is not the key registered for {member.id} ({member.fingerprint})"
             )
-            if signer.public_key.openssh != member.public_key:
-                raise KeyFileError(
-                    f"the key {path} is not the key registered for {member.id} "
-                    f"({member.fingerprint})"
-                )
-            self._open[member.id] = signer
-        return self._open[member.id]
+        self._open[member.id] = signer
+        return signer
 
 
 @dataclass
@@ -83,6 +113,8 @@ class Recorder:
         self._clock = clock
         self._signer = signer
         self.now = clock.now()
+        self.dry_run = signer is None  # the checking pass: side effects wait for the real one
+        self.last_seq = 0
 
     def record(
         self,
@@ -109,6 +141,7 @@ class Recorder:
         signature = self._signer.sign(NAMESPACE_EVENT, event.signed_bytes()) if self._signer else ""
         stored = StoredEvent(event=event, hash=event.digest(), signature=signature)
         self._tx.append_event(stored)
+        self.last_seq = stored.seq
         return stored
 
 

@@ -113,6 +113,54 @@ _CONVENTION_CHANGES = (
     )""",
 )
 
+_EXCHANGE = (
+    """CREATE TABLE party_recipients (
+        recipient TEXT PRIMARY KEY,
+        party TEXT NOT NULL,
+        added_seq INTEGER NOT NULL REFERENCES audit_events (seq),
+        retired_seq INTEGER REFERENCES audit_events (seq)
+    )""",
+    """CREATE TABLE deliveries (
+        request_id TEXT NOT NULL REFERENCES requests (id),
+        number INTEGER NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events (seq),
+        sent_on TEXT NOT NULL,
+        payload_sha256 TEXT NOT NULL,
+        payload_size INTEGER NOT NULL,
+        manifest_sha256 TEXT NOT NULL,
+        rows_count INTEGER NOT NULL,
+        columns TEXT NOT NULL,
+        conditions TEXT NOT NULL,
+        retention_deadline TEXT NOT NULL,
+        PRIMARY KEY (request_id, number)
+    )""",
+    """CREATE TABLE receptions (
+        request_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events (seq),
+        received_on TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (request_id, number),
+        FOREIGN KEY (request_id, number) REFERENCES deliveries (request_id, number)
+    )""",
+    """CREATE TABLE destructions (
+        request_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events (seq),
+        destroyed_on TEXT NOT NULL,
+        method TEXT NOT NULL,
+        file_sha256 TEXT,
+        note TEXT,
+        PRIMARY KEY (request_id, number),
+        FOREIGN KEY (request_id, number) REFERENCES receptions (request_id, number)
+    )""",
+    """CREATE TABLE pseudonym_keys (
+        request_id TEXT PRIMARY KEY REFERENCES requests (id),
+        sealed TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events (seq)
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -121,6 +169,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         {"sqlite": _APPEND_ONLY_SQLITE, "postgres": _APPEND_ONLY_POSTGRES},
     ),
     Migration(2, "convention changes: renewals, avenants, terminations", _CONVENTION_CHANGES),
+    Migration(3, "exchange: party recipients, deliveries, receptions, destructions", _EXCHANGE),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -15,6 +15,7 @@ from ..audit.events import Event, StoredEvent
 from ..domain.models import ExchangeRequest, Member, Role, Status, Step
 from ..policy.convention import ChangeKind, ConventionChange
 from .base import PolicyRecord
+from .sql_exchange import ExchangeQueries
 
 _EVENT_COLUMNS = (
     "seq, time, actor, party, role, action, subject, payload, prev_hash, hash, signature"
@@ -26,7 +27,7 @@ _MEMBER_COLUMNS = (
 _BATCH = 2000
 
 
-class SqlTx:
+class SqlTx(ExchangeQueries):
     """One transaction on a DB-API connection."""
 
     def __init__(self, connection: Any) -> None:

@@ -1,0 +1,165 @@
+"""``ctg-exchange exchange``."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import common_options, emit_json, options, say, stdout, table
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr when it is a terminal (and not --json); else no callback."""
+    if options().json or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TransferSpeedColumn(), console=Console(stderr=True), transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@click.group()
+def exchange() -> None:
+    """Send and receive approved datasets: age-encrypted, signed, checked on both sides."""
+
+
+@exchange.command()
+@click.argument("request_id", metavar="REQUEST")
+@click.option(
+    "--dataset",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The CSV to send (its header names the columns).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the package (default: REQUEST-N.ctgx here).",
+)
+@click.option(
+    "--suppress-small-cells",
+    is_flag=True,
+    help="Blank count cells under an adopted aggregate_min_count instead of refusing.",
+)
+@common_options
+def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells: bool) -> None:
+    """Send an approved dataset (the holding party's staff), encrypted to the requester.
+
+    Refused unless the request's conditions are accepted and the convention is in force. The
+    header must name approved columns only; adopted conditions (pseudonymise, small cells,
+    retention) are applied to the file itself. The package is age-encrypted to the requesting
+    party's keys and its manifest is signed by you.
+
+    \b
+    Example:
+      ctg-exchange --as c.agent exchange send DX-2026-0001 --dataset qf-mai.csv
+    """
+    from ..services.send import send as send_dataset
+
+    opts = options()
+    with progress_bar("Encrypting", dataset.stat().st_size) as advance:
+        result = send_dataset(opts.session(), request_id, dataset, out, suppress_small_cells,
+                              advance)  # fmt: skip
+    d = result.delivery
+    if opts.json:
+        emit_json(
+            {
+                **_delivery_json(d),
+                "package": str(result.path),
+                "manifest": result.manifest.model_dump(mode="json"),
+            }
+        )
+        return
+    click.echo(str(result.path))
+    say(
+        f"[green]✓[/] Delivery {d.id}: {d.rows} rows, {len(d.columns)} columns, encrypted to "
+        f"{result.manifest.recipient.party}; to be deleted by {d.retention_deadline}"
+    )
+
+
+@exchange.command()
+@click.argument("package", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the decrypted CSV (never overwritten).",
+)
+@common_options
+def receive(package: Path, out: Path) -> None:
+    """Receive a package (the requesting party's staff): verify, then decrypt.
+
+    The manifest's signature, the manifest against the workspace (request, delivery, this
+    party, not yet received) and the payload's hash are checked before anything is
+    decrypted; the CSV appears at --out only when the last chunk has authenticated. Any
+    failure exits 3 and writes nothing.
+
+    \b
+    Example:
+      ctg-exchange --as v.agent exchange receive DX-2026-0001-1.ctgx --out qf-mai.csv
+    """
+    from ..services.receive import receive as receive_package
+
+    opts = options()
+    with progress_bar("Decrypting", package.stat().st_size) as advance:
+        reception = receive_package(opts.session(), package, out, advance)
+    if opts.json:
+        emit_json(reception.model_dump(mode="json"))
+        return
+    say(
+        f"[green]✓[/] Received {reception.id} into {reception.path}; delete it by "
+        f"{reception.retention_deadline} (`retention list`)"
+    )
+
+
+def _delivery_json(d: Any) -> dict[str, Any]:
+    return {"id": d.id, **d.model_dump(mode="json")}
+
+
+@exchange.command(name="list")
+@click.option("--request", "request_id", metavar="ID", help="Only this request's deliveries.")
+@common_options
+def list_(request_id: str | None) -> None:
+    """List deliveries: when sent, rows, deadline, and whether they were received.
+
+    \b
+    Example:
+      ctg-exchange exchange list --request DX-2026-0001
+    """
+    from ..services.receive import list_deliveries
+
+    opts = options()
+    items = list_deliveries(opts.session(), request_id)
+    if opts.json:
+        emit_json(
+            [
+                {**_delivery_json(d), "received": r.model_dump(mode="json") if r else None}
+                for d, r in items
+            ]
+        )
+        return
+    out = table("Deliveries", "id", "sent", "by", "rows", "delete by", "received", wrap="received")
+    for d, r in items:
+        out.add_row(
+            d.id,
+            d.sent_on.isoformat(),
+            d.sent_by,
+            str(d.rows),
+            d.retention_deadline.isoformat(),
+            f"{r.received_on} by {r.received_by}" if r else "not yet",
+        )
+    stdout().print(out)
+    if not items:
+        say("No deliveries" + (f" for {request_id}." if request_id else " yet."))

@@ -1,0 +1,114 @@
+"""``ctg-exchange retention``."""
+
+from __future__ import annotations
+
+import click
+
+from .common import common_options, emit_json, options, say, stdout, table
+
+
+@click.group()
+def retention() -> None:
+    """Received files, from their deadline to their attested deletion."""
+
+
+@retention.command(name="list")
+@common_options
+def list_() -> None:
+    """List received files by deadline, overdue first.
+
+    \b
+    Example:
+      ctg-exchange retention list
+    """
+    from ..services.retention import retention_list
+
+    opts = options()
+    items = retention_list(opts.session())
+    if opts.json:
+        emit_json(
+            [
+                {
+                    "delivery": i.reception.id,
+                    "status": i.status,
+                    **i.reception.model_dump(mode="json"),
+                    "destruction": i.destruction.model_dump(mode="json") if i.destruction else None,
+                }
+                for i in items
+            ]
+        )
+        return
+    out = table("Received files", "delivery", "delete by", "status", "path", wrap="path")
+    styles = {"overdue": "[red]overdue[/]", "deleted": "[dim]deleted[/]", "kept": "kept"}
+    for i in items:
+        out.add_row(
+            i.reception.id,
+            i.reception.retention_deadline.isoformat(),
+            styles[i.status],
+            i.reception.path,
+        )
+    stdout().print(out)
+    if not items:
+        say("Nothing received yet.")
+
+
+@retention.command()
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@common_options
+def purge(dry_run: bool) -> None:
+    """Delete your party's received files past their deadline, each with a signed attestation.
+
+    Files not found at their recorded path (moved, or on another machine) are listed: once
+    deleted by hand, record it with `retention attest`.
+
+    \b
+    Example:
+      ctg-exchange --as v.agent retention purge --dry-run
+      ctg-exchange --as v.agent retention purge
+    """
+    from ..services.retention import purge as purge_files
+
+    opts = options()
+    result = purge_files(opts.session(), dry_run)
+    if opts.json:
+        emit_json(
+            {
+                "dry_run": dry_run,
+                "due": [r.id for r in result.due],
+                "deleted": [d.model_dump(mode="json") for d in result.destroyed],
+                "missing": [{"delivery": r.id, "path": r.path} for r in result.missing],
+            }
+        )
+        return
+    for reception in result.due:
+        verb = "would delete" if dry_run else "deleted"
+        say(f"{verb} {reception.id}: {reception.path}")
+    for reception in result.missing:
+        say(
+            f"[yellow]not found[/] {reception.id}: {reception.path} — once deleted, "
+            f"`retention attest {reception.id} --note …`"
+        )
+    if not result.due and not result.missing:
+        say("Nothing is past its deadline.")
+
+
+@retention.command()
+@click.argument("delivery_id", metavar="DELIVERY")
+@click.option("--note", required=True, help="How and where the copy was deleted.")
+@common_options
+def attest(delivery_id: str, note: str) -> None:
+    """Attest that a received copy was deleted by hand (signed and audited).
+
+    \b
+    Example:
+      ctg-exchange --as v.agent retention attest DX-2026-0001-1 \\
+          --note "Copie supprimée du poste de facturation"
+    """
+    from ..services.retention import attest as attest_deletion
+
+    opts = options()
+    destruction = attest_deletion(opts.session(), delivery_id, note)
+    if opts.json:
+        emit_json(destruction.model_dump(mode="json"))
+        return
+    say(f"[green]✓[/] deletion of {delivery_id} attested")

@@ -1,0 +1,112 @@
+"""The package container (docs/spec/package.md §2): a ustar archive of three members.
+
+The writer streams ``payload.age`` first (its header is patched with the final size once the
+payload is written, so nothing is buffered), then appends the manifest and its signature. The
+reader lists members without reading payload data and refuses anything but the exact layout.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import time
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .manifest import PackageError
+
+PAYLOAD, MANIFEST, SIGNATURE = "payload.age", "manifest.json", "manifest.sig"
+MEMBERS = (PAYLOAD, MANIFEST, SIGNATURE)
+BLOCK = 512
+MAX_PAYLOAD = 8**11 - 1  # the ustar size field: 11 octal digits
+MAX_SMALL = 1 << 20  # manifest and signature
+
+
+def _header(name: str, size: int, mtime: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o600
+    info.mtime = mtime
+    info.type = tarfile.REGTYPE
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def _pad(size: int) -> bytes:
+    return b"\0" * (-size % BLOCK)
+
+
+class PackageWriter:
+    """Writes a package to a seekable binary file."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._mtime = int(time.time())
+        self._payload_at: int | None = None
+
+    def begin_payload(self) -> BinaryIO:
+        """Reserve the payload's header; the caller then writes the payload to the file."""
+        self._payload_at = self._out.tell()
+        self._out.write(_header(PAYLOAD, 0, self._mtime))
+        return self._out
+
+    def end_payload(self, size: int) -> None:
+        if self._payload_at is None:
+            raise RuntimeError("begin_payload was not called")
+        if size > MAX_PAYLOAD:
+            raise PackageError("the payload exceeds the 8 GiB a package can hold")
+        self._out.write(_pad(size))
+        end = self._out.tell()
+        self._out.seek(self._payload_at)
+        self._out.write(_header(PAYLOAD, size, self._mtime))
+        self._out.seek(end)
+
+    def add(self, name: str, data: bytes) -> None:
+        self._out.write(_header(name, len(data), self._mtime) + data + _pad(len(data)))
+
+    def close(self) -> None:
+        self._out.write(b"\0" * (2 * BLOCK))
+
+
+@dataclass(frozen=True)
+class Member:
+    offset: int
+    size: int
+
+
+class PackageReader:
+    """The three members of a package file, checked for layout and truncation."""
+
+    def __init__(self, file: BinaryIO, file_size: int) -> None:
+        self._file = file
+        members: dict[str, Member] = {}
+        try:
+            with tarfile.open(fileobj=file, mode="r:") as archive:
+                for info in archive:
+                    if info.name not in MEMBERS or info.name in members:
+                        raise PackageError(f"unexpected member {info.name!r} in the package")
+                    if not info.isreg():
+                        raise PackageError(f"{info.name} is not a regular file in the package")
+                    members[info.name] = Member(info.offset_data, info.size)
+        except (tarfile.TarError, EOFError, OSError):
+            raise PackageError("the package is not a valid tar archive (truncated?)") from None
+        missing = [name for name in MEMBERS if name not in members]
+        if missing:
+            raise PackageError(f"the package lacks {', '.join(missing)} (truncated?)")
+        for name, member in members.items():
+            if member.offset + member.size > file_size:
+                raise PackageError(f"the package is truncated in {name}")
+        for name in (MANIFEST, SIGNATURE):
+            if members[name].size > MAX_SMALL:
+                raise PackageError(f"{name} is too large")
+        self.members = members
+
+    def read(self, name: str) -> bytes:
+        member = self.members[name]
+        self._file.seek(member.offset)
+        data = self._file.read(member.size)
+        if len(data) != member.size:
+            raise PackageError(f"the package is truncated in {name}")
+        return data
+
+    @property
+    def payload(self) -> Member:
+        return self.members[PAYLOAD]

@@ -1,0 +1,84 @@
+"""The package manifest (docs/spec/package.md §3): canonical JSON, signed as shipped."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, ValidationError
+
+from ..audit.canonical import canonical_json
+from ..domain.types import Frozen, MemberId, Ref
+from ..errors import IntegrityError
+
+FORMAT = "ctg-exchange/package@v1"
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class PackageError(IntegrityError):
+    """A package that is malformed, tampered with, or not for this workspace. Exit code 3."""
+
+    code = "package"
+
+
+class Sender(Frozen):
+    member: MemberId
+    party: Ref
+    fingerprint: str
+
+
+class RecipientParty(Frozen):
+    party: Ref
+    recipients: tuple[str, ...] = Field(min_length=1)
+
+
+class PayloadInfo(Frozen):
+    sha256: Sha256
+    size: int = Field(ge=0)
+
+
+class AppliedCondition(Frozen):
+    source: int = Field(ge=1)
+    kind: str
+    detail: str
+
+
+class ConventionRef(Frozen):
+    id: str
+    policy_version: int = Field(ge=1)
+
+
+class Manifest(Frozen):
+    format: Literal["ctg-exchange/package@v1"] = "ctg-exchange/package@v1"
+    log: str
+    request: str
+    delivery: int = Field(ge=1)
+    created_at: str
+    sender: Sender
+    recipient: RecipientParty
+    payload: PayloadInfo
+    columns: tuple[str, ...] = Field(min_length=1)
+    rows: int = Field(ge=0)
+    conditions_applied: tuple[AppliedCondition, ...] = ()
+    retention_deadline: date
+    convention: ConventionRef
+
+    @property
+    def delivery_id(self) -> str:
+        return f"{self.request}-{self.delivery}"
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        """Parse shipped bytes; anything but the canonical form of a valid manifest is refused."""
+        try:
+            value = json.loads(data.decode("utf-8"))
+            manifest = cls.model_validate(value)
+        except (UnicodeDecodeError, ValueError, ValidationError):
+            raise PackageError("the package's manifest is not a valid manifest") from None
+        if canonical_json(value) != data or manifest.to_bytes() != data:
+            raise PackageError("the package's manifest is not in canonical form")
+        return manifest

@@ -1,0 +1,131 @@
+"""Parties' decryption keys: age X25519 identities, kept passphrase-encrypted in key directories.
+
+The identity file is an age file encrypted to a passphrase (scrypt), whose plaintext is what
+``age-keygen`` writes, so ``age -d`` recovers it in an emergency. Only its recipient (``age1…``)
+enters the workspace, registered by an admin of the party, signed and audited. Rotating keeps
+the old identity able to open old packages; new packages go to active recipients only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from pathlib import Path
+
+from ..crypto.age import AgeError, Identity, NoIdentityMatched, decrypt_bytes, encrypt_bytes
+from ..crypto.keys import MIN_PASSPHRASE, KeyDir, read_private_file
+from ..domain.exchange import PartyRecipient
+from ..domain.models import Member, Role
+from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
+from ..errors import InvalidInput, KeyFileError, NotAuthorised
+from ..fsutil import ensure_private_dir, write_exclusive
+from ..store.base import Tx
+from .session import Keyring, Recorder, Session, background, perform
+from .workspace import Workspace
+
+ACTION_RECIPIENT = "keys.encryption"
+# scrypt 2^14: 16 MiB and ~0.1 s here, so that receiving stays under 64 MiB of memory (age's
+# own default, 2^18, takes 256 MiB). `age -d` opens any work factor; the file also sits, 0600,
+# in a 0700 key directory. A strong passphrase matters more than the factor.
+IDENTITY_LOG_N = 14
+
+
+def identity_file(key_dir: KeyDir, party: str, recipient: str) -> Path:
+    return key_dir.path / f"{party}.{recipient}.age"
+
+
+def _identity_text(identity: Identity, created: str) -> bytes:
+    return (f"# created: {created}\n# public key: {identity.recipient}\n{identity}\n").encode()
+
+
+def generate_encryption_key(
+    session: Session, party: str, replaces: str | None = None
+) -> PartyRecipient:
+    """Make a party identity in the key directory and register its recipient (admin only)."""
+    keyring = session.keyring
+    passphrase = keyring.identity_passphrase(
+        f"New passphrase for {party}'s decryption identity", confirm=True
+    )
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise InvalidInput(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+    identity = Identity.generate()
+    recipient = str(identity.recipient)
+    sealed = encrypt_bytes(
+        _identity_text(identity, session.clock.now()), passphrase=passphrase, log_n=IDENTITY_LOG_N
+    )
+    path = identity_file(keyring.key_dir, party, recipient)
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> PartyRecipient:
+        ensure_active(actor)
+        if session.workspace.current_policy(tx).policy.party(party) is None:
+            raise InvalidInput(f"unknown party {party!r}")
+        if not actor.has(Role.ADMIN) or actor.party != party:
+            raise NotAuthorised(
+                RULE_OWN_PARTY_ADMIN,
+                f"only an admin of {party} makes its decryption keys: {actor.id} is "
+                f"{'/'.join(actor.roles)} of {actor.party}",
+            )
+        active = {r.recipient for r in tx.recipients(party) if r.active}
+        if replaces is not None and replaces not in active:
+            raise InvalidInput(f"{replaces} is not an active recipient of {party}")
+        if not recorder.dry_run:  # the file first: a registered key nobody holds would be worse
+            ensure_private_dir(keyring.key_dir.path)
+            write_exclusive(path, sealed, mode=0o600)
+        event = recorder.record(
+            actor,
+            Role.ADMIN,
+            ACTION_RECIPIENT,
+            party,
+            {"party": party, "recipient": recipient, "replaces": replaces},
+        )
+        tx.add_recipient(recipient, party, event.seq)
+        if replaces is not None:
+            tx.retire_recipient(replaces, event.seq)
+        return next(r for r in tx.recipients(party) if r.recipient == recipient)
+
+    return perform(session, operation)
+
+
+def list_recipients(workspace: Workspace) -> list[PartyRecipient]:
+    with workspace.store.transaction() as tx:
+        return tx.recipients()
+
+
+def load_identities(keyring: Keyring, party: str, recipients: Sequence[str]) -> list[Identity]:
+    """Open the party identities in the key directory that match ``recipients``."""
+    return identities_future(keyring, party, recipients).result()
+
+
+def identities_future(
+    keyring: Keyring, party: str, recipients: Sequence[str]
+) -> Future[list[Identity]]:
+    """Find the identity files and ask the passphrase now; decrypt them in the background."""
+    files = [identity_file(keyring.key_dir, party, r) for r in recipients]
+    present = [f for f in files if f.exists()]
+    if not present:
+        raise KeyFileError(
+            f"no decryption identity of {party} for this package in {keyring.key_dir.path}",
+            hint=f"copy the party's identity file ({files[0].name}) into your key directory",
+        )
+    passphrase = keyring.identity_passphrase(f"Passphrase for {party}'s decryption identity")
+    return background(_open_identities, present, passphrase)
+
+
+def _open_identities(present: list[Path], passphrase: str) -> list[Identity]:
+    identities = []
+    for path in present:
+        try:
+            text = decrypt_bytes(read_private_file(path), passphrase=passphrase).decode()
+        except NoIdentityMatched:
+            raise KeyFileError(f"wrong passphrase for the identity {path}") from None
+        except (AgeError, UnicodeDecodeError):
+            raise KeyFileError(f"{path} is not an age-encrypted identity") from None
+        lines = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-1")]
+        try:
+            identity = Identity.parse(lines[0])
+        except (IndexError, ValueError):
+            raise KeyFileError(f"{path} holds no age identity") from None
+        if not path.name.endswith(f".{identity.recipient}.age"):
+            raise KeyFileError(f"{path} holds the identity of another recipient")
+        identities.append(identity)
+    return identities

@@ -1,0 +1,157 @@
+"""Retention of received files, to their deletion (DESIGN §4): list, purge, attest.
+
+At the deadline the recipient deletes what it received; each deletion is recorded as a signed
+attestation (path, hash of what was deleted, time, member). ``purge`` deletes the files past
+their deadline that it finds at their recorded path, hashing each just before; ``attest``
+records a copy deleted by hand. The file is removed inside the transaction that records its
+attestation, so one never stands without the other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..audit.canonical import text_digest
+from ..domain.exchange import Destruction, Reception
+from ..domain.lifecycle import Action
+from ..domain.models import Member
+from ..errors import InvalidInput, NotFound
+from ..store.base import Tx
+from .requests import load_request, record_step, required_text
+from .session import Recorder, Session, load_actor, perform
+
+
+@dataclass(frozen=True)
+class RetentionItem:
+    reception: Reception
+    destruction: Destruction | None
+    overdue: bool
+
+    @property
+    def status(self) -> str:
+        if self.destruction is not None:
+            return "deleted"
+        return "overdue" if self.overdue else "kept"
+
+
+def retention_list(session: Session) -> list[RetentionItem]:
+    """Received files by deadline, overdue first (deleted ones last)."""
+    today = session.clock.today()
+    with session.workspace.store.transaction() as tx:
+        destroyed = {(d.request_id, d.number): d for d in tx.destructions()}
+        items = [
+            RetentionItem(r, destroyed.get((r.request_id, r.number)), r.retention_deadline < today)
+            for r in tx.receptions()
+        ]
+    return sorted(
+        items,
+        key=lambda i: (i.destruction is not None, not i.overdue, i.reception.retention_deadline),
+    )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _destroy(
+    tx: Tx,
+    recorder: Recorder,
+    actor: Member,
+    reception: Reception,
+    method: str,
+    note: str | None,
+    today: date,
+) -> Destruction:
+    """Record the attestation; for a purge, hash and delete the file (real pass only)."""
+    request = load_request(tx, reception.request_id)
+    path = Path(reception.path)
+    delete = method == "purge"
+    file_sha256 = _file_sha256(path) if delete and not recorder.dry_run else None
+    record_step(
+        tx,
+        recorder,
+        actor,
+        request,
+        Action.DESTROY,
+        text=note,
+        payload={
+            "delivery": reception.number,
+            "method": method,
+            "path_sha256": text_digest(reception.path),
+            "file_sha256": file_sha256,
+        },
+    )
+    destruction = Destruction(
+        request_id=reception.request_id,
+        number=reception.number,
+        destroyed_by=actor.id,
+        destroyed_at=recorder.now,
+        destroyed_on=today,
+        method=method,
+        path=reception.path,
+        file_sha256=file_sha256,
+        note=note,
+    )
+    tx.insert_destruction(destruction, recorder.last_seq)
+    if delete and not recorder.dry_run:
+        path.unlink()  # inside the transaction: if this fails, nothing is attested
+    return destruction
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    due: list[Reception]  # past their deadline and present at their path
+    destroyed: list[Destruction]  # empty for a dry run
+    missing: list[Reception]  # past their deadline, not at their path here: attest them
+
+
+def purge(session: Session, dry_run: bool = False) -> PurgeResult:
+    """Delete the acting member's party's received files that are past their deadline."""
+    today = session.clock.today()
+    with session.workspace.store.transaction() as tx:
+        party = load_actor(tx, session.require_actor()).party
+        mine = {r.id for r in tx.list_requests() if r.from_party == party}
+    overdue = [
+        i.reception
+        for i in retention_list(session)
+        if i.status == "overdue" and i.reception.request_id in mine
+    ]
+    due = [r for r in overdue if Path(r.path).is_file()]
+    missing = [r for r in overdue if not Path(r.path).is_file()]
+    if dry_run or not due:
+        return PurgeResult(due, [], missing)
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
+        return [_destroy(tx, recorder, actor, r, "purge", None, today) for r in due]
+
+    return PurgeResult(due, perform(session, operation), missing)
+
+
+def attest(session: Session, delivery_id: str, note: str) -> Destruction:
+    """Record that a received copy was deleted by hand."""
+    note = required_text(note, "--note")
+    request_id, _, number = delivery_id.rpartition("-")
+    if not request_id or not number.isdigit():
+        raise InvalidInput(f"{delivery_id!r} is not a delivery id like DX-2026-0001-1")
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Destruction:
+        reception = tx.get_reception(request_id, int(number))
+        if reception is None:
+            raise NotFound(f"no received delivery {delivery_id!r}")
+        if any(d.request_id == request_id and d.number == int(number) for d in tx.destructions()):
+            raise InvalidInput(f"the deletion of {delivery_id} is already attested")
+        if Path(reception.path).exists():
+            raise InvalidInput(
+                f"{reception.path} still exists", hint="delete it, or run `retention purge`"
+            )
+        return _destroy(tx, recorder, actor, reception, "attest", note, today)
+
+    return perform(session, operation)

@@ -1,0 +1,364 @@
+"""Sending an approved dataset (DESIGN §4, §8; docs/spec/package.md).
+
+Only for a request whose conditions are accepted, inside the convention's validity, by the
+holder's staff. The dataset's header is checked against the approved columns and the adopted
+conditions are applied to the file itself before it is encrypted to the requesting party. The
+package appears at its path, and the delivery (hashes, counts, deadline, never a value) is
+recorded with its signed event, together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from ..crypto.age import AgeError, Recipient, decrypt_bytes, encrypt_bytes
+from ..crypto.sshsig import NAMESPACE_MANIFEST
+from ..domain.exchange import Delivery
+from ..domain.lifecycle import Action, next_status
+from ..domain.models import ExchangeRequest, Frequency, Member, Triage
+from ..domain.recommendations import RecommendationKind
+from ..domain.rules import authorise
+from ..errors import InvalidInput, Refused
+from ..exchange.container import MANIFEST, SIGNATURE, PackageWriter
+from ..exchange.dataset import (
+    AggregateRules,
+    DatasetRules,
+    FastScanner,
+    LineCounter,
+    QuotedCsv,
+    Rewritten,
+    check_cells,
+    check_header,
+    count_rows,
+    read_header,
+    rewrite,
+)
+from ..exchange.manifest import (
+    AppliedCondition,
+    ConventionRef,
+    Manifest,
+    PayloadInfo,
+    RecipientParty,
+    Sender,
+)
+from ..exchange.pipeline import Progress, RingReader, seal
+from ..fsutil import NewFile
+from ..policy.model import Policy
+from ..store.base import Tx
+from .party_keys import load_identities
+from .requests import load_request, record_step
+from .session import Recorder, Session, load_actor
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything decided before the dataset is read."""
+
+    actor: Member
+    request: ExchangeRequest
+    number: int
+    rules: DatasetRules
+    recipients: tuple[str, ...]
+    deadline: date
+    policy_id: str
+    policy_version: int
+
+
+def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> DatasetRules:
+    categories = [c for c in map(policy.category, request.content.categories) if c is not None]
+    approved = [column for category in categories for column in category.columns]
+    pseudonymise: list[str] = []
+    min_count = None
+    for condition in request.conditions:
+        if condition.kind is RecommendationKind.LIMIT_COLUMNS:
+            approved = [c for c in approved if c in condition.columns]
+        elif condition.kind is RecommendationKind.PSEUDONYMISE:
+            pseudonymise += condition.columns
+        elif condition.kind is RecommendationKind.AGGREGATE_MIN_COUNT and condition.value:
+            min_count = max(min_count or 0, condition.value)
+    aggregates = None
+    if request.triage is Triage.NON_PERSONAL:
+        a = policy.aggregates
+        aggregates = AggregateRules(a.min_cell, a.round_to, a.total_group_by)
+    return DatasetRules(
+        approved=tuple(approved),
+        count_columns=tuple(c for category in categories for c in category.count_columns),
+        pseudonymise=tuple(dict.fromkeys(pseudonymise)),
+        min_count=min_count,
+        aggregates=aggregates,
+        suppress_small_cells=suppress,
+    )
+
+
+def retention_days(request: ExchangeRequest) -> int:
+    limits = [
+        c.value
+        for c in request.conditions
+        if c.kind is RecommendationKind.MAX_RETENTION_DAYS and c.value
+    ]
+    return min([request.content.retention_days, *limits])
+
+
+def _plan(session: Session, tx: Tx, request_id: str, suppress: bool) -> Plan:
+    today = session.clock.today()
+    actor = load_actor(tx, session.require_actor())
+    request = load_request(tx, request_id)
+    authorise(Action.SEND, actor, request)
+    next_status(Action.SEND, request)
+    session.workspace.convention(tx).ensure_in_force(today, "sending")
+    sent = tx.deliveries(request.id)
+    if request.content.frequency is Frequency.ONCE and sent:
+        raise Refused(
+            "ONE_OFF_DELIVERED",
+            f"{request.id} asks for a one-off transfer, already made ({sent[0].id})",
+        )
+    recipients = tuple(r.recipient for r in tx.recipients(request.from_party) if r.active)
+    if not recipients:
+        raise Refused(
+            "NO_RECIPIENT",
+            f"{request.from_party} has no encryption key to send to",
+            hint=f"an admin of {request.from_party} runs `ctg-exchange keys generate --party "
+            f"{request.from_party} --encryption`",
+        )
+    current = session.workspace.current_policy(tx)
+    return Plan(
+        actor=actor,
+        request=request,
+        number=len(sent) + 1,
+        rules=dataset_rules(request, current.policy, suppress),
+        recipients=recipients,
+        deadline=today + timedelta(days=retention_days(request)),
+        policy_id=current.policy.id,
+        policy_version=request.policy_version,
+    )
+
+
+def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str | None]:
+    """The request's pseudonymisation key (new: also its sealed form, to store)."""
+    holder = plan.request.to_party
+    with session.workspace.store.transaction() as tx:
+        sealed = tx.get_pseudonym_key(plan.request.id)
+        holder_recipients = [r.recipient for r in tx.recipients(holder)]
+        active = [r.recipient for r in tx.recipients(holder) if r.active]
+    if sealed is not None:
+        identities = load_identities(session.keyring, holder, holder_recipients)
+        try:
+            return decrypt_bytes(bytes.fromhex(sealed), identities), None
+        except AgeError:
+            raise InvalidInput(f"none of {holder}'s identities opens this request's key") from None
+    if not active:
+        raise Refused(
+            "NO_RECIPIENT", f"{holder} needs an encryption key to keep the pseudonymisation key"
+        )
+    import os
+
+    key = os.urandom(32)
+    return key, encrypt_bytes(key, [Recipient.parse(r) for r in active]).hex()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    delivery: Delivery
+    path: Path
+    manifest: Manifest
+
+
+def _raw_blocks(
+    file: BinaryIO, progress: Progress | None
+) -> tuple[RingReader, Iterator[memoryview]]:
+    ring = RingReader(file)
+
+    def blocks() -> Iterator[memoryview]:
+        for block in ring:
+            if progress is not None:
+                progress(len(block))
+            yield block
+
+    return ring, blocks()
+
+
+def send(
+    session: Session,
+    request_id: str,
+    dataset: Path,
+    out: Path | None = None,
+    suppress_small_cells: bool = False,
+    progress: Progress | None = None,
+) -> SendResult:
+    store = session.workspace.store
+    with store.transaction() as tx:
+        plan = _plan(session, tx, request_id, suppress_small_cells)
+    rules, request = plan.rules, plan.request
+    header = read_header(dataset)
+    check_header(header, rules, request.id)
+    small: set[tuple[int, int]] = set()
+    if rules.inspects_cells:
+        report = check_cells(dataset, header, rules)
+        if report.problems:
+            error = InvalidInput(
+                f"the dataset breaks the conditions of {request.id}: {report.problems[0]}"
+            )
+            error.details = report.problems[1:10]
+            if rules.min_count and not rules.suppress_small_cells:
+                error.hint = "--suppress-small-cells blanks them instead of refusing"
+            raise error
+        small = report.small
+    target = out or Path.cwd() / f"{request.id}-{plan.number}.ctgx"
+    signing = session.keyring.signer_future(plan.actor)  # unlocked while the data streams
+    key, new_sealed_key = _pseudonym_key(session, plan) if rules.pseudonymise else (None, None)
+    try:
+        package = NewFile(target)
+    except FileExistsError:
+        raise InvalidInput(f"{target} already exists: choose another --out") from None
+    try:
+        writer = PackageWriter(package.file)
+        payload = writer.begin_payload()
+        recipients = [Recipient.parse(r) for r in plan.recipients]
+        if rules.pseudonymise or small:
+            counter = Rewritten()
+            rewritten = _rewrite_blocks(dataset, header, rules, key, small, counter, progress)
+            sealed = seal(rewritten, payload, recipients)
+            rows = counter.rows
+        else:
+            lines = LineCounter(dataset)
+            scanner = FastScanner(len(header), lines)
+            try:
+                with open(dataset, "rb", buffering=0) as source:
+                    ring, blocks = _raw_blocks(source, progress)
+                    try:
+                        sealed = seal(blocks, payload, recipients, ring.release, scanner.feed)
+                        rows = scanner.finish()
+                    except QuotedCsv:  # quoted fields: count with the csv module, send as is
+                        rows = count_rows(dataset, len(header))
+                        package.discard()
+                        package = NewFile(target)
+                        writer = PackageWriter(package.file)
+                        payload = writer.begin_payload()
+                        source.seek(0)
+                        ring, blocks = _raw_blocks(source, None)
+                        sealed = seal(blocks, payload, recipients, ring.release)
+            finally:
+                lines.close()
+        writer.end_payload(sealed.size)
+        applied = _applied(request, rules, plan.deadline, small)
+        manifest = Manifest(
+            log=session.workspace.id,
+            request=request.id,
+            delivery=plan.number,
+            created_at=session.clock.now(),
+            sender=Sender(
+                member=plan.actor.id, party=plan.actor.party, fingerprint=plan.actor.fingerprint
+            ),
+            recipient=RecipientParty(party=request.from_party, recipients=plan.recipients),
+            payload=PayloadInfo(sha256=sealed.sha256, size=sealed.size),
+            columns=tuple(_output_columns(header)),
+            rows=rows,
+            conditions_applied=applied,
+            retention_deadline=plan.deadline,
+            convention=ConventionRef(id=plan.policy_id, policy_version=plan.policy_version),
+        )
+        manifest_bytes = manifest.to_bytes()
+        signer = signing.result()
+        writer.add(MANIFEST, manifest_bytes)
+        writer.add(SIGNATURE, signer.sign(NAMESPACE_MANIFEST, manifest_bytes).encode())
+        writer.close()
+        delivery = Delivery(
+            request_id=request.id,
+            number=plan.number,
+            sent_by=plan.actor.id,
+            sent_at=manifest.created_at,
+            sent_on=session.clock.today(),
+            payload_sha256=sealed.sha256,
+            payload_size=sealed.size,
+            manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+            rows=rows,
+            columns=manifest.columns,
+            conditions=tuple(f"R{c.source} {c.kind}: {c.detail}" for c in applied),
+            retention_deadline=plan.deadline,
+        )
+        _record_send(session, plan, delivery, signer, package, new_sealed_key)
+    except BaseException:
+        package.discard()
+        raise
+    return SendResult(delivery=delivery, path=target, manifest=manifest)
+
+
+def _output_columns(header: list[str]) -> list[str]:
+    return [name.lstrip("\ufeff") for name in header]
+
+
+def _rewrite_blocks(
+    dataset: Path,
+    header: list[str],
+    rules: DatasetRules,
+    key: bytes | None,
+    small: set[tuple[int, int]],
+    counter: Rewritten,
+    progress: Progress | None,
+) -> Iterator[bytes]:
+    for block in rewrite(dataset, header, rules, key, small, counter):
+        if progress is not None:
+            progress(len(block))
+        yield block
+
+
+def _applied(
+    request: ExchangeRequest, rules: DatasetRules, deadline: date, small: set[tuple[int, int]]
+) -> tuple[AppliedCondition, ...]:
+    details = {
+        RecommendationKind.LIMIT_COLUMNS: lambda c: "columns: " + ", ".join(rules.approved),
+        RecommendationKind.MAX_RETENTION_DAYS: lambda c: f"deadline {deadline}",
+        RecommendationKind.PSEUDONYMISE: lambda c: "hashed: " + ", ".join(c.columns),
+        RecommendationKind.AGGREGATE_MIN_COUNT: lambda c: f"{len(small)} cell(s) blanked",
+    }
+    return tuple(
+        AppliedCondition(source=c.source, kind=c.kind.value, detail=details[c.kind](c))
+        for c in request.conditions
+        if c.kind in details
+    )
+
+
+def _record_send(
+    session: Session,
+    plan: Plan,
+    delivery: Delivery,
+    signer: object,
+    package: NewFile,
+    sealed_key: str | None,
+) -> None:
+    from ..crypto.keys import Signer
+
+    assert isinstance(signer, Signer)
+    with session.workspace.store.transaction(write=True) as tx:
+        actor = load_actor(tx, plan.actor.id)
+        request = load_request(tx, plan.request.id)
+        if len(tx.deliveries(request.id)) + 1 != plan.number:
+            raise InvalidInput(f"another delivery of {request.id} was sent meanwhile: retry")
+        recorder = Recorder(tx, session.workspace.id, session.clock, signer)
+        record_step(
+            tx,
+            recorder,
+            actor,
+            request,
+            Action.SEND,
+            payload={
+                "delivery": delivery.number,
+                "payload_sha256": delivery.payload_sha256,
+                "payload_size": delivery.payload_size,
+                "manifest_sha256": delivery.manifest_sha256,
+                "rows": delivery.rows,
+                "columns": list(delivery.columns),
+                "recipients": list(plan.recipients),
+                "retention_deadline": delivery.retention_deadline.isoformat(),
+                "conditions": [c.split(":")[0] for c in delivery.conditions],
+            },
+        )
+        tx.insert_delivery(delivery, recorder.last_seq)
+        if sealed_key is not None:
+            tx.put_pseudonym_key(request.id, sealed_key, recorder.last_seq)
+        package.commit()  # the package appears just before the delivery commits

@@ -1,0 +1,119 @@
+"""The age v1 format as the spec (c2sp.org/age) requires it, checked without the age CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ctg_exchange.crypto import bech32
+from ctg_exchange.crypto.age import (
+    CHUNK,
+    AgeError,
+    Identity,
+    NoIdentityMatched,
+    Recipient,
+    b64decode,
+    decrypt_bytes,
+    encrypt_bytes,
+)
+
+# the spec's example identity and its recipient
+SPEC_IDENTITY = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
+SPEC_RECIPIENT = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
+
+
+def test_the_spec_example_identity_has_the_spec_recipient() -> None:
+    identity = Identity.parse(SPEC_IDENTITY)
+    assert str(identity.recipient) == SPEC_RECIPIENT
+    assert str(identity) == SPEC_IDENTITY
+    assert Recipient.parse(SPEC_RECIPIENT).public == identity.recipient.public
+
+
+def test_bech32_rejects_bad_checksums_and_mixed_case() -> None:
+    hrp, data = bech32.decode(SPEC_RECIPIENT)
+    assert (hrp, len(data)) == ("age", 32)
+    with pytest.raises(ValueError, match="checksum"):
+        bech32.decode(SPEC_RECIPIENT[:-1] + ("q" if SPEC_RECIPIENT[-1] != "q" else "p"))
+    with pytest.raises(ValueError, match="mixed-case"):
+        bech32.decode("Age1" + SPEC_RECIPIENT[4:])
+    with pytest.raises(ValueError):
+        Recipient.parse(SPEC_IDENTITY)
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK])
+def test_round_trip_at_chunk_boundaries(size: int) -> None:
+    identity = Identity.generate()
+    data = os.urandom(size)
+    assert decrypt_bytes(encrypt_bytes(data, [identity.recipient]), [identity]) == data
+
+
+def test_base64_must_be_canonical_and_unpadded() -> None:
+    assert b64decode("AAAA") == b"\0\0\0"
+    for bad in ("AAA=", "AAB", "A A"):
+        with pytest.raises(AgeError):
+            b64decode(bad)
+
+
+def test_the_wrong_identity_and_a_tampered_header_are_refused() -> None:
+    identity = Identity.generate()
+    sealed = encrypt_bytes(b"synthetic", [identity.recipient])
+    with pytest.raises(NoIdentityMatched):
+        decrypt_bytes(sealed, [Identity.generate()])
+    header_end = sealed.index(b"\n--- ")
+    tampered = bytearray(sealed)
+    tampered[header_end - 2] ^= 0x01  # inside the stanza body
+    with pytest.raises(AgeError):
+        decrypt_bytes(bytes(tampered), [identity])
+
+
+def test_truncation_and_a_missing_final_chunk_are_detected() -> None:
+    identity = Identity.generate()
+    sealed = encrypt_bytes(os.urandom(2 * CHUNK + 10), [identity.recipient])
+    with pytest.raises(AgeError):
+        decrypt_bytes(sealed[:-30], [identity])  # the final chunk cut short
+    with pytest.raises(AgeError):
+        decrypt_bytes(sealed[: -(10 + 16)], [identity])  # the final chunk removed
+
+
+def test_scrypt_must_stand_alone_and_work_factors_are_bounded() -> None:
+    sealed = encrypt_bytes(b"identity", passphrase="pass phrase", log_n=10)
+    assert decrypt_bytes(sealed, passphrase="pass phrase") == b"identity"
+    with pytest.raises(NoIdentityMatched):
+        decrypt_bytes(sealed, passphrase="other phrase")
+    greedy = sealed.replace(b" 10\n", b" 23\n", 1)
+    with pytest.raises(AgeError, match="above the limit"):
+        decrypt_bytes(greedy, passphrase="pass phrase")
+    identity = Identity.generate()
+    mixed = encrypt_bytes(b"x", [identity.recipient])
+    stanza = sealed[sealed.index(b"-> scrypt") : sealed.index(b"---")]
+    both = mixed.replace(b"---", stanza + b"---", 1)
+    with pytest.raises(AgeError, match="alone"):
+        decrypt_bytes(both, [identity], passphrase="pass phrase")
+
+
+def test_the_pseudonymiser_is_hmac_sha256() -> None:
+    import hmac
+
+    from ctg_exchange.exchange.dataset import Pseudonymiser
+
+    for key in (os.urandom(32), b"k", os.urandom(100)):
+        pseudonym = Pseudonymiser(key)
+        for value in ("9000001", "", "é" * 80):
+            assert pseudonym(value) == hmac.digest(key, value.encode(), "sha256").hex()
+
+
+def test_line_counting_without_wc_agrees_with_wc(tmp_path: Path) -> None:
+    from ctg_exchange.exchange.dataset import FastScanner, LineCounter
+
+    data = b"a,b\n" + b"1,2\n" * 70000 + b"3,4"  # unterminated last row
+    path = tmp_path / "rows.csv"
+    path.write_bytes(data)
+    counts = []
+    for use_wc in (True, False):
+        scanner = FastScanner(2, LineCounter(path, use_wc=use_wc))
+        for start in range(0, len(data), 1 << 20):
+            scanner.feed(data[start : start + (1 << 20)])
+        counts.append(scanner.finish())
+    assert counts == [70001, 70001]
