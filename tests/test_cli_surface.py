@@ -17,7 +17,7 @@ from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
     "init", "keys", "member", "convention", "request", "study", "dpo", "decide", "conditions",
-    "exchange", "retention", "audit", "demo",
+    "exchange", "retention", "register", "audit", "demo",
 )  # fmt: skip
 
 
@@ -133,7 +133,8 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
     assert "ended on 2025-12-31" in result.stderr
     assert "renewal" in result.stderr
     assert "Pre-screening warns: PERCEIVED_SENSITIVE" in result.stderr
-    assert "9. audit verify: 15 events verified" in result.stderr
+    assert "10. audit verify: 24 events verified" in result.stderr
+    assert "register check: complete" in result.stderr
     export = next(line.strip() for line in result.stdout.splitlines() if "export " in line)
     env = dict(item.split("=", 1) for item in export.removeprefix("export ").split())
     env["CTG_TODAY"] = "2026-11-27"

@@ -53,7 +53,9 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
         "R2=Information faite au guichet d'inscription",
         as_="c.controller",
     )
-    accepted = ctg.json("conditions", "accept", rid, as_="v.controller")
+    accepted = ctg.json(
+        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller"
+    )
 
     assert approved["status"] == "approved"
     assert accepted["status"] == "conditions_accepted"
@@ -106,7 +108,8 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
     assert "R1  max_retention_days:180" in human and "Conditions accepted by v.controller" in human
     verify = ctg("audit", "verify")
     assert verify.exit_code == 0
-    assert verify.stdout.strip() == "15 events verified"  # init + 8 members + 6 steps
+    # init + 8 members + 6 steps + the requester's new register fiche
+    assert verify.stdout.strip() == "16 events verified"
 
 
 def test_request_ids_count_per_year(ctg: Ctg) -> None:

@@ -156,7 +156,9 @@ def test_only_the_requesting_partys_controller_accepts_the_conditions(ctg: Ctg) 
             contains="only the controller of the requesting party (ville_sceaux) "
             "accepts the conditions",
         )
-    accepted = ctg.json("conditions", "accept", rid, as_="v.controller")
+    accepted = ctg.json(
+        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller"
+    )
     assert accepted["acceptance"]["by"] == "v.controller"
     ctg.refused("conditions", "accept", rid, as_="v.controller", contains="is conditions_accepted")
 

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "conditions": ("conditions_cmd", "conditions", "The requester accepts the conditions."),
     "exchange": ("exchange_cmd", "exchange", "Send and receive approved datasets, encrypted."),
     "retention": ("retention_cmd", "retention", "Received files to their deletion, attested."),
+    "register": ("register_cmd", "register", "The Article 30 register; CNIL exports and bundle."),
     "audit": ("audit_cmd", "audit", "Read and verify the signed, hash-chained audit log."),
     "demo": ("demo_cmd", "demo", "Run the whole procedure once in a throwaway workspace."),
 }

@@ -15,12 +15,18 @@ def conditions() -> None:
 
 @conditions.command()
 @click.argument("request_id", metavar="ID")
+@click.option(
+    "--dpia-ref",
+    metavar="REF",
+    help="The DPIA's reference: required when pre-screening found one necessary.",
+)
 @common_options
-def accept(request_id: str) -> None:
+def accept(request_id: str, dpia_ref: str | None) -> None:
     """Accept the conditions of an approved request (the requesting party's controller).
 
     The conditions are the DPO's recommendations the holder adopted; nothing is sent before
-    they are accepted. `request show ID` lists them.
+    they are accepted. `request show ID` lists them. Accepting records the new processing in
+    your Article 30 register and you as a recipient in the holder's.
 
     \b
     Example:
@@ -28,5 +34,5 @@ def accept(request_id: str) -> None:
     """
     from ..services.review import accept_conditions
 
-    updated = accept_conditions(options().session(), request_id)
+    updated = accept_conditions(options().session(), request_id, dpia_ref)
     finish(updated, f"conditions of {updated.id} accepted ({len(updated.conditions)})")

@@ -53,6 +53,8 @@ def demo(directory: Path | None) -> None:
         "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()),
         "ctg-exchange convention show",
         f"ctg-exchange request show {result.request_id}",
+        "ctg-exchange register list",
+        "ctg-exchange register check",
         "ctg-exchange audit log",
         "ctg-exchange audit verify",
         "ctg-exchange member list",

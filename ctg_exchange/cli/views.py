@@ -18,42 +18,9 @@ Deliveries = list[tuple["Delivery", "Reception | None"]]
 def request_json(
     request: ExchangeRequest, steps: list[Step] | None = None, deliveries: Deliveries | None = None
 ) -> dict[str, Any]:
-    def dump(value: Any) -> Any:
-        return value.model_dump(mode="json") if value is not None else None
+    from ..services.documents import request_document
 
-    out: dict[str, Any] = {
-        "id": request.id,
-        "status": request.status.value,
-        "from": request.from_party,
-        **request.content.model_dump(mode="json"),
-        "filed_by": request.filed_by,
-        "filed_on": request.filed_on.isoformat(),
-        "filed_at": request.filed_at,
-        "updated_at": request.updated_at,
-        "policy_version": request.policy_version,
-        "triage": request.triage.value,
-        "findings": [f.model_dump(mode="json") for f in request.findings],
-        "dpia_required": request.dpia_required,
-        "submitted_on": request.submitted_on and request.submitted_on.isoformat(),
-        "opinion": dump(request.opinion),
-        "decision": dump(request.decision),
-        "approved_against_dpo_opinion": request.approved_against_dpo_opinion,
-        "conditions": [c.model_dump(mode="json") for c in request.conditions],
-        "acceptance": dump(request.acceptance),
-        "annotations": [a.model_dump(mode="json") for a in request.annotations],
-    }
-    if steps is not None:
-        out["history"] = [step.model_dump(mode="json") for step in steps]
-    if deliveries is not None:
-        out["deliveries"] = [
-            {
-                "id": d.id,
-                **d.model_dump(mode="json"),
-                "received": r.model_dump(mode="json") if r else None,
-            }
-            for d, r in deliveries
-        ]
-    return out
+    return request_document(request, steps, deliveries)
 
 
 _STATUS_STYLE = {

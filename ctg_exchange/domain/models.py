@@ -147,6 +147,7 @@ class Acceptance(Frozen):
     by: MemberId
     at: str
     on: date
+    dpia_ref: Text | None = None  # required when pre-screening found a DPIA necessary
 
 
 class Annotation(Frozen):

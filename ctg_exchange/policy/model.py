@@ -77,6 +77,7 @@ class Party(_Model):
     representative: Representative
     signatories: tuple[Representative, ...] = ()
     dpo: Contact
+    register_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,12}$")] | None = None
 
 
 class Signature(_Model):

@@ -21,6 +21,7 @@ from ..errors import InvalidInput, NotAuthorised
 from ..policy import LoadedPolicy
 from ..policy.convention import ChangeKind, ConventionChange, ConventionState, ConventionStatus
 from ..store.base import PolicyRecord, Tx
+from .register import note_lapse
 from .requests import record_step, required_text
 from .session import Recorder, Session, perform
 
@@ -100,11 +101,13 @@ def _record_change(
     return change
 
 
-def _lapse_open(tx: Tx, recorder: Recorder, actor: Member, why: str) -> list[str]:
-    """Close every request not yet exchanged, each with its own signed event."""
+def _lapse_open(tx: Tx, recorder: Recorder, actor: Member, why: str, today: date) -> list[str]:
+    """Close every request not yet exchanged, each with its own signed event; the register
+    fiches linked to one (conditions already accepted) are annotated, never deleted."""
     lapsed = []
     for request in _open_requests(tx):
         record_step(tx, recorder, actor, request, Action.LAPSE, text=why)
+        note_lapse(tx, recorder, actor, Role.ADMIN, request.id, today, why)
         lapsed.append(request.id)
     return lapsed
 
@@ -128,7 +131,7 @@ def renew(session: Session, until: date, reference: str) -> ConventionState:
             raise InvalidInput(f"--until {until} is already past")
         why = state.why_not_in_force(today)
         if why is not None:  # expired: what was left open closed when it ended
-            _lapse_open(tx, recorder, actor, f"lapsed: {why}")
+            _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
         _record_change(
             tx,
             recorder,
@@ -216,7 +219,9 @@ def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState,
         state = session.workspace.convention(tx)
         lapsed: list[str] = []
         if on <= today:
-            lapsed = _lapse_open(tx, recorder, actor, f"lapsed: {state.why_not_in_force(today)}")
+            lapsed = _lapse_open(
+                tx, recorder, actor, f"lapsed: {state.why_not_in_force(today)}", today
+            )
         return state, lapsed
 
     return perform(session, operation)
@@ -231,7 +236,7 @@ def lapse(session: Session) -> list[str]:
         why = session.workspace.convention(tx).why_not_in_force(today)
         if why is None:
             raise InvalidInput(f"the convention is in force on {today}: no request lapses")
-        lapsed = _lapse_open(tx, recorder, actor, f"lapsed: {why}")
+        lapsed = _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
         if not lapsed:
             raise InvalidInput("no open request to lapse")
         return lapsed

@@ -14,14 +14,15 @@ from pathlib import Path
 
 from ..crypto.keys import KeyDir
 from ..domain.models import RequestContent, Role, Verdict
-from ..policy import load_policy, shipped_policy_path
-from . import convention, members, requests, review
+from ..policy import load_policy, shipped_dir, shipped_policy_path
+from . import convention, members, register, requests, review
 from .auditing import audit_verify
 from .clock import Clock
 from .session import Keyring, Session
 from .workspace import DEFAULT_DATABASE, Workspace
 
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the demo on purpose
+DEMO_DPIA = "AIPD-VS-2026-01 (référence fictive de démonstration)"
 DEMO_RENEWAL = (
     "Reconduction expresse (référence fictive de démonstration) : délibération du conseil "
     "municipal de Sceaux et décision du conseil d'administration de la Caf des Hauts-de-Seine"
@@ -108,23 +109,31 @@ def _run(
         "controller and DPO, and the Caf's first admin c.admin, who registers the Caf's."
     )
 
+    registry = shipped_dir("registry")
+    for dpo in ("v.dpo", "c.dpo"):
+        register.import_registry(as_(dpo), registry)
+    say(
+        "3. Each DPO loads its Article 30 register baseline (registry/): the town hall's "
+        "EAJE, ALSH, RAM and pricing fiches; the Caf's partner-sharing, funding and statistics."
+    )
+
     today = clock.today()
     view = convention.show_convention(as_("v.admin"))
     why = view.state.why_not_in_force(today)
     if why is None:
-        say(f"3. On {today} the convention is in force ({view.state.days_left(today)} days left).")
+        say(f"4. On {today} the convention is in force ({view.state.days_left(today)} days left).")
     else:
         until = date(today.year + 3, 12, 31)
         convention.renew(as_("v.admin"), until, DEMO_RENEWAL)
         say(
-            f"3. On {today}, {why}. No request can be filed until v.admin records the express "
+            f"4. On {today}, {why}. No request can be filed until v.admin records the express "
             f"renewal both parties decided (a synthetic reference), until {until}."
         )
 
     filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)
     rid = filed.id
     say(
-        f"4. v.agent (town hall, petite enfance) files {rid} to the Caf: "
+        f"5. v.agent (town hall, petite enfance) files {rid} to the Caf: "
         f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e). "
         f"Pre-screening warns: {', '.join(f.code for f in filed.findings)}."
     )
@@ -132,7 +141,7 @@ def _run(
     review.study_accept(as_("c.controller"), rid, "Besoin établi : tarification au barème national")
     review.study_submit(as_("c.controller"), rid, "Étude favorable ; AIPD à conduire")
     say(
-        f"5. c.controller, for the Caf as holder, studies {rid} (opportunity, feasibility, "
+        f"6. c.controller, for the Caf as holder, studies {rid} (opportunity, feasibility, "
         "GDPR) and submits it to the Caf's DPO."
     )
 
@@ -148,23 +157,33 @@ def _run(
         ],
     )
     say(
-        "6. c.dpo gives the prior opinion: favourable with recommendations R1 "
+        "7. c.dpo gives the prior opinion: favourable with recommendations R1 "
         "(max_retention_days:180, checked by the tool) and R2 (tell families where the data "
         "came from)."
     )
 
     approved = review.approve(as_("c.controller"), rid, adopt=["R1", "R2"])
     say(
-        f"7. c.controller approves {rid}, adopting R1 and R2: they become the "
+        f"8. c.controller approves {rid}, adopting R1 and R2: they become the "
         f"{len(approved.conditions)} conditions of the exchange."
     )
 
-    review.accept_conditions(as_("v.controller"), rid)
-    say(f"8. v.controller, for the town hall, accepts the conditions: {rid} may now be sent.")
+    review.accept_conditions(as_("v.controller"), rid, DEMO_DPIA)
+    ville = register.current_entries(workspace, "ville_sceaux")
+    caf = register.current_entries(workspace, "caf92")
+    new = next(v.entry.ref for v in ville if rid in v.entry.exchanges)
+    sources = ", ".join(v.entry.ref for v in caf if rid in v.entry.exchanges)
+    say(
+        f"9. v.controller, for the town hall, accepts the conditions (the DPIA was done: "
+        f"{DEMO_DPIA}); {rid} may now be sent. The town hall's register gains {new}, and "
+        f"the Caf's {sources} lists the town hall as a recipient."
+    )
+    problems = register.check_register(workspace)
+    say(f"   register check: {'complete' if not problems else '; '.join(problems)}.")
 
     result = audit_verify(workspace)
     say(
-        f"9. audit verify: {result.events} events verified — every step above is signed by "
+        f"10. audit verify: {result.events} events verified — every step above is signed by "
         "its actor and chained to the one before."
     )
     return DemoResult(

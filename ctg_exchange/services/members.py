@@ -191,14 +191,16 @@ def list_members(workspace: Workspace) -> list[Member]:
 
 
 def allowed_signers(workspace: Workspace) -> str:
-    """An OpenSSH ``allowed_signers`` file: every key that ever signed here, by member id.
+    """An OpenSSH ``allowed_signers`` file: every key that ever signed here, by member id."""
+    return allowed_signers_text(workspace.id, list_members(workspace))
 
-    Revoked members stay listed (their past signatures must still verify), under a comment that
-    says when they were revoked.
-    """
+
+def allowed_signers_text(workspace_id: str, members: Sequence[Member]) -> str:
+    """Revoked members stay listed (their past signatures must still verify), under a comment
+    that says when they were revoked."""
     namespaces = ",".join(NAMESPACES)
-    lines = [f"# ctg-exchange workspace {workspace.id}: use with ssh-keygen -Y verify -I MEMBER"]
-    for member in list_members(workspace):
+    lines = [f"# ctg-exchange workspace {workspace_id}: use with ssh-keygen -Y verify -I MEMBER"]
+    for member in members:
         if not member.active:
             lines.append(f"# {member.id}: revoked {member.revoked_at}, for events before that")
         lines.append(f'{member.id} namespaces="{namespaces}" {member.public_key}')

@@ -20,6 +20,7 @@ from ..domain.models import (
     Member,
     Opinion,
     Status,
+    Triage,
     Verdict,
 )
 from ..domain.recommendations import (
@@ -34,6 +35,7 @@ from ..domain.rules import authorise
 from ..errors import InvalidInput, Refused
 from ..policy.model import Policy
 from ..store.base import Tx
+from .register import feed_acceptance
 from .requests import load_request, record_step, required_text, text_or_none
 from .session import Recorder, Session, perform
 
@@ -265,18 +267,30 @@ def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     return perform(session, operation)
 
 
-def accept_conditions(session: Session, request_id: str) -> ExchangeRequest:
-    """The requesting party's controller accepts the conditions; nothing is sent before."""
+def accept_conditions(
+    session: Session, request_id: str, dpia_ref: str | None = None
+) -> ExchangeRequest:
+    """The requesting party's controller accepts the conditions; nothing is sent before.
+
+    A request for which pre-screening found a DPIA necessary needs the DPIA's reference: the
+    DPIA is completed before any transfer. Accepting feeds both parties' Article 30 registers.
+    """
     today = session.clock.today()
+    dpia = dpia_ref.strip() if dpia_ref and dpia_ref.strip() else None
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
         request = load_request(tx, request_id)
         authorise(Action.ACCEPT_CONDITIONS, actor, request)
         next_status(Action.ACCEPT_CONDITIONS, request)
         session.workspace.convention(tx).ensure_in_force(today, "accepting the conditions")
+        if request.dpia_required and dpia is None:
+            raise InvalidInput(
+                f"{request.id} needs a DPIA (GDPR art. 35) before any transfer: give its "
+                "reference with --dpia-ref"
+            )
         conditions = [c.model_dump(mode="json") for c in request.conditions]
-        acceptance = Acceptance(by=actor.id, at=recorder.now, on=today)
-        return record_step(
+        acceptance = Acceptance(by=actor.id, at=recorder.now, on=today, dpia_ref=dpia)
+        accepted = record_step(
             tx,
             recorder,
             actor,
@@ -285,8 +299,13 @@ def accept_conditions(session: Session, request_id: str) -> ExchangeRequest:
             payload={
                 "conditions": len(conditions),
                 "conditions_sha256": text_digest(canonical_json(conditions).decode()),
+                "dpia_ref_sha256": text_digest(dpia) if dpia else None,
             },
             acceptance=acceptance,
         )
+        if request.triage is Triage.PERSONAL:
+            policy = session.workspace.current_policy(tx).policy
+            feed_acceptance(tx, recorder, actor, accepted, policy, today, dpia)
+        return accepted
 
     return perform(session, operation)

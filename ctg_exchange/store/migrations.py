@@ -161,6 +161,19 @@ _EXCHANGE = (
     )""",
 )
 
+_REGISTER = (
+    """CREATE TABLE register_versions (
+        ref TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        controller TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES audit_events (seq),
+        reason TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (ref, version)
+    )""",
+    "CREATE INDEX register_versions_controller ON register_versions (controller)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -170,6 +183,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "convention changes: renewals, avenants, terminations", _CONVENTION_CHANGES),
     Migration(3, "exchange: party recipients, deliveries, receptions, destructions", _EXCHANGE),
+    Migration(4, "register: versioned Article 30 entries", _REGISTER),
 )
 
 LATEST = MIGRATIONS[-1].version

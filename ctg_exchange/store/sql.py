@@ -16,6 +16,7 @@ from ..domain.models import ExchangeRequest, Member, Role, Status, Step
 from ..policy.convention import ChangeKind, ConventionChange
 from .base import PolicyRecord
 from .sql_exchange import ExchangeQueries
+from .sql_register import RegisterQueries
 
 _EVENT_COLUMNS = (
     "seq, time, actor, party, role, action, subject, payload, prev_hash, hash, signature"
@@ -27,7 +28,7 @@ _MEMBER_COLUMNS = (
 _BATCH = 2000
 
 
-class SqlTx(ExchangeQueries):
+class SqlTx(ExchangeQueries, RegisterQueries):
     """One transaction on a DB-API connection."""
 
     def __init__(self, connection: Any) -> None:

@@ -1,0 +1,277 @@
+"""``ctg-exchange register``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import common_options, emit_json, options, say, stdout, table
+
+FORMATS = ("csv", "json", "md", "html", "xlsx")
+
+
+def _version_json(version: Any) -> dict[str, Any]:
+    return {
+        **version.entry.model_dump(mode="json"),
+        "version": version.version,
+        "changed_by": version.author,
+        "changed_at": version.at,
+        "reason": version.reason,
+    }
+
+
+@click.group()
+def register() -> None:
+    """The Article 30 register: fiches per controller, versioned, fed by the procedure."""
+
+
+@register.command(name="import")
+@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
+@common_options
+def import_(path: Path | None) -> None:
+    """Load your party's fiches from a registry directory (an admin or the DPO).
+
+    Every fiche is validated first (file:line: message). Fiches of the other party are left to
+    its own admin or DPO. Importing again changes nothing; a changed fiche gets a new version,
+    keeping what the procedure added (recipients, linked exchanges, notes). Without PATH, the
+    shipped baseline (registry/) is read.
+
+    \b
+    Example:
+      ctg-exchange --as v.dpo register import
+      ctg-exchange --as c.dpo register import ./registry/caf92
+    """
+    from ..policy import shipped_dir
+    from ..services.register import import_registry
+
+    opts = options()
+    result = import_registry(opts.session(), path or shipped_dir("registry"))
+    if opts.json:
+        emit_json(result.__dict__)
+        return
+    for label, refs in (
+        ("added", result.added),
+        ("updated", result.updated),
+        ("unchanged", result.unchanged),
+        ("left to their party", result.skipped),
+    ):
+        if refs:
+            say(f"{label}: {', '.join(refs)}")
+
+
+@register.command(name="list")
+@click.option("--controller", metavar="PARTY", help="Only this controller's fiches.")
+@common_options
+def list_(controller: str | None) -> None:
+    """List the current fiches.
+
+    \b
+    Example:
+      ctg-exchange register list --controller caf92
+    """
+    from ..services.register import current_entries
+
+    opts = options()
+    versions = current_entries(opts.open_workspace(), controller)
+    if opts.json:
+        emit_json([_version_json(v) for v in versions])
+        return
+    out = table("Register", "ref", "controller", "v", "updated", "name", wrap="name")
+    for v in versions:
+        out.add_row(v.entry.ref, v.entry.controller, str(v.version), v.at[:10], v.entry.name)
+    stdout().print(out)
+    if not versions:
+        say("The register is empty: `register import` loads the baseline.")
+
+
+@register.command()
+@click.argument("ref", metavar="REF")
+@common_options
+def show(ref: str) -> None:
+    """Show a fiche as the CNIL lays it out.
+
+    \b
+    Example:
+      ctg-exchange register show CAF92-PARTENAIRES
+    """
+    from rich.markup import escape
+
+    from ..register.export.base import sections
+    from ..services.register import entry_history
+    from ..services.register_export import fiche_view
+
+    opts = options()
+    if opts.json:
+        emit_json(_version_json(entry_history(opts.open_workspace(), ref)[-1]))
+        return
+    view = fiche_view(opts.session(), ref)
+    console = stdout()
+    fiche = view.fiches[0]
+    console.print(f"[bold]{escape(fiche.entry.ref)} — {escape(fiche.entry.name)}[/]")
+    for heading, pairs in sections(fiche, view):
+        console.print(f"[bold]{escape(heading)}[/]")
+        for label, value in pairs:
+            console.print(f"  {escape(label)} : {escape(value)}")
+
+
+@register.command()
+@click.argument("ref", metavar="REF")
+@common_options
+def history(ref: str) -> None:
+    """List a fiche's versions: who changed it, when, and why. Nothing is ever deleted.
+
+    \b
+    Example:
+      ctg-exchange register history CAF92-PARTENAIRES
+    """
+    from ..services.register import entry_history
+
+    opts = options()
+    versions = entry_history(opts.open_workspace(), ref)
+    if opts.json:
+        emit_json([_version_json(v) for v in versions])
+        return
+    out = table(f"History of {ref}", "v", "UTC", "by", "reason", wrap="reason")
+    for v in versions:
+        out.add_row(str(v.version), v.at[:16].replace("T", " "), v.author, v.reason)
+    stdout().print(out)
+
+
+def _save(path: Path, reason: str, new: bool) -> None:
+    from ..services.register import save_entry
+
+    opts = options()
+    version = save_entry(opts.session(), path, reason, new=new)
+    if opts.json:
+        emit_json(_version_json(version))
+        return
+    say(f"[green]✓[/] {version.entry.ref} version {version.version} recorded")
+
+
+@register.command()
+@click.option(
+    "--from-file",
+    "path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The fiche, in YAML.",
+)
+@click.option("--reason", default="new processing activity", show_default=True)
+@common_options
+def add(path: Path, reason: str) -> None:
+    """Add a fiche (an admin or the DPO of its controller).
+
+    \b
+    Example:
+      ctg-exchange --as v.dpo register add --from-file VS-CCAS.yaml
+    """
+    _save(path, reason, new=True)
+
+
+@register.command()
+@click.option(
+    "--from-file",
+    "path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The fiche, in YAML.",
+)
+@click.option("--reason", required=True, help="Why the fiche changes.")
+@common_options
+def edit(path: Path, reason: str) -> None:
+    """Record a new version of a fiche (an admin or the DPO of its controller).
+
+    \b
+    Example:
+      ctg-exchange --as v.dpo register edit --from-file VS-EAJE.yaml \\
+          --reason "AIPD réalisée : ajout de la référence"
+    """
+    _save(path, reason, new=False)
+
+
+@register.command()
+@click.option("--controller", metavar="PARTY", help="Only this controller's fiches.")
+@common_options
+def check(controller: str | None) -> None:
+    """Lint the register for completeness (Art. 30(1)); exit 1 with one line per problem.
+
+    \b
+    Example:
+      ctg-exchange register check --controller ville_sceaux
+    """
+    from ..services.register import check_register
+
+    opts = options()
+    found = check_register(opts.open_workspace(), controller)
+    if opts.json:
+        emit_json({"ok": not found, "problems": found})
+    else:
+        for line in found:
+            click.echo(line)
+        if not found:
+            say("[green]✓[/] the register is complete")
+    if found:
+        click.get_current_context().exit(1)
+
+
+@register.command()
+@click.option("--controller", metavar="PARTY", help="Whose register (default: your party's).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), help="The export's format.")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="The file to write.")
+@click.option(
+    "--audit-bundle",
+    "bundle",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write a signed CNIL audit bundle to this new directory instead.",
+)
+@click.option("--ref", metavar="REF", help="With --audit-bundle: only this fiche.")
+@common_options
+def export(
+    controller: str | None, fmt: str | None, out: Path | None, bundle: Path | None, ref: str | None
+) -> None:
+    """Export the register in the CNIL's layout, or a signed CNIL audit bundle.
+
+    CSV (semicolons, UTF-8 with a BOM, for French spreadsheets) and XLSX follow the CNIL model:
+    the Liste des traitements, then the fiche's fields, then the legal basis, the source, the CTG
+    exchange and the DPIA reference. HTML is printable; JSON is the full model.
+
+    --audit-bundle DIR (an admin or the DPO) writes the register in every format, every linked
+    exchange's request, opinion, decision and acceptance, the convention's versions, the
+    audit-log extract with its verification, and SHA256SUMS signed by you.
+
+    \b
+    Example:
+      ctg-exchange register export --controller caf92 --format xlsx --out registre.xlsx
+      ctg-exchange --as c.dpo register export --audit-bundle controle-cnil --controller caf92
+    """
+    from ..errors import InvalidInput
+
+    opts = options()
+    if bundle is not None:
+        from ..services.register_export import audit_bundle
+
+        made = audit_bundle(opts.session(), bundle, controller, ref)
+        if opts.json:
+            emit_json(
+                {
+                    "bundle": str(made.path),
+                    "files": made.files,
+                    "sha256sums_sha256": made.sums_sha256,
+                    "audit_log": made.verified,
+                }
+            )
+            return
+        say(f"[green]✓[/] audit bundle written to {made.path} ({made.files} files, signed)")
+        say(f"audit log: {made.verified}")
+        return
+    if fmt is None or out is None:
+        raise InvalidInput("give --format and --out, or --audit-bundle DIR")
+    from ..services.register_export import export_register
+
+    view = export_register(opts.session(), controller, fmt, out)
+    if opts.json:
+        emit_json({"out": str(out), "format": fmt, "fiches": len(view.fiches)})
+        return
+    say(f"[green]✓[/] {len(view.fiches)} fiche(s) of {view.controller.id} exported to {out}")

@@ -1,0 +1,69 @@
+"""Register fiches from YAML (``registry/``): every problem as ``path:line: message``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..errors import PolicyError
+from ..policy.model import Policy
+from ..yamlsrc import YamlDocument, load_yaml, validation_problems
+from .model import RegisterEntry
+
+
+@dataclass(frozen=True)
+class EntryFile:
+    path: Path
+    doc: YamlDocument
+    entry: RegisterEntry
+
+
+def _parse(path: Path, problems: list[str]) -> EntryFile | None:
+    try:
+        doc = load_yaml(path)
+    except PolicyError as exc:
+        problems += exc.problems
+        return None
+    if not isinstance(doc.data, dict):
+        problems.append(f"{path}:1: a register fiche is a mapping of fields to values")
+        return None
+    try:
+        return EntryFile(path, doc, RegisterEntry.model_validate(doc.data))
+    except ValidationError as exc:
+        problems += validation_problems(exc, doc)
+        return None
+
+
+def load_entries(paths: list[Path], policy: Policy) -> list[EntryFile]:
+    """Parse fiches, checking shapes, controllers and duplicate references across files."""
+    problems: list[str] = []
+    files = [f for f in (_parse(p, problems) for p in paths) if f is not None]
+    seen: dict[str, Path] = {}
+    for item in files:
+        entry = item.entry
+        if policy.party(entry.controller) is None:
+            problems.append(
+                item.doc.problem(("controller",), f"unknown party {entry.controller!r}")
+            )
+        for index, category in enumerate(entry.ctg_categories):
+            if policy.category(category) is None:
+                problems.append(
+                    item.doc.problem(
+                        ("ctg_categories", index), f"unknown data category {category!r}"
+                    )
+                )
+        if entry.ref in seen:
+            problems.append(item.doc.problem(("ref",), f"{entry.ref} is also in {seen[entry.ref]}"))
+        seen.setdefault(entry.ref, item.path)
+    if problems:
+        raise PolicyError(problems)
+    return files
+
+
+def registry_files(path: Path) -> list[Path]:
+    """A fiche, or every ``*.yaml`` below a directory, in a stable order."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.yaml") if p.is_file())
+    return [path]

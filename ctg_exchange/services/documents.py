@@ -1,0 +1,120 @@
+"""Requests as documents: the JSON every command prints, and Markdown for an audit bundle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.exchange import Delivery, Reception
+from ..domain.models import ExchangeRequest, Step
+
+Deliveries = list[tuple[Delivery, Reception | None]]
+
+
+def request_document(
+    request: ExchangeRequest, steps: list[Step] | None = None, deliveries: Deliveries | None = None
+) -> dict[str, Any]:
+    def dump(value: Any) -> Any:
+        return value.model_dump(mode="json") if value is not None else None
+
+    out: dict[str, Any] = {
+        "id": request.id,
+        "status": request.status.value,
+        "from": request.from_party,
+        **request.content.model_dump(mode="json"),
+        "filed_by": request.filed_by,
+        "filed_on": request.filed_on.isoformat(),
+        "filed_at": request.filed_at,
+        "updated_at": request.updated_at,
+        "policy_version": request.policy_version,
+        "triage": request.triage.value,
+        "findings": [f.model_dump(mode="json") for f in request.findings],
+        "dpia_required": request.dpia_required,
+        "submitted_on": request.submitted_on and request.submitted_on.isoformat(),
+        "opinion": dump(request.opinion),
+        "decision": dump(request.decision),
+        "approved_against_dpo_opinion": request.approved_against_dpo_opinion,
+        "conditions": [c.model_dump(mode="json") for c in request.conditions],
+        "acceptance": dump(request.acceptance),
+        "annotations": [a.model_dump(mode="json") for a in request.annotations],
+    }
+    if steps is not None:
+        out["history"] = [step.model_dump(mode="json") for step in steps]
+    if deliveries is not None:
+        out["deliveries"] = [
+            {
+                "id": d.id,
+                **d.model_dump(mode="json"),
+                "received": r.model_dump(mode="json") if r else None,
+            }
+            for d, r in deliveries
+        ]
+    return out
+
+
+def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: Deliveries) -> str:
+    """A request as a DPO or an auditor reads it, in French."""
+    c = request.content
+    lines = [
+        f"# Demande {request.id}",
+        "",
+        f"- Statut : {request.status.value}",
+        f"- Demandeur → détenteur : {request.from_party} → {c.to}",
+        f"- Champ d'intervention : {c.field} ; nature de la finalité : {c.purpose_kind}",
+        f"- Finalité : {c.purpose}",
+        f"- Catégories de données : {', '.join(c.categories)}",
+        f"- Personnes concernées : {c.subjects}",
+        f"- Base légale : {c.legal_basis or '—'}"
+        + (f" + {c.art9_condition}" if c.art9_condition else "")
+        + f" — {c.legal_text or 'aucun texte'}",
+        f"- Durée de conservation demandée : {c.retention_days} jours ; fréquence : "
+        f"{c.frequency.value}",
+        f"- Déposée le {request.filed_on} par {request.filed_by} (politique v"
+        f"{request.policy_version}) ; AIPD requise : {'oui' if request.dpia_required else 'non'}",
+    ]
+    if request.findings:
+        lines += ["", "## Pré-examen", ""]
+        lines += [f"- {f.code} ({f.severity.value}) : {f.message}" for f in request.findings]
+    if request.opinion:
+        o = request.opinion
+        lines += ["", f"## Avis du DPO ({o.by}, {o.on}) : {o.verdict.value}", "", o.note]
+        lines += [f"- {r.label} : {r.text}" for r in o.recommendations]
+    if request.decision:
+        d = request.decision
+        lines += [
+            "",
+            f"## Décision ({d.by}, {d.on}) : {d.outcome.value}"
+            + (" — contre l'avis du DPO" if d.against_opinion else ""),
+            "",
+        ]
+        if d.text:
+            lines.append(d.text)
+        lines += [
+            f"- R{a.number} : " + ("adoptée" if a.adopted else f"écartée — {a.reason}")
+            for a in d.answers
+        ]
+    if request.conditions:
+        lines += ["", "## Conditions de la transmission", ""]
+        lines += [f"- {c.label} : {c.text}" for c in request.conditions]
+    if request.acceptance:
+        a = request.acceptance
+        lines += [
+            "",
+            f"## Acceptation des conditions ({a.by}, {a.on})"
+            + (f" — AIPD : {a.dpia_ref}" if a.dpia_ref else ""),
+        ]
+    if deliveries:
+        lines += ["", "## Transmissions", ""]
+        lines += [
+            f"- {d.id} : envoyée le {d.sent_on} par {d.sent_by}, {d.rows} lignes, "
+            f"à supprimer avant le {d.retention_deadline}"
+            + (f" ; reçue le {r.received_on} par {r.received_by}" if r else "")
+            for d, r in deliveries
+        ]
+    lines += ["", "## Historique", ""]
+    for step in steps:
+        moved = f" → {step.to_status.value}" if step.to_status else ""
+        lines.append(
+            f"- #{step.seq} {step.at[:16].replace('T', ' ')} UTC, {step.actor} "
+            f"({step.role}) : {step.action}{moved}" + (f" — {step.text}" if step.text else "")
+        )
+    return "\n".join(lines) + "\n"

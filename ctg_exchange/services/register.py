@@ -1,0 +1,317 @@
+"""The Article 30 register: import, add, edit, read, check; and what the procedure writes to it.
+
+Every change is a new version of a fiche (author, date, reason) with its signed
+``register.version`` event; nothing is ever deleted. When a requester's controller accepts the
+conditions of an approved exchange, the requester gets a new processing activity and becomes a
+recipient of the holder's source activity, both linked to the request; a lapsed exchange
+annotates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..audit.canonical import canonical_json, text_digest
+from ..domain.models import ExchangeRequest, Member, Role
+from ..domain.recommendations import RecommendationKind
+from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
+from ..errors import InvalidInput, NotAuthorised, NotFound
+from ..policy.model import Category, Policy, Sensitivity
+from ..register.check import problems
+from ..register.loader import load_entries, registry_files
+from ..register.model import (
+    DataCategory,
+    DataGroup,
+    EntryNote,
+    EntryVersion,
+    LegalBasis,
+    Recipient,
+    RecipientType,
+    RegisterEntry,
+    SecurityKind,
+    SensitiveData,
+    SensitiveKind,
+)
+from ..store.base import Tx
+from .session import Recorder, Session, perform
+from .workspace import Workspace
+
+ACTION = "register.version"
+
+
+def editor_role(actor: Member, controller: str) -> Role:
+    """Admins and DPOs keep their own controller's register."""
+    ensure_active(actor)
+    if actor.party == controller:
+        for role in (Role.DPO, Role.ADMIN):
+            if actor.has(role):
+                return role
+    raise NotAuthorised(
+        RULE_OWN_PARTY_ADMIN,
+        f"only an admin or the DPO of {controller} edits its register: {actor.id} is "
+        f"{'/'.join(actor.roles)} of {actor.party}",
+    )
+
+
+def record_version(
+    tx: Tx, recorder: Recorder, actor: Member, role: Role, entry: RegisterEntry, reason: str
+) -> int:
+    version = len(tx.entry_versions(entry.ref)) + 1
+    event = recorder.record(
+        actor,
+        role,
+        ACTION,
+        entry.ref,
+        {
+            "ref": entry.ref,
+            "controller": entry.controller,
+            "version": version,
+            "doc_sha256": text_digest(canonical_json(entry.model_dump(mode="json")).decode()),
+            "reason_sha256": text_digest(reason),
+        },
+    )
+    tx.add_entry_version(entry, version, event.seq, reason)
+    return version
+
+
+def _merge(imported: RegisterEntry, current: RegisterEntry) -> RegisterEntry:
+    """The imported fiche, keeping what the procedure added to the current version."""
+    linked = [r for r in current.recipients if r.exchange and r not in imported.recipients]
+    return imported.model_copy(
+        update={
+            "created_on": current.created_on,
+            "recipients": (*imported.recipients, *linked),
+            "exchanges": tuple(dict.fromkeys((*imported.exchanges, *current.exchanges))),
+            "notes": tuple(dict.fromkeys((*current.notes, *imported.notes))),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    skipped: list[str]  # other controllers' fiches: their own admin or DPO imports them
+
+
+def import_registry(session: Session, path: Path) -> ImportResult:
+    paths = registry_files(path)
+    if not paths:
+        raise InvalidInput(f"no register fiche (*.yaml) in {path}")
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ImportResult:
+        files = load_entries(paths, session.workspace.current_policy(tx).policy)
+        result = ImportResult([], [], [], [])
+        for item in files:
+            entry = item.entry
+            if entry.controller != actor.party:
+                result.skipped.append(entry.ref)
+                continue
+            role = editor_role(actor, entry.controller)
+            versions = tx.entry_versions(entry.ref)
+            if not versions:
+                record_version(tx, recorder, actor, role, entry, f"import of {item.path.name}")
+                result.added.append(entry.ref)
+                continue
+            merged = _merge(entry, versions[-1].entry)
+            if merged == versions[-1].entry:
+                result.unchanged.append(entry.ref)
+            else:
+                record_version(tx, recorder, actor, role, merged, f"import of {item.path.name}")
+                result.updated.append(entry.ref)
+        if not result.added and not result.updated and not result.unchanged:
+            raise InvalidInput(f"no fiche of {actor.party} in {path}")
+        return result
+
+    return perform(session, operation)
+
+
+def save_entry(session: Session, path: Path, reason: str, *, new: bool) -> EntryVersion:
+    """``register add`` (a new fiche) or ``register edit`` (a new version of one)."""
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("--reason must not be empty")
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> EntryVersion:
+        (item,) = load_entries([path], session.workspace.current_policy(tx).policy)
+        entry: RegisterEntry = item.entry
+        role = editor_role(actor, entry.controller)
+        versions = tx.entry_versions(entry.ref)
+        if new and versions:
+            raise InvalidInput(f"{entry.ref} already exists: use `register edit`")
+        if not new:
+            if not versions:
+                raise NotFound(f"no register fiche {entry.ref!r}: use `register add`")
+            if versions[-1].entry.controller != entry.controller:
+                raise InvalidInput(f"{entry.ref} belongs to {versions[-1].entry.controller}")
+            entry = _merge(entry, versions[-1].entry)
+            if entry == versions[-1].entry:
+                raise InvalidInput(f"{entry.ref}: nothing changed")
+        record_version(tx, recorder, actor, role, entry, reason)
+        return tx.entry_versions(entry.ref)[-1]
+
+    return perform(session, operation)
+
+
+def current_entries(workspace: Workspace, controller: str | None = None) -> list[EntryVersion]:
+    with workspace.store.transaction() as tx:
+        return tx.current_entries(controller)
+
+
+def entry_history(workspace: Workspace, ref: str) -> list[EntryVersion]:
+    with workspace.store.transaction() as tx:
+        versions = tx.entry_versions(ref)
+    if not versions:
+        raise NotFound(f"no register fiche {ref!r}", hint="`ctg-exchange register list` shows them")
+    return versions
+
+
+def check_register(workspace: Workspace, controller: str | None = None) -> list[str]:
+    found = []
+    for version in current_entries(workspace, controller):
+        found += problems(version.entry)
+    return found
+
+
+# -- fed by the procedure ------------------------------------------------------------------
+
+
+def entry_ref(policy: Policy, party: str, request_id: str) -> str:
+    found = policy.party(party)
+    prefix = found.register_prefix if found and found.register_prefix else party.upper()
+    return f"{prefix}-{request_id}"
+
+
+def _data_of(category: Category, retention: str) -> DataCategory | SensitiveData | None:
+    if category.sensitivity is Sensitivity.NOT_PERSONAL:
+        return None
+    if category.sensitivity is Sensitivity.SPECIAL_ART9:
+        return SensitiveData(
+            kind=SensitiveKind.SANTE, description=category.label, retention=retention
+        )
+    if category.sensitivity is Sensitivity.OFFENCE_ART10:
+        return SensitiveData(
+            kind=SensitiveKind.INFRACTIONS, description=category.label, retention=retention
+        )
+    group = DataGroup(category.cnil_group.value)
+    return DataCategory(group=group, description=category.label, retention=retention)
+
+
+def feed_acceptance(
+    tx: Tx,
+    recorder: Recorder,
+    actor: Member,
+    request: ExchangeRequest,
+    policy: Policy,
+    today: date,
+    dpia_ref: str | None,
+) -> list[str]:
+    """The requester's new activity, and the requester as recipient of the holder's ones."""
+    content = request.content
+    holder = policy.party(request.to_party)
+    requester = policy.party(request.from_party)
+    assert holder is not None and requester is not None
+    limits = [
+        c.value
+        for c in request.conditions
+        if c.kind is RecommendationKind.MAX_RETENTION_DAYS and c.value
+    ]
+    days = min([content.retention_days, *limits])
+    retention = f"{days} jours à compter de chaque réception (échange CTG {request.id})"
+    items = [_data_of(c, retention) for c in map(policy.category, content.categories) if c]
+    kind = policy.purpose_kind(content.purpose_kind)
+    field = policy.field(content.field)
+    adopted = "; ".join(f"{c.label} {c.text}" for c in request.conditions)
+    entry = RegisterEntry(
+        ref=entry_ref(policy, request.from_party, request.id),
+        controller=request.from_party,
+        name=f"{kind.label if kind else content.purpose_kind} — "
+        f"{field.label if field else content.field} "
+        f"(données reçues de {holder.short_name}, {request.id})",
+        created_on=today,
+        purpose=content.purpose,
+        legal_basis=LegalBasis(
+            art6=content.legal_basis or "art6_1_e",
+            art9=content.art9_condition,
+            text=content.legal_text or "non renseigné",
+        ),
+        subjects=(content.subjects,),
+        data=tuple(i for i in items if isinstance(i, DataCategory)),
+        sensitive=tuple(i for i in items if isinstance(i, SensitiveData)),
+        recipients=(
+            Recipient(
+                name=content.recipients or f"Services de {requester.short_name}",
+                type=RecipientType.SERVICE_INTERNE,
+            ),
+        ),
+        security={
+            SecurityKind.CHIFFREMENT: "Données reçues chiffrées pour la seule partie "
+            "destinataire (age X25519), paquet signé",
+            SecurityKind.TRACABILITE: "Journal d'audit chaîné et signé (réception, "
+            "suppression attestée à l'échéance)",
+            SecurityKind.CONTROLE_ACCES: "Identité de déchiffrement de la partie protégée par "
+            "phrase de passe ; comptes nominatifs",
+            **({SecurityKind.AUTRES: f"Conditions de transmission : {adopted}"} if adopted else {}),
+        },
+        source=f"{holder.name} — échange CTG article 7, {request.id}",
+        dpia_required=request.dpia_required,
+        dpia_ref=dpia_ref,
+        exchanges=(request.id,),
+    )
+    touched = []
+    if not tx.entry_versions(entry.ref):
+        record_version(
+            tx,
+            recorder,
+            actor,
+            Role.CONTROLLER,
+            entry,
+            f"exchange {request.id}: conditions accepted",
+        )
+        touched.append(entry.ref)
+    recipient = Recipient(
+        name=f"{requester.name} ({request.id})", type=RecipientType.PARTENAIRE, exchange=request.id
+    )
+    for version in tx.current_entries(request.to_party):
+        source = version.entry
+        if not set(source.ctg_categories) & set(content.categories):
+            continue
+        if request.id in source.exchanges:
+            continue
+        updated = source.model_copy(
+            update={
+                "recipients": (*source.recipients, recipient),
+                "exchanges": (*source.exchanges, request.id),
+            }
+        )
+        record_version(
+            tx,
+            recorder,
+            actor,
+            Role.CONTROLLER,
+            updated,
+            f"exchange {request.id}: {request.from_party} added as recipient",
+        )
+        touched.append(source.ref)
+    return touched
+
+
+def note_lapse(
+    tx: Tx, recorder: Recorder, actor: Member, role: Role, request_id: str, today: date, why: str
+) -> None:
+    """Annotate the fiches linked to an exchange that lapsed; they are never deleted."""
+    note = EntryNote(on=today, text=f"Échange {request_id} caduc : {why}", exchange=request_id)
+    for version in tx.current_entries():
+        entry = version.entry
+        if request_id in entry.exchanges and note not in entry.notes:
+            record_version(
+                tx,
+                recorder,
+                actor,
+                role,
+                entry.model_copy(update={"notes": (*entry.notes, note)}),
+                f"exchange {request_id} lapsed",
+            )

@@ -1,0 +1,258 @@
+"""Exporting the register, and the one-command CNIL audit bundle (DOMAIN §5).
+
+The bundle holds exactly what an audit asks for: the register (or the one fiche asked for) in
+every format; for each linked exchange its request, study, opinion and recommendations,
+decision and acceptance; the convention's policy versions and changes; the audit-log extract
+for those exchanges and fiches with the result of verifying the whole log; and ``SHA256SUMS``
+over it all, signed by the exporting member (SSHSIG, ``ctg-exchange/bundle@v1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from ..audit.verify import verify_events
+from ..crypto.sshsig import NAMESPACE_BUNDLE
+from ..domain.models import ExchangeRequest
+from ..errors import AuditBroken, InvalidInput, NotFound
+from ..fsutil import fsync_dir, write_atomic
+from ..register.export import EXPORTERS, Fiche, RegisterView
+from ..store.base import Tx
+from .documents import request_document, request_markdown
+from .members import allowed_signers_text
+from .register import editor_role
+from .session import Recorder, Session, load_actor
+from .workspace import Workspace
+
+ACTION_EXPORT = "register.export"
+
+
+def _exchange_summary(request: ExchangeRequest) -> str:
+    parts = []
+    if request.opinion:
+        parts.append(f"avis {request.opinion.verdict.value} du {request.opinion.on}")
+    if request.decision:
+        parts.append(
+            f"décision {request.decision.outcome.value} du {request.decision.on}"
+            + (" contre l'avis du DPO" if request.decision.against_opinion else "")
+        )
+    return "; ".join(parts) or request.status.value
+
+
+def register_view(
+    workspace: Workspace, tx: Tx, controller: str, today: date, ref: str | None = None
+) -> RegisterView:
+    policy = workspace.current_policy(tx).policy
+    party = policy.party(controller)
+    if party is None:
+        raise InvalidInput(f"unknown party {controller!r}")
+    fiches = []
+    versions_total = 0
+    for current in tx.current_entries(controller):
+        history = tx.entry_versions(current.entry.ref)
+        versions_total += len(history)
+        if ref is not None and current.entry.ref != ref:
+            continue
+        fiches.append(
+            Fiche(current=current, created=current.entry.created_on, updated=history[-1].on)
+        )
+    if ref is not None and not fiches:
+        raise NotFound(f"no register fiche {ref!r} of {controller}")
+    exchanges = {}
+    for fiche in fiches:
+        for rid in fiche.entry.exchanges:
+            request = tx.get_request(rid)
+            if request is not None:
+                exchanges[rid] = _exchange_summary(request)
+    labels = {b.id: b.label for b in (*policy.legal_bases.art6, *policy.legal_bases.art9)}
+    return RegisterView(
+        controller=party,
+        fiches=tuple(fiches),
+        exchanges=exchanges,
+        generated_on=today,
+        register_version=versions_total,
+        labels=labels,
+    )
+
+
+def fiche_view(session: Session, ref: str) -> RegisterView:
+    """One fiche, as the exports show it."""
+    with session.workspace.store.transaction() as tx:
+        versions = tx.entry_versions(ref)
+        if not versions:
+            raise NotFound(f"no register fiche {ref!r}")
+        return register_view(
+            session.workspace, tx, versions[-1].entry.controller, session.clock.today(), ref
+        )
+
+
+def export_register(session: Session, controller: str | None, fmt: str, out: Path) -> RegisterView:
+    """Export a controller's register (default: the acting member's party)."""
+    if fmt not in EXPORTERS:
+        raise InvalidInput(f"unknown format {fmt!r}: {', '.join(EXPORTERS)}")
+    with session.workspace.store.transaction() as tx:
+        if controller is None:
+            if not session.actor_id:
+                raise InvalidInput("give --controller, or act as a member (--as)")
+            controller = load_actor(tx, session.actor_id).party
+        view = register_view(session.workspace, tx, controller, session.clock.today())
+    EXPORTERS[fmt].write(view, out)
+    return view
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    files: int
+    sums_sha256: str
+    verified: str
+
+
+def _write(root: Path, relative: str, data: bytes | str) -> None:
+    target = root / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, data.encode("utf-8") if isinstance(data, str) else data, mode=0o640)
+
+
+_README = """Dossier pour un contrôle de la CNIL — {controller}
+Édité le {today} par {member} avec ctg-exchange.
+
+registre/    le registre des activités de traitement (CSV, XLSX, HTML, Markdown, JSON)
+echanges/    pour chaque échange CTG lié : demande, étude, avis du DPO et recommandations,
+             décision, acceptation des conditions, transmissions, historique
+convention/  les versions de la convention (politiques) et ses évolutions (avenants…)
+journal/     l'extrait du journal d'audit pour ces échanges et fiches, et la vérification
+             du journal entier ; allowed_signers pour vérifier chaque signature
+
+Vérifier l'intégrité du dossier :
+  sha256sum -c SHA256SUMS
+  ssh-keygen -Y verify -f journal/allowed_signers -I {member} -n {namespace} \\
+      -s SHA256SUMS.sig < SHA256SUMS
+"""
+
+
+def _files(workspace: Workspace, tx: Tx, view: RegisterView, root: Path, member: str) -> None:
+    controller = view.controller.id
+    stem = (
+        f"fiche-{view.fiches[0].entry.ref}" if len(view.fiches) == 1 else f"registre-{controller}"
+    )
+    for fmt, exporter in EXPORTERS.items():
+        exporter.write(view, _ensure(root / "registre") / f"{stem}.{fmt}")
+    subjects = {f.entry.ref for f in view.fiches}
+    for rid in sorted({rid for f in view.fiches for rid in f.entry.exchanges}):
+        request = tx.get_request(rid)
+        if request is None:
+            continue
+        steps = tx.steps(rid)
+        deliveries = [(d, tx.get_reception(d.request_id, d.number)) for d in tx.deliveries(rid)]
+        document = request_document(request, steps, deliveries)
+        _write(
+            root,
+            f"echanges/{rid}/demande.json",
+            json.dumps(document, ensure_ascii=False, indent=2) + "\n",
+        )
+        _write(root, f"echanges/{rid}/demande.md", request_markdown(request, steps, deliveries))
+        subjects.add(rid)
+    for record in tx.policies():
+        _write(root, f"convention/politique-v{record.version}.yaml", record.text)
+    changes = [
+        {
+            "seq": c.seq,
+            "kind": c.kind.value,
+            "effective": c.effective.isoformat(),
+            "reference": c.reference,
+            "by": c.by,
+            "at": c.at,
+            "policy_version": c.policy_version,
+        }
+        for c in tx.convention_changes()
+    ]
+    _write(root, "convention/evolutions.json", json.dumps(changes, ensure_ascii=False, indent=2))
+    extract = [
+        json.dumps(e.to_json(), ensure_ascii=False, sort_keys=True)
+        for e in tx.events()
+        if e.event.subject in subjects or e.event.action.startswith("convention.")
+    ]
+    _write(root, "journal/evenements.jsonl", "\n".join(extract) + "\n")
+    try:
+        result = verify_events(tx.events(), workspace.id)
+        verdict = f"{result.events} events verified; head {result.head}\n"
+    except AuditBroken as exc:
+        verdict = f"FAILED: {exc.message}\n"
+    _write(root, "journal/verification.txt", verdict)
+    _write(root, "journal/allowed_signers", allowed_signers_text(workspace.id, tx.list_members()))
+    _write(
+        root,
+        "LISEZMOI.txt",
+        _README.format(
+            controller=view.controller.name,
+            today=view.generated_on,
+            member=member,
+            namespace=NAMESPACE_BUNDLE,
+        ),
+    )
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sums(root: Path) -> bytes:
+    lines = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        lines.append(f"{digest}  {path.relative_to(root).as_posix()}\n")
+    return "".join(lines).encode("utf-8")
+
+
+def audit_bundle(
+    session: Session, directory: Path, controller: str | None = None, ref: str | None = None
+) -> Bundle:
+    """Write the bundle to ``directory`` (which must not exist), signed and audited."""
+    if directory.exists():
+        raise InvalidInput(f"{directory} already exists: the bundle goes to a new directory")
+    workspace = session.workspace
+    today = session.clock.today()
+    with workspace.store.transaction() as tx:
+        actor = load_actor(tx, session.require_actor())
+        party = controller or actor.party
+        role = editor_role(actor, party)
+    signer = session.keyring.signer(actor)
+    staging = Path(tempfile.mkdtemp(prefix=".ctg-bundle-", dir=directory.parent))
+    moved = False
+    try:
+        with workspace.store.transaction(write=True) as tx:
+            actor = load_actor(tx, actor.id)
+            view = register_view(workspace, tx, party, today, ref)
+            _files(workspace, tx, view, staging, actor.id)
+            sums = _sums(staging)
+            _write(staging, "SHA256SUMS", sums)
+            _write(staging, "SHA256SUMS.sig", signer.sign(NAMESPACE_BUNDLE, sums))
+            digest = hashlib.sha256(sums).hexdigest()
+            verified = (staging / "journal" / "verification.txt").read_text().strip()
+            Recorder(tx, workspace.id, session.clock, signer).record(
+                actor,
+                role,
+                ACTION_EXPORT,
+                party,
+                {
+                    "controller": party,
+                    "ref": ref,
+                    "files": sums.count(b"\n"),
+                    "sha256sums_sha256": digest,
+                },
+            )
+            staging.rename(directory)  # appears just before the export's event commits
+            moved = True
+            fsync_dir(directory.parent)
+    except BaseException:
+        shutil.rmtree(directory if moved else staging, ignore_errors=True)
+        raise
+    return Bundle(path=directory, files=sums.count(b"\n"), sums_sha256=digest, verified=verified)
