@@ -91,13 +91,28 @@ class IntegrityError(ExchangeError):
 
 
 class AuditBroken(IntegrityError):
-    """The audit chain fails to verify at ``seq``."""
+    """The audit log fails to verify. ``where`` names the first failure (``event #12``,
+    ``request DX-2026-0001``…); ``failures`` lists every one, as JSON objects."""
 
     code = "audit_broken"
 
-    def __init__(self, seq: int, message: str) -> None:
-        super().__init__(f"audit log broken at event #{seq}: {message}")
+    def __init__(
+        self,
+        where: str,
+        message: str,
+        *,
+        seq: int | None = None,
+        request: str | None = None,
+        failures: list[dict[str, object]] | None = None,
+    ) -> None:
+        super().__init__(f"audit log broken at {where}: {message}")
         self.seq = seq
+        self.request = request
+        self.failures = failures or []
+        if len(self.failures) > 1:
+            shown = [f"{f['where']}: {f['message']}" for f in self.failures[1:6]]
+            more = len(self.failures) - 1 - len(shown)
+            self.details = shown + ([f"… and {more} more (--json lists them all)"] if more else [])
 
 
 class SignatureInvalid(IntegrityError):

@@ -1,4 +1,4 @@
-"""docs/spec/audit-log.md §8 agrees with the code: same signed bytes, same hash."""
+"""docs/audit-format.md §11 agrees with the code: same signed bytes, same hash."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from pathlib import Path
 
 from ctg_exchange.audit import Event
 
-SPEC = Path(__file__).resolve().parents[1] / "docs" / "spec" / "audit-log.md"
+SPEC = Path(__file__).resolve().parents[1] / "docs" / "audit-format.md"
 
 
 def test_the_spec_test_vector_matches_the_code() -> None:
-    section = SPEC.read_text(encoding="utf-8").split("## 8. Test vector", 1)[1]
+    section = SPEC.read_text(encoding="utf-8").split("## 11. Test vectors", 1)[1]
     signed_text = re.search(r"signed bytes\n`(ctg-exchange/event@v1)\\n(\{.*?\})`", section)
     digest = re.search(r"\n    ([0-9a-f]{64})\n", section)
     assert signed_text and digest

@@ -674,7 +674,16 @@ def test_retention_purge_and_attest(keyed: Ctg, tmp_path: Path) -> None:
     ctg.ok("retention", "attest", f"{rid}-2", "--note", "Supprimé à la main", as_="v.agent")
     statuses = [i["status"] for i in json.loads(ctg("retention", "list", "--json").stdout)]
     assert statuses == ["deleted", "deleted"]
-    assert ctg("audit", "verify").exit_code == 0
+    # each send, reception, purge and attestation signed a checkpoint of the log as it stood
+    events = ctg.json("audit", "log")
+    checkpoints = ctg.json("audit", "checkpoints")
+    after = {
+        e["seq"]: e["actor"]
+        for e in events
+        if e["action"] in ("exchange.send", "exchange.receive", "retention.destroy")
+    }
+    assert {cp["tree_size"]: cp["signers"][0]["member"] for cp in checkpoints} == after
+    assert ctg.json("audit", "verify")["checkpoints"] == len(after) == 6
 
 
 def test_attesting_a_file_that_still_exists_is_refused(keyed: Ctg, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import csv
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -384,7 +385,9 @@ def test_the_audit_bundle_verifies_and_detects_a_changed_byte(
         f"echanges/{rid}/demande.json",
         f"echanges/{rid}/demande.md",
         "convention/politique-v1.yaml",
-        "journal/evenements.jsonl",
+        "journal/export.jsonl",
+        "journal/checkpoint.txt",
+        "journal/verify_audit_export.py",
         "journal/verification.txt",
         "registre/registre-caf92.xlsx",
         "registre/registre-caf92.html",
@@ -422,6 +425,22 @@ def test_the_audit_bundle_verifies_and_detects_a_changed_byte(
         ).returncode
 
     assert sums() == 0 and signature() == 0
+    # the journal extract verifies without ctg-exchange, with the bundle's own script
+    offline = subprocess.run(
+        [
+            sys.executable,
+            "journal/verify_audit_export.py",
+            "journal/export.jsonl",
+            "--allowed-signers",
+            "journal/allowed_signers",
+        ],
+        cwd=bundle,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert offline.returncode == 0, offline.stdout
+    assert offline.stdout.startswith("OK: ")
     target = bundle / "registre" / "registre-caf92.md"
     data = bytearray(target.read_bytes())
     data[10] ^= 0x01

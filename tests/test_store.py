@@ -67,3 +67,21 @@ def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
             assert tx.get_meta("workspace_id") is None
     finally:
         store.close()
+
+
+def test_a_workspace_from_before_checkpoints_gains_its_merkle_tree(ctg: Ctg) -> None:
+    """Migration 5 derives the tree from the events already there; the log then checkpoints,
+    proves and verifies as if it had always had one."""
+    rid = ctg.file_request()
+    ctg.advance(rid, "approved")
+    connection = sqlite3.connect(ctg.db)
+    for table in ("checkpoint_signatures", "checkpoints", "audit_tree"):
+        connection.execute(f"DROP TABLE {table}")  # its triggers go with it
+    connection.execute("DELETE FROM schema_migrations WHERE version = 5")
+    connection.commit()
+    connection.close()
+
+    made = ctg.json("audit", "checkpoint", as_="c.dpo")
+    assert made["tree_size"] == len(ctg.json("audit", "log"))
+    assert ctg.json("audit", "verify")["checkpoints"] == 1
+    assert len(ctg.json("audit", "prove", "--request", rid)["proofs"]) == 5

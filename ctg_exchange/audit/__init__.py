@@ -1,17 +1,20 @@
-"""The hash-chained, signed audit log (DESIGN §7, docs/spec/audit-log.md)."""
+"""The hash-chained, signed audit log with its Merkle tree and checkpoints (DESIGN §7,
+docs/audit-format.md)."""
 
 from .canonical import canonical_json, text_digest
 from .events import EVENT_PREFIX, GENESIS_HASH, Event, StoredEvent, utc_timestamp
-from .verify import VerifyResult, verify_events
+from .report import Failure, VerifyResult
+from .verify import verify_log
 
 __all__ = [
     "EVENT_PREFIX",
     "GENESIS_HASH",
     "Event",
+    "Failure",
     "StoredEvent",
     "VerifyResult",
     "canonical_json",
     "text_digest",
     "utc_timestamp",
-    "verify_events",
+    "verify_log",
 ]

@@ -1,4 +1,4 @@
-"""Canonical JSON (docs/spec/audit-log.md §2).
+"""Canonical JSON (docs/audit-format.md §2).
 
 Object keys sorted by code point, no insignificant whitespace, UTF-8 without escaping non-ASCII,
 and only strings, integers, booleans, null, arrays and objects: floats are refused because their
@@ -30,12 +30,36 @@ def _check(value: Any, path: str) -> None:
     raise TypeError(f"{path}: {type(value).__name__} is not a JSON value")
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def _plain(value: Any) -> bool:
+    """True when ``value`` holds only plain JSON types (the common case, checked fast)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind in _PLAIN:
+            continue
+        if kind is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
 def canonical_json(value: Any) -> bytes:
     """The canonical UTF-8 bytes of ``value``."""
-    _check(value, "$")
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    if not _plain(value):
+        _check(value, "$")  # subclasses (enums) are fine; a float or an object is not
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def text_digest(text: str) -> str:

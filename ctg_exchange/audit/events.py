@@ -1,4 +1,4 @@
-"""Audit events: what is hashed, what is signed (docs/spec/audit-log.md §3-§4)."""
+"""Audit events: what is hashed, what is signed (docs/audit-format.md §3-§4)."""
 
 from __future__ import annotations
 

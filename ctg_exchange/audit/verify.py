@@ -1,111 +1,309 @@
-"""Verify an audit log from its events alone (docs/spec/audit-log.md §5).
+"""Verify an audit log from its events and checkpoints (docs/audit-format.md §7).
 
 The verifier trusts nothing but the events: it learns members and their keys from the log itself
 (the genesis event declares the first admin, ``member.add`` events the others), so the same check
-runs on the store or on an export handed to an auditor. It stops at the first bad event and names
-its sequence number.
+runs on the store or on a full export handed to an auditor. For every event it checks the chain,
+the hash, that the actor was a member holding the role the action needs at that time (the replay
+applies the commands' own rules), and the signature; it rebuilds the RFC 9162 tree and compares
+its root with every signed checkpoint, which is what catches a truncated tail or a rewritten
+suffix. It does not stop at the first failure: it reports them all, each at its place.
+
+Signatures are checked in batches by workers (threads, or processes for a large log: see
+:mod:`.sigcheck`), while the main thread hashes, chains and replays the next events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from ..crypto import sshsig
 from ..crypto.keys import PublicKey
-from ..crypto.sshsig import NAMESPACE_EVENT, verify
-from ..errors import AuditBroken, InvalidInput, SignatureInvalid
+from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
+from ..errors import InvalidInput, SignatureInvalid
+from . import merkle, sigcheck
+from .checkpoint import Checkpoint, StoredCheckpoint, key_id, origin_of, parse_note
 from .events import GENESIS_HASH, StoredEvent
+from .replay import LogMember, Replay, ReplayError
+from .report import Failure, VerifyResult
+from .sigcheck import Item
 
-ACTION_INIT = "workspace.init"
-ACTION_MEMBER_ADD = "member.add"
-ACTION_MEMBER_REVOKE = "member.revoke"
-
-
-@dataclass
-class _Member:
-    party: str
-    roles: frozenset[str]
-    key: PublicKey
-    revoked: bool = False
+BATCH = 512
+WORKERS = os.cpu_count() or 2
+# above this many events, signatures are checked in worker processes rather than threads
+# (see sigcheck); starting them costs ~0.2 s
+PROCESS_THRESHOLD = 20_000
 
 
-@dataclass
-class VerifyResult:
-    """What a successful verification saw."""
+@dataclass(frozen=True)
+class CheckpointSource:
+    """A checkpoint to verify against: stored in the workspace, or handed in from elsewhere."""
 
-    events: int = 0
-    head: str = GENESIS_HASH
-    members: dict[str, str] = field(default_factory=dict)  # member id -> party
+    label: str  # "checkpoint 3", "checkpoint file cp.txt"
+    checkpoint: Checkpoint
+    stored: StoredCheckpoint | None = None
 
 
-def verify_events(events: Iterable[StoredEvent], log_id: str) -> VerifyResult:
-    """Recompute the chain and every signature; raise :class:`AuditBroken` at the first failure."""
-    members: dict[str, _Member] = {}
-    result = VerifyResult()
-    expected_seq = 1
-    for stored in events:
-        event = stored.event
-        if event.seq != expected_seq:
-            if event.seq > expected_seq:
-                raise AuditBroken(expected_seq, "the event is missing")
-            raise AuditBroken(event.seq, "sequence number out of order")
-        if event.log != log_id:
-            raise AuditBroken(event.seq, "the event belongs to another log")
-        if event.digest() != stored.hash:
-            raise AuditBroken(event.seq, "the stored hash does not match the event's content")
-        if event.prev != result.head:
-            raise AuditBroken(event.seq, "the link to the previous event is broken")
-        if event.seq == 1:
-            _register_genesis(stored, members)
-        actor = members.get(event.actor)
-        if actor is None:
-            raise AuditBroken(event.seq, f"the actor {event.actor!r} is not a member at this point")
-        if actor.revoked:
-            raise AuditBroken(event.seq, f"the actor {event.actor!r} was revoked")
-        if actor.party != event.party or event.role not in actor.roles:
-            raise AuditBroken(
-                event.seq, f"the actor {event.actor!r} does not hold {event.role} for {event.party}"
-            )
+def stored_sources(checkpoints: Sequence[StoredCheckpoint]) -> list[CheckpointSource | Failure]:
+    """Parse stored checkpoints; one that is not even a note is a failure of its own."""
+    sources: list[CheckpointSource | Failure] = []
+    for cp in checkpoints:
+        label = f"checkpoint {cp.id}"
         try:
-            verify(actor.key, NAMESPACE_EVENT, event.signed_bytes(), stored.signature)
+            parsed = parse_note(cp.note)
+        except InvalidInput as exc:
+            sources.append(Failure(exc.message, record=label))
+            continue
+        if parsed.size != cp.size or parsed.root_hex != cp.root_hex:
+            sources.append(Failure("its size or root differs from its signed text", record=label))
+            continue
+        sources.append(CheckpointSource(label, parsed, cp))
+    return sources
+
+
+class LogVerifier:
+    """Feed it every event in order, then :meth:`finish`."""
+
+    def __init__(
+        self,
+        log_id: str,
+        checkpoints: Iterable[CheckpointSource | Failure] = (),
+        *,
+        workers: int = WORKERS,
+        processes: bool = False,
+    ) -> None:
+        self.log_id = log_id
+        self.replay = Replay()
+        self.result = VerifyResult()
+        self.failures: list[Failure] = []
+        self.sources: list[CheckpointSource] = []
+        for source in checkpoints:
+            if isinstance(source, Failure):
+                self.failures.append(source)
+            else:
+                self.sources.append(source)
+        self._roots_wanted = {s.checkpoint.size for s in self.sources}
+        self.roots: dict[int, bytes] = {}
+        if 0 in self._roots_wanted:
+            self.roots[0] = merkle.EMPTY_ROOT
+        self._frontier = merkle.Frontier()
+        self._expected = 1
+        self._head = GENESIS_HASH
+        self._prefixes: dict[bytes, bytes] = {}
+        self._batch: list[Item] = []
+        self._checker = sigcheck.checker(workers, processes)
+
+    # -- events -----------------------------------------------------------------------------
+    def feed(self, stored: StoredEvent) -> None:
+        event = stored.event
+        fail = self.failures.append
+        failed = False
+        chained = event.seq == self._expected
+        if event.seq > self._expected:
+            last = event.seq - 1
+            what = "the event is missing" if last == self._expected else "the events are missing"
+            fail(Failure(what, self._expected, last_seq=last))
+        elif event.seq < self._expected:
+            fail(Failure("sequence number out of order", event.seq))
+            return
+        signed = event.signed_bytes()
+        if event.log != self.log_id:
+            fail(Failure("the event belongs to another log", event.seq))
+            failed = True
+        elif hashlib.sha256(signed).hexdigest() != stored.hash:
+            fail(Failure("the stored hash does not match the event's content", event.seq))
+            failed = True
+        elif chained and event.prev != self._head:
+            fail(Failure("the link to the previous event is broken", event.seq))
+            failed = True
+        actor = self._actor(stored, report=not failed)
+        if actor is None:
+            failed = True
+        elif event.seq != 1:
+            try:
+                self.replay.apply(event, actor)
+            except ReplayError as exc:
+                if not failed:
+                    fail(Failure(str(exc), event.seq))
+                    failed = True
+        if actor is not None and not failed:
+            self._queue_signature(stored, actor, signed)
+        self._head = stored.hash
+        self._expected = event.seq + 1
+        self.result.events += 1
+        if self._frontier.size == event.seq - 1:
+            self._frontier.append(merkle.leaf_hash(signed))
+            if self._frontier.size in self._roots_wanted:
+                self.roots[self._frontier.size] = self._frontier.root()
+
+    def _actor(self, stored: StoredEvent, *, report: bool) -> LogMember | None:
+        event = stored.event
+        if event.seq == 1:
+            try:
+                self.replay.genesis(event)
+            except ReplayError as exc:
+                self.failures.append(Failure(str(exc), event.seq))
+                return None
+        actor = self.replay.members.get(event.actor)
+        problem = None
+        if actor is None:
+            problem = f"the actor {event.actor!r} is not a member at this point"
+        elif actor.revoked_at is not None:
+            problem = f"the actor {event.actor!r} was revoked (event #{actor.revoked_seq})"
+        elif actor.party != event.party or event.role not in actor.roles:
+            problem = f"the actor {event.actor!r} does not hold {event.role} for {event.party}"
+        if problem is not None:
+            if report:
+                self.failures.append(Failure(problem, event.seq))
+            return None
+        return actor
+
+    def _queue_signature(self, stored: StoredEvent, actor: LogMember, signed: bytes) -> None:
+        event = stored.event
+        try:
+            blob = sshsig.dearmor(stored.signature)
+            prefix = self._prefix(actor.key)
+            if len(blob) == len(prefix) + 64 and blob.startswith(prefix):
+                raw_signature = blob[len(prefix) :]
+                data = sshsig.signed_data(NAMESPACE_EVENT, signed)
+            else:  # not the usual layout: parse it, to accept it or to say what is wrong
+                parsed = sshsig.parse(blob)
+                data = sshsig.check(parsed, actor.key, NAMESPACE_EVENT, signed)
+                raw_signature = parsed.raw_signature
+                if len(raw_signature) != 64:
+                    raise SignatureInvalid("an Ed25519 signature is 64 bytes")
         except SignatureInvalid as exc:
-            raise AuditBroken(event.seq, f"bad signature: {exc.message}") from None
-        _apply_membership(stored, members)
-        result.head = stored.hash
-        result.events += 1
-        expected_seq += 1
-    result.members = {member_id: m.party for member_id, m in members.items()}
+            self.failures.append(Failure(f"bad signature: {exc.message}", event.seq))
+            return
+        self._batch.append((event.seq, actor.key.raw, raw_signature, data))
+        if len(self._batch) >= BATCH:
+            self._flush()
+
+    def _prefix(self, key: PublicKey) -> bytes:
+        prefix = self._prefixes.get(key.raw)
+        if prefix is None:
+            prefix = self._prefixes[key.raw] = sshsig.expected_prefix(key, NAMESPACE_EVENT)
+        return prefix
+
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:
+            self._checker.submit(batch)
+
+    # -- the end ----------------------------------------------------------------------------
+    def finish(self) -> VerifyResult:
+        self._flush()
+        self.failures.extend(Failure(_BAD_SIGNATURE, seq) for seq in self._checker.close())
+        self._check_checkpoints()
+        result = self.result
+        result.head = self._head
+        result.root = self._frontier.root().hex()
+        result.members = {m.id: m.party for m in self.replay.members.values()}
+        result.failures = sorted(self.failures, key=Failure.sort_key)
+        return result
+
+    def _check_checkpoints(self) -> None:
+        events = self.result.events
+        last_good = 0
+        broken_after: int | None = None
+        for source in sorted(self.sources, key=lambda s: s.checkpoint.size):
+            cp = source.checkpoint
+            signers = self._checkpoint_signers(source)
+            if signers is None:
+                continue
+            who = " and ".join(signers)
+            if cp.origin != origin_of(self.log_id):
+                self.failures.append(
+                    Failure(f"it is of another log ({cp.origin})", record=source.label)
+                )
+                continue
+            if cp.size > events:
+                self.failures.append(
+                    Failure(
+                        f"removed: {source.label}, signed by {who}, covers {cp.size} events and "
+                        f"the log ends at #{events}",
+                        events + 1,
+                        last_seq=cp.size,
+                    )
+                )
+                continue
+            if self.roots.get(cp.size) != cp.root:
+                if broken_after is None:
+                    broken_after = cp.size
+                    self.failures.append(
+                        Failure(
+                            f"changed after {source.label} was signed by {who}: the events up to "
+                            f"#{cp.size} no longer have its root",
+                            last_good + 1,
+                            last_seq=cp.size,
+                        )
+                    )
+                continue
+            if broken_after is None:
+                last_good = max(last_good, cp.size)
+            self.result.checkpoints += 1
+            if len({self.replay.members[s].party for s in signers}) > 1:
+                self.result.cosigned += 1
+            latest = self.result.latest_checkpoint or 0
+            self.result.latest_checkpoint = max(latest, cp.size)
+
+    def _checkpoint_signers(self, source: CheckpointSource) -> list[str] | None:
+        """The members whose signatures on the checkpoint verify; None (and a failure) if one
+        from a known member does not, or none verifies."""
+        cp = source.checkpoint
+        verified = []
+        for signature in cp.signatures:
+            member = self.replay.members.get(signature.name)
+            if member is None or key_id(member.id, member.key.blob) != signature.key_id:
+                continue  # an unknown key: signed notes ignore it
+            if member.revoked_seq is not None and member.revoked_seq <= cp.size:
+                self.failures.append(
+                    Failure(
+                        f"signed by {member.id}, revoked at event #{member.revoked_seq}",
+                        record=source.label,
+                    )
+                )
+                return None
+            try:
+                sshsig.verify_blob(
+                    member.key, NAMESPACE_CHECKPOINT, cp.text.encode("utf-8"), signature.blob
+                )
+            except SignatureInvalid as exc:
+                self.failures.append(
+                    Failure(f"bad signature by {member.id}: {exc.message}", record=source.label)
+                )
+                return None
+            verified.append(member.id)
+        if not verified:
+            self.failures.append(
+                Failure("no signature by a member of this log", record=source.label)
+            )
+            return None
+        return verified
+
+
+_BAD_SIGNATURE = "bad signature: signature does not match the signed bytes"
+
+
+def verify_log(
+    events: Iterable[StoredEvent],
+    log_id: str,
+    checkpoints: Iterable[CheckpointSource | Failure] = (),
+    *,
+    workers: int = WORKERS,
+    processes: bool = False,
+) -> VerifyResult:
+    verifier = LogVerifier(log_id, checkpoints, workers=workers, processes=processes)
+    try:
+        for stored in events:
+            verifier.feed(stored)
+    finally:
+        result = verifier.finish()
     return result
 
 
-def _member_from_payload(stored: StoredEvent, declared: dict[str, object]) -> _Member:
-    try:
-        key = PublicKey.parse(str(declared["public_key"]))
-        roles = declared["roles"]
-        if not isinstance(roles, list):
-            raise TypeError
-        return _Member(party=str(declared["party"]), roles=frozenset(map(str, roles)), key=key)
-    except (KeyError, TypeError, InvalidInput):
-        raise AuditBroken(stored.event.seq, "the event declares a malformed member") from None
-
-
-def _register_genesis(stored: StoredEvent, members: dict[str, _Member]) -> None:
-    event = stored.event
-    admin = event.payload.get("admin")
-    if event.action != ACTION_INIT or not isinstance(admin, dict):
-        raise AuditBroken(event.seq, f"the first event must be {ACTION_INIT}")
-    members[str(admin.get("member"))] = _member_from_payload(stored, admin)
-
-
-def _apply_membership(stored: StoredEvent, members: dict[str, _Member]) -> None:
-    event = stored.event
-    if event.action == ACTION_MEMBER_ADD:
-        member_id = str(event.payload.get("member"))
-        if member_id in members:
-            raise AuditBroken(event.seq, f"the member {member_id!r} is added twice")
-        members[member_id] = _member_from_payload(stored, event.payload)
-    elif event.action == ACTION_MEMBER_REVOKE:
-        target = members.get(str(event.payload.get("member")))
-        if target is None:
-            raise AuditBroken(event.seq, "the event revokes an unknown member")
-        target.revoked = True
+def failures_json(result: VerifyResult) -> list[dict[str, Any]]:
+    return [f.to_json() for f in result.failures]

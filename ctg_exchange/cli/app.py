@@ -98,8 +98,8 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
         import json
 
         error = {"code": exc.code, "message": exc.message, "exit_code": exc.exit_code}
-        for extra in ("rule", "seq"):
-            if getattr(exc, extra, None) is not None:
+        for extra in ("rule", "seq", "request", "failures"):
+            if getattr(exc, extra, None):
                 error[extra] = getattr(exc, extra)
         if isinstance(exc, PolicyError):
             error["problems"] = exc.problems

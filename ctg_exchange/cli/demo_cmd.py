@@ -57,6 +57,8 @@ def demo(directory: Path | None) -> None:
         "ctg-exchange register check",
         "ctg-exchange audit log",
         "ctg-exchange audit verify",
+        "ctg-exchange audit checkpoints",
+        f"ctg-exchange audit prove --request {result.request_id}",
         "ctg-exchange member list",
         f"ctg-exchange --as v.dpo dpo annotate {result.request_id} --note 'Registre mis à jour'",
     ]

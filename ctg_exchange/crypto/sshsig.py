@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import SignatureInvalid
@@ -40,16 +42,21 @@ NAMESPACE_BUNDLE = "ctg-exchange/bundle@v1"
 NAMESPACES = (NAMESPACE_EVENT, NAMESPACE_MANIFEST, NAMESPACE_CHECKPOINT, NAMESPACE_BUNDLE)
 
 
-def signed_data(namespace: str, message: bytes, hash_algorithm: str = HASH_ALGORITHM) -> bytes:
-    """The bytes the key actually signs for ``message`` under ``namespace``."""
-    digest = _HASHES[hash_algorithm](message).digest()
+@functools.cache
+def _signed_head(namespace: str, hash_algorithm: str) -> bytes:
+    size = _HASHES[hash_algorithm]().digest_size
     return (
         MAGIC
         + sshwire.string(namespace)
         + sshwire.string(b"")
         + sshwire.string(hash_algorithm)
-        + sshwire.string(digest)
+        + sshwire.uint32(size)
     )
+
+
+def signed_data(namespace: str, message: bytes, hash_algorithm: str = HASH_ALGORITHM) -> bytes:
+    """The bytes the key actually signs for ``message`` under ``namespace``."""
+    return _signed_head(namespace, hash_algorithm) + _HASHES[hash_algorithm](message).digest()
 
 
 def sign(
@@ -66,9 +73,66 @@ def sign(
         + sshwire.string(HASH_ALGORITHM)
         + sshwire.string(sshwire.string("ssh-ed25519") + sshwire.string(raw_signature))
     )
+    return armor(blob)
+
+
+def armor(blob: bytes) -> str:
+    """The ``-----BEGIN SSH SIGNATURE-----`` form of a binary SSHSIG, as ssh-keygen writes it."""
     encoded = base64.b64encode(blob).decode("ascii")
     lines = [encoded[i : i + 70] for i in range(0, len(encoded), 70)]
     return "\n".join([_BEGIN, *lines, _END]) + "\n"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A well-formed SSHSIG blob, not yet checked against a key."""
+
+    key_blob: bytes
+    namespace: str
+    hash_algorithm: str
+    raw_signature: bytes
+
+
+def parse(blob: bytes) -> Parsed:
+    strings: list[bytes] = []
+    if blob[:6] != MAGIC or blob[6:10] != b"\x00\x00\x00\x01":
+        raise SignatureInvalid("not an SSHSIG version 1 signature")
+    position, end = 10, len(blob)
+    while position < end and len(strings) < 5:
+        size = int.from_bytes(blob[position : position + 4], "big")
+        position += 4
+        if position + size > end:
+            raise SignatureInvalid("truncated signature")
+        strings.append(blob[position : position + size])
+        position += size
+    if len(strings) != 5:
+        raise SignatureInvalid("truncated signature")
+    if position != end:
+        raise SignatureInvalid("trailing bytes in signature")
+    key_blob, namespace, _, hash_algorithm, wrapped = strings
+    try:
+        signature = sshwire.Reader(wrapped)
+        sig_type = signature.string()
+        raw_signature = signature.string()
+        if not signature.done():
+            raise SignatureInvalid("trailing bytes in signature")
+    except ValueError:
+        raise SignatureInvalid("truncated signature") from None
+    algorithm = hash_algorithm.decode("ascii", "replace")
+    if sig_type != b"ssh-ed25519" or algorithm not in _HASHES:
+        raise SignatureInvalid("unsupported signature algorithm")
+    return Parsed(key_blob, namespace.decode("utf-8", "replace"), algorithm, raw_signature)
+
+
+def check(parsed: Parsed, public_key: PublicKey, namespace: str, message: bytes) -> bytes:
+    """Check what can be checked without the curve; return the bytes the key must have signed."""
+    if parsed.namespace != namespace:
+        raise SignatureInvalid(
+            f"signature namespace is {parsed.namespace!r}, expected {namespace!r}"
+        )
+    if parsed.key_blob != public_key.blob:
+        raise SignatureInvalid(f"signature is by another key than {public_key.fingerprint}")
+    return signed_data(namespace, message, parsed.hash_algorithm)
 
 
 def verify(public_key: PublicKey, namespace: str, message: bytes, armored: str) -> None:
@@ -76,42 +140,45 @@ def verify(public_key: PublicKey, namespace: str, message: bytes, armored: str) 
 
     Raises :class:`SignatureInvalid` with a one-line reason otherwise.
     """
+    verify_blob(public_key, namespace, message, dearmor(armored))
+
+
+def verify_blob(public_key: PublicKey, namespace: str, message: bytes, blob: bytes) -> None:
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    blob = _dearmor(armored)
+    parsed = parse(blob)
+    data = check(parsed, public_key, namespace, message)
     try:
-        reader = sshwire.Reader(blob)
-        if reader.take(6) != MAGIC or reader.uint32() != VERSION:
-            raise SignatureInvalid("not an SSHSIG version 1 signature")
-        key_blob = reader.string()
-        signed_namespace = reader.string().decode("utf-8", "replace")
-        reader.string()  # reserved
-        hash_algorithm = reader.string().decode("ascii", "replace")
-        signature = sshwire.Reader(reader.string())
-        sig_type = signature.string()
-        raw_signature = signature.string()
-        if not (reader.done() and signature.done()):
-            raise SignatureInvalid("trailing bytes in signature")
-    except ValueError:
-        raise SignatureInvalid("truncated signature") from None
-    if signed_namespace != namespace:
-        raise SignatureInvalid(
-            f"signature namespace is {signed_namespace!r}, expected {namespace!r}"
-        )
-    if key_blob != public_key.blob:
-        raise SignatureInvalid(f"signature is by another key than {public_key.fingerprint}")
-    if sig_type != b"ssh-ed25519" or hash_algorithm not in _HASHES:
-        raise SignatureInvalid("unsupported signature algorithm")
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key.raw).verify(
-            raw_signature, signed_data(namespace, message, hash_algorithm)
-        )
+        Ed25519PublicKey.from_public_bytes(public_key.raw).verify(parsed.raw_signature, data)
     except InvalidSignature:
         raise SignatureInvalid("signature does not match the signed bytes") from None
 
 
-def _dearmor(armored: str) -> bytes:
+def expected_prefix(public_key: PublicKey, namespace: str) -> bytes:
+    """The bytes every ``sha512`` Ed25519 SSHSIG by ``public_key`` under ``namespace`` starts
+    with: all but the 64-byte signature. A verifier of many signatures compares this prefix
+    instead of parsing each blob (and parses only a blob that differs, to say why)."""
+    return (
+        MAGIC
+        + sshwire.uint32(VERSION)
+        + sshwire.string(public_key.blob)
+        + sshwire.string(namespace)
+        + sshwire.string(b"")
+        + sshwire.string(HASH_ALGORITHM)
+        + sshwire.uint32(4 + 11 + 4 + 64)
+        + sshwire.string("ssh-ed25519")
+        + sshwire.uint32(64)
+    )
+
+
+def dearmor(armored: str) -> bytes:
+    if armored.startswith(_BEGIN + "\n") and armored.endswith(_END + "\n"):
+        try:  # the usual layout, as written by sign() and ssh-keygen
+            body = armored[len(_BEGIN) + 1 : -len(_END) - 1].replace("\n", "")
+            return binascii.a2b_base64(body, strict_mode=True)
+        except (binascii.Error, ValueError):
+            pass
     lines = [line.strip() for line in armored.strip().splitlines()]
     if len(lines) < 3 or lines[0] != _BEGIN or lines[-1] != _END:
         raise SignatureInvalid("not an armored SSH signature")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ..errors import InvalidTransition
-from .models import ExchangeRequest, Status, Triage
+from .models import Standing, Status, Triage
 
 
 class Action(StrEnum):
@@ -89,7 +89,7 @@ COMMAND_OF = {
 }
 
 
-def next_status(action: Action, request: ExchangeRequest) -> Status:
+def next_status(action: Action, request: Standing) -> Status:
     """The state ``action`` leads to from where ``request`` stands, or InvalidTransition."""
     current = request.status
     table = TRANSITIONS

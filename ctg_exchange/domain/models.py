@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field, field_validator
 
@@ -71,6 +71,40 @@ class Member(Frozen):
 
     def has(self, role: Role) -> bool:
         return role in self.roles
+
+
+class Acting(Protocol):
+    """Who acts, as the rules see them: a stored :class:`Member`, or one the log declared."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def party(self) -> str: ...
+    @property
+    def roles(self) -> tuple[Role, ...]: ...
+    @property
+    def revoked_at(self) -> str | None: ...
+    @property
+    def active(self) -> bool: ...
+    def has(self, role: Role) -> bool: ...
+
+
+class Standing(Protocol):
+    """Where a request stands, as the rules and the state machine see it: a stored
+    :class:`ExchangeRequest`, or the request as the audit log replays it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> Status: ...
+    @property
+    def triage(self) -> Triage: ...
+    @property
+    def filed_by(self) -> str: ...
+    @property
+    def from_party(self) -> str: ...
+    @property
+    def to_party(self) -> str: ...
 
 
 class RequestContent(Frozen):

@@ -12,7 +12,7 @@ from collections.abc import Collection
 
 from ..errors import NotAuthorised
 from .lifecycle import Action
-from .models import ExchangeRequest, Member, Role
+from .models import Acting, Role, Standing
 
 RULE_REVOKED = "revoked-member"
 RULE_STAFF_FILES = "staff-files"
@@ -58,7 +58,7 @@ _VERB = {
 }
 
 
-def ensure_active(member: Member) -> None:
+def ensure_active(member: Acting) -> None:
     if not member.active:
         raise NotAuthorised(
             RULE_REVOKED,
@@ -67,11 +67,11 @@ def ensure_active(member: Member) -> None:
         )
 
 
-def _describe(member: Member) -> str:
+def _describe(member: Acting) -> str:
     return f"{member.id} is {'/'.join(member.roles)} of {member.party}"
 
 
-def authorise_filing(member: Member, to_party: str) -> Role:
+def authorise_filing(member: Acting, to_party: str) -> Role:
     """A party's staff files requests addressed to the other party."""
     ensure_active(member)
     if not member.has(Role.STAFF):
@@ -84,7 +84,7 @@ def authorise_filing(member: Member, to_party: str) -> Role:
     return Role.STAFF
 
 
-def authorise(action: Action, member: Member, request: ExchangeRequest) -> Role:
+def authorise(action: Action, member: Acting, request: Standing) -> Role:
     """The role under which ``member`` may take ``action`` on ``request``, or NotAuthorised."""
     ensure_active(member)
     if action in (Action.APPROVE, Action.REJECT) and member.id == request.filed_by:
@@ -149,7 +149,7 @@ def authorise(action: Action, member: Member, request: ExchangeRequest) -> Role:
 
 
 def authorise_member_add(
-    actor: Member, party: str, roles: Collection[Role], party_had_admin: bool
+    actor: Acting, party: str, roles: Collection[Role], party_had_admin: bool
 ) -> None:
     """An admin adds members to its own party, or the first admin of a party that had none."""
     ensure_active(actor)
@@ -167,7 +167,7 @@ def authorise_member_add(
     )
 
 
-def authorise_member_revoke(actor: Member, target: Member, active_admins: int) -> None:
+def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -> None:
     """An admin revokes members of its own party, never the party's last active admin."""
     ensure_active(actor)
     if not actor.has(Role.ADMIN):

@@ -1,11 +1,35 @@
-"""Reading and verifying the audit log."""
+"""Reading, verifying, checkpointing and proving the audit log."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..audit import merkle
+from ..audit.checkpoint import StoredCheckpoint, key_id, parse_note
 from ..audit.events import StoredEvent
-from ..audit.verify import VerifyResult, verify_events
-from ..errors import NotFound
+from ..audit.report import Failure, VerifyResult
+from ..audit.verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier, stored_sources
+from ..crypto import sshsig
+from ..crypto.keys import PublicKey
+from ..crypto.sshsig import NAMESPACE_CHECKPOINT
+from ..domain.models import Member, Role
+from ..domain.rules import RULE_ADMIN_ONLY
+from ..errors import (
+    AuditBroken,
+    IntegrityError,
+    InvalidInput,
+    NotAuthorised,
+    NotFound,
+    SignatureInvalid,
+)
+from ..store.base import Tx
+from .replay_check import compare
+from .session import Recorder, Session, perform
 from .workspace import Workspace
+
+ROLE_ORDER = (Role.ADMIN, Role.DPO, Role.CONTROLLER, Role.STAFF)
 
 
 def audit_log(workspace: Workspace, request_id: str | None = None) -> list[StoredEvent]:
@@ -23,7 +47,182 @@ def audit_event(workspace: Workspace, seq: int) -> StoredEvent:
     return stored
 
 
-def audit_verify(workspace: Workspace) -> VerifyResult:
-    """Recompute the whole chain; raises ``AuditBroken`` (exit 3) at the first bad event."""
+def read_checkpoint_file(path: Path) -> CheckpointSource:
+    """A checkpoint handed in from elsewhere (the other party's copy, an earlier export)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: cannot read the checkpoint: {exc}") from None
+    try:
+        return CheckpointSource(f"checkpoint file {path.name}", parse_note(text))
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc.message}") from None
+
+
+def verify_tx(tx: Tx, log_id: str, external: Sequence[CheckpointSource] = ()) -> VerifyResult:
+    """Everything: the chain, signatures, roles, checkpoints, and the stored state replayed."""
+    sources = [*stored_sources(tx.checkpoints()), *external]
+    verifier = LogVerifier(log_id, sources, processes=tx.count_events() > PROCESS_THRESHOLD)
+    try:
+        for stored in tx.events():
+            verifier.feed(stored)
+    finally:
+        result = verifier.finish()
+    result.failures = sorted(
+        [*result.failures, *compare(verifier.replay, tx)], key=Failure.sort_key
+    )
+    return result
+
+
+def raise_if_broken(result: VerifyResult) -> VerifyResult:
+    if result.failures:
+        first = result.failures[0]
+        raise AuditBroken(
+            first.where,
+            first.message,
+            seq=first.seq,
+            request=first.request,
+            failures=[f.to_json() for f in result.failures],
+        )
+    return result
+
+
+def audit_verify(workspace: Workspace, external: Sequence[CheckpointSource] = ()) -> VerifyResult:
+    """Verify the whole log; raises ``AuditBroken`` (exit 3) naming the first failure."""
     with workspace.store.transaction() as tx:
-        return verify_events(tx.events(), workspace.id)
+        return raise_if_broken(verify_tx(tx, workspace.id, external))
+
+
+def acting_role(actor: Member) -> Role:
+    return next(role for role in ROLE_ORDER if actor.has(role))
+
+
+def make_checkpoint(session: Session) -> StoredCheckpoint:
+    """Verify the log, then sign a checkpoint of it as it stands (or add a signature to one)."""
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> StoredCheckpoint | None:
+        if not recorder.dry_run:
+            raise_if_broken(verify_tx(tx, session.workspace.id))
+        return recorder.checkpoint(actor, acting_role(actor))
+
+    checkpoint = perform(session, operation)
+    assert checkpoint is not None
+    return checkpoint
+
+
+def cosign(session: Session) -> StoredCheckpoint:
+    """The other party's admin or DPO verifies the log and countersigns its latest checkpoint."""
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> StoredCheckpoint | None:
+        role = next((r for r in (Role.ADMIN, Role.DPO) if actor.has(r)), None)
+        if role is None:
+            raise NotAuthorised(
+                RULE_ADMIN_ONLY,
+                f"an admin or a DPO cosigns checkpoints: {actor.id} is "
+                f"{'/'.join(actor.roles)} of {actor.party}",
+            )
+        latest = tx.latest_checkpoint()
+        if latest is None:
+            raise InvalidInput(
+                "there is no checkpoint to cosign", hint="`ctg-exchange audit checkpoint` makes one"
+            )
+        mine = [s.signer for s in latest.signers if s.party == actor.party]
+        if mine:
+            raise InvalidInput(
+                f"checkpoint {latest.id} is already signed for {actor.party} ({', '.join(mine)}): "
+                "the other party cosigns it"
+            )
+        if not recorder.dry_run:
+            raise_if_broken(verify_tx(tx, session.workspace.id))
+        return recorder.sign_checkpoint(latest.id, latest.text, actor, role, cosign=True)
+
+    checkpoint = perform(session, operation)
+    assert checkpoint is not None
+    return checkpoint
+
+
+def list_checkpoints(workspace: Workspace) -> list[StoredCheckpoint]:
+    with workspace.store.transaction() as tx:
+        return tx.checkpoints()
+
+
+def get_checkpoint(workspace: Workspace, checkpoint_id: int | None) -> StoredCheckpoint:
+    with workspace.store.transaction() as tx:
+        found = (
+            tx.latest_checkpoint() if checkpoint_id is None else tx.get_checkpoint(checkpoint_id)
+        )
+    if found is None:
+        raise NotFound(
+            "there is no checkpoint yet"
+            if checkpoint_id is None
+            else f"no checkpoint {checkpoint_id}",
+            hint="`ctg-exchange audit checkpoints` lists them",
+        )
+    return found
+
+
+def check_checkpoint_signatures(tx: Tx, checkpoint: StoredCheckpoint) -> None:
+    """Each signature on a stored checkpoint verifies with the signer's registered key."""
+    parsed = parse_note(checkpoint.note)
+    keys = {m.id: PublicKey.parse(m.public_key) for m in tx.list_members()}
+    for signature in parsed.signatures:
+        key = keys.get(signature.name)
+        label = f"checkpoint {checkpoint.id}"
+        try:
+            if key is None or key_id(signature.name, key.blob) != signature.key_id:
+                raise SignatureInvalid(f"{signature.name} is not a member with this key")
+            sshsig.verify_blob(key, NAMESPACE_CHECKPOINT, parsed.text.encode(), signature.blob)
+        except SignatureInvalid as exc:
+            raise AuditBroken(label, f"bad signature by {signature.name}: {exc.message}") from None
+
+
+@dataclass(frozen=True)
+class Proof:
+    seq: int
+    action: str
+    leaf: str  # hex
+    path: list[str]  # hex, leaf first
+
+
+@dataclass(frozen=True)
+class Proofs:
+    request_id: str
+    checkpoint: StoredCheckpoint
+    proofs: list[Proof]
+    uncovered: list[int]  # the request's events after the checkpoint
+
+
+def prove_request(workspace: Workspace, request_id: str) -> Proofs:
+    """Inclusion proofs of a request's events in the latest checkpoint, each checked first."""
+    with workspace.store.transaction() as tx:
+        if tx.get_request(request_id) is None:
+            raise NotFound(f"no request {request_id!r}")
+        checkpoint = tx.latest_checkpoint()
+        if checkpoint is None:
+            raise InvalidInput(
+                "there is no checkpoint to prove against",
+                hint="`ctg-exchange audit checkpoint` makes one",
+            )
+        check_checkpoint_signatures(tx, checkpoint)
+        root = bytes.fromhex(checkpoint.root_hex)
+        proofs, uncovered = [], []
+        for stored in tx.events(subject=request_id):
+            if stored.seq > checkpoint.size:
+                uncovered.append(stored.seq)
+                continue
+            leaf = merkle.leaf_hash(stored.event.signed_bytes())
+            try:
+                path = tx.inclusion_proof(stored.seq - 1, checkpoint.size)
+                ok = merkle.root_from_inclusion(stored.seq - 1, checkpoint.size, leaf, path) == root
+            except (ValueError, IntegrityError):
+                ok = False
+            if not ok:
+                raise AuditBroken(
+                    f"event #{stored.seq}",
+                    f"it is not in checkpoint {checkpoint.id} as stored: run `audit verify`",
+                    seq=stored.seq,
+                )
+            proofs.append(
+                Proof(stored.seq, stored.event.action, leaf.hex(), [p.hex() for p in path])
+            )
+    return Proofs(request_id, checkpoint, proofs, uncovered)

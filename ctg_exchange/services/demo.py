@@ -15,7 +15,7 @@ from pathlib import Path
 from ..crypto.keys import KeyDir
 from ..domain.models import RequestContent, Role, Verdict
 from ..policy import load_policy, shipped_dir, shipped_policy_path
-from . import convention, members, register, requests, review
+from . import auditing, convention, members, register, requests, review
 from .auditing import audit_verify
 from .clock import Clock
 from .session import Keyring, Session
@@ -181,10 +181,17 @@ def _run(
     problems = register.check_register(workspace)
     say(f"   register check: {'complete' if not problems else '; '.join(problems)}.")
 
+    checkpoint = auditing.make_checkpoint(as_("c.dpo"))
+    auditing.cosign(as_("v.dpo"))
+    say(
+        f"10. c.dpo signs a checkpoint of the log ({checkpoint.size} events, its Merkle root) and "
+        "v.dpo cosigns it for the town hall: neither party can now rewrite them unseen."
+    )
     result = audit_verify(workspace)
     say(
-        f"10. audit verify: {result.events} events verified — every step above is signed by "
-        "its actor and chained to the one before."
+        f"11. audit verify: {result.events} events verified — every step above is signed by "
+        f"its actor, allowed to its role, chained, and in the cosigned checkpoint; the stored "
+        "records match the log."
     )
     return DemoResult(
         root=workspace.root, key_dir=key_dir.path, request_id=rid, events=result.events

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..audit.canonical import text_digest
-from ..audit.verify import ACTION_INIT, ACTION_MEMBER_ADD, ACTION_MEMBER_REVOKE
+from ..audit.replay import ACTION_INIT, ACTION_MEMBER_ADD, ACTION_MEMBER_REVOKE
 from ..crypto.keys import PublicKey, Signer, check_name
 from ..crypto.sshsig import NAMESPACES
 from ..domain.models import Member, Role
@@ -102,7 +102,7 @@ def init_workspace(
                 )
             )
             tx.insert_member(admin)
-            Recorder(tx, workspace_id, clock, signer).record(
+            Recorder(tx, workspace_id, clock, signer, now).record(
                 admin,
                 Role.ADMIN,
                 ACTION_INIT,

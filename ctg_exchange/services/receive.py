@@ -17,7 +17,7 @@ from ..crypto.keys import PublicKey
 from ..crypto.sshsig import NAMESPACE_MANIFEST, verify
 from ..domain.exchange import Delivery, Reception
 from ..domain.lifecycle import Action
-from ..domain.models import ExchangeRequest, Member, Status
+from ..domain.models import ExchangeRequest, Member, Role, Status
 from ..domain.rules import authorise
 from ..errors import InvalidInput, SignatureInvalid
 from ..exchange.container import MANIFEST, SIGNATURE, PackageReader
@@ -175,6 +175,7 @@ def _record_receive(
             retention_deadline=manifest.retention_deadline,
         )
         tx.insert_reception(reception, recorder.last_seq)
+        recorder.checkpoint(actor, Role.STAFF)
         plain.commit()  # the plaintext appears just before the reception commits
         return reception
 

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ..audit.verify import verify_events
+from ..audit.report import VerifyResult
 from ..crypto.sshsig import NAMESPACE_BUNDLE
 from ..domain.models import ExchangeRequest
-from ..errors import AuditBroken, InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound
 from ..fsutil import fsync_dir, write_atomic
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
+from .audit_export import offline_verifier, write_export
+from .auditing import raise_if_broken, verify_tx
 from .documents import request_document, request_markdown
 from .members import allowed_signers_text
 from .register import editor_role
@@ -127,17 +129,30 @@ registre/    le registre des activités de traitement (CSV, XLSX, HTML, Markdown
 echanges/    pour chaque échange CTG lié : demande, étude, avis du DPO et recommandations,
              décision, acceptation des conditions, transmissions, historique
 convention/  les versions de la convention (politiques) et ses évolutions (avenants…)
-journal/     l'extrait du journal d'audit pour ces échanges et fiches, et la vérification
-             du journal entier ; allowed_signers pour vérifier chaque signature
+journal/     l'extrait du journal d'audit pour ces échanges et fiches (export.jsonl, avec la
+             preuve d'inclusion de chaque événement dans le point de contrôle signé
+             checkpoint.txt), la vérification du journal entier, allowed_signers pour vérifier
+             chaque signature, et verify_audit_export.py pour vérifier l'extrait sans ctg-exchange
 
 Vérifier l'intégrité du dossier :
   sha256sum -c SHA256SUMS
   ssh-keygen -Y verify -f journal/allowed_signers -I {member} -n {namespace} \\
       -s SHA256SUMS.sig < SHA256SUMS
+
+Vérifier l'extrait du journal (Python 3 et le paquet cryptography, ou ssh-keygen) :
+  python3 journal/verify_audit_export.py journal/export.jsonl \\
+      --allowed-signers journal/allowed_signers
 """
 
 
-def _files(workspace: Workspace, tx: Tx, view: RegisterView, root: Path, member: str) -> None:
+def _files(
+    workspace: Workspace,
+    tx: Tx,
+    view: RegisterView,
+    root: Path,
+    member: str,
+    verified: VerifyResult,
+) -> None:
     controller = view.controller.id
     stem = (
         f"fiche-{view.fiches[0].entry.ref}" if len(view.fiches) == 1 else f"registre-{controller}"
@@ -174,18 +189,31 @@ def _files(workspace: Workspace, tx: Tx, view: RegisterView, root: Path, member:
         for c in tx.convention_changes()
     ]
     _write(root, "convention/evolutions.json", json.dumps(changes, ensure_ascii=False, indent=2))
-    extract = [
-        json.dumps(e.to_json(), ensure_ascii=False, sort_keys=True)
-        for e in tx.events()
-        if e.event.subject in subjects or e.event.action.startswith("convention.")
+    selected = [
+        stored
+        for stored in tx.events()
+        if stored.event.subject in subjects or stored.event.action.startswith("convention.")
     ]
-    _write(root, "journal/evenements.jsonl", "\n".join(extract) + "\n")
-    try:
-        result = verify_events(tx.events(), workspace.id)
-        verdict = f"{result.events} events verified; head {result.head}\n"
-    except AuditBroken as exc:
-        verdict = f"FAILED: {exc.message}\n"
-    _write(root, "journal/verification.txt", verdict)
+    selection = {"subjects": sorted(subjects), "convention": True}
+    export = write_export(
+        tx,
+        workspace.id,
+        _ensure(root / "journal") / "export.jsonl",
+        selection,
+        iter(selected),
+        len(selected),
+        member,
+    )
+    assert export.checkpoint is not None
+    _write(root, "journal/checkpoint.txt", export.checkpoint.note)
+    _write(root, "journal/verify_audit_export.py", offline_verifier().read_text(encoding="utf-8"))
+    _write(
+        root,
+        "journal/verification.txt",
+        f"{verified.events} events verified; head {verified.head}; "
+        f"{verified.checkpoints} checkpoints verified ({verified.cosigned} cosigned); "
+        "the stored state matches the log\n",
+    )
     _write(root, "journal/allowed_signers", allowed_signers_text(workspace.id, tx.list_members()))
     _write(
         root,
@@ -231,13 +259,16 @@ def audit_bundle(
         with workspace.store.transaction(write=True) as tx:
             actor = load_actor(tx, actor.id)
             view = register_view(workspace, tx, party, today, ref)
-            _files(workspace, tx, view, staging, actor.id)
+            result = raise_if_broken(verify_tx(tx, workspace.id))
+            recorder = Recorder(tx, workspace.id, session.clock, signer)
+            recorder.checkpoint(actor, role)  # the bundle's journal is proven against it
+            _files(workspace, tx, view, staging, actor.id, result)
             sums = _sums(staging)
             _write(staging, "SHA256SUMS", sums)
             _write(staging, "SHA256SUMS.sig", signer.sign(NAMESPACE_BUNDLE, sums))
             digest = hashlib.sha256(sums).hexdigest()
             verified = (staging / "journal" / "verification.txt").read_text().strip()
-            Recorder(tx, workspace.id, session.clock, signer).record(
+            recorder.record(
                 actor,
                 role,
                 ACTION_EXPORT,

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..audit.canonical import text_digest
 from ..domain.exchange import Destruction, Reception
 from ..domain.lifecycle import Action
-from ..domain.models import Member
+from ..domain.models import Member, Role
 from ..errors import InvalidInput, NotFound
 from ..store.base import Tx
 from .requests import load_request, record_step, required_text
@@ -129,7 +129,9 @@ def purge(session: Session, dry_run: bool = False) -> PurgeResult:
         return PurgeResult(due, [], missing)
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
-        return [_destroy(tx, recorder, actor, r, "purge", None, today) for r in due]
+        destroyed = [_destroy(tx, recorder, actor, r, "purge", None, today) for r in due]
+        recorder.checkpoint(actor, Role.STAFF)
+        return destroyed
 
     return PurgeResult(due, perform(session, operation), missing)
 
@@ -152,6 +154,8 @@ def attest(session: Session, delivery_id: str, note: str) -> Destruction:
             raise InvalidInput(
                 f"{reception.path} still exists", hint="delete it, or run `retention purge`"
             )
-        return _destroy(tx, recorder, actor, reception, "attest", note, today)
+        destroyed = _destroy(tx, recorder, actor, reception, "attest", note, today)
+        recorder.checkpoint(actor, Role.STAFF)
+        return destroyed
 
     return perform(session, operation)

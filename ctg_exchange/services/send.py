@@ -20,7 +20,7 @@ from ..crypto.age import AgeError, Recipient, decrypt_bytes, encrypt_bytes
 from ..crypto.sshsig import NAMESPACE_MANIFEST
 from ..domain.exchange import Delivery
 from ..domain.lifecycle import Action, next_status
-from ..domain.models import ExchangeRequest, Frequency, Member, Triage
+from ..domain.models import ExchangeRequest, Frequency, Member, Role, Triage
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import authorise
 from ..errors import InvalidInput, Refused
@@ -359,6 +359,7 @@ def _record_send(
             },
         )
         tx.insert_delivery(delivery, recorder.last_seq)
+        recorder.checkpoint(actor, Role.STAFF)
         if sealed_key is not None:
             tx.put_pseudonym_key(request.id, sealed_key, recorder.last_seq)
         package.commit()  # the package appears just before the delivery commits

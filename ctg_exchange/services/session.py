@@ -17,9 +17,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from ..audit import merkle
+from ..audit.checkpoint import (
+    CheckpointSigner,
+    StoredCheckpoint,
+    note_text,
+    origin_of,
+    signature_line,
+)
 from ..audit.events import GENESIS_HASH, Event, StoredEvent
 from ..crypto.keys import KeyDir, Signer
-from ..crypto.sshsig import NAMESPACE_EVENT
+from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.models import Member, Role
 from ..domain.rules import ensure_active
 from ..errors import InvalidInput, KeyFileError, NotFound
@@ -28,6 +36,7 @@ from .clock import Clock
 from .workspace import Workspace
 
 T = TypeVar("T")
+CHECKPOINT_EVERY = 1000  # events; sends, receptions, deletions and exports checkpoint too
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -107,12 +116,14 @@ class Session:
 class Recorder:
     """Appends signed events within the current transaction."""
 
-    def __init__(self, tx: Tx, log_id: str, clock: Clock, signer: Signer | None) -> None:
+    def __init__(
+        self, tx: Tx, log_id: str, clock: Clock, signer: Signer | None, now: str | None = None
+    ) -> None:
         self._tx = tx
         self._log_id = log_id
         self._clock = clock
         self._signer = signer
-        self.now = clock.now()
+        self.now = now or clock.now()
         self.dry_run = signer is None  # the checking pass: side effects wait for the real one
         self.last_seq = 0
 
@@ -139,10 +150,46 @@ class Recorder:
         )
         # the dry run has no key: its placeholder signature is rolled back with the rest
         signature = self._signer.sign(NAMESPACE_EVENT, event.signed_bytes()) if self._signer else ""
+        signed = event.signed_bytes()
         stored = StoredEvent(event=event, hash=event.digest(), signature=signature)
         self._tx.append_event(stored)
+        self._tx.tree_append(event.seq - 1, merkle.leaf_hash(signed))
         self.last_seq = stored.seq
+        if stored.seq % CHECKPOINT_EVERY == 0:
+            self.checkpoint(actor, role)
         return stored
+
+    def checkpoint(self, actor: Member, role: Role) -> StoredCheckpoint | None:
+        """Sign a checkpoint of the log as it stands in this transaction (none in a dry run).
+
+        A checkpoint of the same size gains this member's signature rather than a twin.
+        """
+        if self._signer is None:
+            return None
+        last = self._tx.last_event()
+        size = 0 if last is None else last.seq
+        latest = self._tx.latest_checkpoint()
+        if latest is not None and latest.size == size:
+            if any(s.signer == actor.id for s in latest.signers):
+                return latest
+            return self.sign_checkpoint(latest.id, latest.text, actor, role)
+        root = self._tx.tree_root(size)
+        text = note_text(origin_of(self._log_id), size, root)
+        checkpoint_id = self._tx.add_checkpoint(size, root.hex(), text, self.now)
+        return self.sign_checkpoint(checkpoint_id, text, actor, role)
+
+    def sign_checkpoint(
+        self, checkpoint_id: int, text: str, actor: Member, role: Role, *, cosign: bool = False
+    ) -> StoredCheckpoint | None:
+        if self._signer is None:
+            return None
+        armored = self._signer.sign(NAMESPACE_CHECKPOINT, text.encode("utf-8"))
+        line = signature_line(actor.id, self._signer.public_key.blob, armored)
+        self._tx.add_checkpoint_signature(
+            checkpoint_id,
+            CheckpointSigner(actor.id, actor.party, role.value, self.now, cosign, line),
+        )
+        return self._tx.get_checkpoint(checkpoint_id)
 
 
 Operation = Callable[[Tx, Member, Recorder], T]

@@ -52,6 +52,8 @@ def migrate(store: Any) -> None:
                 continue
             for statement in migration.statements(target.dialect):
                 tx.execute(statement)
+            if migration.after is not None:
+                migration.after(tx)
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                 (migration.version, migration.name, utc_timestamp()),

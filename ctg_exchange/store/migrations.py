@@ -7,7 +7,9 @@ table append-only) are listed per dialect.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,8 @@ class Migration:
     name: str
     common: tuple[str, ...]
     dialect: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # data a migration derives from what is already stored, run after its statements
+    after: Callable[[Any], None] | None = None
 
     def statements(self, dialect: str) -> tuple[str, ...]:
         return self.common + self.dialect.get(dialect, ())
@@ -174,6 +178,56 @@ _REGISTER = (
     "CREATE INDEX register_versions_controller ON register_versions (controller)",
 )
 
+_CHECKPOINTS = (
+    """CREATE TABLE audit_tree (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (level, idx)
+    )""",
+    """CREATE TABLE checkpoints (
+        id INTEGER PRIMARY KEY,
+        tree_size INTEGER NOT NULL,
+        root TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX checkpoints_size ON checkpoints (tree_size)",
+    """CREATE TABLE checkpoint_signatures (
+        checkpoint_id INTEGER NOT NULL REFERENCES checkpoints (id),
+        signer TEXT NOT NULL,
+        party TEXT NOT NULL,
+        role TEXT NOT NULL,
+        signed_at TEXT NOT NULL,
+        cosign INTEGER NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (checkpoint_id, signer)
+    )""",
+)
+
+_CHECKPOINT_TABLES = ("audit_tree", "checkpoints", "checkpoint_signatures")
+
+_CHECKPOINTS_APPEND_ONLY_SQLITE = tuple(
+    f"""CREATE TRIGGER {table}_no_{verb} BEFORE {verb.upper()} ON {table}
+       BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"""
+    for table in _CHECKPOINT_TABLES
+    for verb in ("update", "delete")
+)
+
+_CHECKPOINTS_APPEND_ONLY_POSTGRES = tuple(
+    f"""CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table}
+       FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()"""
+    for table in _CHECKPOINT_TABLES
+)
+
+
+def _build_tree(tx: Any) -> None:
+    """Workspaces made before checkpoints existed: derive the tree from their events."""
+    from .sql_audit import backfill_tree
+
+    backfill_tree(tx)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -184,6 +238,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "convention changes: renewals, avenants, terminations", _CONVENTION_CHANGES),
     Migration(3, "exchange: party recipients, deliveries, receptions, destructions", _EXCHANGE),
     Migration(4, "register: versioned Article 30 entries", _REGISTER),
+    Migration(
+        5,
+        "audit checkpoints: Merkle tree, signed checkpoints and cosignatures",
+        _CHECKPOINTS,
+        {
+            "sqlite": _CHECKPOINTS_APPEND_ONLY_SQLITE,
+            "postgres": _CHECKPOINTS_APPEND_ONLY_POSTGRES,
+        },
+        after=_build_tree,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

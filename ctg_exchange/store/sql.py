@@ -15,6 +15,7 @@ from ..audit.events import Event, StoredEvent
 from ..domain.models import ExchangeRequest, Member, Role, Status, Step
 from ..policy.convention import ChangeKind, ConventionChange
 from .base import PolicyRecord
+from .sql_audit import AuditQueries
 from .sql_exchange import ExchangeQueries
 from .sql_register import RegisterQueries
 
@@ -28,7 +29,7 @@ _MEMBER_COLUMNS = (
 _BATCH = 2000
 
 
-class SqlTx(ExchangeQueries, RegisterQueries):
+class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
     """One transaction on a DB-API connection."""
 
     def __init__(self, connection: Any) -> None:
@@ -322,12 +323,33 @@ class SqlTx(ExchangeQueries, RegisterQueries):
             ),
         )
 
-    def events(self, subject: str | None = None) -> Iterator[StoredEvent]:
-        where, params = ("WHERE subject = ? ", (subject,)) if subject is not None else ("", ())
+    def events(
+        self,
+        subject: str | None = None,
+        *,
+        actions: Sequence[str] = (),
+        first: int | None = None,
+        last: int | None = None,
+    ) -> Iterator[StoredEvent]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if subject is not None:
+            clauses.append("subject = ?")
+            params.append(subject)
+        if actions:
+            clauses.append(f"action IN ({', '.join('?' for _ in actions)})")
+            params.extend(actions)
+        if first is not None:
+            clauses.append("seq >= ?")
+            params.append(first)
+        if last is not None:
+            clauses.append("seq <= ?")
+            params.append(last)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         cursor = self._connection.cursor()  # its own cursor: callers may query while iterating
         cursor.execute(
             self.sql(f"SELECT {_EVENT_COLUMNS} FROM audit_events {where}ORDER BY seq"),  # noqa: S608
-            params,
+            tuple(params),
         )
         while rows := cursor.fetchmany(_BATCH):
             for row in rows:

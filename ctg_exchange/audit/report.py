@@ -1,0 +1,81 @@
+"""What verification found: each failure names where it is (an event, a request, a record)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import GENESIS_HASH
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One thing that does not verify.
+
+    ``seq`` is the event where it shows (for a rewritten range, the first event it may be);
+    ``request`` the request whose stored state disagrees with the log; ``record`` any other
+    stored record (``member v.agent``, ``checkpoint 3``…).
+    """
+
+    message: str
+    seq: int | None = None
+    request: str | None = None
+    record: str | None = None
+    last_seq: int | None = None  # a range of events: seq … last_seq
+
+    @property
+    def where(self) -> str:
+        if self.seq is not None:
+            if self.last_seq is not None and self.last_seq != self.seq:
+                return f"events #{self.seq}–#{self.last_seq}"
+            return f"event #{self.seq}"
+        if self.request is not None:
+            return f"request {self.request}"
+        return self.record or "the log"
+
+    @property
+    def line(self) -> str:
+        return f"{self.where}: {self.message}"
+
+    def sort_key(self) -> tuple[int, int, str]:
+        """Events first, in log order; a range where it was detected (at its end), so that an
+        exact failure inside it comes first."""
+        at = self.last_seq if self.last_seq is not None else self.seq
+        return (0 if at is not None else 1, at or 0, self.line)
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"where": self.where, "message": self.message}
+        for key in ("seq", "last_seq", "request", "record"):
+            if getattr(self, key) is not None:
+                result[key] = getattr(self, key)
+        return result
+
+
+@dataclass
+class VerifyResult:
+    """What verification saw; ``failures`` is empty when everything verified."""
+
+    events: int = 0
+    head: str = GENESIS_HASH
+    root: str = ""
+    checkpoints: int = 0  # checkpoints whose root and signatures verified
+    cosigned: int = 0  # of those, signed by both parties
+    latest_checkpoint: int | None = None  # its tree size
+    members: dict[str, str] = field(default_factory=dict)  # member id -> party
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head": self.head,
+            "root": self.root,
+            "checkpoints": self.checkpoints,
+            "cosigned": self.cosigned,
+            "latest_checkpoint": self.latest_checkpoint,
+            "failures": [f.to_json() for f in self.failures],
+        }

@@ -1,0 +1,148 @@
+"""Portable SQL for the audit log's Merkle tree and its signed checkpoints.
+
+``audit_tree`` keeps every perfect subtree's hash (docs/audit-format.md §5), so a root or an
+inclusion proof costs a few lookups at any log size. It is derived data: verification rebuilds
+the tree from the events and never trusts it; ``audit prove`` checks every proof it prints
+against a signed checkpoint. Checkpoints and their signatures are append-only, like the events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..audit import merkle
+from ..audit.checkpoint import CheckpointSigner, StoredCheckpoint
+from ..errors import IntegrityError
+
+_REPLAY_ROWS = {
+    "request": "SELECT id, status, from_party, to_party, filed_by, doc FROM requests",
+    "step": "SELECT seq, request_id, action, from_status, to_status, text FROM request_steps",
+    "delivery": "SELECT request_id, number, seq FROM deliveries",
+    "reception": "SELECT request_id, number, seq, path FROM receptions",
+    "destruction": "SELECT request_id, number, seq, method, file_sha256, note FROM destructions",
+    "register_version": "SELECT ref, version, controller, seq, reason, doc FROM register_versions",
+    "recipient": "SELECT recipient, party, added_seq, retired_seq FROM party_recipients",
+}
+
+
+class AuditQueries:
+    """Mixed into :class:`~ctg_exchange.store.sql.SqlTx`."""
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Any:  # provided by SqlTx
+        raise NotImplementedError
+
+    # -- the Merkle tree --------------------------------------------------------------------
+    def tree_size(self) -> int:
+        row = self.execute("SELECT MAX(idx) FROM audit_tree WHERE level = 0").fetchone()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def tree_node(self, level: int, index: int) -> bytes:
+        row = self.execute(
+            "SELECT hash FROM audit_tree WHERE level = ? AND idx = ?", (level, index)
+        ).fetchone()
+        if row is None:
+            raise IntegrityError(f"the audit tree lacks node ({level}, {index}): run audit verify")
+        return bytes.fromhex(row[0])
+
+    def put_tree_node(self, level: int, index: int, value: bytes) -> None:
+        self.execute(
+            "INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)",
+            (level, index, value.hex()),
+        )
+
+    def tree_append(self, index: int, leaf: bytes) -> None:
+        """Add leaf ``index`` and every perfect subtree it completes."""
+        self.put_tree_node(0, index, leaf)
+        level, value = 0, leaf
+        while index & 1:
+            value = merkle.node_hash(self.tree_node(level, index - 1), value)
+            level += 1
+            index >>= 1
+            self.put_tree_node(level, index, value)
+
+    def tree_root(self, size: int) -> bytes:
+        return merkle.root(size, self.tree_node)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return merkle.inclusion_proof(index, size, self.tree_node)
+
+    # -- what replay compares ---------------------------------------------------------------
+    def replay_rows(self, kind: str) -> list[tuple[Any, ...]]:
+        """Raw rows of one kind of record, for comparison with what the log says of them."""
+        return [tuple(row) for row in self.execute(_REPLAY_ROWS[kind]).fetchall()]
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def add_checkpoint(self, size: int, root_hex: str, text: str, at: str) -> int:
+        row = self.execute("SELECT MAX(id) FROM checkpoints").fetchone()
+        checkpoint_id = 1 if row is None or row[0] is None else int(row[0]) + 1
+        self.execute(
+            "INSERT INTO checkpoints (id, tree_size, root, body, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (checkpoint_id, size, root_hex, text, at),
+        )
+        return checkpoint_id
+
+    def add_checkpoint_signature(self, checkpoint_id: int, signer: CheckpointSigner) -> None:
+        self.execute(
+            "INSERT INTO checkpoint_signatures (checkpoint_id, signer, party, role, signed_at, "
+            "cosign, line) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                checkpoint_id,
+                signer.signer,
+                signer.party,
+                signer.role,
+                signer.signed_at,
+                int(signer.cosign),
+                signer.line,
+            ),
+        )
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every checkpoint, oldest first, with its signatures in the order they were made."""
+        signers: dict[int, list[CheckpointSigner]] = {}
+        for row in self.execute(
+            "SELECT checkpoint_id, signer, party, role, signed_at, cosign, line "
+            "FROM checkpoint_signatures ORDER BY checkpoint_id, signed_at, signer"
+        ).fetchall():
+            signers.setdefault(int(row[0]), []).append(
+                CheckpointSigner(row[1], row[2], row[3], row[4], bool(row[5]), row[6])
+            )
+        return [
+            StoredCheckpoint(int(i), int(size), root, text, at, tuple(signers.get(int(i), ())))
+            for i, size, root, text, at in self.execute(
+                "SELECT id, tree_size, root, body, created_at FROM checkpoints ORDER BY id"
+            ).fetchall()
+        ]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = self.execute("SELECT MAX(id) FROM checkpoints").fetchone()
+        if row is None or row[0] is None:
+            return None
+        return self.get_checkpoint(int(row[0]))
+
+    def get_checkpoint(self, checkpoint_id: int) -> StoredCheckpoint | None:
+        row = self.execute(
+            "SELECT id, tree_size, root, body, created_at FROM checkpoints WHERE id = ?",
+            (checkpoint_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        signers = tuple(
+            CheckpointSigner(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+            for r in self.execute(
+                "SELECT signer, party, role, signed_at, cosign, line FROM checkpoint_signatures "
+                "WHERE checkpoint_id = ? ORDER BY signed_at, signer",
+                (checkpoint_id,),
+            ).fetchall()
+        )
+        return StoredCheckpoint(int(row[0]), int(row[1]), row[2], row[3], row[4], signers)
+
+
+def backfill_tree(tx: Any) -> None:
+    """Add the tree nodes of events that have none (events recorded before the tree existed)."""
+    size = tx.tree_size()
+    frontier = merkle.Frontier.resume(size, tx.tree_node, tx.put_tree_node)
+    pending = [stored.event.signed_bytes() for stored in tx.events() if stored.seq > frontier.size]
+    for data in pending:
+        frontier.append(merkle.leaf_hash(data))

@@ -1,0 +1,411 @@
+"""The tamper suite: every change made behind the tool's back is detected, at the right place.
+
+Each case changes the SQLite file directly (dropping the append-only triggers first, as an
+attacker with the file would), then runs ``audit verify``: exit 3, the first error line names
+the event (or the request) where the change is, and ``--json`` lists every failure. The
+strongest attacker here holds members' keys and re-signs what they rewrite: only the signed
+checkpoints, the role rules and the replay against the stored state can catch them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ctg_exchange.audit import merkle
+from ctg_exchange.audit.events import Event, StoredEvent
+from ctg_exchange.crypto.keys import KeyDir
+from ctg_exchange.crypto.sshsig import NAMESPACE_EVENT
+
+from conftest import PASSPHRASE, Ctg
+
+ROOT = Path(__file__).resolve().parents[1]
+OFFLINE = ROOT / "docs" / "verify_audit_export.py"
+TABLES = ("audit_events", "audit_tree", "checkpoints", "checkpoint_signatures")
+
+
+def _db(ctg: Ctg) -> sqlite3.Connection:
+    """The workspace's database, its append-only triggers dropped."""
+    connection = sqlite3.connect(ctg.db)
+    triggers = connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    ).fetchall()
+    for (name,) in triggers:
+        connection.execute(f"DROP TRIGGER {name}")
+    return connection
+
+
+def _tamper(ctg: Ctg, *statements: str, params: tuple[Any, ...] = ()) -> None:
+    connection = _db(ctg)
+    try:
+        for statement in statements:
+            connection.execute(statement, params if "?" in statement else ())
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _broken(ctg: Ctg) -> tuple[str, list[dict[str, Any]]]:
+    """Verify: exit 3; the first error line and the JSON list of failures."""
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("ctg-exchange: error: audit log broken at ")
+    as_json = ctg("audit", "verify", "--json")
+    assert as_json.exit_code == 3
+    failures = json.loads(as_json.stdout)["error"]["failures"]
+    assert failures, as_json.stdout
+    return first.removeprefix("ctg-exchange: error: audit log broken at "), failures
+
+
+def _events(ctg: Ctg) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = ctg.json("audit", "log")
+    return result
+
+
+def _seq_of(ctg: Ctg, action: str) -> int:
+    return next(e["seq"] for e in _events(ctg) if e["action"] == action)
+
+
+@pytest.fixture
+def logged(ctg: Ctg) -> Ctg:
+    """A request taken to conditions_accepted, a checkpoint, then more events after it."""
+    rid = ctg.file_request()
+    ctg.ok("audit", "checkpoint", as_="c.dpo")  # checkpoint 1, just after the filing
+    ctg.advance(rid, "approved")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok("audit", "checkpoint", as_="c.dpo")  # checkpoint 2: everything so far
+    ctg.ok("audit", "cosign", as_="v.dpo")
+    ctg.ok("dpo", "annotate", rid, "--note", "Note de suivi fictive", as_="v.dpo")
+    ctg.ok("dpo", "annotate", rid, "--note", "Seconde note fictive", as_="c.dpo")
+    assert ctg("audit", "verify").exit_code == 0
+    return ctg
+
+
+def _checkpoint_sizes(ctg: Ctg) -> list[int]:
+    return [cp["tree_size"] for cp in ctg.json("audit", "checkpoints")]
+
+
+# -- one case each -------------------------------------------------------------------------------
+def test_an_edited_payload(logged: Ctg) -> None:
+    seq = _seq_of(logged, "dpo.opinion")
+    _tamper(
+        logged,
+        "UPDATE audit_events SET payload = replace(payload, '\"favourable\"', "
+        f"'\"unfavourable\"') WHERE seq = {seq}",
+    )
+    first, failures = _broken(logged)
+    assert first == f"event #{seq}: the stored hash does not match the event's content"
+    assert failures[0]["seq"] == seq
+
+
+def test_an_edited_timestamp(logged: Ctg) -> None:
+    seq = _seq_of(logged, "decide.approve")
+    _tamper(
+        logged,
+        f"UPDATE audit_events SET time = replace(time, 'T', 'T0') WHERE seq = {seq}",
+    )
+    first, _ = _broken(logged)
+    assert first == f"event #{seq}: the stored hash does not match the event's content"
+
+
+def test_a_deleted_event(logged: Ctg) -> None:
+    seq = _seq_of(logged, "study.submit")
+    _tamper(logged, f"DELETE FROM audit_events WHERE seq = {seq}")
+    first, failures = _broken(logged)
+    assert first == f"event #{seq}: the event is missing"
+    assert failures[0]["seq"] == seq
+
+
+def _signer(ctg: Ctg, member: str) -> Any:
+    return KeyDir(ctg.keys).open_signer(member, PASSPHRASE)
+
+
+def _stored(row: tuple[Any, ...], log: str) -> StoredEvent:
+    seq, time, actor, party, role, action, subject, payload, prev, digest, signature = row
+    event = Event(log, seq, time, actor, party, role, action, subject, prev, json.loads(payload))
+    return StoredEvent(event, digest, signature)
+
+
+def _rewrite(
+    ctg: Ctg,
+    start: int,
+    change: Callable[[Event], Event],
+    *,
+    key_of: Callable[[Event], str] | None = None,
+) -> None:
+    """Change event ``start`` and re-sign it and every later event with real keys, with
+    consistent hashes and links, and rebuild the Merkle tree: a thorough insider's rewrite."""
+    log = ctg.json("audit", "show", "1")["log"]
+    connection = _db(ctg)
+    try:
+        rows = connection.execute(
+            "SELECT seq, time, actor, party, role, action, subject, payload, prev_hash, hash, "
+            "signature FROM audit_events ORDER BY seq"
+        ).fetchall()
+        events = [_stored(row, log) for row in rows]
+        head = events[start - 2].hash if start > 1 else "0" * 64
+        for stored in events[start - 1 :]:
+            event = stored.event
+            if event.seq == start:
+                event = change(event)
+            event = replace(event, prev=head)
+            signer = _signer(ctg, key_of(event) if key_of else event.actor)
+            signature = signer.sign(NAMESPACE_EVENT, event.signed_bytes())
+            head = event.digest()
+            connection.execute(
+                "UPDATE audit_events SET time = ?, actor = ?, party = ?, role = ?, payload = ?, "
+                "prev_hash = ?, hash = ?, signature = ? WHERE seq = ?",
+                (
+                    event.time,
+                    event.actor,
+                    event.party,
+                    event.role,
+                    json.dumps(event.payload, sort_keys=True, separators=(",", ":")),
+                    event.prev,
+                    head,
+                    signature,
+                    event.seq,
+                ),
+            )
+        connection.execute("DELETE FROM audit_tree")
+        nodes: list[tuple[int, int, str]] = []
+        frontier = merkle.Frontier(lambda level, i, h: nodes.append((level, i, h.hex())))
+        for stored in _reread(connection, log):
+            frontier.append(merkle.leaf_hash(stored.event.signed_bytes()))
+        connection.executemany("INSERT INTO audit_tree (level, idx, hash) VALUES (?, ?, ?)", nodes)
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _reread(connection: sqlite3.Connection, log: str) -> list[StoredEvent]:
+    rows = connection.execute(
+        "SELECT seq, time, actor, party, role, action, subject, payload, prev_hash, hash, "
+        "signature FROM audit_events ORDER BY seq"
+    ).fetchall()
+    return [_stored(row, log) for row in rows]
+
+
+def test_a_forged_event_inserted(logged: Ctg) -> None:
+    """An event in c.dpo's name, correctly chained, signed with a key that is not c.dpo's."""
+    last = _events(logged)[-1]
+    forged = Event(
+        last["log"],
+        last["seq"] + 1,
+        last["time"],
+        "c.dpo",
+        "caf92",
+        "dpo",
+        "dpo.annotate",
+        last["subject"],
+        last["hash"],
+        {
+            "request": last["subject"],
+            "from_status": "conditions_accepted",
+            "to_status": "conditions_accepted",
+            "text_sha256": "0" * 64,
+        },
+    )
+    signature = _signer(logged, "c.admin").sign(NAMESPACE_EVENT, forged.signed_bytes())
+    _tamper(
+        logged,
+        "INSERT INTO audit_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params=(
+            forged.seq,
+            forged.time,
+            forged.actor,
+            forged.party,
+            forged.role,
+            forged.action,
+            forged.subject,
+            json.dumps(forged.payload, sort_keys=True, separators=(",", ":")),
+            forged.prev,
+            forged.digest(),
+            signature,
+        ),
+    )
+    first, _ = _broken(logged)
+    assert first.startswith(f"event #{forged.seq}: bad signature: signature is by another key")
+
+
+def test_two_events_swapped(logged: Ctg) -> None:
+    seq = _seq_of(logged, "study.accept")
+    columns = "time, actor, party, role, action, subject, payload, prev_hash, hash, signature"
+    connection = _db(logged)
+    try:
+        a = connection.execute(f"SELECT {columns} FROM audit_events WHERE seq = {seq}").fetchone()
+        b = connection.execute(
+            f"SELECT {columns} FROM audit_events WHERE seq = {seq + 1}"
+        ).fetchone()
+        assignments = ", ".join(f"{c.strip()} = ?" for c in columns.split(","))
+        connection.execute(f"UPDATE audit_events SET hash = 'moving' WHERE seq = {seq}")
+        connection.execute(f"UPDATE audit_events SET {assignments} WHERE seq = {seq + 1}", a)
+        connection.execute(f"UPDATE audit_events SET {assignments} WHERE seq = {seq}", b)
+        connection.commit()
+    finally:
+        connection.close()
+    first, failures = _broken(logged)
+    assert first == f"event #{seq}: the stored hash does not match the event's content"
+    assert {f.get("seq") for f in failures} >= {seq, seq + 1}
+
+
+def test_the_tail_truncated_after_a_checkpoint(logged: Ctg) -> None:
+    covered = _checkpoint_sizes(logged)[-1]
+    cut = _seq_of(logged, "conditions.accept")  # covered by the last checkpoint
+    _tamper(logged, f"DELETE FROM audit_events WHERE seq >= {cut}")
+    first, failures = _broken(logged)
+    assert first.startswith(f"events #{cut}–#{covered}: removed: checkpoint 2, signed by c.dpo")
+    assert (failures[0]["seq"], failures[0]["last_seq"]) == (cut, covered)
+
+
+def test_the_tail_and_its_checkpoints_removed_are_caught_by_a_kept_copy(
+    logged: Ctg, tmp_path: Path
+) -> None:
+    """The attacker also deletes the checkpoints; the other party kept the note."""
+    note = tmp_path / "checkpoint-2.txt"
+    note.write_text(logged.json("audit", "checkpoints")[-1]["note"])
+    cut = _seq_of(logged, "conditions.accept")
+    _tamper(
+        logged,
+        f"DELETE FROM audit_events WHERE seq >= {cut}",
+        "DELETE FROM checkpoint_signatures WHERE checkpoint_id = 2",
+        "DELETE FROM checkpoints WHERE id = 2",
+        f"DELETE FROM request_steps WHERE seq >= {cut}",
+    )
+    # what the attacker left is consistent with itself, except the stored request
+    result = logged("audit", "verify", "--checkpoint", str(note))
+    assert result.exit_code == 3
+    assert f"audit log broken at events #{cut}–" in result.stderr
+    assert "removed: checkpoint file checkpoint-2.txt, signed by c.dpo and v.dpo" in result.stderr
+
+
+def test_a_suffix_rewritten_with_consistent_hashes_and_real_signatures(logged: Ctg) -> None:
+    sizes = _checkpoint_sizes(logged)
+    seq = _seq_of(logged, "dpo.opinion")  # after checkpoint 1, inside checkpoint 2
+    assert sizes[0] < seq <= sizes[1]
+    _rewrite(logged, seq, lambda e: replace(e, time=e.time.replace("T", "T0", 1)))
+    first, failures = _broken(logged)
+    assert first.startswith(
+        f"events #{sizes[0] + 1}–#{sizes[1]}: changed after checkpoint 2 was signed by c.dpo and "
+        "v.dpo"
+    )
+    assert (failures[0]["seq"], failures[0]["last_seq"]) == (sizes[0] + 1, sizes[1])
+    assert failures[0]["seq"] <= seq <= failures[0]["last_seq"]
+
+
+def test_an_opinion_re_signed_by_a_member_who_is_not_the_dpo(logged: Ctg) -> None:
+    seq = _seq_of(logged, "dpo.opinion")
+    _rewrite(logged, seq, lambda e: replace(e, actor="c.agent", role="staff"))
+    first, failures = _broken(logged)
+    assert first.startswith(
+        f"event #{seq}: not allowed: only the DPO of the holding party (caf92) gives the opinion"
+    )
+    assert "c.agent is staff of caf92" in first
+    # and the stored opinion (by c.dpo) no longer matches the log either
+    assert any(f.get("request") and "opinion.by" in f["message"] for f in failures)
+
+
+def test_an_opinion_signed_with_another_members_key(logged: Ctg) -> None:
+    seq = _seq_of(logged, "dpo.opinion")
+    _rewrite(logged, seq, lambda e: e, key_of=lambda e: "c.agent" if e.seq == seq else e.actor)
+    first, _ = _broken(logged)
+    assert first.startswith(f"event #{seq}: bad signature: signature is by another key")
+
+
+def test_a_request_row_changed_by_sql(logged: Ctg) -> None:
+    rid = _events(logged)[-1]["subject"]
+    connection = _db(logged)
+    try:
+        doc = json.loads(
+            connection.execute("SELECT doc FROM requests WHERE id = ?", (rid,)).fetchone()[0]
+        )
+        doc["status"] = "approved"
+        connection.execute(
+            "UPDATE requests SET status = 'approved', doc = ? WHERE id = ?", (json.dumps(doc), rid)
+        )
+        connection.commit()
+    finally:
+        connection.close()
+    first, failures = _broken(logged)
+    assert first == (
+        f"request {rid}: status is 'approved' in the store; the log says 'conditions_accepted'"
+    )
+    assert failures[0]["request"] == rid
+
+
+def test_a_request_s_content_changed_by_sql(logged: Ctg) -> None:
+    rid = _events(logged)[-1]["subject"]
+    connection = _db(logged)
+    try:
+        doc = json.loads(
+            connection.execute("SELECT doc FROM requests WHERE id = ?", (rid,)).fetchone()[0]
+        )
+        doc["content"]["retention_days"] = 3650
+        connection.execute("UPDATE requests SET doc = ? WHERE id = ?", (json.dumps(doc), rid))
+        connection.commit()
+    finally:
+        connection.close()
+    first, _ = _broken(logged)
+    assert first.startswith(f"request {rid}: content_sha256 is ")
+
+
+def test_a_member_key_swapped_by_sql(logged: Ctg) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ctg_exchange.crypto.keys import PublicKey
+
+    raw = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    _tamper(
+        logged,
+        "UPDATE members SET public_key = ? WHERE id = 'c.dpo'",
+        params=(PublicKey(raw).openssh,),
+    )
+    first, _ = _broken(logged)
+    assert first.startswith("member c.dpo: public_key is ")
+
+
+# -- inclusion proofs ----------------------------------------------------------------------------
+def test_a_corrupted_inclusion_proof_element_is_rejected(logged: Ctg, tmp_path: Path) -> None:
+    rid = _events(logged)[-1]["subject"]
+    export = tmp_path / "request.jsonl"
+    logged.ok("audit", "export", "--request", rid, "--out", str(export), as_="c.dpo")
+    lines = export.read_text().splitlines()
+    target = next(i for i, line in enumerate(lines) if '"action":"dpo.opinion"' in line)
+    event = json.loads(lines[target])
+    element = event["proof"][1]
+    event["proof"][1] = ("0" if element[0] != "0" else "1") + element[1:]
+    lines[target] = json.dumps(event, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    export.write_text("\n".join(lines) + "\n")
+
+    offline = subprocess.run(
+        [sys.executable, str(OFFLINE), str(export)], capture_output=True, text=True, check=False
+    )
+    assert offline.returncode == 1
+    assert offline.stdout.splitlines() == [
+        f"FAILED: event #{event['seq']}: its inclusion proof does not lead to the checkpoint's root"
+    ]
+    result = logged("audit", "verify", "--export", str(export))
+    assert result.exit_code == 3
+    assert result.stderr.startswith(
+        f"ctg-exchange: error: audit log broken at event #{event['seq']}: its inclusion proof"
+    )
+
+
+def test_a_corrupted_stored_tree_node_fails_prove(logged: Ctg) -> None:
+    rid = _events(logged)[-1]["subject"]
+    first = _seq_of(logged, "request.file")
+    _tamper(logged, "UPDATE audit_tree SET hash = substr('f' || hash, 1, 64) WHERE level = 0")
+    result = logged("audit", "prove", "--request", rid)
+    assert result.exit_code == 3
+    assert f"audit log broken at event #{first}: it is not in checkpoint 2 as stored" in (
+        result.stderr
+    )
