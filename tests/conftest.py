@@ -3,14 +3,25 @@
 Generating and encrypting keys costs ~0.15 s each (bcrypt-pbkdf), so one template workspace is
 built per test session with the CLI itself, and every test works on its own copy of it.
 All names and values are synthetic.
+
+Every test that takes a workspace runs on both backends: SQLite, and PostgreSQL when
+``CTG_TEST_POSTGRES_URL`` names a server (a PostgreSQL URL of a database the tests may connect
+to in order to create their own: one template database per test session, one copy of it per
+test, all dropped at the end). Without it the PostgreSQL runs are skipped, with that reason.
+A test marked ``sqlite_only`` concerns the SQLite file itself; ``postgres_only``, the server.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
+import re
+import secrets
 import shutil
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +34,10 @@ from ctg_exchange.cli.app import cli
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policies" / "ctg-sceaux-caf92.yaml"
 PASSPHRASE = "synthetic-test-passphrase"
 TODAY = "2025-06-02"  # inside the shipped convention's validity (2021-01-01 -> 2025-12-31)
+INIT = ("init", "--admin", "v.admin", "--admin-name", "Admin (fictif)",
+        "--admin-party", "ville_sceaux")  # fmt: skip
+POSTGRES_URL = os.environ.get("CTG_TEST_POSTGRES_URL", "")
+BACKENDS = ("sqlite", "postgres")
 
 # id, party, roles, the admin who adds them (v.admin creates the workspace)
 MEMBERS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
@@ -84,11 +99,73 @@ def env_for(root: Path) -> dict[str, str]:
     }
 
 
+def _server_url(database: str) -> str:
+    """``CTG_TEST_POSTGRES_URL`` with another database name."""
+    return re.sub(r"/[^/?]*(\?|$)", lambda m: f"/{database}{m.group(1)}", POSTGRES_URL, count=1)
+
+
+class Db:
+    """A direct connection to a workspace's database, as an attacker or a crash would use it.
+
+    Queries use ``?`` placeholders on both backends.
+    """
+
+    def __init__(self, backend: str, target: str) -> None:
+        self.backend = backend
+        if backend == "sqlite":
+            self._conn: Any = sqlite3.connect(target)
+            self.errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
+        else:
+            import psycopg
+
+            self._conn = psycopg.connect(target)
+            self.errors = (psycopg.Error,)
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        if not params:
+            return self._conn.execute(query)
+        if self.backend == "postgres":
+            query = query.replace("%", "%%").replace("?", "%s")
+        return self._conn.execute(query, tuple(params))
+
+    def executemany(self, query: str, rows: Sequence[Sequence[Any]]) -> None:
+        for row in rows:
+            self.execute(query, row)
+
+    def drop_guards(self) -> None:
+        """Drop the triggers that make the audit tables append-only, as an attacker would."""
+        if self.backend == "sqlite":
+            rows = self.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            for (name,) in rows.fetchall():
+                self.execute(f"DROP TRIGGER {name}")
+        else:
+            rows = self.execute(
+                "SELECT tgname, relname FROM pg_trigger JOIN pg_class c ON c.oid = tgrelid "
+                "WHERE NOT tgisinternal"
+            )
+            for name, table in rows.fetchall():
+                self.execute(f"DROP TRIGGER {name} ON {table}")
+            # and, as a superuser can, stop checking foreign keys (SQLite's connection has them
+            # off by default)
+            self.execute("SET session_replication_role = replica")
+
+    def commit(self) -> None:
+        self._conn.commit()
+
+    def rollback(self) -> None:
+        self._conn.rollback()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 @dataclass
 class Ctg:
     """Runs ``ctg-exchange`` in-process against one workspace."""
 
     root: Path
+    backend: str = "sqlite"
+    database: str = ""  # the PostgreSQL URL, on that backend
 
     @property
     def workspace(self) -> Path:
@@ -100,7 +177,25 @@ class Ctg:
 
     @property
     def db(self) -> Path:
+        """The SQLite file (on that backend)."""
         return self.workspace / "ctg.sqlite3"
+
+    def connect(self, *, guards: bool = True) -> Db:
+        """A direct connection; ``guards=False`` drops the append-only triggers first."""
+        db = Db(self.backend, str(self.db) if self.backend == "sqlite" else self.database)
+        if not guards:
+            db.drop_guards()
+        return db
+
+    def sql(self, *statements: str, params: Sequence[Any] = (), guards: bool = True) -> None:
+        """Run statements behind the tool's back and commit them."""
+        db = self.connect(guards=guards)
+        try:
+            for statement in statements:
+                db.execute(statement, params if "?" in statement else ())
+            db.commit()
+        finally:
+            db.close()
 
     def __call__(
         self,
@@ -153,7 +248,7 @@ class Ctg:
         raise AssertionError(f"unknown status {until}")
 
     def snapshot(self) -> dict[str, str]:
-        """SHA-256 of every file in the workspace and the key directory."""
+        """SHA-256 of every file in the workspace and the key directory, and of every table."""
         files = {}
         for base in (self.workspace, self.keys):
             for path in sorted(base.rglob("*")):
@@ -161,7 +256,25 @@ class Ctg:
                     files[str(path.relative_to(self.root))] = hashlib.sha256(
                         path.read_bytes()
                     ).hexdigest()
+        if self.backend == "postgres":
+            files.update(self.tables())
         return files
+
+    def tables(self) -> dict[str, str]:
+        """SHA-256 of every table's rows, in a stable order: the database's logical content."""
+        db = self.connect()
+        try:
+            if self.backend == "sqlite":
+                query = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            else:
+                query = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            digests = {}
+            for (table,) in db.execute(query).fetchall():
+                rows = sorted(repr(tuple(row)) for row in db.execute(f"SELECT * FROM {table}"))  # noqa: S608
+                digests[f"table:{table}"] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+            return digests
+        finally:
+            db.close()
 
     def refused(
         self,
@@ -190,8 +303,8 @@ class Ctg:
         return result
 
 
-def _build_template(root: Path) -> None:
-    ctg = Ctg(root)
+def _build_template(ctg: Ctg) -> None:
+    database = ("--database", ctg.database) if ctg.backend == "postgres" else ()
     init = ctg(
         "init",
         "--admin",
@@ -200,6 +313,7 @@ def _build_template(root: Path) -> None:
         "Admin Test (Ville, fictif)",
         "--admin-party",
         "ville_sceaux",
+        *database,
     )
     assert init.exit_code == 0, init.output
     for member_id, party, roles, adder in MEMBERS:
@@ -209,25 +323,145 @@ def _build_template(root: Path) -> None:
         assert added.exit_code == 0, added.output
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each test that needs a workspace runs once per backend (unless marked ``X_only``)."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    skip = pytest.mark.skip(reason="CTG_TEST_POSTGRES_URL is not set: PostgreSQL runs skipped")
+    only = [
+        name
+        for name in BACKENDS
+        if metafunc.definition.get_closest_marker(f"{name}_only") is not None
+    ]
+    params = [
+        pytest.param(name, marks=() if name == "sqlite" or POSTGRES_URL else skip)
+        for name in only or BACKENDS
+    ]
+    metafunc.parametrize("backend", params, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("template")
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+class Server:
+    """The PostgreSQL server of the test session: it makes and drops the session's databases."""
+
+    def __init__(self) -> None:
+        self.prefix = f"ctg_test_{os.getpid()}_{secrets.token_hex(3)}"
+        self._numbers = itertools.count(1)
+        self.made: list[str] = []
+
+    url_of_default = POSTGRES_URL
+
+    def admin(self, *statements: str) -> None:
+        self.admin_in(None, *statements)
+
+    def admin_in(self, database: str | None, *statements: str) -> None:
+        """Run statements as the server's administrator (in ``database``, or the default)."""
+        import psycopg
+
+        url = _server_url(database) if database else POSTGRES_URL
+        with psycopg.connect(url, autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def drop_role(self, role: str) -> None:
+        self.admin(f"DROP ROLE IF EXISTS {role}")
+
+    def create(self, template: str | None = None) -> tuple[str, str]:
+        """A new empty database (or a copy of ``template``): its name and its URL."""
+        name = f"{self.prefix}_{next(self._numbers)}"
+        self.admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+        self.made.append(name)
+        return name, _server_url(name)
+
+    def drop(self, name: str) -> None:
+        self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        self.made.remove(name)
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    if not POSTGRES_URL:
+        pytest.skip("CTG_TEST_POSTGRES_URL is not set: PostgreSQL runs skipped")
+    made = Server()
+    yield made
+    for name in list(made.made):
+        made.drop(name)
+
+
+@dataclass
+class Template:
+    root: Path
+    backend: str
+    database: str = ""  # the template database's name, on PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def template(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Template:
+    root = tmp_path_factory.mktemp(f"template-{backend}")
+    name, url = "", ""
+    if backend == "postgres":
+        name, url = request.getfixturevalue("server").create()
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env_for(root).items():
             mp.setenv(key, value)
         mp.delenv("CTG_MEMBER", raising=False)
-        _build_template(root)
-    return root
+        _build_template(Ctg(root, backend, url))
+    return Template(root, backend, name)
+
+
+def _copy(template: Template, root: Path, request: pytest.FixtureRequest) -> Ctg:
+    """A test's own copy of the template workspace (and of its database)."""
+    shutil.copytree(template.root, root, symlinks=True)
+    if template.backend == "sqlite":
+        return Ctg(root)
+    server: Server = request.getfixturevalue("server")
+    name, url = server.create(template.database)
+    request.addfinalizer(lambda: server.drop(name))
+    config_path = root / "ws" / "workspace.json"
+    config = json.loads(config_path.read_text())
+    config["database"] = url
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    return Ctg(root, "postgres", url)
 
 
 @pytest.fixture
-def ctg(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ctg]:
+def ctg(
+    template: Template,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> Iterator[Ctg]:
     root = tmp_path / "ctg"
-    shutil.copytree(template, root, symlinks=True)
+    copy = _copy(template, root, request)
     for key, value in env_for(root).items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("CTG_MEMBER", raising=False)
-    yield Ctg(root)
+    yield copy
+
+
+@pytest.fixture
+def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A new, migrated, empty store on the backend under test."""
+    if backend == "sqlite":
+        from ctg_exchange.store.sqlite import SqliteStore
+
+        opened: Any = SqliteStore(tmp_path / "db.sqlite3", create=True)
+    else:
+        from ctg_exchange.store.postgres import PostgresStore
+
+        server: Server = request.getfixturevalue("server")
+        name, url = server.create()
+        request.addfinalizer(lambda: server.drop(name))
+        opened = PostgresStore(url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

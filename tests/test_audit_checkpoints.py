@@ -151,15 +151,9 @@ def test_cosigning_is_for_the_other_partys_admin_or_dpo(approved: tuple[Ctg, str
 
 
 def test_a_broken_log_is_not_checkpointed_nor_cosigned(approved: tuple[Ctg, str]) -> None:
-    import sqlite3
-
     ctg, _ = approved
     ctg.ok("audit", "checkpoint", as_="c.dpo")
-    connection = sqlite3.connect(ctg.db)
-    connection.execute("DROP TRIGGER audit_events_no_update")
-    connection.execute("UPDATE audit_events SET subject = 'x' WHERE seq = 3")
-    connection.commit()
-    connection.close()
+    ctg.sql("UPDATE audit_events SET subject = 'x' WHERE seq = 3", guards=False)
     ctg.refused("audit", "cosign", as_="v.dpo", code=3, contains="audit log broken at event #3")
     ctg.refused("audit", "checkpoint", as_="v.dpo", code=3, contains="audit log broken at event #3")
 
@@ -315,20 +309,15 @@ def test_verifying_a_file_that_is_not_an_export_is_one_line(ctg: Ctg, tmp_path: 
 @pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
 def test_signature_workers_report_a_forged_signature(ctg: Ctg, processes: bool) -> None:
     """Large logs check signatures in worker processes, small ones in threads: same verdict."""
-    import sqlite3
-
     from ctg_exchange.audit.verify import LogVerifier
     from ctg_exchange.services.workspace import Workspace
 
-    connection = sqlite3.connect(ctg.db)
-    connection.execute("DROP TRIGGER audit_events_no_update")
     # event 3's signature swapped for event 4's: same signer (v.admin), other bytes
-    connection.execute(
+    ctg.sql(
         "UPDATE audit_events SET signature = (SELECT signature FROM audit_events WHERE seq = 4) "
-        "WHERE seq = 3"
+        "WHERE seq = 3",
+        guards=False,
     )
-    connection.commit()
-    connection.close()
     workspace = Workspace.open(ctg.workspace)
     try:
         with workspace.store.transaction() as tx:

@@ -10,7 +10,6 @@ checkpoints, the role rules and the replay against the stored state can catch th
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -25,32 +24,20 @@ from ctg_exchange.audit.events import Event, StoredEvent
 from ctg_exchange.crypto.keys import KeyDir
 from ctg_exchange.crypto.sshsig import NAMESPACE_EVENT
 
-from conftest import PASSPHRASE, Ctg
+from conftest import PASSPHRASE, Ctg, Db
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = ROOT / "docs" / "verify_audit_export.py"
 TABLES = ("audit_events", "audit_tree", "checkpoints", "checkpoint_signatures")
 
 
-def _db(ctg: Ctg) -> sqlite3.Connection:
+def _db(ctg: Ctg) -> Db:
     """The workspace's database, its append-only triggers dropped."""
-    connection = sqlite3.connect(ctg.db)
-    triggers = connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    ).fetchall()
-    for (name,) in triggers:
-        connection.execute(f"DROP TRIGGER {name}")
-    return connection
+    return ctg.connect(guards=False)
 
 
 def _tamper(ctg: Ctg, *statements: str, params: tuple[Any, ...] = ()) -> None:
-    connection = _db(ctg)
-    try:
-        for statement in statements:
-            connection.execute(statement, params if "?" in statement else ())
-        connection.commit()
-    finally:
-        connection.close()
+    ctg.sql(*statements, params=params, guards=False)
 
 
 def _broken(ctg: Ctg) -> tuple[str, list[dict[str, Any]]]:
@@ -187,7 +174,7 @@ def _rewrite(
         connection.close()
 
 
-def _reread(connection: sqlite3.Connection, log: str) -> list[StoredEvent]:
+def _reread(connection: Db, log: str) -> list[StoredEvent]:
     rows = connection.execute(
         "SELECT seq, time, actor, party, role, action, subject, payload, prev_hash, hash, "
         "signature FROM audit_events ORDER BY seq"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REQUEST, Ctg, add_args
+from conftest import INIT, REQUEST, Ctg, add_args
 
 SHIPPED = Path(__file__).resolve().parents[1] / "policies" / "ctg-sceaux-caf92.yaml"
 
@@ -130,18 +130,13 @@ def test_unknown_party_for_the_first_admin(fresh: Ctg) -> None:
 
 
 def test_init_refuses_an_existing_or_partial_workspace(ctg: Ctg) -> None:
-    args = (
-        "init",
-        "--admin",
-        "v.admin",
-        "--admin-name",
-        "Admin (fictif)",
-        "--admin-party",
-        "ville_sceaux",
-    )
+    args = INIT
     ctg.refused(*args, contains=f"a workspace already exists at {ctg.workspace}")
     (ctg.workspace / "workspace.json").unlink()
-    ctg.refused(*args, contains="a partial workspace")
+    if ctg.backend == "sqlite":
+        ctg.refused(*args, contains="a partial workspace")
+    else:
+        ctg.refused(*args, "--database", ctg.database, contains="already holds a ctg-exchange")
 
 
 def test_wrong_passphrase(ctg: Ctg) -> None:
@@ -185,6 +180,7 @@ def test_missing_workspace(fresh: Ctg) -> None:
     ]
 
 
+@pytest.mark.sqlite_only
 def test_corrupt_database_is_one_line(ctg: Ctg) -> None:
     ctg.db.write_bytes(b"not a database" * 100)
     ctg.refused("request", "list", contains="cannot open the database")

@@ -255,9 +255,7 @@ def test_a_package_for_a_request_no_longer_open_is_refused(keyed: Ctg, tmp_path:
     rid = accepted(ctg)
     package = str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"])
     # the request's row is put back to 'lapsed' behind the tool's back (as if it had lapsed)
-    import sqlite3
-
-    db = sqlite3.connect(ctg.db)
+    db = ctg.connect()
     doc = json.loads(db.execute("SELECT doc FROM requests WHERE id = ?", (rid,)).fetchone()[0])
     doc["status"] = "lapsed"
     db.execute(
@@ -785,10 +783,8 @@ def test_sigkill_during_a_large_send_leaves_nothing(keyed: Ctg, tmp_path: Path) 
     assert os.listdir(out_dir) == []
     after = ctg.snapshot()
     # a killed SQLite client leaves its (here empty) WAL and shared-memory index behind
-    assert (
-        not (ctg.workspace / "ctg.sqlite3-wal").exists()
-        or not (ctg.workspace / "ctg.sqlite3-wal").stat().st_size
-    )
+    wal = ctg.workspace / "ctg.sqlite3-wal"
+    assert not wal.exists() or not wal.stat().st_size
     assert {k: v for k, v in after.items() if not k.endswith(("-wal", "-shm"))} == before
     assert ctg.json("exchange", "list") == []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REQUEST, Ctg, add_args
+from conftest import INIT, REQUEST, Ctg, add_args
 
 
 def test_only_the_holders_dpo_gives_the_opinion(ctg: Ctg) -> None:
@@ -178,15 +178,7 @@ def test_admin_manages_its_own_partys_members_only(ctg: Ctg) -> None:
 
 
 def test_any_admin_adds_the_first_admin_of_a_party_that_has_none(fresh: Ctg) -> None:
-    init = fresh(
-        "init",
-        "--admin",
-        "v.admin",
-        "--admin-name",
-        "Admin (fictif)",
-        "--admin-party",
-        "ville_sceaux",
-    )
+    init = fresh(*INIT)
     assert init.exit_code == 0
     for member_id in ("c.agent", "c.admin"):
         fresh.ok("keys", "generate", "--member", member_id)

@@ -1,27 +1,25 @@
-"""The SQLite store: recorded migrations, evidence-grade settings, refusal of a newer schema."""
+"""The stores: recorded migrations, evidence-grade settings, refusal of a newer schema."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ctg_exchange.errors import WorkspaceError
+from ctg_exchange.services.workspace import open_store
 from ctg_exchange.store import LATEST, MIGRATIONS
 from ctg_exchange.store.sqlite import SqliteStore
 
 from conftest import Ctg
 
 
-def test_migrations_are_named_and_recorded(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite3", create=True)
-    try:
-        with store.transaction() as tx:
-            rows = tx.execute("SELECT version, name FROM schema_migrations ORDER BY version")
-            recorded = rows.fetchall()
-    finally:
-        store.close()
+def test_migrations_are_named_and_recorded(store: Any) -> None:
+    with store.transaction() as tx:
+        rows = tx.execute("SELECT version, name FROM schema_migrations ORDER BY version")
+        recorded = [tuple(row) for row in rows.fetchall()]
     assert recorded == [(m.version, m.name) for m in MIGRATIONS]
     assert recorded[-1][0] == LATEST
 
@@ -40,14 +38,14 @@ def test_evidence_grade_settings(tmp_path: Path) -> None:
 
 
 def test_a_schema_from_a_newer_version_is_refused(ctg: Ctg) -> None:
-    connection = sqlite3.connect(ctg.db)
-    connection.execute(
-        "INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01')", (LATEST + 1,)
+    ctg.sql(
+        "INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01')",
+        params=(LATEST + 1,),
     )
-    connection.commit()
-    connection.close()
     with pytest.raises(WorkspaceError, match=f"schema version {LATEST + 1}"):
-        SqliteStore(ctg.db)
+        open_store(
+            ctg.workspace, json.loads((ctg.workspace / "workspace.json").read_text())["database"]
+        )
     ctg.refused("request", "list", contains=f"the workspace has schema version {LATEST + 1}")
 
 
@@ -57,16 +55,34 @@ def test_opening_a_missing_database_does_not_create_it(tmp_path: Path) -> None:
     assert not (tmp_path / "absent.sqlite3").exists()
 
 
-def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite3", create=True)
-    try:
-        with pytest.raises(RuntimeError), store.transaction(write=True) as tx:
-            tx.set_meta("workspace_id", "half-done")
-            raise RuntimeError("crash in the middle of a state change")
-        with store.transaction() as tx:
-            assert tx.get_meta("workspace_id") is None
-    finally:
-        store.close()
+def test_a_failed_transaction_leaves_nothing(store: Any) -> None:
+    with pytest.raises(RuntimeError), store.transaction(write=True) as tx:
+        tx.set_meta("workspace_id", "half-done")
+        raise RuntimeError("crash in the middle of a state change")
+    with store.transaction() as tx:
+        assert tx.get_meta("workspace_id") is None
+
+
+def test_a_dry_run_always_rolls_back(store: Any) -> None:
+    with store.transaction(write=True, commit=False) as tx:
+        tx.set_meta("workspace_id", "checked, not written")
+    with store.transaction() as tx:
+        assert tx.get_meta("workspace_id") is None
+
+
+def test_values_round_trip_unchanged(store: Any) -> None:
+    """Large integers, percent signs and question marks in values, byte-order sorting."""
+    with store.transaction(write=True) as tx:
+        tx.execute("INSERT INTO counters (name, value) VALUES (?, ?)", ("big", 5 * 2**40))
+        for key in ("b", "B", "a-b", "ab", "é", "100% ?"):
+            tx.set_meta(key, f"{key} = 50% ?")
+    with store.transaction() as tx:
+        assert tx.execute("SELECT value FROM counters WHERE name = 'big'").fetchone()[0] == (
+            5 * 2**40
+        )
+        keys = [row[0] for row in tx.execute("SELECT key FROM meta ORDER BY key").fetchall()]
+        assert keys == sorted(keys, key=lambda k: k.encode())  # as SQLite compares: bytes
+        assert tx.get_meta("100% ?") == "100% ? = 50% ?"
 
 
 def test_a_workspace_from_before_checkpoints_gains_its_merkle_tree(ctg: Ctg) -> None:
@@ -74,12 +90,13 @@ def test_a_workspace_from_before_checkpoints_gains_its_merkle_tree(ctg: Ctg) -> 
     proves and verifies as if it had always had one."""
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    connection = sqlite3.connect(ctg.db)
-    for table in ("checkpoint_signatures", "checkpoints", "audit_tree"):
-        connection.execute(f"DROP TABLE {table}")  # its triggers go with it
-    connection.execute("DELETE FROM schema_migrations WHERE version = 5")
-    connection.commit()
-    connection.close()
+    ctg.sql(
+        *(
+            f"DROP TABLE {table}"
+            for table in ("checkpoint_signatures", "checkpoints", "audit_tree")
+        ),
+        "DELETE FROM schema_migrations WHERE version = 5",
+    )  # the tables' triggers go with them
 
     made = ctg.json("audit", "checkpoint", as_="c.dpo")
     assert made["tree_size"] == len(ctg.json("audit", "log"))

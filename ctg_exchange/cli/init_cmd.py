@@ -28,8 +28,11 @@ from .common import common_options, emit_json, options, say
     "--database",
     default="sqlite:ctg.sqlite3",
     show_default=True,
+    envvar="CTG_DATABASE",
     metavar="URL",
-    help="sqlite:FILE inside the workspace, or sqlite:///ABSOLUTE/PATH.",
+    help="sqlite:FILE inside the workspace, sqlite:///ABSOLUTE/PATH, or an empty PostgreSQL "
+    "database shared by every agent: postgresql://USER@HOST:PORT/DATABASE (password in "
+    "~/.pgpass or PGPASSWORD, never in the URL). Env: CTG_DATABASE.",
 )
 @common_options
 def init(
@@ -42,9 +45,12 @@ def init(
     unless --workspace / CTG_WORKSPACE says otherwise.
 
     \b
-    Example:
+    Examples:
       ctg-exchange --workspace ./ctg init --admin v.admin \\
           --admin-name "Admin Exemple" --admin-party ville_sceaux
+      ctg-exchange --workspace ./ctg init --admin v.admin \\
+          --admin-name "Admin Exemple" --admin-party ville_sceaux \\
+          --database postgresql://ctg@db.example.invalid:5432/ctg_sceaux
     """
     from ..policy import load_policy, shipped_policy_path
     from ..services.clock import Clock

@@ -92,27 +92,26 @@ def init_workspace(
         added_at=now,
     )
 
-    def fill(store: Any) -> None:
-        with store.transaction(write=True) as tx:
-            tx.set_meta("workspace_id", workspace_id)
-            tx.set_meta("created_at", now)
-            tx.add_policy(
-                PolicyRecord(
-                    1, loaded.policy.id, loaded.sha256, Path(loaded.source).name, loaded.text, now
-                )
+    def fill(tx: Tx) -> None:
+        tx.set_meta("workspace_id", workspace_id)
+        tx.set_meta("created_at", now)
+        tx.add_policy(
+            PolicyRecord(
+                1, loaded.policy.id, loaded.sha256, Path(loaded.source).name, loaded.text, now
             )
-            tx.insert_member(admin)
-            Recorder(tx, workspace_id, clock, signer, now).record(
-                admin,
-                Role.ADMIN,
-                ACTION_INIT,
-                workspace_id,
-                {
-                    "workspace": workspace_id,
-                    "policy": {"id": loaded.policy.id, "version": 1, "sha256": loaded.sha256},
-                    "admin": member_payload(admin),
-                },
-            )
+        )
+        tx.insert_member(admin)
+        Recorder(tx, workspace_id, clock, signer, now).record(
+            admin,
+            Role.ADMIN,
+            ACTION_INIT,
+            workspace_id,
+            {
+                "workspace": workspace_id,
+                "policy": {"id": loaded.policy.id, "version": 1, "sha256": loaded.sha256},
+                "admin": member_payload(admin),
+            },
+        )
 
     build_database(db_path, fill)
     write_config(root, workspace_id, database, now)

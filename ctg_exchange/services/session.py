@@ -7,11 +7,16 @@ Every state change goes through :func:`perform`:
 2. the acting member's private key is decrypted (passphrase prompt or ``CTG_PASSPHRASE``) and
    checked against the key registered for them;
 3. the operation runs again in one write transaction, which appends its signed audit event:
-   the change and its event commit together or not at all.
+   the change and its event commit together or not at all. A database still busy after the
+   store's own wait (SQLite's busy timeout) is tried again, not reported.
+
+Both passes hold the workspace's write lock, so writers queue and the audit chain stays linear.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,12 +35,13 @@ from ..crypto.keys import KeyDir, Signer
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.models import Member, Role
 from ..domain.rules import ensure_active
-from ..errors import InvalidInput, KeyFileError, NotFound
+from ..errors import InvalidInput, KeyFileError, NotFound, WorkspaceError
 from ..store.base import Tx
 from .clock import Clock
 from .workspace import Workspace
 
 T = TypeVar("T")
+BUSY_RETRIES = 8  # attempts of a write transaction that meets a busy database
 CHECKPOINT_EVERY = 1000  # events; sends, receptions, deletions and exports checkpoint too
 _pool: ThreadPoolExecutor | None = None
 
@@ -208,10 +214,36 @@ def perform(session: Session, operation: Operation[T]) -> T:
     actor_id = session.require_actor()
     store = session.workspace.store
     log_id = session.workspace.id
-    with store.transaction(commit=False) as tx:
-        actor = load_actor(tx, actor_id)
-        operation(tx, actor, Recorder(tx, log_id, session.clock, None))
-    signer = session.keyring.signer(actor)
-    with store.transaction(write=True) as tx:
-        actor = load_actor(tx, actor_id)
-        return operation(tx, actor, Recorder(tx, log_id, session.clock, signer))
+
+    def check() -> Member:
+        with store.transaction(write=True, commit=False) as tx:
+            actor = load_actor(tx, actor_id)
+            operation(tx, actor, Recorder(tx, log_id, session.clock, None))
+            return actor
+
+    signer = session.keyring.signer(when_not_busy(store, check))
+
+    def commit() -> T:
+        with store.transaction(write=True) as tx:
+            actor = load_actor(tx, actor_id)
+            return operation(tx, actor, Recorder(tx, log_id, session.clock, signer))
+
+    return when_not_busy(store, commit)
+
+
+def when_not_busy(store: Any, transaction: Callable[[], T]) -> T:
+    """Run ``transaction``; if the database stayed busy past the store's own wait (SQLite's busy
+    timeout), it rolled back whole: run it again (every rule re-checked), a few times."""
+    for attempt in range(1, BUSY_RETRIES + 1):
+        try:
+            return transaction()
+        except Exception as exc:
+            if not store.is_busy(exc):
+                raise
+            if attempt == BUSY_RETRIES:
+                raise WorkspaceError(
+                    f"the database stayed busy through {BUSY_RETRIES} tries: nothing was changed",
+                    hint="another command holds it for long; run this one again",
+                ) from None
+            time.sleep(min(0.05 * 2**attempt, 2.0) * (0.5 + random.random()))  # noqa: S311
+    raise AssertionError("unreachable")

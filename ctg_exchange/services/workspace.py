@@ -1,8 +1,9 @@
-"""A workspace: a directory with ``workspace.json`` and (by default) the SQLite database.
+"""A workspace: a directory with ``workspace.json`` and its database.
 
-``workspace.json`` is written last, atomically, when everything else is in place: a directory
-without it is not a workspace, and a database without it is a partial one that ``init`` refuses
-to overwrite (it may be evidence).
+The database is a SQLite file in the workspace by default, or a PostgreSQL database shared by
+every agent (``postgresql://…``). ``workspace.json`` is written last, atomically, when
+everything else is in place: a directory without it is not a workspace, and a database without
+it is a partial one that ``init`` refuses to overwrite (it may be evidence).
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkspaceError
 from ..fsutil import fsync_dir, write_atomic
 from ..policy import LoadedPolicy, Policy, parse_policy
 from ..policy.convention import ConventionState
 from ..store.base import PolicyRecord, Tx
+from ..store.postgres import is_postgres_url, redacted
 from ..store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from ..store.postgres import PostgresStore
 
 CONFIG_NAME = "workspace.json"
 DEFAULT_DATABASE = "sqlite:ctg.sqlite3"
@@ -35,8 +40,21 @@ def sqlite_path(root: Path, url: str) -> Path:
         return root / url[len("sqlite:") :]
     raise WorkspaceError(
         f"unsupported database URL {url!r}",
-        hint="use sqlite:FILE (in the workspace) or sqlite:///ABSOLUTE/PATH",
+        hint="use sqlite:FILE (in the workspace), sqlite:///ABSOLUTE/PATH or "
+        "postgresql://USER@HOST:PORT/DATABASE",
     )
+
+
+def open_store(root: Path, url: str) -> SqliteStore | PostgresStore:
+    """The store a workspace's database URL names (migrated to the current schema)."""
+    if is_postgres_url(url):
+        from ..store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    path = sqlite_path(root, url)
+    if not path.exists():
+        raise WorkspaceError(f"the workspace database {path} is missing")
+    return SqliteStore(path)
 
 
 @dataclass(frozen=True)
@@ -60,16 +78,14 @@ class Workspace:
     root: Path
     id: str
     database: str
-    store: SqliteStore
+    store: SqliteStore | PostgresStore
     _parsed: dict[str, LoadedPolicy] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Workspace:
         config = _read_config(root)
-        path = sqlite_path(root, config["database"])
-        if not path.exists():
-            raise WorkspaceError(f"the workspace database {path} is missing")
-        return cls(root=root, id=config["id"], database=config["database"], store=SqliteStore(path))
+        store = open_store(root, config["database"])
+        return cls(root=root, id=config["id"], database=config["database"], store=store)
 
     def parsed(self, record: PolicyRecord) -> LoadedPolicy:
         """A stored policy version, parsed once per process."""
@@ -111,10 +127,20 @@ def _read_config(root: Path) -> dict[str, Any]:
     return config
 
 
-def prepare_new(root: Path, database: str) -> Path:
-    """Check ``root`` can hold a new workspace; return the database path."""
+def prepare_new(root: Path, database: str) -> Path | str:
+    """Check ``root`` can hold a new workspace; return the database path (or server URL)."""
     if (root / CONFIG_NAME).exists():
         raise WorkspaceError(f"a workspace already exists at {root}")
+    if is_postgres_url(database):
+        if redacted(database) != database:
+            raise WorkspaceError(
+                "the database URL carries a password, which workspace.json would keep in clear",
+                hint="put the password in ~/.pgpass (or PGPASSWORD) and drop it from the URL",
+            )
+        from ..store.postgres import PostgresStore
+
+        PostgresStore(database, create=True).close()  # reachable and empty, before any key
+        return database
     db_path = sqlite_path(root, database)
     if db_path.exists():
         raise WorkspaceError(
@@ -130,12 +156,25 @@ def new_workspace_id() -> str:
     return str(uuid.uuid4())
 
 
-def build_database(db_path: Path, fill: Any) -> None:
-    """Create the database under a temporary name, let ``fill(store)`` write it, rename it."""
+def build_database(db_path: Path | str, fill: Any) -> None:
+    """Create the database and let ``fill(tx)`` write its first data, all or nothing.
+
+    SQLite: built under a temporary name and renamed into place. PostgreSQL: the (empty)
+    database gets its schema and first data in one transaction.
+    """
+    if isinstance(db_path, str):
+        from ..store.postgres import PostgresStore
+
+        server = PostgresStore(db_path, create=True)
+        try:
+            server.initialise(fill)
+        finally:
+            server.close()
+        return
     tmp = db_path.with_name(f".{db_path.name}.init-{secrets.token_hex(6)}")
     store = SqliteStore(tmp, create=True)
     try:
-        fill(store)
+        store.initialise(fill)
     except BaseException:
         store.close()
         for suffix in ("", "-wal", "-shm"):
@@ -148,5 +187,6 @@ def build_database(db_path: Path, fill: Any) -> None:
 
 def write_config(root: Path, workspace_id: str, database: str, created_at: str) -> None:
     config = {"format": FORMAT, "id": workspace_id, "database": database, "created_at": created_at}
+    root.mkdir(parents=True, exist_ok=True)
     data = (json.dumps(config, indent=2) + "\n").encode()
     write_atomic(root / CONFIG_NAME, data, mode=0o644)

@@ -1,4 +1,4 @@
-"""The one storage interface every backend implements (DESIGN §6).
+"""The one storage interface every backend implements (DESIGN §6): SQLite and PostgreSQL.
 
 A :class:`Store` hands out transactions; everything the services read or write goes through a
 :class:`Tx`. A write transaction holds the workspace's write lock from its first statement, so
@@ -125,5 +125,9 @@ class Tx(Protocol):
 class Store(Protocol):
     dialect: str
 
-    def transaction(self, *, write: bool = False) -> AbstractContextManager[Tx]: ...
+    def transaction(
+        self, *, write: bool = False, commit: bool = True
+    ) -> AbstractContextManager[Tx]: ...
+    def initialise(self, fill: Any) -> None: ...
+    def is_busy(self, exc: BaseException) -> bool: ...
     def close(self) -> None: ...

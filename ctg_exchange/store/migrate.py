@@ -27,6 +27,28 @@ def _applied(store: _Migratable, tx: SqlTx) -> set[int]:
     return {int(row[0]) for row in tx.execute("SELECT version FROM schema_migrations").fetchall()}
 
 
+def apply_pending(store: Any, tx: SqlTx) -> None:
+    """Apply, inside ``tx`` (a write transaction), every migration not yet recorded."""
+    target: _Migratable = store
+    applied = _applied(target, tx)
+    if not applied:
+        tx.execute(
+            "CREATE TABLE schema_migrations ("
+            "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+    for migration in MIGRATIONS:
+        if migration.version in applied:
+            continue
+        for statement in migration.statements(target.dialect):
+            tx.execute(statement)
+        if migration.after is not None:
+            migration.after(tx)
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, utc_timestamp()),
+        )
+
+
 def migrate(store: Any) -> None:
     """Apply pending migrations in one write transaction; refuse a schema from the future."""
     target: _Migratable = store
@@ -40,21 +62,5 @@ def migrate(store: Any) -> None:
         )
     if all(m.version in applied for m in MIGRATIONS):
         return
-    with target.transaction(write=True) as tx:
-        applied = _applied(target, tx)  # another process may have migrated meanwhile
-        if not applied:
-            tx.execute(
-                "CREATE TABLE schema_migrations ("
-                "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-        for migration in MIGRATIONS:
-            if migration.version in applied:
-                continue
-            for statement in migration.statements(target.dialect):
-                tx.execute(statement)
-            if migration.after is not None:
-                migration.after(tx)
-            tx.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.name, utc_timestamp()),
-            )
+    with target.transaction(write=True) as tx:  # the write lock: one process migrates
+        apply_pending(target, tx)

@@ -2,11 +2,14 @@
 
 The SQL is portable (SQLite and PostgreSQL): TEXT and INTEGER columns, explicit keys, no
 autoincrement. Statements that only one engine understands (the triggers that make the audit
-table append-only) are listed per dialect.
+table append-only) are listed per dialect. On PostgreSQL, INTEGER becomes BIGINT (a delivery's
+size passes 2 GiB) and TEXT compares byte by byte (``COLLATE "C"``), as in SQLite, so that every
+listing is ordered the same way on both engines.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +25,16 @@ class Migration:
     after: Callable[[Any], None] | None = None
 
     def statements(self, dialect: str) -> tuple[str, ...]:
-        return self.common + self.dialect.get(dialect, ())
+        statements = self.common + self.dialect.get(dialect, ())
+        if dialect == "postgres":
+            return tuple(postgres_types(statement) for statement in statements)
+        return statements
+
+
+def postgres_types(statement: str) -> str:
+    """The portable column types as PostgreSQL should store them."""
+    statement = re.sub(r"\bINTEGER\b", "BIGINT", statement)
+    return re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', statement)
 
 
 _INITIAL = (

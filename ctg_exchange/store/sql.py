@@ -45,6 +45,16 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
         self._cursor.execute(self.sql(query), tuple(params))
         return self._cursor
 
+    def stream_cursor(self) -> Any:
+        """A cursor of its own, for results read in batches while other queries run."""
+        return self._connection.cursor()
+
+    def close_stream(self, cursor: Any) -> None:
+        cursor.close()
+
+    def end(self) -> None:
+        """Called by the store before the transaction ends."""
+
     def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(query, params).fetchone()
 
@@ -346,14 +356,17 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
             clauses.append("seq <= ?")
             params.append(last)
         where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        cursor = self._connection.cursor()  # its own cursor: callers may query while iterating
-        cursor.execute(
-            self.sql(f"SELECT {_EVENT_COLUMNS} FROM audit_events {where}ORDER BY seq"),  # noqa: S608
-            tuple(params),
-        )
-        while rows := cursor.fetchmany(_BATCH):
-            for row in rows:
-                yield self._event(row)
+        cursor = self.stream_cursor()  # its own cursor: callers may query while iterating
+        try:
+            cursor.execute(
+                self.sql(f"SELECT {_EVENT_COLUMNS} FROM audit_events {where}ORDER BY seq"),  # noqa: S608
+                tuple(params),
+            )
+            while rows := cursor.fetchmany(_BATCH):
+                for row in rows:
+                    yield self._event(row)
+        finally:
+            self.close_stream(cursor)
 
     def count_events(self) -> int:
         row = self._one("SELECT COUNT(*) FROM audit_events")

@@ -3,14 +3,23 @@
 WAL mode, foreign keys on, ``synchronous=FULL`` (the audit log is evidence: a committed event
 must survive a power cut), a busy timeout so that concurrent commands wait rather than fail, and
 ``BEGIN IMMEDIATE`` for writes so the audit chain has a single writer at a time.
+
+Writers also queue on an ``flock`` of ``<database>.lock`` before ``BEGIN IMMEDIATE``. SQLite's
+own lock stays the rule (a process without the flock is still serialised), but its busy handler
+polls with sleeps of up to 100 ms, so agents waiting on each other lost most of their time
+asleep; the kernel wakes an ``flock`` waiter the moment the lock is free, and frees it when a
+killed process dies.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import WorkspaceError
@@ -25,6 +34,7 @@ class SqliteStore:
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = path
+        self._queue: int | None = None  # the writers' flock; a new database has no writer yet
         mode = "rwc" if create else "rw"
         try:
             self._conn = sqlite3.connect(
@@ -41,24 +51,49 @@ class SqliteStore:
             self._conn.execute("PRAGMA synchronous = FULL")
             if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self._conn.execute("PRAGMA journal_mode = WAL")
+            if not create:
+                self._queue = _open_queue(path)
             migrate(self)
         except sqlite3.DatabaseError as exc:
-            self._conn.close()
+            self.close()
             raise WorkspaceError(f"cannot open the database {path}: {exc}") from None
 
     @contextmanager
     def transaction(self, *, write: bool = False, commit: bool = True) -> Iterator[SqlTx]:
-        """A transaction; ``commit=False`` always rolls back (a dry run)."""
-        self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        """A transaction; ``commit=False`` always rolls back (a dry run, which writes too).
+
+        A transaction that writes takes the write lock first (``BEGIN IMMEDIATE``, waiting up to
+        the busy timeout): a deferred one would fail at once, not wait, when it meets another
+        writer's newer commit.
+        """
+        writes = write or not commit
+        if writes and self._queue is not None:
+            fcntl.flock(self._queue, fcntl.LOCK_EX)
         try:
-            yield SqlTx(self._conn)
-        except BaseException:
-            self._conn.rollback()
-            raise
-        if commit:
-            self._conn.commit()
-        else:
-            self._conn.rollback()
+            self._conn.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+            try:
+                yield SqlTx(self._conn)
+            except BaseException:
+                self._conn.rollback()
+                raise
+            if commit:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        finally:
+            if writes and self._queue is not None:
+                fcntl.flock(self._queue, fcntl.LOCK_UN)
+
+    def initialise(self, fill: Any) -> None:
+        """Let ``fill(tx)`` write the first data of a new database (already migrated)."""
+        with self.transaction(write=True) as tx:
+            fill(tx)
+
+    def is_busy(self, exc: BaseException) -> bool:
+        """The lock was not granted within the busy timeout: worth another try."""
+        return isinstance(exc, sqlite3.OperationalError) and (
+            "locked" in str(exc) or "busy" in str(exc)
+        )
 
     def table_exists(self, tx: SqlTx, name: str) -> bool:
         row = tx.execute(
@@ -68,3 +103,16 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
+        if self._queue is not None:
+            os.close(self._queue)
+            self._queue = None
+
+
+def _open_queue(path: Path) -> int | None:
+    """The writers' lock file beside the database, readable and writable like it (None when the
+    directory is read-only: SQLite's own lock still serialises writers)."""
+    mode = path.stat().st_mode & 0o666
+    try:
+        return os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+    except OSError:
+        return None
