@@ -34,11 +34,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench_workspace import PASSPHRASE, ROOT, cli, make_workspace
+
 sys.path.insert(0, str(ROOT))
 
 TIME = "/usr/bin/time"  # GNU time (Debian package `time`), for the verifier's peak RSS
-PASSPHRASE = "benchmark-passphrase-not-secret"  # noqa: S105 (a throwaway workspace)
 MEMBERS = (
     ("v.agent", "ville_sceaux", "staff", "v.admin"),
     ("v.controller", "ville_sceaux", "controller", "v.admin"),
@@ -131,48 +131,8 @@ def sha256_rates() -> tuple[float, float]:
 
 
 # -- the workspace ---------------------------------------------------------------------------
-def cli(env: dict[str, str], *args: str, actor: str | None = None) -> str:
-    argv = [sys.executable, "-m", "ctg_exchange", *(["--as", actor] if actor else []), *args]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:3])} failed: {done.stderr.strip()}")
-    return done.stdout
-
-
 def setup(base: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "CTG_WORKSPACE": str(base / "ws"),
-        "CTG_KEY_DIR": str(base / "keys"),
-        "CTG_PASSPHRASE": PASSPHRASE,
-        "CTG_TODAY": "2025-06-02",
-        "PYTHONPATH": str(ROOT),
-    }
-    cli(
-        env,
-        "init",
-        "--admin",
-        "v.admin",
-        "--admin-name",
-        "Admin (fictif)",
-        "--admin-party",
-        "ville_sceaux",
-    )
-    for member, party, role, adder in MEMBERS:
-        cli(env, "keys", "generate", "--member", member)
-        cli(
-            env,
-            "member",
-            "add",
-            member,
-            "--name",
-            f"{member} (fictif)",
-            "--party",
-            party,
-            "--role",
-            role,
-            actor=adder,
-        )
+    env = make_workspace(base, MEMBERS)
     for args, actor in TEMPLATE:
         cli(env, *args, actor=actor)
     return env
