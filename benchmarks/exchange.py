@@ -146,7 +146,16 @@ def setup(root: Path, env: dict[str, str]) -> tuple[str, str, str, Path]:
             "pseudonymise:numero_allocataire",
         ),
         ("--as", "c.controller", "decide", "approve", hashed, "--adopt", "R1"),
-        ("--as", "v.controller", "conditions", "accept", hashed),
+        # the request meets the DPIA criteria (minors, matching): its reference is required
+        (
+            "--as",
+            "v.controller",
+            "conditions",
+            "accept",
+            hashed,
+            "--dpia-ref",
+            "AIPD-BANC-2026 (référence fictive)",
+        ),
     ):
         subprocess.run(ctg(*args), env=env, check=True, capture_output=True)
     keys = root / "ws" / "keys"
