@@ -164,3 +164,64 @@ def test_agents_need_no_right_to_change_the_audit_log(
             db.close()
     finally:
         server.drop(name)
+
+
+@pytest.mark.postgres_only
+def test_a_connection_lost_mid_command_is_one_line_and_commits_nothing(
+    ctg: Ctg, server: Server
+) -> None:
+    from ctg_exchange.errors import WorkspaceError
+    from ctg_exchange.services.workspace import Workspace
+
+    workspace = Workspace.open(ctg.workspace)
+    try:
+        with workspace.store.transaction(write=True) as tx:
+            assert tx.get_meta("durability") is None
+        database = urlsplit(ctg.database).path.lstrip("/")
+        server.admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND application_name = 'ctg-exchange'"
+        )
+        before = ctg.tables()
+        with pytest.raises(WorkspaceError, match=r"^the database postgresql://\S+ failed: "):
+            with workspace.store.transaction(write=True) as tx:
+                tx.set_meta("durability", "never committed")
+        assert ctg.tables() == before
+    finally:
+        workspace.close()
+
+
+@pytest.mark.postgres_only
+def test_sessions_commit_synchronously_and_time_out_when_idle(ctg: Ctg) -> None:
+    from ctg_exchange.services.workspace import Workspace
+
+    workspace = Workspace.open(ctg.workspace)
+    try:
+        with workspace.store.transaction() as tx:
+            settings = [
+                tx.execute(f"SHOW {name}").fetchone()[0]
+                for name in ("synchronous_commit", "idle_in_transaction_session_timeout")
+            ]
+    finally:
+        workspace.close()
+    assert settings == ["on", "10min"]
+
+
+def test_an_init_that_fails_midway_leaves_the_database_empty(
+    fresh: Ctg, empty_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Schema and genesis event are one transaction: a crash leaves nothing to clean up."""
+    from ctg_exchange.services import members
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut while writing the genesis event")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(members.Recorder, "record", crash)
+        with pytest.raises(RuntimeError, match="power cut"):
+            fresh(*INIT, "--database", empty_db)
+    pg = Ctg(fresh.root, "postgres", empty_db)
+    assert pg.tables() == {}
+    assert not (fresh.workspace / "workspace.json").exists()
+    fresh.ok(*INIT, "--database", empty_db)  # the same database takes the workspace now
+    assert pg.json("audit", "verify")["events"] == 1

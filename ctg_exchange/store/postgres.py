@@ -34,6 +34,10 @@ WRITE_LOCK = int.from_bytes(
     hashlib.sha256(b"ctg-exchange/write-lock").digest()[:8], "big", signed=True
 )
 CONNECT_TIMEOUT_S = 10
+# a commit is on disk before the command says so, whatever the server's default (the log is
+# evidence); a client that stops mid-transaction (a suspended laptop) loses its transaction,
+# and the write lock, after ten minutes instead of blocking every agent
+SESSION_OPTIONS = "-c synchronous_commit=on -c idle_in_transaction_session_timeout=600000"
 _PLACEHOLDER = re.compile(r"%|\?")
 _cursor_names = itertools.count(1)
 
@@ -104,6 +108,7 @@ class PostgresStore:
                 autocommit=True,  # transactions are begun and ended explicitly below
                 connect_timeout=CONNECT_TIMEOUT_S,
                 application_name="ctg-exchange",
+                options=SESSION_OPTIONS,
             )
         except psycopg.Error as exc:
             raise WorkspaceError(
