@@ -109,10 +109,11 @@ class SqliteStore:
 
 
 def _open_queue(path: Path) -> int | None:
-    """The writers' lock file beside the database, readable and writable like it (None when the
-    directory is read-only: SQLite's own lock still serialises writers)."""
+    """The writers' lock file beside the database, with its permissions; ``flock`` needs only
+    read access, so agents who share the workspace under their own accounts queue on it too.
+    None when it cannot be made: SQLite's own lock still serialises writers."""
     mode = path.stat().st_mode & 0o666
     try:
-        return os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, mode)
+        return os.open(f"{path}.lock", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, mode)
     except OSError:
         return None
