@@ -8,6 +8,7 @@ without it.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -225,3 +226,20 @@ def test_an_init_that_fails_midway_leaves_the_database_empty(
     assert not (fresh.workspace / "workspace.json").exists()
     fresh.ok(*INIT, "--database", empty_db)  # the same database takes the workspace now
     assert pg.json("audit", "verify")["events"] == 1
+
+
+@pytest.mark.postgres_only
+def test_without_the_driver_the_command_says_what_to_install(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = ctg.snapshot()
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+        result = ctg("request", "list")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "ctg-exchange: error: this workspace's database is on PostgreSQL, and its driver is "
+        "not installed",
+        "ctg-exchange: hint: pip install 'ctg-exchange[postgres]' (psycopg 3)",
+    ]
+    assert ctg.snapshot() == before

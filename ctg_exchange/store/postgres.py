@@ -98,7 +98,13 @@ class PostgresStore:
     dialect = "postgres"
 
     def __init__(self, url: str, *, create: bool = False) -> None:
-        import psycopg
+        try:
+            import psycopg
+        except ImportError:
+            raise WorkspaceError(
+                "this workspace's database is on PostgreSQL, and its driver is not installed",
+                hint="pip install 'ctg-exchange[postgres]' (psycopg 3)",
+            ) from None
 
         self.url = url
         self._errors = psycopg
