@@ -152,7 +152,7 @@ class Grower:
         keys = KeyDir(Path(env["CTG_KEY_DIR"]))
         with self.workspace.store.transaction() as tx:
             events = list(tx.events(subject="DX-2025-0001"))
-            self.template_doc = tx.replay_rows("request")[0][5]
+            self.template_doc = next(iter(tx.replay_rows("request")))[5]
             self.steps = {s.seq: s for s in tx.steps("DX-2025-0001")}
             self.members = {m.id: m for m in tx.list_members()}
         self.template = [(e.event, self.steps[e.seq]) for e in events]

@@ -356,15 +356,19 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
             clauses.append("seq <= ?")
             params.append(last)
         where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-        cursor = self.stream_cursor()  # its own cursor: callers may query while iterating
+        query = f"SELECT {_EVENT_COLUMNS} FROM audit_events {where}ORDER BY seq"  # noqa: S608
+        for row in self.stream(query, params):
+            yield self._event(row)
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``query`` in batches, on a cursor of its own: a large result never sits
+        in memory whole, and callers may run other queries while they read it."""
+        cursor = self.stream_cursor()
         try:
-            cursor.execute(
-                self.sql(f"SELECT {_EVENT_COLUMNS} FROM audit_events {where}ORDER BY seq"),  # noqa: S608
-                tuple(params),
-            )
+            cursor.execute(self.sql(query), tuple(params))
             while rows := cursor.fetchmany(_BATCH):
                 for row in rows:
-                    yield self._event(row)
+                    yield tuple(row)
         finally:
             self.close_stream(cursor)
 

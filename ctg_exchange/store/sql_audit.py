@@ -8,7 +8,7 @@ against a signed checkpoint. Checkpoints and their signatures are append-only, l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..audit import merkle
@@ -31,6 +31,9 @@ class AuditQueries:
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> Any:  # provided by SqlTx
         raise NotImplementedError
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        raise NotImplementedError  # provided by SqlTx
 
     # -- the Merkle tree --------------------------------------------------------------------
     def tree_size(self) -> int:
@@ -68,9 +71,10 @@ class AuditQueries:
         return merkle.inclusion_proof(index, size, self.tree_node)
 
     # -- what replay compares ---------------------------------------------------------------
-    def replay_rows(self, kind: str) -> list[tuple[Any, ...]]:
-        """Raw rows of one kind of record, for comparison with what the log says of them."""
-        return [tuple(row) for row in self.execute(_REPLAY_ROWS[kind]).fetchall()]
+    def replay_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
+        """Raw rows of one kind of record, for comparison with what the log says of them,
+        streamed (a large log has a million steps)."""
+        return self.stream(_REPLAY_ROWS[kind])
 
     # -- checkpoints ------------------------------------------------------------------------
     def add_checkpoint(self, size: int, root_hex: str, text: str, at: str) -> int:
