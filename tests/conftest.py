@@ -17,14 +17,15 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import secrets
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from click.testing import CliRunner, Result
@@ -73,6 +74,15 @@ REQUEST_TO_VILLE = (
 )  # fmt: skip
 
 
+def ssh_keygen_verify(
+    allowed: Path, identity: str, namespace: str, signature: Path, data: bytes
+) -> subprocess.CompletedProcess[bytes]:
+    """OpenSSH's own check of an SSHSIG signature over ``data`` (the interoperability tests)."""
+    argv = ["ssh-keygen", "-Y", "verify", "-f", str(allowed), "-I", identity, "-n", namespace,
+            "-s", str(signature)]  # fmt: skip
+    return subprocess.run(argv, input=data, capture_output=True, check=False)
+
+
 def add_args(member_id: str, party: str, *roles: str, name: str = "") -> tuple[str, ...]:
     """``member add`` arguments for a synthetic member."""
     role_args = [arg for role in roles for arg in ("--role", role)]
@@ -99,9 +109,11 @@ def env_for(root: Path) -> dict[str, str]:
     }
 
 
-def _server_url(database: str) -> str:
-    """``CTG_TEST_POSTGRES_URL`` with another database name."""
-    return re.sub(r"/[^/?]*(\?|$)", lambda m: f"/{database}{m.group(1)}", POSTGRES_URL, count=1)
+def server_url(database: str, user: str | None = None) -> str:
+    """``CTG_TEST_POSTGRES_URL`` naming another database (and, if given, another role)."""
+    parts = urlsplit(POSTGRES_URL)
+    netloc = parts.netloc if user is None else f"{user}@{parts.netloc.rsplit('@', 1)[-1]}"
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}"))
 
 
 class Db:
@@ -354,8 +366,6 @@ class Server:
         self._numbers = itertools.count(1)
         self.made: list[str] = []
 
-    url_of_default = POSTGRES_URL
-
     def admin(self, *statements: str) -> None:
         self.admin_in(None, *statements)
 
@@ -363,7 +373,7 @@ class Server:
         """Run statements as the server's administrator (in ``database``, or the default)."""
         import psycopg
 
-        url = _server_url(database) if database else POSTGRES_URL
+        url = server_url(database) if database else POSTGRES_URL
         with psycopg.connect(url, autocommit=True) as conn:
             for statement in statements:
                 conn.execute(statement)
@@ -376,7 +386,7 @@ class Server:
         name = f"{self.prefix}_{next(self._numbers)}"
         self.admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
         self.made.append(name)
-        return name, _server_url(name)
+        return name, server_url(name)
 
     def drop(self, name: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -15,7 +15,7 @@ import pytest
 from ctg_exchange.audit import Event
 from ctg_exchange.audit.events import EVENT_PREFIX
 
-from conftest import Ctg
+from conftest import Ctg, ssh_keygen_verify
 
 needs_ssh_keygen = pytest.mark.skipif(
     shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed"
@@ -138,24 +138,7 @@ def test_ssh_keygen_verifies_an_exported_event(ctg: Ctg, tmp_path: Path) -> None
     )
 
     def ssh_verify(data: bytes) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            [
-                "ssh-keygen",
-                "-Y",
-                "verify",
-                "-f",
-                str(allowed),
-                "-I",
-                "c.dpo",
-                "-n",
-                "ctg-exchange/event@v1",
-                "-s",
-                str(signature),
-            ],
-            input=data,
-            capture_output=True,
-            check=False,
-        )
+        return ssh_keygen_verify(allowed, "c.dpo", "ctg-exchange/event@v1", signature, data)
 
     good = ssh_verify(signed.read_bytes())
     assert good.returncode == 0, good.stderr

@@ -14,7 +14,7 @@ import pytest
 from ctg_exchange.audit import merkle
 from ctg_exchange.services import session
 
-from conftest import Ctg
+from conftest import Ctg, ssh_keygen_verify
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = ROOT / "docs" / "verify_audit_export.py"
@@ -94,45 +94,11 @@ def test_a_cosigned_checkpoint_shows_both_parties_and_each_signature_verifies_wi
             "--signature",
             str(sig),
         )
-        checked = subprocess.run(
-            [
-                "ssh-keygen",
-                "-Y",
-                "verify",
-                "-f",
-                str(allowed),
-                "-I",
-                member,
-                "-n",
-                "ctg-exchange/checkpoint@v1",
-                "-s",
-                str(sig),
-            ],
-            input=text.read_bytes(),
-            capture_output=True,
-            check=False,
-        )
+        namespace = "ctg-exchange/checkpoint@v1"
+        checked = ssh_keygen_verify(allowed, member, namespace, sig, text.read_bytes())
         assert checked.returncode == 0, checked.stderr
         tampered = text.read_bytes().replace(b"\n1", b"\n9", 1)
-        rejected = subprocess.run(
-            [
-                "ssh-keygen",
-                "-Y",
-                "verify",
-                "-f",
-                str(allowed),
-                "-I",
-                member,
-                "-n",
-                "ctg-exchange/checkpoint@v1",
-                "-s",
-                str(sig),
-            ],
-            input=tampered,
-            capture_output=True,
-            check=False,
-        )
-        assert rejected.returncode != 0
+        assert ssh_keygen_verify(allowed, member, namespace, sig, tampered).returncode != 0
 
 
 def test_cosigning_is_for_the_other_partys_admin_or_dpo(approved: tuple[Ctg, str]) -> None:

@@ -14,6 +14,8 @@ from ctg_exchange.audit import canonical_json
 from ctg_exchange.crypto import KeyDir, PublicKey, verify
 from ctg_exchange.errors import InvalidInput, KeyFileError, SignatureInvalid
 
+from conftest import ssh_keygen_verify
+
 needs_ssh_keygen = pytest.mark.skipif(
     shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed"
 )
@@ -132,22 +134,5 @@ def test_signatures_interoperate_with_ssh_keygen(key_dir: KeyDir, tmp_path: Path
     (tmp_path / "ours.sig").write_text(ours)
     allowed = tmp_path / "allowed"
     allowed.write_text(f'bob namespaces="{NS}" {key_dir.read_public("bob").openssh}\n')
-    checked = subprocess.run(
-        [
-            "ssh-keygen",
-            "-Y",
-            "verify",
-            "-f",
-            str(allowed),
-            "-I",
-            "bob",
-            "-n",
-            NS,
-            "-s",
-            str(tmp_path / "ours.sig"),
-        ],
-        input=message.read_bytes(),
-        capture_output=True,
-        check=False,
-    )
+    checked = ssh_keygen_verify(allowed, "bob", NS, tmp_path / "ours.sig", message.read_bytes())
     assert checked.returncode == 0, checked.stderr

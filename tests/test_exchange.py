@@ -16,7 +16,7 @@ import pytest
 
 from ctg_exchange.crypto.age import decrypt_bytes
 
-from conftest import Ctg
+from conftest import Ctg, ssh_keygen_verify
 
 needs_age = pytest.mark.skipif(shutil.which("age") is None, reason="the age CLI is not installed")
 needs_ssh_keygen = pytest.mark.skipif(
@@ -65,6 +65,11 @@ def identity_of(ctg: Ctg, party: str) -> Path:
     return next(ctg.keys.glob(f"{party}.age1*.age"))
 
 
+def receive(package: object, out: Path) -> tuple[str, ...]:
+    """``exchange receive`` arguments for a package and an output file."""
+    return ("exchange", "receive", str(package), "--out", str(out))
+
+
 def test_send_and_receive(keyed: Ctg, tmp_path: Path) -> None:
     ctg = keyed
     rid = accepted(ctg, "max_retention_days:180", adopt=("R1",))
@@ -72,9 +77,7 @@ def test_send_and_receive(keyed: Ctg, tmp_path: Path) -> None:
 
     sent = send(ctg, rid, dataset)
     package = Path(str(sent["package"]))
-    received = ctg.json(
-        "exchange", "receive", str(package), "--out", str(tmp_path / "in.csv"), as_="v.agent"
-    )
+    received = ctg.json(*receive(package, tmp_path / "in.csv"), as_="v.agent")
 
     manifest = sent["manifest"]
     assert isinstance(manifest, dict)
@@ -141,23 +144,12 @@ def test_the_manifest_signature_verifies_with_ssh_keygen(keyed: Ctg, tmp_path: P
     ctg.ok("member", "allowed-signers", "--out", str(tmp_path / "allowed"))
 
     def check(data: bytes) -> int:
-        return subprocess.run(
-            [
-                "ssh-keygen",
-                "-Y",
-                "verify",
-                "-f",
-                str(tmp_path / "allowed"),
-                "-I",
-                "c.agent",
-                "-n",
-                "ctg-exchange/manifest@v1",
-                "-s",
-                str(tmp_path / "manifest.sig"),
-            ],
-            input=data,
-            capture_output=True,
-            check=False,
+        return ssh_keygen_verify(
+            tmp_path / "allowed",
+            "c.agent",
+            "ctg-exchange/manifest@v1",
+            tmp_path / "manifest.sig",
+            data,
         ).returncode
 
     manifest = (tmp_path / "manifest.json").read_bytes()
@@ -200,11 +192,7 @@ def test_a_damaged_package_exits_3_and_writes_nothing(
     package = Path(str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"]))
     damage(package)  # type: ignore[operator]
     result = ctg.refused(
-        "exchange",
-        "receive",
-        str(package),
-        "--out",
-        str(tmp_path / "in.csv"),
+        *receive(package, tmp_path / "in.csv"),
         as_="v.agent",
         code=3,
         contains=message,
@@ -218,31 +206,19 @@ def test_receiving_twice_or_by_the_other_party_is_refused(keyed: Ctg, tmp_path: 
     rid = accepted(ctg)
     package = str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"])
     ctg.refused(
-        "exchange",
-        "receive",
-        package,
-        "--out",
-        str(tmp_path / "c.csv"),
+        *receive(package, tmp_path / "c.csv"),
         as_="c.agent",
         code=3,
         contains="the package is addressed to ville_sceaux, not to caf92",
     )
     ctg.refused(
-        "exchange",
-        "receive",
-        package,
-        "--out",
-        str(tmp_path / "x.csv"),
+        *receive(package, tmp_path / "x.csv"),
         as_="v.controller",
         contains="only the requesting party's staff",
     )
-    ctg.ok("exchange", "receive", package, "--out", str(tmp_path / "in.csv"), as_="v.agent")
+    ctg.ok(*receive(package, tmp_path / "in.csv"), as_="v.agent")
     ctg.refused(
-        "exchange",
-        "receive",
-        package,
-        "--out",
-        str(tmp_path / "again.csv"),
+        *receive(package, tmp_path / "again.csv"),
         as_="v.agent",
         code=3,
         contains=f"{rid}-1 was already received on 2025-06-02",
@@ -264,11 +240,7 @@ def test_a_package_for_a_request_no_longer_open_is_refused(keyed: Ctg, tmp_path:
     db.commit()
     db.close()
     ctg.refused(
-        "exchange",
-        "receive",
-        package,
-        "--out",
-        str(tmp_path / "in.csv"),
+        *receive(package, tmp_path / "in.csv"),
         as_="v.agent",
         code=3,
         contains=f"{rid} is lapsed: nothing is received for it",
@@ -438,11 +410,7 @@ def test_a_canary_value_never_leaves_the_encrypted_files(keyed: Ctg, tmp_path: P
             as_="c.agent",
         ),
         ctg(
-            "exchange",
-            "receive",
-            str(tmp_path / "p.ctgx"),
-            "--out",
-            str(tmp_path / "in.csv"),
+            *receive(tmp_path / "p.ctgx", tmp_path / "in.csv"),
             as_="v.agent",
         ),
         ctg("exchange", "list", "--json"),
@@ -478,7 +446,7 @@ def test_pseudonymised_columns_are_keyed_hashes_stable_across_deliveries(
         as_="c.agent",
     )
     for name, package in (("one.csv", first["package"]), ("two.csv", second["package"])):
-        ctg.ok("exchange", "receive", str(package), "--out", str(tmp_path / name), as_="v.agent")
+        ctg.ok(*receive(package, tmp_path / name), as_="v.agent")
     one = (tmp_path / "one.csv").read_text().splitlines()
     assert one[0] == QF_HEADER.strip()
     hashed = [line.split(",")[0] for line in one[1:]]
@@ -562,11 +530,7 @@ def test_small_cells_refuse_the_send_or_are_blanked(keyed: Ctg, tmp_path: Path) 
     assert "--suppress-small-cells" in result.stderr
     sent = send(ctg, rid, dataset, "--suppress-small-cells")
     ctg.ok(
-        "exchange",
-        "receive",
-        str(sent["package"]),
-        "--out",
-        str(tmp_path / "in.csv"),
+        *receive(sent["package"], tmp_path / "in.csv"),
         as_="v.agent",
     )
     assert (tmp_path / "in.csv").read_text().splitlines()[2] == "familles,Centre,2025,"
@@ -635,7 +599,7 @@ def test_retention_purge_and_attest(keyed: Ctg, tmp_path: Path) -> None:
         ctg.ok(
             "exchange", "send", rid, "--dataset", str(dataset), "--out", str(package), as_="c.agent"
         )
-        ctg.ok("exchange", "receive", str(package), "--out", str(tmp_path / name), as_="v.agent")
+        ctg.ok(*receive(package, tmp_path / name), as_="v.agent")
     later = {"CTG_TODAY": "2025-07-03"}  # 30 days after 2025-06-02 has passed
     listed = json.loads(ctg("retention", "list", "--json", env=later).stdout)
     assert [i["status"] for i in listed] == ["overdue", "overdue"]
@@ -688,7 +652,7 @@ def test_attesting_a_file_that_still_exists_is_refused(keyed: Ctg, tmp_path: Pat
     ctg = keyed
     rid = accepted(ctg)
     package = send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"]
-    ctg.ok("exchange", "receive", str(package), "--out", str(tmp_path / "in.csv"), as_="v.agent")
+    ctg.ok(*receive(package, tmp_path / "in.csv"), as_="v.agent")
     ctg.refused(
         "retention", "attest", f"{rid}-1", "--note", "x", as_="v.agent", contains="still exists"
     )
@@ -731,11 +695,7 @@ def test_a_wrong_identity_passphrase_writes_nothing(keyed: Ctg, tmp_path: Path) 
     rid = accepted(ctg)
     package = str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"])
     ctg.refused(
-        "exchange",
-        "receive",
-        package,
-        "--out",
-        str(tmp_path / "in.csv"),
+        *receive(package, tmp_path / "in.csv"),
         as_="v.agent",
         env={"CTG_IDENTITY_PASSPHRASE": "not-the-passphrase"},
         contains="wrong passphrase for the identity",

@@ -14,13 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import INIT, REQUEST, Ctg, Server, add_args
-
-
-def _url(server_url: str, database: str, user: str | None = None) -> str:
-    parts = urlsplit(server_url)
-    user = user or parts.username or "postgres"
-    return f"postgresql://{user}@{parts.hostname}:{parts.port or 5432}/{database}"
+from conftest import INIT, REQUEST, Ctg, Server, add_args, server_url
 
 
 @pytest.fixture
@@ -78,7 +72,7 @@ def test_init_refuses_a_database_that_holds_a_workspace(ctg: Ctg, fresh: Ctg) ->
 def test_init_refuses_a_database_it_cannot_reach(
     fresh: Ctg, server: Server, database: str, message: str
 ) -> None:
-    url = _url(server.url_of_default, database) if database else "postgresql://u@127.0.0.1:1/x"
+    url = server_url(database) if database else "postgresql://u@127.0.0.1:1/x"
     result = fresh(*INIT, "--database", url)
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
@@ -99,7 +93,7 @@ def test_init_refuses_an_unknown_kind_of_database(fresh: Ctg) -> None:
 def test_a_workspace_whose_server_is_gone_says_so_in_one_line(ctg: Ctg) -> None:
     config_path = ctg.workspace / "workspace.json"
     config = json.loads(config_path.read_text())
-    config["database"] = _url(ctg.database, "ctg_gone_database")
+    config["database"] = server_url("ctg_gone_database")
     config_path.write_text(json.dumps(config))
     ctg.refused("request", "list", contains="cannot connect to the database postgresql://")
 
@@ -121,7 +115,7 @@ def test_agents_need_no_right_to_change_the_audit_log(
     name, _ = server.create()
     try:
         server.admin(f"ALTER DATABASE {name} OWNER TO {owner}")  # as CREATE DATABASE … OWNER
-        fresh.ok(*INIT, "--database", _url(server.url_of_default, name, owner))
+        fresh.ok(*INIT, "--database", server_url(name, owner))
         fresh.ok("keys", "generate", "--member", "v.agent")
         fresh.ok(*add_args("v.agent", "ville_sceaux", "staff"), as_="v.admin")
         server.admin_in(
@@ -134,7 +128,7 @@ def test_agents_need_no_right_to_change_the_audit_log(
         )
         config_path = fresh.workspace / "workspace.json"
         config = json.loads(config_path.read_text())
-        config["database"] = _url(server.url_of_default, name, agent)
+        config["database"] = server_url(name, agent)
         config_path.write_text(json.dumps(config))
 
         as_agent = Ctg(fresh.root, "postgres", config["database"])

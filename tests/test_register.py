@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Ctg
+from conftest import Ctg, ssh_keygen_verify
 
 REGISTRY = Path(__file__).resolve().parents[1] / "registry"
 needs_ssh_keygen = pytest.mark.skipif(
@@ -404,24 +404,12 @@ def test_the_audit_bundle_verifies_and_detects_a_changed_byte(
         ).returncode
 
     def signature() -> int:
-        return subprocess.run(
-            [
-                "ssh-keygen",
-                "-Y",
-                "verify",
-                "-f",
-                "journal/allowed_signers",
-                "-I",
-                "c.dpo",
-                "-n",
-                "ctg-exchange/bundle@v1",
-                "-s",
-                "SHA256SUMS.sig",
-            ],
-            cwd=bundle,
-            input=(bundle / "SHA256SUMS").read_bytes(),
-            capture_output=True,
-            check=False,
+        return ssh_keygen_verify(
+            bundle / "journal" / "allowed_signers",
+            "c.dpo",
+            "ctg-exchange/bundle@v1",
+            bundle / "SHA256SUMS.sig",
+            (bundle / "SHA256SUMS").read_bytes(),
         ).returncode
 
     assert sums() == 0 and signature() == 0
