@@ -11,7 +11,28 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
+from collections.abc import Callable
 from pathlib import Path
+
+RESERVE_STEP = 16 << 20
+
+
+def _load_fallocate() -> Callable[[int, int, int, int], int] | None:
+    """The fallocate(2) system call: never glibc's posix_fallocate, whose emulation writes
+    zero bytes into the file and would race with the writer."""
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).fallocate64
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+    function.restype = ctypes.c_int
+    return function
+
+
+_fallocate = _load_fallocate() if hasattr(os, "O_TMPFILE") else None
 
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
@@ -97,8 +118,43 @@ class NewFile:
             self._path = self._tmpdir / "partial"
             self.fd = os.open(self._path, flags | os.O_CREAT | os.O_EXCL, mode)
         self.file = os.fdopen(self.fd, "wb", buffering=0, closefd=True)
+        self._reserving: threading.Thread | None = None
+        self._stop_reserving = threading.Event()
+
+    def reserve(self, size: int) -> None:
+        """Allocate space for ``size`` bytes ahead of the writer, on a background thread.
+
+        Writing then mostly copies into space that exists (a disk's blocks, a tmpfs's pages)
+        while the allocating runs on another core. It is only a hint: steps of
+        ``RESERVE_STEP`` let the writer in between, a file system without ``fallocate`` is
+        written as usual, and any error is left for the writes themselves to meet. The file is
+        cut to what was written when it is committed.
+        """
+        if _fallocate is None or size <= 0:
+            return
+        self._reserving = threading.Thread(
+            target=self._reserve, args=(size,), name="ctg-reserve", daemon=True
+        )
+        self._reserving.start()
+
+    def _reserve(self, size: int) -> None:
+        assert _fallocate is not None
+        offset = 0
+        while offset < size and not self._stop_reserving.is_set():
+            step = min(RESERVE_STEP, size - offset)
+            if _fallocate(self.fd, 0, offset, step) != 0:
+                return
+            offset += step
+
+    def _end_reserve(self) -> None:
+        if self._reserving is not None:
+            self._stop_reserving.set()
+            self._reserving.join()
+            self._reserving = None
 
     def commit(self) -> None:
+        self._end_reserve()
+        os.ftruncate(self.fd, os.lseek(self.fd, 0, os.SEEK_CUR))  # drop what was reserved beyond
         os.fsync(self.fd)
         try:
             if self._path is None:
@@ -129,6 +185,7 @@ class NewFile:
             self.committed = False
 
     def _close(self) -> None:
+        self._end_reserve()
         if not self.file.closed:
             self.file.close()
         if self._path is not None:

@@ -346,19 +346,38 @@ class PayloadOpener:
         self._counter = 0
 
     def open_into(self, chunk: memoryview | bytes, out: memoryview, last: bool) -> int:
+        size = self._open(chunk, out, self._counter, last)
+        self._counter += 1
+        return size
+
+    def open_block(self, sealed: memoryview, out: memoryview, first: int, final: bool) -> int:
+        """Decrypt consecutive chunks, the first being chunk number ``first``, into ``out``.
+
+        With ``final``, the block's last chunk is the payload's last. Only the counter in the
+        nonce ties a chunk to its place, so blocks may be opened in any order, on any thread.
+        """
+        size = pos = 0
+        index = first
+        while pos < len(sealed):
+            chunk = sealed[pos : pos + CHUNK + TAG]
+            pos += len(chunk)
+            size += self._open(chunk, out[size:], index, final and pos == len(sealed))
+            index += 1
+        return size
+
+    def _open(self, chunk: memoryview | bytes, out: memoryview, index: int, last: bool) -> int:
         from cryptography.exceptions import InvalidTag
 
-        if len(chunk) < TAG or len(chunk) > CHUNK + TAG:
+        if len(chunk) < TAG or len(chunk) > CHUNK + TAG or (len(chunk) < CHUNK + TAG and not last):
             raise AgeError("truncated age payload")
-        if last and len(chunk) == TAG and self._counter > 0:
+        if last and len(chunk) == TAG and index > 0:
             raise AgeError("the final chunk of the payload is empty")
-        nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+        nonce = index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
         size = len(chunk) - TAG
         try:
             self._aead.decrypt_into(nonce, chunk, None, out[:size])
         except InvalidTag:
-            raise AgeError(f"payload chunk {self._counter} does not authenticate") from None
-        self._counter += 1
+            raise AgeError(f"payload chunk {index} does not authenticate") from None
         return size
 
 

@@ -102,18 +102,21 @@ def receive(
             actor, _ = _check_manifest(
                 session, tx, manifest, manifest_bytes, signature, reader.payload.size
             )
-        # the passphrases are asked now; the keys unlock while the payload is hashed
+        # the passphrases are asked now; the signing key unlocks while the payload is hashed
         unlocking = identities_future(session.keyring, actor.party, manifest.recipient.recipients)
         signing = session.keyring.signer_future(actor)
         region = reader.payload
-        if hash_region(handle, region.offset, region.size) != manifest.payload.sha256:
-            raise PackageError("the payload's hash differs from the signed manifest: tampered")
-        identities = unlocking.result()
         try:
             plain = NewFile(out)
         except FileExistsError:
             raise InvalidInput(f"{out} already exists: choose another --out") from None
         try:
+            # scrypt's 16 MiB come and go before the buffers below are made (peak memory)
+            identities = unlocking.result()
+            # space for the plaintext (a little less than the payload) is found meanwhile
+            plain.reserve(region.size)
+            if hash_region(handle, region.offset, region.size) != manifest.payload.sha256:
+                raise PackageError("the payload's hash differs from the signed manifest: tampered")
             try:
                 unseal(handle, region.offset, region.size, identities, plain.file, progress)
             except AgeError as exc:

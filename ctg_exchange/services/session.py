@@ -47,10 +47,14 @@ _pool: ThreadPoolExecutor | None = None
 
 
 def background(function: Callable[..., T], *args: object) -> Future[T]:
-    """Run ``function`` on a worker thread (key derivations release the GIL)."""
+    """Run ``function`` on the worker thread (key derivations release the GIL).
+
+    One at a time: a receive unlocks an scrypt identity (16 MiB) and a bcrypt key, and the two
+    together would raise the command's peak memory for no gain in time.
+    """
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ctg-unlock")
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ctg-unlock")
     return _pool.submit(function, *args)
 
 
