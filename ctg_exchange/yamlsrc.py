@@ -61,7 +61,10 @@ def format_loc(loc: Iterable[str | int]) -> str:
 def _loader_class() -> type[Any]:
     import yaml
 
-    class _Loader(yaml.SafeLoader):
+    # libyaml's parser when PyYAML has it (about 5x faster on a policy); the same nodes and marks
+    base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+    class _Loader(base):  # type: ignore[valid-type,misc]
         pass
 
     _Loader.yaml_implicit_resolvers = {
