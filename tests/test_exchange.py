@@ -226,6 +226,39 @@ def test_receiving_twice_or_by_the_other_party_is_refused(keyed: Ctg, tmp_path: 
     assert not (tmp_path / "again.csv").exists()
 
 
+def test_a_package_rewritten_between_hash_and_decryption_is_refused(
+    keyed: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payload is read twice (hashed, then decrypted): a write in between is caught."""
+    import time
+
+    from ctg_exchange.services import receive as receiving
+
+    ctg = keyed
+    rid = accepted(ctg)
+    package = Path(str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"]))
+    real_unseal = receiving.unseal
+
+    def unseal_after_a_rewrite(*args: object, **kwargs: object) -> int:
+        time.sleep(0.02)  # past the file system's timestamp tick
+        with package.open("r+b") as file:  # same bytes, written again in place
+            first = file.read(1)
+            file.seek(0)
+            file.write(first)
+        return real_unseal(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(receiving, "unseal", unseal_after_a_rewrite)
+    before = ctg.snapshot()
+    ctg.refused(
+        *receive(package, tmp_path / "in.csv"),
+        as_="v.agent",
+        code=3,
+        contains="the package changed while it was being received",
+    )
+    assert not (tmp_path / "in.csv").exists()
+    assert ctg.snapshot() == before
+
+
 def test_a_package_for_a_request_no_longer_open_is_refused(keyed: Ctg, tmp_path: Path) -> None:
     ctg = keyed
     rid = accepted(ctg)

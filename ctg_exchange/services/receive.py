@@ -8,8 +8,10 @@ chunk has authenticated, together with the reception's signed event.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from ..audit.canonical import text_digest
 from ..crypto.age import AgeError
@@ -106,6 +108,7 @@ def receive(
         unlocking = identities_future(session.keyring, actor.party, manifest.recipient.recipients)
         signing = session.keyring.signer_future(actor)
         region = reader.payload
+        seen = _identity(handle)
         try:
             plain = NewFile(out)
         except FileExistsError:
@@ -121,6 +124,8 @@ def receive(
                 unseal(handle, region.offset, region.size, identities, plain.file, progress)
             except AgeError as exc:
                 raise PackageError(f"the payload does not decrypt: {exc}") from None
+            if _identity(handle) != seen:  # the hash and the decryption read the file apart
+                raise PackageError("the package changed while it was being received")
             return _record_receive(
                 session,
                 manifest,
@@ -134,6 +139,12 @@ def receive(
         except BaseException:
             plain.discard()
             raise
+
+
+def _identity(handle: BinaryIO) -> tuple[int, ...]:
+    """What changes when a file is written to (ctime cannot be set back without root)."""
+    st = os.fstat(handle.fileno())
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _record_receive(
