@@ -167,7 +167,7 @@ def setup(root: Path, env: dict[str, str]) -> tuple[str, str, str, Path]:
     recipient = identity_file.name.split(".")[1]
     plain_identity = root / "age-identity.txt"
     opener = (
-        "import sys; from ctg_exchange.crypto.age import decrypt_bytes; "
+        "import sys; from ctg_exchange.crypto.agestream import decrypt_bytes; "
         "sys.stdout.buffer.write(decrypt_bytes(open(sys.argv[1], 'rb').read(), "
         "passphrase=sys.argv[2]))"
     )

@@ -9,6 +9,7 @@ fsyncs the directory. ``write_exclusive`` does the same but refuses to replace a
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import threading
@@ -18,9 +19,11 @@ from pathlib import Path
 RESERVE_STEP = 16 << 20
 
 
-def _load_fallocate() -> Callable[[int, int, int, int], int] | None:
-    """The fallocate(2) system call: never glibc's posix_fallocate, whose emulation writes
-    zero bytes into the file and would race with the writer."""
+@functools.cache
+def _fallocate() -> Callable[[int, int, int, int], int] | None:
+    """The fallocate(2) system call, where the C library has it (loaded on first use): never
+    glibc's posix_fallocate, whose emulation writes zero bytes into the file and would race
+    with the writer."""
     import ctypes
 
     try:
@@ -31,8 +34,6 @@ def _load_fallocate() -> Callable[[int, int, int, int], int] | None:
     function.restype = ctypes.c_int
     return function
 
-
-_fallocate = _load_fallocate() if hasattr(os, "O_TMPFILE") else None
 
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
@@ -130,19 +131,19 @@ class NewFile:
         written as usual, and any error is left for the writes themselves to meet. The file is
         cut to what was written when it is committed.
         """
-        if _fallocate is None or size <= 0:
+        fallocate = _fallocate()
+        if fallocate is None or size <= 0:
             return
         self._reserving = threading.Thread(
-            target=self._reserve, args=(size,), name="ctg-reserve", daemon=True
+            target=self._reserve, args=(fallocate, size), name="ctg-reserve", daemon=True
         )
         self._reserving.start()
 
-    def _reserve(self, size: int) -> None:
-        assert _fallocate is not None
+    def _reserve(self, fallocate: Callable[[int, int, int, int], int], size: int) -> None:
         offset = 0
         while offset < size and not self._stop_reserving.is_set():
             step = min(RESERVE_STEP, size - offset)
-            if _fallocate(self.fd, 0, offset, step) != 0:
+            if fallocate(self.fd, 0, offset, step) != 0:
                 return
             offset += step
 

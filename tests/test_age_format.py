@@ -15,9 +15,8 @@ from ctg_exchange.crypto.age import (
     NoIdentityMatched,
     Recipient,
     b64decode,
-    decrypt_bytes,
-    encrypt_bytes,
 )
+from ctg_exchange.crypto.agestream import decrypt_bytes, encrypt_bytes
 
 # the spec's example identity and its recipient
 SPEC_IDENTITY = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"

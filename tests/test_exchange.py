@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ctg_exchange.crypto.age import decrypt_bytes
+from ctg_exchange.crypto.agestream import decrypt_bytes
 
 from conftest import Ctg, ssh_keygen_verify
 

@@ -2,9 +2,8 @@
 
 Only what ctg-exchange needs: X25519 recipients (exchange payloads, so the standard ``age`` tool
 can decrypt them with a party's identity), the scrypt passphrase stanza (identities at rest, so
-``age -d`` can recover them), the header MAC, and the STREAM payload in 64 KiB chunks. Streaming
-is chunk-level (:class:`PayloadSealer`, :class:`PayloadOpener`): callers decide buffering, reuse
-output buffers (``encrypt_into``), and hash what they write in the same pass.
+``age -d`` can recover them) and the header with its MAC. The STREAM payload that follows the
+header, and whole small files, are in :mod:`.agestream`.
 
 Decoders follow the spec's MUSTs: canonical unpadded base64, 32-byte stanza bodies checked before
 decrypting, all-zero shared secrets refused, scrypt alone in its header with a bounded work
@@ -73,12 +72,6 @@ def hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
-
-
-def _aead(key: bytes) -> object:
-    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-
-    return ChaCha20Poly1305(key)
 
 
 def _seal(key: bytes, plaintext: bytes) -> bytes:
@@ -303,134 +296,3 @@ def parse_header(read_line: Callable[[], bytes]) -> Header:
     mac = b64decode(current[4:], 32)
     mac_input = bytes(consumed[: len(consumed) - len(current) - 1]) + b"---"
     return Header(tuple(stanzas), mac_input, mac, len(consumed))
-
-
-def payload_key(file_key: bytes, nonce: bytes) -> bytes:
-    return hkdf(file_key, nonce, b"payload")
-
-
-# -- payload (STREAM) ----------------------------------------------------------------------
-
-
-class PayloadSealer:
-    """Encrypts the payload chunk by chunk, into caller-owned buffers."""
-
-    def __init__(self, key: bytes) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-
-        self._aead = ChaCha20Poly1305(key)
-        self._counter = 0
-        self._done = False
-
-    def seal_into(self, chunk: memoryview | bytes, out: memoryview, last: bool) -> int:
-        """Encrypt one chunk (64 KiB, or shorter if ``last``) into ``out``; bytes written."""
-        if self._done:
-            raise AgeError("the final chunk was already sealed")
-        if len(chunk) > CHUNK or (len(chunk) < CHUNK and not last):
-            raise ValueError("only the final chunk may be shorter than 64 KiB")
-        nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
-        size = len(chunk) + TAG
-        self._aead.encrypt_into(nonce, chunk, None, out[:size])
-        self._counter += 1
-        self._done = last
-        return size
-
-
-class PayloadOpener:
-    """Decrypts the payload chunk by chunk; the caller says which chunk is the last."""
-
-    def __init__(self, key: bytes) -> None:
-        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-
-        self._aead = ChaCha20Poly1305(key)
-        self._counter = 0
-
-    def open_into(self, chunk: memoryview | bytes, out: memoryview, last: bool) -> int:
-        size = self._open(chunk, out, self._counter, last)
-        self._counter += 1
-        return size
-
-    def open_block(self, sealed: memoryview, out: memoryview, first: int, final: bool) -> int:
-        """Decrypt consecutive chunks, the first being chunk number ``first``, into ``out``.
-
-        With ``final``, the block's last chunk is the payload's last. Only the counter in the
-        nonce ties a chunk to its place, so blocks may be opened in any order, on any thread.
-        """
-        size = pos = 0
-        index = first
-        while pos < len(sealed):
-            chunk = sealed[pos : pos + CHUNK + TAG]
-            pos += len(chunk)
-            size += self._open(chunk, out[size:], index, final and pos == len(sealed))
-            index += 1
-        return size
-
-    def _open(self, chunk: memoryview | bytes, out: memoryview, index: int, last: bool) -> int:
-        from cryptography.exceptions import InvalidTag
-
-        if len(chunk) < TAG or len(chunk) > CHUNK + TAG or (len(chunk) < CHUNK + TAG and not last):
-            raise AgeError("truncated age payload")
-        if last and len(chunk) == TAG and index > 0:
-            raise AgeError("the final chunk of the payload is empty")
-        nonce = index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
-        size = len(chunk) - TAG
-        try:
-            self._aead.decrypt_into(nonce, chunk, None, out[:size])
-        except InvalidTag:
-            raise AgeError(f"payload chunk {index} does not authenticate") from None
-        return size
-
-
-def ciphertext_size(plaintext_size: int) -> int:
-    """The payload's size after the 16-byte nonce, for a plaintext of this size."""
-    chunks = max(1, -(-plaintext_size // CHUNK))
-    return plaintext_size + chunks * TAG
-
-
-# -- whole small files (identities, keys) ---------------------------------------------------
-
-
-def encrypt_bytes(
-    data: bytes,
-    recipients: Sequence[Recipient] = (),
-    passphrase: str | None = None,
-    log_n: int = 15,
-) -> bytes:
-    """A whole age file for a small plaintext (to recipients, or to a passphrase)."""
-    file_key = os.urandom(FILE_KEY_SIZE)
-    if passphrase is not None:
-        stanzas = [scrypt_stanza(file_key, passphrase, log_n)]
-    else:
-        stanzas = [x25519_stanza(file_key, r) for r in recipients]
-    nonce = os.urandom(NONCE_SIZE)
-    sealer = PayloadSealer(payload_key(file_key, nonce))
-    out = bytearray(build_header(file_key, stanzas) + nonce)
-    buffer = bytearray(CHUNK + TAG)
-    view = memoryview(data)
-    offsets = list(range(0, len(data), CHUNK)) or [0]
-    for index, offset in enumerate(offsets):
-        last = index == len(offsets) - 1
-        size = sealer.seal_into(view[offset : offset + CHUNK], memoryview(buffer), last)
-        out += buffer[:size]
-    return bytes(out)
-
-
-def decrypt_bytes(
-    data: bytes, identities: Iterable[Identity] = (), passphrase: str | None = None
-) -> bytes:
-    lines = iter(data.splitlines(keepends=True))
-    header = parse_header(lambda: next(lines, b""))
-    file_key = header.unwrap(identities, passphrase)
-    rest = data[header.size :]
-    if len(rest) < NONCE_SIZE + TAG:
-        raise AgeError("truncated age payload")
-    opener = PayloadOpener(payload_key(file_key, rest[:NONCE_SIZE]))
-    body = memoryview(rest)[NONCE_SIZE:]
-    out = bytearray()
-    buffer = bytearray(CHUNK)
-    starts = list(range(0, len(body), CHUNK + TAG))
-    for index, start in enumerate(starts):
-        chunk = body[start : start + CHUNK + TAG]
-        size = opener.open_into(chunk, memoryview(buffer), index == len(starts) - 1)
-        out += buffer[:size]
-    return bytes(out)

@@ -17,7 +17,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -28,14 +28,12 @@ from ..crypto.age import (
     TAG,
     AgeError,
     Identity,
-    PayloadOpener,
-    PayloadSealer,
     Recipient,
     build_header,
     parse_header,
-    payload_key,
     x25519_stanza,
 )
+from ..crypto.agestream import PayloadOpener, PayloadSealer, payload_key
 
 READ_BLOCK = 1 << 20  # plaintext read per step (16 chunks)
 BLOCK_CHUNKS = 16  # chunks decrypted per task
@@ -364,8 +362,6 @@ def unseal(
         written += size_out
         if progress is not None:
             progress(got)
-
-    from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ctg-open")
     try:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from ..crypto.age import AgeError, Identity, NoIdentityMatched, decrypt_bytes, encrypt_bytes
+from ..crypto.age import AgeError, Identity, NoIdentityMatched
+from ..crypto.agestream import decrypt_bytes, encrypt_bytes
 from ..crypto.keys import MIN_PASSPHRASE, KeyDir, read_private_file
 from ..domain.exchange import PartyRecipient
 from ..domain.models import Member, Role

@@ -16,7 +16,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from ..crypto.age import AgeError, Recipient, decrypt_bytes, encrypt_bytes
+from ..crypto.age import AgeError, Recipient
+from ..crypto.agestream import decrypt_bytes, encrypt_bytes
 from ..crypto.sshsig import NAMESPACE_MANIFEST
 from ..domain.exchange import Delivery
 from ..domain.lifecycle import Action, next_status
