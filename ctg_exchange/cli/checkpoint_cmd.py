@@ -1,0 +1,177 @@
+"""``ctg-exchange audit checkpoint``, ``cosign`` and ``checkpoints``: the signed checkpoints
+of the audit log (C2SP tlog-checkpoint), made, countersigned, listed and written out for
+``ssh-keygen``. Registered on the ``audit`` group by :mod:`.audit_cmd`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import common_options, emit_json, options, say, stdout, table
+
+
+def checkpoint_line(cp: Any) -> str:
+    signers = ", ".join(f"{s.signer} ({s.party})" for s in cp.signers)
+    return f"checkpoint {cp.id}: {cp.size} events, root {cp.root_hex[:16]}…, signed by {signers}"
+
+
+@click.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the signed checkpoint note to this file.",
+)
+@common_options
+def checkpoint(out: Path | None) -> None:
+    """Verify the log, then sign a checkpoint of it (C2SP tlog-checkpoint, SSHSIG).
+
+    A checkpoint commits to the log's size and Merkle root; keep a copy outside the workspace,
+    or have the other party cosign it, and nobody can later truncate or rewrite the log unseen.
+    Checkpoints are also made after every send, reception and deletion, every 1,000 events, and
+    at each export.
+
+    \b
+    Example:
+      ctg-exchange --as c.dpo audit checkpoint --out checkpoint.txt
+    """
+    from ..fsutil import write_atomic
+    from ..services.auditing import make_checkpoint
+
+    opts = options()
+    cp = make_checkpoint(opts.session())
+    if out is not None:
+        write_atomic(out, cp.note.encode("utf-8"), mode=0o644)
+    if opts.json:
+        emit_json(checkpoint_json(cp))
+        return
+    click.echo(cp.note, nl=False)
+    say(checkpoint_line(cp))
+
+
+@click.command()
+@common_options
+def cosign() -> None:
+    """Countersign the latest checkpoint for the other party (an admin or the DPO).
+
+    The whole log is verified first; the signature is refused if anything fails. Once both
+    parties have signed a checkpoint, neither can rewrite the log up to it unseen.
+
+    \b
+    Example:
+      ctg-exchange --as v.dpo audit cosign
+    """
+    from ..services.auditing import cosign as cosign_latest
+
+    opts = options()
+    cp = cosign_latest(opts.session())
+    if opts.json:
+        emit_json(checkpoint_json(cp))
+        return
+    click.echo(cp.note, nl=False)
+    say(checkpoint_line(cp))
+
+
+def checkpoint_json(cp: Any) -> dict[str, Any]:
+    return {
+        "id": cp.id,
+        "tree_size": cp.size,
+        "root": cp.root_hex,
+        "created_at": cp.created_at,
+        "parties": cp.parties,
+        "signers": [
+            {
+                "member": s.signer,
+                "party": s.party,
+                "role": s.role,
+                "signed_at": s.signed_at,
+                "cosign": s.cosign,
+            }
+            for s in cp.signers
+        ],
+        "note": cp.note,
+    }
+
+
+@click.command()
+@click.option("--show", "show_id", type=click.IntRange(min=1), help="Print this checkpoint's note.")
+@click.option("--signer", metavar="MEMBER", help="With --show: whose signature to write.")
+@click.option(
+    "--signed-bytes",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --show: write the signed note text (what ssh-keygen checks) to this file.",
+)
+@click.option(
+    "--signature",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="With --show and --signer: write that member's SSHSIG to this file.",
+)
+@common_options
+def checkpoints(
+    show_id: int | None, signer: str | None, signed_bytes: Path | None, signature: Path | None
+) -> None:
+    """List the signed checkpoints, or show one and write it out for ssh-keygen.
+
+    \b
+    Example:
+      ctg-exchange audit checkpoints
+      ctg-exchange audit checkpoints --show 2 --signer v.dpo --signed-bytes cp2.txt \\
+          --signature cp2.sig
+      ssh-keygen -Y verify -f allowed_signers -I v.dpo -n ctg-exchange/checkpoint@v1 \\
+          -s cp2.sig < cp2.txt
+    """
+    from ..services.auditing import get_checkpoint, list_checkpoints
+
+    opts = options()
+    if show_id is None:
+        if signer or signed_bytes or signature:
+            raise click.UsageError("--signer, --signed-bytes and --signature go with --show")
+        found = list_checkpoints(opts.open_workspace())
+        if opts.json:
+            emit_json([checkpoint_json(cp) for cp in found])
+            return
+        if not found:
+            say("No checkpoint yet: `audit checkpoint` makes one.")
+            return
+        from .views import short_time
+
+        rows = table(
+            "Checkpoints", "id", "events", "root", "made (UTC)", "signed by", wrap="signed by"
+        )
+        for cp in found:
+            signed = "; ".join(
+                f"{s.signer} ({s.party}{', cosigned' if s.cosign else ''})" for s in cp.signers
+            )
+            rows.add_row(
+                str(cp.id), str(cp.size), cp.root_hex[:12], short_time(cp.created_at), signed
+            )
+        stdout().print(rows)
+        return
+    cp = get_checkpoint(opts.open_workspace(), show_id)
+    _write_for_ssh_keygen(cp, signer, signed_bytes, signature)
+    if opts.json:
+        emit_json(checkpoint_json(cp))
+        return
+    click.echo(cp.note, nl=False)
+
+
+def _write_for_ssh_keygen(
+    cp: Any, signer: str | None, signed_bytes: Path | None, signature: Path | None
+) -> None:
+    from ..audit.checkpoint import parse_note
+    from ..errors import InvalidInput
+    from ..fsutil import write_atomic
+
+    if signature is not None and signer is None:
+        raise click.UsageError("--signature needs --signer MEMBER")
+    if signed_bytes is not None:
+        write_atomic(signed_bytes, cp.text.encode("utf-8"), mode=0o644)
+    if signature is not None:
+        found = [s for s in parse_note(cp.note).signatures if s.name == signer]
+        if not found:
+            raise InvalidInput(
+                f"checkpoint {cp.id} has no signature by {signer}: it is signed by "
+                + ", ".join(s.signer for s in cp.signers)
+            )
+        write_atomic(signature, found[0].armored.encode("ascii"), mode=0o644)
