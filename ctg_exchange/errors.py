@@ -8,18 +8,35 @@ Messages are one line, lower case, no final period, and never carry personal dat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 
 class ExchangeError(Exception):
-    """Base of every error the toolkit raises on purpose."""
+    """Base of every error the toolkit raises on purpose.
+
+    An error is whole when it is made: its message, its hint, the details printed indented
+    under it, and its JSON form (:meth:`to_json`) are never set afterwards.
+    """
 
     exit_code = 1
     code = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, details: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.details: list[str] = []  # printed indented under the one error line
+        self.details = tuple(details)  # printed indented under the one error line
+
+    def lines(self) -> list[str]:
+        """The error line(s): one, unless the error is a list of problems."""
+        return [self.message]
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``--json`` prints under ``error``."""
+        return {"code": self.code, "message": self.message, "exit_code": self.exit_code}
 
 
 class InvalidInput(ExchangeError):
@@ -55,6 +72,9 @@ class NotAuthorised(ExchangeError):
         super().__init__(message, hint=hint)
         self.rule = rule
 
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "rule": self.rule}
+
 
 class InvalidTransition(ExchangeError):
     """The request is not in a state where this step may be taken."""
@@ -67,9 +87,14 @@ class Refused(ExchangeError):
 
     code = "refused"
 
-    def __init__(self, rule: str, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(
+        self, rule: str, message: str, *, hint: str | None = None, details: Sequence[str] = ()
+    ) -> None:
+        super().__init__(message, hint=hint, details=details)
         self.rule = rule
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "rule": self.rule}
 
 
 class PolicyError(ExchangeError):
@@ -81,6 +106,12 @@ class PolicyError(ExchangeError):
         first = problems[0] if problems else "invalid file"
         super().__init__(first)
         self.problems = problems
+
+    def lines(self) -> list[str]:
+        return list(self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "problems": self.problems}
 
 
 class IntegrityError(ExchangeError):
@@ -105,17 +136,30 @@ class AuditBroken(IntegrityError):
         request: str | None = None,
         failures: list[dict[str, object]] | None = None,
     ) -> None:
-        super().__init__(f"audit log broken at {where}: {message}")
+        failures = failures or []
+        shown = [f"{f['where']}: {f['message']}" for f in failures[1:6]]
+        more = len(failures) - 1 - len(shown)
+        super().__init__(
+            f"audit log broken at {where}: {message}",
+            details=shown + ([f"… and {more} more (--json lists them all)"] if more > 0 else []),
+        )
         self.seq = seq
         self.request = request
-        self.failures = failures or []
-        if len(self.failures) > 1:
-            shown = [f"{f['where']}: {f['message']}" for f in self.failures[1:6]]
-            more = len(self.failures) - 1 - len(shown)
-            self.details = shown + ([f"… and {more} more (--json lists them all)"] if more else [])
+        self.failures = failures
+
+    def to_json(self) -> dict[str, Any]:
+        extra = {"seq": self.seq, "request": self.request, "failures": self.failures}
+        return {**super().to_json(), **{k: v for k, v in extra.items() if v}}
 
 
 class SignatureInvalid(IntegrityError):
     """A signature does not verify against the expected key and namespace."""
 
     code = "signature_invalid"
+
+
+class ReplayError(IntegrityError):
+    """An audit event the procedure does not allow at its place in the log (reported at its
+    sequence number by ``audit verify``)."""
+
+    code = "replay"

@@ -17,6 +17,7 @@ from ctg_exchange.crypto.age import (
     b64decode,
 )
 from ctg_exchange.crypto.agestream import decrypt_bytes, encrypt_bytes
+from ctg_exchange.errors import InvalidInput
 
 # the spec's example identity and its recipient
 SPEC_IDENTITY = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
@@ -37,7 +38,7 @@ def test_bech32_rejects_bad_checksums_and_mixed_case() -> None:
         bech32.decode(SPEC_RECIPIENT[:-1] + ("q" if SPEC_RECIPIENT[-1] != "q" else "p"))
     with pytest.raises(ValueError, match="mixed-case"):
         bech32.decode("Age1" + SPEC_RECIPIENT[4:])
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput, match="not an age X25519 recipient"):
         Recipient.parse(SPEC_IDENTITY)
 
 

@@ -348,7 +348,7 @@ def test_a_request_s_content_changed_by_sql(logged: Ctg) -> None:
 def test_a_member_key_swapped_by_sql(logged: Ctg) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ctg_exchange.crypto.keys import PublicKey
+    from ctg_exchange.crypto.publickey import PublicKey
 
     raw = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
     _tamper(

@@ -33,7 +33,7 @@ from ctg_exchange.audit.checkpoint import note_text, origin_of, signature_line  
 from ctg_exchange.audit.events import GENESIS_HASH, Event, StoredEvent  # noqa: E402
 from ctg_exchange.audit.export import dump, event_line, header, signer_line  # noqa: E402
 from ctg_exchange.crypto import sshsig  # noqa: E402
-from ctg_exchange.crypto.keys import PublicKey  # noqa: E402
+from ctg_exchange.crypto.publickey import PublicKey  # noqa: E402
 from ctg_exchange.crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT  # noqa: E402
 
 LOG = "00000000-0000-4000-8000-000000000000"

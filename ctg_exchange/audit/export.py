@@ -22,40 +22,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..crypto import sshsig
-from ..crypto.keys import PublicKey
+from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
-from ..domain.models import Role
-from ..domain.rules import ACTION_ROLE
+from ..domain.actions import TAKEN_AS, Action
+from ..domain.catalogue import parse_payload
+from ..domain.payloads import PayloadInvalid
 from ..errors import InvalidInput, SignatureInvalid
 from . import merkle
 from .checkpoint import Checkpoint, key_id, origin_of, parse_note
 from .events import Event, StoredEvent
-from .replay import (
-    ACTION_INIT,
-    ACTION_MEMBER_ADD,
-    ACTION_MEMBER_REVOKE,
-    ACTION_RECIPIENT,
-    ACTION_REGISTER_EXPORT,
-    ACTION_REGISTER_VERSION,
-    CONVENTION_ACTIONS,
-)
 from .report import Failure, VerifyResult
 from .verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier
 
 EXPORT_FORMAT = "ctg-exchange/audit-export@v1"
-
-# the role(s) an action is taken in; the replay of a complete export checks far more
-ACTION_ROLES: dict[str, tuple[Role, ...]] = {
-    ACTION_INIT: (Role.ADMIN,),
-    ACTION_MEMBER_ADD: (Role.ADMIN,),
-    ACTION_MEMBER_REVOKE: (Role.ADMIN,),
-    ACTION_RECIPIENT: (Role.ADMIN,),
-    ACTION_REGISTER_EXPORT: (Role.ADMIN, Role.DPO),
-    # an admin or DPO keeps the register; accepting conditions or a lapse updates it too
-    ACTION_REGISTER_VERSION: (Role.ADMIN, Role.DPO, Role.CONTROLLER),
-    **dict.fromkeys(CONVENTION_ACTIONS, (Role.ADMIN,)),
-    **{action.value: (role,) for action, role in ACTION_ROLE.items()},
-}
 
 
 @dataclass(frozen=True)
@@ -333,11 +312,17 @@ def _event_problem(
         return f"the actor {event.actor!r} was revoked (event #{signer.revoked_seq})"
     if signer.party != event.party or event.role not in signer.roles:
         return f"the actor {event.actor!r} does not hold {event.role} for {event.party}"
-    needed = ACTION_ROLES.get(event.action)
-    if needed is None:
+    try:
+        action = Action(event.action)
+    except ValueError:
         return f"unknown action {event.action!r}"
+    needed = TAKEN_AS[action]
     if event.role not in needed:
         return f"{event.action} is taken as {'/'.join(needed)}, not {event.role}"
+    try:
+        parse_payload(action, event.payload)
+    except PayloadInvalid as exc:
+        return f"malformed {action} payload: {exc}"
     try:
         sshsig.verify(signer.key, NAMESPACE_EVENT, event.signed_bytes(), stored.signature)
     except SignatureInvalid as exc:

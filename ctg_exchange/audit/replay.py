@@ -1,55 +1,38 @@
 """Replay: rebuild, from the events alone, who was a member and what every record must say.
 
-The replay applies each event in order. It checks that the actor held the role the action needs
-*at that time* — with the very rules the commands enforce (:mod:`ctg_exchange.domain.rules`) —
-and that each request step is a move the state machine allows. It also derives, for every
-stored record (members, requests and their steps, deliveries, receptions, deletions, register
-versions, convention changes, policies, party keys), the facts the log binds: states, ids,
-counts and the SHA-256 of texts. Comparing those facts with the store finds a row changed
-behind the tool's back (``services/auditing.py``).
+The replay applies each event in order. It parses the event's payload with its action's model
+(:mod:`ctg_exchange.domain.catalogue`): a payload the model refuses is an integrity failure at
+that event. It checks that the actor held the role the action needs *at that time* — with the
+very rules the commands enforce (:mod:`ctg_exchange.domain.rules`) — and that each request step
+is a move the state machine allows. Then the payload itself records what it binds in a
+:class:`~ctg_exchange.domain.facts.FactBook`: members, requests and their steps, deliveries,
+receptions, deletions, register versions, convention changes, policies, party keys. Comparing
+those facts with the store finds a row changed behind the tool's back
+(``services/replay_check.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from sys import intern
 from typing import Any
 
-from ..crypto.keys import PublicKey
-from ..domain.lifecycle import Action, next_status
-from ..domain.models import Role, Status, Triage
+from ..crypto.publickey import PublicKey
+from ..domain import payloads as p
+from ..domain import step_payloads as s
+from ..domain.actions import CONVENTION_CHANGES, REGISTER_CAUSES, REQUEST_STEPS, Action
+from ..domain.catalogue import parse_payload
+from ..domain.facts import FactBook
+from ..domain.lifecycle import next_status
+from ..domain.models import Role, Status
 from ..domain.rules import (
     authorise,
     authorise_filing,
     authorise_member_add,
     authorise_member_revoke,
 )
-from ..errors import ExchangeError, InvalidInput
+from ..errors import ExchangeError, InvalidInput, ReplayError
 from .events import Event
-from .replay_facts import REQUEST_FACTS, content_facts, no_facts
-
-ACTION_INIT = "workspace.init"
-ACTION_MEMBER_ADD = "member.add"
-ACTION_MEMBER_REVOKE = "member.revoke"
-ACTION_REGISTER_VERSION = "register.version"
-ACTION_REGISTER_EXPORT = "register.export"
-ACTION_RECIPIENT = "keys.encryption"
-CONVENTION_ACTIONS = ("convention.renewal", "convention.amendment", "convention.termination")
-# a register fiche may change as a consequence of these, in the same transaction
-REGISTER_CAUSES = frozenset({Action.ACCEPT_CONDITIONS.value, Action.LAPSE.value})
-
-Records = dict[str, dict[Any, dict[str, Any]]]
-Step = tuple[str, str, str | None, str | None, bytes | None]
-STEP_FIELDS = ("request", "action", "from_status", "to_status", "text_sha256")
-
-
-def _interned(value: Any) -> Any:
-    return intern(value) if isinstance(value, str) else value
-
-
-class ReplayError(Exception):
-    """The event is not one the procedure allows at this point (reported at its seq)."""
 
 
 @dataclass
@@ -60,7 +43,6 @@ class LogMember:
     party: str
     roles: tuple[Role, ...]
     key: PublicKey
-    declaration: dict[str, Any]
     added_seq: int
     revoked_at: str | None = None
     revoked_seq: int | None = None
@@ -73,93 +55,48 @@ class LogMember:
         return role in self.roles
 
 
-@dataclass
-class LogRequest:
-    """A request as the log replays it: enough for the rules and the state machine."""
-
-    id: str
-    status: Status
-    triage: Triage
-    filed_by: str
-    from_party: str
-    to_party: str
-
-
-def member_from(declaration: Any, seq: int) -> LogMember:
-    if not isinstance(declaration, dict):
-        raise ReplayError("the event declares a malformed member")
+def member_from(declaration: p.MemberDeclaration, seq: int) -> LogMember:
     try:
-        roles = declaration["roles"]
-        if not isinstance(roles, list) or not roles:
-            raise TypeError
-        return LogMember(
-            id=str(declaration["member"]),
-            party=str(declaration["party"]),
-            roles=tuple(Role(r) for r in roles),
-            key=PublicKey.parse(str(declaration["public_key"])),
-            declaration=declaration,
-            added_seq=seq,
-        )
-    except (KeyError, TypeError, ValueError, InvalidInput):
+        key = PublicKey.parse(declaration.public_key)
+    except InvalidInput:
         raise ReplayError("the event declares a malformed member") from None
+    return LogMember(declaration.member, declaration.party, declaration.roles, key, seq)
+
+
+def parsed(action: Action, event: Event) -> p.Payload:
+    """The event's payload as its action's model: the boundary every payload crosses."""
+    try:
+        return parse_payload(action, event.payload)
+    except p.PayloadInvalid as exc:
+        raise ReplayError(f"malformed {action} payload: {exc}") from None
 
 
 @dataclass
 class Replay:
     members: dict[str, LogMember] = field(default_factory=dict)
-    requests: dict[str, LogRequest] = field(default_factory=dict)
-    records: Records = field(default_factory=dict)
-    steps: dict[int, Step] = field(default_factory=dict)
+    book: FactBook = field(default_factory=FactBook)
     _parties_with_admin: set[str] = field(default_factory=set)
     _group: tuple[str, str] = ("", "")  # (time, actor) of the transaction being replayed
     _group_actions: set[str] = field(default_factory=set)
 
     # -- membership -------------------------------------------------------------------------
     def genesis(self, event: Event) -> None:
-        admin = event.payload.get("admin")
-        if event.action != ACTION_INIT or not isinstance(admin, dict):
-            raise ReplayError(f"the first event must be {ACTION_INIT}")
-        member = member_from(admin, event.seq)
+        if event.action != Action.INIT:
+            raise ReplayError(f"the first event must be {Action.INIT}")
+        payload = parsed(Action.INIT, event)
+        assert isinstance(payload, p.WorkspaceInit)
+        member = member_from(payload.admin, event.seq)
         if member.id != event.actor:
             raise ReplayError("the first event's actor is not the admin it declares")
-        self._declare(member, event)
-        policy = event.payload.get("policy")
-        if isinstance(policy, dict):
-            self._record("policy", policy.get("version"), {"sha256": policy.get("sha256")})
+        self._declare(member)
+        payload.apply(self.book, event)
 
-    def _declare(self, member: LogMember, event: Event) -> None:
+    def _declare(self, member: LogMember) -> None:
         if member.id in self.members:
             raise ReplayError(f"the member {member.id!r} is added twice")
         self.members[member.id] = member
         if Role.ADMIN in member.roles:
             self._parties_with_admin.add(member.party)
-        d = member.declaration
-        self._record(
-            "member",
-            member.id,
-            {
-                "party": member.party,
-                "roles": sorted(r.value for r in member.roles),
-                "public_key": d.get("public_key"),
-                "fingerprint": d.get("fingerprint"),
-                "name_sha256": d.get("name_sha256"),
-                "added_by": event.actor,
-                "added_at": event.time,
-                "revoked_at": None,
-                "revoked_by": None,
-                "revoke_reason_sha256": None,
-            },
-        )
-
-    # -- records ----------------------------------------------------------------------------
-    def _record(self, kind: str, key: Any, facts: dict[str, Any]) -> None:
-        self.records.setdefault(kind, {})[key] = facts
-
-    def _update(self, kind: str, key: Any, **facts: Any) -> None:
-        record = self.records.get(kind, {}).get(key)
-        if record is None:
-            raise ReplayError(f"the event refers to an unknown {kind} {key}")
-        record.update(facts)
 
     # -- one event --------------------------------------------------------------------------
     def apply(self, event: Event, actor: LogMember) -> None:
@@ -172,13 +109,16 @@ class Replay:
         if group != self._group:
             self._group, self._group_actions = group, set()
         self._group_actions.add(event.action)
-        handler = _HANDLERS.get(event.action)
-        if handler is None:
-            raise ReplayError(f"unknown action {event.action!r}")
         try:
-            handler(self, event, actor)
-        except (KeyError, TypeError, ValueError):
-            raise ReplayError(f"malformed {event.action} payload") from None
+            action = Action(event.action)
+        except ValueError:
+            raise ReplayError(f"unknown action {event.action!r}") from None
+        payload = parsed(action, event)
+        if action in REQUEST_STEPS:
+            assert isinstance(payload, s.RequestFile | s.RequestStep)
+            if payload.request != event.subject:
+                raise ReplayError("the event's subject is not the request it names")
+        _HANDLERS[action](self, event, payload, actor)
 
     def _expect_role(self, event: Event, role: Role) -> None:
         if event.role != role.value:
@@ -191,17 +131,21 @@ class Replay:
             raise ReplayError(f"not allowed: {exc.message}") from None
 
     # members
-    def _member_add(self, event: Event, actor: LogMember) -> None:
-        member = member_from(event.payload, event.seq)
+    def _genesis_again(self, event: Event, payload: Any, actor: LogMember) -> None:
+        raise ReplayError(f"{Action.INIT} may only be the first event")
+
+    def _member_add(self, event: Event, payload: p.MemberAdd, actor: LogMember) -> None:
+        member = member_from(payload, event.seq)
         if member.id != event.subject:
             raise ReplayError("the event's subject is not the member it declares")
         self._expect_role(event, Role.ADMIN)
         had_admin = member.party in self._parties_with_admin
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))
-        self._declare(member, event)
+        self._declare(member)
+        payload.apply(self.book, event)
 
-    def _member_revoke(self, event: Event, actor: LogMember) -> None:
-        target = self.members.get(str(event.payload.get("member")))
+    def _member_revoke(self, event: Event, payload: p.MemberRevoke, actor: LogMember) -> None:
+        target = self.members.get(payload.member)
         if target is None:
             raise ReplayError("the event revokes an unknown member")
         self._expect_role(event, Role.ADMIN)
@@ -212,190 +156,83 @@ class Replay:
         )
         self._allowed(lambda: authorise_member_revoke(actor, target, active_admins))
         target.revoked_at, target.revoked_seq = event.time, event.seq
-        self._update(
-            "member",
-            target.id,
-            revoked_at=event.time,
-            revoked_by=event.actor,
-            revoke_reason_sha256=event.payload.get("reason_sha256"),
-        )
-
-    def _genesis_again(self, event: Event, actor: LogMember) -> None:
-        raise ReplayError(f"{ACTION_INIT} may only be the first event")
+        payload.apply(self.book, event)
 
     # requests
-    def _request_step(self, event: Event, actor: LogMember) -> None:
-        action = Action(event.action)
-        payload = event.payload
-        request_id = str(payload.get("request"))
-        if request_id != event.subject:
-            raise ReplayError("the event's subject is not the request it names")
-        if action is Action.FILE:
-            self._file(event, actor)
-            return
-        request = self.requests.get(request_id)
+    def _file(self, event: Event, payload: s.RequestFile, actor: LogMember) -> None:
+        if payload.request in self.book.request:
+            raise ReplayError(f"{payload.request} is filed twice")
+        self._expect_role(event, Role.STAFF)
+        self._allowed(lambda: authorise_filing(actor, payload.to))
+        if payload.to_status is not Status.FILED:
+            raise ReplayError(f"{event.action} leads to filed, not {payload.to_status}")
+        payload.apply(self.book, event)
+
+    def _request_step(self, event: Event, payload: s.RequestStep, actor: LogMember) -> None:
+        action, request_id = payload.action, payload.request
+        request = self.book.request.get(request_id)
         if request is None:
-            raise ReplayError(f"{event.action} on {request_id}, which was never filed")
-        facts = self.records["request"][request_id]
-        claimed_from, claimed_to = payload.get("from_status"), payload.get("to_status")
+            raise ReplayError(f"{action} on {request_id}, which was never filed")
         problem: str | None = None
         try:
             role = authorise(action, actor, request)
             if event.role != role.value:
-                problem = f"{event.action} is taken as {role.value}, not {event.role}"
+                problem = f"{action} is taken as {role.value}, not {event.role}"
             expected = next_status(action, request)
-            if problem is None and claimed_from != request.status.value:
+            if problem is None and payload.from_status is not request.status:
                 problem = (
-                    f"{event.action} says {request_id} was {claimed_from}; the log had it "
-                    f"{request.status.value}"
+                    f"{action} says {request_id} was {payload.from_status}; the log had it "
+                    f"{request.status}"
                 )
-            if problem is None and claimed_to != expected.value:
-                problem = f"{event.action} leads to {expected.value}, not {claimed_to}"
+            if problem is None and payload.to_status is not expected:
+                problem = f"{action} leads to {expected}, not {payload.to_status}"
         except ExchangeError as exc:
             problem = f"not allowed: {exc.message}"
-        # follow the log, so that one bad step does not fail every later one
-        try:
-            request.status = Status(str(claimed_to))
-        except ValueError:
-            problem = problem or f"unknown status {claimed_to!r}"
-        facts["status"] = facts["row_status"] = request.status.value
-        self._step(event, request_id)
-        REQUEST_FACTS.get(action, no_facts)(self, event, facts)
+        payload.apply(self.book, event)  # follow the log, so one bad step does not fail all
         if problem:
             raise ReplayError(problem)
 
-    def _file(self, event: Event, actor: LogMember) -> None:
-        payload = event.payload
-        request_id = event.subject
-        if request_id in self.requests:
-            raise ReplayError(f"{request_id} is filed twice")
-        self._expect_role(event, Role.STAFF)
-        self._allowed(lambda: authorise_filing(actor, str(payload.get("to"))))
-        if payload.get("to_status") != Status.FILED.value:
-            raise ReplayError(f"request.file leads to filed, not {payload.get('to_status')}")
-        try:
-            triage = Triage(str(payload.get("triage")))
-        except ValueError:
-            raise ReplayError(f"unknown triage {payload.get('triage')!r}") from None
-        to_party = str(payload.get("to"))
-        self.requests[request_id] = LogRequest(
-            request_id, Status.FILED, triage, event.actor, actor.party, to_party
-        )
-        self._record(
-            "request",
-            request_id,
-            {
-                "status": Status.FILED.value,
-                "row_status": Status.FILED.value,
-                "from_party": actor.party,
-                "row_from_party": actor.party,
-                "to_party": to_party,
-                "row_to_party": to_party,
-                "filed_by": event.actor,
-                "row_filed_by": event.actor,
-                "filed_at": event.time,
-                "opinion": None,
-                "decision": None,
-                "acceptance": None,
-                "annotations": [],
-                **content_facts(payload),
-            },
-        )
-        self._step(event, request_id)
-
-    def _step(self, event: Event, request_id: str) -> None:
-        """A step is kept as a compact tuple (see STEP_FIELDS): a log holds millions."""
-        payload = event.payload
-        text = payload.get("text_sha256")
-        self.steps[event.seq] = (
-            self.requests[request_id].id,
-            intern(event.action),
-            _interned(payload.get("from_status")),
-            _interned(payload.get("to_status")),
-            bytes.fromhex(text) if isinstance(text, str) else text,
-        )
-
     # register, convention, keys
-    def _register_version(self, event: Event, actor: LogMember) -> None:
-        payload = event.payload
-        controller = str(payload.get("controller"))
+    def _register_version(self, event: Event, payload: p.RegisterVersion, actor: LogMember) -> None:
+        controller = payload.controller
         own = actor.party == controller and event.role in (Role.ADMIN.value, Role.DPO.value)
-        if not (own and Role(event.role) in actor.roles) and not (
+        allowed = (own and Role(event.role) in actor.roles) or bool(
             self._group_actions & REGISTER_CAUSES
-        ):
-            raise_later = ReplayError(
+        )
+        payload.apply(self.book, event)
+        if not allowed:
+            raise ReplayError(
                 f"not allowed: only an admin or the DPO of {controller} changes its register "
                 f"({event.actor} is {'/'.join(actor.roles)} of {actor.party})"
             )
-        else:
-            raise_later = None
-        key = (str(payload.get("ref")), payload.get("version"))
-        self._record(
-            "register_version",
-            key,
-            {
-                "controller": controller,
-                "seq": event.seq,
-                "doc_sha256": payload.get("doc_sha256"),
-                "reason_sha256": payload.get("reason_sha256"),
-            },
-        )
-        if raise_later:
-            raise raise_later
 
-    def _register_export(self, event: Event, actor: LogMember) -> None:
-        controller = str(event.payload.get("controller"))
+    def _register_export(self, event: Event, payload: p.RegisterExport, actor: LogMember) -> None:
+        controller = payload.controller
         if actor.party != controller or event.role not in (Role.ADMIN.value, Role.DPO.value):
             raise ReplayError(f"not allowed: only an admin or the DPO of {controller} exports it")
 
-    def _convention(self, event: Event, actor: LogMember) -> None:
+    def _convention(self, event: Event, payload: p.ConventionChange, actor: LogMember) -> None:
         self._expect_role(event, Role.ADMIN)
-        payload = event.payload
-        self._record(
-            "convention_change",
-            event.seq,
-            {
-                "kind": payload.get("kind"),
-                "effective": payload.get("effective"),
-                "reference_sha256": payload.get("reference_sha256"),
-            },
-        )
-        policy = payload.get("policy")
-        if isinstance(policy, dict):
-            self._record("policy", policy.get("version"), {"sha256": policy.get("sha256")})
+        payload.apply(self.book, event)
 
-    def _recipient(self, event: Event, actor: LogMember) -> None:
-        payload = event.payload
-        party = str(payload.get("party"))
-        if event.role != Role.ADMIN.value or actor.party != party:
-            raise_later: ReplayError | None = ReplayError(
-                f"not allowed: only an admin of {party} makes its decryption keys"
+    def _recipient(self, event: Event, payload: p.EncryptionKey, actor: LogMember) -> None:
+        allowed = event.role == Role.ADMIN.value and actor.party == payload.party
+        payload.apply(self.book, event)
+        if not allowed:
+            raise ReplayError(
+                f"not allowed: only an admin of {payload.party} makes its decryption keys"
             )
-        else:
-            raise_later = None
-        self._record(
-            "recipient",
-            str(payload.get("recipient")),
-            {
-                "party": party,
-                "added_seq": event.seq,
-                "retired_seq": None,
-            },
-        )
-        replaces = payload.get("replaces")
-        if replaces is not None:
-            self._update("recipient", str(replaces), retired_seq=event.seq)
-        if raise_later:
-            raise raise_later
 
 
-_HANDLERS: dict[str, Callable[[Replay, Event, LogMember], None]] = {
-    ACTION_INIT: Replay._genesis_again,
-    ACTION_MEMBER_ADD: Replay._member_add,
-    ACTION_MEMBER_REVOKE: Replay._member_revoke,
-    ACTION_REGISTER_VERSION: Replay._register_version,
-    ACTION_REGISTER_EXPORT: Replay._register_export,
-    ACTION_RECIPIENT: Replay._recipient,
-    **dict.fromkeys(CONVENTION_ACTIONS, Replay._convention),
-    **{action.value: Replay._request_step for action in Action},
+Handler = Callable[[Replay, Event, Any, LogMember], None]
+_HANDLERS: dict[Action, Handler] = {
+    Action.INIT: Replay._genesis_again,
+    Action.MEMBER_ADD: Replay._member_add,
+    Action.MEMBER_REVOKE: Replay._member_revoke,
+    Action.REGISTER_VERSION: Replay._register_version,
+    Action.REGISTER_EXPORT: Replay._register_export,
+    Action.ENCRYPTION_KEY: Replay._recipient,
+    **dict.fromkeys(CONVENTION_CHANGES, Replay._convention),
+    Action.FILE: Replay._file,
+    **dict.fromkeys(REQUEST_STEPS - {Action.FILE}, Replay._request_step),
 }

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..crypto import sshsig
-from ..crypto.keys import PublicKey
+from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
-from ..errors import InvalidInput, SignatureInvalid
+from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from . import merkle, sigcheck
 from .checkpoint import Checkpoint, StoredCheckpoint, key_id, origin_of, parse_note
 from .events import GENESIS_HASH, StoredEvent
-from .replay import LogMember, Replay, ReplayError
+from .replay import LogMember, Replay
 from .report import Failure, VerifyResult
 from .sigcheck import Item
 

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..errors import ExchangeError, PolicyError
+from ..errors import ExchangeError
 from .common import Options
 
 # name -> (module, attribute, one-line help shown by --help without importing the module)
@@ -86,8 +86,7 @@ def _debug(ctx: click.Context) -> bool:
 
 
 def report_error(ctx: click.Context, exc: ExchangeError) -> None:
-    lines = exc.problems if isinstance(exc, PolicyError) else [exc.message]
-    for line in lines:
+    for line in exc.lines():
         click.echo(f"ctg-exchange: error: {line}", err=True)
     for detail in exc.details:
         click.echo(f"  {detail}", err=True)
@@ -97,16 +96,7 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
     if options is not None and options.json:
         import json
 
-        error = {"code": exc.code, "message": exc.message, "exit_code": exc.exit_code}
-        for extra in ("rule", "seq", "request", "failures"):
-            if getattr(exc, extra, None):
-                error[extra] = getattr(exc, extra)
-        if isinstance(exc, PolicyError):
-            error["problems"] = exc.problems
-        findings = getattr(exc, "findings", None)
-        if findings:
-            error["findings"] = [f.model_dump(mode="json") for f in findings]
-        click.echo(json.dumps({"error": error}, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"error": exc.to_json()}, ensure_ascii=False, indent=2))
 
 
 @click.group(

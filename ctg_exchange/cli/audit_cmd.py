@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from .checkpoint_cmd import checkpoint, checkpoint_json, checkpoint_line, checkpoints, cosign
 from .common import common_options, emit_json, options, say, stdout, table
 
+if TYPE_CHECKING:
+    from ..audit.events import Event
 
-def _summary(payload: dict[str, Any]) -> str:
-    parts = []
-    if "to_status" in payload:
-        parts.append(f"{payload.get('from_status') or '—'} → {payload['to_status']}")
-    for key in ("verdict", "outcome", "member", "changed"):
-        if key in payload:
-            value = payload[key]
-            parts.append(f"{key} {', '.join(value) if isinstance(value, list) else value}")
-    return "; ".join(parts)
+
+def _summary(event: Event) -> str:
+    """The states an event moves its request between, and its verdict, outcome or member."""
+    from ..domain.actions import Action
+    from ..domain.catalogue import parse_payload
+    from ..domain.payloads import PayloadInvalid
+
+    try:
+        highlights = parse_payload(Action(event.action), event.payload).highlights()
+    except (ValueError, PayloadInvalid):
+        return ""  # `audit verify` names what is wrong with it
+    states = highlights.pop("states", None)
+    return "; ".join([*([states] if states else []), *(f"{k} {v}" for k, v in highlights.items())])
 
 
 @click.group()
@@ -60,7 +66,7 @@ def log(request_id: str | None) -> None:
             f"  #{e.seq:<4} {short_time(e.time)}  {e.actor} ({e.role})  {e.action}  "
             f"{escape(e.subject)}"
         )
-        if summary := _summary(e.payload):
+        if summary := _summary(e):
             console.print(f"        {escape(summary)}")
 
 

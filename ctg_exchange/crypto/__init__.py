@@ -1,6 +1,7 @@
 """Keys at rest and signatures (DESIGN §3): OpenSSH Ed25519 keys, SSHSIG statements."""
 
-from .keys import KeyDir, PublicKey, Signer, default_key_dir
+from .keys import KeyDir, Signer, default_key_dir
+from .publickey import PublicKey
 from .sshsig import NAMESPACE_EVENT, NAMESPACES, sign, verify
 
 __all__ = [

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 
+from ..errors import IntegrityError, InvalidInput
 from . import bech32
 
 VERSION_LINE = b"age-encryption.org/v1\n"
@@ -36,8 +37,10 @@ _ZERO_NONCE = bytes(12)
 _ARG = re.compile(rb"^[\x21-\x7e]+$")
 
 
-class AgeError(Exception):
-    """A malformed, tampered or undecryptable age file."""
+class AgeError(IntegrityError):
+    """A malformed, tampered or undecryptable age file (exit 3, as any integrity failure)."""
+
+    code = "age"
 
 
 class NoIdentityMatched(AgeError):
@@ -104,9 +107,9 @@ class Recipient:
         try:
             hrp, data = bech32.decode(text.strip())
         except ValueError:
-            raise ValueError(f"not an age X25519 recipient: {text.strip()[:20]}…") from None
+            raise InvalidInput(f"not an age X25519 recipient: {text.strip()[:20]}…") from None
         if hrp != "age" or len(data) != 32:
-            raise ValueError(f"not an age X25519 recipient: {text.strip()[:20]}…")
+            raise InvalidInput(f"not an age X25519 recipient: {text.strip()[:20]}…")
         return cls(data)
 
     def __str__(self) -> str:
@@ -128,9 +131,9 @@ class Identity:
         try:
             hrp, data = bech32.decode(text.strip())
         except ValueError:
-            raise ValueError("not an age X25519 identity") from None
+            raise InvalidInput("not an age X25519 identity") from None
         if hrp != "age-secret-key-" or len(data) != 32 or text.strip().upper() != text.strip():
-            raise ValueError("not an age X25519 identity")
+            raise InvalidInput("not an age X25519 identity")
         return cls(data)
 
     @property

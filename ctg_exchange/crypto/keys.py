@@ -9,24 +9,20 @@ OpenSSH does, a private key readable by anyone else is refused. ``NAME`` is the 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import os
 import re
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidInput, KeyFileError
 from ..fsutil import ensure_private_dir, write_exclusive
-from . import sshsig, sshwire
+from . import sshsig
+from .publickey import PublicKey
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-KEY_TYPE = "ssh-ed25519"
 MIN_PASSPHRASE = 8
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
@@ -35,44 +31,6 @@ def default_key_dir() -> Path:
     """``$XDG_CONFIG_HOME/ctg-exchange/keys``, else ``~/.config/ctg-exchange/keys``."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "ctg-exchange" / "keys"
-
-
-@dataclass(frozen=True)
-class PublicKey:
-    """An Ed25519 public key: 32 raw bytes, read and written in OpenSSH's one-line form."""
-
-    raw: bytes
-
-    @classmethod
-    def parse(cls, text: str) -> PublicKey:
-        """Parse ``ssh-ed25519 AAAA… [comment]``; anything else is ``InvalidInput``."""
-        parts = text.strip().split()
-        if len(parts) < 2 or parts[0] != KEY_TYPE:
-            raise InvalidInput("not an OpenSSH ssh-ed25519 public key")
-        try:
-            reader = sshwire.Reader(base64.b64decode(parts[1], validate=True))
-            key_type = reader.string()
-            raw = reader.string()
-            complete = reader.done()
-        except (binascii.Error, ValueError):
-            raise InvalidInput("not an OpenSSH ssh-ed25519 public key") from None
-        if key_type != KEY_TYPE.encode() or len(raw) != 32 or not complete:
-            raise InvalidInput("not an OpenSSH ssh-ed25519 public key")
-        return cls(raw)
-
-    @property
-    def blob(self) -> bytes:
-        return sshwire.string(KEY_TYPE) + sshwire.string(self.raw)
-
-    @property
-    def openssh(self) -> str:
-        return f"{KEY_TYPE} {base64.b64encode(self.blob).decode('ascii')}"
-
-    @property
-    def fingerprint(self) -> str:
-        """As ``ssh-keygen -l`` prints it: ``SHA256:`` and unpadded base64."""
-        digest = base64.b64encode(hashlib.sha256(self.blob).digest()).decode("ascii")
-        return "SHA256:" + digest.rstrip("=")
 
 
 class Signer:

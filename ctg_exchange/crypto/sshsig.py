@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 
 from ..errors import SignatureInvalid
 from . import sshwire
+from .publickey import PublicKey
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    from .keys import PublicKey
 
 MAGIC = b"SSHSIG"
 VERSION = 1

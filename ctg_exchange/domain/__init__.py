@@ -1,6 +1,7 @@
 """The procedure's records, state machine and rules: pure, no I/O."""
 
-from .lifecycle import Action, next_status
+from .actions import Action
+from .lifecycle import next_status
 from .models import (
     Annotation,
     Decision,

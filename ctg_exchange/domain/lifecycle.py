@@ -14,31 +14,9 @@ anything else is an :class:`InvalidTransition` that names what the action needs.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from ..errors import InvalidTransition
+from .actions import Action
 from .models import Standing, Status, Triage
-
-
-class Action(StrEnum):
-    """Every action on a request; the value is the audit log's action name."""
-
-    FILE = "request.file"
-    AMEND = "request.amend"
-    WITHDRAW = "request.withdraw"
-    STUDY_ACCEPT = "study.accept"
-    STUDY_RETURN = "study.return"
-    STUDY_SUBMIT = "study.submit"
-    OPINION = "dpo.opinion"
-    ANNOTATE = "dpo.annotate"
-    APPROVE = "decide.approve"
-    REJECT = "decide.reject"
-    ACCEPT_CONDITIONS = "conditions.accept"
-    LAPSE = "request.lapse"
-    SEND = "exchange.send"
-    RECEIVE = "exchange.receive"
-    DESTROY = "retention.destroy"
-
 
 BEFORE_DECISION = frozenset(
     {Status.FILED, Status.UNDER_STUDY, Status.RETURNED, Status.AWAITING_DPO, Status.OPINION_GIVEN}

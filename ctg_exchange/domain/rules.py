@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from ..errors import NotAuthorised
-from .lifecycle import Action
+from .actions import REQUEST_STEPS, TAKEN_AS, Action
 from .models import Acting, Role, Standing
 
 RULE_REVOKED = "revoked-member"
@@ -29,23 +29,8 @@ RULE_REQUESTER_CONTROLLER = "requester-controller-only"
 RULE_HOLDER_STAFF = "holder-staff-only"
 RULE_RECIPIENT_STAFF = "recipient-staff-only"
 
-ACTION_ROLE: dict[Action, Role] = {
-    Action.FILE: Role.STAFF,
-    Action.AMEND: Role.STAFF,
-    Action.WITHDRAW: Role.STAFF,
-    Action.STUDY_ACCEPT: Role.CONTROLLER,
-    Action.STUDY_RETURN: Role.CONTROLLER,
-    Action.STUDY_SUBMIT: Role.CONTROLLER,
-    Action.OPINION: Role.DPO,
-    Action.ANNOTATE: Role.DPO,
-    Action.APPROVE: Role.CONTROLLER,
-    Action.REJECT: Role.CONTROLLER,
-    Action.ACCEPT_CONDITIONS: Role.CONTROLLER,
-    Action.LAPSE: Role.ADMIN,
-    Action.SEND: Role.STAFF,
-    Action.RECEIVE: Role.STAFF,
-    Action.DESTROY: Role.STAFF,
-}
+# the one role each request step is taken in
+ACTION_ROLE: dict[Action, Role] = {action: TAKEN_AS[action][0] for action in REQUEST_STEPS}
 
 _VERB = {
     Action.AMEND: "amends",

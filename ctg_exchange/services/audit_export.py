@@ -9,8 +9,8 @@ from pathlib import Path
 from ..audit.checkpoint import StoredCheckpoint
 from ..audit.events import StoredEvent, utc_timestamp
 from ..audit.export import dump, event_line, header, signer_line, verify_export
-from ..audit.replay import ACTION_INIT, ACTION_MEMBER_ADD, ACTION_MEMBER_REVOKE
 from ..audit.report import VerifyResult
+from ..domain.actions import MEMBERSHIP, Action
 from ..errors import InvalidInput, NotFound
 from ..fsutil import NewFile
 from ..store.base import Tx
@@ -31,12 +31,11 @@ class ExportSummary:
 def _member_seqs(tx: Tx) -> dict[str, tuple[int, int | None]]:
     """Each member's adding and revoking event."""
     seqs: dict[str, tuple[int, int | None]] = {}
-    actions = (ACTION_INIT, ACTION_MEMBER_ADD, ACTION_MEMBER_REVOKE)
-    for stored in tx.events(actions=actions):
+    for stored in tx.events(actions=sorted(action.value for action in MEMBERSHIP)):
         event = stored.event
-        if event.action == ACTION_INIT:
+        if event.action == Action.INIT:
             seqs[event.actor] = (event.seq, None)
-        elif event.action == ACTION_MEMBER_ADD:
+        elif event.action == Action.MEMBER_ADD:
             seqs[event.subject] = (event.seq, None)
         elif event.subject in seqs:
             seqs[event.subject] = (seqs[event.subject][0], event.seq)

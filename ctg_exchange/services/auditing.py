@@ -12,7 +12,7 @@ from ..audit.events import StoredEvent
 from ..audit.report import Failure, VerifyResult
 from ..audit.verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier, stored_sources
 from ..crypto import sshsig
-from ..crypto.keys import PublicKey
+from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..domain.models import Member, Role
 from ..domain.rules import RULE_ADMIN_ONLY

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from ..audit.canonical import text_digest
-from ..domain.lifecycle import BEFORE_EXCHANGE, Action
+from ..domain import payloads
+from ..domain.actions import Action
+from ..domain.lifecycle import BEFORE_EXCHANGE
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
 from ..errors import InvalidInput, NotAuthorised
@@ -66,31 +67,19 @@ def _record_change(
     tx: Tx,
     recorder: Recorder,
     actor: Member,
-    kind: ChangeKind,
-    effective: date,
+    payload: payloads.ConventionChange,
     reference: str,
-    payload: dict[str, Any],
     *,
     version: int | None = None,
     reason: str | None = None,
 ) -> ConventionChange:
     policy_id = tx.current_policy()
-    event = recorder.record(
-        actor,
-        Role.ADMIN,
-        f"convention.{kind.value}",
-        policy_id.policy_id if policy_id else "convention",
-        {
-            "kind": kind.value,
-            "effective": effective.isoformat(),
-            "reference_sha256": text_digest(reference),
-            **payload,
-        },
-    )
+    subject = policy_id.policy_id if policy_id else "convention"
+    event = recorder.record(actor, Role.ADMIN, subject, payload)
     change = ConventionChange(
         seq=event.seq,
-        kind=kind,
-        effective=effective,
+        kind=ChangeKind(payload.change_kind),
+        effective=payload.effective,
         reference=reference,
         by=actor.id,
         at=recorder.now,
@@ -132,15 +121,13 @@ def renew(session: Session, until: date, reference: str) -> ConventionState:
         why = state.why_not_in_force(today)
         if why is not None:  # expired: what was left open closed when it ended
             _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
-        _record_change(
-            tx,
-            recorder,
-            actor,
-            ChangeKind.RENEWAL,
-            until,
-            reference,
-            {"previous_end": state.end.isoformat()},
+        renewal = payloads.Renewal(
+            kind="renewal",
+            effective=until,
+            reference_sha256=text_digest(reference),
+            previous_end=state.end,
         )
+        _record_change(tx, recorder, actor, renewal, reference)
         return session.workspace.convention(tx)
 
     return perform(session, operation)
@@ -175,19 +162,14 @@ def amend(session: Session, loaded: LoadedPolicy, reference: str) -> ConventionS
                 recorder.now,
             )
         )
-        _record_change(
-            tx,
-            recorder,
-            actor,
-            ChangeKind.AMENDMENT,
-            today,
-            reference,
-            {
-                "policy": {"id": new.id, "version": version, "sha256": loaded.sha256},
-                "previous_version": current.version,
-            },
-            version=version,
+        amendment = payloads.Amendment(
+            kind="amendment",
+            effective=today,
+            reference_sha256=text_digest(reference),
+            policy=payloads.PolicyRef(id=new.id, version=version, sha256=loaded.sha256),
+            previous_version=current.version,
         )
+        _record_change(tx, recorder, actor, amendment, reference, version=version)
         return session.workspace.convention(tx)
 
     return perform(session, operation)
@@ -206,16 +188,13 @@ def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState,
                 f"the convention is already terminated with effect from "
                 f"{state.termination.effective}"
             )
-        _record_change(
-            tx,
-            recorder,
-            actor,
-            ChangeKind.TERMINATION,
-            on,
-            reason,
-            {"reason_sha256": text_digest(reason)},
-            reason=reason,
+        termination = payloads.Termination(
+            kind="termination",
+            effective=on,
+            reference_sha256=text_digest(reason),
+            reason_sha256=text_digest(reason),
         )
+        _record_change(tx, recorder, actor, termination, reason, reason=reason)
         state = session.workspace.convention(tx)
         lapsed: list[str] = []
         if on <= today:

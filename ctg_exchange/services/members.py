@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..audit.canonical import text_digest
-from ..audit.replay import ACTION_INIT, ACTION_MEMBER_ADD, ACTION_MEMBER_REVOKE
-from ..crypto.keys import PublicKey, Signer, check_name
+from ..crypto.keys import Signer, check_name
+from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACES
 from ..domain.models import Member, Role
+from ..domain.payloads import MemberAdd, MemberDeclaration, MemberRevoke, PolicyRef, WorkspaceInit
 from ..domain.rules import authorise_member_add, authorise_member_revoke
 from ..errors import InvalidInput, NotFound
 from ..policy import LoadedPolicy, Policy
@@ -26,16 +26,16 @@ from .workspace import (
 )
 
 
-def member_payload(member: Member) -> dict[str, Any]:
+def declaration(member: Member) -> MemberDeclaration:
     """What the log says of a member: no name, only its digest (names are personal data)."""
-    return {
-        "member": member.id,
-        "party": member.party,
-        "roles": [role.value for role in member.roles],
-        "public_key": member.public_key,
-        "fingerprint": member.fingerprint,
-        "name_sha256": text_digest(member.name),
-    }
+    return MemberDeclaration(
+        member=member.id,
+        party=member.party,
+        roles=member.roles,
+        public_key=member.public_key,
+        fingerprint=member.fingerprint,
+        name_sha256=text_digest(member.name),
+    )
 
 
 def _check_party(policy: Policy, party: str) -> None:
@@ -101,16 +101,13 @@ def init_workspace(
             )
         )
         tx.insert_member(admin)
+        genesis = WorkspaceInit(
+            workspace=workspace_id,
+            policy=PolicyRef(id=loaded.policy.id, version=1, sha256=loaded.sha256),
+            admin=declaration(admin),
+        )
         Recorder(tx, workspace_id, clock, signer, now).record(
-            admin,
-            Role.ADMIN,
-            ACTION_INIT,
-            workspace_id,
-            {
-                "workspace": workspace_id,
-                "policy": {"id": loaded.policy.id, "version": 1, "sha256": loaded.sha256},
-                "admin": member_payload(admin),
-            },
+            admin, Role.ADMIN, workspace_id, genesis
         )
 
     build_database(db_path, fill)
@@ -151,7 +148,8 @@ def add_member(
             added_at=recorder.now,
         )
         tx.insert_member(member)
-        recorder.record(actor, Role.ADMIN, ACTION_MEMBER_ADD, member_id, member_payload(member))
+        added = MemberAdd(**declaration(member).model_dump())
+        recorder.record(actor, Role.ADMIN, member_id, added)
         return member
 
     return perform(session, operation)
@@ -170,16 +168,11 @@ def revoke_member(session: Session, member_id: str, reason: str) -> Member:
             raise InvalidInput(f"{member_id} is already revoked")
         authorise_member_revoke(actor, target, tx.active_admins(target.party))
         tx.revoke_member(member_id, recorder.now, actor.id, reason)
-        recorder.record(
-            actor,
-            Role.ADMIN,
-            ACTION_MEMBER_REVOKE,
-            member_id,
-            {"member": member_id, "reason_sha256": text_digest(reason)},
-        )
-        revoked = tx.get_member(member_id)
-        assert revoked is not None
-        return revoked
+        revoked = MemberRevoke(member=member_id, reason_sha256=text_digest(reason))
+        recorder.record(actor, Role.ADMIN, member_id, revoked)
+        after = tx.get_member(member_id)
+        assert after is not None
+        return after
 
     return perform(session, operation)
 

@@ -17,6 +17,7 @@ from ..crypto.agestream import decrypt_bytes, encrypt_bytes
 from ..crypto.keys import MIN_PASSPHRASE, KeyDir, read_private_file
 from ..domain.exchange import PartyRecipient
 from ..domain.models import Member, Role
+from ..domain.payloads import EncryptionKey
 from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, KeyFileError, NotAuthorised
 from ..fsutil import ensure_private_dir, write_exclusive
@@ -24,7 +25,6 @@ from ..store.base import Tx
 from .session import Keyring, Recorder, Session, background, perform
 from .workspace import Workspace
 
-ACTION_RECIPIENT = "keys.encryption"
 # scrypt 2^14: 16 MiB and ~0.1 s here, so that receiving stays under 64 MiB of memory (age's
 # own default, 2^18, takes 256 MiB). `age -d` opens any work factor; the file also sits, 0600,
 # in a 0700 key directory. A strong passphrase matters more than the factor.
@@ -72,13 +72,8 @@ def generate_encryption_key(
         if not recorder.dry_run:  # the file first: a registered key nobody holds would be worse
             ensure_private_dir(keyring.key_dir.path)
             write_exclusive(path, sealed, mode=0o600)
-        event = recorder.record(
-            actor,
-            Role.ADMIN,
-            ACTION_RECIPIENT,
-            party,
-            {"party": party, "recipient": recipient, "replaces": replaces},
-        )
+        payload = EncryptionKey(party=party, recipient=recipient, replaces=replaces)
+        event = recorder.record(actor, Role.ADMIN, party, payload)
         tx.add_recipient(recipient, party, event.seq)
         if replaces is not None:
             tx.retire_recipient(replaces, event.seq)
@@ -124,7 +119,7 @@ def _open_identities(present: list[Path], passphrase: str) -> list[Identity]:
         lines = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-1")]
         try:
             identity = Identity.parse(lines[0])
-        except (IndexError, ValueError):
+        except (IndexError, InvalidInput):
             raise KeyFileError(f"{path} holds no age identity") from None
         if not path.name.endswith(f".{identity.recipient}.age"):
             raise KeyFileError(f"{path} holds the identity of another recipient")

@@ -15,12 +15,13 @@ from typing import BinaryIO
 
 from ..audit.canonical import text_digest
 from ..crypto.age import AgeError
-from ..crypto.keys import PublicKey
+from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_MANIFEST, verify
+from ..domain.actions import Action
 from ..domain.exchange import Delivery, Reception
-from ..domain.lifecycle import Action
 from ..domain.models import ExchangeRequest, Member, Role, Status
 from ..domain.rules import authorise
+from ..domain.step_payloads import Receive
 from ..errors import InvalidInput, SignatureInvalid
 from ..exchange.container import MANIFEST, SIGNATURE, PackageReader
 from ..exchange.manifest import (
@@ -172,12 +173,13 @@ def _record_receive(
             actor,
             request,
             Action.RECEIVE,
-            payload={
-                "delivery": manifest.delivery,
-                "payload_sha256": manifest.payload.sha256,
-                "retention_deadline": manifest.retention_deadline.isoformat(),
-                "path_sha256": text_digest(path),
-            },
+            payload=lambda head: Receive(
+                **head,
+                delivery=manifest.delivery,
+                payload_sha256=manifest.payload.sha256,
+                retention_deadline=manifest.retention_deadline,
+                path_sha256=text_digest(path),
+            ),
         )
         reception = Reception(
             request_id=request.id,

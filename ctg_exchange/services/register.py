@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..audit.canonical import canonical_json, text_digest
 from ..domain.models import ExchangeRequest, Member, Role
+from ..domain.payloads import RegisterVersion
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, NotAuthorised, NotFound
@@ -38,8 +39,6 @@ from ..store.base import Tx
 from .session import Recorder, Session, perform
 from .workspace import Workspace
 
-ACTION = "register.version"
-
 
 def editor_role(actor: Member, controller: str) -> Role:
     """Admins and DPOs keep their own controller's register."""
@@ -59,19 +58,14 @@ def record_version(
     tx: Tx, recorder: Recorder, actor: Member, role: Role, entry: RegisterEntry, reason: str
 ) -> int:
     version = len(tx.entry_versions(entry.ref)) + 1
-    event = recorder.record(
-        actor,
-        role,
-        ACTION,
-        entry.ref,
-        {
-            "ref": entry.ref,
-            "controller": entry.controller,
-            "version": version,
-            "doc_sha256": text_digest(canonical_json(entry.model_dump(mode="json")).decode()),
-            "reason_sha256": text_digest(reason),
-        },
+    payload = RegisterVersion(
+        ref=entry.ref,
+        controller=entry.controller,
+        version=version,
+        doc_sha256=text_digest(canonical_json(entry.model_dump(mode="json")).decode()),
+        reason_sha256=text_digest(reason),
     )
+    event = recorder.record(actor, role, entry.ref, payload)
     tx.add_entry_version(entry, version, event.seq, reason)
     return version
 

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from ..audit.report import VerifyResult
 from ..crypto.sshsig import NAMESPACE_BUNDLE
+from ..domain.actions import CONVENTION_CHANGES
 from ..domain.models import ExchangeRequest
+from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound
 from ..fsutil import fsync_dir, write_atomic
 from ..register.export import EXPORTERS, Fiche, RegisterView
@@ -31,8 +33,6 @@ from .members import allowed_signers_text
 from .register import editor_role
 from .session import Recorder, Session, load_actor
 from .workspace import Workspace
-
-ACTION_EXPORT = "register.export"
 
 
 def _exchange_summary(request: ExchangeRequest) -> str:
@@ -192,7 +192,7 @@ def _files(
     selected = [
         stored
         for stored in tx.events()
-        if stored.event.subject in subjects or stored.event.action.startswith("convention.")
+        if stored.event.subject in subjects or stored.event.action in CONVENTION_CHANGES
     ]
     selection = {"subjects": sorted(subjects), "convention": True}
     export = write_export(
@@ -268,18 +268,10 @@ def audit_bundle(
             _write(staging, "SHA256SUMS.sig", signer.sign(NAMESPACE_BUNDLE, sums))
             digest = hashlib.sha256(sums).hexdigest()
             verified = (staging / "journal" / "verification.txt").read_text().strip()
-            recorder.record(
-                actor,
-                role,
-                ACTION_EXPORT,
-                party,
-                {
-                    "controller": party,
-                    "ref": ref,
-                    "files": sums.count(b"\n"),
-                    "sha256sums_sha256": digest,
-                },
+            exported = RegisterExport(
+                controller=party, ref=ref, files=sums.count(b"\n"), sha256sums_sha256=digest
             )
+            recorder.record(actor, role, party, exported)
             staging.rename(directory)  # appears just before the export's event commits
             moved = True
             fsync_dir(directory.parent)

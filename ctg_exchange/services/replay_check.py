@@ -1,197 +1,183 @@
 """Replay's second half: the facts the store holds, in the shape the log's replay derives them.
 
-:mod:`ctg_exchange.audit.replay` derives from the events what every record must say; this module
-reads the same facts from the stored records, and :func:`compare` names each record where they
-differ — a request whose status was changed with a direct SQL ``UPDATE``, a deleted step, a
-member whose key was swapped. Only states, ids, counts and SHA-256 digests are compared and
-reported, never a text: the messages carry no personal data.
+:mod:`ctg_exchange.audit.replay` derives from the events what every record must say
+(:mod:`ctg_exchange.domain.facts`); this module builds the same facts from the stored records,
+and :func:`compare` names each record where they differ — a request whose status was changed
+with a direct SQL ``UPDATE``, a deleted step, a member whose key was swapped. Only states, ids,
+counts and SHA-256 digests are compared and reported, never a text: the messages carry no
+personal data.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import fields, is_dataclass
 from datetime import date
+from enum import Enum
 from typing import Any
 
 from ..audit.canonical import canonical_json, text_digest
-from ..audit.replay import STEP_FIELDS, Replay, Step
+from ..audit.replay import Replay
 from ..audit.report import Failure
+from ..domain.facts import (
+    STEP_FIELDS,
+    AcceptanceFacts,
+    AnnotationFacts,
+    ConventionChangeFacts,
+    DecisionFacts,
+    DeliveryFacts,
+    DestructionFacts,
+    Facts,
+    MemberFacts,
+    OpinionFacts,
+    PolicyFacts,
+    ReceptionFacts,
+    RecipientFacts,
+    RecommendationFacts,
+    RegisterVersionFacts,
+    RequestFacts,
+    SetAsideFacts,
+    StepFacts,
+)
 from ..domain.models import ExchangeRequest
 from ..register.model import RegisterEntry
 from ..store.base import Tx
 from .requests import content_digest
 
 REQUEST_KINDS = ("request", "delivery", "reception", "destruction")
+# the request row's own columns, checked against the log beside the stored document's values
+ROW_COLUMNS = ("status", "from_party", "to_party", "filed_by")
 
 
 def _digest(text: str | None) -> str | None:
     return None if text is None else text_digest(text)
 
 
-def request_facts(request: ExchangeRequest, row: tuple[Any, ...]) -> dict[str, Any]:
-    _, status, from_party, to_party, filed_by, _ = row
-    opinion = request.opinion
-    decision = request.decision
-    acceptance = request.acceptance
+def request_facts(request: ExchangeRequest) -> RequestFacts:
+    opinion, decision, acceptance = request.opinion, request.decision, request.acceptance
     conditions = [c.model_dump(mode="json") for c in request.conditions]
-    return {
-        "status": request.status.value,
-        "row_status": status,
-        "from_party": request.from_party,
-        "row_from_party": from_party,
-        "to_party": request.to_party,
-        "row_to_party": to_party,
-        "filed_by": request.filed_by,
-        "row_filed_by": filed_by,
-        "filed_at": request.filed_at,
-        "policy_version": request.policy_version,
-        "content_sha256": content_digest(request.content),
-        "triage": request.triage.value,
-        "findings": sorted({f.code for f in request.findings}),
-        "dpia_required": request.dpia_required,
-        "opinion": None
+    return RequestFacts(
+        id=request.id,
+        status=request.status,
+        from_party=request.from_party,
+        to_party=request.to_party,
+        filed_by=request.filed_by,
+        filed_at=request.filed_at,
+        policy_version=request.policy_version,
+        content_sha256=content_digest(request.content),
+        triage=request.triage,
+        findings=tuple(sorted({f.code for f in request.findings})),
+        dpia_required=request.dpia_required,
+        opinion=None
         if opinion is None
-        else {
-            "by": opinion.by,
-            "verdict": opinion.verdict.value,
-            "recommendations": [
-                {"kind": r.kind.value, "sha256": text_digest(r.text)}
+        else OpinionFacts(
+            by=opinion.by,
+            verdict=opinion.verdict.value,
+            recommendations=tuple(
+                RecommendationFacts(r.kind.value, text_digest(r.text))
                 for r in opinion.recommendations
-            ],
-            "note_sha256": text_digest(opinion.note),
-        },
-        "decision": None
+            ),
+            note_sha256=text_digest(opinion.note),
+        ),
+        decision=None
         if decision is None
-        else {
-            "by": decision.by,
-            "outcome": decision.outcome.value,
-            "against_opinion": decision.against_opinion,
-            "adopted": [a.number for a in decision.answers if a.adopted],
-            "set_aside": [
-                {"number": a.number, "reason_sha256": text_digest(a.reason or "")}
+        else DecisionFacts(
+            by=decision.by,
+            outcome=decision.outcome.value,
+            against_opinion=decision.against_opinion,
+            adopted=tuple(a.number for a in decision.answers if a.adopted),
+            set_aside=tuple(
+                SetAsideFacts(a.number, text_digest(a.reason or ""))
                 for a in decision.answers
                 if not a.adopted
-            ],
-            "text_sha256": _digest(decision.text),
-        },
-        "acceptance": None
+            ),
+            text_sha256=_digest(decision.text),
+        ),
+        acceptance=None
         if acceptance is None
-        else {
-            "by": acceptance.by,
-            "conditions": len(conditions),
-            "conditions_sha256": text_digest(canonical_json(conditions).decode()),
-            "dpia_ref_sha256": _digest(acceptance.dpia_ref),
-        },
-        "annotations": [[a.by, a.party, text_digest(a.note)] for a in request.annotations],
-    }
+        else AcceptanceFacts(
+            by=acceptance.by,
+            conditions=len(conditions),
+            conditions_sha256=text_digest(canonical_json(conditions).decode()),
+            dpia_ref_sha256=_digest(acceptance.dpia_ref),
+        ),
+        annotations=tuple(
+            AnnotationFacts(a.by, a.party, text_digest(a.note)) for a in request.annotations
+        ),
+    )
 
 
-Facts = dict[str, Any]
+Row = dict[str, Any]  # a request row's own columns
 
 
-def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts]]:
-    """Every record the log binds, as the store holds it, one at a time (a log may be large)."""
+def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
+    """Every record the log binds, as the store holds it, one at a time (a log may be large);
+    for a request, its row's own columns too."""
     for member in tx.list_members():
-        yield (
-            "member",
-            member.id,
-            {
-                "party": member.party,
-                "roles": sorted(r.value for r in member.roles),
-                "public_key": member.public_key,
-                "fingerprint": member.fingerprint,
-                "name_sha256": text_digest(member.name),
-                "added_by": member.added_by,
-                "added_at": member.added_at,
-                "revoked_at": member.revoked_at,
-                "revoked_by": member.revoked_by,
-                "revoke_reason_sha256": _digest(member.revoke_reason),
-            },
+        facts: Facts = MemberFacts(
+            party=member.party,
+            roles=tuple(sorted(r.value for r in member.roles)),
+            public_key=member.public_key,
+            fingerprint=member.fingerprint,
+            name_sha256=text_digest(member.name),
+            added_by=member.added_by,
+            added_at=member.added_at,
+            revoked_at=member.revoked_at,
+            revoked_by=member.revoked_by,
+            revoke_reason_sha256=_digest(member.revoke_reason),
         )
+        yield "member", member.id, facts, None
     for row in tx.replay_rows("request"):
         request = ExchangeRequest.model_validate_json(row[5])
-        yield "request", row[0], request_facts(request, row)
+        yield (
+            "request",
+            row[0],
+            request_facts(request),
+            dict(zip(ROW_COLUMNS, row[1:5], strict=True)),
+        )
     seqs = {(r[0], int(r[1])): int(r[2]) for r in tx.replay_rows("delivery")}
     for delivery in tx.deliveries():
         key = (delivery.request_id, delivery.number)
-        yield (
-            "delivery",
-            key,
-            {
-                "seq": seqs.get(key),
-                "payload_sha256": delivery.payload_sha256,
-                "payload_size": delivery.payload_size,
-                "manifest_sha256": delivery.manifest_sha256,
-                "rows": delivery.rows,
-                "columns": list(delivery.columns),
-                "conditions": [c.split(":")[0] for c in delivery.conditions],
-                "retention_deadline": delivery.retention_deadline.isoformat(),
-            },
+        facts = DeliveryFacts(
+            seq=seqs.get(key),
+            payload_sha256=delivery.payload_sha256,
+            payload_size=delivery.payload_size,
+            manifest_sha256=delivery.manifest_sha256,
+            rows=delivery.rows,
+            columns=tuple(delivery.columns),
+            conditions=tuple(c.split(":")[0] for c in delivery.conditions),
+            retention_deadline=delivery.retention_deadline.isoformat(),
         )
+        yield "delivery", key, facts, None
     paths = {}
     for request_id, number, seq, path in tx.replay_rows("reception"):
-        paths[(request_id, int(number))] = text_digest(path)
-        yield (
-            "reception",
-            (request_id, int(number)),
-            {
-                "seq": int(seq),
-                "path_sha256": text_digest(path),
-            },
-        )
+        key = (request_id, int(number))
+        paths[key] = text_digest(path)
+        yield "reception", key, ReceptionFacts(int(seq), text_digest(path)), None
     for request_id, number, seq, method, file_sha256, note in tx.replay_rows("destruction"):
         key = (request_id, int(number))
-        yield (
-            "destruction",
-            key,
-            {
-                "seq": int(seq),
-                "method": method,
-                "path_sha256": paths.get(key),
-                "file_sha256": file_sha256,
-                "note_sha256": _digest(note),
-            },
-        )
+        facts = DestructionFacts(int(seq), method, paths.get(key), file_sha256, _digest(note))
+        yield "destruction", key, facts, None
     for ref, version, controller, seq, reason, doc in tx.replay_rows("register_version"):
         entry = RegisterEntry.model_validate_json(doc)
-        yield (
-            "register_version",
-            (ref, int(version)),
-            {
-                "controller": controller,
-                "seq": int(seq),
-                "doc_sha256": text_digest(canonical_json(entry.model_dump(mode="json")).decode()),
-                "reason_sha256": text_digest(reason),
-            },
-        )
+        doc_sha256 = text_digest(canonical_json(entry.model_dump(mode="json")).decode())
+        facts = RegisterVersionFacts(controller, int(seq), doc_sha256, text_digest(reason))
+        yield "register_version", (ref, int(version)), facts, None
     for change in tx.convention_changes():
-        yield (
-            "convention_change",
-            change.seq,
-            {
-                "kind": change.kind.value,
-                "effective": change.effective.isoformat(),
-                "reference_sha256": text_digest(change.reference),
-            },
-        )
+        effective, reference = change.effective.isoformat(), text_digest(change.reference)
+        facts = ConventionChangeFacts(change.kind.value, effective, reference)
+        yield "convention_change", change.seq, facts, None
     for policy in tx.policies():
         actual = hashlib.sha256(policy.text.encode("utf-8")).hexdigest()
         shown = policy.sha256 if actual == policy.sha256 else f"{actual} (its text)"
-        yield "policy", policy.version, {"sha256": shown}
+        yield "policy", policy.version, PolicyFacts(shown), None
     for recipient, party, added, retired in tx.replay_rows("recipient"):
-        yield (
-            "recipient",
-            recipient,
-            {
-                "party": party,
-                "added_seq": int(added),
-                "retired_seq": None if retired is None else int(retired),
-            },
-        )
+        facts = RecipientFacts(party, int(added), None if retired is None else int(retired))
+        yield "recipient", recipient, facts, None
 
 
-def stored_steps(tx: Tx) -> Iterator[tuple[int, Step]]:
+def stored_steps(tx: Tx) -> Iterator[tuple[int, StepFacts]]:
     for seq, request_id, action, from_status, to_status, text in tx.replay_rows("step"):
         digest = None if text is None else hashlib.sha256(text.encode("utf-8")).digest()
         yield int(seq), (request_id, action, from_status, to_status, digest)
@@ -204,24 +190,37 @@ def _label(kind: str, key: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, Enum):
+        value = value.value
     if isinstance(value, str | int | bool | date) or value is None:
         return repr(value)
-    if isinstance(value, list):
+    if isinstance(value, tuple | list):
         return f"{len(value)} items"
     return "a record"
 
 
 def _difference(name: str, found: Any, logged: Any) -> str:
     """The first place where two facts differ, as ``opinion.verdict is … ; the log says …``."""
-    if isinstance(found, dict) and isinstance(logged, dict):
-        for key in sorted(set(found) | set(logged)):
-            if found.get(key) != logged.get(key):
-                return _difference(f"{name}.{key}", found.get(key), logged.get(key))
-    if isinstance(found, list) and isinstance(logged, list) and len(found) == len(logged):
+    if is_dataclass(found) and type(found) is type(logged):
+        for f in fields(found):
+            a, b = getattr(found, f.name), getattr(logged, f.name)
+            if a != b:
+                return _difference(f"{name}.{f.name}", a, b)
+    if isinstance(found, tuple) and isinstance(logged, tuple) and len(found) == len(logged):
         for index, (a, b) in enumerate(zip(found, logged, strict=True)):
             if a != b:
                 return _difference(f"{name}[{index}]", a, b)
     return f"{name} is {_show(found)} in the store; the log says {_show(logged)}"
+
+
+def _pairs(stored: Facts, logged: Facts, row: Row | None) -> Iterator[tuple[str, Any, Any]]:
+    """(name, stored value, logged value) in the record's field order; a request row's own
+    column follows its document's field (``status``, then ``row_status``)."""
+    for f in fields(logged):
+        value = getattr(logged, f.name)
+        yield f.name, getattr(stored, f.name), value
+        if row is not None and f.name in row:
+            yield f"row_{f.name}", row[f.name], value
 
 
 def compare(replay: Replay, tx: Tx) -> list[Failure]:
@@ -232,14 +231,14 @@ def compare(replay: Replay, tx: Tx) -> list[Failure]:
     are consumed.
     """
     failures: list[Failure] = []
-    logged = replay.records
-    for kind, key, facts in stored_facts(tx):
+    logged = replay.book.records()
+    for kind, key, facts, row in stored_facts(tx):
         expected = logged.get(kind, {}).pop(key, None)
-        _report(failures, kind, key, facts, expected)
+        _report(failures, kind, key, facts, expected, row)
     for kind, records in logged.items():
         for key, expected in records.items():
-            _report(failures, kind, key, None, expected)
-    steps = replay.steps
+            _report(failures, kind, key, None, expected, None)
+    steps = replay.book.steps
     for seq, stored in stored_steps(tx):
         logged_step = steps.pop(seq, None)
         if logged_step != stored:
@@ -250,9 +249,14 @@ def compare(replay: Replay, tx: Tx) -> list[Failure]:
 
 
 def _report(
-    failures: list[Failure], kind: str, key: Any, stored: Facts | None, logged: Facts | None
+    failures: list[Failure],
+    kind: str,
+    key: Any,
+    stored: Facts | None,
+    logged: Facts | None,
+    row: Row | None,
 ) -> None:
-    request = _request_of(kind, key, logged or stored or {})
+    request = _request_of(kind, key)
     record = None if request else _label(kind, key)
     label = f"{_label(kind, key)}: " if request and kind != "request" else ""
     message = None
@@ -261,8 +265,7 @@ def _report(
     elif logged is None:
         message = "in the store but not in the log"
     else:
-        for name, value in logged.items():
-            found = stored.get(name)
+        for name, found, value in _pairs(stored, logged, row):
             if found != value:
                 message = _difference(name, found, value)
                 break
@@ -271,7 +274,7 @@ def _report(
 
 
 def _report_step(
-    failures: list[Failure], seq: int, stored: Step | None, logged: Step | None
+    failures: list[Failure], seq: int, stored: StepFacts | None, logged: StepFacts | None
 ) -> None:
     request = (logged or stored or ("?",))[0]
     if stored is None:
@@ -279,21 +282,18 @@ def _report_step(
     elif logged is None:
         message = "in the store but not in the log"
     else:
-        name = next(n for n, a, b in zip(STEP_FIELDS, stored, logged, strict=True) if a != b)
-        index = STEP_FIELDS.index(name)
+        index = next(i for i, (a, b) in enumerate(zip(stored, logged, strict=True)) if a != b)
         found, value = stored[index], logged[index]
         if isinstance(found, bytes) or isinstance(value, bytes):
             found = found.hex() if isinstance(found, bytes) else found
             value = value.hex() if isinstance(value, bytes) else value
-        message = _difference(name, found, value)
+        message = _difference(STEP_FIELDS[index], found, value)
     failures.append(Failure(f"step {seq}: {message}", request=str(request)))
 
 
-def _request_of(kind: str, key: Any, facts: dict[str, Any]) -> str | None:
+def _request_of(kind: str, key: Any) -> str | None:
     if kind == "request":
         return str(key)
-    if kind == "step":
-        return str(facts.get("request"))
     if kind in REQUEST_KINDS and isinstance(key, tuple):
         return str(key[0])
     return None

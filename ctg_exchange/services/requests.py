@@ -9,6 +9,7 @@ their SHA-256 (the texts stay in the request's history, out of the evidence log)
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..audit.canonical import canonical_json, text_digest
+from ..domain.actions import Action
+from ..domain.catalogue import CATALOGUE
 from ..domain.exchange import Delivery, Reception
-from ..domain.lifecycle import Action, next_status
+from ..domain.lifecycle import next_status
 from ..domain.models import (
     ExchangeRequest,
     Member,
@@ -28,6 +31,7 @@ from ..domain.models import (
     format_request_id,
 )
 from ..domain.rules import RULE_HOLDER_DPO, authorise, authorise_filing
+from ..domain.step_payloads import ContentSummary, RequestAmend, RequestFile, RequestStep, StepHead
 from ..errors import InvalidInput, NotAuthorised, NotFound, Refused
 from ..policy.checks import check_references
 from ..policy.screening import Screening, screen
@@ -68,10 +72,13 @@ class ScreeningRefused(Refused):
             blocking[0].code,
             message,
             hint=("proper channel: " + "; ".join(channels)) if channels else None,
+            details=[f"{f.code}: {f.message}" for f in blocking] if len(blocking) > 1 else (),
         )
-        if len(blocking) > 1:
-            self.details = [f"{f.code}: {f.message}" for f in blocking]
         self.findings = screening.findings
+
+    def to_json(self) -> dict[str, Any]:
+        findings = [f.model_dump(mode="json") for f in self.findings]
+        return {**super().to_json(), **({"findings": findings} if findings else {})}
 
 
 def load_request(tx: Tx, request_id: str) -> ExchangeRequest:
@@ -92,6 +99,9 @@ def required_text(value: str | None, option: str) -> str:
     return text
 
 
+StepBuilder = Callable[[StepHead], RequestStep]
+
+
 def record_step(
     tx: Tx,
     recorder: Recorder,
@@ -100,41 +110,46 @@ def record_step(
     action: Action,
     *,
     text: str | None = None,
-    payload: dict[str, Any] | None = None,
+    payload: StepBuilder | None = None,
     **changes: Any,
 ) -> ExchangeRequest:
-    """Authorise, move, store and record one step of ``request``."""
+    """Authorise, move, store and record one step of ``request``.
+
+    ``payload`` builds the step's payload from its head (request, states, text digest); by
+    default the action's model takes the head alone.
+    """
     role = authorise(action, actor, request)
     status = next_status(action, request)
     updated = request.evolve(status=status, updated_at=recorder.now, **changes)
     tx.update_request(updated)
-    body: dict[str, Any] = {
-        "request": request.id,
-        "from_status": request.status.value,
-        "to_status": status.value,
-        **(payload or {}),
-    }
-    if text is not None:
-        body["text_sha256"] = text_digest(text)
-    event = recorder.record(actor, role, action.value, request.id, body)
+    head = StepHead(
+        request=request.id,
+        from_status=request.status,
+        to_status=status,
+        text_sha256=None if text is None else text_digest(text),
+    )
+    body = payload(head) if payload is not None else CATALOGUE[action].model_validate(head)
+    assert body.action is action, f"{type(body).__name__} is not the payload of {action}"
+    event = recorder.record(actor, role, request.id, body)
     tx.insert_step(event.seq, request.id, action.value, request.status, status, text)
     return updated
 
 
-def _content_payload(content: RequestContent, screening: Screening) -> dict[str, Any]:
-    return {
-        "to": content.to,
-        "field": content.field,
-        "purpose_kind": content.purpose_kind,
-        "categories": list(content.categories),
-        "legal_basis": content.legal_basis,
-        "retention_days": content.retention_days,
-        "frequency": content.frequency.value,
-        "content_sha256": content_digest(content),
-        "triage": screening.triage.value,
-        "findings": sorted(screening.codes),
-        "dpia_required": screening.dpia_required,
-    }
+def _content(content: RequestContent, screening: Screening, version: int) -> ContentSummary:
+    return ContentSummary(
+        to=content.to,
+        field=content.field,
+        purpose_kind=content.purpose_kind,
+        categories=content.categories,
+        legal_basis=content.legal_basis,
+        retention_days=content.retention_days,
+        frequency=content.frequency,
+        content_sha256=content_digest(content),
+        triage=screening.triage,
+        findings=tuple(sorted(screening.codes)),
+        dpia_required=screening.dpia_required,
+        policy_version=version,
+    )
 
 
 def _screen(session: Session, tx: Tx, content: RequestContent) -> tuple[Screening, int]:
@@ -176,19 +191,10 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
             dpia_required=screening.dpia_required,
         )
         tx.insert_request(request)
-        event = recorder.record(
-            actor,
-            role,
-            Action.FILE.value,
-            request.id,
-            {
-                "request": request.id,
-                "to_status": Status.FILED.value,
-                "policy_version": version,
-                **_content_payload(content, screening),
-            },
-        )
-        tx.insert_step(event.seq, request.id, Action.FILE.value, None, Status.FILED, None)
+        summary = _content(content, screening, version)
+        filed = RequestFile(request=request.id, to_status=Status.FILED, **summary.model_dump())
+        event = recorder.record(actor, role, request.id, filed)
+        tx.insert_step(event.seq, request.id, filed.action.value, None, Status.FILED, None)
         return request
 
     return perform(session, operation)
@@ -219,11 +225,9 @@ def amend_request(session: Session, request_id: str, changes: dict[str, Any]) ->
             request,
             Action.AMEND,
             text=f"changed: {', '.join(changed)}",
-            payload={
-                "changed": changed,
-                "policy_version": version,
-                **_content_payload(content, screening),
-            },
+            payload=lambda head: RequestAmend(
+                **head, changed=tuple(changed), **_content(content, screening, version).model_dump()
+            ),
             content=content,
             policy_version=version,
             triage=screening.triage,

@@ -15,9 +15,10 @@ from datetime import date
 from pathlib import Path
 
 from ..audit.canonical import text_digest
+from ..domain.actions import Action
 from ..domain.exchange import Destruction, Reception
-from ..domain.lifecycle import Action
 from ..domain.models import Member, Role
+from ..domain.step_payloads import Destroy
 from ..errors import InvalidInput, NotFound
 from ..store.base import Tx
 from .requests import load_request, record_step, required_text
@@ -81,12 +82,13 @@ def _destroy(
         request,
         Action.DESTROY,
         text=note,
-        payload={
-            "delivery": reception.number,
-            "method": method,
-            "path_sha256": text_digest(reception.path),
-            "file_sha256": file_sha256,
-        },
+        payload=lambda head: Destroy(
+            **head,
+            delivery=reception.number,
+            method=method,
+            path_sha256=text_digest(reception.path),
+            file_sha256=file_sha256,
+        ),
     )
     destruction = Destruction(
         request_id=reception.request_id,

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..audit.canonical import canonical_json, text_digest
-from ..domain.lifecycle import Action, next_status
+from ..domain.actions import Action
+from ..domain.lifecycle import next_status
 from ..domain.models import (
     Acceptance,
     Annotation,
@@ -32,6 +33,14 @@ from ..domain.recommendations import (
     unanswered,
 )
 from ..domain.rules import authorise
+from ..domain.step_payloads import (
+    AcceptConditions,
+    Approve,
+    OpinionGiven,
+    RecommendationDigest,
+    Reject,
+    SetAside,
+)
 from ..errors import InvalidInput, Refused
 from ..policy.model import Policy
 from ..store.base import Tx
@@ -135,12 +144,9 @@ def give_opinion(
             on=today,
             recommendations=numbered,
         )
-        payload = {
-            "verdict": verdict.value,
-            "recommendations": [
-                {"kind": r.kind.value, "sha256": text_digest(r.text)} for r in numbered
-            ],
-        }
+        digests = tuple(
+            RecommendationDigest(kind=r.kind, sha256=text_digest(r.text)) for r in numbered
+        )
         return record_step(
             tx,
             recorder,
@@ -148,7 +154,7 @@ def give_opinion(
             request,
             Action.OPINION,
             text=note,
-            payload=payload,
+            payload=lambda head: OpinionGiven(**head, verdict=verdict, recommendations=digests),
             opinion=opinion,
         )
 
@@ -219,16 +225,12 @@ def approve(
             answers=answers,
         )
         conditions = conditions_of(recommendations, answers)
-        payload = {
-            "outcome": "approved",
-            "against_opinion": against,
-            "adopted": [a.number for a in answers if a.adopted],
-            "set_aside": [
-                {"number": a.number, "reason_sha256": text_digest(a.reason or "")}
-                for a in answers
-                if not a.adopted
-            ],
-        }
+        adopted = tuple(a.number for a in answers if a.adopted)
+        reasons = tuple(
+            SetAside(number=a.number, reason_sha256=text_digest(a.reason or ""))
+            for a in answers
+            if not a.adopted
+        )
         return record_step(
             tx,
             recorder,
@@ -236,7 +238,13 @@ def approve(
             request,
             Action.APPROVE,
             text=text,
-            payload=payload,
+            payload=lambda head: Approve(
+                **head,
+                outcome="approved",
+                against_opinion=against,
+                adopted=adopted,
+                set_aside=reasons,
+            ),
             decision=decision,
             conditions=conditions,
         )
@@ -260,7 +268,7 @@ def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
             request,
             Action.REJECT,
             text=reason,
-            payload={"outcome": "rejected"},
+            payload=lambda head: Reject(**head, outcome="rejected"),
             decision=decision,
         )
 
@@ -296,11 +304,12 @@ def accept_conditions(
             actor,
             request,
             Action.ACCEPT_CONDITIONS,
-            payload={
-                "conditions": len(conditions),
-                "conditions_sha256": text_digest(canonical_json(conditions).decode()),
-                "dpia_ref_sha256": text_digest(dpia) if dpia else None,
-            },
+            payload=lambda head: AcceptConditions(
+                **head,
+                conditions=len(conditions),
+                conditions_sha256=text_digest(canonical_json(conditions).decode()),
+                dpia_ref_sha256=text_digest(dpia) if dpia else None,
+            ),
             acceptance=acceptance,
         )
         if request.triage is Triage.PERSONAL:

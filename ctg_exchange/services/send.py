@@ -19,11 +19,13 @@ from typing import BinaryIO
 from ..crypto.age import AgeError, Recipient
 from ..crypto.agestream import decrypt_bytes, encrypt_bytes
 from ..crypto.sshsig import NAMESPACE_MANIFEST
+from ..domain.actions import Action
 from ..domain.exchange import Delivery
-from ..domain.lifecycle import Action, next_status
+from ..domain.lifecycle import next_status
 from ..domain.models import ExchangeRequest, Frequency, Member, Role, Triage
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import authorise
+from ..domain.step_payloads import Send
 from ..errors import InvalidInput, Refused
 from ..exchange.container import MANIFEST, SIGNATURE, PackageWriter
 from ..exchange.dataset import (
@@ -201,13 +203,12 @@ def send(
     if rules.inspects_cells:
         report = check_cells(dataset, header, rules)
         if report.problems:
-            error = InvalidInput(
-                f"the dataset breaks the conditions of {request.id}: {report.problems[0]}"
+            blank = rules.min_count and not rules.suppress_small_cells
+            raise InvalidInput(
+                f"the dataset breaks the conditions of {request.id}: {report.problems[0]}",
+                hint="--suppress-small-cells blanks them instead of refusing" if blank else None,
+                details=report.problems[1:10],
             )
-            error.details = report.problems[1:10]
-            if rules.min_count and not rules.suppress_small_cells:
-                error.hint = "--suppress-small-cells blanks them instead of refusing"
-            raise error
         small = report.small
     target = out or Path.cwd() / f"{request.id}-{plan.number}.ctgx"
     signing = session.keyring.signer_future(plan.actor)  # unlocked while the data streams
@@ -347,17 +348,18 @@ def _record_send(
             actor,
             request,
             Action.SEND,
-            payload={
-                "delivery": delivery.number,
-                "payload_sha256": delivery.payload_sha256,
-                "payload_size": delivery.payload_size,
-                "manifest_sha256": delivery.manifest_sha256,
-                "rows": delivery.rows,
-                "columns": list(delivery.columns),
-                "recipients": list(plan.recipients),
-                "retention_deadline": delivery.retention_deadline.isoformat(),
-                "conditions": [c.split(":")[0] for c in delivery.conditions],
-            },
+            payload=lambda head: Send(
+                **head,
+                delivery=delivery.number,
+                payload_sha256=delivery.payload_sha256,
+                payload_size=delivery.payload_size,
+                manifest_sha256=delivery.manifest_sha256,
+                rows=delivery.rows,
+                columns=delivery.columns,
+                recipients=tuple(plan.recipients),
+                retention_deadline=delivery.retention_deadline,
+                conditions=tuple(c.split(":")[0] for c in delivery.conditions),
+            ),
         )
         tx.insert_delivery(delivery, recorder.last_seq)
         recorder.checkpoint(actor, Role.STAFF)

@@ -34,6 +34,7 @@ from ..audit.events import GENESIS_HASH, Event, StoredEvent
 from ..crypto.keys import KeyDir, Signer
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.models import Member, Role
+from ..domain.payloads import Payload
 from ..domain.rules import ensure_active
 from ..errors import InvalidInput, KeyFileError, NotFound, WorkspaceError
 from ..store.base import Tx
@@ -137,14 +138,8 @@ class Recorder:
         self.dry_run = signer is None  # the checking pass: side effects wait for the real one
         self.last_seq = 0
 
-    def record(
-        self,
-        actor: Member,
-        role: Role,
-        action: str,
-        subject: str,
-        payload: dict[str, Any],
-    ) -> StoredEvent:
+    def record(self, actor: Member, role: Role, subject: str, payload: Payload) -> StoredEvent:
+        """Sign and append the event of ``payload``'s action, taken by ``actor`` as ``role``."""
         last = self._tx.last_event()
         event = Event(
             log=self._log_id,
@@ -153,14 +148,14 @@ class Recorder:
             actor=actor.id,
             party=actor.party,
             role=role.value,
-            action=action,
+            action=payload.action.value,
             subject=subject,
             prev=GENESIS_HASH if last is None else last.hash,
-            payload=payload,
+            payload=payload.to_json(),
         )
-        # the dry run has no key: its placeholder signature is rolled back with the rest
-        signature = self._signer.sign(NAMESPACE_EVENT, event.signed_bytes()) if self._signer else ""
         signed = event.signed_bytes()
+        # the dry run has no key: its placeholder signature is rolled back with the rest
+        signature = self._signer.sign(NAMESPACE_EVENT, signed) if self._signer else ""
         stored = StoredEvent(event=event, hash=event.digest(), signature=signature)
         self._tx.append_event(stored)
         self._tx.tree_append(event.seq - 1, merkle.leaf_hash(signed))

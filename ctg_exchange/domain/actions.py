@@ -1,0 +1,97 @@
+"""The audited actions: every action the log records, by the name its events carry, and the
+roles it is taken in.
+
+The names are the contract of the audit log (docs/audit-format.md §9) and appear nowhere else:
+each has one payload model (:mod:`.payloads`, :mod:`.step_payloads`), joined to it in
+:mod:`.catalogue`. Who may take an action *at a given time* (which party, which request) is the
+rules' (:mod:`.rules`); here is only the role an actor must hold for it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .models import Role
+
+
+class Action(StrEnum):
+    """Every audited action; the value is the event's ``action``."""
+
+    INIT = "workspace.init"
+    MEMBER_ADD = "member.add"
+    MEMBER_REVOKE = "member.revoke"
+    FILE = "request.file"
+    AMEND = "request.amend"
+    WITHDRAW = "request.withdraw"
+    STUDY_ACCEPT = "study.accept"
+    STUDY_RETURN = "study.return"
+    STUDY_SUBMIT = "study.submit"
+    OPINION = "dpo.opinion"
+    ANNOTATE = "dpo.annotate"
+    APPROVE = "decide.approve"
+    REJECT = "decide.reject"
+    ACCEPT_CONDITIONS = "conditions.accept"
+    LAPSE = "request.lapse"
+    SEND = "exchange.send"
+    RECEIVE = "exchange.receive"
+    DESTROY = "retention.destroy"
+    RENEWAL = "convention.renewal"
+    AMENDMENT = "convention.amendment"
+    TERMINATION = "convention.termination"
+    ENCRYPTION_KEY = "keys.encryption"
+    REGISTER_VERSION = "register.version"
+    REGISTER_EXPORT = "register.export"
+
+
+MEMBERSHIP = frozenset({Action.INIT, Action.MEMBER_ADD, Action.MEMBER_REVOKE})
+CONVENTION_CHANGES = frozenset({Action.RENEWAL, Action.AMENDMENT, Action.TERMINATION})
+REQUEST_STEPS = frozenset(
+    {
+        Action.FILE,
+        Action.AMEND,
+        Action.WITHDRAW,
+        Action.STUDY_ACCEPT,
+        Action.STUDY_RETURN,
+        Action.STUDY_SUBMIT,
+        Action.OPINION,
+        Action.ANNOTATE,
+        Action.APPROVE,
+        Action.REJECT,
+        Action.ACCEPT_CONDITIONS,
+        Action.LAPSE,
+        Action.SEND,
+        Action.RECEIVE,
+        Action.DESTROY,
+    }
+)
+# a register fiche may change as a consequence of these, in the same transaction
+REGISTER_CAUSES = frozenset({Action.ACCEPT_CONDITIONS, Action.LAPSE})
+
+_ADMIN, _CONTROLLER, _DPO, _STAFF = (Role.ADMIN,), (Role.CONTROLLER,), (Role.DPO,), (Role.STAFF,)
+TAKEN_AS: dict[Action, tuple[Role, ...]] = {
+    Action.INIT: _ADMIN,
+    Action.MEMBER_ADD: _ADMIN,
+    Action.MEMBER_REVOKE: _ADMIN,
+    Action.FILE: _STAFF,
+    Action.AMEND: _STAFF,
+    Action.WITHDRAW: _STAFF,
+    Action.STUDY_ACCEPT: _CONTROLLER,
+    Action.STUDY_RETURN: _CONTROLLER,
+    Action.STUDY_SUBMIT: _CONTROLLER,
+    Action.OPINION: _DPO,
+    Action.ANNOTATE: _DPO,
+    Action.APPROVE: _CONTROLLER,
+    Action.REJECT: _CONTROLLER,
+    Action.ACCEPT_CONDITIONS: _CONTROLLER,
+    Action.LAPSE: _ADMIN,
+    Action.SEND: _STAFF,
+    Action.RECEIVE: _STAFF,
+    Action.DESTROY: _STAFF,
+    Action.RENEWAL: _ADMIN,
+    Action.AMENDMENT: _ADMIN,
+    Action.TERMINATION: _ADMIN,
+    Action.ENCRYPTION_KEY: _ADMIN,
+    # an admin or the DPO keeps the register; accepting conditions or a lapse feeds it too
+    Action.REGISTER_VERSION: (Role.ADMIN, Role.DPO, Role.CONTROLLER),
+    Action.REGISTER_EXPORT: (Role.ADMIN, Role.DPO),
+}

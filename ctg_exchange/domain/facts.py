@@ -1,0 +1,232 @@
+"""What the audit log binds about each stored record: the facts a replay derives.
+
+Replaying the log (``audit/replay.py``) applies each event's payload (``domain/actions.py``) to a
+:class:`FactBook`; reading the store (``services/replay_check.py``) builds the same records from
+the rows. Each record kind is one type below, written once for both sides, so comparing them is
+comparing two values of one type. Only states, ids, counts and SHA-256 digests appear here,
+never a text: a difference can be reported without disclosing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import ReplayError
+from .models import Status, Triage
+
+
+class Logged(Protocol):
+    """What a payload needs to know of its event: where it is, when, by whom, on what."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def time(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def party(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MemberFacts:
+    party: str
+    roles: tuple[str, ...]  # sorted
+    public_key: str
+    fingerprint: str
+    name_sha256: str
+    added_by: str
+    added_at: str
+    revoked_at: str | None = None
+    revoked_by: str | None = None
+    revoke_reason_sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationFacts:
+    kind: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpinionFacts:
+    by: str
+    verdict: str
+    recommendations: tuple[RecommendationFacts, ...]
+    note_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SetAsideFacts:
+    number: int
+    reason_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFacts:
+    by: str
+    outcome: str
+    against_opinion: bool
+    adopted: tuple[int, ...]
+    set_aside: tuple[SetAsideFacts, ...]
+    text_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptanceFacts:
+    by: str
+    conditions: int
+    conditions_sha256: str
+    dpia_ref_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationFacts:
+    by: str
+    party: str
+    note_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """A request: also where it stands for the rules and the state machine (``Standing``)."""
+
+    id: str
+    status: Status
+    from_party: str
+    to_party: str
+    filed_by: str
+    filed_at: str
+    policy_version: int
+    content_sha256: str
+    triage: Triage
+    findings: tuple[str, ...]  # rule codes, sorted, each once
+    dpia_required: bool
+    opinion: OpinionFacts | None = None
+    decision: DecisionFacts | None = None
+    acceptance: AcceptanceFacts | None = None
+    annotations: tuple[AnnotationFacts, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFacts:
+    seq: int | None
+    payload_sha256: str
+    payload_size: int
+    manifest_sha256: str
+    rows: int
+    columns: tuple[str, ...]
+    conditions: tuple[str, ...]  # "R1 max_retention_days": the labels applied
+    retention_deadline: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptionFacts:
+    seq: int
+    path_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestructionFacts:
+    seq: int
+    method: str
+    path_sha256: str | None
+    file_sha256: str | None
+    note_sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterVersionFacts:
+    controller: str
+    seq: int
+    doc_sha256: str
+    reason_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConventionChangeFacts:
+    kind: str
+    effective: str
+    reference_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFacts:
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientFacts:
+    party: str
+    added_seq: int
+    retired_seq: int | None = None
+
+
+# a request step as ``request_steps`` keeps it: request, action, from, to, SHA-256 of the text;
+# a tuple, because a log holds millions of them
+StepFacts = tuple[str, str, str | None, str | None, bytes | None]
+STEP_FIELDS = ("request", "action", "from_status", "to_status", "text_sha256")
+
+DeliveryKey = tuple[str, int]  # request id, delivery number
+Facts = (
+    MemberFacts
+    | RequestFacts
+    | DeliveryFacts
+    | ReceptionFacts
+    | DestructionFacts
+    | RegisterVersionFacts
+    | ConventionChangeFacts
+    | PolicyFacts
+    | RecipientFacts
+)
+
+
+@dataclass
+class FactBook:
+    """Every record the log binds, by kind and key, as the log's events made them."""
+
+    member: dict[str, MemberFacts] = field(default_factory=dict)
+    request: dict[str, RequestFacts] = field(default_factory=dict)
+    delivery: dict[DeliveryKey, DeliveryFacts] = field(default_factory=dict)
+    reception: dict[DeliveryKey, ReceptionFacts] = field(default_factory=dict)
+    destruction: dict[DeliveryKey, DestructionFacts] = field(default_factory=dict)
+    register_version: dict[tuple[str, int], RegisterVersionFacts] = field(default_factory=dict)
+    convention_change: dict[int, ConventionChangeFacts] = field(default_factory=dict)
+    policy: dict[int, PolicyFacts] = field(default_factory=dict)
+    recipient: dict[str, RecipientFacts] = field(default_factory=dict)
+    steps: dict[int, StepFacts] = field(default_factory=dict)
+
+    def records(self) -> dict[str, dict[Any, Any]]:
+        """Each kind of record, by the name failures give it (the dicts themselves)."""
+        return {
+            "member": self.member,
+            "request": self.request,
+            "delivery": self.delivery,
+            "reception": self.reception,
+            "destruction": self.destruction,
+            "register_version": self.register_version,
+            "convention_change": self.convention_change,
+            "policy": self.policy,
+            "recipient": self.recipient,
+        }
+
+    def known_request(self, request_id: str) -> RequestFacts:
+        found = self.request.get(request_id)
+        if found is None:
+            raise ReplayError(f"the event refers to an unknown request {request_id}")
+        return found
+
+    def known_member(self, member_id: str) -> MemberFacts:
+        found = self.member.get(member_id)
+        if found is None:
+            raise ReplayError("the event revokes an unknown member")
+        return found
+
+    def known_recipient(self, recipient: str) -> RecipientFacts:
+        found = self.recipient.get(recipient)
+        if found is None:
+            raise ReplayError(f"the event refers to an unknown recipient {recipient}")
+        return found

@@ -1,0 +1,233 @@
+"""Payload models of the audited actions other than request steps, and what they all share.
+
+Each model is the payload of one action (:mod:`.actions`): the services build it, the recorder
+signs what :meth:`Payload.to_json` dumps, and the replay parses each stored payload with it
+(:mod:`.catalogue`) and applies it to the records the log binds (:mod:`.facts`). The JSON a
+model dumps is exactly what release 0.1.0 wrote, key for key: a ``None`` in a field named by
+``omitted_when_none`` leaves the key out, as before.
+
+Types are strict where JSON is ambiguous (an integer is never a string or a float, a boolean
+never ``1``) and unknown keys are refused: a payload the tool would not have written is not a
+payload of its action.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BeforeValidator, Field, StrictInt, StringConstraints
+
+from .actions import Action
+from .facts import (
+    ConventionChangeFacts,
+    FactBook,
+    Logged,
+    MemberFacts,
+    PolicyFacts,
+    RecipientFacts,
+    RegisterVersionFacts,
+)
+from .models import Role
+from .types import Frozen, MemberId, Ref
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date(value: object) -> object:
+    """A date as the log writes it, ``YYYY-MM-DD``, and nothing else a lax parser would take."""
+    if isinstance(value, date) or (isinstance(value, str) and _DAY.fullmatch(value)):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Day = Annotated[date, BeforeValidator(_iso_date)]
+Count = Annotated[StrictInt, Field(ge=0)]
+Number = Annotated[StrictInt, Field(ge=1)]
+RequestId = Annotated[str, StringConstraints(pattern=r"^DX-[0-9]{4}-[0-9]{4,}$")]
+RuleCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
+Column = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+RecipientText = Annotated[str, StringConstraints(pattern=r"^age1[02-9ac-hj-np-z]{58}$")]
+OpenSshKey = Annotated[str, StringConstraints(pattern=r"^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$")]
+PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
+EntryRef = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,64}$")]
+Fingerprint = Annotated[str, StringConstraints(pattern=r"^SHA256:[A-Za-z0-9+/]{43}$")]
+
+
+class PayloadInvalid(ValueError):
+    """A stored payload is not one this action's model accepts; the message names the field."""
+
+
+class Payload(Frozen):
+    """The payload of one action; each subclass sets ``action``."""
+
+    action: ClassVar[Action]
+    omitted_when_none: ClassVar[frozenset[str]] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        """The payload as the event carries it."""
+        data = self.model_dump(mode="json")
+        for name in self.omitted_when_none:
+            if data[name] is None:
+                del data[name]
+        return data
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        """Record in ``book`` what this event says of the records it binds (default: none)."""
+
+    def highlights(self) -> dict[str, str]:
+        """A few words for a person reading the log (``audit log``): states, verdict, outcome."""
+        return {}
+
+
+# -- membership --------------------------------------------------------------------------------
+class MemberDeclaration(Frozen):
+    """What the log says of a member: no name, only its digest (names are personal data)."""
+
+    member: MemberId
+    party: Ref
+    roles: tuple[Role, ...] = Field(min_length=1)
+    public_key: OpenSshKey
+    fingerprint: Fingerprint
+    name_sha256: Sha256
+
+    def facts(self, event: Logged) -> MemberFacts:
+        return MemberFacts(
+            party=self.party,
+            roles=tuple(sorted(role.value for role in self.roles)),
+            public_key=self.public_key,
+            fingerprint=self.fingerprint,
+            name_sha256=self.name_sha256,
+            added_by=event.actor,
+            added_at=event.time,
+        )
+
+
+class PolicyRef(Frozen):
+    id: PolicyId
+    version: Number
+    sha256: Sha256
+
+
+class WorkspaceInit(Payload):
+    action = Action.INIT
+    workspace: Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+    policy: PolicyRef
+    admin: MemberDeclaration
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        book.member[self.admin.member] = self.admin.facts(event)
+        book.policy[self.policy.version] = PolicyFacts(self.policy.sha256)
+
+
+class MemberAdd(MemberDeclaration, Payload):
+    action = Action.MEMBER_ADD
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        book.member[self.member] = self.facts(event)
+
+    def highlights(self) -> dict[str, str]:
+        return {"member": self.member}
+
+
+class MemberRevoke(Payload):
+    action = Action.MEMBER_REVOKE
+    member: MemberId
+    reason_sha256: Sha256
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        known = book.known_member(self.member)
+        book.member[self.member] = replace(
+            known,
+            revoked_at=event.time,
+            revoked_by=event.actor,
+            revoke_reason_sha256=self.reason_sha256,
+        )
+
+    def highlights(self) -> dict[str, str]:
+        return {"member": self.member}
+
+
+# -- the convention, keys, the register --------------------------------------------------------
+class ConventionChange(Payload):
+    """Renewal (Article 10), avenant (Article 11) or termination (Article 12)."""
+
+    effective: Day  # renewal: the new last day; avenant: its date; termination: the first day out
+    reference_sha256: Sha256
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        book.convention_change[event.seq] = ConventionChangeFacts(
+            kind=self.change_kind,
+            effective=self.effective.isoformat(),
+            reference_sha256=self.reference_sha256,
+        )
+
+    @property
+    def change_kind(self) -> str:
+        """The payload's ``kind`` (``renewal``, ``amendment``, ``termination``): each subclass
+        fixes it to the end of its action's name."""
+        return self.action.value.removeprefix("convention.")
+
+
+class Renewal(ConventionChange):
+    action = Action.RENEWAL
+    kind: Literal["renewal"]
+    previous_end: Day
+
+
+class Amendment(ConventionChange):
+    action = Action.AMENDMENT
+    kind: Literal["amendment"]
+    policy: PolicyRef
+    previous_version: Number
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        super().apply(book, event)
+        book.policy[self.policy.version] = PolicyFacts(self.policy.sha256)
+
+
+class Termination(ConventionChange):
+    action = Action.TERMINATION
+    kind: Literal["termination"]
+    reason_sha256: Sha256
+
+
+class EncryptionKey(Payload):
+    action = Action.ENCRYPTION_KEY
+    party: Ref
+    recipient: RecipientText
+    replaces: RecipientText | None
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        book.recipient[self.recipient] = RecipientFacts(self.party, added_seq=event.seq)
+        if self.replaces is not None:
+            retired = book.known_recipient(self.replaces)
+            book.recipient[self.replaces] = replace(retired, retired_seq=event.seq)
+
+
+class RegisterVersion(Payload):
+    action = Action.REGISTER_VERSION
+    ref: EntryRef
+    controller: Ref
+    version: Number
+    doc_sha256: Sha256
+    reason_sha256: Sha256
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        book.register_version[(self.ref, self.version)] = RegisterVersionFacts(
+            controller=self.controller,
+            seq=event.seq,
+            doc_sha256=self.doc_sha256,
+            reason_sha256=self.reason_sha256,
+        )
+
+
+class RegisterExport(Payload):
+    action = Action.REGISTER_EXPORT
+    controller: Ref
+    ref: EntryRef | None
+    files: Count
+    sha256sums_sha256: Sha256

@@ -1,0 +1,318 @@
+"""Payload models of the request steps (Article 7), and what each says of its request.
+
+Every step but the filing names the request, the state it found it in and the state it leaves
+it in, and the SHA-256 of its text (a note, a reason), when it has one; the step's own fields
+follow. Applied to the replay's :class:`~.facts.FactBook`, a step moves its request to the
+state it claims (the replay checks the claim against the state machine and the rules), records
+its line of the request's history, and updates or creates the records it binds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from sys import intern
+from typing import Annotated, Literal, TypedDict
+
+from pydantic import Field, StrictBool, StringConstraints
+
+from .actions import Action
+from .facts import (
+    AcceptanceFacts,
+    AnnotationFacts,
+    DecisionFacts,
+    DeliveryFacts,
+    DestructionFacts,
+    FactBook,
+    Logged,
+    OpinionFacts,
+    ReceptionFacts,
+    RecommendationFacts,
+    RequestFacts,
+    SetAsideFacts,
+)
+from .models import Frequency, Status, Triage, Verdict
+from .payloads import (
+    Column,
+    Count,
+    Day,
+    Number,
+    Payload,
+    RecipientText,
+    RequestId,
+    RuleCode,
+    Sha256,
+)
+from .recommendations import RecommendationKind
+from .types import Frozen, Ref
+
+
+class StepHead(TypedDict):
+    """What every step after the filing starts with (``record_step`` fills it in)."""
+
+    request: str
+    from_status: Status
+    to_status: Status
+    text_sha256: str | None
+
+
+class ContentSummary(Frozen):
+    """What the log says of a request's content: its shape and the digest of all of it."""
+
+    to: Ref
+    field: Ref
+    purpose_kind: Ref
+    categories: tuple[Ref, ...] = Field(min_length=1)
+    legal_basis: Ref | None
+    retention_days: Number
+    frequency: Frequency
+    content_sha256: Sha256
+    triage: Triage
+    findings: tuple[RuleCode, ...]  # the screening's rule codes, sorted
+    dpia_required: StrictBool
+    policy_version: Number
+
+
+class RequestFile(ContentSummary, Payload):
+    action = Action.FILE
+    request: RequestId
+    to_status: Status
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        book.request[self.request] = RequestFacts(
+            id=self.request,
+            status=Status.FILED,
+            from_party=event.party,
+            to_party=self.to,
+            filed_by=event.actor,
+            filed_at=event.time,
+            policy_version=self.policy_version,
+            content_sha256=self.content_sha256,
+            triage=self.triage,
+            findings=tuple(sorted(set(self.findings))),
+            dpia_required=self.dpia_required,
+        )
+        action = intern(self.action.value)
+        book.steps[event.seq] = (self.request, action, None, Status.FILED.value, None)
+
+    def highlights(self) -> dict[str, str]:
+        return {"states": f"— → {self.to_status.value}"}
+
+
+class RequestStep(Payload):
+    """A step after the filing."""
+
+    omitted_when_none = frozenset({"text_sha256"})
+    request: RequestId
+    from_status: Status
+    to_status: Status
+    text_sha256: Sha256 | None = None
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        before = book.known_request(self.request)
+        book.request[self.request] = replace(self.update(before, event), status=self.to_status)
+        text = None if self.text_sha256 is None else bytes.fromhex(self.text_sha256)
+        action, states = intern(self.action.value), (self.from_status.value, self.to_status.value)
+        book.steps[event.seq] = (before.id, action, *states, text)
+        self.bind(book, event)
+
+    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+        """What this step says of its request, besides its state (default: nothing)."""
+        return request
+
+    def bind(self, book: FactBook, event: Logged) -> None:
+        """The records this step creates besides its request's (default: none)."""
+
+    def highlights(self) -> dict[str, str]:
+        return {"states": f"{self.from_status.value} → {self.to_status.value}"}
+
+
+class RequestAmend(ContentSummary, RequestStep):
+    action = Action.AMEND
+    changed: tuple[Ref, ...] = Field(min_length=1)
+
+    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+        return replace(
+            request,
+            to_party=self.to,
+            policy_version=self.policy_version,
+            content_sha256=self.content_sha256,
+            triage=self.triage,
+            findings=tuple(sorted(set(self.findings))),
+            dpia_required=self.dpia_required,
+        )
+
+    def highlights(self) -> dict[str, str]:
+        return {**super().highlights(), "changed": ", ".join(self.changed)}
+
+
+class RequestWithdraw(RequestStep):
+    action = Action.WITHDRAW
+
+
+class StudyAccept(RequestStep):
+    action = Action.STUDY_ACCEPT
+
+
+class StudyReturn(RequestStep):
+    action = Action.STUDY_RETURN
+
+
+class StudySubmit(RequestStep):
+    action = Action.STUDY_SUBMIT
+
+
+class RecommendationDigest(Frozen):
+    kind: RecommendationKind
+    sha256: Sha256  # of the recommendation's text
+
+
+class OpinionGiven(RequestStep):
+    action = Action.OPINION
+    verdict: Verdict
+    recommendations: tuple[RecommendationDigest, ...]  # in order: R1, R2, …
+
+    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+        recommendations = tuple(
+            RecommendationFacts(r.kind.value, r.sha256) for r in self.recommendations
+        )
+        opinion = OpinionFacts(event.actor, self.verdict.value, recommendations, self.text_sha256)
+        return replace(request, opinion=opinion)
+
+    def highlights(self) -> dict[str, str]:
+        return {**super().highlights(), "verdict": self.verdict.value}
+
+
+class Annotate(RequestStep):
+    action = Action.ANNOTATE
+    text_sha256: Sha256  # of the note
+
+    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+        note = AnnotationFacts(event.actor, event.party, self.text_sha256)
+        return replace(request, annotations=(*request.annotations, note))
+
+
+class SetAside(Frozen):
+    number: Number
+    reason_sha256: Sha256
+
+
+class Approve(RequestStep):
+    action = Action.APPROVE
+    outcome: Literal["approved"]
+    against_opinion: StrictBool
+    adopted: tuple[Number, ...]  # recommendation numbers
+    set_aside: tuple[SetAside, ...]
+
+    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+        set_aside = tuple(SetAsideFacts(s.number, s.reason_sha256) for s in self.set_aside)
+        decision = DecisionFacts(
+            event.actor, self.outcome, self.against_opinion, self.adopted, set_aside,
+            self.text_sha256,
+        )  # fmt: skip
+        return replace(request, decision=decision)
+
+    def highlights(self) -> dict[str, str]:
+        return {**super().highlights(), "outcome": self.outcome}
+
+
+class Reject(RequestStep):
+    action = Action.REJECT
+    outcome: Literal["rejected"]
+    text_sha256: Sha256  # of the reasons
+
+    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+        decision = DecisionFacts(event.actor, self.outcome, False, (), (), self.text_sha256)
+        return replace(request, decision=decision)
+
+    def highlights(self) -> dict[str, str]:
+        return {**super().highlights(), "outcome": self.outcome}
+
+
+class AcceptConditions(RequestStep):
+    action = Action.ACCEPT_CONDITIONS
+    conditions: Count
+    conditions_sha256: Sha256  # of the canonical JSON of the conditions
+    dpia_ref_sha256: Sha256 | None
+
+    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+        acceptance = AcceptanceFacts(
+            event.actor, self.conditions, self.conditions_sha256, self.dpia_ref_sha256
+        )
+        return replace(request, acceptance=acceptance)
+
+
+class Lapse(RequestStep):
+    action = Action.LAPSE
+    text_sha256: Sha256  # of the reason naming the date and the article
+
+
+class Send(RequestStep):
+    action = Action.SEND
+    delivery: Number
+    payload_sha256: Sha256
+    payload_size: Count
+    manifest_sha256: Sha256
+    rows: Count
+    columns: tuple[Column, ...]
+    recipients: tuple[RecipientText, ...]
+    retention_deadline: Day
+    conditions: tuple[Annotated[str, StringConstraints(max_length=128)], ...]  # labels applied
+
+    def bind(self, book: FactBook, event: Logged) -> None:
+        book.delivery[(self.request, self.delivery)] = DeliveryFacts(
+            seq=event.seq,
+            payload_sha256=self.payload_sha256,
+            payload_size=self.payload_size,
+            manifest_sha256=self.manifest_sha256,
+            rows=self.rows,
+            columns=self.columns,
+            conditions=self.conditions,
+            retention_deadline=self.retention_deadline.isoformat(),
+        )
+
+
+class Receive(RequestStep):
+    action = Action.RECEIVE
+    delivery: Number
+    payload_sha256: Sha256
+    retention_deadline: Day
+    path_sha256: Sha256
+
+    def bind(self, book: FactBook, event: Logged) -> None:
+        book.reception[(self.request, self.delivery)] = ReceptionFacts(event.seq, self.path_sha256)
+
+
+class Destroy(RequestStep):
+    action = Action.DESTROY
+    delivery: Number
+    method: Literal["purge", "attest"]
+    path_sha256: Sha256
+    file_sha256: Sha256 | None  # of what was deleted, for a purge
+
+    def bind(self, book: FactBook, event: Logged) -> None:
+        book.destruction[(self.request, self.delivery)] = DestructionFacts(
+            seq=event.seq,
+            method=self.method,
+            path_sha256=self.path_sha256,
+            file_sha256=self.file_sha256,
+            note_sha256=self.text_sha256,
+        )
+
+
+STEPS: tuple[type[RequestFile | RequestStep], ...] = (
+    RequestFile,
+    RequestAmend,
+    RequestWithdraw,
+    StudyAccept,
+    StudyReturn,
+    StudySubmit,
+    OpinionGiven,
+    Annotate,
+    Approve,
+    Reject,
+    AcceptConditions,
+    Lapse,
+    Send,
+    Receive,
+    Destroy,
+)
