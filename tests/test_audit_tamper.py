@@ -396,3 +396,29 @@ def test_a_corrupted_stored_tree_node_fails_prove(logged: Ctg) -> None:
     assert f"audit log broken at event #{first}: it is not in checkpoint 2 as stored" in (
         result.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "rouge"}, "colour: unexpected key"),
+        ({"text_sha256": "not-a-digest"}, "text_sha256: String should match pattern"),
+        ({"from_status": "nowhere"}, "from_status: Input should be 'filed', "),
+        ({"request": 7}, "request: Input should be a valid string"),
+    ],
+    ids=["extra-key", "bad-digest", "unknown-status", "wrong-type"],
+)
+def test_a_payload_its_model_refuses_is_named_even_when_re_signed(
+    logged: Ctg, change: dict[str, Any], message: str
+) -> None:
+    """A modified tool with the member's own key writes a payload the honest one never would:
+    the chain and the signature hold, the payload's model does not."""
+    seq = _events(logged)[-1]["seq"]  # the second annotation, after every checkpoint
+    _rewrite(logged, seq, lambda e: replace(e, payload={**e.payload, **change}))
+
+    first, failures = _broken(logged)
+
+    assert first.startswith(f"event #{seq}: malformed dpo.annotate payload: {message}"), first
+    assert failures[0]["seq"] == seq
+    shown = logged("audit", "log")
+    assert shown.exit_code == 0  # the log still reads; its line shows no summary

@@ -20,6 +20,24 @@ def test_cli_reference_is_up_to_date() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_the_audit_payload_table_is_generated_from_the_models() -> None:
+    result = subprocess.run(
+        [sys.executable, "tools/audit_catalogue.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_register_formats_offered_are_the_exporters() -> None:
+    from ctg_exchange.cli.register_cmd import FORMATS
+    from ctg_exchange.register.export import EXPORTERS
+
+    assert FORMATS == tuple(EXPORTERS)
+
+
 def test_readme_test_command_is_what_ci_runs() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -54,4 +54,4 @@ def parse_payload(action: Action, payload: Mapping[str, Any]) -> Payload:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
         message = "unexpected key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise PayloadInvalid(f"{where}: {message}") from None
+        raise PayloadInvalid(f"{where}: {message.removeprefix('Value error, ')}") from None

@@ -31,7 +31,7 @@ from .facts import (
     RegisterVersionFacts,
 )
 from .models import Role
-from .types import Frozen, MemberId, Ref
+from .types import Doc, Frozen, MemberId, Ref
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -43,18 +43,31 @@ def _iso_date(value: object) -> object:
     raise ValueError("a date is written YYYY-MM-DD")
 
 
-Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-Day = Annotated[date, BeforeValidator(_iso_date)]
-Count = Annotated[StrictInt, Field(ge=0)]
-Number = Annotated[StrictInt, Field(ge=1)]
-RequestId = Annotated[str, StringConstraints(pattern=r"^DX-[0-9]{4}-[0-9]{4,}$")]
-RuleCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
-Column = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-RecipientText = Annotated[str, StringConstraints(pattern=r"^age1[02-9ac-hj-np-z]{58}$")]
-OpenSshKey = Annotated[str, StringConstraints(pattern=r"^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$")]
-PolicyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
-EntryRef = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,64}$")]
-Fingerprint = Annotated[str, StringConstraints(pattern=r"^SHA256:[A-Za-z0-9+/]{43}$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$"), Doc("SHA-256")]
+Day = Annotated[date, BeforeValidator(_iso_date), Doc("date")]
+Count = Annotated[StrictInt, Field(ge=0), Doc("integer ≥ 0")]
+Number = Annotated[StrictInt, Field(ge=1), Doc("integer ≥ 1")]
+RequestId = Annotated[str, StringConstraints(pattern=r"^DX-[0-9]{4}-[0-9]{4,}$"), Doc("request id")]
+RuleCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64), Doc("rule code")
+]
+Column = Annotated[str, StringConstraints(min_length=1, max_length=128), Doc("column")]
+RecipientText = Annotated[
+    str, StringConstraints(pattern=r"^age1[02-9ac-hj-np-z]{58}$"), Doc("age1… recipient")
+]
+OpenSshKey = Annotated[
+    str, StringConstraints(pattern=r"^ssh-ed25519 [A-Za-z0-9+/]+={0,2}$"), Doc("ssh-ed25519 key")
+]
+PolicyId = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64), Doc("policy id")
+]
+EntryRef = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,64}$"), Doc("register reference")
+]
+Fingerprint = Annotated[
+    str, StringConstraints(pattern=r"^SHA256:[A-Za-z0-9+/]{43}$"), Doc("SHA256:… fingerprint")
+]
+WorkspaceId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$"), Doc("workspace id")]
 
 
 class PayloadInvalid(ValueError):
@@ -62,9 +75,11 @@ class PayloadInvalid(ValueError):
 
 
 class Payload(Frozen):
-    """The payload of one action; each subclass sets ``action``."""
+    """The payload of one action; each subclass sets ``action`` and says what the event's
+    ``subject`` is."""
 
     action: ClassVar[Action]
+    subject: ClassVar[str]
     omitted_when_none: ClassVar[frozenset[str]] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
@@ -114,7 +129,8 @@ class PolicyRef(Frozen):
 
 class WorkspaceInit(Payload):
     action = Action.INIT
-    workspace: Annotated[str, StringConstraints(pattern=r"^[0-9a-f-]{36}$")]
+    subject = "workspace id"
+    workspace: WorkspaceId
     policy: PolicyRef
     admin: MemberDeclaration
 
@@ -125,6 +141,7 @@ class WorkspaceInit(Payload):
 
 class MemberAdd(MemberDeclaration, Payload):
     action = Action.MEMBER_ADD
+    subject = "member id"
 
     def apply(self, book: FactBook, event: Logged) -> None:
         book.member[self.member] = self.facts(event)
@@ -135,6 +152,7 @@ class MemberAdd(MemberDeclaration, Payload):
 
 class MemberRevoke(Payload):
     action = Action.MEMBER_REVOKE
+    subject = "member id"
     member: MemberId
     reason_sha256: Sha256
 
@@ -155,7 +173,11 @@ class MemberRevoke(Payload):
 class ConventionChange(Payload):
     """Renewal (Article 10), avenant (Article 11) or termination (Article 12)."""
 
-    effective: Day  # renewal: the new last day; avenant: its date; termination: the first day out
+    subject = "policy id"
+    effective: Day = Field(
+        description="renewal: the new last day; avenant: its date; termination: the first day "
+        "no longer in force"
+    )
     reference_sha256: Sha256
 
     def apply(self, book: FactBook, event: Logged) -> None:
@@ -197,6 +219,7 @@ class Termination(ConventionChange):
 
 class EncryptionKey(Payload):
     action = Action.ENCRYPTION_KEY
+    subject = "party id"
     party: Ref
     recipient: RecipientText
     replaces: RecipientText | None
@@ -210,6 +233,7 @@ class EncryptionKey(Payload):
 
 class RegisterVersion(Payload):
     action = Action.REGISTER_VERSION
+    subject = "register reference"
     ref: EntryRef
     controller: Ref
     version: Number
@@ -227,6 +251,7 @@ class RegisterVersion(Payload):
 
 class RegisterExport(Payload):
     action = Action.REGISTER_EXPORT
+    subject = "controller (party id)"
     controller: Ref
     ref: EntryRef | None
     files: Count

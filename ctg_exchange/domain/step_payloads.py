@@ -43,7 +43,9 @@ from .payloads import (
     Sha256,
 )
 from .recommendations import RecommendationKind
-from .types import Frozen, Ref
+from .types import Doc, Frozen, Ref
+
+Label = Annotated[str, StringConstraints(max_length=128), Doc("label")]
 
 
 class StepHead(TypedDict):
@@ -67,13 +69,14 @@ class ContentSummary(Frozen):
     frequency: Frequency
     content_sha256: Sha256
     triage: Triage
-    findings: tuple[RuleCode, ...]  # the screening's rule codes, sorted
+    findings: tuple[RuleCode, ...] = Field(description="the screening's rule codes, sorted")
     dpia_required: StrictBool
     policy_version: Number
 
 
 class RequestFile(ContentSummary, Payload):
     action = Action.FILE
+    subject = "request id"
     request: RequestId
     to_status: Status
 
@@ -101,11 +104,12 @@ class RequestFile(ContentSummary, Payload):
 class RequestStep(Payload):
     """A step after the filing."""
 
+    subject = "request id"
     omitted_when_none = frozenset({"text_sha256"})
     request: RequestId
-    from_status: Status
-    to_status: Status
-    text_sha256: Sha256 | None = None
+    from_status: Status = Field(description="the state the step found the request in")
+    to_status: Status = Field(description="the state the step leaves it in")
+    text_sha256: Sha256 | None = Field(None, description="of the note or reason, when given")
 
     def apply(self, book: FactBook, event: Logged) -> None:
         before = book.known_request(self.request)
@@ -163,13 +167,14 @@ class StudySubmit(RequestStep):
 
 class RecommendationDigest(Frozen):
     kind: RecommendationKind
-    sha256: Sha256  # of the recommendation's text
+    sha256: Sha256 = Field(description="of the recommendation's text")
 
 
 class OpinionGiven(RequestStep):
     action = Action.OPINION
     verdict: Verdict
-    recommendations: tuple[RecommendationDigest, ...]  # in order: R1, R2, …
+    recommendations: tuple[RecommendationDigest, ...] = Field(description="in order: R1, R2, …")
+    text_sha256: Sha256 = Field(description="of the note")
 
     def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
         recommendations = tuple(
@@ -184,7 +189,7 @@ class OpinionGiven(RequestStep):
 
 class Annotate(RequestStep):
     action = Action.ANNOTATE
-    text_sha256: Sha256  # of the note
+    text_sha256: Sha256 = Field(description="of the note")
 
     def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
         note = AnnotationFacts(event.actor, event.party, self.text_sha256)
@@ -198,9 +203,10 @@ class SetAside(Frozen):
 
 class Approve(RequestStep):
     action = Action.APPROVE
+    text_sha256: Sha256 | None = Field(None, description="of the justification, when given")
     outcome: Literal["approved"]
     against_opinion: StrictBool
-    adopted: tuple[Number, ...]  # recommendation numbers
+    adopted: tuple[Number, ...] = Field(description="the numbers of the adopted recommendations")
     set_aside: tuple[SetAside, ...]
 
     def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
@@ -218,7 +224,7 @@ class Approve(RequestStep):
 class Reject(RequestStep):
     action = Action.REJECT
     outcome: Literal["rejected"]
-    text_sha256: Sha256  # of the reasons
+    text_sha256: Sha256 = Field(description="of the reasons")
 
     def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
         decision = DecisionFacts(event.actor, self.outcome, False, (), (), self.text_sha256)
@@ -230,8 +236,8 @@ class Reject(RequestStep):
 
 class AcceptConditions(RequestStep):
     action = Action.ACCEPT_CONDITIONS
-    conditions: Count
-    conditions_sha256: Sha256  # of the canonical JSON of the conditions
+    conditions: Count = Field(description="how many")
+    conditions_sha256: Sha256 = Field(description="of the canonical JSON of the conditions")
     dpia_ref_sha256: Sha256 | None
 
     def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
@@ -243,7 +249,7 @@ class AcceptConditions(RequestStep):
 
 class Lapse(RequestStep):
     action = Action.LAPSE
-    text_sha256: Sha256  # of the reason naming the date and the article
+    text_sha256: Sha256 = Field(description="of the reason, naming the date and the article")
 
 
 class Send(RequestStep):
@@ -256,7 +262,7 @@ class Send(RequestStep):
     columns: tuple[Column, ...]
     recipients: tuple[RecipientText, ...]
     retention_deadline: Day
-    conditions: tuple[Annotated[str, StringConstraints(max_length=128)], ...]  # labels applied
+    conditions: tuple[Label, ...] = Field(description="the labels of the conditions applied")
 
     def bind(self, book: FactBook, event: Logged) -> None:
         book.delivery[(self.request, self.delivery)] = DeliveryFacts(
@@ -286,8 +292,9 @@ class Destroy(RequestStep):
     action = Action.DESTROY
     delivery: Number
     method: Literal["purge", "attest"]
+    text_sha256: Sha256 | None = Field(None, description="of an attestation's note")
     path_sha256: Sha256
-    file_sha256: Sha256 | None  # of what was deleted, for a purge
+    file_sha256: Sha256 | None = Field(description="of what was deleted, for a purge")
 
     def bind(self, book: FactBook, event: Logged) -> None:
         book.destruction[(self.request, self.delivery)] = DestructionFacts(

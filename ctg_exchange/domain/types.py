@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-MemberId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
+
+@dataclass(frozen=True)
+class Doc:
+    """What a type is, in a few words, for generated documentation (pydantic ignores it)."""
+
+    text: str
+
+
+MemberId = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$"), Doc("member id")
+]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
-Ref = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Ref = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64), Doc("id")]
 
 
 class Frozen(BaseModel):
