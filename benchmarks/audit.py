@@ -163,6 +163,8 @@ class Grower:
         self.number = 1
 
     def grow_to(self, size: int, batch: int = 5000) -> float:
+        from ctg_exchange.domain.actions import Action
+        from ctg_exchange.domain.catalogue import parse_payload
         from ctg_exchange.domain.models import Role
         from ctg_exchange.services.session import Recorder
 
@@ -190,11 +192,12 @@ class Grower:
                         (rid, now, doc),
                     )
                     for event, step in self.template:
-                        payload = json.loads(json.dumps(event.payload).replace("DX-2025-0001", rid))
+                        raw = json.loads(json.dumps(event.payload).replace("DX-2025-0001", rid))
+                        payload = parse_payload(Action(event.action), raw)
                         recorder = recorders[event.actor]
                         recorder.now = now
                         stored = recorder.record(
-                            self.members[event.actor], Role(event.role), event.action, rid, payload
+                            self.members[event.actor], Role(event.role), rid, payload
                         )
                         tx.insert_step(
                             stored.seq,

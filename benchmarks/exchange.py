@@ -274,7 +274,7 @@ def measure(
                 path.unlink(missing_ok=True)
     mib = size / (1 << 20)
     med = {k: statistics.median(v) for k, v in times.items()}
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             label,
             "ctg-exchange send",

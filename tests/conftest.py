@@ -21,7 +21,7 @@ import secrets
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ctg_exchange.cli.app import cli
+from ctg_exchange.crypto.keys import KeyDir
 
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policies" / "ctg-sceaux-caf92.yaml"
 PASSPHRASE = "synthetic-test-passphrase"
+TEST_KDF_ROUNDS = 1  # bcrypt-pbkdf rounds of the test members' keys
 TODAY = "2025-06-02"  # inside the shipped convention's validity (2021-01-01 -> 2025-12-31)
 INIT = ("init", "--admin", "v.admin", "--admin-name", "Admin (fictif)",
         "--admin-party", "ville_sceaux")  # fmt: skip
@@ -315,8 +317,16 @@ class Ctg:
         return result
 
 
+def member_keys(ctg: Ctg) -> KeyDir:
+    """The key directory, where test keys are made with one bcrypt-pbkdf round (the command
+    line makes 16: ``test_crypto`` checks it), so that unlocking one costs milliseconds."""
+    return KeyDir(ctg.keys)
+
+
 def _build_template(ctg: Ctg) -> None:
     database = ("--database", ctg.database) if ctg.backend == "postgres" else ()
+    keys = member_keys(ctg)
+    keys.generate("v.admin", PASSPHRASE, rounds=TEST_KDF_ROUNDS)  # init opens the one it finds
     init = ctg(
         "init",
         "--admin",
@@ -329,8 +339,7 @@ def _build_template(ctg: Ctg) -> None:
     )
     assert init.exit_code == 0, init.output
     for member_id, party, roles, adder in MEMBERS:
-        generated = ctg("keys", "generate", "--member", member_id)
-        assert generated.exit_code == 0, generated.output
+        keys.generate(member_id, PASSPHRASE, rounds=TEST_KDF_ROUNDS)
         added = ctg(*add_args(member_id, party, *roles), as_=adder)
         assert added.exit_code == 0, added.output
 
@@ -419,26 +428,91 @@ def template(
     if backend == "postgres":
         name, url = request.getfixturevalue("server").create()
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in env_for(root).items():
-            mp.setenv(key, value)
-        mp.delenv("CTG_MEMBER", raising=False)
+        _acting_in(root, mp)
         _build_template(Ctg(root, backend, url))
     return Template(root, backend, name)
 
 
 def _copy(template: Template, root: Path, request: pytest.FixtureRequest) -> Ctg:
-    """A test's own copy of the template workspace (and of its database)."""
+    """A test's own copy of a template workspace (and of its database)."""
+    copy = _clone(template, root, request)
+    if copy.backend == "postgres":
+        server: Server = request.getfixturevalue("server")
+        name = urlsplit(copy.database).path.lstrip("/")
+        request.addfinalizer(lambda: server.drop(name))
+    return copy
+
+
+def _clone(template: Template, root: Path, request: pytest.FixtureRequest) -> Ctg:
+    """A copy of ``template`` at ``root``; on PostgreSQL a copy of its database, which the
+    session's server drops at the end unless the caller drops it sooner."""
     shutil.copytree(template.root, root, symlinks=True)
     if template.backend == "sqlite":
         return Ctg(root)
     server: Server = request.getfixturevalue("server")
-    name, url = server.create(template.database)
-    request.addfinalizer(lambda: server.drop(name))
+    _, url = server.create(template.database)
     config_path = root / "ws" / "workspace.json"
     config = json.loads(config_path.read_text())
     config["database"] = url
     config_path.write_text(json.dumps(config, indent=2) + "\n")
     return Ctg(root, "postgres", url)
+
+
+def _acting_in(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in env_for(root).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("CTG_MEMBER", raising=False)
+
+
+class Templates:
+    """Workspaces in a given state (a request taken so far, keys made), each built once per
+    session and backend from the base template by a function of its own, then copied per test
+    as the base is: a test that starts from a state does not pay for reaching it."""
+
+    def __init__(
+        self, base: Template, factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    ) -> None:
+        self.base, self._factory, self._request = base, factory, request
+        self._made: dict[str, Template] = {}
+
+    def get(self, name: str, build: Callable[[Ctg], object]) -> Template:
+        if name not in self._made:
+            root = self._factory.mktemp(f"template-{self.base.backend}-{name}") / "ctg"
+            made = _clone(self.base, root, self._request)
+            with pytest.MonkeyPatch.context() as mp:
+                _acting_in(root, mp)
+                build(made)
+            database = urlsplit(made.database).path.lstrip("/") if made.database else ""
+            self._made[name] = Template(root, self.base.backend, database)
+        return self._made[name]
+
+
+@pytest.fixture(scope="session")
+def templates(
+    template: Template, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Templates:
+    return Templates(template, tmp_path_factory, request)
+
+
+State = Callable[[str, Callable[[Ctg], object]], Ctg]
+
+
+@pytest.fixture
+def state(
+    templates: Templates,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> State:
+    """``state(name, build)``: this test's copy of the workspace ``build`` leaves (built once)."""
+
+    def copy_of(name: str, build: Callable[[Ctg], object]) -> Ctg:
+        root = tmp_path / "ctg"
+        copy = _copy(templates.get(name, build), root, request)
+        _acting_in(root, monkeypatch)
+        return copy
+
+    return copy_of
 
 
 @pytest.fixture
@@ -450,9 +524,7 @@ def ctg(
 ) -> Iterator[Ctg]:
     root = tmp_path / "ctg"
     copy = _copy(template, root, request)
-    for key, value in env_for(root).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("CTG_MEMBER", raising=False)
+    _acting_in(root, monkeypatch)
     yield copy
 
 
@@ -479,9 +551,7 @@ def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ctg:
     """An empty place for a new workspace (nothing initialised)."""
     root = tmp_path / "fresh"
     root.mkdir()
-    for key, value in env_for(root).items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("CTG_MEMBER", raising=False)
+    _acting_in(root, monkeypatch)
     return Ctg(root)
 
 

@@ -26,7 +26,7 @@ def _opinion_seq(ctg: Ctg) -> int:
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
     events = ctg.json("audit", "log", "--request", rid)
-    return next(e["seq"] for e in events if e["action"] == "dpo.opinion")
+    return int(next(e["seq"] for e in events if e["action"] == "dpo.opinion"))
 
 
 def test_verify_counts_the_events(ctg: Ctg) -> None:

@@ -23,7 +23,7 @@ needs_ssh_keygen = pytest.mark.skipif(
 )
 
 
-def _offline(*args: str) -> subprocess.CompletedProcess[str]:
+def _offline(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(OFFLINE), *map(str, args)],
         capture_output=True,

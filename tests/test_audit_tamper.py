@@ -24,7 +24,7 @@ from ctg_exchange.audit.events import Event, StoredEvent
 from ctg_exchange.crypto.keys import KeyDir
 from ctg_exchange.crypto.sshsig import NAMESPACE_EVENT
 
-from conftest import PASSPHRASE, Ctg, Db
+from conftest import PASSPHRASE, Ctg, Db, State
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFLINE = ROOT / "docs" / "verify_audit_export.py"
@@ -59,12 +59,10 @@ def _events(ctg: Ctg) -> list[dict[str, Any]]:
 
 
 def _seq_of(ctg: Ctg, action: str) -> int:
-    return next(e["seq"] for e in _events(ctg) if e["action"] == action)
+    return int(next(e["seq"] for e in _events(ctg) if e["action"] == action))
 
 
-@pytest.fixture
-def logged(ctg: Ctg) -> Ctg:
-    """A request taken to conditions_accepted, a checkpoint, then more events after it."""
+def _log_a_request(ctg: Ctg) -> None:
     rid = ctg.file_request()
     ctg.ok("audit", "checkpoint", as_="c.dpo")  # checkpoint 1, just after the filing
     ctg.advance(rid, "approved")
@@ -73,6 +71,12 @@ def logged(ctg: Ctg) -> Ctg:
     ctg.ok("audit", "cosign", as_="v.dpo")
     ctg.ok("dpo", "annotate", rid, "--note", "Note de suivi fictive", as_="v.dpo")
     ctg.ok("dpo", "annotate", rid, "--note", "Seconde note fictive", as_="c.dpo")
+
+
+@pytest.fixture
+def logged(state: State) -> Ctg:
+    """A request taken to conditions_accepted, a checkpoint, then more events after it."""
+    ctg = state("logged", _log_a_request)
     assert ctg("audit", "verify").exit_code == 0
     return ctg
 

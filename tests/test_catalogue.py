@@ -7,6 +7,7 @@ Pure: no workspace, no CLI.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,15 @@ def test_who_takes_each_action_matches_the_specification_table() -> None:
     assert TAKEN_AS[Action.REGISTER_VERSION] == (Role.ADMIN, Role.DPO, Role.CONTROLLER)
     for action in Action:
         assert f"| `{action.value}` |" in spec
+
+
+def test_no_action_name_is_written_outside_the_catalogue() -> None:
+    """Every module names actions through ``Action``; only ``domain/actions.py`` spells them."""
+    quoted = re.compile("|".join(rf"[\"']{re.escape(a.value)}[\"']" for a in Action))
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group()}"
+        for path in sorted((ROOT / "ctg_exchange").rglob("*.py"))
+        if path != ROOT / "ctg_exchange" / "domain" / "actions.py"
+        for match in quoted.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

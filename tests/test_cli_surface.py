@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from ctg_exchange.cli.app import COMMANDS, cli
+from ctg_exchange.cli.app import COMMANDS, cli, summary
 from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
@@ -40,6 +40,17 @@ def test_help_lists_the_groups() -> None:
     for group in GROUPS:
         assert f"  {group} " in result.stdout
     assert tuple(COMMANDS) == GROUPS
+
+
+def test_each_groups_line_in_the_help_is_its_own_docstring_summary() -> None:
+    ctx = click.Context(cli)
+    for name, where in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.callback is not None
+        first = (command.callback.__doc__ or "").strip().splitlines()[0]
+        assert summary(*where) == first
+    listing = CliRunner().invoke(cli, ["--help"], terminal_width=200).stdout
+    assert "  audit       Read, verify, checkpoint, prove and export the signed" in listing
 
 
 @pytest.mark.parametrize("path", [path for path, _ in _all_commands()])
@@ -120,6 +131,7 @@ def test_shipped_policy_has_what_the_convention_says() -> None:
     assert len(eaje.items) == 7
 
 
+@pytest.mark.slow
 def test_demo_runs_and_leaves_a_workspace_to_explore(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,6 +22,8 @@ import pytest
 
 from conftest import REQUEST, Ctg
 
+pytestmark = pytest.mark.slow  # agent processes, kills and waits: seconds each
+
 WORKER = Path(__file__).with_name("procedure_worker.py")
 AGENTS = 8
 REQUESTS_EACH = 25

@@ -12,9 +12,10 @@ import pytest
 
 from ctg_exchange.audit import canonical_json
 from ctg_exchange.crypto import KeyDir, PublicKey, verify
+from ctg_exchange.crypto.keys import KDF_ROUNDS
 from ctg_exchange.errors import InvalidInput, KeyFileError, SignatureInvalid
 
-from conftest import ssh_keygen_verify
+from conftest import Ctg, ssh_keygen_verify
 
 needs_ssh_keygen = pytest.mark.skipif(
     shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed"
@@ -136,3 +137,33 @@ def test_signatures_interoperate_with_ssh_keygen(key_dir: KeyDir, tmp_path: Path
     allowed.write_text(f'bob namespaces="{NS}" {key_dir.read_public("bob").openssh}\n')
     checked = ssh_keygen_verify(allowed, "bob", NS, tmp_path / "ours.sig", message.read_bytes())
     assert checked.returncode == 0, checked.stderr
+
+
+def kdf_rounds(path: Path) -> int:
+    """The bcrypt-pbkdf rounds an OpenSSH private key file states (PROTOCOL.key)."""
+    import base64
+
+    from ctg_exchange.crypto.sshwire import Reader
+
+    body = "".join(line for line in path.read_text().splitlines() if "-----" not in line)
+    blob = base64.b64decode(body)
+    magic = b"openssh-key-v1\0"
+    assert blob.startswith(magic)
+    reader = Reader(blob[len(magic) :])
+    cipher, kdf, options = reader.string(), reader.string(), Reader(reader.string())
+    assert (cipher, kdf) == (b"aes256-ctr", b"bcrypt")
+    options.string()  # the salt
+    return options.uint32()
+
+
+def test_the_command_line_makes_keys_with_16_bcrypt_rounds(fresh: Ctg) -> None:
+    fresh.ok("keys", "generate", "--member", "v.new")
+
+    assert kdf_rounds(fresh.keys / "v.new") == 16 == KDF_ROUNDS  # ssh-keygen's default too
+
+
+def test_a_key_made_with_fewer_rounds_still_opens(key_dir: KeyDir) -> None:
+    key_dir.generate("carol", PASS, rounds=1)
+
+    assert kdf_rounds(key_dir.private_path("carol")) == 1
+    assert key_dir.open_signer("carol", PASS).public_key == key_dir.read_public("carol")

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )
+@pytest.mark.slow
 def test_house_checks(command: tuple[str, ...]) -> None:
     result = subprocess.run(
         [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, check=False

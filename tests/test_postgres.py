@@ -206,13 +206,13 @@ def test_an_init_that_fails_midway_leaves_the_database_empty(
     fresh: Ctg, empty_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Schema and genesis event are one transaction: a crash leaves nothing to clean up."""
-    from ctg_exchange.services import members
+    from ctg_exchange.services.session import Recorder
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("power cut while writing the genesis event")
 
     with monkeypatch.context() as patched:
-        patched.setattr(members.Recorder, "record", crash)
+        patched.setattr(Recorder, "record", crash)
         with pytest.raises(RuntimeError, match="power cut"):
             fresh(*INIT, "--database", empty_db)
     pg = Ctg(fresh.root, "postgres", empty_db)

@@ -339,6 +339,7 @@ def test_xlsx_has_the_list_and_one_sheet_per_fiche(registered: Ctg, tmp_path: Pa
     assert "Mesures de sécurité" in fiche and "Destinataires" in fiche
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_html_renders_in_headless_chromium(registered: Ctg, tmp_path: Path) -> None:
     out = tmp_path / "registre.html"

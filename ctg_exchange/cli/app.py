@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,27 +20,33 @@ from .. import __version__
 from ..errors import ExchangeError
 from .common import Options
 
-# name -> (module, attribute, one-line help shown by --help without importing the module)
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "init": (
-        "init_cmd",
-        "init",
-        "Create a workspace with the convention's policy and first admin.",
-    ),
-    "keys": ("keys_cmd", "keys", "Members' signing keys; parties' decryption keys."),
-    "member": ("member_cmd", "member", "Add, list and revoke members; export allowed signers."),
-    "convention": ("convention_cmd", "convention", "The convention's life: renew, amend, end."),
-    "request": ("request_cmd", "request", "Check, file, amend, withdraw, list and show requests."),
-    "study": ("study_cmd", "study", "The holder's controller studies a request (Article 7)."),
-    "dpo": ("dpo_cmd", "dpo", "The holder's DPO gives the prior opinion; DPOs annotate."),
-    "decide": ("decide_cmd", "decide", "The holder's controller approves or rejects."),
-    "conditions": ("conditions_cmd", "conditions", "The requester accepts the conditions."),
-    "exchange": ("exchange_cmd", "exchange", "Send and receive approved datasets, encrypted."),
-    "retention": ("retention_cmd", "retention", "Received files to their deletion, attested."),
-    "register": ("register_cmd", "register", "The Article 30 register; CNIL exports and bundle."),
-    "audit": ("audit_cmd", "audit", "Read and verify the signed, hash-chained audit log."),
-    "demo": ("demo_cmd", "demo", "Run the whole procedure once in a throwaway workspace."),
+# name -> (module, attribute); ``--help`` reads each one's summary from its docstring
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init_cmd", "init"),
+    "keys": ("keys_cmd", "keys"),
+    "member": ("member_cmd", "member"),
+    "convention": ("convention_cmd", "convention"),
+    "request": ("request_cmd", "request"),
+    "study": ("study_cmd", "study"),
+    "dpo": ("dpo_cmd", "dpo"),
+    "decide": ("decide_cmd", "decide"),
+    "conditions": ("conditions_cmd", "conditions"),
+    "exchange": ("exchange_cmd", "exchange"),
+    "retention": ("retention_cmd", "retention"),
+    "register": ("register_cmd", "register"),
+    "audit": ("audit_cmd", "audit"),
+    "demo": ("demo_cmd", "demo"),
 }
+
+
+def summary(module_name: str, attribute: str) -> str:
+    """The first line of a command's docstring, read from its source without importing it
+    (importing every group would load the whole tool for ``--help``)."""
+    source = Path(__file__).with_name(f"{module_name}.py").read_text(encoding="utf-8")
+    found = re.search(rf'^def {attribute}\(.*?\n    """(.*?)(?:"""|\n)', source, re.M | re.S)
+    if found is None:
+        raise LookupError(f"no docstring for the command {attribute} in {module_name}")
+    return found.group(1).strip()
 
 
 class CtgGroup(click.Group):
@@ -49,14 +56,14 @@ class CtgGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:
             return None
-        module_name, attribute, _ = COMMANDS[cmd_name]
+        module_name, attribute = COMMANDS[cmd_name]
         module = importlib.import_module(f"{__package__}.{module_name}")
         command: click.Command = getattr(module, attribute)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
-            formatter.write_dl([(name, text) for name, (_, _, text) in COMMANDS.items()])
+            formatter.write_dl([(name, summary(*where)) for name, where in COMMANDS.items()])
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 MIN_PASSPHRASE = 8
+# bcrypt-pbkdf rounds of a new key file: what ssh-keygen makes by default (its -a); a key file
+# states its own rounds, so a file made with more (or fewer) opens all the same
+KDF_ROUNDS = 16
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
@@ -65,8 +68,11 @@ class KeyDir:
     def public_path(self, name: str) -> Path:
         return self.path / f"{check_name(name)}.pub"
 
-    def generate(self, name: str, passphrase: str) -> PublicKey:
-        """Create ``NAME`` and ``NAME.pub``; refuses to replace an existing key."""
+    def generate(self, name: str, passphrase: str, *, rounds: int = KDF_ROUNDS) -> PublicKey:
+        """Create ``NAME`` and ``NAME.pub``; refuses to replace an existing key.
+
+        ``rounds`` of bcrypt-pbkdf protect the file; the command line always uses the default.
+        """
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -83,11 +89,9 @@ class KeyDir:
                 )
         private_key = Ed25519PrivateKey.generate()
         public = PublicKey(private_key.public_key().public_bytes_raw())
-        pem = private_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.OpenSSH,
-            serialization.BestAvailableEncryption(passphrase.encode("utf-8")),
-        )
+        openssh = serialization.PrivateFormat.OpenSSH
+        encryption = openssh.encryption_builder().kdf_rounds(rounds).build(passphrase.encode())
+        pem = private_key.private_bytes(serialization.Encoding.PEM, openssh, encryption)
         try:
             write_exclusive(private_path, pem, mode=0o600)
             write_exclusive(public_path, f"{public.openssh} {name}\n".encode(), mode=0o644)

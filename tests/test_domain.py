@@ -1,0 +1,325 @@
+"""The pure domain, without a workspace: who may take each step, from which state, to which.
+
+The expected outcomes are written here from DESIGN §3–§4, independently of the code: each
+request step names the side and role that takes it and the states it starts from; every
+combination of step × member (each party, each role, revoked or not, the filer himself) ×
+status × triage is then checked against :func:`~ctg_exchange.domain.rules.authorise` and
+:func:`~ctg_exchange.domain.lifecycle.next_status`. The CLI tests (``test_rules.py``) keep the
+wiring: the exit code, the one error line, and that a refusal changes nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import pytest
+
+from ctg_exchange.domain.actions import REQUEST_STEPS, Action
+from ctg_exchange.domain.lifecycle import COMMAND_OF, next_status
+from ctg_exchange.domain.models import Role, Status, Triage
+from ctg_exchange.domain.recommendations import (
+    RecommendationKind,
+    conditions_of,
+    parse_answers,
+    parse_recommendation,
+    unanswered,
+)
+from ctg_exchange.domain.rules import (
+    authorise,
+    authorise_filing,
+    authorise_member_add,
+    authorise_member_revoke,
+)
+from ctg_exchange.errors import InvalidInput, InvalidTransition, NotAuthorised
+
+S = Status
+REQUESTER, HOLDER = "ville_sceaux", "caf92"
+BEFORE_DECISION = {S.FILED, S.UNDER_STUDY, S.RETURNED, S.AWAITING_DPO, S.OPINION_GIVEN}
+
+# step: (whose side, role, rule code of a refusal, states it starts from, state it leads to)
+STEPS: dict[Action, tuple[str, Role, str, set[Status], Status | None]] = {
+    Action.AMEND: ("requester", Role.STAFF, "requester-staff-only", {S.FILED, S.RETURNED}, S.FILED),
+    Action.WITHDRAW: (
+        "requester",
+        Role.STAFF,
+        "requester-staff-only",
+        BEFORE_DECISION,
+        S.WITHDRAWN,
+    ),
+    Action.STUDY_ACCEPT: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.FILED},
+        S.UNDER_STUDY,
+    ),
+    Action.STUDY_RETURN: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.UNDER_STUDY},
+        S.RETURNED,
+    ),
+    Action.STUDY_SUBMIT: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.UNDER_STUDY},
+        S.AWAITING_DPO,
+    ),
+    Action.OPINION: ("holder", Role.DPO, "holder-dpo-only", {S.AWAITING_DPO}, S.OPINION_GIVEN),
+    Action.ANNOTATE: ("either", Role.DPO, "involved-dpo-only", set(Status), None),
+    Action.APPROVE: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.OPINION_GIVEN},
+        S.APPROVED,
+    ),
+    Action.REJECT: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.OPINION_GIVEN},
+        S.REJECTED,
+    ),
+    Action.ACCEPT_CONDITIONS: (
+        "requester",
+        Role.CONTROLLER,
+        "requester-controller-only",
+        {S.APPROVED},
+        S.CONDITIONS_ACCEPTED,
+    ),
+    Action.LAPSE: (
+        "either",
+        Role.ADMIN,
+        "admin-only",
+        BEFORE_DECISION | {S.APPROVED, S.CONDITIONS_ACCEPTED},
+        S.LAPSED,
+    ),
+    Action.SEND: (
+        "holder",
+        Role.STAFF,
+        "holder-staff-only",
+        {S.CONDITIONS_ACCEPTED, S.EXCHANGED},
+        S.EXCHANGED,
+    ),
+    Action.RECEIVE: ("requester", Role.STAFF, "recipient-staff-only", {S.EXCHANGED}, None),
+    Action.DESTROY: (
+        "requester",
+        Role.STAFF,
+        "recipient-staff-only",
+        {S.EXCHANGED, S.CLOSED},
+        None,
+    ),
+}
+# a non-personal request (anonymous aggregates) skips the DPO: it is decided after the study
+NON_PERSONAL: dict[Action, set[Status]] = {
+    Action.STUDY_SUBMIT: set(),
+    Action.OPINION: set(),
+    Action.APPROVE: {S.UNDER_STUDY},
+    Action.REJECT: {S.UNDER_STUDY},
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    party: str
+    roles: tuple[Role, ...]
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class Standing:
+    id: str
+    status: Status
+    triage: Triage
+    filed_by: str
+    from_party: str = REQUESTER
+    to_party: str = HOLDER
+
+
+PEOPLE = [
+    Person(f"{party[0]}.{role.value}", party, (role,))
+    for party, role in itertools.product((REQUESTER, HOLDER), Role)
+] + [
+    Person("c.both", HOLDER, (Role.STAFF, Role.CONTROLLER)),
+    Person("v.gone", REQUESTER, (Role.STAFF, Role.CONTROLLER, Role.DPO, Role.ADMIN), "2025-05-01"),
+]
+
+
+def expected(action: Action, person: Person, request: Standing) -> str:
+    """``role:…``, ``rule:…`` or ``transition`` — what the design says happens."""
+    side, role, rule, sources, _ = STEPS[action]
+    if not person.active:
+        return "rule:revoked-member"
+    if action in (Action.APPROVE, Action.REJECT) and person.id == request.filed_by:
+        return "rule:no-self-decision"
+    parties = {"requester": {REQUESTER}, "holder": {HOLDER}, "either": {REQUESTER, HOLDER}}
+    if person.party not in parties[side] or role not in person.roles:
+        return f"rule:{rule}"
+    if request.triage is Triage.NON_PERSONAL and action in NON_PERSONAL:
+        sources = NON_PERSONAL[action]
+    return f"role:{role.value}" if request.status in sources else "transition"
+
+
+def outcome(action: Action, person: Person, request: Standing) -> str:
+    try:
+        role = authorise(action, person, request)
+        next_status(action, request)
+    except NotAuthorised as exc:
+        return f"rule:{exc.rule}"
+    except InvalidTransition:
+        return "transition"
+    return f"role:{role.value}"
+
+
+def test_the_table_covers_every_step_but_the_filing() -> None:
+    assert set(STEPS) == REQUEST_STEPS - {Action.FILE}
+
+
+@pytest.mark.parametrize("action", sorted(STEPS), ids=str)
+def test_who_may_take_a_step_and_from_where(action: Action) -> None:
+    cases = 0
+    for person, status, triage in itertools.product(PEOPLE, Status, Triage):
+        for filer in ("v.staff", person.id):
+            request = Standing("DX-2025-0001", status, triage, filed_by=filer)
+            assert outcome(action, person, request) == expected(action, person, request), (
+                person.id,
+                status.value,
+                triage.value,
+                filer,
+            )
+            cases += 1
+    assert cases == len(PEOPLE) * len(Status) * len(Triage) * 2
+
+
+@pytest.mark.parametrize("action", sorted(STEPS), ids=str)
+def test_each_step_leads_where_the_design_says(action: Action) -> None:
+    *_, sources, target = STEPS[action]
+    for status in sources:
+        request = Standing("DX-2025-0001", status, Triage.PERSONAL, filed_by="v.staff")
+        assert next_status(action, request) == (status if target is None else target)
+
+
+def test_a_refused_transition_names_the_command_and_the_states_it_needs() -> None:
+    request = Standing("DX-2025-0007", S.FILED, Triage.PERSONAL, filed_by="v.staff")
+    with pytest.raises(InvalidTransition) as refused:
+        next_status(Action.APPROVE, request)
+    assert refused.value.message == "DX-2025-0007 is filed: `decide approve` needs opinion_given"
+    aggregates = Standing("DX-2025-0008", S.UNDER_STUDY, Triage.NON_PERSONAL, filed_by="v.staff")
+    with pytest.raises(InvalidTransition, match="it skips the DPO"):
+        next_status(Action.STUDY_SUBMIT, aggregates)
+    assert set(COMMAND_OF) == set(STEPS)
+
+
+@pytest.mark.parametrize(
+    ("person", "to", "refusal"),
+    [
+        (Person("v.staff", REQUESTER, (Role.STAFF,)), HOLDER, None),
+        (Person("v.controller", REQUESTER, (Role.CONTROLLER,)), HOLDER, "staff-files"),
+        (Person("v.staff", REQUESTER, (Role.STAFF,)), REQUESTER, "request-other-party"),
+        (Person("v.gone", REQUESTER, (Role.STAFF,), "2025-05-01"), HOLDER, "revoked-member"),
+    ],
+)
+def test_who_files(person: Person, to: str, refusal: str | None) -> None:
+    if refusal is None:
+        assert authorise_filing(person, to) is Role.STAFF
+        return
+    with pytest.raises(NotAuthorised) as refused:
+        authorise_filing(person, to)
+    assert refused.value.rule == refusal
+
+
+ADMIN_V = Person("v.admin", REQUESTER, (Role.ADMIN,))
+
+
+@pytest.mark.parametrize(
+    ("actor", "party", "roles", "had_admin", "refusal"),
+    [
+        (ADMIN_V, REQUESTER, (Role.STAFF,), True, None),
+        (ADMIN_V, HOLDER, (Role.ADMIN,), False, None),  # the first admin of a party
+        (ADMIN_V, HOLDER, (Role.ADMIN,), True, "own-party-admin"),
+        (ADMIN_V, HOLDER, (Role.STAFF,), False, "own-party-admin"),
+        (Person("v.staff", REQUESTER, (Role.STAFF,)), REQUESTER, (Role.STAFF,), True, "admin-only"),
+        (Person("v.gone", REQUESTER, (Role.ADMIN,), "x"), REQUESTER, (), True, "revoked-member"),
+    ],
+)
+def test_who_adds_members(
+    actor: Person, party: str, roles: tuple[Role, ...], had_admin: bool, refusal: str | None
+) -> None:
+    if refusal is None:
+        authorise_member_add(actor, party, roles, had_admin)
+        return
+    with pytest.raises(NotAuthorised) as refused:
+        authorise_member_add(actor, party, roles, had_admin)
+    assert refused.value.rule == refusal
+
+
+@pytest.mark.parametrize(
+    ("target", "active_admins", "refusal"),
+    [
+        (Person("v.staff", REQUESTER, (Role.STAFF,)), 1, None),
+        (Person("v.admin2", REQUESTER, (Role.ADMIN,)), 2, None),
+        (ADMIN_V, 1, "last-admin"),
+        (Person("c.staff", HOLDER, (Role.STAFF,)), 1, "own-party-admin"),
+    ],
+)
+def test_who_revokes_members(target: Person, active_admins: int, refusal: str | None) -> None:
+    if refusal is None:
+        authorise_member_revoke(ADMIN_V, target, active_admins)
+        return
+    with pytest.raises(NotAuthorised) as refused:
+        authorise_member_revoke(ADMIN_V, target, active_admins)
+    assert refused.value.rule == refusal
+
+
+RECOMMENDATIONS = tuple(
+    parse_recommendation(n, text)
+    for n, text in enumerate(
+        ("max_retention_days:180", "pseudonymise:numero_allocataire", "Informer les familles"),
+        start=1,
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("adopt", "set_aside", "result"),
+    [
+        (["R1", "r2"], ["R3=Déjà fait"], "conditions R1 R2; unanswered none"),
+        (["R1"], [], "conditions R1; unanswered R2 R3"),
+        ([], [], "conditions none; unanswered R1 R2 R3"),
+        (["R1", "R1"], [], "R1 is answered twice"),
+        (["R1"], ["R1=Motif"], "R1 is answered twice"),
+        (["R4"], [], "no recommendation 'R4' (the opinion has: R1, R2, R3)"),
+        ([], ["R3"], 'setting R3 aside needs written reasons: R3="…"'),
+        ([], ["R3=  "], 'setting R3 aside needs written reasons: R3="…"'),
+    ],
+)
+def test_answers_to_recommendations_and_the_conditions_they_make(
+    adopt: list[str], set_aside: list[str], result: str
+) -> None:
+    try:
+        answers = parse_answers(RECOMMENDATIONS, adopt, set_aside)
+    except InvalidInput as exc:
+        assert exc.message == result
+        return
+    conditions = conditions_of(RECOMMENDATIONS, answers)
+    labels = " ".join(c.label for c in conditions) or "none"
+    missing = " ".join(unanswered(RECOMMENDATIONS, answers)) or "none"
+    assert f"conditions {labels}; unanswered {missing}" == result
+    kinds = {c.label: c.kind for c in conditions}
+    assert (
+        kinds.get("R1", RecommendationKind.MAX_RETENTION_DAYS)
+        is RecommendationKind.MAX_RETENTION_DAYS
+    )
+    assert all(c.value == 180 for c in conditions if c.label == "R1")
