@@ -31,7 +31,7 @@ class Logged(Protocol):
     def subject(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MemberFacts:
     party: str
     roles: tuple[str, ...]  # sorted
@@ -90,9 +90,13 @@ class AnnotationFacts:
     note_sha256: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestFacts:
-    """A request: also where it stands for the rules and the state machine (``Standing``)."""
+    """A request: also where it stands for the rules and the state machine (``Standing``).
+
+    Members, requests and recipients change as the log moves them: the replay updates them in
+    place (a log holds millions of steps, and copying a record at each would cost a third of
+    ``audit verify``); the records a single event makes are frozen."""
 
     id: str
     status: Status
@@ -158,7 +162,7 @@ class PolicyFacts:
     sha256: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecipientFacts:
     party: str
     added_seq: int

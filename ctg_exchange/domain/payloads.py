@@ -14,7 +14,6 @@ payload of its action.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -158,12 +157,8 @@ class MemberRevoke(Payload):
 
     def apply(self, book: FactBook, event: Logged) -> None:
         known = book.known_member(self.member)
-        book.member[self.member] = replace(
-            known,
-            revoked_at=event.time,
-            revoked_by=event.actor,
-            revoke_reason_sha256=self.reason_sha256,
-        )
+        known.revoked_at, known.revoked_by = event.time, event.actor
+        known.revoke_reason_sha256 = self.reason_sha256
 
     def highlights(self) -> dict[str, str]:
         return {"member": self.member}
@@ -227,8 +222,7 @@ class EncryptionKey(Payload):
     def apply(self, book: FactBook, event: Logged) -> None:
         book.recipient[self.recipient] = RecipientFacts(self.party, added_seq=event.seq)
         if self.replaces is not None:
-            retired = book.known_recipient(self.replaces)
-            book.recipient[self.replaces] = replace(retired, retired_seq=event.seq)
+            book.known_recipient(self.replaces).retired_seq = event.seq
 
 
 class RegisterVersion(Payload):

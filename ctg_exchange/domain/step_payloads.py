@@ -9,7 +9,6 @@ its line of the request's history, and updates or creates the records it binds.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from sys import intern
 from typing import Annotated, Literal, TypedDict
 
@@ -112,16 +111,16 @@ class RequestStep(Payload):
     text_sha256: Sha256 | None = Field(None, description="of the note or reason, when given")
 
     def apply(self, book: FactBook, event: Logged) -> None:
-        before = book.known_request(self.request)
-        book.request[self.request] = replace(self.update(before, event), status=self.to_status)
+        request = book.known_request(self.request)
+        self.update(request, event)
+        request.status = self.to_status
         text = None if self.text_sha256 is None else bytes.fromhex(self.text_sha256)
         action, states = intern(self.action.value), (self.from_status.value, self.to_status.value)
-        book.steps[event.seq] = (before.id, action, *states, text)
+        book.steps[event.seq] = (request.id, action, *states, text)
         self.bind(book, event)
 
-    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+    def update(self, request: RequestFacts, event: Logged) -> None:
         """What this step says of its request, besides its state (default: nothing)."""
-        return request
 
     def bind(self, book: FactBook, event: Logged) -> None:
         """The records this step creates besides its request's (default: none)."""
@@ -134,16 +133,11 @@ class RequestAmend(ContentSummary, RequestStep):
     action = Action.AMEND
     changed: tuple[Ref, ...] = Field(min_length=1)
 
-    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
-        return replace(
-            request,
-            to_party=self.to,
-            policy_version=self.policy_version,
-            content_sha256=self.content_sha256,
-            triage=self.triage,
-            findings=tuple(sorted(set(self.findings))),
-            dpia_required=self.dpia_required,
-        )
+    def update(self, request: RequestFacts, event: Logged) -> None:
+        request.to_party, request.policy_version = self.to, self.policy_version
+        request.content_sha256, request.triage = self.content_sha256, self.triage
+        request.findings = tuple(sorted(set(self.findings)))
+        request.dpia_required = self.dpia_required
 
     def highlights(self) -> dict[str, str]:
         return {**super().highlights(), "changed": ", ".join(self.changed)}
@@ -176,12 +170,12 @@ class OpinionGiven(RequestStep):
     recommendations: tuple[RecommendationDigest, ...] = Field(description="in order: R1, R2, …")
     text_sha256: Sha256 = Field(description="of the note")
 
-    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+    def update(self, request: RequestFacts, event: Logged) -> None:
         recommendations = tuple(
             RecommendationFacts(r.kind.value, r.sha256) for r in self.recommendations
         )
         opinion = OpinionFacts(event.actor, self.verdict.value, recommendations, self.text_sha256)
-        return replace(request, opinion=opinion)
+        request.opinion = opinion
 
     def highlights(self) -> dict[str, str]:
         return {**super().highlights(), "verdict": self.verdict.value}
@@ -191,9 +185,9 @@ class Annotate(RequestStep):
     action = Action.ANNOTATE
     text_sha256: Sha256 = Field(description="of the note")
 
-    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+    def update(self, request: RequestFacts, event: Logged) -> None:
         note = AnnotationFacts(event.actor, event.party, self.text_sha256)
-        return replace(request, annotations=(*request.annotations, note))
+        request.annotations = (*request.annotations, note)
 
 
 class SetAside(Frozen):
@@ -209,13 +203,13 @@ class Approve(RequestStep):
     adopted: tuple[Number, ...] = Field(description="the numbers of the adopted recommendations")
     set_aside: tuple[SetAside, ...]
 
-    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+    def update(self, request: RequestFacts, event: Logged) -> None:
         set_aside = tuple(SetAsideFacts(s.number, s.reason_sha256) for s in self.set_aside)
         decision = DecisionFacts(
             event.actor, self.outcome, self.against_opinion, self.adopted, set_aside,
             self.text_sha256,
         )  # fmt: skip
-        return replace(request, decision=decision)
+        request.decision = decision
 
     def highlights(self) -> dict[str, str]:
         return {**super().highlights(), "outcome": self.outcome}
@@ -226,9 +220,9 @@ class Reject(RequestStep):
     outcome: Literal["rejected"]
     text_sha256: Sha256 = Field(description="of the reasons")
 
-    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+    def update(self, request: RequestFacts, event: Logged) -> None:
         decision = DecisionFacts(event.actor, self.outcome, False, (), (), self.text_sha256)
-        return replace(request, decision=decision)
+        request.decision = decision
 
     def highlights(self) -> dict[str, str]:
         return {**super().highlights(), "outcome": self.outcome}
@@ -240,11 +234,11 @@ class AcceptConditions(RequestStep):
     conditions_sha256: Sha256 = Field(description="of the canonical JSON of the conditions")
     dpia_ref_sha256: Sha256 | None
 
-    def update(self, request: RequestFacts, event: Logged) -> RequestFacts:
+    def update(self, request: RequestFacts, event: Logged) -> None:
         acceptance = AcceptanceFacts(
             event.actor, self.conditions, self.conditions_sha256, self.dpia_ref_sha256
         )
-        return replace(request, acceptance=acceptance)
+        request.acceptance = acceptance
 
 
 class Lapse(RequestStep):
