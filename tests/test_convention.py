@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ctg_exchange.services.clock import Clock
+
 from conftest import REQUEST, SHIPPED_POLICY, Ctg
 
 RENEWAL = ("convention", "renew", "--until", "2029-12-31",
@@ -18,7 +20,8 @@ def test_todays_date_refuses_filing_until_a_renewal_is_recorded(
     ctg: Ctg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CTG_TODAY")  # the real date: after the shipped convention ended
-    assert date.today() > date(2025, 12, 31)
+    today = Clock().today()  # the day in Paris, not the machine's zone (CI ran at 23:30 UTC)
+    assert today > date(2025, 12, 31)
     ctg.refused(
         *REQUEST,
         as_="v.agent",
@@ -31,10 +34,10 @@ def test_todays_date_refuses_filing_until_a_renewal_is_recorded(
     ctg.refused(*RENEWAL, as_="v.agent", contains="only an admin records the convention's life")
     ctg.ok(*RENEWAL, as_="v.admin")
 
-    assert ctg.file_request().startswith(f"DX-{date.today().year}-")
+    assert ctg.file_request().startswith(f"DX-{today.year}-")
     shown = ctg.json("convention", "show")
     assert (shown["status"], shown["end"]) == ("in_force", "2029-12-31")
-    assert shown["days_left"] == (date(2029, 12, 31) - date.today()).days
+    assert shown["days_left"] == (date(2029, 12, 31) - today).days
     assert shown["changes"][0]["kind"] == "renewal"
     assert "renewed until 2029-12-31" in ctg.ok("convention", "show").stdout
 
