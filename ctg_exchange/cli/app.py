@@ -93,12 +93,14 @@ def _debug(ctx: click.Context) -> bool:
 
 
 def report_error(ctx: click.Context, exc: ExchangeError) -> None:
+    from ..textsafe import visible_controls as inert  # an error may quote what was typed
+
     for line in exc.lines():
-        click.echo(f"ctg-exchange: error: {line}", err=True)
+        click.echo(f"ctg-exchange: error: {inert(line)}", err=True)
     for detail in exc.details:
-        click.echo(f"  {detail}", err=True)
+        click.echo(f"  {inert(detail)}", err=True)
     if exc.hint:
-        click.echo(f"ctg-exchange: hint: {exc.hint}", err=True)
+        click.echo(f"ctg-exchange: hint: {inert(exc.hint)}", err=True)
     options = ctx.find_object(Options)
     if options is not None and options.json:
         import json

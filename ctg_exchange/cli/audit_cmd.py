@@ -54,8 +54,7 @@ def log(request_id: str | None) -> None:
     if opts.json:
         emit_json([stored.to_json() for stored in events])
         return
-    from rich.markup import escape
-
+    from .console import shown
     from .views import short_time
 
     console = stdout()
@@ -64,10 +63,10 @@ def log(request_id: str | None) -> None:
         e = stored.event
         console.print(
             f"  #{e.seq:<4} {short_time(e.time)}  {e.actor} ({e.role})  {e.action}  "
-            f"{escape(e.subject)}"
+            f"{shown(e.subject)}"
         )
         if summary := _summary(e):
-            console.print(f"        {escape(summary)}")
+            console.print(f"        {shown(summary)}")
 
 
 @audit.command()

@@ -127,9 +127,9 @@ def emit_json(data: Any) -> None:
 
 
 def stdout() -> Console:
-    from rich.console import Console
+    from .console import console
 
-    return Console(highlight=False, soft_wrap=False)
+    return console(soft_wrap=False)
 
 
 def table(title: str, *columns: str, wrap: str | None = None) -> Table:
@@ -154,6 +154,6 @@ def table(title: str, *columns: str, wrap: str | None = None) -> Table:
 
 def say(message: str) -> None:
     """A message for the person at the terminal (stderr), never data."""
-    from rich.console import Console
+    from .console import console
 
-    Console(stderr=True, highlight=False).print(message)
+    console(stderr=True).print(message)

@@ -62,16 +62,16 @@ def _view_json(view: ConventionView) -> dict[str, Any]:
 
 
 def _render(view: ConventionView) -> None:
-    from rich.markup import escape
+    from .console import shown
 
     state, today = view.state, view.today
     console = stdout()
-    console.print(f"[bold]{state.policy.id}[/] — {escape(state.policy.title)}")
+    console.print(f"[bold]{state.policy.id}[/] — {shown(state.policy.title)}")
     why = state.why_not_in_force(today)
     if why is None:
         status = f"[green]in force[/] on {today}, {state.days_left(today)} days left"
     else:
-        status = f"[red]not in force[/] on {today}: {escape(why)}"
+        status = f"[red]not in force[/] on {today}: {shown(why)}"
     console.print(f"  status     {status}")
     renewed = f", renewed until {state.end}" if state.end != state.policy.validity.end else ""
     console.print(
@@ -85,11 +85,11 @@ def _render(view: ConventionView) -> None:
             "termination": f"terminated with effect from {change.effective}",
         }[change.kind.value]
         console.print(
-            f"  #{change.seq:<8} {change.at[:10]} {change.by}: {what} — {escape(change.reference)}"
+            f"  #{change.seq:<8} {change.at[:10]} {change.by}: {what} — {shown(change.reference)}"
         )
     for record in view.policies:
         console.print(
-            f"  policy v{record.version}  sha256 {record.sha256[:16]}…  {escape(record.source)}, "
+            f"  policy v{record.version}  sha256 {record.sha256[:16]}…  {shown(record.source)}, "
             f"loaded {record.loaded_at[:10]}"
         )
     if view.open_requests:

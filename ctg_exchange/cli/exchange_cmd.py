@@ -19,12 +19,13 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
     if options().json or not sys.stderr.isatty():
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    from .console import console
 
     with Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-        TransferSpeedColumn(), console=Console(stderr=True), transient=True,
+        TransferSpeedColumn(), console=console(stderr=True), transient=True,
     ) as bar:  # fmt: skip
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

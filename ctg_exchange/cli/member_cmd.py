@@ -90,6 +90,7 @@ def list_() -> None:
       ctg-exchange member list
     """
     from ..services.members import list_members
+    from .console import shown
 
     opts = options()
     members = list_members(opts.open_workspace())
@@ -99,7 +100,7 @@ def list_() -> None:
     out = table("Members", "id", "party", "roles", "status", "added by", "name", wrap="name")
     for m in members:
         status = "active" if m.active else f"[red]revoked {(m.revoked_at or '')[:10]}[/]"
-        out.add_row(m.id, m.party, ", ".join(m.roles), status, m.added_by, m.name)
+        out.add_row(m.id, m.party, ", ".join(m.roles), status, m.added_by, shown(m.name))
     stdout().print(out)
 
 

@@ -72,6 +72,7 @@ def list_(controller: str | None) -> None:
       ctg-exchange register list --controller caf92
     """
     from ..services.register import current_entries
+    from .console import shown
 
     opts = options()
     versions = current_entries(opts.open_workspace(), controller)
@@ -80,7 +81,9 @@ def list_(controller: str | None) -> None:
         return
     out = table("Register", "ref", "controller", "v", "updated", "name", wrap="name")
     for v in versions:
-        out.add_row(v.entry.ref, v.entry.controller, str(v.version), v.at[:10], v.entry.name)
+        out.add_row(
+            shown(v.entry.ref), v.entry.controller, str(v.version), v.at[:10], shown(v.entry.name)
+        )
     stdout().print(out)
     if not versions:
         say("The register is empty: `register import` loads the baseline.")
@@ -96,11 +99,10 @@ def show(ref: str) -> None:
     Example:
       ctg-exchange register show CAF92-PARTENAIRES
     """
-    from rich.markup import escape
-
     from ..register.export.base import sections
     from ..services.register import entry_history
     from ..services.register_export import fiche_view
+    from .console import shown
 
     opts = options()
     if opts.json:
@@ -109,11 +111,11 @@ def show(ref: str) -> None:
     view = fiche_view(opts.session(), ref)
     console = stdout()
     fiche = view.fiches[0]
-    console.print(f"[bold]{escape(fiche.entry.ref)} — {escape(fiche.entry.name)}[/]")
+    console.print(f"[bold]{shown(fiche.entry.ref)} — {shown(fiche.entry.name)}[/]")
     for heading, pairs in sections(fiche, view):
-        console.print(f"[bold]{escape(heading)}[/]")
+        console.print(f"[bold]{shown(heading)}[/]")
         for label, value in pairs:
-            console.print(f"  {escape(label)} : {escape(value)}")
+            console.print(f"  {shown(label)} : {shown(value)}")
 
 
 @register.command()
@@ -127,6 +129,7 @@ def history(ref: str) -> None:
       ctg-exchange register history CAF92-PARTENAIRES
     """
     from ..services.register import entry_history
+    from .console import shown
 
     opts = options()
     versions = entry_history(opts.open_workspace(), ref)
@@ -135,7 +138,7 @@ def history(ref: str) -> None:
         return
     out = table(f"History of {ref}", "v", "UTC", "by", "reason", wrap="reason")
     for v in versions:
-        out.add_row(str(v.version), v.at[:16].replace("T", " "), v.author, v.reason)
+        out.add_row(str(v.version), v.at[:16].replace("T", " "), v.author, shown(v.reason))
     stdout().print(out)
 
 

@@ -22,6 +22,7 @@ def list_() -> None:
       ctg-exchange retention list
     """
     from ..services.retention import retention_list
+    from .console import shown
 
     opts = options()
     items = retention_list(opts.session())
@@ -45,7 +46,7 @@ def list_() -> None:
             i.reception.id,
             i.reception.retention_deadline.isoformat(),
             styles[i.status],
-            i.reception.path,
+            shown(i.reception.path),
         )
     stdout().print(out)
     if not items:

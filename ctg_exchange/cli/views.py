@@ -41,19 +41,19 @@ def status_text(status: str) -> str:
 
 
 def render_findings(console: Console, findings: Iterable[Finding], indent: str = "  ") -> None:
-    from rich.markup import escape
+    from .console import shown
 
     for finding in findings:
         style = "red" if finding.severity == "blocking" else "yellow"
         console.print(
-            f"{indent}[{style}]{finding.code}[/] ({finding.severity}) {escape(finding.message)}"
+            f"{indent}[{style}]{finding.code}[/] ({finding.severity}) {shown(finding.message)}"
         )
         if finding.channel:
-            console.print(f"{indent}  channel: {escape(finding.channel)}")
+            console.print(f"{indent}  channel: {shown(finding.channel)}")
 
 
 def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
-    from rich.markup import escape
+    from .console import shown
 
     c = request.content
     basis = c.legal_basis or "—"
@@ -72,16 +72,16 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
             ),
         ),
         ("field", c.field),
-        ("purpose", escape(c.purpose)),
+        ("purpose", shown(c.purpose)),
         ("purpose kind", c.purpose_kind),
         ("categories", ", ".join(c.categories)),
-        ("subjects", escape(c.subjects)),
-        ("legal basis", f"{basis} — {escape(c.legal_text or 'no legal text')}"),
+        ("subjects", shown(c.subjects)),
+        ("legal basis", f"{basis} — {shown(c.legal_text or 'no legal text')}"),
         ("retention", f"{c.retention_days} days"),
         ("frequency", c.frequency.value),
     ]
     if c.recipients:
-        rows.append(("recipients", escape(c.recipients)))
+        rows.append(("recipients", shown(c.recipients)))
     if c.volume is not None:
         rows.append(("volume", str(c.volume)))
     if c.transfer_outside_eu:
@@ -97,9 +97,10 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
 def render_request(
     console: Console, request: ExchangeRequest, steps: list[Step], deliveries: Deliveries
 ) -> None:
-    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
+
+    from .console import shown
 
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
@@ -114,9 +115,9 @@ def render_request(
     if request.opinion is not None:
         o = request.opinion
         console.print(f"[bold]DPO opinion[/] ({o.by}, {o.on}): {o.verdict.value}")
-        console.print(f"  {escape(o.note)}")
+        console.print(f"  {shown(o.note)}")
         for rec in o.recommendations:
-            console.print(f"  {rec.label}  {escape(rec.text)}")
+            console.print(f"  {rec.label}  {shown(rec.text)}")
     if request.decision is not None:
         d = request.decision
         line = f"[bold]Decision[/] ({d.by}, {d.on}): {status_text(d.outcome.value)}"
@@ -124,14 +125,14 @@ def render_request(
             line += " [red]against the DPO's opinion[/]"
         console.print(line)
         if d.text:
-            console.print(f"  {escape(d.text)}")
+            console.print(f"  {shown(d.text)}")
         for answer in d.answers:
-            verb = "adopted" if answer.adopted else f"set aside: {escape(answer.reason or '')}"
+            verb = "adopted" if answer.adopted else f"set aside: {shown(answer.reason or '')}"
             console.print(f"  R{answer.number} {verb}")
     if request.conditions:
         console.print("[bold]Conditions of the exchange[/]")
         for condition in request.conditions:
-            console.print(f"  {condition.label}  {escape(condition.text)}")
+            console.print(f"  {condition.label}  {shown(condition.text)}")
     if request.acceptance is not None:
         a = request.acceptance
         console.print(f"[bold]Conditions accepted[/] by {a.by} on {a.on}")
@@ -146,7 +147,7 @@ def render_request(
     for annotation in request.annotations:
         console.print(
             f"[bold]DPO annotation[/] ({annotation.by}, {annotation.party}, "
-            f"{annotation.on}): {escape(annotation.note)}"
+            f"{annotation.on}): {shown(annotation.note)}"
         )
 
     console.print("[bold]History[/]")
@@ -161,7 +162,7 @@ def render_request(
             f"{step.action}{moved}"
         )
         if step.text:
-            console.print(f"        {escape(step.text)}")
+            console.print(f"        {shown(step.text)}")
 
 
 def short_time(timestamp: str) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..domain.exchange import Delivery, Reception
 from ..domain.models import ExchangeRequest, Step
+from ..textsafe import for_markdown as md
 
 Deliveries = list[tuple[Delivery, Reception | None]]
 
@@ -60,12 +61,12 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         f"- Statut : {request.status.value}",
         f"- Demandeur → détenteur : {request.from_party} → {c.to}",
         f"- Champ d'intervention : {c.field} ; nature de la finalité : {c.purpose_kind}",
-        f"- Finalité : {c.purpose}",
+        f"- Finalité : {md(c.purpose)}",
         f"- Catégories de données : {', '.join(c.categories)}",
-        f"- Personnes concernées : {c.subjects}",
+        f"- Personnes concernées : {md(c.subjects)}",
         f"- Base légale : {c.legal_basis or '—'}"
         + (f" + {c.art9_condition}" if c.art9_condition else "")
-        + f" — {c.legal_text or 'aucun texte'}",
+        + f" — {md(c.legal_text or 'aucun texte')}",
         f"- Durée de conservation demandée : {c.retention_days} jours ; fréquence : "
         f"{c.frequency.value}",
         f"- Déposée le {request.filed_on} par {request.filed_by} (politique v"
@@ -73,11 +74,11 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
     ]
     if request.findings:
         lines += ["", "## Pré-examen", ""]
-        lines += [f"- {f.code} ({f.severity.value}) : {f.message}" for f in request.findings]
+        lines += [f"- {f.code} ({f.severity.value}) : {md(f.message)}" for f in request.findings]
     if request.opinion:
         o = request.opinion
-        lines += ["", f"## Avis du DPO ({o.by}, {o.on}) : {o.verdict.value}", "", o.note]
-        lines += [f"- {r.label} : {r.text}" for r in o.recommendations]
+        lines += ["", f"## Avis du DPO ({o.by}, {o.on}) : {o.verdict.value}", "", md(o.note)]
+        lines += [f"- {r.label} : {md(r.text)}" for r in o.recommendations]
     if request.decision:
         d = request.decision
         lines += [
@@ -87,20 +88,20 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
             "",
         ]
         if d.text:
-            lines.append(d.text)
+            lines.append(md(d.text))
         lines += [
-            f"- R{a.number} : " + ("adoptée" if a.adopted else f"écartée — {a.reason}")
+            f"- R{a.number} : " + ("adoptée" if a.adopted else f"écartée — {md(a.reason or '')}")
             for a in d.answers
         ]
     if request.conditions:
         lines += ["", "## Conditions de la transmission", ""]
-        lines += [f"- {c.label} : {c.text}" for c in request.conditions]
+        lines += [f"- {c.label} : {md(c.text)}" for c in request.conditions]
     if request.acceptance:
         a = request.acceptance
         lines += [
             "",
             f"## Acceptation des conditions ({a.by}, {a.on})"
-            + (f" — AIPD : {a.dpia_ref}" if a.dpia_ref else ""),
+            + (f" — AIPD : {md(a.dpia_ref)}" if a.dpia_ref else ""),
         ]
     if deliveries:
         lines += ["", "## Transmissions", ""]
@@ -115,6 +116,6 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         moved = f" → {step.to_status.value}" if step.to_status else ""
         lines.append(
             f"- #{step.seq} {step.at[:16].replace('T', ' ')} UTC, {step.actor} "
-            f"({step.role}) : {step.action}{moved}" + (f" — {step.text}" if step.text else "")
+            f"({step.role}) : {step.action}{moved}" + (f" — {md(step.text)}" if step.text else "")
         )
     return "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ...fsutil import write_atomic
+from ...textsafe import for_markdown as md
 from .base import RegisterView, controller_text, dpo_text, fr_date, sections
 
 
@@ -46,10 +47,10 @@ class MarkdownExporter:
     def write(self, view: RegisterView, out: Path) -> None:
         party = view.controller
         lines = [
-            f"# Registre des activités de traitement — {party.name}",
+            f"# Registre des activités de traitement — {md(party.name)}",
             "",
-            f"- Responsable du traitement : {controller_text(party)}",
-            f"- Délégué à la protection des données : {dpo_text(party)}",
+            f"- Responsable du traitement : {md(controller_text(party))}",
+            f"- Délégué à la protection des données : {md(dpo_text(party))}",
             f"- Édité le {fr_date(view.generated_on)} ; version du registre "
             f"{view.register_version}",
             "",
@@ -61,14 +62,14 @@ class MarkdownExporter:
         for fiche in view.fiches:
             e = fiche.entry
             lines.append(
-                f"| {e.ref} | {e.name} | {fr_date(fiche.created)} | "
+                f"| {md(e.ref)} | {md(e.name)} | {fr_date(fiche.created)} | "
                 f"{fr_date(fiche.updated)} | {'Oui' if e.has_sensitive_data else 'Non'} |"
             )
         for fiche in view.fiches:
-            lines += ["", f"## Fiche {fiche.entry.ref} — {fiche.entry.name}"]
+            lines += ["", f"## Fiche {md(fiche.entry.ref)} — {md(fiche.entry.name)}"]
             for heading, pairs in sections(fiche, view):
                 lines += ["", f"### {heading}", ""]
-                lines += [f"- **{label}** : {value}" for label, value in pairs]
+                lines += [f"- **{md(label)}** : {md(value)}" for label, value in pairs]
         write_atomic(out, ("\n".join(lines) + "\n").encode("utf-8"), mode=0o640)
 
 

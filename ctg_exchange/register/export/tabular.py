@@ -5,9 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...fsutil import write_atomic
+from ...textsafe import for_spreadsheet, starts_formula, visible_controls
 from .base import LIST_COLUMNS, RegisterView, fr_date, row, row_columns, sections
+
+if TYPE_CHECKING:
+    from openpyxl.worksheet.worksheet import Worksheet
 
 CONTACT_FIELDS = ("Nom", "Prénom", "Adresse", "Code postal", "Ville", "Téléphone", "Adresse mél")
 
@@ -22,7 +27,7 @@ class CsvExporter:
         writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
         writer.writerow(row_columns())
         for fiche in view.fiches:
-            writer.writerow(row(fiche, view))
+            writer.writerow([for_spreadsheet(cell) for cell in row(fiche, view)])
         write_atomic(out, ("\ufeff" + buffer.getvalue()).encode("utf-8"), mode=0o640)
 
 
@@ -30,6 +35,17 @@ def _split_name(name: str) -> tuple[str, str]:
     """``Philippe LAURENT`` -> (``LAURENT``, ``Philippe``)."""
     first, _, last = name.rpartition(" ")
     return (last, first) if first else (name, "")
+
+
+def _append(sheet: Worksheet, values: list[str]) -> None:
+    """A row of text cells: never a formula, whatever the text starts with (openpyxl makes a
+    formula of any string starting with ``=``), and no control character, which XLSX cannot
+    hold."""
+    sheet.append([visible_controls(value) for value in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str) and starts_formula(cell.value):
+            cell.data_type = "s"
+            cell.quotePrefix = True  # the spreadsheet keeps it text when the cell is edited
 
 
 class XlsxExporter:
@@ -47,11 +63,10 @@ class XlsxExporter:
         sheet.title = "Liste des traitements"
         bold = Font(bold=True)
         party = view.controller
-        sheet.append([f"Registre des activités de traitement — {party.name}"])
+        _append(sheet, [f"Registre des activités de traitement — {party.name}"])
         sheet["A1"].font = Font(bold=True, size=14)
-        sheet.append(
-            [f"Édité le {fr_date(view.generated_on)} ; version du registre {view.register_version}"]
-        )
+        edited = f"Édité le {fr_date(view.generated_on)} ; version du registre "
+        _append(sheet, [edited + str(view.register_version)])
         rep_last, rep_first = _split_name(party.representative.name)
         dpo_last, dpo_first = _split_name(party.dpo.name)
         a = party.address
@@ -73,28 +88,28 @@ class XlsxExporter:
             ),
         ]
         for title, values in blocks:
-            sheet.append([])
-            sheet.append([title])
+            _append(sheet, [])
+            _append(sheet, [title])
             sheet.cell(row=sheet.max_row, column=1).font = bold
             for label, value in zip(CONTACT_FIELDS, values, strict=True):
-                sheet.append([label, value])
-        sheet.append([])
-        sheet.append(list(LIST_COLUMNS))
+                _append(sheet, [label, value])
+        _append(sheet, [])
+        _append(sheet, list(LIST_COLUMNS))
         for cell in sheet[sheet.max_row]:
             cell.font = bold
         for fiche in view.fiches:
-            sheet.append(row(fiche, view)[: len(LIST_COLUMNS)])
+            _append(sheet, row(fiche, view)[: len(LIST_COLUMNS)])
         sheet.column_dimensions["A"].width = 48
         for fiche in view.fiches:
             page = book.create_sheet(fiche.entry.ref[:31])
-            page.append([f"Fiche de registre — {fiche.entry.name}"])
+            _append(page, [f"Fiche de registre — {fiche.entry.name}"])
             page["A1"].font = Font(bold=True, size=13)
             for heading, pairs in sections(fiche, view):
-                page.append([])
-                page.append([heading])
+                _append(page, [])
+                _append(page, [heading])
                 page.cell(row=page.max_row, column=1).font = bold
                 for label, value in pairs:
-                    page.append([label, value])
+                    _append(page, [label, value])
                     page.cell(row=page.max_row, column=2).alignment = Alignment(wrap_text=True)
             page.column_dimensions["A"].width = 44
             page.column_dimensions["B"].width = 100
