@@ -6,6 +6,11 @@ composes the document with PyYAML's safe loader, builds plain Python values, and
 of every mapping key and sequence item under its path. Timestamps are left as strings so that
 dates are parsed (and reported) by the pydantic models; duplicate keys, which PyYAML silently
 accepts, are errors.
+
+Such files may be hostile. Anchors and aliases are refused: nothing a policy or a request says
+needs them, and a few lines of nested aliases expand into billions of values (a "billion
+laughs"). A file larger than :data:`MAX_BYTES` or nested deeper than :data:`MAX_DEPTH` is refused
+before it is built, so any file is answered in a moment.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
 Loc = tuple[str | int, ...]
+
+MAX_BYTES = 1024 * 1024  # the shipped policy is 12 KB; a request file, one or two
+MAX_DEPTH = 32  # the policy nests six levels
 
 
 @dataclass
@@ -78,6 +86,8 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     """Parse ``text`` (named ``source`` in messages) into a :class:`YamlDocument`."""
     import yaml
 
+    if len(text) > MAX_BYTES:
+        raise PolicyError([f"{source}:1: the file is larger than {MAX_BYTES // 1024} KiB"])
     loader = _loader_class()(text)
     try:
         root = loader.get_single_node()
@@ -89,6 +99,8 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         ) from None
     except yaml.YAMLError as exc:
         raise PolicyError([f"{source}:1: invalid YAML: {exc}"]) from None
+    except RecursionError:
+        raise PolicyError([f"{source}:1: nested deeper than {MAX_DEPTH} levels"]) from None
     finally:
         loader.dispose()
     doc = YamlDocument(source=source, data=None)
@@ -96,7 +108,7 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
         raise PolicyError([f"{source}:1: the file is empty"])
     problems: list[str] = []
     doc.lines[()] = root.start_mark.line + 1
-    doc.data = _build(root, (), doc, problems, loader)
+    doc.data = _Builder(doc, problems, loader).build(root, ())
     if problems:
         raise PolicyError(problems)
     return doc
@@ -105,7 +117,11 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
 def read_source(path: Path) -> str:
     """A source file's text; an unreadable file is a one-line ``path:1:`` error."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise PolicyError([f"{path}:1: the file is larger than {MAX_BYTES // 1024} KiB"])
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise PolicyError([f"{path}:1: no such file"]) from None
     except UnicodeDecodeError:
@@ -119,33 +135,51 @@ def load_yaml(path: Path) -> YamlDocument:
     return parse_yaml(read_source(path), str(path))
 
 
-def _build(node: Any, path: Loc, doc: YamlDocument, problems: list[str], loader: Any) -> Any:
-    import yaml
+class _Builder:
+    """Plain values from the composed nodes, with the line of each path; refuses aliases (a
+    node met a second time) and nesting deeper than :data:`MAX_DEPTH`."""
 
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                problems.append(f"{doc.source}:{key_node.start_mark.line + 1}: keys must be plain")
-                continue
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int):
-                key = str(key)
-            line = key_node.start_mark.line + 1
-            if key in out:
-                where = format_loc((*path, key))
-                problems.append(f"{doc.source}:{line}: {where}: duplicate key")
-                continue
-            doc.lines[(*path, key)] = line
-            out[key] = _build(value_node, (*path, key), doc, problems, loader)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item in enumerate(node.value):
-            doc.lines[(*path, index)] = item.start_mark.line + 1
-            items.append(_build(item, (*path, index), doc, problems, loader))
-        return items
-    return loader.construct_object(node, deep=True)
+    def __init__(self, doc: YamlDocument, problems: list[str], loader: Any) -> None:
+        self.doc, self.problems, self.loader = doc, problems, loader
+        self.seen: set[int] = set()
+
+    def build(self, node: Any, path: Loc) -> Any:
+        import yaml
+
+        doc, problems = self.doc, self.problems
+        line = node.start_mark.line + 1
+        if id(node) in self.seen:  # the composer gives an alias the very node it names
+            raise PolicyError([f"{doc.source}:{line}: anchors and aliases (& and *) are refused"])
+        self.seen.add(id(node))
+        if len(path) > MAX_DEPTH:
+            problems.append(f"{doc.source}:{line}: nested deeper than {MAX_DEPTH} levels")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    problems.append(
+                        f"{doc.source}:{key_node.start_mark.line + 1}: keys must be plain"
+                    )
+                    continue
+                key = self.build(key_node, path)
+                if not isinstance(key, str | int):
+                    key = str(key)
+                line = key_node.start_mark.line + 1
+                if key in out:
+                    where = format_loc((*path, key))
+                    problems.append(f"{doc.source}:{line}: {where}: duplicate key")
+                    continue
+                doc.lines[(*path, key)] = line
+                out[key] = self.build(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                doc.lines[(*path, index)] = item.start_mark.line + 1
+                items.append(self.build(item, (*path, index)))
+            return items
+        return self.loader.construct_object(node, deep=True)
 
 
 _PYDANTIC_MESSAGES = {

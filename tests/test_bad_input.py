@@ -377,3 +377,40 @@ def test_json_errors_are_a_document_too(ctg: Ctg) -> None:
     result = ctg("request", "show", "DX-2025-0999", "--json")
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"]["code"] == "not_found"
+
+
+def _laughs(levels: int) -> str:
+    """A "billion laughs": each level a list of ten aliases of the one before."""
+    lines = ['l0: &l0 "lol"']
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, levels + 1)]
+    return "\n".join(lines) + f"\ncategories: *l{levels}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_laughs(5), "1: anchors and aliases (& and *) are refused"),
+        ("to: caf92\nnote: &n text\nother: *n\n", "2: anchors and aliases (& and *) are refused"),
+        ("categories:" + " [" * 40 + " x" + " ]" * 40 + "\n", "nested deeper than 32 levels"),
+        ("purpose: " + "x" * (1024 * 1024) + "\n", "1: the file is larger than 1024 KiB"),
+    ],
+    ids=["billion laughs", "one alias", "deep nesting", "too large"],
+)
+def test_a_hostile_request_file_is_answered_in_one_line(
+    ctg: Ctg, tmp_path: Path, text: str, message: str
+) -> None:
+    source = tmp_path / "request.yaml"
+    source.write_text(text, encoding="utf-8")
+    expected = f"{source}:{message}" if message[0].isdigit() else message
+    for command in ("check", "new"):
+        ctg.refused(
+            "request", command, "--from-file", str(source), contains=expected, as_="v.agent"
+        )
+
+
+def test_a_policy_with_aliases_is_refused(fresh: Ctg, tmp_path: Path) -> None:
+    policy = _policy_with(tmp_path, "\nparties:", "\nanchor: &a [1]\nalias: *a\nparties:")
+    result = fresh(*INIT, "--policy", str(policy))
+    assert result.exit_code == 1
+    assert "anchors and aliases (& and *) are refused" in result.stderr
+    assert not fresh.workspace.exists()
