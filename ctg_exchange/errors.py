@@ -163,3 +163,27 @@ class ReplayError(IntegrityError):
     sequence number by ``audit verify``)."""
 
     code = "replay"
+
+
+def cut(value: object, limit: int = 80) -> str:
+    """A value echoed in a message, cut to ``limit`` characters: a typed id may be huge."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class CorruptRow(IntegrityError):
+    """A stored row no longer parses as what the tool wrote: it was changed behind its back."""
+
+    code = "corrupt_row"
+
+    def __init__(self, table: str, key: object) -> None:
+        super().__init__(
+            f"the {table} row {cut(key)} is not what the tool writes: it was changed behind "
+            "the tool's back",
+            hint="`audit verify` compares every stored record with the signed log",
+        )
+        self.table = table
+        self.key = cut(key)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "table": self.table, "key": self.key}

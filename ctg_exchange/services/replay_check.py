@@ -43,6 +43,7 @@ from ..domain.facts import (
 from ..domain.models import ExchangeRequest
 from ..register.model import RegisterEntry
 from ..store.base import Tx
+from ..store.rows import parsed_row
 from .requests import content_digest
 
 REQUEST_KINDS = ("request", "delivery", "reception", "destruction")
@@ -129,7 +130,7 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         )
         yield "member", member.id, facts, None
     for row in tx.replay_rows("request"):
-        request = ExchangeRequest.model_validate_json(row[5])
+        request = parsed_row("requests", row[0], ExchangeRequest.model_validate_json, row[5])
         yield (
             "request",
             row[0],
@@ -160,7 +161,9 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         facts = DestructionFacts(int(seq), method, paths.get(key), file_sha256, _digest(note))
         yield "destruction", key, facts, None
     for ref, version, controller, seq, reason, doc in tx.replay_rows("register_version"):
-        entry = RegisterEntry.model_validate_json(doc)
+        entry = parsed_row(
+            "register_versions", f"{ref} v{version}", RegisterEntry.model_validate_json, doc
+        )
         doc_sha256 = text_digest(canonical_json(entry.model_dump(mode="json")).decode())
         facts = RegisterVersionFacts(controller, int(seq), doc_sha256, text_digest(reason))
         yield "register_version", (ref, int(version)), facts, None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WorkspaceError
+from ..errors import CorruptRow, PolicyError, WorkspaceError
 from ..fsutil import fsync_dir, write_atomic
 from ..policy import LoadedPolicy, Policy, parse_policy
 from ..policy.convention import ConventionState
@@ -90,7 +90,13 @@ class Workspace:
     def parsed(self, record: PolicyRecord) -> LoadedPolicy:
         """A stored policy version, parsed once per process."""
         if record.sha256 not in self._parsed:
-            self._parsed[record.sha256] = parse_policy(record.text, f"<policy v{record.version}>")
+            try:
+                loaded = parse_policy(record.text, f"<policy v{record.version}>")
+            except PolicyError:
+                raise CorruptRow("policies", f"v{record.version}") from None
+            if loaded.sha256 != record.sha256:
+                raise CorruptRow("policies", f"v{record.version}")
+            self._parsed[record.sha256] = loaded
         return self._parsed[record.sha256]
 
     def current_policy(self, tx: Tx) -> CurrentPolicy:

@@ -15,6 +15,7 @@ from ..audit.events import Event, StoredEvent
 from ..domain.models import ExchangeRequest, Member, Role, Status, Step
 from ..policy.convention import ChangeKind, ConventionChange
 from .base import PolicyRecord
+from .rows import parsed_row
 from .sql_audit import AuditQueries
 from .sql_exchange import ExchangeQueries
 from .sql_register import RegisterQueries
@@ -27,6 +28,30 @@ _MEMBER_COLUMNS = (
     "revoked_at, revoked_by, revoke_reason"
 )
 _BATCH = 2000
+
+
+def _change(
+    seq: int, kind: str, effective: str, reference: str, by: str, at: str, version: int,
+    reason: str | None,
+) -> ConventionChange:  # fmt: skip
+    return ConventionChange(
+        seq=int(seq),
+        kind=ChangeKind(kind),
+        effective=date.fromisoformat(effective),
+        reference=reference,
+        by=by,
+        at=at,
+        policy_version=version,
+        reason=reason,
+    )
+
+
+def _step(keys: Sequence[str], row: Sequence[Any]) -> Step:
+    return Step.model_validate(dict(zip(keys, row, strict=True)))
+
+
+def _request(request_id: str, doc: str) -> ExchangeRequest:
+    return parsed_row("requests", request_id, ExchangeRequest.model_validate_json, doc)
 
 
 class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
@@ -127,26 +152,18 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
             "c.reason FROM convention_changes c JOIN audit_events e ON e.seq = c.seq "
             "ORDER BY c.seq"
         )
-        return [
-            ConventionChange(
-                seq=int(seq),
-                kind=ChangeKind(kind),
-                effective=date.fromisoformat(effective),
-                reference=reference,
-                by=by,
-                at=at,
-                policy_version=version,
-                reason=reason,
-            )
-            for seq, kind, effective, reference, by, at, version, reason in rows
-        ]
+        return [parsed_row("convention_changes", row[0], _change, *row) for row in rows]
 
     # -- members ----------------------------------------------------------------------------
     @staticmethod
     def _member(row: Sequence[Any]) -> Member:
         values = dict(zip(_MEMBER_COLUMNS.split(", "), row, strict=True))
-        values["roles"] = tuple(Role(r) for r in str(values["roles"]).split(","))
-        return Member.model_validate(values)
+
+        def build() -> Member:
+            values["roles"] = tuple(Role(r) for r in str(values["roles"]).split(","))
+            return Member.model_validate(values)
+
+        return parsed_row("members", values["id"], build)
 
     def insert_member(self, member: Member) -> None:
         self.execute(
@@ -235,8 +252,8 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
         )
 
     def get_request(self, request_id: str) -> ExchangeRequest | None:
-        row = self._one("SELECT doc FROM requests WHERE id = ?", (request_id,))
-        return None if row is None else ExchangeRequest.model_validate_json(row[0])
+        row = self._one("SELECT id, doc FROM requests WHERE id = ?", (request_id,))
+        return None if row is None else _request(*row)
 
     def list_requests(
         self, status: Status | None = None, to_party: str | None = None
@@ -249,8 +266,8 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
             clauses.append("to_party = ?")
             params.append(to_party)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._all(f"SELECT doc FROM requests{where} ORDER BY id", params)  # noqa: S608
-        return [ExchangeRequest.model_validate_json(row[0]) for row in rows]
+        rows = self._all(f"SELECT id, doc FROM requests{where} ORDER BY id", params)  # noqa: S608
+        return [_request(*row) for row in rows]
 
     def insert_step(
         self,
@@ -282,11 +299,14 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
             (request_id,),
         )
         keys = ("seq", "at", "actor", "role", "action", "from_status", "to_status", "text")
-        return [Step.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+        return [parsed_row("request_steps", row[0], _step, keys, row) for row in rows]
 
     # -- audit log --------------------------------------------------------------------------
     def _event(self, row: Sequence[Any]) -> StoredEvent:
         seq, time, actor, party, role, action, subject, payload, prev, digest, signature = row
+        payload = parsed_row(
+            "audit_events", f"#{seq}", lambda: StoredEvent.payload_from_text(payload)
+        )
         event = Event(
             log=self.log_id(),
             seq=int(seq),
@@ -297,7 +317,7 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
             action=action,
             subject=subject,
             prev=prev,
-            payload=StoredEvent.payload_from_text(payload),
+            payload=payload,
         )
         return StoredEvent(event=event, hash=digest, signature=signature)
 

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from ..domain.exchange import Delivery, Destruction, PartyRecipient, Reception
+from .rows import parsed_row
 
 
 class ExchangeQueries:
@@ -42,7 +43,15 @@ class ExchangeQueries:
             params,
         ).fetchall()
         keys = ("recipient", "party", "added_by", "added_at", "retired_at")
-        return [PartyRecipient.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+        return [
+            parsed_row(
+                "party_recipients",
+                row[0],
+                PartyRecipient.model_validate,
+                dict(zip(keys, row, strict=True)),
+            )
+            for row in rows
+        ]
 
     # -- deliveries -------------------------------------------------------------------------
     _DELIVERY = (
@@ -53,34 +62,11 @@ class ExchangeQueries:
 
     @staticmethod
     def _delivery(row: Sequence[Any]) -> Delivery:
-        (
-            request_id,
-            number,
-            actor,
-            time,
-            sent_on,
-            sha,
-            size,
-            manifest,
-            rows,
-            columns,
-            conditions,
-            deadline,
-        ) = row
-        return Delivery(
-            request_id=request_id,
-            number=number,
-            sent_by=actor,
-            sent_at=time,
-            sent_on=date.fromisoformat(sent_on),
-            payload_sha256=sha,
-            payload_size=size,
-            manifest_sha256=manifest,
-            rows=rows,
-            columns=tuple(json.loads(columns)),
-            conditions=tuple(json.loads(conditions)),
-            retention_deadline=date.fromisoformat(deadline),
-        )
+        return parsed_row("deliveries", f"{row[0]}-{row[1]}", _make_delivery, row)
+
+    @staticmethod
+    def _reception(row: Sequence[Any]) -> Reception:
+        return parsed_row("receptions", f"{row[0]}-{row[1]}", _make_reception, row)
 
     def insert_delivery(self, delivery: Delivery, seq: int) -> None:
         self.execute(
@@ -121,19 +107,6 @@ class ExchangeQueries:
         "d.retention_deadline FROM receptions r JOIN audit_events e ON e.seq = r.seq "
         "JOIN deliveries d ON d.request_id = r.request_id AND d.number = r.number "
     )
-
-    @staticmethod
-    def _reception(row: Sequence[Any]) -> Reception:
-        request_id, number, actor, time, received_on, path, deadline = row
-        return Reception(
-            request_id=request_id,
-            number=number,
-            received_by=actor,
-            received_at=time,
-            received_on=date.fromisoformat(received_on),
-            path=path,
-            retention_deadline=date.fromisoformat(deadline),
-        )
 
     def insert_reception(self, reception: Reception, seq: int) -> None:
         self.execute(
@@ -193,7 +166,15 @@ class ExchangeQueries:
             "file_sha256",
             "note",
         )
-        return [Destruction.model_validate(dict(zip(keys, row, strict=True))) for row in rows]
+        return [
+            parsed_row(
+                "destructions",
+                f"{row[0]}-{row[1]}",
+                Destruction.model_validate,
+                dict(zip(keys, row, strict=True)),
+            )
+            for row in rows
+        ]
 
     # -- pseudonymisation keys (sealed to the holder's own recipients) ----------------------
     def get_pseudonym_key(self, request_id: str) -> str | None:
@@ -207,3 +188,47 @@ class ExchangeQueries:
             "INSERT INTO pseudonym_keys (request_id, sealed, seq) VALUES (?, ?, ?)",
             (request_id, sealed, seq),
         )
+
+
+def _make_delivery(row: Sequence[Any]) -> Delivery:
+    (
+        request_id,
+        number,
+        actor,
+        time,
+        sent_on,
+        sha,
+        size,
+        manifest,
+        rows,
+        columns,
+        conditions,
+        deadline,
+    ) = row
+    return Delivery(
+        request_id=request_id,
+        number=number,
+        sent_by=actor,
+        sent_at=time,
+        sent_on=date.fromisoformat(sent_on),
+        payload_sha256=sha,
+        payload_size=size,
+        manifest_sha256=manifest,
+        rows=rows,
+        columns=tuple(json.loads(columns)),
+        conditions=tuple(json.loads(conditions)),
+        retention_deadline=date.fromisoformat(deadline),
+    )
+
+
+def _make_reception(row: Sequence[Any]) -> Reception:
+    request_id, number, actor, time, received_on, path, deadline = row
+    return Reception(
+        request_id=request_id,
+        number=number,
+        received_by=actor,
+        received_at=time,
+        received_on=date.fromisoformat(received_on),
+        path=path,
+        retention_deadline=date.fromisoformat(deadline),
+    )

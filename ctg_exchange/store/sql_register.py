@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..register.model import EntryVersion, RegisterEntry
+from .rows import parsed_row
 
 _VERSIONS = (
     "SELECT v.ref, v.version, e.actor, e.time, v.reason, v.seq, v.doc FROM register_versions v "
@@ -21,15 +22,7 @@ class RegisterQueries:
 
     @staticmethod
     def _version(row: Sequence[Any]) -> EntryVersion:
-        ref, version, actor, time, reason, seq, doc = row
-        return EntryVersion(
-            entry=RegisterEntry.model_validate_json(doc),
-            version=int(version),
-            author=actor,
-            at=time,
-            reason=reason,
-            seq=int(seq),
-        )
+        return parsed_row("register_versions", f"{row[0]} v{row[1]}", _make_version, *row)
 
     def add_entry_version(self, entry: RegisterEntry, version: int, seq: int, reason: str) -> None:
         self.execute(
@@ -52,3 +45,16 @@ class RegisterQueries:
         query = _VERSIONS + latest + where + "ORDER BY v.controller, v.ref"
         rows = self.execute(query, params).fetchall()
         return [self._version(row) for row in rows]
+
+
+def _make_version(
+    ref: str, version: int, actor: str, time: str, reason: str, seq: int, doc: str
+) -> EntryVersion:
+    return EntryVersion(
+        entry=RegisterEntry.model_validate_json(doc),
+        version=int(version),
+        author=actor,
+        at=time,
+        reason=reason,
+        seq=int(seq),
+    )
