@@ -194,3 +194,73 @@ class NewFile:
         if self._tmpdir is not None:
             with contextlib.suppress(OSError):
                 self._tmpdir.rmdir()
+
+
+STAGING_LOCK = ".lock"
+UNLOCKED_STALE_SECONDS = 600  # a staging directory without its lock file yet: a crash at birth
+
+
+class StagingDir:
+    """A private directory beside ``target`` that becomes ``target`` by :meth:`publish`.
+
+    The process that stages holds an exclusive ``flock`` on a lock file inside it for as long
+    as it lives, so a SIGKILL at any moment leaves a directory that is *known* abandoned: the
+    next run sweeps such leftovers (:func:`sweep_staging`) and says which, while a directory
+    another run is still writing keeps its lock and is left alone.
+    """
+
+    def __init__(self, target: Path, prefix: str) -> None:
+        import fcntl
+        import tempfile
+
+        self.target = target
+        self.path = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+        self._lock = os.open(
+            self.path / STAGING_LOCK, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+        )
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
+        self.published = False
+
+    def publish(self) -> None:
+        """Rename the staged directory to ``target`` (its lock file is removed first)."""
+        (self.path / STAGING_LOCK).unlink(missing_ok=True)
+        self.path.rename(self.target)
+        self.published = True
+        fsync_dir(self.target.parent)
+
+    def discard(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.target if self.published else self.path, ignore_errors=True)
+
+    def close(self) -> None:
+        os.close(self._lock)
+
+
+def sweep_staging(parent: Path, prefix: str) -> list[str]:
+    """Remove the staging directories under ``parent`` whose writer is gone; their names."""
+    import fcntl
+    import shutil
+    import time
+
+    swept = []
+    for path in sorted(parent.glob(f"{prefix}*")):
+        if not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            lock = os.open(path / STAGING_LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            if time.time() - path.stat().st_mtime < UNLOCKED_STALE_SECONDS:
+                continue  # maybe just created, its lock not yet made
+        except OSError:
+            continue
+        else:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # another run is writing it
+            finally:
+                os.close(lock)
+        shutil.rmtree(path, ignore_errors=True)
+        swept.append(path.name)
+    return swept

@@ -105,6 +105,7 @@ def env_for(root: Path) -> dict[str, str]:
         "CTG_WORKSPACE": str(root / "ws"),
         "CTG_KEY_DIR": str(root / "keys"),
         "CTG_PASSPHRASE": PASSPHRASE,
+        "CTG_IDENTITY_PASSPHRASE": PASSPHRASE,  # its own variable: never CTG_PASSPHRASE's value
         "CTG_TODAY": TODAY,
         "CTG_DEBUG": "1",  # an unexpected exception fails the test with its traceback
         "XDG_CONFIG_HOME": str(root / "config"),

@@ -743,6 +743,26 @@ def test_a_wrong_identity_passphrase_writes_nothing(keyed: Ctg, tmp_path: Path) 
     assert not (tmp_path / "in.csv").exists()
 
 
+def test_the_identity_never_takes_the_key_passphrase_silently(keyed: Ctg, tmp_path: Path) -> None:
+    """The party identity has a passphrase of its own: without CTG_IDENTITY_PASSPHRASE (and no
+    terminal to ask at), receiving is refused, even though CTG_PASSPHRASE would open it."""
+    ctg = keyed
+    rid = accepted(ctg)
+    package = str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"])
+    ctg.refused(
+        *receive(package, tmp_path / "in.csv"),
+        as_="v.agent",
+        env={"CTG_IDENTITY_PASSPHRASE": None},  # type: ignore[dict-item]
+        contains="no passphrase for the party's decryption identity: set CTG_IDENTITY_PASSPHRASE",
+    )
+    assert not (tmp_path / "in.csv").exists()
+    ctg.refused(
+        "keys", "generate", "--party", "caf92", "--encryption", as_="c.admin",
+        env={"CTG_IDENTITY_PASSPHRASE": None},  # type: ignore[dict-item]
+        contains="no passphrase for the party's decryption identity",
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_sigkill_during_a_large_send_leaves_nothing(keyed: Ctg, tmp_path: Path) -> None:
     import signal

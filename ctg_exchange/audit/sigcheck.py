@@ -10,7 +10,6 @@ so neither side can block the other.
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING
 
 from ..errors import ExchangeError
+from ..procenv import child_environment
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -114,7 +114,7 @@ class ThreadChecker(Checker):
 
 class ProcessChecker(Checker):
     def __init__(self, workers: int) -> None:
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = child_environment(PYTHONDONTWRITEBYTECODE="1")
         self._children = [
             subprocess.Popen(
                 [sys.executable, "-c", WORKER],

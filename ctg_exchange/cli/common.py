@@ -83,11 +83,21 @@ def ask_passphrase(prompt: str, *, confirm: bool = False) -> str:
 
 
 def ask_identity_passphrase(prompt: str, *, confirm: bool = False) -> str:
-    """A party identity's passphrase: ``CTG_IDENTITY_PASSPHRASE``, else as for signing keys."""
+    """A party identity's own passphrase: ``CTG_IDENTITY_PASSPHRASE``, else a hidden prompt.
+
+    Never the member's signing-key passphrase (``CTG_PASSPHRASE``): the identity decrypts the
+    party's data and is shared by its staff; a key passphrase does not open it by default.
+    """
     value = os.environ.get("CTG_IDENTITY_PASSPHRASE")
     if value is not None:
         return value
-    return ask_passphrase(prompt, confirm=confirm)
+    if not sys.stdin.isatty():
+        raise KeyFileError(
+            "no passphrase for the party's decryption identity: set CTG_IDENTITY_PASSPHRASE "
+            "or run the command in a terminal"
+        )
+    entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
+    return entered
 
 
 def common_options(func: F) -> F:

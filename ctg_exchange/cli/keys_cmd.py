@@ -36,9 +36,9 @@ def generate(
     `member add`. The passphrase is asked twice (or read from CTG_PASSPHRASE).
 
     --party P --encryption (an admin of P) writes P.age1….age, an age identity encrypted to a
-    passphrase (CTG_IDENTITY_PASSPHRASE, else CTG_PASSPHRASE, else asked), and registers its
-    recipient: packages for P are encrypted to it. Give the file to P's agents who receive data;
-    `age -d` recovers it in an emergency.
+    passphrase of its own (CTG_IDENTITY_PASSPHRASE, else asked; never your key's), and
+    registers its recipient: packages for P are encrypted to it. Give the file to P's agents
+    who receive data; `age -d` recovers it in an emergency.
 
     \b
     Example:

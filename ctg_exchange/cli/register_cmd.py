@@ -256,6 +256,8 @@ def export(
         from ..services.register_export import audit_bundle
 
         made = audit_bundle(opts.session(), bundle, controller, ref)
+        for name in made.swept:
+            say(f"removed {name}, left by an interrupted bundle (nothing in it was published)")
         if opts.json:
             emit_json(
                 {
@@ -263,6 +265,7 @@ def export(
                     "files": made.files,
                     "sha256sums_sha256": made.sums_sha256,
                     "audit_log": made.verified,
+                    "swept": list(made.swept),
                 }
             )
             return

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,7 +21,7 @@ from ..domain.actions import CONVENTION_CHANGES
 from ..domain.models import ExchangeRequest
 from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound
-from ..fsutil import fsync_dir, write_atomic
+from ..fsutil import STAGING_LOCK, StagingDir, sweep_staging, write_atomic
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
 from .audit_export import offline_verifier, write_export
@@ -33,6 +31,8 @@ from .members import allowed_signers_text
 from .register import editor_role
 from .session import Recorder, Session, load_actor
 from .workspace import Workspace
+
+BUNDLE_STAGING = ".ctg-bundle-"
 
 
 def _exchange_summary(request: ExchangeRequest) -> str:
@@ -114,6 +114,7 @@ class Bundle:
     files: int
     sums_sha256: str
     verified: str
+    swept: tuple[str, ...] = ()  # leftovers of interrupted bundles, removed first
 
 
 def _write(root: Path, relative: str, data: bytes | str) -> None:
@@ -253,8 +254,8 @@ def audit_bundle(
         party = controller or actor.party
         role = editor_role(actor, party)
     signer = session.keyring.signer(actor)
-    staging = Path(tempfile.mkdtemp(prefix=".ctg-bundle-", dir=directory.parent))
-    moved = False
+    swept = sweep_staging(directory.parent, BUNDLE_STAGING)
+    staging = StagingDir(directory, BUNDLE_STAGING)
     try:
         with workspace.store.transaction(write=True) as tx:
             actor = load_actor(tx, actor.id)
@@ -262,20 +263,22 @@ def audit_bundle(
             result = raise_if_broken(verify_tx(tx, workspace.id))
             recorder = Recorder(tx, workspace.id, session.clock, signer)
             recorder.checkpoint(actor, role)  # the bundle's journal is proven against it
-            _files(workspace, tx, view, staging, actor.id, result)
-            sums = _sums(staging)
-            _write(staging, "SHA256SUMS", sums)
-            _write(staging, "SHA256SUMS.sig", signer.sign(NAMESPACE_BUNDLE, sums))
+            root = staging.path
+            _files(workspace, tx, view, root, actor.id, result)
+            (root / STAGING_LOCK).unlink()  # not part of the bundle
+            sums = _sums(root)
+            _write(root, "SHA256SUMS", sums)
+            _write(root, "SHA256SUMS.sig", signer.sign(NAMESPACE_BUNDLE, sums))
             digest = hashlib.sha256(sums).hexdigest()
-            verified = (staging / "journal" / "verification.txt").read_text().strip()
+            verified = (root / "journal" / "verification.txt").read_text().strip()
             exported = RegisterExport(
                 controller=party, ref=ref, files=sums.count(b"\n"), sha256sums_sha256=digest
             )
             recorder.record(actor, role, party, exported)
-            staging.rename(directory)  # appears just before the export's event commits
-            moved = True
-            fsync_dir(directory.parent)
+            staging.publish()  # appears just before the export's event commits
     except BaseException:
-        shutil.rmtree(directory if moved else staging, ignore_errors=True)
+        staging.discard()
         raise
-    return Bundle(path=directory, files=sums.count(b"\n"), sums_sha256=digest, verified=verified)
+    finally:
+        staging.close()
+    return Bundle(directory, sums.count(b"\n"), digest, verified, tuple(swept))

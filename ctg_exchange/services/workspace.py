@@ -153,8 +153,8 @@ def prepare_new(root: Path, database: str) -> Path | str:
             f"{db_path} exists but {root / CONFIG_NAME} does not: a partial workspace",
             hint="move the database away (it may hold evidence) and run init again",
         )
-    root.mkdir(parents=True, exist_ok=True)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
+    private_workspace_dir(root)
+    private_workspace_dir(db_path.parent)
     return db_path
 
 
@@ -178,6 +178,8 @@ def build_database(db_path: Path | str, fill: Any) -> None:
             server.close()
         return
     tmp = db_path.with_name(f".{db_path.name}.init-{secrets.token_hex(6)}")
+    # 0600 from its first byte: SQLite gives its -wal and -shm files the database's mode
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
     store = SqliteStore(tmp, create=True)
     try:
         store.initialise(fill)
@@ -191,8 +193,18 @@ def build_database(db_path: Path | str, fill: Any) -> None:
     fsync_dir(db_path.parent)
 
 
+def private_workspace_dir(directory: Path) -> None:
+    """The workspace's directory, made ``0700`` whatever the umask: it holds the evidence. An
+    existing empty directory is made so too; one that already holds other files keeps its mode
+    (the database in it is ``0600`` regardless)."""
+    if directory.is_dir() and any(directory.iterdir()):
+        return
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+
+
 def write_config(root: Path, workspace_id: str, database: str, created_at: str) -> None:
     config = {"format": FORMAT, "id": workspace_id, "database": database, "created_at": created_at}
-    root.mkdir(parents=True, exist_ok=True)
+    private_workspace_dir(root)
     data = (json.dumps(config, indent=2) + "\n").encode()
     write_atomic(root / CONFIG_NAME, data, mode=0o644)
