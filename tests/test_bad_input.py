@@ -218,6 +218,7 @@ def test_malformed_today(ctg: Ctg) -> None:
         (("--to", "caf75"), "unknown party 'caf75'"),
         (("--category", "quotient_familial"), "category listed twice: quotient_familial"),
         (("--purpose", "   "), "purpose: String should have at least 1 character"),
+        (("--legal-text", "   "), "NO_LEGAL_TEXT: no French legal text is cited"),
     ],
 )
 def test_invalid_request_fields(ctg: Ctg, args: tuple[str, ...], message: str) -> None:
@@ -414,3 +415,67 @@ def test_a_policy_with_aliases_is_refused(fresh: Ctg, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "anchors and aliases (& and *) are refused" in result.stderr
     assert not fresh.workspace.exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("retention_days: true", "retention_days: input should be a valid integer"),
+        ('retention_days: "365"', "retention_days: input should be a valid integer"),
+        ("retention_days: 365.0", "retention_days: input should be a valid integer"),
+        ("volume: false", "volume: input should be a valid integer"),
+        ('transfer_outside_eu: "no"', "transfer_outside_eu: input should be a valid boolean"),
+    ],
+)
+def test_numbers_in_a_request_file_are_numbers(
+    ctg: Ctg, tmp_path: Path, line: str, message: str
+) -> None:
+    source = tmp_path / "request.yaml"
+    source.write_text(
+        textwrap.dedent("""\
+        to: caf92
+        field: enfance
+        purpose: Tarif social de l'ALSH (jeu de test)
+        purpose_kind: pricing
+        categories: [quotient_familial]
+        subjects: Familles fictives
+        legal_basis: art6_1_e
+        legal_text: Texte fictif
+        retention_days: 365
+        frequency: yearly
+        """).replace("retention_days: 365", line)
+        if line.startswith("retention_days")
+        else textwrap.dedent("""\
+        to: caf92
+        field: enfance
+        purpose: Tarif social de l'ALSH (jeu de test)
+        purpose_kind: pricing
+        categories: [quotient_familial]
+        subjects: Familles fictives
+        legal_basis: art6_1_e
+        legal_text: Texte fictif
+        retention_days: 365
+        frequency: yearly
+        """)
+        + line
+        + "\n",
+        encoding="utf-8",
+    )
+    ctg.refused("request", "new", "--from-file", str(source), as_="v.agent", contains=message)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("request", "show", "{huge}"),
+        ("member", "revoke", "{huge}", "--reason", "Test"),
+        ("register", "show", "{huge}"),
+        ("audit", "log", "--request", "{huge}"),
+    ],
+)
+def test_an_echoed_value_is_cut_to_80_characters(ctg: Ctg, command: tuple[str, ...]) -> None:
+    huge = "DX-" + "9" * 100_000
+    args = [arg.format(huge=huge) for arg in command]
+    result = ctg.refused(*args, as_="v.admin", contains="…")
+    assert len(result.stderr) < 400, result.stderr
+    assert "9" * 70 in result.stderr and "9" * 80 not in result.stderr

@@ -5,6 +5,7 @@ Datasets are synthetic: allocataire numbers in the 9000000 range, made-up values
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -173,6 +174,15 @@ def _member_offset(package: Path, name: str, within: int = 0) -> int:
     return member.offset_data + (within if within >= 0 else member.size + within)
 
 
+def _reordered(package: Path) -> None:
+    """The same three members, the manifest first: what ``tar`` itself would happily read."""
+    with tarfile.open(package) as archive:
+        members = [(m, archive.extractfile(m).read()) for m in archive.getmembers()]  # type: ignore[union-attr]
+    with tarfile.open(package, "w", format=tarfile.USTAR_FORMAT) as archive:
+        for member, data in [*members[1:], members[0]]:
+            archive.addfile(member, io.BytesIO(data))
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -184,8 +194,18 @@ def _member_offset(package: Path, name: str, within: int = 0) -> int:
         (lambda p: _flip(p, _member_offset(p, "manifest.sig", 50)), "signature"),
         (lambda p: p.write_bytes(p.read_bytes()[:700]), "truncated"),
         (lambda p: p.write_bytes(b"not a tar file at all" * 40), "not a valid tar archive"),
+        (lambda p: p.write_bytes(p.read_bytes() + b"unsigned extra"), "data after the end"),
+        (_reordered, "manifest.json is out of order in the package"),
     ],
-    ids=["payload-byte", "manifest-byte", "signature-byte", "truncated", "garbage"],
+    ids=[
+        "payload-byte",
+        "manifest-byte",
+        "signature-byte",
+        "truncated",
+        "garbage",
+        "data-after-the-end",
+        "members-reordered",
+    ],
 )
 def test_a_damaged_package_exits_3_and_writes_nothing(
     keyed: Ctg, tmp_path: Path, damage: object, message: str

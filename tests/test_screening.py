@@ -110,6 +110,12 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         request(purpose_kind="statistics", categories=["frequentation_eaje_alsh"]),
         {"CATEGORY_NOT_HELD", "MINORS"}, "personal",
     ),
+    "the numéro allocataire the town hall's EAJE files record, asked by the Caf (FILOUE)": (
+        request(to="ville_sceaux", purpose_kind="statistics",
+                categories=["numero_allocataire", "frequentation_eaje_alsh"], retention_days=365,
+                frequency="yearly"),
+        {"MINORS", "MATCHING_DATASETS", "DPIA_REQUIRED"}, "personal",
+    ),
     "aggregates sent to an analytics service outside the EU": (
         request(field="parentalite", purpose_kind="statistics",
                 categories=["statistiques_agregees"], transfer_outside_eu=True),

@@ -15,7 +15,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidInput, KeyFileError
+from ..errors import InvalidInput, KeyFileError, cut
 from ..fsutil import ensure_private_dir, write_exclusive
 from . import sshsig
 from .publickey import PublicKey
@@ -51,7 +51,7 @@ class Signer:
 def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise InvalidInput(
-            f"invalid id {name!r}: use 1-64 lower-case letters, digits, '.', '_' or '-'"
+            f"invalid id {cut(name)!r}: use 1-64 lower-case letters, digits, '.', '_' or '-'"
         )
     return name
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, StrictBool, StrictInt, field_validator
 
 from .recommendations import Answer, Condition, Recommendation
 from .types import Frozen, MemberId, Ref, Text
@@ -107,6 +107,14 @@ class Standing(Protocol):
     def to_party(self) -> str: ...
 
 
+def _blank_is_none(value: object) -> object:
+    """An optional text left blank is not given: a blank legal text is no legal text."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptionalText = Annotated[Text | None, BeforeValidator(_blank_is_none)]
+
+
 class RequestContent(Frozen):
     """What the requesting party writes when it files (DOMAIN §2, step 1)."""
 
@@ -117,13 +125,13 @@ class RequestContent(Frozen):
     categories: tuple[Ref, ...] = Field(min_length=1)
     subjects: Text
     legal_basis: Ref | None = None
-    legal_text: Text | None = None
-    retention_days: int = Field(ge=1, le=3650)
+    legal_text: OptionalText = None
+    retention_days: StrictInt = Field(ge=1, le=3650)  # never a boolean or "365"
     frequency: Frequency
-    recipients: Text | None = None
-    volume: int | None = Field(default=None, ge=0)
+    recipients: OptionalText = None
+    volume: StrictInt | None = Field(default=None, ge=0)
     art9_condition: Ref | None = None
-    transfer_outside_eu: bool = False
+    transfer_outside_eu: StrictBool = False
     nir_case: Ref | None = None
 
     @field_validator("categories")

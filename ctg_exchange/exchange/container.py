@@ -18,6 +18,7 @@ PAYLOAD, MANIFEST, SIGNATURE = "payload.age", "manifest.json", "manifest.sig"
 MEMBERS = (PAYLOAD, MANIFEST, SIGNATURE)
 BLOCK = 512
 MAX_PAYLOAD = 8**11 - 1  # the ustar size field: 11 octal digits
+MAX_TAIL = 20 * 512  # one tar record: tools may pad the end-of-archive to it
 MAX_SMALL = 1 << 20  # manifest and signature
 
 
@@ -85,6 +86,11 @@ class PackageReader:
                         raise PackageError(f"unexpected member {info.name!r} in the package")
                     if not info.isreg():
                         raise PackageError(f"{info.name} is not a regular file in the package")
+                    if info.name != MEMBERS[len(members)]:
+                        raise PackageError(
+                            f"{info.name} is out of order in the package: "
+                            f"the members are {', '.join(MEMBERS)}, in this order"
+                        )
                     members[info.name] = Member(info.offset_data, info.size)
         except (tarfile.TarError, EOFError, OSError):
             raise PackageError("the package is not a valid tar archive (truncated?)") from None
@@ -97,7 +103,19 @@ class PackageReader:
         for name in (MANIFEST, SIGNATURE):
             if members[name].size > MAX_SMALL:
                 raise PackageError(f"{name} is too large")
+        last = members[MEMBERS[-1]]
+        self._check_end(last.offset + last.size + len(_pad(last.size)), file_size)
         self.members = members
+
+    def _check_end(self, end: int, file_size: int) -> None:
+        """After the last member: the end-of-archive blocks of zeros, and nothing else (a tar
+        reader would ignore what follows; a package carries nothing unsigned)."""
+        tail = file_size - end
+        if tail < 2 * BLOCK or tail > MAX_TAIL:
+            raise PackageError("the package does not end as the format says (data after the end)")
+        self._file.seek(end)
+        if self._file.read(tail).strip(b"\0"):
+            raise PackageError("the package does not end as the format says (data after the end)")
 
     def read(self, name: str) -> bytes:
         member = self.members[name]

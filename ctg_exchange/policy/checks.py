@@ -8,12 +8,12 @@ convention is a finding of pre-screening instead: the request is well-formed but
 from __future__ import annotations
 
 from ..domain.models import RequestContent
-from ..errors import InvalidInput
+from ..errors import InvalidInput, cut
 from .model import Policy
 
 
 def _unknown(what: str, value: str, known: list[str]) -> InvalidInput:
-    return InvalidInput(f"unknown {what} {value!r}: the convention knows {', '.join(known)}")
+    return InvalidInput(f"unknown {what} {cut(value)!r}: the convention knows {', '.join(known)}")
 
 
 def check_references(policy: Policy, content: RequestContent) -> None:

@@ -11,7 +11,7 @@ from ..audit.events import StoredEvent, utc_timestamp
 from ..audit.export import dump, event_line, header, signer_line, verify_export
 from ..audit.report import VerifyResult
 from ..domain.actions import MEMBERSHIP, Action
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import NewFile
 from ..store.base import Tx
 from .auditing import make_checkpoint
@@ -66,7 +66,7 @@ def export_audit(
     workspace = session.workspace
     with workspace.store.transaction() as tx:
         if request_id is not None and tx.get_request(request_id) is None:
-            raise NotFound(f"no request {request_id!r}")
+            raise NotFound(f"no request {cut(request_id)!r}")
         if last is not None and last > tx.count_events():
             raise InvalidInput(f"--to {last}: the log has {tx.count_events()} events")
     if session.actor_id:

@@ -23,6 +23,7 @@ from ..errors import (
     NotAuthorised,
     NotFound,
     SignatureInvalid,
+    cut,
 )
 from ..store.base import Tx
 from .replay_check import compare
@@ -35,7 +36,7 @@ ROLE_ORDER = (Role.ADMIN, Role.DPO, Role.CONTROLLER, Role.STAFF)
 def audit_log(workspace: Workspace, request_id: str | None = None) -> list[StoredEvent]:
     with workspace.store.transaction() as tx:
         if request_id is not None and tx.get_request(request_id) is None:
-            raise NotFound(f"no request {request_id!r}")
+            raise NotFound(f"no request {cut(request_id)!r}")
         return list(tx.events(subject=request_id))
 
 
@@ -196,7 +197,7 @@ def prove_request(workspace: Workspace, request_id: str) -> Proofs:
     """Inclusion proofs of a request's events in the latest checkpoint, each checked first."""
     with workspace.store.transaction() as tx:
         if tx.get_request(request_id) is None:
-            raise NotFound(f"no request {request_id!r}")
+            raise NotFound(f"no request {cut(request_id)!r}")
         checkpoint = tx.latest_checkpoint()
         if checkpoint is None:
             raise InvalidInput(

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ..audit.events import utc_timestamp
-from ..errors import InvalidInput
+from ..errors import InvalidInput, cut
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -30,7 +30,9 @@ class Clock:
         try:
             return cls(date.fromisoformat(value))
         except ValueError:
-            raise InvalidInput(f"CTG_TODAY must be a date like 2025-06-02, not {value!r}") from None
+            raise InvalidInput(
+                f"CTG_TODAY must be a date like 2025-06-02, not {cut(value)!r}"
+            ) from None
 
     def today(self) -> date:
         return self.fixed_today or datetime.now(PARIS).date()

@@ -18,7 +18,7 @@ from ..domain.actions import Action
 from ..domain.lifecycle import BEFORE_EXCHANGE
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
-from ..errors import InvalidInput, NotAuthorised
+from ..errors import InvalidInput, NotAuthorised, cut
 from ..policy import LoadedPolicy
 from ..policy.convention import ChangeKind, ConventionChange, ConventionState, ConventionStatus
 from ..store.base import PolicyRecord, Tx
@@ -143,7 +143,9 @@ def amend(session: Session, loaded: LoadedPolicy, reference: str) -> ConventionS
         current = session.workspace.current_policy(tx)
         new = loaded.policy
         if new.id != current.policy.id:
-            raise InvalidInput(f"an avenant amends {current.policy.id}; this policy is {new.id!r}")
+            raise InvalidInput(
+                f"an avenant amends {current.policy.id}; this policy is {cut(new.id)!r}"
+            )
         if new.party_ids != current.policy.party_ids:
             raise InvalidInput(
                 f"an avenant keeps the parties ({', '.join(current.policy.party_ids)}); "

@@ -12,7 +12,7 @@ from ..crypto.sshsig import NAMESPACES
 from ..domain.models import Member, Role
 from ..domain.payloads import MemberAdd, MemberDeclaration, MemberRevoke, PolicyRef, WorkspaceInit
 from ..domain.rules import authorise_member_add, authorise_member_revoke
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, cut
 from ..policy import LoadedPolicy, Policy
 from ..store.base import PolicyRecord, Tx
 from .clock import Clock
@@ -41,7 +41,8 @@ def declaration(member: Member) -> MemberDeclaration:
 def _check_party(policy: Policy, party: str) -> None:
     if policy.party(party) is None:
         raise InvalidInput(
-            f"unknown party {party!r}: the convention's parties are {', '.join(policy.party_ids)}"
+            f"unknown party {cut(party)!r}: the convention's parties are "
+            + ", ".join(policy.party_ids)
         )
 
 
@@ -132,10 +133,10 @@ def add_member(
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
         _check_party(session.workspace.current_policy(tx).policy, party)
         if tx.get_member(member_id) is not None:
-            raise InvalidInput(f"the member {member_id!r} already exists")
+            raise InvalidInput(f"the member {cut(member_id)!r} already exists")
         holder = tx.member_by_key(public_key.openssh)
         if holder is not None:
-            raise InvalidInput(f"this public key is already registered to {holder.id!r}")
+            raise InvalidInput(f"this public key is already registered to {cut(holder.id)!r}")
         authorise_member_add(actor, party, unique_roles, tx.party_had_admin(party))
         member = Member(
             id=member_id,
@@ -163,7 +164,7 @@ def revoke_member(session: Session, member_id: str, reason: str) -> Member:
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
         target = tx.get_member(member_id)
         if target is None:
-            raise NotFound(f"unknown member {member_id!r}")
+            raise NotFound(f"unknown member {cut(member_id)!r}")
         if not target.active:
             raise InvalidInput(f"{member_id} is already revoked")
         authorise_member_revoke(actor, target, tx.active_admins(target.party))

@@ -19,7 +19,7 @@ from ..domain.exchange import PartyRecipient
 from ..domain.models import Member, Role
 from ..domain.payloads import EncryptionKey
 from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
-from ..errors import InvalidInput, KeyFileError, NotAuthorised
+from ..errors import InvalidInput, KeyFileError, NotAuthorised, cut
 from ..fsutil import ensure_private_dir, write_exclusive
 from ..store.base import Tx
 from .session import Keyring, Recorder, Session, background, perform
@@ -59,7 +59,7 @@ def generate_encryption_key(
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> PartyRecipient:
         ensure_active(actor)
         if session.workspace.current_policy(tx).policy.party(party) is None:
-            raise InvalidInput(f"unknown party {party!r}")
+            raise InvalidInput(f"unknown party {cut(party)!r}")
         if not actor.has(Role.ADMIN) or actor.party != party:
             raise NotAuthorised(
                 RULE_OWN_PARTY_ADMIN,

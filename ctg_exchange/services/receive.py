@@ -22,7 +22,7 @@ from ..domain.exchange import Delivery, Reception
 from ..domain.models import ExchangeRequest, Member, Role, Status
 from ..domain.rules import authorise
 from ..domain.step_payloads import Receive
-from ..errors import InvalidInput, SignatureInvalid
+from ..errors import InvalidInput, SignatureInvalid, cut
 from ..exchange.container import MANIFEST, SIGNATURE, PackageReader
 from ..exchange.manifest import (
     Manifest,
@@ -53,7 +53,7 @@ def _check_manifest(
         )
     request = tx.get_request(manifest.request)
     if request is None:
-        raise PackageError(f"the package is for an unknown request {manifest.request!r}")
+        raise PackageError(f"the package is for an unknown request {cut(manifest.request)!r}")
     authorise(Action.RECEIVE, actor, request)
     sender = tx.get_member(manifest.sender.member)
     if (

@@ -18,7 +18,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterVersion
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
-from ..errors import InvalidInput, NotAuthorised, NotFound
+from ..errors import InvalidInput, NotAuthorised, NotFound, cut
 from ..policy.model import Category, Policy, Sensitivity
 from ..register.check import problems
 from ..register.loader import load_entries, registry_files
@@ -138,7 +138,7 @@ def save_entry(session: Session, path: Path, reason: str, *, new: bool) -> Entry
             raise InvalidInput(f"{entry.ref} already exists: use `register edit`")
         if not new:
             if not versions:
-                raise NotFound(f"no register fiche {entry.ref!r}: use `register add`")
+                raise NotFound(f"no register fiche {cut(entry.ref)!r}: use `register add`")
             if versions[-1].entry.controller != entry.controller:
                 raise InvalidInput(f"{entry.ref} belongs to {versions[-1].entry.controller}")
             entry = _merge(entry, versions[-1].entry)
@@ -159,7 +159,9 @@ def entry_history(workspace: Workspace, ref: str) -> list[EntryVersion]:
     with workspace.store.transaction() as tx:
         versions = tx.entry_versions(ref)
     if not versions:
-        raise NotFound(f"no register fiche {ref!r}", hint="`ctg-exchange register list` shows them")
+        raise NotFound(
+            f"no register fiche {cut(ref)!r}", hint="`ctg-exchange register list` shows them"
+        )
     return versions
 
 

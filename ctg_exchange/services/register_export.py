@@ -20,7 +20,7 @@ from ..crypto.sshsig import NAMESPACE_BUNDLE
 from ..domain.actions import CONVENTION_CHANGES
 from ..domain.models import ExchangeRequest
 from ..domain.payloads import RegisterExport
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import STAGING_LOCK, StagingDir, sweep_staging, write_atomic
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
@@ -53,7 +53,7 @@ def register_view(
     policy = workspace.current_policy(tx).policy
     party = policy.party(controller)
     if party is None:
-        raise InvalidInput(f"unknown party {controller!r}")
+        raise InvalidInput(f"unknown party {cut(controller)!r}")
     fiches = []
     versions_total = 0
     for current in tx.current_entries(controller):
@@ -65,7 +65,7 @@ def register_view(
             Fiche(current=current, created=current.entry.created_on, updated=history[-1].on)
         )
     if ref is not None and not fiches:
-        raise NotFound(f"no register fiche {ref!r} of {controller}")
+        raise NotFound(f"no register fiche {cut(ref)!r} of {controller}")
     exchanges = {}
     for fiche in fiches:
         for rid in fiche.entry.exchanges:
@@ -88,7 +88,7 @@ def fiche_view(session: Session, ref: str) -> RegisterView:
     with session.workspace.store.transaction() as tx:
         versions = tx.entry_versions(ref)
         if not versions:
-            raise NotFound(f"no register fiche {ref!r}")
+            raise NotFound(f"no register fiche {cut(ref)!r}")
         return register_view(
             session.workspace, tx, versions[-1].entry.controller, session.clock.today(), ref
         )
@@ -97,7 +97,7 @@ def fiche_view(session: Session, ref: str) -> RegisterView:
 def export_register(session: Session, controller: str | None, fmt: str, out: Path) -> RegisterView:
     """Export a controller's register (default: the acting member's party)."""
     if fmt not in EXPORTERS:
-        raise InvalidInput(f"unknown format {fmt!r}: {', '.join(EXPORTERS)}")
+        raise InvalidInput(f"unknown format {cut(fmt)!r}: {', '.join(EXPORTERS)}")
     with session.workspace.store.transaction() as tx:
         if controller is None:
             if not session.actor_id:

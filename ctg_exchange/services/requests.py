@@ -32,7 +32,7 @@ from ..domain.models import (
 )
 from ..domain.rules import RULE_HOLDER_DPO, authorise, authorise_filing
 from ..domain.step_payloads import ContentSummary, RequestAmend, RequestFile, RequestStep, StepHead
-from ..errors import InvalidInput, NotAuthorised, NotFound, Refused
+from ..errors import InvalidInput, NotAuthorised, NotFound, Refused, cut
 from ..policy.checks import check_references
 from ..policy.screening import Screening, screen
 from ..store.base import Tx
@@ -84,7 +84,9 @@ class ScreeningRefused(Refused):
 def load_request(tx: Tx, request_id: str) -> ExchangeRequest:
     request = tx.get_request(request_id)
     if request is None:
-        raise NotFound(f"no request {request_id!r}", hint="`ctg-exchange request list` shows them")
+        raise NotFound(
+            f"no request {cut(request_id)!r}", hint="`ctg-exchange request list` shows them"
+        )
     return request
 
 

@@ -19,7 +19,7 @@ from ..domain.actions import Action
 from ..domain.exchange import Destruction, Reception
 from ..domain.models import Member, Role
 from ..domain.step_payloads import Destroy
-from ..errors import InvalidInput, NotFound
+from ..errors import InvalidInput, NotFound, cut
 from ..store.base import Tx
 from .requests import load_request, record_step, required_text
 from .session import Recorder, Session, load_actor, perform
@@ -143,13 +143,13 @@ def attest(session: Session, delivery_id: str, note: str) -> Destruction:
     note = required_text(note, "--note")
     request_id, _, number = delivery_id.rpartition("-")
     if not request_id or not number.isdigit():
-        raise InvalidInput(f"{delivery_id!r} is not a delivery id like DX-2026-0001-1")
+        raise InvalidInput(f"{cut(delivery_id)!r} is not a delivery id like DX-2026-0001-1")
     today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Destruction:
         reception = tx.get_reception(request_id, int(number))
         if reception is None:
-            raise NotFound(f"no received delivery {delivery_id!r}")
+            raise NotFound(f"no received delivery {cut(delivery_id)!r}")
         if any(d.request_id == request_id and d.number == int(number) for d in tx.destructions()):
             raise InvalidInput(f"the deletion of {delivery_id} is already attested")
         if Path(reception.path).exists():

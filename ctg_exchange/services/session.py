@@ -36,7 +36,7 @@ from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.models import Member, Role
 from ..domain.payloads import Payload
 from ..domain.rules import ensure_active
-from ..errors import InvalidInput, KeyFileError, NotFound, WorkspaceError
+from ..errors import InvalidInput, KeyFileError, NotFound, WorkspaceError, cut
 from ..store.base import Tx
 from .clock import Clock
 from .workspace import Workspace
@@ -203,7 +203,9 @@ Operation = Callable[[Tx, Member, Recorder], T]
 def load_actor(tx: Tx, actor_id: str) -> Member:
     member = tx.get_member(actor_id)
     if member is None:
-        raise NotFound(f"unknown member {actor_id!r}", hint="`ctg-exchange member list` shows them")
+        raise NotFound(
+            f"unknown member {cut(actor_id)!r}", hint="`ctg-exchange member list` shows them"
+        )
     ensure_active(member)
     return member
 

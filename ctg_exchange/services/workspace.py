@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CorruptRow, PolicyError, WorkspaceError
+from ..errors import CorruptRow, PolicyError, WorkspaceError, cut
 from ..fsutil import fsync_dir, write_atomic
 from ..policy import LoadedPolicy, Policy, parse_policy
 from ..policy.convention import ConventionState
@@ -39,7 +39,7 @@ def sqlite_path(root: Path, url: str) -> Path:
     if url.startswith("sqlite:") and not url.startswith("sqlite://"):
         return root / url[len("sqlite:") :]
     raise WorkspaceError(
-        f"unsupported database URL {url!r}",
+        f"unsupported database URL {cut(url)!r}",
         hint="use sqlite:FILE (in the workspace), sqlite:///ABSOLUTE/PATH or "
         "postgresql://USER@HOST:PORT/DATABASE",
     )
