@@ -267,6 +267,12 @@ def test_verifying_a_file_that_is_not_an_export_is_one_line(ctg: Ctg, tmp_path: 
     ctg.ok("audit", "export", "--out", str(tmp_path / "whole.jsonl"))
     cut.write_text((tmp_path / "whole.jsonl").read_text()[:-40])
     ctg.refused("audit", "verify", "--export", str(cut), contains="a truncated export?")
+    floats = tmp_path / "float.jsonl"
+    lines = (tmp_path / "whole.jsonl").read_text().splitlines()
+    last = json.loads(lines[-1])
+    last["payload"]["extra"] = 1.5  # no event holds a float: the canonical encoding has none
+    floats.write_text("\n".join([*lines[:-1], json.dumps(last)]) + "\n")
+    ctg.refused("audit", "verify", "--export", str(floats), contains="a float, which no event")
     bad_note = tmp_path / "note.txt"
     bad_note.write_text("not a note\n")
     ctg.refused("audit", "verify", "--checkpoint", str(bad_note), contains="not a signed note")

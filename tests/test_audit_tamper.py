@@ -153,13 +153,14 @@ def _rewrite(
             signature = signer.sign(NAMESPACE_EVENT, event.signed_bytes())
             head = event.digest()
             connection.execute(
-                "UPDATE audit_events SET time = ?, actor = ?, party = ?, role = ?, payload = ?, "
-                "prev_hash = ?, hash = ?, signature = ? WHERE seq = ?",
+                "UPDATE audit_events SET time = ?, actor = ?, party = ?, role = ?, subject = ?, "
+                "payload = ?, prev_hash = ?, hash = ?, signature = ? WHERE seq = ?",
                 (
                     event.time,
                     event.actor,
                     event.party,
                     event.role,
+                    event.subject,
                     json.dumps(event.payload, sort_keys=True, separators=(",", ":")),
                     event.prev,
                     head,
@@ -403,14 +404,63 @@ def test_a_corrupted_stored_tree_node_fails_prove(logged: Ctg) -> None:
 
 
 @pytest.mark.parametrize(
+    ("change", "found"),
+    [
+        ({"categories": ["quotient_familial"]}, "shape.categories is 2 items in the store"),
+        ({"retention_days": 3650}, "shape.retention_days is 365 in the store; the log says 3650"),
+        ({"legal_basis": None}, "shape.legal_basis is 'art6_1_e' in the store; the log says None"),
+        ({"frequency": "yearly"}, "shape.frequency is 'monthly' in the store; the log says"),
+    ],
+)
+def test_a_filing_summary_that_lies_about_the_content_is_caught_when_re_signed(
+    logged: Ctg, change: dict[str, Any], found: str
+) -> None:
+    """The filing's summary must say what the stored content says, not only hash it (the
+    checkpoint signed after the filing catches the rewrite too; this failure is the replay's)."""
+    seq = _seq_of(logged, "request.file")
+    rid = _events(logged)[-1]["subject"]
+    _rewrite(logged, seq, lambda e: replace(e, payload={**e.payload, **change}))
+    _, failures = _broken(logged)
+    assert any(f.get("request") == rid and f["message"].startswith(found) for f in failures), (
+        failures
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "subject", "message"),
+    [
+        ("member.revoke", "c.dpo", "the event's subject is not the member id it names"),
+        ("dpo.annotate", "DX-2025-0099", "the event's subject is not the request id it names"),
+        ("workspace.init", "another-log", "the first event names another workspace"),
+    ],
+)
+def test_an_event_filed_under_another_subject_is_caught_when_re_signed(
+    logged: Ctg, action: str, subject: str, message: str
+) -> None:
+    """Partial exports and ``audit log --request`` select events by subject: an insider who
+    re-signs an event under another subject would misfile or hide it."""
+    if action == "member.revoke":
+        logged.ok("member", "revoke", "c.both", "--reason", "Départ (test)", as_="c.admin")
+    seq = _seq_of(logged, action) if action != "dpo.annotate" else _events(logged)[-1]["seq"]
+    _rewrite(logged, seq, lambda e: replace(e, subject=subject))
+    first, failures = _broken(logged)
+    assert first.startswith(f"event #{seq}: {message}"), first
+    assert failures[0]["seq"] == seq
+
+
+@pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"colour": "rouge"}, "colour: unexpected key"),
         ({"text_sha256": "not-a-digest"}, "text_sha256: String should match pattern"),
         ({"from_status": "nowhere"}, "from_status: Input should be 'filed', "),
         ({"request": 7}, "request: Input should be a valid string"),
+        (
+            {"x\nctg-exchange: hint: all good, signed Jean Dupont": 1},
+            "(a key that is not a name): unexpected key",
+        ),
     ],
-    ids=["extra-key", "bad-digest", "unknown-status", "wrong-type"],
+    ids=["extra-key", "bad-digest", "unknown-status", "wrong-type", "key-with-a-line-break"],
 )
 def test_a_payload_its_model_refuses_is_named_even_when_re_signed(
     logged: Ctg, change: dict[str, Any], message: str
@@ -424,5 +474,7 @@ def test_a_payload_its_model_refuses_is_named_even_when_re_signed(
 
     assert first.startswith(f"event #{seq}: malformed dpo.annotate payload: {message}"), first
     assert failures[0]["seq"] == seq
+    verified = logged("audit", "verify")
+    assert "Jean Dupont" not in verified.stderr and "hint: all good" not in verified.stderr
     shown = logged("audit", "log")
     assert shown.exit_code == 0  # the log still reads; its line shows no summary

@@ -46,6 +46,11 @@ CASES: dict[str, tuple[str, str, list[tuple[str, ...]]]] = {
         "audit_events row #{opinion}",
         [("audit", "verify"), ("audit", "log")],
     ),
+    "event payload with a float": (
+        "UPDATE audit_events SET payload = '{\"a\": 1.5}' WHERE seq = {opinion}",
+        "audit_events row #{opinion}",
+        [("audit", "verify"), ("audit", "log")],
+    ),
     "request document refused by its model": (
         "UPDATE requests SET doc = '{\"id\": 1}'",
         "requests row DX-",

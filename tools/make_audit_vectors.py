@@ -35,6 +35,7 @@ from ctg_exchange.audit.export import dump, event_line, header, signer_line  # n
 from ctg_exchange.crypto import sshsig  # noqa: E402
 from ctg_exchange.crypto.publickey import PublicKey  # noqa: E402
 from ctg_exchange.crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT  # noqa: E402
+from ctg_exchange.domain.actions import Action  # noqa: E402
 
 LOG = "00000000-0000-4000-8000-000000000000"
 RID = "DX-2025-0001"
@@ -96,14 +97,14 @@ def _script() -> list[tuple[str, str, str, str, dict[str, Any]]]:
         (
             "v.admin",
             "admin",
-            "workspace.init",
+            Action.INIT,
             LOG,
             {"workspace": LOG, "policy": policy, "admin": _declaration("v.admin")},
         ),
     ]
     for member, _, _, adder in MEMBERS[1:]:
         assert adder is not None
-        script.append((adder, "admin", "member.add", member, _declaration(member)))
+        script.append((adder, "admin", Action.MEMBER_ADD, member, _declaration(member)))
     content = {
         "to": "caf92",
         "field": "petite_enfance",
@@ -121,22 +122,28 @@ def _script() -> list[tuple[str, str, str, str, dict[str, Any]]]:
         (
             "v.agent",
             "staff",
-            "request.file",
+            Action.FILE,
             RID,
             _step(None, "filed", policy_version=1, **content),
         ),
         (
             "c.controller",
             "controller",
-            "study.accept",
+            Action.STUDY_ACCEPT,
             RID,
             _step("filed", "under_study", text_sha256=_text("Étude engagée")),
         ),
-        ("c.controller", "controller", "study.submit", RID, _step("under_study", "awaiting_dpo")),
+        (
+            "c.controller",
+            "controller",
+            Action.STUDY_SUBMIT,
+            RID,
+            _step("under_study", "awaiting_dpo"),
+        ),
         (
             "c.dpo",
             "dpo",
-            "dpo.opinion",
+            Action.OPINION,
             RID,
             _step(
                 "awaiting_dpo",
@@ -149,7 +156,7 @@ def _script() -> list[tuple[str, str, str, str, dict[str, Any]]]:
         (
             "c.controller",
             "controller",
-            "decide.approve",
+            Action.APPROVE,
             RID,
             _step(
                 "opinion_given",
@@ -163,7 +170,7 @@ def _script() -> list[tuple[str, str, str, str, dict[str, Any]]]:
         (
             "v.controller",
             "controller",
-            "conditions.accept",
+            Action.ACCEPT_CONDITIONS,
             RID,
             _step(
                 "approved",
@@ -176,7 +183,7 @@ def _script() -> list[tuple[str, str, str, str, dict[str, Any]]]:
         (
             "c.dpo",
             "dpo",
-            "dpo.annotate",
+            Action.ANNOTATE,
             RID,
             _step("conditions_accepted", "conditions_accepted", text_sha256=_text("Note")),
         ),
@@ -336,7 +343,7 @@ def cases() -> dict[str, tuple[str, str, dict[str, Any]]]:
         "c.dpo",
         "caf92",
         "dpo",
-        "dpo.annotate",
+        Action.ANNOTATE,
         RID,
         log[-1].hash,
         _step("conditions_accepted", "conditions_accepted", text_sha256=_text("x")),

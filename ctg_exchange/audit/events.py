@@ -76,7 +76,22 @@ class StoredEvent:
 
     @staticmethod
     def payload_from_text(text: str) -> dict[str, Any]:
-        value = json.loads(text)
+        """A stored payload: a JSON object the canonical encoding can hold (no float, no NaN)."""
+        value = loads_canonical(text)
         if not isinstance(value, dict):
             raise ValueError("payload is not an object")
         return value
+
+
+class NotCanonical(ValueError):
+    """JSON the canonical encoding cannot hold: a float, NaN or an infinity."""
+
+
+def _no_float(text: str) -> Any:
+    raise NotCanonical("the canonical encoding has no floats")
+
+
+def loads_canonical(text: str) -> Any:
+    """Parse JSON that is to be re-encoded canonically: a float is refused here, with a
+    ``ValueError``, rather than failing the encoding later."""
+    return json.loads(text, parse_float=_no_float, parse_constant=_no_float)

@@ -30,7 +30,7 @@ from ..domain.payloads import PayloadInvalid
 from ..errors import InvalidInput, SignatureInvalid
 from . import merkle
 from .checkpoint import Checkpoint, key_id, origin_of, parse_note
-from .events import Event, StoredEvent
+from .events import Event, NotCanonical, StoredEvent, loads_canonical
 from .report import Failure, VerifyResult
 from .verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier
 
@@ -153,8 +153,10 @@ def read_export(
         if not text.strip():
             continue
         try:
-            line = json.loads(text)
+            line = loads_canonical(text)
             kind = line["type"]
+        except NotCanonical:
+            raise InvalidInput(f"line {number}: a float, which no event holds") from None
         except (ValueError, KeyError, TypeError):
             raise InvalidInput(f"line {number}: not a JSON object with a type") from None
         if kind == "event":
@@ -187,7 +189,9 @@ def read_export(
             if not text.strip():
                 continue
             try:
-                line = json.loads(text)
+                line = loads_canonical(text)
+            except NotCanonical:
+                raise InvalidInput(f"line {number}: a float, which no event holds") from None
             except ValueError:
                 raise InvalidInput(f"line {number}: not JSON (a truncated export?)") from None
             if not isinstance(line, dict) or line.get("type") != "event":

@@ -78,6 +78,7 @@ class Replay:
     _parties_with_admin: set[str] = field(default_factory=set)
     _group: tuple[str, str] = ("", "")  # (time, actor) of the transaction being replayed
     _group_actions: set[str] = field(default_factory=set)
+    _policy_id: str = ""  # the convention's, from the genesis: the subject of its changes
 
     # -- membership -------------------------------------------------------------------------
     def genesis(self, event: Event) -> None:
@@ -88,6 +89,9 @@ class Replay:
         member = member_from(payload.admin, event.seq)
         if member.id != event.actor:
             raise ReplayError("the first event's actor is not the admin it declares")
+        if payload.workspace != event.log or event.subject != event.log:
+            raise ReplayError("the first event names another workspace than its log's")
+        self._policy_id = payload.policy.id
         self._declare(member)
         payload.apply(self.book, event)
 
@@ -114,10 +118,9 @@ class Replay:
         except ValueError:
             raise ReplayError(f"unknown action {event.action!r}") from None
         payload = parsed(action, event)
-        if action in REQUEST_STEPS:
-            assert isinstance(payload, s.RequestFile | s.RequestStep)
-            if payload.request != event.subject:
-                raise ReplayError("the event's subject is not the request it names")
+        subject = self._policy_id if action in CONVENTION_CHANGES else payload.subject_of()
+        if subject is not None and event.subject != subject:
+            raise ReplayError(f"the event's subject is not the {payload.subject} it names")
         _HANDLERS[action](self, event, payload, actor)
 
     def _expect_role(self, event: Event, role: Role) -> None:
@@ -136,8 +139,6 @@ class Replay:
 
     def _member_add(self, event: Event, payload: p.MemberAdd, actor: LogMember) -> None:
         member = member_from(payload, event.seq)
-        if member.id != event.subject:
-            raise ReplayError("the event's subject is not the member it declares")
         self._expect_role(event, Role.ADMIN)
         had_admin = member.party in self._parties_with_admin
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))

@@ -7,6 +7,7 @@ two agree, and that every action has exactly one model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ from .payloads import (
 )
 from .step_payloads import STEPS
 
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
 CATALOGUE: dict[Action, type[Payload]] = {
     model.action: model
     for model in (
@@ -48,10 +51,23 @@ CATALOGUE: dict[Action, type[Payload]] = {
 def parse_payload(action: Action, payload: Mapping[str, Any]) -> Payload:
     """The stored payload of ``action`` as its model, or :class:`PayloadInvalid` naming the
     first field at fault (never a value: a payload may be anything)."""
+    model = CATALOGUE[action]
+    for name in sorted(model.omitted_when_none):
+        optional = not model.model_fields[name].is_required()
+        if optional and name in payload and payload[name] is None:
+            raise PayloadInvalid(f"{name}: left out when it has no value, never null")
     try:
-        return CATALOGUE[action].model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        where = ".".join(_key(p) for p in first["loc"]) or "payload"
         message = "unexpected key" if first["type"] == "extra_forbidden" else first["msg"]
         raise PayloadInvalid(f"{where}: {message.removeprefix('Value error, ')}") from None
+
+
+def _key(part: str | int) -> str:
+    """A key of the payload as a message may show it: a key the tool never writes may hold
+    anything (a line break, an escape sequence, a name), so only a plain name is shown."""
+    if isinstance(part, int) or _NAME.fullmatch(part):
+        return str(part)
+    return "(a key that is not a name)"

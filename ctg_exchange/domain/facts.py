@@ -84,6 +84,20 @@ class AcceptanceFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class ShapeFacts:
+    """A request's content as its filing or amendment summarises it in the log: the stored
+    content must say the same (its digest alone would let a re-signed summary lie)."""
+
+    to: str
+    field: str
+    purpose_kind: str
+    categories: tuple[str, ...]
+    legal_basis: str | None
+    retention_days: int
+    frequency: str
+
+
+@dataclass(frozen=True, slots=True)
 class AnnotationFacts:
     by: str
     party: str
@@ -106,6 +120,7 @@ class RequestFacts:
     filed_at: str
     policy_version: int
     content_sha256: str
+    shape: ShapeFacts  # what the log says of the content besides its digest
     triage: Triage
     findings: tuple[str, ...]  # rule codes, sorted, each once
     dpia_required: bool

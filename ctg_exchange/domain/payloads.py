@@ -17,7 +17,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, Field, StrictInt, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StringConstraints
 
 from .actions import Action
 from .facts import (
@@ -40,6 +40,19 @@ def _iso_date(value: object) -> object:
     if isinstance(value, date) or (isinstance(value, str) and _DAY.fullmatch(value)):
         return value
     raise ValueError("a date is written YYYY-MM-DD")
+
+
+def sorted_once(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A list the tool writes sorted, each item once: anything else was not written by it."""
+    if list(values) != sorted(set(values)):
+        raise ValueError("the items are written sorted, each once")
+    return values
+
+
+def each_once(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(set(values)) != len(values):
+        raise ValueError("an item is listed twice")
+    return values
 
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$"), Doc("SHA-256")]
@@ -92,6 +105,11 @@ class Payload(Frozen):
     def apply(self, book: FactBook, event: Logged) -> None:
         """Record in ``book`` what this event says of the records it binds (default: none)."""
 
+    def subject_of(self) -> str | None:
+        """What the event's ``subject`` must be, when the payload names it (the replay checks;
+        a convention change's subject, the policy id, comes from the log's genesis)."""
+        return None
+
     def highlights(self) -> dict[str, str]:
         """A few words for a person reading the log (``audit log``): states, verdict, outcome."""
         return {}
@@ -103,7 +121,7 @@ class MemberDeclaration(Frozen):
 
     member: MemberId
     party: Ref
-    roles: tuple[Role, ...] = Field(min_length=1)
+    roles: Annotated[tuple[Role, ...], AfterValidator(each_once)] = Field(min_length=1)
     public_key: OpenSshKey
     fingerprint: Fingerprint
     name_sha256: Sha256
@@ -123,7 +141,7 @@ class MemberDeclaration(Frozen):
 class PolicyRef(Frozen):
     id: PolicyId
     version: Number
-    sha256: Sha256
+    sha256: Sha256 = Field(description="of the policy file's bytes")
 
 
 class WorkspaceInit(Payload):
@@ -133,6 +151,9 @@ class WorkspaceInit(Payload):
     policy: PolicyRef
     admin: MemberDeclaration
 
+    def subject_of(self) -> str | None:
+        return self.workspace
+
     def apply(self, book: FactBook, event: Logged) -> None:
         book.member[self.admin.member] = self.admin.facts(event)
         book.policy[self.policy.version] = PolicyFacts(self.policy.sha256)
@@ -141,6 +162,9 @@ class WorkspaceInit(Payload):
 class MemberAdd(MemberDeclaration, Payload):
     action = Action.MEMBER_ADD
     subject = "member id"
+
+    def subject_of(self) -> str | None:
+        return self.member
 
     def apply(self, book: FactBook, event: Logged) -> None:
         book.member[self.member] = self.facts(event)
@@ -154,6 +178,9 @@ class MemberRevoke(Payload):
     subject = "member id"
     member: MemberId
     reason_sha256: Sha256
+
+    def subject_of(self) -> str | None:
+        return self.member
 
     def apply(self, book: FactBook, event: Logged) -> None:
         known = book.known_member(self.member)
@@ -217,7 +244,10 @@ class EncryptionKey(Payload):
     subject = "party id"
     party: Ref
     recipient: RecipientText
-    replaces: RecipientText | None
+    replaces: RecipientText | None = Field(description="the retired recipient, or null")
+
+    def subject_of(self) -> str | None:
+        return self.party
 
     def apply(self, book: FactBook, event: Logged) -> None:
         book.recipient[self.recipient] = RecipientFacts(self.party, added_seq=event.seq)
@@ -230,9 +260,12 @@ class RegisterVersion(Payload):
     subject = "register reference"
     ref: EntryRef
     controller: Ref
-    version: Number
-    doc_sha256: Sha256
+    version: Number = Field(description="1 for a new fiche, then one more per change")
+    doc_sha256: Sha256 = Field(description="of the canonical JSON of the whole fiche")
     reason_sha256: Sha256
+
+    def subject_of(self) -> str | None:
+        return self.ref
 
     def apply(self, book: FactBook, event: Logged) -> None:
         book.register_version[(self.ref, self.version)] = RegisterVersionFacts(
@@ -247,6 +280,9 @@ class RegisterExport(Payload):
     action = Action.REGISTER_EXPORT
     subject = "controller (party id)"
     controller: Ref
-    ref: EntryRef | None
-    files: Count
-    sha256sums_sha256: Sha256
+    ref: EntryRef | None = Field(description="the one fiche exported, or null")
+    files: Count = Field(description="lines of SHA256SUMS")
+    sha256sums_sha256: Sha256 = Field(description="of SHA256SUMS")
+
+    def subject_of(self) -> str | None:
+        return self.controller

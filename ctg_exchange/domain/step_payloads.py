@@ -12,7 +12,7 @@ from __future__ import annotations
 from sys import intern
 from typing import Annotated, Literal, TypedDict
 
-from pydantic import Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from .actions import Action
 from .facts import (
@@ -28,6 +28,7 @@ from .facts import (
     RecommendationFacts,
     RequestFacts,
     SetAsideFacts,
+    ShapeFacts,
 )
 from .models import Frequency, Status, Triage, Verdict
 from .payloads import (
@@ -40,6 +41,7 @@ from .payloads import (
     RequestId,
     RuleCode,
     Sha256,
+    sorted_once,
 )
 from .recommendations import RecommendationKind
 from .types import Doc, Frozen, Ref
@@ -68,9 +70,17 @@ class ContentSummary(Frozen):
     frequency: Frequency
     content_sha256: Sha256
     triage: Triage
-    findings: tuple[RuleCode, ...] = Field(description="the screening's rule codes, sorted")
+    findings: Annotated[tuple[RuleCode, ...], AfterValidator(sorted_once)] = Field(
+        description="the screening's rule codes, sorted, each once"
+    )
     dpia_required: StrictBool
     policy_version: Number
+
+    def shape(self) -> ShapeFacts:
+        return ShapeFacts(
+            self.to, self.field, self.purpose_kind, self.categories, self.legal_basis,
+            self.retention_days, self.frequency.value,
+        )  # fmt: skip
 
 
 class RequestFile(ContentSummary, Payload):
@@ -78,6 +88,9 @@ class RequestFile(ContentSummary, Payload):
     subject = "request id"
     request: RequestId
     to_status: Status
+
+    def subject_of(self) -> str | None:
+        return self.request
 
     def apply(self, book: FactBook, event: Logged) -> None:
         book.request[self.request] = RequestFacts(
@@ -89,6 +102,7 @@ class RequestFile(ContentSummary, Payload):
             filed_at=event.time,
             policy_version=self.policy_version,
             content_sha256=self.content_sha256,
+            shape=self.shape(),
             triage=self.triage,
             findings=tuple(sorted(set(self.findings))),
             dpia_required=self.dpia_required,
@@ -109,6 +123,9 @@ class RequestStep(Payload):
     from_status: Status = Field(description="the state the step found the request in")
     to_status: Status = Field(description="the state the step leaves it in")
     text_sha256: Sha256 | None = Field(None, description="of the note or reason, when given")
+
+    def subject_of(self) -> str | None:
+        return self.request
 
     def apply(self, book: FactBook, event: Logged) -> None:
         request = book.known_request(self.request)
@@ -131,11 +148,12 @@ class RequestStep(Payload):
 
 class RequestAmend(ContentSummary, RequestStep):
     action = Action.AMEND
-    changed: tuple[Ref, ...] = Field(min_length=1)
+    changed: tuple[Ref, ...] = Field(min_length=1, description="the content fields changed")
 
     def update(self, request: RequestFacts, event: Logged) -> None:
         request.to_party, request.policy_version = self.to, self.policy_version
         request.content_sha256, request.triage = self.content_sha256, self.triage
+        request.shape = self.shape()
         request.findings = tuple(sorted(set(self.findings)))
         request.dpia_required = self.dpia_required
 
@@ -232,7 +250,7 @@ class AcceptConditions(RequestStep):
     action = Action.ACCEPT_CONDITIONS
     conditions: Count = Field(description="how many")
     conditions_sha256: Sha256 = Field(description="of the canonical JSON of the conditions")
-    dpia_ref_sha256: Sha256 | None
+    dpia_ref_sha256: Sha256 | None = Field(description="of the DPIA reference, or null")
 
     def update(self, request: RequestFacts, event: Logged) -> None:
         acceptance = AcceptanceFacts(

@@ -38,6 +38,7 @@ from ..domain.facts import (
     RegisterVersionFacts,
     RequestFacts,
     SetAsideFacts,
+    ShapeFacts,
     StepFacts,
 )
 from ..domain.models import ExchangeRequest
@@ -57,6 +58,7 @@ def _digest(text: str | None) -> str | None:
 
 def request_facts(request: ExchangeRequest) -> RequestFacts:
     opinion, decision, acceptance = request.opinion, request.decision, request.acceptance
+    c = request.content
     conditions = [c.model_dump(mode="json") for c in request.conditions]
     return RequestFacts(
         id=request.id,
@@ -67,6 +69,15 @@ def request_facts(request: ExchangeRequest) -> RequestFacts:
         filed_at=request.filed_at,
         policy_version=request.policy_version,
         content_sha256=content_digest(request.content),
+        shape=ShapeFacts(
+            c.to,
+            c.field,
+            c.purpose_kind,
+            c.categories,
+            c.legal_basis,
+            c.retention_days,
+            c.frequency.value,
+        ),  # fmt: skip
         triage=request.triage,
         findings=tuple(sorted({f.code for f in request.findings})),
         dpia_required=request.dpia_required,
