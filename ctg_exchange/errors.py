@@ -76,6 +76,13 @@ class NotAuthorised(ExchangeError):
         return {**super().to_json(), "rule": self.rule}
 
 
+class ClockRefused(ExchangeError):
+    """A clock override where the workspace's dates must be the real ones: a usage error."""
+
+    exit_code = 2
+    code = "clock"
+
+
 class InvalidTransition(ExchangeError):
     """The request is not in a state where this step may be taken."""
 

@@ -37,8 +37,9 @@ SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policies" / "ctg-sceaux-
 PASSPHRASE = "synthetic-test-passphrase"
 TEST_KDF_ROUNDS = 1  # bcrypt-pbkdf rounds of the test members' keys
 TODAY = "2025-06-02"  # inside the shipped convention's validity (2021-01-01 -> 2025-12-31)
+# test workspaces are rehearsals: CTG_TODAY (below) sets their dates
 INIT = ("init", "--admin", "v.admin", "--admin-name", "Admin (fictif)",
-        "--admin-party", "ville_sceaux")  # fmt: skip
+        "--admin-party", "ville_sceaux", "--simulated-clock")  # fmt: skip
 POSTGRES_URL = os.environ.get("CTG_TEST_POSTGRES_URL", "")
 BACKENDS = ("sqlite", "postgres")
 
@@ -336,6 +337,7 @@ def _build_template(ctg: Ctg) -> None:
         "Admin Test (Ville, fictif)",
         "--admin-party",
         "ville_sceaux",
+        "--simulated-clock",
         *database,
     )
     assert init.exit_code == 0, init.output

@@ -284,7 +284,8 @@ def test_a_suffix_rewritten_with_consistent_hashes_and_real_signatures(logged: C
     sizes = _checkpoint_sizes(logged)
     seq = _seq_of(logged, "dpo.opinion")  # after checkpoint 1, inside checkpoint 2
     assert sizes[0] < seq <= sizes[1]
-    _rewrite(logged, seq, lambda e: replace(e, time=e.time.replace("T", "T0", 1)))
+    later = lambda e: replace(e, time=e.time[:-2] + ("1Z" if e.time[-2] != "1" else "2Z"))  # noqa: E731
+    _rewrite(logged, seq, later)  # a microsecond later: chained, signed, but not what was signed
     first, failures = _broken(logged)
     assert first.startswith(
         f"events #{sizes[0] + 1}–#{sizes[1]}: changed after checkpoint 2 was signed by c.dpo and "
@@ -424,6 +425,17 @@ def test_a_filing_summary_that_lies_about_the_content_is_caught_when_re_signed(
     assert any(f.get("request") == rid and f["message"].startswith(found) for f in failures), (
         failures
     )
+
+
+def test_an_event_re_signed_with_an_earlier_date_is_caught(logged: Ctg) -> None:
+    """A modified client that backdates its event (to file before an expiry, say): the log's
+    order is the order of time, within five minutes' clock skew."""
+    seq = _events(logged)[-1]["seq"]
+    _rewrite(logged, seq, lambda e: replace(e, time="2025-01-01T09:00:00.000000Z"))
+    first, failures = _broken(logged)
+    assert first.startswith(
+        f"event #{seq}: dated 2025-01-01T09:00:00Z, more than 5 minutes before the event it follows"
+    ), first
 
 
 @pytest.mark.parametrize(

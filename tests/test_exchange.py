@@ -682,6 +682,7 @@ def test_retention_purge_and_attest(keyed: Ctg, tmp_path: Path) -> None:
         "--note",
         "x",
         as_="v.agent",
+        env=later,
         contains=f"the deletion of {rid}-1 is already attested",
     )
     ctg.refused(
@@ -691,10 +692,15 @@ def test_retention_purge_and_attest(keyed: Ctg, tmp_path: Path) -> None:
         "--note",
         "Supprimé",
         as_="c.agent",
+        env=later,
         contains="only the requesting party's staff",
     )
-    ctg.ok("retention", "attest", f"{rid}-2", "--note", "Supprimé à la main", as_="v.agent")
-    statuses = [i["status"] for i in json.loads(ctg("retention", "list", "--json").stdout)]
+    ctg.ok(
+        "retention", "attest", f"{rid}-2", "--note", "Supprimé à la main", as_="v.agent", env=later
+    )
+    statuses = [
+        i["status"] for i in json.loads(ctg("retention", "list", "--json", env=later).stdout)
+    ]
     assert statuses == ["deleted", "deleted"]
     # each send, reception, purge and attestation signed a checkpoint of the log as it stood
     events = ctg.json("audit", "log")

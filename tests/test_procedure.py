@@ -246,13 +246,13 @@ def test_dpo_inbox_sorts_by_due_date_and_marks_the_overdue(ctg: Ctg) -> None:
     late, early = ctg.file_request(), ctg.file_request()
     ctg.ok("study", "accept", late, "--note", "Étude", as_="c.controller")
     ctg.ok("study", "accept", early, "--note", "Étude", as_="c.controller")
-    ctg.ok("study", "submit", early, as_="c.controller", env={"CTG_TODAY": "2025-06-01"})
+    ctg.ok("study", "submit", early, as_="c.controller")  # on 2025-06-02, the tests' day
     ctg.ok("study", "submit", late, as_="c.controller", env={"CTG_TODAY": "2025-06-20"})
 
     inbox = ctg("dpo", "inbox", "--json", as_="c.dpo", env={"CTG_TODAY": "2025-07-05"})
 
     items = [(i["id"], i["due"], i["overdue"]) for i in json.loads(inbox.stdout)]
-    assert items == [(early, "2025-07-01", True), (late, "2025-07-20", False)]
+    assert items == [(early, "2025-07-02", True), (late, "2025-07-20", False)]
     human = ctg("dpo", "inbox", as_="c.dpo", env={"CTG_TODAY": "2025-07-05"}).stdout
-    assert "2025-07-01 overdue" in human
+    assert "2025-07-02 overdue" in human
     ctg.refused("dpo", "inbox", as_="c.controller", contains="c.controller is not a DPO")

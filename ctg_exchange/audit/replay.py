@@ -22,6 +22,7 @@ from ..domain import payloads as p
 from ..domain import step_payloads as s
 from ..domain.actions import CONVENTION_CHANGES, REGISTER_CAUSES, REQUEST_STEPS, Action
 from ..domain.catalogue import parse_payload
+from ..domain.dates import CLOCK_SKEW, before_predecessor
 from ..domain.facts import FactBook
 from ..domain.lifecycle import next_status
 from ..domain.models import Role, Status
@@ -79,6 +80,8 @@ class Replay:
     _group: tuple[str, str] = ("", "")  # (time, actor) of the transaction being replayed
     _group_actions: set[str] = field(default_factory=set)
     _policy_id: str = ""  # the convention's, from the genesis: the subject of its changes
+    _last_time: str | None = None
+    procedure: p.Procedure | None = None  # from the genesis; None: a log written by 0.1.0
 
     # -- membership -------------------------------------------------------------------------
     def genesis(self, event: Event) -> None:
@@ -92,6 +95,8 @@ class Replay:
         if payload.workspace != event.log or event.subject != event.log:
             raise ReplayError("the first event names another workspace than its log's")
         self._policy_id = payload.policy.id
+        self.procedure = payload.procedure
+        self._dated(event)
         self._declare(member)
         payload.apply(self.book, event)
 
@@ -109,6 +114,7 @@ class Replay:
         Raises :class:`ReplayError` naming what is wrong; the event is applied anyway (as far
         as it can be), so one bad event does not make every later one fail too.
         """
+        self._dated(event)
         group = (event.time, event.actor)
         if group != self._group:
             self._group, self._group_actions = group, set()
@@ -122,6 +128,21 @@ class Replay:
         if subject is not None and event.subject != subject:
             raise ReplayError(f"the event's subject is not the {payload.subject} it names")
         _HANDLERS[action](self, event, payload, actor)
+
+    def _dated(self, event: Event) -> None:
+        """An event's time is a UTC timestamp, not dated much before the one it follows."""
+        previous, self._last_time = self._last_time, event.time
+        try:
+            behind = previous is not None and before_predecessor(event.time, previous)
+        except ValueError:
+            self._last_time = previous
+            raise ReplayError("its time is not a UTC time as the log writes it") from None
+        if behind:
+            raise ReplayError(
+                f"dated {event.time[:19]}Z, more than {CLOCK_SKEW.seconds // 60} minutes before "
+                f"the event it follows ({previous[:19] if previous else ''}Z): events are in "
+                "the order of time"
+            )
 
     def _expect_role(self, event: Event, role: Role) -> None:
         if event.role != role.value:

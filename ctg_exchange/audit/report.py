@@ -63,6 +63,8 @@ class VerifyResult:
     latest_checkpoint: int | None = None  # its tree size
     members: dict[str, str] = field(default_factory=dict)  # member id -> party
     failures: list[Failure] = field(default_factory=list)
+    rules: int = 1  # the rules the log was verified by (its genesis says; 0.1.0's: 1)
+    simulated: bool = False  # a rehearsal's log (init --simulated-clock): its dates were set
 
     @property
     def ok(self) -> bool:
@@ -77,5 +79,7 @@ class VerifyResult:
             "checkpoints": self.checkpoints,
             "cosigned": self.cosigned,
             "latest_checkpoint": self.latest_checkpoint,
+            "rules": self.rules,
+            "simulated_clock": self.simulated,
             "failures": [f.to_json() for f in self.failures],
         }

@@ -202,6 +202,9 @@ class LogVerifier:
         result.head = self._head
         result.root = self._frontier.root().hex()
         result.members = {m.id: m.party for m in self.replay.members.values()}
+        procedure = self.replay.procedure
+        if procedure is not None:
+            result.rules, result.simulated = procedure.rules, procedure.clock == "simulated"
         result.failures = sorted(self.failures, key=Failure.sort_key)
         return result
 

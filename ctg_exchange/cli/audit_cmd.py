@@ -28,6 +28,9 @@ def _summary(event: Event) -> str:
     return "; ".join([*([states] if states else []), *(f"{k} {v}" for k, v in highlights.items())])
 
 
+SIMULATED = "simulated clock: a rehearsal's log (init --simulated-clock), its dates were set"
+
+
 @click.group()
 def audit() -> None:
     """Read, verify, checkpoint, prove and export the signed, hash-chained audit log."""
@@ -121,6 +124,8 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
     say(f"{result.checkpoints} checkpoints verified ({result.cosigned} cosigned){covered}")
     if export_file is None:
         say("replay: the stored state matches the log")
+    if result.simulated:
+        say(f"[yellow]{SIMULATED}[/]")
     say(f"head {result.head}")
 
 

@@ -48,20 +48,27 @@ class Options:
         return KeyDir(self.key_dir if self.key_dir is not None else default_key_dir())
 
     def open_workspace(self) -> Workspace:
+        """The workspace; ``CTG_TODAY`` is refused here unless it was created as a simulation."""
         if self._opened is None:
             from ..services.workspace import Workspace
 
-            self._opened = Workspace.open(self.workspace_dir)
+            opened = Workspace.open(self.workspace_dir)
+            try:
+                opened.clock()
+            except BaseException:
+                opened.close()
+                raise
+            self._opened = opened
         return self._opened
 
     def session(self) -> Session:
-        from ..services.clock import Clock
         from ..services.session import Keyring, Session
 
+        workspace = self.open_workspace()
         return Session(
-            workspace=self.open_workspace(),
+            workspace=workspace,
             keyring=Keyring(self.keys(), ask_passphrase, ask_identity_passphrase),
-            clock=Clock.from_env(),
+            clock=workspace.clock(),
             actor_id=self.actor,
         )
 

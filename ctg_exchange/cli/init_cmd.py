@@ -34,9 +34,20 @@ from .common import common_options, emit_json, options, say
     "database shared by every agent: postgresql://USER@HOST:PORT/DATABASE (password in "
     "~/.pgpass or PGPASSWORD, never in the URL). Env: CTG_DATABASE.",
 )
+@click.option(
+    "--simulated-clock",
+    is_flag=True,
+    help="A rehearsal: CTG_TODAY=YYYY-MM-DD may set the procedure's dates. Recorded in the "
+    "log and shown on every output; never for a real exchange.",
+)
 @common_options
 def init(
-    policy_path: Path | None, admin_id: str, admin_name: str, admin_party: str, database: str
+    policy_path: Path | None,
+    admin_id: str,
+    admin_name: str,
+    admin_party: str,
+    database: str,
+    simulated_clock: bool,
 ) -> None:
     """Create a workspace: store the policy and its SHA-256, create the first admin and its key.
 
@@ -69,6 +80,7 @@ def init(
         database,
         Keyring(opts.keys(), ask_passphrase),
         Clock.from_env(),
+        simulated=simulated_clock,
     )
     workspace.close()
     result = {
@@ -78,6 +90,7 @@ def init(
         "policy": {"id": loaded.policy.id, "version": 1, "sha256": loaded.sha256},
         "admin": admin_id,
         "key_dir": str(opts.keys().path),
+        "simulated_clock": simulated_clock,
     }
     if opts.json:
         emit_json(result)
@@ -86,4 +99,6 @@ def init(
     click.echo(f"workspace  {workspace.id}")
     click.echo(f"policy     {loaded.policy.id} v1 (sha256 {loaded.sha256})")
     click.echo(f"admin      {admin_id} ({admin_party}), key in {opts.keys().path}")
+    if simulated_clock:
+        say("[yellow]simulated clock[/]: a rehearsal; CTG_TODAY sets its dates")
     say("Next: add members with `ctg-exchange member add` (see --help).")

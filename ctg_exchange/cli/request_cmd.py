@@ -309,8 +309,13 @@ def show(request_id: str) -> None:
     from .views import render_request, request_json
 
     opts = options()
-    view = get_request(opts.open_workspace(), request_id)
+    workspace = opts.open_workspace()
+    view = get_request(workspace, request_id)
     if opts.json:
-        emit_json(request_json(view.request, view.steps, view.deliveries))
+        document = request_json(view.request, view.steps, view.deliveries)
+        emit_json({**document, "simulated_clock": workspace.simulated})
         return
-    render_request(stdout(), view.request, view.steps, view.deliveries)
+    console = stdout()
+    render_request(console, view.request, view.steps, view.deliveries)
+    if workspace.simulated:
+        console.print("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)")

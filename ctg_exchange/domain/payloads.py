@@ -144,12 +144,29 @@ class PolicyRef(Frozen):
     sha256: Sha256 = Field(description="of the policy file's bytes")
 
 
+RULES = 2  # the rules a new workspace's log is verified by; a log without ``procedure``: 1
+
+
+class Procedure(Frozen):
+    """What the genesis says of how the log is to be verified (absent: written by 0.1.0)."""
+
+    rules: Literal[2] = Field(
+        description="2: audit verify re-applies every rule (separation of duties, screening, "
+        "the convention in force, dates from the events' times)"
+    )
+    clock: Literal["real", "simulated"] = Field(
+        description="simulated: a rehearsal, whose dates CTG_TODAY sets (shown on every output)"
+    )
+
+
 class WorkspaceInit(Payload):
     action = Action.INIT
     subject = "workspace id"
+    omitted_when_none = frozenset({"procedure"})
     workspace: WorkspaceId
     policy: PolicyRef
     admin: MemberDeclaration
+    procedure: Procedure | None = Field(None, description="left out by 0.1.0")
 
     def subject_of(self) -> str | None:
         return self.workspace

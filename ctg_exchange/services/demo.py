@@ -78,8 +78,9 @@ def run_demo(root: Path, say: Callable[[str], None], clock: Clock | None = None)
     loaded = load_policy(shipped_policy_path())
     admin_id, admin_name, admin_party, _ = DEMO_MEMBERS[0]
     workspace = members.init_workspace(
-        root, loaded, admin_id, admin_name, admin_party, DEFAULT_DATABASE, keyring, clock
-    )
+        root, loaded, admin_id, admin_name, admin_party, DEFAULT_DATABASE, keyring, clock,
+        simulated=True,  # a demonstration: its dates may be set, and it says so
+    )  # fmt: skip
     try:
         say(
             f"1. {admin_id} creates the workspace with the convention's policy "

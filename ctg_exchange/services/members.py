@@ -10,9 +10,17 @@ from ..crypto.keys import Signer, check_name
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACES
 from ..domain.models import Member, Role
-from ..domain.payloads import MemberAdd, MemberDeclaration, MemberRevoke, PolicyRef, WorkspaceInit
+from ..domain.payloads import (
+    RULES,
+    MemberAdd,
+    MemberDeclaration,
+    MemberRevoke,
+    PolicyRef,
+    Procedure,
+    WorkspaceInit,
+)
 from ..domain.rules import authorise_member_add, authorise_member_revoke
-from ..errors import InvalidInput, NotFound, cut
+from ..errors import ClockRefused, InvalidInput, NotFound, cut
 from ..policy import LoadedPolicy, Policy
 from ..store.base import PolicyRecord, Tx
 from .clock import Clock
@@ -73,11 +81,21 @@ def init_workspace(
     database: str,
     keyring: Keyring,
     clock: Clock,
+    *,
+    simulated: bool = False,
 ) -> Workspace:
-    """Create a workspace with its policy and first admin, in one signed genesis event."""
+    """Create a workspace with its policy and first admin, in one signed genesis event.
+
+    ``simulated``: a rehearsal, whose dates ``clock`` may set (the genesis says so). Otherwise
+    the clock must be the real one."""
     check_name(admin_id)
     admin_name = _check_name(admin_name)
     _check_party(loaded.policy, admin_party)
+    if not simulated and clock.fixed_today is not None:
+        raise ClockRefused(
+            "CTG_TODAY sets the date only in a workspace created as a simulation: "
+            "add --simulated-clock (for a rehearsal), or unset CTG_TODAY"
+        )
     db_path = prepare_new(root, database)
     signer = _admin_signer(keyring, admin_id)
     workspace_id = new_workspace_id()
@@ -106,6 +124,7 @@ def init_workspace(
             workspace=workspace_id,
             policy=PolicyRef(id=loaded.policy.id, version=1, sha256=loaded.sha256),
             admin=declaration(admin),
+            procedure=Procedure(rules=RULES, clock="simulated" if simulated else "real"),
         )
         Recorder(tx, workspace_id, clock, signer, now).record(
             admin, Role.ADMIN, workspace_id, genesis

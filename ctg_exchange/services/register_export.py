@@ -80,6 +80,7 @@ def register_view(
         generated_on=today,
         register_version=versions_total,
         labels=labels,
+        simulated=workspace.simulated,
     )
 
 
@@ -213,7 +214,9 @@ def _files(
         "journal/verification.txt",
         f"{verified.events} events verified; head {verified.head}; "
         f"{verified.checkpoints} checkpoints verified ({verified.cosigned} cosigned); "
-        "the stored state matches the log\n",
+        "the stored state matches the log"
+        + ("; simulated clock: a rehearsal's log, its dates were set" if verified.simulated else "")
+        + "\n",
     )
     _write(root, "journal/allowed_signers", allowed_signers_text(workspace.id, tx.list_members()))
     _write(

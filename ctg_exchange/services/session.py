@@ -36,9 +36,9 @@ from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.models import Member, Role
 from ..domain.payloads import Payload
 from ..domain.rules import ensure_active
-from ..errors import InvalidInput, KeyFileError, NotFound, WorkspaceError, cut
+from ..errors import InvalidInput, KeyFileError, NotFound, Refused, WorkspaceError, cut
 from ..store.base import Tx
-from .clock import Clock
+from .clock import Clock, before_predecessor
 from .workspace import Workspace
 
 T = TypeVar("T")
@@ -141,6 +141,14 @@ class Recorder:
     def record(self, actor: Member, role: Role, subject: str, payload: Payload) -> StoredEvent:
         """Sign and append the event of ``payload``'s action, taken by ``actor`` as ``role``."""
         last = self._tx.last_event()
+        if last is not None and before_predecessor(self.now, last.event.time):
+            raise Refused(
+                "CLOCK_BEHIND_LOG",
+                f"CLOCK_BEHIND_LOG: this machine's date ({self.now[:16]} UTC) is before the log's "
+                "last event "
+                f"(#{last.seq}, {last.event.time[:16]} UTC): no event is dated earlier",
+                hint="set the machine's clock right (a simulated workspace: CTG_TODAY later)",
+            )
         event = Event(
             log=self._log_id,
             seq=1 if last is None else last.event.seq + 1,

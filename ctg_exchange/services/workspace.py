@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..domain.actions import Action
+from ..domain.catalogue import parse_payload
+from ..domain.payloads import PayloadInvalid, Procedure, WorkspaceInit
 from ..errors import CorruptRow, PolicyError, WorkspaceError, cut
 from ..fsutil import fsync_dir, write_atomic
 from ..policy import LoadedPolicy, Policy, parse_policy
@@ -23,6 +26,7 @@ from ..policy.convention import ConventionState
 from ..store.base import PolicyRecord, Tx
 from ..store.postgres import is_postgres_url, redacted
 from ..store.sqlite import SqliteStore
+from .clock import Clock
 
 if TYPE_CHECKING:
     from ..store.postgres import PostgresStore
@@ -80,6 +84,7 @@ class Workspace:
     database: str
     store: SqliteStore | PostgresStore
     _parsed: dict[str, LoadedPolicy] = field(default_factory=dict, repr=False)
+    _procedure: Procedure | None = field(init=False, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Workspace:
@@ -110,6 +115,32 @@ class Workspace:
         """The convention as it stands: current policy plus recorded renewals and terminations."""
         current = self.current_policy(tx)
         return ConventionState(current.policy, current.version, tuple(tx.convention_changes()))
+
+    def procedure(self) -> Procedure | None:
+        """How the genesis says the log is verified and dated (None: a 0.1.0 workspace)."""
+        if not hasattr(self, "_procedure"):
+            with self.store.transaction() as tx:
+                genesis = tx.get_event(1)
+            if genesis is None:
+                raise WorkspaceError(f"the workspace {self.root} has no genesis event")
+            try:
+                payload = parse_payload(Action.INIT, genesis.event.payload)
+            except PayloadInvalid:
+                raise CorruptRow("audit_events", "#1") from None
+            assert isinstance(payload, WorkspaceInit)
+            self._procedure = payload.procedure
+        return self._procedure
+
+    @property
+    def simulated(self) -> bool:
+        """Created as a simulation (``init --simulated-clock``, the demo): its dates are a
+        rehearsal's, which every output says."""
+        procedure = self.procedure()
+        return procedure is not None and procedure.clock == "simulated"
+
+    def clock(self) -> Clock:
+        """The clock this workspace allows: ``CTG_TODAY`` is refused unless it is simulated."""
+        return Clock.for_workspace(self.simulated)
 
     def close(self) -> None:
         self.store.close()

@@ -51,6 +51,9 @@ class Fiche:
         return self.current.entry
 
 
+SIMULATED_FR = "EXERCICE : horloge simulée, dates fictives (init --simulated-clock)"
+
+
 @dataclass(frozen=True)
 class RegisterView:
     controller: Party
@@ -59,6 +62,14 @@ class RegisterView:
     generated_on: date
     register_version: int  # versions recorded for this controller, all fiches together
     labels: dict[str, str] = field(default_factory=dict)  # legal-basis ids -> labels
+    simulated: bool = False  # from a rehearsal's workspace (init --simulated-clock)
+
+    @property
+    def edition(self) -> str:
+        """The edition line: date, register version, and whether it is a rehearsal's."""
+        edited = fr_date(self.generated_on)
+        line = f"Édité le {edited} ; version du registre {self.register_version}"
+        return line + (f" ; {SIMULATED_FR}" if self.simulated else "")
 
 
 class RegisterExporter(Protocol):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ...fsutil import write_atomic
 from ...textsafe import for_markdown as md
-from .base import RegisterView, controller_text, dpo_text, fr_date, sections
+from .base import SIMULATED_FR, RegisterView, controller_text, dpo_text, fr_date, sections
 
 
 class JsonExporter:
@@ -21,6 +21,7 @@ class JsonExporter:
             "controller": view.controller.model_dump(mode="json"),
             "generated_on": view.generated_on.isoformat(),
             "register_version": view.register_version,
+            "simulated_clock": view.simulated,
             "fiches": [
                 {
                     **fiche.entry.model_dump(mode="json"),
@@ -51,8 +52,7 @@ class MarkdownExporter:
             "",
             f"- Responsable du traitement : {md(controller_text(party))}",
             f"- Délégué à la protection des données : {md(dpo_text(party))}",
-            f"- Édité le {fr_date(view.generated_on)} ; version du registre "
-            f"{view.register_version}",
+            f"- {view.edition}",
             "",
             "## Liste des traitements",
             "",
@@ -105,6 +105,11 @@ class HtmlExporter:
             f"<tr><th>Responsable du traitement</th><td>{esc(controller_text(party))}</td></tr>",
             f"<tr><th>Délégué à la protection des données</th><td>{esc(dpo_text(party))}</td></tr>",
             f"<tr><th>Date d'édition</th><td>{fr_date(view.generated_on)}</td></tr>",
+            *(
+                [f"<tr><th>Exercice</th><td><strong>{esc(SIMULATED_FR)}</strong></td></tr>"]
+                if view.simulated
+                else []
+            ),
             f"<tr><th>Version du registre</th><td>{view.register_version}</td></tr>",
             "</table><h2>Liste des traitements</h2><table>",
             "<tr><th>N° / RÉF</th><th>Nom du traitement</th><th>Création</th>"

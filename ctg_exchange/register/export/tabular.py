@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ...fsutil import write_atomic
 from ...textsafe import for_spreadsheet, starts_formula, visible_controls
-from .base import LIST_COLUMNS, RegisterView, fr_date, row, row_columns, sections
+from .base import LIST_COLUMNS, SIMULATED_FR, RegisterView, row, row_columns, sections
 
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
@@ -25,9 +25,12 @@ class CsvExporter:
     def write(self, view: RegisterView, out: Path) -> None:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-        writer.writerow(row_columns())
+        columns = row_columns()
+        writer.writerow(columns)
         for fiche in view.fiches:
             writer.writerow([for_spreadsheet(cell) for cell in row(fiche, view)])
+        if view.simulated:  # last and as wide as the rest: the header stays the first line
+            writer.writerow([SIMULATED_FR] + [""] * (len(columns) - 1))
         write_atomic(out, ("\ufeff" + buffer.getvalue()).encode("utf-8"), mode=0o640)
 
 
@@ -65,8 +68,7 @@ class XlsxExporter:
         party = view.controller
         _append(sheet, [f"Registre des activités de traitement — {party.name}"])
         sheet["A1"].font = Font(bold=True, size=14)
-        edited = f"Édité le {fr_date(view.generated_on)} ; version du registre "
-        _append(sheet, [edited + str(view.register_version)])
+        _append(sheet, [view.edition])
         rep_last, rep_first = _split_name(party.representative.name)
         dpo_last, dpo_first = _split_name(party.dpo.name)
         a = party.address

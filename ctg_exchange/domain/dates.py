@@ -1,0 +1,31 @@
+"""The procedure's dates are the events' dates (DESIGN §10).
+
+An event carries its UTC time (``2026-11-27T03:33:11.123456Z``); the procedure's calendar day
+is that time read in France. Two machines' clocks differ a little: an event may be dated up to
+:data:`CLOCK_SKEW` before the one it follows, never more.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+CLOCK_SKEW = timedelta(minutes=5)
+_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def parse_timestamp(timestamp: str) -> datetime:
+    """An event's time; ``ValueError`` unless it is written as the log writes times."""
+    return datetime.strptime(timestamp, _FORMAT).replace(tzinfo=UTC)
+
+
+def procedure_date(timestamp: str) -> date:
+    """The calendar day in France of an event's time (23:30 UTC on the 27th of November is
+    the 28th in Paris)."""
+    return parse_timestamp(timestamp).astimezone(PARIS).date()
+
+
+def before_predecessor(time: str, previous: str) -> bool:
+    """Whether an event dated ``time`` is dated too long before the one it follows."""
+    return parse_timestamp(time) < parse_timestamp(previous) - CLOCK_SKEW
