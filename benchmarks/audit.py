@@ -45,6 +45,7 @@ MEMBERS = (
     ("v.dpo", "ville_sceaux", "dpo", "v.admin"),
     ("c.admin", "caf92", "admin", "v.admin"),
     ("c.controller", "caf92", "controller", "c.admin"),
+    ("c.analyst", "caf92", "controller", "c.admin"),  # studies; c.controller decides
     ("c.dpo", "caf92", "dpo", "c.admin"),
 )
 TEMPLATE = (
@@ -77,8 +78,8 @@ TEMPLATE = (
         ),
         "v.agent",
     ),
-    (("study", "accept", "DX-2025-0001", "--note", "Étude engagée (fictif)"), "c.controller"),
-    (("study", "submit", "DX-2025-0001"), "c.controller"),
+    (("study", "accept", "DX-2025-0001", "--note", "Étude engagée (fictif)"), "c.analyst"),
+    (("study", "submit", "DX-2025-0001"), "c.analyst"),
     (
         ("dpo", "opinion", "DX-2025-0001", "--verdict", "favourable", "--note", "Avis fictif"),
         "c.dpo",

@@ -50,6 +50,7 @@ def make_workspace(
         "Admin (fictif)",
         "--admin-party",
         "ville_sceaux",
+        "--simulated-clock",  # a bench is a rehearsal: CTG_TODAY sets its dates
         *extra,
     )
     for member, party, role, adder in members:

@@ -134,8 +134,8 @@ def setup(root: Path, env: dict[str, str]) -> tuple[str, str, str, Path]:
         subprocess.run(ctg(*argv), env=env, check=True, capture_output=True).stdout
     )["id"]
     for args in (
-        ("--as", "c.controller", "study", "accept", hashed, "--note", "Étude"),
-        ("--as", "c.controller", "study", "submit", hashed),
+        ("--as", "c.analyst", "study", "accept", hashed, "--note", "Étude"),
+        ("--as", "c.analyst", "study", "submit", hashed),
         (
             "--as",
             "c.dpo",

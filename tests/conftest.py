@@ -53,6 +53,9 @@ MEMBERS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("c.controller", "caf92", ("controller",), "c.admin"),
     ("c.dpo", "caf92", ("dpo",), "c.admin"),
     ("c.both", "caf92", ("staff", "controller"), "c.admin"),
+    # studies what c.controller decides: no one person takes two of study, opinion, decision
+    ("c.analyst", "caf92", ("controller",), "c.admin"),
+    ("v.analyst", "ville_sceaux", ("controller",), "v.admin"),
 )
 
 REQUEST = (
@@ -247,9 +250,9 @@ class Ctg:
             (
                 "under_study",
                 ("study", "accept", request_id, "--note", "Étude engagée"),
-                "c.controller",
+                "c.analyst",
             ),
-            ("awaiting_dpo", ("study", "submit", request_id), "c.controller"),
+            ("awaiting_dpo", ("study", "submit", request_id), "c.analyst"),
             (
                 "opinion_given",
                 ("dpo", "opinion", request_id, "--verdict", "favourable", "--note", "Avis de test"),

@@ -4,7 +4,7 @@ and for ``benchmarks/load.py``.
     python tests/procedure_worker.py WORKSPACE KEY_DIR --count N [--until STATUS]
                                      [--hang-at POINT --marker FILE]
 
-It files ``N`` requests as ``v.agent`` and moves each through study (``c.controller``) and the
+It files ``N`` requests as ``v.agent`` and moves each through study (``c.analyst``) and the
 DPO's opinion (``c.dpo``), and with ``--until approved`` through the decision, calling the
 services in-process (one workspace connection, each member's key unlocked once, before the
 clock starts). It prints one
@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     content = RequestContent.model_validate(CONTENT)
     steps = {
-        "under_study": lambda rid: review.study_accept(as_("c.controller"), rid, "Étude engagée"),
-        "awaiting_dpo": lambda rid: review.study_submit(as_("c.controller"), rid),
+        "under_study": lambda rid: review.study_accept(as_("c.analyst"), rid, "Étude engagée"),
+        "awaiting_dpo": lambda rid: review.study_submit(as_("c.analyst"), rid),
         "opinion_given": lambda rid: review.give_opinion(
             as_("c.dpo"), rid, Verdict.FAVOURABLE, "Avis de test"
         ),
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     filed: list[str] = []
     errors: list[str] = []
     with workspace.store.transaction() as tx:  # each key unlocked once, before the clock starts
-        members = [tx.get_member(m) for m in ("v.agent", "c.controller", "c.dpo")]
+        members = [tx.get_member(m) for m in ("v.agent", "c.analyst", "c.controller", "c.dpo")]
     for member in members:
         assert member is not None
         keyring.signer(member)

@@ -32,7 +32,7 @@ def _opinion_seq(ctg: Ctg) -> int:
 def test_verify_counts_the_events(ctg: Ctg) -> None:
     result = ctg.json("audit", "verify")
     assert result["ok"] is True
-    assert result["events"] == 9  # init + 8 members
+    assert result["events"] == 11  # init + 10 members
     assert len(result["head"]) == 64
 
 
@@ -99,10 +99,10 @@ def test_a_deleted_event_is_detected_at_its_sequence_number(ctg: Ctg) -> None:
 def test_an_event_signed_by_a_revoked_member_is_detected(ctg: Ctg) -> None:
     ctg.ok("member", "revoke", "v.agent", "--reason", "Départ", as_="v.admin")
     # a request row plus event inserted by hand, in v.agent's name, after the revocation
-    last = ctg.json("audit", "show", "10")
+    last = ctg.json("audit", "show", "12")
     forged = Event(
         log=last["log"],
-        seq=11,
+        seq=13,
         time=last["time"],
         actor="v.agent",
         party="ville_sceaux",
@@ -113,7 +113,7 @@ def test_an_event_signed_by_a_revoked_member_is_detected(ctg: Ctg) -> None:
         payload={},
     )
     ctg.sql(
-        f"INSERT INTO audit_events VALUES (11, '{forged.time}', 'v.agent', 'ville_sceaux', "
+        f"INSERT INTO audit_events VALUES (13, '{forged.time}', 'v.agent', 'ville_sceaux', "
         f"'staff', 'request.file', 'DX-2025-0009', '{{}}', '{forged.prev}', "
         f"'{forged.digest()}', 'x')",
     )
@@ -121,7 +121,7 @@ def test_an_event_signed_by_a_revoked_member_is_detected(ctg: Ctg) -> None:
     result = ctg("audit", "verify")
 
     assert result.exit_code == 3
-    assert "audit log broken at event #11: the actor 'v.agent' was revoked" in result.stderr
+    assert "audit log broken at event #13: the actor 'v.agent' was revoked" in result.stderr
 
 
 @needs_ssh_keygen
@@ -152,7 +152,7 @@ def test_allowed_signers_keeps_revoked_members(ctg: Ctg) -> None:
     ctg.ok("member", "revoke", "v.agent", "--reason", "Départ", as_="v.admin")
     text = ctg.ok("member", "allowed-signers").stdout
     assert "# v.agent: revoked" in text
-    assert sum(1 for line in text.splitlines() if line and not line.startswith("#")) == 9
+    assert sum(1 for line in text.splitlines() if line and not line.startswith("#")) == 11
 
 
 def test_audit_log_filters_by_request(ctg: Ctg) -> None:

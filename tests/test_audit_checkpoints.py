@@ -129,12 +129,12 @@ def test_checkpoints_follow_sends_and_every_thousand_events(
 ) -> None:
     monkeypatch.setattr(session, "CHECKPOINT_EVERY", 4)
     rid = ctg.file_request()
-    ctg.advance(rid, "approved")  # events 10 to 14
+    ctg.advance(rid, "approved")  # events 13 to 16, after the filing (12)
     ctg.ok("dpo", "annotate", rid, "--note", "Note fictive", as_="c.dpo")
     ctg.ok("dpo", "annotate", rid, "--note", "Note fictive", as_="v.dpo")
     found = ctg.json("audit", "checkpoints")
     assert [cp["tree_size"] for cp in found] == [12, 16]  # as the 12th and 16th are recorded
-    assert [cp["signers"][0]["member"] for cp in found] == ["c.controller", "v.dpo"]
+    assert [cp["signers"][0]["member"] for cp in found] == ["v.agent", "c.controller"]
     assert ctg.json("audit", "verify")["checkpoints"] == 2
 
 

@@ -30,6 +30,8 @@ from ctg_exchange.domain.rules import (
     authorise_filing,
     authorise_member_add,
     authorise_member_revoke,
+    check_roles,
+    separate_duties,
 )
 from ctg_exchange.errors import InvalidInput, InvalidTransition, NotAuthorised
 
@@ -323,3 +325,56 @@ def test_answers_to_recommendations_and_the_conditions_they_make(
         is RecommendationKind.MAX_RETENTION_DAYS
     )
     assert all(c.value == 180 for c in conditions if c.label == "R1")
+
+
+# -- separation of duties (GDPR art. 38(6), Article 7) -----------------------------------------
+@pytest.mark.parametrize(
+    ("roles", "refused"),
+    [
+        ((Role.DPO,), False),
+        ((Role.DPO, Role.STAFF), False),
+        ((Role.CONTROLLER, Role.ADMIN), False),
+        ((Role.DPO, Role.CONTROLLER), True),
+        ((Role.DPO, Role.ADMIN), True),
+        ((Role.STAFF, Role.DPO, Role.ADMIN), True),
+    ],
+)
+def test_a_dpo_holds_no_role_that_decides(roles: tuple[Role, ...], refused: bool) -> None:
+    if refused:
+        with pytest.raises(NotAuthorised) as caught:
+            check_roles(roles)
+        assert caught.value.rule == "DPO_CONFLICT"
+    else:
+        check_roles(roles)
+
+
+STUDY, OPINION, DECISION = Action.STUDY_ACCEPT, Action.OPINION, Action.APPROVE
+
+
+@pytest.mark.parametrize(
+    ("taken", "action", "refused"),
+    [
+        ([], STUDY, False),
+        ([(STUDY, "me")], Action.STUDY_SUBMIT, False),  # the same duty, taken further
+        ([(STUDY, "me")], DECISION, True),
+        ([(STUDY, "me")], Action.REJECT, True),
+        ([(Action.STUDY_RETURN, "me")], DECISION, True),
+        ([(STUDY, "other")], DECISION, False),
+        ([(OPINION, "me")], DECISION, True),
+        ([(OPINION, "me")], STUDY, True),
+        ([(STUDY, "me")], OPINION, True),
+        ([(Action.FILE, "me"), (Action.ANNOTATE, "me")], DECISION, False),  # not duties
+        ([(STUDY, "me")], Action.ANNOTATE, False),
+    ],
+)
+def test_no_one_takes_two_of_study_opinion_and_decision(
+    taken: list[tuple[Action, str]], action: Action, refused: bool
+) -> None:
+    steps = [(done.value, who) for done, who in taken]
+    if refused:
+        with pytest.raises(NotAuthorised) as caught:
+            separate_duties(action, "me", "DX-2026-0001", steps)
+        assert caught.value.rule == "SEPARATION_OF_DUTIES"
+        assert caught.value.message.startswith("SEPARATION_OF_DUTIES: me ")
+    else:
+        separate_duties(action, "me", "DX-2026-0001", steps)

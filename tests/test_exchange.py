@@ -624,7 +624,7 @@ def test_non_personal_aggregates_follow_the_policy(keyed: Ctg, tmp_path: Path) -
             as_="v.agent",
         )["id"]
     )
-    ctg.ok("study", "accept", rid, "--note", "Agrégats", as_="c.controller")
+    ctg.ok("study", "accept", rid, "--note", "Agrégats", as_="c.analyst")
     ctg.ok("decide", "approve", rid, as_="c.controller")
     ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
     header = "indicateur,territoire,periode,effectif\n"

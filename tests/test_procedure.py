@@ -23,8 +23,8 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
     }
     assert filed["dpia_required"] is True
 
-    ctg.ok("study", "accept", rid, "--note", "Besoin établi", as_="c.controller")
-    ctg.ok("study", "submit", rid, "--note", "Pour avis", as_="c.controller")
+    ctg.ok("study", "accept", rid, "--note", "Besoin établi", as_="c.analyst")
+    ctg.ok("study", "submit", rid, "--note", "Pour avis", as_="c.analyst")
     inbox = ctg.json("dpo", "inbox", as_="c.dpo")
     assert [item["id"] for item in inbox] == [rid]
     assert inbox[0]["due"] == "2025-07-02"  # submitted 2025-06-02 + 30 days
@@ -97,8 +97,8 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
     ]
     assert [h["actor"] for h in shown["history"]] == [
         "v.agent",
-        "c.controller",
-        "c.controller",
+        "c.analyst",
+        "c.analyst",
         "c.dpo",
         "c.controller",
         "v.controller",
@@ -108,8 +108,8 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
     assert "R1  max_retention_days:180" in human and "Conditions accepted by v.controller" in human
     verify = ctg("audit", "verify")
     assert verify.exit_code == 0
-    # init + 8 members + 6 steps + the requester's new register fiche
-    assert verify.stdout.strip() == "16 events verified"
+    # init + 10 members + 6 steps + the requester's new register fiche
+    assert verify.stdout.strip() == "18 events verified"
 
 
 def test_request_ids_count_per_year(ctg: Ctg) -> None:

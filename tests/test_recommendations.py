@@ -201,12 +201,12 @@ def test_a_non_personal_request_skips_the_dpo(ctg: Ctg) -> None:
     rid = result["id"]
     assert (result["triage"], result["findings"], result["legal_basis"]) == (
         "non_personal", [], None)  # fmt: skip
-    ctg.ok("study", "accept", rid, "--note", "Agrégats communaux", as_="c.controller")
+    ctg.ok("study", "accept", rid, "--note", "Agrégats communaux", as_="c.analyst")
     ctg.refused(
         "study",
         "submit",
         rid,
-        as_="c.controller",
+        as_="c.analyst",
         contains=f"{rid} is non-personal (anonymous aggregates): it skips the DPO",
     )
     ctg.ok("decide", "approve", rid, as_="c.controller")

@@ -116,7 +116,8 @@ def test_a_revoked_member_can_do_nothing(ctg: Ctg) -> None:
         as_="v.agent",
         contains="a revoked member can do nothing",
     )
-    assert ctg.json("member", "list")[-3]["status"] == "revoked"
+    listed = {m["id"]: m["status"] for m in ctg.json("member", "list")}
+    assert listed["v.agent"] == "revoked"
     assert ctg("audit", "verify").exit_code == 0
 
 
@@ -220,3 +221,30 @@ def test_members_are_unique_by_id_and_by_key(ctg: Ctg) -> None:
         as_="v.admin",
         contains="already registered to 'v.agent'",
     )
+
+
+def test_a_dpo_cannot_also_be_controller_or_admin(ctg: Ctg) -> None:
+    from conftest import PASSPHRASE, TEST_KDF_ROUNDS, add_args, member_keys
+
+    member_keys(ctg).generate("c.dpo2", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    for roles in (("dpo", "controller"), ("dpo", "admin")):
+        ctg.refused(
+            *add_args("c.dpo2", "caf92", *roles),
+            as_="c.admin",
+            contains="DPO_CONFLICT: a DPO cannot also be controller or admin of its party",
+        )
+
+
+def test_no_one_studies_and_decides_the_same_request(ctg: Ctg) -> None:
+    rid = ctg.file_request()
+    ctg.ok("study", "accept", rid, "--note", "Étude", as_="c.controller")
+    ctg.ok("study", "submit", rid, as_="c.controller")
+    ctg.ok("dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis", as_="c.dpo")
+    for decision in (("decide", "approve", rid), ("decide", "reject", rid, "--reason", "Non")):
+        ctg.refused(
+            *decision,
+            as_="c.controller",
+            contains=f"SEPARATION_OF_DUTIES: c.controller studied {rid}: no one person takes two",
+        )
+    ctg.ok("decide", "approve", rid, as_="c.analyst")
+    assert ctg("audit", "verify").exit_code == 0

@@ -31,6 +31,8 @@ from ..domain.rules import (
     authorise_filing,
     authorise_member_add,
     authorise_member_revoke,
+    check_roles,
+    separate_duties,
 )
 from ..errors import ExchangeError, InvalidInput, ReplayError
 from .events import Event
@@ -82,6 +84,12 @@ class Replay:
     _policy_id: str = ""  # the convention's, from the genesis: the subject of its changes
     _last_time: str | None = None
     procedure: p.Procedure | None = None  # from the genesis; None: a log written by 0.1.0
+    _taken: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # steps, by request
+
+    @property
+    def rules(self) -> int:
+        """The rules the log is verified by: 1 for a log written by 0.1.0, else its genesis's."""
+        return 1 if self.procedure is None else self.procedure.rules
 
     # -- membership -------------------------------------------------------------------------
     def genesis(self, event: Event) -> None:
@@ -163,6 +171,8 @@ class Replay:
         self._expect_role(event, Role.ADMIN)
         had_admin = member.party in self._parties_with_admin
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))
+        if self.rules >= 2:
+            self._allowed(lambda: check_roles(member.roles))
         self._declare(member)
         payload.apply(self.book, event)
 
@@ -196,8 +206,11 @@ class Replay:
         if request is None:
             raise ReplayError(f"{action} on {request_id}, which was never filed")
         problem: str | None = None
+        taken = self._taken.setdefault(request_id, [])
         try:
             role = authorise(action, actor, request)
+            if self.rules >= 2:
+                separate_duties(action, actor.id, request_id, taken)
             if event.role != role.value:
                 problem = f"{action} is taken as {role.value}, not {event.role}"
             expected = next_status(action, request)
@@ -211,6 +224,7 @@ class Replay:
         except ExchangeError as exc:
             problem = f"not allowed: {exc.message}"
         payload.apply(self.book, event)  # follow the log, so one bad step does not fail all
+        taken.append((action.value, event.actor))
         if problem:
             raise ReplayError(problem)
 

@@ -8,7 +8,7 @@ except that any admin may add the first admin of a party that never had one.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from ..errors import NotAuthorised
 from .actions import REQUEST_STEPS, TAKEN_AS, Action
@@ -28,6 +28,23 @@ RULE_LAST_ADMIN = "last-admin"
 RULE_REQUESTER_CONTROLLER = "requester-controller-only"
 RULE_HOLDER_STAFF = "holder-staff-only"
 RULE_RECIPIENT_STAFF = "recipient-staff-only"
+# GDPR art. 38(6): the DPO's other tasks must not put it in a conflict of interest; the opinion
+# is worth something only if someone else studied and someone else decides (Article 7)
+RULE_DPO_CONFLICT = "DPO_CONFLICT"
+RULE_SEPARATION = "SEPARATION_OF_DUTIES"
+
+# the three duties of Article 7 on one request; no one person takes two of them
+DUTY_OF: dict[Action, str] = {
+    Action.STUDY_ACCEPT: "study",
+    Action.STUDY_RETURN: "study",
+    Action.STUDY_SUBMIT: "study",
+    Action.OPINION: "opinion",
+    Action.APPROVE: "decision",
+    Action.REJECT: "decision",
+}
+_DUTY_NAME = {"study": "studied", "opinion": "gave the opinion on", "decision": "decided"}
+
+Taken = tuple[str, str]  # a step of a request: (action, actor)
 
 # the one role each request step is taken in
 ACTION_ROLE: dict[Action, Role] = {action: TAKEN_AS[action][0] for action in REQUEST_STEPS}
@@ -131,6 +148,36 @@ def authorise(action: Action, member: Acting, request: Standing) -> Role:
             f"{request.id}: {_describe(member)}",
         )
     return ACTION_ROLE[action]
+
+
+def separate_duties(
+    action: Action, member_id: str, request_id: str, taken: Iterable[Taken]
+) -> None:
+    """No one person takes two of the study, the opinion and the decision of one request;
+    ``taken`` is the request's steps so far, as (action, actor)."""
+    duty = DUTY_OF.get(action)
+    if duty is None:
+        return
+    for done, actor in taken:
+        other = DUTY_OF.get(Action(done))
+        if actor == member_id and other is not None and other != duty:
+            raise NotAuthorised(
+                RULE_SEPARATION,
+                f"{RULE_SEPARATION}: {member_id} {_DUTY_NAME[other]} {request_id}: no one person "
+                "takes two of the study, the opinion and the decision (Article 7; GDPR art. "
+                "38(6))",
+                hint="another member of the party, in that role, takes this step",
+            )
+
+
+def check_roles(roles: Collection[Role]) -> None:
+    """A DPO holds no role that decides what it advises on (GDPR art. 38(6))."""
+    if Role.DPO in roles and (Role.CONTROLLER in roles or Role.ADMIN in roles):
+        raise NotAuthorised(
+            RULE_DPO_CONFLICT,
+            f"{RULE_DPO_CONFLICT}: a DPO cannot also be controller or admin of its party: "
+            "it would advise on its own decisions (GDPR art. 38(6))",
+        )
 
 
 def authorise_member_add(

@@ -37,6 +37,8 @@ DEMO_MEMBERS: tuple[tuple[str, str, str, tuple[Role, ...]], ...] = (
     ("c.admin", "Admin Démo (Caf, synthétique)", "caf92", (Role.ADMIN,)),
     ("c.agent", "Agent Démo (Caf, synthétique)", "caf92", (Role.STAFF,)),
     ("c.controller", "Directeur délégué Démo (Caf, synthétique)", "caf92", (Role.CONTROLLER,)),
+    # studies what c.controller decides: no one person takes two of study, opinion, decision
+    ("c.analyst", "Chargée d'études Démo (Caf, synthétique)", "caf92", (Role.CONTROLLER,)),
     ("c.dpo", "DPO Démo (Caf, synthétique)", "caf92", (Role.DPO,)),
 )
 
@@ -139,11 +141,11 @@ def _run(
         f"Pre-screening warns: {', '.join(f.code for f in filed.findings)}."
     )
 
-    review.study_accept(as_("c.controller"), rid, "Besoin établi : tarification au barème national")
-    review.study_submit(as_("c.controller"), rid, "Étude favorable ; AIPD à conduire")
+    review.study_accept(as_("c.analyst"), rid, "Besoin établi : tarification au barème national")
+    review.study_submit(as_("c.analyst"), rid, "Étude favorable ; AIPD à conduire")
     say(
-        f"6. c.controller, for the Caf as holder, studies {rid} (opportunity, feasibility, "
-        "GDPR) and submits it to the Caf's DPO."
+        f"6. c.analyst, for the Caf as holder, studies {rid} (opportunity, feasibility, "
+        "GDPR) and submits it to the Caf's DPO; c.controller will decide."
     )
 
     review.give_opinion(

@@ -19,7 +19,7 @@ from ..domain.payloads import (
     Procedure,
     WorkspaceInit,
 )
-from ..domain.rules import authorise_member_add, authorise_member_revoke
+from ..domain.rules import authorise_member_add, authorise_member_revoke, check_roles
 from ..errors import ClockRefused, InvalidInput, NotFound, cut
 from ..policy import LoadedPolicy, Policy
 from ..store.base import PolicyRecord, Tx
@@ -157,6 +157,7 @@ def add_member(
         if holder is not None:
             raise InvalidInput(f"this public key is already registered to {cut(holder.id)!r}")
         authorise_member_add(actor, party, unique_roles, tx.party_had_admin(party))
+        check_roles(unique_roles)
         member = Member(
             id=member_id,
             name=name,

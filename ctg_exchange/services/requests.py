@@ -30,7 +30,13 @@ from ..domain.models import (
     Step,
     format_request_id,
 )
-from ..domain.rules import RULE_HOLDER_DPO, authorise, authorise_filing
+from ..domain.rules import (
+    DUTY_OF,
+    RULE_HOLDER_DPO,
+    authorise,
+    authorise_filing,
+    separate_duties,
+)
 from ..domain.step_payloads import ContentSummary, RequestAmend, RequestFile, RequestStep, StepHead
 from ..errors import InvalidInput, NotAuthorised, NotFound, Refused, cut
 from ..policy.checks import check_references
@@ -121,6 +127,9 @@ def record_step(
     default the action's model takes the head alone.
     """
     role = authorise(action, actor, request)
+    if action in DUTY_OF:
+        taken = [(step.action, step.actor) for step in tx.steps(request.id)]
+        separate_duties(action, actor.id, request.id, taken)
     status = next_status(action, request)
     updated = request.evolve(status=status, updated_at=recorder.now, **changes)
     tx.update_request(updated)
