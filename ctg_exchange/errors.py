@@ -171,6 +171,10 @@ class ReplayError(IntegrityError):
 
     code = "replay"
 
+    def __init__(self, message: str, *, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule  # set when a rule of the procedure refuses the event
+
 
 def cut(value: object, limit: int = 80) -> str:
     """A value echoed in a message, cut to ``limit`` characters: a typed id may be huge."""

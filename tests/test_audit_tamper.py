@@ -300,7 +300,8 @@ def test_an_opinion_re_signed_by_a_member_who_is_not_the_dpo(logged: Ctg) -> Non
     _rewrite(logged, seq, lambda e: replace(e, actor="c.agent", role="staff"))
     first, failures = _broken(logged)
     assert first.startswith(
-        f"event #{seq}: not allowed: only the DPO of the holding party (caf92) gives the opinion"
+        f"event #{seq}: not allowed (holder-dpo-only): only the DPO of the holding party (caf92) "
+        "gives the opinion"
     )
     assert "c.agent is staff of caf92" in first
     # and the stored opinion (by c.dpo) no longer matches the log either

@@ -34,8 +34,9 @@ from ..domain.rules import (
     check_roles,
     separate_duties,
 )
-from ..errors import ExchangeError, InvalidInput, ReplayError
+from ..errors import ExchangeError, InvalidInput, InvalidTransition, NotAuthorised, ReplayError
 from .events import Event
+from .law import LawCheck
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Replay:
     _last_time: str | None = None
     procedure: p.Procedure | None = None  # from the genesis; None: a log written by 0.1.0
     _taken: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # steps, by request
+    law: LawCheck | None = None  # the law re-applied, where the store gives what it needs
 
     @property
     def rules(self) -> int:
@@ -135,7 +137,14 @@ class Replay:
         subject = self._policy_id if action in CONVENTION_CHANGES else payload.subject_of()
         if subject is not None and event.subject != subject:
             raise ReplayError(f"the event's subject is not the {payload.subject} it names")
-        _HANDLERS[action](self, event, payload, actor)
+        law = self.law if self.rules >= 2 else None
+        try:
+            _HANDLERS[action](self, event, payload, actor)
+            if law is not None:
+                law.check(event, payload)
+        finally:
+            if law is not None:
+                law.follow(event, payload)
 
     def _dated(self, event: Event) -> None:
         """An event's time is a UTC timestamp, not dated much before the one it follows."""
@@ -160,7 +169,8 @@ class Replay:
         try:
             check()
         except ExchangeError as exc:
-            raise ReplayError(f"not allowed: {exc.message}") from None
+            rule = getattr(exc, "rule", None)
+            raise ReplayError(_not_allowed(exc.message, rule), rule=rule) from None
 
     # members
     def _genesis_again(self, event: Event, payload: Any, actor: LogMember) -> None:
@@ -172,7 +182,10 @@ class Replay:
         had_admin = member.party in self._parties_with_admin
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))
         if self.rules >= 2:
-            self._allowed(lambda: check_roles(member.roles))
+            try:
+                check_roles(member.roles)
+            except NotAuthorised as exc:
+                raise ReplayError(exc.message, rule=exc.rule) from None
         self._declare(member)
         payload.apply(self.book, event)
 
@@ -206,6 +219,7 @@ class Replay:
         if request is None:
             raise ReplayError(f"{action} on {request_id}, which was never filed")
         problem: str | None = None
+        rule: str | None = None
         taken = self._taken.setdefault(request_id, [])
         try:
             role = authorise(action, actor, request)
@@ -222,11 +236,14 @@ class Replay:
             if problem is None and payload.to_status is not expected:
                 problem = f"{action} leads to {expected}, not {payload.to_status}"
         except ExchangeError as exc:
-            problem = f"not allowed: {exc.message}"
+            rule = getattr(exc, "rule", None)
+            if isinstance(exc, InvalidTransition):
+                rule = RULE_TRANSITION
+            problem = _not_allowed(exc.message, rule)
         payload.apply(self.book, event)  # follow the log, so one bad step does not fail all
         taken.append((action.value, event.actor))
         if problem:
-            raise ReplayError(problem)
+            raise ReplayError(problem, rule=rule)
 
     # register, convention, keys
     def _register_version(self, event: Event, payload: p.RegisterVersion, actor: LogMember) -> None:
@@ -258,6 +275,16 @@ class Replay:
             raise ReplayError(
                 f"not allowed: only an admin of {payload.party} makes its decryption keys"
             )
+
+
+RULE_TRANSITION = "state-machine"  # a step the request's state does not allow (DESIGN §4)
+
+
+def _not_allowed(message: str, rule: str | None) -> str:
+    """A refusal as the log's verification reports it, naming the rule that refuses."""
+    if rule is None or message.startswith(f"{rule}: "):
+        return message if rule else f"not allowed: {message}"
+    return f"not allowed ({rule}): {message}"
 
 
 Handler = Callable[[Replay, Event, Any, LogMember], None]

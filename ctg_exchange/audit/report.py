@@ -22,13 +22,15 @@ class Failure:
     request: str | None = None
     record: str | None = None
     last_seq: int | None = None  # a range of events: seq … last_seq
+    actor: str | None = None  # who took an event the rules refuse
+    rule: str | None = None  # the rule code that refuses it (``NIR_NOT_AUTHORISED``…)
 
     @property
     def where(self) -> str:
         if self.seq is not None:
             if self.last_seq is not None and self.last_seq != self.seq:
                 return f"events #{self.seq}–#{self.last_seq}"
-            return f"event #{self.seq}"
+            return f"event #{self.seq}" + (f" by {self.actor}" if self.actor else "")
         if self.request is not None:
             return f"request {self.request}"
         return self.record or "the log"
@@ -45,7 +47,7 @@ class Failure:
 
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {"where": self.where, "message": self.message}
-        for key in ("seq", "last_seq", "request", "record"):
+        for key in ("seq", "last_seq", "request", "record", "actor", "rule"):
             if getattr(self, key) is not None:
                 result[key] = getattr(self, key)
         return result

@@ -27,6 +27,7 @@ from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from . import merkle, sigcheck
 from .checkpoint import Checkpoint, StoredCheckpoint, key_id, origin_of, parse_note
 from .events import GENESIS_HASH, StoredEvent
+from .law import Law, LawCheck
 from .replay import LogMember, Replay
 from .report import Failure, VerifyResult
 from .sigcheck import Item
@@ -74,9 +75,10 @@ class LogVerifier:
         *,
         workers: int = WORKERS,
         processes: bool = False,
+        law: Law | None = None,
     ) -> None:
         self.log_id = log_id
-        self.replay = Replay()
+        self.replay = Replay(law=None if law is None else LawCheck(law))
         self.result = VerifyResult()
         self.failures: list[Failure] = []
         self.sources: list[CheckpointSource] = []
@@ -127,7 +129,10 @@ class LogVerifier:
                 self.replay.apply(event, actor)
             except ReplayError as exc:
                 if not failed:
-                    fail(Failure(str(exc), event.seq))
+                    # a rule of the procedure (NIR_NOT_AUTHORISED…), which the offline script
+                    # does not re-apply, names who took the event: "event #41 by v.agent"
+                    by = event.actor if exc.rule and exc.rule.isupper() else None
+                    fail(Failure(str(exc), event.seq, actor=by, rule=exc.rule))
                     failed = True
         if actor is not None and not failed:
             self._queue_signature(stored, actor, signed)
@@ -140,6 +145,7 @@ class LogVerifier:
                 self.roots[self._frontier.size] = self._frontier.root()
 
     def _actor(self, stored: StoredEvent, *, report: bool) -> LogMember | None:
+        rule: str | None = None
         event = stored.event
         if event.seq == 1:
             try:
@@ -155,9 +161,10 @@ class LogVerifier:
             problem = f"the actor {event.actor!r} was revoked (event #{actor.revoked_seq})"
         elif actor.party != event.party or event.role not in actor.roles:
             problem = f"the actor {event.actor!r} does not hold {event.role} for {event.party}"
+            rule = "role-not-held"
         if problem is not None:
             if report:
-                self.failures.append(Failure(problem, event.seq))
+                self.failures.append(Failure(problem, event.seq, rule=rule))
             return None
         return actor
 

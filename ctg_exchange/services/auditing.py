@@ -14,19 +14,23 @@ from ..audit.verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier, sto
 from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
-from ..domain.models import Member, Role
+from ..domain.models import Member, RequestContent, Role
 from ..domain.rules import RULE_ADMIN_ONLY
 from ..errors import (
     AuditBroken,
+    CorruptRow,
     IntegrityError,
     InvalidInput,
     NotAuthorised,
     NotFound,
+    PolicyError,
     SignatureInvalid,
     cut,
 )
+from ..policy import Policy, parse_policy
 from ..store.base import Tx
 from .replay_check import compare
+from .requests import content_digest
 from .session import Recorder, Session, perform
 from .workspace import Workspace
 
@@ -60,10 +64,57 @@ def read_checkpoint_file(path: Path) -> CheckpointSource:
         raise InvalidInput(f"{path}: {exc.message}") from None
 
 
-def verify_tx(tx: Tx, log_id: str, external: Sequence[CheckpointSource] = ()) -> VerifyResult:
-    """Everything: the chain, signatures, roles, checkpoints, and the stored state replayed."""
+class StoredLaw:
+    """What the law needs in full and the log binds by digest, read from the store: the
+    policy versions and the requests' contents (a record that differs from the log is not
+    used; the comparison with the log names it)."""
+
+    def __init__(self, tx: Tx, workspace: Workspace | None) -> None:
+        self._tx = tx
+        self._workspace = workspace
+        self._policies: dict[int, Policy | None] | None = None
+
+    def policy(self, version: int) -> Policy | None:
+        if self._policies is None:
+            self._policies = {}
+            for record in self._tx.policies():
+                try:
+                    loaded = (
+                        self._workspace.parsed(record)
+                        if self._workspace is not None
+                        else parse_policy(record.text, f"<policy v{record.version}>")
+                    )
+                except (CorruptRow, PolicyError):
+                    loaded = None
+                ok = loaded is not None and loaded.sha256 == record.sha256
+                self._policies[record.version] = loaded.policy if ok and loaded else None
+        return self._policies.get(version)
+
+    def content(self, request_id: str, digest: str) -> RequestContent | None:
+        try:
+            request = self._tx.get_request(request_id)
+        except CorruptRow:
+            return None
+        if request is None or content_digest(request.content) != digest:
+            return None
+        return request.content
+
+
+def verify_tx(
+    tx: Tx,
+    log_id: str,
+    external: Sequence[CheckpointSource] = (),
+    workspace: Workspace | None = None,
+) -> VerifyResult:
+    """Everything: the chain, signatures, roles, checkpoints, the law re-applied to each event,
+    and the stored state replayed."""
     sources = [*stored_sources(tx.checkpoints()), *external]
-    verifier = LogVerifier(log_id, sources, processes=tx.count_events() > PROCESS_THRESHOLD)
+    verifier = LogVerifier(
+        log_id,
+        sources,
+        processes=tx.count_events() > PROCESS_THRESHOLD,
+        law=StoredLaw(tx, workspace),
+    )
     try:
         for stored in tx.events():
             verifier.feed(stored)
@@ -91,7 +142,7 @@ def raise_if_broken(result: VerifyResult) -> VerifyResult:
 def audit_verify(workspace: Workspace, external: Sequence[CheckpointSource] = ()) -> VerifyResult:
     """Verify the whole log; raises ``AuditBroken`` (exit 3) naming the first failure."""
     with workspace.store.transaction() as tx:
-        return raise_if_broken(verify_tx(tx, workspace.id, external))
+        return raise_if_broken(verify_tx(tx, workspace.id, external, workspace))
 
 
 def acting_role(actor: Member) -> Role:
@@ -103,7 +154,7 @@ def make_checkpoint(session: Session) -> StoredCheckpoint:
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> StoredCheckpoint | None:
         if not recorder.dry_run:
-            raise_if_broken(verify_tx(tx, session.workspace.id))
+            raise_if_broken(verify_tx(tx, session.workspace.id, (), session.workspace))
         return recorder.checkpoint(actor, acting_role(actor))
 
     checkpoint = perform(session, operation)
@@ -134,7 +185,7 @@ def cosign(session: Session) -> StoredCheckpoint:
                 "the other party cosigns it"
             )
         if not recorder.dry_run:
-            raise_if_broken(verify_tx(tx, session.workspace.id))
+            raise_if_broken(verify_tx(tx, session.workspace.id, (), session.workspace))
         return recorder.sign_checkpoint(latest.id, latest.text, actor, role, cosign=True)
 
     checkpoint = perform(session, operation)

@@ -263,7 +263,7 @@ def audit_bundle(
         with workspace.store.transaction(write=True) as tx:
             actor = load_actor(tx, actor.id)
             view = register_view(workspace, tx, party, today, ref)
-            result = raise_if_broken(verify_tx(tx, workspace.id))
+            result = raise_if_broken(verify_tx(tx, workspace.id, (), workspace))
             recorder = Recorder(tx, workspace.id, session.clock, signer)
             recorder.checkpoint(actor, role)  # the bundle's journal is proven against it
             root = staging.path

@@ -1,0 +1,144 @@
+"""The law, re-applied to the log (DESIGN §10: no client is trusted).
+
+A member with their own valid key and a modified copy of the tool can sign any event. The
+replay already refuses one whose actor lacked the role or that the state machine forbids; this
+re-runs what the services check besides, at each event's own date (its time, in Paris) and under
+the policy version and the convention as the log had them then:
+
+- a filing or an amendment: the screening of the content it files (the stored content, whose
+  digest the event binds) under the policy version then in force, with the convention's state
+  that day: a blocking finding (``NIR_NOT_AUTHORISED``, ``OFFENCE_DATA``,
+  ``RETENTION_EXCEEDS_MAX``, ``CONVENTION_NOT_IN_FORCE``…) refuses the event, and the findings,
+  triage and DPIA flag it records must be the screening's;
+- an approval, an acceptance of the conditions, a delivery: the convention in force that day;
+- a delivery: a retention deadline no later than the request's retention allows.
+
+The same functions serve the services and the replay (:func:`~ctg_exchange.policy.screening.
+screen`, :class:`~ctg_exchange.policy.convention.ConventionState`), so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from ..domain import payloads as p
+from ..domain import step_payloads as s
+from ..domain.actions import Action
+from ..domain.dates import procedure_date
+from ..errors import ExchangeError, ReplayError
+from ..policy.convention import (
+    CONVENTION_NOT_IN_FORCE,
+    ChangeKind,
+    ConventionChange,
+    ConventionState,
+)
+from ..policy.screening import screen
+
+if TYPE_CHECKING:
+    from ..domain.models import RequestContent
+    from ..policy.model import Policy
+    from .events import Event
+
+IN_FORCE_FOR = {
+    Action.APPROVE: "approval",
+    Action.ACCEPT_CONDITIONS: "accepting the conditions",
+    Action.SEND: "sending",
+}
+RETENTION_DEADLINE = "RETENTION_DEADLINE"
+POLICY_VERSION = "POLICY_VERSION"
+SCREENING_RECORDED = "SCREENING_RECORDED"
+
+
+class Law(Protocol):
+    """What the log binds by digest and the law needs in full, read from the store."""
+
+    def policy(self, version: int) -> Policy | None:
+        """The policy of that version, if its stored text is the one the log binds."""
+
+    def content(self, request_id: str, digest: str) -> RequestContent | None:
+        """The request's stored content, if it is the one whose digest the log binds."""
+
+
+def refused(rule: str, message: str) -> ReplayError:
+    return ReplayError(f"{rule}: {message}", rule=rule)
+
+
+@dataclass
+class LawCheck:
+    law: Law
+    version: int = 1  # the policy version in force, as the log's avenants moved it
+    changes: list[ConventionChange] = field(default_factory=list)
+    retention: dict[str, int] = field(default_factory=dict)  # request -> days, as filed
+
+    def convention(self) -> ConventionState | None:
+        policy = self.law.policy(self.version)
+        return (
+            None if policy is None else ConventionState(policy, self.version, tuple(self.changes))
+        )
+
+    def check(self, event: Event, payload: p.Payload) -> None:
+        """Refuse ``event`` if a rule of the procedure would have: ``ReplayError`` with its code."""
+        day = procedure_date(event.time)
+        if isinstance(payload, s.RequestFile | s.RequestAmend):
+            self._screened(payload, day)
+            return
+        if payload.action in IN_FORCE_FOR:
+            state = self.convention()
+            why = None if state is None else state.why_not_in_force(day)
+            if why is not None:
+                doing = IN_FORCE_FOR[payload.action]
+                raise refused(CONVENTION_NOT_IN_FORCE, f"{doing} on {day}: {why}")
+        if isinstance(payload, s.Send):
+            days = self.retention.get(payload.request)
+            if days is not None and payload.retention_deadline > day + timedelta(days=days):
+                raise refused(
+                    RETENTION_DEADLINE,
+                    f"delivery {payload.delivery} is to be deleted by "
+                    f"{payload.retention_deadline}, later than the {days} days the request "
+                    f"allows from {day}",
+                )
+
+    def _screened(self, payload: s.RequestFile | s.RequestAmend, day: date) -> None:
+        if payload.policy_version != self.version:
+            raise refused(
+                POLICY_VERSION,
+                f"screened under policy v{payload.policy_version}; the convention's version "
+                f"then was v{self.version}",
+            )
+        self.retention[payload.request] = payload.retention_days
+        content = self.law.content(payload.request, payload.content_sha256)
+        state = self.convention()
+        if content is None or state is None:
+            return  # the stored record differs from the log: the comparison names it
+        try:
+            screening = screen(state.policy, content, state.why_not_in_force(day))
+        except ExchangeError as exc:  # a category the policy does not know
+            raise refused("UNKNOWN_REFERENCE", exc.message) from None
+        if screening.blocking:
+            first = screening.blocking[0]
+            raise refused(first.code, first.message)
+        recorded = (payload.findings, payload.triage, payload.dpia_required)
+        if recorded != (tuple(sorted(screening.codes)), screening.triage, screening.dpia_required):
+            raise refused(
+                SCREENING_RECORDED,
+                "the findings, triage or DPIA flag it records are not the screening's",
+            )
+
+    def follow(self, event: Event, payload: p.Payload) -> None:
+        """What the event changes in the convention's state, once applied."""
+        if isinstance(payload, p.ConventionChange):
+            version = payload.policy.version if isinstance(payload, p.Amendment) else None
+            change = ConventionChange(
+                seq=event.seq,
+                kind=ChangeKind(payload.kind),  # type: ignore[attr-defined]
+                effective=payload.effective,
+                reference="",
+                by=event.actor,
+                at=event.time,
+                policy_version=version,
+            )
+            self.changes.append(change)
+            if version is not None:
+                self.version = version

@@ -1,0 +1,173 @@
+"""No client is trusted (DESIGN §10): a modified copy of the tool, with a real member's key.
+
+Each case runs the tool with one of its checks removed (monkeypatched in this process, as a
+member would edit their copy) and takes a step the honest tool refuses: the events are signed
+with the member's own key, chained, checkpointed, and the store holds what the modified tool
+wrote. ``audit verify`` must still fail, exit 3, naming the event's sequence number and the rule
+code — it re-applies the law, it does not trust the client that wrote the log.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ctg_exchange.domain.lifecycle import next_status as honest_next_status
+from ctg_exchange.domain.models import Status
+from ctg_exchange.policy.screening import Screening
+from ctg_exchange.policy.screening import screen as honest_screen
+from ctg_exchange.services import requests, review, send
+
+from conftest import REQUEST, Ctg, State
+
+
+def no_blocking_findings(*args: Any) -> Screening:
+    """The screening with its blocking findings removed: what a modified copy would run."""
+    found = honest_screen(*args)
+    kept = tuple(f for f in found.findings if f.severity != "blocking")
+    return Screening(kept, found.triage, found.dpia_required, found.dpia_criteria)
+
+
+def anyone_may(action: Any, member: Any, request: Any) -> Any:
+    """Every member may take every step, in the role the step needs."""
+    from ctg_exchange.domain.rules import ACTION_ROLE
+
+    return ACTION_ROLE[action]
+
+
+def _broken(ctg: Ctg) -> tuple[str, dict[str, Any]]:
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    first = result.stderr.splitlines()[0].removeprefix("ctg-exchange: error: audit log broken at ")
+    failure = json.loads(ctg("audit", "verify", "--json").stdout)["error"]["failures"][0]
+    return first, failure
+
+
+def _last_seq(ctg: Ctg, action: str) -> int:
+    return max(int(e["seq"]) for e in ctg.json("audit", "log") if e["action"] == action)
+
+
+FILINGS = {
+    "the NIR": (("--category", "nir"), "NIR_NOT_AUTHORISED", {}),
+    "offence data": (("--category", "infractions_fraude"), "OFFENCE_DATA", {}),
+    "a retention above the maximum": (("--retention-days", "3650"), "RETENTION_EXCEEDS_MAX", {}),
+    "under the expired convention": ((), "CONVENTION_NOT_IN_FORCE", {"CTG_TODAY": "2026-02-02"}),
+}
+
+
+@pytest.mark.parametrize("case", FILINGS)
+def test_a_filing_the_screening_refuses(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    extra, rule, env = FILINGS[case]
+    monkeypatch.setattr(requests, "screen", no_blocking_findings)
+    args = list(REQUEST)
+    if "--retention-days" in extra:
+        args[args.index("--retention-days") + 1] = extra[1]
+        extra = ()
+    filed = ctg(*args, *extra, as_="v.agent", env=env)
+    assert filed.exit_code == 0, filed.output  # the modified copy files it
+    seq = _last_seq(ctg, "request.file")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by v.agent: {rule}: "), first
+    assert (failure["seq"], failure["actor"], failure["rule"]) == (seq, "v.agent", rule)
+
+
+STEPS: dict[str, tuple[str, Callable[[Ctg, str], object], str]] = {
+    "approval by a staff member": (
+        "decide.approve",
+        lambda ctg, rid: ctg.ok("decide", "approve", rid, as_="c.agent"),
+        "the actor 'c.agent' does not hold controller for caf92",
+    ),
+    "opinion by the requester's DPO": (
+        "dpo.opinion",
+        lambda ctg, rid: ctg.ok(
+            "dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis", as_="v.dpo"
+        ),
+        "not allowed (holder-dpo-only): only the DPO of the holding party (caf92)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STEPS)
+def test_a_step_by_someone_the_rules_exclude(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    action, take, message = STEPS[case]
+    rid = ctg.file_request()
+    ctg.advance(rid, "awaiting_dpo" if action == "dpo.opinion" else "opinion_given")
+    monkeypatch.setattr(requests, "authorise", anyone_may)
+    monkeypatch.setattr(review, "authorise", anyone_may)
+    take(ctg, rid)
+    seq = _last_seq(ctg, action)
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq}: {message}"), first
+    assert failure["seq"] == seq and failure["rule"] in ("role-not-held", "holder-dpo-only")
+
+
+def test_one_person_studying_and_deciding(ctg: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:
+    rid = ctg.file_request()
+    monkeypatch.setattr(requests, "separate_duties", lambda *args: None)
+    ctg.ok("study", "accept", rid, "--note", "Étude", as_="c.controller")
+    ctg.ok("study", "submit", rid, as_="c.controller")
+    ctg.ok("dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis", as_="c.dpo")
+    ctg.ok("decide", "approve", rid, as_="c.controller")
+    seq = _last_seq(ctg, "decide.approve")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(
+        f"event #{seq} by c.controller: SEPARATION_OF_DUTIES: c.controller studied {rid}"
+    ), first
+    assert failure["rule"] == "SEPARATION_OF_DUTIES"
+
+
+def _party_keys(ctg: Ctg) -> None:
+    ctg.ok("keys", "generate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
+    ctg.ok("keys", "generate", "--party", "caf92", "--encryption", as_="c.admin")
+
+
+def test_a_delivery_before_the_conditions_are_accepted(
+    state: State, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ctg = state("keyed", _party_keys)
+    rid = ctg.file_request()
+    ctg.advance(rid, "approved")
+
+    def sends_anyway(action: Any, request: Any) -> Status:
+        if request.status is Status.APPROVED:
+            return Status.EXCHANGED
+        return honest_next_status(action, request)
+
+    monkeypatch.setattr(send, "next_status", sends_anyway)
+    monkeypatch.setattr(requests, "next_status", sends_anyway)
+    dataset = tmp_path / "qf.csv"
+    dataset.write_text("numero_allocataire,quotient_familial\n9000001,512\n", encoding="utf-8")
+    sent = ctg("exchange", "send", rid, "--dataset", str(dataset), "--out",
+               str(tmp_path / "p.ctgx"), as_="c.agent")  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    seq = _last_seq(ctg, "exchange.send")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(
+        f"event #{seq}: not allowed (state-machine): {rid} is approved: `exchange send` needs "
+        "conditions_accepted"
+    ), first
+    assert (failure["seq"], failure["rule"]) == (seq, "state-machine")
+
+
+def test_the_honest_path_still_verifies(ctg: Ctg) -> None:
+    rid = ctg.file_request()
+    ctg.advance(rid, "approved")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    result = ctg.json("audit", "verify")
+    assert result["ok"] is True and result["rules"] == 2
