@@ -867,3 +867,33 @@ def test_age_recovers_a_party_identity_with_its_passphrase(keyed: Ctg, tmp_path:
     lines = out.read_text().splitlines()
     assert lines[1] == f"# public key: {identity.name.split('.')[1]}"
     assert lines[2].startswith("AGE-SECRET-KEY-1")
+
+
+def test_checkpoints_the_log_implies_cannot_be_removed(keyed: Ctg, tmp_path: Path) -> None:
+    """Every send and reception is followed by a signed checkpoint: removing them all, with
+    the last event, no longer passes for a log that never had any."""
+    ctg = keyed
+    rid = accepted(ctg)
+    package = send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"]
+    ctg.ok(*receive(package, tmp_path / "in.csv"), as_="v.agent")
+    events = ctg.json("audit", "log")
+    sent = max(e["seq"] for e in events if e["action"] == "exchange.send")
+    last = events[-1]["seq"]
+    ctg.sql(
+        "DELETE FROM checkpoint_signatures",
+        "DELETE FROM checkpoints",
+        f"DELETE FROM receptions WHERE seq = {last}",
+        f"DELETE FROM request_steps WHERE seq = {last}",
+        f"DELETE FROM audit_events WHERE seq = {last}",
+        guards=False,
+    )
+    result = ctg("audit", "verify", "--json")
+    assert result.exit_code == 3, result.output
+    failures = json.loads(result.stdout)["error"]["failures"]
+    assert {
+        "where": f"event #{sent}",
+        "message": "no checkpoint covers it, though the tool signs one after the exchange.send "
+        "event: checkpoints were removed",
+        "seq": sent,
+        "rule": "checkpoint-missing",
+    } in failures, failures

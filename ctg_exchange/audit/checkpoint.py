@@ -32,6 +32,8 @@ SIGNATURE_TYPE = b"\xffctg-exchange/sshsig@v1"
 EM_DASH = "\u2014"
 MAX_SIGNATURES = 32
 
+CHECKPOINT_EVERY = 1000  # events; sends, receptions, deletions and exports checkpoint too
+
 
 def origin_of(log_id: str) -> str:
     return ORIGIN_PREFIX + log_id

@@ -23,9 +23,17 @@ from typing import Any
 from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
+from ..domain.actions import Action
 from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from . import merkle, sigcheck
-from .checkpoint import Checkpoint, StoredCheckpoint, key_id, origin_of, parse_note
+from .checkpoint import (
+    CHECKPOINT_EVERY,
+    Checkpoint,
+    StoredCheckpoint,
+    key_id,
+    origin_of,
+    parse_note,
+)
 from .events import GENESIS_HASH, StoredEvent
 from .law import Law, LawCheck
 from .replay import LogMember, Replay
@@ -65,6 +73,9 @@ def stored_sources(checkpoints: Sequence[StoredCheckpoint]) -> list[CheckpointSo
     return sources
 
 
+_CHECKPOINTED_AFTER = frozenset({Action.SEND, Action.RECEIVE, Action.DESTROY})
+
+
 class LogVerifier:
     """Feed it every event in order, then :meth:`finish`."""
 
@@ -76,9 +87,14 @@ class LogVerifier:
         workers: int = WORKERS,
         processes: bool = False,
         law: Law | None = None,
+        implied_checkpoints: bool = False,
     ) -> None:
         self.log_id = log_id
         self.replay = Replay(law=None if law is None else LawCheck(law))
+        # the last event a checkpoint must cover: the tool checkpoints after every send,
+        # reception and deletion, before every export, and every CHECKPOINT_EVERY events
+        self._implied: tuple[int, str] | None = None
+        self._check_implied = implied_checkpoints
         self.result = VerifyResult()
         self.failures: list[Failure] = []
         self.sources: list[CheckpointSource] = []
@@ -136,6 +152,8 @@ class LogVerifier:
                     failed = True
         if actor is not None and not failed:
             self._queue_signature(stored, actor, signed)
+        if self._check_implied:
+            self._imply(event.seq, event.action)
         self._head = stored.hash
         self._expected = event.seq + 1
         self.result.events += 1
@@ -201,8 +219,32 @@ class LogVerifier:
             self._checker.submit(batch)
 
     # -- the end ----------------------------------------------------------------------------
+    def _imply(self, seq: int, action: str) -> None:
+        if action in _CHECKPOINTED_AFTER:
+            self._implied = (seq, f"the {action} event")
+        elif action == Action.REGISTER_EXPORT and seq > 1:
+            self._implied = (seq - 1, f"the events before the {action}")
+        elif seq % CHECKPOINT_EVERY == 0:
+            self._implied = (seq, f"every {CHECKPOINT_EVERY} events")
+
+    def _missing_checkpoint(self) -> None:
+        if not self._check_implied or self._implied is None:
+            return
+        seq, why = self._implied
+        covered = max((source.checkpoint.size for source in self.sources), default=0)
+        if covered < seq:
+            self.failures.append(
+                Failure(
+                    f"no checkpoint covers it, though the tool signs one after {why}: "
+                    "checkpoints were removed",
+                    seq,
+                    rule="checkpoint-missing",
+                )
+            )
+
     def finish(self) -> VerifyResult:
         self._flush()
+        self._missing_checkpoint()
         self.failures.extend(Failure(_BAD_SIGNATURE, seq) for seq in self._checker.close())
         self._check_checkpoints()
         result = self.result

@@ -114,6 +114,7 @@ def verify_tx(
         sources,
         processes=tx.count_events() > PROCESS_THRESHOLD,
         law=StoredLaw(tx, workspace),
+        implied_checkpoints=True,
     )
     try:
         for stored in tx.events():

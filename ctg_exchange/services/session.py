@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from ..audit import merkle
+from ..audit.checkpoint import CHECKPOINT_EVERY as _EVERY
 from ..audit.checkpoint import (
     CheckpointSigner,
     StoredCheckpoint,
@@ -43,7 +44,7 @@ from .workspace import Workspace
 
 T = TypeVar("T")
 BUSY_RETRIES = 8  # attempts of a write transaction that meets a busy database
-CHECKPOINT_EVERY = 1000  # events; sends, receptions, deletions and exports checkpoint too
+CHECKPOINT_EVERY = _EVERY  # events; sends, receptions, deletions and exports checkpoint too
 _pool: ThreadPoolExecutor | None = None
 
 
