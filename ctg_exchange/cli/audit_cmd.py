@@ -92,9 +92,11 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
 
     Checks the hash chain, every signature against the key the member had, that each actor held
     the role the action needs at that time, every signed checkpoint (a truncated tail or a
-    rewritten suffix fails there), and replays the log against the stored state: a request row
-    changed behind the tool's back is named. A checkpoint kept outside the workspace (the other
-    party's copy, an earlier export) is checked with --checkpoint.
+    rewritten suffix fails there; a removed one the log implies too), re-applies the law at each
+    event's date (screening, the convention in force, separation of duties, retention), and
+    replays the log against the stored state: a row changed behind the tool's back is named.
+    A checkpoint kept outside the workspace (the other party's copy, an earlier export) is
+    checked with --checkpoint.
 
     \b
     Example:
