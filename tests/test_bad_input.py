@@ -417,6 +417,20 @@ def test_a_policy_with_aliases_is_refused(fresh: Ctg, tmp_path: Path) -> None:
     assert not fresh.workspace.exists()
 
 
+VALID_REQUEST_FILE = """\
+to: caf92
+field: enfance
+purpose: Tarif social de l'ALSH (jeu de test)
+purpose_kind: pricing
+categories: [quotient_familial]
+subjects: Familles fictives
+legal_basis: art6_1_e
+legal_text: Texte fictif
+retention_days: 365
+frequency: yearly
+"""
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
@@ -430,37 +444,10 @@ def test_a_policy_with_aliases_is_refused(fresh: Ctg, tmp_path: Path) -> None:
 def test_numbers_in_a_request_file_are_numbers(
     ctg: Ctg, tmp_path: Path, line: str, message: str
 ) -> None:
+    text = VALID_REQUEST_FILE
+    text = text.replace("retention_days: 365\n", "") if line.startswith("retention_days") else text
     source = tmp_path / "request.yaml"
-    source.write_text(
-        textwrap.dedent("""\
-        to: caf92
-        field: enfance
-        purpose: Tarif social de l'ALSH (jeu de test)
-        purpose_kind: pricing
-        categories: [quotient_familial]
-        subjects: Familles fictives
-        legal_basis: art6_1_e
-        legal_text: Texte fictif
-        retention_days: 365
-        frequency: yearly
-        """).replace("retention_days: 365", line)
-        if line.startswith("retention_days")
-        else textwrap.dedent("""\
-        to: caf92
-        field: enfance
-        purpose: Tarif social de l'ALSH (jeu de test)
-        purpose_kind: pricing
-        categories: [quotient_familial]
-        subjects: Familles fictives
-        legal_basis: art6_1_e
-        legal_text: Texte fictif
-        retention_days: 365
-        frequency: yearly
-        """)
-        + line
-        + "\n",
-        encoding="utf-8",
-    )
+    source.write_text(text + line + "\n", encoding="utf-8")
     ctg.refused("request", "new", "--from-file", str(source), as_="v.agent", contains=message)
 
 
