@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,19 @@ import pytest
 from conftest import INIT, REQUEST, Ctg, add_args
 
 SHIPPED = Path(__file__).resolve().parents[1] / "policies" / "ctg-sceaux-caf92.yaml"
+# a request file with nothing wrong in it (retention_days on line 9)
+VALID_REQUEST_FILE = """\
+to: caf92
+field: enfance
+purpose: Tarif social de l'ALSH (jeu de test)
+purpose_kind: pricing
+categories: [quotient_familial]
+subjects: Familles fictives
+legal_basis: art6_1_e
+legal_text: Texte fictif
+retention_days: 365
+frequency: yearly
+"""
 
 
 def _policy_with(tmp_path: Path, old: str, new: str) -> Path:
@@ -232,19 +244,8 @@ def test_missing_request_field(ctg: Ctg) -> None:
 def test_request_file_errors_carry_their_line(ctg: Ctg, tmp_path: Path) -> None:
     source = tmp_path / "request.yaml"
     source.write_text(
-        textwrap.dedent("""\
-        to: caf92
-        field: enfance
-        purpose: Tarif social de l'ALSH (jeu de test)
-        purpose_kind: pricing
-        categories: [quotient_familial]
-        subjects: Familles fictives
-        legal_basis: art6_1_e
-        legal_text: Texte fictif
-        retention_days: many
-        frequency: yearly
-        colour: blue
-        """),
+        VALID_REQUEST_FILE.replace("retention_days: 365", "retention_days: many")
+        + "colour: blue\n",
         encoding="utf-8",
     )
     result = ctg.refused(
@@ -415,20 +416,6 @@ def test_a_policy_with_aliases_is_refused(fresh: Ctg, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "anchors and aliases (& and *) are refused" in result.stderr
     assert not fresh.workspace.exists()
-
-
-VALID_REQUEST_FILE = """\
-to: caf92
-field: enfance
-purpose: Tarif social de l'ALSH (jeu de test)
-purpose_kind: pricing
-categories: [quotient_familial]
-subjects: Familles fictives
-legal_basis: art6_1_e
-legal_text: Texte fictif
-retention_days: 365
-frequency: yearly
-"""
 
 
 @pytest.mark.parametrize(
