@@ -101,3 +101,36 @@ def test_no_event_is_dated_before_the_last_one(ctg: Ctg) -> None:
         env={"CTG_TODAY": "2025-05-01"},
         contains="CLOCK_BEHIND_LOG: ",
     )
+
+
+def test_an_event_dated_in_the_future_is_an_integrity_failure(
+    real: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified copy dating its event a month ahead (a send dated so stretches the deletion
+    deadline): caught by verify; the honest tool appends nothing after it."""
+    from datetime import UTC, datetime, timedelta
+
+    from ctg_exchange.audit.events import utc_timestamp
+    from ctg_exchange.services.clock import Clock
+
+    ahead = utc_timestamp(datetime.now(UTC) + timedelta(days=30))
+    with monkeypatch.context() as patched:
+        patched.setattr(Clock, "now", lambda self: ahead)
+        real.ok("convention", "renew", "--until", "2099-12-31", "--reference", "R", as_="v.admin")
+    seq = max(int(e["seq"]) for e in real.json("audit", "log"))
+
+    result = real("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines()[0].startswith(
+        f"ctg-exchange: error: audit log broken at event #{seq} by v.admin: DATED_IN_FUTURE: "
+    ), result.stderr
+    real.refused(
+        "convention", "terminate", "--on", "2099-06-30", "--reason", "Test",
+        as_="v.admin", contains="CLOCK_BEHIND_LOG: ",
+    )  # fmt: skip
+
+
+def test_a_simulated_workspace_may_run_ahead_of_the_real_date(ctg: Ctg) -> None:
+    renewal = ("convention", "renew", "--until", "2099-12-31", "--reference", "R")
+    ctg.ok(*renewal, as_="v.admin", env={"CTG_TODAY": "2098-01-05"})
+    assert ctg("audit", "verify").exit_code == 0

@@ -79,6 +79,40 @@ def test_a_filing_the_screening_refuses(
     assert (failure["seq"], failure["actor"], failure["rule"]) == (seq, "v.agent", rule)
 
 
+def test_a_refused_filing_amended_later_still_fails(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An honest amendment afterwards does not launder the filing: the content each event
+    filed is kept by its digest and screened again."""
+    with monkeypatch.context() as patched:
+        patched.setattr(requests, "screen", no_blocking_findings)
+        rid = ctg.file_request("--category", "nir", as_="v.agent")
+    seq = _last_seq(ctg, "request.file")
+    ctg.ok(
+        "request", "amend", rid, "--category", "numero_allocataire",
+        "--category", "quotient_familial", as_="v.agent",
+    )  # fmt: skip
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by v.agent: NIR_NOT_AUTHORISED: "), first
+    assert failure["rule"] == "NIR_NOT_AUTHORISED"
+
+
+def test_a_filed_content_removed_behind_the_tools_back(ctg: Ctg) -> None:
+    rid = ctg.file_request()
+    seq = _last_seq(ctg, "request.file")
+    ctg.ok("request", "amend", rid, "--retention-days", "180", as_="v.agent")
+    ctg.sql(f"DELETE FROM request_contents WHERE request_id = '{rid}' AND doc LIKE '%365%'")
+    before = ctg.tables()
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by v.agent: CONTENT_MISSING: "), first
+    assert failure["rule"] == "CONTENT_MISSING"
+    assert ctg.tables() == before
+
+
 STEPS: dict[str, tuple[str, Callable[[Ctg, str], object], str]] = {
     "approval by a staff member": (
         "decide.approve",
@@ -171,3 +205,23 @@ def test_the_honest_path_still_verifies(ctg: Ctg) -> None:
     ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
     result = ctg.json("audit", "verify")
     assert result["ok"] is True and result["rules"] == 2
+
+
+def test_a_genesis_admin_who_is_also_the_dpo(fresh: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modified `init` declaring its admin DPO as well: the replay checks the genesis too."""
+    from ctg_exchange.domain.models import Member, Role
+    from ctg_exchange.services import members
+
+    from conftest import INIT
+
+    def admin_and_dpo(**fields: Any) -> Member:
+        return Member(**{**fields, "roles": (Role.ADMIN, Role.DPO)})
+
+    with monkeypatch.context() as patched:
+        patched.setattr(members, "Member", admin_and_dpo)
+        fresh.ok(*INIT)
+
+    first, failure = _broken(fresh)
+
+    assert first.startswith("event #1 by v.admin: DPO_CONFLICT: "), first
+    assert (failure["seq"], failure["rule"]) == (1, "DPO_CONFLICT")

@@ -65,3 +65,8 @@ def canonical_json(value: Any) -> bytes:
 def text_digest(text: str) -> str:
     """SHA-256 (hex) of a free text, so the log binds a note without holding it."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def document_digest(value: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of a document (a request's content, a fiche)."""
+    return hashlib.sha256(canonical_json(value)).hexdigest()

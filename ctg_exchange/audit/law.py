@@ -5,11 +5,12 @@ replay already refuses one whose actor lacked the role or that the state machine
 re-runs what the services check besides, at each event's own date (its time, in Paris) and under
 the policy version and the convention as the log had them then:
 
-- a filing or an amendment: the screening of the content it files (the stored content, whose
-  digest the event binds) under the policy version then in force, with the convention's state
-  that day: a blocking finding (``NIR_NOT_AUTHORISED``, ``OFFENCE_DATA``,
-  ``RETENTION_EXCEEDS_MAX``, ``CONVENTION_NOT_IN_FORCE``…) refuses the event, and the findings,
-  triage and DPIA flag it records must be the screening's;
+- a filing or an amendment: the screening of the content it files (kept by its digest, which
+  the event binds; a content missing or altered is itself a failure) under the policy version
+  then in force, with the convention's state that day: a blocking finding
+  (``NIR_NOT_AUTHORISED``, ``OFFENCE_DATA``, ``RETENTION_EXCEEDS_MAX``,
+  ``CONVENTION_NOT_IN_FORCE``…) refuses the event, and the findings, triage and DPIA flag it
+  records must be the screening's;
 - an approval, an acceptance of the conditions, a delivery: the convention in force that day;
 - a delivery: a retention deadline no later than the request's retention allows.
 
@@ -49,6 +50,7 @@ IN_FORCE_FOR = {
 RETENTION_DEADLINE = "RETENTION_DEADLINE"
 POLICY_VERSION = "POLICY_VERSION"
 SCREENING_RECORDED = "SCREENING_RECORDED"
+CONTENT_MISSING = "CONTENT_MISSING"
 
 
 class Law(Protocol):
@@ -58,7 +60,8 @@ class Law(Protocol):
         """The policy of that version, if its stored text is the one the log binds."""
 
     def content(self, request_id: str, digest: str) -> RequestContent | None:
-        """The request's stored content, if it is the one whose digest the log binds."""
+        """The content the request was filed or amended with whose digest the log binds, if it
+        is stored unaltered."""
 
 
 def refused(rule: str, message: str) -> ReplayError:
@@ -109,9 +112,15 @@ class LawCheck:
             )
         self.retention[payload.request] = payload.retention_days
         content = self.law.content(payload.request, payload.content_sha256)
+        if content is None:
+            raise refused(
+                CONTENT_MISSING,
+                f"the content it files (sha256 {payload.content_sha256[:16]}…) is not stored, "
+                "or not as filed",
+            )
         state = self.convention()
-        if content is None or state is None:
-            return  # the stored record differs from the log: the comparison names it
+        if state is None:
+            return  # the stored policy differs from the log: the comparison names it
         try:
             screening = screen(state.policy, content, state.why_not_in_force(day))
         except ExchangeError as exc:  # a category the policy does not know

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from ..crypto.publickey import PublicKey
@@ -22,7 +23,7 @@ from ..domain import payloads as p
 from ..domain import step_payloads as s
 from ..domain.actions import CONVENTION_CHANGES, REGISTER_CAUSES, REQUEST_STEPS, Action
 from ..domain.catalogue import parse_payload
-from ..domain.dates import CLOCK_SKEW, before_predecessor
+from ..domain.dates import CLOCK_SKEW, before_predecessor, parse_timestamp
 from ..domain.facts import FactBook
 from ..domain.lifecycle import next_status
 from ..domain.models import Role, Status
@@ -75,6 +76,9 @@ def parsed(action: Action, event: Event) -> p.Payload:
         raise ReplayError(f"malformed {action} payload: {exc}") from None
 
 
+DATED_IN_FUTURE = "DATED_IN_FUTURE"
+
+
 @dataclass
 class Replay:
     members: dict[str, LogMember] = field(default_factory=dict)
@@ -87,6 +91,8 @@ class Replay:
     procedure: p.Procedure | None = None  # from the genesis; None: a log written by 0.1.0
     _taken: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # steps, by request
     law: LawCheck | None = None  # the law re-applied, where the store gives what it needs
+    # the verification's instant: a real log has no event dated after it (simulated: may)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def rules(self) -> int:
@@ -106,9 +112,18 @@ class Replay:
             raise ReplayError("the first event names another workspace than its log's")
         self._policy_id = payload.policy.id
         self.procedure = payload.procedure
-        self._dated(event)
         self._declare(member)
         payload.apply(self.book, event)
+        self._dated(event)  # after declaring: the rest of the log is still checked
+        if self.rules >= 2:
+            self._roles_allowed(member.roles)
+
+    @staticmethod
+    def _roles_allowed(roles: tuple[Role, ...]) -> None:
+        try:
+            check_roles(roles)
+        except NotAuthorised as exc:
+            raise ReplayError(exc.message, rule=exc.rule) from None
 
     def _declare(self, member: LogMember) -> None:
         if member.id in self.members:
@@ -160,6 +175,13 @@ class Replay:
                 f"the event it follows ({previous[:19] if previous else ''}Z): events are in "
                 "the order of time"
             )
+        real = self.procedure is not None and self.procedure.clock == "real"
+        if real and self.rules >= 2 and parse_timestamp(event.time) > self.now + CLOCK_SKEW:
+            raise ReplayError(
+                f"{DATED_IN_FUTURE}: dated {event.time[:19]}Z, after this verification "
+                f"({self.now:%Y-%m-%dT%H:%M:%S}Z): no event is dated in the future",
+                rule=DATED_IN_FUTURE,
+            )
 
     def _expect_role(self, event: Event, role: Role) -> None:
         if event.role != role.value:
@@ -182,10 +204,7 @@ class Replay:
         had_admin = member.party in self._parties_with_admin
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))
         if self.rules >= 2:
-            try:
-                check_roles(member.roles)
-            except NotAuthorised as exc:
-                raise ReplayError(exc.message, rule=exc.rule) from None
+            self._roles_allowed(member.roles)
         self._declare(member)
         payload.apply(self.book, event)
 

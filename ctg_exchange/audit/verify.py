@@ -169,8 +169,10 @@ class LogVerifier:
             try:
                 self.replay.genesis(event)
             except ReplayError as exc:
-                self.failures.append(Failure(str(exc), event.seq))
-                return None
+                by = event.actor if exc.rule and exc.rule.isupper() else None
+                self.failures.append(Failure(str(exc), event.seq, actor=by, rule=exc.rule))
+                if by is None:
+                    return None  # not a genesis this log can be checked against
         actor = self.replay.members.get(event.actor)
         problem = None
         if actor is None:

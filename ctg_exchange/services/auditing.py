@@ -66,8 +66,8 @@ def read_checkpoint_file(path: Path) -> CheckpointSource:
 
 class StoredLaw:
     """What the law needs in full and the log binds by digest, read from the store: the
-    policy versions and the requests' contents (a record that differs from the log is not
-    used; the comparison with the log names it)."""
+    policy versions and every content a request was filed or amended with (a record that
+    differs from the log, or is missing, is not used; the law refuses the event that binds it)."""
 
     def __init__(self, tx: Tx, workspace: Workspace | None) -> None:
         self._tx = tx
@@ -92,12 +92,12 @@ class StoredLaw:
 
     def content(self, request_id: str, digest: str) -> RequestContent | None:
         try:
-            request = self._tx.get_request(request_id)
+            content = self._tx.filed_content(request_id, digest)
         except CorruptRow:
             return None
-        if request is None or content_digest(request.content) != digest:
+        if content is None or content_digest(content) != digest:
             return None
-        return request.content
+        return content
 
 
 def verify_tx(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ..audit.canonical import canonical_json, text_digest
+from ..audit.canonical import document_digest, text_digest
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterVersion
 from ..domain.recommendations import RecommendationKind
@@ -62,7 +62,7 @@ def record_version(
         ref=entry.ref,
         controller=entry.controller,
         version=version,
-        doc_sha256=text_digest(canonical_json(entry.model_dump(mode="json")).decode()),
+        doc_sha256=document_digest(entry.model_dump(mode="json")),
         reason_sha256=text_digest(reason),
     )
     event = recorder.record(actor, role, entry.ref, payload)

@@ -17,7 +17,7 @@ from datetime import date
 from enum import Enum
 from typing import Any
 
-from ..audit.canonical import canonical_json, text_digest
+from ..audit.canonical import document_digest, text_digest
 from ..audit.replay import Replay
 from ..audit.report import Failure
 from ..domain.facts import (
@@ -111,7 +111,7 @@ def request_facts(request: ExchangeRequest) -> RequestFacts:
         else AcceptanceFacts(
             by=acceptance.by,
             conditions=len(conditions),
-            conditions_sha256=text_digest(canonical_json(conditions).decode()),
+            conditions_sha256=document_digest(conditions),
             dpia_ref_sha256=_digest(acceptance.dpia_ref),
         ),
         annotations=tuple(
@@ -175,7 +175,7 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         entry = parsed_row(
             "register_versions", f"{ref} v{version}", RegisterEntry.model_validate_json, doc
         )
-        doc_sha256 = text_digest(canonical_json(entry.model_dump(mode="json")).decode())
+        doc_sha256 = document_digest(entry.model_dump(mode="json"))
         facts = RegisterVersionFacts(controller, int(seq), doc_sha256, text_digest(reason))
         yield "register_version", (ref, int(version)), facts, None
     for change in tx.convention_changes():

@@ -8,7 +8,6 @@ their SHA-256 (the texts stay in the request's history, out of the evidence log)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..audit.canonical import canonical_json, text_digest
+from ..audit.canonical import document_digest, text_digest
 from ..domain.actions import Action
 from ..domain.catalogue import CATALOGUE
 from ..domain.exchange import Delivery, Reception
@@ -47,7 +46,7 @@ from .workspace import Workspace
 
 
 def content_digest(content: RequestContent) -> str:
-    return hashlib.sha256(canonical_json(content.model_dump(mode="json"))).hexdigest()
+    return document_digest(content.model_dump(mode="json"))
 
 
 def parse_content(values: dict[str, Any]) -> RequestContent:
@@ -203,6 +202,7 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
         )
         tx.insert_request(request)
         summary = _content(content, screening, version)
+        tx.keep_content(request.id, summary.content_sha256, content)
         filed = RequestFile(request=request.id, to_status=Status.FILED, **summary.model_dump())
         event = recorder.record(actor, role, request.id, filed)
         tx.insert_step(event.seq, request.id, filed.action.value, None, Status.FILED, None)
@@ -229,6 +229,7 @@ def amend_request(session: Session, request_id: str, changes: dict[str, Any]) ->
         screening, version = _screen(session, tx, content)
         if screening.blocking:
             raise ScreeningRefused("amendment", screening)
+        tx.keep_content(request.id, content_digest(content), content)
         return record_step(
             tx,
             recorder,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..audit.canonical import canonical_json, text_digest
+from ..audit.canonical import document_digest, text_digest
 from ..domain.actions import Action
 from ..domain.lifecycle import next_status
 from ..domain.models import (
@@ -307,7 +307,7 @@ def accept_conditions(
             payload=lambda head: AcceptConditions(
                 **head,
                 conditions=len(conditions),
-                conditions_sha256=text_digest(canonical_json(conditions).decode()),
+                conditions_sha256=document_digest(conditions),
                 dpia_ref_sha256=text_digest(dpia) if dpia else None,
             ),
             acceptance=acceptance,

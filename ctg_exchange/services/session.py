@@ -148,7 +148,8 @@ class Recorder:
                 f"CLOCK_BEHIND_LOG: this machine's date ({self.now[:16]} UTC) is before the log's "
                 "last event "
                 f"(#{last.seq}, {last.event.time[:16]} UTC): no event is dated earlier",
-                hint="set the machine's clock right (a simulated workspace: CTG_TODAY later)",
+                hint="set the machine's clock right (a simulated workspace: CTG_TODAY later); "
+                "if it is right, the last event is dated in the future: run audit verify",
             )
         event = Event(
             log=self._log_id,

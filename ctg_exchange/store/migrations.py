@@ -233,6 +233,27 @@ _CHECKPOINTS_APPEND_ONLY_POSTGRES = tuple(
 )
 
 
+_REQUEST_CONTENTS = (
+    """CREATE TABLE request_contents (
+        request_id TEXT NOT NULL REFERENCES requests (id),
+        sha256 TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        PRIMARY KEY (request_id, sha256)
+    )""",
+)
+
+
+def _keep_current_contents(tx: Any) -> None:
+    """Workspaces made before every filed content was kept: keep each request's current one
+    (its earlier ones, if it was amended, were overwritten; logs of that time are verified by
+    rules 1, which do not screen again)."""
+    from ..audit.canonical import document_digest
+
+    for request in tx.list_requests():
+        digest = document_digest(request.content.model_dump(mode="json"))
+        tx.keep_content(request.id, digest, request.content)
+
+
 def _build_tree(tx: Any) -> None:
     """Workspaces made before checkpoints existed: derive the tree from their events."""
     from .sql_audit import backfill_tree
@@ -259,6 +280,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             "postgres": _CHECKPOINTS_APPEND_ONLY_POSTGRES,
         },
         after=_build_tree,
+    ),
+    Migration(
+        6,
+        "request contents: every content filed or amended, by its digest",
+        _REQUEST_CONTENTS,
+        after=_keep_current_contents,
     ),
 )
 

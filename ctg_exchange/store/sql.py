@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from ..audit.events import Event, StoredEvent
-from ..domain.models import ExchangeRequest, Member, Role, Status, Step
+from ..domain.models import ExchangeRequest, Member, RequestContent, Role, Status, Step
 from ..policy.convention import ChangeKind, ConventionChange
 from .base import PolicyRecord
 from .rows import parsed_row
@@ -250,6 +250,23 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
                 request.id,
             ),
         )
+
+    def keep_content(self, request_id: str, sha256: str, content: RequestContent) -> None:
+        self.execute(
+            "INSERT INTO request_contents (request_id, sha256, doc) VALUES (?, ?, ?) "
+            "ON CONFLICT (request_id, sha256) DO NOTHING",
+            (request_id, sha256, content.model_dump_json()),
+        )
+
+    def filed_content(self, request_id: str, sha256: str) -> RequestContent | None:
+        row = self._one(
+            "SELECT doc FROM request_contents WHERE request_id = ? AND sha256 = ?",
+            (request_id, sha256),
+        )
+        if row is None:
+            return None
+        key = f"{request_id} {sha256[:16]}"
+        return parsed_row("request_contents", key, RequestContent.model_validate_json, row[0])
 
     def get_request(self, request_id: str) -> ExchangeRequest | None:
         row = self._one("SELECT id, doc FROM requests WHERE id = ?", (request_id,))
