@@ -40,11 +40,20 @@ def for_spreadsheet(text: str) -> str:
     written out.
     """
     text = visible_controls(text)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return "'" + text if starts_formula(text) else text
 
 
 def starts_formula(text: str) -> bool:
-    return text.startswith(FORMULA_START)
+    """Whether a spreadsheet could read ``text`` as a formula: it starts with one of
+    :data:`FORMULA_START`, once the spaces and line breaks some programs trim are gone."""
+    return text.startswith(FORMULA_START) or text.lstrip(" \n\r\t").startswith(FORMULA_START)
+
+
+def json_inert(document: str) -> str:
+    """A JSON document with the control characters JSON leaves raw (DEL, C1, bidirectional
+    overrides) written as ``\\u`` escapes: the same values once parsed, inert on a terminal.
+    (They can only occur inside strings, where such an escape is valid.)"""
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", document)
 
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>|#!&~])")

@@ -9,8 +9,10 @@ accepts, are errors.
 
 Such files may be hostile. Anchors and aliases are refused: nothing a policy or a request says
 needs them, and a few lines of nested aliases expand into billions of values (a "billion
-laughs"). A file larger than :data:`MAX_BYTES` or nested deeper than :data:`MAX_DEPTH` is refused
-before it is built, so any file is answered in a moment.
+laughs"); so are tags other than the plain types (``!!python/object``, ``!!binary``), and a
+value its tag cannot be (``!!int "zz"``) is one error line. A file larger than
+:data:`MAX_BYTES` or nested deeper than :data:`MAX_DEPTH` is refused before it is built, so any
+file is answered in a moment.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import PolicyError
+from .errors import PolicyError, cut
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -29,6 +31,14 @@ Loc = tuple[str | int, ...]
 
 MAX_BYTES = 1024 * 1024  # the shipped policy is 12 KB; a request file, one or two
 MAX_DEPTH = 32  # the policy nests six levels
+_YAML = "tag:yaml.org,2002:"
+# the values a policy or a request is made of; any other tag (!!python/object, !!binary…) is
+# refused: nothing there needs it, and a loader's constructors are not a place for strangers
+_TAGS = {
+    "scalar": {f"{_YAML}{name}" for name in ("str", "int", "float", "bool", "null")},
+    "mapping": {f"{_YAML}map"},
+    "sequence": {f"{_YAML}seq"},
+}
 
 
 @dataclass
@@ -154,6 +164,10 @@ class _Builder:
         if len(path) > MAX_DEPTH:
             problems.append(f"{doc.source}:{line}: nested deeper than {MAX_DEPTH} levels")
             return None
+        if node.tag not in _TAGS[node.id]:
+            shown = cut(str(node.tag).removeprefix(_YAML))
+            problems.append(f"{doc.source}:{line}: the tag {shown!r} is refused")
+            return None
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -179,7 +193,13 @@ class _Builder:
                 doc.lines[(*path, index)] = item.start_mark.line + 1
                 items.append(self.build(item, (*path, index)))
             return items
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError):
+            shown = cut(str(node.value))
+            tag = str(node.tag).removeprefix(_YAML)
+            problems.append(f"{doc.source}:{line}: {shown!r} is not a value of type {tag}")
+            return None
 
 
 _PYDANTIC_MESSAGES = {

@@ -395,8 +395,24 @@ def _laughs(levels: int) -> str:
         ("to: caf92\nnote: &n text\nother: *n\n", "2: anchors and aliases (& and *) are refused"),
         ("categories:" + " [" * 40 + " x" + " ]" * 40 + "\n", "nested deeper than 32 levels"),
         ("purpose: " + "x" * (1024 * 1024) + "\n", "1: the file is larger than 1024 KiB"),
+        (
+            "to: caf92\npurpose: !!python/object/apply:os.system [echo]\n",
+            "2: the tag 'python/object/apply:os.system' is refused",
+        ),
+        ("to: caf92\nretention_days: !!int zz\n", "2: 'zz' is not a value of type int"),
+        ("to: caf92\nvolume: !!bool maybe\n", "2: 'maybe' is not a value of type bool"),
+        ("to: !!binary Y2FmOTI=\n", "1: the tag 'binary' is refused"),
     ],
-    ids=["billion laughs", "one alias", "deep nesting", "too large"],
+    ids=[
+        "billion laughs",
+        "one alias",
+        "deep nesting",
+        "too large",
+        "python tag",
+        "bad int",
+        "bad bool",
+        "binary",
+    ],  # fmt: skip
 )
 def test_a_hostile_request_file_is_answered_in_one_line(
     ctg: Ctg, tmp_path: Path, text: str, message: str

@@ -8,6 +8,7 @@ text, never a formula; in Markdown and HTML it is escaped.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,6 +54,8 @@ def test_control_characters_are_written_out(typed: str, terminal: str) -> None:
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\t=1+1", "'\t=1+1"),
         ("\r=1+1", "\\x0d=1+1"),  # a lone carriage return is written out
+        (" =1+1", "' =1+1"),  # some programs trim leading spaces, then read a formula
+        ("\n=1+1", "'\n=1+1"),
         ("a = b", "a = b"),
     ],
 )
@@ -108,6 +111,20 @@ def test_no_typed_text_drives_the_terminal(ctg: Ctg, terminal: bool) -> None:
     # shown as typed, escapes written out and markup as text
     for seen in ("\\x1b[2J\\x1b[H", "\\x1b]8;;http://evil.example/", MARKUP, "Agent "):
         assert seen in shown, seen
+
+
+def test_json_output_escapes_what_json_leaves_raw(ctg: Ctg) -> None:
+    """JSON escapes C0 controls itself; DEL, C1 and the bidirectional overrides it leaves raw
+    are escaped too, and the document still reads back as the exact text."""
+    purpose = "Tarifer \x9b2J \u202egnp.exe \x7f (test synthétique)"
+    request = list(REQUEST)
+    request[request.index("--purpose") + 1] = purpose
+    rid = str(ctg.json(*request, as_="v.agent")["id"])
+    for reader in (("request", "show", rid), ("request", "list"), ("audit", "log")):
+        out = ctg(*reader, "--json", as_="v.agent").stdout
+        for raw in ("\x9b", "\u202e", "\x7f"):
+            assert raw not in out, (reader, raw)
+    assert json.loads(ctg("request", "show", rid, "--json").stdout)["purpose"] == purpose
 
 
 def test_an_error_quoting_typed_text_does_not_drive_the_terminal(ctg: Ctg) -> None:

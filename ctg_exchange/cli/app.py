@@ -103,9 +103,9 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
         click.echo(f"ctg-exchange: hint: {inert(exc.hint)}", err=True)
     options = ctx.find_object(Options)
     if options is not None and options.json:
-        import json
+        from .common import emit_json
 
-        click.echo(json.dumps({"error": exc.to_json()}, ensure_ascii=False, indent=2))
+        emit_json({"error": exc.to_json()})
 
 
 @click.group(

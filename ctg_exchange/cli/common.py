@@ -140,7 +140,9 @@ def options() -> Options:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    from ..textsafe import json_inert
+
+    click.echo(json_inert(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
 def stdout() -> Console:
