@@ -55,6 +55,8 @@ ADMIN_ONLY = (
     "convention.renewal",
     "convention.amendment",
     "convention.termination",
+    "convention.countersignature",
+    "convention.withdrawal",
 )
 ROLE_OF = {
     **dict.fromkeys(ADMIN_ONLY, ("admin",)),

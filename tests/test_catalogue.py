@@ -39,8 +39,12 @@ def test_every_action_has_one_model_and_its_roles() -> None:
     assert all(len(TAKEN_AS[step]) == 1 for step in REQUEST_STEPS)
 
 
+# actions added since 0.1.0, whose payloads a test of today's tool records (test_convention)
+SINCE_RELEASE = {Action.COUNTERSIGNATURE, Action.WITHDRAWAL}
+
+
 def test_the_recorded_release_holds_every_action() -> None:
-    assert {Action(e["action"]) for e in recorded_events()} == set(Action)
+    assert {Action(e["action"]) for e in recorded_events()} == set(Action) - SINCE_RELEASE
 
 
 @pytest.mark.parametrize("event", recorded_events(), ids=lambda e: f"{e['seq']}-{e['action']}")

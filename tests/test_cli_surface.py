@@ -145,7 +145,7 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
     assert "ended on 2025-12-31" in result.stderr
     assert "renewal" in result.stderr
     assert "Pre-screening warns: PERCEIVED_SENSITIVE" in result.stderr
-    assert "11. audit verify: 25 events verified" in result.stderr
+    assert "11. audit verify: 26 events verified" in result.stderr
     assert "v.dpo cosigns it" in " ".join(result.stderr.split())
     assert "register check: complete" in result.stderr
     export = next(line.strip() for line in result.stdout.splitlines() if "export " in line)

@@ -56,10 +56,16 @@ def test_init_with_an_override_needs_the_simulation_flag(
 def test_in_an_ordinary_workspace_the_filing_day_is_the_events_day(real: Ctg) -> None:
     from conftest import PASSPHRASE, TEST_KDF_ROUNDS, add_args, member_keys
 
-    member_keys(real).generate("v.agent", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
-    real.ok(*add_args("v.agent", "ville_sceaux", "staff"), as_="v.admin")
+    for member, party, role in (
+        ("v.agent", "ville_sceaux", "staff"),
+        ("c.admin", "caf92", "admin"),
+    ):
+        member_keys(real).generate(member, PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+        real.ok(*add_args(member, party, role), as_="v.admin")
     renewal = ("convention", "renew", "--until", "2099-12-31", "--reference", "Test")
     real.ok(*renewal, as_="v.admin")
+    seq = real.json("convention", "show")["pending"]
+    real.ok("convention", "countersign", str(seq), "--reference", "Test", as_="c.admin")
     rid = str(real.json(*REQUEST, as_="v.agent")["id"])
     filed = real.show(rid)
     event = next(e for e in real.json("audit", "log") if e["action"] == "request.file")

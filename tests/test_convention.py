@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,31 @@ from conftest import REQUEST, SHIPPED_POLICY, Ctg
 
 RENEWAL = ("convention", "renew", "--until", "2029-12-31",
            "--reference", "Délibérations fictives de reconduction (test)")  # fmt: skip
+COUNTERSIGN_REFERENCE = "Décision fictive du conseil d'administration (test)"
+
+
+def pending(ctg: Ctg) -> int:
+    """The renewal or avenant awaiting countersignature."""
+    seq = ctg.json("convention", "show")["pending"]
+    assert isinstance(seq, int), "nothing is pending"
+    return seq
+
+
+def countersign(ctg: Ctg, as_: str, env: dict[str, str] | None = None) -> dict[str, object]:
+    """The other party's admin countersigns what is pending."""
+    command = ("convention", "countersign", str(pending(ctg)), "--reference", COUNTERSIGN_REFERENCE)
+    result = ctg(*command, "--json", as_=as_, env=env)
+    assert result.exit_code == 0, result.output
+    shown: dict[str, object] = json.loads(result.stdout)
+    return shown
+
+
+def agreed(
+    ctg: Ctg, *proposal: str, by: str, countersigner: str, env: dict[str, str] | None = None
+) -> dict[str, object]:
+    """A renewal or avenant proposed by ``by`` and countersigned by ``countersigner``."""
+    ctg.ok(*proposal, as_=by, env=env)
+    return countersign(ctg, countersigner, env)
 
 
 def test_todays_date_refuses_filing_until_a_renewal_is_recorded(
@@ -32,14 +58,44 @@ def test_todays_date_refuses_filing_until_a_renewal_is_recorded(
     assert (shown["status"], shown["end"], shown["days_left"]) == ("expired", "2025-12-31", None)
 
     ctg.refused(*RENEWAL, as_="v.agent", contains="only an admin records the convention's life")
-    ctg.ok(*RENEWAL, as_="v.admin")
+    proposed = " ".join(ctg.ok(*RENEWAL, as_="v.admin").stderr.split())
+    assert "takes effect when an admin of caf92 countersigns it" in proposed
+    seq = pending(ctg)
+
+    # proposed by one party, it changes nothing: filing is still refused
+    ctg.refused(*REQUEST, as_="v.agent", contains="CONVENTION_NOT_IN_FORCE: ")
+    shown = ctg.json("convention", "show")
+    assert (shown["status"], shown["end"]) == ("expired", "2025-12-31")
+    assert shown["changes"][0]["status"] == "pending"
+    assert "awaits the countersignature of caf92" in " ".join(
+        ctg.ok("convention", "show").stdout.split()
+    )
+    countersigning = ("convention", "countersign", str(seq), "--reference", COUNTERSIGN_REFERENCE)
+    ctg.refused(*countersigning, as_="v.admin", contains="BOTH_PARTIES: the renewal #")
+    ctg.refused(*countersigning, as_="c.agent", contains="only an admin records")
+    blank = ("convention", "countersign", str(seq), "--reference", " ")
+    ctg.refused(*blank, as_="c.admin", contains="--reference must not be empty")
+    zero = ctg("convention", "countersign", "0", "--reference", "x", as_="c.admin")
+    assert zero.exit_code == 2 and "0 is not in the range x>=1" in zero.stderr
+    ctg.refused(*RENEWAL, as_="c.admin", contains="PROPOSAL_PENDING: the renewal #")
+
+    ctg.ok(*countersigning, as_="c.admin")
 
     assert ctg.file_request().startswith(f"DX-{today.year}-")
     shown = ctg.json("convention", "show")
-    assert (shown["status"], shown["end"]) == ("in_force", "2029-12-31")
+    assert (shown["status"], shown["end"], shown["pending"]) == ("in_force", "2029-12-31", None)
     assert shown["days_left"] == (date(2029, 12, 31) - today).days
-    assert shown["changes"][0]["kind"] == "renewal"
-    assert "renewed until 2029-12-31" in ctg.ok("convention", "show").stdout
+    change = shown["changes"][0]
+    assert (change["kind"], change["status"], change["party"]) == (
+        "renewal",
+        "in_effect",
+        "ville_sceaux",
+    )
+    assert change["countersigned_reference"] == COUNTERSIGN_REFERENCE
+    assert "renewal until 2029-12-31" in ctg.ok("convention", "show").stdout
+    ctg.refused(*countersigning, as_="c.admin", contains="is already in effect")
+    verified = ctg("audit", "verify")
+    assert verified.exit_code == 0, verified.output
 
 
 def test_renewal_is_checked(ctg: Ctg) -> None:
@@ -93,8 +149,9 @@ def test_approving_and_accepting_are_refused_once_the_convention_has_ended(ctg: 
 def test_open_requests_lapse_when_an_ended_convention_is_renewed(ctg: Ctg) -> None:
     rid = ctg.file_request()
     after = {"CTG_TODAY": "2026-03-01"}
-    result = ctg(*RENEWAL, as_="v.admin", env=after)
-    assert result.exit_code == 0, result.output
+    ctg.ok(*RENEWAL, as_="v.admin", env=after)
+    assert ctg.show(rid)["status"] == "filed"  # the renewal is not in effect yet
+    assert countersign(ctg, "c.admin", env=after)["lapsed"] == [rid]
     shown = ctg.show(rid)
     assert shown["status"] == "lapsed"
     assert "ended on 2025-12-31" in shown["history"][-1]["text"]
@@ -159,7 +216,8 @@ def test_termination_lapses_open_requests(ctg: Ctg) -> None:
         as_="v.admin",
         contains="already terminated",
     )
-    assert ctg("audit", "verify").exit_code == 0
+    verified = ctg("audit", "verify")
+    assert verified.exit_code == 0, verified.output
 
 
 def test_a_future_termination_lets_requests_run_until_its_date(ctg: Ctg) -> None:
@@ -206,15 +264,11 @@ def test_an_avenant_adds_a_policy_version_and_requests_keep_theirs(
         as_="v.dpo",
         contains="only an admin records the convention's life",
     )
-    ctg.ok(
-        "convention",
-        "amend",
-        "--policy",
-        str(avenant),
-        "--reference",
-        "Avenant n° 1 (fictif)",
-        as_="v.admin",
-    )
+    amending = ("convention", "amend", "--policy", str(avenant), "--reference", "Avenant n° 1")
+    ctg.ok(*amending, as_="v.admin")
+    assert ctg.show(ctg.file_request())["policy_version"] == 1  # pending: v1 still in effect
+    assert ctg.json("convention", "show")["policy_version"] == 1
+    countersign(ctg, "c.admin")
     after = ctg.file_request()
 
     assert ctg.show(before)["policy_version"] == 1
@@ -263,26 +317,59 @@ def test_an_avenant_adds_a_policy_version_and_requests_keep_theirs(
 
 def test_audit_verifies_after_renew_amend_and_terminate(ctg: Ctg, tmp_path: Path) -> None:
     ctg.file_request()
-    ctg.ok(*RENEWAL, as_="v.admin")
+    agreed(ctg, *RENEWAL, by="v.admin", countersigner="c.admin")
     avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 45")
-    ctg.ok(
-        "convention",
-        "amend",
-        "--policy",
-        str(avenant),
-        "--reference",
-        "Avenant n° 1",
-        as_="c.admin",
-    )
+    amending = ("convention", "amend", "--policy", str(avenant), "--reference", "Avenant n° 1")
+    agreed(ctg, *amending, by="c.admin", countersigner="v.admin")
     ctg.ok("convention", "terminate", "--on", "2025-06-02", "--reason", "Accord", as_="v.admin")
 
     verify = ctg("audit", "verify")
 
     assert verify.exit_code == 0, verify.output
     actions = [e["action"] for e in ctg.json("audit", "log")]
-    assert actions[-4:] == [
+    assert actions[-6:] == [
         "convention.renewal",
+        "convention.countersignature",
         "convention.amendment",
+        "convention.countersignature",
         "convention.termination",
         "request.lapse",
     ]
+
+
+def test_a_proposal_is_withdrawn_or_declined_and_never_takes_effect(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    ctg.ok(*RENEWAL, as_="v.admin")
+    seq = pending(ctg)
+    withdrawing = ("convention", "withdraw", str(seq), "--reason", "Erreur de date (test)")
+    ctg.refused(*withdrawing, as_="v.agent", contains="only an admin records")
+    ctg.refused("convention", "withdraw", "999", "--reason", "x", as_="v.admin",
+                contains="no renewal or avenant #999")  # fmt: skip
+    assert "(renewal until 2029-12-31) withdrawn" in " ".join(
+        ctg.ok(*withdrawing, as_="v.admin").stderr.split()
+    )
+    shown = ctg.json("convention", "show")
+    assert (shown["pending"], shown["end"], shown["changes"][0]["status"]) == (
+        None, "2025-12-31", "withdrawn"
+    )  # fmt: skip
+    ctg.refused(
+        "convention", "countersign", str(seq), "--reference", "x", as_="c.admin",
+        contains="was withdrawn",
+    )  # fmt: skip
+    ctg.refused(*withdrawing, as_="c.admin", contains="was withdrawn")
+
+    # an avenant proposed by the Caf, declined by the town hall: its version stays unused
+    avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 20")
+    ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "Avenant", as_="c.admin")
+    declining = ("convention", "withdraw", str(pending(ctg)), "--reason", "Refus (test)")
+    assert "declined" in ctg.ok(*declining, as_="v.admin").stderr
+    other = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 25")
+    amending = ("convention", "amend", "--policy", str(other), "--reference", "Avenant bis")
+    agreed(ctg, *amending, by="v.admin", countersigner="c.admin")
+    shown = ctg.json("convention", "show")
+    assert [p["version"] for p in shown["policy_versions"]] == [1, 2, 3]
+    assert shown["policy_version"] == 3
+    assert ctg.show(ctg.file_request())["policy_version"] == 3
+    verified = ctg("audit", "verify")
+    assert verified.exit_code == 0, verified.output

@@ -225,3 +225,48 @@ def test_a_genesis_admin_who_is_also_the_dpo(fresh: Ctg, monkeypatch: pytest.Mon
 
     assert first.startswith("event #1 by v.admin: DPO_CONFLICT: "), first
     assert (failure["seq"], failure["rule"]) == (1, "DPO_CONFLICT")
+
+
+RENEWAL = ("convention", "renew", "--until", "2029-12-31", "--reference", "Reconduction (test)")
+
+
+def test_a_renewal_one_party_put_in_effect_alone(ctg: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A modified copy records the town hall's renewal as in effect at once, then files under
+    it: the log says the renewal awaits the Caf's countersignature, so the convention had
+    ended on the filing's day."""
+    from ctg_exchange.services.workspace import Workspace
+
+    after = {"CTG_TODAY": "2026-02-02"}
+    with monkeypatch.context() as patched:
+        patched.setattr(Workspace, "rules", property(lambda self: 1))
+        ctg.ok(*RENEWAL, as_="v.admin", env=after)
+    filed = ctg(*REQUEST, as_="v.agent", env=after)  # the store says in force: it files
+    assert filed.exit_code == 0, filed.output
+    seq = _last_seq(ctg, "request.file")
+
+    result = ctg("audit", "verify", "--json")
+    assert result.exit_code == 3, result.output
+    failures = json.loads(result.stdout)["error"]["failures"]
+    assert {"seq": seq, "actor": "v.agent", "rule": "CONVENTION_NOT_IN_FORCE"}.items() <= next(
+        f for f in failures if f["seq"] == seq
+    ).items(), failures
+
+
+def test_a_renewal_countersigned_by_its_own_party(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctg_exchange.services import convention
+
+    ctg.ok(*RENEWAL, as_="v.admin")
+    proposal = ctg.json("convention", "show")["pending"]
+    with monkeypatch.context() as patched:
+        patched.setattr(convention, "ensure_countersigner", lambda *args: None)
+        ctg.ok("convention", "countersign", str(proposal), "--reference", "R", as_="v.admin")
+    seq = _last_seq(ctg, "convention.countersignature")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by v.admin: BOTH_PARTIES: the renewal #{proposal}"), (
+        first
+    )
+    assert failure["rule"] == "BOTH_PARTIES"

@@ -20,7 +20,7 @@ screen`, :class:`~ctg_exchange.policy.convention.ConventionState`), so they cann
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,6 +51,7 @@ RETENTION_DEADLINE = "RETENTION_DEADLINE"
 POLICY_VERSION = "POLICY_VERSION"
 SCREENING_RECORDED = "SCREENING_RECORDED"
 CONTENT_MISSING = "CONTENT_MISSING"
+RENEWAL_NOT_ALLOWED = "RENEWAL_NOT_ALLOWED"
 
 
 class Law(Protocol):
@@ -87,6 +88,14 @@ class LawCheck:
         if isinstance(payload, s.RequestFile | s.RequestAmend):
             self._screened(payload, day)
             return
+        renewal = payload.effective if isinstance(payload, p.Renewal) else None
+        if isinstance(payload, p.Countersignature) and payload.kind == "renewal":
+            renewal = payload.effective
+        if renewal is not None:
+            state = self.convention()
+            why = None if state is None else state.why_not_renewed(renewal, day)
+            if why is not None:
+                raise refused(RENEWAL_NOT_ALLOWED, why)
         if payload.action in IN_FORCE_FOR:
             state = self.convention()
             why = None if state is None else state.why_not_in_force(day)
@@ -136,18 +145,42 @@ class LawCheck:
             )
 
     def follow(self, event: Event, payload: p.Payload) -> None:
-        """What the event changes in the convention's state, once applied."""
+        """What the event changes in the convention's state, once applied: a renewal or an
+        avenant once countersigned, a termination at once."""
         if isinstance(payload, p.ConventionChange):
             version = payload.policy.version if isinstance(payload, p.Amendment) else None
-            change = ConventionChange(
-                seq=event.seq,
-                kind=ChangeKind(payload.kind),  # type: ignore[attr-defined]
-                effective=payload.effective,
-                reference="",
-                by=event.actor,
-                at=event.time,
-                policy_version=version,
-            )
-            self.changes.append(change)
-            if version is not None:
-                self.version = version
+            self.changes.append(change_of(event, payload, version, bilateral=True))
+            return
+        if not isinstance(payload, p.Countersignature | p.Withdrawal):
+            return
+        for index, change in enumerate(self.changes):
+            if change.seq != payload.proposal or not change.pending:
+                continue
+            if isinstance(payload, p.Withdrawal):
+                self.changes[index] = replace(change, withdrawn_seq=event.seq)
+                return
+            self.changes[index] = replace(change, agreed_seq=event.seq)
+            if change.policy_version is not None:
+                self.version = change.policy_version
+            return
+
+
+def change_of(
+    event: Event, payload: p.ConventionChange, version: int | None, *, bilateral: bool
+) -> ConventionChange:
+    """The convention change an event records: a termination in effect at once; a renewal or
+    an avenant pending the other party's countersignature (``bilateral``, rules 2), else at
+    once (a 0.1.0 log)."""
+    kind = ChangeKind(payload.change_kind)
+    at_once = kind is ChangeKind.TERMINATION or not bilateral
+    return ConventionChange(
+        seq=event.seq,
+        kind=kind,
+        effective=payload.effective,
+        reference="",
+        by=event.actor,
+        at=event.time,
+        party=event.party,
+        policy_version=version,
+        agreed_seq=event.seq if at_once else None,
+    )

@@ -14,14 +14,21 @@ those facts with the store finds a row changed behind the tool's back
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from ..crypto.publickey import PublicKey
 from ..domain import payloads as p
 from ..domain import step_payloads as s
-from ..domain.actions import CONVENTION_CHANGES, REGISTER_CAUSES, REQUEST_STEPS, Action
+from ..domain.actions import (
+    CONVENTION_ACTIONS,
+    CONVENTION_ANSWERS,
+    CONVENTION_CHANGES,
+    REGISTER_CAUSES,
+    REQUEST_STEPS,
+    Action,
+)
 from ..domain.catalogue import parse_payload
 from ..domain.dates import CLOCK_SKEW, before_predecessor, parse_timestamp
 from ..domain.facts import FactBook
@@ -36,8 +43,9 @@ from ..domain.rules import (
     separate_duties,
 )
 from ..errors import ExchangeError, InvalidInput, InvalidTransition, NotAuthorised, ReplayError
+from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
 from .events import Event
-from .law import LawCheck
+from .law import LawCheck, change_of
 
 
 @dataclass
@@ -90,6 +98,7 @@ class Replay:
     _last_time: str | None = None
     procedure: p.Procedure | None = None  # from the genesis; None: a log written by 0.1.0
     _taken: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # steps, by request
+    _proposals: dict[int, ConventionChange] = field(default_factory=dict)  # renewals, avenants
     law: LawCheck | None = None  # the law re-applied, where the store gives what it needs
     # the verification's instant: a real log has no event dated after it (simulated: may)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -149,7 +158,7 @@ class Replay:
         except ValueError:
             raise ReplayError(f"unknown action {event.action!r}") from None
         payload = parsed(action, event)
-        subject = self._policy_id if action in CONVENTION_CHANGES else payload.subject_of()
+        subject = self._policy_id if action in CONVENTION_ACTIONS else payload.subject_of()
         if subject is not None and event.subject != subject:
             raise ReplayError(f"the event's subject is not the {payload.subject} it names")
         law = self.law if self.rules >= 2 else None
@@ -285,6 +294,46 @@ class Replay:
 
     def _convention(self, event: Event, payload: p.ConventionChange, actor: LogMember) -> None:
         self._expect_role(event, Role.ADMIN)
+        pending = [c for c in self._proposals.values() if c.pending]
+        payload.apply(self.book, event)
+        if not isinstance(payload, p.Renewal | p.Amendment):
+            return
+        bilateral = self.rules >= 2
+        version = payload.policy.version if isinstance(payload, p.Amendment) else None
+        change = change_of(event, payload, version, bilateral=bilateral)
+        self._proposals[event.seq] = change
+        if not bilateral:  # 0.1.0: one admin's renewal or avenant took effect at once
+            facts = self.book.convention_change[event.seq]
+            self.book.convention_change[event.seq] = replace(facts, agreed_seq=change.agreed_seq)
+            return
+        self._allowed(lambda: ensure_none_pending(pending))
+
+    def _convention_answer(
+        self, event: Event, payload: p.Countersignature | p.Withdrawal, actor: LogMember
+    ) -> None:
+        self._expect_role(event, Role.ADMIN)
+        change = self._proposals.get(payload.proposal)
+        if change is None:
+            raise ReplayError(f"event #{payload.proposal} is not a renewal or an avenant")
+        if not change.pending:
+            done = change.agreed_seq or change.withdrawn_seq
+            raise ReplayError(f"{change.describe()} is no longer pending (event #{done})")
+        if isinstance(payload, p.Countersignature):
+            self._allowed(lambda: ensure_countersigner(change, actor.party))
+            facts = self.book.convention_change[change.seq]
+            policy = self.book.policy.get(change.policy_version or 0)
+            said = (facts.kind, facts.effective, facts.reference_sha256, policy and policy.sha256)
+            repeated = (
+                payload.kind,
+                payload.effective.isoformat(),
+                payload.proposal_reference_sha256,
+                payload.policy_sha256,
+            )
+            if repeated != said:
+                raise ReplayError(f"it does not repeat what {change.describe()} says")
+            self._proposals[change.seq] = replace(change, agreed_seq=event.seq)
+        else:
+            self._proposals[change.seq] = replace(change, withdrawn_seq=event.seq)
         payload.apply(self.book, event)
 
     def _recipient(self, event: Event, payload: p.EncryptionKey, actor: LogMember) -> None:
@@ -315,6 +364,7 @@ _HANDLERS: dict[Action, Handler] = {
     Action.REGISTER_EXPORT: Replay._register_export,
     Action.ENCRYPTION_KEY: Replay._recipient,
     **dict.fromkeys(CONVENTION_CHANGES, Replay._convention),
+    **dict.fromkeys(CONVENTION_ANSWERS, Replay._convention_answer),
     Action.FILE: Replay._file,
     **dict.fromkeys(REQUEST_STEPS - {Action.FILE}, Replay._request_step),
 }

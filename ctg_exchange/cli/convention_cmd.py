@@ -12,7 +12,7 @@ from .common import common_options, emit_json, options, say, stdout
 
 if TYPE_CHECKING:
     from ..policy.convention import ConventionChange, ConventionState
-    from ..services.convention import ConventionView
+    from ..services.convention import ConventionView, Outcome
 
 
 def _date(value: datetime) -> date:
@@ -30,9 +30,34 @@ def _change_json(change: ConventionChange) -> dict[str, Any]:
         "reference": change.reference,
         "by": change.by,
         "at": change.at,
+        "party": change.party,
         "policy_version": change.policy_version,
         "reason": change.reason,
+        "status": _change_status(change),
+        "countersigned_seq": change.agreed_seq if change.agreed_seq != change.seq else None,
+        "countersigned_reference": change.agreed_reference,
+        "withdrawn_seq": change.withdrawn_seq,
+        "withdrawn_reason": change.withdrawn_reason,
     }
+
+
+def _change_status(change: ConventionChange) -> str:
+    """``in_effect``, ``pending`` (awaiting the other party's countersignature), ``withdrawn``."""
+    if change.in_effect:
+        return "in_effect"
+    return "pending" if change.pending else "withdrawn"
+
+
+def _other_party(state: ConventionState, change: ConventionChange) -> str:
+    return next((p for p in state.policy.party_ids if p != change.party), "the other party")
+
+
+def _what(change: ConventionChange) -> str:
+    return {
+        "renewal": f"renewal until {change.effective}",
+        "amendment": f"avenant: policy v{change.policy_version}",
+        "termination": f"termination with effect from {change.effective}",
+    }[change.kind.value]
 
 
 def _state_json(state: ConventionState, today: date) -> dict[str, Any]:
@@ -47,7 +72,47 @@ def _state_json(state: ConventionState, today: date) -> dict[str, Any]:
         "days_left": state.days_left(today),
         "policy_version": state.policy_version,
         "changes": [_change_json(c) for c in state.changes],
+        "pending": None if state.pending is None else state.pending.seq,
     }
+
+
+def _outcome_json(outcome: Outcome, today: date) -> dict[str, Any]:
+    return {
+        **_state_json(outcome.state, today),
+        "change": _change_json(outcome.change),
+        "lapsed": list(outcome.lapsed),
+    }
+
+
+def _emitted(outcome: Outcome) -> bool:
+    """With --json, print the outcome as one document (and say so)."""
+    if options().json:
+        emit_json(_outcome_json(outcome, options().session().clock.today()))
+    return options().json
+
+
+def _proposed(outcome: Outcome) -> None:
+    """What a renewal, an avenant or a countersignature left: the change in effect (a
+    countersignature; anything in a 0.1.0 workspace) or pending."""
+    if _emitted(outcome):
+        return
+    change, state = outcome.change, outcome.state
+    if change.in_effect:
+        done = f"renewed until {state.end}" if change.kind.value == "renewal" else (
+            f"avenant in effect: policy v{state.policy_version}"
+        )  # fmt: skip
+        say(f"[green]✓[/] convention {state.policy.id} {done}" + _lapsed(outcome))
+        return
+    other = _other_party(state, change)
+    say(
+        f"[green]✓[/] {_what(change)} proposed as #{change.seq}: it takes effect when an admin "
+        f"of {other} countersigns it (`convention countersign {change.seq} --reference …`); "
+        "until then nothing changes"
+    )
+
+
+def _lapsed(outcome: Outcome) -> str:
+    return f"; lapsed: {', '.join(outcome.lapsed)}" if outcome.lapsed else ""
 
 
 def _view_json(view: ConventionView) -> dict[str, Any]:
@@ -79,13 +144,27 @@ def _render(view: ConventionView) -> None:
         f"(Article 10){renewed}"
     )
     for change in state.changes:
-        what = {
-            "renewal": f"renewed until {change.effective}",
-            "amendment": f"avenant: policy v{change.policy_version}",
-            "termination": f"terminated with effect from {change.effective}",
-        }[change.kind.value]
+        status = {"in_effect": "", "pending": " [yellow](pending)[/]"}.get(
+            _change_status(change), " [dim](withdrawn)[/]"
+        )
         console.print(
-            f"  #{change.seq:<8} {change.at[:10]} {change.by}: {what} — {shown(change.reference)}"
+            f"  #{change.seq:<8} {change.at[:10]} {change.by} ({change.party}): {_what(change)}"
+            f"{status} — {shown(change.reference)}"
+        )
+        if change.in_effect and change.agreed_seq != change.seq:
+            console.print(
+                f"  {'':9} countersigned #{change.agreed_seq} — "
+                f"{shown(change.agreed_reference or '')}"
+            )
+        elif change.withdrawn_seq is not None:
+            console.print(
+                f"  {'':9} withdrawn #{change.withdrawn_seq} — "
+                f"{shown(change.withdrawn_reason or '')}"
+            )
+    if state.pending is not None:
+        console.print(
+            f"  pending    {shown(state.pending.describe())} awaits the countersignature of "
+            f"{_other_party(state, state.pending)}: it changes nothing until then"
         )
     for record in view.policies:
         console.print(
@@ -103,7 +182,11 @@ def _render(view: ConventionView) -> None:
 
 @click.group()
 def convention() -> None:
-    """The convention's life: validity (Art. 10), avenants (Art. 11), termination (Art. 12)."""
+    """The convention's life: validity (Art. 10), avenants (Art. 11), termination (Art. 12).
+
+    A renewal or an avenant binds both parties: one party's admin proposes it, an admin of the
+    other countersigns it, and only then does it take effect. A termination is unilateral.
+    """
 
 
 @convention.command()
@@ -131,22 +214,20 @@ def show() -> None:
 @click.option("--reference", required=True, help="The express decision(s) renewing it.")
 @common_options
 def renew(until: datetime, reference: str) -> None:
-    """Record an express renewal (Article 10: it renews only by express decision); admin only.
+    """Propose an express renewal (Article 10: it renews only by express decision); admin.
 
-    If the convention had already ended, requests left open lapse first.
+    It takes effect when an admin of the other party countersigns it (`convention
+    countersign`); until then it is pending and changes nothing. When it takes effect after
+    the convention had ended, requests left open lapse first.
 
     \b
     Example:
       ctg-exchange --as v.admin convention renew --until 2029-12-31 \\
-          --reference "Délibération du conseil municipal et décision du CA de la Caf"
+          --reference "Délibération du conseil municipal du 12 mars 2029"
     """
     from ..services.convention import renew as renew_convention
 
-    state = renew_convention(options().session(), _date(until), reference)
-    if options().json:
-        emit_json(_state_json(state, options().session().clock.today()))
-    else:
-        say(f"[green]✓[/] convention {state.policy.id} renewed until {state.end}")
+    _proposed(renew_convention(options().session(), _date(until), reference))
 
 
 @convention.command()
@@ -160,23 +241,64 @@ def renew(until: datetime, reference: str) -> None:
 @click.option("--reference", required=True, help="The avenant (number, date, signatories).")
 @common_options
 def amend(policy_path: Path, reference: str) -> None:
-    """Record an avenant (Article 11): a new policy version; earlier versions are kept.
+    """Propose an avenant (Article 11): a new policy version; earlier versions are kept.
 
-    Requests record the version they were filed under.
+    It takes effect when an admin of the other party countersigns it (`convention
+    countersign`); until then requests are screened under the version in effect. Requests
+    record the version they were filed under.
 
     \b
     Example:
       ctg-exchange --as c.admin convention amend --policy avenant-1.yaml \\
-          --reference "Avenant n° 1 du 15 mars 2027"
+          --reference "Avenant n° 1, décision du CA de la Caf du 15 mars 2027"
     """
     from ..policy import load_policy
     from ..services.convention import amend as amend_convention
 
-    state = amend_convention(options().session(), load_policy(policy_path), reference)
-    if options().json:
-        emit_json(_state_json(state, options().session().clock.today()))
-    else:
-        say(f"[green]✓[/] avenant recorded: policy v{state.policy_version}")
+    _proposed(amend_convention(options().session(), load_policy(policy_path), reference))
+
+
+@convention.command()
+@click.argument("seq", type=click.IntRange(min=1), metavar="SEQ")
+@click.option(
+    "--reference", required=True, help="This party's decision (deliberation, board decision)."
+)
+@common_options
+def countersign(seq: int, reference: str) -> None:
+    """Countersign, for the other party, the renewal or avenant #SEQ: it takes effect; admin.
+
+    SEQ is the proposal's number, shown by `convention show`.
+
+    \b
+    Example:
+      ctg-exchange --as c.admin convention countersign 14 \\
+          --reference "Décision du conseil d'administration de la Caf du 20 mars 2029"
+    """
+    from ..services.convention import countersign as countersign_change
+
+    _proposed(countersign_change(options().session(), seq, reference))
+
+
+@convention.command()
+@click.argument("seq", type=click.IntRange(min=1), metavar="SEQ")
+@click.option("--reason", required=True, help="Why it is withdrawn or declined.")
+@common_options
+def withdraw(seq: int, reason: str) -> None:
+    """Withdraw the pending renewal or avenant #SEQ (its party), or decline it (the other
+    party): it never takes effect; admin.
+
+    \b
+    Example:
+      ctg-exchange --as v.admin convention withdraw 14 --reason "Erreur de date"
+    """
+    from ..services.convention import withdraw as withdraw_change
+
+    outcome = withdraw_change(options().session(), seq, reason)
+    if _emitted(outcome):
+        return
+    change = outcome.change
+    verb = "declined" if outcome.declined else "withdrawn"
+    say(f"[green]✓[/] #{change.seq} ({_what(change)}) {verb}: it never takes effect")
 
 
 @convention.command()

@@ -38,6 +38,8 @@ class Action(StrEnum):
     RENEWAL = "convention.renewal"
     AMENDMENT = "convention.amendment"
     TERMINATION = "convention.termination"
+    COUNTERSIGNATURE = "convention.countersignature"
+    WITHDRAWAL = "convention.withdrawal"
     ENCRYPTION_KEY = "keys.encryption"
     REGISTER_VERSION = "register.version"
     REGISTER_EXPORT = "register.export"
@@ -45,6 +47,10 @@ class Action(StrEnum):
 
 MEMBERSHIP = frozenset({Action.INIT, Action.MEMBER_ADD, Action.MEMBER_REVOKE})
 CONVENTION_CHANGES = frozenset({Action.RENEWAL, Action.AMENDMENT, Action.TERMINATION})
+# what both parties agreed changes only with both signatures: a renewal or an avenant proposed
+# by one party's admin is countersigned by the other's, or withdrawn
+CONVENTION_ANSWERS = frozenset({Action.COUNTERSIGNATURE, Action.WITHDRAWAL})
+CONVENTION_ACTIONS = CONVENTION_CHANGES | CONVENTION_ANSWERS
 REQUEST_STEPS = frozenset(
     {
         Action.FILE,
@@ -90,6 +96,8 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     Action.RENEWAL: _ADMIN,
     Action.AMENDMENT: _ADMIN,
     Action.TERMINATION: _ADMIN,
+    Action.COUNTERSIGNATURE: _ADMIN,
+    Action.WITHDRAWAL: _ADMIN,
     Action.ENCRYPTION_KEY: _ADMIN,
     # an admin or the DPO keeps the register; accepting conditions or a lapse feeds it too
     Action.REGISTER_VERSION: (Role.ADMIN, Role.DPO, Role.CONTROLLER),

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from .actions import Action
 from .payloads import (
     Amendment,
+    Countersignature,
     EncryptionKey,
     MemberAdd,
     MemberRevoke,
@@ -25,6 +26,7 @@ from .payloads import (
     RegisterVersion,
     Renewal,
     Termination,
+    Withdrawal,
     WorkspaceInit,
 )
 from .step_payloads import STEPS
@@ -41,6 +43,8 @@ CATALOGUE: dict[Action, type[Payload]] = {
         Renewal,
         Amendment,
         Termination,
+        Countersignature,
+        Withdrawal,
         EncryptionKey,
         RegisterVersion,
         RegisterExport,

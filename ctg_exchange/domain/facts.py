@@ -170,6 +170,12 @@ class ConventionChangeFacts:
     kind: str
     effective: str
     reference_sha256: str
+    # the event by which it took effect: a termination's own (unilateral, Article 12), a
+    # renewal's or avenant's countersignature by the other party (its own, in a 0.1.0 log)
+    agreed_seq: int | None = None
+    agreed_reference_sha256: str | None = None  # the countersigning party's decision
+    withdrawn_seq: int | None = None
+    withdrawn_reason_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

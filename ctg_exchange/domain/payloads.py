@@ -14,11 +14,13 @@ payload of its action.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StringConstraints
 
+from ..errors import ReplayError
 from .actions import Action
 from .facts import (
     ConventionChangeFacts,
@@ -251,9 +253,63 @@ class Amendment(ConventionChange):
 
 
 class Termination(ConventionChange):
+    """Unilateral (Article 12): in effect as recorded, with its notice."""
+
     action = Action.TERMINATION
     kind: Literal["termination"]
     reason_sha256: Sha256
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        super().apply(book, event)
+        book.convention_change[event.seq] = replace(
+            book.convention_change[event.seq], agreed_seq=event.seq
+        )
+
+
+class ProposalAnswer(Payload):
+    """The other party's countersignature of a renewal or avenant, or its withdrawal."""
+
+    subject = "policy id"
+    proposal: Number = Field(description="the sequence number of the renewal or avenant")
+
+    def proposal_facts(self, book: FactBook) -> ConventionChangeFacts:
+        found = book.convention_change.get(self.proposal)
+        if found is None or found.kind == "termination":
+            raise ReplayError(f"event #{self.proposal} is not a renewal or an avenant")
+        return found
+
+
+class Countersignature(ProposalAnswer):
+    """An admin of the other party countersigns: the renewal or avenant takes effect. It
+    repeats what it countersigns, so the signature binds it."""
+
+    action = Action.COUNTERSIGNATURE
+    kind: Literal["renewal", "amendment"]
+    effective: Day = Field(description="the proposal's")
+    proposal_reference_sha256: Sha256 = Field(description="of the proposal's reference")
+    policy_sha256: Sha256 | None = Field(None, description="of the avenant's policy file")
+    reference_sha256: Sha256 = Field(description="of the countersigning party's decision")
+    omitted_when_none = frozenset({"policy_sha256"})
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        found = self.proposal_facts(book)
+        book.convention_change[self.proposal] = replace(
+            found, agreed_seq=event.seq, agreed_reference_sha256=self.reference_sha256
+        )
+
+
+class Withdrawal(ProposalAnswer):
+    """A renewal or avenant withdrawn by its party, or declined by the other: it never takes
+    effect."""
+
+    action = Action.WITHDRAWAL
+    reason_sha256: Sha256
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        found = self.proposal_facts(book)
+        book.convention_change[self.proposal] = replace(
+            found, withdrawn_seq=event.seq, withdrawn_reason_sha256=self.reason_sha256
+        )
 
 
 class EncryptionKey(Payload):

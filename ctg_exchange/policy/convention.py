@@ -7,14 +7,19 @@ them and answers the one question the procedure keeps asking: is the convention 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from ..errors import Refused
+from ..errors import NotAuthorised, Refused
 from .model import Policy
 
 CONVENTION_NOT_IN_FORCE = "CONVENTION_NOT_IN_FORCE"
+# Articles 10 and 11: a renewal (express decision) and an avenant bind both parties, so one
+# party's admin proposes and the other's countersigns; one proposal at a time
+BOTH_PARTIES = "BOTH_PARTIES"
+PROPOSAL_PENDING = "PROPOSAL_PENDING"
 
 
 class ChangeKind(StrEnum):
@@ -40,15 +45,69 @@ class ConventionChange:
     reference: str
     by: str
     at: str
+    party: str  # the party of the admin who recorded it (proposed it)
     policy_version: int | None = None
     reason: str | None = None
+    # what made it take effect: a termination's own event (unilateral), a renewal's or an
+    # avenant's countersignature by the other party; until then it is pending (or withdrawn)
+    agreed_seq: int | None = None
+    agreed_reference: str | None = None
+    withdrawn_seq: int | None = None
+    withdrawn_reason: str | None = None
+
+    @property
+    def in_effect(self) -> bool:
+        return self.agreed_seq is not None
+
+    @property
+    def pending(self) -> bool:
+        return self.agreed_seq is None and self.withdrawn_seq is None
+
+    def describe(self) -> str:
+        what = "avenant" if self.kind is ChangeKind.AMENDMENT else self.kind.value
+        return f"the {what} #{self.seq} proposed by {self.by} ({self.party})"
+
+
+def ensure_none_pending(changes: Iterable[ConventionChange]) -> None:
+    """One renewal or avenant awaits countersignature at a time."""
+    pending = next((c for c in changes if c.pending), None)
+    if pending is not None:
+        raise Refused(
+            PROPOSAL_PENDING,
+            f"{PROPOSAL_PENDING}: {pending.describe()} awaits the other party's countersignature",
+            hint=f"the other party countersigns it, or either withdraws it: `convention "
+            f"withdraw {pending.seq} --reason …`",
+        )
+
+
+def ensure_countersigner(change: ConventionChange, party: str) -> None:
+    """Only an admin of the other party countersigns a renewal or an avenant."""
+    if party == change.party:
+        raise NotAuthorised(
+            BOTH_PARTIES,
+            f"{BOTH_PARTIES}: {change.describe()} takes effect when an admin of the other "
+            "party countersigns it (Articles 10 and 11)",
+        )
 
 
 @dataclass(frozen=True)
 class ConventionState:
+    """The convention under ``policy`` (the version in effect) and its recorded changes, of
+    which only those in effect count: a renewal or an avenant awaiting the other party's
+    countersignature changes nothing."""
+
     policy: Policy
     policy_version: int
     changes: tuple[ConventionChange, ...] = ()
+
+    @property
+    def in_effect(self) -> tuple[ConventionChange, ...]:
+        return tuple(c for c in self.changes if c.in_effect)
+
+    @property
+    def pending(self) -> ConventionChange | None:
+        """The renewal or avenant awaiting countersignature (one at a time), if any."""
+        return next((c for c in self.changes if c.pending), None)
 
     @property
     def start(self) -> date:
@@ -56,13 +115,26 @@ class ConventionState:
 
     @property
     def end(self) -> date:
-        """The last day of validity, renewals included (termination aside)."""
-        renewals = [c.effective for c in self.changes if c.kind is ChangeKind.RENEWAL]
+        """The last day of validity, renewals in effect included (termination aside)."""
+        renewals = [c.effective for c in self.in_effect if c.kind is ChangeKind.RENEWAL]
         return max([self.policy.validity.end, *renewals])
 
     @property
     def termination(self) -> ConventionChange | None:
-        return next((c for c in self.changes if c.kind is ChangeKind.TERMINATION), None)
+        return next((c for c in self.in_effect if c.kind is ChangeKind.TERMINATION), None)
+
+    def why_not_renewed(self, until: date, today: date) -> str | None:
+        """Why a renewal until ``until`` cannot be proposed or take effect on ``today``."""
+        if self.termination is not None:
+            return (
+                f"the convention was terminated with effect from {self.termination.effective} "
+                "(Article 12): a terminated convention is not renewed, a new one is signed"
+            )
+        if until <= self.end:
+            return f"--until {until} must be after the current end, {self.end}"
+        if until < today:
+            return f"--until {until} is already past"
+        return None
 
     @property
     def last_day(self) -> date:

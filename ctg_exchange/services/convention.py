@@ -1,15 +1,21 @@
 """The convention's life, recorded by admins: renewal (Art. 10), avenant (Art. 11), termination
 (Art. 12), and the lapse of open requests when the convention is no longer in force.
 
+What both parties agreed changes only with both signatures: a renewal or an avenant is proposed
+by one party's admin and takes effect when an admin of the other party countersigns it; until
+then it is pending, changes nothing, and either party may withdraw it. One is pending at a
+time. A termination is unilateral (Article 12), with its notice. (A workspace made by 0.1.0
+keeps its rules: there one admin's renewal or avenant takes effect at once.)
+
 Each is signed and audited. When the convention has ended, requests not yet exchanged close
 without transmission (``lapsed``): ``terminate`` does it at once when it takes effect today or
-earlier, ``renew`` does it first for requests left open by an expiry, and ``lapse`` records it
-for an expiry or a termination whose date has come.
+earlier, a renewal taking effect does it first for requests left open by an expiry, and
+``lapse`` records it for an expiry or a termination whose date has come.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from ..audit.canonical import text_digest
@@ -18,9 +24,16 @@ from ..domain.actions import Action
 from ..domain.lifecycle import BEFORE_EXCHANGE
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
-from ..errors import InvalidInput, NotAuthorised, cut
+from ..errors import InvalidInput, NotAuthorised, NotFound, cut
 from ..policy import LoadedPolicy
-from ..policy.convention import ChangeKind, ConventionChange, ConventionState, ConventionStatus
+from ..policy.convention import (
+    ChangeKind,
+    ConventionChange,
+    ConventionState,
+    ConventionStatus,
+    ensure_countersigner,
+    ensure_none_pending,
+)
 from ..store.base import PolicyRecord, Tx
 from .register import note_lapse
 from .requests import record_step, required_text
@@ -70,12 +83,13 @@ def _record_change(
     payload: payloads.ConventionChange,
     reference: str,
     *,
+    in_effect: bool,
     version: int | None = None,
     reason: str | None = None,
 ) -> ConventionChange:
-    policy_id = tx.current_policy()
-    subject = policy_id.policy_id if policy_id else "convention"
-    event = recorder.record(actor, Role.ADMIN, subject, payload)
+    """Record a renewal, avenant or termination; ``in_effect``: at once (a termination, or
+    anything in a 0.1.0 workspace), else pending until the other party countersigns."""
+    event = recorder.record(actor, Role.ADMIN, _subject(tx), payload)
     change = ConventionChange(
         seq=event.seq,
         kind=ChangeKind(payload.change_kind),
@@ -83,11 +97,18 @@ def _record_change(
         reference=reference,
         by=actor.id,
         at=recorder.now,
+        party=actor.party,
         policy_version=version,
         reason=reason,
+        agreed_seq=event.seq if in_effect else None,
     )
     tx.add_convention_change(change)
     return change
+
+
+def _subject(tx: Tx) -> str:
+    current = tx.current_policy()
+    return current.policy_id if current else "convention"
 
 
 def _lapse_open(tx: Tx, recorder: Recorder, actor: Member, why: str, today: date) -> list[str]:
@@ -101,45 +122,69 @@ def _lapse_open(tx: Tx, recorder: Recorder, actor: Member, why: str, today: date
     return lapsed
 
 
-def renew(session: Session, until: date, reference: str) -> ConventionState:
-    """Record an express renewal until ``until`` (Article 10)."""
+@dataclass(frozen=True)
+class Outcome:
+    """What a renewal, an avenant or its countersignature left: the convention as it now
+    stands, the change concerned (pending, or in effect) and the requests that lapsed."""
+
+    state: ConventionState
+    change: ConventionChange
+    lapsed: tuple[str, ...] = ()
+    declined: bool = False  # withdrawn by the other party than the one that proposed it
+
+
+def _renewal_refused(state: ConventionState, until: date, today: date) -> None:
+    why = state.why_not_renewed(until, today)
+    if why is not None:
+        raise InvalidInput(why)
+
+
+def _take_effect_renewal(
+    tx: Tx, recorder: Recorder, actor: Member, state: ConventionState, today: date
+) -> list[str]:
+    """A renewal taking effect after an expiry: what was left open closed when it ended."""
+    why = state.why_not_in_force(today)
+    return [] if why is None else _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
+
+
+def renew(session: Session, until: date, reference: str) -> Outcome:
+    """Propose an express renewal until ``until`` (Article 10): it takes effect when an admin
+    of the other party countersigns it (in a 0.1.0 workspace, at once)."""
     reference = required_text(reference, "--reference")
     today = session.clock.today()
+    bilateral = session.workspace.rules >= 2
 
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ConventionState:
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
         _require_admin(actor)
         state = session.workspace.convention(tx)
-        if state.termination is not None:
-            raise InvalidInput(
-                f"the convention was terminated with effect from {state.termination.effective} "
-                "(Article 12): a terminated convention is not renewed, a new one is signed"
-            )
-        if until <= state.end:
-            raise InvalidInput(f"--until {until} must be after the current end, {state.end}")
-        if until < today:
-            raise InvalidInput(f"--until {until} is already past")
-        why = state.why_not_in_force(today)
-        if why is not None:  # expired: what was left open closed when it ended
-            _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
+        if bilateral:
+            ensure_none_pending(state.changes)
+        _renewal_refused(state, until, today)
+        lapsed = [] if bilateral else _take_effect_renewal(tx, recorder, actor, state, today)
         renewal = payloads.Renewal(
             kind="renewal",
             effective=until,
             reference_sha256=text_digest(reference),
             previous_end=state.end,
         )
-        _record_change(tx, recorder, actor, renewal, reference)
-        return session.workspace.convention(tx)
+        change = _record_change(tx, recorder, actor, renewal, reference, in_effect=not bilateral)
+        return Outcome(session.workspace.convention(tx), change, tuple(lapsed))
 
     return perform(session, operation)
 
 
-def amend(session: Session, loaded: LoadedPolicy, reference: str) -> ConventionState:
-    """Record an avenant: a new policy version; the old ones are kept (Article 11)."""
+def amend(session: Session, loaded: LoadedPolicy, reference: str) -> Outcome:
+    """Propose an avenant (Article 11): a new policy version, in effect when an admin of the
+    other party countersigns it (in a 0.1.0 workspace, at once); earlier versions are kept."""
     reference = required_text(reference, "--reference")
     today = session.clock.today()
+    bilateral = session.workspace.rules >= 2
 
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ConventionState:
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
         _require_admin(actor)
+        state = session.workspace.convention(tx)
+        if bilateral:
+            ensure_none_pending(state.changes)
         current = session.workspace.current_policy(tx)
         new = loaded.policy
         if new.id != current.policy.id:
@@ -153,7 +198,8 @@ def amend(session: Session, loaded: LoadedPolicy, reference: str) -> ConventionS
             )
         if loaded.sha256 == current.record.sha256:
             raise InvalidInput(f"this policy is already version {current.version}")
-        version = current.version + 1
+        # a version proposed and withdrawn keeps its number: the next one follows it
+        version = max(record.version for record in tx.policies()) + 1
         tx.add_policy(
             PolicyRecord(
                 version,
@@ -171,8 +217,73 @@ def amend(session: Session, loaded: LoadedPolicy, reference: str) -> ConventionS
             policy=payloads.PolicyRef(id=new.id, version=version, sha256=loaded.sha256),
             previous_version=current.version,
         )
-        _record_change(tx, recorder, actor, amendment, reference, version=version)
-        return session.workspace.convention(tx)
+        change = _record_change(
+            tx, recorder, actor, amendment, reference, in_effect=not bilateral, version=version
+        )
+        return Outcome(session.workspace.convention(tx), change)
+
+    return perform(session, operation)
+
+
+def _pending(state: ConventionState, seq: int) -> ConventionChange:
+    change = next((c for c in state.changes if c.seq == seq), None)
+    if change is None or change.kind is ChangeKind.TERMINATION:
+        raise NotFound(f"no renewal or avenant #{seq}", hint="see `convention show`")
+    if change.agreed_seq is not None:
+        raise InvalidInput(f"{change.describe()} is already in effect (#{change.agreed_seq})")
+    if change.withdrawn_seq is not None:
+        raise InvalidInput(f"{change.describe()} was withdrawn (#{change.withdrawn_seq})")
+    return change
+
+
+def countersign(session: Session, seq: int, reference: str) -> Outcome:
+    """Countersign the renewal or avenant #``seq`` for the other party: it takes effect."""
+    reference = required_text(reference, "--reference")
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
+        _require_admin(actor)
+        state = session.workspace.convention(tx)
+        change = _pending(state, seq)
+        ensure_countersigner(change, actor.party)
+        policy_sha256, lapsed = None, []
+        if change.kind is ChangeKind.RENEWAL:
+            _renewal_refused(state, change.effective, today)
+            lapsed = _take_effect_renewal(tx, recorder, actor, state, today)
+        else:
+            policy_sha256 = next(
+                r.sha256 for r in tx.policies() if r.version == change.policy_version
+            )
+        answer = payloads.Countersignature(
+            proposal=change.seq,
+            kind=change.kind.value,
+            effective=change.effective,
+            proposal_reference_sha256=text_digest(change.reference),
+            policy_sha256=policy_sha256,
+            reference_sha256=text_digest(reference),
+        )
+        event = recorder.record(actor, Role.ADMIN, _subject(tx), answer)
+        tx.agree_convention_change(change.seq, event.seq, reference)
+        agreed = replace(change, agreed_seq=event.seq, agreed_reference=reference)
+        return Outcome(session.workspace.convention(tx), agreed, tuple(lapsed))
+
+    return perform(session, operation)
+
+
+def withdraw(session: Session, seq: int, reason: str) -> Outcome:
+    """Withdraw the pending renewal or avenant #``seq`` (its party), or decline it (the
+    other): it never takes effect."""
+    reason = required_text(reason, "--reason")
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
+        _require_admin(actor)
+        change = _pending(session.workspace.convention(tx), seq)
+        answer = payloads.Withdrawal(proposal=change.seq, reason_sha256=text_digest(reason))
+        event = recorder.record(actor, Role.ADMIN, _subject(tx), answer)
+        tx.withdraw_convention_change(change.seq, event.seq, reason)
+        withdrawn = replace(change, withdrawn_seq=event.seq, withdrawn_reason=reason)
+        declined = actor.party != change.party
+        return Outcome(session.workspace.convention(tx), withdrawn, declined=declined)
 
     return perform(session, operation)
 
@@ -196,7 +307,7 @@ def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState,
             reference_sha256=text_digest(reason),
             reason_sha256=text_digest(reason),
         )
-        _record_change(tx, recorder, actor, termination, reason, reason=reason)
+        _record_change(tx, recorder, actor, termination, reason, in_effect=True, reason=reason)
         state = session.workspace.convention(tx)
         lapsed: list[str] = []
         if on <= today:

@@ -25,7 +25,11 @@ DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the de
 DEMO_DPIA = "AIPD-VS-2026-01 (référence fictive de démonstration)"
 DEMO_RENEWAL = (
     "Reconduction expresse (référence fictive de démonstration) : délibération du conseil "
-    "municipal de Sceaux et décision du conseil d'administration de la Caf des Hauts-de-Seine"
+    "municipal de Sceaux"
+)
+DEMO_COUNTERSIGNATURE = (
+    "Reconduction expresse (référence fictive de démonstration) : décision du conseil "
+    "d'administration de la Caf des Hauts-de-Seine"
 )
 
 # id, name, party, roles; v.admin creates the workspace, then adds the first admin of caf92
@@ -127,10 +131,13 @@ def _run(
         say(f"4. On {today} the convention is in force ({view.state.days_left(today)} days left).")
     else:
         until = date(today.year + 3, 12, 31)
-        convention.renew(as_("v.admin"), until, DEMO_RENEWAL)
+        proposed = convention.renew(as_("v.admin"), until, DEMO_RENEWAL)
+        if proposed.change.pending:
+            convention.countersign(as_("c.admin"), proposed.change.seq, DEMO_COUNTERSIGNATURE)
         say(
-            f"4. On {today}, {why}. No request can be filed until v.admin records the express "
-            f"renewal both parties decided (a synthetic reference), until {until}."
+            f"4. On {today}, {why}. No request can be filed until the express renewal both "
+            f"parties decided takes effect: v.admin proposes it until {until}, c.admin "
+            "countersigns it for the Caf (synthetic references)."
         )
 
     filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)

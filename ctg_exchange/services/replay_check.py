@@ -180,7 +180,15 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         yield "register_version", (ref, int(version)), facts, None
     for change in tx.convention_changes():
         effective, reference = change.effective.isoformat(), text_digest(change.reference)
-        facts = ConventionChangeFacts(change.kind.value, effective, reference)
+        facts = ConventionChangeFacts(
+            change.kind.value,
+            effective,
+            reference,
+            agreed_seq=change.agreed_seq,
+            agreed_reference_sha256=_digest(change.agreed_reference),
+            withdrawn_seq=change.withdrawn_seq,
+            withdrawn_reason_sha256=_digest(change.withdrawn_reason),
+        )
         yield "convention_change", change.seq, facts, None
     for policy in tx.policies():
         actual = hashlib.sha256(policy.text.encode("utf-8")).hexdigest()

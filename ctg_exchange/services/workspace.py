@@ -105,7 +105,8 @@ class Workspace:
         return self._parsed[record.sha256]
 
     def current_policy(self, tx: Tx) -> CurrentPolicy:
-        """The latest policy version (avenants add versions; none is ever removed)."""
+        """The policy version in effect (avenants add versions once countersigned; none is ever
+        removed)."""
         record = tx.current_policy()
         if record is None:
             raise WorkspaceError(f"the workspace {self.root} has no policy")
@@ -130,6 +131,13 @@ class Workspace:
             assert isinstance(payload, WorkspaceInit)
             self._procedure = payload.procedure
         return self._procedure
+
+    @property
+    def rules(self) -> int:
+        """The rules its log is verified by: 1 for a workspace made by 0.1.0 (a renewal or
+        avenant took effect as one admin recorded it), else its genesis's."""
+        procedure = self.procedure()
+        return 1 if procedure is None else procedure.rules
 
     @property
     def simulated(self) -> bool:

@@ -243,6 +243,16 @@ _REQUEST_CONTENTS = (
 )
 
 
+_CONVENTION_AGREEMENT = (
+    "ALTER TABLE convention_changes ADD COLUMN agreed_seq INTEGER REFERENCES audit_events (seq)",
+    "ALTER TABLE convention_changes ADD COLUMN agreed_reference TEXT",
+    "ALTER TABLE convention_changes ADD COLUMN withdrawn_seq INTEGER REFERENCES audit_events (seq)",
+    "ALTER TABLE convention_changes ADD COLUMN withdrawn_reason TEXT",
+    # recorded before countersignatures existed: each took effect as it was recorded
+    "UPDATE convention_changes SET agreed_seq = seq",
+)
+
+
 def _keep_current_contents(tx: Any) -> None:
     """Workspaces made before every filed content was kept: keep each request's current one
     (its earlier ones, if it was amended, were overwritten; logs of that time are verified by
@@ -286,6 +296,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "request contents: every content filed or amended, by its digest",
         _REQUEST_CONTENTS,
         after=_keep_current_contents,
+    ),
+    Migration(
+        7,
+        "convention changes: countersigned by the other party, or withdrawn",
+        _CONVENTION_AGREEMENT,
     ),
 )
 

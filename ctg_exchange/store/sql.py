@@ -31,8 +31,9 @@ _BATCH = 2000
 
 
 def _change(
-    seq: int, kind: str, effective: str, reference: str, by: str, at: str, version: int,
-    reason: str | None,
+    seq: int, kind: str, effective: str, reference: str, by: str, at: str, party: str,
+    version: int | None, reason: str | None, agreed_seq: int | None,
+    agreed_reference: str | None, withdrawn_seq: int | None, withdrawn_reason: str | None,
 ) -> ConventionChange:  # fmt: skip
     return ConventionChange(
         seq=int(seq),
@@ -41,8 +42,13 @@ def _change(
         reference=reference,
         by=by,
         at=at,
-        policy_version=version,
+        party=party,
+        policy_version=None if version is None else int(version),
         reason=reason,
+        agreed_seq=None if agreed_seq is None else int(agreed_seq),
+        agreed_reference=agreed_reference,
+        withdrawn_seq=None if withdrawn_seq is None else int(withdrawn_seq),
+        withdrawn_reason=withdrawn_reason,
     )
 
 
@@ -118,8 +124,12 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
         )
 
     def current_policy(self) -> PolicyRecord | None:
+        """The version in effect: the first, or the latest avenant countersigned (one awaiting
+        countersignature, or withdrawn, is stored but not in effect)."""
         row = self._one(
-            "SELECT version, policy_id, sha256, source, text, loaded_at FROM policies "
+            "SELECT version, policy_id, sha256, source, text, loaded_at FROM policies p "
+            "WHERE version = 1 OR EXISTS (SELECT 1 FROM convention_changes c WHERE "
+            "c.policy_version = p.version AND c.agreed_seq IS NOT NULL) "
             "ORDER BY version DESC LIMIT 1"
         )
         return None if row is None else PolicyRecord(*row)
@@ -135,7 +145,7 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
     def add_convention_change(self, change: ConventionChange) -> None:
         self.execute(
             "INSERT INTO convention_changes (seq, kind, effective, reference, policy_version, "
-            "reason) VALUES (?, ?, ?, ?, ?, ?)",
+            "reason, agreed_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 change.seq,
                 change.kind.value,
@@ -143,13 +153,27 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
                 change.reference,
                 change.policy_version,
                 change.reason,
+                change.agreed_seq,
             ),
+        )
+
+    def agree_convention_change(self, seq: int, agreed_seq: int, reference: str) -> None:
+        self.execute(
+            "UPDATE convention_changes SET agreed_seq = ?, agreed_reference = ? WHERE seq = ?",
+            (agreed_seq, reference, seq),
+        )
+
+    def withdraw_convention_change(self, seq: int, withdrawn_seq: int, reason: str) -> None:
+        self.execute(
+            "UPDATE convention_changes SET withdrawn_seq = ?, withdrawn_reason = ? WHERE seq = ?",
+            (withdrawn_seq, reason, seq),
         )
 
     def convention_changes(self) -> list[ConventionChange]:
         rows = self._all(
-            "SELECT c.seq, c.kind, c.effective, c.reference, e.actor, e.time, c.policy_version, "
-            "c.reason FROM convention_changes c JOIN audit_events e ON e.seq = c.seq "
+            "SELECT c.seq, c.kind, c.effective, c.reference, e.actor, e.time, e.party, "
+            "c.policy_version, c.reason, c.agreed_seq, c.agreed_reference, c.withdrawn_seq, "
+            "c.withdrawn_reason FROM convention_changes c JOIN audit_events e ON e.seq = c.seq "
             "ORDER BY c.seq"
         )
         return [parsed_row("convention_changes", row[0], _change, *row) for row in rows]
