@@ -22,32 +22,6 @@ def _date(value: datetime) -> date:
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
-def _change_json(change: ConventionChange) -> dict[str, Any]:
-    return {
-        "seq": change.seq,
-        "kind": change.kind.value,
-        "effective": change.effective.isoformat(),
-        "reference": change.reference,
-        "by": change.by,
-        "at": change.at,
-        "party": change.party,
-        "policy_version": change.policy_version,
-        "reason": change.reason,
-        "status": _change_status(change),
-        "countersigned_seq": change.agreed_seq if change.agreed_seq != change.seq else None,
-        "countersigned_reference": change.agreed_reference,
-        "withdrawn_seq": change.withdrawn_seq,
-        "withdrawn_reason": change.withdrawn_reason,
-    }
-
-
-def _change_status(change: ConventionChange) -> str:
-    """``in_effect``, ``pending`` (awaiting the other party's countersignature), ``withdrawn``."""
-    if change.in_effect:
-        return "in_effect"
-    return "pending" if change.pending else "withdrawn"
-
-
 def _other_party(state: ConventionState, change: ConventionChange) -> str:
     return next((p for p in state.policy.party_ids if p != change.party), "the other party")
 
@@ -71,7 +45,7 @@ def _state_json(state: ConventionState, today: date) -> dict[str, Any]:
         "last_day": state.last_day.isoformat(),
         "days_left": state.days_left(today),
         "policy_version": state.policy_version,
-        "changes": [_change_json(c) for c in state.changes],
+        "changes": [c.to_json() for c in state.changes],
         "pending": None if state.pending is None else state.pending.seq,
     }
 
@@ -79,7 +53,7 @@ def _state_json(state: ConventionState, today: date) -> dict[str, Any]:
 def _outcome_json(outcome: Outcome, today: date) -> dict[str, Any]:
     return {
         **_state_json(outcome.state, today),
-        "change": _change_json(outcome.change),
+        "change": outcome.change.to_json(),
         "lapsed": list(outcome.lapsed),
     }
 
@@ -145,7 +119,7 @@ def _render(view: ConventionView) -> None:
     )
     for change in state.changes:
         status = {"in_effect": "", "pending": " [yellow](pending)[/]"}.get(
-            _change_status(change), " [dim](withdrawn)[/]"
+            change.status, " [dim](withdrawn)[/]"
         )
         console.print(
             f"  #{change.seq:<8} {change.at[:10]} {change.by} ({change.party}): {_what(change)}"

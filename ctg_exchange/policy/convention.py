@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+from typing import Any
 
 from ..errors import NotAuthorised, Refused
 from .model import Policy
@@ -62,6 +63,33 @@ class ConventionChange:
     @property
     def pending(self) -> bool:
         return self.agreed_seq is None and self.withdrawn_seq is None
+
+    @property
+    def status(self) -> str:
+        """``in_effect``, ``pending`` (awaiting the other party's countersignature) or
+        ``withdrawn``."""
+        if self.in_effect:
+            return "in_effect"
+        return "pending" if self.pending else "withdrawn"
+
+    def to_json(self) -> dict[str, Any]:
+        """As `convention show --json` and the audit bundle give it."""
+        return {
+            "seq": self.seq,
+            "kind": self.kind.value,
+            "effective": self.effective.isoformat(),
+            "reference": self.reference,
+            "by": self.by,
+            "at": self.at,
+            "party": self.party,
+            "policy_version": self.policy_version,
+            "reason": self.reason,
+            "status": self.status,
+            "countersigned_seq": self.agreed_seq if self.agreed_seq != self.seq else None,
+            "countersigned_reference": self.agreed_reference,
+            "withdrawn_seq": self.withdrawn_seq,
+            "withdrawn_reason": self.withdrawn_reason,
+        }
 
     def describe(self) -> str:
         what = "avenant" if self.kind is ChangeKind.AMENDMENT else self.kind.value

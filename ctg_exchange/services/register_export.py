@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..audit.report import VerifyResult
 from ..crypto.sshsig import NAMESPACE_BUNDLE
-from ..domain.actions import CONVENTION_CHANGES
+from ..domain.actions import CONVENTION_ACTIONS
 from ..domain.models import ExchangeRequest
 from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound, cut
@@ -178,23 +178,12 @@ def _files(
         subjects.add(rid)
     for record in tx.policies():
         _write(root, f"convention/politique-v{record.version}.yaml", record.text)
-    changes = [
-        {
-            "seq": c.seq,
-            "kind": c.kind.value,
-            "effective": c.effective.isoformat(),
-            "reference": c.reference,
-            "by": c.by,
-            "at": c.at,
-            "policy_version": c.policy_version,
-        }
-        for c in tx.convention_changes()
-    ]
+    changes = [change.to_json() for change in tx.convention_changes()]
     _write(root, "convention/evolutions.json", json.dumps(changes, ensure_ascii=False, indent=2))
     selected = [
         stored
         for stored in tx.events()
-        if stored.event.subject in subjects or stored.event.action in CONVENTION_CHANGES
+        if stored.event.subject in subjects or stored.event.action in CONVENTION_ACTIONS
     ]
     selection = {"subjects": sorted(subjects), "convention": True}
     export = write_export(
