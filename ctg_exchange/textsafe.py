@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but newline and tab, DEL, C1 controls, and the bidirectional overrides and
-# isolates that make text read differently from what it is ("Trojan source").
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but newline and tab, DEL, C1 controls; the bidirectional marks, overrides and
+# isolates that make text read differently from what it is ("Trojan source"); the invisible
+# ones (zero-width spaces and joiners, word joiner, invisible operators, byte-order mark) that
+# hide what is there; and the line and paragraph separators some terminals break lines on.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 # Spreadsheet programs read a cell starting with one of these as a formula (OWASP, "CSV
 # injection"): = + - @, and tab or carriage return, which some strip before reading.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

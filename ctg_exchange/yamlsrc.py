@@ -32,6 +32,8 @@ Loc = tuple[str | int, ...]
 MAX_BYTES = 1024 * 1024  # the shipped policy is 12 KB; a request file, one or two
 MAX_DEPTH = 32  # the policy nests six levels
 _YAML = "tag:yaml.org,2002:"
+_NUMBERS = {f"{_YAML}int", f"{_YAML}float"}
+MAX_NUMBER = 64
 # the values a policy or a request is made of; any other tag (!!python/object, !!binary…) is
 # refused: nothing there needs it, and a loader's constructors are not a place for strangers
 _TAGS = {
@@ -176,7 +178,10 @@ class _Builder:
                         f"{doc.source}:{key_node.start_mark.line + 1}: keys must be plain"
                     )
                     continue
+                known = len(problems)
                 key = self.build(key_node, path)
+                if len(problems) > known:
+                    continue  # the key itself is refused
                 if not isinstance(key, str | int):
                     key = str(key)
                 line = key_node.start_mark.line + 1
@@ -193,6 +198,10 @@ class _Builder:
                 doc.lines[(*path, index)] = item.start_mark.line + 1
                 items.append(self.build(item, (*path, index)))
             return items
+        if node.tag in _NUMBERS and len(node.value) > MAX_NUMBER:
+            # YAML 1.1 reads 1:1:1… as a base-60 integer: a long one costs minutes to build
+            problems.append(f"{doc.source}:{line}: a number is at most {MAX_NUMBER} characters")
+            return None
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError):

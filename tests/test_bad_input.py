@@ -402,6 +402,8 @@ def _laughs(levels: int) -> str:
         ("to: caf92\nretention_days: !!int zz\n", "2: 'zz' is not a value of type int"),
         ("to: caf92\nvolume: !!bool maybe\n", "2: 'maybe' is not a value of type bool"),
         ("to: !!binary Y2FmOTI=\n", "1: the tag 'binary' is refused"),
+        ("retention_days: 1" + ":1" * 500_000 + "\n", "1: a number is at most 64 characters"),
+        ("? 1" + ":1" * 2600 + "\n: 1\n", "1: a number is at most 64 characters"),
     ],
     ids=[
         "billion laughs",
@@ -412,7 +414,9 @@ def _laughs(levels: int) -> str:
         "bad int",
         "bad bool",
         "binary",
-    ],  # fmt: skip
+        "base-60 number",
+        "base-60 key",
+    ],
 )
 def test_a_hostile_request_file_is_answered_in_one_line(
     ctg: Ctg, tmp_path: Path, text: str, message: str

@@ -140,3 +140,11 @@ def test_a_simulated_workspace_may_run_ahead_of_the_real_date(ctg: Ctg) -> None:
     renewal = ("convention", "renew", "--until", "2099-12-31", "--reference", "R")
     ctg.ok(*renewal, as_="v.admin", env={"CTG_TODAY": "2098-01-05"})
     assert ctg("audit", "verify").exit_code == 0
+
+
+def test_a_genesis_whose_time_is_not_a_log_time(real: Ctg) -> None:
+    """Its time is checked even with nothing before it (it crashed the future-date check)."""
+    real.sql("UPDATE audit_events SET time = '2026-02-02T10:00:00Z' WHERE seq = 1", guards=False)
+    result = real("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert "event #1: its time is not a UTC time as the log writes it" in result.stderr

@@ -373,3 +373,69 @@ def test_a_proposal_is_withdrawn_or_declined_and_never_takes_effect(
     assert ctg.show(ctg.file_request())["policy_version"] == 3
     verified = ctg("audit", "verify")
     assert verified.exit_code == 0, verified.output
+
+
+def test_an_avenant_is_not_countersigned_once_the_termination_took_effect(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 20")
+    ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "Av", as_="c.admin")
+    seq = pending(ctg)
+    ctg.ok("convention", "terminate", "--on", "2025-06-02", "--reason", "Fin", as_="c.admin")
+    ctg.refused(
+        "convention", "countersign", str(seq), "--reference", "x", as_="v.admin",
+        contains="a terminated convention is not amended",
+    )  # fmt: skip
+    ctg.ok("convention", "withdraw", str(seq), "--reason", "Caduc", as_="c.admin")
+    ctg.refused(
+        "convention", "amend", "--policy", str(avenant), "--reference", "Av", as_="c.admin",
+        contains="a terminated convention is not amended",
+    )  # fmt: skip
+
+
+def test_versions_pending_or_withdrawn_are_shown_so(ctg: Ctg, tmp_path: Path) -> None:
+    avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 20")
+    ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "Av", as_="c.admin")
+    shown = ctg.json("convention", "show")
+    assert [(p["version"], p["status"]) for p in shown["policy_versions"]] == [
+        (1, "adopted"), (2, "pending")
+    ]  # fmt: skip
+    assert "(pending)" in ctg.ok("convention", "show").stdout.split("policy v2")[1]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE convention_changes SET policy_version = NULL WHERE kind = 'amendment'",
+        "UPDATE convention_changes SET reference = 'autre' WHERE kind = 'amendment'",
+        "UPDATE convention_changes SET effective = '2030-01-01' WHERE kind = 'amendment'",
+    ],
+    ids=["version", "reference", "date"],
+)
+def test_a_proposal_edited_behind_the_tools_back_is_not_countersigned(
+    ctg: Ctg, tmp_path: Path, edit: str
+) -> None:
+    avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 20")
+    ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "Av", as_="c.admin")
+    seq = pending(ctg)
+    ctg.sql(edit)
+    ctg.refused(
+        "convention", "countersign", str(seq), "--reference", "x", as_="v.admin", code=3,
+        contains=f"the convention_changes row {seq} is not what the tool writes",
+    )  # fmt: skip
+
+
+def test_a_renewal_row_naming_a_pending_avenants_version_is_caught(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    """One column edited so that the tool would apply an avenant the other party never
+    countersigned: the stored state no longer matches the log."""
+    agreed(ctg, *RENEWAL, by="v.admin", countersigner="c.admin")
+    avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 20")
+    ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "Av", as_="c.admin")
+    ctg.sql("UPDATE convention_changes SET policy_version = 2 WHERE kind = 'renewal'")
+
+    assert ctg.json("convention", "show")["policy_version"] == 1  # only an avenant moves it
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert "policy_version is 2 in the store; the log says None" in result.stderr

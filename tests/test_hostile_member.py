@@ -270,3 +270,30 @@ def test_a_renewal_countersigned_by_its_own_party(
         first
     )
     assert failure["rule"] == "BOTH_PARTIES"
+
+
+def test_an_avenant_naming_a_version_out_of_sequence(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A modified `convention amend` numbering its version as it likes (v7 after v1; or v1
+    again, over the text in force): each avenant adds the next version over the one in
+    effect, or verify names it."""
+    from ctg_exchange.services import convention
+
+    from conftest import SHIPPED_POLICY
+
+    avenant = tmp_path / "avenant.yaml"
+    text = SHIPPED_POLICY.read_text(encoding="utf-8")
+    avenant.write_text(text.replace("opinion_deadline_days: 30", "opinion_deadline_days: 20"))
+    with monkeypatch.context() as patched:
+        patched.setattr(convention, "max", lambda versions: 6, raising=False)
+        ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "A", as_="c.admin")
+    seq = _last_seq(ctg, "convention.amendment")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(
+        f"event #{seq} by c.admin: AVENANT_VERSION: an avenant adds policy v2 over v1, not v7 "
+        "over v1"
+    ), first
+    assert failure["rule"] == "AVENANT_VERSION"

@@ -37,6 +37,9 @@ HOSTILE = f"Tarifer les crèches {CLEAR}{LINK} {MARKUP} (test synthétique)"
         ("c1 csi \x9b31m", "c1 csi \\x9b31m"),
         ("cr\roverwrites", "cr\\x0doverwrites"),
         ("bidi \u202egnp.exe", "bidi \\u202egnp.exe"),
+        ("arabic mark \u061c", "arabic mark \\u061c"),
+        ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
+        ("line\u2028separator", "line\\u2028separator"),
     ],
 )
 def test_control_characters_are_written_out(typed: str, terminal: str) -> None:

@@ -74,6 +74,7 @@ def test_a_recorded_export_verifies_with_the_tool_and_alone(
     )  # fmt: skip
 
     assert code == 0, err
+    assert "rules 1: a log begun by ctg-exchange 0.1.0" in err  # its weaker rules, said
     assert offline.returncode == 0, offline.stdout + offline.stderr
     assert offline.stdout.startswith("OK: ")
 

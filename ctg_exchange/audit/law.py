@@ -52,6 +52,7 @@ POLICY_VERSION = "POLICY_VERSION"
 SCREENING_RECORDED = "SCREENING_RECORDED"
 CONTENT_MISSING = "CONTENT_MISSING"
 RENEWAL_NOT_ALLOWED = "RENEWAL_NOT_ALLOWED"
+AVENANT_NOT_ALLOWED = "AVENANT_NOT_ALLOWED"
 
 
 class Law(Protocol):
@@ -88,6 +89,10 @@ class LawCheck:
         if isinstance(payload, s.RequestFile | s.RequestAmend):
             self._screened(payload, day)
             return
+        if isinstance(payload, p.Amendment) or (
+            isinstance(payload, p.Countersignature) and payload.kind == "amendment"
+        ):
+            self._amendable(payload, day)
         renewal = payload.effective if isinstance(payload, p.Renewal) else None
         if isinstance(payload, p.Countersignature) and payload.kind == "renewal":
             renewal = payload.effective
@@ -110,6 +115,22 @@ class LawCheck:
                     f"delivery {payload.delivery} is to be deleted by "
                     f"{payload.retention_deadline}, later than the {days} days the request "
                     f"allows from {day}",
+                )
+
+    def _amendable(self, payload: p.Amendment | p.Countersignature, day: date) -> None:
+        """An avenant of a convention not terminated that day, keeping its id and parties."""
+        state = self.convention()
+        if state is None:
+            return  # the stored policy differs from the log: the comparison names it
+        why = state.why_not_amended(day)
+        if why is not None:
+            raise refused(AVENANT_NOT_ALLOWED, why)
+        if isinstance(payload, p.Amendment):
+            new = self.law.policy(payload.policy.version)
+            if new is not None and new.party_ids != state.policy.party_ids:
+                raise refused(
+                    AVENANT_NOT_ALLOWED,
+                    f"an avenant keeps the parties ({', '.join(state.policy.party_ids)})",
                 )
 
     def _screened(self, payload: s.RequestFile | s.RequestAmend, day: date) -> None:

@@ -85,6 +85,7 @@ def parsed(action: Action, event: Event) -> p.Payload:
 
 
 DATED_IN_FUTURE = "DATED_IN_FUTURE"
+AVENANT_VERSION = "AVENANT_VERSION"
 
 
 @dataclass
@@ -157,6 +158,8 @@ class Replay:
             action = Action(event.action)
         except ValueError:
             raise ReplayError(f"unknown action {event.action!r}") from None
+        if action in CONVENTION_ANSWERS and self.rules < 2:
+            raise ReplayError(f"a log begun by 0.1.0 (rules 1) has no {action}")
         payload = parsed(action, event)
         subject = self._policy_id if action in CONVENTION_ACTIONS else payload.subject_of()
         if subject is not None and event.subject != subject:
@@ -174,6 +177,7 @@ class Replay:
         """An event's time is a UTC timestamp, not dated much before the one it follows."""
         previous, self._last_time = self._last_time, event.time
         try:
+            moment = parse_timestamp(event.time)
             behind = previous is not None and before_predecessor(event.time, previous)
         except ValueError:
             self._last_time = previous
@@ -185,7 +189,7 @@ class Replay:
                 "the order of time"
             )
         real = self.procedure is not None and self.procedure.clock == "real"
-        if real and self.rules >= 2 and parse_timestamp(event.time) > self.now + CLOCK_SKEW:
+        if real and self.rules >= 2 and moment > self.now + CLOCK_SKEW:
             raise ReplayError(
                 f"{DATED_IN_FUTURE}: dated {event.time[:19]}Z, after this verification "
                 f"({self.now:%Y-%m-%dT%H:%M:%S}Z): no event is dated in the future",
@@ -295,7 +299,10 @@ class Replay:
     def _convention(self, event: Event, payload: p.ConventionChange, actor: LogMember) -> None:
         self._expect_role(event, Role.ADMIN)
         pending = [c for c in self._proposals.values() if c.pending]
+        wrong = self._new_version(payload) if isinstance(payload, p.Amendment) else None
         payload.apply(self.book, event)
+        if wrong is not None:
+            raise wrong
         if not isinstance(payload, p.Renewal | p.Amendment):
             return
         bilateral = self.rules >= 2
@@ -307,6 +314,23 @@ class Replay:
             self.book.convention_change[event.seq] = replace(facts, agreed_seq=change.agreed_seq)
             return
         self._allowed(lambda: ensure_none_pending(pending))
+
+    def _new_version(self, payload: p.Amendment) -> ReplayError | None:
+        """Why the avenant is not the next policy version of the same convention over the
+        version in effect (no version is ever replaced), if it is not."""
+        policy, newest = payload.policy, max(self.book.policy, default=0)
+        in_effect = max(
+            (c.policy_version or 1 for c in self._proposals.values() if c.in_effect), default=1
+        )
+        if policy.id != self._policy_id:
+            return ReplayError(f"an avenant of {self._policy_id} names the policy {policy.id}")
+        if policy.version != newest + 1 or payload.previous_version != in_effect:
+            return ReplayError(
+                f"{AVENANT_VERSION}: an avenant adds policy v{newest + 1} over v{in_effect}, "
+                f"not v{policy.version} over v{payload.previous_version}",
+                rule=AVENANT_VERSION,
+            )
+        return None
 
     def _convention_answer(
         self, event: Event, payload: p.Countersignature | p.Withdrawal, actor: LogMember

@@ -29,6 +29,11 @@ def _summary(event: Event) -> str:
 
 
 SIMULATED = "simulated clock: a rehearsal's log (init --simulated-clock), its dates were set"
+RULES_1 = (
+    "rules 1: a log begun by ctg-exchange 0.1.0, verified by its roles and state machine only "
+    "(the law is not re-applied; a renewal or an avenant took effect with one admin's "
+    "signature)"
+)
 
 
 @click.group()
@@ -128,6 +133,8 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
         say("replay: the stored state matches the log")
     if result.simulated:
         say(f"[yellow]{SIMULATED}[/]")
+    if result.rules < 2:
+        say(f"[yellow]{RULES_1}[/]")
     say(f"head {result.head}")
 
 

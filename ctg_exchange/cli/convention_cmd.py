@@ -76,6 +76,11 @@ def _proposed(outcome: Outcome) -> None:
             f"avenant in effect: policy v{state.policy_version}"
         )  # fmt: skip
         say(f"[green]✓[/] convention {state.policy.id} {done}" + _lapsed(outcome))
+        if change.agreed_seq == change.seq:
+            say(
+                "[yellow]This workspace was begun by ctg-exchange 0.1.0 and keeps its rules: a "
+                "renewal or an avenant takes effect with one admin's signature.[/]"
+            )
         return
     other = _other_party(state, change)
     say(
@@ -93,11 +98,26 @@ def _view_json(view: ConventionView) -> dict[str, Any]:
     return {
         **_state_json(view.state, view.today),
         "policy_versions": [
-            {"version": p.version, "sha256": p.sha256, "source": p.source, "loaded_at": p.loaded_at}
+            {
+                "version": p.version,
+                "sha256": p.sha256,
+                "source": p.source,
+                "loaded_at": p.loaded_at,
+                "status": _version_status(view.state, p.version),
+            }
             for p in view.policies
         ],
         "open_requests": list(view.open_requests),
     }
+
+
+def _version_status(state: ConventionState, version: int) -> str:
+    """``adopted`` (the first, or an avenant countersigned), ``pending`` or ``withdrawn``."""
+    avenant = next(
+        (c for c in state.changes if c.kind.value == "amendment" and c.policy_version == version),
+        None,
+    )
+    return "adopted" if avenant is None or avenant.in_effect else avenant.status
 
 
 def _render(view: ConventionView) -> None:
@@ -141,9 +161,15 @@ def _render(view: ConventionView) -> None:
             f"{_other_party(state, state.pending)}: it changes nothing until then"
         )
     for record in view.policies:
+        status = _version_status(state, record.version)
+        marks = {
+            "adopted": "",
+            "pending": " [yellow](pending)[/]",
+            "withdrawn": " [dim](withdrawn)[/]",
+        }
         console.print(
             f"  policy v{record.version}  sha256 {record.sha256[:16]}…  {shown(record.source)}, "
-            f"loaded {record.loaded_at[:10]}"
+            f"loaded {record.loaded_at[:10]}{marks[status]}"
         )
     if view.open_requests:
         console.print(

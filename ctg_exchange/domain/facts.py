@@ -170,6 +170,7 @@ class ConventionChangeFacts:
     kind: str
     effective: str
     reference_sha256: str
+    policy_version: int | None = None  # an avenant's
     # the event by which it took effect: a termination's own (unilateral, Article 12), a
     # renewal's or avenant's countersignature by the other party (its own, in a 0.1.0 log)
     agreed_seq: int | None = None

@@ -249,7 +249,11 @@ class Amendment(ConventionChange):
 
     def apply(self, book: FactBook, event: Logged) -> None:
         super().apply(book, event)
-        book.policy[self.policy.version] = PolicyFacts(self.policy.sha256)
+        book.convention_change[event.seq] = replace(
+            book.convention_change[event.seq], policy_version=self.policy.version
+        )
+        if self.policy.version not in book.policy:  # a version is never replaced
+            book.policy[self.policy.version] = PolicyFacts(self.policy.sha256)
 
 
 class Termination(ConventionChange):

@@ -151,6 +151,17 @@ class ConventionState:
     def termination(self) -> ConventionChange | None:
         return next((c for c in self.in_effect if c.kind is ChangeKind.TERMINATION), None)
 
+    def why_not_amended(self, today: date) -> str | None:
+        """Why an avenant cannot be proposed or take effect on ``today``: once a termination
+        has taken effect there is nothing left to amend (during its notice, there is)."""
+        termination = self.termination
+        if termination is not None and today >= termination.effective:
+            return (
+                f"the convention was terminated with effect from {termination.effective} "
+                "(Article 12): a terminated convention is not amended, a new one is signed"
+            )
+        return None
+
     def why_not_renewed(self, until: date, today: date) -> str | None:
         """Why a renewal until ``until`` cannot be proposed or take effect on ``today``."""
         if self.termination is not None:

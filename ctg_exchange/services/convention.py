@@ -21,10 +21,12 @@ from datetime import date
 from ..audit.canonical import text_digest
 from ..domain import payloads
 from ..domain.actions import Action
+from ..domain.catalogue import parse_payload
 from ..domain.lifecycle import BEFORE_EXCHANGE
 from ..domain.models import ExchangeRequest, Member, Role
+from ..domain.payloads import PayloadInvalid
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
-from ..errors import InvalidInput, NotAuthorised, NotFound, cut
+from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound, cut
 from ..policy import LoadedPolicy
 from ..policy.convention import (
     ChangeKind,
@@ -185,6 +187,7 @@ def amend(session: Session, loaded: LoadedPolicy, reference: str) -> Outcome:
         state = session.workspace.convention(tx)
         if bilateral:
             ensure_none_pending(state.changes)
+        _avenant_refused(state, today)
         current = session.workspace.current_policy(tx)
         new = loaded.policy
         if new.id != current.policy.id:
@@ -236,6 +239,43 @@ def _pending(state: ConventionState, seq: int) -> ConventionChange:
     return change
 
 
+def _as_logged(tx: Tx, change: ConventionChange) -> str | None:
+    """Check the stored proposal against its signed event before countersigning it (a row
+    edited behind the tool's back is not signed for); an avenant's policy digest."""
+    stored = tx.get_event(change.seq)
+    try:
+        logged = (
+            None
+            if stored is None
+            else parse_payload(Action(stored.event.action), stored.event.payload)
+        )
+    except (ValueError, PayloadInvalid):
+        logged = None
+    policies = {record.version: record.sha256 for record in tx.policies()}
+    said: tuple[object, ...] = ()
+    if isinstance(logged, payloads.Renewal | payloads.Amendment):
+        said = (logged.change_kind, logged.effective, logged.reference_sha256)
+    if isinstance(logged, payloads.Amendment):
+        said += (logged.policy.version, logged.policy.sha256)
+    stored_as: tuple[object, ...] = (
+        change.kind.value,
+        change.effective,
+        text_digest(change.reference),
+    )
+    if change.kind is ChangeKind.AMENDMENT:
+        version = change.policy_version
+        stored_as += (version, policies.get(version) if version is not None else None)
+    if said != stored_as:
+        raise CorruptRow("convention_changes", change.seq)
+    return logged.policy.sha256 if isinstance(logged, payloads.Amendment) else None
+
+
+def _avenant_refused(state: ConventionState, today: date) -> None:
+    why = state.why_not_amended(today)
+    if why is not None:
+        raise InvalidInput(why)
+
+
 def countersign(session: Session, seq: int, reference: str) -> Outcome:
     """Countersign the renewal or avenant #``seq`` for the other party: it takes effect."""
     reference = required_text(reference, "--reference")
@@ -246,14 +286,13 @@ def countersign(session: Session, seq: int, reference: str) -> Outcome:
         state = session.workspace.convention(tx)
         change = _pending(state, seq)
         ensure_countersigner(change, actor.party)
-        policy_sha256, lapsed = None, []
+        policy_sha256 = _as_logged(tx, change)
+        lapsed: list[str] = []
         if change.kind is ChangeKind.RENEWAL:
             _renewal_refused(state, change.effective, today)
             lapsed = _take_effect_renewal(tx, recorder, actor, state, today)
         else:
-            policy_sha256 = next(
-                r.sha256 for r in tx.policies() if r.version == change.policy_version
-            )
+            _avenant_refused(state, today)
         answer = payloads.Countersignature(
             proposal=change.seq,
             kind=change.kind.value,

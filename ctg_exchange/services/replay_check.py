@@ -184,6 +184,7 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
             change.kind.value,
             effective,
             reference,
+            policy_version=change.policy_version,
             agreed_seq=change.agreed_seq,
             agreed_reference_sha256=_digest(change.agreed_reference),
             withdrawn_seq=change.withdrawn_seq,

@@ -129,7 +129,7 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
         row = self._one(
             "SELECT version, policy_id, sha256, source, text, loaded_at FROM policies p "
             "WHERE version = 1 OR EXISTS (SELECT 1 FROM convention_changes c WHERE "
-            "c.policy_version = p.version AND c.agreed_seq IS NOT NULL) "
+            "c.kind = 'amendment' AND c.policy_version = p.version AND c.agreed_seq IS NOT NULL) "
             "ORDER BY version DESC LIMIT 1"
         )
         return None if row is None else PolicyRecord(*row)
