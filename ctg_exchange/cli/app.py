@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("retention_cmd", "retention"),
     "register": ("register_cmd", "register"),
     "audit": ("audit_cmd", "audit"),
+    "serve": ("serve_cmd", "serve"),
+    "remote": ("remote_cmd", "remote"),
     "demo": ("demo_cmd", "demo"),
 }
 

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import KeyFileError
+from ..errors import InvalidInput, KeyFileError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
     from ..crypto.keys import KeyDir
-    from ..services.session import Session
+    from ..services.session import Keyring, Session
     from ..services.workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,13 +61,23 @@ class Options:
             self._opened = opened
         return self._opened
 
+    def keyring(self) -> Keyring:
+        from ..services.session import Keyring
+
+        return Keyring(self.keys(), ask_passphrase, ask_identity_passphrase)
+
+    def require_actor(self) -> str:
+        if not self.actor:
+            raise InvalidInput("who is acting? pass --as MEMBER or set CTG_MEMBER")
+        return self.actor
+
     def session(self) -> Session:
-        from ..services.session import Keyring, Session
+        from ..services.session import Session
 
         workspace = self.open_workspace()
         return Session(
             workspace=workspace,
-            keyring=Keyring(self.keys(), ask_passphrase, ask_identity_passphrase),
+            keyring=self.keyring(),
             clock=workspace.clock(),
             actor_id=self.actor,
         )

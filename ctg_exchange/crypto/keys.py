@@ -47,6 +47,11 @@ class Signer:
     def sign(self, namespace: str, message: bytes) -> str:
         return sshsig.sign(self._private_key, self.public_key, namespace, message)
 
+    def ed25519_key(self) -> Ed25519PrivateKey:
+        """The key itself, for HTTP message signatures (RFC 9421) of this member's calls: a
+        signature base never begins with the SSHSIG magic an event signature signs."""
+        return self._private_key
+
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):

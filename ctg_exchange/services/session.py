@@ -83,6 +83,13 @@ class Keyring:
         """The member's signer, refused unless it is the key registered for them."""
         return self.signer_future(member).result()
 
+    def signer_by_id(self, member_id: str) -> Signer:
+        """The key in the key directory under ``member_id``, unchecked here: a remote
+        workspace's server checks it against the registered key on every call."""
+        path = self.key_dir.private_path(member_id)
+        passphrase = self.passphrase(f"Passphrase for {member_id}'s key ({path})")
+        return self.key_dir.open_signer(member_id, passphrase)
+
     def signer_future(self, member: Member) -> Future[Signer]:
         """Ask the passphrase now; decrypt the key (bcrypt-pbkdf) in the background.
 

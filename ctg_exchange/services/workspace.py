@@ -29,6 +29,7 @@ from ..store.sqlite import SqliteStore
 from .clock import Clock
 
 if TYPE_CHECKING:
+    from ..remote.client import RemoteConfig
     from ..store.postgres import PostgresStore
 
 CONFIG_NAME = "workspace.json"
@@ -154,7 +155,17 @@ class Workspace:
         self.store.close()
 
 
-def _read_config(root: Path) -> dict[str, Any]:
+def open_remote(root: Path) -> RemoteConfig:
+    """The remote workspace at ``root`` (``remote add``), or a one-line error."""
+    from ..remote.client import RemoteConfig
+
+    config = _read_config(root, remote=True)
+    if "remote" not in config:
+        raise WorkspaceError(f"{root} is a local workspace, not a remote one")
+    return RemoteConfig.read(root, config)
+
+
+def _read_config(root: Path, *, remote: bool = False) -> dict[str, Any]:
     path = root / CONFIG_NAME
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
@@ -167,6 +178,15 @@ def _read_config(root: Path) -> dict[str, Any]:
         raise WorkspaceError(f"{path} is unreadable or not JSON") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise WorkspaceError(f"{path} is not a workspace file this version understands")
+    if remote and "remote" in config:
+        return config
+    if "remote" in config:
+        server = config["remote"].get("url") if isinstance(config["remote"], dict) else None
+        raise WorkspaceError(
+            f"{root} is a remote workspace (served at {str(server)[:80]}): this command runs "
+            "on the server's own workspace for now",
+            hint="`ctg-exchange remote status` checks the server and who you are",
+        )
     if not isinstance(config.get("id"), str) or not isinstance(config.get("database"), str):
         raise WorkspaceError(f"{path} lacks the workspace id or database")
     return config

@@ -253,6 +253,17 @@ _CONVENTION_AGREEMENT = (
 )
 
 
+_HTTP_NONCES = (
+    # the nonces of the signed calls a server accepted, until they expire: a call is taken once
+    """CREATE TABLE http_nonces (
+        nonce TEXT PRIMARY KEY,
+        member TEXT NOT NULL,
+        expires TEXT NOT NULL
+    )""",
+    "CREATE INDEX http_nonces_expires ON http_nonces (expires)",
+)
+
+
 def _keep_current_contents(tx: Any) -> None:
     """Workspaces made before every filed content was kept: keep each request's current one
     (its earlier ones, if it was amended, were overwritten; logs of that time are verified by
@@ -302,6 +313,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "convention changes: countersigned by the other party, or withdrawn",
         _CONVENTION_AGREEMENT,
     ),
+    Migration(8, "served workspaces: the nonces of signed calls", _HTTP_NONCES),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -178,6 +178,19 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
         )
         return [parsed_row("convention_changes", row[0], _change, *row) for row in rows]
 
+    # -- served calls -----------------------------------------------------------------------
+    def remember_nonce(self, nonce: str, member: str, expires: str, now: str) -> bool:
+        """Record a signed call's nonce; False if it was already taken (a replay). Nonces
+        past their expiry are forgotten: a call that old is refused for its date anyway."""
+        self.execute("DELETE FROM http_nonces WHERE expires < ?", (now,))
+        if self._one("SELECT 1 FROM http_nonces WHERE nonce = ?", (nonce,)) is not None:
+            return False
+        self.execute(
+            "INSERT INTO http_nonces (nonce, member, expires) VALUES (?, ?, ?)",
+            (nonce, member, expires),
+        )
+        return True
+
     # -- members ----------------------------------------------------------------------------
     @staticmethod
     def _member(row: Sequence[Any]) -> Member:

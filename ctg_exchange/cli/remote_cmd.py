@@ -1,0 +1,70 @@
+"""``ctg-exchange remote``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import common_options, emit_json, options, say
+
+
+@click.group()
+def remote() -> None:
+    """A workspace hosted by the other party (or your own IT): pin it, check who you are."""
+
+
+@remote.command()
+@click.argument("url")
+@click.option(
+    "--fingerprint",
+    metavar="SHA256:…",
+    help="The server certificate's SHA-256 fingerprint, given by its admin out of band.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Or: the authority (PEM) its certificate must be signed by.",
+)
+@common_options
+def add(url: str, fingerprint: str | None, ca_file: Path | None) -> None:
+    """Make --workspace DIR a remote workspace of the server at URL, its certificate pinned.
+
+    A server later showing another certificate is refused before anything signed is sent.
+
+    \b
+    Example:
+      ctg-exchange --workspace ~/ctg-sceaux remote add https://ctg.ville-sceaux.fr:8443 \\
+          --fingerprint SHA256:3q2+7w…
+    """
+    from ..remote.client import add as add_remote
+
+    config = add_remote(options().workspace_dir, url, expect=fingerprint, ca_file=ca_file)
+    if options().json:
+        emit_json({"workspace": str(config.root), "url": config.url, "id": config.workspace_id})
+    else:
+        say(f"[green]✓[/] {config.root} is the workspace {config.workspace_id} at {config.url}")
+
+
+@remote.command()
+@common_options
+def status() -> None:
+    """Check, with a call signed by the acting member, who the server takes you for.
+
+    \b
+    Example:
+      ctg-exchange --as c.dpo remote status
+    """
+    from ..remote.client import Client
+    from ..services.workspace import open_remote
+
+    config = open_remote(options().workspace_dir)
+    signer = options().keyring().signer_by_id(options().require_actor())
+    answer = Client(config, signer).call("GET", "/v1/whoami")
+    if options().json:
+        emit_json({"url": config.url, **answer})
+    else:
+        say(
+            f"[green]✓[/] {config.url}: workspace {answer['workspace']}, you are "
+            f"{answer['member']} ({'/'.join(answer['roles'])} of {answer['party']})"
+        )

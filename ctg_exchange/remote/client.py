@@ -1,0 +1,225 @@
+"""The client side of a hosted workspace: its configuration, the pinned server, signed calls.
+
+``ctg-exchange remote add URL --workspace DIR`` makes DIR a *remote workspace*: its
+``workspace.json`` names the server and the workspace it serves, and ``server.pem`` holds the
+server's certificate, pinned. The certificate is taken on first contact only if its SHA-256
+fingerprint is the one given (``--fingerprint``, read to the admin of the host out of band), or
+if it is signed by the authority of ``--ca-file``; afterwards a server showing any other
+certificate is refused before a single signed byte is sent to it. Plain ``http://`` is accepted
+for a loopback address only (a server on the same machine, or behind a local reverse proxy).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..errors import ExchangeError, InvalidInput, NotAuthorised, WorkspaceError
+from ..fsutil import ensure_private_dir, write_atomic
+from . import httpsig
+
+if TYPE_CHECKING:
+    from ..crypto.keys import Signer
+
+CONFIG_NAME = "workspace.json"
+CERTIFICATE = "server.pem"
+FORMAT = 1
+TIMEOUT = 30.0
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class ServerError(ExchangeError):
+    """The server refused a call, or could not be reached; one line."""
+
+    code = "server"
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+def fingerprint(der: bytes) -> str:
+    """A certificate's SHA-256 fingerprint as ``SHA256:`` and unpadded base64 (as OpenSSH
+    writes key fingerprints)."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(der).digest()).decode().rstrip("=")
+
+
+def same_fingerprint(given: str, der: bytes) -> bool:
+    """``given`` in either usual form: ``SHA256:base64`` or hex pairs (``AB:CD:…``)."""
+    digest = hashlib.sha256(der).digest()
+    text = given.strip()
+    if text.upper().startswith("SHA256:") and ":" not in text[7:]:
+        return text[7:].rstrip("=") == fingerprint(der)[7:]
+    return text.replace(":", "").lower() == digest.hex()
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query:
+        raise InvalidInput(f"a server is https://HOST[:PORT][/PATH], not {url[:80]!r}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        raise InvalidInput(
+            "plain http:// is for a server on this machine only: use https://",
+            hint="serve with --tls-cert/--tls-key, or behind a reverse proxy that does TLS",
+        )
+    return url.rstrip("/")
+
+
+def fetch_certificate(url: str) -> bytes:
+    """The DER certificate the server shows, unverified: pinning decides whether to trust it."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 443
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+            with context.wrap_socket(raw, server_hostname=host) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise ServerError(f"cannot reach {url}: {exc.strerror or exc}") from None
+    if der is None:
+        raise ServerError(f"{url} showed no certificate")
+    return der
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    root: Path
+    url: str
+    workspace_id: str
+
+    @property
+    def certificate(self) -> Path | None:
+        path = self.root / CERTIFICATE
+        return path if path.exists() else None
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """Trust exactly the pinned certificate (or the authority it was checked against)."""
+        if urlsplit(self.url).scheme == "http":
+            return False
+        if self.certificate is None:
+            raise WorkspaceError(f"{self.root / CERTIFICATE} is missing: run `remote add` again")
+        return ssl.create_default_context(cafile=str(self.certificate))
+
+    @classmethod
+    def read(cls, root: Path, config: dict[str, Any]) -> RemoteConfig:
+        remote = config.get("remote")
+        if not isinstance(remote, dict) or not isinstance(remote.get("url"), str):
+            raise WorkspaceError(f"{root / CONFIG_NAME} names no server")
+        if not isinstance(config.get("id"), str):
+            raise WorkspaceError(f"{root / CONFIG_NAME} lacks the workspace id")
+        return cls(root, check_url(remote["url"]), config["id"])
+
+
+def add(root: Path, url: str, *, expect: str | None, ca_file: Path | None) -> RemoteConfig:
+    """Make ``root`` a remote workspace of the server at ``url``, its certificate pinned."""
+    url = check_url(url)
+    if (root / CONFIG_NAME).exists():
+        raise WorkspaceError(f"a workspace already exists at {root}")
+    pem = None
+    if urlsplit(url).scheme == "https":
+        if (expect is None) == (ca_file is None):
+            raise InvalidInput(
+                "give the server certificate's --fingerprint (from its admin), or --ca-file"
+            )
+        der = fetch_certificate(url)
+        if expect is not None and not same_fingerprint(expect, der):
+            raise NotAuthorised(
+                "CERTIFICATE_MISMATCH",
+                f"the server's certificate is {fingerprint(der)}, not the one given: it is "
+                "not the server you were told of, or someone stands in between",
+            )
+        pem = ssl.DER_cert_to_PEM_cert(der)
+        if ca_file is not None:
+            pem = _checked_against(url, ca_file)
+    health = _get(url, "/healthz", pem)
+    workspace_id = health.get("workspace")
+    if not isinstance(workspace_id, str):
+        raise ServerError(f"{url} does not serve a ctg-exchange workspace")
+    ensure_private_dir(root)
+    if pem is not None:
+        write_atomic(root / CERTIFICATE, pem.encode("ascii"))
+    config = {"format": FORMAT, "id": workspace_id, "remote": {"url": url}}
+    write_atomic(root / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+    return RemoteConfig(root, url, workspace_id)
+
+
+def _checked_against(url: str, ca_file: Path) -> str:
+    """The CA file's text, once the server's certificate verified against it."""
+    try:
+        text = ca_file.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        raise InvalidInput(f"--ca-file {ca_file}: not a readable PEM file") from None
+    _get(url, "/healthz", text)
+    return text
+
+
+def _get(url: str, path: str, pem: str | None) -> dict[str, Any]:
+    import httpx
+
+    verify: ssl.SSLContext | bool = False
+    if pem is not None:
+        verify = ssl.create_default_context(cadata=pem)
+    try:
+        response = httpx.get(url + path, verify=verify, timeout=TIMEOUT)
+    except httpx.HTTPError as exc:
+        raise ServerError(f"cannot reach {url}: {_reason(exc)}") from None
+    return _answer(response)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "its certificate is not the pinned one (or not for this address)"
+    return text.splitlines()[0][:200]
+
+
+def _answer(response: Any) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ServerError(f"the server answered {response.status_code} with no JSON document")
+    if response.status_code >= 400:
+        detail = data.get("error")
+        said = detail.get("message") if isinstance(detail, dict) else None
+        message = str(said or f"HTTP {response.status_code}")
+        raise ServerError(f"the server refused: {message[:300]}", status=response.status_code)
+    return data
+
+
+class Client:
+    """Signed calls to the server, as one member."""
+
+    def __init__(self, config: RemoteConfig, signer: Signer) -> None:
+        self.config, self.signer = config, signer
+
+    def call(self, method: str, path: str, document: Any = None) -> dict[str, Any]:
+        import httpx
+
+        body = b"" if document is None else json.dumps(document).encode("utf-8")
+        url = self.config.url + path
+        headers = {"Content-Type": "application/json"} if document is not None else {}
+        message = httpsig.Message(method, url, headers)
+        signed = httpsig.sign(message, body, self.signer.name, self.signer.ed25519_key())
+        try:
+            response = httpx.request(
+                method,
+                url,
+                content=body,
+                headers=signed,
+                verify=self.config.ssl_context(),
+                timeout=TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            raise ServerError(f"cannot reach {self.config.url}: {_reason(exc)}") from None
+        return _answer(response)

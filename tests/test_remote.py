@@ -1,0 +1,407 @@
+"""A hosted workspace (DESIGN §11, issue 14): a real server on 127.0.0.1, every call signed.
+
+The server runs in a thread of the test (uvicorn, an ephemeral port) and stops with it. Each
+refused call gets its status and one line, and changes nothing in the workspace.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
+
+from ctg_exchange.crypto.keys import KeyDir
+from ctg_exchange.remote import httpsig
+from ctg_exchange.remote.client import fingerprint
+from ctg_exchange.remote.server import Settings, create_app
+
+from conftest import PASSPHRASE, Ctg
+
+
+# -- RFC 9421 itself -------------------------------------------------------------------------
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# RFC 9421 Appendix B.1.4 (test-key-ed25519) and B.2.6 (signing a request using ed25519)
+RFC_KEY = Ed25519PrivateKey.from_private_bytes(
+    _b64url("n4Ni-HpISpVObnQMW0wOhCKROaIKqKtW_2ZYb2p9KcU")
+)
+RFC_BASE = (
+    '"date": Tue, 20 Apr 2021 02:07:55 GMT\n"@method": POST\n"@path": /foo\n'
+    '"@authority": example.com\n"content-type": application/json\n"content-length": 18\n'
+    '"@signature-params": ("date" "@method" "@path" "@authority" "content-type" '
+    '"content-length");created=1618884473;keyid="test-key-ed25519"'
+)
+RFC_SIGNATURE = (
+    "wqcAqbmYJ2ji2glfAMaRy4gruYYnx2nEFN2HN6jrnDnQCK1u02Gb04v9EDgwUPiu4A0w6vuQv5lIp5WPpBKRCw=="
+)
+
+
+def test_the_rfc_9421_ed25519_vector() -> None:
+    """The library and the algorithm our calls use verify RFC 9421's own B.2.6 request, and
+    Ed25519 (deterministic) signs its signature base to the very bytes it gives."""
+    from http_message_signatures import HTTPMessageVerifier, algorithms
+
+    public = RFC_KEY.public_key()
+
+    class Keys:
+        def resolve_public_key(self, key_id: str) -> Any:
+            assert key_id == "test-key-ed25519"
+            return public
+
+    request = httpsig._Signable(
+        "POST",
+        "https://example.com/foo?param=Value&Pet=dog",
+        {
+            "Host": "example.com",
+            "Date": "Tue, 20 Apr 2021 02:07:55 GMT",
+            "Content-Type": "application/json",
+            "Content-Length": "18",
+            "Signature-Input": 'sig-b26=("date" "@method" "@path" "@authority" "content-type" '
+            '"content-length");created=1618884473;keyid="test-key-ed25519"',
+            "Signature": f"sig-b26=:{RFC_SIGNATURE}:",
+        },
+    )
+    resolver: Any = Keys()
+    verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
+    (result,) = verifier.verify(request, max_age=None)
+    assert result.covered_components['"@signature-params"'] in RFC_BASE
+    assert base64.b64encode(RFC_KEY.sign(RFC_BASE.encode())).decode() == RFC_SIGNATURE
+    tampered = dict(request.headers, Date="Tue, 20 Apr 2021 02:07:56 GMT")
+    from http_message_signatures import InvalidSignature
+
+    with pytest.raises(InvalidSignature):
+        verifier.verify(httpsig._Signable("POST", request.url, tampered), max_age=None)
+
+
+# -- a served workspace ----------------------------------------------------------------------
+@dataclass
+class Server:
+    url: str
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def serving(
+    ctg: Ctg, *, tls: tuple[Path, Path] | None = None, max_body: int = 64 * 1024
+) -> Iterator[Server]:
+    import uvicorn
+
+    log: list[dict[str, Any]] = []
+    app = create_app(Settings(ctg.workspace, max_body=max_body), log=log.append)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=None if tls is None else str(tls[0]),
+        ssl_keyfile=None if tls is None else str(tls[1]),
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    scheme = "http" if tls is None else "https"
+    try:
+        yield Server(f"{scheme}://127.0.0.1:{port}", log)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        app.served.close()
+
+
+@pytest.fixture
+def served(ctg: Ctg) -> Iterator[Server]:
+    with serving(ctg) as server:
+        yield server
+
+
+def key(ctg: Ctg, member: str) -> Ed25519PrivateKey:
+    return KeyDir(ctg.keys).open_signer(member, PASSPHRASE).ed25519_key()
+
+
+def call(
+    url: str,
+    path: str = "/v1/whoami",
+    *,
+    member: str = "v.agent",
+    signing_key: Ed25519PrivateKey,
+    body: bytes = b"",
+    send_body: bytes | None = None,
+    send_path: str | None = None,
+    headers: dict[str, str] | None = None,
+    **signing: Any,
+) -> httpx.Response:
+    """A call signed by ``member`` with ``signing_key``; ``send_*`` send something else than
+    what was signed (a tampered call)."""
+    signed = httpsig.sign(
+        httpsig.Message("POST", url + path, {}), body, member, signing_key, **signing
+    )
+    return httpx.post(
+        url + (send_path or path),
+        content=body if send_body is None else send_body,
+        headers=headers if headers is not None else signed,
+        timeout=10,
+    )
+
+
+def test_health_and_a_signed_call(ctg: Ctg, served: Server) -> None:
+    health = httpx.get(served.url + "/healthz", timeout=10).json()
+    workspace_id = json.loads((ctg.workspace / "workspace.json").read_text())["id"]
+    assert health == {"ok": True, "workspace": workspace_id, "version": health["version"]}
+
+    answer = call(served.url, signing_key=key(ctg, "v.agent"))
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "member": "v.agent", "party": "ville_sceaux", "roles": ["staff"],
+        "workspace": workspace_id,
+    }  # fmt: skip
+
+
+def _refusal(response: httpx.Response) -> tuple[int, str]:
+    message = response.json()["error"]["message"]
+    assert "\n" not in message
+    return response.status_code, message
+
+
+NOW = dt.datetime.now(dt.UTC)
+REFUSED: dict[str, tuple[dict[str, Any], int, str]] = {
+    "unsigned": ({"headers": {}}, 401, "the call is not signed"),
+    "another member's key": ({"signing_key_of": "c.agent"}, 401, "bad signature"),
+    "body changed": ({"body": b'{"a":1}', "send_body": b'{"a":2}'}, 401, "Content-Digest"),
+    "address changed": ({"send_path": "/v1/whoami?x=1"}, 401, "bad signature"),
+    "expired": ({"now": NOW - dt.timedelta(minutes=20)}, 401, "expire"),
+    "dated in the future": ({"now": NOW + dt.timedelta(minutes=20)}, 401, "future"),
+    "living too long": ({"lifetime": dt.timedelta(hours=1)}, 401, "at most 5 minutes"),
+    "short nonce": ({"nonce": "abc"}, 401, "nonce of 16 to 128 characters"),
+    "unknown member": ({"member": "x.nobody"}, 401, "unknown member 'x.nobody'"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_call_that_does_not_hold_is_refused(ctg: Ctg, served: Server, case: str) -> None:
+    change, status, message = REFUSED[case]
+    change = dict(change)
+    signer = key(ctg, change.pop("signing_key_of", "v.agent"))
+    before = ctg.tables()
+
+    refused = call(served.url, signing_key=signer, **change)
+
+    assert refused.status_code == status, refused.text
+    assert message in _refusal(refused)[1]
+    assert ctg.tables() == before
+
+
+def test_a_replayed_call_is_refused(ctg: Ctg, served: Server) -> None:
+    signed = httpsig.sign(
+        httpsig.Message("GET", served.url + "/v1/whoami", {}), b"", "v.agent", key(ctg, "v.agent")
+    )
+    assert httpx.get(served.url + "/v1/whoami", headers=signed, timeout=10).status_code == 200
+    before = ctg.tables()
+
+    replayed = httpx.get(served.url + "/v1/whoami", headers=signed, timeout=10)
+
+    assert _refusal(replayed) == (401, "this signed call was already received (a replay)")
+    assert ctg.tables() == before
+
+
+def test_a_revoked_member_is_refused(ctg: Ctg, served: Server) -> None:
+    ctg.ok("member", "revoke", "v.agent", "--reason", "Départ (test)", as_="v.admin")
+    before = ctg.tables()
+
+    refused = call(served.url, signing_key=key(ctg, "v.agent"))
+
+    status, message = _refusal(refused)
+    assert (status, message.split(" was revoked")[0]) == (403, "v.agent")
+    assert ctg.tables() == before
+
+
+def test_a_body_over_the_ceiling_is_refused(ctg: Ctg) -> None:
+    with serving(ctg, max_body=4096) as server:
+        before = ctg.tables()
+        refused = call(server.url, signing_key=key(ctg, "v.agent"), body=b"x" * 5000)
+        assert _refusal(refused) == (413, "the call's body is over 4 KiB")
+        assert ctg.tables() == before
+
+
+def test_the_access_log_names_routes_not_data(ctg: Ctg, served: Server) -> None:
+    call(served.url, signing_key=key(ctg, "v.agent"))
+    call(served.url, signing_key=key(ctg, "v.agent"), member="x.nobody")
+    httpx.get(served.url + "/v1/requests/DX-2025-0001?purpose=secret", timeout=10)
+    time.sleep(0.05)
+
+    routes = [
+        (line["method"], line["route"], line["status"], line["member"]) for line in served.log
+    ]
+
+    assert routes == [
+        ("POST", "/v1/whoami", 200, "v.agent"),
+        ("POST", "/v1/whoami", 401, None),
+        ("GET", None, 404, None),
+    ]
+    assert "DX-2025" not in json.dumps(served.log) and "secret" not in json.dumps(served.log)
+
+
+# -- TLS, pinned -----------------------------------------------------------------------------
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, made here, and its key."""
+    private = generate_private_key(SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"ctg test {name}")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(private, hashes.SHA256())
+    )
+    cert, key_file = directory / f"{name}.pem", directory / f"{name}.key"
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, key_file
+
+
+def _fingerprint(cert: Path) -> str:
+    loaded = x509.load_pem_x509_certificate(cert.read_bytes())
+    return fingerprint(loaded.public_bytes(serialization.Encoding.DER))
+
+
+def test_a_pinned_certificate_and_another_one(ctg: Ctg, tmp_path: Path) -> None:
+    first, other = self_signed(tmp_path, "first"), self_signed(tmp_path, "other")
+    client = tmp_path / "remote"
+    with serving(ctg, tls=first) as server:
+        wrong = ctg(
+            "--workspace", str(client), "remote", "add", server.url,
+            "--fingerprint", _fingerprint(other[0]),
+        )  # fmt: skip
+        assert wrong.exit_code == 1, wrong.output
+        assert "not the one given" in wrong.stderr
+        assert not client.exists()
+
+        added = ctg(
+            "--workspace", str(client), "remote", "add", server.url,
+            "--fingerprint", _fingerprint(first[0]),
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        status = ctg("--workspace", str(client), "remote", "status", "--json", as_="c.dpo")
+        assert status.exit_code == 0, status.output
+        assert json.loads(status.stdout)["member"] == "c.dpo"
+
+    with serving(ctg, tls=other) as impostor:  # another certificate at the address
+        config = json.loads((client / "workspace.json").read_text())
+        config["remote"]["url"] = impostor.url
+        (client / "workspace.json").write_text(json.dumps(config))
+        refused = ctg("--workspace", str(client), "remote", "status", as_="c.dpo")
+        assert refused.exit_code == 1, refused.output
+        assert "its certificate is not the pinned one" in refused.stderr
+        assert impostor.log == []  # nothing signed reached it
+
+
+def test_a_local_command_on_a_remote_workspace_says_so(
+    ctg: Ctg, served: Server, tmp_path: Path
+) -> None:
+    client = tmp_path / "remote"
+    ctg.ok("--workspace", str(client), "remote", "add", served.url)
+    refused = ctg("--workspace", str(client), "request", "list")
+    assert refused.exit_code == 1
+    assert f"is a remote workspace (served at {served.url})" in refused.stderr
+
+
+def test_plain_http_is_for_this_machine_only(ctg: Ctg, tmp_path: Path) -> None:
+    refused = ctg("--workspace", str(tmp_path / "r"), "remote", "add", "http://ctg.example.fr")
+    assert refused.exit_code == 1
+    assert "plain http:// is for a server on this machine only" in refused.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_serve_command_serves_and_logs(ctg: Ctg) -> None:
+    """`ctg-exchange serve` itself, as an admin starts it: a process, stopped by the test."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    port = _free_port()
+    env = {**os.environ, "CTG_WORKSPACE": str(ctg.workspace)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ctg_exchange", "serve", "--listen", f"127.0.0.1:{port}"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                assert time.monotonic() < deadline, "serve did not answer"
+                time.sleep(0.1)
+        assert health.json()["ok"] is True
+        answer = call(f"http://127.0.0.1:{port}", signing_key=key(ctg, "c.dpo"), member="c.dpo")
+        assert answer.json()["member"] == "c.dpo"
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, log = server.communicate(timeout=20)
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert [(line["route"], line["status"]) for line in lines][-2:] == [
+        ("/healthz", 200), ("/v1/whoami", 200)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--listen", "8443"), "--listen takes HOST:PORT"),
+        (("--listen", "127.0.0.1:99999"), "--listen takes HOST:PORT"),
+        (("--public-url", "ftp://x"), "--public-url takes https://"),
+    ],
+)
+def test_serve_refuses_bad_settings(ctg: Ctg, args: tuple[str, ...], message: str) -> None:
+    ctg.refused("serve", *args, contains=message)
