@@ -171,7 +171,9 @@ def call(
 def test_health_and_a_signed_call(ctg: Ctg, served: Server) -> None:
     health = httpx.get(served.url + "/healthz", timeout=10).json()
     workspace_id = json.loads((ctg.workspace / "workspace.json").read_text())["id"]
-    assert health == {"ok": True, "workspace": workspace_id, "version": health["version"]}
+    assert health == {
+        "ok": True, "workspace": workspace_id, "version": health["version"], "simulated": True
+    }  # fmt: skip
 
     answer = call(served.url, signing_key=key(ctg, "v.agent"))
 
@@ -340,9 +342,11 @@ def test_a_local_command_on_a_remote_workspace_says_so(
 ) -> None:
     client = tmp_path / "remote"
     ctg.ok("--workspace", str(client), "remote", "add", served.url)
-    refused = ctg("--workspace", str(client), "request", "list")
-    assert refused.exit_code == 1
-    assert f"is a remote workspace (served at {served.url})" in refused.stderr
+    refused = ctg("--workspace", str(client), "audit", "verify")
+    assert refused.exit_code == 1, refused.output
+    assert f"is a remote workspace (served at {served.url}): this command does not run" in (
+        refused.stderr
+    )
 
 
 def test_plain_http_is_for_this_machine_only(ctg: Ctg, tmp_path: Path) -> None:
@@ -405,3 +409,181 @@ def test_the_serve_command_serves_and_logs(ctg: Ctg) -> None:
 )
 def test_serve_refuses_bad_settings(ctg: Ctg, args: tuple[str, ...], message: str) -> None:
     ctg.refused("serve", *args, contains=message)
+
+
+# -- the procedure, from two organisations ---------------------------------------------------
+def remote_dirs(ctg: Ctg, url: str, tmp_path: Path) -> dict[str, Path]:
+    """One remote workspace per party (its own configuration; keys stay in the key directory
+    each party's members have)."""
+    dirs = {party: tmp_path / f"remote-{party}" for party in ("ville", "caf")}
+    for directory in dirs.values():
+        ctg.ok("--workspace", str(directory), "remote", "add", url)
+    return dirs
+
+
+def test_the_procedure_runs_over_https_from_both_parties(
+    ctg: Ctg, served: Server, tmp_path: Path
+) -> None:
+    from conftest import REQUEST
+
+    dirs = remote_dirs(ctg, served.url, tmp_path)
+
+    def at(party: str, *args: str, as_: str) -> Any:
+        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    rid = at("ville", *REQUEST, as_="v.agent")["id"]
+    at("caf", "study", "accept", rid, "--note", "Étude à distance", as_="c.analyst")
+    at("caf", "study", "submit", rid, as_="c.analyst")
+    assert [item["id"] for item in at("caf", "dpo", "inbox", as_="c.dpo")] == [rid]
+    at("caf", "dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis", as_="c.dpo")
+    at("caf", "decide", "approve", rid, as_="c.controller")
+    accepted = at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+
+    assert accepted["status"] == "conditions_accepted"
+    assert at("caf", "request", "show", rid, as_="c.dpo")["status"] == "conditions_accepted"
+    events = ctg.json("audit", "log")
+    actors = {e["action"]: e["actor"] for e in events if e["subject"] == rid}
+    assert actors["request.file"] == "v.agent" and actors["decide.approve"] == "c.controller"
+    verified = ctg("audit", "verify")  # each event signed by its member, none by the server
+    assert verified.exit_code == 0, verified.output
+
+
+def test_a_refusal_reaches_the_member_as_one_line(ctg: Ctg, served: Server, tmp_path: Path) -> None:
+    """A rule-breaking change sent with a valid signature is refused by the server's rules,
+    with the line and the exit code a local command gives; nothing changes."""
+    dirs = remote_dirs(ctg, served.url, tmp_path)
+    rid = ctg.file_request()
+    before = ctg.tables()
+
+    refused = ctg("--workspace", str(dirs["caf"]), "decide", "approve", rid, as_="c.agent")
+
+    assert refused.exit_code == 1, refused.output
+    (line,) = [x for x in refused.stderr.splitlines() if x.startswith("ctg-exchange: error:")]
+    assert "only the controller of the holding party (caf92)" in line
+    tables = ctg.tables()
+    tables.pop("table:http_nonces"), before.pop("table:http_nonces")  # the call itself
+    assert tables == before
+
+
+def test_a_change_prepared_while_the_log_moves_is_prepared_again(
+    ctg: Ctg, served: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between one member's prepare and commit another member's change lands: the commit's
+    bytes no longer match what was signed (409), the client prepares again, and both
+    changes are in one linear, verified chain."""
+    from ctg_exchange.services import remoting
+
+    from conftest import REQUEST, REQUEST_TO_VILLE
+
+    dirs = remote_dirs(ctg, served.url, tmp_path)
+    honest = remoting.RemoteSession._signed
+    prepares: list[str] = []
+
+    def meanwhile(self: Any, operation: Any, args: Any, prepared: Any) -> Any:
+        prepares.append(operation.name)
+        if len(prepares) == 1:  # the Caf files while the town hall's change awaits signing
+            other = ctg("--workspace", str(dirs["caf"]), *REQUEST_TO_VILLE, as_="c.both")
+            assert other.exit_code == 0, other.output
+        return honest(self, operation, args, prepared)
+
+    monkeypatch.setattr(remoting.RemoteSession, "_signed", meanwhile)
+    filed = ctg("--workspace", str(dirs["ville"]), *REQUEST, "--json", as_="v.agent")
+
+    assert filed.exit_code == 0, filed.output
+    assert prepares == ["request.file", "request.file", "request.file"]  # theirs between
+    conflicts = [line for line in served.log if line["status"] == 409]
+    assert len(conflicts) == 1 and conflicts[0]["member"] == "v.agent"
+    files = [e for e in ctg.json("audit", "log") if e["action"] == "request.file"]
+    assert [e["actor"] for e in files] == ["c.both", "v.agent"]
+    assert ctg("audit", "verify").exit_code == 0
+
+
+def test_a_commit_signed_with_another_key_is_refused(ctg: Ctg, served: Server) -> None:
+    """Straight to the API: a valid call by v.agent whose event signatures are another
+    member's. The server checks each against v.agent's key and writes nothing."""
+    from ctg_exchange.crypto.sshsig import NAMESPACE_EVENT
+    from ctg_exchange.services.remoting import message_key
+
+    from conftest import REQUEST
+
+    content = {
+        "to": "caf92", "field": "petite_enfance", "purpose": "Tarifer (test)",
+        "purpose_kind": "pricing", "categories": ["quotient_familial"], "subjects": "Familles",
+        "legal_basis": "art6_1_e", "legal_text": "Texte fictif", "retention_days": 365,
+        "frequency": "monthly",
+    }  # fmt: skip
+    assert REQUEST[0] == "request"
+    body = json.dumps({"args": {"content": content}, "phase": "prepare"}).encode()
+    prepared = call(served.url, "/v1/call/request.file", signing_key=key(ctg, "v.agent"), body=body)
+    assert prepared.status_code == 200, prepared.text
+    answer = prepared.json()["prepare"]
+    other = KeyDir(ctg.keys).open_signer("c.agent", PASSPHRASE)
+    signatures = {}
+    for item in answer["sign"]:
+        message = base64.b64decode(item["message"])
+        signatures[message_key(item["namespace"], message)] = other.sign(NAMESPACE_EVENT, message)
+    before = ctg.tables()
+    commit = {"args": {"content": content}, "phase": "commit", "now": answer["now"],
+              "signatures": signatures}  # fmt: skip
+
+    refused = call(
+        served.url, "/v1/call/request.file", signing_key=key(ctg, "v.agent"),
+        body=json.dumps(commit).encode(),
+    )  # fmt: skip
+
+    assert _refusal(refused) == (403, "a signature sent is not v.agent's of what it signs")
+    after = ctg.tables()
+    after.pop("table:http_nonces"), before.pop("table:http_nonces")
+    assert after == before
+
+
+def _event_bytes(**change: Any) -> bytes:
+    from ctg_exchange.audit.events import Event
+
+    fields = {
+        "log": "11111111-2222-3333-4444-555555555555", "seq": 7,
+        "time": httpsig_now(), "actor": "c.dpo", "party": "caf92", "role": "dpo",
+        "action": "dpo.opinion", "subject": "DX-2025-0001", "prev": "0" * 64, "payload": {},
+    }  # fmt: skip
+    return Event(**{**fields, **change}).signed_bytes()
+
+
+def httpsig_now() -> str:
+    from ctg_exchange.audit.events import utc_timestamp
+
+    return utc_timestamp()
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({}, None),
+        ({"actor": "c.controller"}, "is 'c.controller''s, not yours"),
+        ({"action": "decide.approve"}, "dpo.opinion does not take 'decide.approve'"),
+        ({"subject": "DX-2025-0002"}, "is about 'DX-2025-0002', not DX-2025-0001"),
+        ({"log": "99999999-2222-3333-4444-555555555555"}, "not of this workspace's log"),
+        ({"time": "2020-01-01T00:00:00.000000Z"}, "is dated 2020-01-01T00:00:00Z, not now"),
+    ],
+    ids=[
+        "as asked",
+        "another member",
+        "another action",
+        "another request",
+        "another log",
+        "another day",
+    ],  # fmt: skip
+)
+def test_the_client_signs_only_what_its_command_does(change: dict[str, Any], why: str) -> None:
+    from ctg_exchange.remote.client import ServerError
+    from ctg_exchange.services.remoting import OPERATIONS, check_event
+
+    opinion = OPERATIONS["dpo.opinion"]
+    log = "11111111-2222-3333-4444-555555555555"
+    args = {"request_id": "DX-2025-0001"}
+    if why is None:
+        check_event(_event_bytes(**change), log, "c.dpo", opinion, args)
+        return
+    with pytest.raises(ServerError, match=why.replace("(", r"\(")):
+        check_event(_event_bytes(**change), log, "c.dpo", opinion, args)

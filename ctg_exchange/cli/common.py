@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from ..crypto.keys import KeyDir
+    from ..services.remoting import RemoteSession
     from ..services.session import Keyring, Session
     from ..services.workspace import Workspace
 
@@ -47,8 +48,29 @@ class Options:
 
         return KeyDir(self.key_dir if self.key_dir is not None else default_key_dir())
 
+    def remote(self) -> RemoteSession | None:
+        """The remote session, when the workspace directory is a remote workspace."""
+        from ..services.workspace import is_remote, open_remote
+
+        if not is_remote(self.workspace_dir):
+            return None
+        from ..services.clock import Clock
+        from ..services.remoting import RemoteSession
+
+        keyring = self.keyring()
+        return RemoteSession(
+            open_remote(self.workspace_dir), self.actor, keyring.signer_by_id, Clock()
+        )
+
     def open_workspace(self) -> Workspace:
-        """The workspace; ``CTG_TODAY`` is refused here unless it was created as a simulation."""
+        """The workspace; ``CTG_TODAY`` is refused here unless it was created as a simulation.
+
+        A remote workspace gives its remote session instead, which every remotable service
+        takes in place of a workspace or a session (and which refuses the others in one line).
+        """
+        remote = self.remote()
+        if remote is not None:
+            return cast("Workspace", remote)
         if self._opened is None:
             from ..services.workspace import Workspace
 
@@ -74,6 +96,9 @@ class Options:
     def session(self) -> Session:
         from ..services.session import Session
 
+        remote = self.remote()
+        if remote is not None:
+            return cast("Session", remote)
         workspace = self.open_workspace()
         return Session(
             workspace=workspace,

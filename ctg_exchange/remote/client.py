@@ -95,6 +95,7 @@ class RemoteConfig:
     root: Path
     url: str
     workspace_id: str
+    simulated: bool = False  # a rehearsal's workspace: its server sets the day
 
     @property
     def certificate(self) -> Path | None:
@@ -116,7 +117,7 @@ class RemoteConfig:
             raise WorkspaceError(f"{root / CONFIG_NAME} names no server")
         if not isinstance(config.get("id"), str):
             raise WorkspaceError(f"{root / CONFIG_NAME} lacks the workspace id")
-        return cls(root, check_url(remote["url"]), config["id"])
+        return cls(root, check_url(remote["url"]), config["id"], remote.get("simulated") is True)
 
 
 def add(root: Path, url: str, *, expect: str | None, ca_file: Path | None) -> RemoteConfig:
@@ -147,9 +148,10 @@ def add(root: Path, url: str, *, expect: str | None, ca_file: Path | None) -> Re
     ensure_private_dir(root)
     if pem is not None:
         write_atomic(root / CERTIFICATE, pem.encode("ascii"))
-    config = {"format": FORMAT, "id": workspace_id, "remote": {"url": url}}
+    simulated = health.get("simulated") is True
+    config = {"format": FORMAT, "id": workspace_id, "remote": {"url": url, "simulated": simulated}}
     write_atomic(root / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
-    return RemoteConfig(root, url, workspace_id)
+    return RemoteConfig(root, url, workspace_id, simulated)
 
 
 def _checked_against(url: str, ca_file: Path) -> str:
@@ -191,10 +193,33 @@ def _answer(response: Any) -> dict[str, Any]:
         raise ServerError(f"the server answered {response.status_code} with no JSON document")
     if response.status_code >= 400:
         detail = data.get("error")
-        said = detail.get("message") if isinstance(detail, dict) else None
-        message = str(said or f"HTTP {response.status_code}")
-        raise ServerError(f"the server refused: {message[:300]}", status=response.status_code)
+        detail = detail if isinstance(detail, dict) else {}
+        message = str(detail.get("message") or f"HTTP {response.status_code}")[:500]
+        if response.status_code in (401, 403, 413) and detail.get("code") in AUTH_CODES:
+            raise ServerError(f"the server refused: {message}", status=response.status_code)
+        raise Refusal(message, detail, status=response.status_code)
     return data
+
+
+AUTH_CODES = ("unauthenticated", "replayed", "revoked", "too_large")
+
+
+class Refusal(ServerError):
+    """The procedure's own refusal, from the server: its line, hint and exit code as a local
+    command would have given them."""
+
+    def __init__(self, message: str, detail: dict[str, Any], *, status: int) -> None:
+        hint = detail.get("hint")
+        super().__init__(message, status=status, hint=hint if isinstance(hint, str) else None)
+        self.code = str(detail.get("code") or "error")[:40]
+        code = detail.get("exit_code")
+        self.exit_code = code if isinstance(code, int) and code in (1, 2, 3) else 1
+        rule = detail.get("rule")
+        self.rule = rule if isinstance(rule, str) else None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {**super().to_json(), "code": self.code}
+        return out if self.rule is None else {**out, "rule": self.rule}
 
 
 class Client:

@@ -145,7 +145,7 @@ class Served:
 
         self.settings = settings
         first = Workspace.open(settings.root)  # a workspace that does not open stops the start
-        self.id = first.id
+        self.id, self.simulated = first.id, first.simulated
         first.close()
         self.workers = Workers(settings.root, WORKERS)
 
@@ -220,7 +220,10 @@ Handler = Callable[["Served", "Request", "Member", bytes], Awaitable[Any]]
 def status_of(exc: ExchangeError) -> int:
     """The HTTP status of a refusal by the procedure (the client prints its one line)."""
     from ..errors import IntegrityError, NotAuthorised, NotFound
+    from ..services.remoting import Moved
 
+    if isinstance(exc, Moved):
+        return 409
     if isinstance(exc, NotAuthorised):
         return 403
     if isinstance(exc, NotFound):
@@ -258,11 +261,25 @@ async def _whoami(served: Served, request: Request, member: Member, body: bytes)
     }
 
 
+async def _call(served: Served, request: Request, member: Member, body: bytes) -> Any:
+    """A service of the procedure, run as the member (:mod:`..services.remoting`)."""
+    from ..services.remoting import execute
+
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        raise Refusal(422, "invalid_input", "the call's body is not JSON") from None
+    name = request.path_params["operation"]
+    return await served.run(lambda: execute(served.workspace, member, name, document))
+
+
 async def _healthz(request: Request) -> Response:
     from starlette.responses import JSONResponse
 
     served: Served = request.app.state.served
-    return JSONResponse({"ok": True, "workspace": served.id, "version": __version__})
+    return JSONResponse(
+        {"ok": True, "workspace": served.id, "version": __version__, "simulated": served.simulated}
+    )
 
 
 def access_log(line: dict[str, Any]) -> None:
@@ -317,6 +334,7 @@ def create_app(settings: Settings, log: Callable[[dict[str, Any]], None] = acces
         routes=[
             Route("/healthz", _healthz, methods=["GET"]),
             Route(f"{API}/whoami", signed(_whoami), methods=["GET", "POST"]),
+            Route(f"{API}/call/{{operation}}", signed(_call), methods=["POST"]),
         ]
     )
     app.state.served = Served(settings)

@@ -42,6 +42,8 @@ class Clock:
     """The real clock, or a simulated day (``fixed_today``) in a simulated workspace."""
 
     fixed_today: date | None = None
+    # a remote change's commit: the very time its dry run gave the events the member signed
+    fixed_now: str | None = None
 
     @classmethod
     def for_workspace(cls, simulated: bool) -> Clock:
@@ -60,11 +62,15 @@ class Clock:
         return cls(override())
 
     def today(self) -> date:
+        if self.fixed_now is not None:
+            return procedure_date(self.fixed_now)
         return self.fixed_today or datetime.now(PARIS).date()
 
     def now(self) -> str:
         """The UTC time an event carries: now, or the simulated day at the real time of day
         in Paris (so the event's date in Paris is the simulated day)."""
+        if self.fixed_now is not None:
+            return self.fixed_now
         if self.fixed_today is None:
             return utc_timestamp()
         clock_time = datetime.now(PARIS).time()

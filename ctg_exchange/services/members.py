@@ -24,6 +24,7 @@ from ..errors import ClockRefused, InvalidInput, NotFound, cut
 from ..policy import LoadedPolicy, Policy
 from ..store.base import PolicyRecord, Tx
 from .clock import Clock
+from .remoting import remotable
 from .session import Keyring, Recorder, Session, perform
 from .workspace import (
     Workspace,
@@ -198,6 +199,7 @@ def revoke_member(session: Session, member_id: str, reason: str) -> Member:
     return perform(session, operation)
 
 
+@remotable("member.list")
 def list_members(workspace: Workspace) -> list[Member]:
     with workspace.store.transaction() as tx:
         return tx.list_members()

@@ -41,6 +41,7 @@ from ..errors import InvalidInput, NotAuthorised, NotFound, Refused, cut
 from ..policy.checks import check_references
 from ..policy.screening import Screening, screen
 from ..store.base import Tx
+from .remoting import remotable
 from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
 
@@ -171,6 +172,7 @@ def _screen(session: Session, tx: Tx, content: RequestContent) -> tuple[Screenin
     return screen(current.policy, content, why), current.version
 
 
+@remotable("request.check")
 def check_request(session: Session, content: RequestContent) -> Screening:
     """A dry run: screen a request without filing it (nothing is written, no key is needed)."""
     with session.workspace.store.transaction() as tx:
@@ -178,6 +180,7 @@ def check_request(session: Session, content: RequestContent) -> Screening:
     return screening
 
 
+@remotable(Action.FILE)
 def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
     today = session.clock.today()
 
@@ -211,6 +214,7 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
     return perform(session, operation)
 
 
+@remotable(Action.AMEND)
 def amend_request(session: Session, request_id: str, changes: dict[str, Any]) -> ExchangeRequest:
     """Change a filed or returned request; it is screened again and filed again."""
     if not changes:
@@ -250,6 +254,7 @@ def amend_request(session: Session, request_id: str, changes: dict[str, Any]) ->
     return perform(session, operation)
 
 
+@remotable(Action.WITHDRAW)
 def withdraw_request(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     text = required_text(reason, "--reason")
 
@@ -272,6 +277,7 @@ class RequestView:
     deliveries: list[tuple[Delivery, Reception | None]]
 
 
+@remotable("request.show")
 def get_request(workspace: Workspace, request_id: str) -> RequestView:
     with workspace.store.transaction() as tx:
         request = load_request(tx, request_id)
@@ -281,6 +287,7 @@ def get_request(workspace: Workspace, request_id: str) -> RequestView:
         return RequestView(request, tx.steps(request_id), deliveries)
 
 
+@remotable("request.list")
 def list_requests(workspace: Workspace, status: Status | None = None) -> list[ExchangeRequest]:
     with workspace.store.transaction() as tx:
         return tx.list_requests(status=status)
@@ -293,6 +300,7 @@ class InboxItem:
     overdue: bool
 
 
+@remotable("dpo.inbox")
 def dpo_inbox(session: Session) -> list[InboxItem]:
     """Requests awaiting the acting DPO's opinion, by due date (overdue first)."""
     workspace = session.workspace

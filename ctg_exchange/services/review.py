@@ -45,6 +45,7 @@ from ..errors import InvalidInput, Refused
 from ..policy.model import Policy
 from ..store.base import Tx
 from .register import feed_acceptance
+from .remoting import remotable
 from .requests import load_request, record_step, required_text, text_or_none
 from .session import Recorder, Session, perform
 
@@ -59,15 +60,18 @@ def _simple_step(
     return perform(session, operation)
 
 
+@remotable(Action.STUDY_ACCEPT)
 def study_accept(session: Session, request_id: str, note: str) -> ExchangeRequest:
     return _simple_step(session, request_id, Action.STUDY_ACCEPT, required_text(note, "--note"))
 
 
+@remotable(Action.STUDY_RETURN)
 def study_return(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     text = required_text(reason, "--reason")
     return _simple_step(session, request_id, Action.STUDY_RETURN, text)
 
 
+@remotable(Action.STUDY_SUBMIT)
 def study_submit(session: Session, request_id: str, note: str | None = None) -> ExchangeRequest:
     return _simple_step(
         session,
@@ -112,6 +116,7 @@ def _check_against_request(
         )
 
 
+@remotable(Action.OPINION)
 def give_opinion(
     session: Session,
     request_id: str,
@@ -161,6 +166,7 @@ def give_opinion(
     return perform(session, operation)
 
 
+@remotable(Action.ANNOTATE)
 def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
     note = required_text(note, "--note")
     today = session.clock.today()
@@ -183,6 +189,7 @@ def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
     return perform(session, operation)
 
 
+@remotable(Action.APPROVE)
 def approve(
     session: Session,
     request_id: str,
@@ -252,6 +259,7 @@ def approve(
     return perform(session, operation)
 
 
+@remotable(Action.REJECT)
 def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     reason = required_text(reason, "--reason")
     today = session.clock.today()
@@ -275,6 +283,7 @@ def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     return perform(session, operation)
 
 
+@remotable(Action.ACCEPT_CONDITIONS, also={Action.REGISTER_VERSION})
 def accept_conditions(
     session: Session, request_id: str, dpia_ref: str | None = None
 ) -> ExchangeRequest:

@@ -83,6 +83,13 @@ class Keyring:
         """The member's signer, refused unless it is the key registered for them."""
         return self.signer_future(member).result()
 
+    collects = False  # a remote member's keyring collects what they are to sign instead
+
+    def signer_for(self, member: Member, to_sign: list[tuple[str, bytes]], now: str) -> Signer:
+        """The signer of a change whose dry run made ``to_sign`` at ``now`` (here: the
+        member's key; a server's keyring gives what the member's client signed)."""
+        return self.signer(member)
+
     def signer_by_id(self, member_id: str) -> Signer:
         """The key in the key directory under ``member_id``, unchecked here: a remote
         workspace's server checks it against the registered key on every call."""
@@ -136,7 +143,14 @@ class Recorder:
     """Appends signed events within the current transaction."""
 
     def __init__(
-        self, tx: Tx, log_id: str, clock: Clock, signer: Signer | None, now: str | None = None
+        self,
+        tx: Tx,
+        log_id: str,
+        clock: Clock,
+        signer: Signer | None,
+        now: str | None = None,
+        *,
+        collect: bool = False,
     ) -> None:
         self._tx = tx
         self._log_id = log_id
@@ -145,6 +159,17 @@ class Recorder:
         self.now = now or clock.now()
         self.dry_run = signer is None  # the checking pass: side effects wait for the real one
         self.last_seq = 0
+        # a dry run for a remote member: every message they will sign (events, checkpoints),
+        # in order, so that their client signs them and the commit re-makes the same ones
+        self.collect = collect and signer is None
+        self.to_sign: list[tuple[str, bytes]] = []
+
+    def _sign(self, namespace: str, message: bytes) -> str:
+        if self._signer is not None:
+            return self._signer.sign(namespace, message)
+        if self.collect:
+            self.to_sign.append((namespace, message))
+        return ""  # the dry run's placeholder, rolled back with the rest
 
     def record(self, actor: Member, role: Role, subject: str, payload: Payload) -> StoredEvent:
         """Sign and append the event of ``payload``'s action, taken by ``actor`` as ``role``."""
@@ -171,8 +196,7 @@ class Recorder:
             payload=payload.to_json(),
         )
         signed = event.signed_bytes()
-        # the dry run has no key: its placeholder signature is rolled back with the rest
-        signature = self._signer.sign(NAMESPACE_EVENT, signed) if self._signer else ""
+        signature = self._sign(NAMESPACE_EVENT, signed)
         stored = StoredEvent(event=event, hash=event.digest(), signature=signature)
         self._tx.append_event(stored)
         self._tx.tree_append(event.seq - 1, merkle.leaf_hash(signed))
@@ -186,7 +210,7 @@ class Recorder:
 
         A checkpoint of the same size gains this member's signature rather than a twin.
         """
-        if self._signer is None:
+        if self._signer is None and not self.collect:
             return None
         last = self._tx.last_event()
         size = 0 if last is None else last.seq
@@ -203,9 +227,11 @@ class Recorder:
     def sign_checkpoint(
         self, checkpoint_id: int, text: str, actor: Member, role: Role, *, cosign: bool = False
     ) -> StoredCheckpoint | None:
-        if self._signer is None:
+        if self._signer is None and not self.collect:
             return None
-        armored = self._signer.sign(NAMESPACE_CHECKPOINT, text.encode("utf-8"))
+        armored = self._sign(NAMESPACE_CHECKPOINT, text.encode("utf-8"))
+        if self._signer is None:
+            return None  # collected: the dry run signs nothing
         line = signature_line(actor.id, self._signer.public_key.blob, armored)
         self._tx.add_checkpoint_signature(
             checkpoint_id,
@@ -233,13 +259,17 @@ def perform(session: Session, operation: Operation[T]) -> T:
     store = session.workspace.store
     log_id = session.workspace.id
 
-    def check() -> Member:
+    collect = session.keyring.collects
+
+    def check() -> tuple[Member, Recorder]:
         with store.transaction(write=True, commit=False) as tx:
             actor = load_actor(tx, actor_id)
-            operation(tx, actor, Recorder(tx, log_id, session.clock, None))
-            return actor
+            dry = Recorder(tx, log_id, session.clock, None, collect=collect)
+            operation(tx, actor, dry)
+            return actor, dry
 
-    signer = session.keyring.signer(when_not_busy(store, check))
+    actor, dry = when_not_busy(store, check)
+    signer = session.keyring.signer_for(actor, dry.to_sign, dry.now)
 
     def commit() -> T:
         with store.transaction(write=True) as tx:

@@ -155,6 +155,15 @@ class Workspace:
         self.store.close()
 
 
+def is_remote(root: Path) -> bool:
+    """Whether ``root`` holds a remote workspace (``remote add``); False if it holds none."""
+    try:
+        config = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "remote" in config
+
+
 def open_remote(root: Path) -> RemoteConfig:
     """The remote workspace at ``root`` (``remote add``), or a one-line error."""
     from ..remote.client import RemoteConfig

@@ -1,0 +1,423 @@
+"""The procedure's services, run by a member against a hosted workspace (DESIGN §11).
+
+A service marked :func:`remotable` runs as before on a local workspace. Given a
+:class:`RemoteSession` (a remote workspace, ``remote add``), it becomes a signed call: the
+server runs the very same service on its workspace, as the member who signed the call, so every
+rule is the server's to enforce. Arguments and results cross as JSON, typed by the service's
+own annotations (pydantic).
+
+A change takes two calls, and the server never signs an event:
+
+1. *prepare*: the server runs the change's dry run and answers with every message the member is
+   to sign — the exact bytes of each event (with its ``seq`` and ``prev``) and of each
+   checkpoint — and the time they carry. Nothing is written.
+2. The client checks each message before signing it: an event of this workspace's log, taken by
+   this member, of an action the command takes, about the request the command names; a
+   checkpoint of this log. It signs them with the member's key.
+3. *commit*: the server runs the change again at that time, with those signatures (each one
+   verified against the member's registered key). If the log's tail moved meanwhile, the bytes
+   differ, no signature fits, nothing is written and the answer is 409: the client prepares
+   again, a few times, then says so in one line.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import inspect
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+
+from ..domain.actions import REQUEST_STEPS, Action
+from ..errors import ExchangeError, InvalidInput, NotAuthorised, NotFound, WorkspaceError
+
+if TYPE_CHECKING:
+    from ..crypto.keys import Signer
+    from ..crypto.publickey import PublicKey
+    from ..domain.models import Member
+    from ..remote.client import Client, RemoteConfig
+    from .clock import Clock
+    from .workspace import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+RETRIES = 5  # prepares when the log keeps moving under a change
+NOW_WINDOW = timedelta(minutes=2)  # a commit's time must be the server's own, this recent
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    function: Callable[..., Any]  # the service itself
+    changes: bool  # records events: prepared, signed, committed
+    actions: frozenset[Action] = frozenset()  # the events it may record
+
+    @functools.cached_property
+    def hints(self) -> dict[str, Any]:
+        return get_type_hints(self.function)
+
+    @functools.cached_property
+    def parameters(self) -> list[str]:
+        return list(inspect.signature(self.function).parameters)[1:]
+
+    @functools.cached_property
+    def takes_session(self) -> bool:
+        """Whether the service takes a session (who acts), rather than the workspace alone."""
+        return next(iter(inspect.signature(self.function).parameters)) == "session"
+
+
+OPERATIONS: dict[str, Operation] = {}
+
+
+def remotable(name: str | Action, *, also: Collection[Action] = ()) -> Callable[[F], F]:
+    """Mark a service as one a member may run on a hosted workspace. A change is named by the
+    action it takes (``also``: the other events it may record); a reading service, by a name
+    of its own (``request.show``)."""
+
+    def mark(function: F) -> F:
+        actions = frozenset({name, *also}) if isinstance(name, Action) else frozenset(also)
+        operation = Operation(str(name), function, bool(actions), actions)
+        OPERATIONS[operation.name] = operation
+
+        @functools.wraps(function)
+        def service(target: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(target, RemoteSession):
+                return target.call(operation, args, kwargs)
+            return function(target, *args, **kwargs)
+
+        return service  # type: ignore[return-value]
+
+    return mark
+
+
+# -- JSON both ways ----------------------------------------------------------------------------
+def _adapter(kind: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(kind)
+
+
+def encode_args(
+    operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    bound = inspect.signature(operation.function).bind(None, *args, **kwargs)
+    names = operation.parameters
+    return {
+        name: _adapter(operation.hints[name]).dump_python(value, mode="json")
+        for name, value in bound.arguments.items()
+        if name in names
+    }
+
+
+def decode_args(operation: Operation, document: Any) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    if not isinstance(document, dict) or set(document) - set(operation.parameters):
+        raise InvalidInput(f"{operation.name} takes {', '.join(operation.parameters)}")
+    try:
+        return {
+            name: _adapter(operation.hints[name]).validate_python(value)
+            for name, value in document.items()
+        }
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"{operation.name}: {where}: {first['msg']}") from None
+
+
+def encode_result(operation: Operation, value: Any) -> Any:
+    return _adapter(operation.hints["return"]).dump_python(value, mode="json")
+
+
+def decode_result(operation: Operation, document: Any) -> Any:
+    return _adapter(operation.hints["return"]).validate_python(document)
+
+
+def message_key(namespace: str, message: bytes) -> str:
+    return hashlib.sha256(namespace.encode() + b"\0" + message).hexdigest()
+
+
+# -- the server's side ---------------------------------------------------------------------------
+class SignaturesNeeded(Exception):  # noqa: N818 (a signal, not a failure)
+    """The prepare phase's answer: what the member is to sign, at which time."""
+
+    def __init__(self, to_sign: list[tuple[str, bytes]], now: str) -> None:
+        super().__init__("signatures needed")
+        self.to_sign, self.now = to_sign, now
+
+
+class Moved(ExchangeError):
+    """The commit re-made other bytes than the member signed: the log moved. Prepare again."""
+
+    code = "moved"
+
+
+class PreparingKeyring:
+    """A remote member's keyring on the server, preparing: it collects, never signs."""
+
+    collects = True
+
+    def signer_for(self, member: Member, to_sign: list[tuple[str, bytes]], now: str) -> Signer:
+        raise SignaturesNeeded(to_sign, now)
+
+
+class PresignedSigner:
+    """Gives back, for each message the commit signs, the member's own signature of it."""
+
+    def __init__(self, member: Member, signatures: dict[str, str]) -> None:
+        from ..crypto.publickey import PublicKey
+
+        self.name = member.id
+        self.public_key: PublicKey = PublicKey.parse(member.public_key)
+        self._signatures = signatures
+
+    def sign(self, namespace: str, message: bytes) -> str:
+        from ..crypto import sshsig
+
+        armored = self._signatures.get(message_key(namespace, message))
+        if armored is None:
+            raise Moved("the log moved while the change was signed: prepare it again")
+        try:
+            parsed = sshsig.parse(sshsig.dearmor(armored))
+            sshsig.check(parsed, self.public_key, namespace, message)
+        except ExchangeError:
+            raise NotAuthorised(
+                "bad-event-signature", f"a signature sent is not {self.name}'s of what it signs"
+            ) from None
+        return armored
+
+
+class PresignedKeyring:
+    collects = False
+
+    def __init__(self, signatures: dict[str, str]) -> None:
+        self._signatures = signatures
+
+    def signer_for(self, member: Member, to_sign: list[tuple[str, bytes]], now: str) -> Any:
+        return PresignedSigner(member, self._signatures)
+
+
+def commit_clock(clock: Clock, now: Any) -> Clock:
+    """The server's clock fixed at the time the prepare gave, if that is its own recent time."""
+    from dataclasses import replace
+
+    from ..domain.dates import parse_timestamp
+
+    try:
+        moment = parse_timestamp(str(now))
+        own = parse_timestamp(clock.now())
+    except ValueError:
+        raise InvalidInput("the commit's time is not a log time") from None
+    if abs(own - moment) > NOW_WINDOW:
+        raise Moved("the change was prepared too long ago: prepare it again")
+    return replace(clock, fixed_now=str(now))
+
+
+def execute(workspace: Workspace, member: Member, name: str, document: Any) -> dict[str, Any]:
+    """Run the service ``name`` as ``member`` on ``workspace``; the answer's JSON."""
+    from .session import Session
+
+    operation = OPERATIONS.get(name)
+    if operation is None:
+        raise NotFound(f"no operation {name[:80]!r}")
+    if not isinstance(document, dict):
+        raise InvalidInput("a call's body is a JSON object")
+    args = decode_args(operation, document.get("args", {}))
+    if not operation.changes:
+        target: Any = workspace
+        if operation.takes_session:
+            keys: Any = PreparingKeyring()  # a reading service signs nothing
+            target = Session(workspace, keys, workspace.clock(), member.id)
+        return {"result": encode_result(operation, operation.function(target, **args))}
+    phase, clock = document.get("phase"), workspace.clock()
+    if phase == "prepare":
+        keyring: Any = PreparingKeyring()
+    elif phase == "commit":
+        signatures = document.get("signatures")
+        if not isinstance(signatures, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in signatures.items()
+        ):
+            raise InvalidInput("a commit carries the signatures, by message")
+        keyring, clock = PresignedKeyring(signatures), commit_clock(clock, document.get("now"))
+    else:
+        raise InvalidInput(f"{name} is a change: phase prepare, then commit")
+    session = Session(workspace, keyring, clock, member.id)
+    try:
+        result = operation.function(session, **args)
+    except SignaturesNeeded as needed:
+        return {
+            "prepare": {
+                "now": needed.now,
+                "sign": [
+                    {"namespace": ns, "message": base64.b64encode(message).decode("ascii")}
+                    for ns, message in needed.to_sign
+                ],
+            }
+        }
+    return {"result": encode_result(operation, result)}
+
+
+# -- the member's side --------------------------------------------------------------------------
+@dataclass
+class RemoteSession:
+    """A member's session on a remote workspace: what a service is given instead of a local
+    session or workspace."""
+
+    config: RemoteConfig
+    actor_id: str | None
+    signer_of: Callable[[str], Signer]
+    clock: Any = None
+    _client: Client | None = field(default=None, repr=False)
+
+    @property
+    def simulated(self) -> bool:
+        return self.config.simulated
+
+    def __getattr__(self, name: str) -> Any:
+        """Whatever a local session or workspace has and this has not (its store, its
+        keys…): a command that needs it does not run on a remote workspace yet."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise WorkspaceError(
+            f"{self.config.root} is a remote workspace (served at {self.config.url}): this "
+            "command does not run remotely yet",
+            hint="run it on the server's workspace, or see `ctg-exchange remote status`",
+        )
+
+    def require_actor(self) -> str:
+        if not self.actor_id:
+            raise InvalidInput("who is acting? pass --as MEMBER or set CTG_MEMBER")
+        return self.actor_id
+
+    def client(self) -> Client:
+        if self._client is None:
+            from ..remote.client import Client
+
+            self._client = Client(self.config, self.signer_of(self.require_actor()))
+        return self._client
+
+    def call(self, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        from ..remote.client import ServerError
+
+        document: dict[str, Any] = {"args": encode_args(operation, args, kwargs)}
+        path = f"/v1/call/{operation.name}"
+        if not operation.changes:
+            return decode_result(operation, self.client().call("POST", path, document)["result"])
+        for _ in range(RETRIES):
+            prepared = self.client().call("POST", path, {**document, "phase": "prepare"})
+            if "result" in prepared:
+                return decode_result(operation, prepared["result"])
+            signatures = self._signed(operation, document["args"], prepared.get("prepare"))
+            try:
+                answer = self.client().call(
+                    "POST",
+                    path,
+                    {
+                        **document,
+                        "phase": "commit",
+                        "now": prepared["prepare"]["now"],
+                        "signatures": signatures,
+                    },
+                )
+            except ServerError as exc:
+                if exc.status == 409:
+                    continue
+                raise
+            return decode_result(operation, answer["result"])
+        raise ServerError(
+            f"the log kept moving: {operation.name} was prepared {RETRIES} times, never "
+            "committed (others are busy): try again"
+        )
+
+    def _signed(self, operation: Operation, args: dict[str, Any], prepared: Any) -> dict[str, str]:
+        """Check each message the server asks the member to sign, then sign it."""
+        from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
+
+        if not isinstance(prepared, dict) or not isinstance(prepared.get("sign"), list):
+            raise_refusal("the server's prepared change is not one")
+        signer = self.client().signer
+        signatures: dict[str, str] = {}
+        events = 0
+        for item in prepared["sign"]:
+            namespace, message = _message(item)
+            if namespace == NAMESPACE_EVENT:
+                check_event(
+                    message,
+                    self.config.workspace_id,
+                    signer.name,
+                    operation,
+                    args,
+                    simulated=self.config.simulated,
+                )
+                events += 1
+            elif namespace == NAMESPACE_CHECKPOINT:
+                check_checkpoint(message, self.config.workspace_id)
+            else:
+                raise_refusal(f"the server asks to sign in the namespace {namespace[:40]!r}")
+            signatures[message_key(namespace, message)] = signer.sign(namespace, message)
+        if events == 0:
+            raise_refusal("the server asks to sign a change with no event")
+        return signatures
+
+
+def raise_refusal(why: str) -> Any:
+    from ..remote.client import ServerError
+
+    raise ServerError(f"refused to sign: {why}")
+
+
+def _message(item: Any) -> tuple[str, bytes]:
+    if not isinstance(item, dict) or not isinstance(item.get("namespace"), str):
+        raise_refusal("a message to sign is malformed")
+    try:
+        return item["namespace"], base64.b64decode(str(item.get("message")), validate=True)
+    except ValueError:
+        return raise_refusal("a message to sign is not base64")  # type: ignore[no-any-return]
+
+
+def check_event(
+    message: bytes,
+    log: str,
+    member: str,
+    operation: Operation,
+    args: dict[str, Any],
+    *,
+    simulated: bool = False,
+) -> None:
+    """An event the member means to sign: this log, this member, an action of the command,
+    about the request the command names, dated now (give or take the clocks' difference; a
+    rehearsal's server sets its own day)."""
+    from ..audit.events import EVENT_PREFIX, Event, loads_canonical
+    from ..domain.dates import parse_timestamp
+
+    try:
+        body = loads_canonical(message.removeprefix(EVENT_PREFIX).decode("utf-8"))
+        event = Event(**{k: v for k, v in body.items() if k != "v"})
+        exact = message.startswith(EVENT_PREFIX) and event.signed_bytes() == message
+        moment = parse_timestamp(event.time)
+    except (ValueError, TypeError, AttributeError):
+        raise_refusal("a message to sign is not an event")
+    if not exact or event.log != log:
+        raise_refusal("an event to sign is not of this workspace's log")
+    if event.actor != member:
+        raise_refusal(f"an event to sign is {event.actor!r}'s, not yours")
+    if event.action not in operation.actions:
+        raise_refusal(f"{operation.name} does not take {event.action[:40]!r}")
+    request = args.get("request_id")
+    if request is not None and Action(event.action) in REQUEST_STEPS and event.subject != request:
+        raise_refusal(f"an event to sign is about {event.subject[:40]!r}, not {request}")
+    if not simulated and abs(datetime.now(UTC) - moment) > timedelta(minutes=10):
+        raise_refusal(f"an event to sign is dated {event.time[:19]}Z, not now")
+
+
+def check_checkpoint(message: bytes, log: str) -> None:
+    from ..audit.checkpoint import origin_of, parse_text
+
+    try:
+        checkpoint = parse_text(message.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, ExchangeError):
+        raise_refusal("a checkpoint to sign is not one")
+    if checkpoint.origin != origin_of(log):
+        raise_refusal("a checkpoint to sign is of another log")
