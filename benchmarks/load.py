@@ -7,7 +7,7 @@
 A workspace is made once per backend with the real command line; every measurement works on a
 fresh copy of it (for PostgreSQL, a database made from it with ``CREATE DATABASE … TEMPLATE``).
 ``P`` agent processes (tests/procedure_worker.py) then share ``--requests`` requests and take
-each from filing to approval: file (v.agent), study accept and submit (c.controller), opinion
+each from filing to approval: file (v.agent), study accept and submit (c.analyst), opinion
 (c.dpo), approve (c.controller), each a checked, signed and committed transition with its audit
 event. The rate is the requests approved divided by the span from the first agent's start to
 the last one's end (interpreter start-up and key unlocking excluded: an agent's command pays
@@ -41,6 +41,7 @@ STEPS = 5  # file, study accept, study submit, opinion, approve
 MEMBERS = (
     ("v.agent", "ville_sceaux", "staff", "v.admin"),
     ("c.admin", "caf92", "admin", "v.admin"),
+    ("c.analyst", "caf92", "controller", "c.admin"),  # studies: no one both studies and decides
     ("c.controller", "caf92", "controller", "c.admin"),
     ("c.dpo", "caf92", "dpo", "c.admin"),
 )
