@@ -587,3 +587,15 @@ def test_the_client_signs_only_what_its_command_does(change: dict[str, Any], why
         return
     with pytest.raises(ServerError, match=why.replace("(", r"\(")):
         check_event(_event_bytes(**change), log, "c.dpo", opinion, args)
+
+
+def test_every_remotable_module_is_known_to_the_server() -> None:
+    """A server process imports nothing of its own accord: each module with a remotable
+    service is named, so that its operations exist there."""
+    import re
+
+    root = Path(__file__).resolve().parents[1] / "ctg_exchange" / "services"
+    marked = {p.stem for p in root.glob("*.py") if re.search(r"^@remotable\(", p.read_text(), re.M)}
+    from ctg_exchange.services.remoting import SERVICE_MODULES
+
+    assert marked == set(SERVICE_MODULES)

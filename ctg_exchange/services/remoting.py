@@ -26,6 +26,8 @@ import base64
 import functools
 import hashlib
 import inspect
+import random
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
     from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
-RETRIES = 5  # prepares when the log keeps moving under a change
+RETRIES = 12  # prepares when the log keeps moving under a change, each after a longer pause
+PAUSE = 0.05  # seconds: the n-th retry waits up to n times this, at random
 NOW_WINDOW = timedelta(minutes=2)  # a commit's time must be the server's own, this recent
 
 
@@ -69,6 +72,16 @@ class Operation:
 
 
 OPERATIONS: dict[str, Operation] = {}
+# the modules whose services are remotable: imported by the server before it looks one up
+SERVICE_MODULES = ("requests", "review", "members")
+
+
+def operation_named(name: str) -> Operation | None:
+    import importlib
+
+    for module in SERVICE_MODULES:
+        importlib.import_module(f"{__package__}.{module}")
+    return OPERATIONS.get(name)
 
 
 def remotable(name: str | Action, *, also: Collection[Action] = ()) -> Callable[[F], F]:
@@ -219,7 +232,7 @@ def execute(workspace: Workspace, member: Member, name: str, document: Any) -> d
     """Run the service ``name`` as ``member`` on ``workspace``; the answer's JSON."""
     from .session import Session
 
-    operation = OPERATIONS.get(name)
+    operation = operation_named(name)
     if operation is None:
         raise NotFound(f"no operation {name[:80]!r}")
     if not isinstance(document, dict):
@@ -305,7 +318,9 @@ class RemoteSession:
         path = f"/v1/call/{operation.name}"
         if not operation.changes:
             return decode_result(operation, self.client().call("POST", path, document)["result"])
-        for _ in range(RETRIES):
+        for attempt in range(RETRIES):
+            if attempt:  # others committed meanwhile: let them pass, not all at once
+                time.sleep(random.uniform(0, PAUSE * attempt))  # noqa: S311 (jitter)
             prepared = self.client().call("POST", path, {**document, "phase": "prepare"})
             if "result" in prepared:
                 return decode_result(operation, prepared["result"])
