@@ -599,3 +599,34 @@ def test_every_remotable_module_is_known_to_the_server() -> None:
     from ctg_exchange.services.remoting import SERVICE_MODULES
 
     assert marked == set(SERVICE_MODULES)
+
+
+def test_every_remotable_step_runs_remotely(ctg: Ctg, served: Server, tmp_path: Path) -> None:
+    """Beyond the happy path: check, amend, withdraw, return, reject, annotate, listings."""
+    from conftest import REQUEST
+
+    dirs = remote_dirs(ctg, served.url, tmp_path)
+
+    def at(party: str, *args: str, as_: str) -> Any:
+        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
+        assert result.exit_code == 0, (args, result.output)
+        return json.loads(result.stdout)
+
+    checked = at("ville", *(["request", "check"] + list(REQUEST[2:])), as_="v.agent")
+    assert checked["triage"] and isinstance(checked["findings"], list)
+    first = at("ville", *REQUEST, as_="v.agent")["id"]
+    at("ville", "request", "amend", first, "--retention-days", "180", as_="v.agent")
+    at("caf", "study", "accept", first, "--note", "Étude", as_="c.analyst")
+    at("caf", "study", "return", first, "--reason", "Préciser la finalité", as_="c.analyst")
+    at("ville", "request", "withdraw", first, "--reason", "Sans objet", as_="v.agent")
+    second = at("ville", *REQUEST, as_="v.agent")["id"]
+    at("caf", "study", "accept", second, "--note", "Étude", as_="c.analyst")
+    at("caf", "study", "submit", second, as_="c.analyst")
+    at("caf", "dpo", "opinion", second, "--verdict", "favourable", "--note", "Avis", as_="c.dpo")
+    at("caf", "dpo", "annotate", second, "--note", "Registre à jour", as_="c.dpo")
+    at("caf", "decide", "reject", second, "--reason", "Hors besoin", as_="c.controller")
+
+    listed = at("caf", "request", "list", as_="c.dpo")
+    assert {r["id"]: r["status"] for r in listed} == {first: "withdrawn", second: "rejected"}
+    assert "v.agent" in {m["id"] for m in at("caf", "member", "list", as_="c.dpo")}
+    assert ctg("audit", "verify").exit_code == 0
