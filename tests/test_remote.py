@@ -92,6 +92,9 @@ def test_the_rfc_9421_ed25519_vector() -> None:
 
 
 # -- a served workspace ----------------------------------------------------------------------
+WORKSPACE_OF: dict[str, str] = {}  # a test server's URL -> the id of the workspace it serves
+
+
 @dataclass
 class Server:
     url: str
@@ -125,8 +128,10 @@ def serving(
         time.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     scheme = "http" if tls is None else "https"
+    url = f"{scheme}://127.0.0.1:{port}"
+    WORKSPACE_OF[url] = json.loads((ctg.workspace / "workspace.json").read_text())["id"]
     try:
-        yield Server(f"{scheme}://127.0.0.1:{port}", log)
+        yield Server(url, log)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -157,6 +162,8 @@ def call(
 ) -> httpx.Response:
     """A call signed by ``member`` with ``signing_key``; ``send_*`` send something else than
     what was signed (a tampered call)."""
+    if "workspace" not in signing:
+        signing["workspace"] = WORKSPACE_OF[url]
     signed = httpsig.sign(
         httpsig.Message("POST", url + path, {}), body, member, signing_key, **signing
     )
@@ -200,7 +207,12 @@ REFUSED: dict[str, tuple[dict[str, Any], int, str]] = {
     "dated in the future": ({"now": NOW + dt.timedelta(minutes=20)}, 401, "future"),
     "living too long": ({"lifetime": dt.timedelta(hours=1)}, 401, "at most 5 minutes"),
     "short nonce": ({"nonce": "abc"}, 401, "nonce of 16 to 128 characters"),
-    "unknown member": ({"member": "x.nobody"}, 401, "unknown member 'x.nobody'"),
+    "unknown member": ({"member": "x.nobody"}, 401, "not the key of a member of this workspace"),
+    "another workspace": (
+        {"workspace": "0" * 8 + "-0000-0000-0000-" + "0" * 12},
+        401,
+        "meant for another workspace",
+    ),
 }
 
 
@@ -220,8 +232,9 @@ def test_a_call_that_does_not_hold_is_refused(ctg: Ctg, served: Server, case: st
 
 def test_a_replayed_call_is_refused(ctg: Ctg, served: Server) -> None:
     signed = httpsig.sign(
-        httpsig.Message("GET", served.url + "/v1/whoami", {}), b"", "v.agent", key(ctg, "v.agent")
-    )
+        httpsig.Message("GET", served.url + "/v1/whoami", {}), b"", "v.agent",
+        key(ctg, "v.agent"), workspace=WORKSPACE_OF[served.url],
+    )  # fmt: skip
     assert httpx.get(served.url + "/v1/whoami", headers=signed, timeout=10).status_code == 200
     before = ctg.tables()
 
@@ -388,7 +401,11 @@ def test_the_serve_command_serves_and_logs(ctg: Ctg) -> None:
                 assert time.monotonic() < deadline, "serve did not answer"
                 time.sleep(0.1)
         assert health.json()["ok"] is True
-        answer = call(f"http://127.0.0.1:{port}", signing_key=key(ctg, "c.dpo"), member="c.dpo")
+        workspace = json.loads((ctg.workspace / "workspace.json").read_text())["id"]
+        answer = call(
+            f"http://127.0.0.1:{port}", signing_key=key(ctg, "c.dpo"), member="c.dpo",
+            workspace=workspace,
+        )  # fmt: skip
         assert answer.json()["member"] == "c.dpo"
     finally:
         server.send_signal(signal.SIGINT)
@@ -500,45 +517,6 @@ def test_a_change_prepared_while_the_log_moves_is_prepared_again(
     assert ctg("audit", "verify").exit_code == 0
 
 
-def test_a_commit_signed_with_another_key_is_refused(ctg: Ctg, served: Server) -> None:
-    """Straight to the API: a valid call by v.agent whose event signatures are another
-    member's. The server checks each against v.agent's key and writes nothing."""
-    from ctg_exchange.crypto.sshsig import NAMESPACE_EVENT
-    from ctg_exchange.services.remoting import message_key
-
-    from conftest import REQUEST
-
-    content = {
-        "to": "caf92", "field": "petite_enfance", "purpose": "Tarifer (test)",
-        "purpose_kind": "pricing", "categories": ["quotient_familial"], "subjects": "Familles",
-        "legal_basis": "art6_1_e", "legal_text": "Texte fictif", "retention_days": 365,
-        "frequency": "monthly",
-    }  # fmt: skip
-    assert REQUEST[0] == "request"
-    body = json.dumps({"args": {"content": content}, "phase": "prepare"}).encode()
-    prepared = call(served.url, "/v1/call/request.file", signing_key=key(ctg, "v.agent"), body=body)
-    assert prepared.status_code == 200, prepared.text
-    answer = prepared.json()["prepare"]
-    other = KeyDir(ctg.keys).open_signer("c.agent", PASSPHRASE)
-    signatures = {}
-    for item in answer["sign"]:
-        message = base64.b64decode(item["message"])
-        signatures[message_key(item["namespace"], message)] = other.sign(NAMESPACE_EVENT, message)
-    before = ctg.tables()
-    commit = {"args": {"content": content}, "phase": "commit", "now": answer["now"],
-              "signatures": signatures}  # fmt: skip
-
-    refused = call(
-        served.url, "/v1/call/request.file", signing_key=key(ctg, "v.agent"),
-        body=json.dumps(commit).encode(),
-    )  # fmt: skip
-
-    assert _refusal(refused) == (403, "a signature sent is not v.agent's of what it signs")
-    after = ctg.tables()
-    after.pop("table:http_nonces"), before.pop("table:http_nonces")
-    assert after == before
-
-
 def _event_bytes(**change: Any) -> bytes:
     from ctg_exchange.audit.events import Event
 
@@ -577,9 +555,10 @@ def httpsig_now() -> str:
 )
 def test_the_client_signs_only_what_its_command_does(change: dict[str, Any], why: str) -> None:
     from ctg_exchange.remote.client import ServerError
-    from ctg_exchange.services.remoting import OPERATIONS, check_event
+    from ctg_exchange.services.remoting import check_event, operation_named
 
-    opinion = OPERATIONS["dpo.opinion"]
+    opinion = operation_named("dpo.opinion")
+    assert opinion is not None
     log = "11111111-2222-3333-4444-555555555555"
     args = {"request_id": "DX-2025-0001"}
     if why is None:
@@ -630,3 +609,151 @@ def test_every_remotable_step_runs_remotely(ctg: Ctg, served: Server, tmp_path: 
     assert {r["id"]: r["status"] for r in listed} == {first: "withdrawn", second: "rejected"}
     assert "v.agent" in {m["id"] for m in at("caf", "member", "list", as_="c.dpo")}
     assert ctg("audit", "verify").exit_code == 0
+
+
+def _prepared_filing(ctg: Ctg, served: Server) -> tuple[dict[str, Any], dict[str, Any]]:
+    content = {
+        "to": "caf92", "field": "petite_enfance", "purpose": "Tarifer (test)",
+        "purpose_kind": "pricing", "categories": ["quotient_familial"], "subjects": "Familles",
+        "legal_basis": "art6_1_e", "legal_text": "Texte fictif", "retention_days": 365,
+        "frequency": "monthly",
+    }  # fmt: skip
+    body = json.dumps({"args": {"content": content}, "phase": "prepare"}).encode()
+    prepared = call(served.url, "/v1/call/request.file", signing_key=key(ctg, "v.agent"), body=body)
+    assert prepared.status_code == 200, prepared.text
+    return {"content": content}, prepared.json()["prepare"]
+
+
+def _commit(
+    ctg: Ctg, served: Server, args: Any, answer: Any, signatures: Any, **change: Any
+) -> httpx.Response:
+    commit = {"args": args, "phase": "commit", "now": answer["now"], "ticket": answer["ticket"],
+              "signatures": signatures, **change}  # fmt: skip
+    return call(
+        served.url, "/v1/call/request.file", signing_key=key(ctg, "v.agent"),
+        body=json.dumps(commit).encode(),
+    )  # fmt: skip
+
+
+def _signatures(ctg: Ctg, answer: Any, member: str, *, zeroed: bool = False) -> dict[str, str]:
+    """``member``'s signatures of the prepared messages; ``zeroed``: the key blob right, the
+    signature bytes zero."""
+    from ctg_exchange.crypto import sshsig
+    from ctg_exchange.services.remoting import message_key
+
+    signer = KeyDir(ctg.keys).open_signer(member, PASSPHRASE)
+    signatures = {}
+    for item in answer["sign"]:
+        message = base64.b64decode(item["message"])
+        armored = signer.sign(item["namespace"], message)
+        if zeroed:
+            armored = sshsig.armor(sshsig.dearmor(armored)[:-64] + bytes(64))
+        signatures[message_key(item["namespace"], message)] = armored
+    return signatures
+
+
+@pytest.mark.parametrize(
+    ("member", "zeroed"), [("c.agent", False), ("v.agent", True)],
+    ids=["another member's key", "the right key blob, a bad signature"],
+)  # fmt: skip
+def test_a_commit_not_signed_by_the_member_is_refused(
+    ctg: Ctg, served: Server, member: str, zeroed: bool
+) -> None:
+    """Straight to the API, a valid call by v.agent whose event signatures are not v.agent's:
+    the whole SSHSIG signature is verified, curve included, and nothing is written."""
+    args, answer = _prepared_filing(ctg, served)
+    signatures = _signatures(ctg, answer, member, zeroed=zeroed)
+    before = ctg.tables()
+
+    refused = _commit(ctg, served, args, answer, signatures)
+
+    assert _refusal(refused) == (403, "a signature sent is not v.agent's of what it signs")
+    after = ctg.tables()
+    after.pop("table:http_nonces"), before.pop("table:http_nonces")
+    assert after == before
+
+
+def test_a_commit_at_another_time_than_prepared_is_refused(ctg: Ctg, served: Server) -> None:
+    """The member cannot choose their events' time: the commit is sealed to its prepare."""
+    args, answer = _prepared_filing(ctg, served)
+    signatures = _signatures(ctg, answer, "v.agent")
+    moved = answer["now"][:-8] + "000000Z"
+    refused = _commit(ctg, served, args, answer, signatures, now=moved)
+    assert refused.status_code == 409
+    assert "not the one prepared" in _refusal(refused)[1]
+
+
+def test_a_nonce_outlives_its_signature(ctg: Ctg, served: Server) -> None:
+    """Replayed just after it expires, within the clocks' allowance, a call is still known."""
+    signed = httpsig.sign(
+        httpsig.Message("GET", served.url + "/v1/whoami", {}), b"", "v.agent",
+        key(ctg, "v.agent"), workspace=WORKSPACE_OF[served.url],
+        lifetime=dt.timedelta(seconds=1),
+    )  # fmt: skip
+    assert httpx.get(served.url + "/v1/whoami", headers=signed, timeout=10).status_code == 200
+    time.sleep(1.5)
+    replayed = httpx.get(served.url + "/v1/whoami", headers=signed, timeout=10)
+    assert _refusal(replayed) == (401, "this signed call was already received (a replay)")
+
+
+def test_hostile_arguments_get_one_line(ctg: Ctg, served: Server) -> None:
+    for body, message in [
+        (b'{"args": {}}', "request.show needs request_id"),
+        (b'{"args": {"request_id": "\\ud800"}}', "not JSON (UTF-8)"),
+        (b"[" * 20000 + b"]" * 20000, "not JSON (UTF-8)"),
+        (b'{"args": {"request_id": 7}}', "request.show: request_id: Input should be a valid"),
+    ]:
+        answer = call(served.url, "/v1/call/request.show", signing_key=key(ctg, "v.agent"),
+                      body=body)  # fmt: skip
+        assert answer.status_code == 422, (body[:40], answer.text)
+        assert message in _refusal(answer)[1]
+
+
+def _opinion_batch(verdict: str = "unfavourable") -> Any:
+    from ctg_exchange.domain.models import Verdict
+    from ctg_exchange.services.remoting import Batch, operation_named
+
+    intent = {"request_id": "DX-2025-0001", "verdict": Verdict(verdict), "note": "Avis",
+              "recommendations": ()}  # fmt: skip
+    log = "11111111-2222-3333-4444-555555555555"
+    return Batch(log, "c.dpo", operation_named("dpo.opinion"), intent)  # type: ignore[arg-type]
+
+
+def _opinion_payload(verdict: str) -> dict[str, Any]:
+    from ctg_exchange.services.remoting import said
+
+    return {"request": "DX-2025-0001", "from_status": "awaiting_dpo",
+            "to_status": "opinion_given", "verdict": verdict, "recommendations": [],
+            "text_sha256": said("Avis")}  # fmt: skip
+
+
+def test_the_client_checks_what_the_event_says() -> None:
+    """A hostile server swapping the verdict, adding an event or a checkpoint of its own
+    gets nothing signed."""
+    from ctg_exchange.audit.events import Event
+    from ctg_exchange.remote.client import ServerError
+
+    honest = _opinion_batch()
+    honest.event(_event_bytes(payload=_opinion_payload("unfavourable")))
+    honest.complete()
+
+    swapped = _opinion_batch()
+    swapped.event(_event_bytes(payload=_opinion_payload("favourable")))
+    with pytest.raises(ServerError, match="the event's verdict is not what you asked"):
+        swapped.complete()
+
+    twice = _opinion_batch()
+    first = _event_bytes(payload=_opinion_payload("unfavourable"))
+    twice.event(first)
+    body = json.loads(first.split(b"\n", 1)[1] if b"\n" in first else first[first.index(b"{") :])
+    second = Event(**{**{k: v for k, v in body.items() if k != "v"}, "seq": 8,
+                      "prev": twice.events[0].digest()})  # fmt: skip
+    twice.event(second.signed_bytes())
+    with pytest.raises(ServerError, match="records one dpo.opinion event"):
+        twice.complete()
+
+    checkpointed = _opinion_batch()
+    checkpointed.event(_event_bytes(payload=_opinion_payload("unfavourable")))
+    note = "ctg-exchange.example/11111111-2222-3333-4444-555555555555\n7\n" + "A" * 43 + "=\n"
+    with pytest.raises(ServerError, match="checkpoint"):
+        checkpointed.checkpoint(note.encode(), [])

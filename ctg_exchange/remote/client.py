@@ -62,7 +62,12 @@ def same_fingerprint(given: str, der: bytes) -> bool:
 
 def check_url(url: str) -> str:
     parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query:
+    try:
+        parts.port  # noqa: B018 (it raises on a port out of range)
+    except ValueError:
+        raise InvalidInput(f"a server is https://HOST[:PORT][/PATH], not {url[:80]!r}") from None
+    wrong = parts.query or parts.fragment or parts.username or parts.password
+    if parts.scheme not in ("https", "http") or not parts.hostname or wrong:
         raise InvalidInput(f"a server is https://HOST[:PORT][/PATH], not {url[:80]!r}")
     if parts.scheme == "http" and parts.hostname not in LOOPBACK:
         raise InvalidInput(
@@ -70,6 +75,14 @@ def check_url(url: str) -> str:
             hint="serve with --tls-cert/--tls-key, or behind a reverse proxy that does TLS",
         )
     return url.rstrip("/")
+
+
+def pinned_context(*, cafile: str | None = None, cadata: str | None = None) -> ssl.SSLContext:
+    """Trust what was pinned: the server's own certificate (accepted as the end of its chain,
+    whoever issued it) or the authority given."""
+    context = ssl.create_default_context(cafile=cafile, cadata=cadata)
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
 
 
 def fetch_certificate(url: str) -> bytes:
@@ -108,7 +121,7 @@ class RemoteConfig:
             return False
         if self.certificate is None:
             raise WorkspaceError(f"{self.root / CERTIFICATE} is missing: run `remote add` again")
-        return ssl.create_default_context(cafile=str(self.certificate))
+        return pinned_context(cafile=str(self.certificate))
 
     @classmethod
     def read(cls, root: Path, config: dict[str, Any]) -> RemoteConfig:
@@ -169,7 +182,10 @@ def _get(url: str, path: str, pem: str | None) -> dict[str, Any]:
 
     verify: ssl.SSLContext | bool = False
     if pem is not None:
-        verify = ssl.create_default_context(cadata=pem)
+        try:
+            verify = pinned_context(cadata=pem)
+        except ssl.SSLError:
+            raise InvalidInput("the certificate authority given is not a PEM certificate") from None
     try:
         response = httpx.get(url + path, verify=verify, timeout=TIMEOUT)
     except httpx.HTTPError as exc:
@@ -235,7 +251,13 @@ class Client:
         url = self.config.url + path
         headers = {"Content-Type": "application/json"} if document is not None else {}
         message = httpsig.Message(method, url, headers)
-        signed = httpsig.sign(message, body, self.signer.name, self.signer.ed25519_key())
+        signed = httpsig.sign(
+            message,
+            body,
+            self.signer.name,
+            self.signer.ed25519_key(),
+            workspace=self.config.workspace_id,
+        )
         try:
             response = httpx.request(
                 method,

@@ -25,10 +25,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 TAG = "ctg-exchange"
 LABEL = "ctg"
-COVERED = ("@method", "@target-uri", "content-digest")
+COVERED = ("@method", "@target-uri", "ctg-workspace", "content-digest")
+WORKSPACE = (
+    "Ctg-Workspace"  # the workspace the call is meant for: a server serving another refuses it
+)
 LIFETIME = timedelta(minutes=2)  # what a client asks for
 MAX_LIFETIME = timedelta(minutes=5)  # what a server accepts
 SKEW = timedelta(seconds=30)  # between the client's clock and the server's
+
+
+NOT_A_MEMBER = "bad signature: not the key of a member of this workspace"
 
 
 class Unauthenticated(Exception):
@@ -86,16 +92,17 @@ def sign(
     member: str,
     key: Ed25519PrivateKey,
     *,
+    workspace: str,
     now: datetime | None = None,
     lifetime: timedelta = LIFETIME,
     nonce: str | None = None,
 ) -> dict[str, str]:
-    """The headers ``message`` carries once signed: Content-Digest, Signature-Input,
-    Signature (added to a copy of its headers)."""
+    """The headers ``message`` carries once signed for ``workspace``: Ctg-Workspace,
+    Content-Digest, Signature-Input, Signature (added to a copy of its headers)."""
     from http_message_signatures import HTTPMessageSigner, algorithms
 
     created = now or datetime.now(UTC)
-    signable = _Signable(message.method, message.url, dict(message.headers))
+    signable = _Signable(message.method, message.url, {**message.headers, WORKSPACE: workspace})
     resolver: Any = _Keys(key)  # the library's resolver interface, without importing it early
     HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=resolver).sign(
         signable,
@@ -105,7 +112,7 @@ def sign(
         nonce=nonce or secrets.token_urlsafe(18),
         label=LABEL,
         tag=TAG,
-        covered_component_ids=COVERED[:2],
+        covered_component_ids=COVERED[:3],
         body=body,
     )
     return signable.headers
@@ -125,9 +132,12 @@ def verify(
     lower = {name.lower(): value for name, value in message.headers.items()}
     if "signature" not in lower or "signature-input" not in lower:
         raise Unauthenticated("the call is not signed (RFC 9421 Signature and Signature-Input)")
+    if WORKSPACE.lower() not in lower:
+        raise Unauthenticated(f"the call does not name its workspace ({WORKSPACE})")
     keys = _Keys(public=key_of)
     resolver: Any = keys
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
+    verifier.max_clock_skew = SKEW  # ours, so that our own message says what is wrong
     try:
         (result,) = verifier.verify(
             _Signable(message.method, message.url, dict(message.headers)),
@@ -136,14 +146,17 @@ def verify(
             require_components=COVERED,
             body=body,
         )
-    except (Unauthenticated, HTTPMessageSignaturesException, ValueError) as exc:
+    except (Unauthenticated, HTTPMessageSignaturesException, ValueError, TypeError) as exc:
         if keys.failure is not None:
             raise keys.failure from None
-        if keys.unknown is not None:
-            raise Unauthenticated(f"unknown member {keys.unknown[:80]!r}") from None
+        if keys.unknown is not None:  # said as a bad signature: no list of members to probe
+            raise Unauthenticated(NOT_A_MEMBER) from None
         raise Unauthenticated(f"bad signature: {_first_line(exc)}") from None
     params: Mapping[str, Any] = result.parameters
-    return _checked(params, now or datetime.now(UTC))
+    checked = _checked(params, now or datetime.now(UTC))
+    if keys.unknown is not None:
+        raise Unauthenticated(NOT_A_MEMBER)
+    return checked
 
 
 def _checked(params: Mapping[str, Any], now: datetime) -> Verified:

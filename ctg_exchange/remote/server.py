@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import queue
 import sys
 import threading
@@ -147,6 +148,7 @@ class Served:
         first = Workspace.open(settings.root)  # a workspace that does not open stops the start
         self.id, self.simulated = first.id, first.simulated
         first.close()
+        self.secret = os.urandom(32)  # seals prepares to their commits, for this run only
         self.workers = Workers(settings.root, WORKERS)
 
     @property
@@ -177,9 +179,8 @@ class Served:
         public = self.settings.public_url
         if public is None:
             return str(request.url)
-        path = request.url.path
         query = f"?{request.url.query}" if request.url.query else ""
-        return f"{public}{path.removeprefix(urlsplit(public).path)}{query}"
+        return f"{public}{request.url.path}{query}"  # the proxy strips the public path
 
     async def body(self, request: Request) -> bytes:
         """The body, refused past the ceiling without reading it all."""
@@ -197,16 +198,23 @@ class Served:
 
     def authenticate(self, request: Request, body: bytes) -> Member:
         """The member who signed the call, their nonce recorded; or a :class:`Refusal`."""
+        names = [name.lower() for name, _ in request.headers.items()]
+        for field in ("signature", "signature-input", "content-digest", "ctg-workspace"):
+            if names.count(field) > 1:
+                raise Refusal(401, "unauthenticated", f"the call carries {field} twice")
         message = httpsig.Message(request.method, self.url_of(request), dict(request.headers))
         try:
             verified = httpsig.verify(message, body, self.key_of)
         except httpsig.Unauthenticated as exc:
             raise Refusal(401, "unauthenticated", str(exc)) from None
+        if request.headers.get(httpsig.WORKSPACE) != self.id:
+            raise Refusal(401, "unauthenticated", "the call is meant for another workspace")
         member = self.member(verified.member)
         assert member is not None  # its key verified the signature
         if member.revoked_at is not None:
             raise Refusal(403, "revoked", f"{member.id} was revoked on {member.revoked_at[:10]}")
-        expires = utc_timestamp(verified.expires)
+        # kept until no clock allowance lets the call through again (RFC 9421 §7.2.2)
+        expires = utc_timestamp(verified.expires + httpsig.SKEW * 2)
         with self.workspace.store.transaction(write=True) as tx:
             fresh = tx.remember_nonce(verified.nonce, member.id, expires, utc_timestamp())
         if not fresh:
@@ -248,6 +256,9 @@ def signed(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return error(refusal.status, refusal.code, refusal.message)
         except ExchangeError as exc:
             return JSONResponse({"error": exc.to_json()}, status_code=status_of(exc))
+        except Exception as exc:  # one line for the caller and the log, never a traceback
+            access_log({"error": type(exc).__name__, "route": request.url.path[:80]})
+            return error(500, "internal", f"internal error ({type(exc).__name__})")
 
     return endpoint
 
@@ -267,10 +278,13 @@ async def _call(served: Served, request: Request, member: Member, body: bytes) -
 
     try:
         document = json.loads(body or b"{}")
-    except ValueError:
-        raise Refusal(422, "invalid_input", "the call's body is not JSON") from None
+        json.dumps(document, ensure_ascii=False).encode("utf-8")  # no lone surrogate in it
+    except (ValueError, RecursionError):
+        raise Refusal(422, "invalid_input", "the call's body is not JSON (UTF-8)") from None
     name = request.path_params["operation"]
-    return await served.run(lambda: execute(served.workspace, member, name, document))
+    return await served.run(
+        lambda: execute(served.workspace, member, name, document, served.secret)
+    )
 
 
 async def _healthz(request: Request) -> Response:

@@ -25,13 +25,14 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import hmac
 import inspect
 import random
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_type_hints
 
 from ..domain.actions import REQUEST_STEPS, Action
 from ..errors import ExchangeError, InvalidInput, NotAuthorised, NotFound, WorkspaceError
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from ..domain.models import Member
     from ..remote.client import Client, RemoteConfig
     from .clock import Clock
+    from .session import Recorder
     from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,6 +58,9 @@ class Operation:
     function: Callable[..., Any]  # the service itself
     changes: bool  # records events: prepared, signed, committed
     actions: frozenset[Action] = frozenset()  # the events it may record
+    primary: Action | None = None  # the one event it records once (the others: ``also``)
+    # what the primary event's payload must say, from the arguments: field -> value, or a test
+    expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @functools.cached_property
     def hints(self) -> dict[str, Any]:
@@ -64,6 +69,17 @@ class Operation:
     @functools.cached_property
     def parameters(self) -> list[str]:
         return list(inspect.signature(self.function).parameters)[1:]
+
+    @functools.cached_property
+    def required(self) -> list[str]:
+        parameters = inspect.signature(self.function).parameters
+        return [n for n in self.parameters if parameters[n].default is inspect.Parameter.empty]
+
+    def bound(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments by name, defaults included (the first, session or workspace, out)."""
+        bound = inspect.signature(self.function).bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k in self.parameters}
 
     @functools.cached_property
     def takes_session(self) -> bool:
@@ -84,14 +100,22 @@ def operation_named(name: str) -> Operation | None:
     return OPERATIONS.get(name)
 
 
-def remotable(name: str | Action, *, also: Collection[Action] = ()) -> Callable[[F], F]:
+def remotable(
+    name: str | Action,
+    *,
+    also: Collection[Action] = (),
+    expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> Callable[[F], F]:
     """Mark a service as one a member may run on a hosted workspace. A change is named by the
-    action it takes (``also``: the other events it may record); a reading service, by a name
-    of its own (``request.show``)."""
+    action it takes once (``also``: the other events it may record, such as register
+    versions), and says with ``expect`` what its event's payload must hold given the
+    arguments: the member's client signs nothing else. A reading service has a name of its
+    own (``request.show``)."""
 
     def mark(function: F) -> F:
-        actions = frozenset({name, *also}) if isinstance(name, Action) else frozenset(also)
-        operation = Operation(str(name), function, bool(actions), actions)
+        primary = name if isinstance(name, Action) else None
+        actions = frozenset({*([primary] if primary else []), *also})
+        operation = Operation(str(name), function, bool(actions), actions, primary, expect)
         OPERATIONS[operation.name] = operation
 
         @functools.wraps(function)
@@ -127,17 +151,21 @@ def encode_args(
 def decode_args(operation: Operation, document: Any) -> dict[str, Any]:
     from pydantic import ValidationError
 
+    takes = ", ".join(operation.parameters) or "no argument"
     if not isinstance(document, dict) or set(document) - set(operation.parameters):
-        raise InvalidInput(f"{operation.name} takes {', '.join(operation.parameters)}")
-    try:
-        return {
-            name: _adapter(operation.hints[name]).validate_python(value)
-            for name, value in document.items()
-        }
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{operation.name}: {where}: {first['msg']}") from None
+        raise InvalidInput(f"{operation.name} takes {takes}")
+    missing = [name for name in operation.required if name not in document]
+    if missing:
+        raise InvalidInput(f"{operation.name} needs {', '.join(missing)}")
+    decoded = {}
+    for name, value in document.items():
+        try:
+            decoded[name] = _adapter(operation.hints[name]).validate_python(value)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in (name, *first["loc"]))
+            raise InvalidInput(f"{operation.name}: {where}: {first['msg']}") from None
+    return decoded
 
 
 def encode_result(operation: Operation, value: Any) -> Any:
@@ -156,9 +184,9 @@ def message_key(namespace: str, message: bytes) -> str:
 class SignaturesNeeded(Exception):  # noqa: N818 (a signal, not a failure)
     """The prepare phase's answer: what the member is to sign, at which time."""
 
-    def __init__(self, to_sign: list[tuple[str, bytes]], now: str) -> None:
+    def __init__(self, dry: Recorder) -> None:
         super().__init__("signatures needed")
-        self.to_sign, self.now = to_sign, now
+        self.to_sign, self.proofs, self.now = dry.to_sign, dry.proofs, dry.now
 
 
 class Moved(ExchangeError):
@@ -172,8 +200,8 @@ class PreparingKeyring:
 
     collects = True
 
-    def signer_for(self, member: Member, to_sign: list[tuple[str, bytes]], now: str) -> Signer:
-        raise SignaturesNeeded(to_sign, now)
+    def signer_for(self, member: Member, dry: Recorder) -> Signer:
+        raise SignaturesNeeded(dry)
 
 
 class PresignedSigner:
@@ -192,9 +220,8 @@ class PresignedSigner:
         armored = self._signatures.get(message_key(namespace, message))
         if armored is None:
             raise Moved("the log moved while the change was signed: prepare it again")
-        try:
-            parsed = sshsig.parse(sshsig.dearmor(armored))
-            sshsig.check(parsed, self.public_key, namespace, message)
+        try:  # the whole signature, the curve included: only then is it theirs
+            sshsig.verify(self.public_key, namespace, message, armored)
         except ExchangeError:
             raise NotAuthorised(
                 "bad-event-signature", f"a signature sent is not {self.name}'s of what it signs"
@@ -208,27 +235,34 @@ class PresignedKeyring:
     def __init__(self, signatures: dict[str, str]) -> None:
         self._signatures = signatures
 
-    def signer_for(self, member: Member, to_sign: list[tuple[str, bytes]], now: str) -> Any:
+    def signer_for(self, member: Member, dry: Recorder) -> Any:
         return PresignedSigner(member, self._signatures)
 
 
+def ticket(secret: bytes, member: str, name: str, now: str, args: Any) -> str:
+    """What binds a commit to its prepare: the time the server gave, for this member, this
+    operation and these arguments (an HMAC under the server's own secret)."""
+    from ..audit.canonical import canonical_json
+
+    bound = canonical_json({"member": member, "operation": name, "now": now, "args": args})
+    return hmac.new(secret, bound, hashlib.sha256).hexdigest()
+
+
 def commit_clock(clock: Clock, now: Any) -> Clock:
-    """The server's clock fixed at the time the prepare gave, if that is its own recent time."""
+    """The server's clock fixed at the time its prepare gave, if that is recent still."""
     from dataclasses import replace
 
     from ..domain.dates import parse_timestamp
 
-    try:
-        moment = parse_timestamp(str(now))
-        own = parse_timestamp(clock.now())
-    except ValueError:
-        raise InvalidInput("the commit's time is not a log time") from None
+    moment, own = parse_timestamp(str(now)), parse_timestamp(clock.now())
     if abs(own - moment) > NOW_WINDOW:
         raise Moved("the change was prepared too long ago: prepare it again")
     return replace(clock, fixed_now=str(now))
 
 
-def execute(workspace: Workspace, member: Member, name: str, document: Any) -> dict[str, Any]:
+def execute(
+    workspace: Workspace, member: Member, name: str, document: Any, secret: bytes
+) -> dict[str, Any]:
     """Run the service ``name`` as ``member`` on ``workspace``; the answer's JSON."""
     from .session import Session
 
@@ -237,7 +271,8 @@ def execute(workspace: Workspace, member: Member, name: str, document: Any) -> d
         raise NotFound(f"no operation {name[:80]!r}")
     if not isinstance(document, dict):
         raise InvalidInput("a call's body is a JSON object")
-    args = decode_args(operation, document.get("args", {}))
+    raw_args = document.get("args", {})
+    args = decode_args(operation, raw_args)
     if not operation.changes:
         target: Any = workspace
         if operation.takes_session:
@@ -248,27 +283,36 @@ def execute(workspace: Workspace, member: Member, name: str, document: Any) -> d
     if phase == "prepare":
         keyring: Any = PreparingKeyring()
     elif phase == "commit":
-        signatures = document.get("signatures")
+        now, signatures = document.get("now"), document.get("signatures")
+        sealed = document.get("ticket")
+        if (
+            not isinstance(now, str)
+            or not isinstance(sealed, str)
+            or not hmac.compare_digest(sealed, ticket(secret, member.id, name, now, raw_args))
+        ):
+            raise Moved("this commit is not the one prepared (or the server restarted)")
         if not isinstance(signatures, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in signatures.items()
         ):
             raise InvalidInput("a commit carries the signatures, by message")
-        keyring, clock = PresignedKeyring(signatures), commit_clock(clock, document.get("now"))
+        keyring, clock = PresignedKeyring(signatures), commit_clock(clock, now)
     else:
         raise InvalidInput(f"{name} is a change: phase prepare, then commit")
     session = Session(workspace, keyring, clock, member.id)
     try:
         result = operation.function(session, **args)
     except SignaturesNeeded as needed:
-        return {
-            "prepare": {
-                "now": needed.now,
-                "sign": [
-                    {"namespace": ns, "message": base64.b64encode(message).decode("ascii")}
-                    for ns, message in needed.to_sign
-                ],
+        items = []
+        for index, (namespace, message) in enumerate(needed.to_sign):
+            item: dict[str, Any] = {
+                "namespace": namespace,
+                "message": base64.b64encode(message).decode(),
             }
-        }
+            if index in needed.proofs:
+                item["proof"] = [node.hex() for node in needed.proofs[index]]
+            items.append(item)
+        seal = ticket(secret, member.id, name, needed.now, raw_args)
+        return {"prepare": {"now": needed.now, "ticket": seal, "sign": items}}
     return {"result": encode_result(operation, result)}
 
 
@@ -317,67 +361,76 @@ class RemoteSession:
         document: dict[str, Any] = {"args": encode_args(operation, args, kwargs)}
         path = f"/v1/call/{operation.name}"
         if not operation.changes:
-            return decode_result(operation, self.client().call("POST", path, document)["result"])
+            return self._result(operation, self.client().call("POST", path, document))
+        intent = operation.bound(args, kwargs)
         for attempt in range(RETRIES):
             if attempt:  # others committed meanwhile: let them pass, not all at once
                 time.sleep(random.uniform(0, PAUSE * attempt))  # noqa: S311 (jitter)
-            prepared = self.client().call("POST", path, {**document, "phase": "prepare"})
-            if "result" in prepared:
-                return decode_result(operation, prepared["result"])
-            signatures = self._signed(operation, document["args"], prepared.get("prepare"))
+            answer = self.client().call("POST", path, {**document, "phase": "prepare"})
+            prepared = answer.get("prepare")
+            if not isinstance(prepared, dict) or not isinstance(prepared.get("now"), str):
+                raise_refusal("the server's answer to a prepare is not a prepared change")
+            signatures = self._signed(operation, intent, prepared)
+            commit = {
+                **document,
+                "phase": "commit",
+                "now": prepared["now"],
+                "ticket": str(prepared.get("ticket")),
+                "signatures": signatures,
+            }
             try:
-                answer = self.client().call(
-                    "POST",
-                    path,
-                    {
-                        **document,
-                        "phase": "commit",
-                        "now": prepared["prepare"]["now"],
-                        "signatures": signatures,
-                    },
-                )
+                return self._result(operation, self.client().call("POST", path, commit))
             except ServerError as exc:
                 if exc.status == 409:
                     continue
                 raise
-            return decode_result(operation, answer["result"])
         raise ServerError(
             f"the log kept moving: {operation.name} was prepared {RETRIES} times, never "
             "committed (others are busy): try again"
         )
 
-    def _signed(self, operation: Operation, args: dict[str, Any], prepared: Any) -> dict[str, str]:
-        """Check each message the server asks the member to sign, then sign it."""
+    @staticmethod
+    def _result(operation: Operation, answer: dict[str, Any]) -> Any:
+        from pydantic import ValidationError
+
+        from ..remote.client import ServerError
+
+        try:
+            return decode_result(operation, answer["result"])
+        except (KeyError, ValidationError, RecursionError):
+            raise ServerError(f"the server's answer to {operation.name} is not one") from None
+
+    def _signed(
+        self, operation: Operation, intent: dict[str, Any], prepared: dict[str, Any]
+    ) -> dict[str, str]:
+        """Check each message the server asks the member to sign, then sign it all, or
+        nothing."""
         from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 
-        if not isinstance(prepared, dict) or not isinstance(prepared.get("sign"), list):
+        items = prepared.get("sign")
+        if not isinstance(items, list) or not items or len(items) > MAX_MESSAGES:
             raise_refusal("the server's prepared change is not one")
         signer = self.client().signer
-        signatures: dict[str, str] = {}
-        events = 0
-        for item in prepared["sign"]:
+        checked = Batch(self.config.workspace_id, signer.name, operation, intent)
+        messages = []
+        for item in items:
             namespace, message = _message(item)
             if namespace == NAMESPACE_EVENT:
-                check_event(
-                    message,
-                    self.config.workspace_id,
-                    signer.name,
-                    operation,
-                    args,
-                    simulated=self.config.simulated,
-                )
-                events += 1
+                checked.event(message, simulated=self.config.simulated)
             elif namespace == NAMESPACE_CHECKPOINT:
-                check_checkpoint(message, self.config.workspace_id)
+                checked.checkpoint(message, item.get("proof"))
             else:
                 raise_refusal(f"the server asks to sign in the namespace {namespace[:40]!r}")
-            signatures[message_key(namespace, message)] = signer.sign(namespace, message)
-        if events == 0:
-            raise_refusal("the server asks to sign a change with no event")
-        return signatures
+            messages.append((namespace, message))
+        checked.complete()
+        return {message_key(ns, message): signer.sign(ns, message) for ns, message in messages}
 
 
-def raise_refusal(why: str) -> Any:
+MAX_MESSAGES = 16  # a change records one event, a few register versions, a checkpoint
+MAX_ALSO = 4  # register versions a change may feed (one fiche per party, and their notes)
+
+
+def raise_refusal(why: str) -> NoReturn:
     from ..remote.client import ServerError
 
     raise ServerError(f"refused to sign: {why}")
@@ -389,7 +442,82 @@ def _message(item: Any) -> tuple[str, bytes]:
     try:
         return item["namespace"], base64.b64decode(str(item.get("message")), validate=True)
     except ValueError:
-        return raise_refusal("a message to sign is not base64")  # type: ignore[no-any-return]
+        raise_refusal("a message to sign is not base64")
+
+
+def said(text: str | None) -> str | None:
+    """The digest the log keeps of a typed text, as the services keep it (trimmed; none when
+    blank): what the member's client expects in the event it signs."""
+    from ..audit.canonical import text_digest
+
+    return text_digest(text.strip()) if text is not None and text.strip() else None
+
+
+@dataclass
+class Batch:
+    """The messages of one change, checked one by one, then as a whole: this log's events, in
+    a chain, taken by this member, of the command's actions (its own exactly once, saying what
+    was asked), about the request it names; a checkpoint only of the tree those events end."""
+
+    log: str
+    member: str
+    operation: Operation
+    intent: dict[str, Any]
+    events: list[Any] = field(default_factory=list)
+    checkpoints: list[Any] = field(default_factory=list)
+
+    def event(self, message: bytes, *, simulated: bool = False) -> None:
+        check_event(
+            message, self.log, self.member, self.operation, self.intent, simulated=simulated
+        )
+        from ..audit.events import EVENT_PREFIX, Event, loads_canonical
+
+        body = loads_canonical(message.removeprefix(EVENT_PREFIX).decode("utf-8"))
+        event = Event(**{k: v for k, v in body.items() if k != "v"})
+        if self.events:
+            previous = self.events[-1]
+            if event.seq != previous.seq + 1 or event.prev != previous.digest():
+                raise_refusal("the events to sign do not follow one another")
+        if self.checkpoints:
+            raise_refusal("an event to sign comes after a checkpoint")
+        self.events.append(event)
+
+    def checkpoint(self, message: bytes, proof: Any) -> None:
+        from ..audit import merkle
+        from ..audit.checkpoint import CHECKPOINT_EVERY, origin_of, parse_text
+
+        try:
+            checkpoint = parse_text(message.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, ExchangeError):
+            raise_refusal("a checkpoint to sign is not one")
+        if checkpoint.origin != origin_of(self.log):
+            raise_refusal("a checkpoint to sign is of another log")
+        last = self.events[-1] if self.events else None
+        if last is None or checkpoint.size != last.seq or last.seq % CHECKPOINT_EVERY:
+            raise_refusal("a checkpoint to sign is not the one this change makes")
+        try:
+            nodes = [bytes.fromhex(node) for node in proof]
+            root = merkle.root_from_inclusion(
+                last.seq - 1, last.seq, merkle.leaf_hash(last.signed_bytes()), nodes
+            )
+        except (TypeError, ValueError):
+            raise_refusal("a checkpoint to sign comes without the proof of its last event")
+        if root != checkpoint.root:
+            raise_refusal("a checkpoint to sign is not of a tree your event ends")
+        self.checkpoints.append(checkpoint)
+
+    def complete(self) -> None:
+        primary = [e for e in self.events if e.action == self.operation.primary]
+        if len(primary) != 1:
+            raise_refusal(f"{self.operation.name} records one {self.operation.primary} event")
+        if len(self.events) - 1 > MAX_ALSO:
+            raise_refusal("the change records more events than the command takes")
+        expected = self.operation.expect(self.intent) if self.operation.expect else {}
+        payload = primary[0].payload
+        for key, wanted in expected.items():
+            found = payload.get(key)
+            if not (wanted(found) if callable(wanted) else found == wanted):
+                raise_refusal(f"the event's {key} is not what you asked")
 
 
 def check_event(
@@ -425,14 +553,3 @@ def check_event(
         raise_refusal(f"an event to sign is about {event.subject[:40]!r}, not {request}")
     if not simulated and abs(datetime.now(UTC) - moment) > timedelta(minutes=10):
         raise_refusal(f"an event to sign is dated {event.time[:19]}Z, not now")
-
-
-def check_checkpoint(message: bytes, log: str) -> None:
-    from ..audit.checkpoint import origin_of, parse_text
-
-    try:
-        checkpoint = parse_text(message.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, ExchangeError):
-        raise_refusal("a checkpoint to sign is not one")
-    if checkpoint.origin != origin_of(log):
-        raise_refusal("a checkpoint to sign is of another log")

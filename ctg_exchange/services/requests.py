@@ -41,7 +41,7 @@ from ..errors import InvalidInput, NotAuthorised, NotFound, Refused, cut
 from ..policy.checks import check_references
 from ..policy.screening import Screening, screen
 from ..store.base import Tx
-from .remoting import remotable
+from .remoting import remotable, said
 from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
 
@@ -180,7 +180,10 @@ def check_request(session: Session, content: RequestContent) -> Screening:
     return screening
 
 
-@remotable(Action.FILE)
+@remotable(
+    Action.FILE,
+    expect=lambda a: {"content_sha256": content_digest(a["content"]), "to_status": "filed"},
+)
 def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
     today = session.clock.today()
 
@@ -214,7 +217,13 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
     return perform(session, operation)
 
 
-@remotable(Action.AMEND)
+@remotable(
+    Action.AMEND,
+    expect=lambda a: {
+        "request": a["request_id"],
+        "changed": lambda got: set(got) <= set(a["changes"]),
+    },
+)
 def amend_request(session: Session, request_id: str, changes: dict[str, Any]) -> ExchangeRequest:
     """Change a filed or returned request; it is screened again and filed again."""
     if not changes:
@@ -254,7 +263,7 @@ def amend_request(session: Session, request_id: str, changes: dict[str, Any]) ->
     return perform(session, operation)
 
 
-@remotable(Action.WITHDRAW)
+@remotable(Action.WITHDRAW, expect=lambda a: {"text_sha256": said(a["reason"])})
 def withdraw_request(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     text = required_text(reason, "--reason")
 

@@ -45,9 +45,38 @@ from ..errors import InvalidInput, Refused
 from ..policy.model import Policy
 from ..store.base import Tx
 from .register import feed_acceptance
-from .remoting import remotable
+from .remoting import remotable, said
 from .requests import load_request, record_step, required_text, text_or_none
 from .session import Recorder, Session, perform
+
+
+def _opinion_said(a: dict[str, Any]) -> dict[str, Any]:
+    """What an opinion's event says, from its arguments (the member's client checks it)."""
+    texts = [text.strip() for text in a["recommendations"]]
+    numbered = [parse_recommendation(i, t) for i, t in enumerate(texts, start=1)]
+    return {
+        "verdict": Verdict(a["verdict"]).value,
+        "text_sha256": said(a["note"]),
+        "recommendations": [{"kind": r.kind.value, "sha256": said(r.text)} for r in numbered],
+    }
+
+
+def _approval_said(a: dict[str, Any]) -> dict[str, Any]:
+    """What an approval's event says of the answers given (numbers, reasons' digests)."""
+
+    def number(label: str) -> int:
+        digits = label.strip().upper().removeprefix("R")
+        return int(digits) if digits.isdigit() else -1
+
+    set_aside = [item.partition("=") for item in a["set_aside"]]
+    return {
+        "text_sha256": said(a["justification"]),
+        "adopted": lambda got: sorted(got or ()) == sorted(number(x) for x in a["adopt"]),
+        "set_aside": lambda got: (
+            sorted((s["number"], s["reason_sha256"]) for s in got or ())
+            == sorted((number(label), said(reason)) for label, _, reason in set_aside)
+        ),
+    }
 
 
 def _simple_step(
@@ -60,18 +89,18 @@ def _simple_step(
     return perform(session, operation)
 
 
-@remotable(Action.STUDY_ACCEPT)
+@remotable(Action.STUDY_ACCEPT, expect=lambda a: {"text_sha256": said(a["note"])})
 def study_accept(session: Session, request_id: str, note: str) -> ExchangeRequest:
     return _simple_step(session, request_id, Action.STUDY_ACCEPT, required_text(note, "--note"))
 
 
-@remotable(Action.STUDY_RETURN)
+@remotable(Action.STUDY_RETURN, expect=lambda a: {"text_sha256": said(a["reason"])})
 def study_return(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     text = required_text(reason, "--reason")
     return _simple_step(session, request_id, Action.STUDY_RETURN, text)
 
 
-@remotable(Action.STUDY_SUBMIT)
+@remotable(Action.STUDY_SUBMIT, expect=lambda a: {"text_sha256": said(a["note"])})
 def study_submit(session: Session, request_id: str, note: str | None = None) -> ExchangeRequest:
     return _simple_step(
         session,
@@ -116,7 +145,7 @@ def _check_against_request(
         )
 
 
-@remotable(Action.OPINION)
+@remotable(Action.OPINION, expect=_opinion_said)
 def give_opinion(
     session: Session,
     request_id: str,
@@ -166,7 +195,7 @@ def give_opinion(
     return perform(session, operation)
 
 
-@remotable(Action.ANNOTATE)
+@remotable(Action.ANNOTATE, expect=lambda a: {"text_sha256": said(a["note"])})
 def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
     note = required_text(note, "--note")
     today = session.clock.today()
@@ -189,7 +218,7 @@ def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
     return perform(session, operation)
 
 
-@remotable(Action.APPROVE)
+@remotable(Action.APPROVE, expect=_approval_said)
 def approve(
     session: Session,
     request_id: str,
@@ -259,7 +288,7 @@ def approve(
     return perform(session, operation)
 
 
-@remotable(Action.REJECT)
+@remotable(Action.REJECT, expect=lambda a: {"text_sha256": said(a["reason"])})
 def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     reason = required_text(reason, "--reason")
     today = session.clock.today()
@@ -283,7 +312,11 @@ def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
     return perform(session, operation)
 
 
-@remotable(Action.ACCEPT_CONDITIONS, also={Action.REGISTER_VERSION})
+@remotable(
+    Action.ACCEPT_CONDITIONS,
+    also={Action.REGISTER_VERSION},
+    expect=lambda a: {"dpia_ref_sha256": said(a["dpia_ref"])},
+)
 def accept_conditions(
     session: Session, request_id: str, dpia_ref: str | None = None
 ) -> ExchangeRequest:

@@ -85,9 +85,9 @@ class Keyring:
 
     collects = False  # a remote member's keyring collects what they are to sign instead
 
-    def signer_for(self, member: Member, to_sign: list[tuple[str, bytes]], now: str) -> Signer:
-        """The signer of a change whose dry run made ``to_sign`` at ``now`` (here: the
-        member's key; a server's keyring gives what the member's client signed)."""
+    def signer_for(self, member: Member, dry: Recorder) -> Signer:
+        """The signer of a change whose dry run was ``dry`` (here: the member's key; a
+        server's keyring gives what the member's client signed)."""
         return self.signer(member)
 
     def signer_by_id(self, member_id: str) -> Signer:
@@ -163,6 +163,7 @@ class Recorder:
         # in order, so that their client signs them and the commit re-makes the same ones
         self.collect = collect and signer is None
         self.to_sign: list[tuple[str, bytes]] = []
+        self.proofs: dict[int, list[bytes]] = {}  # by index in to_sign: checkpoints' proofs
 
     def _sign(self, namespace: str, message: bytes) -> str:
         if self._signer is not None:
@@ -218,11 +219,24 @@ class Recorder:
         if latest is not None and latest.size == size:
             if any(s.signer == actor.id for s in latest.signers):
                 return latest
+            if self.collect:
+                self._collect_checkpoint(latest.text, size)
+                return None
             return self.sign_checkpoint(latest.id, latest.text, actor, role)
         root = self._tx.tree_root(size)
         text = note_text(origin_of(self._log_id), size, root)
+        if self.collect:
+            self._collect_checkpoint(text, size)
+            return None
         checkpoint_id = self._tx.add_checkpoint(size, root.hex(), text, self.now)
         return self.sign_checkpoint(checkpoint_id, text, actor, role)
+
+    def _collect_checkpoint(self, text: str, size: int) -> None:
+        """A checkpoint a remote member is to sign, with the proof that their last event is
+        the tree's last leaf (their client rebuilds the root from it)."""
+        proof = self._tx.inclusion_proof(size - 1, size) if size else []
+        self.to_sign.append((NAMESPACE_CHECKPOINT, text.encode("utf-8")))
+        self.proofs[len(self.to_sign) - 1] = proof
 
     def sign_checkpoint(
         self, checkpoint_id: int, text: str, actor: Member, role: Role, *, cosign: bool = False
@@ -269,7 +283,7 @@ def perform(session: Session, operation: Operation[T]) -> T:
             return actor, dry
 
     actor, dry = when_not_busy(store, check)
-    signer = session.keyring.signer_for(actor, dry.to_sign, dry.now)
+    signer = session.keyring.signer_for(actor, dry)
 
     def commit() -> T:
         with store.transaction(write=True) as tx:

@@ -180,8 +180,9 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
 
     # -- served calls -----------------------------------------------------------------------
     def remember_nonce(self, nonce: str, member: str, expires: str, now: str) -> bool:
-        """Record a signed call's nonce; False if it was already taken (a replay). Nonces
-        past their expiry are forgotten: a call that old is refused for its date anyway."""
+        """Record a signed call's nonce; False if it was already taken (a replay). ``expires``
+        is when the call is refused for its date whatever its nonce (its expiry, plus the
+        clocks' allowance): a nonce is forgotten only after that."""
         self.execute("DELETE FROM http_nonces WHERE expires < ?", (now,))
         if self._one("SELECT 1 FROM http_nonces WHERE nonce = ?", (nonce,)) is not None:
             return False
