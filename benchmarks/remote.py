@@ -88,7 +88,7 @@ def run_cell(env: dict[str, str], base: Path, clients: int, requests: int) -> di
     served = Served(env)
     try:
         remote = base / "remote"
-        cli(env, "--workspace", str(remote), "remote", "add", served.url)
+        cli(env, "--workspace", str(remote), "remote", "add", served.url, "--rehearsal")
         shares = [requests // clients + (i < requests % clients) for i in range(clients)]
         workers = [
             subprocess.Popen(
@@ -141,7 +141,7 @@ def show_latency(env: dict[str, str], base: Path) -> tuple[float, float]:
     served = Served(env)
     try:
         remote_dir = base / "remote-show"
-        cli(env, "--workspace", str(remote_dir), "remote", "add", served.url)
+        cli(env, "--workspace", str(remote_dir), "remote", "add", served.url, "--rehearsal")
         signer = KeyDir(Path(env["CTG_KEY_DIR"])).open_signer("v.agent", PASSPHRASE)
         session = RemoteSession(open_remote(remote_dir), "v.agent", lambda _: signer, Clock())
         remote = median(session)

@@ -324,7 +324,7 @@ def test_a_pinned_certificate_and_another_one(ctg: Ctg, tmp_path: Path) -> None:
     client = tmp_path / "remote"
     with serving(ctg, tls=first) as server:
         wrong = ctg(
-            "--workspace", str(client), "remote", "add", server.url,
+            "--workspace", str(client), "remote", "add", server.url, "--rehearsal",
             "--fingerprint", _fingerprint(other[0]),
         )  # fmt: skip
         assert wrong.exit_code == 1, wrong.output
@@ -332,7 +332,7 @@ def test_a_pinned_certificate_and_another_one(ctg: Ctg, tmp_path: Path) -> None:
         assert not client.exists()
 
         added = ctg(
-            "--workspace", str(client), "remote", "add", server.url,
+            "--workspace", str(client), "remote", "add", server.url, "--rehearsal",
             "--fingerprint", _fingerprint(first[0]),
         )  # fmt: skip
         assert added.exit_code == 0, added.output
@@ -354,7 +354,7 @@ def test_a_local_command_on_a_remote_workspace_says_so(
     ctg: Ctg, served: Server, tmp_path: Path
 ) -> None:
     client = tmp_path / "remote"
-    ctg.ok("--workspace", str(client), "remote", "add", served.url)
+    ctg.ok("--workspace", str(client), "remote", "add", served.url, "--rehearsal")
     refused = ctg("--workspace", str(client), "audit", "verify")
     assert refused.exit_code == 1, refused.output
     assert f"is a remote workspace (served at {served.url}): this command does not run" in (
@@ -434,7 +434,7 @@ def remote_dirs(ctg: Ctg, url: str, tmp_path: Path) -> dict[str, Path]:
     each party's members have)."""
     dirs = {party: tmp_path / f"remote-{party}" for party in ("ville", "caf")}
     for directory in dirs.values():
-        ctg.ok("--workspace", str(directory), "remote", "add", url)
+        ctg.ok("--workspace", str(directory), "remote", "add", url, "--rehearsal")
     return dirs
 
 
@@ -757,3 +757,12 @@ def test_the_client_checks_what_the_event_says() -> None:
     note = "ctg-exchange.example/11111111-2222-3333-4444-555555555555\n7\n" + "A" * 43 + "=\n"
     with pytest.raises(ServerError, match="checkpoint"):
         checkpointed.checkpoint(note.encode(), [])
+
+
+def test_a_rehearsal_is_accepted_only_knowingly(ctg: Ctg, served: Server, tmp_path: Path) -> None:
+    """A rehearsal's server dates the events as it likes (its simulated day): the member's
+    client would then not check the dates, so it must be said at `remote add`."""
+    refused = ctg("--workspace", str(tmp_path / "r"), "remote", "add", served.url)
+    assert refused.exit_code == 1
+    assert "a rehearsal (simulated clock): add --rehearsal" in refused.stderr
+    assert not (tmp_path / "r").exists()

@@ -26,8 +26,13 @@ def remote() -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Or: the authority (PEM) its certificate must be signed by.",
 )
+@click.option(
+    "--rehearsal",
+    is_flag=True,
+    help="The server's workspace is a rehearsal (its dates are simulated): accept it.",
+)
 @common_options
-def add(url: str, fingerprint: str | None, ca_file: Path | None) -> None:
+def add(url: str, fingerprint: str | None, ca_file: Path | None, rehearsal: bool) -> None:
     """Make --workspace DIR a remote workspace of the server at URL, its certificate pinned.
 
     A server later showing another certificate is refused before anything signed is sent.
@@ -39,7 +44,9 @@ def add(url: str, fingerprint: str | None, ca_file: Path | None) -> None:
     """
     from ..remote.client import add as add_remote
 
-    config = add_remote(options().workspace_dir, url, expect=fingerprint, ca_file=ca_file)
+    config = add_remote(
+        options().workspace_dir, url, expect=fingerprint, ca_file=ca_file, rehearsal=rehearsal
+    )
     if options().json:
         emit_json({"workspace": str(config.root), "url": config.url, "id": config.workspace_id})
     else:

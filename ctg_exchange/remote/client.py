@@ -133,7 +133,9 @@ class RemoteConfig:
         return cls(root, check_url(remote["url"]), config["id"], remote.get("simulated") is True)
 
 
-def add(root: Path, url: str, *, expect: str | None, ca_file: Path | None) -> RemoteConfig:
+def add(
+    root: Path, url: str, *, expect: str | None, ca_file: Path | None, rehearsal: bool = False
+) -> RemoteConfig:
     """Make ``root`` a remote workspace of the server at ``url``, its certificate pinned."""
     url = check_url(url)
     if (root / CONFIG_NAME).exists():
@@ -158,10 +160,16 @@ def add(root: Path, url: str, *, expect: str | None, ca_file: Path | None) -> Re
     workspace_id = health.get("workspace")
     if not isinstance(workspace_id, str):
         raise ServerError(f"{url} does not serve a ctg-exchange workspace")
+    simulated = health.get("simulated") is True
+    if simulated != rehearsal:  # a rehearsal's events are dated as its server says: say so
+        raise InvalidInput(
+            "the server's workspace is a rehearsal (simulated clock): add --rehearsal to work on it"
+            if simulated
+            else "the server's workspace is not a rehearsal: drop --rehearsal"
+        )
     ensure_private_dir(root)
     if pem is not None:
         write_atomic(root / CERTIFICATE, pem.encode("ascii"))
-    simulated = health.get("simulated") is True
     config = {"format": FORMAT, "id": workspace_id, "remote": {"url": url, "simulated": simulated}}
     write_atomic(root / CONFIG_NAME, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
     return RemoteConfig(root, url, workspace_id, simulated)
