@@ -490,10 +490,12 @@ def test_a_change_prepared_while_the_log_moves_is_prepared_again(
     """Between one member's prepare and commit another member's change lands: the commit's
     bytes no longer match what was signed (409), the client prepares again, and both
     changes are in one linear, verified chain."""
+    from ctg_exchange.remote import server
     from ctg_exchange.services import remoting
 
     from conftest import REQUEST, REQUEST_TO_VILLE
 
+    monkeypatch.setattr(server, "LEASE", 0.3)  # the town hall holds the tail, then lets go
     dirs = remote_dirs(ctg, served.url, tmp_path)
     honest = remoting.RemoteSession._signed
     prepares: list[str] = []
@@ -766,3 +768,34 @@ def test_a_rehearsal_is_accepted_only_knowingly(ctg: Ctg, served: Server, tmp_pa
     assert refused.exit_code == 1
     assert "a rehearsal (simulated clock): add --rehearsal" in refused.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_concurrent_changes_queue_on_the_tail_instead_of_failing(
+    ctg: Ctg, served: Server, tmp_path: Path
+) -> None:
+    """Four members' clients filing at once: each prepare waits for the change before it to
+    commit, none is prepared for nothing, and the chain has them all."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from procedure_worker import CONTENT
+
+    from ctg_exchange.domain.models import RequestContent
+    from ctg_exchange.services.clock import Clock
+    from ctg_exchange.services.remoting import RemoteSession
+    from ctg_exchange.services.requests import file_request
+    from ctg_exchange.services.workspace import open_remote
+
+    config = open_remote(remote_dirs(ctg, served.url, tmp_path)["ville"])
+    signer = KeyDir(ctg.keys).open_signer("v.agent", PASSPHRASE)
+    content = RequestContent.model_validate(CONTENT)
+
+    def files(_: int) -> list[str]:
+        session: Any = RemoteSession(config, "v.agent", lambda _: signer, Clock())
+        return [file_request(session, content).id for _ in range(3)]
+
+    with ThreadPoolExecutor(4) as pool:
+        filed = [rid for ids in pool.map(files, range(4)) for rid in ids]
+
+    assert len(set(filed)) == 12
+    assert [line["status"] for line in served.log].count(409) == 0
+    assert ctg.json("audit", "verify")["events"] >= 12

@@ -15,6 +15,7 @@ never a request id or a query), status, member, milliseconds. No personal data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 MAX_BODY = 1024 * 1024  # a call's JSON body; packages travel on their own routes
 WORKERS = 4  # threads doing the calls' work, each with its workspace open
+LEASE = 3.0  # seconds a prepared change holds the log's tail, waiting for its commit
 API = "/v1"
 
 
@@ -150,6 +152,7 @@ class Served:
         first.close()
         self.secret = os.urandom(32)  # seals prepares to their commits, for this run only
         self.workers = Workers(settings.root, WORKERS)
+        self.tail = Tail()
 
     @property
     def workspace(self) -> Workspace:
@@ -282,9 +285,58 @@ async def _call(served: Served, request: Request, member: Member, body: bytes) -
     except (ValueError, RecursionError):
         raise Refusal(422, "invalid_input", "the call's body is not JSON (UTF-8)") from None
     name = request.path_params["operation"]
-    return await served.run(
-        lambda: execute(served.workspace, member, name, document, served.secret)
-    )
+    phase = document.get("phase") if isinstance(document, dict) else None
+    if phase not in ("prepare", "commit"):
+        return await served.run(
+            lambda: execute(served.workspace, member, name, document, served.secret)
+        )
+    # a change holds the log's tail from its prepare to its commit, so that the others queue
+    # behind it rather than prepare what its commit is about to invalidate
+    lease = served.tail
+    if phase == "prepare":
+        token = await lease.acquire()
+    else:
+        token = str(document.get("lease", ""))
+    try:
+        answer = await served.run(
+            lambda: execute(served.workspace, member, name, document, served.secret)
+        )
+    except BaseException:
+        lease.release(token)
+        raise
+    if phase == "prepare" and isinstance(answer.get("prepare"), dict):
+        answer["prepare"]["lease"] = token  # held until the commit, or LEASE at most
+    else:
+        lease.release(token)
+    return answer
+
+
+class Tail:
+    """Who may prepare the log's next events: one change at a time, from its prepare to its
+    commit (or :data:`LEASE`, if its member never commits)."""
+
+    def __init__(self) -> None:
+        self._held: tuple[str, float] | None = None  # token, until (monotonic)
+        self._changed = asyncio.Condition()
+
+    async def acquire(self) -> str:
+        token = os.urandom(12).hex()
+        async with self._changed:
+            while self._held is not None and self._held[1] > time.monotonic():
+                wait = self._held[1] - time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=max(wait, 0.001))
+            self._held = (token, time.monotonic() + LEASE)
+        return token
+
+    def release(self, token: str) -> None:
+        if self._held is not None and self._held[0] == token:
+            self._held = None
+            asyncio.get_running_loop().create_task(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
 
 async def _healthz(request: Request) -> Response:

@@ -376,6 +376,7 @@ class RemoteSession:
                 "phase": "commit",
                 "now": prepared["now"],
                 "ticket": str(prepared.get("ticket")),
+                "lease": str(prepared.get("lease", "")),
                 "signatures": signatures,
             }
             try:
