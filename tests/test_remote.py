@@ -799,3 +799,30 @@ def test_concurrent_changes_queue_on_the_tail_instead_of_failing(
     assert len(set(filed)) == 12
     assert [line["status"] for line in served.log].count(409) == 0
     assert ctg.json("audit", "verify")["events"] >= 12
+
+
+def test_both_parties_agree_a_renewal_from_their_own_machines(
+    ctg: Ctg, served: Server, tmp_path: Path
+) -> None:
+    """The town hall proposes, the Caf countersigns, each from its own remote workspace."""
+    dirs = remote_dirs(ctg, served.url, tmp_path)
+
+    def at(party: str, *args: str, as_: str) -> Any:
+        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
+        assert result.exit_code == 0, (args, result.output)
+        return json.loads(result.stdout)
+
+    renewal = ("convention", "renew", "--until", "2029-12-31", "--reference", "Délibération")
+    proposed = at("ville", *renewal, as_="v.admin")
+    assert proposed["change"]["status"] == "pending" and proposed["end"] == "2025-12-31"
+    seq = str(at("caf", "convention", "show", as_="c.dpo")["pending"])
+    refused = ctg("--workspace", str(dirs["ville"]), "convention", "countersign", seq,
+                  "--reference", "x", as_="v.admin")  # fmt: skip
+    assert refused.exit_code == 1 and "BOTH_PARTIES" in refused.stderr
+    agreed = at("caf", "convention", "countersign", seq, "--reference", "Décision du CA",
+                as_="c.admin")  # fmt: skip
+    assert (agreed["end"], agreed["change"]["status"]) == ("2029-12-31", "in_effect")
+    at("caf", "convention", "terminate", "--on", "2028-06-30", "--reason", "Préavis",
+       as_="c.admin")  # fmt: skip
+    assert at("ville", "convention", "show", as_="v.dpo")["last_day"] == "2028-06-29"
+    assert ctg("audit", "verify").exit_code == 0

@@ -38,8 +38,13 @@ from ..policy.convention import (
 )
 from ..store.base import PolicyRecord, Tx
 from .register import note_lapse
+from .remoting import remotable, said
 from .requests import record_step, required_text
 from .session import Recorder, Session, perform
+
+# a renewal, a countersignature, a termination or a lapse closes the requests left open when
+# the convention ended, and notes it on the register fiches they fed
+LAPSES = frozenset({Action.LAPSE, Action.REGISTER_VERSION})
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ def _open_requests(tx: Tx) -> list[ExchangeRequest]:
     return [r for r in tx.list_requests() if r.status in BEFORE_EXCHANGE]
 
 
+@remotable("convention.show")
 def show_convention(session: Session) -> ConventionView:
     today = session.clock.today()
     with session.workspace.store.transaction() as tx:
@@ -149,6 +155,14 @@ def _take_effect_renewal(
     return [] if why is None else _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
 
 
+@remotable(
+    Action.RENEWAL,
+    also=LAPSES,
+    expect=lambda a: {
+        "effective": a["until"].isoformat(),
+        "reference_sha256": said(a["reference"]),
+    },
+)
 def renew(session: Session, until: date, reference: str) -> Outcome:
     """Propose an express renewal until ``until`` (Article 10): it takes effect when an admin
     of the other party countersigns it (in a 0.1.0 workspace, at once)."""
@@ -276,6 +290,11 @@ def _avenant_refused(state: ConventionState, today: date) -> None:
         raise InvalidInput(why)
 
 
+@remotable(
+    Action.COUNTERSIGNATURE,
+    also=LAPSES,
+    expect=lambda a: {"proposal": a["seq"], "reference_sha256": said(a["reference"])},
+)
 def countersign(session: Session, seq: int, reference: str) -> Outcome:
     """Countersign the renewal or avenant #``seq`` for the other party: it takes effect."""
     reference = required_text(reference, "--reference")
@@ -309,6 +328,10 @@ def countersign(session: Session, seq: int, reference: str) -> Outcome:
     return perform(session, operation)
 
 
+@remotable(
+    Action.WITHDRAWAL,
+    expect=lambda a: {"proposal": a["seq"], "reason_sha256": said(a["reason"])},
+)
 def withdraw(session: Session, seq: int, reason: str) -> Outcome:
     """Withdraw the pending renewal or avenant #``seq`` (its party), or decline it (the
     other): it never takes effect."""
@@ -327,6 +350,11 @@ def withdraw(session: Session, seq: int, reason: str) -> Outcome:
     return perform(session, operation)
 
 
+@remotable(
+    Action.TERMINATION,
+    also=LAPSES,
+    expect=lambda a: {"effective": a["on"].isoformat(), "reason_sha256": said(a["reason"])},
+)
 def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState, list[str]]:
     """Record a termination with effect from ``on`` (Article 12); lapse open requests if due."""
     reason = required_text(reason, "--reason")
@@ -358,6 +386,7 @@ def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState,
     return perform(session, operation)
 
 
+@remotable(Action.LAPSE, also=LAPSES)
 def lapse(session: Session) -> list[str]:
     """Record that open requests lapsed because the convention is no longer in force."""
     today = session.clock.today()

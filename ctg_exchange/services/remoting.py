@@ -59,6 +59,7 @@ class Operation:
     changes: bool  # records events: prepared, signed, committed
     actions: frozenset[Action] = frozenset()  # the events it may record
     primary: Action | None = None  # the one event it records once (the others: ``also``)
+    repeats: bool = False  # the primary may come several times (a lapse of each open request)
     # what the primary event's payload must say, from the arguments: field -> value, or a test
     expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
@@ -89,7 +90,7 @@ class Operation:
 
 OPERATIONS: dict[str, Operation] = {}
 # the modules whose services are remotable: imported by the server before it looks one up
-SERVICE_MODULES = ("requests", "review", "members")
+SERVICE_MODULES = ("requests", "review", "members", "convention")
 
 
 def operation_named(name: str) -> Operation | None:
@@ -115,7 +116,10 @@ def remotable(
     def mark(function: F) -> F:
         primary = name if isinstance(name, Action) else None
         actions = frozenset({*([primary] if primary else []), *also})
-        operation = Operation(str(name), function, bool(actions), actions, primary, expect)
+        repeats = primary is not None and primary in set(also)
+        operation = Operation(
+            str(name), function, bool(actions), actions, primary, expect=expect, repeats=repeats
+        )
         OPERATIONS[operation.name] = operation
 
         @functools.wraps(function)
@@ -427,8 +431,8 @@ class RemoteSession:
         return {message_key(ns, message): signer.sign(ns, message) for ns, message in messages}
 
 
-MAX_MESSAGES = 16  # a change records one event, a few register versions, a checkpoint
-MAX_ALSO = 4  # register versions a change may feed (one fiche per party, and their notes)
+MAX_MESSAGES = 1024  # a change records one event, its consequences (lapses…), a checkpoint
+MAX_ALSO = 1000  # consequences: register versions, the lapse of every open request
 
 
 def raise_refusal(why: str) -> NoReturn:
@@ -509,7 +513,7 @@ class Batch:
 
     def complete(self) -> None:
         primary = [e for e in self.events if e.action == self.operation.primary]
-        if len(primary) != 1:
+        if len(primary) != 1 and not (self.operation.repeats and primary):
             raise_refusal(f"{self.operation.name} records one {self.operation.primary} event")
         if len(self.events) - 1 > MAX_ALSO:
             raise_refusal("the change records more events than the command takes")
