@@ -438,6 +438,18 @@ def remote_dirs(ctg: Ctg, url: str, tmp_path: Path) -> dict[str, Path]:
     return dirs
 
 
+def acting(ctg: Ctg, dirs: dict[str, Path]) -> Any:
+    """``at(party, *command, as_=member)``: run a command on that party's remote workspace,
+    which must succeed; its JSON document."""
+
+    def at(party: str, *args: str, as_: str) -> Any:
+        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
+        assert result.exit_code == 0, (args, result.output)
+        return json.loads(result.stdout)
+
+    return at
+
+
 def test_the_procedure_runs_over_https_from_both_parties(
     ctg: Ctg, served: Server, tmp_path: Path
 ) -> None:
@@ -445,10 +457,7 @@ def test_the_procedure_runs_over_https_from_both_parties(
 
     dirs = remote_dirs(ctg, served.url, tmp_path)
 
-    def at(party: str, *args: str, as_: str) -> Any:
-        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
+    at = acting(ctg, dirs)
 
     rid = at("ville", *REQUEST, as_="v.agent")["id"]
     at("caf", "study", "accept", rid, "--note", "Étude à distance", as_="c.analyst")
@@ -588,10 +597,7 @@ def test_every_remotable_step_runs_remotely(ctg: Ctg, served: Server, tmp_path: 
 
     dirs = remote_dirs(ctg, served.url, tmp_path)
 
-    def at(party: str, *args: str, as_: str) -> Any:
-        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
-        assert result.exit_code == 0, (args, result.output)
-        return json.loads(result.stdout)
+    at = acting(ctg, dirs)
 
     checked = at("ville", *(["request", "check"] + list(REQUEST[2:])), as_="v.agent")
     assert checked["triage"] and isinstance(checked["findings"], list)
@@ -807,10 +813,7 @@ def test_both_parties_agree_a_renewal_from_their_own_machines(
     """The town hall proposes, the Caf countersigns, each from its own remote workspace."""
     dirs = remote_dirs(ctg, served.url, tmp_path)
 
-    def at(party: str, *args: str, as_: str) -> Any:
-        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
-        assert result.exit_code == 0, (args, result.output)
-        return json.loads(result.stdout)
+    at = acting(ctg, dirs)
 
     renewal = ("convention", "renew", "--until", "2029-12-31", "--reference", "Délibération")
     proposed = at("ville", *renewal, as_="v.admin")
