@@ -829,3 +829,22 @@ def test_both_parties_agree_a_renewal_from_their_own_machines(
        as_="c.admin")  # fmt: skip
     assert at("ville", "convention", "show", as_="v.dpo")["last_day"] == "2028-06-29"
     assert ctg("audit", "verify").exit_code == 0
+
+
+def test_an_admin_manages_members_from_afar(ctg: Ctg, served: Server, tmp_path: Path) -> None:
+    from conftest import TEST_KDF_ROUNDS, add_args, member_keys
+
+    dirs = remote_dirs(ctg, served.url, tmp_path)
+    at = acting(ctg, dirs)
+    member_keys(ctg).generate("v.agent2", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    added = at("ville", *add_args("v.agent2", "ville_sceaux", "staff"), as_="v.admin")
+    assert (added["id"], added["roles"]) == ("v.agent2", ["staff"])
+    member_keys(ctg).generate("c.x", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    refused = ctg("--workspace", str(dirs["caf"]), *add_args("c.x", "ville_sceaux", "staff"),
+                  as_="c.admin")  # fmt: skip
+    assert refused.exit_code == 1, refused.output
+    assert "c.admin" in refused.stderr and "ville_sceaux" in refused.stderr  # the server's rule
+    at("ville", "member", "revoke", "v.agent2", "--reason", "Départ", as_="v.admin")
+    members = {m["id"]: m for m in at("caf", "member", "list", as_="c.dpo")}
+    assert members["v.agent2"]["revoked_at"]
+    assert ctg("audit", "verify").exit_code == 0

@@ -66,11 +66,12 @@ def add(
           --party ville_sceaux --role staff --public-key v.agent.pub
     """
     from ..crypto.keys import read_public_key
-    from ..services.members import add_member
+    from ..services.members import add_member_key
 
     opts = options()
     key = read_public_key(public_key or opts.keys().public_path(member_id))
-    added = add_member(opts.session(), member_id, name, party, [Role(r) for r in roles], key)
+    roles_given = [Role(r) for r in roles]
+    added = add_member_key(opts.session(), member_id, name, party, roles_given, key.openssh)
     if opts.json:
         emit_json(member_json(added))
         return

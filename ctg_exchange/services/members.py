@@ -9,6 +9,7 @@ from ..audit.canonical import text_digest
 from ..crypto.keys import Signer, check_name
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACES
+from ..domain.actions import Action
 from ..domain.models import Member, Role
 from ..domain.payloads import (
     RULES,
@@ -20,11 +21,11 @@ from ..domain.payloads import (
     WorkspaceInit,
 )
 from ..domain.rules import authorise_member_add, authorise_member_revoke, check_roles
-from ..errors import ClockRefused, InvalidInput, NotFound, cut
+from ..errors import ClockRefused, ExchangeError, InvalidInput, NotFound, cut
 from ..policy import LoadedPolicy, Policy
 from ..store.base import PolicyRecord, Tx
 from .clock import Clock
-from .remoting import remotable
+from .remoting import remotable, said
 from .session import Keyring, Recorder, Session, perform
 from .workspace import (
     Workspace,
@@ -177,6 +178,10 @@ def add_member(
     return perform(session, operation)
 
 
+@remotable(
+    Action.MEMBER_REVOKE,
+    expect=lambda a: {"member": a["member_id"], "reason_sha256": said(a["reason"])},
+)
 def revoke_member(session: Session, member_id: str, reason: str) -> Member:
     reason = reason.strip()
     if not reason:
@@ -197,6 +202,35 @@ def revoke_member(session: Session, member_id: str, reason: str) -> Member:
         return after
 
     return perform(session, operation)
+
+
+def _declared_key(text: str) -> str:
+    try:
+        return PublicKey.parse(text).openssh
+    except ExchangeError:
+        return ""
+
+
+@remotable(
+    Action.MEMBER_ADD,
+    expect=lambda a: {
+        "member": a["member_id"],
+        "party": a["party"],
+        "public_key": _declared_key(a["public_key"]),
+        "name_sha256": said(a["name"]),
+        "roles": lambda got: sorted(got or ()) == sorted({Role(r).value for r in a["roles"]}),
+    },
+)
+def add_member_key(
+    session: Session,
+    member_id: str,
+    name: str,
+    party: str,
+    roles: Sequence[Role],
+    public_key: str,
+) -> Member:
+    """:func:`add_member` with the key as its OpenSSH text (what a remote client sends)."""
+    return add_member(session, member_id, name, party, roles, PublicKey.parse(public_key))
 
 
 @remotable("member.list")
