@@ -848,3 +848,31 @@ def test_an_admin_manages_members_from_afar(ctg: Ctg, served: Server, tmp_path: 
     members = {m["id"]: m for m in at("caf", "member", "list", as_="c.dpo")}
     assert members["v.agent2"]["revoked_at"]
     assert ctg("audit", "verify").exit_code == 0
+
+
+def test_the_other_party_checks_the_latest_checkpoint_extends_its_own(
+    ctg: Ctg, served: Server
+) -> None:
+    """What a witness does before it cosigns: the server's latest checkpoint and the RFC 9162
+    proof that the one the witness holds is its prefix; a rewritten log gives no such proof."""
+    from ctg_exchange.audit import merkle
+    from ctg_exchange.audit.checkpoint import parse_note
+
+    ctg.ok("audit", "checkpoint", as_="c.dpo")
+    held = call(served.url, "/v1/checkpoint", signing_key=key(ctg, "c.dpo"), member="c.dpo")
+    old = parse_note(held.json()["checkpoint"]["note"])
+    ctg.file_request()
+    ctg.ok("audit", "checkpoint", as_="v.dpo")
+
+    answer = call(served.url, f"/v1/checkpoint?from={old.size}", signing_key=key(ctg, "c.dpo"),
+                  member="c.dpo").json()["checkpoint"]  # fmt: skip
+    latest = parse_note(answer["note"])
+    proof = [bytes.fromhex(node) for node in answer["consistency"]]
+
+    assert latest.size > old.size
+    assert merkle.consistent(old.size, latest.size, old.root, latest.root, proof)
+    forked = bytes([old.root[0] ^ 1]) + old.root[1:]  # what a rewritten history would show
+    assert not merkle.consistent(old.size, latest.size, forked, latest.root, proof)
+    too_far = call(served.url, "/v1/checkpoint?from=99999", signing_key=key(ctg, "c.dpo"),
+                   member="c.dpo")  # fmt: skip
+    assert _refusal(too_far)[0] == 422

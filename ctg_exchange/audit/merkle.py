@@ -86,6 +86,61 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[byte
     return result
 
 
+def consistency_proof(old: int, new: int, node: NodeLookup) -> list[bytes]:
+    """PROOF(old, D[0:new]) of RFC 9162 §2.1.4.1: that the tree of ``old`` leaves is a prefix
+    of the tree of ``new`` (empty when ``old`` is 0 or equals ``new``)."""
+    if not 0 <= old <= new:
+        raise ValueError(f"a tree of {old} is not a prefix of one of {new}")
+    if old in (0, new):
+        return []
+
+    def subproof(m: int, start: int, end: int, complete: bool) -> list[bytes]:
+        if m == end - start:
+            return [] if complete else [subtree_hash(start, end, node)]
+        k = _split(end - start)
+        if m <= k:
+            return [*subproof(m, start, start + k, complete), subtree_hash(start + k, end, node)]
+        return [*subproof(m - k, start + k, end, False), subtree_hash(start, start + k, node)]
+
+    return subproof(old, 0, new, True)
+
+
+def consistent(
+    old: int, new: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """Whether ``proof`` shows the tree (``old``, ``old_root``) a prefix of (``new``,
+    ``new_root``): RFC 9162 §2.1.4.2, a witness's test before it cosigns."""
+    if not 0 <= old <= new:
+        return False
+    if old == 0:
+        return not proof
+    if old == new:
+        return not proof and old_root == new_root
+    path = list(proof)
+    if old & (old - 1) == 0:  # an exact power of two: the old tree is itself a node of the new
+        path.insert(0, old_root)
+    if not path:
+        return False
+    fn, sn = old - 1, new - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == old_root and sr == new_root and sn == 0
+
+
 class Frontier:
     """A tree growing one leaf at a time, keeping only the perfect subtrees on its right edge.
 

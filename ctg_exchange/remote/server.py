@@ -339,6 +339,33 @@ class Tail:
             self._changed.notify_all()
 
 
+async def _checkpoint(served: Served, request: Request, member: Member, body: bytes) -> Any:
+    """The latest checkpoint, its signed note as any signed-note reader takes it, and (with
+    ``?from=SIZE``) the RFC 9162 proof that the tree of that size is a prefix of it: what the
+    other party checks, as witness, before it cosigns."""
+    since = request.query_params.get("from")
+    if since is not None and not (since.isdigit() and len(since) <= 12):
+        raise Refusal(422, "invalid_input", "from= takes a tree size, a number")
+
+    def read() -> Any:
+        with served.workspace.store.transaction() as tx:
+            latest = tx.latest_checkpoint()
+            if latest is None:
+                return {"checkpoint": None}
+            answer: dict[str, Any] = {"size": latest.size, "note": latest.note}
+            if since is not None:
+                old = int(since)
+                if old > latest.size:
+                    raise Refusal(
+                        422, "invalid_input", f"the latest checkpoint covers {latest.size} events"
+                    )
+                proof = tx.consistency_proof(old, latest.size)
+                answer["consistency"] = [node.hex() for node in proof]
+            return {"checkpoint": answer}
+
+    return await served.run(read)
+
+
 async def _healthz(request: Request) -> Response:
     from starlette.responses import JSONResponse
 
@@ -401,6 +428,7 @@ def create_app(settings: Settings, log: Callable[[dict[str, Any]], None] = acces
             Route("/healthz", _healthz, methods=["GET"]),
             Route(f"{API}/whoami", signed(_whoami), methods=["GET", "POST"]),
             Route(f"{API}/call/{{operation}}", signed(_call), methods=["POST"]),
+            Route(f"{API}/checkpoint", signed(_checkpoint), methods=["GET", "POST"]),
         ]
     )
     app.state.served = Served(settings)

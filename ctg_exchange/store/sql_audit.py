@@ -64,6 +64,9 @@ class AuditQueries:
             index >>= 1
             self.put_tree_node(level, index, value)
 
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return merkle.consistency_proof(old, new, self.tree_node)
+
     def tree_root(self, size: int) -> bytes:
         return merkle.root(size, self.tree_node)
 
