@@ -297,3 +297,34 @@ def test_an_avenant_naming_a_version_out_of_sequence(
         "over v1"
     ), first
     assert failure["rule"] == "AVENANT_VERSION"
+
+
+def test_requests_lapsed_while_the_convention_is_in_force(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified copy closing open requests as lapsed though the convention runs: a request
+    lapses only once the convention is no longer in force."""
+    from ctg_exchange.policy.convention import ConventionState
+
+    ctg.file_request()
+    with monkeypatch.context() as patched:
+        patched.setattr(ConventionState, "why_not_in_force", lambda self, day: "ended (forged)")
+        ctg.ok("convention", "lapse", as_="v.admin")
+    seq = min(int(e["seq"]) for e in ctg.json("audit", "log") if e["action"] == "request.lapse")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by v.admin: LAPSE_IN_FORCE: "), first
+    assert failure["rule"] == "LAPSE_IN_FORCE"
+
+
+def test_a_member_declared_with_another_keys_fingerprint() -> None:
+    from ctg_exchange.audit.replay import member_from
+    from ctg_exchange.domain.payloads import MemberDeclaration
+    from ctg_exchange.errors import ReplayError
+
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBsP7WgGZwDHjTCbTn7sYb0vTxrpfkMiwiL7iKRC30sT"
+    declared = {"member": "v.x", "party": "ville_sceaux", "roles": ["staff"], "public_key": key,
+                "fingerprint": "SHA256:" + "A" * 43, "name_sha256": "0" * 64}  # fmt: skip
+    with pytest.raises(ReplayError, match="another key's fingerprint"):
+        member_from(MemberDeclaration.model_validate(declared), 2)

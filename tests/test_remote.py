@@ -876,3 +876,31 @@ def test_the_other_party_checks_the_latest_checkpoint_extends_its_own(
     too_far = call(served.url, "/v1/checkpoint?from=99999", signing_key=key(ctg, "c.dpo"),
                    member="c.dpo")  # fmt: skip
     assert _refusal(too_far)[0] == 422
+
+
+def test_a_hostile_server_slipping_lapses_into_a_renewal_gets_nothing_signed(
+    ctg: Ctg, served: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server (here, patched in this process) adds the lapse of every open request to a
+    renewal the town hall's admin only proposes: the client refuses to sign."""
+    from ctg_exchange.services import convention
+
+    dirs = remote_dirs(ctg, served.url, tmp_path)
+    rid = ctg.file_request()
+    honest = convention._record_change
+
+    def with_lapses(tx: Any, recorder: Any, actor: Any, *args: Any, **kwargs: Any) -> Any:
+        convention._lapse_open(tx, recorder, actor, "lapsed: forged", dt.date(2025, 6, 2))
+        return honest(tx, recorder, actor, *args, **kwargs)
+
+    monkeypatch.setattr(convention, "_record_change", with_lapses)
+    before = ctg.tables()
+    refused = ctg("--workspace", str(dirs["ville"]), "convention", "renew", "--until",
+                  "2029-12-31", "--reference", "Délibération", as_="v.admin")  # fmt: skip
+
+    assert refused.exit_code == 1, refused.output
+    assert "refused to sign: convention.renewal does not take 'request.lapse'" in refused.stderr
+    assert ctg.show(rid)["status"] == "filed"
+    after = ctg.tables()
+    after.pop("table:http_nonces"), before.pop("table:http_nonces")
+    assert after == before

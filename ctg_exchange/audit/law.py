@@ -53,6 +53,7 @@ SCREENING_RECORDED = "SCREENING_RECORDED"
 CONTENT_MISSING = "CONTENT_MISSING"
 RENEWAL_NOT_ALLOWED = "RENEWAL_NOT_ALLOWED"
 AVENANT_NOT_ALLOWED = "AVENANT_NOT_ALLOWED"
+LAPSE_IN_FORCE = "LAPSE_IN_FORCE"
 
 
 class Law(Protocol):
@@ -101,6 +102,13 @@ class LawCheck:
             why = None if state is None else state.why_not_renewed(renewal, day)
             if why is not None:
                 raise refused(RENEWAL_NOT_ALLOWED, why)
+        if payload.action is Action.LAPSE:
+            state = self.convention()
+            if state is not None and state.why_not_in_force(day) is None:
+                raise refused(
+                    LAPSE_IN_FORCE,
+                    f"a request lapses when the convention is no longer in force; on {day} it is",
+                )
         if payload.action in IN_FORCE_FOR:
             state = self.convention()
             why = None if state is None else state.why_not_in_force(day)

@@ -73,6 +73,8 @@ def member_from(declaration: p.MemberDeclaration, seq: int) -> LogMember:
         key = PublicKey.parse(declaration.public_key)
     except InvalidInput:
         raise ReplayError("the event declares a malformed member") from None
+    if key.fingerprint != declaration.fingerprint:
+        raise ReplayError("the event declares a member's key with another key's fingerprint")
     return LogMember(declaration.member, declaration.party, declaration.roles, key, seq)
 
 

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import sys
 import threading
 import time
@@ -344,7 +345,7 @@ async def _checkpoint(served: Served, request: Request, member: Member, body: by
     ``?from=SIZE``) the RFC 9162 proof that the tree of that size is a prefix of it: what the
     other party checks, as witness, before it cosigns."""
     since = request.query_params.get("from")
-    if since is not None and not (since.isdigit() and len(since) <= 12):
+    if since is not None and not re.fullmatch(r"[0-9]{1,12}", since):
         raise Refusal(422, "invalid_input", "from= takes a tree size, a number")
 
     def read() -> Any:

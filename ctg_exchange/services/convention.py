@@ -45,6 +45,7 @@ from .session import Recorder, Session, perform
 # a renewal, a countersignature, a termination or a lapse closes the requests left open when
 # the convention ended, and notes it on the register fiches they fed
 LAPSES = frozenset({Action.LAPSE, Action.REGISTER_VERSION})
+MANY = 1000  # the lapses of every request left open, and the register notes they bring
 
 
 @dataclass(frozen=True)
@@ -156,8 +157,7 @@ def _take_effect_renewal(
 
 
 @remotable(
-    Action.RENEWAL,
-    also=LAPSES,
+    Action.RENEWAL,  # a proposal: it lapses nothing (its countersignature may)
     expect=lambda a: {
         "effective": a["until"].isoformat(),
         "reference_sha256": said(a["reference"]),
@@ -293,6 +293,7 @@ def _avenant_refused(state: ConventionState, today: date) -> None:
 @remotable(
     Action.COUNTERSIGNATURE,
     also=LAPSES,
+    max_also=MANY,
     expect=lambda a: {"proposal": a["seq"], "reference_sha256": said(a["reference"])},
 )
 def countersign(session: Session, seq: int, reference: str) -> Outcome:
@@ -353,6 +354,7 @@ def withdraw(session: Session, seq: int, reason: str) -> Outcome:
 @remotable(
     Action.TERMINATION,
     also=LAPSES,
+    max_also=MANY,
     expect=lambda a: {"effective": a["on"].isoformat(), "reason_sha256": said(a["reason"])},
 )
 def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState, list[str]]:
@@ -386,7 +388,7 @@ def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState,
     return perform(session, operation)
 
 
-@remotable(Action.LAPSE, also=LAPSES)
+@remotable(Action.LAPSE, also=LAPSES, max_also=MANY)
 def lapse(session: Session) -> list[str]:
     """Record that open requests lapsed because the convention is no longer in force."""
     today = session.clock.today()

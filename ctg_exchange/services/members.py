@@ -204,11 +204,13 @@ def revoke_member(session: Session, member_id: str, reason: str) -> Member:
     return perform(session, operation)
 
 
-def _declared_key(text: str) -> str:
+def _declared_key(text: str) -> tuple[str, str]:
+    """The key as a member declaration gives it: OpenSSH text and fingerprint."""
     try:
-        return PublicKey.parse(text).openssh
+        key = PublicKey.parse(text)
     except ExchangeError:
-        return ""
+        return "", ""
+    return key.openssh, key.fingerprint
 
 
 @remotable(
@@ -216,7 +218,8 @@ def _declared_key(text: str) -> str:
     expect=lambda a: {
         "member": a["member_id"],
         "party": a["party"],
-        "public_key": _declared_key(a["public_key"]),
+        "public_key": _declared_key(a["public_key"])[0],
+        "fingerprint": _declared_key(a["public_key"])[1],
         "name_sha256": said(a["name"]),
         "roles": lambda got: sorted(got or ()) == sorted({Role(r).value for r in a["roles"]}),
     },

@@ -60,6 +60,7 @@ class Operation:
     actions: frozenset[Action] = frozenset()  # the events it may record
     primary: Action | None = None  # the one event it records once (the others: ``also``)
     repeats: bool = False  # the primary may come several times (a lapse of each open request)
+    max_also: int = 4  # the other events it may record (a change that lapses: every request)
     # what the primary event's payload must say, from the arguments: field -> value, or a test
     expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
@@ -106,6 +107,7 @@ def remotable(
     *,
     also: Collection[Action] = (),
     expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    max_also: int = 4,
 ) -> Callable[[F], F]:
     """Mark a service as one a member may run on a hosted workspace. A change is named by the
     action it takes once (``also``: the other events it may record, such as register
@@ -118,7 +120,14 @@ def remotable(
         actions = frozenset({*([primary] if primary else []), *also})
         repeats = primary is not None and primary in set(also)
         operation = Operation(
-            str(name), function, bool(actions), actions, primary, expect=expect, repeats=repeats
+            str(name),
+            function,
+            bool(actions),
+            actions,
+            primary,
+            expect=expect,
+            repeats=repeats,
+            max_also=max_also,
         )
         OPERATIONS[operation.name] = operation
 
@@ -432,7 +441,6 @@ class RemoteSession:
 
 
 MAX_MESSAGES = 1024  # a change records one event, its consequences (lapses…), a checkpoint
-MAX_ALSO = 1000  # consequences: register versions, the lapse of every open request
 
 
 def raise_refusal(why: str) -> NoReturn:
@@ -515,7 +523,7 @@ class Batch:
         primary = [e for e in self.events if e.action == self.operation.primary]
         if len(primary) != 1 and not (self.operation.repeats and primary):
             raise_refusal(f"{self.operation.name} records one {self.operation.primary} event")
-        if len(self.events) - 1 > MAX_ALSO:
+        if len(self.events) - len(primary) > self.operation.max_also:
             raise_refusal("the change records more events than the command takes")
         expected = self.operation.expect(self.intent) if self.operation.expect else {}
         payload = primary[0].payload
