@@ -260,6 +260,16 @@ def _own_countersign(place: Place) -> Any:
     return VERIFY
 
 
+@case("modified copy lapses open requests while the convention runs")
+def _lapse_in_force(place: Place) -> Any:
+    from ctg_exchange.policy.convention import ConventionState
+
+    place.filed()
+    with modified(ConventionState, "why_not_in_force", lambda self, day: "ended (forged)"):
+        place.ok("convention", "lapse", as_="v.admin")
+    return VERIFY
+
+
 @case("renewal by one party, then a filing after the end")
 def _pending_renewal(place: Place) -> Any:
     place.ok("convention", "renew", "--until", "2029-12-31", "--reference", "R", as_="v.admin",
