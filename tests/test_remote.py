@@ -904,3 +904,42 @@ def test_a_hostile_server_slipping_lapses_into_a_renewal_gets_nothing_signed(
     after = ctg.tables()
     after.pop("table:http_nonces"), before.pop("table:http_nonces")
     assert after == before
+
+
+def test_the_other_party_copies_the_log_and_verifies_it_without_the_server(
+    ctg: Ctg, served: Server
+) -> None:
+    """The witness's copy: every event, page by page, verified on the other party's side
+    (chain, signatures, roles) against the served checkpoint's root; an edited event shows."""
+    from ctg_exchange.audit.checkpoint import parse_note
+    from ctg_exchange.audit.export import _event
+    from ctg_exchange.audit.verify import CheckpointSource, LogVerifier
+
+    ctg.file_request()
+    ctg.ok("audit", "checkpoint", as_="c.dpo")
+
+    def copy() -> tuple[list[Any], Any]:
+        events: list[Any] = []
+        while True:
+            page = call(served.url, f"/v1/log?after={len(events)}", signing_key=key(ctg, "c.dpo"),
+                        member="c.dpo").json()  # fmt: skip
+            events += [_event(line)[0] for line in page["events"]]
+            if len(events) >= page["size"] or not page["events"]:
+                break
+        note = call(served.url, "/v1/checkpoint", signing_key=key(ctg, "c.dpo"),
+                    member="c.dpo").json()["checkpoint"]["note"]  # fmt: skip
+        return events, parse_note(note)
+
+    def verified(events: list[Any], checkpoint: Any) -> Any:
+        verifier = LogVerifier(events[0].event.log, [CheckpointSource("served", checkpoint)])
+        for stored in events:
+            verifier.feed(stored)
+        return verifier.finish()
+
+    events, checkpoint = copy()
+    assert checkpoint.size == len(events)
+    assert verified(events, checkpoint).failures == []
+
+    ctg.sql("UPDATE audit_events SET subject = 'DX-2025-9999' WHERE seq = 3", guards=False)
+    events, checkpoint = copy()
+    assert [f.seq for f in verified(events, checkpoint).failures][:1] == [3]

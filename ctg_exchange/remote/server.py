@@ -367,6 +367,26 @@ async def _checkpoint(served: Served, request: Request, member: Member, body: by
     return await served.run(read)
 
 
+PAGE = 1000  # events per page of the log
+
+
+async def _log(served: Served, request: Request, member: Member, body: bytes) -> Any:
+    """The log's events after ``?after=SEQ`` (a page at a time, as `audit export` writes
+    them: body, hash, signature), for the other party's witness to copy and verify itself."""
+    after = request.query_params.get("after", "0")
+    if not re.fullmatch(r"[0-9]{1,12}", after):
+        raise Refusal(422, "invalid_input", "after= takes a sequence number")
+
+    def read() -> Any:
+        with served.workspace.store.transaction() as tx:
+            first = int(after) + 1
+            events = tx.events(first=first, last=first + PAGE - 1)
+            page = [stored.to_json() for stored in events]
+            return {"events": page, "size": tx.count_events()}
+
+    return await served.run(read)
+
+
 async def _healthz(request: Request) -> Response:
     from starlette.responses import JSONResponse
 
@@ -430,6 +450,7 @@ def create_app(settings: Settings, log: Callable[[dict[str, Any]], None] = acces
             Route(f"{API}/whoami", signed(_whoami), methods=["GET", "POST"]),
             Route(f"{API}/call/{{operation}}", signed(_call), methods=["POST"]),
             Route(f"{API}/checkpoint", signed(_checkpoint), methods=["GET", "POST"]),
+            Route(f"{API}/log", signed(_log), methods=["GET", "POST"]),
         ]
     )
     app.state.served = Served(settings)
