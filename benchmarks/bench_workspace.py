@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSPHRASE = "benchmark-passphrase-not-secret"  # noqa: S105 (a throwaway workspace)
@@ -69,3 +71,20 @@ def make_workspace(
             actor=adder,
         )
     return env
+
+
+def run_processes(env: dict[str, str], argvs: Sequence[Sequence[str]], what: str) -> list[Any]:
+    """Start one process per argv at once, wait for all; each prints one JSON line last."""
+    started = [
+        subprocess.Popen(
+            list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )  # fmt: skip
+        for argv in argvs
+    ]
+    results = []
+    for process in started:
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"{what} failed:\n{err.strip()[-2000:]}")
+        results.append(json.loads(out.splitlines()[-1]))
+    return results

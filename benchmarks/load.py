@@ -27,14 +27,13 @@ import platform
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_workspace import ROOT, cli, environment, make_workspace
+from bench_workspace import ROOT, cli, environment, make_workspace, run_processes
 
 WORKER = ROOT / "tests" / "procedure_worker.py"
 STEPS = 5  # file, study accept, study submit, opinion, approve
@@ -86,31 +85,12 @@ def fresh_copy(template: Path, target: Path, database: str | None) -> dict[str, 
 
 def run(env: dict[str, str], processes: int, requests: int) -> dict[str, Any]:
     shares = [requests // processes + (i < requests % processes) for i in range(processes)]
-    agents = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKER),
-                env["CTG_WORKSPACE"],
-                env["CTG_KEY_DIR"],
-                "--count",
-                str(share),
-                "--until",
-                "approved",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    argvs = [
+        [sys.executable, str(WORKER), env["CTG_WORKSPACE"], env["CTG_KEY_DIR"],
+         "--count", str(share), "--until", "approved"]
         for share in shares
-    ]
-    results = []
-    for agent in agents:
-        out, err = agent.communicate()
-        if agent.returncode != 0:
-            raise SystemExit(f"an agent failed:\n{err.strip()}")
-        results.append(json.loads(out.splitlines()[-1]))
+    ]  # fmt: skip
+    results = run_processes(env, argvs, "an agent")
     verified = json.loads(cli(env, "audit", "verify", "--json"))
     if not verified.get("ok"):
         raise SystemExit("audit verify failed after the run")

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench_workspace import PASSPHRASE, ROOT, cli, make_workspace
+from bench_workspace import PASSPHRASE, ROOT, cli, make_workspace, run_processes
 from load import Server, fresh_copy
 
 WORKER = ROOT / "benchmarks" / "remote_worker.py"
@@ -90,22 +90,11 @@ def run_cell(env: dict[str, str], base: Path, clients: int, requests: int) -> di
         remote = base / "remote"
         cli(env, "--workspace", str(remote), "remote", "add", served.url, "--rehearsal")
         shares = [requests // clients + (i < requests % clients) for i in range(clients)]
-        workers = [
-            subprocess.Popen(
-                [sys.executable, str(WORKER), str(remote), env["CTG_KEY_DIR"], "--count", str(n)],
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+        argvs = [
+            [sys.executable, str(WORKER), str(remote), env["CTG_KEY_DIR"], "--count", str(n)]
             for n in shares
         ]
-        results = []
-        for worker in workers:
-            out, err = worker.communicate()
-            if worker.returncode != 0:
-                raise SystemExit(f"a client failed:\n{err.strip()[-2000:]}")
-            results.append(json.loads(out.splitlines()[-1]))
+        results = run_processes(env, argvs, "a client")
         rss = served.peak_rss_mib()
     finally:
         served.stop()
@@ -120,8 +109,8 @@ def show_latency(env: dict[str, str], base: Path) -> tuple[float, float]:
     """Median ``request show`` in ms: in-process on the workspace, then over HTTP."""
     sys.path.insert(0, str(ROOT))
     from ctg_exchange.crypto.keys import KeyDir
+    from ctg_exchange.remote.session import RemoteSession
     from ctg_exchange.services.clock import Clock
-    from ctg_exchange.services.remoting import RemoteSession
     from ctg_exchange.services.requests import get_request, list_requests
     from ctg_exchange.services.workspace import Workspace, open_remote
 

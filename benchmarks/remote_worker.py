@@ -19,26 +19,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from procedure_worker import CONTENT  # noqa: E402  (the load benchmark's synthetic filing)
 
 from ctg_exchange.crypto.keys import KeyDir  # noqa: E402
 from ctg_exchange.domain.models import RequestContent, Verdict  # noqa: E402
+from ctg_exchange.remote.session import RemoteSession  # noqa: E402
 from ctg_exchange.services import requests, review  # noqa: E402
 from ctg_exchange.services.clock import Clock  # noqa: E402
-from ctg_exchange.services.remoting import RemoteSession  # noqa: E402
 from ctg_exchange.services.workspace import open_remote  # noqa: E402
 
-CONTENT = {
-    "to": "caf92",
-    "field": "petite_enfance",
-    "purpose": "Tarifer les crèches au barème national (demande synthétique)",
-    "purpose_kind": "pricing",
-    "categories": ["numero_allocataire", "quotient_familial"],
-    "subjects": "Familles fictives inscrites en EAJE",
-    "legal_basis": "art6_1_e",
-    "legal_text": "Texte de référence fictif",
-    "retention_days": 365,
-    "frequency": "monthly",
-}
 MEMBERS = ("v.agent", "c.analyst", "c.dpo", "c.controller")
 
 

@@ -499,14 +499,13 @@ def test_a_change_prepared_while_the_log_moves_is_prepared_again(
     """Between one member's prepare and commit another member's change lands: the commit's
     bytes no longer match what was signed (409), the client prepares again, and both
     changes are in one linear, verified chain."""
-    from ctg_exchange.remote import server
-    from ctg_exchange.services import remoting
+    from ctg_exchange.remote import session, workers
 
     from conftest import REQUEST, REQUEST_TO_VILLE
 
-    monkeypatch.setattr(server, "LEASE", 0.3)  # the town hall holds the tail, then lets go
+    monkeypatch.setattr(workers, "LEASE", 0.3)  # the town hall holds the tail, then lets go
     dirs = remote_dirs(ctg, served.url, tmp_path)
-    honest = remoting.RemoteSession._signed
+    honest = session.RemoteSession._signed
     prepares: list[str] = []
 
     def meanwhile(self: Any, operation: Any, args: Any, prepared: Any) -> Any:
@@ -516,7 +515,7 @@ def test_a_change_prepared_while_the_log_moves_is_prepared_again(
             assert other.exit_code == 0, other.output
         return honest(self, operation, args, prepared)
 
-    monkeypatch.setattr(remoting.RemoteSession, "_signed", meanwhile)
+    monkeypatch.setattr(session.RemoteSession, "_signed", meanwhile)
     filed = ctg("--workspace", str(dirs["ville"]), *REQUEST, "--json", as_="v.agent")
 
     assert filed.exit_code == 0, filed.output
@@ -566,7 +565,8 @@ def httpsig_now() -> str:
 )
 def test_the_client_signs_only_what_its_command_does(change: dict[str, Any], why: str) -> None:
     from ctg_exchange.remote.client import ServerError
-    from ctg_exchange.services.remoting import check_event, operation_named
+    from ctg_exchange.remote.session import check_event
+    from ctg_exchange.services.remoting import operation_named
 
     opinion = operation_named("dpo.opinion")
     assert opinion is not None
@@ -719,7 +719,8 @@ def test_hostile_arguments_get_one_line(ctg: Ctg, served: Server) -> None:
 
 def _opinion_batch(verdict: str = "unfavourable") -> Any:
     from ctg_exchange.domain.models import Verdict
-    from ctg_exchange.services.remoting import Batch, operation_named
+    from ctg_exchange.remote.session import Batch
+    from ctg_exchange.services.remoting import operation_named
 
     intent = {"request_id": "DX-2025-0001", "verdict": Verdict(verdict), "note": "Avis",
               "recommendations": ()}  # fmt: skip
@@ -786,8 +787,8 @@ def test_concurrent_changes_queue_on_the_tail_instead_of_failing(
     from procedure_worker import CONTENT
 
     from ctg_exchange.domain.models import RequestContent
+    from ctg_exchange.remote.session import RemoteSession
     from ctg_exchange.services.clock import Clock
-    from ctg_exchange.services.remoting import RemoteSession
     from ctg_exchange.services.requests import file_request
     from ctg_exchange.services.workspace import open_remote
 

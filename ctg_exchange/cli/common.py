@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from ..crypto.keys import KeyDir
-    from ..services.remoting import RemoteSession
+    from ..remote.session import RemoteSession
     from ..services.session import Keyring, Session
     from ..services.workspace import Workspace
 
@@ -54,8 +54,8 @@ class Options:
 
         if not is_remote(self.workspace_dir):
             return None
+        from ..remote.session import RemoteSession
         from ..services.clock import Clock
-        from ..services.remoting import RemoteSession
 
         keyring = self.keyring()
         return RemoteSession(

@@ -50,7 +50,10 @@ def add(url: str, fingerprint: str | None, ca_file: Path | None, rehearsal: bool
     if options().json:
         emit_json({"workspace": str(config.root), "url": config.url, "id": config.workspace_id})
     else:
-        say(f"[green]✓[/] {config.root} is the workspace {config.workspace_id} at {config.url}")
+        from .console import shown
+
+        where = f"{shown(str(config.root))} is the workspace {shown(config.workspace_id)}"
+        say(f"[green]✓[/] {where} at {shown(config.url)}")
 
 
 @remote.command()
@@ -71,7 +74,11 @@ def status() -> None:
     if options().json:
         emit_json({"url": config.url, **answer})
     else:
+        from .console import shown
+
+        said = {k: shown(str(answer.get(k, ""))) for k in ("workspace", "member", "party")}
+        roles = shown("/".join(str(r) for r in answer.get("roles", [])))
         say(
-            f"[green]✓[/] {config.url}: workspace {answer['workspace']}, you are "
-            f"{answer['member']} ({'/'.join(answer['roles'])} of {answer['party']})"
+            f"[green]✓[/] {shown(config.url)}: workspace {said['workspace']}, you are "
+            f"{said['member']} ({roles} of {said['party']})"
         )

@@ -15,16 +15,12 @@ never a request id or a query), status, member, milliseconds. No personal data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import queue
 import re
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +32,7 @@ from ..audit.events import utc_timestamp
 from ..crypto.publickey import PublicKey
 from ..errors import ExchangeError, InvalidInput
 from . import httpsig
+from .workers import WORKERS, Tail, Workers
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -47,8 +44,6 @@ if TYPE_CHECKING:
     from ..services.workspace import Workspace
 
 MAX_BODY = 1024 * 1024  # a call's JSON body; packages travel on their own routes
-WORKERS = 4  # threads doing the calls' work, each with its workspace open
-LEASE = 3.0  # seconds a prepared change holds the log's tail, waiting for its commit
 API = "/v1"
 
 
@@ -88,57 +83,6 @@ def check_public_url(value: str | None) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
         raise InvalidInput(f"--public-url takes https://HOST[:PORT][/PATH], not {value[:80]!r}")
     return value.rstrip("/")
-
-
-class Workers:
-    """A few threads, each with its own open workspace (a SQLite connection stays in the
-    thread that opened it), running the calls' work; closed by the threads themselves."""
-
-    def __init__(self, root: Path, count: int) -> None:
-        self._root, self._jobs = root, queue.SimpleQueue[Any]()
-        self._local = threading.local()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"ctg-serve-{n}", daemon=True)
-            for n in range(count)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _work(self) -> None:
-        from ..services.workspace import Workspace
-
-        workspace: Workspace | None = None
-        try:
-            while (job := self._jobs.get()) is not None:
-                future, function, args = job
-                if not future.set_running_or_notify_cancel():
-                    continue
-                try:
-                    if workspace is None:
-                        workspace = Workspace.open(self._root)
-                    self._local.workspace = workspace
-                    future.set_result(function(*args))
-                except BaseException as exc:
-                    future.set_exception(exc)
-        finally:
-            if workspace is not None:
-                workspace.close()
-
-    def workspace(self) -> Workspace:
-        """The calling worker's workspace."""
-        opened: Workspace = self._local.workspace
-        return opened
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._jobs.put((future, function, args))
-        return future
-
-    def close(self) -> None:
-        for _ in self._threads:
-            self._jobs.put(None)
-        for thread in self._threads:
-            thread.join(10)
 
 
 class Served:
@@ -310,34 +254,6 @@ async def _call(served: Served, request: Request, member: Member, body: bytes) -
     else:
         lease.release(token)
     return answer
-
-
-class Tail:
-    """Who may prepare the log's next events: one change at a time, from its prepare to its
-    commit (or :data:`LEASE`, if its member never commits)."""
-
-    def __init__(self) -> None:
-        self._held: tuple[str, float] | None = None  # token, until (monotonic)
-        self._changed = asyncio.Condition()
-
-    async def acquire(self) -> str:
-        token = os.urandom(12).hex()
-        async with self._changed:
-            while self._held is not None and self._held[1] > time.monotonic():
-                wait = self._held[1] - time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), timeout=max(wait, 0.001))
-            self._held = (token, time.monotonic() + LEASE)
-        return token
-
-    def release(self, token: str) -> None:
-        if self._held is not None and self._held[0] == token:
-            self._held = None
-            asyncio.get_running_loop().create_task(self._notify())
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
 
 async def _checkpoint(served: Served, request: Request, member: Member, body: bytes) -> Any:

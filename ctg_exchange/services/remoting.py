@@ -1,7 +1,8 @@
 """The procedure's services, run by a member against a hosted workspace (DESIGN §11).
 
-A service marked :func:`remotable` runs as before on a local workspace. Given a
-:class:`RemoteSession` (a remote workspace, ``remote add``), it becomes a signed call: the
+A service marked :func:`remotable` runs as before on a local workspace. Given a remote session
+(:mod:`ctg_exchange.remote.session`: a remote workspace, ``remote add``), it becomes a signed
+call: the
 server runs the very same service on its workspace, as the member who signed the call, so every
 rule is the server's to enforce. Arguments and results cross as JSON, typed by the service's
 own annotations (pydantic).
@@ -11,9 +12,8 @@ A change takes two calls, and the server never signs an event:
 1. *prepare*: the server runs the change's dry run and answers with every message the member is
    to sign — the exact bytes of each event (with its ``seq`` and ``prev``) and of each
    checkpoint — and the time they carry. Nothing is written.
-2. The client checks each message before signing it: an event of this workspace's log, taken by
-   this member, of an action the command takes, about the request the command names; a
-   checkpoint of this log. It signs them with the member's key.
+2. The client checks each message before signing it (:mod:`ctg_exchange.remote.session`) and
+   signs them with the member's key.
 3. *commit*: the server runs the change again at that time, with those signatures (each one
    verified against the member's registered key). If the log's tail moved meanwhile, the bytes
    differ, no signature fits, nothing is written and the answer is 409: the client prepares
@@ -27,28 +27,23 @@ import functools
 import hashlib
 import hmac
 import inspect
-import random
-import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, get_type_hints
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
-from ..domain.actions import REQUEST_STEPS, Action
-from ..errors import ExchangeError, InvalidInput, NotAuthorised, NotFound, WorkspaceError
+from ..domain.actions import Action
+from ..errors import ExchangeError, InvalidInput, NotAuthorised, NotFound
 
 if TYPE_CHECKING:
     from ..crypto.keys import Signer
     from ..crypto.publickey import PublicKey
     from ..domain.models import Member
-    from ..remote.client import Client, RemoteConfig
     from .clock import Clock
     from .session import Recorder
     from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
-RETRIES = 12  # prepares when the log keeps moving under a change, each after a longer pause
-PAUSE = 0.05  # seconds: the n-th retry waits up to n times this, at random
 NOW_WINDOW = timedelta(minutes=2)  # a commit's time must be the server's own, this recent
 
 
@@ -87,6 +82,14 @@ class Operation:
     def takes_session(self) -> bool:
         """Whether the service takes a session (who acts), rather than the workspace alone."""
         return next(iter(inspect.signature(self.function).parameters)) == "session"
+
+
+class RemoteTarget:
+    """What a remotable service is given on a remote workspace instead of a local session
+    or workspace (:class:`~ctg_exchange.remote.session.RemoteSession`): it makes the call."""
+
+    def call(self, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
 
 
 OPERATIONS: dict[str, Operation] = {}
@@ -133,7 +136,7 @@ def remotable(
 
         @functools.wraps(function)
         def service(target: Any, *args: Any, **kwargs: Any) -> Any:
-            if isinstance(target, RemoteSession):
+            if isinstance(target, RemoteTarget):
                 return target.call(operation, args, kwargs)
             return function(target, *args, **kwargs)
 
@@ -329,240 +332,9 @@ def execute(
     return {"result": encode_result(operation, result)}
 
 
-# -- the member's side --------------------------------------------------------------------------
-@dataclass
-class RemoteSession:
-    """A member's session on a remote workspace: what a service is given instead of a local
-    session or workspace."""
-
-    config: RemoteConfig
-    actor_id: str | None
-    signer_of: Callable[[str], Signer]
-    clock: Any = None
-    _client: Client | None = field(default=None, repr=False)
-
-    @property
-    def simulated(self) -> bool:
-        return self.config.simulated
-
-    def __getattr__(self, name: str) -> Any:
-        """Whatever a local session or workspace has and this has not (its store, its
-        keys…): a command that needs it does not run on a remote workspace yet."""
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise WorkspaceError(
-            f"{self.config.root} is a remote workspace (served at {self.config.url}): this "
-            "command does not run remotely yet",
-            hint="run it on the server's workspace, or see `ctg-exchange remote status`",
-        )
-
-    def require_actor(self) -> str:
-        if not self.actor_id:
-            raise InvalidInput("who is acting? pass --as MEMBER or set CTG_MEMBER")
-        return self.actor_id
-
-    def client(self) -> Client:
-        if self._client is None:
-            from ..remote.client import Client
-
-            self._client = Client(self.config, self.signer_of(self.require_actor()))
-        return self._client
-
-    def call(self, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        from ..remote.client import ServerError
-
-        document: dict[str, Any] = {"args": encode_args(operation, args, kwargs)}
-        path = f"/v1/call/{operation.name}"
-        if not operation.changes:
-            return self._result(operation, self.client().call("POST", path, document))
-        intent = operation.bound(args, kwargs)
-        for attempt in range(RETRIES):
-            if attempt:  # others committed meanwhile: let them pass, not all at once
-                time.sleep(random.uniform(0, PAUSE * attempt))  # noqa: S311 (jitter)
-            answer = self.client().call("POST", path, {**document, "phase": "prepare"})
-            prepared = answer.get("prepare")
-            if not isinstance(prepared, dict) or not isinstance(prepared.get("now"), str):
-                raise_refusal("the server's answer to a prepare is not a prepared change")
-            signatures = self._signed(operation, intent, prepared)
-            commit = {
-                **document,
-                "phase": "commit",
-                "now": prepared["now"],
-                "ticket": str(prepared.get("ticket")),
-                "lease": str(prepared.get("lease", "")),
-                "signatures": signatures,
-            }
-            try:
-                return self._result(operation, self.client().call("POST", path, commit))
-            except ServerError as exc:
-                if exc.status == 409:
-                    continue
-                raise
-        raise ServerError(
-            f"the log kept moving: {operation.name} was prepared {RETRIES} times, never "
-            "committed (others are busy): try again"
-        )
-
-    @staticmethod
-    def _result(operation: Operation, answer: dict[str, Any]) -> Any:
-        from pydantic import ValidationError
-
-        from ..remote.client import ServerError
-
-        try:
-            return decode_result(operation, answer["result"])
-        except (KeyError, ValidationError, RecursionError):
-            raise ServerError(f"the server's answer to {operation.name} is not one") from None
-
-    def _signed(
-        self, operation: Operation, intent: dict[str, Any], prepared: dict[str, Any]
-    ) -> dict[str, str]:
-        """Check each message the server asks the member to sign, then sign it all, or
-        nothing."""
-        from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
-
-        items = prepared.get("sign")
-        if not isinstance(items, list) or not items or len(items) > MAX_MESSAGES:
-            raise_refusal("the server's prepared change is not one")
-        signer = self.client().signer
-        checked = Batch(self.config.workspace_id, signer.name, operation, intent)
-        messages = []
-        for item in items:
-            namespace, message = _message(item)
-            if namespace == NAMESPACE_EVENT:
-                checked.event(message, simulated=self.config.simulated)
-            elif namespace == NAMESPACE_CHECKPOINT:
-                checked.checkpoint(message, item.get("proof"))
-            else:
-                raise_refusal(f"the server asks to sign in the namespace {namespace[:40]!r}")
-            messages.append((namespace, message))
-        checked.complete()
-        return {message_key(ns, message): signer.sign(ns, message) for ns, message in messages}
-
-
-MAX_MESSAGES = 1024  # a change records one event, its consequences (lapses…), a checkpoint
-
-
-def raise_refusal(why: str) -> NoReturn:
-    from ..remote.client import ServerError
-
-    raise ServerError(f"refused to sign: {why}")
-
-
-def _message(item: Any) -> tuple[str, bytes]:
-    if not isinstance(item, dict) or not isinstance(item.get("namespace"), str):
-        raise_refusal("a message to sign is malformed")
-    try:
-        return item["namespace"], base64.b64decode(str(item.get("message")), validate=True)
-    except ValueError:
-        raise_refusal("a message to sign is not base64")
-
-
 def said(text: str | None) -> str | None:
     """The digest the log keeps of a typed text, as the services keep it (trimmed; none when
     blank): what the member's client expects in the event it signs."""
     from ..audit.canonical import text_digest
 
     return text_digest(text.strip()) if text is not None and text.strip() else None
-
-
-@dataclass
-class Batch:
-    """The messages of one change, checked one by one, then as a whole: this log's events, in
-    a chain, taken by this member, of the command's actions (its own exactly once, saying what
-    was asked), about the request it names; a checkpoint only of the tree those events end."""
-
-    log: str
-    member: str
-    operation: Operation
-    intent: dict[str, Any]
-    events: list[Any] = field(default_factory=list)
-    checkpoints: list[Any] = field(default_factory=list)
-
-    def event(self, message: bytes, *, simulated: bool = False) -> None:
-        check_event(
-            message, self.log, self.member, self.operation, self.intent, simulated=simulated
-        )
-        from ..audit.events import EVENT_PREFIX, Event, loads_canonical
-
-        body = loads_canonical(message.removeprefix(EVENT_PREFIX).decode("utf-8"))
-        event = Event(**{k: v for k, v in body.items() if k != "v"})
-        if self.events:
-            previous = self.events[-1]
-            if event.seq != previous.seq + 1 or event.prev != previous.digest():
-                raise_refusal("the events to sign do not follow one another")
-        if self.checkpoints:
-            raise_refusal("an event to sign comes after a checkpoint")
-        self.events.append(event)
-
-    def checkpoint(self, message: bytes, proof: Any) -> None:
-        from ..audit import merkle
-        from ..audit.checkpoint import CHECKPOINT_EVERY, origin_of, parse_text
-
-        try:
-            checkpoint = parse_text(message.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, ExchangeError):
-            raise_refusal("a checkpoint to sign is not one")
-        if checkpoint.origin != origin_of(self.log):
-            raise_refusal("a checkpoint to sign is of another log")
-        last = self.events[-1] if self.events else None
-        if last is None or checkpoint.size != last.seq or last.seq % CHECKPOINT_EVERY:
-            raise_refusal("a checkpoint to sign is not the one this change makes")
-        try:
-            nodes = [bytes.fromhex(node) for node in proof]
-            root = merkle.root_from_inclusion(
-                last.seq - 1, last.seq, merkle.leaf_hash(last.signed_bytes()), nodes
-            )
-        except (TypeError, ValueError):
-            raise_refusal("a checkpoint to sign comes without the proof of its last event")
-        if root != checkpoint.root:
-            raise_refusal("a checkpoint to sign is not of a tree your event ends")
-        self.checkpoints.append(checkpoint)
-
-    def complete(self) -> None:
-        primary = [e for e in self.events if e.action == self.operation.primary]
-        if len(primary) != 1 and not (self.operation.repeats and primary):
-            raise_refusal(f"{self.operation.name} records one {self.operation.primary} event")
-        if len(self.events) - len(primary) > self.operation.max_also:
-            raise_refusal("the change records more events than the command takes")
-        expected = self.operation.expect(self.intent) if self.operation.expect else {}
-        payload = primary[0].payload
-        for key, wanted in expected.items():
-            found = payload.get(key)
-            if not (wanted(found) if callable(wanted) else found == wanted):
-                raise_refusal(f"the event's {key} is not what you asked")
-
-
-def check_event(
-    message: bytes,
-    log: str,
-    member: str,
-    operation: Operation,
-    args: dict[str, Any],
-    *,
-    simulated: bool = False,
-) -> None:
-    """An event the member means to sign: this log, this member, an action of the command,
-    about the request the command names, dated now (give or take the clocks' difference; a
-    rehearsal's server sets its own day)."""
-    from ..audit.events import EVENT_PREFIX, Event, loads_canonical
-    from ..domain.dates import parse_timestamp
-
-    try:
-        body = loads_canonical(message.removeprefix(EVENT_PREFIX).decode("utf-8"))
-        event = Event(**{k: v for k, v in body.items() if k != "v"})
-        exact = message.startswith(EVENT_PREFIX) and event.signed_bytes() == message
-        moment = parse_timestamp(event.time)
-    except (ValueError, TypeError, AttributeError):
-        raise_refusal("a message to sign is not an event")
-    if not exact or event.log != log:
-        raise_refusal("an event to sign is not of this workspace's log")
-    if event.actor != member:
-        raise_refusal(f"an event to sign is {event.actor!r}'s, not yours")
-    if event.action not in operation.actions:
-        raise_refusal(f"{operation.name} does not take {event.action[:40]!r}")
-    request = args.get("request_id")
-    if request is not None and Action(event.action) in REQUEST_STEPS and event.subject != request:
-        raise_refusal(f"an event to sign is about {event.subject[:40]!r}, not {request}")
-    if not simulated and abs(datetime.now(UTC) - moment) > timedelta(minutes=10):
-        raise_refusal(f"an event to sign is dated {event.time[:19]}Z, not now")
