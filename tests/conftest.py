@@ -33,6 +33,8 @@ from click.testing import CliRunner, Result
 from ctg_exchange.cli.app import cli
 from ctg_exchange.crypto.keys import KeyDir
 
+pytest_plugins = ("served",)  # a served workspace's fixtures (tests/served.py)
+
 SHIPPED_POLICY = Path(__file__).resolve().parents[1] / "policies" / "ctg-sceaux-caf92.yaml"
 PASSPHRASE = "synthetic-test-passphrase"
 TEST_KDF_ROUNDS = 1  # bcrypt-pbkdf rounds of the test members' keys

@@ -20,7 +20,7 @@ from ctg_exchange.domain.lifecycle import next_status as honest_next_status
 from ctg_exchange.domain.models import Status
 from ctg_exchange.policy.screening import Screening
 from ctg_exchange.policy.screening import screen as honest_screen
-from ctg_exchange.services import requests, review, send
+from ctg_exchange.services import delivery, requests, review, send
 
 from conftest import REQUEST, Ctg, State
 
@@ -182,6 +182,7 @@ def test_a_delivery_before_the_conditions_are_accepted(
         return honest_next_status(action, request)
 
     monkeypatch.setattr(send, "next_status", sends_anyway)
+    monkeypatch.setattr(delivery, "next_status", sends_anyway)
     monkeypatch.setattr(requests, "next_status", sends_anyway)
     dataset = tmp_path / "qf.csv"
     dataset.write_text("numero_allocataire,quotient_familial\n9000001,512\n", encoding="utf-8")

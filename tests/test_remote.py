@@ -8,30 +8,30 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import ipaddress
 import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.x509.oid import NameOID
 
 from ctg_exchange.crypto.keys import KeyDir
 from ctg_exchange.remote import httpsig
-from ctg_exchange.remote.client import fingerprint
-from ctg_exchange.remote.server import Settings, create_app
 
 from conftest import PASSPHRASE, Ctg
+from served import (
+    WORKSPACE_OF,
+    Server,
+    acting,
+    call,
+    fingerprint_of,
+    key,
+    remote_dirs,
+    self_signed,
+    serving,
+)
 
 
 # -- RFC 9421 itself -------------------------------------------------------------------------
@@ -89,90 +89,6 @@ def test_the_rfc_9421_ed25519_vector() -> None:
 
     with pytest.raises(InvalidSignature):
         verifier.verify(httpsig._Signable("POST", request.url, tampered), max_age=None)
-
-
-# -- a served workspace ----------------------------------------------------------------------
-WORKSPACE_OF: dict[str, str] = {}  # a test server's URL -> the id of the workspace it serves
-
-
-@dataclass
-class Server:
-    url: str
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-
-@contextmanager
-def serving(
-    ctg: Ctg, *, tls: tuple[Path, Path] | None = None, max_body: int = 64 * 1024
-) -> Iterator[Server]:
-    import uvicorn
-
-    log: list[dict[str, Any]] = []
-    app = create_app(Settings(ctg.workspace, max_body=max_body), log=log.append)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-        access_log=False,
-        lifespan="off",
-        ssl_certfile=None if tls is None else str(tls[0]),
-        ssl_keyfile=None if tls is None else str(tls[1]),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    scheme = "http" if tls is None else "https"
-    url = f"{scheme}://127.0.0.1:{port}"
-    WORKSPACE_OF[url] = json.loads((ctg.workspace / "workspace.json").read_text())["id"]
-    try:
-        yield Server(url, log)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        app.served.close()
-
-
-@pytest.fixture
-def served(ctg: Ctg) -> Iterator[Server]:
-    with serving(ctg) as server:
-        yield server
-
-
-def key(ctg: Ctg, member: str) -> Ed25519PrivateKey:
-    return KeyDir(ctg.keys).open_signer(member, PASSPHRASE).ed25519_key()
-
-
-def call(
-    url: str,
-    path: str = "/v1/whoami",
-    *,
-    member: str = "v.agent",
-    signing_key: Ed25519PrivateKey,
-    body: bytes = b"",
-    send_body: bytes | None = None,
-    send_path: str | None = None,
-    headers: dict[str, str] | None = None,
-    **signing: Any,
-) -> httpx.Response:
-    """A call signed by ``member`` with ``signing_key``; ``send_*`` send something else than
-    what was signed (a tampered call)."""
-    if "workspace" not in signing:
-        signing["workspace"] = WORKSPACE_OF[url]
-    signed = httpsig.sign(
-        httpsig.Message("POST", url + path, {}), body, member, signing_key, **signing
-    )
-    return httpx.post(
-        url + (send_path or path),
-        content=body if send_body is None else send_body,
-        headers=headers if headers is not None else signed,
-        timeout=10,
-    )
 
 
 def test_health_and_a_signed_call(ctg: Ctg, served: Server) -> None:
@@ -282,50 +198,13 @@ def test_the_access_log_names_routes_not_data(ctg: Ctg, served: Server) -> None:
 
 
 # -- TLS, pinned -----------------------------------------------------------------------------
-def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1, made here, and its key."""
-    private = generate_private_key(SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"ctg test {name}")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(private, hashes.SHA256())
-    )
-    cert, key_file = directory / f"{name}.pem", directory / f"{name}.key"
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert, key_file
-
-
-def _fingerprint(cert: Path) -> str:
-    loaded = x509.load_pem_x509_certificate(cert.read_bytes())
-    return fingerprint(loaded.public_bytes(serialization.Encoding.DER))
-
-
 def test_a_pinned_certificate_and_another_one(ctg: Ctg, tmp_path: Path) -> None:
     first, other = self_signed(tmp_path, "first"), self_signed(tmp_path, "other")
     client = tmp_path / "remote"
     with serving(ctg, tls=first) as server:
         wrong = ctg(
             "--workspace", str(client), "remote", "add", server.url, "--rehearsal",
-            "--fingerprint", _fingerprint(other[0]),
+            "--fingerprint", fingerprint_of(other[0]),
         )  # fmt: skip
         assert wrong.exit_code == 1, wrong.output
         assert "not the one given" in wrong.stderr
@@ -333,7 +212,7 @@ def test_a_pinned_certificate_and_another_one(ctg: Ctg, tmp_path: Path) -> None:
 
         added = ctg(
             "--workspace", str(client), "remote", "add", server.url, "--rehearsal",
-            "--fingerprint", _fingerprint(first[0]),
+            "--fingerprint", fingerprint_of(first[0]),
         )  # fmt: skip
         assert added.exit_code == 0, added.output
         status = ctg("--workspace", str(client), "remote", "status", "--json", as_="c.dpo")
@@ -429,27 +308,6 @@ def test_serve_refuses_bad_settings(ctg: Ctg, args: tuple[str, ...], message: st
 
 
 # -- the procedure, from two organisations ---------------------------------------------------
-def remote_dirs(ctg: Ctg, url: str, tmp_path: Path) -> dict[str, Path]:
-    """One remote workspace per party (its own configuration; keys stay in the key directory
-    each party's members have)."""
-    dirs = {party: tmp_path / f"remote-{party}" for party in ("ville", "caf")}
-    for directory in dirs.values():
-        ctg.ok("--workspace", str(directory), "remote", "add", url, "--rehearsal")
-    return dirs
-
-
-def acting(ctg: Ctg, dirs: dict[str, Path]) -> Any:
-    """``at(party, *command, as_=member)``: run a command on that party's remote workspace,
-    which must succeed; its JSON document."""
-
-    def at(party: str, *args: str, as_: str) -> Any:
-        result = ctg("--workspace", str(dirs[party]), *args, "--json", as_=as_)
-        assert result.exit_code == 0, (args, result.output)
-        return json.loads(result.stdout)
-
-    return at
-
-
 def test_the_procedure_runs_over_https_from_both_parties(
     ctg: Ctg, served: Server, tmp_path: Path
 ) -> None:

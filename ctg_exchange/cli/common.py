@@ -58,9 +58,8 @@ class Options:
         from ..services.clock import Clock
 
         keyring = self.keyring()
-        return RemoteSession(
-            open_remote(self.workspace_dir), self.actor, keyring.signer_by_id, Clock()
-        )
+        config = open_remote(self.workspace_dir)
+        return RemoteSession(config, self.actor, keyring.signer_by_id, Clock(), keyring)
 
     def open_workspace(self) -> Workspace:
         """The workspace; ``CTG_TODAY`` is refused here unless it was created as a simulation.

@@ -47,7 +47,8 @@ def exchange() -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Where to write the package (default: REQUEST-N.ctgx here).",
+    help="Where to write the package (default: REQUEST-N.ctgx here; on a remote workspace, "
+    "uploaded only).",
 )
 @click.option(
     "--suppress-small-cells",
@@ -61,7 +62,8 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
     Refused unless the request's conditions are accepted and the convention is in force. The
     header must name approved columns only; adopted conditions (pseudonymise, small cells,
     retention) are applied to the file itself. The package is age-encrypted to the requesting
-    party's keys and its manifest is signed by you.
+    party's keys and its manifest is signed by you. On a remote workspace all this happens
+    on your machine, and the package is uploaded encrypted.
 
     \b
     Example:
@@ -78,20 +80,23 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
         emit_json(
             {
                 **_delivery_json(d),
-                "package": str(result.path),
+                "package": None if result.path is None else str(result.path),
                 "manifest": result.manifest.model_dump(mode="json"),
             }
         )
         return
-    click.echo(str(result.path))
+    if result.path is not None:
+        click.echo(str(result.path))
+    where = "" if result.path is not None else " (uploaded)"
     say(
-        f"[green]✓[/] Delivery {d.id}: {d.rows} rows, {len(d.columns)} columns, encrypted to "
-        f"{result.manifest.recipient.party}; to be deleted by {d.retention_deadline}"
+        f"[green]✓[/] Delivery {d.id}{where}: {d.rows} rows, {len(d.columns)} columns, "
+        f"encrypted to {result.manifest.recipient.party}; to be deleted by "
+        f"{d.retention_deadline}"
     )
 
 
 @exchange.command()
-@click.argument("package", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("package", metavar="PACKAGE|DELIVERY")
 @click.option(
     "--out",
     required=True,
@@ -99,23 +104,30 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
     help="Where to write the decrypted CSV (never overwritten).",
 )
 @common_options
-def receive(package: Path, out: Path) -> None:
+def receive(package: str, out: Path) -> None:
     """Receive a package (the requesting party's staff): verify, then decrypt.
 
     The manifest's signature, the manifest against the workspace (request, delivery, this
     party, not yet received) and the payload's hash are checked before anything is
     decrypted; the CSV appears at --out only when the last chunk has authenticated. Any
-    failure exits 3 and writes nothing.
+    failure exits 3 and writes nothing. On a remote workspace, give the delivery
+    (DX-2026-0001-1): its package is downloaded encrypted, then checked here.
 
     \b
-    Example:
+    Examples:
       ctg-exchange --as v.agent exchange receive DX-2026-0001-1.ctgx --out qf-mai.csv
+      ctg-exchange --as v.agent exchange receive DX-2026-0001-1 --out qf-mai.csv
     """
     from ..services.receive import receive as receive_package
+    from ..services.receive import receive_delivery
 
     opts = options()
-    with progress_bar("Decrypting", package.stat().st_size) as advance:
-        reception = receive_package(opts.session(), package, out, advance)
+    path = Path(package)
+    if path.is_file():
+        with progress_bar("Decrypting", path.stat().st_size) as advance:
+            reception = receive_package(opts.session(), path, out, advance)
+    else:
+        reception = receive_delivery(opts.session(), package, out)
     if opts.json:
         emit_json(reception.model_dump(mode="json"))
         return

@@ -40,12 +40,21 @@ from .common import options
     metavar="BYTES",
     help="The largest body a call may carry (413 beyond).",
 )
+@click.option(
+    "--max-package",
+    type=click.IntRange(min=1024),
+    default=8 << 30,
+    show_default=True,
+    metavar="BYTES",
+    help="The largest package a member may upload (413 beyond).",
+)
 def serve(
     listen: str,
     tls_cert: Path | None,
     tls_key: Path | None,
     public_url: str | None,
     max_body: int,
+    max_package: int,
 ) -> None:
     """Host this workspace for both parties over HTTP(S); every call is signed by a member.
 
@@ -58,10 +67,14 @@ def serve(
       ctg-exchange --workspace /srv/ctg serve --listen 0.0.0.0:8443 \\
           --tls-cert /etc/ctg/cert.pem --tls-key /etc/ctg/key.pem
     """
-    from ..remote.server import Settings, check_public_url, parse_listen, run
+    from ..remote.served import Settings
+    from ..remote.server import check_public_url, parse_listen, run
 
     parse_listen(listen)  # a bad address is refused before the workspace is opened
     settings = Settings(
-        root=options().workspace_dir, public_url=check_public_url(public_url), max_body=max_body
+        root=options().workspace_dir,
+        public_url=check_public_url(public_url),
+        max_body=max_body,
+        max_package=max_package,
     )
     run(settings, listen, tls_cert, tls_key)

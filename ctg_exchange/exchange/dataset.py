@@ -17,7 +17,7 @@ import hashlib
 import io
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,18 +72,18 @@ def read_header(path: Path) -> list[str]:
     return header
 
 
-def check_header(header: list[str], rules: DatasetRules, request_id: str) -> None:
+def check_header(header: Sequence[str], approved: Sequence[str], request_id: str) -> None:
     """Refuse duplicate, empty or unapproved column names, listing them."""
     if any(not name.strip() for name in header):
         raise InvalidInput("the dataset's header has an empty column name")
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise InvalidInput(f"the dataset's header repeats {', '.join(duplicates)}")
-    unapproved = [name for name in header if name not in rules.approved]
+    unapproved = [name for name in header if name not in approved]
     if unapproved:
         raise InvalidInput(
             f"column(s) not approved for {request_id}: {', '.join(unapproved)} "
-            f"(approved: {', '.join(rules.approved)})"
+            f"(approved: {', '.join(approved)})"
         )
 
 

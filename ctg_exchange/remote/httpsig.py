@@ -15,9 +15,10 @@ no longer than :data:`MAX_LIFETIME`, and the key registered for a member who is 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,16 @@ class Verified:
     member: str
     nonce: str
     expires: datetime
+    digest: bytes | None = None  # a streamed body's signed SHA-256, for the caller to check
+
+
+def content_digest(sha256: bytes) -> str:
+    """The ``Content-Digest`` field (RFC 9530) of a body whose SHA-256 is ``sha256``: what a
+    streamed body is signed with, its digest computed before it is sent."""
+    return f"sha-256=:{base64.b64encode(sha256).decode('ascii')}:"
+
+
+_SHA256_FIELD = re.compile(r"sha-256=:([A-Za-z0-9+/]{43}=):")
 
 
 class _Keys:
@@ -96,13 +107,20 @@ def sign(
     now: datetime | None = None,
     lifetime: timedelta = LIFETIME,
     nonce: str | None = None,
+    streamed: bytes | None = None,
 ) -> dict[str, str]:
     """The headers ``message`` carries once signed for ``workspace``: Ctg-Workspace,
-    Content-Digest, Signature-Input, Signature (added to a copy of its headers)."""
+    Content-Digest, Signature-Input, Signature (added to a copy of its headers).
+
+    A body too large to hold (a package) is sent as a stream: ``streamed`` is its SHA-256,
+    computed beforehand, and ``body`` is not read."""
     from http_message_signatures import HTTPMessageSigner, algorithms
 
     created = now or datetime.now(UTC)
-    signable = _Signable(message.method, message.url, {**message.headers, WORKSPACE: workspace})
+    headers = {**message.headers, WORKSPACE: workspace}
+    if streamed is not None:
+        headers["Content-Digest"] = content_digest(streamed)
+    signable = _Signable(message.method, message.url, headers)
     resolver: Any = _Keys(key)  # the library's resolver interface, without importing it early
     HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=resolver).sign(
         signable,
@@ -112,20 +130,24 @@ def sign(
         nonce=nonce or secrets.token_urlsafe(18),
         label=LABEL,
         tag=TAG,
-        covered_component_ids=COVERED[:3],
-        body=body,
+        covered_component_ids=COVERED if streamed is not None else COVERED[:3],
+        body=None if streamed is not None else body,
+        use_existing_digest=streamed is not None,
     )
     return signable.headers
 
 
 def verify(
     message: Message,
-    body: bytes,
+    body: bytes | None,
     key_of: Callable[[str], Ed25519PublicKey | None],
     *,
     now: datetime | None = None,
 ) -> Verified:
-    """The member who signed ``message``, or :class:`Unauthenticated` saying what is wrong."""
+    """The member who signed ``message``, or :class:`Unauthenticated` saying what is wrong.
+
+    ``body`` None: the body is streamed after this check; the signed ``Content-Digest`` must
+    then be a single SHA-256, returned for the caller to compare with what arrives."""
     from http_message_signatures import HTTPMessageVerifier, algorithms
     from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
@@ -156,6 +178,11 @@ def verify(
     checked = _checked(params, now or datetime.now(UTC))
     if keys.unknown is not None:
         raise Unauthenticated(NOT_A_MEMBER)
+    if body is None:
+        signed = _SHA256_FIELD.fullmatch(str(result.covered_components.get('"content-digest"')))
+        if signed is None:
+            raise Unauthenticated("a streamed body is signed with its SHA-256 Content-Digest only")
+        return replace(checked, digest=base64.b64decode(signed.group(1)))
     return checked
 
 

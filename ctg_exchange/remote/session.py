@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+from urllib.parse import quote
 
 from ..domain.actions import REQUEST_STEPS, Action
 from ..errors import ExchangeError, InvalidInput, WorkspaceError
@@ -47,7 +50,9 @@ class RemoteSession(RemoteTarget):
     actor_id: str | None
     signer_of: Callable[[str], Signer]
     clock: Any = None
+    keyring: Any = None  # the member's keys and their party's decryption identities
     _client: Client | None = field(default=None, repr=False)
+    _scratch: Path | None = field(default=None, repr=False)
 
     @property
     def simulated(self) -> bool:
@@ -75,6 +80,28 @@ class RemoteSession(RemoteTarget):
 
             self._client = Client(self.config, self.signer_of(self.require_actor()))
         return self._client
+
+    def upload_package(self, path: Path) -> str:
+        from .client import ServerError
+
+        answer = self.client().upload("/v1/packages", path)
+        token = answer.get("upload")
+        if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{32}", token):
+            raise ServerError("the server's answer to an upload is not one")
+        return token
+
+    def download_package(self, request_id: str, number: int, out: BinaryIO) -> int:
+        return self.client().download(f"/v1/packages/{quote(request_id)}/{number}", out)
+
+    def scratch(self) -> Path:
+        if self._scratch is None:
+            import shutil
+            import tempfile
+            import weakref
+
+            self._scratch = Path(tempfile.mkdtemp(prefix="ctg-remote-"))  # 0700
+            weakref.finalize(self, shutil.rmtree, self._scratch, True)
+        return self._scratch
 
     def call(self, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         from .client import ServerError
@@ -202,7 +229,9 @@ class Batch:
         if checkpoint.origin != origin_of(self.log):
             raise_refusal("a checkpoint to sign is of another log")
         last = self.events[-1] if self.events else None
-        if last is None or checkpoint.size != last.seq or last.seq % CHECKPOINT_EVERY:
+        if last is None or checkpoint.size != last.seq or self.checkpoints:
+            raise_refusal("a checkpoint to sign is not the one this change makes")
+        if not self.operation.checkpoints and last.seq % CHECKPOINT_EVERY:
             raise_refusal("a checkpoint to sign is not the one this change makes")
         try:
             nodes = [bytes.fromhex(node) for node in proof]

@@ -8,13 +8,14 @@ the old identity able to open old packages; new packages go to active recipients
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from ..crypto.age import AgeError, Identity, NoIdentityMatched
+from ..crypto.age import AgeError, Identity, NoIdentityMatched, Recipient
 from ..crypto.agestream import decrypt_bytes, encrypt_bytes
 from ..crypto.keys import MIN_PASSPHRASE, KeyDir, read_private_file
+from ..domain.actions import Action
 from ..domain.exchange import PartyRecipient
 from ..domain.models import Member, Role
 from ..domain.payloads import EncryptionKey
@@ -22,6 +23,7 @@ from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, KeyFileError, NotAuthorised, cut
 from ..fsutil import ensure_private_dir, write_exclusive
 from ..store.base import Tx
+from .remoting import RemoteTarget, remotable
 from .session import Keyring, Recorder, Session, background, perform
 from .workspace import Workspace
 
@@ -56,6 +58,27 @@ def generate_encryption_key(
     )
     path = identity_file(keyring.key_dir, party, recipient)
 
+    def keep() -> None:  # the file first: a registered key nobody holds would be worse
+        ensure_private_dir(keyring.key_dir.path)
+        write_exclusive(path, sealed, mode=0o600)
+
+    if not isinstance(session, RemoteTarget):
+        return perform(session, _registration(session, party, recipient, replaces, keep))
+    keep()
+    try:
+        return register_recipient(session, party, recipient, replaces)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _registration(
+    session: Session,
+    party: str,
+    recipient: str,
+    replaces: str | None,
+    keep: Callable[[], None] | None,
+) -> Callable[[Tx, Member, Recorder], PartyRecipient]:
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> PartyRecipient:
         ensure_active(actor)
         if session.workspace.current_policy(tx).policy.party(party) is None:
@@ -66,12 +89,13 @@ def generate_encryption_key(
                 f"only an admin of {party} makes its decryption keys: {actor.id} is "
                 f"{'/'.join(actor.roles)} of {actor.party}",
             )
+        if any(r.recipient == recipient for r in tx.recipients()):
+            raise InvalidInput(f"{recipient} is already registered")
         active = {r.recipient for r in tx.recipients(party) if r.active}
         if replaces is not None and replaces not in active:
             raise InvalidInput(f"{replaces} is not an active recipient of {party}")
-        if not recorder.dry_run:  # the file first: a registered key nobody holds would be worse
-            ensure_private_dir(keyring.key_dir.path)
-            write_exclusive(path, sealed, mode=0o600)
+        if keep is not None and not recorder.dry_run:
+            keep()
         payload = EncryptionKey(party=party, recipient=recipient, replaces=replaces)
         event = recorder.record(actor, Role.ADMIN, party, payload)
         tx.add_recipient(recipient, party, event.seq)
@@ -79,7 +103,20 @@ def generate_encryption_key(
             tx.retire_recipient(replaces, event.seq)
         return next(r for r in tx.recipients(party) if r.recipient == recipient)
 
-    return perform(session, operation)
+    return operation
+
+
+@remotable(
+    Action.ENCRYPTION_KEY,
+    expect=lambda a: {"party": a["party"], "recipient": a["recipient"], "replaces": a["replaces"]},
+)
+def register_recipient(
+    session: Session, party: str, recipient: str, replaces: str | None = None
+) -> PartyRecipient:
+    """Register a party's age recipient, whose identity the admin made on their own machine
+    (a hosted workspace: the identity never leaves it)."""
+    Recipient.parse(recipient)
+    return perform(session, _registration(session, party, recipient, replaces, None))
 
 
 def list_recipients(workspace: Workspace) -> list[PartyRecipient]:

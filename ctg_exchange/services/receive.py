@@ -7,11 +7,13 @@ chunk has authenticated, together with the reception's signed event.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..audit.canonical import text_digest
 from ..crypto.age import AgeError
@@ -32,30 +34,67 @@ from ..exchange.pipeline import hash_region, unseal
 from ..fsutil import NewFile
 from ..store.base import Tx
 from .party_keys import identities_future
+from .remoting import RemoteTarget, remotable
 from .requests import load_request, record_step
-from .session import Recorder, Session, load_actor
+from .session import Recorder, Session, load_actor, perform
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a package's manifest is checked against before anything is decrypted: the
+    workspace's records of its request, sender, delivery and any reception."""
+
+    log: str
+    actor: Member
+    request: ExchangeRequest | None
+    sender: Member | None
+    delivery: Delivery | None
+    reception: Reception | None
+
+
+def _receipt(session: Session, tx: Tx, manifest: Manifest) -> Receipt:
+    request = tx.get_request(manifest.request)
+    return Receipt(
+        log=session.workspace.id,
+        actor=load_actor(tx, session.require_actor()),
+        request=request,
+        sender=tx.get_member(manifest.sender.member),
+        delivery=None if request is None else tx.get_delivery(request.id, manifest.delivery),
+        reception=None if request is None else tx.get_reception(request.id, manifest.delivery),
+    )
+
+
+@remotable("exchange.receipt")
+def receipt(session: Session, manifest: str) -> Receipt:
+    """The records a package's manifest (base64, as shipped) is checked against."""
+    with session.workspace.store.transaction() as tx:
+        return _receipt(session, tx, Manifest.from_bytes(_decoded(manifest)))
+
+
+def _decoded(manifest: str) -> bytes:
+    try:
+        return base64.b64decode(manifest, validate=True)
+    except ValueError:
+        raise InvalidInput("a manifest is sent in base64") from None
 
 
 def _check_manifest(
-    session: Session,
-    tx: Tx,
+    receipt: Receipt,
     manifest: Manifest,
     manifest_bytes: bytes,
     signature: str,
     payload_size: int,
 ) -> tuple[Member, ExchangeRequest]:
-    actor = load_actor(tx, session.require_actor())
-    if manifest.log != session.workspace.id:
+    actor, request, sender = receipt.actor, receipt.request, receipt.sender
+    if manifest.log != receipt.log:
         raise PackageError("the package was made in another workspace")
     if manifest.recipient.party != actor.party:
         raise PackageError(
             f"the package is addressed to {manifest.recipient.party}, not to {actor.party}"
         )
-    request = tx.get_request(manifest.request)
     if request is None:
         raise PackageError(f"the package is for an unknown request {cut(manifest.request)!r}")
     authorise(Action.RECEIVE, actor, request)
-    sender = tx.get_member(manifest.sender.member)
     if (
         sender is None
         or sender.party != request.to_party
@@ -68,14 +107,14 @@ def _check_manifest(
         raise PackageError(f"the manifest's signature does not verify: {exc.message}") from None
     if request.status is not Status.EXCHANGED:
         raise PackageError(f"{request.id} is {request.status.value}: nothing is received for it")
-    delivery = tx.get_delivery(request.id, manifest.delivery)
+    delivery = receipt.delivery
     if (
         delivery is None
         or delivery.manifest_sha256 != hashlib.sha256(manifest_bytes).hexdigest()
         or delivery.payload_sha256 != manifest.payload.sha256
     ):
         raise PackageError(f"{manifest.delivery_id} does not match a delivery recorded here")
-    received = tx.get_reception(request.id, manifest.delivery)
+    received = receipt.reception
     if received is not None:
         raise PackageError(
             f"{manifest.delivery_id} was already received on "
@@ -101,13 +140,15 @@ def receive(
             signature = reader.read(SIGNATURE).decode("ascii")
         except UnicodeDecodeError:
             raise PackageError("the package's signature is not an armored SSHSIG") from None
-        with session.workspace.store.transaction() as tx:
-            actor, _ = _check_manifest(
-                session, tx, manifest, manifest_bytes, signature, reader.payload.size
-            )
+        encoded = base64.b64encode(manifest_bytes).decode("ascii")
+        checked = receipt(session, encoded)
+        size = reader.payload.size
+        actor, _ = _check_manifest(checked, manifest, manifest_bytes, signature, size)
         # the passphrases are asked now; the signing key unlocks while the payload is hashed
         unlocking = identities_future(session.keyring, actor.party, manifest.recipient.recipients)
-        signing = session.keyring.signer_future(actor)
+        remote = session if isinstance(session, RemoteTarget) else None
+        if remote is None:
+            session.keyring.signer_future(actor)
         region = reader.payload
         seen = _identity(handle)
         try:
@@ -127,16 +168,17 @@ def receive(
                 raise PackageError(f"the payload does not decrypt: {exc}") from None
             if _identity(handle) != seen:  # the hash and the decryption read the file apart
                 raise PackageError("the package changed while it was being received")
-            return _record_receive(
-                session,
-                manifest,
-                manifest_bytes,
-                signature,
-                out,
-                signing.result(),
-                plain,
-                reader.payload.size,
+            path = str(out.resolve())
+            if remote is None:
+                operation = _reception(
+                    session, manifest_bytes, signature, region.size, path, plain.commit
+                )
+                return perform(session, operation)
+            reception = record_reception(
+                remote, manifest.request, encoded, signature, region.size, path
             )
+            plain.commit()  # the server has recorded it: it appears now
+            return reception
         except BaseException:
             plain.discard()
             raise
@@ -148,25 +190,21 @@ def _identity(handle: BinaryIO) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def _record_receive(
+def _reception(
     session: Session,
-    manifest: Manifest,
     manifest_bytes: bytes,
     signature: str,
-    out: Path,
-    signer: object,
-    plain: NewFile,
     payload_size: int,
-) -> Reception:
-    from ..crypto.keys import Signer
+    path: str,
+    publish: Callable[[], None] | None,
+) -> Callable[[Tx, Member, Recorder], Reception]:
+    """The reception's state change, its manifest checked again in the write transaction;
+    ``publish`` makes the plaintext appear just before it commits."""
+    manifest = Manifest.from_bytes(manifest_bytes)
 
-    assert isinstance(signer, Signer)
-    with session.workspace.store.transaction(write=True) as tx:
-        actor, request = _check_manifest(
-            session, tx, manifest, manifest_bytes, signature, payload_size
-        )
-        recorder = Recorder(tx, session.workspace.id, session.clock, signer)
-        path = str(out.resolve())
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Reception:
+        checked = _receipt(session, tx, manifest)
+        _, request = _check_manifest(checked, manifest, manifest_bytes, signature, payload_size)
         record_step(
             tx,
             recorder,
@@ -192,10 +230,57 @@ def _record_receive(
         )
         tx.insert_reception(reception, recorder.last_seq)
         recorder.checkpoint(actor, Role.STAFF)
-        plain.commit()  # the plaintext appears just before the reception commits
+        if publish is not None and not recorder.dry_run:
+            publish()  # the plaintext appears just before the reception commits
         return reception
 
+    return operation
 
+
+def _expect_receive(args: dict[str, Any]) -> dict[str, Any]:
+    manifest = Manifest.from_bytes(_decoded(str(args["manifest"])))
+    return {
+        "delivery": manifest.delivery,
+        "payload_sha256": manifest.payload.sha256,
+        "path_sha256": text_digest(str(args["path"])),
+    }
+
+
+@remotable(Action.RECEIVE, expect=_expect_receive, checkpoints=True)
+def record_reception(
+    session: Session, request_id: str, manifest: str, signature: str, payload_size: int, path: str
+) -> Reception:
+    """Record that the acting member received the delivery whose manifest (base64, as shipped)
+    and signature are given, its payload checked and decrypted on their machine into ``path``
+    (a hosted workspace: the server checks the manifest again)."""
+    manifest_bytes = _decoded(manifest)
+    if Manifest.from_bytes(manifest_bytes).request != request_id:
+        raise InvalidInput(f"the manifest is not of {cut(request_id)!r}")
+    operation = _reception(session, manifest_bytes, signature, payload_size, path, None)
+    return perform(session, operation)
+
+
+def receive_delivery(
+    session: Session, delivery_id: str, out: Path, progress: Callable[[int], None] | None = None
+) -> Reception:
+    """Download a delivery's package from a hosted workspace, then :func:`receive` it."""
+    if not isinstance(session, RemoteTarget):
+        raise InvalidInput(f"no package file {cut(delivery_id)!r}")
+    request_id, _, number = delivery_id.rpartition("-")
+    if not request_id or not number.isdigit():
+        raise InvalidInput(f"{cut(delivery_id)!r} is neither a package file nor a delivery id")
+    if out.exists() or out.is_symlink():
+        raise InvalidInput(f"{out} already exists: choose another --out")
+    package = session.scratch() / f"{delivery_id}.ctgx"
+    with open(package, "xb") as handle:
+        session.download_package(request_id, int(number), handle)
+    try:
+        return receive(session, package, out, progress)
+    finally:
+        package.unlink(missing_ok=True)
+
+
+@remotable("exchange.list")
 def list_deliveries(
     session: Session, request_id: str | None = None
 ) -> list[tuple[Delivery, Reception | None]]:

@@ -30,7 +30,8 @@ import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, get_type_hints
 
 from ..domain.actions import Action
 from ..errors import ExchangeError, InvalidInput, NotAuthorised, NotFound
@@ -58,6 +59,7 @@ class Operation:
     max_also: int = 4  # the other events it may record (a change that lapses: every request)
     # what the primary event's payload must say, from the arguments: field -> value, or a test
     expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    checkpoints: bool = False  # ends with a checkpoint of its last event (a send, a reception)
 
     @functools.cached_property
     def hints(self) -> dict[str, Any]:
@@ -91,10 +93,24 @@ class RemoteTarget:
     def call(self, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         raise NotImplementedError
 
+    def upload_package(self, path: Path) -> str:
+        """Stream the package at ``path`` up, encrypted as it is; the upload's token."""
+        raise NotImplementedError
+
+    def download_package(self, request_id: str, number: int, out: BinaryIO) -> int:
+        """Stream a delivery's package down into ``out``; its size."""
+        raise NotImplementedError
+
+    def scratch(self) -> Path:
+        """A private directory for files kept only while the command runs."""
+        raise NotImplementedError
+
 
 OPERATIONS: dict[str, Operation] = {}
 # the modules whose services are remotable: imported by the server before it looks one up
-SERVICE_MODULES = ("requests", "review", "members", "convention")
+SERVICE_MODULES = (
+    "requests", "review", "members", "convention", "send", "delivery", "receive", "party_keys",
+)  # fmt: skip
 
 
 def operation_named(name: str) -> Operation | None:
@@ -111,12 +127,14 @@ def remotable(
     also: Collection[Action] = (),
     expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     max_also: int = 4,
+    checkpoints: bool = False,
 ) -> Callable[[F], F]:
     """Mark a service as one a member may run on a hosted workspace. A change is named by the
     action it takes once (``also``: the other events it may record, such as register
     versions), and says with ``expect`` what its event's payload must hold given the
-    arguments: the member's client signs nothing else. A reading service has a name of its
-    own (``request.show``)."""
+    arguments: the member's client signs nothing else; ``checkpoints``: it ends with a
+    checkpoint of its last event, which the client signs too. A reading service has a name of
+    its own (``request.show``)."""
 
     def mark(function: F) -> F:
         primary = name if isinstance(name, Action) else None
@@ -131,6 +149,7 @@ def remotable(
             expect=expect,
             repeats=repeats,
             max_also=max_also,
+            checkpoints=checkpoints,
         )
         OPERATIONS[operation.name] = operation
 

@@ -4,7 +4,11 @@ Only for a request whose conditions are accepted, inside the convention's validi
 holder's staff. The dataset's header is checked against the approved columns and the adopted
 conditions are applied to the file itself before it is encrypted to the requesting party. The
 package appears at its path, and the delivery (hashes, counts, deadline, never a value) is
-recorded with its signed event, together or not at all.
+recorded with its signed event, together or not at all (:mod:`.delivery`).
+
+On a hosted workspace the same happens on the sender's machine: the plan comes from the server,
+the dataset is read, checked, encrypted and signed here, and the package is uploaded encrypted;
+the server records the delivery from the package's signed manifest, checking it again.
 """
 
 from __future__ import annotations
@@ -22,10 +26,9 @@ from ..crypto.sshsig import NAMESPACE_MANIFEST
 from ..domain.actions import Action
 from ..domain.exchange import Delivery
 from ..domain.lifecycle import next_status
-from ..domain.models import ExchangeRequest, Frequency, Member, Role, Triage
+from ..domain.models import ExchangeRequest, Frequency, Member, Triage
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import authorise
-from ..domain.step_payloads import Send
 from ..errors import InvalidInput, Refused
 from ..exchange.container import MANIFEST, SIGNATURE, PackageWriter
 from ..exchange.dataset import (
@@ -41,6 +44,7 @@ from ..exchange.dataset import (
     read_header,
     rewrite,
 )
+from ..exchange.kept import Package
 from ..exchange.manifest import (
     AppliedCondition,
     ConventionRef,
@@ -53,9 +57,11 @@ from ..exchange.pipeline import Progress, RingReader, seal
 from ..fsutil import NewFile
 from ..policy.model import Policy
 from ..store.base import Tx
+from .delivery import approved_columns, deliver, delivery_operation, retention_days
 from .party_keys import load_identities
-from .requests import load_request, record_step
-from .session import Recorder, Session, load_actor
+from .remoting import RemoteTarget, remotable
+from .requests import load_request
+from .session import Session, load_actor, perform
 
 
 @dataclass(frozen=True)
@@ -70,17 +76,16 @@ class Plan:
     deadline: date
     policy_id: str
     policy_version: int
+    log: str  # the workspace's log, which the manifest names
+    now: str  # when the manifest is made (on a hosted workspace, the server's time)
 
 
 def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> DatasetRules:
     categories = [c for c in map(policy.category, request.content.categories) if c is not None]
-    approved = [column for category in categories for column in category.columns]
     pseudonymise: list[str] = []
     min_count = None
     for condition in request.conditions:
-        if condition.kind is RecommendationKind.LIMIT_COLUMNS:
-            approved = [c for c in approved if c in condition.columns]
-        elif condition.kind is RecommendationKind.PSEUDONYMISE:
+        if condition.kind is RecommendationKind.PSEUDONYMISE:
             pseudonymise += condition.columns
         elif condition.kind is RecommendationKind.AGGREGATE_MIN_COUNT and condition.value:
             min_count = max(min_count or 0, condition.value)
@@ -89,7 +94,7 @@ def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> D
         a = policy.aggregates
         aggregates = AggregateRules(a.min_cell, a.round_to, a.total_group_by)
     return DatasetRules(
-        approved=tuple(approved),
+        approved=approved_columns(request, policy),
         count_columns=tuple(c for category in categories for c in category.count_columns),
         pseudonymise=tuple(dict.fromkeys(pseudonymise)),
         min_count=min_count,
@@ -98,13 +103,11 @@ def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> D
     )
 
 
-def retention_days(request: ExchangeRequest) -> int:
-    limits = [
-        c.value
-        for c in request.conditions
-        if c.kind is RecommendationKind.MAX_RETENTION_DAYS and c.value
-    ]
-    return min([request.content.retention_days, *limits])
+@remotable("exchange.plan")
+def plan_send(session: Session, request_id: str, suppress: bool = False) -> Plan:
+    """What a delivery of ``request_id`` by the acting member must be, if it may be sent."""
+    with session.workspace.store.transaction() as tx:
+        return _plan(session, tx, request_id, suppress)
 
 
 def _plan(session: Session, tx: Tx, request_id: str, suppress: bool) -> Plan:
@@ -138,16 +141,40 @@ def _plan(session: Session, tx: Tx, request_id: str, suppress: bool) -> Plan:
         deadline=today + timedelta(days=retention_days(request)),
         policy_id=current.policy.id,
         policy_version=request.policy_version,
+        log=session.workspace.id,
+        now=session.clock.now(),
     )
+
+
+@dataclass(frozen=True)
+class SealedKey:
+    """A request's pseudonymisation key as kept (sealed to the holder's keys), if it has one,
+    and the holder's keys: all of them, and the active ones."""
+
+    sealed: str | None
+    recipients: tuple[str, ...]
+    active: tuple[str, ...]
+
+
+@remotable("exchange.pseudonym_key")
+def sealed_key(session: Session, request_id: str) -> SealedKey:
+    with session.workspace.store.transaction() as tx:
+        actor = load_actor(tx, session.require_actor())
+        request = load_request(tx, request_id)
+        authorise(Action.SEND, actor, request)  # the holder's staff only
+        holder = tx.recipients(request.to_party)
+        return SealedKey(
+            tx.get_pseudonym_key(request.id),
+            tuple(r.recipient for r in holder),
+            tuple(r.recipient for r in holder if r.active),
+        )
 
 
 def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str | None]:
     """The request's pseudonymisation key (new: also its sealed form, to store)."""
     holder = plan.request.to_party
-    with session.workspace.store.transaction() as tx:
-        sealed = tx.get_pseudonym_key(plan.request.id)
-        holder_recipients = [r.recipient for r in tx.recipients(holder)]
-        active = [r.recipient for r in tx.recipients(holder) if r.active]
+    kept = sealed_key(session, plan.request.id)
+    sealed, holder_recipients, active = kept.sealed, kept.recipients, kept.active
     if sealed is not None:
         identities = load_identities(session.keyring, holder, holder_recipients)
         try:
@@ -167,7 +194,7 @@ def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str | None]:
 @dataclass(frozen=True)
 class SendResult:
     delivery: Delivery
-    path: Path
+    path: Path | None  # where the package is (none: uploaded to a hosted workspace only)
     manifest: Manifest
 
 
@@ -193,12 +220,10 @@ def send(
     suppress_small_cells: bool = False,
     progress: Progress | None = None,
 ) -> SendResult:
-    store = session.workspace.store
-    with store.transaction() as tx:
-        plan = _plan(session, tx, request_id, suppress_small_cells)
+    plan = plan_send(session, request_id, suppress_small_cells)
     rules, request = plan.rules, plan.request
     header = read_header(dataset)
-    check_header(header, rules, request.id)
+    check_header(header, rules.approved, request.id)
     small: set[tuple[int, int]] = set()
     if rules.inspects_cells:
         report = check_cells(dataset, header, rules)
@@ -210,7 +235,10 @@ def send(
                 details=report.problems[1:10],
             )
         small = report.small
+    remote = session if isinstance(session, RemoteTarget) else None
     target = out or Path.cwd() / f"{request.id}-{plan.number}.ctgx"
+    if remote is not None and out is None:  # kept only until it is uploaded
+        target = remote.scratch() / f"{request.id}-{plan.number}.ctgx"
     signing = session.keyring.signer_future(plan.actor)  # unlocked while the data streams
     key, new_sealed_key = _pseudonym_key(session, plan) if rules.pseudonymise else (None, None)
     try:
@@ -249,10 +277,10 @@ def send(
         writer.end_payload(sealed.size)
         applied = _applied(request, rules, plan.deadline, small)
         manifest = Manifest(
-            log=session.workspace.id,
+            log=plan.log,
             request=request.id,
             delivery=plan.number,
-            created_at=session.clock.now(),
+            created_at=plan.now,
             sender=Sender(
                 member=plan.actor.id, party=plan.actor.party, fingerprint=plan.actor.fingerprint
             ),
@@ -265,29 +293,33 @@ def send(
             convention=ConventionRef(id=plan.policy_id, policy_version=plan.policy_version),
         )
         manifest_bytes = manifest.to_bytes()
-        signer = signing.result()
+        signature = signing.result().sign(NAMESPACE_MANIFEST, manifest_bytes)
         writer.add(MANIFEST, manifest_bytes)
-        writer.add(SIGNATURE, signer.sign(NAMESPACE_MANIFEST, manifest_bytes).encode())
+        writer.add(SIGNATURE, signature.encode())
         writer.close()
-        delivery = Delivery(
-            request_id=request.id,
-            number=plan.number,
-            sent_by=plan.actor.id,
-            sent_at=manifest.created_at,
-            sent_on=session.clock.today(),
-            payload_sha256=sealed.sha256,
-            payload_size=sealed.size,
-            manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
-            rows=rows,
-            columns=manifest.columns,
-            conditions=tuple(f"R{c.source} {c.kind}: {c.detail}" for c in applied),
-            retention_deadline=plan.deadline,
-        )
-        _record_send(session, plan, delivery, signer, package, new_sealed_key)
+        kept = Package(manifest_bytes, signature, sealed.sha256, sealed.size)
+        if remote is None:
+            operation = delivery_operation(
+                session, request.id, kept, new_sealed_key, lambda _: package.commit()
+            )
+            delivery = perform(session, operation)
+        else:
+            package.commit()
+            upload = remote.upload_package(target)
+            delivery = deliver(
+                remote, request.id, upload, kept_digest(manifest_bytes), new_sealed_key
+            )
     except BaseException:
         package.discard()
         raise
+    if remote is not None and out is None:
+        target.unlink()
+        return SendResult(delivery=delivery, path=None, manifest=manifest)
     return SendResult(delivery=delivery, path=target, manifest=manifest)
+
+
+def kept_digest(manifest: bytes) -> str:
+    return hashlib.sha256(manifest).hexdigest()
 
 
 def _output_columns(header: list[str]) -> list[str]:
@@ -323,46 +355,3 @@ def _applied(
         for c in request.conditions
         if c.kind in details
     )
-
-
-def _record_send(
-    session: Session,
-    plan: Plan,
-    delivery: Delivery,
-    signer: object,
-    package: NewFile,
-    sealed_key: str | None,
-) -> None:
-    from ..crypto.keys import Signer
-
-    assert isinstance(signer, Signer)
-    with session.workspace.store.transaction(write=True) as tx:
-        actor = load_actor(tx, plan.actor.id)
-        request = load_request(tx, plan.request.id)
-        if len(tx.deliveries(request.id)) + 1 != plan.number:
-            raise InvalidInput(f"another delivery of {request.id} was sent meanwhile: retry")
-        recorder = Recorder(tx, session.workspace.id, session.clock, signer)
-        record_step(
-            tx,
-            recorder,
-            actor,
-            request,
-            Action.SEND,
-            payload=lambda head: Send(
-                **head,
-                delivery=delivery.number,
-                payload_sha256=delivery.payload_sha256,
-                payload_size=delivery.payload_size,
-                manifest_sha256=delivery.manifest_sha256,
-                rows=delivery.rows,
-                columns=delivery.columns,
-                recipients=tuple(plan.recipients),
-                retention_deadline=delivery.retention_deadline,
-                conditions=tuple(c.split(":")[0] for c in delivery.conditions),
-            ),
-        )
-        tx.insert_delivery(delivery, recorder.last_seq)
-        recorder.checkpoint(actor, Role.STAFF)
-        if sealed_key is not None:
-            tx.put_pseudonym_key(request.id, sealed_key, recorder.last_seq)
-        package.commit()  # the package appears just before the delivery commits

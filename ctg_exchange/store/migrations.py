@@ -264,6 +264,20 @@ _HTTP_NONCES = (
 )
 
 
+# a hosted workspace's record of who took each (encrypted) package, and when: the server's
+# own record, beside the reception the receiving member signs once the package checked
+_PACKAGE_DOWNLOADS = (
+    """CREATE TABLE package_downloads (
+        request_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        member TEXT NOT NULL REFERENCES members (id),
+        at TEXT NOT NULL,
+        FOREIGN KEY (request_id, number) REFERENCES deliveries (request_id, number)
+    )""",
+    "CREATE INDEX package_downloads_delivery ON package_downloads (request_id, number)",
+)
+
+
 def _keep_current_contents(tx: Any) -> None:
     """Workspaces made before every filed content was kept: keep each request's current one
     (its earlier ones, if it was amended, were overwritten; logs of that time are verified by
@@ -314,6 +328,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _CONVENTION_AGREEMENT,
     ),
     Migration(8, "served workspaces: the nonces of signed calls", _HTTP_NONCES),
+    Migration(9, "served workspaces: who downloaded each package", _PACKAGE_DOWNLOADS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -183,6 +183,22 @@ class ExchangeQueries:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    # -- downloads of packages from a hosted workspace --------------------------------------
+    def record_download(self, request_id: str, number: int, member: str, at: str) -> None:
+        self.execute(
+            "INSERT INTO package_downloads (request_id, number, member, at) VALUES (?, ?, ?, ?)",
+            (request_id, number, member, at),
+        )
+
+    def downloads(self, request_id: str, number: int) -> list[tuple[str, str]]:
+        """Who downloaded a delivery's package, and when (member, UTC time), oldest first."""
+        rows = self.execute(
+            "SELECT member, at FROM package_downloads WHERE request_id = ? AND number = ? "
+            "ORDER BY at, member",
+            (request_id, number),
+        ).fetchall()
+        return [(str(member), str(at)) for member, at in rows]
+
     def put_pseudonym_key(self, request_id: str, sealed: str, seq: int) -> None:
         self.execute(
             "INSERT INTO pseudonym_keys (request_id, sealed, seq) VALUES (?, ?, ?)",

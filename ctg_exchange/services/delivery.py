@@ -1,0 +1,254 @@
+"""Recording a delivery, from a package whose manifest the procedure checks (DESIGN §8, §11).
+
+A delivery is recorded from its signed manifest, never from what a client says of it: the
+manifest is the sender's signed statement of what the package holds (for which request and
+delivery, to whose keys, which columns, how many rows, which conditions applied, until when it
+may be kept). On a local workspace the sender's own command built it; on a hosted one the
+sender's client built and uploaded the package (:mod:`ctg_exchange.remote.packages`), and the
+server runs :func:`deliver`, so every check below is the server's to make: the manifest signed
+by the acting member, for this request, its next delivery, the requesting party's active keys,
+approved columns only, every adopted condition applied, the retention deadline, the payload the
+server received.
+
+The requesting party's staff then download the package from a hosted workspace
+(:func:`download`), each download recorded, and check it on their own machine before anything
+is decrypted (:mod:`ctg_exchange.services.receive`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from ..crypto.publickey import PublicKey
+from ..crypto.sshsig import NAMESPACE_MANIFEST, verify
+from ..domain.actions import Action
+from ..domain.exchange import Delivery
+from ..domain.lifecycle import next_status
+from ..domain.models import ExchangeRequest, Frequency, Member, Role
+from ..domain.recommendations import RecommendationKind
+from ..domain.rules import authorise
+from ..domain.step_payloads import Send
+from ..errors import InvalidInput, NotFound, Refused, SignatureInvalid, cut
+from ..exchange.dataset import check_header
+from ..exchange.kept import Kept, Package
+from ..exchange.manifest import Manifest, PackageError
+from ..policy.model import Policy
+from ..store.base import Tx
+from .remoting import remotable
+from .requests import load_request, record_step
+from .session import Recorder, Session, load_actor, perform
+from .workspace import Workspace
+
+# the conditions a sender applies to the file itself, each listed in the manifest
+APPLIED_KINDS = (
+    RecommendationKind.LIMIT_COLUMNS,
+    RecommendationKind.MAX_RETENTION_DAYS,
+    RecommendationKind.PSEUDONYMISE,
+    RecommendationKind.AGGREGATE_MIN_COUNT,
+)
+
+
+def retention_days(request: ExchangeRequest) -> int:
+    limits = [
+        c.value
+        for c in request.conditions
+        if c.kind is RecommendationKind.MAX_RETENTION_DAYS and c.value
+    ]
+    return min([request.content.retention_days, *limits])
+
+
+def approved_columns(request: ExchangeRequest, policy: Policy) -> tuple[str, ...]:
+    """The columns a delivery of ``request`` may carry: its categories' columns, narrowed by
+    an adopted ``limit_columns``."""
+    categories = [c for c in map(policy.category, request.content.categories) if c is not None]
+    approved = [column for category in categories for column in category.columns]
+    for condition in request.conditions:
+        if condition.kind is RecommendationKind.LIMIT_COLUMNS:
+            approved = [c for c in approved if c in condition.columns]
+    return tuple(approved)
+
+
+def delivery_of(manifest: Manifest, manifest_bytes: bytes, actor: Member, now: str) -> Delivery:
+    return Delivery(
+        request_id=manifest.request,
+        number=manifest.delivery,
+        sent_by=actor.id,
+        sent_at=now,
+        sent_on=date.fromisoformat(now[:10]),
+        payload_sha256=manifest.payload.sha256,
+        payload_size=manifest.payload.size,
+        manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
+        rows=manifest.rows,
+        columns=manifest.columns,
+        conditions=tuple(f"R{c.source} {c.kind}: {c.detail}" for c in manifest.conditions_applied),
+        retention_deadline=manifest.retention_deadline,
+    )
+
+
+def check_package(
+    session: Session, tx: Tx, actor: Member, request: ExchangeRequest, package: Package
+) -> Manifest:
+    """The package's manifest, if the procedure lets ``actor`` deliver it now; else the rule
+    it breaks (the sender may not choose what the procedure decides)."""
+    workspace, today = session.workspace, session.clock.today()
+    manifest = Manifest.from_bytes(package.manifest)
+    try:
+        verify(PublicKey.parse(actor.public_key), NAMESPACE_MANIFEST, package.manifest,
+               package.signature)  # fmt: skip
+    except SignatureInvalid:
+        raise PackageError(f"the package's manifest is not signed by {actor.id}") from None
+    if manifest.log != workspace.id or manifest.request != request.id:
+        raise PackageError(f"the package's manifest is not for {request.id} of this workspace")
+    sender = manifest.sender
+    if (sender.member, sender.party, sender.fingerprint) != (
+        actor.id, actor.party, actor.fingerprint
+    ):  # fmt: skip
+        raise PackageError(f"the package's manifest names another sender than {actor.id}")
+    if (manifest.payload.sha256, manifest.payload.size) != (
+        package.payload_sha256, package.payload_size
+    ):  # fmt: skip
+        raise PackageError("the package's payload is not the one its manifest names")
+    sent = tx.deliveries(request.id)
+    if request.content.frequency is Frequency.ONCE and sent:
+        raise Refused(
+            "ONE_OFF_DELIVERED",
+            f"{request.id} asks for a one-off transfer, already made ({sent[0].id})",
+        )
+    if manifest.delivery != len(sent) + 1:
+        raise InvalidInput(
+            f"the package is delivery {manifest.delivery} of {request.id}, whose next is "
+            f"{len(sent) + 1}: another was sent meanwhile, send again"
+        )
+    active = {r.recipient for r in tx.recipients(request.from_party) if r.active}
+    if manifest.recipient.party != request.from_party or set(
+        manifest.recipient.recipients
+    ) != active:  # fmt: skip
+        raise Refused(
+            "RECIPIENTS",
+            f"the package is not encrypted to the active keys of {request.from_party}, the "
+            "requesting party",
+            hint="`ctg-exchange keys list` shows them; send again",
+        )
+    policy = workspace.current_policy(tx).policy
+    check_header(manifest.columns, approved_columns(request, policy), request.id)
+    wanted = {(c.source, c.kind.value) for c in request.conditions if c.kind in APPLIED_KINDS}
+    applied = {(c.source, c.kind) for c in manifest.conditions_applied}
+    if applied != wanted:
+        missing = sorted(f"R{source} {kind}" for source, kind in wanted - applied)
+        raise Refused(
+            "CONDITIONS_NOT_APPLIED",
+            f"the package's manifest does not list the conditions of {request.id} as applied"
+            + (f" (missing {', '.join(missing)})" if missing else ""),
+        )
+    days = timedelta(days=retention_days(request))
+    if not today - timedelta(days=1) + days <= manifest.retention_deadline <= today + days:
+        raise Refused(
+            "RETENTION_DEADLINE",
+            f"the package's deadline {manifest.retention_deadline} is not {today + days}, "
+            f"{days.days} days from today (the retention of {request.id})",
+        )
+    ref = manifest.convention
+    current = workspace.current_policy(tx).policy.id
+    if (ref.id, ref.policy_version) != (current, request.policy_version):
+        raise PackageError(
+            f"the package's manifest names the convention {cut(ref.id)!r} v{ref.policy_version}, "
+            f"not {current} v{request.policy_version} of {request.id}"
+        )
+    return manifest
+
+
+def delivery_operation(
+    session: Session,
+    request_id: str,
+    package: Package,
+    sealed_key: str | None,
+    publish: Callable[[Delivery], None] | None,
+) -> Callable[[Tx, Member, Recorder], Delivery]:
+    """The delivery's state change: checked, recorded with its event and a checkpoint, the
+    package published (``publish``) just before it commits."""
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Delivery:
+        request = load_request(tx, request_id)
+        authorise(Action.SEND, actor, request)
+        next_status(Action.SEND, request)
+        session.workspace.convention(tx).ensure_in_force(session.clock.today(), "sending")
+        manifest = check_package(session, tx, actor, request, package)
+        stored_key = tx.get_pseudonym_key(request.id)
+        pseudonymised = any(c.kind is RecommendationKind.PSEUDONYMISE for c in request.conditions)
+        if sealed_key is not None and (stored_key is not None or not pseudonymised):
+            raise InvalidInput(f"{request.id} already has its pseudonymisation key, or needs none")
+        if pseudonymised and stored_key is None and sealed_key is None:
+            raise InvalidInput(f"the first delivery of {request.id} keeps its pseudonymisation key")
+        delivery = delivery_of(manifest, package.manifest, actor, recorder.now)
+        record_step(
+            tx,
+            recorder,
+            actor,
+            request,
+            Action.SEND,
+            payload=lambda head: Send(
+                **head,
+                delivery=delivery.number,
+                payload_sha256=delivery.payload_sha256,
+                payload_size=delivery.payload_size,
+                manifest_sha256=delivery.manifest_sha256,
+                rows=delivery.rows,
+                columns=delivery.columns,
+                recipients=tuple(manifest.recipient.recipients),
+                retention_deadline=delivery.retention_deadline,
+                conditions=tuple(c.split(":")[0] for c in delivery.conditions),
+            ),
+        )
+        tx.insert_delivery(delivery, recorder.last_seq)
+        recorder.checkpoint(actor, Role.STAFF)
+        if sealed_key is not None:
+            tx.put_pseudonym_key(request.id, sealed_key, recorder.last_seq)
+        if publish is not None and not recorder.dry_run:
+            publish(delivery)  # the package appears just before the delivery commits
+        return delivery
+
+    return operation
+
+
+def _expect_send(args: dict[str, object]) -> dict[str, object]:
+    return {"manifest_sha256": args["manifest_sha256"]}
+
+
+@remotable(Action.SEND, expect=_expect_send, checkpoints=True)
+def deliver(
+    session: Session,
+    request_id: str,
+    upload: str,
+    manifest_sha256: str,
+    sealed_key: str | None = None,
+) -> Delivery:
+    """Record the package ``upload`` the acting member sent up (a hosted workspace) as the next
+    delivery of ``request_id``; ``manifest_sha256`` is the digest of the manifest they signed."""
+    kept = Kept(session.workspace.root)
+    package = kept.staged(upload, session.require_actor())
+    if hashlib.sha256(package.manifest).hexdigest() != manifest_sha256:
+        raise PackageError("the uploaded package's manifest is not the one you signed")
+
+    def publish(delivery: Delivery) -> None:
+        kept.publish(upload, delivery.request_id, delivery.number)
+
+    return perform(session, delivery_operation(session, request_id, package, sealed_key, publish))
+
+
+def download(workspace: Workspace, member: Member, request_id: str, number: int, at: str) -> Path:
+    """The package of a delivery, for the requesting party's staff; the download recorded."""
+    kept = Kept(workspace.root)
+    with workspace.store.transaction(write=True) as tx:
+        actor = load_actor(tx, member.id)
+        request = load_request(tx, request_id)
+        authorise(Action.RECEIVE, actor, request)
+        if tx.get_delivery(request.id, number) is None:
+            raise NotFound(f"no delivery {request.id}-{number}")
+        path = kept.path_of(request.id, number)
+        if not path.is_file():
+            raise NotFound(f"the package of {request.id}-{number} is not kept here")
+        tx.record_download(request.id, number, actor.id, at)
+    return path

@@ -1,0 +1,171 @@
+"""Packages on a hosted workspace (issue 14): the two parties, each from its own machine and
+key directory, take a request through to a dataset sent and received; the package travels
+encrypted both ways, and whatever does not hold changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from ctg_exchange.remote import httpsig
+
+from conftest import REQUEST, Ctg
+from served import WORKSPACE_OF, Server, key, party_key_dirs, remote_dirs, serving
+
+QF = "numero_allocataire,quotient_familial,mois_reference_qf\n"
+
+
+def qf_csv(path: Path, rows: int = 3, header: str = QF) -> Path:
+    path.write_text(header + "".join(f"{9000000 + i},{400 + i},2025-05\n" for i in range(rows)))
+    return path
+
+
+class Parties:
+    """The town hall and the Caf: a remote workspace and a key directory each."""
+
+    def __init__(self, ctg: Ctg, url: str, tmp_path: Path) -> None:
+        self.ctg = ctg
+        self.dirs = remote_dirs(ctg, url, tmp_path)
+        self.keys = party_key_dirs(ctg, tmp_path)
+
+    def run(self, party: str, *args: str, as_: str) -> Any:
+        workspace, keys = str(self.dirs[party]), str(self.keys[party])
+        return self.ctg("--workspace", workspace, "--key-dir", keys, *args, as_=as_)
+
+    def __call__(self, party: str, *args: str, as_: str) -> Any:
+        result = self.run(party, *args, "--json", as_=as_)
+        assert result.exit_code == 0, (args, result.output)
+        return json.loads(result.stdout)
+
+
+def accepted_remotely(at: Parties) -> str:
+    """Both parties' keys made, and a QF request up to accepted conditions, from afar."""
+    at("ville", "keys", "generate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
+    at("caf", "keys", "generate", "--party", "caf92", "--encryption", as_="c.admin")
+    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")
+    at("caf", "study", "submit", rid, as_="c.analyst")
+    at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations",
+       "--note", "Avis", "--recommend", "max_retention_days:180", as_="c.dpo")  # fmt: skip
+    at("caf", "decide", "approve", rid, "--adopt", "R1", as_="c.controller")
+    at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    return rid
+
+
+@pytest.fixture
+def parties(ctg: Ctg, served: Server, tmp_path: Path) -> Parties:
+    return Parties(ctg, served.url, tmp_path)
+
+
+def test_a_dataset_goes_from_the_caf_to_the_town_hall_encrypted_end_to_end(
+    ctg: Ctg, served: Server, parties: Parties, tmp_path: Path
+) -> None:
+    at = parties
+    rid = accepted_remotely(at)
+    dataset = qf_csv(tmp_path / "qf.csv")
+
+    sent = at("caf", "exchange", "send", rid, "--dataset", str(dataset), as_="c.agent")
+    kept = ctg.workspace / "packages" / f"{rid}-1.ctgx"
+    received = at("ville", "exchange", "receive", f"{rid}-1", "--out", str(tmp_path / "in.csv"),
+                  as_="v.agent")  # fmt: skip
+
+    assert sent["package"] is None and sent["retention_deadline"] == "2025-11-29"
+    assert (tmp_path / "in.csv").read_bytes() == dataset.read_bytes()
+    assert b"9000000" not in kept.read_bytes()  # the server holds the package, encrypted
+    assert (
+        hashlib.sha256(kept.read_bytes()[512:][: sent["payload_size"]]).hexdigest()
+        == (sent["payload_sha256"])
+    )
+    assert received["received_by"] == "v.agent"
+    assert not list((ctg.workspace / "packages" / ".incoming").iterdir())
+    assert ctg.show(rid)["status"] == "exchanged"
+    assert [(line["route"], line["member"]) for line in served.log if "packages" in str(
+        line["route"])] == [("/v1/packages", "c.agent"),
+                            ("/v1/packages/{request_id}/{number:int}", "v.agent")]  # fmt: skip
+    listed = at("caf", "exchange", "list", as_="c.dpo")
+    assert listed[0]["received"]["received_by"] == "v.agent"
+    verified = ctg("audit", "verify")
+    assert verified.exit_code == 0, verified.output
+    events = ctg.json("audit", "log", "--request", rid)
+    assert {e["action"]: e["actor"] for e in events}["exchange.send"] == "c.agent"
+
+
+def _upload(
+    url: str, body: bytes, *, member: str, ctg: Ctg, signed_body: bytes | None = None
+) -> httpx.Response:
+    """A package upload straight to the API, signed with the digest of ``signed_body``."""
+    digest = hashlib.sha256(body if signed_body is None else signed_body).digest()
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))}
+    signed = httpsig.sign(
+        httpsig.Message("POST", url + "/v1/packages", headers), b"", member, key(ctg, member),
+        workspace=WORKSPACE_OF[url], streamed=digest,
+    )  # fmt: skip
+    return httpx.post(url + "/v1/packages", content=body, headers=signed, timeout=10)
+
+
+def _nothing_kept(ctg: Ctg) -> bool:
+    packages = ctg.workspace / "packages"
+    return not packages.exists() or not [p for p in packages.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize(
+    ("body", "signed", "status", "message"),
+    [
+        (b"x" * 5000, None, 422, "not a valid tar archive"),
+        (b"x" * 5000, b"y" * 5000, 401, "the body is not the one signed (Content-Digest)"),
+    ],
+    ids=["not a package", "not the body signed"],
+)
+def test_an_upload_that_does_not_hold_leaves_nothing(
+    ctg: Ctg, served: Server, body: bytes, signed: bytes | None, status: int, message: str
+) -> None:
+    before = ctg.tables()
+
+    refused = _upload(served.url, body, member="c.agent", ctg=ctg, signed_body=signed)
+
+    assert refused.status_code == status, refused.text
+    assert message in refused.json()["error"]["message"]
+    assert _nothing_kept(ctg)
+    after = ctg.tables()
+    after.pop("table:http_nonces"), before.pop("table:http_nonces")
+    assert after == before
+
+
+def test_a_package_over_the_ceiling_is_refused_before_it_is_read(ctg: Ctg, tmp_path: Path) -> None:
+    with serving(ctg, max_package=4096) as server:
+        refused = _upload(server.url, b"x" * 5000, member="c.agent", ctg=ctg)
+        assert refused.status_code == 413
+        assert refused.json()["error"]["message"] == "a package is at most 4 KiB here"
+        assert _nothing_kept(ctg)
+
+
+def test_an_upload_cut_off_leaves_nothing_visible(ctg: Ctg, served: Server) -> None:
+    """The connection drops halfway through a package: nothing of it is kept."""
+    body = b"x" * (1 << 20)
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))}
+    url = served.url + "/v1/packages"
+    signed = httpsig.sign(
+        httpsig.Message("POST", url, headers), b"", "c.agent", key(ctg, "c.agent"),
+        workspace=WORKSPACE_OF[served.url], streamed=hashlib.sha256(body).digest(),
+    )  # fmt: skip
+    parts = urlsplit(served.url)
+    head = "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+    with socket.create_connection((parts.hostname, parts.port)) as raw:
+        raw.sendall(f"POST /v1/packages HTTP/1.1\r\nHost: {parts.netloc}\r\n{head}\r\n".encode())
+        raw.sendall(body[: len(body) // 2])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not any(
+        line["route"] == "/v1/packages" for line in served.log
+    ):
+        time.sleep(0.02)
+
+    assert [line["status"] for line in served.log if line["route"] == "/v1/packages"]
+    assert _nothing_kept(ctg)
