@@ -236,6 +236,17 @@ class StagingDir:
     def close(self) -> None:
         os.close(self._lock)
 
+    def __enter__(self) -> StagingDir:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        """Leaving the block: whatever was not published goes (and, on a failure, what was)."""
+        try:
+            if error is not None or not self.published:
+                self.discard()
+        finally:
+            self.close()
+
 
 def sweep_staging(parent: Path, prefix: str) -> list[str]:
     """Remove the staging directories under ``parent`` whose writer is gone; their names."""

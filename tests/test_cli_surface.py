@@ -17,7 +17,7 @@ from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
     "init", "keys", "member", "convention", "request", "study", "dpo", "decide", "conditions",
-    "exchange", "retention", "register", "audit", "serve", "remote", "demo",
+    "exchange", "retention", "register", "audit", "serve", "remote", "witness", "demo",
 )  # fmt: skip
 # a server prints only its access log, one JSON line per request: no document to give
 NO_JSON = {"serve"}

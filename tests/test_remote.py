@@ -234,7 +234,7 @@ def test_a_local_command_on_a_remote_workspace_says_so(
 ) -> None:
     client = tmp_path / "remote"
     ctg.ok("--workspace", str(client), "remote", "add", served.url, "--rehearsal")
-    refused = ctg("--workspace", str(client), "audit", "verify")
+    refused = ctg("--workspace", str(client), "register", "import", as_="v.dpo")
     assert refused.exit_code == 1, refused.output
     assert f"is a remote workspace (served at {served.url}): this command does not run" in (
         refused.stderr
@@ -771,7 +771,7 @@ def test_the_other_party_copies_the_log_and_verifies_it_without_the_server(
     """The witness's copy: every event, page by page, verified on the other party's side
     (chain, signatures, roles) against the served checkpoint's root; an edited event shows."""
     from ctg_exchange.audit.checkpoint import parse_note
-    from ctg_exchange.audit.export import _event
+    from ctg_exchange.audit.export import event_from_line as _event
     from ctg_exchange.audit.verify import CheckpointSource, LogVerifier
 
     ctg.file_request()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,14 @@ def test_a_dataset_goes_from_the_caf_to_the_town_hall_encrypted_end_to_end(
     assert listed[0]["received"]["received_by"] == "v.agent"
     verified = ctg("audit", "verify")
     assert verified.exit_code == 0, verified.output
+    # each party verifies the log on its own machine, from its copy
+    for party, member in (("ville", "v.dpo"), ("caf", "c.dpo")):
+        assert at(party, "audit", "verify", as_=member)["events"] == ctg.json(
+            "audit", "verify")["events"]  # fmt: skip
+    register = tmp_path / "registre.json"
+    at("ville", "register", "export", "--controller", "ville_sceaux", "--format", "json",
+       "--out", str(register), as_="v.dpo")  # fmt: skip
+    assert json.loads(register.read_text())["controller"]["id"] == "ville_sceaux"
     events = ctg.json("audit", "log", "--request", rid)
     assert {e["action"]: e["actor"] for e in events}["exchange.send"] == "c.agent"
 
@@ -169,3 +179,155 @@ def test_an_upload_cut_off_leaves_nothing_visible(ctg: Ctg, served: Server) -> N
 
     assert [line["status"] for line in served.log if line["route"] == "/v1/packages"]
     assert _nothing_kept(ctg)
+
+
+def test_the_other_party_witnesses_the_log_and_keeps_a_copy_that_works_offline(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    """The town hall hosts; the Caf copies the log, verifies it on its own machine, cosigns
+    the latest checkpoint; with the server down its DPO verifies the copy and exports the
+    register from it; a change on the copy is refused."""
+    with serving(ctg) as server:
+        at = Parties(ctg, server.url, tmp_path)
+        rid = accepted_remotely(at)
+        dataset = qf_csv(tmp_path / "qf.csv")
+        at("caf", "exchange", "send", rid, "--dataset", str(dataset), as_="c.agent")
+        at("ville", "exchange", "receive", f"{rid}-1", "--out", str(tmp_path / "in.csv"),
+           as_="v.agent")  # fmt: skip
+
+        witnessed = at("caf", "witness", "pull", as_="c.dpo")
+        again = at("caf", "witness", "pull", as_="c.dpo")
+
+        events = ctg.json("audit", "verify")["events"]
+        assert (witnessed["events"], witnessed["verified"]) == (events, events)
+        assert witnessed["cosigned"] is True and witnessed["checkpoint"] == events
+        assert (again["new_events"], again["cosigned"]) == (0, False)
+        latest = ctg.json("audit", "checkpoints")[-1]
+        assert ("c.dpo", True) in [(s["member"], s["cosign"]) for s in latest["signers"]]
+
+    copy = str(at.dirs["caf"] / "copy")
+    verified = ctg.json("--workspace", copy, "audit", "verify")
+    assert verified["events"] == events and verified["ok"] is True
+    out = tmp_path / "registre.csv"
+    ctg.ok("--workspace", copy, "register", "export", "--controller", "caf92", "--format", "csv",
+           "--out", str(out))  # fmt: skip
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    ctg.refused("--workspace", copy, *REQUEST, as_="v.agent", contains="is this party's copy")
+
+    bundle = tmp_path / "controle-cnil"
+    made = ctg.json("--workspace", copy, "--key-dir", str(at.keys["caf"]), "register",
+                    "export", "--audit-bundle", str(bundle), as_="c.dpo")  # fmt: skip
+    assert "caf92's own copy of the log served at http://127.0.0.1:" in made["audit_log"]
+    sums = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=bundle, check=False)
+    offline = subprocess.run(
+        [sys.executable, "journal/verify_audit_export.py", "journal/export.jsonl",
+         "--allowed-signers", "journal/allowed_signers"],
+        cwd=bundle, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert sums.returncode == 0 and offline.returncode == 0, offline.stdout
+    assert ctg.json("--workspace", copy, "audit", "verify")["events"] == events  # not recorded
+
+
+def _cosignatures(ctg: Ctg) -> int:
+    db = ctg.connect()
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM checkpoint_signatures").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _witnessed(ctg: Ctg, at: Parties) -> str:
+    """A request filed, annotated twice, checkpointed; the Caf's first witness pull."""
+    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    for note in ("Première note", "Seconde note"):
+        at("caf", "dpo", "annotate", rid, "--note", note, as_="c.dpo")
+    ctg.ok("audit", "checkpoint", as_="v.dpo")
+    assert at("caf", "witness", "pull", as_="c.dpo")["cosigned"] is True
+    return rid
+
+
+def _refused_pull(ctg: Ctg, at: Parties, reason: str) -> str:
+    """A witness pull that must exit 3, cosign nothing and keep its evidence; its line."""
+    cosigned, copied = _cosignatures(ctg), (at.dirs["caf"] / "copy" / "ctg.sqlite3").read_bytes()
+    refused = at.run("caf", "witness", "pull", as_="c.dpo")
+    assert refused.exit_code == 3, refused.output
+    (line,) = [x for x in refused.stderr.splitlines() if x.startswith("ctg-exchange: error:")]
+    kept = list((at.dirs["caf"] / "copy" / "evidence").glob(f"*-{reason}"))
+    assert len(kept) == 1, list((at.dirs["caf"] / "copy" / "evidence").iterdir())
+    assert _cosignatures(ctg) == cosigned
+    assert (at.dirs["caf"] / "copy" / "ctg.sqlite3").read_bytes() == copied
+    return str(line)
+
+
+def test_an_old_event_rewritten_on_the_server_stops_the_witness(ctg: Ctg, parties: Parties) -> None:
+    at = parties
+    rid = _witnessed(ctg, at)
+    ctg.sql("UPDATE audit_events SET subject = 'DX-2025-9999' WHERE seq = 3", guards=False)
+    at("caf", "dpo", "annotate", rid, "--note", "Troisième note", as_="c.dpo")
+
+    line = _refused_pull(ctg, at, "rewritten")
+
+    assert "the server's event #3 is not the one copied: it was changed" in line
+    kept = next((at.dirs["caf"] / "copy" / "evidence").glob("*-rewritten"))
+    held = json.loads((kept / "held-event.json").read_text())
+    served = json.loads((kept / "served-event.json").read_text())
+    assert (held["seq"], served["seq"]) == (3, 3) and served["subject"] == "DX-2025-9999"
+
+
+def test_a_tail_dropped_and_regrown_on_the_server_stops_the_witness(
+    ctg: Ctg, parties: Parties
+) -> None:
+    at = parties
+    rid = _witnessed(ctg, at)
+    size = ctg.json("audit", "verify")["events"]
+    keep = size - 2  # the two notes go, and the checkpoint of them
+    ctg.sql(
+        f"DELETE FROM request_steps WHERE seq > {keep}",
+        f"DELETE FROM checkpoint_signatures WHERE checkpoint_id IN "
+        f"(SELECT id FROM checkpoints WHERE tree_size > {keep})",
+        f"DELETE FROM checkpoints WHERE tree_size > {keep}",
+        *(
+            f"DELETE FROM audit_tree WHERE level = {n} AND (idx + 1) * {2**n} > {keep}"
+            for n in range(8)
+        ),  # every node over a leaf dropped
+        f"DELETE FROM audit_events WHERE seq > {keep}",
+        guards=False,
+    )
+    for note in ("Autre note 1", "Autre note 2", "Autre note 3", "Autre note 4"):
+        at("caf", "dpo", "annotate", rid, "--note", note, as_="c.dpo")
+
+    line = _refused_pull(ctg, at, "rewritten")
+
+    assert f"the server's event #{keep + 1} is not the one copied" in line
+
+
+def test_a_checkpoint_that_does_not_extend_the_cosigned_one_is_evidence(
+    ctg: Ctg, parties: Parties, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile server (patched in this process) shows the witness a latest checkpoint of
+    another history than the one it cosigned: the consistency proof fails, nothing is
+    cosigned, and both checkpoints are kept."""
+    from ctg_exchange.audit.checkpoint import note_text, origin_of, parse_note
+    from ctg_exchange.remote import routes
+
+    at = parties
+    rid = _witnessed(ctg, at)
+    at("caf", "dpo", "annotate", rid, "--note", "Troisième note", as_="c.dpo")
+    ctg.ok("audit", "checkpoint", as_="v.dpo")
+    honest = routes._latest
+
+    def forked(tx: Any, since: int | None) -> dict[str, Any] | None:
+        answer = honest(tx, since)
+        assert answer is not None
+        real = parse_note(answer["note"])
+        text = note_text(origin_of(real.origin.split("/", 1)[1]), real.size, bytes(32))
+        return {**answer, "note": real.note(["\u2014 v.dpo AAAAAAAA\n"]).replace(real.text, text)}
+
+    monkeypatch.setattr(routes, "_latest", forked)
+    line = _refused_pull(ctg, at, "split-view")
+
+    assert "does not extend the one this party cosigned" in line
+    kept = next((at.dirs["caf"] / "copy" / "evidence").glob("*-split-view"))
+    assert {p.name for p in kept.iterdir()} == {
+        "cosigned-checkpoint.txt", "served-checkpoint.txt", "consistency-proof.json"
+    }  # fmt: skip

@@ -102,7 +102,9 @@ class ParsedExport:
     failures: list[Failure] = field(default_factory=list)
 
 
-def _event(line: dict[str, Any]) -> tuple[StoredEvent, list[bytes] | None]:
+def event_from_line(line: dict[str, Any]) -> tuple[StoredEvent, list[bytes] | None]:
+    """An event line of an export (or of a served page of the log), with its proof if any;
+    KeyError, TypeError or ValueError when it is not one."""
     body = {
         k: line[k]
         for k in (
@@ -203,7 +205,7 @@ def read_export(
 
 def _parsed_event(number: int, line: dict[str, Any]) -> tuple[StoredEvent, list[bytes] | None]:
     try:
-        return _event(line)
+        return event_from_line(line)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"line {number}: malformed event ({exc})") from None
 

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("audit_cmd", "audit"),
     "serve": ("serve_cmd", "serve"),
     "remote": ("remote_cmd", "remote"),
+    "witness": ("witness_cmd", "witness"),
     "demo": ("demo_cmd", "demo"),
 }
 

@@ -58,7 +58,7 @@ def log(request_id: str | None) -> None:
     from ..services.auditing import audit_log
 
     opts = options()
-    events = audit_log(opts.open_workspace(), request_id)
+    events = audit_log(opts.reading_workspace(), request_id)
     if opts.json:
         emit_json([stored.to_json() for stored in events])
         return
@@ -120,7 +120,7 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
         result = raise_if_broken(verify_export_file(export_file))
     else:
         external = [read_checkpoint_file(path) for path in checkpoint_files]
-        result = audit_verify(opts.open_workspace(), external)
+        result = audit_verify(opts.reading_workspace(), external)
     if opts.json:
         emit_json(result.to_json())
         return
@@ -154,7 +154,7 @@ def prove(request_id: str) -> None:
     from ..services.auditing import prove_request
 
     opts = options()
-    proofs = prove_request(opts.open_workspace(), request_id)
+    proofs = prove_request(opts.reading_workspace(), request_id)
     cp = proofs.checkpoint
     if opts.json:
         emit_json(
@@ -262,7 +262,7 @@ def show(seq: int, signed_bytes: Path | None, signature: Path | None) -> None:
     from ..services.auditing import audit_event
 
     opts = options()
-    stored = audit_event(opts.open_workspace(), seq)
+    stored = audit_event(opts.reading_workspace(), seq)
     if signed_bytes is not None:
         write_atomic(signed_bytes, stored.event.signed_bytes(), mode=0o644)
     if signature is not None:

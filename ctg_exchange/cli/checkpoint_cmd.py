@@ -127,7 +127,7 @@ def checkpoints(
     if show_id is None:
         if signer or signed_bytes or signature:
             raise click.UsageError("--signer, --signed-bytes and --signature go with --show")
-        found = list_checkpoints(opts.open_workspace())
+        found = list_checkpoints(opts.reading_workspace())
         if opts.json:
             emit_json([checkpoint_json(cp) for cp in found])
             return
@@ -148,7 +148,7 @@ def checkpoints(
             )
         stdout().print(rows)
         return
-    cp = get_checkpoint(opts.open_workspace(), show_id)
+    cp = get_checkpoint(opts.reading_workspace(), show_id)
     _write_for_ssh_keygen(cp, signer, signed_bytes, signature)
     if opts.json:
         emit_json(checkpoint_json(cp))

@@ -59,7 +59,30 @@ class Options:
 
         keyring = self.keyring()
         config = open_remote(self.workspace_dir)
-        return RemoteSession(config, self.actor, keyring.signer_by_id, Clock(), keyring)
+        clock = Clock.for_workspace(config.simulated)
+        return RemoteSession(config, self.actor, keyring.signer_by_id, clock, keyring)
+
+    def reading_workspace(self) -> Workspace:
+        """The workspace a reading command reads: a local one as it is; for a remote
+        workspace, this party's own copy of the served log (``copy/``), brought up to date
+        first, which the command then reads (and ``audit verify`` verifies) on this machine."""
+        remote = self.remote()
+        if remote is None:
+            return self.open_workspace()
+        if self._opened is None:
+            from ..remote.copy import pull
+            from ..services.workspace import Workspace
+
+            pulled = pull(remote.config, remote.client())
+            self._opened = Workspace.open(pulled.root)
+        return self._opened
+
+    def reading_session(self) -> Session:
+        """A session over :meth:`reading_workspace` (which refuses any change)."""
+        from ..services.session import Session
+
+        workspace = self.reading_workspace()
+        return Session(workspace, self.keyring(), workspace.clock(), self.actor)
 
     def open_workspace(self) -> Workspace:
         """The workspace; ``CTG_TODAY`` is refused here unless it was created as a simulation.

@@ -111,7 +111,7 @@ def list_() -> None:
     from ..services.party_keys import list_recipients
 
     opts = options()
-    recipients = list_recipients(opts.open_workspace())
+    recipients = list_recipients(opts.reading_workspace())
     if opts.json:
         emit_json([r.model_dump(mode="json") for r in recipients])
         return

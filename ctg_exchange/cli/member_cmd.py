@@ -148,7 +148,7 @@ def allowed_signers(out: Path | None) -> None:
     from ..services.members import allowed_signers as build
 
     opts = options()
-    text = build(opts.open_workspace())
+    text = build(opts.reading_workspace())
     if out is not None:
         write_atomic(out, text.encode(), mode=0o644)
         say(f"[green]✓[/] allowed signers written to {out}")

@@ -75,7 +75,7 @@ def list_(controller: str | None) -> None:
     from .console import shown
 
     opts = options()
-    versions = current_entries(opts.open_workspace(), controller)
+    versions = current_entries(opts.reading_workspace(), controller)
     if opts.json:
         emit_json([_version_json(v) for v in versions])
         return
@@ -106,9 +106,9 @@ def show(ref: str) -> None:
 
     opts = options()
     if opts.json:
-        emit_json(_version_json(entry_history(opts.open_workspace(), ref)[-1]))
+        emit_json(_version_json(entry_history(opts.reading_workspace(), ref)[-1]))
         return
-    view = fiche_view(opts.session(), ref)
+    view = fiche_view(opts.reading_session(), ref)
     console = stdout()
     fiche = view.fiches[0]
     console.print(f"[bold]{shown(fiche.entry.ref)} — {shown(fiche.entry.name)}[/]")
@@ -132,7 +132,7 @@ def history(ref: str) -> None:
     from .console import shown
 
     opts = options()
-    versions = entry_history(opts.open_workspace(), ref)
+    versions = entry_history(opts.reading_workspace(), ref)
     if opts.json:
         emit_json([_version_json(v) for v in versions])
         return
@@ -207,7 +207,7 @@ def check(controller: str | None) -> None:
     from ..services.register import check_register
 
     opts = options()
-    found = check_register(opts.open_workspace(), controller)
+    found = check_register(opts.reading_workspace(), controller)
     if opts.json:
         emit_json({"ok": not found, "problems": found})
     else:
@@ -276,7 +276,7 @@ def export(
         raise InvalidInput("give --format and --out, or --audit-bundle DIR")
     from ..services.register_export import export_register
 
-    view = export_register(opts.session(), controller, fmt, out)
+    view = export_register(opts.reading_session(), controller, fmt, out)
     if opts.json:
         emit_json({"out": str(out), "format": fmt, "fiches": len(view.fiches)})
         return

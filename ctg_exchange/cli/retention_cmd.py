@@ -25,7 +25,7 @@ def list_() -> None:
     from .console import shown
 
     opts = options()
-    items = retention_list(opts.session())
+    items = retention_list(opts.reading_session())
     if opts.json:
         emit_json(
             [

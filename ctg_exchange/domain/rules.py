@@ -69,6 +69,16 @@ def ensure_active(member: Acting) -> None:
         )
 
 
+def cosigning_role(member: Acting) -> Role:
+    """The role in which ``member`` cosigns a checkpoint for its party: admin, or DPO."""
+    role = next((r for r in (Role.ADMIN, Role.DPO) if member.has(r)), None)
+    if role is None:
+        raise NotAuthorised(
+            RULE_ADMIN_ONLY, f"an admin or a DPO cosigns checkpoints: {_describe(member)}"
+        )
+    return role
+
+
 def _describe(member: Acting) -> str:
     return f"{member.id} is {'/'.join(member.roles)} of {member.party}"
 

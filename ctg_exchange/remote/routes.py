@@ -63,29 +63,63 @@ async def call(served: Served, request: Request, member: Member, body: bytes) ->
     return answer
 
 
+def _number(request: Request, name: str, default: str | None = None) -> int | None:
+    value = request.query_params.get(name, default)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,12}", value):
+        raise Refusal(422, "invalid_input", f"{name}= takes a number")
+    return int(value)
+
+
+def _latest(tx: Any, since: int | None) -> dict[str, Any] | None:
+    """The latest checkpoint's note and, from a tree of size ``since``, the RFC 9162 proof
+    that it is a prefix of it."""
+    latest = tx.latest_checkpoint()
+    if latest is None:
+        return None
+    answer: dict[str, Any] = {"size": latest.size, "note": latest.note}
+    if since is not None:
+        if since > latest.size:
+            raise Refusal(
+                422, "invalid_input", f"the latest checkpoint covers {latest.size} events"
+            )
+        answer["consistency"] = [node.hex() for node in tx.consistency_proof(since, latest.size)]
+    return answer
+
+
 async def checkpoint(served: Served, request: Request, member: Member, body: bytes) -> Any:
     """The latest checkpoint, its signed note as any signed-note reader takes it, and (with
     ``?from=SIZE``) the RFC 9162 proof that the tree of that size is a prefix of it: what the
     other party checks, as witness, before it cosigns."""
-    since = request.query_params.get("from")
-    if since is not None and not re.fullmatch(r"[0-9]{1,12}", since):
-        raise Refusal(422, "invalid_input", "from= takes a tree size, a number")
+    since = _number(request, "from")
 
     def read() -> Any:
         with served.workspace.store.transaction() as tx:
-            latest = tx.latest_checkpoint()
-            if latest is None:
-                return {"checkpoint": None}
-            answer: dict[str, Any] = {"size": latest.size, "note": latest.note}
-            if since is not None:
-                old = int(since)
-                if old > latest.size:
-                    raise Refusal(
-                        422, "invalid_input", f"the latest checkpoint covers {latest.size} events"
-                    )
-                proof = tx.consistency_proof(old, latest.size)
-                answer["consistency"] = [node.hex() for node in proof]
-            return {"checkpoint": answer}
+            return {"checkpoint": _latest(tx, since)}
+
+    return await served.run(read)
+
+
+async def state(served: Served, request: Request, member: Member, body: bytes) -> Any:
+    """What a copy of ``?after=SIZE`` events needs besides the events themselves, as of one
+    moment: the log's size then, the stated rows (:mod:`ctg_exchange.store.mirror`), and the
+    latest checkpoint with its proof from ``?from=SIZE``. One read transaction: a snapshot."""
+    from ..store.mirror import stated_rows
+
+    after, since = _number(request, "after", "0"), _number(request, "from")
+    assert after is not None
+
+    def read() -> Any:
+        with served.workspace.store.transaction() as tx:
+            size = tx.count_events()
+            if after > size:
+                raise Refusal(409, "shorter", f"the log holds {size} events, not {after}")
+            return {
+                "size": size,
+                "checkpoint": _latest(tx, since),
+                "rows": stated_rows(tx, after),
+            }
 
     return await served.run(read)
 
@@ -95,19 +129,43 @@ PAGE = 1000  # events per page of the log
 
 async def log(served: Served, request: Request, member: Member, body: bytes) -> Any:
     """The log's events after ``?after=SEQ`` (a page at a time, as `audit export` writes
-    them: body, hash, signature), for the other party's witness to copy and verify itself."""
-    after = request.query_params.get("after", "0")
-    if not re.fullmatch(r"[0-9]{1,12}", after):
-        raise Refusal(422, "invalid_input", "after= takes a sequence number")
+    them: body, hash, signature), up to ``?upto=SEQ`` if given, with (``?rows=1``) the rows
+    written with them: for the other party to copy and verify itself."""
+    from ..store.mirror import logged_rows
+
+    after, upto = _number(request, "after", "0"), _number(request, "upto")
+    with_rows = request.query_params.get("rows") == "1"
+    assert after is not None
 
     def read() -> Any:
         with served.workspace.store.transaction() as tx:
-            first = int(after) + 1
-            events = tx.events(first=first, last=first + PAGE - 1)
-            page = [stored.to_json() for stored in events]
-            return {"events": page, "size": tx.count_events()}
+            first = after + 1
+            last = first + PAGE - 1 if upto is None else min(upto, first + PAGE - 1)
+            page = [stored.to_json() for stored in tx.events(first=first, last=last)]
+            answer: dict[str, Any] = {"events": page, "size": tx.count_events()}
+            if with_rows:
+                answer["rows"] = logged_rows(tx, first, last)
+            return answer
 
     return await served.run(read)
+
+
+async def cosign(served: Served, request: Request, member: Member, body: bytes) -> Any:
+    """A witness's cosignature of a checkpoint it checked: ``{"note": text, "line": "— …"}``
+    (:func:`ctg_exchange.services.witnessing.add_cosignature` checks and keeps it)."""
+    from ..services.witnessing import add_cosignature
+
+    try:
+        document = json.loads(body)
+    except ValueError:
+        raise Refusal(422, "invalid_input", "the call's body is not JSON (UTF-8)") from None
+    if not isinstance(document, dict) or not all(
+        isinstance(document.get(k), str) for k in ("note", "line")
+    ):
+        raise Refusal(422, "invalid_input", "a cosignature is {note, line}")
+    return await served.run(
+        lambda: add_cosignature(served.workspace, member, document["note"], document["line"])
+    )
 
 
 async def healthz(request: Request) -> Response:

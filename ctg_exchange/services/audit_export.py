@@ -101,10 +101,12 @@ def write_export(
     events: Iterator[StoredEvent],
     count: int,
     by: str | None,
+    signed: StoredCheckpoint | None = None,
 ) -> ExportSummary:
     """Write an export of ``events``: all of them (``selection`` None), or a selection whose
-    events each carry an inclusion proof in the latest checkpoint."""
-    checkpoints = tx.checkpoints()
+    events each carry an inclusion proof in the latest checkpoint (``signed``: one signed for
+    this export and kept only in it, a party's copy of a served log being read-only)."""
+    checkpoints = [*tx.checkpoints(), *([signed] if signed is not None else [])]
     latest = checkpoints[-1] if checkpoints else None
     if selection is not None:
         checkpoints = [latest] if latest else []

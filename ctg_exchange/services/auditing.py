@@ -15,13 +15,12 @@ from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..domain.models import Member, RequestContent, Role
-from ..domain.rules import RULE_ADMIN_ONLY
+from ..domain.rules import cosigning_role
 from ..errors import (
     AuditBroken,
     CorruptRow,
     IntegrityError,
     InvalidInput,
-    NotAuthorised,
     NotFound,
     PolicyError,
     SignatureInvalid,
@@ -167,13 +166,7 @@ def cosign(session: Session) -> StoredCheckpoint:
     """The other party's admin or DPO verifies the log and countersigns its latest checkpoint."""
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> StoredCheckpoint | None:
-        role = next((r for r in (Role.ADMIN, Role.DPO) if actor.has(r)), None)
-        if role is None:
-            raise NotAuthorised(
-                RULE_ADMIN_ONLY,
-                f"an admin or a DPO cosigns checkpoints: {actor.id} is "
-                f"{'/'.join(actor.roles)} of {actor.party}",
-            )
+        role = cosigning_role(actor)
         latest = tx.latest_checkpoint()
         if latest is None:
             raise InvalidInput(

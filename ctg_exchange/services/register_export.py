@@ -15,10 +15,18 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from ..audit.checkpoint import (
+    CheckpointSigner,
+    StoredCheckpoint,
+    note_text,
+    origin_of,
+    signature_line,
+)
 from ..audit.report import VerifyResult
-from ..crypto.sshsig import NAMESPACE_BUNDLE
+from ..crypto.keys import Signer
+from ..crypto.sshsig import NAMESPACE_BUNDLE, NAMESPACE_CHECKPOINT
 from ..domain.actions import CONVENTION_ACTIONS
-from ..domain.models import ExchangeRequest
+from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import STAGING_LOCK, StagingDir, sweep_staging, write_atomic
@@ -154,6 +162,7 @@ def _files(
     root: Path,
     member: str,
     verified: VerifyResult,
+    signed: StoredCheckpoint | None = None,
 ) -> None:
     controller = view.controller.id
     stem = (
@@ -194,6 +203,7 @@ def _files(
         iter(selected),
         len(selected),
         member,
+        signed,
     )
     assert export.checkpoint is not None
     _write(root, "journal/checkpoint.txt", export.checkpoint.note)
@@ -205,6 +215,12 @@ def _files(
         f"{verified.checkpoints} checkpoints verified ({verified.cosigned} cosigned); "
         "the stored state matches the log"
         + ("; simulated clock: a rehearsal's log, its dates were set" if verified.simulated else "")
+        + (
+            f"; verified in {view.controller.id}'s own copy of the log served at "
+            f"{workspace.copy_of}, where this bundle was made (its export is not in the log)"
+            if workspace.copy_of
+            else ""
+        )
         + "\n",
     )
     _write(root, "journal/allowed_signers", allowed_signers_text(workspace.id, tx.list_members()))
@@ -248,6 +264,8 @@ def audit_bundle(
     signer = session.keyring.signer(actor)
     swept = sweep_staging(directory.parent, BUNDLE_STAGING)
     staging = StagingDir(directory, BUNDLE_STAGING)
+    if workspace.copy_of is not None:
+        return _from_copy(session, staging, actor, role, party, ref, signer, swept)
     try:
         with workspace.store.transaction(write=True) as tx:
             actor = load_actor(tx, actor.id)
@@ -274,3 +292,38 @@ def audit_bundle(
     finally:
         staging.close()
     return Bundle(directory, sums.count(b"\n"), digest, verified, tuple(swept))
+
+
+def _from_copy(
+    session: Session,
+    staging: StagingDir,
+    actor: Member,
+    role: Role,
+    party: str,
+    ref: str | None,
+    signer: Signer,
+    swept: list[str],
+) -> Bundle:
+    """The bundle, from a party's read-only copy of a served log (the server may be down):
+    the journal is proven against a checkpoint the exporting member signs for it, kept in the
+    bundle only; the export cannot be recorded in a log this party does not host."""
+    workspace = session.workspace
+    with staging:
+        with workspace.store.transaction() as tx:
+            view = register_view(workspace, tx, party, session.clock.today(), ref)
+            result = raise_if_broken(verify_tx(tx, workspace.id, (), workspace))
+            size, now = tx.count_events(), session.clock.now()
+            text = note_text(origin_of(workspace.id), size, tx.tree_root(size))
+            armored = signer.sign(NAMESPACE_CHECKPOINT, text.encode("utf-8"))
+            line = signature_line(actor.id, signer.public_key.blob, armored)
+            by = CheckpointSigner(actor.id, actor.party, role.value, now, False, line)
+            signed = StoredCheckpoint(0, size, tx.tree_root(size).hex(), text, now, (by,))
+            _files(workspace, tx, view, staging.path, actor.id, result, signed)
+        (staging.path / STAGING_LOCK).unlink()
+        sums = _sums(staging.path)
+        _write(staging.path, "SHA256SUMS", sums)
+        _write(staging.path, "SHA256SUMS.sig", signer.sign(NAMESPACE_BUNDLE, sums))
+        verified = (staging.path / "journal" / "verification.txt").read_text().strip()
+        staging.publish()
+    digest = hashlib.sha256(sums).hexdigest()
+    return Bundle(staging.target, sums.count(b"\n"), digest, verified, tuple(swept))

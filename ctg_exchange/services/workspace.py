@@ -50,8 +50,9 @@ def sqlite_path(root: Path, url: str) -> Path:
     )
 
 
-def open_store(root: Path, url: str) -> SqliteStore | PostgresStore:
-    """The store a workspace's database URL names (migrated to the current schema)."""
+def open_store(root: Path, url: str, read_only: str | None = None) -> SqliteStore | PostgresStore:
+    """The store a workspace's database URL names (migrated to the current schema);
+    ``read_only``: what a change is refused with (a party's copy of a served log)."""
     if is_postgres_url(url):
         from ..store.postgres import PostgresStore
 
@@ -59,7 +60,7 @@ def open_store(root: Path, url: str) -> SqliteStore | PostgresStore:
     path = sqlite_path(root, url)
     if not path.exists():
         raise WorkspaceError(f"the workspace database {path} is missing")
-    return SqliteStore(path)
+    return SqliteStore(path, read_only=read_only)
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,24 @@ class Workspace:
     id: str
     database: str
     store: SqliteStore | PostgresStore
+    copy_of: str | None = None  # a party's read-only copy of the log served at this URL
     _parsed: dict[str, LoadedPolicy] = field(default_factory=dict, repr=False)
     _procedure: Procedure | None = field(init=False, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Workspace:
         config = _read_config(root)
-        store = open_store(root, config["database"])
-        return cls(root=root, id=config["id"], database=config["database"], store=store)
+        copy_of = config.get("copy_of")
+        served = str(copy_of.get("url"))[:80] if isinstance(copy_of, dict) else None
+        refusal = None
+        if served is not None:
+            refusal = (
+                f"{root} is this party's copy of the log served at {served}: it is read-only "
+                "(changes are made on the server, with the remote workspace)"
+            )
+        store = open_store(root, config["database"], refusal)
+        database = config["database"]
+        return cls(root=root, id=config["id"], database=database, store=store, copy_of=served)
 
     def parsed(self, record: PolicyRecord) -> LoadedPolicy:
         """A stored policy version, parsed once per process."""

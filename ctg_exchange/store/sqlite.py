@@ -32,8 +32,9 @@ BUSY_TIMEOUT_MS = 30_000
 class SqliteStore:
     dialect = "sqlite"
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+    def __init__(self, path: Path, *, create: bool = False, read_only: str | None = None) -> None:
         self.path = path
+        self.read_only = read_only  # what a change is refused with (a copy of a served log)
         self._queue: int | None = None  # the writers' flock; a new database has no writer yet
         mode = "rwc" if create else "rw"
         try:
@@ -67,6 +68,8 @@ class SqliteStore:
         writer's newer commit.
         """
         writes = write or not commit
+        if writes and self.read_only is not None:
+            raise WorkspaceError(self.read_only)
         if writes and self._queue is not None:
             fcntl.flock(self._queue, fcntl.LOCK_EX)
         try:

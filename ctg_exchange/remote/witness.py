@@ -1,0 +1,206 @@
+"""``witness pull``: the party that does not host checks the host's log, then cosigns it.
+
+Run by that party's DPO or admin (from cron, say), against its remote workspace:
+
+1. the copy (:mod:`.copy`) is brought up to the server's log, a page of new events at a time,
+   each chained onto the last one copied; a window of the events already copied is read again
+   and compared (all of them with ``--full``);
+2. the whole copy is verified on this machine, as ``audit verify`` verifies a workspace: chain,
+   signatures, roles, checkpoints, the law re-applied to every event, the records replayed;
+3. the server's latest checkpoint must extend the last one this party cosigned: the RFC 9162
+   consistency proof the server gives is checked against both roots, and the checkpoint's root
+   must be that of the copy's own tree of its size;
+4. only then is it cosigned, with this member's key (C2SP tlog-witness: a witness never signs
+   a tree inconsistent with one it signed before). The cosigned checkpoint is recorded in
+   ``copy/witness.json`` (atomically) *before* the cosignature is sent.
+
+Anything else stops it with exit 3 and signs nothing; a checkpoint inconsistent with the one
+cosigned (a split view, a rewritten history) is kept as evidence beside the one cosigned.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..audit import merkle
+from ..audit.checkpoint import Checkpoint, origin_of, parse_note, signature_line
+from ..crypto.sshsig import NAMESPACE_CHECKPOINT
+from ..errors import AuditBroken, InvalidInput
+from ..fsutil import write_atomic
+from .copy import RECHECK, Diverged, Pulled, evidence, pull
+
+if TYPE_CHECKING:
+    from ..crypto.keys import Signer
+    from ..services.workspace import Workspace
+    from ..store.sql import SqlTx
+    from .client import Client, RemoteConfig
+
+STATE = "witness.json"
+
+
+@dataclass(frozen=True)
+class Cosigned:
+    size: int
+    root: bytes
+    note: str  # the checkpoint as served when it was cosigned
+
+
+@dataclass(frozen=True)
+class WitnessState:
+    cosigned: Cosigned | None = None
+    recheck: int = 0  # the next event already copied to read again
+
+    @classmethod
+    def read(cls, root: Path) -> WitnessState:
+        path = root / STATE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError):
+            raise InvalidInput(f"{path} is unreadable: it records what was cosigned") from None
+        held = data.get("cosigned")
+        cosigned = None
+        if held is not None:
+            cosigned = Cosigned(int(held["size"]), bytes.fromhex(held["root"]), str(held["note"]))
+        return cls(cosigned, int(data.get("recheck", 0)))
+
+    def write(self, root: Path) -> None:
+        held = self.cosigned
+        data = {
+            "cosigned": None
+            if held is None
+            else {"size": held.size, "root": held.root.hex(), "note": held.note},
+            "recheck": self.recheck,
+        }
+        write_atomic(root / STATE, (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    pulled: Pulled
+    verified: int  # events verified
+    checkpoint: int | None  # the size of the checkpoint cosigned (or already cosigned)
+    cosigned_now: bool
+
+
+def witness_pull(
+    config: RemoteConfig, client: Client, signer: Signer, *, full: bool = False
+) -> Witnessed:
+    from .copy import copy_root, ensure_copy
+
+    ensure_copy(config)
+    root = copy_root(config)
+    state = WitnessState.read(root)
+    since = None if state.cosigned is None else state.cosigned.size
+    recheck = _window(root, state.recheck, full)
+    found: dict[str, Any] = {}
+
+    def check(tx: SqlTx, workspace: Workspace, pulled: Pulled) -> None:
+        found["verified"] = _verify(root, tx, workspace)
+        if pulled.checkpoint is not None:
+            found["checkpoint"] = _checked(root, config, state.cosigned, pulled, tx)
+
+    pulled = pull(config, client, since=since, recheck=recheck, check=check)
+    next_recheck = 0 if recheck is None else recheck[1]
+    verified = found["verified"]
+    served = pulled.checkpoint
+    if served is None:  # nothing to cosign yet: the copy is verified all the same
+        WitnessState(state.cosigned, next_recheck).write(root)
+        return Witnessed(pulled, verified, None, False)
+    checkpoint: Checkpoint = found["checkpoint"]
+    mine = any(s.name == signer.name for s in checkpoint.signatures)
+    cosigned = Cosigned(checkpoint.size, checkpoint.root, str(served["note"]))
+    WitnessState(cosigned, next_recheck).write(root)  # before the cosignature leaves
+    if not mine:
+        armored = signer.sign(NAMESPACE_CHECKPOINT, checkpoint.text.encode("utf-8"))
+        line = signature_line(signer.name, signer.public_key.blob, armored)
+        client.call("POST", "/v1/cosign", {"note": checkpoint.text, "line": line})
+    return Witnessed(pulled, verified, checkpoint.size, not mine)
+
+
+def _window(root: Path, start: int, full: bool) -> tuple[int, int] | None:
+    """The events already copied to read again this time: the next :data:`RECHECK` of them,
+    in turn (all with ``full``)."""
+    from ..services.workspace import Workspace
+
+    workspace = Workspace.open(root)
+    try:
+        with workspace.store.transaction() as tx:
+            held = tx.count_events()
+    finally:
+        workspace.close()
+    if held == 0:
+        return None
+    if full:
+        return 1, held
+    first = start + 1 if 0 <= start < held else 1
+    return first, min(held, first + RECHECK - 1)
+
+
+def _verify(root: Path, tx: SqlTx, workspace: Workspace) -> int:
+    """Verify the whole copy here; a failure is kept as evidence, and exits 3."""
+    from ..services.auditing import verify_tx
+
+    result = verify_tx(tx, workspace.id, (), workspace)
+    if result.failures:
+        first = result.failures[0]
+        report = json.dumps([f.to_json() for f in result.failures], ensure_ascii=False, indent=2)
+        kept = evidence(root, "unverified", {"verification.json": report + "\n"})
+        raise AuditBroken(
+            first.where,
+            f"{first.message} (in the copy of the served log: nothing was cosigned; the "
+            f"evidence is kept in {kept})",
+            seq=first.seq,
+            request=first.request,
+            failures=[f.to_json() for f in result.failures],
+        )
+    return result.events
+
+
+def _checked(
+    root: Path, config: RemoteConfig, cosigned: Cosigned | None, pulled: Pulled, tx: SqlTx
+) -> Checkpoint:
+    """The served latest checkpoint, if it extends the one cosigned and is of the copy."""
+    served, size = pulled.checkpoint or {}, pulled.size
+    try:
+        checkpoint = parse_note(str(served.get("note")))
+    except InvalidInput:
+        raise InvalidInput("the server's latest checkpoint is not a signed note") from None
+    files = {"served-checkpoint.txt": str(served.get("note"))}
+    if cosigned is not None:
+        files["cosigned-checkpoint.txt"] = cosigned.note
+    if checkpoint.origin != origin_of(config.workspace_id) or checkpoint.size > size:
+        raise Diverged(
+            "the server's latest checkpoint is not of the log it served",
+            evidence(root, "checkpoint", files),
+        )
+    if cosigned is not None:
+        proof = served.get("consistency")
+        try:
+            nodes = [bytes.fromhex(node) for node in proof or ()]
+            consistent = checkpoint.size >= cosigned.size and merkle.consistent(
+                cosigned.size, checkpoint.size, cosigned.root, checkpoint.root, nodes
+            )
+        except (TypeError, ValueError):
+            consistent = False
+        if not consistent:
+            files["consistency-proof.json"] = json.dumps(proof) + "\n"
+            raise Diverged(
+                f"the server's latest checkpoint ({checkpoint.size} events) does not extend the "
+                f"one this party cosigned ({cosigned.size}): a split view or a rewritten history",
+                evidence(root, "split-view", files),
+            )
+    own = tx.tree_root(checkpoint.size)
+    if own != checkpoint.root:
+        files["copy-root.txt"] = base64.b64encode(own).decode("ascii") + "\n"
+        raise Diverged(
+            f"the server's latest checkpoint is not the root of the {checkpoint.size} events it "
+            "served",
+            evidence(root, "checkpoint", files),
+        )
+    return checkpoint

@@ -1,0 +1,58 @@
+"""The host's side of the other party's witness (DESIGN §11): keeping its cosignatures.
+
+The party that does not host copies the log, verifies it on its own machine, checks that the
+host's latest checkpoint extends the one it cosigned before (:mod:`ctg_exchange.remote.witness`),
+and only then cosigns that checkpoint. The host keeps the cosignature beside the checkpoint, as
+the local ``audit cosign`` does: from then on neither party can rewrite the log up to it
+unseen. The host checks the cosignature is the member's, of a checkpoint it holds: it takes no
+one's word, and signs nothing itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..audit.checkpoint import CheckpointSigner, key_id, parse_note, parse_text
+from ..crypto import sshsig
+from ..crypto.publickey import PublicKey
+from ..crypto.sshsig import NAMESPACE_CHECKPOINT
+from ..domain.models import Member
+from ..domain.rules import cosigning_role
+from ..errors import InvalidInput, NotAuthorised, NotFound, SignatureInvalid
+from .session import load_actor
+from .workspace import Workspace
+
+
+def add_cosignature(workspace: Workspace, member: Member, text: str, line: str) -> dict[str, Any]:
+    """Keep ``member``'s cosignature ``line`` of the stored checkpoint whose note text is
+    ``text``; what the checkpoint's signers are then."""
+    parse_text(text)
+    try:
+        (signature,) = parse_note(text + "\n" + line).signatures
+    except ValueError:
+        raise InvalidInput("a cosignature is one signature line") from None
+    key = PublicKey.parse(member.public_key)
+    if signature.name != member.id or signature.key_id != key_id(member.id, key.blob):
+        raise InvalidInput(f"the cosignature is not signed as {member.id}")
+    try:
+        sshsig.verify_blob(key, NAMESPACE_CHECKPOINT, text.encode("utf-8"), signature.blob)
+    except SignatureInvalid:
+        raise NotAuthorised(
+            "bad-checkpoint-signature", f"the cosignature is not {member.id}'s of that checkpoint"
+        ) from None
+    at = workspace.clock().now()  # (a workspace reads its clock in a transaction of its own)
+    with workspace.store.transaction(write=True) as tx:
+        actor = load_actor(tx, member.id)
+        role = cosigning_role(actor)
+        held = [c for c in tx.checkpoints() if c.text == text]
+        if not held:
+            raise NotFound("no checkpoint of that tree is kept here")
+        checkpoint = held[-1]
+        if all(s.signer != actor.id for s in checkpoint.signers):
+            tx.add_checkpoint_signature(
+                checkpoint.id,
+                CheckpointSigner(actor.id, actor.party, role.value, at, True, line),
+            )
+        kept = tx.get_checkpoint(checkpoint.id)
+    assert kept is not None
+    return {"checkpoint": kept.id, "size": kept.size, "signers": [s.signer for s in kept.signers]}
