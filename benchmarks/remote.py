@@ -1,7 +1,8 @@
 """A hosted workspace's speed (issue 14): signed transitions per second over HTTP with 1, 4 and
-8 concurrent clients on SQLite and PostgreSQL, and ``request show`` latency remote against local.
+8 concurrent clients on SQLite and PostgreSQL, ``request show`` latency remote against local,
+and a package's way up and down (1 GiB by default) with the server's peak memory.
 
-    python benchmarks/remote.py [--requests 40] [--clients 1,4,8]
+    python benchmarks/remote.py [--requests 40] [--clients 1,4,8] [--package-size 1G]
                                 [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 Per cell: a fresh copy of a workspace made with the real command line, ``ctg-exchange serve``
@@ -12,6 +13,13 @@ is transitions divided by the span from the first client's start to the last one
 unlocked before). ``audit verify`` must pass after each cell. The server's peak resident memory
 (VmHWM) is read when it stops. ``request show``: the median of 50, in-process on the workspace
 against over HTTP (a signed call).
+
+Packages (SQLite): a request taken to accepted conditions, then on a fresh ``serve`` process:
+``exchange send`` of a synthetic CSV of ``--package-size`` (read, checked, encrypted and signed
+on the client, streamed up, recorded) and ``exchange receive`` (streamed down, checked,
+decrypted), each a whole command; then the package alone, uploaded and downloaded by a signed
+client call. Throughput is the package's size over the time; the server's peak resident memory
+(VmHWM, from its start) is read when it stops.
 """
 
 from __future__ import annotations
@@ -139,9 +147,100 @@ def show_latency(env: dict[str, str], base: Path) -> tuple[float, float]:
     return local, remote
 
 
+PACKAGE_MEMBERS = (
+    ("v.agent", "ville_sceaux", "staff", "v.admin"),
+    ("v.controller", "ville_sceaux", "controller", "v.admin"),
+    ("c.admin", "caf92", "admin", "v.admin"),
+    ("c.agent", "caf92", "staff", "c.admin"),
+    ("c.analyst", "caf92", "controller", "c.admin"),
+    ("c.controller", "caf92", "controller", "c.admin"),
+    ("c.dpo", "caf92", "dpo", "c.admin"),
+)
+QF_ROW = b"9000001,512,2025-05\n"
+FILING = (
+    "request", "new", "--to", "caf92", "--field", "petite_enfance",
+    "--purpose", "Tarifer les crèches au barème national (mesure synthétique)",
+    "--purpose-kind", "pricing",
+    "--category", "numero_allocataire", "--category", "quotient_familial",
+    "--subjects", "Familles fictives inscrites en EAJE (mesure)",
+    "--legal-basis", "art6_1_e", "--legal-text", "Texte de référence fictif pour la mesure",
+    "--retention-days", "365", "--frequency", "monthly",
+)  # fmt: skip
+
+
+def _dataset(path: Path, size: int) -> None:
+    block = QF_ROW * (1 << 16)
+    with open(path, "wb") as out:
+        out.write(b"numero_allocataire,quotient_familial,mois_reference_qf\n")
+        while out.tell() < size:
+            out.write(block[: max(len(QF_ROW), size - out.tell())])
+
+
+def packages(base: Path, size: int) -> dict[str, float]:
+    """Send and receive a package of about ``size`` bytes through ``serve``."""
+    sys.path.insert(0, str(ROOT))
+    from ctg_exchange.crypto.keys import KeyDir
+    from ctg_exchange.remote.client import Client
+    from ctg_exchange.services.workspace import open_remote
+
+    env = make_workspace(base, PACKAGE_MEMBERS)
+    env["CTG_IDENTITY_PASSPHRASE"] = PASSPHRASE
+    cli(env, "keys", "generate", "--party", "ville_sceaux", "--encryption", actor="v.admin")
+    cli(env, "keys", "generate", "--party", "caf92", "--encryption", actor="c.admin")
+    rid = json.loads(cli(env, *FILING, "--json", actor="v.agent"))["id"]
+    for actor, *step in (
+        ("c.analyst", "study", "accept", rid, "--note", "Étude"),
+        ("c.analyst", "study", "submit", rid),
+        ("c.dpo", "dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis"),
+        ("c.controller", "decide", "approve", rid),
+        ("v.controller", "conditions", "accept", rid, "--dpia-ref", "AIPD-BENCH"),
+    ):
+        cli(env, *step, actor=actor)
+    dataset, package = base / "qf.csv", base / "sent.ctgx"
+    _dataset(dataset, size)
+    served = Served(env)
+    timing: dict[str, float] = {}
+    try:
+        remote = base / "remote"
+        cli(env, "--workspace", str(remote), "remote", "add", served.url, "--rehearsal")
+        on_remote = {**env, "CTG_WORKSPACE": str(remote)}
+        started = time.perf_counter()
+        cli(on_remote, "exchange", "send", rid, "--dataset", str(dataset), "--out", str(package),
+            actor="c.agent")  # fmt: skip
+        timing["send"] = time.perf_counter() - started
+        started = time.perf_counter()
+        cli(on_remote, "exchange", "receive", f"{rid}-1", "--out", str(base / "in.csv"),
+            actor="v.agent")  # fmt: skip
+        timing["receive"] = time.perf_counter() - started
+        (base / "in.csv").unlink()
+        config = open_remote(remote)
+        client = Client(config, KeyDir(base / "keys").open_signer("c.agent", PASSPHRASE))
+        started = time.perf_counter()
+        client.upload("/v1/packages", package)
+        timing["upload"] = time.perf_counter() - started
+        downloader = Client(config, KeyDir(base / "keys").open_signer("v.agent", PASSPHRASE))
+        with open(base / "down.ctgx", "wb") as out:
+            started = time.perf_counter()
+            downloader.download(f"/v1/packages/{rid}/1", out)
+            timing["download"] = time.perf_counter() - started
+        timing["rss"] = served.peak_rss_mib()
+    finally:
+        served.stop()
+    if (base / "down.ctgx").read_bytes() != package.read_bytes():
+        raise SystemExit("the package downloaded is not the one sent")
+    timing["size"] = package.stat().st_size
+    return timing
+
+
+def _bytes(text: str) -> int:
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(float(text[:-1]) * units[text[-1].upper()]) if text[-1].isalpha() else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=40, help="requests per cell")
+    parser.add_argument("--package-size", default="1G", help="the dataset sent (0: none)")
     parser.add_argument("--clients", default="1,4,8", help="client counts, comma-separated")
     parser.add_argument(
         "--postgres",
@@ -156,7 +255,11 @@ def main() -> None:
     started = time.perf_counter()
     table: dict[str, dict[int, dict[str, Any]]] = {}
     latency = (0.0, 0.0)
+    moved: dict[str, float] = {}
     try:
+        if _bytes(args.package_size):
+            moved = packages(base / "packages", _bytes(args.package_size))
+            shutil.rmtree(base / "packages")
         for backend in ["sqlite"] + (["postgres"] if server else []):
             template_db = server.create("template") if backend == "postgres" and server else None
             url = server.url_of(template_db) if server and template_db else None
@@ -201,7 +304,19 @@ def main() -> None:
     print("| --- | ---: | ---: |")
     print(f"| sqlite | {latency[0]:.2f} ms | {latency[1]:.2f} ms |")
     print()
-    print("packages over HTTPS (1 GiB upload/download): not measured, not yet served")
+    if moved:
+        mib = moved["size"] / (1 << 20)
+        print()
+        print(f"| a package of {mib:,.0f} MiB, over HTTP | seconds | MiB/s |")
+        print("| --- | ---: | ---: |")
+        for label, key in (
+            ("exchange send (read, check, encrypt, sign, upload, record)", "send"),
+            ("exchange receive (download, check, decrypt, record)", "receive"),
+            ("upload alone (a signed streamed call)", "upload"),
+            ("download alone (a signed call)", "download"),
+        ):
+            print(f"| {label} | {moved[key]:.2f} | {mib / moved[key]:.0f} |")
+        print(f"| server peak RSS (VmHWM) | {moved['rss']:.1f} MiB | |")
     print(f"total run: {time.perf_counter() - started:.0f} s")
 
 
