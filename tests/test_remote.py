@@ -234,9 +234,9 @@ def test_a_local_command_on_a_remote_workspace_says_so(
 ) -> None:
     client = tmp_path / "remote"
     ctg.ok("--workspace", str(client), "remote", "add", served.url, "--rehearsal")
-    refused = ctg("--workspace", str(client), "register", "import", as_="v.dpo")
+    refused = ctg("--workspace", str(client), "serve", "--listen", "127.0.0.1:1")
     assert refused.exit_code == 1, refused.output
-    assert f"is a remote workspace (served at {served.url}): this command does not run" in (
+    assert f"is a remote workspace (served at {served.url}): this command runs on the server's" in (
         refused.stderr
     )
 

@@ -205,7 +205,8 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
     An auditor verifies the file without this tool (docs/verify_audit_export.py, or any program
     written from docs/audit-format.md). A partial export (--request, --from/--to) carries each
     event's inclusion proof in the latest checkpoint. Acting as a member (--as) first verifies
-    the log and signs a checkpoint of it.
+    the log and signs a checkpoint of it (on a remote workspace: from your copy of the log,
+    verified on your machine, which the export is then written from).
 
     \b
     Example:
@@ -216,7 +217,15 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
     from ..services.audit_export import export_audit
 
     opts = options()
-    summary = export_audit(opts.session(), out, request_id=request_id, first=first, last=last)
+    remote = opts.remote()
+    session, sign = opts.session(), True
+    if remote is not None:  # the export is written here, from this party's copy of the log
+        if opts.actor:
+            from ..remote.witness import checkpoint_remotely
+
+            checkpoint_remotely(remote.config, remote.client(), remote.client().signer)
+        session, sign = opts.reading_session(), False
+    summary = export_audit(session, out, request_id=request_id, first=first, last=last, sign=sign)
     if opts.json:
         emit_json(
             {

@@ -40,7 +40,14 @@ def checkpoint(out: Path | None) -> None:
     from ..services.auditing import make_checkpoint
 
     opts = options()
-    cp = make_checkpoint(opts.session())
+    remote = opts.remote()
+    if remote is None:
+        cp = make_checkpoint(opts.session())
+    else:  # verified and signed here, from this party's copy of the log
+        from ..remote.witness import checkpoint_remotely
+
+        client = remote.client()
+        cp = checkpoint_remotely(remote.config, client, client.signer)
     if out is not None:
         write_atomic(out, cp.note.encode("utf-8"), mode=0o644)
     if opts.json:
@@ -56,7 +63,8 @@ def cosign() -> None:
     """Countersign the latest checkpoint for the other party (an admin or the DPO).
 
     The whole log is verified first; the signature is refused if anything fails. Once both
-    parties have signed a checkpoint, neither can rewrite the log up to it unseen.
+    parties have signed a checkpoint, neither can rewrite the log up to it unseen. On a remote
+    workspace this is `witness pull`: the log is copied and verified on your machine.
 
     \b
     Example:
@@ -65,7 +73,14 @@ def cosign() -> None:
     from ..services.auditing import cosign as cosign_latest
 
     opts = options()
-    cp = cosign_latest(opts.session())
+    remote = opts.remote()
+    if remote is None:
+        cp = cosign_latest(opts.session())
+    else:  # as `witness pull` does: copied, verified here, then cosigned
+        from ..remote.witness import cosign_remotely
+
+        client = remote.client()
+        cp = cosign_remotely(remote.config, client, client.signer)
     if opts.json:
         emit_json(checkpoint_json(cp))
         return

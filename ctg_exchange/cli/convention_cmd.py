@@ -253,9 +253,10 @@ def amend(policy_path: Path, reference: str) -> None:
           --reference "Avenant n° 1, décision du CA de la Caf du 15 mars 2027"
     """
     from ..policy import load_policy
-    from ..services.convention import amend as amend_convention
+    from ..services.convention import amend_from_text
 
-    _proposed(amend_convention(options().session(), load_policy(policy_path), reference))
+    loaded = load_policy(policy_path)  # its errors as file:line, before anything is signed
+    _proposed(amend_from_text(options().session(), loaded.text, loaded.source, reference))
 
 
 @convention.command()

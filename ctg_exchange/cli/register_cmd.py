@@ -242,7 +242,9 @@ def export(
 
     --audit-bundle DIR (an admin or the DPO) writes the register in every format, every linked
     exchange's request, opinion, decision and acceptance, the convention's versions, the
-    audit-log extract with its verification, and SHA256SUMS signed by you.
+    audit-log extract with its verification, and SHA256SUMS signed by you. On a remote
+    workspace (or a party's copy of the log) it is made from your copy, verified on your
+    machine, and its journal proven against a checkpoint you sign for it.
 
     \b
     Example:
@@ -255,7 +257,8 @@ def export(
     if bundle is not None:
         from ..services.register_export import audit_bundle
 
-        made = audit_bundle(opts.session(), bundle, controller, ref)
+        # on a remote workspace: made here, from this party's copy of the log, verified here
+        made = audit_bundle(opts.reading_session(), bundle, controller, ref)
         for name in made.swept:
             say(f"removed {name}, left by an interrupted bundle (nothing in it was published)")
         if opts.json:

@@ -9,37 +9,47 @@ from pydantic import ValidationError
 
 from ..errors import PolicyError
 from ..policy.model import Policy
-from ..yamlsrc import YamlDocument, load_yaml, validation_problems
+from ..yamlsrc import YamlDocument, parse_yaml, read_source, validation_problems
 from .model import RegisterEntry
 
 
 @dataclass(frozen=True)
 class EntryFile:
-    path: Path
+    path: Path  # as named where it was read (on a hosted workspace: the member's machine)
     doc: YamlDocument
     entry: RegisterEntry
 
 
-def _parse(path: Path, problems: list[str]) -> EntryFile | None:
+def read_fiches(paths: list[Path]) -> list[tuple[str, str]]:
+    """Each fiche file's name and text, read with the YAML sources' limits."""
+    return [(str(path), read_source(path)) for path in paths]
+
+
+def _parse(name: str, text: str, problems: list[str]) -> EntryFile | None:
     try:
-        doc = load_yaml(path)
+        doc = parse_yaml(text, name)
     except PolicyError as exc:
         problems += exc.problems
         return None
     if not isinstance(doc.data, dict):
-        problems.append(f"{path}:1: a register fiche is a mapping of fields to values")
+        problems.append(f"{name}:1: a register fiche is a mapping of fields to values")
         return None
     try:
-        return EntryFile(path, doc, RegisterEntry.model_validate(doc.data))
+        return EntryFile(Path(name), doc, RegisterEntry.model_validate(doc.data))
     except ValidationError as exc:
         problems += validation_problems(exc, doc)
         return None
 
 
 def load_entries(paths: list[Path], policy: Policy) -> list[EntryFile]:
-    """Parse fiches, checking shapes, controllers and duplicate references across files."""
+    """Parse fiche files, checking shapes, controllers and duplicate references across them."""
+    return parse_entries(read_fiches(paths), policy)
+
+
+def parse_entries(sources: list[tuple[str, str]], policy: Policy) -> list[EntryFile]:
+    """Parse fiches given as (name, text), checking as :func:`load_entries` does."""
     problems: list[str] = []
-    files = [f for f in (_parse(p, problems) for p in paths) if f is not None]
+    files = [f for f in (_parse(name, text, problems) for name, text in sources) if f]
     seen: dict[str, Path] = {}
     for item in files:
         entry = item.entry

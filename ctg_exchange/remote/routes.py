@@ -46,7 +46,7 @@ async def call(served: Served, request: Request, member: Member, body: bytes) ->
     # behind it rather than prepare what its commit is about to invalidate
     lease = served.tail
     if phase == "prepare":
-        token = await lease.acquire()
+        token = await lease.acquire(member.id)
     else:
         token = str(document.get("lease", ""))
     try:
@@ -153,6 +153,16 @@ async def log(served: Served, request: Request, member: Member, body: bytes) -> 
 async def cosign(served: Served, request: Request, member: Member, body: bytes) -> Any:
     """A witness's cosignature of a checkpoint it checked: ``{"note": text, "line": "— …"}``
     (:func:`ctg_exchange.services.witnessing.add_cosignature` checks and keeps it)."""
+    return await _signature(served, member, body, cosign=True)
+
+
+async def sign(served: Served, request: Request, member: Member, body: bytes) -> Any:
+    """A member's signature of a checkpoint of the log as it stands, made on their machine
+    from their verified copy (``audit checkpoint`` on a remote workspace)."""
+    return await _signature(served, member, body, cosign=False)
+
+
+async def _signature(served: Served, member: Member, body: bytes, *, cosign: bool) -> Any:
     from ..services.witnessing import add_cosignature
 
     try:
@@ -163,8 +173,9 @@ async def cosign(served: Served, request: Request, member: Member, body: bytes) 
         isinstance(document.get(k), str) for k in ("note", "line")
     ):
         raise Refusal(422, "invalid_input", "a cosignature is {note, line}")
+    note, line = document["note"], document["line"]
     return await served.run(
-        lambda: add_cosignature(served.workspace, member, document["note"], document["line"])
+        lambda: add_cosignature(served.workspace, member, note, line, cosign=cosign)
     )
 
 

@@ -98,6 +98,7 @@ def create_app(settings: Settings, log: Callable[[dict[str, Any]], None] = acces
             Route(f"{API}/log", signed(routes.log), methods=["GET", "POST"]),
             Route(f"{API}/state", signed(routes.state), methods=["GET"]),
             Route(f"{API}/cosign", signed(routes.cosign), methods=["POST"]),
+            Route(f"{API}/checkpoints", signed(routes.sign), methods=["POST"]),
             Route(f"{API}/packages", packages.upload, methods=["POST"]),
             Route(
                 f"{API}/packages/{{request_id}}/{{number:int}}",

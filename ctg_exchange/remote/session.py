@@ -115,6 +115,8 @@ class RemoteSession(RemoteTarget):
             if attempt:  # others committed meanwhile: let them pass, not all at once
                 time.sleep(random.uniform(0, PAUSE * attempt))  # noqa: S311 (jitter)
             answer = self.client().call("POST", path, {**document, "phase": "prepare"})
+            if "result" in answer and "prepare" not in answer:  # it records nothing
+                return self._result(operation, answer)
             prepared = answer.get("prepare")
             if not isinstance(prepared, dict) or not isinstance(prepared.get("now"), str):
                 raise_refusal("the server's answer to a prepare is not a prepared change")

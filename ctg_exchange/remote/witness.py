@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..audit import merkle
-from ..audit.checkpoint import Checkpoint, origin_of, parse_note, signature_line
+from ..audit.checkpoint import (
+    Checkpoint,
+    StoredCheckpoint,
+    note_text,
+    origin_of,
+    parse_note,
+    signature_line,
+)
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..errors import AuditBroken, InvalidInput
 from ..fsutil import write_atomic
@@ -204,3 +211,52 @@ def _checked(
             evidence(root, "checkpoint", files),
         )
     return checkpoint
+
+
+def checkpoint_remotely(config: RemoteConfig, client: Client, signer: Signer) -> StoredCheckpoint:
+    """``audit checkpoint`` on a remote workspace: the copy brought up to date and verified
+    here, a checkpoint of it signed here, and kept by the server (which checks its root)."""
+    from .copy import copy_root, ensure_copy
+
+    root = ensure_copy(config)
+    found: dict[str, str] = {}
+
+    def check(tx: SqlTx, workspace: Workspace, pulled: Pulled) -> None:
+        _verify(root, tx, workspace)
+        size = pulled.size
+        found["text"] = note_text(origin_of(config.workspace_id), size, tx.tree_root(size))
+
+    pull(config, client, check=check)
+    text = found["text"]
+    armored = signer.sign(NAMESPACE_CHECKPOINT, text.encode("utf-8"))
+    line = signature_line(signer.name, signer.public_key.blob, armored)
+    answer = client.call("POST", "/v1/checkpoints", {"note": text, "line": line})
+    return kept_checkpoint(config, client, answer.get("checkpoint"), copy_root(config))
+
+
+def cosign_remotely(config: RemoteConfig, client: Client, signer: Signer) -> StoredCheckpoint:
+    """``audit cosign`` on a remote workspace: a witness pull (:func:`witness_pull`); the
+    checkpoint it cosigned, as the copy then holds it."""
+    from .copy import copy_root
+
+    done = witness_pull(config, client, signer)
+    if done.checkpoint is None:
+        raise InvalidInput(
+            "there is no checkpoint to cosign", hint="`ctg-exchange audit checkpoint` makes one"
+        )
+    return kept_checkpoint(config, client, None, copy_root(config))
+
+
+def kept_checkpoint(
+    config: RemoteConfig, client: Client, checkpoint_id: Any, root: Path
+) -> StoredCheckpoint:
+    """A checkpoint (by its id; None: the latest) as the copy holds it once up to date."""
+    from ..services.auditing import get_checkpoint
+    from ..services.workspace import Workspace
+
+    pull(config, client)
+    workspace = Workspace.open(root)
+    try:
+        return get_checkpoint(workspace, checkpoint_id if isinstance(checkpoint_id, int) else None)
+    finally:
+        workspace.close()

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
 WORKERS = 4  # threads doing the calls' work, each with its workspace open
 LEASE = 3.0  # seconds a prepared change holds the log's tail, waiting for its commit
+# a member whose prepared change held the tail and was never committed prepares without
+# holding it for this long: it cannot keep the others waiting by preparing and walking away
+PENALTY = 60.0
 
 
 class Workers:
@@ -74,24 +77,32 @@ class Workers:
 
 class Tail:
     """Who may prepare the log's next events: one change at a time, from its prepare to its
-    commit (or :data:`LEASE`, if its member never commits)."""
+    commit (or :data:`LEASE`, if its member never commits; that member then prepares without
+    holding the tail for :data:`PENALTY`, its commits finding the log moved if others were
+    quicker)."""
 
     def __init__(self) -> None:
-        self._held: tuple[str, float] | None = None  # token, until (monotonic)
+        self._held: tuple[str, float, str] | None = None  # token, until (monotonic), member
         self._changed = asyncio.Condition()
+        self._unheld: dict[str, float] = {}  # member -> until when it prepares holding nothing
 
-    async def acquire(self) -> str:
+    async def acquire(self, member: str) -> str:
+        """A token holding the tail (the empty token holds nothing)."""
+        if self._unheld.get(member, 0.0) > time.monotonic():
+            return ""
         token = os.urandom(12).hex()
         async with self._changed:
             while self._held is not None and self._held[1] > time.monotonic():
                 wait = self._held[1] - time.monotonic()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), timeout=max(wait, 0.001))
-            self._held = (token, time.monotonic() + LEASE)
+            if self._held is not None:  # it ran out, never committed
+                self._unheld[self._held[2]] = time.monotonic() + PENALTY
+            self._held = (token, time.monotonic() + LEASE, member)
         return token
 
     def release(self, token: str) -> None:
-        if self._held is not None and self._held[0] == token:
+        if token and self._held is not None and self._held[0] == token:
             self._held = None
             asyncio.get_running_loop().create_task(self._notify())
 

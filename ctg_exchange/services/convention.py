@@ -15,6 +15,7 @@ earlier, a renewal taking effect does it first for requests left open by an expi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -27,7 +28,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import PayloadInvalid
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
 from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound, cut
-from ..policy import LoadedPolicy
+from ..policy import LoadedPolicy, parse_policy
 from ..policy.convention import (
     ChangeKind,
     ConventionChange,
@@ -187,6 +188,21 @@ def renew(session: Session, until: date, reference: str) -> Outcome:
         return Outcome(session.workspace.convention(tx), change, tuple(lapsed))
 
     return perform(session, operation)
+
+
+def _avenant_said(args: dict[str, object]) -> dict[str, object]:
+    digest = hashlib.sha256(str(args["text"]).encode("utf-8")).hexdigest()
+    return {
+        "reference_sha256": said(str(args["reference"])),
+        "policy": lambda policy: isinstance(policy, dict) and policy.get("sha256") == digest,
+    }
+
+
+@remotable(Action.AMENDMENT, expect=_avenant_said)
+def amend_from_text(session: Session, text: str, source: str, reference: str) -> Outcome:
+    """Propose an avenant whose policy file, named ``source``, holds ``text`` (read on the
+    member's machine; on a hosted workspace the server parses and checks it again)."""
+    return amend(session, parse_policy(text, source.rsplit("/", 1)[-1][:200]), reference)
 
 
 def amend(session: Session, loaded: LoadedPolicy, reference: str) -> Outcome:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ..audit.canonical import document_digest, text_digest
+from ..domain.actions import Action
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterVersion
 from ..domain.recommendations import RecommendationKind
@@ -21,7 +23,7 @@ from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, NotAuthorised, NotFound, cut
 from ..policy.model import Category, Policy, Sensitivity
 from ..register.check import problems
-from ..register.loader import load_entries, registry_files
+from ..register.loader import parse_entries, read_fiches, registry_files
 from ..register.model import (
     DataCategory,
     DataGroup,
@@ -36,6 +38,7 @@ from ..register.model import (
     SensitiveKind,
 )
 from ..store.base import Tx
+from .remoting import remotable, said
 from .session import Recorder, Session, perform
 from .workspace import Workspace
 
@@ -91,13 +94,34 @@ class ImportResult:
     skipped: list[str]  # other controllers' fiches: their own admin or DPO imports them
 
 
+MANY = 1000  # fiches one import may add or update
+
+
 def import_registry(session: Session, path: Path) -> ImportResult:
     paths = registry_files(path)
     if not paths:
         raise InvalidInput(f"no register fiche (*.yaml) in {path}")
+    return import_fiches(session, read_fiches(paths), str(path))
+
+
+def _import_said(args: dict[str, Any]) -> dict[str, Any]:
+    reasons = {text_digest(f"import of {Path(name).name}") for name, _ in args["fiches"]}
+    return {"reason_sha256": lambda digest: digest in reasons}
+
+
+@remotable(
+    "register.import",
+    takes=Action.REGISTER_VERSION,
+    also=(Action.REGISTER_VERSION,),
+    max_also=MANY,
+    expect=_import_said,
+)
+def import_fiches(session: Session, fiches: list[tuple[str, str]], origin: str) -> ImportResult:
+    """Import the fiches given as (file name, text), read on the member's machine from
+    ``origin``: each of the member's party is added, or updated if it changed."""
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ImportResult:
-        files = load_entries(paths, session.workspace.current_policy(tx).policy)
+        files = parse_entries(fiches, session.workspace.current_policy(tx).policy)
         result = ImportResult([], [], [], [])
         for item in files:
             entry = item.entry
@@ -117,7 +141,7 @@ def import_registry(session: Session, path: Path) -> ImportResult:
                 record_version(tx, recorder, actor, role, merged, f"import of {item.path.name}")
                 result.updated.append(entry.ref)
         if not result.added and not result.updated and not result.unchanged:
-            raise InvalidInput(f"no fiche of {actor.party} in {path}")
+            raise InvalidInput(f"no fiche of {actor.party} in {cut(origin)}")
         return result
 
     return perform(session, operation)
@@ -125,12 +149,19 @@ def import_registry(session: Session, path: Path) -> ImportResult:
 
 def save_entry(session: Session, path: Path, reason: str, *, new: bool) -> EntryVersion:
     """``register add`` (a new fiche) or ``register edit`` (a new version of one)."""
+    ((name, text),) = read_fiches([path])
+    return save_fiche(session, name, text, reason, new)
+
+
+@remotable(Action.REGISTER_VERSION, expect=lambda a: {"reason_sha256": said(a["reason"])})
+def save_fiche(session: Session, name: str, text: str, reason: str, new: bool) -> EntryVersion:
+    """A new fiche (``new``) or a new version of one, from the text of its file ``name``."""
     reason = reason.strip()
     if not reason:
         raise InvalidInput("--reason must not be empty")
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> EntryVersion:
-        (item,) = load_entries([path], session.workspace.current_policy(tx).policy)
+        (item,) = parse_entries([(name, text)], session.workspace.current_policy(tx).policy)
         entry: RegisterEntry = item.entry
         role = editor_role(actor, entry.controller)
         versions = tx.entry_versions(entry.ref)

@@ -5,14 +5,21 @@ attestation (path, hash of what was deleted, time, member). ``purge`` deletes th
 their deadline that it finds at their recorded path, hashing each just before; ``attest``
 records a copy deleted by hand. The file is removed inside the transaction that records its
 attestation, so one never stands without the other.
+
+On a hosted workspace the files are on the member's machine, the records on the server: a purge
+hashes and deletes each file here, then records the deletions (a file deleted whose record then
+fails is found missing by the next purge, and attested); an attestation checks here that the
+file is gone.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ..audit.canonical import text_digest
 from ..domain.actions import Action
@@ -21,8 +28,11 @@ from ..domain.models import Member, Role
 from ..domain.step_payloads import Destroy
 from ..errors import InvalidInput, NotFound, cut
 from ..store.base import Tx
+from .remoting import RemoteTarget, remotable, said
 from .requests import load_request, record_step, required_text
 from .session import Recorder, Session, load_actor, perform
+
+MANY = 1000  # deletions one purge records
 
 
 @dataclass(frozen=True)
@@ -69,12 +79,16 @@ def _destroy(
     method: str,
     note: str | None,
     today: date,
+    hashed: str | None = None,
 ) -> Destruction:
-    """Record the attestation; for a purge, hash and delete the file (real pass only)."""
+    """Record the attestation; for a purge, hash and delete the file (real pass only), unless
+    it was ``hashed`` and deleted already (on the member's machine)."""
     request = load_request(tx, reception.request_id)
     path = Path(reception.path)
-    delete = method == "purge"
-    file_sha256 = _file_sha256(path) if delete and not recorder.dry_run else None
+    delete = method == "purge" and hashed is None
+    file_sha256 = hashed
+    if delete and not recorder.dry_run:
+        file_sha256 = _file_sha256(path)
     record_step(
         tx,
         recorder,
@@ -114,21 +128,34 @@ class PurgeResult:
     missing: list[Reception]  # past their deadline, not at their path here: attest them
 
 
-def purge(session: Session, dry_run: bool = False) -> PurgeResult:
-    """Delete the acting member's party's received files that are past their deadline."""
-    today = session.clock.today()
+@remotable("retention.overdue")
+def overdue(session: Session) -> list[Reception]:
+    """The acting member's party's received files past their deadline, not yet deleted."""
     with session.workspace.store.transaction() as tx:
         party = load_actor(tx, session.require_actor()).party
         mine = {r.id for r in tx.list_requests() if r.from_party == party}
-    overdue = [
+    return [
         i.reception
         for i in retention_list(session)
         if i.status == "overdue" and i.reception.request_id in mine
     ]
-    due = [r for r in overdue if Path(r.path).is_file()]
-    missing = [r for r in overdue if not Path(r.path).is_file()]
+
+
+def purge(session: Session, dry_run: bool = False) -> PurgeResult:
+    """Delete the acting member's party's received files that are past their deadline."""
+    late = overdue(session)
+    due = [r for r in late if Path(r.path).is_file()]
+    missing = [r for r in late if not Path(r.path).is_file()]
     if dry_run or not due:
         return PurgeResult(due, [], missing)
+    if isinstance(session, RemoteTarget):  # the files are here, the records on the server
+        deleted = []
+        for reception in due:
+            hashed = _file_sha256(Path(reception.path))
+            Path(reception.path).unlink()
+            deleted.append((reception.request_id, reception.number, hashed))
+        return PurgeResult(due, record_purge(session, deleted), missing)
+    today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
         destroyed = [_destroy(tx, recorder, actor, r, "purge", None, today) for r in due]
@@ -138,26 +165,100 @@ def purge(session: Session, dry_run: bool = False) -> PurgeResult:
     return PurgeResult(due, perform(session, operation), missing)
 
 
-def attest(session: Session, delivery_id: str, note: str) -> Destruction:
-    """Record that a received copy was deleted by hand."""
-    note = required_text(note, "--note")
-    request_id, _, number = delivery_id.rpartition("-")
-    if not request_id or not number.isdigit():
-        raise InvalidInput(f"{cut(delivery_id)!r} is not a delivery id like DX-2026-0001-1")
+def _purged(args: dict[str, Any]) -> dict[str, Any]:
+    hashes = {hashed for _, _, hashed in args["deleted"]}
+    return {"method": "purge", "file_sha256": lambda found: found in hashes}
+
+
+@remotable(
+    "retention.purge",
+    takes=Action.DESTROY,
+    also=(Action.DESTROY,),
+    max_also=MANY,
+    expect=_purged,
+    checkpoints=True,
+)
+def record_purge(session: Session, deleted: list[tuple[str, int, str]]) -> list[Destruction]:
+    """Record the deletion of received files, each (request, delivery, SHA-256 of what was
+    deleted), hashed and deleted on the member's machine (a hosted workspace)."""
     today = session.clock.today()
 
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Destruction:
-        reception = tx.get_reception(request_id, int(number))
-        if reception is None:
-            raise NotFound(f"no received delivery {cut(delivery_id)!r}")
-        if any(d.request_id == request_id and d.number == int(number) for d in tx.destructions()):
-            raise InvalidInput(f"the deletion of {delivery_id} is already attested")
-        if Path(reception.path).exists():
-            raise InvalidInput(
-                f"{reception.path} still exists", hint="delete it, or run `retention purge`"
-            )
-        destroyed = _destroy(tx, recorder, actor, reception, "attest", note, today)
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
+        destroyed = []
+        for request_id, number, hashed in deleted:
+            reception = _held(tx, f"{request_id}-{number}", request_id, number)
+            destroyed.append(_destroy(tx, recorder, actor, reception, "purge", None, today, hashed))
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed
 
     return perform(session, operation)
+
+
+def _held(tx: Tx, delivery_id: str, request_id: str, number: int) -> Reception:
+    """A reception whose deletion is not yet attested."""
+    reception = tx.get_reception(request_id, number)
+    if reception is None:
+        raise NotFound(f"no received delivery {cut(delivery_id)!r}")
+    if any(d.request_id == request_id and d.number == number for d in tx.destructions()):
+        raise InvalidInput(f"the deletion of {delivery_id} is already attested")
+    return reception
+
+
+def attest(session: Session, delivery_id: str, note: str) -> Destruction:
+    """Record that a received copy was deleted by hand."""
+    if isinstance(session, RemoteTarget):
+        for reception in received(session, *_delivery(delivery_id)):
+            _gone(reception)  # the file was on this machine
+        return record_attestation(session, delivery_id, note)
+    return perform(session, _attestation(session, delivery_id, note, here=True))
+
+
+@remotable("retention.received")
+def received(session: Session, request_id: str, number: int) -> list[Reception]:
+    """A received delivery (none if it was not received)."""
+    with session.workspace.store.transaction() as tx:
+        reception = tx.get_reception(request_id, number)
+    return [] if reception is None else [reception]
+
+
+@remotable(
+    Action.DESTROY,
+    expect=lambda a: {"method": "attest", "text_sha256": said(a["note"])},
+    checkpoints=True,
+)
+def record_attestation(session: Session, delivery_id: str, note: str) -> Destruction:
+    """Record that a received copy was deleted by hand, which the member's machine checked (a
+    hosted workspace: the file was on it)."""
+    return perform(session, _attestation(session, delivery_id, note, here=False))
+
+
+def _delivery(delivery_id: str) -> tuple[str, int]:
+    request_id, _, number = delivery_id.rpartition("-")
+    if not request_id or not number.isdigit():
+        raise InvalidInput(f"{cut(delivery_id)!r} is not a delivery id like DX-2026-0001-1")
+    return request_id, int(number)
+
+
+def _gone(reception: Reception) -> None:
+    if Path(reception.path).exists():
+        raise InvalidInput(
+            f"{reception.path} still exists", hint="delete it, or run `retention purge`"
+        )
+
+
+def _attestation(
+    session: Session, delivery_id: str, note: str, *, here: bool
+) -> Callable[[Tx, Member, Recorder], Destruction]:
+    note = required_text(note, "--note")
+    request_id, number = _delivery(delivery_id)
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Destruction:
+        reception = _held(tx, delivery_id, request_id, number)
+        if here:
+            _gone(reception)
+        destroyed = _destroy(tx, recorder, actor, reception, "attest", note, today)
+        recorder.checkpoint(actor, Role.STAFF)
+        return destroyed
+
+    return operation

@@ -1,4 +1,5 @@
-"""The host's side of the other party's witness (DESIGN §11): keeping its cosignatures.
+"""The host's side of the other party's witness (DESIGN §11): keeping its cosignatures, and
+the checkpoints members sign on their own machines.
 
 The party that does not host copies the log, verifies it on its own machine, checks that the
 host's latest checkpoint extends the one it cosigned before (:mod:`ctg_exchange.remote.witness`),
@@ -12,21 +13,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..audit.checkpoint import CheckpointSigner, key_id, parse_note, parse_text
+from ..audit.checkpoint import CheckpointSigner, key_id, origin_of, parse_note, parse_text
 from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..domain.models import Member
 from ..domain.rules import cosigning_role
 from ..errors import InvalidInput, NotAuthorised, NotFound, SignatureInvalid
+from .auditing import acting_role
 from .session import load_actor
 from .workspace import Workspace
 
 
-def add_cosignature(workspace: Workspace, member: Member, text: str, line: str) -> dict[str, Any]:
-    """Keep ``member``'s cosignature ``line`` of the stored checkpoint whose note text is
-    ``text``; what the checkpoint's signers are then."""
-    parse_text(text)
+def add_cosignature(
+    workspace: Workspace, member: Member, text: str, line: str, *, cosign: bool = True
+) -> dict[str, Any]:
+    """Keep ``member``'s signature ``line`` of the checkpoint whose note text is ``text``; what
+    the checkpoint's signers are then. ``cosign``: a witness's cosignature (an admin or a DPO)
+    of a checkpoint kept here; else a member's signature of the log as it stands (``audit
+    checkpoint`` on a remote workspace), kept as a new checkpoint if none of that tree is."""
+    stated = parse_text(text)
     try:
         (signature,) = parse_note(text + "\n" + line).signatures
     except ValueError:
@@ -43,16 +49,21 @@ def add_cosignature(workspace: Workspace, member: Member, text: str, line: str) 
     at = workspace.clock().now()  # (a workspace reads its clock in a transaction of its own)
     with workspace.store.transaction(write=True) as tx:
         actor = load_actor(tx, member.id)
-        role = cosigning_role(actor)
-        held = [c for c in tx.checkpoints() if c.text == text]
-        if not held:
+        role = cosigning_role(actor) if cosign else acting_role(actor)
+        held = [c.id for c in tx.checkpoints() if c.text == text]
+        if not held and cosign:
             raise NotFound("no checkpoint of that tree is kept here")
-        checkpoint = held[-1]
+        if not held:
+            if stated.origin != origin_of(workspace.id) or stated.size > tx.count_events():
+                raise InvalidInput("the checkpoint is not of this log as it stands")
+            if tx.tree_root(stated.size) != stated.root:
+                raise InvalidInput(f"the checkpoint's root is not this log's at {stated.size}")
+            held = [tx.add_checkpoint(stated.size, stated.root.hex(), text, at)]
+        checkpoint = tx.get_checkpoint(held[-1])
+        assert checkpoint is not None
         if all(s.signer != actor.id for s in checkpoint.signers):
-            tx.add_checkpoint_signature(
-                checkpoint.id,
-                CheckpointSigner(actor.id, actor.party, role.value, at, True, line),
-            )
+            signer = CheckpointSigner(actor.id, actor.party, role.value, at, cosign, line)
+            tx.add_checkpoint_signature(checkpoint.id, signer)
         kept = tx.get_checkpoint(checkpoint.id)
     assert kept is not None
     return {"checkpoint": kept.id, "size": kept.size, "signers": [s.signer for s in kept.signers]}

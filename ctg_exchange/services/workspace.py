@@ -204,7 +204,7 @@ def _read_config(root: Path, *, remote: bool = False) -> dict[str, Any]:
         server = config["remote"].get("url") if isinstance(config["remote"], dict) else None
         raise WorkspaceError(
             f"{root} is a remote workspace (served at {str(server)[:80]}): this command runs "
-            "on the server's own workspace for now",
+            "on the server's own workspace",
             hint="`ctg-exchange remote status` checks the server and who you are",
         )
     if not isinstance(config.get("id"), str) or not isinstance(config.get("database"), str):
