@@ -150,7 +150,9 @@ def test_replaying_the_recorded_payloads_builds_every_kind_of_record() -> None:
 
         parse_payload(Action(event["action"]), event["payload"]).apply(book, Seen())
 
-    assert all(book.records().values()), [k for k, v in book.records().items() if not v]
+    # (a pseudonymisation key bound by its delivery: new since the recorded 0.1.0 log)
+    records = {k: v for k, v in book.records().items() if k != "pseudonym_key"}
+    assert all(records.values()), [k for k, v in records.items() if not v]
     assert len(book.steps) == sum(
         1 for e in recorded_events() if Action(e["action"]) in REQUEST_STEPS
     )

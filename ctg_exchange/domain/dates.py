@@ -34,3 +34,20 @@ def procedure_date(timestamp: str) -> date:
 def before_predecessor(time: str, previous: str) -> bool:
     """Whether an event dated ``time`` is dated too long before the one it follows."""
     return parse_timestamp(time) < parse_timestamp(previous) - CLOCK_SKEW
+
+
+def day_of(timestamp: str) -> str:
+    """The procedure's day (in France) of an event's time, as ``YYYY-MM-DD``."""
+    return procedure_date(timestamp).isoformat()
+
+
+def dated(on: date | str, at: str | None) -> str:
+    """A stored record's day, as the log gives it: the day in France of its event's time
+    ``at``. A day taken just before midnight, its event recorded just after (the member
+    at the passphrase prompt), is that day too; any other day is itself, and differs."""
+    shown = str(on)
+    if at is None:  # its row points to no event: the replay names that
+        return shown
+    logged = procedure_date(at)
+    tolerated = (logged.isoformat(), (logged - timedelta(days=1)).isoformat())
+    return logged.isoformat() if shown in tolerated else shown

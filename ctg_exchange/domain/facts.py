@@ -57,6 +57,8 @@ class OpinionFacts:
     verdict: str
     recommendations: tuple[RecommendationFacts, ...]
     note_sha256: str | None
+    at: str = ""  # its event's time
+    on: str = ""  # the day in France of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +75,8 @@ class DecisionFacts:
     adopted: tuple[int, ...]
     set_aside: tuple[SetAsideFacts, ...]
     text_sha256: str | None
+    at: str = ""
+    on: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ class AcceptanceFacts:
     conditions: int
     conditions_sha256: str
     dpia_ref_sha256: str | None
+    at: str = ""
+    on: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,8 @@ class AnnotationFacts:
     by: str
     party: str
     note_sha256: str
+    at: str = ""
+    on: str = ""
 
 
 @dataclass(slots=True)
@@ -140,12 +148,19 @@ class DeliveryFacts:
     columns: tuple[str, ...]
     conditions: tuple[str, ...]  # "R1 max_retention_days": the labels applied
     retention_deadline: str
+    on: str = ""  # the day it was sent (in France), its event's
+
+
+@dataclass(frozen=True, slots=True)
+class PseudonymKeyFacts:
+    sealed_sha256: str  # of the request's pseudonymisation key as kept, sealed to the holder
 
 
 @dataclass(frozen=True, slots=True)
 class ReceptionFacts:
     seq: int
     path_sha256: str
+    on: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +170,7 @@ class DestructionFacts:
     path_sha256: str | None
     file_sha256: str | None
     note_sha256: str | None
+    on: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +217,7 @@ Facts = (
     MemberFacts
     | RequestFacts
     | DeliveryFacts
+    | PseudonymKeyFacts
     | ReceptionFacts
     | DestructionFacts
     | RegisterVersionFacts
@@ -223,6 +240,7 @@ class FactBook:
     convention_change: dict[int, ConventionChangeFacts] = field(default_factory=dict)
     policy: dict[int, PolicyFacts] = field(default_factory=dict)
     recipient: dict[str, RecipientFacts] = field(default_factory=dict)
+    pseudonym_key: dict[str, PseudonymKeyFacts] = field(default_factory=dict)
     steps: dict[int, StepFacts] = field(default_factory=dict)
 
     def records(self) -> dict[str, dict[Any, Any]]:
@@ -237,6 +255,7 @@ class FactBook:
             "convention_change": self.convention_change,
             "policy": self.policy,
             "recipient": self.recipient,
+            "pseudonym_key": self.pseudonym_key,
         }
 
     def known_request(self, request_id: str) -> RequestFacts:

@@ -15,6 +15,7 @@ from typing import Annotated, Literal, TypedDict
 from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from .actions import Action
+from .dates import day_of
 from .facts import (
     AcceptanceFacts,
     AnnotationFacts,
@@ -24,6 +25,7 @@ from .facts import (
     FactBook,
     Logged,
     OpinionFacts,
+    PseudonymKeyFacts,
     ReceptionFacts,
     RecommendationFacts,
     RequestFacts,
@@ -192,7 +194,10 @@ class OpinionGiven(RequestStep):
         recommendations = tuple(
             RecommendationFacts(r.kind.value, r.sha256) for r in self.recommendations
         )
-        opinion = OpinionFacts(event.actor, self.verdict.value, recommendations, self.text_sha256)
+        opinion = OpinionFacts(
+            event.actor, self.verdict.value, recommendations, self.text_sha256,
+            event.time, day_of(event.time),
+        )  # fmt: skip
         request.opinion = opinion
 
     def highlights(self) -> dict[str, str]:
@@ -204,7 +209,9 @@ class Annotate(RequestStep):
     text_sha256: Sha256 = Field(description="of the note")
 
     def update(self, request: RequestFacts, event: Logged) -> None:
-        note = AnnotationFacts(event.actor, event.party, self.text_sha256)
+        note = AnnotationFacts(
+            event.actor, event.party, self.text_sha256, event.time, day_of(event.time)
+        )
         request.annotations = (*request.annotations, note)
 
 
@@ -225,7 +232,7 @@ class Approve(RequestStep):
         set_aside = tuple(SetAsideFacts(s.number, s.reason_sha256) for s in self.set_aside)
         decision = DecisionFacts(
             event.actor, self.outcome, self.against_opinion, self.adopted, set_aside,
-            self.text_sha256,
+            self.text_sha256, event.time, day_of(event.time),
         )  # fmt: skip
         request.decision = decision
 
@@ -239,7 +246,10 @@ class Reject(RequestStep):
     text_sha256: Sha256 = Field(description="of the reasons")
 
     def update(self, request: RequestFacts, event: Logged) -> None:
-        decision = DecisionFacts(event.actor, self.outcome, False, (), (), self.text_sha256)
+        decision = DecisionFacts(
+            event.actor, self.outcome, False, (), (), self.text_sha256,
+            event.time, day_of(event.time),
+        )  # fmt: skip
         request.decision = decision
 
     def highlights(self) -> dict[str, str]:
@@ -254,8 +264,9 @@ class AcceptConditions(RequestStep):
 
     def update(self, request: RequestFacts, event: Logged) -> None:
         acceptance = AcceptanceFacts(
-            event.actor, self.conditions, self.conditions_sha256, self.dpia_ref_sha256
-        )
+            event.actor, self.conditions, self.conditions_sha256, self.dpia_ref_sha256,
+            event.time, day_of(event.time),
+        )  # fmt: skip
         request.acceptance = acceptance
 
 
@@ -266,6 +277,7 @@ class Lapse(RequestStep):
 
 class Send(RequestStep):
     action = Action.SEND
+    omitted_when_none = RequestStep.omitted_when_none | {"sealed_key_sha256"}
     delivery: Number
     payload_sha256: Sha256
     payload_size: Count
@@ -275,8 +287,13 @@ class Send(RequestStep):
     recipients: tuple[RecipientText, ...]
     retention_deadline: Day
     conditions: tuple[Label, ...] = Field(description="the labels of the conditions applied")
+    sealed_key_sha256: Sha256 | None = Field(
+        None, description="of the request's pseudonymisation key as kept, sealed to the holder"
+    )
 
     def bind(self, book: FactBook, event: Logged) -> None:
+        if self.sealed_key_sha256 is not None:
+            book.pseudonym_key[self.request] = PseudonymKeyFacts(self.sealed_key_sha256)
         book.delivery[(self.request, self.delivery)] = DeliveryFacts(
             seq=event.seq,
             payload_sha256=self.payload_sha256,
@@ -286,6 +303,7 @@ class Send(RequestStep):
             columns=self.columns,
             conditions=self.conditions,
             retention_deadline=self.retention_deadline.isoformat(),
+            on=day_of(event.time),
         )
 
 
@@ -297,7 +315,9 @@ class Receive(RequestStep):
     path_sha256: Sha256
 
     def bind(self, book: FactBook, event: Logged) -> None:
-        book.reception[(self.request, self.delivery)] = ReceptionFacts(event.seq, self.path_sha256)
+        book.reception[(self.request, self.delivery)] = ReceptionFacts(
+            event.seq, self.path_sha256, day_of(event.time)
+        )
 
 
 class Destroy(RequestStep):
@@ -315,6 +335,7 @@ class Destroy(RequestStep):
             path_sha256=self.path_sha256,
             file_sha256=self.file_sha256,
             note_sha256=self.text_sha256,
+            on=day_of(event.time),
         )
 
 

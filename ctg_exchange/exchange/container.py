@@ -2,7 +2,8 @@
 
 The writer streams ``payload.age`` first (its header is patched with the final size once the
 payload is written, so nothing is buffered), then appends the manifest and its signature. The
-reader lists members without reading payload data and refuses anything but the exact layout.
+reader parses the three headers itself, without reading payload data, and refuses anything but
+the exact layout (an extension header included: a tar library would read its data whole).
 """
 
 from __future__ import annotations
@@ -73,27 +74,57 @@ class Member:
     size: int
 
 
+NOT_TAR = "the package is not a valid tar archive (truncated?)"
+
+
+def read_header(block: bytes) -> tuple[str, int] | None:
+    """A member's name and size from its 512-byte ustar header (None: a block of zeros, the
+    end of the archive). Only what a package holds is read: a plain ustar header of a regular
+    file, no extension header (pax, GNU long names), whose data a reader would have to hold."""
+    if len(block) != BLOCK:
+        raise PackageError(NOT_TAR)
+    if not block.strip(b"\0"):
+        return None
+    try:
+        checksum = int(block[148:156].rstrip(b"\0 ").decode("ascii"), 8)
+        size = int(block[124:136].rstrip(b"\0 ").decode("ascii") or "0", 8)
+    except (UnicodeDecodeError, ValueError):
+        raise PackageError(NOT_TAR) from None
+    if checksum != sum(block[:148]) + 8 * 32 + sum(block[156:]) or block[257:263] != b"ustar\0":
+        raise PackageError(NOT_TAR)
+    name = block[:100].rstrip(b"\0").decode("utf-8", "replace")
+    if block[345:500].strip(b"\0") or name not in MEMBERS:
+        raise PackageError(f"unexpected member {name[:100]!r} in the package")
+    if block[156:157] not in (b"0", b"\0"):
+        raise PackageError(f"{name} is not a regular file in the package")
+    return name, size
+
+
 class PackageReader:
-    """The three members of a package file, checked for layout and truncation."""
+    """The three members of a package file, checked for layout and truncation; its headers
+    are read by hand, a block each, so that a crafted one costs nothing to refuse."""
 
     def __init__(self, file: BinaryIO, file_size: int) -> None:
         self._file = file
         members: dict[str, Member] = {}
-        try:
-            with tarfile.open(fileobj=file, mode="r:") as archive:
-                for info in archive:
-                    if info.name not in MEMBERS or info.name in members:
-                        raise PackageError(f"unexpected member {info.name!r} in the package")
-                    if not info.isreg():
-                        raise PackageError(f"{info.name} is not a regular file in the package")
-                    if info.name != MEMBERS[len(members)]:
-                        raise PackageError(
-                            f"{info.name} is out of order in the package: "
-                            f"the members are {', '.join(MEMBERS)}, in this order"
-                        )
-                    members[info.name] = Member(info.offset_data, info.size)
-        except (tarfile.TarError, EOFError, OSError):
-            raise PackageError("the package is not a valid tar archive (truncated?)") from None
+        offset = 0
+        while len(members) < len(MEMBERS) and offset + BLOCK <= file_size:
+            file.seek(offset)
+            header = read_header(file.read(BLOCK))
+            if header is None:
+                break
+            name, size = header
+            if name in members:
+                raise PackageError(f"unexpected member {name!r} in the package")
+            if name != MEMBERS[len(members)]:
+                raise PackageError(
+                    f"{name} is out of order in the package: "
+                    f"the members are {', '.join(MEMBERS)}, in this order"
+                )
+            members[name] = Member(offset + BLOCK, size)
+            offset += BLOCK + size + len(_pad(size))
+        if not members and file_size < BLOCK:
+            raise PackageError(NOT_TAR)
         missing = [name for name in MEMBERS if name not in members]
         if missing:
             raise PackageError(f"the package lacks {', '.join(missing)} (truncated?)")

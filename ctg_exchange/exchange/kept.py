@@ -126,6 +126,18 @@ class Kept:
         for suffix in (".ctgx", ".json", ".part"):
             (self.incoming / f"{token}{suffix}").unlink(missing_ok=True)
 
+    def discard(self, request_id: str, number: int) -> None:
+        """Delete a delivery's package (its retention ended, or its deletion was attested)."""
+        self.path_of(request_id, number).unlink(missing_ok=True)
+
+    def waiting(self, member: str) -> int:
+        """How many uploads of ``member`` wait for their delivery's commit."""
+        count = 0
+        for path in self.incoming.glob("*.json") if self.incoming.is_dir() else ():
+            with contextlib.suppress(OSError, ValueError):
+                count += json.loads(path.read_text(encoding="utf-8")).get("member") == member
+        return count
+
     def path_of(self, request_id: str, number: int) -> Path:
         if not _REQUEST.fullmatch(request_id) or number < 1:
             raise NotFound(f"no delivery {request_id[:80]!r}-{number}")

@@ -211,7 +211,7 @@ def _reason(exc: BaseException) -> str:
 def _answer(response: Any) -> dict[str, Any]:
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
         raise ServerError(f"the server answered {response.status_code} with no JSON document")

@@ -8,10 +8,16 @@ machine, with this machine's code: the server is not trusted. Its party's DPO op
 ``--workspace DIR/copy`` to verify, export the register or build a CNIL bundle with the server
 down; ``witness pull`` also cosigns what it verified.
 
+The copy is kept only verified: whatever a pull brings is verified whole, on this machine, as
+``audit verify`` verifies a workspace (chain, signatures, roles, checkpoints, the law re-applied,
+the records replayed), before it is committed; a pull that changes nothing is not verified
+again. So what a reading command reads, and what a sender or a receiver checks a package
+against, is a state of the log verified here.
+
 Whatever shows that the server's log is not the one copied (a page that does not chain onto
-the copy, an event the copy holds served otherwise, a log shorter than the copy) stops the pull
-with nothing written to the copy, exit 3, and the evidence kept under ``copy/evidence/``: what
-the copy holds, and what the server served instead.
+the copy, an event the copy holds served otherwise, a log shorter than the copy, what does not
+verify) stops the pull with nothing written to the copy, exit 3, and the evidence kept under
+``copy/evidence/``: what the copy holds, and what the server served instead.
 """
 
 from __future__ import annotations
@@ -87,13 +93,15 @@ def ensure_copy(config: RemoteConfig) -> Path:
 @dataclass
 class Pulled:
     """What a pull did: the copy's size before and after, the latest checkpoint the server
-    had then (its note, size and, if asked, its consistency proof), events read again."""
+    had then (its note, size and, if asked, its consistency proof), events read again,
+    whether any row changed."""
 
     before: int
     size: int
     checkpoint: dict[str, Any] | None
     rechecked: int
     root: Path
+    changed: bool = True
 
 
 Check = Callable[["SqlTx", "Workspace", Pulled], None]
@@ -120,16 +128,46 @@ def pull(
     try:
         with store.transaction(write=True) as tx:
             tx.execute("PRAGMA defer_foreign_keys = ON")  # rows and events arrive in pages
+            changes = _changes(tx)
             pulled = _pull(root, config, client, tx, since, recheck)
+            pulled.changed = pulled.size > pulled.before or _changes(tx) > changes
+            workspace = Workspace(root, config.workspace_id, f"sqlite:{DATABASE}", store)
             if check is not None:
-                check(tx, Workspace(root, config.workspace_id, f"sqlite:{DATABASE}", store), pulled)
+                check(tx, workspace, pulled)
+            elif pulled.changed:
+                verify_copy(root, tx, workspace)
             return pulled
     except sqlite3.IntegrityError as exc:
-        raise IntegrityError(
-            f"the rows served do not hold together with the log ({exc}): nothing was copied"
-        ) from None
+        raise Malformed(f"the rows served do not hold together with the log ({exc})") from None
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
+        raise Malformed(f"the server's answer does not hold ({type(exc).__name__})") from None
     finally:
         store.close()
+
+
+def _changes(tx: SqlTx) -> int:
+    return int(tx.execute("SELECT total_changes()").fetchone()[0])
+
+
+def verify_copy(root: Path, tx: SqlTx, workspace: Workspace) -> int:
+    """Verify the whole copy here; a failure is kept as evidence, and exits 3."""
+    from ..errors import AuditBroken
+    from ..services.auditing import verify_tx
+
+    result = verify_tx(tx, workspace.id, (), workspace)
+    if result.failures:
+        first = result.failures[0]
+        report = json.dumps([f.to_json() for f in result.failures], ensure_ascii=False, indent=2)
+        kept = evidence(root, "unverified", {"verification.json": report + "\n"})
+        raise AuditBroken(
+            first.where,
+            f"{first.message} (in the copy of the served log: nothing was copied; the evidence "
+            f"is kept in {kept})",
+            seq=first.seq,
+            request=first.request,
+            failures=[f.to_json() for f in result.failures],
+        )
+    return result.events
 
 
 def _pull(
@@ -153,11 +191,13 @@ def _pull(
             f"the server's log is shorter than the copy of it ({before} events): it was cut",
             evidence(root, "shorter", {"held-last-event.json": _line(previous)}),
         ) from None
-    size, rows = state.get("size"), _rows(state.get("rows"))
+    size = state.get("size")
     if not isinstance(size, int) or size < before:
         raise _malformed("state")
     rechecked = 0 if recheck is None else _recheck(root, client, tx, *recheck)
+    named: set[str] = set()
     for stored, page_rows in _pages(client, config.workspace_id, before, size):
+        named.add(stored.event.subject)
         if not _follows(stored, previous):
             raise Diverged(
                 f"the server's event #{stored.seq} does not follow the copy's #{stored.seq - 1}:"
@@ -171,11 +211,9 @@ def _pull(
         tx.tree_append(stored.seq - 1, merkle.leaf_hash(stored.event.signed_bytes()))
         mirror.write_rows(tx, page_rows)
         previous = stored
-    mirror.write_rows(tx, rows)
-    checkpoint = state.get("checkpoint")
-    return Pulled(
-        before, size, checkpoint if isinstance(checkpoint, dict) else None, rechecked, root
-    )
+    mirror.write_rows(tx, _rows(state.get("rows"), mirror.STATED, named=named))
+    latest = state.get("checkpoint")
+    return Pulled(before, size, latest if isinstance(latest, dict) else None, rechecked, root)
 
 
 def _pages(
@@ -184,11 +222,12 @@ def _pages(
     """Each event after ``after`` up to ``size``, with its page's rows on its page's first."""
     while after < size:
         page = client.call("GET", f"/v1/log?after={after}&upto={size}&rows=1")
-        events, rows = [_event(line, log) for line in _list(page.get("events"))], page.get("rows")
-        if not events or events[0].seq != after + 1:
+        events = [_event(line, log) for line in _list(page.get("events"))]
+        if not events or events[0].seq != after + 1 or events[-1].seq > size:
             raise _malformed("log page")
+        rows = _rows(page.get("rows"), mirror.LOGGED, seqs=range(after + 1, events[-1].seq + 1))
         for index, stored in enumerate(events):
-            yield stored, (_rows(rows) if index == 0 else {})
+            yield stored, (rows if index == 0 else {})
         after = events[-1].seq
 
 
@@ -238,9 +277,9 @@ def _event(line: Any, log: str) -> StoredEvent:
     return stored
 
 
-def _rows(rows: Any) -> mirror.Rows:
+def _rows(rows: Any, tables: Any, **only: Any) -> mirror.Rows:
     try:
-        return mirror.checked(rows)
+        return mirror.checked(rows, tables, **only)
     except ValueError as exc:
         raise _malformed(f"rows ({exc})") from None
 
@@ -251,10 +290,17 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-def _malformed(what: str) -> Exception:
-    from .client import ServerError
+class Malformed(IntegrityError):
+    """What the server served is not what an honest server serves: exit 3, nothing copied."""
 
-    return ServerError(f"the server's answer is not a well-formed {what}: nothing was copied")
+    code = "malformed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}: nothing was copied")
+
+
+def _malformed(what: str) -> Exception:
+    return Malformed(f"the server's answer is not a well-formed {what}")
 
 
 def _line(stored: StoredEvent | None) -> str:

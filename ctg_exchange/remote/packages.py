@@ -21,13 +21,15 @@ import contextlib
 import hashlib
 import hmac
 import os
-import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..audit.events import utc_timestamp
-from ..exchange.container import BLOCK, PAYLOAD
+from ..domain.models import Role
+from ..exchange.container import BLOCK, PAYLOAD, read_header
 from ..exchange.kept import Kept
+from ..exchange.manifest import PackageError
+from ..services.delivery import may_upload
 from .served import Refusal, Served, refusals
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from ..domain.models import Member
 
 PIECE = 256 * 1024  # what is written (and hashed) at a time
+WAITING = 2  # uploads a member may have waiting for their delivery's commit
 
 
 class Sink:
@@ -78,10 +81,10 @@ def _payload_size(header: bytes) -> int:
     """The size of the package's first member, if it is its payload (else nothing is hashed:
     the package's layout is refused after)."""
     try:
-        info = tarfile.TarInfo.frombuf(header, "utf-8", "surrogateescape")
-    except tarfile.TarError:
+        found = read_header(header)
+    except PackageError:
         return 0
-    return info.size if info.name == PAYLOAD else 0
+    return found[1] if found is not None and found[0] == PAYLOAD else 0
 
 
 async def upload(request: Request) -> Response:
@@ -98,6 +101,12 @@ async def upload(request: Request) -> Response:
             raise Refusal(413, "too_large", f"a package is at most {_size(ceiling)} here")
         member, digest = await served.run(served.authenticate_stream, request)
         request.state.member = member.id
+        if not member.has(Role.STAFF):
+            raise Refusal(403, "forbidden", f"{member.id} is not staff: staff send packages")
+        if Kept(served.settings.root).waiting(member.id) >= WAITING:
+            raise Refusal(
+                429, "too_many", f"{WAITING} uploads of {member.id} already wait for their delivery"
+            )
         token, size, payload = await _receive(served, request, member, digest, int(declared))
         return JSONResponse({"upload": token, "size": size, "payload_sha256": payload})
 
@@ -130,7 +139,8 @@ async def _receive(
         if not hmac.compare_digest(sink.whole.digest(), digest):
             raise Refusal(401, "unauthenticated", "the body is not the one signed (Content-Digest)")
         payload = sink.payload.hexdigest()
-        await asyncio.to_thread(kept.stage, token, member.id, payload)
+        package = await asyncio.to_thread(kept.stage, token, member.id, payload)
+        await served.run(lambda: may_upload(served.workspace, member, package.manifest))
     except BaseException:
         sink.close()
         await asyncio.to_thread(kept.forget, token)

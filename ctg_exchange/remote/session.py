@@ -15,6 +15,7 @@ import base64
 import random
 import re
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +36,8 @@ from ..services.remoting import (
 if TYPE_CHECKING:
     from ..audit.events import Event
     from ..crypto.keys import Signer
+    from ..services.session import Session
+    from ..services.workspace import Workspace
     from .client import Client, RemoteConfig
 
 RETRIES = 12  # prepares when the log keeps moving under a change, each after a longer pause
@@ -53,6 +56,7 @@ class RemoteSession(RemoteTarget):
     keyring: Any = None  # the member's keys and their party's decryption identities
     _client: Client | None = field(default=None, repr=False)
     _scratch: Path | None = field(default=None, repr=False)
+    _copy: Workspace | None = field(default=None, repr=False)
 
     @property
     def simulated(self) -> bool:
@@ -93,11 +97,22 @@ class RemoteSession(RemoteTarget):
     def download_package(self, request_id: str, number: int, out: BinaryIO) -> int:
         return self.client().download(f"/v1/packages/{quote(request_id)}/{number}", out)
 
+    def verified(self) -> Session:
+        """A session over this member's copy of the log (``copy/``), brought up to date and
+        verified on this machine: what a sender or a receiver checks the server against."""
+        from ..services.session import Session
+        from ..services.workspace import Workspace
+        from .copy import pull
+
+        if self._copy is None:
+            self._copy = Workspace.open(pull(self.config, self.client()).root)
+            weakref.finalize(self, self._copy.close)
+        return Session(self._copy, self.keyring, self._copy.clock(), self.actor_id)
+
     def scratch(self) -> Path:
         if self._scratch is None:
             import shutil
             import tempfile
-            import weakref
 
             self._scratch = Path(tempfile.mkdtemp(prefix="ctg-remote-"))  # 0700
             weakref.finalize(self, shutil.rmtree, self._scratch, True)

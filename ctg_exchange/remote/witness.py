@@ -29,16 +29,19 @@ from typing import TYPE_CHECKING, Any
 from ..audit import merkle
 from ..audit.checkpoint import (
     Checkpoint,
+    NoteSignature,
     StoredCheckpoint,
+    key_id,
     note_text,
     origin_of,
     parse_note,
     signature_line,
 )
+from ..crypto import sshsig
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
-from ..errors import AuditBroken, InvalidInput
+from ..errors import ExchangeError, InvalidInput
 from ..fsutil import write_atomic
-from .copy import RECHECK, Diverged, Pulled, evidence, pull
+from .copy import RECHECK, Diverged, Pulled, evidence, pull, verify_copy
 
 if TYPE_CHECKING:
     from ..crypto.keys import Signer
@@ -108,7 +111,13 @@ def witness_pull(
     found: dict[str, Any] = {}
 
     def check(tx: SqlTx, workspace: Workspace, pulled: Pulled) -> None:
-        found["verified"] = _verify(root, tx, workspace)
+        found["verified"] = verify_copy(root, tx, workspace)
+        if pulled.checkpoint is None and state.cosigned is not None:
+            raise Diverged(
+                f"the server no longer shows any checkpoint, though this party cosigned one of "
+                f"{state.cosigned.size} events: they were withdrawn",
+                evidence(root, "withdrawn", {"cosigned-checkpoint.txt": state.cosigned.note}),
+            )
         if pulled.checkpoint is not None:
             found["checkpoint"] = _checked(root, config, state.cosigned, pulled, tx)
 
@@ -120,7 +129,7 @@ def witness_pull(
         WitnessState(state.cosigned, next_recheck).write(root)
         return Witnessed(pulled, verified, None, False)
     checkpoint: Checkpoint = found["checkpoint"]
-    mine = any(s.name == signer.name for s in checkpoint.signatures)
+    mine = any(_signed_by(signer, checkpoint, line) for line in checkpoint.signatures)
     cosigned = Cosigned(checkpoint.size, checkpoint.root, str(served["note"]))
     WitnessState(cosigned, next_recheck).write(root)  # before the cosignature leaves
     if not mine:
@@ -128,6 +137,20 @@ def witness_pull(
         line = signature_line(signer.name, signer.public_key.blob, armored)
         client.call("POST", "/v1/cosign", {"note": checkpoint.text, "line": line})
     return Witnessed(pulled, verified, checkpoint.size, not mine)
+
+
+def _signed_by(signer: Signer, checkpoint: Checkpoint, line: NoteSignature) -> bool:
+    """Whether ``line`` is this member's signature of the checkpoint (a line naming them that
+    is not theirs counts for nothing)."""
+    if line.name != signer.name or line.key_id != key_id(signer.name, signer.public_key.blob):
+        return False
+    try:
+        sshsig.verify_blob(
+            signer.public_key, NAMESPACE_CHECKPOINT, checkpoint.text.encode("utf-8"), line.blob
+        )
+    except ExchangeError:
+        return False
+    return True
 
 
 def _window(root: Path, start: int, full: bool) -> tuple[int, int] | None:
@@ -147,26 +170,6 @@ def _window(root: Path, start: int, full: bool) -> tuple[int, int] | None:
         return 1, held
     first = start + 1 if 0 <= start < held else 1
     return first, min(held, first + RECHECK - 1)
-
-
-def _verify(root: Path, tx: SqlTx, workspace: Workspace) -> int:
-    """Verify the whole copy here; a failure is kept as evidence, and exits 3."""
-    from ..services.auditing import verify_tx
-
-    result = verify_tx(tx, workspace.id, (), workspace)
-    if result.failures:
-        first = result.failures[0]
-        report = json.dumps([f.to_json() for f in result.failures], ensure_ascii=False, indent=2)
-        kept = evidence(root, "unverified", {"verification.json": report + "\n"})
-        raise AuditBroken(
-            first.where,
-            f"{first.message} (in the copy of the served log: nothing was cosigned; the "
-            f"evidence is kept in {kept})",
-            seq=first.seq,
-            request=first.request,
-            failures=[f.to_json() for f in result.failures],
-        )
-    return result.events
 
 
 def _checked(
@@ -222,7 +225,7 @@ def checkpoint_remotely(config: RemoteConfig, client: Client, signer: Signer) ->
     found: dict[str, str] = {}
 
     def check(tx: SqlTx, workspace: Workspace, pulled: Pulled) -> None:
-        _verify(root, tx, workspace)
+        verify_copy(root, tx, workspace)
         size = pulled.size
         found["text"] = note_text(origin_of(config.workspace_id), size, tx.tree_root(size))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..audit import merkle
 from ..audit.checkpoint import StoredCheckpoint, key_id, parse_note
 from ..audit.events import StoredEvent
+from ..audit.replay import Replay
 from ..audit.report import Failure, VerifyResult
 from ..audit.verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier, stored_sources
 from ..crypto import sshsig
@@ -19,6 +20,7 @@ from ..domain.rules import cosigning_role
 from ..errors import (
     AuditBroken,
     CorruptRow,
+    ExchangeError,
     IntegrityError,
     InvalidInput,
     NotFound,
@@ -121,9 +123,40 @@ def verify_tx(
     finally:
         result = verifier.finish()
     result.failures = sorted(
-        [*result.failures, *compare(verifier.replay, tx)], key=Failure.sort_key
+        [*result.failures, *compare(verifier.replay, tx), *signer_failures(tx, verifier.replay)],
+        key=Failure.sort_key,
     )
     return result
+
+
+def signer_failures(tx: Tx, replay: Replay) -> list[Failure]:
+    """Each signature kept beside a checkpoint is its signer's, as recorded (member, party),
+    with the key the log declares for them: a signed note ignores a line it cannot check, but
+    a listing of who signed must not lie."""
+    failures = []
+    for checkpoint in tx.checkpoints():
+        for signer in checkpoint.signers:
+            member = replay.members.get(signer.signer)
+            try:
+                (line,) = parse_note(checkpoint.text + "\n" + signer.line).signatures
+                ok = (
+                    member is not None
+                    and (line.name, member.party) == (signer.signer, signer.party)
+                    and line.key_id == key_id(member.id, member.key.blob)
+                )
+                if ok and member is not None:
+                    text = checkpoint.text.encode("utf-8")
+                    sshsig.verify_blob(member.key, NAMESPACE_CHECKPOINT, text, line.blob)
+            except (ValueError, ExchangeError):
+                ok = False
+            if not ok:
+                failures.append(
+                    Failure(
+                        f"the signature kept for {signer.signer} ({signer.party}) is not theirs",
+                        record=f"checkpoint {checkpoint.id}",
+                    )
+                )
+    return failures
 
 
 def raise_if_broken(result: VerifyResult) -> VerifyResult:

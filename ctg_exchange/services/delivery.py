@@ -17,14 +17,16 @@ is decrypted (:mod:`ctg_exchange.services.receive`).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_MANIFEST, verify
 from ..domain.actions import Action
+from ..domain.dates import procedure_date
 from ..domain.exchange import Delivery
 from ..domain.lifecycle import next_status
 from ..domain.models import ExchangeRequest, Frequency, Member, Role
@@ -77,7 +79,7 @@ def delivery_of(manifest: Manifest, manifest_bytes: bytes, actor: Member, now: s
         number=manifest.delivery,
         sent_by=actor.id,
         sent_at=now,
-        sent_on=date.fromisoformat(now[:10]),
+        sent_on=procedure_date(now),
         payload_sha256=manifest.payload.sha256,
         payload_size=manifest.payload.size,
         manifest_sha256=hashlib.sha256(manifest_bytes).hexdigest(),
@@ -178,9 +180,12 @@ def delivery_operation(
         manifest = check_package(session, tx, actor, request, package)
         stored_key = tx.get_pseudonym_key(request.id)
         pseudonymised = any(c.kind is RecommendationKind.PSEUDONYMISE for c in request.conditions)
-        if sealed_key is not None and (stored_key is not None or not pseudonymised):
-            raise InvalidInput(f"{request.id} already has its pseudonymisation key, or needs none")
-        if pseudonymised and stored_key is None and sealed_key is None:
+        if sealed_key is not None and not pseudonymised:
+            raise InvalidInput(f"{request.id} needs no pseudonymisation key")
+        if None not in (stored_key, sealed_key) and stored_key != sealed_key:
+            raise InvalidInput(f"the pseudonymisation key given is not the one {request.id} keeps")
+        key = stored_key or sealed_key
+        if pseudonymised and key is None:
             raise InvalidInput(f"the first delivery of {request.id} keeps its pseudonymisation key")
         delivery = delivery_of(manifest, package.manifest, actor, recorder.now)
         record_step(
@@ -200,12 +205,13 @@ def delivery_operation(
                 recipients=tuple(manifest.recipient.recipients),
                 retention_deadline=delivery.retention_deadline,
                 conditions=tuple(c.split(":")[0] for c in delivery.conditions),
+                sealed_key_sha256=sealed_digest(key),  # the key it was made with, bound
             ),
         )
         tx.insert_delivery(delivery, recorder.last_seq)
         recorder.checkpoint(actor, Role.STAFF)
-        if sealed_key is not None:
-            tx.put_pseudonym_key(request.id, sealed_key, recorder.last_seq)
+        if stored_key is None and key is not None:
+            tx.put_pseudonym_key(request.id, key, recorder.last_seq)
         if publish is not None and not recorder.dry_run:
             publish(delivery)  # the package appears just before the delivery commits
         return delivery
@@ -213,23 +219,54 @@ def delivery_operation(
     return operation
 
 
-def _expect_send(args: dict[str, object]) -> dict[str, object]:
-    return {"manifest_sha256": args["manifest_sha256"]}
+def _decoded(manifest: str) -> bytes:
+    try:
+        return base64.b64decode(manifest, validate=True)
+    except ValueError:
+        raise InvalidInput("a manifest is sent in base64") from None
 
 
-@remotable(Action.SEND, expect=_expect_send, checkpoints=True)
+def sent_payload(manifest_bytes: bytes, sealed_key: str | None) -> dict[str, object]:
+    """What the ``exchange.send`` event of a package with this manifest says, field by field
+    (as its payload's JSON has it): the sender's client signs that event only if it says so."""
+    manifest = Manifest.from_bytes(manifest_bytes)
+    return {
+        "delivery": manifest.delivery,
+        "payload_sha256": manifest.payload.sha256,
+        "payload_size": manifest.payload.size,
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        "rows": manifest.rows,
+        "columns": list(manifest.columns),
+        "recipients": list(manifest.recipient.recipients),
+        "retention_deadline": manifest.retention_deadline.isoformat(),
+        "conditions": [f"R{c.source} {c.kind}" for c in manifest.conditions_applied],
+        "sealed_key_sha256": sealed_digest(sealed_key),
+    }
+
+
+def sealed_digest(sealed_key: str | None) -> str | None:
+    """The digest the log keeps of a request's sealed pseudonymisation key (its first
+    delivery's event binds it: nobody swaps the key unseen)."""
+    return None if sealed_key is None else hashlib.sha256(sealed_key.encode("ascii")).hexdigest()
+
+
+@remotable(
+    Action.SEND,
+    expect=lambda a: sent_payload(_decoded(a["manifest"]), a["sealed_key"]),
+    checkpoints=True,
+)
 def deliver(
     session: Session,
     request_id: str,
     upload: str,
-    manifest_sha256: str,
+    manifest: str,
     sealed_key: str | None = None,
 ) -> Delivery:
     """Record the package ``upload`` the acting member sent up (a hosted workspace) as the next
-    delivery of ``request_id``; ``manifest_sha256`` is the digest of the manifest they signed."""
+    delivery of ``request_id``; ``manifest`` (base64) is the manifest they signed in it."""
     kept = Kept(session.workspace.root)
     package = kept.staged(upload, session.require_actor())
-    if hashlib.sha256(package.manifest).hexdigest() != manifest_sha256:
+    if package.manifest != _decoded(manifest):
         raise PackageError("the uploaded package's manifest is not the one you signed")
 
     def publish(delivery: Delivery) -> None:
@@ -238,15 +275,38 @@ def deliver(
     return perform(session, delivery_operation(session, request_id, package, sealed_key, publish))
 
 
+def may_upload(workspace: Workspace, member: Member, manifest_bytes: bytes) -> None:
+    """An upload is kept (for its delivery's commit) only if its manifest names a request the
+    uploading member may send a delivery of now."""
+    manifest = Manifest.from_bytes(manifest_bytes)
+    with workspace.store.transaction() as tx:
+        actor = load_actor(tx, member.id)
+        request = load_request(tx, manifest.request)
+        authorise(Action.SEND, actor, request)
+        next_status(Action.SEND, request)
+
+
 def download(workspace: Workspace, member: Member, request_id: str, number: int, at: str) -> Path:
-    """The package of a delivery, for the requesting party's staff; the download recorded."""
+    """The package of a delivery, for the requesting party's staff, until it is to be deleted
+    (its retention deadline, or an attested deletion); the download recorded."""
     kept = Kept(workspace.root)
+    today = workspace.clock().today()
     with workspace.store.transaction(write=True) as tx:
         actor = load_actor(tx, member.id)
         request = load_request(tx, request_id)
         authorise(Action.RECEIVE, actor, request)
-        if tx.get_delivery(request.id, number) is None:
+        delivery = tx.get_delivery(request.id, number)
+        if delivery is None:
             raise NotFound(f"no delivery {request.id}-{number}")
+        deleted = any((d.request_id, d.number) == (request.id, number) for d in tx.destructions())
+        if deleted or delivery.retention_deadline < today:
+            kept.discard(request.id, number)
+            raise Refused(
+                "RETENTION_ENDED",
+                f"{delivery.id} was to be deleted by {delivery.retention_deadline}"
+                + (" and its deletion is attested" if deleted else "")
+                + ": its package is no longer kept",
+            )
         path = kept.path_of(request.id, number)
         if not path.is_file():
             raise NotFound(f"the package of {request.id}-{number} is not kept here")

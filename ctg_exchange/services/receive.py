@@ -141,12 +141,13 @@ def receive(
         except UnicodeDecodeError:
             raise PackageError("the package's signature is not an armored SSHSIG") from None
         encoded = base64.b64encode(manifest_bytes).decode("ascii")
-        checked = receipt(session, encoded)
+        remote = session if isinstance(session, RemoteTarget) else None
+        # checked against the log: on a hosted workspace, the member's own verified copy of it
+        checked = receipt(session if remote is None else remote.verified(), encoded)
         size = reader.payload.size
         actor, _ = _check_manifest(checked, manifest, manifest_bytes, signature, size)
         # the passphrases are asked now; the signing key unlocks while the payload is hashed
         unlocking = identities_future(session.keyring, actor.party, manifest.recipient.recipients)
-        remote = session if isinstance(session, RemoteTarget) else None
         if remote is None:
             session.keyring.signer_future(actor)
         region = reader.payload
@@ -242,6 +243,7 @@ def _expect_receive(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "delivery": manifest.delivery,
         "payload_sha256": manifest.payload.sha256,
+        "retention_deadline": manifest.retention_deadline.isoformat(),
         "path_sha256": text_digest(str(args["path"])),
     }
 

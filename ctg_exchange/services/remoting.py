@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ..crypto.publickey import PublicKey
     from ..domain.models import Member
     from .clock import Clock
-    from .session import Recorder
+    from .session import Recorder, Session
     from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,6 +103,10 @@ class RemoteTarget:
 
     def scratch(self) -> Path:
         """A private directory for files kept only while the command runs."""
+        raise NotImplementedError
+
+    def verified(self) -> Session:
+        """A session over the member's own copy of the log, verified on their machine."""
         raise NotImplementedError
 
 

@@ -27,6 +27,7 @@ from ..domain.exchange import Destruction, Reception
 from ..domain.models import Member, Role
 from ..domain.step_payloads import Destroy
 from ..errors import InvalidInput, NotFound, cut
+from ..exchange.kept import Kept
 from ..store.base import Tx
 from .remoting import RemoteTarget, remotable, said
 from .requests import load_request, record_step, required_text
@@ -80,6 +81,7 @@ def _destroy(
     note: str | None,
     today: date,
     hashed: str | None = None,
+    kept: Kept | None = None,
 ) -> Destruction:
     """Record the attestation; for a purge, hash and delete the file (real pass only), unless
     it was ``hashed`` and deleted already (on the member's machine)."""
@@ -118,6 +120,8 @@ def _destroy(
     tx.insert_destruction(destruction, recorder.last_seq)
     if delete and not recorder.dry_run:
         path.unlink()  # inside the transaction: if this fails, nothing is attested
+    if kept is not None and not recorder.dry_run:  # a hosted workspace's encrypted copy goes too
+        kept.discard(reception.request_id, reception.number)
     return destruction
 
 
@@ -181,13 +185,15 @@ def _purged(args: dict[str, Any]) -> dict[str, Any]:
 def record_purge(session: Session, deleted: list[tuple[str, int, str]]) -> list[Destruction]:
     """Record the deletion of received files, each (request, delivery, SHA-256 of what was
     deleted), hashed and deleted on the member's machine (a hosted workspace)."""
-    today = session.clock.today()
+    today, kept = session.clock.today(), Kept(session.workspace.root)
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
         destroyed = []
         for request_id, number, hashed in deleted:
             reception = _held(tx, f"{request_id}-{number}", request_id, number)
-            destroyed.append(_destroy(tx, recorder, actor, reception, "purge", None, today, hashed))
+            destroyed.append(
+                _destroy(tx, recorder, actor, reception, "purge", None, today, hashed, kept)
+            )
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed
 
@@ -251,13 +257,13 @@ def _attestation(
 ) -> Callable[[Tx, Member, Recorder], Destruction]:
     note = required_text(note, "--note")
     request_id, number = _delivery(delivery_id)
-    today = session.clock.today()
+    today, kept = session.clock.today(), Kept(session.workspace.root)
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Destruction:
         reception = _held(tx, delivery_id, request_id, number)
         if here:
             _gone(reception)
-        destroyed = _destroy(tx, recorder, actor, reception, "attest", note, today)
+        destroyed = _destroy(tx, recorder, actor, reception, "attest", note, today, None, kept)
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed
 

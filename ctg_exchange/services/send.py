@@ -13,7 +13,7 @@ the server records the delivery from the package's signed manifest, checking it 
 
 from __future__ import annotations
 
-import hashlib
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,7 +29,7 @@ from ..domain.lifecycle import next_status
 from ..domain.models import ExchangeRequest, Frequency, Member, Triage
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import authorise
-from ..errors import InvalidInput, Refused
+from ..errors import IntegrityError, InvalidInput, Refused
 from ..exchange.container import MANIFEST, SIGNATURE, PackageWriter
 from ..exchange.dataset import (
     AggregateRules,
@@ -57,7 +57,13 @@ from ..exchange.pipeline import Progress, RingReader, seal
 from ..fsutil import NewFile
 from ..policy.model import Policy
 from ..store.base import Tx
-from .delivery import approved_columns, deliver, delivery_operation, retention_days
+from .delivery import (
+    approved_columns,
+    deliver,
+    delivery_operation,
+    retention_days,
+    sealed_digest,
+)
 from .party_keys import load_identities
 from .remoting import RemoteTarget, remotable
 from .requests import load_request
@@ -163,23 +169,39 @@ def sealed_key(session: Session, request_id: str) -> SealedKey:
         request = load_request(tx, request_id)
         authorise(Action.SEND, actor, request)  # the holder's staff only
         holder = tx.recipients(request.to_party)
+        sealed = tx.get_pseudonym_key(request.id)
+        if sealed is not None and session.workspace.copy_of is not None:
+            _bound(tx, request.id, sealed)
         return SealedKey(
-            tx.get_pseudonym_key(request.id),
+            sealed,
             tuple(r.recipient for r in holder),
             tuple(r.recipient for r in holder if r.active),
         )
 
 
-def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str | None]:
-    """The request's pseudonymisation key (new: also its sealed form, to store)."""
+def _bound(tx: Tx, request_id: str, sealed: str) -> None:
+    """A kept key is used only if a delivery's signed event binds it (one the server added
+    could be known to it, and void the pseudonymisation)."""
+    digest = sealed_digest(sealed)
+    for stored in tx.events(subject=request_id, actions=[Action.SEND.value]):
+        if stored.event.payload.get("sealed_key_sha256") == digest:
+            return
+    raise IntegrityError(
+        f"the pseudonymisation key kept for {request_id} is bound to no delivery in the log: "
+        "it was not kept by the tool, and is not used"
+    )
+
+
+def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str]:
+    """The request's pseudonymisation key and its sealed form (kept, or new to keep)."""
     holder = plan.request.to_party
     kept = sealed_key(session, plan.request.id)
     sealed, holder_recipients, active = kept.sealed, kept.recipients, kept.active
     if sealed is not None:
         identities = load_identities(session.keyring, holder, holder_recipients)
         try:
-            return decrypt_bytes(bytes.fromhex(sealed), identities), None
-        except AgeError:
+            return decrypt_bytes(bytes.fromhex(sealed), identities), sealed
+        except (AgeError, ValueError):
             raise InvalidInput(f"none of {holder}'s identities opens this request's key") from None
     if not active:
         raise Refused(
@@ -220,7 +242,11 @@ def send(
     suppress_small_cells: bool = False,
     progress: Progress | None = None,
 ) -> SendResult:
-    plan = plan_send(session, request_id, suppress_small_cells)
+    remote = session if isinstance(session, RemoteTarget) else None
+    # what the package must be is decided here: on a hosted workspace, from the member's own
+    # verified copy of the log (the server checks the delivery again; neither trusts the other)
+    here = session if remote is None else remote.verified()
+    plan = plan_send(here, request_id, suppress_small_cells)
     rules, request = plan.rules, plan.request
     header = read_header(dataset)
     check_header(header, rules.approved, request.id)
@@ -235,12 +261,11 @@ def send(
                 details=report.problems[1:10],
             )
         small = report.small
-    remote = session if isinstance(session, RemoteTarget) else None
     target = out or Path.cwd() / f"{request.id}-{plan.number}.ctgx"
     if remote is not None and out is None:  # kept only until it is uploaded
         target = remote.scratch() / f"{request.id}-{plan.number}.ctgx"
     signing = session.keyring.signer_future(plan.actor)  # unlocked while the data streams
-    key, new_sealed_key = _pseudonym_key(session, plan) if rules.pseudonymise else (None, None)
+    key, kept_key = _pseudonym_key(here, plan) if rules.pseudonymise else (None, None)
     try:
         package = NewFile(target)
     except FileExistsError:
@@ -300,15 +325,14 @@ def send(
         kept = Package(manifest_bytes, signature, sealed.sha256, sealed.size)
         if remote is None:
             operation = delivery_operation(
-                session, request.id, kept, new_sealed_key, lambda _: package.commit()
+                session, request.id, kept, kept_key, lambda _: package.commit()
             )
             delivery = perform(session, operation)
         else:
             package.commit()
             upload = remote.upload_package(target)
-            delivery = deliver(
-                remote, request.id, upload, kept_digest(manifest_bytes), new_sealed_key
-            )
+            encoded = base64.b64encode(manifest_bytes).decode("ascii")
+            delivery = deliver(remote, request.id, upload, encoded, kept_key)
     except BaseException:
         package.discard()
         raise
@@ -316,10 +340,6 @@ def send(
         target.unlink()
         return SendResult(delivery=delivery, path=None, manifest=manifest)
     return SendResult(delivery=delivery, path=target, manifest=manifest)
-
-
-def kept_digest(manifest: bytes) -> str:
-    return hashlib.sha256(manifest).hexdigest()
 
 
 def _output_columns(header: list[str]) -> list[str]:

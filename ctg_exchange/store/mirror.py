@@ -53,18 +53,19 @@ STATED = (
 
 LOGGED = (
     Table("request_steps", ("seq", "request_id", "action", "from_status", "to_status", "text"),
-          ("seq",)),
+          ("seq",), True),
     Table("deliveries", ("request_id", "number", "seq", "sent_on", "payload_sha256",
                          "payload_size", "manifest_sha256", "rows_count", "columns", "conditions",
-                         "retention_deadline"), ("request_id", "number")),
+                         "retention_deadline"), ("request_id", "number"), True),
     Table("receptions", ("request_id", "number", "seq", "received_on", "path"),
-          ("request_id", "number")),
+          ("request_id", "number"), True),
     Table("destructions", ("request_id", "number", "seq", "destroyed_on", "method",
-                           "file_sha256", "note"), ("request_id", "number")),
-    Table("pseudonym_keys", ("request_id", "sealed", "seq"), ("request_id",)),
+                           "file_sha256", "note"), ("request_id", "number"), True),
+    Table("pseudonym_keys", ("request_id", "sealed", "seq"), ("request_id",), True),
     Table("register_versions", ("ref", "version", "controller", "seq", "reason", "doc"),
-          ("ref", "version")),
+          ("ref", "version"), True),
 )  # fmt: skip
+LIMIT = 1 << 63  # what SQLite's INTEGER holds
 
 TABLES = {table.name: table for table in (*STATED, *LOGGED)}
 # requests and their contents: only those named by an event after the copy's size
@@ -103,23 +104,39 @@ def logged_rows(tx: Any, first: int, last: int) -> Rows:
     }
 
 
-def checked(rows: Any) -> Rows:
-    """Rows as received: known tables, each row its table's width of plain values (what the
-    copy's own checks then compare with the log); ValueError otherwise."""
+def checked(
+    rows: Any, tables: Sequence[Table], seqs: range | None = None, named: set[str] | None = None
+) -> Rows:
+    """Rows as received: of the ``tables`` expected there, each row its table's width of plain
+    values; a logged row of an event in ``seqs``; a request (or its content) named by an
+    event in ``named``. ValueError otherwise (the copy's own checks then compare the rest
+    with the log)."""
     if not isinstance(rows, dict):
         raise ValueError("rows are given by table")
+    known = {table.name: table for table in tables}
     out: Rows = {}
     for name, table_rows in rows.items():
-        table = TABLES.get(name)
+        table = known.get(name)
         if table is None or not isinstance(table_rows, list):
-            raise ValueError(f"no table {str(name)[:40]!r} is copied")
+            raise ValueError(f"no table {str(name)[:40]!r} is copied there")
         for row in table_rows:
             if not isinstance(row, list) or len(row) != len(table.columns):
                 raise ValueError(f"a row of {name} is not one")
-            if any(not (v is None or isinstance(v, str | int) and v is not True) for v in row):
+            if any(not _plain(value) for value in row):
                 raise ValueError(f"a row of {name} holds other than text and numbers")
+            values = dict(zip(table.columns, row, strict=True))
+            if seqs is not None and values.get("seq") not in seqs:
+                raise ValueError(f"a row of {name} is not of the events served with it")
+            if named is not None and name in _NAMED and values[_NAMED[name]] not in named:
+                raise ValueError(f"a row of {name} is of a request no new event names")
         out[name] = table_rows
     return out
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and -LIMIT <= value < LIMIT
 
 
 def write_rows(tx: Any, rows: Rows) -> None:
@@ -137,8 +154,9 @@ def _upsert(table: Table) -> str:
     others = [c for c in table.columns if c not in table.key]
     if table.immutable or not others:
         conflict += "NOTHING"
-    else:
+    else:  # a row held as it is is left alone (nothing changed: no verification)
         conflict += "UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in others)
+        conflict += " WHERE " + " OR ".join(f"{table.name}.{c} IS NOT excluded.{c}" for c in others)
     return f"INSERT INTO {table.name} ({columns}) VALUES ({marks}) {conflict}"  # noqa: S608
 
 
