@@ -14,12 +14,13 @@ unlocked before). ``audit verify`` must pass after each cell. The server's peak 
 (VmHWM) is read when it stops. ``request show``: the median of 50, in-process on the workspace
 against over HTTP (a signed call).
 
-Packages (SQLite): a request taken to accepted conditions, then on a fresh ``serve`` process:
-``exchange send`` of a synthetic CSV of ``--package-size`` (read, checked, encrypted and signed
-on the client, streamed up, recorded) and ``exchange receive`` (streamed down, checked,
-decrypted), each a whole command; then the package alone, uploaded and downloaded by a signed
-client call. Throughput is the package's size over the time; the server's peak resident memory
-(VmHWM, from its start) is read when it stops.
+Packages, on each backend: a request taken to accepted conditions, then on a fresh ``serve``
+process a delivery of 64 rows sent and received (the server's peak resident memory, VmHWM, is
+read then), then ``exchange send`` of a synthetic CSV of ``--package-size`` (read, checked,
+encrypted and signed on the client, streamed up, recorded) and ``exchange receive`` (streamed
+down, checked, decrypted), each a whole command, then the package alone, uploaded and
+downloaded by a signed client call. Throughput is the package's size over the time; the
+server's peak memory is read again at the end: flat in the package's size, it does not move.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ class Served:
                     raise SystemExit("serve did not start") from None
                 time.sleep(0.1)
 
-    def peak_rss_mib(self) -> float:
+    def peak_rss_mib(self, field: str = "VmHWM") -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+        line = next(x for x in status.splitlines() if x.startswith(f"{field}:"))
         return int(line.split()[1]) / 1024
 
     def stop(self) -> None:
@@ -114,7 +115,8 @@ def run_cell(env: dict[str, str], base: Path, clients: int, requests: int) -> di
 
 
 def show_latency(env: dict[str, str], base: Path) -> tuple[float, float]:
-    """Median ``request show`` in ms: in-process on the workspace, then over HTTP."""
+    """Median ``request show`` in ms: in-process on the workspace, then over HTTP (on a
+    workspace the cell filled)."""
     sys.path.insert(0, str(ROOT))
     from ctg_exchange.crypto.keys import KeyDir
     from ctg_exchange.remote.session import RemoteSession
@@ -176,14 +178,14 @@ def _dataset(path: Path, size: int) -> None:
             out.write(block[: max(len(QF_ROW), size - out.tell())])
 
 
-def packages(base: Path, size: int) -> dict[str, float]:
+def packages(base: Path, size: int, database: str | None = None) -> dict[str, float]:
     """Send and receive a package of about ``size`` bytes through ``serve``."""
     sys.path.insert(0, str(ROOT))
     from ctg_exchange.crypto.keys import KeyDir
     from ctg_exchange.remote.client import Client
     from ctg_exchange.services.workspace import open_remote
 
-    env = make_workspace(base, PACKAGE_MEMBERS)
+    env = make_workspace(base, PACKAGE_MEMBERS, database)
     env["CTG_IDENTITY_PASSPHRASE"] = PASSPHRASE
     cli(env, "keys", "generate", "--party", "ville_sceaux", "--encryption", actor="v.admin")
     cli(env, "keys", "generate", "--party", "caf92", "--encryption", actor="c.admin")
@@ -196,7 +198,8 @@ def packages(base: Path, size: int) -> dict[str, float]:
         ("v.controller", "conditions", "accept", rid, "--dpia-ref", "AIPD-BENCH"),
     ):
         cli(env, *step, actor=actor)
-    dataset, package = base / "qf.csv", base / "sent.ctgx"
+    small, dataset, package = base / "small.csv", base / "qf.csv", base / "sent.ctgx"
+    _dataset(small, 64 * len(QF_ROW))
     _dataset(dataset, size)
     served = Served(env)
     timing: dict[str, float] = {}
@@ -204,12 +207,17 @@ def packages(base: Path, size: int) -> dict[str, float]:
         remote = base / "remote"
         cli(env, "--workspace", str(remote), "remote", "add", served.url, "--rehearsal")
         on_remote = {**env, "CTG_WORKSPACE": str(remote)}
+        # a delivery of 64 rows first: the server's peak then, against its peak after 1 GiB
+        cli(on_remote, "exchange", "send", rid, "--dataset", str(small), actor="c.agent")
+        cli(on_remote, "exchange", "receive", f"{rid}-1", "--out", str(base / "small-in.csv"),
+            actor="v.agent")  # fmt: skip
+        timing["rest"] = served.peak_rss_mib()
         started = time.perf_counter()
         cli(on_remote, "exchange", "send", rid, "--dataset", str(dataset), "--out", str(package),
             actor="c.agent")  # fmt: skip
         timing["send"] = time.perf_counter() - started
         started = time.perf_counter()
-        cli(on_remote, "exchange", "receive", f"{rid}-1", "--out", str(base / "in.csv"),
+        cli(on_remote, "exchange", "receive", f"{rid}-2", "--out", str(base / "in.csv"),
             actor="v.agent")  # fmt: skip
         timing["receive"] = time.perf_counter() - started
         (base / "in.csv").unlink()
@@ -221,7 +229,7 @@ def packages(base: Path, size: int) -> dict[str, float]:
         downloader = Client(config, KeyDir(base / "keys").open_signer("v.agent", PASSPHRASE))
         with open(base / "down.ctgx", "wb") as out:
             started = time.perf_counter()
-            downloader.download(f"/v1/packages/{rid}/1", out)
+            downloader.download(f"/v1/packages/{rid}/2", out)
             timing["download"] = time.perf_counter() - started
         timing["rss"] = served.peak_rss_mib()
     finally:
@@ -250,74 +258,71 @@ def main() -> None:
     )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
+    size = _bytes(args.package_size)
     base = Path(tempfile.mkdtemp(prefix="ctg-remote-"))
     server = Server(args.postgres) if args.postgres else None
     started = time.perf_counter()
-    table: dict[str, dict[int, dict[str, Any]]] = {}
+    columns: dict[str, dict[str, str]] = {}
     latency = (0.0, 0.0)
-    moved: dict[str, float] = {}
     try:
-        if _bytes(args.package_size):
-            moved = packages(base / "packages", _bytes(args.package_size))
-            shutil.rmtree(base / "packages")
         for backend in ["sqlite"] + (["postgres"] if server else []):
+            column = columns[backend] = {}
             template_db = server.create("template") if backend == "postgres" and server else None
             url = server.url_of(template_db) if server and template_db else None
             make_workspace(base / f"{backend}-template", MEMBERS, url)
-            table[backend] = {}
             for clients in counts:
                 target = base / f"{backend}-{clients}"
                 database = None
                 if server and template_db:
                     database = server.url_of(server.create(f"c{clients}", template_db))
                 env = fresh_copy(base / f"{backend}-template", target, database)
-                cell = table[backend][clients] = run_cell(env, target, clients, args.requests)
-                print(
-                    f"  … {backend}, {clients} client(s): {cell['rate']:.0f} transitions/s, "
-                    f"server peak RSS {cell['rss']:.0f} MiB",
-                    file=sys.stderr,
+                cell = run_cell(env, target, clients, args.requests)
+                column[f"transitions/s, {clients} client{'s' if clients > 1 else ''}"] = (
+                    f"{cell['rate']:.0f} (server {cell['rss']:.0f} MiB)"
                 )
-                if backend == "sqlite" and clients == counts[0]:
+                print(f"  … {backend}, {clients} client(s): {cell['rate']:.0f}/s", file=sys.stderr)
+                if clients == counts[0]:
                     latency = show_latency(env, target)
                 shutil.rmtree(target)
+            column["request show, in-process on the workspace"] = f"{latency[0]:.2f} ms"
+            column["request show, a signed HTTP call"] = f"{latency[1]:.2f} ms"
+            if size:
+                database = None
+                if server and template_db:
+                    database = server.url_of(server.create("packages"))
+                moved = packages(base / f"{backend}-packages", size, database)
+                shutil.rmtree(base / f"{backend}-packages")
+                mib = moved["size"] / (1 << 20)
+                for label, key in (
+                    ("upload alone (a signed streamed call)", "upload"),
+                    ("download alone (a signed call)", "download"),
+                    ("exchange send (read, check, encrypt, sign, upload, record)", "send"),
+                    ("exchange receive (download, check, decrypt, record)", "receive"),
+                ):
+                    column[f"{mib:,.0f} MiB package: {label}"] = (
+                        f"{moved[key]:.2f} s, {mib / moved[key]:.0f} MiB/s"
+                    )
+                column["server peak RSS: after a 64-row package, then after the large one"] = (
+                    f"{moved['rest']:.1f} MiB, then {moved['rss']:.1f} MiB"
+                )
+                print(f"  … {backend}, packages: {moved['rss']:.1f} MiB", file=sys.stderr)
     finally:
         if server:
             server.close()
         shutil.rmtree(base, ignore_errors=True)
 
     print(
-        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; {args.requests} "
-        f"requests per cell, each {STEPS} signed transitions (prepare + commit over HTTP); "
-        "audit verify passed after every cell"
+        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}; client processes "
+        f"and the server on this machine, over HTTP on 127.0.0.1. Transitions: {args.requests} "
+        f"requests per cell, each {STEPS} signed transitions (a prepare and a commit, each a "
+        "signed call); audit verify passed after every cell. request show: median of 50."
     )
     print()
-    print("| backend | " + " | ".join(f"{c} client{'s' if c > 1 else ''}" for c in counts) + " |")
-    print("| --- |" + " ---: |" * len(counts))
-    for backend, cells in table.items():
-        rates = " | ".join(
-            f"{cells[c]['rate']:.0f} transitions/s (server {cells[c]['rss']:.0f} MiB)"
-            for c in counts
-        )
-        print(f"| {backend} | {rates} |")
-    print()
-    print("| request show (median of 50) | local, in-process | remote, signed HTTP call |")
-    print("| --- | ---: | ---: |")
-    print(f"| sqlite | {latency[0]:.2f} ms | {latency[1]:.2f} ms |")
-    print()
-    if moved:
-        mib = moved["size"] / (1 << 20)
-        print()
-        print(f"| a package of {mib:,.0f} MiB, over HTTP | seconds | MiB/s |")
-        print("| --- | ---: | ---: |")
-        for label, key in (
-            ("exchange send (read, check, encrypt, sign, upload, record)", "send"),
-            ("exchange receive (download, check, decrypt, record)", "receive"),
-            ("upload alone (a signed streamed call)", "upload"),
-            ("download alone (a signed call)", "download"),
-        ):
-            print(f"| {label} | {moved[key]:.2f} | {mib / moved[key]:.0f} |")
-        print(f"| server peak RSS (VmHWM) | {moved['rss']:.1f} MiB | |")
-    print(f"total run: {time.perf_counter() - started:.0f} s")
+    print("| measure | " + " | ".join(columns) + " |")
+    print("| --- |" + " ---: |" * len(columns))
+    for row in next(iter(columns.values())):
+        print(f"| {row} | " + " | ".join(col.get(row, "") for col in columns.values()) + " |")
+    print(f"\ntotal run: {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -176,6 +176,18 @@ def test_checkpoints_withdrawn_after_a_cosignature_are_evidence(ctg: Ctg, partie
     assert list((at.dirs["caf"] / "copy" / "evidence").glob("*-withdrawn"))
 
 
+def _pseudonymised(at: Parties) -> str:
+    """A request whose adopted condition pseudonymises the allocataire number, accepted."""
+    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")
+    at("caf", "study", "submit", rid, as_="c.analyst")
+    at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations", "--note",
+       "Avis", "--recommend", "pseudonymise:numero_allocataire", as_="c.dpo")  # fmt: skip
+    at("caf", "decide", "approve", rid, "--adopt", "R1", as_="c.controller")
+    at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    return rid
+
+
 def test_a_pseudonymisation_key_planted_by_the_host_is_not_used(
     ctg: Ctg, parties: Parties, tmp_path: Path
 ) -> None:
@@ -187,13 +199,7 @@ def test_a_pseudonymisation_key_planted_by_the_host_is_not_used(
     at = parties
     at("ville", "keys", "generate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
     caf = at("caf", "keys", "generate", "--party", "caf92", "--encryption", as_="c.admin")
-    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
-    at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")
-    at("caf", "study", "submit", rid, as_="c.analyst")
-    at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations", "--note",
-       "Avis", "--recommend", "pseudonymise:numero_allocataire", as_="c.dpo")  # fmt: skip
-    at("caf", "decide", "approve", rid, "--adopt", "R1", as_="c.controller")
-    at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    rid = _pseudonymised(at)
     planted = encrypt_bytes(b"k" * 32, [Recipient.parse(caf["recipient"])]).hex()
     seq = ctg.json("audit", "verify")["events"]
     ctg.sql("INSERT INTO pseudonym_keys (request_id, sealed, seq) VALUES (?, ?, ?)",
@@ -210,13 +216,7 @@ def test_a_pseudonymised_exchange_binds_its_key(ctg: Ctg, parties: Parties, tmp_
     at = parties
     at("ville", "keys", "generate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
     at("caf", "keys", "generate", "--party", "caf92", "--encryption", as_="c.admin")
-    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
-    at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")
-    at("caf", "study", "submit", rid, as_="c.analyst")
-    at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations", "--note",
-       "Avis", "--recommend", "pseudonymise:numero_allocataire", as_="c.dpo")  # fmt: skip
-    at("caf", "decide", "approve", rid, "--adopt", "R1", as_="c.controller")
-    at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    rid = _pseudonymised(at)
     for number in (1, 2):
         at("caf", "exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / f"{number}.csv")),
            as_="c.agent")  # fmt: skip
