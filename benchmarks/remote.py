@@ -224,7 +224,7 @@ def packages(base: Path, size: int, database: str | None = None) -> dict[str, fl
         config = open_remote(remote)
         client = Client(config, KeyDir(base / "keys").open_signer("c.agent", PASSPHRASE))
         started = time.perf_counter()
-        client.upload("/v1/packages", package)
+        client.upload("/v1/packages", package, rid)
         timing["upload"] = time.perf_counter() - started
         downloader = Client(config, KeyDir(base / "keys").open_signer("v.agent", PASSPHRASE))
         with open(base / "down.ctgx", "wb") as out:

@@ -189,3 +189,28 @@ def acting(ctg: Ctg, dirs: dict[str, Path]) -> Any:
         return json.loads(result.stdout)
 
     return at
+
+
+def upload(
+    url: str, body: bytes, member: str, ctg: Ctg, request_id: str, signed: bytes | None = None
+) -> httpx.Response:
+    """A package's upload for ``request_id`` straight to the API, signed with the digest of
+    ``signed`` (the body itself by default)."""
+    import hashlib
+
+    digest = hashlib.sha256(body if signed is None else signed).digest()
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body)),
+               "Ctg-Request": request_id}  # fmt: skip
+    signed_headers = httpsig.sign(
+        httpsig.Message("POST", url + "/v1/packages", headers), b"", member, key(ctg, member),
+        workspace=WORKSPACE_OF[url], streamed=digest,
+    )  # fmt: skip
+    return httpx.post(url + "/v1/packages", content=body, headers=signed_headers, timeout=10)
+
+
+def accepted_here(ctg: Ctg) -> str:
+    """A request (town hall -> Caf) taken to accepted conditions with the local command line."""
+    rid = ctg.file_request()
+    ctg.advance(rid, "approved")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    return rid

@@ -14,13 +14,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from ctg_exchange.remote import httpsig
 
 from conftest import REQUEST, Ctg
-from served import WORKSPACE_OF, Server, key, party_key_dirs, remote_dirs, serving
+from served import (
+    WORKSPACE_OF,
+    Server,
+    accepted_here,
+    key,
+    party_key_dirs,
+    remote_dirs,
+    serving,
+    upload,
+)
 
 QF = "numero_allocataire,quotient_familial,mois_reference_qf\n"
 
@@ -108,19 +116,6 @@ def test_a_dataset_goes_from_the_caf_to_the_town_hall_encrypted_end_to_end(
     assert {e["action"]: e["actor"] for e in events}["exchange.send"] == "c.agent"
 
 
-def _upload(
-    url: str, body: bytes, *, member: str, ctg: Ctg, signed_body: bytes | None = None
-) -> httpx.Response:
-    """A package upload straight to the API, signed with the digest of ``signed_body``."""
-    digest = hashlib.sha256(body if signed_body is None else signed_body).digest()
-    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))}
-    signed = httpsig.sign(
-        httpsig.Message("POST", url + "/v1/packages", headers), b"", member, key(ctg, member),
-        workspace=WORKSPACE_OF[url], streamed=digest,
-    )  # fmt: skip
-    return httpx.post(url + "/v1/packages", content=body, headers=signed, timeout=10)
-
-
 def _nothing_kept(ctg: Ctg) -> bool:
     packages = ctg.workspace / "packages"
     return not packages.exists() or not [p for p in packages.rglob("*") if p.is_file()]
@@ -137,9 +132,10 @@ def _nothing_kept(ctg: Ctg) -> bool:
 def test_an_upload_that_does_not_hold_leaves_nothing(
     ctg: Ctg, served: Server, body: bytes, signed: bytes | None, status: int, message: str
 ) -> None:
+    rid = accepted_here(ctg)
     before = ctg.tables()
 
-    refused = _upload(served.url, body, member="c.agent", ctg=ctg, signed_body=signed)
+    refused = upload(served.url, body, "c.agent", ctg, rid, signed)
 
     assert refused.status_code == status, refused.text
     assert message in refused.json()["error"]["message"]
@@ -151,7 +147,7 @@ def test_an_upload_that_does_not_hold_leaves_nothing(
 
 def test_a_package_over_the_ceiling_is_refused_before_it_is_read(ctg: Ctg, tmp_path: Path) -> None:
     with serving(ctg, max_package=4096) as server:
-        refused = _upload(server.url, b"x" * 5000, member="c.agent", ctg=ctg)
+        refused = upload(server.url, b"x" * 5000, "c.agent", ctg, "DX-2025-0001")
         assert refused.status_code == 413
         assert refused.json()["error"]["message"] == "a package is at most 4 KiB here"
         assert _nothing_kept(ctg)
@@ -160,7 +156,8 @@ def test_a_package_over_the_ceiling_is_refused_before_it_is_read(ctg: Ctg, tmp_p
 def test_an_upload_cut_off_leaves_nothing_visible(ctg: Ctg, served: Server) -> None:
     """The connection drops halfway through a package: nothing of it is kept."""
     body = b"x" * (1 << 20)
-    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))}
+    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body)),
+               "Ctg-Request": accepted_here(ctg)}  # fmt: skip
     url = served.url + "/v1/packages"
     signed = httpsig.sign(
         httpsig.Message("POST", url, headers), b"", "c.agent", key(ctg, "c.agent"),
@@ -293,8 +290,13 @@ def test_a_tail_dropped_and_regrown_on_the_server_stops_the_witness(
         f"DELETE FROM audit_events WHERE seq > {keep}",
         guards=False,
     )
+    db = ctg.connect()  # and the request as it was before the notes: a careful rewrite
+    doc = json.loads(db.execute("SELECT doc FROM requests WHERE id = ?", (rid,)).fetchone()[0])
+    db.close()
+    ctg.sql("UPDATE requests SET doc = ? WHERE id = ?",
+            params=(json.dumps({**doc, "annotations": []}), rid))  # fmt: skip
     for note in ("Autre note 1", "Autre note 2", "Autre note 3", "Autre note 4"):
-        at("caf", "dpo", "annotate", rid, "--note", note, as_="c.dpo")
+        at("ville", "dpo", "annotate", rid, "--note", note, as_="v.dpo")  # the host's own side
 
     line = _refused_pull(ctg, at, "rewritten")
 

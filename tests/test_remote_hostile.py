@@ -7,7 +7,6 @@ database behind its back, or by patching, in this process, code only the server 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import tarfile
@@ -15,13 +14,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from ctg_exchange.remote import httpsig
-
 from conftest import REQUEST, Ctg
-from served import WORKSPACE_OF, Server, key
+from served import Server, accepted_here, upload
 from test_remote_exchange import Parties, accepted_remotely, qf_csv
 
 
@@ -130,13 +126,14 @@ def test_a_date_rewritten_on_the_host_does_not_reach_the_register(
     db.close()
     doc["opinion"]["on"] = "2024-01-01"
     ctg.sql("UPDATE requests SET doc = ? WHERE id = ?", params=(json.dumps(doc), rid))
-    at("caf", "dpo", "annotate", rid, "--note", "Note", as_="c.dpo")  # the request moves on
     out = tmp_path / "registre.csv"
 
+    noted = _refused(at, "caf", "dpo", "annotate", rid, "--note", "Note", as_="c.dpo")
     line = _refused(at, "ville", "register", "export", "--controller", "ville_sceaux", "--format",
                     "csv", "--out", str(out), as_="v.dpo")  # fmt: skip
 
-    assert f"request {rid}: opinion.on is '2024-01-01' in the store; the log says" in line
+    for said in (noted, line):
+        assert f"request {rid}: opinion.on is '2024-01-01' in the store; the log says" in said
     assert not out.exists()
 
 
@@ -233,15 +230,6 @@ def test_a_pseudonymised_exchange_binds_its_key(ctg: Ctg, parties: Parties, tmp_
     assert at("caf", "audit", "verify", as_="c.dpo")["ok"] is True
 
 
-def _upload(url: str, body: bytes, member: str, ctg: Ctg) -> httpx.Response:
-    headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))}
-    signed = httpsig.sign(
-        httpsig.Message("POST", url + "/v1/packages", headers), b"", member, key(ctg, member),
-        workspace=WORKSPACE_OF[url], streamed=hashlib.sha256(body).digest(),
-    )  # fmt: skip
-    return httpx.post(url + "/v1/packages", content=body, headers=signed, timeout=10)
-
-
 def _pax_first() -> bytes:
     """A tar whose first header is a pax extension (a reader holds its data whole)."""
     out = io.BytesIO()
@@ -258,17 +246,20 @@ def test_uploads_are_for_staff_with_a_delivery_to_make(ctg: Ctg, served: Server)
     whole; a member may keep two uploads waiting (findings M, N, A)."""
     from ctg_exchange.exchange.kept import Kept
 
-    not_staff = _upload(served.url, b"x" * 4096, "v.dpo", ctg)
-    pax = _upload(served.url, _pax_first(), "c.agent", ctg)
+    rid = accepted_here(ctg)
+    not_staff = upload(served.url, b"x" * 4096, "v.dpo", ctg, rid)
+    not_theirs = upload(served.url, b"x" * 4096, "v.agent", ctg, rid)
+    pax = upload(served.url, _pax_first(), "c.agent", ctg, rid)
     kept = Kept(ctg.workspace)
     for _ in range(2):
         token, part = kept.new_part()
         (kept.incoming / f"{token}.json").write_text(json.dumps({"member": "c.both"}))
-    over = _upload(served.url, b"x" * 4096, "c.both", ctg)
+    over = upload(served.url, b"x" * 4096, "c.both", ctg, rid)
 
     assert (not_staff.status_code, not_staff.json()["error"]["message"]) == (
         403, "v.dpo is not staff: staff send packages"
     )  # fmt: skip
+    assert not_theirs.status_code == 403  # the town hall's staff send nothing to the town hall
     assert pax.status_code == 422 and "unexpected member" in pax.json()["error"]["message"]
     assert over.status_code == 429
     assert sorted(p.suffix for p in kept.incoming.iterdir()) == [".json", ".json", ".part", ".part"]
@@ -311,3 +302,153 @@ def test_a_malformed_answer_is_an_integrity_failure(
     line = _refused(at, "caf", "audit", "verify", as_="c.dpo")
 
     assert "the server's answer is not a well-formed rows" in line
+
+
+# -- the second review: what members sign is what their own copy of the tool records ---------
+def _hostile_execute(monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
+    """The server's entry point, patched: ``change(name, document)`` alters a call as it
+    reaches the server's services (the member's client, in this process too, is left alone)."""
+    from ctg_exchange.services import remoting
+
+    honest = remoting.execute
+
+    def hostile(workspace: Any, member: Any, name: str, document: Any, secret: bytes) -> Any:
+        return change(name, document) or honest(workspace, member, name, document, secret)
+
+    monkeypatch.setattr(remoting, "execute", hostile)
+
+
+def test_a_fiche_the_host_swaps_is_not_signed(
+    ctg: Ctg, parties: Parties, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server records another text of the fiche than the DPO's file: the DPO's client,
+    running the edit on its own copy, foresees another version and signs nothing (H1)."""
+    at = parties
+    registry = Path(__file__).resolve().parents[1] / "registry"
+    at("caf", "register", "import", str(registry), as_="c.dpo")
+    source = (registry / "caf92" / "CAF92-BONUS.yaml").read_text()
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(source.replace("puis 10 ans", "puis 6 ans", 1))
+
+    def swap(name: str, document: Any) -> None:
+        if name == "register.version":
+            text = document["args"]["text"]
+            document["args"]["text"] = text.replace("Agent comptable de la Caf", "DataBroker SAS")
+
+    _hostile_execute(monkeypatch, swap)
+    before = len(ctg.json("audit", "log"))
+    line = _refused(at, "caf", "register", "edit", "--from-file", str(edited), "--reason", "Revue",
+                    as_="c.dpo", code=1)  # fmt: skip
+
+    assert "refused to sign: the server asks to sign an event (message 1) other than" in line
+    assert len(ctg.json("audit", "log")) == before
+
+
+def test_a_change_the_host_drops_is_not_taken_for_done(
+    ctg: Ctg, parties: Parties, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server answers an opinion with a result and nothing to sign (M2)."""
+    at = parties
+    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")
+    at("caf", "study", "submit", rid, as_="c.analyst")
+    shown = at("caf", "request", "show", rid, as_="c.dpo")
+
+    def drop(name: str, document: Any) -> Any:
+        return {"result": shown} if name == "dpo.opinion" else None
+
+    _hostile_execute(monkeypatch, drop)
+    line = _refused(at, "caf", "dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis",
+                    as_="c.dpo", code=1)  # fmt: skip
+
+    assert "refused to sign: the server records nothing, where this machine's copy" in line
+    assert ctg.show(rid)["status"] == "awaiting_dpo"
+
+
+def test_what_a_member_reads_before_deciding_is_its_own_copy(
+    ctg: Ctg, parties: Parties, served: Server
+) -> None:
+    """request show, list, dpo inbox, convention show read the member's verified copy: the
+    server's word on a request is never what a DPO or controller reads (H4)."""
+    at = parties
+    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    at("caf", "request", "show", rid, as_="c.dpo")
+    at("caf", "request", "list", as_="c.dpo")
+    at("caf", "dpo", "inbox", as_="c.dpo")
+    at("caf", "convention", "show", as_="c.dpo")
+    routes = {line["route"] for line in served.log if line["member"] == "c.dpo"}
+    assert routes <= {"/v1/state", "/v1/log"}, routes
+
+
+def test_a_filing_day_rewritten_on_the_host_is_caught(ctg: Ctg, parties: Parties) -> None:
+    """The day a request was filed, rewritten in the host's database (M1)."""
+    at = parties
+    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    at("caf", "request", "show", rid, as_="c.dpo")  # the copy holds it as filed
+    db = ctg.connect()
+    doc = json.loads(db.execute("SELECT doc FROM requests WHERE id = ?", (rid,)).fetchone()[0])
+    db.close()
+    ctg.sql("UPDATE requests SET doc = ? WHERE id = ?",
+            params=(json.dumps({**doc, "filed_on": "2023-01-02"}), rid))  # fmt: skip
+
+    at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")  # signed from the copy
+    line = _refused(at, "caf", "request", "show", rid, as_="c.dpo")  # the row comes again
+
+    assert f"request {rid}: filed_on is '2023-01-02' in the store; the log says" in line
+
+
+def test_a_received_file_is_deleted_only_where_the_log_says(
+    ctg: Ctg, parties: Parties, tmp_path: Path, served: Server
+) -> None:
+    """The host names another path for a received file: a member's fresh copy does not verify,
+    and nothing is deleted (H2)."""
+    at = parties
+    rid = accepted_remotely(at)
+    at("caf", "exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / "q.csv")),
+       as_="c.agent")  # fmt: skip
+    received = tmp_path / "in.csv"
+    at("ville", "exchange", "receive", f"{rid}-1", "--out", str(received), as_="v.agent")
+    precious = tmp_path / "deliberations.odt"
+    precious.write_text("not the host's to delete")
+    ctg.sql("UPDATE receptions SET path = ?", params=(str(precious),), guards=False)
+    fresh = tmp_path / "another-machine"
+    ctg.ok("--workspace", str(fresh), "remote", "add", served.url, "--rehearsal")
+
+    purged = ctg("--workspace", str(fresh), "--key-dir", str(at.keys["ville"]), "retention",
+                 "purge", as_="v.agent", env={"CTG_TODAY": "2026-01-01"})  # fmt: skip
+
+    assert purged.exit_code == 3, purged.output
+    assert "reception" in purged.stderr and "path_sha256" in purged.stderr
+    assert precious.exists() and received.exists()
+
+
+def test_no_one_rolls_the_latest_checkpoint_back(ctg: Ctg, served: Server) -> None:
+    """A checkpoint of fewer events than the latest, posted as new, is refused: the latest
+    stays the latest (L1)."""
+    from ctg_exchange.audit.checkpoint import note_text, origin_of, signature_line
+    from ctg_exchange.crypto.keys import KeyDir
+    from ctg_exchange.crypto.sshsig import NAMESPACE_CHECKPOINT
+    from ctg_exchange.services.workspace import Workspace
+
+    from conftest import PASSPHRASE
+    from served import call, key
+
+    ctg.file_request()
+    ctg.ok("audit", "checkpoint", as_="v.dpo")
+    workspace = Workspace.open(ctg.workspace)
+    with workspace.store.transaction() as tx:
+        size = tx.count_events() - 1
+        text = note_text(origin_of(workspace.id), size, tx.tree_root(size))
+    workspace.close()
+    signer = KeyDir(ctg.keys).open_signer("c.dpo", PASSPHRASE)
+    armored = signer.sign(NAMESPACE_CHECKPOINT, text.encode())
+    body = json.dumps({"note": text, "line": signature_line("c.dpo", signer.public_key.blob,
+                                                             armored)}).encode()  # fmt: skip
+    before = ctg.json("audit", "checkpoints")
+
+    refused = call(served.url, "/v1/checkpoints", member="c.dpo", signing_key=key(ctg, "c.dpo"),
+                   body=body)  # fmt: skip
+
+    assert refused.status_code == 422, refused.text
+    assert "the latest checkpoint covers" in refused.json()["error"]["message"]
+    assert ctg.json("audit", "checkpoints") == before

@@ -200,7 +200,7 @@ def show() -> None:
     """
     from ..services.convention import show_convention
 
-    view = show_convention(options().session())
+    view = show_convention(options().reading_session())
     if options().json:
         emit_json(_view_json(view))
     else:

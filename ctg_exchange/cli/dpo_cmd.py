@@ -26,7 +26,7 @@ def inbox() -> None:
     from ..services.requests import dpo_inbox
 
     opts = options()
-    items = dpo_inbox(opts.session())
+    items = dpo_inbox(opts.reading_session())
     if opts.json:
         emit_json(
             [

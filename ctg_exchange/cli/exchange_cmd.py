@@ -154,7 +154,7 @@ def list_(request_id: str | None) -> None:
     from ..services.receive import list_deliveries
 
     opts = options()
-    items = list_deliveries(opts.session(), request_id)
+    items = list_deliveries(opts.reading_session(), request_id)
     if opts.json:
         emit_json(
             [

@@ -94,7 +94,7 @@ def list_() -> None:
     from .console import shown
 
     opts = options()
-    members = list_members(opts.open_workspace())
+    members = list_members(opts.reading_workspace())
     if opts.json:
         emit_json([member_json(m) for m in members])
         return

@@ -276,7 +276,7 @@ def list_(status: str | None) -> None:
     from .views import request_json, status_text
 
     opts = options()
-    requests = list_requests(opts.open_workspace(), Status(status) if status else None)
+    requests = list_requests(opts.reading_workspace(), Status(status) if status else None)
     if opts.json:
         emit_json([request_json(r) for r in requests])
         return
@@ -309,7 +309,7 @@ def show(request_id: str) -> None:
     from .views import render_request, request_json
 
     opts = options()
-    workspace = opts.open_workspace()
+    workspace = opts.reading_workspace()
     view = get_request(workspace, request_id)
     if opts.json:
         document = request_json(view.request, view.steps, view.deliveries)

@@ -27,8 +27,9 @@ def pull(full: bool) -> None:
     verified on this machine as `audit verify` verifies a workspace (chain, signatures, roles,
     checkpoints, the law re-applied, the records replayed). The host's latest checkpoint must
     extend the last one your party cosigned (RFC 9162 consistency proof) and be the root of the
-    events copied; only then is it cosigned with your key and sent. Anything else exits 3,
-    cosigns nothing and keeps the evidence under DIR/copy/evidence/.
+    events copied; only then is it cosigned with your key and sent. If events remain that no
+    checkpoint covers, a checkpoint of all of them is signed and sent too. Anything else exits
+    3, signs nothing and keeps the evidence under DIR/copy/evidence/.
 
     The Caf's DPO, the town hall hosting, runs the first line from cron (every 15 minutes,
     say); the second works with the server down.
@@ -58,6 +59,7 @@ def pull(full: bool) -> None:
                 "verified": done.verified,
                 "checkpoint": done.checkpoint,
                 "cosigned": done.cosigned_now,
+                "anchored": done.anchored_now,
             }
         )
         return
@@ -65,9 +67,9 @@ def pull(full: bool) -> None:
         f"[green]✓[/] copy {pulled.root}: {pulled.size} events "
         f"({pulled.size - pulled.before} new, {pulled.rechecked} read again), all verified here"
     )
-    if done.checkpoint is None:
-        say("the log has no checkpoint yet: nothing to cosign")
-    elif done.cosigned_now:
-        say(f"[green]✓[/] cosigned the checkpoint of {done.checkpoint} events")
-    else:
-        say(f"the checkpoint of {done.checkpoint} events was already cosigned by you")
+    if done.cosigned_now:
+        say("[green]✓[/] cosigned the host's latest checkpoint")
+    if done.anchored_now:
+        say(f"[green]✓[/] signed a checkpoint of all {done.checkpoint} events verified")
+    if not done.cosigned_now and not done.anchored_now:
+        say(f"the checkpoint of {done.checkpoint} events was already signed by your party")

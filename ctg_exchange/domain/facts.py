@@ -136,6 +136,8 @@ class RequestFacts:
     decision: DecisionFacts | None = None
     acceptance: AcceptanceFacts | None = None
     annotations: tuple[AnnotationFacts, ...] = ()
+    filed_on: str = ""  # the day in France of its filing's event
+    submitted_on: str | None = None  # of its last submission to the DPO
 
 
 @dataclass(frozen=True, slots=True)

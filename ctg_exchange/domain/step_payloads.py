@@ -108,6 +108,7 @@ class RequestFile(ContentSummary, Payload):
             triage=self.triage,
             findings=tuple(sorted(set(self.findings))),
             dpia_required=self.dpia_required,
+            filed_on=day_of(event.time),
         )
         action = intern(self.action.value)
         book.steps[event.seq] = (self.request, action, None, Status.FILED.value, None)
@@ -177,6 +178,9 @@ class StudyReturn(RequestStep):
 
 class StudySubmit(RequestStep):
     action = Action.STUDY_SUBMIT
+
+    def update(self, request: RequestFacts, event: Logged) -> None:
+        request.submitted_on = day_of(event.time)
 
 
 class RecommendationDigest(Frozen):

@@ -263,9 +263,9 @@ class Client:
         workspace = self.config.workspace_id
         return httpsig.sign(message, body, self.signer.name, key, workspace=workspace, **streamed)
 
-    def upload(self, path: str, file: Path) -> dict[str, Any]:
-        """POST the file at ``file`` as a stream (a package: never held whole in memory), its
-        SHA-256 signed as its ``Content-Digest``."""
+    def upload(self, path: str, file: Path, request_id: str) -> dict[str, Any]:
+        """POST the file at ``file`` as a stream (a package of ``request_id``: never held whole
+        in memory), its SHA-256 signed as its ``Content-Digest``."""
         import httpx
 
         digest, size = hashlib.sha256(), 0
@@ -274,7 +274,11 @@ class Client:
                 digest.update(piece)
                 size += len(piece)
         url = self.config.url + path
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(size),
+            "Ctg-Request": request_id,
+        }
         signed = self._signed("POST", url, headers, b"", streamed=digest.digest())
 
         def pieces() -> Any:

@@ -28,7 +28,7 @@ from ..audit.events import utc_timestamp
 from ..domain.models import Role
 from ..exchange.container import BLOCK, PAYLOAD, read_header
 from ..exchange.kept import Kept
-from ..exchange.manifest import PackageError
+from ..exchange.manifest import Manifest, PackageError
 from ..services.delivery import may_upload
 from .served import Refusal, Served, refusals
 
@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from ..domain.models import Member
 
 PIECE = 256 * 1024  # what is written (and hashed) at a time
-WAITING = 2  # uploads a member may have waiting for their delivery's commit
+WAITING = 2  # uploads a member may have waiting for their delivery's commit (or coming)
+FOR = "ctg-request"  # the request an upload is for, said before its body comes
 
 
 class Sink:
@@ -103,18 +104,27 @@ async def upload(request: Request) -> Response:
         request.state.member = member.id
         if not member.has(Role.STAFF):
             raise Refusal(403, "forbidden", f"{member.id} is not staff: staff send packages")
-        if Kept(served.settings.root).waiting(member.id) >= WAITING:
+        request_id = request.headers.get(FOR, "")
+        await served.run(lambda: may_upload(served.workspace, member, request_id))
+        busy = served.uploading.get(member.id, 0)
+        if busy + Kept(served.settings.root).waiting(member.id) >= WAITING:
             raise Refusal(
                 429, "too_many", f"{WAITING} uploads of {member.id} already wait for their delivery"
             )
-        token, size, payload = await _receive(served, request, member, digest, int(declared))
+        served.uploading[member.id] = busy + 1
+        try:
+            token, size, payload = await _receive(
+                served, request, member, digest, int(declared), request_id
+            )
+        finally:
+            served.uploading[member.id] -= 1
         return JSONResponse({"upload": token, "size": size, "payload_sha256": payload})
 
     return await refusals(request, answer)
 
 
 async def _receive(
-    served: Served, request: Request, member: Member, digest: bytes, declared: int
+    served: Served, request: Request, member: Member, digest: bytes, declared: int, for_: str
 ) -> tuple[str, int, str]:
     """Write the body to a new upload; its token, size and payload hash once staged."""
     kept = Kept(served.settings.root)
@@ -140,7 +150,8 @@ async def _receive(
             raise Refusal(401, "unauthenticated", "the body is not the one signed (Content-Digest)")
         payload = sink.payload.hexdigest()
         package = await asyncio.to_thread(kept.stage, token, member.id, payload)
-        await served.run(lambda: may_upload(served.workspace, member, package.manifest))
+        if Manifest.from_bytes(package.manifest).request != for_:
+            raise PackageError(f"the package's manifest is not for {for_}, as the upload said")
     except BaseException:
         sink.close()
         await asyncio.to_thread(kept.forget, token)

@@ -67,6 +67,7 @@ class Served:
         self.secret = os.urandom(32)  # seals prepares to their commits, for this run only
         self.workers = Workers(settings.root, WORKERS)
         self.tail = Tail()
+        self.uploading: dict[str, int] = {}  # member -> uploads of theirs coming in
 
     @property
     def workspace(self) -> Workspace:

@@ -85,10 +85,10 @@ class RemoteSession(RemoteTarget):
             self._client = Client(self.config, self.signer_of(self.require_actor()))
         return self._client
 
-    def upload_package(self, path: Path) -> str:
+    def upload_package(self, path: Path, request_id: str) -> str:
         from .client import ServerError
 
-        answer = self.client().upload("/v1/packages", path)
+        answer = self.client().upload("/v1/packages", path, request_id)
         token = answer.get("upload")
         if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{32}", token):
             raise ServerError("the server's answer to an upload is not one")
@@ -131,10 +131,23 @@ class RemoteSession(RemoteTarget):
                 time.sleep(random.uniform(0, PAUSE * attempt))  # noqa: S311 (jitter)
             answer = self.client().call("POST", path, {**document, "phase": "prepare"})
             if "result" in answer and "prepare" not in answer:  # it records nothing
+                if operation.foresee and self._foreseen(operation, args, kwargs, None):
+                    raise_refusal(
+                        "the server records nothing, where this machine's copy of the log "
+                        f"records {operation.name}"
+                    )
                 return self._result(operation, answer)
             prepared = answer.get("prepare")
             if not isinstance(prepared, dict) or not isinstance(prepared.get("now"), str):
                 raise_refusal("the server's answer to a prepare is not a prepared change")
+            if operation.foresee:
+                items = prepared.get("sign")
+                served = [_message(item) for item in items] if isinstance(items, list) else []
+                foreseen = self._foreseen(operation, args, kwargs, prepared["now"])
+                if foreseen != served:
+                    if attempt + 1 < RETRIES:
+                        continue  # the log moved between the copy and the prepare
+                    raise_refusal(_difference(foreseen, served))
             signatures = self._signed(operation, intent, prepared)
             commit = {
                 **document,
@@ -154,6 +167,35 @@ class RemoteSession(RemoteTarget):
             f"the log kept moving: {operation.name} was prepared {RETRIES} times, never "
             "committed (others are busy): try again"
         )
+
+    def _foreseen(
+        self, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any], now: str | None
+    ) -> list[tuple[str, bytes]]:
+        """What this machine's copy of the tool records for the command, run on the member's
+        own copy of the log, brought up to date and verified, at the time the server gave: the
+        messages the member is to sign, byte for byte (none: the change records nothing). A
+        dry run: nothing of it is kept."""
+        from ..services.clock import Clock
+        from ..services.remoting import SignaturesNeeded
+        from ..services.session import Session
+        from ..services.workspace import Workspace
+        from ..store.sqlite import SqliteStore
+        from .copy import DATABASE, pull
+
+        root = pull(self.config, self.client()).root
+        store = SqliteStore(root / DATABASE)
+        try:
+            workspace = Workspace(root, self.config.workspace_id, f"sqlite:{DATABASE}", store)
+            clock = Clock(fixed_now=now) if now else Clock.for_workspace(self.config.simulated)
+            keyring: Any = _Foreseeing()
+            session = Session(workspace, keyring, clock, self.actor_id)
+            try:
+                operation.function(session, *args, **kwargs)
+            except SignaturesNeeded as needed:
+                return list(needed.to_sign)
+            return []
+        finally:
+            store.close()
 
     @staticmethod
     def _result(operation: Operation, answer: dict[str, Any]) -> Any:
@@ -193,6 +235,33 @@ class RemoteSession(RemoteTarget):
 
 
 MAX_MESSAGES = 1024  # a change records one event, its consequences (lapses…), a checkpoint
+
+
+class _Foreseeing:
+    """The keyring of a change run on the member's own copy: it collects what the change
+    would have signed, and never lets it commit (a dry run, always rolled back)."""
+
+    collects = True
+
+    def signer_for(self, member: Any, dry: Any) -> Any:
+        from ..services.remoting import SignaturesNeeded
+
+        raise SignaturesNeeded(dry)
+
+
+def _difference(foreseen: list[tuple[str, bytes]], served: list[tuple[str, bytes]]) -> str:
+    """The first place where what the server asks to sign differs from what was foreseen."""
+    if len(foreseen) != len(served):
+        return (
+            f"the server asks to sign {len(served)} messages where this machine's copy of the "
+            f"log records {len(foreseen)} (same ctg-exchange version on both sides?)"
+        )
+    index = next(i for i, (a, b) in enumerate(zip(foreseen, served, strict=True)) if a != b)
+    kind = "a checkpoint" if served[index][0].endswith("checkpoint@v1") else "an event"
+    return (
+        f"the server asks to sign {kind} (message {index + 1}) other than this machine's copy "
+        "of the log records (same ctg-exchange version on both sides?)"
+    )
 
 
 def raise_refusal(why: str) -> NoReturn:

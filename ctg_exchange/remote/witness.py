@@ -94,8 +94,9 @@ class WitnessState:
 class Witnessed:
     pulled: Pulled
     verified: int  # events verified
-    checkpoint: int | None  # the size of the checkpoint cosigned (or already cosigned)
-    cosigned_now: bool
+    checkpoint: int | None  # the size of the latest checkpoint this party has signed
+    cosigned_now: bool  # the host's latest checkpoint, cosigned by this pull
+    anchored_now: bool = False  # a checkpoint of every event verified, signed by this pull
 
 
 def witness_pull(
@@ -112,6 +113,7 @@ def witness_pull(
 
     def check(tx: SqlTx, workspace: Workspace, pulled: Pulled) -> None:
         found["verified"] = verify_copy(root, tx, workspace)
+        found["root"] = tx.tree_root(pulled.size)
         if pulled.checkpoint is None and state.cosigned is not None:
             raise Diverged(
                 f"the server no longer shows any checkpoint, though this party cosigned one of "
@@ -123,20 +125,34 @@ def witness_pull(
 
     pulled = pull(config, client, since=since, recheck=recheck, check=check)
     next_recheck = 0 if recheck is None else recheck[1]
-    verified = found["verified"]
-    served = pulled.checkpoint
-    if served is None:  # nothing to cosign yet: the copy is verified all the same
-        WitnessState(state.cosigned, next_recheck).write(root)
-        return Witnessed(pulled, verified, None, False)
-    checkpoint: Checkpoint = found["checkpoint"]
-    mine = any(_signed_by(signer, checkpoint, line) for line in checkpoint.signatures)
-    cosigned = Cosigned(checkpoint.size, checkpoint.root, str(served["note"]))
-    WitnessState(cosigned, next_recheck).write(root)  # before the cosignature leaves
-    if not mine:
-        armored = signer.sign(NAMESPACE_CHECKPOINT, checkpoint.text.encode("utf-8"))
-        line = signature_line(signer.name, signer.public_key.blob, armored)
-        client.call("POST", "/v1/cosign", {"note": checkpoint.text, "line": line})
-    return Witnessed(pulled, verified, checkpoint.size, not mine)
+    verified, cosigned, cosigned_now = found["verified"], state.cosigned, False
+    if pulled.checkpoint is not None:
+        checkpoint: Checkpoint = found["checkpoint"]
+        mine = any(_signed_by(signer, checkpoint, line) for line in checkpoint.signatures)
+        cosigned = Cosigned(checkpoint.size, checkpoint.root, str(pulled.checkpoint["note"]))
+        WitnessState(cosigned, next_recheck).write(root)  # before the cosignature leaves
+        if not mine:
+            line = _line(signer, checkpoint.text)
+            client.call("POST", "/v1/cosign", {"note": checkpoint.text, "line": line})
+            cosigned_now = True
+    anchored = None
+    if cosigned is None or cosigned.size < pulled.size:
+        # events no checkpoint covers yet: this party signs one of all it verified, so that
+        # a host showing no new checkpoint cannot keep them out of what the witness vouches
+        text = note_text(origin_of(config.workspace_id), pulled.size, found["root"])
+        line = _line(signer, text)
+        anchored = Cosigned(pulled.size, found["root"], text + "\n" + line)
+        WitnessState(anchored, next_recheck).write(root)  # before the signature leaves
+        client.call("POST", "/v1/checkpoints", {"note": text, "line": line})
+    else:
+        WitnessState(cosigned, next_recheck).write(root)
+    size = pulled.size if anchored is not None else (cosigned.size if cosigned else None)
+    return Witnessed(pulled, verified, size, cosigned_now, anchored is not None)
+
+
+def _line(signer: Signer, text: str) -> str:
+    armored = signer.sign(NAMESPACE_CHECKPOINT, text.encode("utf-8"))
+    return signature_line(signer.name, signer.public_key.blob, armored)
 
 
 def _signed_by(signer: Signer, checkpoint: Checkpoint, line: NoteSignature) -> bool:
@@ -154,8 +170,8 @@ def _signed_by(signer: Signer, checkpoint: Checkpoint, line: NoteSignature) -> b
 
 
 def _window(root: Path, start: int, full: bool) -> tuple[int, int] | None:
-    """The events already copied to read again this time: the next :data:`RECHECK` of them,
-    in turn (all with ``full``)."""
+    """The events already copied to read again this time: all of them (``full``, or fewer
+    than :data:`RECHECK`), else the next :data:`RECHECK` of them, in turn."""
     from ..services.workspace import Workspace
 
     workspace = Workspace.open(root)
@@ -166,7 +182,7 @@ def _window(root: Path, start: int, full: bool) -> tuple[int, int] | None:
         workspace.close()
     if held == 0:
         return None
-    if full:
+    if full or held <= RECHECK:
         return 1, held
     first = start + 1 if 0 <= start < held else 1
     return first, min(held, first + RECHECK - 1)

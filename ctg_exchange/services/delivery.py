@@ -254,6 +254,7 @@ def sealed_digest(sealed_key: str | None) -> str | None:
     Action.SEND,
     expect=lambda a: sent_payload(_decoded(a["manifest"]), a["sealed_key"]),
     checkpoints=True,
+    foresee=False,  # the package is on the server; the event must say the manifest, field by field
 )
 def deliver(
     session: Session,
@@ -275,13 +276,12 @@ def deliver(
     return perform(session, delivery_operation(session, request_id, package, sealed_key, publish))
 
 
-def may_upload(workspace: Workspace, member: Member, manifest_bytes: bytes) -> None:
-    """An upload is kept (for its delivery's commit) only if its manifest names a request the
-    uploading member may send a delivery of now."""
-    manifest = Manifest.from_bytes(manifest_bytes)
+def may_upload(workspace: Workspace, member: Member, request_id: str) -> None:
+    """An upload is read, and kept for its delivery's commit, only if it is for a request the
+    uploading member may send a delivery of now (its manifest must then name it)."""
     with workspace.store.transaction() as tx:
         actor = load_actor(tx, member.id)
-        request = load_request(tx, manifest.request)
+        request = load_request(tx, request_id)
         authorise(Action.SEND, actor, request)
         next_status(Action.SEND, request)
 

@@ -60,6 +60,9 @@ class Operation:
     # what the primary event's payload must say, from the arguments: field -> value, or a test
     expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     checkpoints: bool = False  # ends with a checkpoint of its last event (a send, a reception)
+    # the member's client runs it too, on its own verified copy of the log, and signs only
+    # what the server prepared if it is byte for byte what it foresaw
+    foresee: bool = True
 
     @functools.cached_property
     def hints(self) -> dict[str, Any]:
@@ -93,8 +96,9 @@ class RemoteTarget:
     def call(self, operation: Operation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def upload_package(self, path: Path) -> str:
-        """Stream the package at ``path`` up, encrypted as it is; the upload's token."""
+    def upload_package(self, path: Path, request_id: str) -> str:
+        """Stream the package of ``request_id`` at ``path`` up, encrypted as it is; the
+        upload's token."""
         raise NotImplementedError
 
     def download_package(self, request_id: str, number: int, out: BinaryIO) -> int:
@@ -134,13 +138,18 @@ def remotable(
     expect: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     max_also: int = 4,
     checkpoints: bool = False,
+    foresee: bool = True,
 ) -> Callable[[F], F]:
     """Mark a service as one a member may run on a hosted workspace. A change is named by the
     action it takes once (``also``: the other events it may record, such as register
     versions), and says with ``expect`` what its event's payload must hold given the
     arguments: the member's client signs nothing else; ``checkpoints``: it ends with a
-    checkpoint of its last event, which the client signs too. A reading service has a name of
-    its own (``request.show``), as has a second change taking the same action (``takes``)."""
+    checkpoint of its last event, which the client signs too. The client also runs the change
+    itself on its verified copy of the log, at the time the server gave, and signs only what it
+    foresaw byte for byte; ``foresee=False`` for a change it cannot run there (a delivery: the
+    package is on the server), whose ``expect`` must then say every field. A reading service
+    has a name of its own (``request.show``), as has a second change taking the same action
+    (``takes``)."""
 
     def mark(function: F) -> F:
         primary = name if isinstance(name, Action) else takes
@@ -158,6 +167,7 @@ def remotable(
             repeats=repeats,
             max_also=max_also,
             checkpoints=checkpoints,
+            foresee=foresee,
         )
         OPERATIONS[operation.name] = operation
 

@@ -126,6 +126,8 @@ def request_facts(request: ExchangeRequest) -> RequestFacts:
             AnnotationFacts(a.by, a.party, text_digest(a.note), a.at, dated(a.on, a.at))
             for a in request.annotations
         ),
+        filed_on=dated(request.filed_on, request.filed_at),
+        submitted_on=None if request.submitted_on is None else request.submitted_on.isoformat(),
     )
 
 
@@ -293,11 +295,14 @@ def compare(replay: Replay, tx: Tx) -> list[Failure]:
     return failures
 
 
+UNDATED = ("at", "on", "filed_on", "submitted_on")  # left out of a 0.1.0 log's comparison
+
+
 def _undated(value: Any) -> Any:
     """``value`` with its records' times and days left out (``at``, ``on``)."""
     if is_dataclass(value) and not isinstance(value, type):
         changes = {
-            f.name: "" if f.name in ("at", "on") else _undated(getattr(value, f.name))
+            f.name: "" if f.name in UNDATED else _undated(getattr(value, f.name))
             for f in fields(value)
         }
         return replace(value, **changes)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..audit.canonical import document_digest, text_digest
 from ..domain.actions import Action
 from ..domain.catalogue import CATALOGUE
+from ..domain.dates import procedure_date
 from ..domain.exchange import Delivery, Reception
 from ..domain.lifecycle import next_status
 from ..domain.models import (
@@ -131,7 +132,8 @@ def record_step(
         taken = [(step.action, step.actor) for step in tx.steps(request.id)]
         separate_duties(action, actor.id, request.id, taken)
     status = next_status(action, request)
-    updated = request.evolve(status=status, updated_at=recorder.now, **changes)
+    dated = {k: v(recorder.now) if callable(v) else v for k, v in changes.items()}
+    updated = request.evolve(status=status, updated_at=recorder.now, **dated)
     tx.update_request(updated)
     head = StepHead(
         request=request.id,
@@ -198,7 +200,7 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
             from_party=actor.party,
             content=content,
             filed_by=actor.id,
-            filed_on=today,
+            filed_on=procedure_date(recorder.now),  # the day in France of its event
             filed_at=recorder.now,
             updated_at=recorder.now,
             policy_version=version,

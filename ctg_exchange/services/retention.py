@@ -26,7 +26,7 @@ from ..domain.actions import Action
 from ..domain.exchange import Destruction, Reception
 from ..domain.models import Member, Role
 from ..domain.step_payloads import Destroy
-from ..errors import InvalidInput, NotFound, cut
+from ..errors import ExchangeError, InvalidInput, NotFound, cut
 from ..exchange.kept import Kept
 from ..store.base import Tx
 from .remoting import RemoteTarget, remotable, said
@@ -125,6 +125,19 @@ def _destroy(
     return destruction
 
 
+class Unrecorded(ExchangeError):
+    """Files deleted on this machine whose deletions the server did not record."""
+
+    code = "purge_unrecorded"
+
+    def __init__(self, cause: ExchangeError, deliveries: list[str]) -> None:
+        super().__init__(
+            f"{cause.message} (deleted here, not recorded: {', '.join(deliveries)})",
+            hint="attest each deletion: `ctg-exchange retention attest DELIVERY --note …`",
+        )
+        self.exit_code = cause.exit_code
+
+
 @dataclass(frozen=True)
 class PurgeResult:
     due: list[Reception]  # past their deadline and present at their path
@@ -147,18 +160,24 @@ def overdue(session: Session) -> list[Reception]:
 
 def purge(session: Session, dry_run: bool = False) -> PurgeResult:
     """Delete the acting member's party's received files that are past their deadline."""
-    late = overdue(session)
+    remote = session if isinstance(session, RemoteTarget) else None
+    # which files, and where: on a hosted workspace, from the member's own verified copy of the
+    # log (each path as the receiving member signed it), never from the server's word
+    late = overdue(session if remote is None else remote.verified())
     due = [r for r in late if Path(r.path).is_file()]
     missing = [r for r in late if not Path(r.path).is_file()]
     if dry_run or not due:
         return PurgeResult(due, [], missing)
-    if isinstance(session, RemoteTarget):  # the files are here, the records on the server
+    if remote is not None:  # the files are here, the records on the server
         deleted = []
         for reception in due:
             hashed = _file_sha256(Path(reception.path))
             Path(reception.path).unlink()
             deleted.append((reception.request_id, reception.number, hashed))
-        return PurgeResult(due, record_purge(session, deleted), missing)
+        try:
+            return PurgeResult(due, record_purge(remote, deleted), missing)
+        except ExchangeError as exc:
+            raise Unrecorded(exc, [f"{r}-{n}" for r, n, _ in deleted]) from None
     today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
@@ -213,7 +232,7 @@ def _held(tx: Tx, delivery_id: str, request_id: str, number: int) -> Reception:
 def attest(session: Session, delivery_id: str, note: str) -> Destruction:
     """Record that a received copy was deleted by hand."""
     if isinstance(session, RemoteTarget):
-        for reception in received(session, *_delivery(delivery_id)):
+        for reception in received(session.verified(), *_delivery(delivery_id)):
             _gone(reception)  # the file was on this machine
         return record_attestation(session, delivery_id, note)
     return perform(session, _attestation(session, delivery_id, note, here=True))

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..audit.canonical import document_digest, text_digest
 from ..domain.actions import Action
+from ..domain.dates import procedure_date
 from ..domain.lifecycle import next_status
 from ..domain.models import (
     Acceptance,
@@ -107,7 +108,7 @@ def study_submit(session: Session, request_id: str, note: str | None = None) -> 
         request_id,
         Action.STUDY_SUBMIT,
         text_or_none(note),
-        submitted_on=session.clock.today(),
+        submitted_on=procedure_date,  # of its event's time
     )
 
 

@@ -330,7 +330,7 @@ def send(
             delivery = perform(session, operation)
         else:
             package.commit()
-            upload = remote.upload_package(target)
+            upload = remote.upload_package(target, request.id)
             encoded = base64.b64encode(manifest_bytes).decode("ascii")
             delivery = deliver(remote, request.id, upload, encoded, kept_key)
     except BaseException:

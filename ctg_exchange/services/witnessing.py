@@ -56,6 +56,11 @@ def add_cosignature(
         if not held:
             if stated.origin != origin_of(workspace.id) or stated.size > tx.count_events():
                 raise InvalidInput("the checkpoint is not of this log as it stands")
+            latest = tx.latest_checkpoint()
+            if latest is not None and stated.size < latest.size:
+                raise InvalidInput(
+                    f"the latest checkpoint covers {latest.size} events: a new one covers as many"
+                )
             if tx.tree_root(stated.size) != stated.root:
                 raise InvalidInput(f"the checkpoint's root is not this log's at {stated.size}")
             held = [tx.add_checkpoint(stated.size, stated.root.hex(), text, at)]
