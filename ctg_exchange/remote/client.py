@@ -254,6 +254,19 @@ class Client:
 
     def __init__(self, config: RemoteConfig, signer: Signer) -> None:
         self.config, self.signer = config, signer
+        self._http: Any = None
+
+    @property
+    def http(self) -> Any:
+        """One connection kept alive for the command's calls (TLS set up once)."""
+        if self._http is None:
+            import weakref
+
+            import httpx
+
+            self._http = httpx.Client(verify=self.config.ssl_context(), timeout=TIMEOUT)
+            weakref.finalize(self, self._http.close)
+        return self._http
 
     def _signed(
         self, method: str, url: str, headers: dict[str, str], body: bytes, **streamed: Any
@@ -287,10 +300,7 @@ class Client:
                     yield piece
 
         try:
-            response = httpx.post(
-                url, content=pieces(), headers=signed, verify=self.config.ssl_context(),
-                timeout=TIMEOUT,
-            )  # fmt: skip
+            response = self.http.post(url, content=pieces(), headers=signed)
         except httpx.HTTPError as exc:
             raise ServerError(f"cannot reach {self.config.url}: {_reason(exc)}") from None
         return _answer(response)
@@ -303,9 +313,7 @@ class Client:
         signed = self._signed("GET", url, {}, b"")
         written = 0
         try:
-            with httpx.stream(
-                "GET", url, headers=signed, verify=self.config.ssl_context(), timeout=TIMEOUT
-            ) as response:
+            with self.http.stream("GET", url, headers=signed) as response:
                 if response.status_code >= 400:
                     response.read()
                     _answer(response)
@@ -324,14 +332,7 @@ class Client:
         headers = {"Content-Type": "application/json"} if document is not None else {}
         signed = self._signed(method, url, headers, body)
         try:
-            response = httpx.request(
-                method,
-                url,
-                content=body,
-                headers=signed,
-                verify=self.config.ssl_context(),
-                timeout=TIMEOUT,
-            )
+            response = self.http.request(method, url, content=body, headers=signed)
         except httpx.HTTPError as exc:
             raise ServerError(f"cannot reach {self.config.url}: {_reason(exc)}") from None
         return _answer(response)
