@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
 CLOCK_SKEW = timedelta(minutes=5)
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # exactly as the log writes it: strptime alone also takes 2026-2-2T1:2:3.4Z
 _WRITTEN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
@@ -22,7 +21,7 @@ def parse_timestamp(timestamp: str) -> datetime:
     """An event's time; ``ValueError`` unless it is written as the log writes times."""
     if not isinstance(timestamp, str) or not _WRITTEN.fullmatch(timestamp):
         raise ValueError(f"not a log time: {str(timestamp)[:40]!r}")
-    return datetime.strptime(timestamp, _FORMAT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(timestamp[:-1]).replace(tzinfo=UTC)  # as strptime, faster
 
 
 def procedure_date(timestamp: str) -> date:

@@ -8,6 +8,7 @@ it is a partial one that ``init`` refuses to overwrite (it may be evidence).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ..store.postgres import PostgresStore
 
 CONFIG_NAME = "workspace.json"
+_PARSED: dict[str, LoadedPolicy] = {}  # policy texts parsed in this process, by their SHA-256
 DEFAULT_DATABASE = "sqlite:ctg.sqlite3"
 FORMAT = 1
 
@@ -86,7 +88,6 @@ class Workspace:
     database: str
     store: SqliteStore | PostgresStore
     copy_of: str | None = None  # a party's read-only copy of the log served at this URL
-    _parsed: dict[str, LoadedPolicy] = field(default_factory=dict, repr=False)
     _procedure: Procedure | None = field(init=False, repr=False)
 
     @classmethod
@@ -105,16 +106,17 @@ class Workspace:
         return cls(root=root, id=config["id"], database=database, store=store, copy_of=served)
 
     def parsed(self, record: PolicyRecord) -> LoadedPolicy:
-        """A stored policy version, parsed once per process."""
-        if record.sha256 not in self._parsed:
+        """A stored policy version, parsed once per process (by its text's digest: the same
+        text, in any workspace, is the same policy)."""
+        actual = hashlib.sha256(record.text.encode("utf-8")).hexdigest()
+        if actual != record.sha256:
+            raise CorruptRow("policies", f"v{record.version}")
+        if actual not in _PARSED:
             try:
-                loaded = parse_policy(record.text, f"<policy v{record.version}>")
+                _PARSED[actual] = parse_policy(record.text, f"<policy v{record.version}>")
             except PolicyError:
                 raise CorruptRow("policies", f"v{record.version}") from None
-            if loaded.sha256 != record.sha256:
-                raise CorruptRow("policies", f"v{record.version}")
-            self._parsed[record.sha256] = loaded
-        return self._parsed[record.sha256]
+        return _PARSED[actual]
 
     def current_policy(self, tx: Tx) -> CurrentPolicy:
         """The policy version in effect (avenants add versions once countersigned; none is ever
