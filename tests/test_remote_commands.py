@@ -95,6 +95,7 @@ def test_checkpoints_and_exports_are_signed_from_the_members_copy(
     assert ctg("audit", "verify").exit_code == 0
 
 
+@pytest.mark.slow
 def test_received_files_are_deleted_here_and_recorded_there(
     ctg: Ctg, parties: Parties, tmp_path: Path
 ) -> None:

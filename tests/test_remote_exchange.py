@@ -75,6 +75,7 @@ def parties(ctg: Ctg, served: Server, tmp_path: Path) -> Parties:
     return Parties(ctg, served.url, tmp_path)
 
 
+@pytest.mark.slow
 def test_a_dataset_goes_from_the_caf_to_the_town_hall_encrypted_end_to_end(
     ctg: Ctg, served: Server, parties: Parties, tmp_path: Path
 ) -> None:
@@ -178,6 +179,7 @@ def test_an_upload_cut_off_leaves_nothing_visible(ctg: Ctg, served: Server) -> N
     assert _nothing_kept(ctg)
 
 
+@pytest.mark.slow
 def test_the_other_party_witnesses_the_log_and_keeps_a_copy_that_works_offline(
     ctg: Ctg, tmp_path: Path
 ) -> None:

@@ -208,6 +208,7 @@ def test_a_pseudonymisation_key_planted_by_the_host_is_not_used(
     assert _nothing_sent(ctg, rid)
 
 
+@pytest.mark.slow
 def test_a_pseudonymised_exchange_binds_its_key(ctg: Ctg, parties: Parties, tmp_path: Path) -> None:
     """Honest: the first delivery keeps the key and its event binds it; the next reuses it."""
     at = parties

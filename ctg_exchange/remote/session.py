@@ -145,7 +145,7 @@ class RemoteSession(RemoteTarget):
                 served = [_message(item) for item in items] if isinstance(items, list) else []
                 foreseen = self._foreseen(operation, args, kwargs, prepared["now"])
                 if foreseen != served:
-                    if attempt + 1 < RETRIES:
+                    if attempt + 1 < RETRIES and _position(foreseen) != _position(served):
                         continue  # the log moved between the copy and the prepare
                     raise_refusal(_difference(foreseen, served))
             signatures = self._signed(operation, intent, prepared)
@@ -247,6 +247,20 @@ class _Foreseeing:
         from ..services.remoting import SignaturesNeeded
 
         raise SignaturesNeeded(dry)
+
+
+def _position(messages: list[tuple[str, bytes]]) -> int | None:
+    """Where the first event to sign goes in the log (its ``seq``), if it is an event."""
+    from ..audit.events import EVENT_PREFIX, loads_canonical
+
+    if not messages:
+        return None
+    try:
+        body = loads_canonical(messages[0][1].removeprefix(EVENT_PREFIX).decode("utf-8"))
+        seq = body.get("seq")
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    return seq if isinstance(seq, int) else None
 
 
 def _difference(foreseen: list[tuple[str, bytes]], served: list[tuple[str, bytes]]) -> str:
