@@ -279,7 +279,7 @@ def test_an_avenant_naming_a_version_out_of_sequence(
     """A modified `convention amend` numbering its version as it likes (v7 after v1; or v1
     again, over the text in force): each avenant adds the next version over the one in
     effect, or verify names it."""
-    from ctg_exchange.services import convention
+    from ctg_exchange.services import avenant as amending
 
     from conftest import SHIPPED_POLICY
 
@@ -287,7 +287,7 @@ def test_an_avenant_naming_a_version_out_of_sequence(
     text = SHIPPED_POLICY.read_text(encoding="utf-8")
     avenant.write_text(text.replace("opinion_deadline_days: 30", "opinion_deadline_days: 20"))
     with monkeypatch.context() as patched:
-        patched.setattr(convention, "max", lambda versions: 6, raising=False)
+        patched.setattr(amending, "max", lambda versions: 6, raising=False)
         ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "A", as_="c.admin")
     seq = _last_seq(ctg, "convention.amendment")
 

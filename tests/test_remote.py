@@ -746,13 +746,13 @@ def test_a_hostile_server_slipping_lapses_into_a_renewal_gets_nothing_signed(
 
     dirs = remote_dirs(ctg, served.url, tmp_path)
     rid = ctg.file_request()
-    honest = convention._record_change
+    honest = convention.record_change
 
     def with_lapses(tx: Any, recorder: Any, actor: Any, *args: Any, **kwargs: Any) -> Any:
         convention._lapse_open(tx, recorder, actor, "lapsed: forged", dt.date(2025, 6, 2))
         return honest(tx, recorder, actor, *args, **kwargs)
 
-    monkeypatch.setattr(convention, "_record_change", with_lapses)
+    monkeypatch.setattr(convention, "record_change", with_lapses)
     before = ctg.tables()
     refused = ctg("--workspace", str(dirs["ville"]), "convention", "renew", "--until",
                   "2029-12-31", "--reference", "Délibération", as_="v.admin")  # fmt: skip

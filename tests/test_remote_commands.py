@@ -15,7 +15,7 @@ import pytest
 
 from conftest import REQUEST, SHIPPED_POLICY, Ctg
 from served import Server
-from test_remote_exchange import Parties, accepted_remotely, qf_csv
+from test_remote_exchange import Parties, accepted_remotely, qf_csv, sent_and_received
 
 REGISTRY = Path(__file__).resolve().parents[1] / "registry"
 
@@ -101,11 +101,7 @@ def test_received_files_are_deleted_here_and_recorded_there(
 ) -> None:
     at = parties
     rid = accepted_remotely(at)
-    for number in (1, 2):
-        at("caf", "exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / f"qf{number}.csv")),
-           as_="c.agent")  # fmt: skip
-        at("ville", "exchange", "receive", f"{rid}-{number}", "--out",
-           str(tmp_path / f"in{number}.csv"), as_="v.agent")  # fmt: skip
+    sent_and_received(at, rid, tmp_path, 2)
     (tmp_path / "in2.csv").unlink()  # deleted by hand
     later = {"CTG_TODAY": "2026-01-01"}  # past the 180 days of R1
     workspace, keys = str(at.dirs["ville"]), str(at.keys["ville"])

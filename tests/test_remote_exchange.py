@@ -70,6 +70,16 @@ def accepted_remotely(at: Parties) -> str:
     return rid
 
 
+def sent_and_received(at: Parties, rid: str, tmp_path: Path, count: int) -> None:
+    """``count`` deliveries of a small QF file, each sent by the Caf and received by the town
+    hall into ``in1.csv``, ``in2.csv``…"""
+    for number in range(1, count + 1):
+        at("caf", "exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / f"qf{number}.csv")),
+           as_="c.agent")  # fmt: skip
+        at("ville", "exchange", "receive", f"{rid}-{number}", "--out",
+           str(tmp_path / f"in{number}.csv"), as_="v.agent")  # fmt: skip
+
+
 @pytest.fixture
 def parties(ctg: Ctg, served: Server, tmp_path: Path) -> Parties:
     return Parties(ctg, served.url, tmp_path)

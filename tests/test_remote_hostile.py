@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REQUEST, Ctg
 from served import Server, accepted_here, upload
-from test_remote_exchange import Parties, accepted_remotely, qf_csv
+from test_remote_exchange import Parties, accepted_remotely, qf_csv, sent_and_received
 
 
 @pytest.fixture
@@ -215,11 +215,7 @@ def test_a_pseudonymised_exchange_binds_its_key(ctg: Ctg, parties: Parties, tmp_
     at("ville", "keys", "generate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
     at("caf", "keys", "generate", "--party", "caf92", "--encryption", as_="c.admin")
     rid = _pseudonymised(at)
-    for number in (1, 2):
-        at("caf", "exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / f"{number}.csv")),
-           as_="c.agent")  # fmt: skip
-        at("ville", "exchange", "receive", f"{rid}-{number}", "--out",
-           str(tmp_path / f"in{number}.csv"), as_="v.agent")  # fmt: skip
+    sent_and_received(at, rid, tmp_path, 2)
     sends = [
         e for e in ctg.json("audit", "log", "--request", rid) if e["action"] == "exchange.send"
     ]

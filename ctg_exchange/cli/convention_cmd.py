@@ -253,7 +253,7 @@ def amend(policy_path: Path, reference: str) -> None:
           --reference "Avenant n° 1, décision du CA de la Caf du 15 mars 2027"
     """
     from ..policy import load_policy
-    from ..services.convention import amend_from_text
+    from ..services.avenant import amend_from_text
 
     loaded = load_policy(policy_path)  # its errors as file:line, before anything is signed
     _proposed(amend_from_text(options().session(), loaded.text, loaded.source, reference))

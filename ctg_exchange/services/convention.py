@@ -15,7 +15,6 @@ earlier, a renewal taking effect does it first for requests left open by an expi
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -27,8 +26,7 @@ from ..domain.lifecycle import BEFORE_EXCHANGE
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import PayloadInvalid
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
-from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound, cut
-from ..policy import LoadedPolicy, parse_policy
+from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound
 from ..policy.convention import (
     ChangeKind,
     ConventionChange,
@@ -58,7 +56,7 @@ class ConventionView:
     open_requests: tuple[str, ...]  # not yet exchanged: they lapse when the convention ends
 
 
-def _require_admin(actor: Member) -> None:
+def require_admin(actor: Member) -> None:
     ensure_active(actor)
     if not actor.has(Role.ADMIN):
         raise NotAuthorised(
@@ -86,7 +84,7 @@ def show_convention(session: Session) -> ConventionView:
         )
 
 
-def _record_change(
+def record_change(
     tx: Tx,
     recorder: Recorder,
     actor: Member,
@@ -143,6 +141,16 @@ class Outcome:
     declined: bool = False  # withdrawn by the other party than the one that proposed it
 
 
+def proposal_state(session: Session, tx: Tx, actor: Member) -> ConventionState:
+    """The convention a proposal (a renewal, an avenant) starts from: by an admin, and, both
+    parties having to agree (rules 2), with no other proposal pending."""
+    require_admin(actor)
+    state = session.workspace.convention(tx)
+    if session.workspace.rules >= 2:
+        ensure_none_pending(state.changes)
+    return state
+
+
 def _renewal_refused(state: ConventionState, until: date, today: date) -> None:
     why = state.why_not_renewed(until, today)
     if why is not None:
@@ -172,10 +180,7 @@ def renew(session: Session, until: date, reference: str) -> Outcome:
     bilateral = session.workspace.rules >= 2
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
-        _require_admin(actor)
-        state = session.workspace.convention(tx)
-        if bilateral:
-            ensure_none_pending(state.changes)
+        state = proposal_state(session, tx, actor)
         _renewal_refused(state, until, today)
         lapsed = [] if bilateral else _take_effect_renewal(tx, recorder, actor, state, today)
         renewal = payloads.Renewal(
@@ -184,76 +189,8 @@ def renew(session: Session, until: date, reference: str) -> Outcome:
             reference_sha256=text_digest(reference),
             previous_end=state.end,
         )
-        change = _record_change(tx, recorder, actor, renewal, reference, in_effect=not bilateral)
+        change = record_change(tx, recorder, actor, renewal, reference, in_effect=not bilateral)
         return Outcome(session.workspace.convention(tx), change, tuple(lapsed))
-
-    return perform(session, operation)
-
-
-def _avenant_said(args: dict[str, object]) -> dict[str, object]:
-    digest = hashlib.sha256(str(args["text"]).encode("utf-8")).hexdigest()
-    return {
-        "reference_sha256": said(str(args["reference"])),
-        "policy": lambda policy: isinstance(policy, dict) and policy.get("sha256") == digest,
-    }
-
-
-@remotable(Action.AMENDMENT, expect=_avenant_said)
-def amend_from_text(session: Session, text: str, source: str, reference: str) -> Outcome:
-    """Propose an avenant whose policy file, named ``source``, holds ``text`` (read on the
-    member's machine; on a hosted workspace the server parses and checks it again)."""
-    return amend(session, parse_policy(text, source.rsplit("/", 1)[-1][:200]), reference)
-
-
-def amend(session: Session, loaded: LoadedPolicy, reference: str) -> Outcome:
-    """Propose an avenant (Article 11): a new policy version, in effect when an admin of the
-    other party countersigns it (in a 0.1.0 workspace, at once); earlier versions are kept."""
-    reference = required_text(reference, "--reference")
-    today = session.clock.today()
-    bilateral = session.workspace.rules >= 2
-
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
-        _require_admin(actor)
-        state = session.workspace.convention(tx)
-        if bilateral:
-            ensure_none_pending(state.changes)
-        _avenant_refused(state, today)
-        current = session.workspace.current_policy(tx)
-        new = loaded.policy
-        if new.id != current.policy.id:
-            raise InvalidInput(
-                f"an avenant amends {current.policy.id}; this policy is {cut(new.id)!r}"
-            )
-        if new.party_ids != current.policy.party_ids:
-            raise InvalidInput(
-                f"an avenant keeps the parties ({', '.join(current.policy.party_ids)}); "
-                f"this policy has {', '.join(new.party_ids)}"
-            )
-        if loaded.sha256 == current.record.sha256:
-            raise InvalidInput(f"this policy is already version {current.version}")
-        # a version proposed and withdrawn keeps its number: the next one follows it
-        version = max(record.version for record in tx.policies()) + 1
-        tx.add_policy(
-            PolicyRecord(
-                version,
-                new.id,
-                loaded.sha256,
-                loaded.source.rsplit("/", 1)[-1],
-                loaded.text,
-                recorder.now,
-            )
-        )
-        amendment = payloads.Amendment(
-            kind="amendment",
-            effective=today,
-            reference_sha256=text_digest(reference),
-            policy=payloads.PolicyRef(id=new.id, version=version, sha256=loaded.sha256),
-            previous_version=current.version,
-        )
-        change = _record_change(
-            tx, recorder, actor, amendment, reference, in_effect=not bilateral, version=version
-        )
-        return Outcome(session.workspace.convention(tx), change)
 
     return perform(session, operation)
 
@@ -300,7 +237,7 @@ def _as_logged(tx: Tx, change: ConventionChange) -> str | None:
     return logged.policy.sha256 if isinstance(logged, payloads.Amendment) else None
 
 
-def _avenant_refused(state: ConventionState, today: date) -> None:
+def avenant_refused(state: ConventionState, today: date) -> None:
     why = state.why_not_amended(today)
     if why is not None:
         raise InvalidInput(why)
@@ -318,7 +255,7 @@ def countersign(session: Session, seq: int, reference: str) -> Outcome:
     today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
-        _require_admin(actor)
+        require_admin(actor)
         state = session.workspace.convention(tx)
         change = _pending(state, seq)
         ensure_countersigner(change, actor.party)
@@ -328,7 +265,7 @@ def countersign(session: Session, seq: int, reference: str) -> Outcome:
             _renewal_refused(state, change.effective, today)
             lapsed = _take_effect_renewal(tx, recorder, actor, state, today)
         else:
-            _avenant_refused(state, today)
+            avenant_refused(state, today)
         answer = payloads.Countersignature(
             proposal=change.seq,
             kind=change.kind.value,
@@ -355,7 +292,7 @@ def withdraw(session: Session, seq: int, reason: str) -> Outcome:
     reason = required_text(reason, "--reason")
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Outcome:
-        _require_admin(actor)
+        require_admin(actor)
         change = _pending(session.workspace.convention(tx), seq)
         answer = payloads.Withdrawal(proposal=change.seq, reason_sha256=text_digest(reason))
         event = recorder.record(actor, Role.ADMIN, _subject(tx), answer)
@@ -379,7 +316,7 @@ def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState,
     today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> tuple[ConventionState, list[str]]:
-        _require_admin(actor)
+        require_admin(actor)
         state = session.workspace.convention(tx)
         if state.termination is not None:
             raise InvalidInput(
@@ -392,7 +329,7 @@ def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState,
             reference_sha256=text_digest(reason),
             reason_sha256=text_digest(reason),
         )
-        _record_change(tx, recorder, actor, termination, reason, in_effect=True, reason=reason)
+        record_change(tx, recorder, actor, termination, reason, in_effect=True, reason=reason)
         state = session.workspace.convention(tx)
         lapsed: list[str] = []
         if on <= today:
@@ -410,7 +347,7 @@ def lapse(session: Session) -> list[str]:
     today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[str]:
-        _require_admin(actor)
+        require_admin(actor)
         why = session.workspace.convention(tx).why_not_in_force(today)
         if why is None:
             raise InvalidInput(f"the convention is in force on {today}: no request lapses")

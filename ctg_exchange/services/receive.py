@@ -64,13 +64,6 @@ def _receipt(session: Session, tx: Tx, manifest: Manifest) -> Receipt:
     )
 
 
-@remotable("exchange.receipt")
-def receipt(session: Session, manifest: str) -> Receipt:
-    """The records a package's manifest (base64, as shipped) is checked against."""
-    with session.workspace.store.transaction() as tx:
-        return _receipt(session, tx, Manifest.from_bytes(_decoded(manifest)))
-
-
 def _decoded(manifest: str) -> bytes:
     try:
         return base64.b64decode(manifest, validate=True)
@@ -143,7 +136,9 @@ def receive(
         encoded = base64.b64encode(manifest_bytes).decode("ascii")
         remote = session if isinstance(session, RemoteTarget) else None
         # checked against the log: on a hosted workspace, the member's own verified copy of it
-        checked = receipt(session if remote is None else remote.verified(), encoded)
+        here = session if remote is None else remote.verified()
+        with here.workspace.store.transaction() as tx:
+            checked = _receipt(here, tx, manifest)
         size = reader.payload.size
         actor, _ = _check_manifest(checked, manifest, manifest_bytes, signature, size)
         # the passphrases are asked now; the signing key unlocks while the payload is hashed
@@ -282,7 +277,6 @@ def receive_delivery(
         package.unlink(missing_ok=True)
 
 
-@remotable("exchange.list")
 def list_deliveries(
     session: Session, request_id: str | None = None
 ) -> list[tuple[Delivery, Reception | None]]:

@@ -117,8 +117,8 @@ class RemoteTarget:
 OPERATIONS: dict[str, Operation] = {}
 # the modules whose services are remotable: imported by the server before it looks one up
 SERVICE_MODULES = (
-    "requests", "review", "members", "convention", "send", "delivery", "receive", "party_keys",
-    "register", "retention",
+    "requests", "review", "members", "convention", "delivery", "receive", "party_keys",
+    "register", "retention", "avenant",
 )  # fmt: skip
 
 

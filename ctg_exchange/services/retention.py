@@ -145,7 +145,6 @@ class PurgeResult:
     missing: list[Reception]  # past their deadline, not at their path here: attest them
 
 
-@remotable("retention.overdue")
 def overdue(session: Session) -> list[Reception]:
     """The acting member's party's received files past their deadline, not yet deleted."""
     with session.workspace.store.transaction() as tx:
@@ -232,18 +231,13 @@ def _held(tx: Tx, delivery_id: str, request_id: str, number: int) -> Reception:
 def attest(session: Session, delivery_id: str, note: str) -> Destruction:
     """Record that a received copy was deleted by hand."""
     if isinstance(session, RemoteTarget):
-        for reception in received(session.verified(), *_delivery(delivery_id)):
+        here = session.verified()
+        with here.workspace.store.transaction() as tx:
+            reception = tx.get_reception(*_delivery(delivery_id))
+        if reception is not None:
             _gone(reception)  # the file was on this machine
         return record_attestation(session, delivery_id, note)
     return perform(session, _attestation(session, delivery_id, note, here=True))
-
-
-@remotable("retention.received")
-def received(session: Session, request_id: str, number: int) -> list[Reception]:
-    """A received delivery (none if it was not received)."""
-    with session.workspace.store.transaction() as tx:
-        reception = tx.get_reception(request_id, number)
-    return [] if reception is None else [reception]
 
 
 @remotable(

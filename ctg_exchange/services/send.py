@@ -6,9 +6,10 @@ conditions are applied to the file itself before it is encrypted to the requesti
 package appears at its path, and the delivery (hashes, counts, deadline, never a value) is
 recorded with its signed event, together or not at all (:mod:`.delivery`).
 
-On a hosted workspace the same happens on the sender's machine: the plan comes from the server,
-the dataset is read, checked, encrypted and signed here, and the package is uploaded encrypted;
-the server records the delivery from the package's signed manifest, checking it again.
+On a hosted workspace the same happens on the sender's machine: the plan comes from the
+member's own verified copy of the log, the dataset is read, checked, encrypted and signed here,
+and the package is uploaded encrypted; the server records the delivery from the package's signed
+manifest, checking it again.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from .delivery import (
     sealed_digest,
 )
 from .party_keys import load_identities
-from .remoting import RemoteTarget, remotable
+from .remoting import RemoteTarget
 from .requests import load_request
 from .session import Session, load_actor, perform
 
@@ -82,8 +83,6 @@ class Plan:
     deadline: date
     policy_id: str
     policy_version: int
-    log: str  # the workspace's log, which the manifest names
-    now: str  # when the manifest is made (on a hosted workspace, the server's time)
 
 
 def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> DatasetRules:
@@ -107,13 +106,6 @@ def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> D
         aggregates=aggregates,
         suppress_small_cells=suppress,
     )
-
-
-@remotable("exchange.plan")
-def plan_send(session: Session, request_id: str, suppress: bool = False) -> Plan:
-    """What a delivery of ``request_id`` by the acting member must be, if it may be sent."""
-    with session.workspace.store.transaction() as tx:
-        return _plan(session, tx, request_id, suppress)
 
 
 def _plan(session: Session, tx: Tx, request_id: str, suppress: bool) -> Plan:
@@ -147,36 +139,7 @@ def _plan(session: Session, tx: Tx, request_id: str, suppress: bool) -> Plan:
         deadline=today + timedelta(days=retention_days(request)),
         policy_id=current.policy.id,
         policy_version=request.policy_version,
-        log=session.workspace.id,
-        now=session.clock.now(),
     )
-
-
-@dataclass(frozen=True)
-class SealedKey:
-    """A request's pseudonymisation key as kept (sealed to the holder's keys), if it has one,
-    and the holder's keys: all of them, and the active ones."""
-
-    sealed: str | None
-    recipients: tuple[str, ...]
-    active: tuple[str, ...]
-
-
-@remotable("exchange.pseudonym_key")
-def sealed_key(session: Session, request_id: str) -> SealedKey:
-    with session.workspace.store.transaction() as tx:
-        actor = load_actor(tx, session.require_actor())
-        request = load_request(tx, request_id)
-        authorise(Action.SEND, actor, request)  # the holder's staff only
-        holder = tx.recipients(request.to_party)
-        sealed = tx.get_pseudonym_key(request.id)
-        if sealed is not None and session.workspace.copy_of is not None:
-            _bound(tx, request.id, sealed)
-        return SealedKey(
-            sealed,
-            tuple(r.recipient for r in holder),
-            tuple(r.recipient for r in holder if r.active),
-        )
 
 
 def _bound(tx: Tx, request_id: str, sealed: str) -> None:
@@ -195,8 +158,12 @@ def _bound(tx: Tx, request_id: str, sealed: str) -> None:
 def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str]:
     """The request's pseudonymisation key and its sealed form (kept, or new to keep)."""
     holder = plan.request.to_party
-    kept = sealed_key(session, plan.request.id)
-    sealed, holder_recipients, active = kept.sealed, kept.recipients, kept.active
+    with session.workspace.store.transaction() as tx:
+        sealed = tx.get_pseudonym_key(plan.request.id)
+        if sealed is not None and session.workspace.copy_of is not None:
+            _bound(tx, plan.request.id, sealed)
+        holder_recipients = [r.recipient for r in tx.recipients(holder)]
+        active = [r.recipient for r in tx.recipients(holder) if r.active]
     if sealed is not None:
         identities = load_identities(session.keyring, holder, holder_recipients)
         try:
@@ -246,7 +213,8 @@ def send(
     # what the package must be is decided here: on a hosted workspace, from the member's own
     # verified copy of the log (the server checks the delivery again; neither trusts the other)
     here = session if remote is None else remote.verified()
-    plan = plan_send(here, request_id, suppress_small_cells)
+    with here.workspace.store.transaction() as tx:
+        plan = _plan(here, tx, request_id, suppress_small_cells)
     rules, request = plan.rules, plan.request
     header = read_header(dataset)
     check_header(header, rules.approved, request.id)
@@ -302,10 +270,10 @@ def send(
         writer.end_payload(sealed.size)
         applied = _applied(request, rules, plan.deadline, small)
         manifest = Manifest(
-            log=plan.log,
+            log=here.workspace.id,
             request=request.id,
             delivery=plan.number,
-            created_at=plan.now,
+            created_at=here.clock.now(),
             sender=Sender(
                 member=plan.actor.id, party=plan.actor.party, fingerprint=plan.actor.fingerprint
             ),

@@ -8,7 +8,7 @@ and the row's key, never an internal error.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from ..errors import CorruptRow
@@ -23,3 +23,16 @@ def parsed_row(table: str, key: object, build: Callable[..., T], *values: Any) -
         return build(*values)
     except (ValueError, TypeError, KeyError) as exc:
         raise CorruptRow(table, key) from exc
+
+
+class Queries:
+    """What a mixin of :class:`~ctg_exchange.store.sql.SqlTx` relies on (SqlTx provides it)."""
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError

@@ -8,48 +8,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import date
 from typing import Any
 
 from ..audit.events import Event, StoredEvent
-from ..domain.models import ExchangeRequest, Member, RequestContent, Role, Status, Step
-from ..policy.convention import ChangeKind, ConventionChange
-from .base import PolicyRecord
+from ..domain.models import ExchangeRequest, RequestContent, Status, Step
 from .rows import parsed_row
 from .sql_audit import AuditQueries
+from .sql_convention import ConventionQueries
 from .sql_exchange import ExchangeQueries
+from .sql_members import MemberQueries
 from .sql_register import RegisterQueries
 
 _EVENT_COLUMNS = (
     "seq, time, actor, party, role, action, subject, payload, prev_hash, hash, signature"
 )
-_MEMBER_COLUMNS = (
-    "id, name, party, roles, public_key, fingerprint, added_by, added_at, "
-    "revoked_at, revoked_by, revoke_reason"
-)
 _BATCH = 2000
-
-
-def _change(
-    seq: int, kind: str, effective: str, reference: str, by: str, at: str, party: str,
-    version: int | None, reason: str | None, agreed_seq: int | None,
-    agreed_reference: str | None, withdrawn_seq: int | None, withdrawn_reason: str | None,
-) -> ConventionChange:  # fmt: skip
-    return ConventionChange(
-        seq=int(seq),
-        kind=ChangeKind(kind),
-        effective=date.fromisoformat(effective),
-        reference=reference,
-        by=by,
-        at=at,
-        party=party,
-        policy_version=None if version is None else int(version),
-        reason=reason,
-        agreed_seq=None if agreed_seq is None else int(agreed_seq),
-        agreed_reference=agreed_reference,
-        withdrawn_seq=None if withdrawn_seq is None else int(withdrawn_seq),
-        withdrawn_reason=withdrawn_reason,
-    )
 
 
 def _step(keys: Sequence[str], row: Sequence[Any]) -> Step:
@@ -60,7 +33,7 @@ def _request(request_id: str, doc: str) -> ExchangeRequest:
     return parsed_row("requests", request_id, ExchangeRequest.model_validate_json, doc)
 
 
-class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
+class SqlTx(ConventionQueries, MemberQueries, ExchangeQueries, RegisterQueries, AuditQueries):
     """One transaction on a DB-API connection."""
 
     def __init__(self, connection: Any) -> None:
@@ -107,150 +80,6 @@ class SqlTx(ExchangeQueries, RegisterQueries, AuditQueries):
         if self._log_id is None:
             self._log_id = self.get_meta("workspace_id") or ""
         return self._log_id
-
-    # -- policies ---------------------------------------------------------------------------
-    def add_policy(self, record: PolicyRecord) -> None:
-        self.execute(
-            "INSERT INTO policies (version, policy_id, sha256, source, text, loaded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                record.version,
-                record.policy_id,
-                record.sha256,
-                record.source,
-                record.text,
-                record.loaded_at,
-            ),
-        )
-
-    def current_policy(self) -> PolicyRecord | None:
-        """The version in effect: the first, or the latest avenant countersigned (one awaiting
-        countersignature, or withdrawn, is stored but not in effect)."""
-        row = self._one(
-            "SELECT version, policy_id, sha256, source, text, loaded_at FROM policies p "
-            "WHERE version = 1 OR EXISTS (SELECT 1 FROM convention_changes c WHERE "
-            "c.kind = 'amendment' AND c.policy_version = p.version AND c.agreed_seq IS NOT NULL) "
-            "ORDER BY version DESC LIMIT 1"
-        )
-        return None if row is None else PolicyRecord(*row)
-
-    def policies(self) -> list[PolicyRecord]:
-        rows = self._all(
-            "SELECT version, policy_id, sha256, source, text, loaded_at FROM policies "
-            "ORDER BY version"
-        )
-        return [PolicyRecord(*row) for row in rows]
-
-    # -- the convention's life --------------------------------------------------------------
-    def add_convention_change(self, change: ConventionChange) -> None:
-        self.execute(
-            "INSERT INTO convention_changes (seq, kind, effective, reference, policy_version, "
-            "reason, agreed_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                change.seq,
-                change.kind.value,
-                change.effective.isoformat(),
-                change.reference,
-                change.policy_version,
-                change.reason,
-                change.agreed_seq,
-            ),
-        )
-
-    def agree_convention_change(self, seq: int, agreed_seq: int, reference: str) -> None:
-        self.execute(
-            "UPDATE convention_changes SET agreed_seq = ?, agreed_reference = ? WHERE seq = ?",
-            (agreed_seq, reference, seq),
-        )
-
-    def withdraw_convention_change(self, seq: int, withdrawn_seq: int, reason: str) -> None:
-        self.execute(
-            "UPDATE convention_changes SET withdrawn_seq = ?, withdrawn_reason = ? WHERE seq = ?",
-            (withdrawn_seq, reason, seq),
-        )
-
-    def convention_changes(self) -> list[ConventionChange]:
-        rows = self._all(
-            "SELECT c.seq, c.kind, c.effective, c.reference, e.actor, e.time, e.party, "
-            "c.policy_version, c.reason, c.agreed_seq, c.agreed_reference, c.withdrawn_seq, "
-            "c.withdrawn_reason FROM convention_changes c JOIN audit_events e ON e.seq = c.seq "
-            "ORDER BY c.seq"
-        )
-        return [parsed_row("convention_changes", row[0], _change, *row) for row in rows]
-
-    # -- served calls -----------------------------------------------------------------------
-    def remember_nonce(self, nonce: str, member: str, expires: str, now: str) -> bool:
-        """Record a signed call's nonce; False if it was already taken (a replay). ``expires``
-        is when the call is refused for its date whatever its nonce (its expiry, plus the
-        clocks' allowance): a nonce is forgotten only after that."""
-        self.execute("DELETE FROM http_nonces WHERE expires < ?", (now,))
-        if self._one("SELECT 1 FROM http_nonces WHERE nonce = ?", (nonce,)) is not None:
-            return False
-        self.execute(
-            "INSERT INTO http_nonces (nonce, member, expires) VALUES (?, ?, ?)",
-            (nonce, member, expires),
-        )
-        return True
-
-    # -- members ----------------------------------------------------------------------------
-    @staticmethod
-    def _member(row: Sequence[Any]) -> Member:
-        values = dict(zip(_MEMBER_COLUMNS.split(", "), row, strict=True))
-
-        def build() -> Member:
-            values["roles"] = tuple(Role(r) for r in str(values["roles"]).split(","))
-            return Member.model_validate(values)
-
-        return parsed_row("members", values["id"], build)
-
-    def insert_member(self, member: Member) -> None:
-        self.execute(
-            f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-            (
-                member.id,
-                member.name,
-                member.party,
-                ",".join(member.roles),
-                member.public_key,
-                member.fingerprint,
-                member.added_by,
-                member.added_at,
-                member.revoked_at,
-                member.revoked_by,
-                member.revoke_reason,
-            ),
-        )
-
-    def get_member(self, member_id: str) -> Member | None:
-        row = self._one(f"SELECT {_MEMBER_COLUMNS} FROM members WHERE id = ?", (member_id,))  # noqa: S608
-        return None if row is None else self._member(row)
-
-    def member_by_key(self, public_key: str) -> Member | None:
-        row = self._one(
-            f"SELECT {_MEMBER_COLUMNS} FROM members WHERE public_key = ?",  # noqa: S608
-            (public_key,),
-        )
-        return None if row is None else self._member(row)
-
-    def list_members(self) -> list[Member]:
-        rows = self._all(f"SELECT {_MEMBER_COLUMNS} FROM members ORDER BY party, id")  # noqa: S608
-        return [self._member(row) for row in rows]
-
-    def revoke_member(self, member_id: str, at: str, by: str, reason: str) -> None:
-        self.execute(
-            "UPDATE members SET revoked_at = ?, revoked_by = ?, revoke_reason = ? WHERE id = ?",
-            (at, by, reason, member_id),
-        )
-
-    def party_had_admin(self, party: str) -> bool:
-        rows = self._all("SELECT roles FROM members WHERE party = ?", (party,))
-        return any("admin" in str(row[0]).split(",") for row in rows)
-
-    def active_admins(self, party: str) -> int:
-        rows = self._all(
-            "SELECT roles FROM members WHERE party = ? AND revoked_at IS NULL", (party,)
-        )
-        return sum("admin" in str(row[0]).split(",") for row in rows)
 
     # -- requests ---------------------------------------------------------------------------
     def next_number(self, counter: str) -> int:
