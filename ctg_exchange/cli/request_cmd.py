@@ -13,35 +13,7 @@ from .common import common_options, emit_json, options, say, stdout, table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CONTENT_FIELDS = (
-    "to",
-    "field",
-    "purpose",
-    "purpose_kind",
-    "categories",
-    "subjects",
-    "legal_basis",
-    "legal_text",
-    "retention_days",
-    "frequency",
-    "recipients",
-    "volume",
-    "art9_condition",
-    "transfer_outside_eu",
-    "nir_case",
-    "legal_refs",
-    "archive_days",
-    "aggregates_of",
-    "automated_decision",
-    "profiling",
-    "decides_access",
-    "new_technology",
-    "combines_with_own_files",
-    "processors",
-    "onward_recipients",
-    "necessity",
-    "right_to_object",
-)
+CONTENT_FIELDS = tuple(RequestContent.model_fields)  # each has its option
 _LISTS = {"categories", "legal_refs", "aggregates_of", "onward_recipients"}
 
 
