@@ -18,12 +18,14 @@ from ..domain.models import AutomatedDecision, Finding, Frequency, RequestConten
 from .model import Category, Policy, PurposeKind, Sensitivity
 
 BLOCKING, WARNING = Severity.BLOCKING, Severity.WARNING
-_SENSITIVE = {
-    Sensitivity.PERCEIVED_SENSITIVE,
-    Sensitivity.SPECIAL_ART9,
-    Sensitivity.OFFENCE_ART10,
-    Sensitivity.RESTRICTED_IDENTIFIER,
-}
+SENSITIVE = frozenset(
+    {
+        Sensitivity.PERCEIVED_SENSITIVE,
+        Sensitivity.SPECIAL_ART9,
+        Sensitivity.OFFENCE_ART10,
+        Sensitivity.RESTRICTED_IDENTIFIER,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -483,7 +485,7 @@ def _dpia_criteria(r: _Request) -> tuple[list[str], bool]:
     criteria: list[str] = []
     if screening.all_edpb_criteria and r.exchangeable:
         criteria += _further_criteria(r)
-    if any(c.sensitivity in _SENSITIVE for c in r.exchangeable):
+    if any(c.sensitivity in SENSITIVE for c in r.exchangeable):
         criteria.append("sensitive or highly personal data")
     if _concerns_minors(r) or any(c.id in screening.vulnerable_categories for c in r.exchangeable):
         criteria.append("vulnerable data subjects")
