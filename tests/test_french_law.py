@@ -291,3 +291,23 @@ def test_a_modified_copy_eliminating_archives_without_approval_is_caught(
 
     assert result.exit_code == 3, result.output
     assert f"event #{seq} by v.agent: ARCHIVES_APPROVAL_REQUIRED: " in result.stderr
+
+
+def test_the_rules_page_names_every_rule_with_its_source() -> None:
+    """docs/regles.md, generated from the policy's list, covers every code screening may
+    yield, and every procedure rule it lists is one the code applies."""
+    from ctg_exchange.policy.screening import screening_codes
+
+    root = Path(__file__).resolve().parents[1]
+    listed = {r.code: r for r in POLICY.rules}
+    screening = set(screening_codes(POLICY))
+    assert screening <= set(listed), screening - set(listed)
+    for code in screening:
+        assert listed[code].effect in ("blocking", "warning"), code
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (root / "ctg_exchange").rglob("*.py"))
+    for code, rule in listed.items():
+        assert rule.source.strip(), code
+        if code not in screening:
+            assert f'"{code}"' in source, f"{code} is not a rule the code applies"
+    page = (root / "docs" / "regles.md").read_text(encoding="utf-8")
+    assert all(f"`{code}`" in page for code in listed)
