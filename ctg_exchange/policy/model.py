@@ -200,6 +200,8 @@ class Aggregates(_Model):
     min_cell_sensitive: int = Field(ge=1)  # counts of a sensitive category (DOMAIN §3)
     round_to: int = Field(ge=1)
     total_group_by: tuple[ColumnName, ...] = ()  # no cell may equal its group's total
+    # anonymous counts name the categories they count (``aggregates_of``)
+    counted_required: bool = False
 
 
 class Screening(_Model):
