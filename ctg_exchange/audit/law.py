@@ -148,7 +148,6 @@ class LawCheck:
                 f"screened under policy v{payload.policy_version}; the convention's version "
                 f"then was v{self.version}",
             )
-        self.retention[payload.request] = payload.retention_days
         content = self.law.content(payload.request, payload.content_sha256)
         if content is None:
             raise refused(
@@ -156,6 +155,8 @@ class LawCheck:
                 f"the content it files (sha256 {payload.content_sha256[:16]}…) is not stored, "
                 "or not as filed",
             )
+        # active use, then the intermediate archiving the content asks for
+        self.retention[payload.request] = content.kept_days
         state = self.convention()
         if state is None:
             return  # the stored policy differs from the log: the comparison names it
