@@ -25,6 +25,7 @@ from conftest import Ctg
 
 REGISTRY = Path(__file__).resolve().parents[1] / "registry"
 POLICY = load_policy(shipped_policy_path()).policy
+HEALTH = next(c.label for c in POLICY.categories if c.id == "sante_detail")
 FICHES = {f.entry.ref: f.entry for f in load_entries(registry_files(REGISTRY), POLICY)}
 
 
@@ -103,8 +104,8 @@ def test_special_category_data_a_structure_collects_must_be_declared(ref: str) -
     found = _lines(entries, _real_contacts(POLICY))
     assert found[0] == (
         f"{ref}: sensitive: SENSITIVE_UNDECLARED: the policy says {structure} collects "
-        "'sante_detail' (Santé détaillée (diagnostic, contenu médical d'un PAI, taux "
-        "d'incapacité)), data of GDPR art. 9, and the fiche declares none (Art. 30(1)(c))"
+        f"'sante_detail' ({HEALTH}), data of GDPR art. 9, and the fiche declares none "
+        "(Art. 30(1)(c))"
     )
     assert all("SENSITIVE_UNDECLARED" in line for line in found)
 
@@ -223,8 +224,7 @@ def test_check_flags_health_data_dropped_from_the_leisure_centres_fiche(
     assert result.exit_code == 1
     assert [line for line in result.stdout.splitlines() if "SENSITIVE_UNDECLARED" in line] == [
         "VS-ALSH: sensitive: SENSITIVE_UNDECLARED: the policy says ALSH collects 'sante_detail' "
-        "(Santé détaillée (diagnostic, contenu médical d'un PAI, taux d'incapacité)), data of "
-        "GDPR art. 9, and the fiche declares none (Art. 30(1)(c))"
+        f"({HEALTH}), data of GDPR art. 9, and the fiche declares none (Art. 30(1)(c))"
     ]
 
 
@@ -267,3 +267,19 @@ def test_the_processors_are_in_what_the_log_signed(registered: Ctg) -> None:
     result = registered("audit", "verify")
     assert result.exit_code == 3
     assert "VS-EAJE" in result.output
+
+
+def test_the_requesters_new_fiche_names_the_processors_of_its_request(registered: Ctg) -> None:
+    rid = registered.file_request("--processor", "Éditeur Test SAS=Marché 2024-017, art. 12")
+    registered.advance(rid, "approved")
+    registered.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-VS-TEST", as_="v.controller")
+    fiche = registered.json("register", "show", f"VS-{rid}")
+    assert fiche["processors"] == [
+        {
+            "name": "Éditeur Test SAS",
+            "service": f"Sous-traitant déclaré dans la demande {rid}",
+            "contract": "Marché 2024-017, art. 12",
+            "location": None,
+        }
+    ]
+    assert registered("audit", "verify").exit_code == 0

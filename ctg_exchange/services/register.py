@@ -30,6 +30,7 @@ from ..register.model import (
     EntryNote,
     EntryVersion,
     LegalBasis,
+    Processor,
     Recipient,
     RecipientType,
     RegisterEntry,
@@ -274,6 +275,15 @@ def feed_acceptance(
                 name=content.recipients or f"Services de {requester.short_name}",
                 type=RecipientType.SERVICE_INTERNE,
             ),
+            *(Recipient(name=name, type=RecipientType.AUTRE) for name in content.onward_recipients),
+        ),
+        processors=tuple(
+            Processor(
+                name=processor.name,
+                service=f"Sous-traitant déclaré dans la demande {request.id}",
+                contract=processor.contract,
+            )
+            for processor in content.processors
         ),
         security={
             SecurityKind.CHIFFREMENT: "Données reçues chiffrées pour la seule partie "
