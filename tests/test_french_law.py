@@ -196,3 +196,118 @@ def test_declared_processors_are_shown_to_the_holder(ctg: Ctg) -> None:
     assert "MATCHING_DATASETS" in {f["code"] for f in document["findings"]}
     events = ctg("audit", "log", "--json").stdout
     assert "FICTIF-1" not in json.dumps(json.loads(events)[-1]["payload"])
+
+
+def _archived_and_received(ctg: Ctg, tmp_path: Path, approval_test: bool = True) -> str:
+    """A QF request kept a year, then archived five years: sent and received."""
+    rid = ctg.file_request("--archive-days", "1825")
+    ctg.advance(rid, "approved")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    dataset = tmp_path / "qf.csv"
+    dataset.write_text(
+        "numero_allocataire,quotient_familial,mois_reference_qf\n9000001,410,2025-05\n"
+    )
+    package = tmp_path / "p.ctgx"
+    ctg.ok("exchange", "send", rid, "--dataset", str(dataset), "--out", str(package), as_="c.agent")
+    ctg.ok("exchange", "receive", str(package), "--out", str(tmp_path / "in.csv"), as_="v.agent")
+    return rid
+
+
+LATER = {"CTG_TODAY": "2031-12-01"}  # past a year of use and five of archiving from mid-2025
+
+
+def test_eliminating_archived_data_needs_the_archives_services_approval(
+    keyed: Ctg,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Point 8: deleting public records kept in intermediate archiving records the approval
+    (visa d'élimination) of the archives service (Code du patrimoine L212-2)."""
+    ctg = keyed
+    rid = _archived_and_received(ctg, tmp_path)
+    result = ctg.refused(
+        "retention", "purge", as_="v.agent", env=LATER,
+        contains=f"ARCHIVES_APPROVAL_REQUIRED: {rid}-1 were kept in intermediate archiving",
+    )  # fmt: skip
+    assert "--archives-approval" in result.stderr
+    assert (tmp_path / "in.csv").exists()
+    ctg.refused(
+        "retention", "purge", "--archives-approval", "  ", as_="v.agent", env=LATER,
+        contains="--archives-approval must not be empty",
+    )  # fmt: skip
+
+    purged = json.loads(
+        ctg(
+            "retention",
+            "purge",
+            "--archives-approval",
+            "Visa AD92 n° FICTIF-117",
+            "--json",
+            as_="v.agent",
+            env=LATER,
+        ).stdout  # fmt: skip
+    )
+
+    assert purged["deleted"][0]["archives_approval"] == "Visa AD92 n° FICTIF-117"
+    assert not (tmp_path / "in.csv").exists()
+    event = [e for e in ctg.json("audit", "log") if e["action"] == "retention.destroy"][-1]
+    assert "FICTIF-117" not in json.dumps(event)  # the log binds its digest only
+    assert len(event["payload"]["archives_approval_sha256"]) == 64
+    assert ctg("audit", "verify", env=LATER).exit_code == 0
+
+
+def test_an_attestation_of_archived_data_needs_the_approval_too(
+    keyed: Ctg,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    ctg = keyed
+    rid = _archived_and_received(ctg, tmp_path)
+    (tmp_path / "in.csv").unlink()
+    ctg.refused(
+        "retention", "attest", f"{rid}-1", "--note", "Supprimé à la main", as_="v.agent",
+        env=LATER, contains="ARCHIVES_APPROVAL_REQUIRED",
+    )  # fmt: skip
+    ctg.ok(
+        "retention", "attest", f"{rid}-1", "--note", "Supprimé à la main",
+        "--archives-approval", "Visa AD92 n° FICTIF-118", as_="v.agent", env=LATER,
+    )  # fmt: skip
+
+
+def test_a_modified_copy_eliminating_archives_without_approval_is_caught(
+    keyed: Ctg,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DESIGN §10: the replay re-applies the rule to an event a modified client signed."""
+    from ctg_exchange.services import retention
+
+    ctg = keyed
+    _archived_and_received(ctg, tmp_path)
+    monkeypatch.setattr(retention, "_archived", lambda *args: [])
+    monkeypatch.setattr(retention, "_ensure_approval", lambda *args: None)
+    assert ctg("retention", "purge", as_="v.agent", env=LATER).exit_code == 0
+    seq = max(int(e["seq"]) for e in ctg.json("audit", "log") if e["action"] == "retention.destroy")
+
+    result = ctg("audit", "verify", env=LATER)
+
+    assert result.exit_code == 3, result.output
+    assert f"event #{seq} by v.agent: ARCHIVES_APPROVAL_REQUIRED: " in result.stderr
+
+
+def test_the_rules_page_names_every_rule_with_its_source() -> None:
+    """docs/regles.md, generated from the policy's list, covers every code screening may
+    yield, and every procedure rule it lists is one the code applies."""
+    from ctg_exchange.policy.screening import screening_codes
+
+    root = Path(__file__).resolve().parents[1]
+    listed = {r.code: r for r in POLICY.rules}
+    screening = set(screening_codes(POLICY))
+    assert screening <= set(listed), screening - set(listed)
+    for code in screening:
+        assert listed[code].effect in ("blocking", "warning"), code
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (root / "ctg_exchange").rglob("*.py"))
+    for code, rule in listed.items():
+        assert rule.source.strip(), code
+        if code not in screening:
+            assert f'"{code}"' in source, f"{code} is not a rule the code applies"
+    page = (root / "docs" / "regles.md").read_text(encoding="utf-8")
+    assert all(f"`{code}`" in page for code in listed)

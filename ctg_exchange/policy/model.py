@@ -223,6 +223,15 @@ class Screening(_Model):
     monitoring_categories: tuple[Id, ...] = ()
 
 
+class Rule(_Model):
+    """One rule the tool applies, as a French DPO reads it, with its legal source."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
+    effect: Literal["blocking", "warning", "refusal"]
+    text: Text
+    source: Text
+
+
 class Policy(_Model):
     """One convention, as ``policies/<id>.yaml`` states it."""
 
@@ -246,6 +255,7 @@ class Policy(_Model):
     alternatives: tuple[Alternative, ...] = ()
     # processors (GDPR art. 28) and onward recipients are declared and screened
     recipients_screened: bool = False
+    rules: tuple[Rule, ...] = ()  # docs/regles.md is generated from them
 
     def party(self, party_id: str) -> Party | None:
         return next((p for p in self.parties if p.id == party_id), None)
@@ -334,6 +344,7 @@ def reference_problems(policy: Policy) -> Iterator[Problem]:
         if kind_id not in kind_ids:
             yield ("screening", "cnil_list_purpose_kinds", j), f"unknown purpose kind {kind_id!r}"
     yield from _duplicates("legal_texts", [t.id for t in policy.legal_texts])
+    yield from _duplicates("rules", [r.code for r in policy.rules])
     lists = [("legal_texts", t.purpose_kinds, t.art9_categories) for t in policy.legal_texts]
     lists += [("alternatives", a.purpose_kinds, a.categories) for a in policy.alternatives]
     for i, (where, kinds, categories) in enumerate(lists):
