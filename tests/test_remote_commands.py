@@ -46,6 +46,12 @@ def test_the_register_is_kept_from_afar(ctg: Ctg, parties: Parties, tmp_path: Pa
     assert [(v["version"], v["changed_by"], v["reason"]) for v in history][-1] == (
         2, "c.dpo", "Durée revue"
     )  # fmt: skip
+    # checked on the Caf's own copy: its fiches are complete but for the example DPO contact
+    checked = at.run("caf", "register", "check", "--controller", "caf92", "--json", as_="c.dpo")
+    assert checked.exit_code == 1
+    assert [(f["subject"], f["code"]) for f in json.loads(checked.stdout)["findings"]] == [
+        ("caf92", "PLACEHOLDER_CONTACT")
+    ]
     verified = ctg("audit", "verify")
     assert verified.exit_code == 0, verified.output
 

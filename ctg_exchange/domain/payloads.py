@@ -338,7 +338,10 @@ class RegisterVersion(Payload):
     ref: EntryRef
     controller: Ref
     version: Number = Field(description="1 for a new fiche, then one more per change")
-    doc_sha256: Sha256 = Field(description="of the canonical JSON of the whole fiche")
+    doc_sha256: Sha256 = Field(
+        description="of the canonical JSON of the whole fiche (`processors` and "
+        "`ctg_exchange_tool`, added after 0.1.0, left out while empty or false)"
+    )
     reason_sha256: Sha256
 
     def subject_of(self) -> str | None:

@@ -21,6 +21,7 @@ from .clock import Clock
 from .session import Keyring, Session
 from .workspace import DEFAULT_DATABASE, Workspace
 
+PLACEHOLDERS = {"PLACEHOLDER_CONTACT", "PLACEHOLDER_VALUE"}  # what the shipped data leaves open
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the demo on purpose
 DEMO_DPIA = "AIPD-VS-2026-01 (référence fictive de démonstration)"
 DEMO_RENEWAL = (
@@ -195,7 +196,24 @@ def _run(
         f"the Caf's {sources} lists the town hall as a recipient."
     )
     problems = register.check_register(workspace)
-    say(f"   register check: {'complete' if not problems else '; '.join(problems)}.")
+    if not problems:
+        say("   register check: complete.")
+    else:
+        codes = sorted({f.code for f in problems})
+        where = "; ".join(
+            f"{code}: {', '.join(f'{f.subject} {f.field}' for f in problems if f.code == code)}"
+            for code in codes
+        )
+        say(
+            f"   register check flags {len(problems)} finding(s) to resolve before real use "
+            f"— {where}."
+        )
+        if set(codes) <= PLACEHOLDERS:
+            say(
+                "   The shipped policy's DPO contacts are examples, and what the baseline cannot "
+                "know (software vendors, their contracts) is left « à compléter »: each party "
+                "puts in its own before real use (README, The Article 30 register)."
+            )
 
     checkpoint = auditing.make_checkpoint(as_("c.dpo"))
     auditing.cosign(as_("v.dpo"))

@@ -197,7 +197,7 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         entry = parsed_row(
             "register_versions", f"{ref} v{version}", RegisterEntry.model_validate_json, doc
         )
-        doc_sha256 = document_digest(entry.model_dump(mode="json"))
+        doc_sha256 = document_digest(entry.document())
         facts = RegisterVersionFacts(controller, int(seq), doc_sha256, text_digest(reason))
         yield "register_version", (ref, int(version)), facts, None
     for change in tx.convention_changes():
