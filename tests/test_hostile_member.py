@@ -205,7 +205,7 @@ def test_the_honest_path_still_verifies(ctg: Ctg) -> None:
     ctg.advance(rid, "approved")
     ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
     result = ctg.json("audit", "verify")
-    assert result["ok"] is True and result["rules"] == 2
+    assert result["ok"] is True and result["rules"] == 3
 
 
 def test_a_genesis_admin_who_is_also_the_dpo(fresh: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:

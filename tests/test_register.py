@@ -308,8 +308,9 @@ def test_a_dpia_reference_is_required_before_transfer(registered: Ctg) -> None:
 def test_a_lapsed_exchange_annotates_its_fiches(registered: Ctg) -> None:
     rid = accepted(registered)
     registered.ok(
-        "convention", "terminate", "--on", "2025-06-02", "--reason", "Test", as_="v.admin"
-    )
+        "convention", "terminate", "--case", "breach", "--notice-date", "2025-05-01",
+        "--on", "2025-06-02", "--reason", "Test", as_="v.admin",
+    )  # fmt: skip
     assert registered.show(rid)["status"] == "lapsed"
     for ref in (f"VS-{rid}", "CAF92-PARTENAIRES"):
         notes = registered.json("register", "show", ref)["notes"]

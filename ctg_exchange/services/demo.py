@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from ..crypto.keys import KeyDir
 from ..domain.models import Processor, RequestContent, Role, Verdict
 from ..policy import load_policy, shipped_dir, shipped_policy_path
-from . import auditing, convention, members, register, requests, review
+from . import auditing, convention, members, register, requests, review, successor
 from .auditing import audit_verify
 from .clock import Clock
 from .session import Keyring, Session
@@ -24,13 +24,16 @@ from .workspace import DEFAULT_DATABASE, Workspace
 PLACEHOLDERS = {"PLACEHOLDER_CONTACT", "PLACEHOLDER_VALUE"}  # what the shipped data leaves open
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the demo on purpose
 DEMO_DPIA = "AIPD-VS-2026-01 (référence fictive de démonstration)"
-DEMO_RENEWAL = (
-    "Reconduction expresse (référence fictive de démonstration) : délibération du conseil "
-    "municipal de Sceaux"
+DEMO_SUCCESSOR = (
+    "Convention territoriale globale Sceaux – Caf 92 (référence fictive de démonstration)"
+)
+DEMO_DELIBERATION = (
+    "Délibération du conseil municipal de Sceaux adoptant la nouvelle CTG (référence fictive de "
+    "démonstration)"
 )
 DEMO_COUNTERSIGNATURE = (
-    "Reconduction expresse (référence fictive de démonstration) : décision du conseil "
-    "d'administration de la Caf des Hauts-de-Seine"
+    "Décision du conseil d'administration de la Caf des Hauts-de-Seine adoptant la nouvelle CTG "
+    "(référence fictive de démonstration)"
 )
 
 # id, name, party, roles; v.admin creates the workspace, then adds the first admin of caf92
@@ -137,14 +140,17 @@ def _run(
     if why is None:
         say(f"4. On {today} the convention is in force ({view.state.days_left(today)} days left).")
     else:
-        until = date(today.year + 3, 12, 31)
-        proposed = convention.renew(as_("v.admin"), until, DEMO_RENEWAL)
-        if proposed.change.pending:
-            convention.countersign(as_("c.admin"), proposed.change.seq, DEMO_COUNTERSIGNATURE)
+        # ended: not renewed, but followed by a new convention both parties adopt
+        start = view.state.last_day + timedelta(days=1)
+        until = date(max(start.year, today.year) + 4, 12, 31)
+        proposed = successor.propose_successor(
+            as_("v.admin"), start, until, DEMO_SUCCESSOR, DEMO_DELIBERATION
+        )
+        convention.countersign(as_("c.admin"), proposed.change.seq, DEMO_COUNTERSIGNATURE)
         say(
-            f"4. On {today}, {why}. No request can be filed until the express renewal both "
-            f"parties decided takes effect: v.admin proposes it until {until}, c.admin "
-            "countersigns it for the Caf (synthetic references)."
+            f"4. On {today}, {why}. Once ended, it is not renewed: both parties adopt a new "
+            f"convention, each by its own deliberation. v.admin proposes it from {start} to "
+            f"{until}, c.admin countersigns it for the Caf (synthetic references)."
         )
 
     filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)

@@ -211,6 +211,10 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
             agreed_reference_sha256=_digest(change.agreed_reference),
             withdrawn_seq=change.withdrawn_seq,
             withdrawn_reason_sha256=_digest(change.withdrawn_reason),
+            until=None if change.until is None else change.until.isoformat(),
+            deliberation_sha256=_digest(change.deliberation),
+            case=change.case,
+            notice_date=None if change.notice is None else change.notice.isoformat(),
         )
         yield "convention_change", change.seq, facts, None
     for policy in tx.policies():
