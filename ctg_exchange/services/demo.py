@@ -157,7 +157,9 @@ def _run(
     rid = filed.id
     say(
         f"5. v.agent (town hall, petite enfance) files {rid} to the Caf: "
-        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e). "
+        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e) "
+        "under loi n° 98-657 art. 147 (from the convention's list of texts), kept a year then "
+        "archived five, its billing software's vendor declared with its art. 28 contract. "
         f"Pre-screening warns: {', '.join(f.code for f in filed.findings)}."
     )
 
