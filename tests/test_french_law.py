@@ -230,7 +230,7 @@ def test_eliminating_archived_data_needs_the_archives_services_approval(
     tmp_path: Path,
 ) -> None:
     """Point 8: deleting public records kept in intermediate archiving records the approval
-    (visa d'élimination) of the archives service (Code du patrimoine L212-2)."""
+    (visa d'élimination) of the archives service (Code du patrimoine L212-3)."""
     ctg = keyed
     rid = _archived_and_received(ctg, tmp_path)
     result = ctg.refused(

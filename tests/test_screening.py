@@ -301,7 +301,7 @@ def test_messages_name_the_article_and_the_channel() -> None:
         "DPIA_REQUIRED": "GDPR art. 35", "CATEGORY_NOT_HELD": "CTG art. 7",
         "ART9_CONDITION_MISSING": "art. 9(2)", "NIR_NOT_AUTHORISED": "2019-341",
         "CONTROL_PURPOSE": "CSS L114-19", "HELD_FOR_ANOTHER_BODY": "CASF L262-13",
-        "ARCHIVE_EXCEEDS_MAX": "Code du patrimoine L212-2", "OUTREACH_RIGHTS": "CRPA L114-8 II",
+        "ARCHIVE_EXCEEDS_MAX": "Code du patrimoine L212-3", "OUTREACH_RIGHTS": "CRPA L114-8 II",
         "AUTOMATED_DECISION_ART9": "Informatique et Libertés art. 47",
         "ALGORITHMIC_DECISION": "CRPA L311-3-1", "PROCESSOR_WITHOUT_CONTRACT": "art. 28(3)",
         "QF_PER_FAMILY_CHANNEL": "CRPA L114-8 I", "ART9_TEXT_MISSING": "GDPR art. 9(2)",

@@ -139,7 +139,7 @@ class LawCheck:
                 ARCHIVES_APPROVAL_REQUIRED,
                 f"delivery {payload.delivery} was kept in intermediate archiving: public archives "
                 "are eliminated only with the archives service's approval (Code du patrimoine "
-                "L212-2)",
+                "L212-3)",
             )
         if isinstance(payload, s.Send):
             days = self.retention.get(payload.request)

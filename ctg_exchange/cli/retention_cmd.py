@@ -59,7 +59,7 @@ def list_() -> None:
     "--archives-approval",
     metavar="REF",
     help="The reference of the archives service's approval (visa d'élimination), needed for "
-    "data kept in intermediate archiving: they are public archives (Code du patrimoine L212-2).",
+    "data kept in intermediate archiving: they are public archives (Code du patrimoine L212-3).",
 )
 @common_options
 def purge(dry_run: bool, archives_approval: str | None) -> None:
@@ -107,7 +107,7 @@ def purge(dry_run: bool, archives_approval: str | None) -> None:
     "--archives-approval",
     metavar="REF",
     help="The reference of the archives service's approval (visa d'élimination), needed for "
-    "data kept in intermediate archiving: they are public archives (Code du patrimoine L212-2).",
+    "data kept in intermediate archiving: they are public archives (Code du patrimoine L212-3).",
 )
 @common_options
 def attest(delivery_id: str, note: str, archives_approval: str | None) -> None:

@@ -334,7 +334,7 @@ class Destroy(RequestStep):
     archives_approval_sha256: Sha256 | None = Field(
         None,
         description="of the reference of the archives service's approval of eliminating public "
-        "archives (Code du patrimoine L212-2), for a request with intermediate archiving",
+        "archives (Code du patrimoine L212-3), for a request with intermediate archiving",
     )
     omitted_when_none = RequestStep.omitted_when_none | {"archives_approval_sha256"}
 

@@ -131,7 +131,7 @@ class Category(_Model):
     sensitivity: Sensitivity
     cnil_group: CnilGroup
     max_retention_days: int = Field(ge=0, le=3650)  # active use by the recipient
-    # intermediate archiving after active use (Code du patrimoine L212-2 and following)
+    # intermediate archiving after active use (Code du patrimoine L212-3 and following)
     max_archive_days: int = Field(default=0, ge=0, le=3650)
     count_columns: tuple[ColumnName, ...] = ()  # cells that count persons (aggregate checks)
     exchange: Literal["allowed", "forbidden"] = "allowed"

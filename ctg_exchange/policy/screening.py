@@ -307,7 +307,7 @@ def _retention(r: _Request) -> Iterator[Finding]:
                 severity=BLOCKING,
                 message=f"an intermediate archiving of {archive} days exceeds the "
                 f"{category.max_archive_days} days allowed for {category.id!r} (GDPR art. "
-                "5(1)(e); Code du patrimoine L212-2)",
+                "5(1)(e); Code du patrimoine L212-3)",
             )
 
 

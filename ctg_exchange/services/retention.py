@@ -232,11 +232,10 @@ def _approval_required(deliveries: list[str]) -> Refused:
     return Refused(
         ARCHIVES_APPROVAL_REQUIRED,
         f"{ARCHIVES_APPROVAL_REQUIRED}: {', '.join(deliveries)} were kept in intermediate "
-        "archiving: they are public archives, "
-        "eliminated only with the approval of the archives service (Code du patrimoine L212-2 "
-        "and R212-14)",
-        hint="ask the archives service for its approval (visa d'élimination), then give its "
-        "reference with --archives-approval",
+        "archiving: they are public archives, eliminated only with the visa of the State's "
+        "archives control (Code du patrimoine L212-3; R212-14, R212-51)",
+        hint="ask your archives service for the visa d'élimination, then give its reference "
+        "with --archives-approval",
     )
 
 

@@ -285,7 +285,7 @@ _PACKAGE_DOWNLOADS = (
     )""",
     "CREATE INDEX package_downloads_delivery ON package_downloads (request_id, number)",
 )
-# eliminating public archives needs the archives service's approval (Code du patrimoine L212-2)
+# eliminating public archives needs the archives service's approval (Code du patrimoine L212-3)
 _ARCHIVES_APPROVAL = ("ALTER TABLE destructions ADD COLUMN archives_approval TEXT",)
 
 
