@@ -17,7 +17,7 @@ from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
     "init", "keys", "member", "convention", "request", "study", "dpo", "decide", "conditions",
-    "exchange", "retention", "register", "audit", "serve", "remote", "witness", "demo",
+    "exchange", "review", "retention", "register", "audit", "serve", "remote", "witness", "demo",
 )  # fmt: skip
 # a server prints only its access log, one JSON line per request: no document to give
 NO_JSON = {"serve"}
@@ -147,7 +147,7 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
     assert "ended on 2025-12-31" in result.stderr
     assert "renewal" in result.stderr
     assert "Pre-screening warns: PERCEIVED_SENSITIVE" in result.stderr
-    assert "11. audit verify: 26 events verified" in result.stderr
+    assert "12. audit verify: 28 events verified" in result.stderr
     assert "v.dpo cosigns it" in " ".join(result.stderr.split())
     assert "register check: complete" in result.stderr
     export = next(line.strip() for line in result.stdout.splitlines() if "export " in line)

@@ -38,7 +38,7 @@ def test_a_clock_override_is_refused_in_an_ordinary_workspace(real: Ctg) -> None
             contains="CTG_TODAY sets the date only in a workspace created as a simulation",
         )
     genesis = real.json("audit", "show", "1")
-    assert genesis["payload"]["procedure"] == {"rules": 2, "clock": "real"}
+    assert genesis["payload"]["procedure"] == {"rules": 3, "clock": "real"}
     assert real.json("audit", "verify")["simulated_clock"] is False
 
 

@@ -54,7 +54,14 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
         as_="c.controller",
     )
     accepted = ctg.json(
-        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller"
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        as_="v.controller",
     )
 
     assert approved["status"] == "approved"

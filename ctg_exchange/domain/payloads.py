@@ -146,15 +146,17 @@ class PolicyRef(Frozen):
     sha256: Sha256 = Field(description="of the policy file's bytes")
 
 
-RULES = 2  # the rules a new workspace's log is verified by; a log without ``procedure``: 1
+RULES = 3  # the rules a new workspace's log is verified by; a log without ``procedure``: 1
 
 
 class Procedure(Frozen):
     """What the genesis says of how the log is to be verified (absent: written by 0.1.0)."""
 
-    rules: Literal[2] = Field(
+    rules: Literal[2, 3] = Field(
         description="2: audit verify re-applies every rule (separation of duties, screening, "
-        "the convention in force, dates from the events' times)"
+        "the convention in force, dates from the events' times); 3: also reasons to approve "
+        "after an out_of_scope opinion, and the Art. 14 information (and CRPA L311-3-1 "
+        "mention) at the acceptance of the conditions"
     )
     clock: Literal["real", "simulated"] = Field(
         description="simulated: a rehearsal, whose dates CTG_TODAY sets (shown on every output)"
