@@ -204,6 +204,8 @@ def packages(base: Path, size: int, database: str | None = None) -> dict[str, fl
             "AIPD-BENCH",
             "--information",
             "Lettre aux familles (test)",
+            "--l311-mention",
+            "Mention sur la facture (test)",
         ),
     ):
         cli(env, *step, actor=actor)

@@ -66,7 +66,8 @@ REQUEST = (
     "--purpose-kind", "pricing",
     "--category", "numero_allocataire", "--category", "quotient_familial",
     "--subjects", "Familles fictives inscrites en EAJE (jeu de test)",
-    "--legal-basis", "art6_1_e", "--legal-text", "Texte de référence fictif pour les tests",
+    "--legal-basis", "art6_1_e", "--legal-ref", "loi_98_657_art147",
+    "--legal-text", "Texte de référence fictif pour les tests",
     "--retention-days", "365", "--frequency", "monthly",
 )  # fmt: skip
 
@@ -77,7 +78,8 @@ REQUEST_TO_VILLE = (
     "--purpose", "Suivre l'occupation des places financées (demande de test synthétique)",
     "--purpose-kind", "statistics", "--category", "frequentation_eaje_alsh",
     "--subjects", "Enfants fictifs accueillis en EAJE (jeu de test)",
-    "--legal-basis", "art6_1_e", "--legal-text", "Texte de référence fictif pour les tests",
+    "--legal-basis", "art6_1_e", "--legal-ref", "css_l263_1",
+    "--legal-text", "Texte de référence fictif pour les tests",
     "--retention-days", "365", "--frequency", "yearly",
 )  # fmt: skip
 

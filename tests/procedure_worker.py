@@ -41,6 +41,7 @@ CONTENT = {
     "categories": ["numero_allocataire", "quotient_familial"],
     "subjects": "Familles fictives inscrites en EAJE (jeu de test)",
     "legal_basis": "art6_1_e",
+    "legal_refs": ["loi_98_657_art147"],
     "legal_text": "Texte de référence fictif pour les tests",
     "retention_days": 365,
     "frequency": "monthly",

@@ -220,6 +220,8 @@ def accepted_here(ctg: Ctg) -> str:
         "AIPD-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     return rid

@@ -74,6 +74,8 @@ def _log_a_request(ctg: Ctg) -> None:
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     ctg.ok("audit", "checkpoint", as_="c.dpo")  # checkpoint 2: everything so far

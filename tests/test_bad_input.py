@@ -20,6 +20,7 @@ purpose_kind: pricing
 categories: [quotient_familial]
 subjects: Familles fictives
 legal_basis: art6_1_e
+legal_refs: [loi_98_657_art147]
 legal_text: Texte fictif
 retention_days: 365
 frequency: yearly
@@ -230,7 +231,7 @@ def test_malformed_today(ctg: Ctg) -> None:
         (("--to", "caf75"), "unknown party 'caf75'"),
         (("--category", "quotient_familial"), "category listed twice: quotient_familial"),
         (("--purpose", "   "), "purpose: String should have at least 1 character"),
-        (("--legal-text", "   "), "NO_LEGAL_TEXT: no French legal text is cited"),
+        (("--legal-ref", "circulaire_cnaf"), "LEGAL_TEXT_NOT_LISTED: 'circulaire_cnaf' is not"),
     ],
 )
 def test_invalid_request_fields(ctg: Ctg, args: tuple[str, ...], message: str) -> None:
@@ -255,9 +256,9 @@ def test_request_file_errors_carry_their_line(ctg: Ctg, tmp_path: Path) -> None:
         str(source),
         as_="v.agent",
         lines=2,
-        contains=f"{source}:9: retention_days: input should be a valid integer",
+        contains=f"{source}:10: retention_days: input should be a valid integer",
     )
-    assert result.stderr.splitlines()[1] == f"ctg-exchange: error: {source}:11: colour: unknown key"
+    assert result.stderr.splitlines()[1] == f"ctg-exchange: error: {source}:12: colour: unknown key"
     source.write_text("to: [caf92\n", encoding="utf-8")
     ctg.refused(
         "request",

@@ -146,7 +146,9 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
     assert result.exit_code == 0, result.output
     assert "ended on 2025-12-31" in result.stderr
     assert "renewal" in result.stderr
-    assert "Pre-screening warns: PERCEIVED_SENSITIVE" in result.stderr
+    assert "Pre-screening warns: ALGORITHMIC_DECISION, QF_PER_FAMILY_CHANNEL" in " ".join(
+        result.stderr.split()
+    )
     assert "12. audit verify: 28 events verified" in result.stderr
     assert "v.dpo cosigns it" in " ".join(result.stderr.split())
     assert "register check: complete" in result.stderr

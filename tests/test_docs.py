@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         "tools/cli_reference.py",  # docs/cli-reference.md, from the commands' help
         "tools/audit_catalogue.py",  # the payload table of docs/audit-format.md, from the models
+        "tools/rules_page.py",  # docs/regles.md, the rules and their sources, from the policy
     ],
 )
 def test_generated_documentation_is_up_to_date(generator: str) -> None:

@@ -50,6 +50,8 @@ def accepted(ctg: Ctg, *recommend: str, adopt: tuple[str, ...] = ()) -> str:
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     return rid
@@ -371,6 +373,8 @@ def test_sending_needs_accepted_conditions_keys_and_the_right_person(
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     ctg.refused(
@@ -438,6 +442,8 @@ def test_a_one_off_request_is_sent_once(keyed: Ctg, tmp_path: Path) -> None:
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     send(ctg, rid, qf_csv(tmp_path / "qf.csv"))
@@ -565,8 +571,8 @@ def _counts_request(ctg: Ctg) -> str:
             "Familles fictives",
             "--legal-basis",
             "art6_1_e",
-            "--legal-text",
-            "Texte fictif",
+            "--legal-ref",
+            "casf_l123_5",
             "--retention-days",
             "300",
             "--frequency",
@@ -596,6 +602,8 @@ def _counts_request(ctg: Ctg) -> str:
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     return rid
@@ -670,6 +678,8 @@ def test_non_personal_aggregates_follow_the_policy(keyed: Ctg, tmp_path: Path) -
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     header = "indicateur,territoire,periode,effectif\n"

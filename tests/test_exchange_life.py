@@ -16,11 +16,9 @@ import pytest
 from test_exchange import accepted, keyed, qf_csv  # noqa: F401 (keyed: a fixture)
 from test_hostile_member import anyone_may
 
-from ctg_exchange.domain.models import Finding, Severity, Status
+from ctg_exchange.domain.models import Status
 from ctg_exchange.domain.requirements import check_acceptance, check_approval
 from ctg_exchange.errors import Refused
-from ctg_exchange.policy.screening import Screening
-from ctg_exchange.policy.screening import screen as honest_screen
 from ctg_exchange.services import conditions, delivery, requests, review, send
 
 from conftest import REQUEST, Ctg
@@ -28,6 +26,8 @@ from served import Server
 from test_remote_exchange import Parties
 
 INFO = ("--information", "Lettre aux familles à l'inscription (test)")
+MENTION = ("--l311-mention", "Mention sur chaque facture (test)")
+ACCEPTED_WITH = (*INFO, *MENTION)  # what accepting the test's QF pricing request records
 
 
 def _broken(ctg: Ctg, seq: int) -> dict[str, Any]:
@@ -199,24 +199,35 @@ def test_a_forged_advice_by_the_holders_dpo(ctg: Ctg, monkeypatch: pytest.Monkey
 
 
 # -- 3. the Art. 14 information, and the L311-3-1 mention, at the conditions --------------------
+def _approved_by_the_town_hall(ctg: Ctg) -> str:
+    """The Caf's request for the town hall's attendance data (no decision computed from it),
+    approved by the town hall."""
+    rid = ctg.file_request(as_="c.both")
+    ctg.ok("study", "accept", rid, "--note", "Étude", as_="v.analyst")
+    ctg.ok("study", "submit", rid, as_="v.analyst")
+    ctg.ok("dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis", as_="v.dpo")
+    ctg.ok("decide", "approve", rid, as_="v.controller")
+    return rid
+
+
 def test_accepting_the_conditions_records_how_families_are_told(ctg: Ctg) -> None:
-    rid = ctg.file_request()
-    ctg.advance(rid, "approved")
+    rid = _approved_by_the_town_hall(ctg)
     ctg.refused(
         "conditions",
         "accept",
         rid,
         "--dpia-ref",
         "AIPD-1",
-        as_="v.controller",
+        as_="c.controller",
         contains=f"accepting the conditions of {rid} records how and when the persons "
         "concerned are told which data came from the other party (GDPR art. 14, CRPA "
         "L114-8): give it with --information",
     )
     accepted = ctg.json(
-        "conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, as_="v.controller"
+        "conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, as_="c.controller"
     )
 
+    assert "ALGORITHMIC_DECISION" not in {f["code"] for f in accepted["findings"]}
     assert accepted["acceptance"]["information"] == INFO[1]
     assert accepted["acceptance"]["l311_mention"] is None
     assert (
@@ -226,33 +237,17 @@ def test_accepting_the_conditions_records_how_families_are_told(ctg: Ctg) -> Non
     _verifies(ctg)
 
 
-def _with_algorithmic_decision(*args: Any) -> Screening:
-    """The screening with the finding another part of issue 15 adds for data feeding
-    individual decisions (a tariff computed from the QF)."""
-    found = honest_screen(*args)
-    extra = Finding(
-        code="ALGORITHMIC_DECISION",
-        severity=Severity.WARNING,
-        message="the data feed individual decisions (test)",
-    )
-    return Screening(
-        (*found.findings, extra), found.triage, found.dpia_required, found.dpia_criteria
-    )
-
-
-def _algorithmic(ctg: Ctg, monkeypatch: pytest.MonkeyPatch) -> str:
-    with monkeypatch.context() as patched:
-        patched.setattr(requests, "screen", _with_algorithmic_decision)
-        rid = ctg.file_request()
+def _algorithmic(ctg: Ctg) -> str:
+    """A request for the QF to compute crèche tariffs: screening finds the decisions it feeds
+    algorithmic (the acceptance checks the finding's code on the stored request)."""
+    rid = ctg.file_request()
     assert "ALGORITHMIC_DECISION" in {f["code"] for f in ctg.show(rid)["findings"]}
     ctg.advance(rid, "approved")
     return rid
 
 
-def test_decisions_fed_by_the_data_need_the_l311_mention(
-    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rid = _algorithmic(ctg, monkeypatch)
+def test_decisions_fed_by_the_data_need_the_l311_mention(ctg: Ctg) -> None:
+    rid = _algorithmic(ctg)
     ctg.refused(
         "conditions",
         "accept",
@@ -285,7 +280,7 @@ def test_decisions_fed_by_the_data_need_the_l311_mention(
 def test_a_forged_acceptance_without_what_it_records(
     ctg: Ctg, monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
-    rid = _algorithmic(ctg, monkeypatch)
+    rid = _algorithmic(ctg)
     monkeypatch.setattr(conditions, "check_acceptance", lambda *args, **kwargs: None)
     given = INFO if missing == "l311_mention" else ("--l311-mention", "Mention")
     ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", *given, as_="v.controller")
@@ -349,7 +344,7 @@ def test_a_suspended_exchange_sends_nothing_until_resumed(keyed: Ctg, tmp_path: 
 def test_only_the_holders_controller_suspends(ctg: Ctg, member: str) -> None:
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, as_="v.controller")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, *MENTION, as_="v.controller")
     ctg.refused(
         "exchange",
         "suspend",
@@ -430,7 +425,7 @@ def test_a_forged_send_while_suspended_or_closed(
 def test_a_forged_suspension_by_the_requester(ctg: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, as_="v.controller")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, *MENTION, as_="v.controller")
     monkeypatch.setattr(requests, "authorise", anyone_may)
     ctg.ok("exchange", "suspend", rid, "--reason", "Violation", as_="v.controller")
     seq = _last_seq(ctg, "exchange.suspend")
@@ -442,7 +437,7 @@ def test_a_forged_suspension_by_the_requester(ctg: Ctg, monkeypatch: pytest.Monk
 def _accepted_here(ctg: Ctg) -> str:
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, as_="v.controller")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, *MENTION, as_="v.controller")
     return rid
 
 
@@ -556,7 +551,17 @@ def test_advice_suspension_and_review_from_afar(ctg: Ctg, parties: Parties) -> N
     at("caf", "dpo", "opinion", rid, "--verdict", "out_of_scope", "--note", "CDAP", as_="c.dpo")
     refused = at.run("caf", "decide", "approve", rid, as_="c.controller")
     at("caf", "decide", "approve", rid, "--justification", "Motifs", as_="c.controller")
-    at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", *INFO, as_="v.controller")
+    at(
+        "ville",
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-1",
+        *INFO,
+        *MENTION,
+        as_="v.controller",
+    )
     at("caf", "exchange", "suspend", rid, "--reason", "Violation", as_="c.controller")
     at("caf", "exchange", "resume", rid, "--note", "Corrigé", as_="c.controller")
     due = at("ville", "review", "due", as_="v.controller")

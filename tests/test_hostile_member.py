@@ -211,6 +211,8 @@ def test_the_honest_path_still_verifies(ctg: Ctg) -> None:
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     result = ctg.json("audit", "verify")

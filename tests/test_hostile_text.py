@@ -155,6 +155,8 @@ def exported(ctg: Ctg, tmp_path: Path) -> tuple[Ctg, str]:
         "+AIPD-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     return ctg, rid

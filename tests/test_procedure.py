@@ -18,7 +18,8 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
     assert {f["code"] for f in filed["findings"]} == {
         "PERCEIVED_SENSITIVE",
         "MINORS",
-        "MATCHING_DATASETS",
+        "ALGORITHMIC_DECISION",
+        "QF_PER_FAMILY_CHANNEL",
         "DPIA_REQUIRED",
     }
     assert filed["dpia_required"] is True
@@ -61,6 +62,8 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
 
@@ -208,6 +211,7 @@ def test_request_from_yaml_file(ctg: Ctg, tmp_path: Path) -> None:
         categories: [quotient_familial]
         subjects: Familles fictives de l'ALSH
         legal_basis: art6_1_e
+        legal_refs: [loi_98_657_art147]
         legal_text: Texte de référence fictif
         retention_days: 200
         frequency: yearly

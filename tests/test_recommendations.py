@@ -164,6 +164,8 @@ def test_only_the_requesting_partys_controller_accepts_the_conditions(ctg: Ctg) 
         "AIPD-TEST-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     assert accepted["acceptance"]["by"] == "v.controller"

@@ -39,6 +39,8 @@ def accepted(ctg: Ctg) -> str:
         "AIPD-VS-TEST",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     return rid

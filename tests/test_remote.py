@@ -332,6 +332,8 @@ def test_the_procedure_runs_over_https_from_both_parties(
         "AIPD-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
 
@@ -491,7 +493,7 @@ def _prepared_filing(ctg: Ctg, served: Server) -> tuple[dict[str, Any], dict[str
     content = {
         "to": "caf92", "field": "petite_enfance", "purpose": "Tarifer (test)",
         "purpose_kind": "pricing", "categories": ["quotient_familial"], "subjects": "Familles",
-        "legal_basis": "art6_1_e", "legal_text": "Texte fictif", "retention_days": 365,
+        "legal_basis": "art6_1_e", "legal_refs": ["loi_98_657_art147"], "retention_days": 365,
         "frequency": "monthly",
     }  # fmt: skip
     body = json.dumps({"args": {"content": content}, "phase": "prepare"}).encode()

@@ -123,6 +123,31 @@ def test_received_files_are_deleted_here_and_recorded_there(
     assert ctg("audit", "verify", env=later).exit_code == 0
 
 
+@pytest.mark.slow
+def test_archived_files_are_eliminated_from_afar_with_the_archives_approval(
+    ctg: Ctg, parties: Parties, tmp_path: Path
+) -> None:
+    """The approval travels with the signed call; the host's log binds its digest."""
+    at = parties
+    rid = accepted_remotely(at, "--archive-days", "1825")
+    sent_and_received(at, rid, tmp_path, 1)
+    later = {"CTG_TODAY": "2031-12-01"}  # past 180 days of use (R1) and five years archived
+    workspace, keys = str(at.dirs["ville"]), str(at.keys["ville"])
+    base = ("--workspace", workspace, "--key-dir", keys)
+    refused = ctg(*base, "retention", "purge", as_="v.agent", env=later)
+    assert refused.exit_code == 1 and "ARCHIVES_APPROVAL_REQUIRED" in refused.stderr
+    assert (tmp_path / "in1.csv").exists()
+
+    purged = ctg(*base, "retention", "purge", "--archives-approval", "Visa AD92 n° FICTIF-1",
+                 "--json", as_="v.agent", env=later)  # fmt: skip
+
+    assert purged.exit_code == 0, purged.output
+    assert not (tmp_path / "in1.csv").exists()
+    destroyed = [e for e in ctg.json("audit", "log") if e["action"] == "retention.destroy"]
+    assert len(destroyed[0]["payload"]["archives_approval_sha256"]) == 64
+    assert ctg("audit", "verify", env=later).exit_code == 0
+
+
 def test_a_package_goes_only_to_the_requesting_partys_staff(
     ctg: Ctg, parties: Parties, tmp_path: Path
 ) -> None:

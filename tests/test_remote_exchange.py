@@ -56,11 +56,12 @@ class Parties:
         return json.loads(result.stdout)
 
 
-def accepted_remotely(at: Parties) -> str:
-    """Both parties' keys made, and a QF request up to accepted conditions, from afar."""
+def accepted_remotely(at: Parties, *extra: str) -> str:
+    """Both parties' keys made, and a QF request (with ``extra`` options) up to accepted
+    conditions, from afar."""
     at("ville", "keys", "generate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
     at("caf", "keys", "generate", "--party", "caf92", "--encryption", as_="c.admin")
-    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    rid = str(at("ville", *REQUEST, *extra, as_="v.agent")["id"])
     at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")
     at("caf", "study", "submit", rid, as_="c.analyst")
     at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations",
@@ -75,6 +76,8 @@ def accepted_remotely(at: Parties) -> str:
         "AIPD-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     return rid

@@ -190,6 +190,8 @@ def _pseudonymised(at: Parties) -> str:
         "AIPD-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     return rid

@@ -345,6 +345,8 @@ def _formula(place: Place) -> Any:
         "AIPD-1",
         "--information",
         "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
         as_="v.controller",
     )
     out = place.root.with_name(place.root.name + "-register")

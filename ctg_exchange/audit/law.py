@@ -54,6 +54,7 @@ CONTENT_MISSING = "CONTENT_MISSING"
 RENEWAL_NOT_ALLOWED = "RENEWAL_NOT_ALLOWED"
 AVENANT_NOT_ALLOWED = "AVENANT_NOT_ALLOWED"
 LAPSE_IN_FORCE = "LAPSE_IN_FORCE"
+ARCHIVES_APPROVAL_REQUIRED = "ARCHIVES_APPROVAL_REQUIRED"
 
 
 class Law(Protocol):
@@ -77,6 +78,7 @@ class LawCheck:
     version: int = 1  # the policy version in force, as the log's avenants moved it
     changes: list[ConventionChange] = field(default_factory=list)
     retention: dict[str, int] = field(default_factory=dict)  # request -> days, as filed
+    archived: set[str] = field(default_factory=set)  # requests with intermediate archiving
 
     def convention(self) -> ConventionState | None:
         policy = self.law.policy(self.version)
@@ -115,6 +117,17 @@ class LawCheck:
             if why is not None:
                 doing = IN_FORCE_FOR[payload.action]
                 raise refused(CONVENTION_NOT_IN_FORCE, f"{doing} on {day}: {why}")
+        if (
+            isinstance(payload, s.Destroy)
+            and payload.request in self.archived
+            and payload.archives_approval_sha256 is None
+        ):
+            raise refused(
+                ARCHIVES_APPROVAL_REQUIRED,
+                f"delivery {payload.delivery} was kept in intermediate archiving: public archives "
+                "are eliminated only with the archives service's approval (Code du patrimoine "
+                "L212-2)",
+            )
         if isinstance(payload, s.Send):
             days = self.retention.get(payload.request)
             if days is not None and payload.retention_deadline > day + timedelta(days=days):
@@ -148,7 +161,6 @@ class LawCheck:
                 f"screened under policy v{payload.policy_version}; the convention's version "
                 f"then was v{self.version}",
             )
-        self.retention[payload.request] = payload.retention_days
         content = self.law.content(payload.request, payload.content_sha256)
         if content is None:
             raise refused(
@@ -156,6 +168,12 @@ class LawCheck:
                 f"the content it files (sha256 {payload.content_sha256[:16]}…) is not stored, "
                 "or not as filed",
             )
+        # active use, then the intermediate archiving the content asks for
+        self.retention[payload.request] = content.kept_days
+        if content.archive_days:
+            self.archived.add(payload.request)
+        else:
+            self.archived.discard(payload.request)
         state = self.convention()
         if state is None:
             return  # the stored policy differs from the log: the comparison names it

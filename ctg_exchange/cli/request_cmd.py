@@ -8,28 +8,13 @@ from typing import Any, TypeVar
 
 import click
 
-from ..domain.models import Frequency, RequestContent, Status
+from ..domain.models import AutomatedDecision, Frequency, RequestContent, Status
 from .common import common_options, emit_json, options, say, stdout, table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CONTENT_FIELDS = (
-    "to",
-    "field",
-    "purpose",
-    "purpose_kind",
-    "categories",
-    "subjects",
-    "legal_basis",
-    "legal_text",
-    "retention_days",
-    "frequency",
-    "recipients",
-    "volume",
-    "art9_condition",
-    "transfer_outside_eu",
-    "nir_case",
-)
+CONTENT_FIELDS = tuple(RequestContent.model_fields)  # each has its option
+_LISTS = {"categories", "legal_refs", "aggregates_of", "onward_recipients"}
 
 
 def content_options(func: F) -> F:
@@ -57,13 +42,30 @@ def content_options(func: F) -> F:
             "--legal-basis", metavar="BASIS", help="GDPR Art. 6 basis: art6_1_c or art6_1_e."
         ),
         click.option(
-            "--legal-text", metavar="TEXT", help="The French text that grounds it (Art. 6(3))."
+            "--legal-ref",
+            "legal_refs",
+            multiple=True,
+            metavar="TEXT_ID",
+            help="A French text of the convention's list that grounds it (Art. 6(3)), e.g. "
+            "loi_98_657_art147; repeat for several (`convention show` lists them).",
+        ),
+        click.option(
+            "--legal-text",
+            metavar="TEXT",
+            help="Free text that adds to the listed texts (articles, deliberation).",
         ),
         click.option(
             "--retention-days",
             type=click.IntRange(min=1),
             metavar="N",
-            help="How long the recipient keeps the data.",
+            help="How long the recipient uses the data (active use).",
+        ),
+        click.option(
+            "--archive-days",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Intermediate archiving after active use, if the recipient keeps records "
+            "(billing, accounting) longer; default 0.",
         ),
         click.option("--frequency", type=click.Choice([f.value for f in Frequency])),
         click.option("--recipients", metavar="TEXT", help="Who receives it at the requester."),
@@ -82,6 +84,66 @@ def content_options(func: F) -> F:
         ),
         click.option("--nir-case", metavar="CASE", help="The décret 2019-341 case for the NIR."),
         click.option(
+            "--aggregates-of",
+            "aggregates_of",
+            multiple=True,
+            metavar="CATEGORY",
+            help="For anonymous counts: the category they count (a sensitive one raises the "
+            "smallest cell); repeat for several.",
+        ),
+        click.option(
+            "--automated-decision",
+            type=click.Choice([a.value for a in AutomatedDecision]),
+            help="Whether the data feed individual decisions computed by an algorithm "
+            "(assisted: an agent decides; solely_automated: the computation decides).",
+        ),
+        click.option(
+            "--profiling/--no-profiling",
+            default=None,
+            help="Whether the persons are evaluated or scored (e.g. points for a crèche place).",
+        ),
+        click.option(
+            "--decides-access/--no-decides-access",
+            default=None,
+            help="Whether the result opens or bars a service or a right to the persons.",
+        ),
+        click.option(
+            "--new-technology/--no-new-technology",
+            default=None,
+            help="Whether the processing uses an innovative technology.",
+        ),
+        click.option(
+            "--combines-with-own-files/--no-combines-with-own-files",
+            default=None,
+            help="Whether the requester will match the data with its own files.",
+        ),
+        click.option(
+            "--processor",
+            "processors",
+            multiple=True,
+            metavar="NAME=CONTRACT",
+            help="A processor acting for the requester (software vendor, host) and the "
+            "reference of its GDPR art. 28 contract; repeat for several.",
+        ),
+        click.option(
+            "--onward-recipient",
+            "onward_recipients",
+            multiple=True,
+            metavar="NAME",
+            help="Another body the requester would pass the data on to; repeat for several.",
+        ),
+        click.option(
+            "--necessity",
+            metavar="TEXT",
+            help="Informing people of their rights (CRPA L114-8 II): why each person's data "
+            "are strictly needed.",
+        ),
+        click.option(
+            "--right-to-object",
+            metavar="TEXT",
+            help="Informing people of their rights: how they are told they may object.",
+        ),
+        click.option(
             "--from-file",
             type=click.Path(path_type=Path, dir_okay=False),
             help="A YAML file with the same fields (options given override it).",
@@ -93,13 +155,23 @@ def content_options(func: F) -> F:
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for key in CONTENT_FIELDS:
         value = values.get(key)
         if value is None or value == ():
             continue
-        out[key] = list(value) if key == "categories" else value
+        if key == "processors":
+            value = [_processor(text) for text in value]
+        out[key] = list(value) if key in _LISTS else value
     return out
+
+
+def _processor(text: str) -> dict[str, str]:
+    """``NAME=CONTRACT`` (the contract after the last ``=``), or a bare ``NAME``."""
+    name, sep, contract = text.rpartition("=")
+    if not sep:
+        return {"name": text}
+    return {"name": name, "contract": contract}
 
 
 def _from_file(path: Path) -> tuple[dict[str, Any], Any]:
@@ -178,7 +250,10 @@ def check(from_file: Path | None, **values: Any) -> None:
             console.print("no findings")
     if blocking:
         if not opts.json:
-            say(f"ctg-exchange: error: filing would be refused: {', '.join(blocking)}")
+            # one line, never wrapped, as every error (cli/app.py)
+            click.echo(
+                f"ctg-exchange: error: filing would be refused: {', '.join(blocking)}", err=True
+            )
         click.get_current_context().exit(1)
 
 
@@ -194,7 +269,7 @@ def new(from_file: Path | None, **values: Any) -> None:
           --purpose "Tarifer les crèches selon le barème national" --purpose-kind pricing \\
           --category numero_allocataire --category quotient_familial \\
           --subjects "Familles inscrites en EAJE" --legal-basis art6_1_e \\
-          --legal-text "Lettre circulaire Cnaf 2019-005" --retention-days 365 \\
+          --legal-ref loi_98_657_art147 --retention-days 365 --archive-days 1825 \\
           --frequency monthly
       ctg-exchange --as v.agent request new --from-file request.yaml
     """

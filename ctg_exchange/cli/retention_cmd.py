@@ -55,8 +55,14 @@ def list_() -> None:
 
 @retention.command()
 @click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.option(
+    "--archives-approval",
+    metavar="REF",
+    help="The reference of the archives service's approval (visa d'élimination), needed for "
+    "data kept in intermediate archiving: they are public archives (Code du patrimoine L212-2).",
+)
 @common_options
-def purge(dry_run: bool) -> None:
+def purge(dry_run: bool, archives_approval: str | None) -> None:
     """Delete your party's received files past their deadline, each with a signed attestation.
 
     Files not found at their recorded path (moved, or on another machine) are listed: once
@@ -66,11 +72,12 @@ def purge(dry_run: bool) -> None:
     Example:
       ctg-exchange --as v.agent retention purge --dry-run
       ctg-exchange --as v.agent retention purge
+      ctg-exchange --as v.agent retention purge --archives-approval "Visa AD92 n° 2031-117"
     """
     from ..services.retention import purge as purge_files
 
     opts = options()
-    result = purge_files(opts.session(), dry_run)
+    result = purge_files(opts.session(), dry_run, archives_approval)
     if opts.json:
         emit_json(
             {
@@ -96,8 +103,14 @@ def purge(dry_run: bool) -> None:
 @retention.command()
 @click.argument("delivery_id", metavar="DELIVERY")
 @click.option("--note", required=True, help="How and where the copy was deleted.")
+@click.option(
+    "--archives-approval",
+    metavar="REF",
+    help="The reference of the archives service's approval (visa d'élimination), needed for "
+    "data kept in intermediate archiving: they are public archives (Code du patrimoine L212-2).",
+)
 @common_options
-def attest(delivery_id: str, note: str) -> None:
+def attest(delivery_id: str, note: str, archives_approval: str | None) -> None:
     """Attest that a received copy was deleted by hand (signed and audited).
 
     \b
@@ -108,7 +121,7 @@ def attest(delivery_id: str, note: str) -> None:
     from ..services.retention import attest as attest_deletion
 
     opts = options()
-    destruction = attest_deletion(opts.session(), delivery_id, note)
+    destruction = attest_deletion(opts.session(), delivery_id, note, archives_approval)
     if opts.json:
         emit_json(destruction.model_dump(mode="json"))
         return

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ..domain.exchange import Delivery, Reception
-    from ..domain.models import ExchangeRequest, Finding, Step
+    from ..domain.models import ExchangeRequest, Finding, RequestContent, Step
 
 
 Deliveries = list[tuple["Delivery", "Reception | None"]]
@@ -78,10 +78,15 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
         ("purpose kind", c.purpose_kind),
         ("categories", ", ".join(c.categories)),
         ("subjects", shown(c.subjects)),
-        ("legal basis", f"{basis} — {shown(c.legal_text or 'no legal text')}"),
-        ("retention", f"{c.retention_days} days"),
+        ("legal basis", f"{basis} — {shown(_legal(c) or 'no legal text')}"),
+        (
+            "retention",
+            f"{c.retention_days} days"
+            + (f", then {c.archive_days} days archived" if c.archive_days else ""),
+        ),
         ("frequency", c.frequency.value),
     ]
+    rows += _declared(c)
     if c.recipients:
         rows.append(("recipients", shown(c.recipients)))
     if c.volume is not None:
@@ -93,6 +98,43 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
     rows.append(
         ("filed", f"{request.filed_on} by {request.filed_by} (policy v{request.policy_version})")
     )
+    return rows
+
+
+def _legal(c: RequestContent) -> str:
+    return "; ".join([*c.legal_refs, *([c.legal_text] if c.legal_text else [])])
+
+
+def _declared(c: RequestContent) -> list[tuple[str, str]]:
+    """What the requester declared of decisions, processors and onward recipients."""
+    from .console import shown
+
+    rows = []
+    if c.aggregates_of:
+        rows.append(("counts of", ", ".join(c.aggregates_of)))
+    if c.automated_decision != "none":
+        rows.append(("decisions", c.automated_decision.value))
+    flags = [
+        label
+        for label, on in (
+            ("profiling", c.profiling),
+            ("decides access", c.decides_access),
+            ("new technology", c.new_technology),
+            ("combined with own files", c.combines_with_own_files),
+        )
+        if on
+    ]
+    if flags:
+        rows.append(("declared", ", ".join(flags)))
+    rows += [
+        ("processor", f"{shown(p.name)} — {shown(p.contract or 'no contract')}")
+        for p in c.processors
+    ]
+    rows += [("passed on to", shown(recipient)) for recipient in c.onward_recipients]
+    if c.necessity:
+        rows.append(("necessity", shown(c.necessity)))
+    if c.right_to_object:
+        rows.append(("right to object", shown(c.right_to_object)))
     return rows
 
 

@@ -70,3 +70,5 @@ class Destruction(Frozen):
     path: str
     file_sha256: str | None = None  # what was deleted, hashed just before (purge)
     note: Text | None = None
+    # eliminating public archives: the archives service's approval (Code du patrimoine L212-2)
+    archives_approval: Text | None = None

@@ -208,6 +208,7 @@ class DestructionFacts:
     file_sha256: str | None
     note_sha256: str | None
     on: str = ""
+    approval_sha256: str | None = None  # of the archives service's reference (its visa)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,14 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
-from pydantic import BeforeValidator, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 
 from .recommendations import Answer, Condition, Recommendation
 from .types import Frozen, MemberId, Ref, Text
@@ -118,6 +125,40 @@ def _blank_is_none(value: object) -> object:
 OptionalText = Annotated[Text | None, BeforeValidator(_blank_is_none)]
 
 
+class AutomatedDecision(StrEnum):
+    """Whether the data feed individual decisions taken by an algorithm (CRPA L311-3-1; loi
+    Informatique et Libertés art. 47; GDPR art. 22)."""
+
+    NONE = "none"
+    ASSISTED = "assisted"  # an agent decides, helped by the computation
+    SOLELY_AUTOMATED = "solely_automated"  # the computation decides (a tariff from a scale)
+
+
+class Processor(Frozen):
+    """A processor acting for the requester (GDPR art. 28): a software vendor, a host."""
+
+    name: Text
+    contract: OptionalText = None  # the reference of the art. 28 contract
+
+
+# fields added after release 0.1.0's requests: left out of the digest while at their default,
+# so a content filed before them keeps the digest its log binds
+_LATER_FIELDS = (
+    "legal_refs",
+    "archive_days",
+    "aggregates_of",
+    "automated_decision",
+    "profiling",
+    "decides_access",
+    "new_technology",
+    "combines_with_own_files",
+    "processors",
+    "onward_recipients",
+    "necessity",
+    "right_to_object",
+)
+
+
 class RequestContent(Frozen):
     """What the requesting party writes when it files (DOMAIN §2, step 1)."""
 
@@ -136,14 +177,48 @@ class RequestContent(Frozen):
     art9_condition: Ref | None = None
     transfer_outside_eu: StrictBool = False
     nir_case: Ref | None = None
+    # texts of the policy's list that ground the basis (GDPR art. 6(3)); ``legal_text`` adds
+    legal_refs: tuple[Ref, ...] = ()
+    # intermediate archiving after ``retention_days`` of active use (Code du patrimoine)
+    archive_days: StrictInt = Field(default=0, ge=0, le=3650)
+    # what anonymous counts are computed from: a sensitive category raises the smallest cell
+    aggregates_of: tuple[Ref, ...] = ()
+    automated_decision: AutomatedDecision = AutomatedDecision.NONE
+    profiling: StrictBool = False  # evaluation or scoring of the persons (EDPB criterion 1)
+    decides_access: StrictBool = False  # the result opens or bars a service or a right (9)
+    new_technology: StrictBool = False  # an innovative use or new technology (criterion 8)
+    combines_with_own_files: StrictBool = False  # matched against the requester's files (6)
+    processors: tuple[Processor, ...] = ()
+    onward_recipients: tuple[Text, ...] = ()  # other controllers the requester passes it to
+    necessity: OptionalText = None  # CRPA L114-8 II: why a nominative list is strictly needed
+    right_to_object: OptionalText = None  # how the persons are told they may object
 
-    @field_validator("categories")
+    @field_validator("categories", "legal_refs", "aggregates_of")
     @classmethod
-    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+    def _unique(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         duplicates = sorted({c for c in value if value.count(c) > 1})
         if duplicates:
-            raise ValueError(f"category listed twice: {', '.join(duplicates)}")
+            what = {"categories": "category", "legal_refs": "legal text"}.get(
+                info.field_name or "", "category"
+            )
+            raise ValueError(f"{what} listed twice: {', '.join(duplicates)}")
         return value
+
+    @property
+    def kept_days(self) -> int:
+        """Active use and intermediate archiving: the longest the recipient keeps the data."""
+        return self.retention_days + self.archive_days
+
+    def digest_document(self) -> dict[str, Any]:
+        """What the content's digest covers: later fields only once given."""
+        document = self.model_dump(mode="json")
+        defaults = RequestContent.model_fields
+        for name in _LATER_FIELDS:
+            default = defaults[name].default
+            dumped = default.value if isinstance(default, StrEnum) else default
+            if document[name] == (list(dumped) if isinstance(dumped, tuple) else dumped):
+                del document[name]
+        return document
 
 
 class Severity(StrEnum):

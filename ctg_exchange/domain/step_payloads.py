@@ -397,6 +397,12 @@ class Destroy(RequestStep):
     text_sha256: Sha256 | None = Field(None, description="of an attestation's note")
     path_sha256: Sha256
     file_sha256: Sha256 | None = Field(description="of what was deleted, for a purge")
+    archives_approval_sha256: Sha256 | None = Field(
+        None,
+        description="of the reference of the archives service's approval of eliminating public "
+        "archives (Code du patrimoine L212-2), for a request with intermediate archiving",
+    )
+    omitted_when_none = RequestStep.omitted_when_none | {"archives_approval_sha256"}
 
     def bind(self, book: FactBook, event: Logged) -> None:
         book.destruction[(self.request, self.delivery)] = DestructionFacts(
@@ -406,6 +412,7 @@ class Destroy(RequestStep):
             file_sha256=self.file_sha256,
             note_sha256=self.text_sha256,
             on=day_of(event.time),
+            approval_sha256=self.archives_approval_sha256,
         )
 
 

@@ -21,6 +21,6 @@ def check_references(policy: Policy, content: RequestContent) -> None:
         raise _unknown("party", content.to, list(policy.party_ids))
     if policy.purpose_kind(content.purpose_kind) is None:
         raise _unknown("purpose kind", content.purpose_kind, [k.id for k in policy.purpose_kinds])
-    for category in content.categories:
+    for category in (*content.categories, *content.aggregates_of):
         if policy.category(category) is None:
             raise _unknown("data category", category, [c.id for c in policy.categories])

@@ -110,6 +110,14 @@ class StructureType(_Model):
     items: tuple[StructureItem, ...] = ()
 
 
+class HeldFor(_Model):
+    """Data a party holds on behalf of a body outside the convention (the RSA: the
+    Département's benefit, paid by the Caf for it): no CTG exchange without that body."""
+
+    body: Text
+    source: Text
+
+
 class Category(_Model):
     id: Id
     label: Text
@@ -117,11 +125,18 @@ class Category(_Model):
     columns: tuple[ColumnName, ...] = Field(min_length=1)
     sensitivity: Sensitivity
     cnil_group: CnilGroup
-    max_retention_days: int = Field(ge=0, le=3650)
+    max_retention_days: int = Field(ge=0, le=3650)  # active use by the recipient
+    # intermediate archiving after active use (Code du patrimoine L212-2 and following)
+    max_archive_days: int = Field(default=0, ge=0, le=3650)
     count_columns: tuple[ColumnName, ...] = ()  # cells that count persons (aggregate checks)
     exchange: Literal["allowed", "forbidden"] = "allowed"
     reason: Text | None = None
-    channel: Text | None = None
+    source: Text | None = None  # the legal text the category's rule rests on
+    channel: Text | None = None  # the proper channel, whoever asks
+    # the proper channel by requesting party; a party absent here has none (the right is
+    # another body's), and the refusal says so instead of sending it to a channel not its own
+    channel_for: dict[Id, Text] | None = None
+    held_for: HeldFor | None = None
 
 
 class LegalBasis(_Model):
@@ -129,9 +144,31 @@ class LegalBasis(_Model):
     label: Text
 
 
+class LegalText(_Model):
+    """A French text that lays down a basis under GDPR art. 6(3), valid for some purposes.
+
+    ``art9`` marks a text specific enough to ground an art. 9(2) condition for the categories
+    it lists. A circular or an instruction is not law: it never appears here.
+    """
+
+    id: Id
+    label: Text
+    purpose_kinds: tuple[Id, ...] = Field(min_length=1)
+    art9_categories: tuple[Id, ...] = ()
+
+
 class LegalBases(_Model):
     art6: tuple[LegalBasis, ...] = Field(min_length=1)
     art9: tuple[LegalBasis, ...] = ()
+
+
+class OutsideCtg(_Model):
+    """A purpose that exists in law but not under the CTG: refused with its proper channel."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
+    reason: Text
+    source: Text
+    channel_for: dict[Id, Text] = {}  # the requesting party's own channel, if it has one
 
 
 class PurposeKind(_Model):
@@ -139,11 +176,28 @@ class PurposeKind(_Model):
     label: Text
     incompatible: bool = False  # electoral, commercial, staff evaluation (GDPR art. 6(4))
     no_nominative_data: bool = False  # outreach: the holder writes to its own users instead
+    outside_ctg: OutsideCtg | None = None
+    # CRPA L114-8 II: telling people of the benefits they may be entitled to; a nominative
+    # list is lawful with a statement of strict necessity and the right to object
+    informs_of_rights: bool = False
+    # the individual decisions these data feed are taken by an algorithmic processing
+    # (a tariff computed from the quotient familial): CRPA L311-3-1
+    algorithmic_decisions: bool = False
+
+
+class Alternative(_Model):
+    """A per-family channel the requester should know of before asking for a whole file."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
+    purpose_kinds: tuple[Id, ...] = Field(min_length=1)
+    categories: tuple[Id, ...] = Field(min_length=1)
+    message: Text
+    source: Text
 
 
 class Aggregates(_Model):
     min_cell: int = Field(ge=1)
-    min_cell_sensitive: int = Field(ge=1)
+    min_cell_sensitive: int = Field(ge=1)  # counts of a sensitive category (DOMAIN §3)
     round_to: int = Field(ge=1)
     total_group_by: tuple[ColumnName, ...] = ()  # no cell may equal its group's total
 
@@ -157,6 +211,20 @@ class Screening(_Model):
     matching_categories: tuple[Id, ...] = ()
     cnil_list_purpose_kinds: tuple[Id, ...] = ()
     large_scale_volume: int = Field(default=5000, ge=1)
+    # the EDPB's nine criteria (WP248 rev.01); off, the screen keeps its first four and counts
+    # any direct identifier as matching (how policies written before it read)
+    all_edpb_criteria: bool = False
+    # systematic monitoring: these categories sent at least this often
+    monitoring_categories: tuple[Id, ...] = ()
+
+
+class Rule(_Model):
+    """One rule the tool applies, as a French DPO reads it, with its legal source."""
+
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
+    effect: Literal["blocking", "warning", "refusal"]
+    text: Text
+    source: Text
 
 
 class Policy(_Model):
@@ -177,6 +245,12 @@ class Policy(_Model):
     opinion_deadline_days: int = Field(ge=1, le=365)
     screening: Screening = Screening()
     nir_authorised_cases: tuple[LegalBasis, ...] = ()
+    # when given, a request cites texts from this list (free text only as a complement)
+    legal_texts: tuple[LegalText, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    # processors (GDPR art. 28) and onward recipients are declared and screened
+    recipients_screened: bool = False
+    rules: tuple[Rule, ...] = ()  # docs/regles.md is generated from them
 
     def party(self, party_id: str) -> Party | None:
         return next((p for p in self.parties if p.id == party_id), None)
@@ -198,6 +272,9 @@ class Policy(_Model):
 
     def nir_case(self, case_id: str) -> LegalBasis | None:
         return next((c for c in self.nir_authorised_cases if c.id == case_id), None)
+
+    def legal_text(self, text_id: str) -> LegalText | None:
+        return next((t for t in self.legal_texts if t.id == text_id), None)
 
     def other_party(self, party_id: str) -> Party:
         return next(p for p in self.parties if p.id != party_id)
@@ -251,10 +328,41 @@ def reference_problems(policy: Policy) -> Iterator[Problem]:
         for j, category_id in enumerate(getattr(screening, key)):
             if category_id not in category_ids:
                 yield ("screening", key, j), f"unknown data category {category_id!r}"
+    for j, category_id in enumerate(screening.monitoring_categories):
+        if category_id not in category_ids:
+            yield ("screening", "monitoring_categories", j), _unknown("data category", category_id)
     kind_ids = {k.id for k in policy.purpose_kinds}
     for j, kind_id in enumerate(screening.cnil_list_purpose_kinds):
         if kind_id not in kind_ids:
             yield ("screening", "cnil_list_purpose_kinds", j), f"unknown purpose kind {kind_id!r}"
+    yield from _duplicates("legal_texts", [t.id for t in policy.legal_texts])
+    yield from _duplicates("rules", [r.code for r in policy.rules])
+    lists = [("legal_texts", t.purpose_kinds, t.art9_categories) for t in policy.legal_texts]
+    lists += [("alternatives", a.purpose_kinds, a.categories) for a in policy.alternatives]
+    for i, (where, kinds, categories) in enumerate(lists):
+        index = i if where == "legal_texts" else i - len(policy.legal_texts)
+        key = "art9_categories" if where == "legal_texts" else "categories"
+        for j, kind_id in enumerate(kinds):
+            if kind_id not in kind_ids:
+                yield (where, index, "purpose_kinds", j), _unknown("purpose kind", kind_id)
+        for j, category_id in enumerate(categories):
+            if category_id not in category_ids:
+                yield (where, index, key, j), _unknown("data category", category_id)
+    for i, category in enumerate(policy.categories):
+        for party in category.channel_for or {}:
+            if party not in party_ids:
+                yield ("categories", i, "channel_for", party), f"unknown party {party!r}"
+    for i, kind in enumerate(policy.purpose_kinds):
+        for party in kind.outside_ctg.channel_for if kind.outside_ctg else {}:
+            if party not in party_ids:
+                yield (
+                    ("purpose_kinds", i, "outside_ctg", "channel_for", party),
+                    (f"unknown party {party!r}"),
+                )
+
+
+def _unknown(what: str, value: str) -> str:
+    return f"unknown {what} {value!r}"
 
 
 def _duplicates(where: str, ids: list[str]) -> Iterator[Problem]:

@@ -14,16 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..domain.models import Finding, RequestContent, Severity, Triage
-from .model import Category, Policy, Sensitivity
+from ..domain.models import AutomatedDecision, Finding, Frequency, RequestContent, Severity, Triage
+from .model import Category, Policy, PurposeKind, Sensitivity
 
 BLOCKING, WARNING = Severity.BLOCKING, Severity.WARNING
-_SENSITIVE = {
-    Sensitivity.PERCEIVED_SENSITIVE,
-    Sensitivity.SPECIAL_ART9,
-    Sensitivity.OFFENCE_ART10,
-    Sensitivity.RESTRICTED_IDENTIFIER,
-}
+SENSITIVE = frozenset(
+    {
+        Sensitivity.PERCEIVED_SENSITIVE,
+        Sensitivity.SPECIAL_ART9,
+        Sensitivity.OFFENCE_ART10,
+        Sensitivity.RESTRICTED_IDENTIFIER,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,25 @@ class _Request:
     def of(self, *sensitivities: Sensitivity) -> tuple[Category, ...]:
         return tuple(c for c in self.allowed if c.sensitivity in sensitivities)
 
+    @property
+    def requester(self) -> str:
+        """The requesting party: the convention's other party than the holder asked."""
+        return self.policy.other_party(self.content.to).id
+
+    @property
+    def kind(self) -> PurposeKind | None:
+        return self.policy.purpose_kind(self.content.purpose_kind)
+
+    @property
+    def automated(self) -> AutomatedDecision:
+        """How the decisions the data feed are taken: as declared, or, for a purpose whose
+        decisions are computed (a tariff from a scale), solely automated unless declared
+        assisted."""
+        declared = self.content.automated_decision
+        if declared is AutomatedDecision.NONE and self.kind and self.kind.algorithmic_decisions:
+            return AutomatedDecision.SOLELY_AUTOMATED
+        return declared
+
 
 def _ids(categories: tuple[Category, ...]) -> str:
     return ", ".join(c.id for c in categories)
@@ -95,13 +116,46 @@ def _legal_basis(r: _Request) -> Iterator[Finding]:
             message=f"{given}: between these public bodies the basis is {allowed} "
             "(GDPR art. 6(1); the CTG itself is not a legal basis)",
         )
-    if not r.content.legal_text:
+    if r.policy.legal_texts:
+        yield from _legal_texts(r)
+    elif not r.content.legal_text:
         yield Finding(
             code="NO_LEGAL_TEXT",
             severity=BLOCKING,
             message="no French legal text is cited: a basis under art. 6(1)(c) or (e) must be "
             "laid down by law (GDPR art. 6(3))",
         )
+
+
+def _legal_texts(r: _Request) -> Iterator[Finding]:
+    """The texts cited come from the policy's list and serve the request's purpose."""
+    fitting = [t.id for t in r.policy.legal_texts if r.content.purpose_kind in t.purpose_kinds]
+    if not r.content.legal_refs:
+        yield Finding(
+            code="LEGAL_TEXT_NOT_LISTED",
+            severity=BLOCKING,
+            message="no legal text of the convention's list is cited: a basis under art. 6(1)(c) "
+            "or (e) must be laid down by law (GDPR art. 6(3)), and a circular or an "
+            "instruction is not law; free text only adds to a listed text"
+            + (f" (for this purpose: {', '.join(fitting)})" if fitting else ""),
+        )
+    for ref in r.content.legal_refs:
+        text = r.policy.legal_text(ref)
+        if text is None:
+            yield Finding(
+                code="LEGAL_TEXT_NOT_LISTED",
+                severity=BLOCKING,
+                message=f"{ref!r} is not a legal text of the convention's list "
+                "(GDPR art. 6(3): a text laid down by law)",
+            )
+        elif r.content.purpose_kind not in text.purpose_kinds:
+            yield Finding(
+                code="LEGAL_TEXT_PURPOSE",
+                severity=BLOCKING,
+                message=f"{ref!r} ({text.label}) does not ground a "
+                f"{r.content.purpose_kind!r} purpose"
+                + (f"; for it: {', '.join(fitting)}" if fitting else ""),
+            )
 
 
 def _field(r: _Request) -> Iterator[Finding]:
@@ -127,8 +181,27 @@ def _holders(r: _Request) -> Iterator[Finding]:
             )
 
 
+def _channel(r: _Request, channels: dict[str, str] | None, default: str | None) -> str | None:
+    """The proper channel for the requesting party, or None when the right is not its own."""
+    return default if channels is None else channels.get(r.requester)
+
+
+def _no_channel(r: _Request, channels: dict[str, str] | None) -> str:
+    if channels is None or r.requester in channels:
+        return ""
+    return f"; {r.requester} has no channel to obtain them"
+
+
 def _forbidden(r: _Request) -> Iterator[Finding]:
     for category in r.categories:
+        if category.held_for is not None and category.exchange == "allowed":
+            yield Finding(
+                code="HELD_FOR_ANOTHER_BODY",
+                severity=BLOCKING,
+                message=f"{category.id!r} is held for {category.held_for.body} "
+                f"({category.held_for.source}), which did not sign the CTG: no exchange under "
+                "it without that body",
+            )
         if category.exchange != "forbidden":
             continue
         if category.sensitivity is Sensitivity.OFFENCE_ART10:
@@ -136,15 +209,20 @@ def _forbidden(r: _Request) -> Iterator[Finding]:
                 code="OFFENCE_DATA",
                 severity=BLOCKING,
                 message=f"{category.id!r} is offence data, outside the CTG (GDPR art. 10): "
-                f"{category.reason}",
-                channel=category.channel or "droit de communication (CSS L114-19 et L114-20)",
+                f"{category.reason}{_no_channel(r, category.channel_for)}",
+                channel=_channel(
+                    r,
+                    category.channel_for,
+                    category.channel or "droit de communication (CSS L114-19 et L114-20)",
+                ),
             )
         else:
             yield Finding(
                 code="CATEGORY_NOT_ALLOWED",
                 severity=BLOCKING,
-                message=f"{category.id!r} is never exchanged under the CTG: {category.reason}",
-                channel=category.channel,
+                message=f"{category.id!r} is never exchanged under the CTG: {category.reason}"
+                f"{_no_channel(r, category.channel_for)}",
+                channel=_channel(r, category.channel_for, category.channel),
             )
 
 
@@ -175,6 +253,24 @@ def _art9(r: _Request) -> Iterator[Finding]:
             message=f"{_ids(special)} is special-category data: it needs a GDPR art. 9(2) "
             f"condition ({conditions}); {given}",
         )
+    if r.policy.legal_texts:
+        grounded = {
+            category
+            for ref in r.content.legal_refs
+            if (text := r.policy.legal_text(ref)) is not None
+            for category in text.art9_categories
+        }
+        for category in special:
+            if category.id not in grounded:
+                texts = [t.id for t in r.policy.legal_texts if category.id in t.art9_categories]
+                yield Finding(
+                    code="ART9_TEXT_MISSING",
+                    severity=BLOCKING,
+                    message=f"{category.id!r} is special-category data: its art. 9(2) "
+                    "condition needs a text of its own that provides for it (GDPR art. 9(2)(b), "
+                    "(g), (h): 'Union or Member State law')"
+                    + (f"; cite {', '.join(texts)}" if texts else "; none is listed"),
+                )
     yield Finding(
         code="SPECIAL_CATEGORY",
         severity=WARNING,
@@ -184,7 +280,7 @@ def _art9(r: _Request) -> Iterator[Finding]:
 
 
 def _retention(r: _Request) -> Iterator[Finding]:
-    days = r.content.retention_days
+    days, archive = r.content.retention_days, r.content.archive_days
     for category in r.allowed:
         if days > category.max_retention_days:
             yield Finding(
@@ -192,6 +288,14 @@ def _retention(r: _Request) -> Iterator[Finding]:
                 severity=BLOCKING,
                 message=f"a retention of {days} days exceeds the {category.max_retention_days} "
                 f"days allowed for {category.id!r} (GDPR art. 5(1)(e))",
+            )
+        if archive > category.max_archive_days:
+            yield Finding(
+                code="ARCHIVE_EXCEEDS_MAX",
+                severity=BLOCKING,
+                message=f"an intermediate archiving of {archive} days exceeds the "
+                f"{category.max_archive_days} days allowed for {category.id!r} (GDPR art. "
+                "5(1)(e); Code du patrimoine L212-2)",
             )
 
 
@@ -206,14 +310,113 @@ def _purpose(r: _Request) -> Iterator[Finding]:
             message=f"a {kind.label.lower()} purpose is incompatible with the purposes the data "
             "were collected for (GDPR art. 5(1)(b) and 6(4))",
         )
+    outside = kind.outside_ctg
+    if outside is not None:
+        yield Finding(
+            code=outside.code,
+            severity=BLOCKING,
+            message=f"a {kind.label.lower()} purpose is outside the CTG: {outside.reason} "
+            f"({outside.source}){_no_channel(r, outside.channel_for)}",
+            channel=outside.channel_for.get(r.requester),
+        )
     if kind.no_nominative_data and r.personal:
         yield Finding(
             code="BULK_OUTREACH_LIST",
             severity=BLOCKING,
             message=f"a nominative list ({_ids(r.personal)}) for outreach goes beyond what the "
             "purpose needs (GDPR art. 5(1)(c))",
-            channel="the holder writes to its own users on the requester's behalf",
+            channel="the holder writes to its own users on the requester's behalf; to tell "
+            "people of benefits they may be entitled to, the purpose of CRPA L114-8 II",
         )
+    if kind.informs_of_rights and r.personal:
+        yield from _informs_of_rights(r)
+
+
+def _informs_of_rights(r: _Request) -> Iterator[Finding]:
+    """CRPA L114-8 II (loi 3DS art. 162): a list to tell people of benefits they may be
+    entitled to, with strict necessity and a right to object (décret n° 2023-361)."""
+    if r.content.necessity is None:
+        yield Finding(
+            code="OUTREACH_NECESSITY_MISSING",
+            severity=BLOCKING,
+            message="a list to inform people of their rights must be strictly necessary to it "
+            "(CRPA L114-8 II): state why the data of each person listed are needed",
+        )
+    if r.content.right_to_object is None:
+        yield Finding(
+            code="OUTREACH_OBJECTION_MISSING",
+            severity=BLOCKING,
+            message="the persons must be told, before the exchange, that they may object to it "
+            "(CRPA L114-8 II; décret n° 2023-361): state how",
+        )
+    yield Finding(
+        code="OUTREACH_RIGHTS",
+        severity=WARNING,
+        message="a list to inform people of benefits they may be entitled to (CRPA L114-8 II): "
+        "only what the information needs, used for it alone, objections honoured before the "
+        "transfer (CNIL délibération n° 2022-101)",
+    )
+
+
+def _decisions(r: _Request) -> Iterator[Finding]:
+    """Individual decisions computed from the data (CRPA L311-3-1; loi Informatique et
+    Libertés art. 47)."""
+    if not r.exchangeable:
+        return
+    automated = r.automated
+    special = r.of(Sensitivity.SPECIAL_ART9)
+    if automated is AutomatedDecision.SOLELY_AUTOMATED and special:
+        yield Finding(
+            code="AUTOMATED_DECISION_ART9",
+            severity=BLOCKING,
+            message=f"an administrative decision taken solely by an algorithm may not rest on "
+            f"special-category data ({_ids(special)}): loi Informatique et Libertés art. 47; "
+            "an agent must decide (declare the decisions 'assisted')",
+        )
+    if automated is not AutomatedDecision.NONE:
+        yield Finding(
+            code="ALGORITHMIC_DECISION",
+            severity=WARNING,
+            message="the decisions these data feed are taken on the basis of an algorithmic "
+            "processing: each must say so explicitly, and the rules and their main features "
+            "are given on request (CRPA L311-3-1); accepting the conditions records where",
+        )
+
+
+def _recipients(r: _Request) -> Iterator[Finding]:
+    """Processors (GDPR art. 28) and onward recipients, as the requester declares them."""
+    if not r.policy.recipients_screened or not r.exchangeable:
+        return
+    for processor in r.content.processors:
+        if processor.contract is None:
+            yield Finding(
+                code="PROCESSOR_WITHOUT_CONTRACT",
+                severity=BLOCKING,
+                message=f"processor {processor.name!r} has no contract reference: a processor "
+                "acts only under a contract or legal act binding it (GDPR art. 28(3))",
+            )
+    for recipient in r.content.onward_recipients:
+        yield Finding(
+            code="ONWARD_RECIPIENT",
+            severity=BLOCKING,
+            message=f"passing the data on to {recipient!r}, another controller, is a new "
+            "disclosure the CTG does not cover (CTG art. 7; GDPR art. 6(1))",
+            channel="that body asks the holder itself, under its own legal basis, or acts as "
+            "the requester's processor under an art. 28 contract",
+        )
+
+
+def _alternatives(r: _Request) -> Iterator[Finding]:
+    asked = {c.id for c in r.allowed}
+    for alternative in r.policy.alternatives:
+        if r.content.purpose_kind in alternative.purpose_kinds and asked & set(
+            alternative.categories
+        ):
+            yield Finding(
+                code=alternative.code,
+                severity=WARNING,
+                message=f"{alternative.message} ({alternative.source})",
+            )
 
 
 def _transfer(r: _Request) -> Iterator[Finding]:
@@ -266,14 +469,23 @@ def _concerns_minors(r: _Request) -> bool:
 
 
 def _matching_keys(r: _Request) -> tuple[Category, ...]:
+    """The direct identifiers that let the requester match; with all nine EDPB criteria, only
+    when it declares it will combine the data with its own files."""
+    if r.policy.screening.all_edpb_criteria and not r.content.combines_with_own_files:
+        return ()
     return tuple(c for c in r.exchangeable if c.id in r.policy.screening.matching_categories)
+
+
+_MONITORING_FREQUENCIES = {Frequency.DAILY, Frequency.WEEKLY, Frequency.MONTHLY}
 
 
 def _dpia_criteria(r: _Request) -> tuple[list[str], bool]:
     """The EDPB criteria the request meets, and whether it is on the CNIL's list."""
     screening = r.policy.screening
-    criteria = []
-    if any(c.sensitivity in _SENSITIVE for c in r.exchangeable):
+    criteria: list[str] = []
+    if screening.all_edpb_criteria and r.exchangeable:
+        criteria += _further_criteria(r)
+    if any(c.sensitivity in SENSITIVE for c in r.exchangeable):
         criteria.append("sensitive or highly personal data")
     if _concerns_minors(r) or any(c.id in screening.vulnerable_categories for c in r.exchangeable):
         criteria.append("vulnerable data subjects")
@@ -288,6 +500,22 @@ def _dpia_criteria(r: _Request) -> tuple[list[str], bool]:
     return criteria, on_list
 
 
+def _further_criteria(r: _Request) -> Iterator[str]:
+    """EDPB WP248 rev.01 criteria 1, 2, 3, 8 and 9 (4 to 7 follow in :func:`_dpia_criteria`)."""
+    content = r.content
+    if content.profiling:
+        yield "evaluation or scoring"
+    if r.automated is AutomatedDecision.SOLELY_AUTOMATED:
+        yield "automated decision with legal or similar effect"
+    monitored = [c for c in r.exchangeable if c.id in r.policy.screening.monitoring_categories]
+    if monitored and content.frequency in _MONITORING_FREQUENCIES:
+        yield "systematic monitoring"
+    if content.new_technology:
+        yield "innovative use or new technology"
+    if content.decides_access:
+        yield "prevents using a service or exercising a right"
+
+
 _RULES: tuple[Rule, ...] = (
     _convention,
     _field,
@@ -298,11 +526,56 @@ _RULES: tuple[Rule, ...] = (
     _art9,
     _retention,
     _purpose,
+    _decisions,
+    _recipients,
+    _alternatives,
     _transfer,
     _perceived,
     _minors,
     _matching,
 )
+
+
+# every code a rule of this module may yield (the policy adds its own: see screening_codes)
+CODES: tuple[str, ...] = (
+    "ALGORITHMIC_DECISION",
+    "ARCHIVE_EXCEEDS_MAX",
+    "ART9_CONDITION_MISSING",
+    "ART9_TEXT_MISSING",
+    "AUTOMATED_DECISION_ART9",
+    "BULK_OUTREACH_LIST",
+    "CATEGORY_NOT_ALLOWED",
+    "CATEGORY_NOT_HELD",
+    "CONVENTION_NOT_IN_FORCE",
+    "DPIA_REQUIRED",
+    "FIELD_NOT_IN_CONVENTION",
+    "HELD_FOR_ANOTHER_BODY",
+    "INCOMPATIBLE_PURPOSE",
+    "LEGAL_BASIS_NOT_ALLOWED",
+    "LEGAL_TEXT_NOT_LISTED",
+    "LEGAL_TEXT_PURPOSE",
+    "MATCHING_DATASETS",
+    "MINORS",
+    "NIR_NOT_AUTHORISED",
+    "NON_EU_TRANSFER",
+    "NO_LEGAL_TEXT",
+    "OFFENCE_DATA",
+    "ONWARD_RECIPIENT",
+    "OUTREACH_NECESSITY_MISSING",
+    "OUTREACH_OBJECTION_MISSING",
+    "OUTREACH_RIGHTS",
+    "PERCEIVED_SENSITIVE",
+    "PROCESSOR_WITHOUT_CONTRACT",
+    "RETENTION_EXCEEDS_MAX",
+    "SPECIAL_CATEGORY",
+)
+
+
+def screening_codes(policy: Policy) -> tuple[str, ...]:
+    """Every code screening under ``policy`` may yield: the module's and the policy's own."""
+    own = [k.outside_ctg.code for k in policy.purpose_kinds if k.outside_ctg is not None]
+    own += [a.code for a in policy.alternatives]
+    return CODES + tuple(dict.fromkeys(own))
 
 
 def screen(policy: Policy, content: RequestContent, convention_problem: str | None) -> Screening:

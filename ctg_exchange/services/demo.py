@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from ..crypto.keys import KeyDir
-from ..domain.models import RequestContent, ReviewOutcome, Role, Verdict
+from ..domain.models import Processor, RequestContent, ReviewOutcome, Role, Verdict
 from ..policy import load_policy, shipped_dir, shipped_policy_path
 from . import auditing, conditions, convention, members, register, requests, review
 from .auditing import audit_verify
@@ -66,14 +66,20 @@ DEMO_REQUEST = RequestContent(
     categories=("numero_allocataire", "quotient_familial"),
     subjects="Familles allocataires dont un enfant est inscrit dans un EAJE municipal de Sceaux",
     legal_basis="art6_1_e",
-    legal_text=(
-        "Code de la santé publique, art. R2324-17 et s. ; lettre circulaire Cnaf n° 2019-005 "
-        "relative au barème national des participations familiales"
-    ),
+    legal_refs=("loi_98_657_art147",),
+    legal_text="Délibération du conseil municipal fixant les tarifs des EAJE (synthétique)",
     retention_days=365,
+    archive_days=1825,  # VS-TARIF: the billing year, then five years archived
     frequency="monthly",
     recipients="Service petite enfance de la Ville (agents de facturation)",
     volume=400,
+    combines_with_own_files=True,  # matched with the town hall's enrolment file
+    processors=(
+        Processor(
+            name="Éditeur du logiciel de facturation (synthétique)",
+            contract="Contrat de sous-traitance RGPD art. 28 n° DEMO-2024-01 (synthétique)",
+        ),
+    ),
 )
 
 

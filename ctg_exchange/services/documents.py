@@ -69,9 +69,10 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         f"- Personnes concernées : {md(c.subjects)}",
         f"- Base légale : {c.legal_basis or '—'}"
         + (f" + {c.art9_condition}" if c.art9_condition else "")
-        + f" — {md(c.legal_text or 'aucun texte')}",
-        f"- Durée de conservation demandée : {c.retention_days} jours ; fréquence : "
-        f"{c.frequency.value}",
+        + f" — {md('; '.join([*c.legal_refs, *filter(None, [c.legal_text])]) or 'aucun texte')}",
+        f"- Durée de conservation demandée : {c.retention_days} jours"
+        + (f", puis {c.archive_days} jours d'archivage intermédiaire" if c.archive_days else "")
+        + f" ; fréquence : {c.frequency.value}",
         f"- Déposée le {request.filed_on} par {request.filed_by} (politique v"
         f"{request.policy_version}) ; AIPD requise : {'oui' if request.dpia_required else 'non'}",
     ]

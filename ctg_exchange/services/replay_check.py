@@ -202,10 +202,16 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         facts = ReceptionFacts(int(seq), text_digest(path), dated(on, at))
         yield "reception", key, facts, None
     for row in tx.replay_rows("destruction"):
-        request_id, number, seq, method, file_sha256, note, on, at = row
+        request_id, number, seq, method, file_sha256, note, on, at, approval = row
         key = (request_id, int(number))
         facts = DestructionFacts(
-            int(seq), method, paths.get(key), file_sha256, _digest(note), dated(on, at)
+            int(seq),
+            method,
+            paths.get(key),
+            file_sha256,
+            _digest(note),
+            dated(on, at),
+            _digest(approval),
         )
         yield "destruction", key, facts, None
     for ref, version, controller, seq, reason, doc in tx.replay_rows("register_version"):

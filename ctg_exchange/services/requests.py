@@ -48,7 +48,7 @@ from .workspace import Workspace
 
 
 def content_digest(content: RequestContent) -> str:
-    return document_digest(content.model_dump(mode="json"))
+    return document_digest(content.digest_document())
 
 
 def parse_content(values: dict[str, Any]) -> RequestContent:

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from ..audit.canonical import text_digest
+from ..audit.law import ARCHIVES_APPROVAL_REQUIRED
 from ..domain.actions import Action
 from ..domain.exchange import Destruction, Reception
 from ..domain.models import Member, Role
 from ..domain.step_payloads import Destroy
-from ..errors import ExchangeError, InvalidInput, NotFound, cut
+from ..errors import ExchangeError, InvalidInput, NotFound, Refused, cut
 from ..exchange.kept import Kept
 from ..store.base import Tx
 from .remoting import RemoteTarget, remotable, said
@@ -82,10 +83,12 @@ def _destroy(
     today: date,
     hashed: str | None = None,
     kept: Kept | None = None,
+    approval: str | None = None,
 ) -> Destruction:
     """Record the attestation; for a purge, hash and delete the file (real pass only), unless
     it was ``hashed`` and deleted already (on the member's machine)."""
     request = load_request(tx, reception.request_id)
+    _ensure_approval(request.content.archive_days, approval, reception)
     path = Path(reception.path)
     delete = method == "purge" and hashed is None
     file_sha256 = hashed
@@ -104,6 +107,7 @@ def _destroy(
             method=method,
             path_sha256=text_digest(reception.path),
             file_sha256=file_sha256,
+            archives_approval_sha256=None if approval is None else text_digest(approval),
         ),
     )
     destruction = Destruction(
@@ -116,6 +120,7 @@ def _destroy(
         path=reception.path,
         file_sha256=file_sha256,
         note=note,
+        archives_approval=approval,
     )
     tx.insert_destruction(destruction, recorder.last_seq)
     if delete and not recorder.dry_run:
@@ -157,14 +162,28 @@ def overdue(session: Session) -> list[Reception]:
     ]
 
 
-def purge(session: Session, dry_run: bool = False) -> PurgeResult:
-    """Delete the acting member's party's received files that are past their deadline."""
+def purge(
+    session: Session, dry_run: bool = False, archives_approval: str | None = None
+) -> PurgeResult:
+    """Delete the acting member's party's received files that are past their deadline; those
+    of a request with intermediate archiving are public archives, eliminated only with the
+    archives service's approval (``archives_approval``, its reference)."""
     remote = session if isinstance(session, RemoteTarget) else None
     # which files, and where: on a hosted workspace, from the member's own verified copy of the
     # log (each path as the receiving member signed it), never from the server's word
-    late = overdue(session if remote is None else remote.verified())
+    reading = session if remote is None else remote.verified()
+    late = overdue(reading)
     due = [r for r in late if Path(r.path).is_file()]
     missing = [r for r in late if not Path(r.path).is_file()]
+    approval = (
+        None
+        if archives_approval is None
+        else required_text(archives_approval, "--archives-approval")
+    )
+    if approval is None:
+        archived = _archived(reading, due)
+        if archived:
+            raise _approval_required(archived)
     if dry_run or not due:
         return PurgeResult(due, [], missing)
     if remote is not None:  # the files are here, the records on the server
@@ -174,22 +193,55 @@ def purge(session: Session, dry_run: bool = False) -> PurgeResult:
             Path(reception.path).unlink()
             deleted.append((reception.request_id, reception.number, hashed))
         try:
-            return PurgeResult(due, record_purge(remote, deleted), missing)
+            return PurgeResult(due, record_purge(remote, deleted, approval), missing)
         except ExchangeError as exc:
             raise Unrecorded(exc, [f"{r}-{n}" for r, n, _ in deleted]) from None
     today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
-        destroyed = [_destroy(tx, recorder, actor, r, "purge", None, today) for r in due]
+        destroyed = [
+            _destroy(tx, recorder, actor, r, "purge", None, today, approval=approval) for r in due
+        ]
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed
 
     return PurgeResult(due, perform(session, operation), missing)
 
 
+def _archived(session: Session, receptions: list[Reception]) -> list[str]:
+    """The deliveries among ``receptions`` whose request asked for intermediate archiving."""
+    with session.workspace.store.transaction() as tx:
+        return [
+            f"{r.request_id}-{r.number}"
+            for r in receptions
+            if load_request(tx, r.request_id).content.archive_days
+        ]
+
+
+def _ensure_approval(archive_days: int, approval: str | None, reception: Reception) -> None:
+    if approval is None and archive_days:
+        raise _approval_required([f"{reception.request_id}-{reception.number}"])
+
+
+def _approval_required(deliveries: list[str]) -> Refused:
+    return Refused(
+        ARCHIVES_APPROVAL_REQUIRED,
+        f"{ARCHIVES_APPROVAL_REQUIRED}: {', '.join(deliveries)} were kept in intermediate "
+        "archiving: they are public archives, "
+        "eliminated only with the approval of the archives service (Code du patrimoine L212-2 "
+        "and R212-14)",
+        hint="ask the archives service for its approval (visa d'élimination), then give its "
+        "reference with --archives-approval",
+    )
+
+
 def _purged(args: dict[str, Any]) -> dict[str, Any]:
     hashes = {hashed for _, _, hashed in args["deleted"]}
-    return {"method": "purge", "file_sha256": lambda found: found in hashes}
+    return {
+        "method": "purge",
+        "file_sha256": lambda found: found in hashes,
+        "archives_approval_sha256": said(args.get("approval")),
+    }
 
 
 @remotable(
@@ -200,7 +252,9 @@ def _purged(args: dict[str, Any]) -> dict[str, Any]:
     expect=_purged,
     checkpoints=True,
 )
-def record_purge(session: Session, deleted: list[tuple[str, int, str]]) -> list[Destruction]:
+def record_purge(
+    session: Session, deleted: list[tuple[str, int, str]], approval: str | None = None
+) -> list[Destruction]:
     """Record the deletion of received files, each (request, delivery, SHA-256 of what was
     deleted), hashed and deleted on the member's machine (a hosted workspace)."""
     today, kept = session.clock.today(), Kept(session.workspace.root)
@@ -210,7 +264,9 @@ def record_purge(session: Session, deleted: list[tuple[str, int, str]]) -> list[
         for request_id, number, hashed in deleted:
             reception = _held(tx, f"{request_id}-{number}", request_id, number)
             destroyed.append(
-                _destroy(tx, recorder, actor, reception, "purge", None, today, hashed, kept)
+                _destroy(
+                    tx, recorder, actor, reception, "purge", None, today, hashed, kept, approval
+                )
             )
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed
@@ -228,27 +284,36 @@ def _held(tx: Tx, delivery_id: str, request_id: str, number: int) -> Reception:
     return reception
 
 
-def attest(session: Session, delivery_id: str, note: str) -> Destruction:
-    """Record that a received copy was deleted by hand."""
+def attest(
+    session: Session, delivery_id: str, note: str, archives_approval: str | None = None
+) -> Destruction:
+    """Record that a received copy was deleted by hand (with the archives service's approval,
+    for a request with intermediate archiving)."""
     if isinstance(session, RemoteTarget):
         here = session.verified()
         with here.workspace.store.transaction() as tx:
             reception = tx.get_reception(*_delivery(delivery_id))
         if reception is not None:
             _gone(reception)  # the file was on this machine
-        return record_attestation(session, delivery_id, note)
-    return perform(session, _attestation(session, delivery_id, note, here=True))
+        return record_attestation(session, delivery_id, note, archives_approval)
+    return perform(session, _attestation(session, delivery_id, note, archives_approval, here=True))
 
 
 @remotable(
     Action.DESTROY,
-    expect=lambda a: {"method": "attest", "text_sha256": said(a["note"])},
+    expect=lambda a: {
+        "method": "attest",
+        "text_sha256": said(a["note"]),
+        "archives_approval_sha256": said(a.get("archives_approval")),
+    },
     checkpoints=True,
 )
-def record_attestation(session: Session, delivery_id: str, note: str) -> Destruction:
+def record_attestation(
+    session: Session, delivery_id: str, note: str, archives_approval: str | None = None
+) -> Destruction:
     """Record that a received copy was deleted by hand, which the member's machine checked (a
     hosted workspace: the file was on it)."""
-    return perform(session, _attestation(session, delivery_id, note, here=False))
+    return perform(session, _attestation(session, delivery_id, note, archives_approval, here=False))
 
 
 def _delivery(delivery_id: str) -> tuple[str, int]:
@@ -266,9 +331,11 @@ def _gone(reception: Reception) -> None:
 
 
 def _attestation(
-    session: Session, delivery_id: str, note: str, *, here: bool
+    session: Session, delivery_id: str, note: str, approval: str | None, *, here: bool
 ) -> Callable[[Tx, Member, Recorder], Destruction]:
     note = required_text(note, "--note")
+    if approval is not None:
+        approval = required_text(approval, "--archives-approval")
     request_id, number = _delivery(delivery_id)
     today, kept = session.clock.today(), Kept(session.workspace.root)
 
@@ -276,7 +343,9 @@ def _attestation(
         reception = _held(tx, delivery_id, request_id, number)
         if here:
             _gone(reception)
-        destroyed = _destroy(tx, recorder, actor, reception, "attest", note, today, None, kept)
+        destroyed = _destroy(
+            tx, recorder, actor, reception, "attest", note, today, None, kept, approval
+        )
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed
 

@@ -57,6 +57,7 @@ from ..exchange.manifest import (
 from ..exchange.pipeline import Progress, RingReader, seal
 from ..fsutil import NewFile
 from ..policy.model import Policy
+from ..policy.screening import SENSITIVE
 from ..store.base import Tx
 from .delivery import (
     approved_columns,
@@ -97,7 +98,11 @@ def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> D
     aggregates = None
     if request.triage is Triage.NON_PERSONAL:
         a = policy.aggregates
-        aggregates = AggregateRules(a.min_cell, a.round_to, a.total_group_by)
+        counted = [policy.category(c) for c in request.content.aggregates_of]
+        # counts of a sensitive category: the larger smallest cell (DOMAIN §3)
+        sensitive = any(c is not None and c.sensitivity in SENSITIVE for c in counted)
+        min_cell = a.min_cell_sensitive if sensitive else a.min_cell
+        aggregates = AggregateRules(min_cell, a.round_to, a.total_group_by)
     return DatasetRules(
         approved=approved_columns(request, policy),
         count_columns=tuple(c for category in categories for c in category.count_columns),

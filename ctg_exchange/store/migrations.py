@@ -276,6 +276,8 @@ _PACKAGE_DOWNLOADS = (
     )""",
     "CREATE INDEX package_downloads_delivery ON package_downloads (request_id, number)",
 )
+# eliminating public archives needs the archives service's approval (Code du patrimoine L212-2)
+_ARCHIVES_APPROVAL = ("ALTER TABLE destructions ADD COLUMN archives_approval TEXT",)
 
 
 def _keep_current_contents(tx: Any) -> None:
@@ -285,7 +287,7 @@ def _keep_current_contents(tx: Any) -> None:
     from ..audit.canonical import document_digest
 
     for request in tx.list_requests():
-        digest = document_digest(request.content.model_dump(mode="json"))
+        digest = document_digest(request.content.digest_document())
         tx.keep_content(request.id, digest, request.content)
 
 
@@ -329,6 +331,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(8, "served workspaces: the nonces of signed calls", _HTTP_NONCES),
     Migration(9, "served workspaces: who downloaded each package", _PACKAGE_DOWNLOADS),
+    Migration(10, "destructions: the archives service's approval", _ARCHIVES_APPROVAL),
 )
 
 LATEST = MIGRATIONS[-1].version

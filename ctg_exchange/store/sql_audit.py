@@ -22,7 +22,8 @@ _REPLAY_ROWS = {
     "reception": "SELECT r.request_id, r.number, r.seq, r.path, r.received_on, e.time "
     "FROM receptions r LEFT JOIN audit_events e ON e.seq = r.seq",
     "destruction": "SELECT d.request_id, d.number, d.seq, d.method, d.file_sha256, d.note, "
-    "d.destroyed_on, e.time FROM destructions d LEFT JOIN audit_events e ON e.seq = d.seq",
+    "d.destroyed_on, e.time, d.archives_approval "
+    "FROM destructions d LEFT JOIN audit_events e ON e.seq = d.seq",
     "register_version": "SELECT ref, version, controller, seq, reason, doc FROM register_versions",
     "recipient": "SELECT recipient, party, added_seq, retired_seq FROM party_recipients",
     "pseudonym_key": "SELECT request_id, sealed FROM pseudonym_keys",

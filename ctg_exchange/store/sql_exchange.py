@@ -136,7 +136,7 @@ class ExchangeQueries:
     def insert_destruction(self, destruction: Destruction, seq: int) -> None:
         self.execute(
             "INSERT INTO destructions (request_id, number, seq, destroyed_on, method, "
-            "file_sha256, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "file_sha256, note, archives_approval) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 destruction.request_id,
                 destruction.number,
@@ -145,13 +145,15 @@ class ExchangeQueries:
                 destruction.method,
                 destruction.file_sha256,
                 destruction.note,
+                destruction.archives_approval,
             ),
         )
 
     def destructions(self) -> list[Destruction]:
         rows = self.execute(
             "SELECT x.request_id, x.number, e.actor, e.time, x.destroyed_on, x.method, r.path, "
-            "x.file_sha256, x.note FROM destructions x JOIN audit_events e ON e.seq = x.seq "
+            "x.file_sha256, x.note, x.archives_approval FROM destructions x "
+            "JOIN audit_events e ON e.seq = x.seq "
             "JOIN receptions r ON r.request_id = x.request_id AND r.number = x.number "
             "ORDER BY x.seq"
         ).fetchall()
@@ -165,6 +167,7 @@ class ExchangeQueries:
             "path",
             "file_sha256",
             "note",
+            "archives_approval",
         )
         return [
             parsed_row(
