@@ -57,6 +57,7 @@ ADMIN_ONLY = (
     "convention.termination",
     "convention.countersignature",
     "convention.withdrawal",
+    "convention.successor",
 )
 ROLE_OF = {
     **dict.fromkeys(ADMIN_ONLY, ("admin",)),

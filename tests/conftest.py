@@ -68,7 +68,7 @@ REQUEST = (
     "--subjects", "Familles fictives inscrites en EAJE (jeu de test)",
     "--legal-basis", "art6_1_e", "--legal-ref", "loi_98_657_art147",
     "--legal-text", "Texte de référence fictif pour les tests",
-    "--retention-days", "365", "--frequency", "monthly",
+    "--retention-days", "365", "--frequency", "monthly", "--combines-with-own-files",
 )  # fmt: skip
 
 

@@ -42,6 +42,7 @@ CONTENT = {
     "subjects": "Familles fictives inscrites en EAJE (jeu de test)",
     "legal_basis": "art6_1_e",
     "legal_refs": ["loi_98_657_art147"],
+    "combines_with_own_files": True,
     "legal_text": "Texte de référence fictif pour les tests",
     "retention_days": 365,
     "frequency": "monthly",

@@ -43,6 +43,7 @@ def test_every_action_has_one_model_and_its_roles() -> None:
 SINCE_RELEASE = {
     Action.COUNTERSIGNATURE,
     Action.WITHDRAWAL,
+    Action.SUCCESSOR,
     Action.ADVISE,
     Action.SUSPEND,
     Action.RESUME,

@@ -62,8 +62,9 @@ def test_in_an_ordinary_workspace_the_filing_day_is_the_events_day(real: Ctg) ->
     ):
         member_keys(real).generate(member, PASSPHRASE, rounds=TEST_KDF_ROUNDS)
         real.ok(*add_args(member, party, role), as_="v.admin")
-    renewal = ("convention", "renew", "--until", "2099-12-31", "--reference", "Test")
-    real.ok(*renewal, as_="v.admin")
+    successor = ("convention", "successor", "--start", "2026-01-01", "--end", "2099-12-31",
+                 "--reference", "Test", "--deliberation", "Test")  # fmt: skip
+    real.ok(*successor, as_="v.admin")
     seq = real.json("convention", "show")["pending"]
     real.ok("convention", "countersign", str(seq), "--reference", "Test", as_="c.admin")
     rid = str(real.json(*REQUEST, as_="v.agent")["id"])
@@ -122,7 +123,8 @@ def test_an_event_dated_in_the_future_is_an_integrity_failure(
     ahead = utc_timestamp(datetime.now(UTC) + timedelta(days=30))
     with monkeypatch.context() as patched:
         patched.setattr(Clock, "now", lambda self: ahead)
-        real.ok("convention", "renew", "--until", "2099-12-31", "--reference", "R", as_="v.admin")
+        real.ok("convention", "successor", "--start", "2026-01-01", "--end", "2099-12-31",
+                "--reference", "R", "--deliberation", "D", as_="v.admin")  # fmt: skip
     seq = max(int(e["seq"]) for e in real.json("audit", "log"))
 
     result = real("audit", "verify")
@@ -130,15 +132,17 @@ def test_an_event_dated_in_the_future_is_an_integrity_failure(
     assert result.stderr.splitlines()[0].startswith(
         f"ctg-exchange: error: audit log broken at event #{seq} by v.admin: DATED_IN_FUTURE: "
     ), result.stderr
+    proposal = real.json("convention", "show")["pending"]
     real.refused(
-        "convention", "terminate", "--on", "2099-06-30", "--reason", "Test",
-        as_="v.admin", contains="CLOCK_BEHIND_LOG: ",
+        "convention", "withdraw", str(proposal), "--reason", "Test", as_="v.admin",
+        contains="CLOCK_BEHIND_LOG: ",
     )  # fmt: skip
 
 
 def test_a_simulated_workspace_may_run_ahead_of_the_real_date(ctg: Ctg) -> None:
-    renewal = ("convention", "renew", "--until", "2099-12-31", "--reference", "R")
-    ctg.ok(*renewal, as_="v.admin", env={"CTG_TODAY": "2098-01-05"})
+    successor = ("convention", "successor", "--start", "2098-01-01", "--end", "2099-12-31",
+                 "--reference", "R", "--deliberation", "D")  # fmt: skip
+    ctg.ok(*successor, as_="v.admin", env={"CTG_TODAY": "2098-01-05"})
     assert ctg("audit", "verify").exit_code == 0
 
 

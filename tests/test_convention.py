@@ -1,5 +1,5 @@
 """The convention's life: expiry (Art. 10), express renewal, avenants (Art. 11), termination
-(Art. 12), and the lapse of requests not yet exchanged."""
+(Art. 12), the successor convention, and the lapse of requests not yet exchanged."""
 
 from __future__ import annotations
 
@@ -16,6 +16,15 @@ from conftest import REQUEST, SHIPPED_POLICY, Ctg
 RENEWAL = ("convention", "renew", "--until", "2029-12-31",
            "--reference", "Délibérations fictives de reconduction (test)")  # fmt: skip
 COUNTERSIGN_REFERENCE = "Décision fictive du conseil d'administration (test)"
+SUCCESSOR = ("convention", "successor", "--start", "2026-01-01", "--end", "2030-12-31",
+             "--reference", "CTG Sceaux – Caf 92, 2026-2030 (fictive)",
+             "--deliberation", "Délibération fictive du conseil municipal (test)")  # fmt: skip
+
+
+# Article 12: a breach, a month after the formal notice (either party); a modification made
+# without an avenant, at once (the Caf)
+BREACH = ("convention", "terminate", "--case", "breach", "--notice-date", "2025-05-01")
+WITHOUT_AVENANT = ("convention", "terminate", "--case", "modification_without_avenant")
 
 
 def pending(ctg: Ctg) -> int:
@@ -42,7 +51,7 @@ def agreed(
     return countersign(ctg, countersigner, env)
 
 
-def test_todays_date_refuses_filing_until_a_renewal_is_recorded(
+def test_todays_date_refuses_filing_until_a_successor_convention_is_adopted(
     ctg: Ctg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CTG_TODAY")  # the real date: after the shipped convention ended
@@ -57,42 +66,54 @@ def test_todays_date_refuses_filing_until_a_renewal_is_recorded(
     shown = ctg.json("convention", "show")
     assert (shown["status"], shown["end"], shown["days_left"]) == ("expired", "2025-12-31", None)
 
-    ctg.refused(*RENEWAL, as_="v.agent", contains="only an admin records the convention's life")
-    proposed = " ".join(ctg.ok(*RENEWAL, as_="v.admin").stderr.split())
+    # after its end it is not renewed: the parties adopt a new convention
+    ctg.refused(
+        *RENEWAL,
+        as_="v.admin",
+        contains="RENEWAL_AFTER_END: the convention ended on 2025-12-31: it renews only by "
+        "express decision before its end (Article 10)",
+    )
+    ctg.refused(*SUCCESSOR, as_="v.agent", contains="only an admin records the convention's life")
+    proposed = " ".join(ctg.ok(*SUCCESSOR, as_="v.admin").stderr.split())
+    assert "successor convention from 2026-01-01 to 2030-12-31 proposed as #" in proposed
     assert "takes effect when an admin of caf92 countersigns it" in proposed
     seq = pending(ctg)
 
     # proposed by one party, it changes nothing: filing is still refused
     ctg.refused(*REQUEST, as_="v.agent", contains="CONVENTION_NOT_IN_FORCE: ")
     shown = ctg.json("convention", "show")
-    assert (shown["status"], shown["end"]) == ("expired", "2025-12-31")
+    assert (shown["status"], shown["end"], shown["successor"]) == ("expired", "2025-12-31", None)
     assert shown["changes"][0]["status"] == "pending"
+    assert shown["changes"][0]["deliberation"] == SUCCESSOR[-1]
     assert "awaits the countersignature of caf92" in " ".join(
         ctg.ok("convention", "show").stdout.split()
     )
     countersigning = ("convention", "countersign", str(seq), "--reference", COUNTERSIGN_REFERENCE)
-    ctg.refused(*countersigning, as_="v.admin", contains="BOTH_PARTIES: the renewal #")
+    ctg.refused(*countersigning, as_="v.admin", contains="BOTH_PARTIES: the successor convention #")
     ctg.refused(*countersigning, as_="c.agent", contains="only an admin records")
     blank = ("convention", "countersign", str(seq), "--reference", " ")
     ctg.refused(*blank, as_="c.admin", contains="--reference must not be empty")
     zero = ctg("convention", "countersign", "0", "--reference", "x", as_="c.admin")
     assert zero.exit_code == 2 and "0 is not in the range x>=1" in zero.stderr
-    ctg.refused(*RENEWAL, as_="c.admin", contains="PROPOSAL_PENDING: the renewal #")
+    ctg.refused(*SUCCESSOR, as_="c.admin", contains="PROPOSAL_PENDING: the successor convention #")
 
     ctg.ok(*countersigning, as_="c.admin")
 
     assert ctg.file_request().startswith(f"DX-{today.year}-")
     shown = ctg.json("convention", "show")
-    assert (shown["status"], shown["end"], shown["pending"]) == ("in_force", "2029-12-31", None)
-    assert shown["days_left"] == (date(2029, 12, 31) - today).days
+    assert (shown["status"], shown["start"], shown["end"], shown["pending"]) == (
+        "in_force", "2026-01-01", "2030-12-31", None
+    )  # fmt: skip
+    assert shown["successor"] == seq
+    assert shown["days_left"] == (date(2030, 12, 31) - today).days
     change = shown["changes"][0]
-    assert (change["kind"], change["status"], change["party"]) == (
-        "renewal",
-        "in_effect",
-        "ville_sceaux",
-    )
+    assert (change["kind"], change["status"], change["party"], change["until"]) == (
+        "successor", "in_effect", "ville_sceaux", "2030-12-31"
+    )  # fmt: skip
     assert change["countersigned_reference"] == COUNTERSIGN_REFERENCE
-    assert "renewal until 2029-12-31" in ctg.ok("convention", "show").stdout
+    rendered = " ".join(ctg.ok("convention", "show").stdout.split())
+    assert "2026-01-01 → 2030-12-31, successor convention #" in rendered
+    assert f"deliberation — {SUCCESSOR[-1]}" in rendered
     ctg.refused(*countersigning, as_="c.admin", contains="is already in effect")
     verified = ctg("audit", "verify")
     assert verified.exit_code == 0, verified.output
@@ -146,11 +167,11 @@ def test_approving_and_accepting_are_refused_once_the_convention_has_ended(ctg: 
     )
 
 
-def test_open_requests_lapse_when_an_ended_convention_is_renewed(ctg: Ctg) -> None:
+def test_open_requests_lapse_when_a_successor_convention_takes_effect(ctg: Ctg) -> None:
     rid = ctg.file_request()
     after = {"CTG_TODAY": "2026-03-01"}
-    ctg.ok(*RENEWAL, as_="v.admin", env=after)
-    assert ctg.show(rid)["status"] == "filed"  # the renewal is not in effect yet
+    ctg.ok(*SUCCESSOR, as_="v.admin", env=after)
+    assert ctg.show(rid)["status"] == "filed"  # the successor is not in effect yet
     assert countersign(ctg, "c.admin", env=after)["lapsed"] == [rid]
     shown = ctg.show(rid)
     assert shown["status"] == "lapsed"
@@ -182,15 +203,7 @@ def test_termination_lapses_open_requests(ctg: Ctg) -> None:
     ctg.advance(rejected, "opinion_given")
     ctg.ok("decide", "reject", rejected, "--reason", "Hors besoin", as_="c.controller")
 
-    result = ctg.json(
-        "convention",
-        "terminate",
-        "--on",
-        "2025-06-02",
-        "--reason",
-        "Dénonciation (test)",
-        as_="c.admin",
-    )
+    result = ctg.json(*BREACH, "--on", "2025-06-02", "--reason", "Manquement (test)", as_="c.admin")
 
     assert result["lapsed"] == [filed, approved]
     assert result["status"] == "terminated"
@@ -207,15 +220,10 @@ def test_termination_lapses_open_requests(ctg: Ctg) -> None:
     )
     ctg.refused(*RENEWAL, as_="v.admin", contains="a terminated convention is not renewed")
     ctg.refused(
-        "convention",
-        "terminate",
-        "--on",
-        "2025-07-01",
-        "--reason",
-        "x",
-        as_="v.admin",
-        contains="already terminated",
-    )
+        *BREACH, "--on", "2025-07-01", "--reason", "x", as_="v.admin",
+        contains="TERMINATION_NOT_ALLOWED: the convention is already terminated with effect "
+        "from 2025-06-02 (Article 12)",
+    )  # fmt: skip
     verified = ctg("audit", "verify")
     assert verified.exit_code == 0, verified.output
 
@@ -223,14 +231,9 @@ def test_termination_lapses_open_requests(ctg: Ctg) -> None:
 def test_a_future_termination_lets_requests_run_until_its_date(ctg: Ctg) -> None:
     rid = ctg.file_request()
     result = ctg.json(
-        "convention",
-        "terminate",
-        "--on",
-        "2025-09-01",
-        "--reason",
-        "Préavis de six mois (test)",
-        as_="v.admin",
-    )
+        "convention", "terminate", "--case", "denunciation", "--notice-date", "2025-02-28",
+        "--on", "2025-09-01", "--reason", "Préavis de six mois (test)", as_="v.admin",
+    )  # fmt: skip
     assert result["lapsed"] == []
     assert result["status"] == "in_force"
     assert result["last_day"] == "2025-08-31"
@@ -321,7 +324,7 @@ def test_audit_verifies_after_renew_amend_and_terminate(ctg: Ctg, tmp_path: Path
     avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 45")
     amending = ("convention", "amend", "--policy", str(avenant), "--reference", "Avenant n° 1")
     agreed(ctg, *amending, by="c.admin", countersigner="v.admin")
-    ctg.ok("convention", "terminate", "--on", "2025-06-02", "--reason", "Accord", as_="v.admin")
+    ctg.ok(*BREACH, "--on", "2025-06-02", "--reason", "Manquement", as_="v.admin")
 
     verify = ctg("audit", "verify")
 
@@ -345,7 +348,7 @@ def test_a_proposal_is_withdrawn_or_declined_and_never_takes_effect(
     withdrawing = ("convention", "withdraw", str(seq), "--reason", "Erreur de date (test)")
     ctg.refused(*withdrawing, as_="v.agent", contains="only an admin records")
     ctg.refused("convention", "withdraw", "999", "--reason", "x", as_="v.admin",
-                contains="no renewal or avenant #999")  # fmt: skip
+                contains="no renewal, avenant or successor convention #999")  # fmt: skip
     assert "(renewal until 2029-12-31) withdrawn" in " ".join(
         ctg.ok(*withdrawing, as_="v.admin").stderr.split()
     )
@@ -381,7 +384,7 @@ def test_an_avenant_is_not_countersigned_once_the_termination_took_effect(
     avenant = _avenant(tmp_path, "opinion_deadline_days: 30", "opinion_deadline_days: 20")
     ctg.ok("convention", "amend", "--policy", str(avenant), "--reference", "Av", as_="c.admin")
     seq = pending(ctg)
-    ctg.ok("convention", "terminate", "--on", "2025-06-02", "--reason", "Fin", as_="c.admin")
+    ctg.ok(*WITHOUT_AVENANT, "--on", "2025-06-02", "--reason", "Fin", as_="c.admin")
     ctg.refused(
         "convention", "countersign", str(seq), "--reference", "x", as_="v.admin",
         contains="a terminated convention is not amended",

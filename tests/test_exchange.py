@@ -659,6 +659,8 @@ def test_non_personal_aggregates_follow_the_policy(keyed: Ctg, tmp_path: Path) -
             "diagnostic",
             "--category",
             "statistiques_agregees",
+            "--aggregates-of",
+            "composition_familiale",
             "--subjects",
             "Aucune",
             "--retention-days",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_exchange import keyed, send  # noqa: F401  (the fixture, and the send helper)
@@ -49,7 +50,7 @@ def test_counts_of_a_sensitive_category_need_the_larger_smallest_cell(
 ) -> None:
     """Point 11: ``min_cell_sensitive`` (11) applies to counts of perceived-sensitive data."""
     ctg = keyed
-    plain = _approved_aggregates(ctg)
+    plain = _approved_aggregates(ctg, "--aggregates-of", "composition_familiale")
     sensitive = _approved_aggregates(ctg, "--aggregates-of", "prime_activite")
     dataset = tmp_path / "agg.csv"
     dataset.write_text(HEADER + "familles,Blagis,2025,40\nfamilles,Centre,2025,10\n")
@@ -60,6 +61,11 @@ def test_counts_of_a_sensitive_category_need_the_larger_smallest_cell(
     )  # fmt: skip
     assert send(ctg, plain, dataset)["rows"] == 2  # 10 is enough for ordinary counts
     assert ctg.show(sensitive)["aggregates_of"] == ["prime_activite"]
+
+
+def test_counts_that_do_not_say_what_they_count_are_refused(ctg: Ctg) -> None:
+    """Without ``aggregates_of`` the right smallest cell cannot be chosen: refused."""
+    ctg.refused(*AGGREGATES, as_="v.agent", contains="filing refused: COUNTS_UNDECLARED")
 
 
 def test_an_unknown_counted_category_is_refused(ctg: Ctg) -> None:
@@ -153,7 +159,9 @@ def test_a_policy_written_before_the_list_keeps_its_free_text_rule() -> None:
     assert "NO_LEGAL_TEXT" not in screen(older, with_text, None).codes
     shipped = screen(POLICY, with_text, None).codes
     assert "LEGAL_TEXT_NOT_LISTED" in shipped
-    assert "MATCHING_DATASETS" not in shipped
+    assert "MATCHING_UNDECLARED" in shipped  # the requester must say whether it matches
+    declared = with_text.model_copy(update={"combines_with_own_files": False})
+    assert "MATCHING_DATASETS" not in screen(POLICY, declared, None).codes
 
 
 def test_every_content_field_has_its_option() -> None:
@@ -318,3 +326,56 @@ def test_the_rules_page_names_every_rule_with_its_source() -> None:
             assert f'"{code}"' in source, f"{code} is not a rule the code applies"
     page = (root / "docs" / "regles.md").read_text(encoding="utf-8")
     assert all(f"`{code}`" in page for code in listed)
+
+
+def _approved(**content: object) -> Any:
+    from ctg_exchange.domain.models import ExchangeRequest
+    from ctg_exchange.domain.recommendations import Condition
+
+    base = {
+        "to": "caf92", "field": "petite_enfance", "purpose": "p", "purpose_kind": "pricing",
+        "categories": ["quotient_familial"], "subjects": "s", "retention_days": 365,
+        "frequency": "monthly",
+    }  # fmt: skip
+    return ExchangeRequest.model_validate(
+        {
+            "id": "DX-2026-0001",
+            "status": "conditions_accepted",
+            "from_party": "ville_sceaux",
+            "content": {**base, **content},
+            "filed_by": "v.agent",
+            "filed_on": "2026-01-05",
+            "filed_at": "2026-01-05T09:00:00Z",
+            "updated_at": "2026-01-05T09:00:00Z",
+            "policy_version": 1,
+            "conditions": [Condition(source=1, kind="max_retention_days", text="x", value=180)],
+        }  # fmt: skip
+    )
+
+
+def test_the_dpos_ceiling_bounds_use_and_archiving_together() -> None:
+    """An adopted ``max_retention_days`` is "at most N days", archiving included."""
+    from ctg_exchange.services.delivery import retention_days
+
+    assert retention_days(_approved(archive_days=1825)) == 180
+    assert retention_days(_approved(retention_days=90, archive_days=60)) == 150
+
+
+@pytest.mark.parametrize(
+    ("declared", "message"),
+    [
+        ({"processors": [{"name": f"Éditeur {i}", "contract": "c"} for i in range(21)]},
+         "at most 20 items"),
+        ({"processors": [{"name": "Éditeur", "contract": "a"}, {"name": "éditeur"}]},
+         "processor listed twice: Éditeur"),
+        ({"onward_recipients": ["Association", "Association"]},
+         "recipient listed twice: Association"),
+        ({"processors": [{"name": "x" * 301, "contract": "c"}]}, "at most 300 characters"),
+    ],
+)  # fmt: skip
+def test_declarations_are_bounded(declared: dict[str, Any], message: str) -> None:
+    from ctg_exchange.errors import InvalidInput
+    from ctg_exchange.services.requests import parse_content
+
+    with pytest.raises(InvalidInput, match=message):
+        parse_content({**_approved().content.model_dump(mode="json"), **declared})

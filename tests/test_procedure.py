@@ -20,6 +20,7 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
         "MINORS",
         "ALGORITHMIC_DECISION",
         "QF_PER_FAMILY_CHANNEL",
+        "MATCHING_DATASETS",
         "DPIA_REQUIRED",
     }
     assert filed["dpia_required"] is True

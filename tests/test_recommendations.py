@@ -204,6 +204,7 @@ def test_a_non_personal_request_skips_the_dpo(ctg: Ctg) -> None:
         "request", "new", "--to", "caf92", "--field", "parentalite",
         "--purpose", "Diagnostic de territoire à partir d'effectifs communaux (test)",
         "--purpose-kind", "diagnostic", "--category", "statistiques_agregees",
+        "--aggregates-of", "composition_familiale",
         "--subjects", "Aucune personne identifiable", "--retention-days", "1825",
         "--frequency", "yearly", as_="v.agent",
     )  # fmt: skip

@@ -48,8 +48,8 @@ def accepted(ctg: Ctg) -> str:
 
 def test_import_loads_each_partys_fiches_and_a_second_import_changes_nothing(ctg: Ctg) -> None:
     first = ctg.json("register", "import", str(REGISTRY), as_="v.dpo")
-    assert first["added"] == ["VS-ALSH", "VS-EAJE", "VS-RAM", "VS-TARIF"]
-    assert first["skipped"] == ["CAF92-BONUS", "CAF92-PARTENAIRES", "CAF92-STATS"]
+    assert first["added"] == ["VS-ALSH", "VS-CTGX", "VS-EAJE", "VS-RAM", "VS-TARIF"]
+    assert first["skipped"] == ["CAF92-BONUS", "CAF92-CTGX", "CAF92-PARTENAIRES", "CAF92-STATS"]
     before = ctg.snapshot()
     again = ctg.json("register", "import", str(REGISTRY), as_="v.dpo")
     assert again["unchanged"] == first["added"] and not again["added"] and not again["updated"]
@@ -63,14 +63,34 @@ def test_import_loads_each_partys_fiches_and_a_second_import_changes_nothing(ctg
     )
 
 
-def test_shipped_baseline_is_complete(registered: Ctg) -> None:
-    assert registered("register", "check").exit_code == 0
+def test_shipped_baseline_lacks_only_what_each_party_must_fill_in(registered: Ctg) -> None:
+    result = registered("register", "check")
+    assert result.exit_code == 1
+    placeholder = "is a placeholder to replace with the fact (Art. 30(1))"
+    contact = (
+        "dpo: PLACEHOLDER_CONTACT: the policy's DPO contact is an example (`example: true`): the "
+        "register must name the DPO and their contact details (Art. 30(1)(a), Art. 37(7))"
+    )
+    assert result.stdout.splitlines() == [
+        "VS-ALSH: processors[0].name: PLACEHOLDER_VALUE: 'À compléter (éditeur du logiciel "
+        f"enfance et du portail fa…' {placeholder}",
+        "VS-ALSH: processors[0].contract: PLACEHOLDER_VALUE: 'À compléter (contrat ou clauses "
+        f"de sous-traitance, RGPD a…' {placeholder}",
+        "VS-EAJE: processors[0].name: PLACEHOLDER_VALUE: 'À compléter (éditeur du logiciel "
+        f"petite enfance)' {placeholder}",
+        "VS-EAJE: processors[0].contract: PLACEHOLDER_VALUE: 'À compléter (contrat ou clauses "
+        f"de sous-traitance, RGPD a…' {placeholder}",
+        f"ville_sceaux: {contact}",
+        f"caf92: {contact}",
+    ]
     refs = [e["ref"] for e in registered.json("register", "list")]
     assert refs == [
         "CAF92-BONUS",
+        "CAF92-CTGX",
         "CAF92-PARTENAIRES",
         "CAF92-STATS",
         "VS-ALSH",
+        "VS-CTGX",
         "VS-EAJE",
         "VS-RAM",
         "VS-TARIF",
@@ -161,13 +181,20 @@ def test_check_names_what_is_incomplete(registered: Ctg, tmp_path: Path) -> None
     result = registered("register", "check", "--controller", "ville_sceaux")
 
     assert result.exit_code == 1
-    assert result.stdout.splitlines() == [
-        "VS-CCAS: data[0].retention: retention period unset (Art. 30(1)(f))",
-        "VS-CCAS: legal_basis.art9: special-category data without an Art. 9(2) condition",
-        "VS-CCAS: dpia_ref: a DPIA is required and no DPIA reference is recorded (Art. 35)",
-        'VS-CCAS: recipients[0].type: recipient "Commission d\'aides" has no type',
+    assert [line for line in result.stdout.splitlines() if line.startswith("VS-CCAS")] == [
+        "VS-CCAS: data[0].retention: RETENTION_UNSET: retention period unset (Art. 30(1)(f))",
+        "VS-CCAS: legal_basis.art9: ART9_CONDITION_MISSING: special-category data without an "
+        "Art. 9(2) condition",
+        "VS-CCAS: dpia_ref: DPIA_REF_MISSING: a DPIA is required and no DPIA reference is "
+        "recorded (Art. 35)",
+        'VS-CCAS: recipients[0].type: RECIPIENT_TYPE_MISSING: recipient "Commission d\'aides" '
+        "has no type",
     ]
-    assert registered("register", "check", "--controller", "caf92").exit_code == 0
+    caf = registered("register", "check", "--controller", "caf92")
+    assert caf.exit_code == 1
+    assert [line.split(": ")[:3] for line in caf.stdout.splitlines()] == [
+        ["caf92", "dpo", "PLACEHOLDER_CONTACT"]
+    ]
 
 
 def test_every_change_is_a_version_and_nothing_is_deleted(registered: Ctg, tmp_path: Path) -> None:
@@ -264,7 +291,14 @@ def test_accepting_conditions_feeds_both_registers(registered: Ctg) -> None:
         "exchange": rid,
     }
     assert rid in caf["exchanges"]
-    assert registered("register", "check").exit_code == 0
+    # the new fiche is complete: what check flags is only what the baseline leaves open
+    result = registered("register", "check", "--json")
+    assert result.exit_code == 1
+    checked = json.loads(result.stdout)
+    assert checked["findings"] and all(
+        f["code"].startswith("PLACEHOLDER_") and f["subject"] != new["ref"]
+        for f in checked["findings"]
+    )
     # re-importing the baseline keeps what the procedure added
     registered.ok("register", "import", str(REGISTRY), as_="c.dpo")
     assert rid in registered.json("register", "show", "CAF92-PARTENAIRES")["exchanges"]
@@ -285,8 +319,9 @@ def test_a_dpia_reference_is_required_before_transfer(registered: Ctg) -> None:
 def test_a_lapsed_exchange_annotates_its_fiches(registered: Ctg) -> None:
     rid = accepted(registered)
     registered.ok(
-        "convention", "terminate", "--on", "2025-06-02", "--reason", "Test", as_="v.admin"
-    )
+        "convention", "terminate", "--case", "breach", "--notice-date", "2025-05-01",
+        "--on", "2025-06-02", "--reason", "Test", as_="v.admin",
+    )  # fmt: skip
     assert registered.show(rid)["status"] == "lapsed"
     for ref in (f"VS-{rid}", "CAF92-PARTENAIRES"):
         notes = registered.json("register", "show", ref)["notes"]
@@ -334,6 +369,7 @@ def test_xlsx_has_the_list_and_one_sheet_per_fiche(registered: Ctg, tmp_path: Pa
     assert book.sheetnames == [
         "Liste des traitements",
         "CAF92-BONUS",
+        "CAF92-CTGX",
         "CAF92-PARTENAIRES",
         "CAF92-STATS",
     ]

@@ -696,8 +696,8 @@ def test_both_parties_agree_a_renewal_from_their_own_machines(
     agreed = at("caf", "convention", "countersign", seq, "--reference", "Décision du CA",
                 as_="c.admin")  # fmt: skip
     assert (agreed["end"], agreed["change"]["status"]) == ("2029-12-31", "in_effect")
-    at("caf", "convention", "terminate", "--on", "2028-06-30", "--reason", "Préavis",
-       as_="c.admin")  # fmt: skip
+    at("caf", "convention", "terminate", "--case", "denunciation", "--notice-date", "2025-06-02",
+       "--on", "2028-06-30", "--reason", "Préavis", as_="c.admin")  # fmt: skip
     assert at("ville", "convention", "show", as_="v.dpo")["last_day"] == "2028-06-29"
     assert ctg("audit", "verify").exit_code == 0
 

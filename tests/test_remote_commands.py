@@ -46,6 +46,12 @@ def test_the_register_is_kept_from_afar(ctg: Ctg, parties: Parties, tmp_path: Pa
     assert [(v["version"], v["changed_by"], v["reason"]) for v in history][-1] == (
         2, "c.dpo", "Durée revue"
     )  # fmt: skip
+    # checked on the Caf's own copy: its fiches are complete but for the example DPO contact
+    checked = at.run("caf", "register", "check", "--controller", "caf92", "--json", as_="c.dpo")
+    assert checked.exit_code == 1
+    assert [(f["subject"], f["code"]) for f in json.loads(checked.stdout)["findings"]] == [
+        ("caf92", "PLACEHOLDER_CONTACT")
+    ]
     verified = ctg("audit", "verify")
     assert verified.exit_code == 0, verified.output
 
@@ -67,6 +73,34 @@ def test_an_avenant_is_proposed_and_countersigned_from_afar(
     assert proposed["change"]["status"] == "pending"
     assert agreed["change"]["status"] == "in_effect" and agreed["policy_version"] == 2
     assert ctg.show(ctg.file_request())["policy_version"] == 2
+
+
+def test_a_termination_and_a_successor_convention_from_afar(ctg: Ctg, parties: Parties) -> None:
+    """The Caf terminates at once (a modification without an avenant, Article 12); the town
+    hall proposes the convention that follows, the Caf countersigns it: each from its own
+    machine, through the same signed calls."""
+    at = parties
+    rid = str(at("ville", *REQUEST, as_="v.agent")["id"])
+    refused = at.run("ville", "convention", "terminate", "--case", "modification_without_avenant",
+                     "--on", "2025-06-02", "--reason", "Test", as_="v.admin")  # fmt: skip
+    ended = at("caf", "convention", "terminate", "--case", "modification_without_avenant",
+               "--on", "2025-06-02", "--reason", "Sans avenant", as_="c.admin")  # fmt: skip
+    proposed = at("ville", "convention", "successor", "--start", "2025-06-02", "--end",
+                  "2029-12-31", "--reference", "CTG 2025-2029", "--deliberation",
+                  "Délibération du conseil municipal", as_="v.admin")  # fmt: skip
+    seq = str(proposed["change"]["seq"])
+    agreed = at("caf", "convention", "countersign", seq, "--reference", "Décision du CA",
+                as_="c.admin")  # fmt: skip
+
+    assert refused.exit_code == 1 and "TERMINATION_CAF_ONLY" in refused.stderr
+    assert (ended["status"], ended["lapsed"]) == ("terminated", [rid])
+    assert proposed["change"]["status"] == "pending"
+    assert (agreed["status"], agreed["start"], agreed["end"]) == (
+        "in_force", "2025-06-02", "2029-12-31"
+    )  # fmt: skip
+    assert ctg.show(rid)["status"] == "lapsed"
+    assert ctg.show(ctg.file_request())["status"] == "filed"
+    assert ctg.json("audit", "verify")["ok"] is True
 
 
 def test_checkpoints_and_exports_are_signed_from_the_members_copy(

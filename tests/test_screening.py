@@ -33,6 +33,8 @@ def request(**fields: Any) -> RequestContent:
     return RequestContent.model_validate({**base, **fields})
 
 
+ALONE = {"combines_with_own_files": False}  # not matched with the requester's files
+MATCHED = {"combines_with_own_files": True}
 SERVICE = {"purpose_kind": "service_delivery", "legal_refs": ["crpa_l114_8_i"]}
 STATS = {"purpose_kind": "statistics", "legal_refs": ["css_l263_1"]}
 SOCIAL = {"purpose_kind": "social_support", "legal_refs": ["casf_l123_5"]}
@@ -48,8 +50,31 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
     "territorial diagnosis from commune-level counts": (
         request(field="parentalite", purpose_kind="diagnostic",
                 categories=["statistiques_agregees"], legal_basis=None, legal_refs=[],
-                retention_days=1825, frequency="yearly"),
+                retention_days=1825, frequency="yearly", aggregates_of=["composition_familiale"]),
         set(), "non_personal",
+    ),
+    "counts that do not say what they count": (
+        request(field="parentalite", purpose_kind="diagnostic",
+                categories=["statistiques_agregees"], legal_basis=None, legal_refs=[],
+                retention_days=1825, frequency="yearly"),
+        {"COUNTS_UNDECLARED"}, "non_personal",
+    ),
+    "counts of social workers' assessments and of the RSA": (
+        request(field="accompagnement_social", purpose_kind="diagnostic",
+                categories=["statistiques_agregees"], legal_basis=None, legal_refs=[],
+                retention_days=1825, frequency="yearly",
+                aggregates_of=["evaluation_sociale", "minima_sociaux_rsa"]),
+        {"CATEGORY_NOT_ALLOWED", "HELD_FOR_ANOTHER_BODY"}, "non_personal",
+    ),
+    "counts of crèche attendance asked of the Caf": (
+        request(field="petite_enfance", purpose_kind="diagnostic",
+                categories=["statistiques_agregees"], legal_basis=None, legal_refs=[],
+                retention_days=1825, frequency="yearly", aggregates_of=["frequentation_eaje_alsh"]),
+        {"CATEGORY_NOT_HELD"}, "non_personal",
+    ),
+    "contact details, not saying whether they will be matched": (
+        request(field="parentalite", **SERVICE, categories=["identite_contact"]),
+        {"MATCHING_UNDECLARED", "MATCHING_DATASETS"}, "personal",
     ),
     "Caf funding of structures from attendance (Bonus territoire)": (
         request(to="ville_sceaux", **STATS, categories=["frequentation_eaje_alsh"],
@@ -57,7 +82,7 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         {"MINORS"}, "personal",
     ),
     "the NIR to identify families": (
-        request(field="acces_aux_droits", **SERVICE, categories=["nir"]),
+        request(**ALONE, field="acces_aux_droits", **SERVICE, categories=["nir"]),
         {"NIR_NOT_AUTHORISED"}, "personal",
     ),
     "fraud suspicions asked by the town hall to check a municipal aid": (
@@ -76,9 +101,9 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         {"ART9_CONDITION_MISSING", "SPECIAL_CATEGORY", "DPIA_REQUIRED"}, "personal",
     ),
     "disability flag with Art. 9(2)(b), its text and contact details": (
-        request(field="handicap", purpose_kind="service_delivery", legal_refs=["casf_l114_1_1"],
-                categories=["identite_contact", "handicap_droit_flag"],
-                art9_condition="art9_2_b"),
+        request(**ALONE, field="handicap", purpose_kind="service_delivery",
+                legal_refs=["casf_l114_1_1"], art9_condition="art9_2_b",
+                categories=["identite_contact", "handicap_droit_flag"]),
         {"SPECIAL_CATEGORY", "DPIA_REQUIRED"}, "personal",
     ),
     "disability flag with Art. 9(2)(b) on a general text only": (
@@ -92,7 +117,7 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         "personal",
     ),
     "prime d'activité recipients' addresses for a mailing": (
-        request(field="acces_aux_droits", purpose_kind="outreach", legal_refs=[],
+        request(**ALONE, field="acces_aux_droits", purpose_kind="outreach", legal_refs=[],
                 categories=["identite_contact", "prime_activite"], frequency="once"),
         {"BULK_OUTREACH_LIST", "LEGAL_TEXT_NOT_LISTED", "PERCEIVED_SENSITIVE", "DPIA_REQUIRED"},
         "personal",
@@ -102,14 +127,14 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         {"HELD_FOR_ANOTHER_BODY", "PERCEIVED_SENSITIVE", "DPIA_REQUIRED"}, "personal",
     ),
     "families to tell of the prime d'activité, under CRPA L114-8 II": (
-        request(field="acces_aux_droits", purpose_kind="information_droits",
+        request(**ALONE, field="acces_aux_droits", purpose_kind="information_droits",
                 legal_refs=["crpa_l114_8_ii"], categories=["identite_contact"],
                 frequency="once", necessity="Seules les familles sans droit ouvert (fictif)",
                 right_to_object="Courrier préalable avec un mois pour s'opposer (fictif)"),
         {"OUTREACH_RIGHTS"}, "personal",
     ),
     "families to tell of their rights, without necessity or objection": (
-        request(field="acces_aux_droits", purpose_kind="information_droits",
+        request(**ALONE, field="acces_aux_droits", purpose_kind="information_droits",
                 legal_refs=["crpa_l114_8_ii"], categories=["identite_contact"],
                 frequency="once"),
         {"OUTREACH_RIGHTS", "OUTREACH_NECESSITY_MISSING", "OUTREACH_OBJECTION_MISSING"},
@@ -124,7 +149,7 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         QF_PRICING | {"ARCHIVE_EXCEEDS_MAX", "DPIA_REQUIRED"}, "personal",
     ),
     "contact details for a municipal campaign": (
-        request(field="acces_aux_droits", purpose_kind="electoral",
+        request(**ALONE, field="acces_aux_droits", purpose_kind="electoral",
                 categories=["identite_contact"], frequency="once"),
         {"INCOMPATIBLE_PURPOSE", "LEGAL_TEXT_PURPOSE"}, "personal",
     ),
@@ -142,7 +167,7 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         {"CATEGORY_NOT_ALLOWED"}, "personal",
     ),
     "rent arrears to prevent evictions": (
-        request(field="logement", **SOCIAL, volume=120,
+        request(**ALONE, field="logement", **SOCIAL, volume=120,
                 categories=["identite_contact", "logement_impayes_expulsion"]),
         {"PERCEIVED_SENSITIVE", "DPIA_REQUIRED"}, "personal",
     ),
@@ -166,10 +191,10 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         {"CATEGORY_NOT_HELD", "MINORS", "DPIA_REQUIRED"}, "personal",
     ),
     "the numéro allocataire the town hall's EAJE files record, asked by the Caf (FILOUE)": (
-        request(to="ville_sceaux", **STATS,
+        request(**MATCHED, to="ville_sceaux", **STATS,
                 categories=["numero_allocataire", "frequentation_eaje_alsh"], retention_days=365,
                 frequency="yearly"),
-        {"MINORS"}, "personal",
+        {"MINORS", "MATCHING_DATASETS", "DPIA_REQUIRED"}, "personal",
     ),
     "the AEEH attestations the town hall's crèches hold, asked by the Caf": (
         request(to="ville_sceaux", **{**STATS, "legal_refs": ["csp_l2324_1"]},
@@ -188,12 +213,13 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
     ),
     "aggregates sent to an analytics service outside the EU": (
         request(field="parentalite", purpose_kind="statistics",
-                categories=["statistiques_agregees"], transfer_outside_eu=True),
+                categories=["statistiques_agregees"], transfer_outside_eu=True,
+                aggregates_of=["composition_familiale"]),
         {"NON_EU_TRANSFER"}, "non_personal",
     ),
     "family composition of 12,000 families for school pricing": (
-        request(field="enfance", categories=["numero_allocataire", "composition_familiale"],
-                volume=12000),
+        request(**ALONE, field="enfance", volume=12000,
+                categories=["numero_allocataire", "composition_familiale"]),
         {"MINORS", "ALGORITHMIC_DECISION", "DPIA_REQUIRED"}, "personal",
     ),
     "crèche fee with the AEEH reduction computed by the scale alone": (
@@ -370,6 +396,7 @@ def test_findings_are_stored_and_recomputed_on_amendment(ctg: Ctg) -> None:
         "PERCEIVED_SENSITIVE",
         "ALGORITHMIC_DECISION",
         "QF_PER_FAMILY_CHANNEL",
+        "MATCHING_DATASETS",
         "DPIA_REQUIRED",
     }
     ctg.refused(

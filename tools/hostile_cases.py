@@ -270,11 +270,45 @@ def _lapse_in_force(place: Place) -> Any:
     return VERIFY
 
 
-@case("renewal by one party, then a filing after the end")
-def _pending_renewal(place: Place) -> Any:
-    place.ok("convention", "renew", "--until", "2029-12-31", "--reference", "R", as_="v.admin",
+@case("successor convention by one party, then a filing after the end")
+def _pending_successor(place: Place) -> Any:
+    place.ok("convention", "successor", "--start", "2026-01-01", "--end", "2030-12-31",
+             "--reference", "R", "--deliberation", "D", as_="v.admin",
              CTG_TODAY="2026-02-02")  # fmt: skip
     return REQUEST, {"as_": "v.agent", "CTG_TODAY": "2026-02-02"}
+
+
+@case("a renewal after the end (rules 3: a successor convention instead)")
+def _renewal_after_end(place: Place) -> Any:
+    return ("convention", "renew", "--until", "2029-12-31", "--reference", "R"), {
+        "as_": "v.admin", "CTG_TODAY": "2026-02-02"
+    }  # fmt: skip
+
+
+@case("modified copy: a renewal signed after the end")
+def _renewal_after_end_forged(place: Place) -> Any:
+    from ctg_exchange.policy.convention import ConventionState
+
+    with modified(ConventionState, "renewal_too_late", lambda *args: None):
+        place.ok("convention", "renew", "--until", "2029-12-31", "--reference", "R",
+                 as_="v.admin", CTG_TODAY="2026-02-02")  # fmt: skip
+    return VERIFY
+
+
+@case("the town hall terminates at once (Article 12: the Caf's alone)")
+def _termination_by_the_town_hall(place: Place) -> Any:
+    return ("convention", "terminate", "--case", "modification_without_avenant", "--on", DAY,
+            "--reason", "R"), {"as_": "v.admin"}  # fmt: skip
+
+
+@case("modified copy: a dénonciation without its six months")
+def _short_denunciation(place: Place) -> Any:
+    from ctg_exchange.services import termination
+
+    with modified(termination, "why_not_terminated", lambda *args: None):
+        place.ok("convention", "terminate", "--case", "denunciation", "--notice-date", DAY,
+                 "--on", "2025-07-01", "--reason", "R", as_="v.admin")  # fmt: skip
+    return VERIFY
 
 
 @case("modified copy dates its event a month ahead")
@@ -287,8 +321,8 @@ def _future(place: Place) -> Any:
     _real_workspace(place)  # a rehearsal's dates may run ahead by design
     ahead = utc_timestamp(datetime.now(UTC) + timedelta(days=30))
     with modified(Clock, "now", lambda self: ahead):
-        place.ok("convention", "renew", "--until", "2099-12-31", "--reference", "R",
-                 as_="v.admin")  # fmt: skip
+        place.ok("convention", "successor", "--start", "2026-01-01", "--end", "2099-12-31",
+                 "--reference", "R", "--deliberation", "D", as_="v.admin")  # fmt: skip
     return VERIFY
 
 

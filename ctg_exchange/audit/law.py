@@ -12,7 +12,10 @@ the policy version and the convention as the log had them then:
   ``CONVENTION_NOT_IN_FORCE``…) refuses the event, and the findings, triage and DPIA flag it
   records must be the screening's;
 - an approval, an acceptance of the conditions, a delivery: the convention in force that day;
-- a delivery: a retention deadline no later than the request's retention allows.
+- a delivery: a retention deadline no later than the request's retention allows;
+- the convention's life: a renewal within its term, an avenant to a convention neither ended
+  (rules 3) nor terminated, a successor convention only once it has ended (rules 3), a
+  termination in a case of Article 12, by the party the case allows, after its notice (rules 3).
 
 The same functions serve the services and the replay (:func:`~ctg_exchange.policy.screening.
 screen`, :class:`~ctg_exchange.policy.convention.ConventionState`), so they cannot drift.
@@ -30,12 +33,15 @@ from ..domain.actions import Action
 from ..domain.dates import procedure_date
 from ..errors import ExchangeError, ReplayError
 from ..policy.convention import (
+    AVENANT_NOT_ALLOWED,
     CONVENTION_NOT_IN_FORCE,
     ChangeKind,
     ConventionChange,
     ConventionState,
+    Refusal,
 )
 from ..policy.screening import screen
+from ..policy.termination import why_not_terminated
 
 if TYPE_CHECKING:
     from ..domain.models import RequestContent
@@ -51,8 +57,6 @@ RETENTION_DEADLINE = "RETENTION_DEADLINE"
 POLICY_VERSION = "POLICY_VERSION"
 SCREENING_RECORDED = "SCREENING_RECORDED"
 CONTENT_MISSING = "CONTENT_MISSING"
-RENEWAL_NOT_ALLOWED = "RENEWAL_NOT_ALLOWED"
-AVENANT_NOT_ALLOWED = "AVENANT_NOT_ALLOWED"
 LAPSE_IN_FORCE = "LAPSE_IN_FORCE"
 ARCHIVES_APPROVAL_REQUIRED = "ARCHIVES_APPROVAL_REQUIRED"
 
@@ -72,19 +76,25 @@ def refused(rule: str, message: str) -> ReplayError:
     return ReplayError(f"{rule}: {message}", rule=rule)
 
 
+def _refuse(why: Refusal | None) -> None:
+    if why is not None:
+        raise refused(why.rule, why.message)
+
+
 @dataclass
 class LawCheck:
     law: Law
     version: int = 1  # the policy version in force, as the log's avenants moved it
     changes: list[ConventionChange] = field(default_factory=list)
     retention: dict[str, int] = field(default_factory=dict)  # request -> days, as filed
+    rules: int = 2  # the log's, from its genesis
     archived: set[str] = field(default_factory=set)  # requests with intermediate archiving
 
     def convention(self) -> ConventionState | None:
         policy = self.law.policy(self.version)
-        return (
-            None if policy is None else ConventionState(policy, self.version, tuple(self.changes))
-        )
+        if policy is None:
+            return None
+        return ConventionState(policy, self.version, tuple(self.changes), self.rules)
 
     def check(self, event: Event, payload: p.Payload) -> None:
         """Refuse ``event`` if a rule of the procedure would have: ``ReplayError`` with its code."""
@@ -100,10 +110,13 @@ class LawCheck:
         if isinstance(payload, p.Countersignature) and payload.kind == "renewal":
             renewal = payload.effective
         if renewal is not None:
-            state = self.convention()
-            why = None if state is None else state.why_not_renewed(renewal, day)
-            if why is not None:
-                raise refused(RENEWAL_NOT_ALLOWED, why)
+            self._renewable(renewal, day)
+        if isinstance(payload, p.Successor) or (
+            isinstance(payload, p.Countersignature) and payload.kind == "successor"
+        ):
+            self._succeeded(payload.effective, payload.until, day)
+        if isinstance(payload, p.Termination):
+            self._terminable(event, payload, day)
         if payload.action is Action.LAPSE:
             state = self.convention()
             if state is not None and state.why_not_in_force(day) is None:
@@ -138,14 +151,34 @@ class LawCheck:
                     f"allows from {day}",
                 )
 
+    def _renewable(self, until: date, day: date) -> None:
+        """A renewal until ``until`` proposed or countersigned on ``day``: within the term."""
+        state = self.convention()  # None: the stored policy differs from the log (compared)
+        _refuse(None if state is None else state.renewal_refusal(until, day))
+
+    def _succeeded(self, start: date, until: date | None, day: date) -> None:
+        """A successor convention proposed or countersigned on ``day``: once the one it follows
+        has ended, for a period after it."""
+        state = self.convention()
+        _refuse(None if state is None else state.why_no_successor(start, until or start, day))
+
+    def _terminable(self, event: Event, payload: p.Termination, day: date) -> None:
+        """A termination in a case of Article 12, by a party that case allows, after its
+        notice (rules 3)."""
+        state = self.convention()
+        if state is not None:
+            party = state.policy.party(event.party)
+            kind = None if party is None else party.kind
+            notice, effective = payload.notice_date, payload.effective
+            _refuse(why_not_terminated(state, payload.case, kind, notice, effective, day))
+
     def _amendable(self, payload: p.Amendment | p.Countersignature, day: date) -> None:
-        """An avenant of a convention not terminated that day, keeping its id and parties."""
+        """An avenant of a convention neither ended (rules 3) nor terminated that day, keeping
+        its id and parties."""
         state = self.convention()
         if state is None:
             return  # the stored policy differs from the log: the comparison names it
-        why = state.why_not_amended(day)
-        if why is not None:
-            raise refused(AVENANT_NOT_ALLOWED, why)
+        _refuse(state.avenant_refusal(day))
         if isinstance(payload, p.Amendment):
             new = self.law.policy(payload.policy.version)
             if new is not None and new.party_ids != state.policy.party_ids:
@@ -230,4 +263,5 @@ def change_of(
         party=event.party,
         policy_version=version,
         agreed_seq=event.seq if at_once else None,
+        until=payload.until if isinstance(payload, p.Successor) else None,
     )

@@ -127,6 +127,8 @@ class Replay:
         self.procedure = payload.procedure
         self._declare(member)
         payload.apply(self.book, event)
+        if self.law is not None:
+            self.law.rules = self.rules
         self._dated(event)  # after declaring: the rest of the log is still checked
         if self.rules >= 2:
             self._roles_allowed(member.roles)
@@ -163,6 +165,8 @@ class Replay:
             raise ReplayError(f"unknown action {event.action!r}") from None
         if action in CONVENTION_ANSWERS and self.rules < 2:
             raise ReplayError(f"a log begun by 0.1.0 (rules 1) has no {action}")
+        if action is Action.SUCCESSOR and self.rules < 3:
+            raise ReplayError(f"a log verified by rules {self.rules} has no {action}")
         payload = parsed(action, event)
         subject = self._policy_id if action in CONVENTION_ACTIONS else payload.subject_of()
         if subject is not None and event.subject != subject:
@@ -308,7 +312,7 @@ class Replay:
         payload.apply(self.book, event)
         if wrong is not None:
             raise wrong
-        if not isinstance(payload, p.Renewal | p.Amendment):
+        if not isinstance(payload, p.Renewal | p.Amendment | p.Successor):
             return
         bilateral = self.rules >= 2
         version = payload.policy.version if isinstance(payload, p.Amendment) else None
@@ -351,10 +355,17 @@ class Replay:
             self._allowed(lambda: ensure_countersigner(change, actor.party))
             facts = self.book.convention_change[change.seq]
             policy = self.book.policy.get(change.policy_version or 0)
-            said = (facts.kind, facts.effective, facts.reference_sha256, policy and policy.sha256)
+            said = (
+                facts.kind,
+                facts.effective,
+                facts.until,
+                facts.reference_sha256,
+                policy and policy.sha256,
+            )
             repeated = (
                 payload.kind,
                 payload.effective.isoformat(),
+                None if payload.until is None else payload.until.isoformat(),
                 payload.proposal_reference_sha256,
                 payload.policy_sha256,
             )

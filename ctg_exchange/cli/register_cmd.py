@@ -198,7 +198,14 @@ def edit(path: Path, reason: str) -> None:
 @click.option("--controller", metavar="PARTY", help="Only this controller's fiches.")
 @common_options
 def check(controller: str | None) -> None:
-    """Lint the register for completeness (Art. 30(1)); exit 1 with one line per problem.
+    """Lint the register for completeness (Art. 30); exit 1 with one line per finding.
+
+    Each line reads `FICHE-OR-PARTY: field: CODE: message`. Besides each fiche's missing
+    fields, it flags the policy's example DPO contacts and values left "à compléter"
+    (PLACEHOLDER_CONTACT, PLACEHOLDER_VALUE), a processor without its Art. 28 contract
+    (PROCESSOR_CONTRACT_MISSING), special-category data a structure collects that its fiche
+    does not declare (SENSITIVE_UNDECLARED, STRUCTURE_FICHE_MISSING), and a party with no
+    fiche for this tool's own processing (TOOL_FICHE_MISSING).
 
     \b
     Example:
@@ -209,10 +216,16 @@ def check(controller: str | None) -> None:
     opts = options()
     found = check_register(opts.reading_workspace(), controller)
     if opts.json:
-        emit_json({"ok": not found, "problems": found})
+        emit_json(
+            {
+                "ok": not found,
+                "problems": [str(f) for f in found],
+                "findings": [f.__dict__ for f in found],
+            }
+        )
     else:
-        for line in found:
-            click.echo(line)
+        for finding in found:
+            click.echo(str(finding))
         if not found:
             say("[green]✓[/] the register is complete")
     if found:

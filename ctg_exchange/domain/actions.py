@@ -42,6 +42,7 @@ class Action(StrEnum):
     RENEWAL = "convention.renewal"
     AMENDMENT = "convention.amendment"
     TERMINATION = "convention.termination"
+    SUCCESSOR = "convention.successor"
     COUNTERSIGNATURE = "convention.countersignature"
     WITHDRAWAL = "convention.withdrawal"
     ENCRYPTION_KEY = "keys.encryption"
@@ -50,7 +51,9 @@ class Action(StrEnum):
 
 
 MEMBERSHIP = frozenset({Action.INIT, Action.MEMBER_ADD, Action.MEMBER_REVOKE})
-CONVENTION_CHANGES = frozenset({Action.RENEWAL, Action.AMENDMENT, Action.TERMINATION})
+CONVENTION_CHANGES = frozenset(
+    {Action.RENEWAL, Action.AMENDMENT, Action.TERMINATION, Action.SUCCESSOR}
+)
 # what both parties agreed changes only with both signatures: a renewal or an avenant proposed
 # by one party's admin is countersigned by the other's, or withdrawn
 CONVENTION_ANSWERS = frozenset({Action.COUNTERSIGNATURE, Action.WITHDRAWAL})
@@ -108,6 +111,7 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     Action.RENEWAL: _ADMIN,
     Action.AMENDMENT: _ADMIN,
     Action.TERMINATION: _ADMIN,
+    Action.SUCCESSOR: _ADMIN,
     Action.COUNTERSIGNATURE: _ADMIN,
     Action.WITHDRAWAL: _ADMIN,
     Action.ENCRYPTION_KEY: _ADMIN,

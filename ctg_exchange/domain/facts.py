@@ -231,6 +231,10 @@ class ConventionChangeFacts:
     agreed_reference_sha256: str | None = None  # the countersigning party's decision
     withdrawn_seq: int | None = None
     withdrawn_reason_sha256: str | None = None
+    until: str | None = None  # a successor's last day
+    deliberation_sha256: str | None = None  # a successor's proposing party's deliberation
+    case: str | None = None  # a termination's case under Article 12 (rules 3)
+    notice_date: str | None = None  # a termination's notice
 
 
 @dataclass(frozen=True, slots=True)

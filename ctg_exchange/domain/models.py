@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
     ValidationInfo,
     field_validator,
 )
@@ -134,11 +135,15 @@ class AutomatedDecision(StrEnum):
     SOLELY_AUTOMATED = "solely_automated"  # the computation decides (a tariff from a scale)
 
 
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+MAX_DECLARED = 20  # processors, or onward recipients, one request declares
+
+
 class Processor(Frozen):
     """A processor acting for the requester (GDPR art. 28): a software vendor, a host."""
 
-    name: Text
-    contract: OptionalText = None  # the reference of the art. 28 contract
+    name: Name
+    contract: Annotated[Name | None, BeforeValidator(_blank_is_none)] = None  # art. 28 contract
 
 
 # fields added after release 0.1.0's requests: left out of the digest while at their default,
@@ -187,21 +192,34 @@ class RequestContent(Frozen):
     profiling: StrictBool = False  # evaluation or scoring of the persons (EDPB criterion 1)
     decides_access: StrictBool = False  # the result opens or bars a service or a right (9)
     new_technology: StrictBool = False  # an innovative use or new technology (criterion 8)
-    combines_with_own_files: StrictBool = False  # matched against the requester's files (6)
-    processors: tuple[Processor, ...] = ()
-    onward_recipients: tuple[Text, ...] = ()  # other controllers the requester passes it to
+    # matched against the requester's own files (criterion 6); None: not declared
+    combines_with_own_files: StrictBool | None = None
+    processors: tuple[Processor, ...] = Field(default=(), max_length=MAX_DECLARED)
+    # other controllers the requester would pass the data on to
+    onward_recipients: tuple[Name, ...] = Field(default=(), max_length=MAX_DECLARED)
     necessity: OptionalText = None  # CRPA L114-8 II: why a nominative list is strictly needed
     right_to_object: OptionalText = None  # how the persons are told they may object
 
-    @field_validator("categories", "legal_refs", "aggregates_of")
+    @field_validator("categories", "legal_refs", "aggregates_of", "onward_recipients")
     @classmethod
     def _unique(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         duplicates = sorted({c for c in value if value.count(c) > 1})
         if duplicates:
-            what = {"categories": "category", "legal_refs": "legal text"}.get(
-                info.field_name or "", "category"
-            )
+            what = {
+                "categories": "category",
+                "legal_refs": "legal text",
+                "onward_recipients": "recipient",
+            }.get(info.field_name or "", "category")
             raise ValueError(f"{what} listed twice: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("processors")
+    @classmethod
+    def _one_each(cls, value: tuple[Processor, ...]) -> tuple[Processor, ...]:
+        names = [p.name.casefold() for p in value]
+        twice = sorted({p.name for p in value if names.count(p.name.casefold()) > 1})
+        if twice:
+            raise ValueError(f"processor listed twice: {', '.join(twice)}")
         return value
 
     @property

@@ -154,9 +154,11 @@ class Procedure(Frozen):
 
     rules: Literal[2, 3] = Field(
         description="2: audit verify re-applies every rule (separation of duties, screening, "
-        "the convention in force, dates from the events' times); 3: also reasons to approve "
-        "after an out_of_scope opinion, and the Art. 14 information (and CRPA L311-3-1 "
-        "mention) at the acceptance of the conditions"
+        "the convention in force, dates from the events' times); 3: besides, a renewal only "
+        "before the end, then a successor convention; no avenant to an ended convention; "
+        "a termination in a case of Article 12, with its notice; reasons to approve after an "
+        "out_of_scope opinion, and the Art. 14 information (and CRPA L311-3-1 mention) at the "
+        "acceptance of the conditions"
     )
     clock: Literal["real", "simulated"] = Field(
         description="simulated: a rehearsal, whose dates CTG_TODAY sets (shown on every output)"
@@ -214,12 +216,13 @@ class MemberRevoke(Payload):
 
 # -- the convention, keys, the register --------------------------------------------------------
 class ConventionChange(Payload):
-    """Renewal (Article 10), avenant (Article 11) or termination (Article 12)."""
+    """Renewal (Article 10), avenant (Article 11), termination (Article 12), or successor
+    convention (rules 3)."""
 
     subject = "policy id"
     effective: Day = Field(
         description="renewal: the new last day; avenant: its date; termination: the first day "
-        "no longer in force"
+        "no longer in force; successor: its first day in force"
     )
     reference_sha256: Sha256
 
@@ -264,16 +267,46 @@ class Termination(ConventionChange):
     action = Action.TERMINATION
     kind: Literal["termination"]
     reason_sha256: Sha256
+    case: (
+        Literal["breach", "breach_of_law", "modification_without_avenant", "denunciation"] | None
+    ) = Field(None, description="its case under Article 12 (rules 3); left out when null")
+    notice_date: Day | None = Field(
+        None, description="the formal notice's or the dénonciation's date; left out when null"
+    )
+    omitted_when_none = frozenset({"case", "notice_date"})
 
     def apply(self, book: FactBook, event: Logged) -> None:
         super().apply(book, event)
         book.convention_change[event.seq] = replace(
-            book.convention_change[event.seq], agreed_seq=event.seq
+            book.convention_change[event.seq],
+            agreed_seq=event.seq,
+            case=self.case,
+            notice_date=None if self.notice_date is None else self.notice_date.isoformat(),
+        )
+
+
+class Successor(ConventionChange):
+    """A new convention once the last has ended (rules 3), for a new period: proposed by one
+    party's admin with its deliberation, in effect once the other's countersigns with its own."""
+
+    action = Action.SUCCESSOR
+    kind: Literal["successor"]
+    until: Day = Field(description="its last day")
+    previous_end: Day = Field(description="the last day the convention it follows was in force")
+    deliberation_sha256: Sha256 = Field(description="of the proposing party's deliberation")
+
+    def apply(self, book: FactBook, event: Logged) -> None:
+        super().apply(book, event)
+        book.convention_change[event.seq] = replace(
+            book.convention_change[event.seq],
+            until=self.until.isoformat(),
+            deliberation_sha256=self.deliberation_sha256,
         )
 
 
 class ProposalAnswer(Payload):
-    """The other party's countersignature of a renewal or avenant, or its withdrawal."""
+    """The other party's countersignature of a renewal, avenant or successor, or its
+    withdrawal."""
 
     subject = "policy id"
     proposal: Number = Field(description="the sequence number of the renewal or avenant")
@@ -290,12 +323,13 @@ class Countersignature(ProposalAnswer):
     repeats what it countersigns, so the signature binds it."""
 
     action = Action.COUNTERSIGNATURE
-    kind: Literal["renewal", "amendment"]
+    kind: Literal["renewal", "amendment", "successor"]
     effective: Day = Field(description="the proposal's")
+    until: Day | None = Field(None, description="a successor's last day; left out when null")
     proposal_reference_sha256: Sha256 = Field(description="of the proposal's reference")
     policy_sha256: Sha256 | None = Field(None, description="of the avenant's policy file")
     reference_sha256: Sha256 = Field(description="of the countersigning party's decision")
-    omitted_when_none = frozenset({"policy_sha256"})
+    omitted_when_none = frozenset({"policy_sha256", "until"})
 
     def apply(self, book: FactBook, event: Logged) -> None:
         found = self.proposal_facts(book)
@@ -340,7 +374,10 @@ class RegisterVersion(Payload):
     ref: EntryRef
     controller: Ref
     version: Number = Field(description="1 for a new fiche, then one more per change")
-    doc_sha256: Sha256 = Field(description="of the canonical JSON of the whole fiche")
+    doc_sha256: Sha256 = Field(
+        description="of the canonical JSON of the whole fiche (`processors` and "
+        "`ctg_exchange_tool`, added after 0.1.0, left out while empty or false)"
+    )
     reason_sha256: Sha256
 
     def subject_of(self) -> str | None:

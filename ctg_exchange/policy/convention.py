@@ -1,8 +1,15 @@
-"""The convention's life: validity, express renewals, avenants, termination (Articles 10-12).
+"""The convention's life: validity, express renewals, avenants, termination (Articles 10-12),
+and, once it has ended, the successor convention both parties adopt.
 
 The policy file states the original validity; what happened since (renewals, avenants,
-termination) is recorded in the workspace as signed events. :class:`ConventionState` combines
-them and answers the one question the procedure keeps asking: is the convention in force today?
+termination, successors) is recorded in the workspace as signed events. :class:`ConventionState`
+combines them and answers the one question the procedure keeps asking: is the convention in
+force today?
+
+From rules 3 (:data:`~ctg_exchange.domain.payloads.RULES`) a renewal is decided while the
+convention runs: once it has ended, the parties sign a new convention, with new deliberations
+(a *successor*), and an ended convention takes no avenant either. A log verified by earlier
+rules keeps them: there a renewal after the end was accepted.
 """
 
 from __future__ import annotations
@@ -13,20 +20,44 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from ..domain.payloads import RULES
 from ..errors import NotAuthorised, Refused
 from .model import Policy
 
 CONVENTION_NOT_IN_FORCE = "CONVENTION_NOT_IN_FORCE"
+# rules 3 (Article 10): a renewal once the convention has ended is a new convention, with new
+# deliberations; an ended convention takes no avenant (Article 11)
+RENEWAL_AFTER_END = "RENEWAL_AFTER_END"
+AVENANT_AFTER_END = "AVENANT_AFTER_END"
+RENEWAL_NOT_ALLOWED = "RENEWAL_NOT_ALLOWED"  # terminated, or not a later end
+AVENANT_NOT_ALLOWED = "AVENANT_NOT_ALLOWED"  # terminated, or another convention's
+# a successor convention follows one that has ended (expired or terminated), for a new period
+SUCCESSOR_WHILE_IN_FORCE = "SUCCESSOR_WHILE_IN_FORCE"
+SUCCESSOR_PERIOD = "SUCCESSOR_PERIOD"
 # Articles 10 and 11: a renewal (express decision) and an avenant bind both parties, so one
 # party's admin proposes and the other's countersigns; one proposal at a time
 BOTH_PARTIES = "BOTH_PARTIES"
 PROPOSAL_PENDING = "PROPOSAL_PENDING"
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why the procedure refuses a step of the convention's life: the rule's code and a
+    message that names the article."""
+
+    rule: str
+    message: str
+
+    def error(self, hint: str | None = None) -> Refused:
+        """As the services raise it: ``CODE: message``."""
+        return Refused(self.rule, f"{self.rule}: {self.message}", hint=hint)
+
+
 class ChangeKind(StrEnum):
     RENEWAL = "renewal"  # Article 10: express renewal, until a date
     AMENDMENT = "amendment"  # Article 11: an avenant, a new policy version
     TERMINATION = "termination"  # Article 12: no longer in force from a date
+    SUCCESSOR = "successor"  # a new convention, adopted by both parties once the last ended
 
 
 class ConventionStatus(StrEnum):
@@ -42,7 +73,9 @@ class ConventionChange:
 
     seq: int
     kind: ChangeKind
-    effective: date  # renewal: the new last day; avenant: its date; termination: first day out
+    # renewal: the new last day; avenant: its date; termination: first day out; successor: its
+    # first day in force
+    effective: date
     reference: str
     by: str
     at: str
@@ -55,6 +88,10 @@ class ConventionChange:
     agreed_reference: str | None = None
     withdrawn_seq: int | None = None
     withdrawn_reason: str | None = None
+    until: date | None = None  # a successor's last day
+    deliberation: str | None = None  # a successor's: the proposing party's deliberation
+    case: str | None = None  # a termination's case under Article 12 (rules 3)
+    notice: date | None = None  # a termination's formal notice (mise en demeure, or dénonciation)
 
     @property
     def in_effect(self) -> bool:
@@ -89,10 +126,16 @@ class ConventionChange:
             "countersigned_reference": self.agreed_reference,
             "withdrawn_seq": self.withdrawn_seq,
             "withdrawn_reason": self.withdrawn_reason,
+            "until": None if self.until is None else self.until.isoformat(),
+            "deliberation": self.deliberation,
+            "case": self.case,
+            "notice_date": None if self.notice is None else self.notice.isoformat(),
         }
 
     def describe(self) -> str:
-        what = "avenant" if self.kind is ChangeKind.AMENDMENT else self.kind.value
+        what = {ChangeKind.AMENDMENT: "avenant", ChangeKind.SUCCESSOR: "successor convention"}.get(
+            self.kind, self.kind.value
+        )
         return f"the {what} #{self.seq} proposed by {self.by} ({self.party})"
 
 
@@ -122,11 +165,14 @@ def ensure_countersigner(change: ConventionChange, party: str) -> None:
 class ConventionState:
     """The convention under ``policy`` (the version in effect) and its recorded changes, of
     which only those in effect count: a renewal or an avenant awaiting the other party's
-    countersignature changes nothing."""
+    countersignature changes nothing. Once a successor convention is in effect, the period it
+    opens is the one in force: the renewals and termination of the period before no longer
+    count. ``rules``: those the workspace's log is verified by."""
 
     policy: Policy
     policy_version: int
     changes: tuple[ConventionChange, ...] = ()
+    rules: int = RULES
 
     @property
     def in_effect(self) -> tuple[ConventionChange, ...]:
@@ -138,18 +184,43 @@ class ConventionState:
         return next((c for c in self.changes if c.pending), None)
 
     @property
+    def successor(self) -> ConventionChange | None:
+        """The successor convention in effect that opened the current period, if any."""
+        adopted = [c for c in self.in_effect if c.kind is ChangeKind.SUCCESSOR]
+        return max(adopted, key=lambda c: c.agreed_seq or 0, default=None)
+
+    @property
+    def period(self) -> tuple[ConventionChange, ...]:
+        """The changes in effect of the current period: those that took effect after its
+        successor convention did (all, before any successor)."""
+        successor = self.successor
+        if successor is None:
+            return self.in_effect
+        opened = successor.agreed_seq or 0
+        return tuple(c for c in self.in_effect if (c.agreed_seq or 0) > opened)
+
+    @property
     def start(self) -> date:
-        return self.policy.validity.start
+        successor = self.successor
+        return self.policy.validity.start if successor is None else successor.effective
+
+    @property
+    def first_end(self) -> date:
+        """The last day the current period was signed for, before any renewal."""
+        successor = self.successor
+        if successor is None or successor.until is None:
+            return self.policy.validity.end
+        return successor.until
 
     @property
     def end(self) -> date:
         """The last day of validity, renewals in effect included (termination aside)."""
-        renewals = [c.effective for c in self.in_effect if c.kind is ChangeKind.RENEWAL]
-        return max([self.policy.validity.end, *renewals])
+        renewals = [c.effective for c in self.period if c.kind is ChangeKind.RENEWAL]
+        return max([self.first_end, *renewals])
 
     @property
     def termination(self) -> ConventionChange | None:
-        return next((c for c in self.in_effect if c.kind is ChangeKind.TERMINATION), None)
+        return next((c for c in self.period if c.kind is ChangeKind.TERMINATION), None)
 
     def why_not_amended(self, today: date) -> str | None:
         """Why an avenant cannot be proposed or take effect on ``today``: once a termination
@@ -162,6 +233,18 @@ class ConventionState:
             )
         return None
 
+    def avenant_too_late(self, today: date) -> Refusal | None:
+        """Rules 3: why no avenant is proposed or takes effect on ``today``, the convention
+        having ended (Article 11 amends a convention in force; after the end, a new one is
+        signed: `convention successor`)."""
+        if self.rules < 3 or self.status(today) is not ConventionStatus.EXPIRED:
+            return None
+        return Refusal(
+            AVENANT_AFTER_END,
+            f"the convention ended on {self.end} (Article 10): an ended convention is not "
+            "amended (Article 11); the parties adopt a new one (`convention successor`)",
+        )
+
     def why_not_renewed(self, until: date, today: date) -> str | None:
         """Why a renewal until ``until`` cannot be proposed or take effect on ``today``."""
         if self.termination is not None:
@@ -173,6 +256,62 @@ class ConventionState:
             return f"--until {until} must be after the current end, {self.end}"
         if until < today:
             return f"--until {until} is already past"
+        return None
+
+    def renewal_refusal(self, until: date, today: date) -> Refusal | None:
+        """Why a renewal until ``until`` is not proposed or does not take effect on ``today``."""
+        why = self.why_not_renewed(until, today)
+        return self.renewal_too_late(today) or (
+            None if why is None else Refusal(RENEWAL_NOT_ALLOWED, why)
+        )
+
+    def avenant_refusal(self, today: date) -> Refusal | None:
+        """Why an avenant is not proposed or does not take effect on ``today``."""
+        why = self.why_not_amended(today)
+        return self.avenant_too_late(today) or (
+            None if why is None else Refusal(AVENANT_NOT_ALLOWED, why)
+        )
+
+    def renewal_too_late(self, today: date) -> Refusal | None:
+        """Rules 3: why no renewal is proposed or takes effect on ``today``: the convention
+        renews by express decision while it runs (Article 10); once its last day is past, what
+        the parties adopt is a new convention, with new deliberations."""
+        if self.rules < 3 or today <= self.end:
+            return None
+        return Refusal(
+            RENEWAL_AFTER_END,
+            f"the convention ended on {self.end}: it renews only by express decision before "
+            "its end (Article 10); after it, the parties adopt a new convention with new "
+            "deliberations (`convention successor`)",
+        )
+
+    def why_no_successor(self, start: date, until: date, today: date) -> Refusal | None:
+        """Why a successor convention from ``start`` to ``until`` cannot be proposed or take
+        effect on ``today``."""
+        if self.rules < 3:
+            return Refusal(
+                SUCCESSOR_WHILE_IN_FORCE,
+                f"this workspace's log is verified by rules "
+                f"{self.rules}, which know no successor convention: renew it (Article 10)",
+            )
+        status = self.status(today)
+        if status in (ConventionStatus.IN_FORCE, ConventionStatus.NOT_YET):
+            return Refusal(
+                SUCCESSOR_WHILE_IN_FORCE,
+                f"the convention runs until {self.last_day}: while "
+                "it does, the parties renew it by express decision (Article 10)",
+            )
+        if start <= self.last_day:
+            return Refusal(
+                SUCCESSOR_PERIOD,
+                f"--start {start} must be after {self.last_day}, the last "
+                "day the convention it follows was in force",
+            )
+        if until < start or until < today:
+            return Refusal(
+                SUCCESSOR_PERIOD,
+                f"--end {until} must be on or after --start {start} and today, {today}",
+            )
         return None
 
     @property
@@ -215,8 +354,13 @@ class ConventionState:
         """Refuse ``doing`` (e.g. "approval") when the convention is not in force."""
         why = self.why_not_in_force(today)
         if why is not None:
+            after = (
+                "; after its end the parties adopt a new convention (`convention successor`)"
+                if self.rules >= 3 and self.status(today) is not ConventionStatus.NOT_YET
+                else ""
+            )
             raise Refused(
                 CONVENTION_NOT_IN_FORCE,
                 f"{CONVENTION_NOT_IN_FORCE}: {doing} refused on {today}: {why}",
-                hint="open requests lapse: an admin records it with `convention lapse`",
+                hint=f"open requests lapse: an admin records it with `convention lapse`{after}",
             )

@@ -108,6 +108,11 @@ class StructureType(_Model):
     label: Text
     field: Id
     items: tuple[StructureItem, ...] = ()
+    # the fiche of the party's own activity for this structure type, and the catalogue
+    # categories that activity collects: `register check` flags special-category or offence
+    # data collected but not declared in that fiche (SENSITIVE_UNDECLARED)
+    fiche: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9-]{1,40}$")] | None = None
+    collects: tuple[Id, ...] = ()
 
 
 class HeldFor(_Model):
@@ -200,6 +205,8 @@ class Aggregates(_Model):
     min_cell_sensitive: int = Field(ge=1)  # counts of a sensitive category (DOMAIN §3)
     round_to: int = Field(ge=1)
     total_group_by: tuple[ColumnName, ...] = ()  # no cell may equal its group's total
+    # anonymous counts name the categories they count (``aggregates_of``)
+    counted_required: bool = False
 
 
 class Screening(_Model):
@@ -305,6 +312,9 @@ def reference_problems(policy: Policy) -> Iterator[Problem]:
         for j, item in enumerate(structure.items):
             if item.operator_kind == "party" and item.operator not in party_ids:
                 yield ("structures", i, "items", j, "operator"), f"unknown party {item.operator!r}"
+        for j, category_id in enumerate(structure.collects):
+            if policy.category(category_id) is None:
+                yield ("structures", i, "collects", j), f"unknown data category {category_id!r}"
     seen_columns: dict[str, str] = {}
     for i, category in enumerate(policy.categories):
         for j, holder in enumerate(category.holders):

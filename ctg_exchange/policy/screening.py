@@ -70,6 +70,18 @@ class _Request:
         return tuple(c for c in self.allowed if c.sensitivity in sensitivities)
 
     @property
+    def counted(self) -> tuple[Category, ...]:
+        """The categories anonymous counts count (``aggregates_of``)."""
+        found = map(self.policy.category, self.content.aggregates_of)
+        return tuple(c for c in found if c is not None)
+
+    @property
+    def asked(self) -> tuple[Category, ...]:
+        """What the request reaches: its categories, and what its counts count (counts of
+        data the holder does not hold, or never discloses, are refused as they are)."""
+        return tuple({c.id: c for c in (*self.categories, *self.counted)}.values())
+
+    @property
     def requester(self) -> str:
         """The requesting party: the convention's other party than the holder asked."""
         return self.policy.other_party(self.content.to).id
@@ -170,7 +182,7 @@ def _field(r: _Request) -> Iterator[Finding]:
 
 
 def _holders(r: _Request) -> Iterator[Finding]:
-    for category in r.categories:
+    for category in r.asked:
         if r.content.to not in category.holders:
             yield Finding(
                 code="CATEGORY_NOT_HELD",
@@ -193,7 +205,7 @@ def _no_channel(r: _Request, channels: dict[str, str] | None) -> str:
 
 
 def _forbidden(r: _Request) -> Iterator[Finding]:
-    for category in r.categories:
+    for category in r.asked:
         if category.held_for is not None and category.exchange == "allowed":
             yield Finding(
                 code="HELD_FOR_ANOTHER_BODY",
@@ -468,12 +480,41 @@ def _concerns_minors(r: _Request) -> bool:
     )
 
 
+def _identifiers(r: _Request) -> tuple[Category, ...]:
+    return tuple(c for c in r.exchangeable if c.id in r.policy.screening.matching_categories)
+
+
 def _matching_keys(r: _Request) -> tuple[Category, ...]:
     """The direct identifiers that let the requester match; with all nine EDPB criteria, only
     when it declares it will combine the data with its own files."""
-    if r.policy.screening.all_edpb_criteria and not r.content.combines_with_own_files:
+    if r.policy.screening.all_edpb_criteria and r.content.combines_with_own_files is False:
         return ()
-    return tuple(c for c in r.exchangeable if c.id in r.policy.screening.matching_categories)
+    return _identifiers(r)
+
+
+def _declared(r: _Request) -> Iterator[Finding]:
+    """What the nine criteria need the requester to say, and counts that say what they count."""
+    if (
+        r.policy.screening.all_edpb_criteria
+        and _identifiers(r)
+        and r.content.combines_with_own_files is None
+    ):
+        yield Finding(
+            code="MATCHING_UNDECLARED",
+            severity=BLOCKING,
+            message=f"{_ids(_identifiers(r))} "
+            f"{'identifies' if len(_identifiers(r)) == 1 else 'identify'} persons directly: "
+            "say whether the data "
+            "will be combined with the requester's own files (EDPB WP248 rev.01 criterion 6: "
+            "matching or combining datasets)",
+        )
+    if r.policy.aggregates.counted_required and not r.personal and not r.content.aggregates_of:
+        yield Finding(
+            code="COUNTS_UNDECLARED",
+            severity=BLOCKING,
+            message="anonymous counts must say which data categories they count, so that the "
+            "smallest cell fits them (DOMAIN §3: 11 for a sensitive category)",
+        )
 
 
 _MONITORING_FREQUENCIES = {Frequency.DAILY, Frequency.WEEKLY, Frequency.MONTHLY}
@@ -527,6 +568,7 @@ _RULES: tuple[Rule, ...] = (
     _retention,
     _purpose,
     _decisions,
+    _declared,
     _recipients,
     _alternatives,
     _transfer,
@@ -547,6 +589,7 @@ CODES: tuple[str, ...] = (
     "CATEGORY_NOT_ALLOWED",
     "CATEGORY_NOT_HELD",
     "CONVENTION_NOT_IN_FORCE",
+    "COUNTS_UNDECLARED",
     "DPIA_REQUIRED",
     "FIELD_NOT_IN_CONVENTION",
     "HELD_FOR_ANOTHER_BODY",
@@ -555,6 +598,7 @@ CODES: tuple[str, ...] = (
     "LEGAL_TEXT_NOT_LISTED",
     "LEGAL_TEXT_PURPOSE",
     "MATCHING_DATASETS",
+    "MATCHING_UNDECLARED",
     "MINORS",
     "NIR_NOT_AUTHORISED",
     "NON_EU_TRANSFER",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
@@ -112,6 +112,20 @@ class Recipient(Frozen):
     exchange: str | None = None  # the CTG request that made it a recipient
 
 
+class Processor(Frozen):
+    """A processor (GDPR art. 28): a software vendor, a host… acting on the controller's behalf.
+
+    ``contract`` is the reference of the contract or clauses that art. 28(3) requires;
+    `register check` flags a processor without one, and flags any value still marked as a
+    placeholder (``à compléter``, see :data:`~ctg_exchange.register.check.PLACEHOLDER`).
+    """
+
+    name: Text
+    service: Text  # what it does for the controller (publishing, maintenance, hosting…)
+    contract: Text | None = None
+    location: Text | None = None  # where the data is hosted (a country outside the EU: transfers)
+
+
 class Transfer(Frozen):
     recipient: Text
     country: Text
@@ -147,6 +161,7 @@ class RegisterEntry(Frozen):
     data: tuple[DataCategory, ...] = ()
     sensitive: tuple[SensitiveData, ...] = ()
     recipients: tuple[Recipient, ...] = ()
+    processors: tuple[Processor, ...] = ()  # GDPR art. 28; none before rules of issue 15
     transfers: tuple[Transfer, ...] = ()
     security: dict[SecurityKind, Text] = Field(default_factory=dict)
     source: Text | None = None
@@ -157,10 +172,28 @@ class RegisterEntry(Frozen):
     exchanges: tuple[str, ...] = ()
     ctg_categories: tuple[Ref, ...] = ()  # catalogue categories it holds: links exchanges
     notes: tuple[EntryNote, ...] = ()
+    # this fiche records the processing of ctg-exchange itself (members, keys, audit log)
+    ctg_exchange_tool: bool = False
+
+    def document(self) -> dict[str, Any]:
+        """The fiche as the JSON its ``register.version`` event digests.
+
+        Fields added after release 0.1.0 are left out while they hold their default, so a fiche
+        recorded before they existed keeps the digest its event signed.
+        """
+        doc = self.model_dump(mode="json")
+        for name in LATER_FIELDS:
+            if doc.get(name) == _LATER_DEFAULTS[name]:
+                del doc[name]
+        return doc
 
     @property
     def has_sensitive_data(self) -> bool:
         return bool(self.sensitive) or self.legal_basis.art9 is not None
+
+
+LATER_FIELDS = ("processors", "ctg_exchange_tool")
+_LATER_DEFAULTS: dict[str, Any] = {"processors": [], "ctg_exchange_tool": False}
 
 
 class EntryVersion(Frozen):

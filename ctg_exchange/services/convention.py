@@ -1,11 +1,13 @@
-"""The convention's life, recorded by admins: renewal (Art. 10), avenant (Art. 11), termination
-(Art. 12), and the lapse of open requests when the convention is no longer in force.
+"""The convention's life, recorded by admins: renewal (Art. 10), avenant (Art. 11), and the
+lapse of open requests when the convention is no longer in force; a termination (Art. 12) and a
+successor convention have modules of their own (:mod:`.termination`, :mod:`.successor`).
 
-What both parties agreed changes only with both signatures: a renewal or an avenant is proposed
-by one party's admin and takes effect when an admin of the other party countersigns it; until
-then it is pending, changes nothing, and either party may withdraw it. One is pending at a
-time. A termination is unilateral (Article 12), with its notice. (A workspace made by 0.1.0
-keeps its rules: there one admin's renewal or avenant takes effect at once.)
+What both parties agreed changes only with both signatures: a renewal, an avenant or a
+successor convention is proposed by one party's admin and takes effect when an admin of the
+other party countersigns it; until then it is pending, changes nothing, and either party may
+withdraw it. One is pending at a time. A termination is unilateral (Article 12), with its
+notice. (A workspace made by 0.1.0 keeps its rules: there one admin's renewal or avenant takes
+effect at once.)
 
 Each is signed and audited. When the convention has ended, requests not yet exchanged close
 without transmission (``lapsed``): ``terminate`` does it at once when it takes effect today or
@@ -28,10 +30,13 @@ from ..domain.payloads import PayloadInvalid
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
 from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound
 from ..policy.convention import (
+    AVENANT_AFTER_END,
+    RENEWAL_AFTER_END,
     ChangeKind,
     ConventionChange,
     ConventionState,
     ConventionStatus,
+    Refusal,
     ensure_countersigner,
     ensure_none_pending,
 )
@@ -94,10 +99,14 @@ def record_change(
     in_effect: bool,
     version: int | None = None,
     reason: str | None = None,
+    deliberation: str | None = None,
 ) -> ConventionChange:
-    """Record a renewal, avenant or termination; ``in_effect``: at once (a termination, or
-    anything in a 0.1.0 workspace), else pending until the other party countersigns."""
+    """Record a renewal, avenant, termination or successor; ``in_effect``: at once (a
+    termination, or anything in a 0.1.0 workspace), else pending until the other party
+    countersigns. A successor's period and a termination's case come from ``payload``."""
     event = recorder.record(actor, Role.ADMIN, _subject(tx), payload)
+    successor = payload if isinstance(payload, payloads.Successor) else None
+    termination = payload if isinstance(payload, payloads.Termination) else None
     change = ConventionChange(
         seq=event.seq,
         kind=ChangeKind(payload.change_kind),
@@ -109,6 +118,10 @@ def record_change(
         policy_version=version,
         reason=reason,
         agreed_seq=event.seq if in_effect else None,
+        until=None if successor is None else successor.until,
+        deliberation=deliberation,
+        case=None if termination is None else termination.case,
+        notice=None if termination is None else termination.notice_date,
     )
     tx.add_convention_change(change)
     return change
@@ -152,9 +165,21 @@ def proposal_state(session: Session, tx: Tx, actor: Member) -> ConventionState:
 
 
 def _renewal_refused(state: ConventionState, until: date, today: date) -> None:
-    why = state.why_not_renewed(until, today)
+    why = state.renewal_refusal(until, today)
     if why is not None:
-        raise InvalidInput(why)
+        raise why.error(hint=_SUCCESSOR_HINT if why.rule == RENEWAL_AFTER_END else None)
+
+
+_SUCCESSOR_HINT = (
+    "`convention successor --start … --end … --reference … --deliberation …`, countersigned by "
+    "the other party"
+)
+
+
+def successor_refused(state: ConventionState, start: date, until: date, today: date) -> None:
+    why: Refusal | None = state.why_no_successor(start, until, today)
+    if why is not None:
+        raise why.error()
 
 
 def _take_effect_renewal(
@@ -198,7 +223,9 @@ def renew(session: Session, until: date, reference: str) -> Outcome:
 def _pending(state: ConventionState, seq: int) -> ConventionChange:
     change = next((c for c in state.changes if c.seq == seq), None)
     if change is None or change.kind is ChangeKind.TERMINATION:
-        raise NotFound(f"no renewal or avenant #{seq}", hint="see `convention show`")
+        raise NotFound(
+            f"no renewal, avenant or successor convention #{seq}", hint="see `convention show`"
+        )
     if change.agreed_seq is not None:
         raise InvalidInput(f"{change.describe()} is already in effect (#{change.agreed_seq})")
     if change.withdrawn_seq is not None:
@@ -220,15 +247,19 @@ def _as_logged(tx: Tx, change: ConventionChange) -> str | None:
         logged = None
     policies = {record.version: record.sha256 for record in tx.policies()}
     said: tuple[object, ...] = ()
-    if isinstance(logged, payloads.Renewal | payloads.Amendment):
+    if isinstance(logged, payloads.Renewal | payloads.Amendment | payloads.Successor):
         said = (logged.change_kind, logged.effective, logged.reference_sha256)
     if isinstance(logged, payloads.Amendment):
         said += (logged.policy.version, logged.policy.sha256)
+    if isinstance(logged, payloads.Successor):
+        said += (logged.until, logged.deliberation_sha256)
     stored_as: tuple[object, ...] = (
         change.kind.value,
         change.effective,
         text_digest(change.reference),
     )
+    if change.kind is ChangeKind.SUCCESSOR:
+        stored_as += (change.until, text_digest(change.deliberation or ""))
     if change.kind is ChangeKind.AMENDMENT:
         version = change.policy_version
         stored_as += (version, policies.get(version) if version is not None else None)
@@ -238,9 +269,9 @@ def _as_logged(tx: Tx, change: ConventionChange) -> str | None:
 
 
 def avenant_refused(state: ConventionState, today: date) -> None:
-    why = state.why_not_amended(today)
+    why = state.avenant_refusal(today)
     if why is not None:
-        raise InvalidInput(why)
+        raise why.error(hint=_SUCCESSOR_HINT if why.rule == AVENANT_AFTER_END else None)
 
 
 @remotable(
@@ -250,7 +281,8 @@ def avenant_refused(state: ConventionState, today: date) -> None:
     expect=lambda a: {"proposal": a["seq"], "reference_sha256": said(a["reference"])},
 )
 def countersign(session: Session, seq: int, reference: str) -> Outcome:
-    """Countersign the renewal or avenant #``seq`` for the other party: it takes effect."""
+    """Countersign the renewal, avenant or successor #``seq`` for the other party: it takes
+    effect."""
     reference = required_text(reference, "--reference")
     today = session.clock.today()
 
@@ -261,15 +293,20 @@ def countersign(session: Session, seq: int, reference: str) -> Outcome:
         ensure_countersigner(change, actor.party)
         policy_sha256 = _as_logged(tx, change)
         lapsed: list[str] = []
-        if change.kind is ChangeKind.RENEWAL:
-            _renewal_refused(state, change.effective, today)
-            lapsed = _take_effect_renewal(tx, recorder, actor, state, today)
-        else:
+        if change.kind is ChangeKind.AMENDMENT:
             avenant_refused(state, today)
+        else:
+            if change.kind is ChangeKind.SUCCESSOR:
+                successor_refused(state, change.effective, change.until or change.effective, today)
+            else:
+                _renewal_refused(state, change.effective, today)
+            # what was left open when the convention ended lapses before it runs again
+            lapsed = _take_effect_renewal(tx, recorder, actor, state, today)
         answer = payloads.Countersignature(
             proposal=change.seq,
             kind=change.kind.value,
             effective=change.effective,
+            until=change.until,
             proposal_reference_sha256=text_digest(change.reference),
             policy_sha256=policy_sha256,
             reference_sha256=text_digest(reference),
@@ -300,43 +337,6 @@ def withdraw(session: Session, seq: int, reason: str) -> Outcome:
         withdrawn = replace(change, withdrawn_seq=event.seq, withdrawn_reason=reason)
         declined = actor.party != change.party
         return Outcome(session.workspace.convention(tx), withdrawn, declined=declined)
-
-    return perform(session, operation)
-
-
-@remotable(
-    Action.TERMINATION,
-    also=LAPSES,
-    max_also=MANY,
-    expect=lambda a: {"effective": a["on"].isoformat(), "reason_sha256": said(a["reason"])},
-)
-def terminate(session: Session, on: date, reason: str) -> tuple[ConventionState, list[str]]:
-    """Record a termination with effect from ``on`` (Article 12); lapse open requests if due."""
-    reason = required_text(reason, "--reason")
-    today = session.clock.today()
-
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> tuple[ConventionState, list[str]]:
-        require_admin(actor)
-        state = session.workspace.convention(tx)
-        if state.termination is not None:
-            raise InvalidInput(
-                f"the convention is already terminated with effect from "
-                f"{state.termination.effective}"
-            )
-        termination = payloads.Termination(
-            kind="termination",
-            effective=on,
-            reference_sha256=text_digest(reason),
-            reason_sha256=text_digest(reason),
-        )
-        record_change(tx, recorder, actor, termination, reason, in_effect=True, reason=reason)
-        state = session.workspace.convention(tx)
-        lapsed: list[str] = []
-        if on <= today:
-            lapsed = _lapse_open(
-                tx, recorder, actor, f"lapsed: {state.why_not_in_force(today)}", today
-            )
-        return state, lapsed
 
     return perform(session, operation)
 

@@ -54,14 +54,14 @@ APPLIED_KINDS = (
 
 
 def retention_days(request: ExchangeRequest) -> int:
-    """The days a delivery is kept: active use (narrowed by an adopted condition), then the
-    intermediate archiving the request asked for."""
+    """The days a delivery is kept: active use, then the intermediate archiving the request
+    asked for, both within an adopted ``max_retention_days`` (the DPO's "at most")."""
     limits = [
         c.value
         for c in request.conditions
         if c.kind is RecommendationKind.MAX_RETENTION_DAYS and c.value
     ]
-    return min([request.content.retention_days, *limits]) + request.content.archive_days
+    return min([request.content.kept_days, *limits])
 
 
 def approved_columns(request: ExchangeRequest, policy: Policy) -> tuple[str, ...]:

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from ..crypto.keys import KeyDir
 from ..domain.models import Processor, RequestContent, ReviewOutcome, Role, Verdict
 from ..policy import load_policy, shipped_dir, shipped_policy_path
-from . import auditing, conditions, convention, members, register, requests, review
+from . import auditing, conditions, convention, members, register, requests, review, successor
 from .auditing import audit_verify
 from .clock import Clock
 from .session import Keyring, Session
 from .workspace import DEFAULT_DATABASE, Workspace
 
+PLACEHOLDERS = {"PLACEHOLDER_CONTACT", "PLACEHOLDER_VALUE"}  # what the shipped data leaves open
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the demo on purpose
 DEMO_DPIA = "AIPD-VS-2026-01 (référence fictive de démonstration)"
 DEMO_INFORMATION = (
@@ -32,13 +33,16 @@ DEMO_L311_MENTION = (
     "du quotient familial, et où en obtenir les règles (CRPA L311-3-1)"
 )
 DEMO_REVIEW = "Revue annuelle : flux toujours nécessaire, conditions R1 et R2 respectées"
-DEMO_RENEWAL = (
-    "Reconduction expresse (référence fictive de démonstration) : délibération du conseil "
-    "municipal de Sceaux"
+DEMO_SUCCESSOR = (
+    "Convention territoriale globale Sceaux – Caf 92 (référence fictive de démonstration)"
+)
+DEMO_DELIBERATION = (
+    "Délibération du conseil municipal de Sceaux adoptant la nouvelle CTG (référence fictive de "
+    "démonstration)"
 )
 DEMO_COUNTERSIGNATURE = (
-    "Reconduction expresse (référence fictive de démonstration) : décision du conseil "
-    "d'administration de la Caf des Hauts-de-Seine"
+    "Décision du conseil d'administration de la Caf des Hauts-de-Seine adoptant la nouvelle CTG "
+    "(référence fictive de démonstration)"
 )
 
 # id, name, party, roles; v.admin creates the workspace, then adds the first admin of caf92
@@ -146,21 +150,26 @@ def _run(
     if why is None:
         say(f"4. On {today} the convention is in force ({view.state.days_left(today)} days left).")
     else:
-        until = date(today.year + 3, 12, 31)
-        proposed = convention.renew(as_("v.admin"), until, DEMO_RENEWAL)
-        if proposed.change.pending:
-            convention.countersign(as_("c.admin"), proposed.change.seq, DEMO_COUNTERSIGNATURE)
+        # ended: not renewed, but followed by a new convention both parties adopt
+        start = view.state.last_day + timedelta(days=1)
+        until = date(max(start.year, today.year) + 4, 12, 31)
+        proposed = successor.propose_successor(
+            as_("v.admin"), start, until, DEMO_SUCCESSOR, DEMO_DELIBERATION
+        )
+        convention.countersign(as_("c.admin"), proposed.change.seq, DEMO_COUNTERSIGNATURE)
         say(
-            f"4. On {today}, {why}. No request can be filed until the express renewal both "
-            f"parties decided takes effect: v.admin proposes it until {until}, c.admin "
-            "countersigns it for the Caf (synthetic references)."
+            f"4. On {today}, {why}. Once ended, it is not renewed: both parties adopt a new "
+            f"convention, each by its own deliberation. v.admin proposes it from {start} to "
+            f"{until}, c.admin countersigns it for the Caf (synthetic references)."
         )
 
     filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)
     rid = filed.id
     say(
         f"5. v.agent (town hall, petite enfance) files {rid} to the Caf: "
-        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e). "
+        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e) "
+        "under loi n° 98-657 art. 147 (from the convention's list of texts), kept a year then "
+        "archived five, its billing software's vendor declared with its art. 28 contract. "
         f"Pre-screening warns: {', '.join(f.code for f in filed.findings)}."
     )
 
@@ -213,7 +222,24 @@ def _run(
         "the town hall as a recipient."
     )
     problems = register.check_register(workspace)
-    say(f"   register check: {'complete' if not problems else '; '.join(problems)}.")
+    if not problems:
+        say("   register check: complete.")
+    else:
+        codes = sorted({f.code for f in problems})
+        where = "; ".join(
+            f"{code}: {', '.join(f'{f.subject} {f.field}' for f in problems if f.code == code)}"
+            for code in codes
+        )
+        say(
+            f"   register check flags {len(problems)} finding(s) to resolve before real use "
+            f"— {where}."
+        )
+        if set(codes) <= PLACEHOLDERS:
+            say(
+                "   The shipped policy's DPO contacts are examples, and what the baseline cannot "
+                "know (software vendors, their contracts) is left « à compléter »: each party "
+                "puts in its own before real use (README, The Article 30 register)."
+            )
 
     reviewed = conditions.record_review(
         as_("c.controller"), rid, ReviewOutcome.CONTINUE, DEMO_REVIEW

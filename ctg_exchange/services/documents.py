@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.exchange import Delivery, Reception
-from ..domain.models import ExchangeRequest, Step
+from ..domain.models import ExchangeRequest, RequestContent, Step
 from ..textsafe import for_markdown as md
 
 Deliveries = list[tuple[Delivery, Reception | None]]
@@ -55,6 +55,46 @@ def request_document(
     return out
 
 
+_DECISIONS = {
+    "assisted": "prises par un agent, aidé du calcul",
+    "solely_automated": "prises sur le seul fondement du calcul",
+}
+
+
+def _declarations(c: RequestContent) -> list[str]:
+    """What the requester declared of counts, decisions, processors and recipients."""
+    flags = [
+        label
+        for label, on in (
+            ("profilage ou notation", c.profiling),
+            ("décide de l'accès à un service ou à un droit", c.decides_access),
+            ("technologie innovante", c.new_technology),
+        )
+        if on
+    ]
+    if c.combines_with_own_files is not None:
+        flags.append(
+            f"croisement avec ses fichiers : {'oui' if c.combines_with_own_files else 'non'}"
+        )
+    lines = []
+    if c.aggregates_of:
+        lines.append(f"- Effectifs de : {', '.join(c.aggregates_of)}")
+    if c.automated_decision != "none":
+        lines.append(f"- Décisions individuelles : {_DECISIONS[c.automated_decision.value]}")
+    if flags:
+        lines.append(f"- Déclaré : {' ; '.join(flags)}")
+    lines += [
+        f"- Sous-traitant (RGPD art. 28) : {md(p.name)} — {md(p.contract or 'sans contrat')}"
+        for p in c.processors
+    ]
+    lines += [f"- Transmis ensuite à : {md(r)}" for r in c.onward_recipients]
+    if c.necessity:
+        lines.append(f"- Stricte nécessité (CRPA L114-8 II) : {md(c.necessity)}")
+    if c.right_to_object:
+        lines.append(f"- Droit d'opposition : {md(c.right_to_object)}")
+    return lines
+
+
 def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: Deliveries) -> str:
     """A request as a DPO or an auditor reads it, in French."""
     c = request.content
@@ -73,6 +113,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         f"- Durée de conservation demandée : {c.retention_days} jours"
         + (f", puis {c.archive_days} jours d'archivage intermédiaire" if c.archive_days else "")
         + f" ; fréquence : {c.frequency.value}",
+        *_declarations(c),
         f"- Déposée le {request.filed_on} par {request.filed_by} (politique v"
         f"{request.policy_version}) ; AIPD requise : {'oui' if request.dpia_required else 'non'}",
     ]

@@ -22,7 +22,7 @@ from ..domain.recommendations import RecommendationKind
 from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, NotAuthorised, NotFound, cut
 from ..policy.model import Category, Policy, Sensitivity
-from ..register.check import problems
+from ..register.check import Finding, register_problems
 from ..register.loader import parse_entries, read_fiches, registry_files
 from ..register.model import (
     DataCategory,
@@ -30,6 +30,7 @@ from ..register.model import (
     EntryNote,
     EntryVersion,
     LegalBasis,
+    Processor,
     Recipient,
     RecipientType,
     RegisterEntry,
@@ -65,7 +66,7 @@ def record_version(
         ref=entry.ref,
         controller=entry.controller,
         version=version,
-        doc_sha256=document_digest(entry.model_dump(mode="json")),
+        doc_sha256=document_digest(entry.document()),
         reason_sha256=text_digest(reason),
     )
     event = recorder.record(actor, role, entry.ref, payload)
@@ -196,11 +197,12 @@ def entry_history(workspace: Workspace, ref: str) -> list[EntryVersion]:
     return versions
 
 
-def check_register(workspace: Workspace, controller: str | None = None) -> list[str]:
-    found = []
-    for version in current_entries(workspace, controller):
-        found += problems(version.entry)
-    return found
+def check_register(workspace: Workspace, controller: str | None = None) -> list[Finding]:
+    """What the register lacks, fiche by fiche and as a whole, under the policy in force."""
+    with workspace.store.transaction() as tx:
+        versions = tx.current_entries(controller)
+        policy = workspace.current_policy(tx).policy
+    return register_problems((v.entry for v in versions), policy, controller)
 
 
 # -- fed by the procedure ------------------------------------------------------------------
@@ -273,6 +275,15 @@ def feed_acceptance(
                 name=content.recipients or f"Services de {requester.short_name}",
                 type=RecipientType.SERVICE_INTERNE,
             ),
+            *(Recipient(name=name, type=RecipientType.AUTRE) for name in content.onward_recipients),
+        ),
+        processors=tuple(
+            Processor(
+                name=processor.name,
+                service=f"Sous-traitant déclaré dans la demande {request.id}",
+                contract=processor.contract,
+            )
+            for processor in content.processors
         ),
         security={
             SecurityKind.CHIFFREMENT: "Données reçues chiffrées pour la seule partie "

@@ -218,7 +218,7 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         entry = parsed_row(
             "register_versions", f"{ref} v{version}", RegisterEntry.model_validate_json, doc
         )
-        doc_sha256 = document_digest(entry.model_dump(mode="json"))
+        doc_sha256 = document_digest(entry.document())
         facts = RegisterVersionFacts(controller, int(seq), doc_sha256, text_digest(reason))
         yield "register_version", (ref, int(version)), facts, None
     for change in tx.convention_changes():
@@ -232,6 +232,10 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
             agreed_reference_sha256=_digest(change.agreed_reference),
             withdrawn_seq=change.withdrawn_seq,
             withdrawn_reason_sha256=_digest(change.withdrawn_reason),
+            until=None if change.until is None else change.until.isoformat(),
+            deliberation_sha256=_digest(change.deliberation),
+            case=change.case,
+            notice_date=None if change.notice is None else change.notice.isoformat(),
         )
         yield "convention_change", change.seq, facts, None
     for policy in tx.policies():

@@ -180,10 +180,11 @@ def purge(
         if archives_approval is None
         else required_text(archives_approval, "--archives-approval")
     )
-    if approval is None:
-        archived = _archived(reading, due)
-        if archived:
-            raise _approval_required(archived)
+    archived = _archived(reading, due)
+    if approval is None and archived:
+        raise _approval_required(archived)
+    if not archived:
+        approval = None  # nothing kept in archiving: no elimination of archives to approve
     if dry_run or not due:
         return PurgeResult(due, [], missing)
     if remote is not None:  # the files are here, the records on the server
@@ -200,8 +201,12 @@ def purge(
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[Destruction]:
         destroyed = [
-            _destroy(tx, recorder, actor, r, "purge", None, today, approval=approval) for r in due
-        ]
+            _destroy(
+                tx, recorder, actor, r, "purge", None, today,
+                approval=approval if f"{r.request_id}-{r.number}" in archived else None,
+            )
+            for r in due
+        ]  # fmt: skip
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed
 
@@ -237,10 +242,11 @@ def _approval_required(deliveries: list[str]) -> Refused:
 
 def _purged(args: dict[str, Any]) -> dict[str, Any]:
     hashes = {hashed for _, _, hashed in args["deleted"]}
+    approval = said(args.get("approval"))  # on the archived deliveries only
     return {
         "method": "purge",
         "file_sha256": lambda found: found in hashes,
-        "archives_approval_sha256": said(args.get("approval")),
+        "archives_approval_sha256": lambda found: found in (approval, None),
     }
 
 
@@ -263,10 +269,20 @@ def record_purge(
         destroyed = []
         for request_id, number, hashed in deleted:
             reception = _held(tx, f"{request_id}-{number}", request_id, number)
+            archived = load_request(tx, request_id).content.archive_days
             destroyed.append(
                 _destroy(
-                    tx, recorder, actor, reception, "purge", None, today, hashed, kept, approval
-                )
+                    tx,
+                    recorder,
+                    actor,
+                    reception,
+                    "purge",
+                    None,
+                    today,
+                    hashed,
+                    kept,
+                    approval if archived else None,
+                )  # fmt: skip
             )
         recorder.checkpoint(actor, Role.STAFF)
         return destroyed

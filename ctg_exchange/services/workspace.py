@@ -129,22 +129,32 @@ class Workspace:
     def convention(self, tx: Tx) -> ConventionState:
         """The convention as it stands: current policy plus recorded renewals and terminations."""
         current = self.current_policy(tx)
-        return ConventionState(current.policy, current.version, tuple(tx.convention_changes()))
+        changes = tuple(tx.convention_changes())
+        return ConventionState(current.policy, current.version, changes, self._rules_in(tx))
+
+    def _rules_in(self, tx: Tx) -> int:
+        """:attr:`rules`, read in ``tx`` when not yet known (a transaction is open)."""
+        if not hasattr(self, "_procedure"):
+            self._read_procedure(tx)
+        return self.rules
 
     def procedure(self) -> Procedure | None:
         """How the genesis says the log is verified and dated (None: a 0.1.0 workspace)."""
         if not hasattr(self, "_procedure"):
             with self.store.transaction() as tx:
-                genesis = tx.get_event(1)
-            if genesis is None:
-                raise WorkspaceError(f"the workspace {self.root} has no genesis event")
-            try:
-                payload = parse_payload(Action.INIT, genesis.event.payload)
-            except PayloadInvalid:
-                raise CorruptRow("audit_events", "#1") from None
-            assert isinstance(payload, WorkspaceInit)
-            self._procedure = payload.procedure
+                self._read_procedure(tx)
         return self._procedure
+
+    def _read_procedure(self, tx: Tx) -> None:
+        genesis = tx.get_event(1)
+        if genesis is None:
+            raise WorkspaceError(f"the workspace {self.root} has no genesis event")
+        try:
+            payload = parse_payload(Action.INIT, genesis.event.payload)
+        except PayloadInvalid:
+            raise CorruptRow("audit_events", "#1") from None
+        assert isinstance(payload, WorkspaceInit)
+        self._procedure = payload.procedure
 
     @property
     def rules(self) -> int:

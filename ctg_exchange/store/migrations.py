@@ -253,6 +253,15 @@ _CONVENTION_AGREEMENT = (
 )
 
 
+# rules 3: a successor convention's period and deliberation, a termination's case and notice
+_CONVENTION_PERIODS = (
+    "ALTER TABLE convention_changes ADD COLUMN until TEXT",
+    "ALTER TABLE convention_changes ADD COLUMN deliberation TEXT",
+    "ALTER TABLE convention_changes ADD COLUMN termination_case TEXT",
+    "ALTER TABLE convention_changes ADD COLUMN notice_date TEXT",
+)
+
+
 _HTTP_NONCES = (
     # the nonces of the signed calls a server accepted, until they expire: a call is taken once
     """CREATE TABLE http_nonces (
@@ -332,6 +341,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "served workspaces: the nonces of signed calls", _HTTP_NONCES),
     Migration(9, "served workspaces: who downloaded each package", _PACKAGE_DOWNLOADS),
     Migration(10, "destructions: the archives service's approval", _ARCHIVES_APPROVAL),
+    Migration(
+        11,
+        "convention changes: a successor's period and deliberation, a termination's case",
+        _CONVENTION_PERIODS,
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

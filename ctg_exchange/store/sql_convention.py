@@ -14,6 +14,7 @@ def _change(
     seq: int, kind: str, effective: str, reference: str, by: str, at: str, party: str,
     version: int | None, reason: str | None, agreed_seq: int | None,
     agreed_reference: str | None, withdrawn_seq: int | None, withdrawn_reason: str | None,
+    until: str | None, deliberation: str | None, case: str | None, notice: str | None,
 ) -> ConventionChange:  # fmt: skip
     return ConventionChange(
         seq=int(seq),
@@ -29,6 +30,10 @@ def _change(
         agreed_reference=agreed_reference,
         withdrawn_seq=None if withdrawn_seq is None else int(withdrawn_seq),
         withdrawn_reason=withdrawn_reason,
+        until=None if until is None else date.fromisoformat(until),
+        deliberation=deliberation,
+        case=case,
+        notice=None if notice is None else date.fromisoformat(notice),
     )
 
 
@@ -72,7 +77,8 @@ class ConventionQueries(Queries):
     def add_convention_change(self, change: ConventionChange) -> None:
         self.execute(
             "INSERT INTO convention_changes (seq, kind, effective, reference, policy_version, "
-            "reason, agreed_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "reason, agreed_seq, until, deliberation, termination_case, notice_date) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 change.seq,
                 change.kind.value,
@@ -81,6 +87,10 @@ class ConventionQueries(Queries):
                 change.policy_version,
                 change.reason,
                 change.agreed_seq,
+                None if change.until is None else change.until.isoformat(),
+                change.deliberation,
+                change.case,
+                None if change.notice is None else change.notice.isoformat(),
             ),
         )
 
@@ -100,7 +110,8 @@ class ConventionQueries(Queries):
         rows = self._all(
             "SELECT c.seq, c.kind, c.effective, c.reference, e.actor, e.time, e.party, "
             "c.policy_version, c.reason, c.agreed_seq, c.agreed_reference, c.withdrawn_seq, "
-            "c.withdrawn_reason FROM convention_changes c JOIN audit_events e ON e.seq = c.seq "
+            "c.withdrawn_reason, c.until, c.deliberation, c.termination_case, c.notice_date "
+            "FROM convention_changes c JOIN audit_events e ON e.seq = c.seq "
             "ORDER BY c.seq"
         )
         return [parsed_row("convention_changes", row[0], _change, *row) for row in rows]

@@ -18,6 +18,8 @@ from ..model import (
     RECIPIENT_LABELS,
     SECURITY_LABELS,
     EntryVersion,
+    Processor,
+    RecipientType,
     RegisterEntry,
 )
 
@@ -111,6 +113,25 @@ def exchanges_text(entry: RegisterEntry, exchanges: dict[str, str]) -> str:
     )
 
 
+def recipient_names(entry: RegisterEntry, kind: RecipientType) -> list[str]:
+    """The recipients of one type; the processors count among the *Sous-traitants*."""
+    names = [r.name for r in entry.recipients if r.type is kind]
+    if kind is RecipientType.SOUS_TRAITANT:
+        names += [p.name for p in entry.processors]
+    return names
+
+
+def processor_text(processor: Processor) -> str:
+    """What a processor does, its Art. 28 contract and where it hosts the data."""
+    parts = [
+        processor.service,
+        f"contrat (art. 28) : {processor.contract or 'non renseigné'}",
+    ]
+    if processor.location:
+        parts.append(f"hébergement : {processor.location}")
+    return SEP.join(parts)
+
+
 def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, list[tuple[str, str]]]]:
     """The fiche as the CNIL lays it out: headed sections of (label, value)."""
     e = fiche.entry
@@ -133,7 +154,7 @@ def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, list[tuple[str
         or "Non"
     )
     recipients = [
-        (label, SEP.join(r.name for r in e.recipients if r.type is kind) or "—")
+        (label, SEP.join(recipient_names(e, kind)) or "—")
         for kind, label in RECIPIENT_LABELS.items()
     ]
     untyped = [r.name for r in e.recipients if r.type is None]
@@ -181,6 +202,10 @@ def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, list[tuple[str
         ("Données sensibles", [("Données sensibles", sensitive)]),
         ("Catégories de personnes concernées", [("Personnes concernées", SEP.join(e.subjects))]),
         ("Destinataires", recipients),
+        (
+            "Sous-traitants (RGPD art. 28)",
+            [(p.name, processor_text(p)) for p in e.processors] or [("Sous-traitants", "Aucun")],
+        ),
         ("Transferts hors UE", [("Transferts", transfers)]),
         ("Mesures de sécurité", security),
         (
@@ -220,6 +245,7 @@ def row_columns() -> list[str]:
         "Catégories de personnes concernées",
     ]
     columns += [f"Destinataires — {label}" for label in RECIPIENT_LABELS.values()]
+    columns += ["Sous-traitants (art. 28) — prestation, contrat, hébergement"]
     columns += [f"Mesures de sécurité — {label}" for label in SECURITY_LABELS.values()]
     columns += [
         "Transferts hors UE — Destinataire",
@@ -262,9 +288,8 @@ def row(fiche: Fiche, view: RegisterView) -> list[str]:
         SEP.join(s.retention or "" for s in e.sensitive),
         SEP.join(e.subjects),
     ]
-    values += [
-        SEP.join(r.name for r in e.recipients if r.type is kind) for kind in RECIPIENT_LABELS
-    ]
+    values += [SEP.join(recipient_names(e, kind)) for kind in RECIPIENT_LABELS]
+    values += [SEP.join(f"{p.name} : {processor_text(p)}" for p in e.processors)]
     values += [e.security.get(kind, "") for kind in SECURITY_LABELS]
     values += [
         SEP.join(t.recipient for t in e.transfers),
