@@ -572,7 +572,7 @@ def _counts_request(ctg: Ctg) -> str:
             "--legal-basis",
             "art6_1_e",
             "--legal-ref",
-            "casf_l123_5",
+            "casf_l116_1",
             "--retention-days",
             "300",
             "--frequency",

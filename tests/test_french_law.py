@@ -177,8 +177,9 @@ def test_every_content_field_has_its_option() -> None:
     [
         (("--processor", "Éditeur fictif"), "PROCESSOR_WITHOUT_CONTRACT"),
         (("--onward-recipient", "Association fictive"), "ONWARD_RECIPIENT"),
-        (("--automated-decision", "solely_automated", "--category", "handicap_droit_flag",
-          "--art9-condition", "art9_2_b", "--legal-ref", "csp_l2324_1"),
+        (("--purpose-kind", "service_delivery", "--automated-decision", "solely_automated",
+          "--category", "handicap_droit_flag", "--art9-condition", "art9_2_b",
+          "--legal-ref", "csp_l2324_1", "--legal-ref", "crpa_l114_8_i"),
          "AUTOMATED_DECISION_ART9"),
     ],
 )  # fmt: skip
@@ -189,7 +190,7 @@ def test_declared_processors_recipients_and_decisions_are_screened(
     checks all three)."""
     ctg.refused(
         "request", "new", *_request_args(), *args, as_="v.agent",
-        contains=f"filing refused: {code}",
+        contains=code,
     )  # fmt: skip
 
 

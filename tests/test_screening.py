@@ -37,7 +37,7 @@ ALONE = {"combines_with_own_files": False}  # not matched with the requester's f
 MATCHED = {"combines_with_own_files": True}
 SERVICE = {"purpose_kind": "service_delivery", "legal_refs": ["crpa_l114_8_i"]}
 STATS = {"purpose_kind": "statistics", "legal_refs": ["css_l263_1"]}
-SOCIAL = {"purpose_kind": "social_support", "legal_refs": ["casf_l123_5"]}
+SOCIAL = {"purpose_kind": "social_support", "legal_refs": ["casf_l116_1"]}
 PRICING = "crèche pricing by quotient familial, matched with the enrolment file"
 QF_PRICING = {"PERCEIVED_SENSITIVE", "MINORS", "ALGORITHMIC_DECISION", "QF_PER_FAMILY_CHANNEL"}
 
@@ -87,7 +87,7 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
     ),
     "fraud suspicions asked by the town hall to check a municipal aid": (
         request(field="accompagnement_social", purpose_kind="control",
-                categories=["infractions_fraude"], legal_refs=["casf_l123_5"]),
+                categories=["infractions_fraude"], legal_refs=["casf_l116_1"]),
         {"CONTROL_PURPOSE", "OFFENCE_DATA", "LEGAL_TEXT_PURPOSE"}, "personal",
     ),
     "crèche attendance asked by the Caf to control a benefit": (
@@ -197,7 +197,7 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
         {"MINORS", "MATCHING_DATASETS", "DPIA_REQUIRED"}, "personal",
     ),
     "the AEEH attestations the town hall's crèches hold, asked by the Caf": (
-        request(to="ville_sceaux", **{**STATS, "legal_refs": ["csp_l2324_1"]},
+        request(to="ville_sceaux", purpose_kind="service_delivery", legal_refs=["csp_l2324_1"],
                 categories=["handicap_droit_flag"], art9_condition="art9_2_b",
                 frequency="yearly"),
         {"SPECIAL_CATEGORY", "MINORS", "DPIA_REQUIRED"}, "personal",
@@ -224,15 +224,24 @@ CASES: dict[str, tuple[RequestContent, set[str], str]] = {
     ),
     "crèche fee with the AEEH reduction computed by the scale alone": (
         request(categories=["quotient_familial", "handicap_droit_flag"],
-                legal_refs=["loi_98_657_art147", "csp_l2324_1"], art9_condition="art9_2_b"),
-        QF_PRICING | {"AUTOMATED_DECISION_ART9", "SPECIAL_CATEGORY", "DPIA_REQUIRED"},
+                legal_refs=["loi_98_657_art147"], art9_condition="art9_2_b"),
+        QF_PRICING | {"AUTOMATED_DECISION_ART9", "ART9_TEXT_MISSING", "SPECIAL_CATEGORY",
+                      "DPIA_REQUIRED"},
         "personal",
     ),
-    "crèche fee with the AEEH reduction, decided by an agent": (
-        request(categories=["quotient_familial", "handicap_droit_flag"],
-                legal_refs=["loi_98_657_art147", "csp_l2324_1"], art9_condition="art9_2_b",
+    "inclusive crèche places allotted by an algorithm from the AEEH flag": (
+        request(purpose_kind="service_delivery", categories=["handicap_droit_flag"],
+                legal_refs=["csp_l2324_1"], art9_condition="art9_2_b",
+                automated_decision="solely_automated"),
+        {"AUTOMATED_DECISION_ART9", "ALGORITHMIC_DECISION", "SPECIAL_CATEGORY", "MINORS",
+         "DPIA_REQUIRED"},
+        "personal",
+    ),
+    "inclusive crèche places allotted by an agent, helped by the AEEH flag": (
+        request(purpose_kind="service_delivery", categories=["handicap_droit_flag"],
+                legal_refs=["csp_l2324_1"], art9_condition="art9_2_b",
                 automated_decision="assisted"),
-        QF_PRICING | {"SPECIAL_CATEGORY", "DPIA_REQUIRED"}, "personal",
+        {"ALGORITHMIC_DECISION", "SPECIAL_CATEGORY", "MINORS", "DPIA_REQUIRED"}, "personal",
     ),
     "crèche places allocated by points from family composition": (
         request(**SERVICE, categories=["composition_familiale"], profiling=True,

@@ -229,7 +229,7 @@ class Rule(_Model):
     """One rule the tool applies, as a French DPO reads it, with its legal source."""
 
     code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$", max_length=64)]
-    effect: Literal["blocking", "warning", "refusal"]
+    effect: Literal["blocking", "warning", "refusal", "register"]
     text: Text
     source: Text
 
