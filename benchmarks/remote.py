@@ -195,7 +195,18 @@ def packages(base: Path, size: int, database: str | None = None) -> dict[str, fl
         ("c.analyst", "study", "submit", rid),
         ("c.dpo", "dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis"),
         ("c.controller", "decide", "approve", rid),
-        ("v.controller", "conditions", "accept", rid, "--dpia-ref", "AIPD-BENCH"),
+        (
+            "v.controller",
+            "conditions",
+            "accept",
+            rid,
+            "--dpia-ref",
+            "AIPD-BENCH",
+            "--information",
+            "Lettre aux familles (test)",
+            "--l311-mention",
+            "Mention sur la facture (test)",
+        ),
     ):
         cli(env, *step, actor=actor)
     small, dataset, package = base / "small.csv", base / "qf.csv", base / "sent.ctgx"

@@ -74,10 +74,14 @@ ROLE_OF = {
     "conditions.accept": ("controller",),
     "dpo.opinion": ("dpo",),
     "dpo.annotate": ("dpo",),
+    "dpo.advise": ("dpo",),
     "request.lapse": ("admin",),
     "exchange.send": ("staff",),
     "exchange.receive": ("staff",),
     "retention.destroy": ("staff",),
+    "exchange.suspend": ("controller",),
+    "exchange.resume": ("controller",),
+    "review.record": ("controller",),
 }
 
 

@@ -212,5 +212,16 @@ def accepted_here(ctg: Ctg) -> str:
     """A request (town hall -> Caf) taken to accepted conditions with the local command line."""
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     return rid

@@ -40,7 +40,15 @@ def test_every_action_has_one_model_and_its_roles() -> None:
 
 
 # actions added since 0.1.0, whose payloads a test of today's tool records (test_convention)
-SINCE_RELEASE = {Action.COUNTERSIGNATURE, Action.WITHDRAWAL, Action.SUCCESSOR}
+SINCE_RELEASE = {
+    Action.COUNTERSIGNATURE,
+    Action.WITHDRAWAL,
+    Action.SUCCESSOR,
+    Action.ADVISE,
+    Action.SUSPEND,
+    Action.RESUME,
+    Action.REVIEW,
+}
 
 
 def test_the_recorded_release_holds_every_action() -> None:

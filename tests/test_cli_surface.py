@@ -17,7 +17,7 @@ from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
     "init", "keys", "member", "convention", "request", "study", "dpo", "decide", "conditions",
-    "exchange", "retention", "register", "audit", "serve", "remote", "witness", "demo",
+    "exchange", "review", "retention", "register", "audit", "serve", "remote", "witness", "demo",
 )  # fmt: skip
 # a server prints only its access log, one JSON line per request: no document to give
 NO_JSON = {"serve"}
@@ -149,7 +149,7 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
     assert "Pre-screening warns: ALGORITHMIC_DECISION, QF_PER_FAMILY_CHANNEL" in " ".join(
         result.stderr.split()
     )
-    assert "11. audit verify: 28 events verified" in result.stderr
+    assert "12. audit verify: 30 events verified" in result.stderr
     assert "v.dpo cosigns it" in " ".join(result.stderr.split())
     # the shipped policy's DPO contacts are examples: the demo shows the finding, never hides it
     said = " ".join(result.stderr.split())

@@ -112,7 +112,37 @@ STEPS: dict[Action, tuple[str, Role, str, set[Status], Status | None]] = {
         "requester",
         Role.STAFF,
         "recipient-staff-only",
-        {S.EXCHANGED, S.CLOSED},
+        {S.EXCHANGED, S.SUSPENDED, S.CLOSED},
+        None,
+    ),
+    # the requester's DPO advises until the request ends; its advice moves nothing
+    Action.ADVISE: (
+        "requester",
+        Role.DPO,
+        "requester-dpo-only",
+        set(Status) - {S.CLOSED, S.WITHDRAWN, S.REJECTED, S.LAPSED},
+        None,
+    ),
+    Action.SUSPEND: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.CONDITIONS_ACCEPTED, S.EXCHANGED},
+        S.SUSPENDED,
+    ),
+    # back where it was suspended from (the requests below were suspended when exchanged)
+    Action.RESUME: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.SUSPENDED},
+        S.EXCHANGED,
+    ),
+    Action.REVIEW: (
+        "holder",
+        Role.CONTROLLER,
+        "holder-controller-only",
+        {S.CONDITIONS_ACCEPTED, S.EXCHANGED, S.SUSPENDED},
         None,
     ),
 }
@@ -148,6 +178,7 @@ class Standing:
     filed_by: str
     from_party: str = REQUESTER
     to_party: str = HOLDER
+    suspended_from: Status | None = S.EXCHANGED
 
 
 PEOPLE = [

@@ -42,7 +42,18 @@ def accepted(ctg: Ctg, *recommend: str, adopt: tuple[str, ...] = ()) -> str:
     ctg.ok("dpo", "opinion", rid, "--verdict", verdict, "--note", "Avis", *recs, as_="c.dpo")
     adopted = [a for r in adopt for a in ("--adopt", r)]
     ctg.ok("decide", "approve", rid, *adopted, as_="c.controller")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     return rid
 
 
@@ -354,7 +365,18 @@ def test_sending_needs_accepted_conditions_keys_and_the_right_person(
         as_="c.agent",
         contains=f"{rid} is approved: `exchange send` needs conditions_accepted",
     )
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     ctg.refused(
         "exchange",
         "send",
@@ -412,7 +434,18 @@ def test_a_one_off_request_is_sent_once(keyed: Ctg, tmp_path: Path) -> None:
     ctg = keyed
     rid = ctg.file_request("--frequency", "once")
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     send(ctg, rid, qf_csv(tmp_path / "qf.csv"))
     ctg.refused(
         "exchange",
@@ -561,7 +594,18 @@ def _counts_request(ctg: Ctg) -> str:
         as_="c.dpo",
     )
     ctg.ok("decide", "approve", rid, "--adopt", "R1", as_="c.controller")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     return rid
 
 
@@ -628,7 +672,18 @@ def test_non_personal_aggregates_follow_the_policy(keyed: Ctg, tmp_path: Path) -
     )
     ctg.ok("study", "accept", rid, "--note", "Agrégats", as_="c.analyst")
     ctg.ok("decide", "approve", rid, as_="c.controller")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     header = "indicateur,territoire,periode,effectif\n"
     cases = {
         "familles,Blagis,2025,40\nfamilles,Centre,2025,3\n": "count cell(s) below 5",

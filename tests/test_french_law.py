@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from test_exchange import keyed, send  # noqa: F401  (the fixture, and the send helper)
+from test_exchange_life import ACCEPTED_WITH
 
 from ctg_exchange.cli.request_cmd import CONTENT_FIELDS
 from ctg_exchange.domain.models import RequestContent
@@ -37,7 +38,9 @@ def _approved_aggregates(ctg: Ctg, *extra: str) -> str:
     rid = str(ctg.json(*AGGREGATES, *extra, as_="v.agent")["id"])
     ctg.ok("study", "accept", rid, "--note", "Agrégats", as_="c.analyst")
     ctg.ok("decide", "approve", rid, as_="c.controller")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", *ACCEPTED_WITH, as_="v.controller"
+    )
     return rid
 
 
@@ -82,7 +85,9 @@ def test_archived_data_are_kept_for_active_use_then_archiving(
     rid = ctg.file_request("--archive-days", "1825")
     assert ctg.show(rid)["archive_days"] == 1825
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", *ACCEPTED_WITH, as_="v.controller"
+    )
     dataset = tmp_path / "qf.csv"
     dataset.write_text(
         "numero_allocataire,quotient_familial,mois_reference_qf\n9000001,410,2025-05\n"
@@ -211,7 +216,9 @@ def _archived_and_received(ctg: Ctg, tmp_path: Path, approval_test: bool = True)
     """A QF request kept a year, then archived five years: sent and received."""
     rid = ctg.file_request("--archive-days", "1825")
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", *ACCEPTED_WITH, as_="v.controller"
+    )
     dataset = tmp_path / "qf.csv"
     dataset.write_text(
         "numero_allocataire,quotient_familial,mois_reference_qf\n9000001,410,2025-05\n"

@@ -176,10 +176,10 @@ def test_a_delivery_before_the_conditions_are_accepted(
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
 
-    def sends_anyway(action: Any, request: Any) -> Status:
+    def sends_anyway(action: Any, request: Any, **kwargs: Any) -> Status:
         if request.status is Status.APPROVED:
             return Status.EXCHANGED
-        return honest_next_status(action, request)
+        return honest_next_status(action, request, **kwargs)
 
     monkeypatch.setattr(send, "next_status", sends_anyway)
     monkeypatch.setattr(delivery, "next_status", sends_anyway)
@@ -203,7 +203,18 @@ def test_a_delivery_before_the_conditions_are_accepted(
 def test_the_honest_path_still_verifies(ctg: Ctg) -> None:
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     result = ctg.json("audit", "verify")
     assert result["ok"] is True and result["rules"] == 3
 

@@ -147,7 +147,18 @@ def exported(ctg: Ctg, tmp_path: Path) -> tuple[Ctg, str]:
     request[request.index("--subjects") + 1] = f"@SUM(A1) {CLEAR}"
     rid = str(ctg.json(*request, as_="v.agent")["id"])
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "+AIPD-1", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "+AIPD-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     return ctg, rid
 
 

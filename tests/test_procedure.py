@@ -56,7 +56,16 @@ def test_request_goes_from_filing_to_accepted_conditions(ctg: Ctg) -> None:
         as_="c.controller",
     )
     accepted = ctg.json(
-        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller"
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
     )
 
     assert approved["status"] == "approved"

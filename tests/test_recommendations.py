@@ -157,7 +157,16 @@ def test_only_the_requesting_partys_controller_accepts_the_conditions(ctg: Ctg) 
             "accepts the conditions",
         )
     accepted = ctg.json(
-        "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", as_="v.controller"
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-TEST-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
     )
     assert accepted["acceptance"]["by"] == "v.controller"
     ctg.refused("conditions", "accept", rid, as_="v.controller", contains="is conditions_accepted")

@@ -31,7 +31,18 @@ def registered(ctg: Ctg) -> Ctg:
 def accepted(ctg: Ctg) -> str:
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-VS-TEST", as_="v.controller")
+    ctg.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-VS-TEST",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     return rid
 
 

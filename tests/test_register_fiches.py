@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_exchange_life import ACCEPTED_WITH
 
 from ctg_exchange.errors import PolicyError
 from ctg_exchange.policy import load_policy, shipped_policy_path
@@ -272,7 +273,15 @@ def test_the_processors_are_in_what_the_log_signed(registered: Ctg) -> None:
 def test_the_requesters_new_fiche_names_the_processors_of_its_request(registered: Ctg) -> None:
     rid = registered.file_request("--processor", "Éditeur Test SAS=Marché 2024-017, art. 12")
     registered.advance(rid, "approved")
-    registered.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-VS-TEST", as_="v.controller")
+    registered.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-VS-TEST",
+        *ACCEPTED_WITH,
+        as_="v.controller",
+    )
     fiche = registered.json("register", "show", f"VS-{rid}")
     assert fiche["processors"] == [
         {

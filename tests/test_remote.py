@@ -323,7 +323,19 @@ def test_the_procedure_runs_over_https_from_both_parties(
     assert [item["id"] for item in at("caf", "dpo", "inbox", as_="c.dpo")] == [rid]
     at("caf", "dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis", as_="c.dpo")
     at("caf", "decide", "approve", rid, as_="c.controller")
-    accepted = at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    accepted = at(
+        "ville",
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
 
     assert accepted["status"] == "conditions_accepted"
     assert at("caf", "request", "show", rid, as_="c.dpo")["status"] == "conditions_accepted"

@@ -67,7 +67,19 @@ def accepted_remotely(at: Parties, *extra: str) -> str:
     at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations",
        "--note", "Avis", "--recommend", "max_retention_days:180", as_="c.dpo")  # fmt: skip
     at("caf", "decide", "approve", rid, "--adopt", "R1", as_="c.controller")
-    at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    at(
+        "ville",
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     return rid
 
 

@@ -181,7 +181,19 @@ def _pseudonymised(at: Parties) -> str:
     at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations", "--note",
        "Avis", "--recommend", "pseudonymise:numero_allocataire", as_="c.dpo")  # fmt: skip
     at("caf", "decide", "approve", rid, "--adopt", "R1", as_="c.controller")
-    at("ville", "conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    at(
+        "ville",
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     return rid
 
 

@@ -371,7 +371,18 @@ def _formula(place: Place) -> Any:
     args[args.index("--purpose") + 1] = FORMULA
     rid = json.loads(place.ok(*args, "--json", as_="v.agent").stdout)["id"]
     place.advance(rid, 4)
-    place.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-1", as_="v.controller")
+    place.ok(
+        "conditions",
+        "accept",
+        rid,
+        "--dpia-ref",
+        "AIPD-1",
+        "--information",
+        "Lettre aux familles (test)",
+        "--l311-mention",
+        "Mention sur la facture (test)",
+        as_="v.controller",
+    )
     out = place.root.with_name(place.root.name + "-register")
     return ("register", "export", "--format", "csv", "--out", f"{out}.csv"), {"as_": "v.dpo"}
 

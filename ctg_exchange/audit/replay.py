@@ -34,6 +34,7 @@ from ..domain.dates import CLOCK_SKEW, before_predecessor, parse_timestamp
 from ..domain.facts import FactBook
 from ..domain.lifecycle import next_status
 from ..domain.models import Role, Status
+from ..domain.requirements import check_recorded
 from ..domain.rules import (
     authorise,
     authorise_filing,
@@ -265,7 +266,7 @@ class Replay:
                 separate_duties(action, actor.id, request_id, taken)
             if event.role != role.value:
                 problem = f"{action} is taken as {role.value}, not {event.role}"
-            expected = next_status(action, request)
+            expected = next_status(action, request, closing=payload.closes)
             if problem is None and payload.from_status is not request.status:
                 problem = (
                     f"{action} says {request_id} was {payload.from_status}; the log had it "
@@ -273,6 +274,8 @@ class Replay:
                 )
             if problem is None and payload.to_status is not expected:
                 problem = f"{action} leads to {expected}, not {payload.to_status}"
+            if problem is None:
+                check_recorded(payload, request, self.rules)
         except ExchangeError as exc:
             rule = getattr(exc, "rule", None)
             if isinstance(exc, InvalidTransition):

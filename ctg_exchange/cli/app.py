@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decide": ("decide_cmd", "decide"),
     "conditions": ("conditions_cmd", "conditions"),
     "exchange": ("exchange_cmd", "exchange"),
+    "review": ("review_cmd", "review"),
     "retention": ("retention_cmd", "retention"),
     "register": ("register_cmd", "register"),
     "audit": ("audit_cmd", "audit"),

@@ -11,7 +11,7 @@ from .views import finish, request_json
 
 @click.group()
 def dpo() -> None:
-    """The holding party's DPO gives the prior opinion (Article 7); DPOs annotate."""
+    """The holding party's DPO gives the prior opinion (Article 7); the requester's advises."""
 
 
 @dpo.command()
@@ -100,3 +100,24 @@ def annotate(request_id: str, note: str) -> None:
 
     updated = annotate_request(options().session(), request_id, note)
     finish(updated, f"annotation recorded on {updated.id}")
+
+
+@dpo.command()
+@click.argument("request_id", metavar="ID")
+@click.option("--note", required=True, help="The advice (DPIA, information of the families…).")
+@common_options
+def advise(request_id: str, note: str) -> None:
+    """Advise your own party on its request (the requesting party's DPO); never blocking.
+
+    The requesting party runs the DPIA and informs the persons concerned (GDPR art. 14, 35):
+    its DPO's advice is recorded with the request, signed and audited, from filing until the
+    request is closed, withdrawn, rejected or lapsed. No step waits for it.
+
+    \b
+    Example:
+      ctg-exchange --as v.dpo dpo advise DX-2025-0001 --note "AIPD à mettre à jour"
+    """
+    from ..services.review import advise as advise_on
+
+    updated = advise_on(options().session(), request_id, note)
+    finish(updated, f"advice recorded on {updated.id}")

@@ -137,6 +137,47 @@ def receive(package: str, out: Path) -> None:
     )
 
 
+@exchange.command()
+@click.argument("request_id", metavar="REQUEST")
+@click.option("--reason", required=True, help="The condition breached, and how it was found.")
+@common_options
+def suspend(request_id: str, reason: str) -> None:
+    """Suspend an exchange whose conditions were breached (the holding party's controller).
+
+    Nothing is sent while it is suspended; what was received is still deleted when its
+    retention ends. `exchange resume` returns it to where it was.
+
+    \b
+    Example:
+      ctg-exchange --as c.controller exchange suspend DX-2026-0001 \\
+          --reason "Condition R1 non respectée : conservation au-delà de 180 jours"
+    """
+    from ..services.conditions import suspend as suspend_exchange
+    from .views import finish
+
+    updated = suspend_exchange(options().session(), request_id, reason)
+    finish(updated, f"{updated.id} suspended: nothing is sent until it is resumed")
+
+
+@exchange.command()
+@click.argument("request_id", metavar="REQUEST")
+@click.option("--note", required=True, help="How the breach was remedied.")
+@common_options
+def resume(request_id: str, note: str) -> None:
+    """Resume a suspended exchange where it was (the holding party's controller).
+
+    \b
+    Example:
+      ctg-exchange --as c.controller exchange resume DX-2026-0001 \\
+          --note "Purge des fichiers anciens constatée le 3 mars"
+    """
+    from ..services.conditions import resume as resume_exchange
+    from .views import finish
+
+    updated = resume_exchange(options().session(), request_id, note)
+    finish(updated, f"{updated.id} resumed: {updated.status.value}")
+
+
 def _delivery_json(d: Any) -> dict[str, Any]:
     return {"id": d.id, **d.model_dump(mode="json")}
 

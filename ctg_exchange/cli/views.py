@@ -29,6 +29,8 @@ _STATUS_STYLE = {
     "exchanged": "green",
     "rejected": "red",
     "withdrawn": "dim",
+    "suspended": "red",
+    "closed": "dim",
     "lapsed": "dim",
     "returned": "yellow",
     "awaiting_dpo": "cyan",
@@ -178,6 +180,22 @@ def render_request(
     if request.acceptance is not None:
         a = request.acceptance
         console.print(f"[bold]Conditions accepted[/] by {a.by} on {a.on}")
+        if a.information:
+            console.print(f"  persons informed (GDPR art. 14): {shown(a.information)}")
+        if a.l311_mention:
+            console.print(
+                f"  algorithmic decision mention (CRPA L311-3-1): {shown(a.l311_mention)}"
+            )
+    if request.suspension is not None:
+        held = request.suspension
+        console.print(
+            f"[bold red]Suspended[/] by {held.by} on {held.on} (was {held.from_status.value}): "
+            f"{shown(held.reason)}"
+        )
+    for r in request.reviews:
+        console.print(
+            f"[bold]Yearly review[/] ({r.by}, {r.on}): {r.outcome.value} — {shown(r.note)}"
+        )
     if deliveries:
         console.print("[bold]Deliveries[/]")
         for sent, got in deliveries:
@@ -186,6 +204,10 @@ def render_request(
                 f"  {sent.id}  sent {sent.sent_on} by {sent.sent_by}, {sent.rows} rows, "
                 f"delete by {sent.retention_deadline}; {received}"
             )
+    for advice in request.advices:
+        console.print(
+            f"[bold]Requester's DPO advice[/] ({advice.by}, {advice.on}): {shown(advice.note)}"
+        )
     for annotation in request.annotations:
         console.print(
             f"[bold]DPO annotation[/] ({annotation.by}, {annotation.party}, "

@@ -28,6 +28,7 @@ class Action(StrEnum):
     STUDY_SUBMIT = "study.submit"
     OPINION = "dpo.opinion"
     ANNOTATE = "dpo.annotate"
+    ADVISE = "dpo.advise"
     APPROVE = "decide.approve"
     REJECT = "decide.reject"
     ACCEPT_CONDITIONS = "conditions.accept"
@@ -35,6 +36,9 @@ class Action(StrEnum):
     SEND = "exchange.send"
     RECEIVE = "exchange.receive"
     DESTROY = "retention.destroy"
+    SUSPEND = "exchange.suspend"
+    RESUME = "exchange.resume"
+    REVIEW = "review.record"
     RENEWAL = "convention.renewal"
     AMENDMENT = "convention.amendment"
     TERMINATION = "convention.termination"
@@ -64,6 +68,7 @@ REQUEST_STEPS = frozenset(
         Action.STUDY_SUBMIT,
         Action.OPINION,
         Action.ANNOTATE,
+        Action.ADVISE,
         Action.APPROVE,
         Action.REJECT,
         Action.ACCEPT_CONDITIONS,
@@ -71,6 +76,9 @@ REQUEST_STEPS = frozenset(
         Action.SEND,
         Action.RECEIVE,
         Action.DESTROY,
+        Action.SUSPEND,
+        Action.RESUME,
+        Action.REVIEW,
     }
 )
 # a register fiche may change as a consequence of these, in the same transaction
@@ -89,6 +97,7 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     Action.STUDY_SUBMIT: _CONTROLLER,
     Action.OPINION: _DPO,
     Action.ANNOTATE: _DPO,
+    Action.ADVISE: _DPO,
     Action.APPROVE: _CONTROLLER,
     Action.REJECT: _CONTROLLER,
     Action.ACCEPT_CONDITIONS: _CONTROLLER,
@@ -96,6 +105,9 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     Action.SEND: _STAFF,
     Action.RECEIVE: _STAFF,
     Action.DESTROY: _STAFF,
+    Action.SUSPEND: _CONTROLLER,
+    Action.RESUME: _CONTROLLER,
+    Action.REVIEW: _CONTROLLER,
     Action.RENEWAL: _ADMIN,
     Action.AMENDMENT: _ADMIN,
     Action.TERMINATION: _ADMIN,

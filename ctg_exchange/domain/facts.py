@@ -87,6 +87,8 @@ class AcceptanceFacts:
     dpia_ref_sha256: str | None
     at: str = ""
     on: str = ""
+    information_sha256: str | None = None  # GDPR art. 14, CRPA L114-8 (rules 3)
+    l311_mention_sha256: str | None = None  # CRPA L311-3-1 (rules 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,32 @@ class ShapeFacts:
 class AnnotationFacts:
     by: str
     party: str
+    note_sha256: str
+    at: str = ""
+    on: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdviceFacts:
+    by: str
+    note_sha256: str
+    at: str = ""
+    on: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SuspensionFacts:
+    by: str
+    from_status: str
+    reason_sha256: str
+    at: str = ""
+    on: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFacts:
+    by: str
+    outcome: str
     note_sha256: str
     at: str = ""
     on: str = ""
@@ -138,6 +166,13 @@ class RequestFacts:
     annotations: tuple[AnnotationFacts, ...] = ()
     filed_on: str = ""  # the day in France of its filing's event
     submitted_on: str | None = None  # of its last submission to the DPO
+    advices: tuple[AdviceFacts, ...] = ()
+    suspension: SuspensionFacts | None = None  # while suspended
+    reviews: tuple[ReviewFacts, ...] = ()
+
+    @property
+    def suspended_from(self) -> Status | None:
+        return None if self.suspension is None else Status(self.suspension.from_status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,23 @@
     filed ─┬─> under_study ─┬─> awaiting_dpo ──> opinion_given ─┬─> approved ──> conditions_accepted
            │                └─> returned ──(amend)──> filed       └─> rejected
            └─> withdrawn (by the requester, any time before a decision)
+    conditions_accepted ──(send)──> exchanged ──(send)──> exchanged
+    conditions_accepted | exchanged ──(suspend)──> suspended ──(resume)──> the state it left
+    conditions_accepted | exchanged | suspended ──(yearly review: close)──> closed
     any state before `exchanged` ──> lapsed (the convention ended or was terminated)
 
 A ``non_personal`` request (anonymous aggregates only) skips the DPO: it is decided straight
-from ``under_study``. Each action names the states it may start from and the state it leads to;
-anything else is an :class:`InvalidTransition` that names what the action needs.
+from ``under_study``. Approving after an ``unfavourable`` or ``out_of_scope`` opinion takes
+written reasons (:mod:`.requirements`). The requester's DPO may advise at any time until the
+request ends (closed, withdrawn, rejected, lapsed); its advice never moves the request.
+
+A breach of the conditions suspends the exchange (DOMAIN §2 step 5): nothing is sent while it
+is suspended, and ``exchange resume`` returns it where it was. Each active exchange is reviewed
+yearly by the holder's controller (step 8); a review may close it: nothing is sent after, the
+recipient still deletes what it received when its retention ends.
+
+Each action names the states it may start from and the state it leads to; anything else is an
+:class:`InvalidTransition` that names what the action needs.
 """
 
 from __future__ import annotations
@@ -22,6 +34,9 @@ BEFORE_DECISION = frozenset(
     {Status.FILED, Status.UNDER_STUDY, Status.RETURNED, Status.AWAITING_DPO, Status.OPINION_GIVEN}
 )
 BEFORE_EXCHANGE = BEFORE_DECISION | {Status.APPROVED, Status.CONDITIONS_ACCEPTED}
+# an exchange whose conditions are accepted and that no review closed: reviewed yearly
+ACTIVE = frozenset({Status.CONDITIONS_ACCEPTED, Status.EXCHANGED, Status.SUSPENDED})
+ENDED = frozenset({Status.CLOSED, Status.WITHDRAWN, Status.REJECTED, Status.LAPSED})
 
 # action -> (states it may start from, state it leads to); None keeps the state.
 TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
@@ -32,13 +47,19 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.STUDY_SUBMIT: (frozenset({Status.UNDER_STUDY}), Status.AWAITING_DPO),
     Action.OPINION: (frozenset({Status.AWAITING_DPO}), Status.OPINION_GIVEN),
     Action.ANNOTATE: (frozenset(Status), None),
+    Action.ADVISE: (frozenset(Status) - ENDED, None),
     Action.APPROVE: (frozenset({Status.OPINION_GIVEN}), Status.APPROVED),
     Action.REJECT: (frozenset({Status.OPINION_GIVEN}), Status.REJECTED),
     Action.ACCEPT_CONDITIONS: (frozenset({Status.APPROVED}), Status.CONDITIONS_ACCEPTED),
     Action.LAPSE: (BEFORE_EXCHANGE, Status.LAPSED),
     Action.SEND: (frozenset({Status.CONDITIONS_ACCEPTED, Status.EXCHANGED}), Status.EXCHANGED),
     Action.RECEIVE: (frozenset({Status.EXCHANGED}), None),
-    Action.DESTROY: (frozenset({Status.EXCHANGED, Status.CLOSED}), None),
+    Action.DESTROY: (frozenset({Status.EXCHANGED, Status.SUSPENDED, Status.CLOSED}), None),
+    Action.SUSPEND: (frozenset({Status.CONDITIONS_ACCEPTED, Status.EXCHANGED}), Status.SUSPENDED),
+    # back to the state it was suspended from (``next_status``)
+    Action.RESUME: (frozenset({Status.SUSPENDED}), None),
+    # a review that closes the exchange leads to closed (``next_status``)
+    Action.REVIEW: (ACTIVE, None),
 }
 
 # A non-personal request has no DPO step: it is decided after the study.
@@ -57,6 +78,7 @@ COMMAND_OF = {
     Action.STUDY_SUBMIT: "study submit",
     Action.OPINION: "dpo opinion",
     Action.ANNOTATE: "dpo annotate",
+    Action.ADVISE: "dpo advise",
     Action.APPROVE: "decide approve",
     Action.REJECT: "decide reject",
     Action.ACCEPT_CONDITIONS: "conditions accept",
@@ -64,11 +86,15 @@ COMMAND_OF = {
     Action.SEND: "exchange send",
     Action.RECEIVE: "exchange receive",
     Action.DESTROY: "retention purge",
+    Action.SUSPEND: "exchange suspend",
+    Action.RESUME: "exchange resume",
+    Action.REVIEW: "review record",
 }
 
 
-def next_status(action: Action, request: Standing) -> Status:
-    """The state ``action`` leads to from where ``request`` stands, or InvalidTransition."""
+def next_status(action: Action, request: Standing, *, closing: bool = False) -> Status:
+    """The state ``action`` leads to from where ``request`` stands, or InvalidTransition;
+    ``closing``: a yearly review whose outcome closes the exchange."""
     current = request.status
     table = TRANSITIONS
     if request.triage is Triage.NON_PERSONAL and action in NON_PERSONAL_TRANSITIONS:
@@ -84,4 +110,11 @@ def next_status(action: Action, request: Standing) -> Status:
         raise InvalidTransition(
             f"{request.id} is {current.value}: `{COMMAND_OF[action]}` needs {needed}"
         )
+    if action is Action.RESUME:
+        back = request.suspended_from
+        if back is None or back not in TRANSITIONS[Action.SUSPEND][0]:
+            raise InvalidTransition(f"{request.id} says not which state it was suspended from")
+        return back
+    if action is Action.REVIEW and closing:
+        return Status.CLOSED
     return current if target is None else target

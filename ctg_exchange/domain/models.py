@@ -40,6 +40,7 @@ class Status(StrEnum):
     EXCHANGED = "exchanged"
     CLOSED = "closed"
     LAPSED = "lapsed"
+    SUSPENDED = "suspended"  # a breach of the conditions suspends the exchange (DOMAIN §2.5)
 
 
 class Verdict(StrEnum):
@@ -113,6 +114,8 @@ class Standing(Protocol):
     def from_party(self) -> str: ...
     @property
     def to_party(self) -> str: ...
+    @property
+    def suspended_from(self) -> Status | None: ...
 
 
 def _blank_is_none(value: object) -> object:
@@ -283,6 +286,12 @@ class Acceptance(Frozen):
     at: str
     on: date
     dpia_ref: Text | None = None  # required when pre-screening found a DPIA necessary
+    # how and when the persons concerned are told which data came from the other party
+    # (GDPR art. 14, CRPA L114-8): required of a personal request from rules 3
+    information: Text | None = None
+    # where the decisions taken on the data say they rest on an algorithmic processing
+    # (CRPA L311-3-1): required when screening found ALGORITHMIC_DECISION, from rules 3
+    l311_mention: Text | None = None
 
 
 class Annotation(Frozen):
@@ -290,6 +299,41 @@ class Annotation(Frozen):
     party: Ref
     at: str
     on: date
+    note: Text
+
+
+class Advice(Frozen):
+    """The requesting party's DPO's advice (it runs the DPIA and informs the families): recorded,
+    never blocking a step."""
+
+    by: MemberId
+    at: str
+    on: date
+    note: Text
+
+
+class Suspension(Frozen):
+    """The holder's controller suspends an exchange whose conditions were breached."""
+
+    by: MemberId
+    at: str
+    on: date
+    reason: Text
+    from_status: Status  # where ``exchange resume`` returns it
+
+
+class ReviewOutcome(StrEnum):
+    CONTINUE = "continue"
+    CLOSE = "close"
+
+
+class Review(Frozen):
+    """The yearly review of an active exchange by the holder's controller (DOMAIN §2.8)."""
+
+    by: MemberId
+    at: str
+    on: date
+    outcome: ReviewOutcome
     note: Text
 
 
@@ -314,6 +358,13 @@ class ExchangeRequest(Frozen):
     conditions: tuple[Condition, ...] = ()
     acceptance: Acceptance | None = None
     annotations: tuple[Annotation, ...] = ()
+    advices: tuple[Advice, ...] = ()
+    suspension: Suspension | None = None  # while suspended
+    reviews: tuple[Review, ...] = ()
+
+    @property
+    def suspended_from(self) -> Status | None:
+        return None if self.suspension is None else self.suspension.from_status
 
     @property
     def approved_against_dpo_opinion(self) -> bool:

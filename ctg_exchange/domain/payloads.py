@@ -156,7 +156,9 @@ class Procedure(Frozen):
         description="2: audit verify re-applies every rule (separation of duties, screening, "
         "the convention in force, dates from the events' times); 3: besides, a renewal only "
         "before the end, then a successor convention; no avenant to an ended convention; "
-        "a termination in a case of Article 12, with its notice"
+        "a termination in a case of Article 12, with its notice; reasons to approve after an "
+        "out_of_scope opinion, and the Art. 14 information (and CRPA L311-3-1 mention) at the "
+        "acceptance of the conditions"
     )
     clock: Literal["real", "simulated"] = Field(
         description="simulated: a rehearsal, whose dates CTG_TODAY sets (shown on every output)"

@@ -1,9 +1,10 @@
 """Who may take which step (DESIGN §3). Each refusal names its rule.
 
 Hard rules: a revoked member can do nothing; only the holding party's controller studies and
-decides; only the holding party's DPO gives the opinion; nobody decides a request they filed;
-only the requesting party's staff amends or withdraws; an admin manages its own party's members,
-except that any admin may add the first admin of a party that never had one.
+decides, and suspends, resumes and reviews the exchange; only the holding party's DPO gives the
+opinion, only the requesting party's DPO advises its own party; nobody decides a request they
+filed; only the requesting party's staff amends or withdraws; an admin manages its own party's
+members, except that any admin may add the first admin of a party that never had one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ RULE_REQUESTER_STAFF = "requester-staff-only"
 RULE_HOLDER_CONTROLLER = "holder-controller-only"
 RULE_HOLDER_DPO = "holder-dpo-only"
 RULE_INVOLVED_DPO = "involved-dpo-only"
+# the requester runs the DPIA and informs the families (GDPR art. 14, 35): its DPO advises
+RULE_REQUESTER_DPO = "requester-dpo-only"
 RULE_NO_SELF_DECISION = "no-self-decision"
 RULE_ADMIN_ONLY = "admin-only"
 RULE_OWN_PARTY_ADMIN = "own-party-admin"
@@ -57,6 +60,9 @@ _VERB = {
     Action.STUDY_SUBMIT: "submits to the DPO",
     Action.APPROVE: "decides on",
     Action.REJECT: "decides on",
+    Action.SUSPEND: "suspends",
+    Action.RESUME: "resumes",
+    Action.REVIEW: "reviews",
 }
 
 
@@ -149,6 +155,13 @@ def authorise(action: Action, member: Acting, request: Standing) -> Role:
             raise NotAuthorised(
                 RULE_INVOLVED_DPO,
                 f"only a DPO of {request.from_party} or {request.to_party} annotates "
+                f"{request.id}: {_describe(member)}",
+            )
+    elif action is Action.ADVISE:
+        if member.party != request.from_party or not member.has(Role.DPO):
+            raise NotAuthorised(
+                RULE_REQUESTER_DPO,
+                f"only the DPO of the requesting party ({request.from_party}) advises on "
                 f"{request.id}: {_describe(member)}",
             )
     elif member.party != request.to_party or not member.has(Role.CONTROLLER):

@@ -18,6 +18,7 @@ from .actions import Action
 from .dates import day_of
 from .facts import (
     AcceptanceFacts,
+    AdviceFacts,
     AnnotationFacts,
     DecisionFacts,
     DeliveryFacts,
@@ -29,8 +30,10 @@ from .facts import (
     ReceptionFacts,
     RecommendationFacts,
     RequestFacts,
+    ReviewFacts,
     SetAsideFacts,
     ShapeFacts,
+    SuspensionFacts,
 )
 from .models import Frequency, Status, Triage, Verdict
 from .payloads import (
@@ -139,6 +142,11 @@ class RequestStep(Payload):
         book.steps[event.seq] = (request.id, action, *states, text)
         self.bind(book, event)
 
+    @property
+    def closes(self) -> bool:
+        """Whether the step closes the exchange (a yearly review's ``close``)."""
+        return False
+
     def update(self, request: RequestFacts, event: Logged) -> None:
         """What this step says of its request, besides its state (default: nothing)."""
 
@@ -219,6 +227,15 @@ class Annotate(RequestStep):
         request.annotations = (*request.annotations, note)
 
 
+class Advise(RequestStep):
+    action = Action.ADVISE
+    text_sha256: Sha256 = Field(description="of the advice")
+
+    def update(self, request: RequestFacts, event: Logged) -> None:
+        advice = AdviceFacts(event.actor, self.text_sha256, event.time, day_of(event.time))
+        request.advices = (*request.advices, advice)
+
+
 class SetAside(Frozen):
     number: Number
     reason_sha256: Sha256
@@ -262,16 +279,65 @@ class Reject(RequestStep):
 
 class AcceptConditions(RequestStep):
     action = Action.ACCEPT_CONDITIONS
+    omitted_when_none = RequestStep.omitted_when_none | {
+        "information_sha256",
+        "l311_mention_sha256",
+    }
     conditions: Count = Field(description="how many")
     conditions_sha256: Sha256 = Field(description="of the canonical JSON of the conditions")
     dpia_ref_sha256: Sha256 | None = Field(description="of the DPIA reference, or null")
+    information_sha256: Sha256 | None = Field(
+        None, description="of how the persons concerned are informed (GDPR art. 14), if given"
+    )
+    l311_mention_sha256: Sha256 | None = Field(
+        None, description="of where decisions mention the algorithmic processing (L311-3-1)"
+    )
 
     def update(self, request: RequestFacts, event: Logged) -> None:
         acceptance = AcceptanceFacts(
             event.actor, self.conditions, self.conditions_sha256, self.dpia_ref_sha256,
-            event.time, day_of(event.time),
+            event.time, day_of(event.time), self.information_sha256, self.l311_mention_sha256,
         )  # fmt: skip
         request.acceptance = acceptance
+
+
+class Suspend(RequestStep):
+    action = Action.SUSPEND
+    text_sha256: Sha256 = Field(description="of the reason (the condition breached)")
+
+    def update(self, request: RequestFacts, event: Logged) -> None:
+        request.suspension = SuspensionFacts(
+            event.actor, self.from_status.value, self.text_sha256, event.time, day_of(event.time)
+        )
+
+
+class Resume(RequestStep):
+    action = Action.RESUME
+    text_sha256: Sha256 = Field(description="of the note (how the breach was remedied)")
+
+    def update(self, request: RequestFacts, event: Logged) -> None:
+        request.suspension = None
+
+
+class ReviewRecord(RequestStep):
+    action = Action.REVIEW
+    outcome: Literal["continue", "close"]
+    text_sha256: Sha256 = Field(description="of the review's note")
+
+    @property
+    def closes(self) -> bool:
+        return self.outcome == "close"
+
+    def update(self, request: RequestFacts, event: Logged) -> None:
+        review = ReviewFacts(
+            event.actor, self.outcome, self.text_sha256, event.time, day_of(event.time)
+        )
+        request.reviews = (*request.reviews, review)
+        if self.closes:
+            request.suspension = None
+
+    def highlights(self) -> dict[str, str]:
+        return {**super().highlights(), "outcome": self.outcome}
 
 
 class Lapse(RequestStep):
@@ -359,6 +425,7 @@ STEPS: tuple[type[RequestFile | RequestStep], ...] = (
     StudySubmit,
     OpinionGiven,
     Annotate,
+    Advise,
     Approve,
     Reject,
     AcceptConditions,
@@ -366,4 +433,7 @@ STEPS: tuple[type[RequestFile | RequestStep], ...] = (
     Send,
     Receive,
     Destroy,
+    Suspend,
+    Resume,
+    ReviewRecord,
 )

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ..crypto.keys import KeyDir
-from ..domain.models import Processor, RequestContent, Role, Verdict
+from ..domain.models import Processor, RequestContent, ReviewOutcome, Role, Verdict
 from ..policy import load_policy, shipped_dir, shipped_policy_path
-from . import auditing, convention, members, register, requests, review, successor
+from . import auditing, conditions, convention, members, register, requests, review, successor
 from .auditing import audit_verify
 from .clock import Clock
 from .session import Keyring, Session
@@ -24,6 +24,15 @@ from .workspace import DEFAULT_DATABASE, Workspace
 PLACEHOLDERS = {"PLACEHOLDER_CONTACT", "PLACEHOLDER_VALUE"}  # what the shipped data leaves open
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"  # noqa: S105 - printed by the demo on purpose
 DEMO_DPIA = "AIPD-VS-2026-01 (référence fictive de démonstration)"
+DEMO_INFORMATION = (
+    "Courrier aux familles à l'inscription et mention sur chaque facture : le quotient "
+    "familial provient de la Caf (RGPD art. 14, CRPA L114-8) ; droit d'accès auprès de la Ville"
+)
+DEMO_L311_MENTION = (
+    "Chaque facture indique que le tarif est calculé par un traitement algorithmique à partir "
+    "du quotient familial, et où en obtenir les règles (CRPA L311-3-1)"
+)
+DEMO_REVIEW = "Revue annuelle : flux toujours nécessaire, conditions R1 et R2 respectées"
 DEMO_SUCCESSOR = (
     "Convention territoriale globale Sceaux – Caf 92 (référence fictive de démonstration)"
 )
@@ -87,7 +96,8 @@ class DemoResult:
 
 
 def run_demo(root: Path, say: Callable[[str], None], clock: Clock | None = None) -> DemoResult:
-    """Create a workspace in ``root`` and run one request from filing to accepted conditions."""
+    """Create a workspace in ``root`` and run one request from filing to accepted conditions
+    and its first yearly review."""
     clock = clock or Clock.from_env()
     key_dir = KeyDir(root / "keys")
     keyring = Keyring(key_dir, lambda prompt, *, confirm=False: DEMO_PASSPHRASE)
@@ -193,15 +203,23 @@ def _run(
         f"{len(approved.conditions)} conditions of the exchange."
     )
 
-    review.accept_conditions(as_("v.controller"), rid, DEMO_DPIA)
+    review.advise(
+        as_("v.dpo"), rid, "AIPD mise à jour ; informer les familles avant la première facture"
+    )
+    conditions.accept_conditions(
+        as_("v.controller"), rid, DEMO_DPIA, DEMO_INFORMATION, DEMO_L311_MENTION
+    )
     ville = register.current_entries(workspace, "ville_sceaux")
     caf = register.current_entries(workspace, "caf92")
     new = next(v.entry.ref for v in ville if rid in v.entry.exchanges)
     sources = ", ".join(v.entry.ref for v in caf if rid in v.entry.exchanges)
     say(
-        f"9. v.controller, for the town hall, accepts the conditions (the DPIA was done: "
-        f"{DEMO_DPIA}); {rid} may now be sent. The town hall's register gains {new}, and "
-        f"the Caf's {sources} lists the town hall as a recipient."
+        f"9. v.dpo, the town hall's own DPO, advises it (recorded, blocking nothing); "
+        f"v.controller accepts the conditions (the DPIA was done: {DEMO_DPIA}) and records "
+        "how families are told the quotient familial came from the Caf (GDPR art. 14, CRPA "
+        f"L114-8) and that their rate is computed by an algorithm (CRPA L311-3-1); {rid} may "
+        f"now be sent. The town hall's register gains {new}, and the Caf's {sources} lists "
+        "the town hall as a recipient."
     )
     problems = register.check_register(workspace)
     if not problems:
@@ -223,15 +241,25 @@ def _run(
                 "puts in its own before real use (README, The Article 30 register)."
             )
 
+    reviewed = conditions.record_review(
+        as_("c.controller"), rid, ReviewOutcome.CONTINUE, DEMO_REVIEW
+    )
+    due = conditions.review_due(reviewed)
+    say(
+        f"10. c.controller, for the Caf, records a review of {rid} (recurring flows are "
+        "reviewed yearly): still needed, conditions kept, it continues. A review may also "
+        f"close it; `review due` lists it again from {due.due if due else '—'}."
+    )
+
     checkpoint = auditing.make_checkpoint(as_("c.dpo"))
     auditing.cosign(as_("v.dpo"))
     say(
-        f"10. c.dpo signs a checkpoint of the log ({checkpoint.size} events, its Merkle root) and "
+        f"11. c.dpo signs a checkpoint of the log ({checkpoint.size} events, its Merkle root) and "
         "v.dpo cosigns it for the town hall: neither party can now rewrite them unseen."
     )
     result = audit_verify(workspace)
     say(
-        f"11. audit verify: {result.events} events verified — every step above is signed by "
+        f"12. audit verify: {result.events} events verified — every step above is signed by "
         f"its actor, allowed to its role, chained, and in the cosigned checkpoint; the stored "
         "records match the log."
     )

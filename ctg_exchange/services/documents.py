@@ -37,6 +37,9 @@ def request_document(
         "conditions": [c.model_dump(mode="json") for c in request.conditions],
         "acceptance": dump(request.acceptance),
         "annotations": [a.model_dump(mode="json") for a in request.annotations],
+        "advices": [a.model_dump(mode="json") for a in request.advices],
+        "suspension": dump(request.suspension),
+        "reviews": [r.model_dump(mode="json") for r in request.reviews],
     }
     if steps is not None:
         out["history"] = [step.model_dump(mode="json") for step in steps]
@@ -145,6 +148,19 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
             f"## Acceptation des conditions ({a.by}, {a.on})"
             + (f" — AIPD : {md(a.dpia_ref)}" if a.dpia_ref else ""),
         ]
+        if a.information:
+            lines.append(f"- Information des personnes (RGPD art. 14) : {md(a.information)}")
+        if a.l311_mention:
+            lines.append(f"- Mention CRPA L311-3-1 : {md(a.l311_mention)}")
+    lines += [
+        f"- Avis du DPO du demandeur ({v.by}, {v.on}) : {md(v.note)}" for v in request.advices
+    ]
+    if request.suspension:
+        held = request.suspension
+        lines += ["", f"## Suspendue ({held.by}, {held.on})", "", md(held.reason)]
+    if request.reviews:
+        lines += ["", "## Revues annuelles", ""]
+        lines += [f"- {r.on} ({r.by}) : {r.outcome.value} — {md(r.note)}" for r in request.reviews]
     if deliveries:
         lines += ["", "## Transmissions", ""]
         lines += [

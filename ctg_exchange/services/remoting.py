@@ -118,7 +118,7 @@ OPERATIONS: dict[str, Operation] = {}
 # the modules whose services are remotable: imported by the server before it looks one up
 SERVICE_MODULES = (
     "requests", "review", "members", "convention", "delivery", "receive", "party_keys",
-    "register", "retention", "avenant", "termination", "successor",
+    "register", "retention", "avenant", "termination", "successor", "conditions",
 )  # fmt: skip
 
 

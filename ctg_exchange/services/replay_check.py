@@ -24,6 +24,7 @@ from ..domain.dates import dated
 from ..domain.facts import (
     STEP_FIELDS,
     AcceptanceFacts,
+    AdviceFacts,
     AnnotationFacts,
     ConventionChangeFacts,
     DecisionFacts,
@@ -39,9 +40,11 @@ from ..domain.facts import (
     RecommendationFacts,
     RegisterVersionFacts,
     RequestFacts,
+    ReviewFacts,
     SetAsideFacts,
     ShapeFacts,
     StepFacts,
+    SuspensionFacts,
 )
 from ..domain.models import ExchangeRequest
 from ..register.model import RegisterEntry
@@ -121,6 +124,8 @@ def request_facts(request: ExchangeRequest) -> RequestFacts:
             dpia_ref_sha256=_digest(acceptance.dpia_ref),
             at=acceptance.at,
             on=dated(acceptance.on, acceptance.at),
+            information_sha256=_digest(acceptance.information),
+            l311_mention_sha256=_digest(acceptance.l311_mention),
         ),
         annotations=tuple(
             AnnotationFacts(a.by, a.party, text_digest(a.note), a.at, dated(a.on, a.at))
@@ -128,6 +133,22 @@ def request_facts(request: ExchangeRequest) -> RequestFacts:
         ),
         filed_on=dated(request.filed_on, request.filed_at),
         submitted_on=None if request.submitted_on is None else request.submitted_on.isoformat(),
+        advices=tuple(
+            AdviceFacts(a.by, text_digest(a.note), a.at, dated(a.on, a.at)) for a in request.advices
+        ),
+        suspension=None
+        if (held := request.suspension) is None
+        else SuspensionFacts(
+            held.by,
+            held.from_status.value,
+            text_digest(held.reason),
+            held.at,
+            dated(held.on, held.at),
+        ),  # fmt: skip
+        reviews=tuple(
+            ReviewFacts(r.by, r.outcome.value, text_digest(r.note), r.at, dated(r.on, r.at))
+            for r in request.reviews
+        ),
     )
 
 

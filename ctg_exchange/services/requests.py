@@ -120,6 +120,7 @@ def record_step(
     *,
     text: str | None = None,
     payload: StepBuilder | None = None,
+    closing: bool = False,
     **changes: Any,
 ) -> ExchangeRequest:
     """Authorise, move, store and record one step of ``request``.
@@ -131,7 +132,7 @@ def record_step(
     if action in DUTY_OF:
         taken = [(step.action, step.actor) for step in tx.steps(request.id)]
         separate_duties(action, actor.id, request.id, taken)
-    status = next_status(action, request)
+    status = next_status(action, request, closing=closing)
     dated = {k: v(recorder.now) if callable(v) else v for k, v in changes.items()}
     updated = request.evolve(status=status, updated_at=recorder.now, **dated)
     tx.update_request(updated)

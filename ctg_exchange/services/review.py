@@ -1,8 +1,9 @@
-"""The holding party's side of Article 7, and the requester's acceptance of the conditions.
+"""The holding party's side of Article 7: study, opinion, decision.
 
 Study (accept, return, submit) and decision by the holder's controller; the prior opinion of the
 holder's DPO, whose recommendations bind: approving answers each of them, adopted ones become
-conditions, and the requesting party's controller accepts those before anything is sent.
+conditions, which the requesting party's controller accepts before anything is sent
+(:mod:`.conditions`). DPOs of either party annotate; the requesting party's DPO advises.
 """
 
 from __future__ import annotations
@@ -10,19 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..audit.canonical import document_digest, text_digest
+from ..audit.canonical import text_digest
 from ..domain.actions import Action
 from ..domain.dates import procedure_date
 from ..domain.lifecycle import next_status
 from ..domain.models import (
-    Acceptance,
+    Advice,
     Annotation,
     Decision,
     ExchangeRequest,
     Member,
     Opinion,
     Status,
-    Triage,
     Verdict,
 )
 from ..domain.recommendations import (
@@ -33,9 +33,9 @@ from ..domain.recommendations import (
     parse_recommendation,
     unanswered,
 )
+from ..domain.requirements import check_approval
 from ..domain.rules import authorise
 from ..domain.step_payloads import (
-    AcceptConditions,
     Approve,
     OpinionGiven,
     RecommendationDigest,
@@ -45,7 +45,6 @@ from ..domain.step_payloads import (
 from ..errors import InvalidInput, Refused
 from ..policy.model import Policy
 from ..store.base import Tx
-from .register import feed_acceptance
 from .remoting import remotable, said
 from .requests import load_request, record_step, required_text, text_or_none
 from .session import Recorder, Session, perform
@@ -219,6 +218,24 @@ def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
     return perform(session, operation)
 
 
+@remotable(Action.ADVISE, expect=lambda a: {"text_sha256": said(a["note"])})
+def advise(session: Session, request_id: str, note: str) -> ExchangeRequest:
+    """The requesting party's DPO advises its own party on a request (it runs the DPIA and
+    informs the families, GDPR art. 14, 35): recorded with the request, blocking no step."""
+    note = required_text(note, "--note")
+    today = session.clock.today()
+
+    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
+        request = load_request(tx, request_id)
+        advice = Advice(by=actor.id, at=recorder.now, on=today, note=note)
+        return record_step(
+            tx, recorder, actor, request, Action.ADVISE, text=note,
+            advices=(*request.advices, advice),
+        )  # fmt: skip
+
+    return perform(session, operation)
+
+
 @remotable(Action.APPROVE, expect=_approval_said)
 def approve(
     session: Session,
@@ -227,9 +244,11 @@ def approve(
     adopt: Sequence[str] = (),
     set_aside: Sequence[str] = (),
 ) -> ExchangeRequest:
-    """Approve, answering every recommendation; against an unfavourable opinion, with reasons."""
+    """Approve, answering every recommendation; against an unfavourable or out_of_scope
+    opinion, with written reasons (flagged as against the opinion)."""
     text = text_or_none(justification)
     today = session.clock.today()
+    rules = session.workspace.rules  # read before the transaction: it reads the genesis
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
         request = load_request(tx, request_id)
@@ -246,12 +265,8 @@ def approve(
                 f"{', '.join(missing)} unanswered",
                 hint='adopt it (--adopt R1) or set it aside with reasons (--set-aside R1="…")',
             )
-        against = request.opinion is not None and request.opinion.verdict is Verdict.UNFAVOURABLE
-        if against and text is None:
-            raise InvalidInput(
-                f"the DPO's opinion on {request.id} is unfavourable: approving needs written "
-                "reasons in --justification"
-            )
+        verdict = request.opinion.verdict.value if request.opinion else None
+        against = check_approval(request.id, verdict, text is not None, rules)
         decision = Decision(
             outcome=Status.APPROVED,
             by=actor.id,
@@ -309,55 +324,5 @@ def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
             payload=lambda head: Reject(**head, outcome="rejected"),
             decision=decision,
         )
-
-    return perform(session, operation)
-
-
-@remotable(
-    Action.ACCEPT_CONDITIONS,
-    also={Action.REGISTER_VERSION},
-    expect=lambda a: {"dpia_ref_sha256": said(a["dpia_ref"])},
-)
-def accept_conditions(
-    session: Session, request_id: str, dpia_ref: str | None = None
-) -> ExchangeRequest:
-    """The requesting party's controller accepts the conditions; nothing is sent before.
-
-    A request for which pre-screening found a DPIA necessary needs the DPIA's reference: the
-    DPIA is completed before any transfer. Accepting feeds both parties' Article 30 registers.
-    """
-    today = session.clock.today()
-    dpia = dpia_ref.strip() if dpia_ref and dpia_ref.strip() else None
-
-    def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
-        request = load_request(tx, request_id)
-        authorise(Action.ACCEPT_CONDITIONS, actor, request)
-        next_status(Action.ACCEPT_CONDITIONS, request)
-        session.workspace.convention(tx).ensure_in_force(today, "accepting the conditions")
-        if request.dpia_required and dpia is None:
-            raise InvalidInput(
-                f"{request.id} needs a DPIA (GDPR art. 35) before any transfer: give its "
-                "reference with --dpia-ref"
-            )
-        conditions = [c.model_dump(mode="json") for c in request.conditions]
-        acceptance = Acceptance(by=actor.id, at=recorder.now, on=today, dpia_ref=dpia)
-        accepted = record_step(
-            tx,
-            recorder,
-            actor,
-            request,
-            Action.ACCEPT_CONDITIONS,
-            payload=lambda head: AcceptConditions(
-                **head,
-                conditions=len(conditions),
-                conditions_sha256=document_digest(conditions),
-                dpia_ref_sha256=text_digest(dpia) if dpia else None,
-            ),
-            acceptance=acceptance,
-        )
-        if request.triage is Triage.PERSONAL:
-            policy = session.workspace.current_policy(tx).policy
-            feed_acceptance(tx, recorder, actor, accepted, policy, today, dpia)
-        return accepted
 
     return perform(session, operation)
