@@ -340,3 +340,65 @@ def test_a_member_declared_with_another_keys_fingerprint() -> None:
                 "fingerprint": "SHA256:" + "A" * 43, "name_sha256": "0" * 64}  # fmt: skip
     with pytest.raises(ReplayError, match="another key's fingerprint"):
         member_from(MemberDeclaration.model_validate(declared), 2)
+
+
+def _with_conditions(ctg: Ctg) -> str:
+    """A request whose DPO capped retention at 180 days and the columns at two (adopted)."""
+    rid = ctg.file_request()
+    ctg.advance(rid, "awaiting_dpo")
+    ctg.ok("dpo", "opinion", rid, "--verdict", "favourable_with_recommendations", "--note",
+           "Avis", "--recommend", "max_retention_days:180", "--recommend",
+           "limit_columns:numero_allocataire,quotient_familial", as_="c.dpo")  # fmt: skip
+    ctg.ok("decide", "approve", rid, "--adopt", "R1", "--adopt", "R2", as_="c.controller")
+    ctg.ok("conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", "--information",
+           "Lettre aux familles (test)", "--l311-mention", "Mention sur la facture (test)",
+           as_="v.controller")  # fmt: skip
+    return rid
+
+
+QF_TWO = "numero_allocataire,quotient_familial\n9000001,512\n"
+QF_THREE = "numero_allocataire,quotient_familial,mois_reference_qf\n9000001,512,2025-05\n"
+
+
+def _longer(m: pytest.MonkeyPatch) -> None:
+    for module in (send, delivery):
+        m.setattr(module, "retention_days", lambda request: 365)
+
+
+def _wider(m: pytest.MonkeyPatch) -> None:
+    for module in (send, delivery):
+        m.setattr(module, "approved_columns", lambda *a: tuple(QF_THREE.split("\n")[0].split(",")))
+
+
+def _unapplied(m: pytest.MonkeyPatch) -> None:
+    m.setattr(send, "_applied", lambda *a, **k: ())
+    m.setattr(delivery, "APPLIED_KINDS", ())
+
+
+SENDS = {
+    "a deadline past the DPO's 180 days": (_longer, QF_TWO, "RETENTION_DEADLINE"),
+    "a column the DPO limited away": (_wider, QF_THREE, "COLUMNS_NOT_APPROVED"),
+    "an adopted condition left unapplied": (_unapplied, QF_TWO, "CONDITIONS_NOT_APPLIED"),
+}
+
+
+@pytest.mark.parametrize("case", SENDS)
+def test_a_delivery_past_its_conditions(
+    state: State, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, case: str
+) -> None:
+    """The adopted conditions bind the file: the replay re-applies them to each delivery."""
+    ctg = state("keyed", _party_keys)
+    rid = _with_conditions(ctg)
+    modify, rows, rule = SENDS[case]
+    modify(monkeypatch)
+    dataset = tmp_path / "qf.csv"
+    dataset.write_text(rows, encoding="utf-8")
+    sent = ctg("exchange", "send", rid, "--dataset", str(dataset), "--out",
+               str(tmp_path / "p.ctgx"), as_="c.agent")  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    seq = _last_seq(ctg, "exchange.send")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by c.agent: {rule}: "), first
+    assert (failure["seq"], failure["rule"]) == (seq, rule)

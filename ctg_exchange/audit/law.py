@@ -31,6 +31,7 @@ from ..domain import payloads as p
 from ..domain import step_payloads as s
 from ..domain.actions import Action
 from ..domain.dates import procedure_date
+from ..domain.recommendations import APPLIED_KINDS, Recommendation, RecommendationKind
 from ..errors import ExchangeError, ReplayError
 from ..policy.convention import (
     AVENANT_NOT_ALLOWED,
@@ -59,6 +60,9 @@ SCREENING_RECORDED = "SCREENING_RECORDED"
 CONTENT_MISSING = "CONTENT_MISSING"
 LAPSE_IN_FORCE = "LAPSE_IN_FORCE"
 ARCHIVES_APPROVAL_REQUIRED = "ARCHIVES_APPROVAL_REQUIRED"
+CONDITIONS_NOT_APPLIED = "CONDITIONS_NOT_APPLIED"
+COLUMNS_NOT_APPROVED = "COLUMNS_NOT_APPROVED"
+MAX_DAYS = RecommendationKind.MAX_RETENTION_DAYS
 
 
 class Law(Protocol):
@@ -70,6 +74,10 @@ class Law(Protocol):
     def content(self, request_id: str, digest: str) -> RequestContent | None:
         """The content the request was filed or amended with whose digest the log binds, if it
         is stored unaltered."""
+
+    def recommendations(self, request_id: str) -> tuple[Recommendation, ...] | None:
+        """The DPO's recommendations on the request as stored (the replay compares their
+        digests with the log's: a record edited behind the tool's back is found there)."""
 
 
 def refused(rule: str, message: str) -> ReplayError:
@@ -89,6 +97,8 @@ class LawCheck:
     retention: dict[str, int] = field(default_factory=dict)  # request -> days, as filed
     rules: int = 2  # the log's, from its genesis
     archived: set[str] = field(default_factory=set)  # requests with intermediate archiving
+    contents: dict[str, RequestContent] = field(default_factory=dict)  # as last screened
+    adopted: dict[str, tuple[int, ...]] = field(default_factory=dict)  # request -> R numbers
 
     def convention(self) -> ConventionState | None:
         policy = self.law.policy(self.version)
@@ -141,15 +151,62 @@ class LawCheck:
                 "are eliminated only with the archives service's approval (Code du patrimoine "
                 "L212-3)",
             )
+        if isinstance(payload, s.Approve):
+            self.adopted[payload.request] = payload.adopted
         if isinstance(payload, s.Send):
-            days = self.retention.get(payload.request)
-            if days is not None and payload.retention_deadline > day + timedelta(days=days):
+            self._sent(payload, day)
+
+    def _sent(self, payload: s.Send, day: date) -> None:
+        """A delivery within the request's retention and approved columns, with each adopted
+        condition the tool applies (DESIGN §4: what the DPO recommended and the controller
+        adopted binds the file)."""
+        conditions = self._conditions(payload.request)
+        days = self.retention.get(payload.request)
+        limits = [c.value for c in conditions if c.kind is MAX_DAYS and c.value]
+        if days is not None:
+            days = min([days, *limits])
+            if payload.retention_deadline > day + timedelta(days=days):
                 raise refused(
                     RETENTION_DEADLINE,
                     f"delivery {payload.delivery} is to be deleted by "
                     f"{payload.retention_deadline}, later than the {days} days the request "
-                    f"allows from {day}",
+                    f"and its conditions allow from {day}",
                 )
+        wanted = sorted(
+            f"R{c.number} {c.kind.value}" for c in conditions if c.kind in APPLIED_KINDS
+        )
+        if sorted(payload.conditions) != wanted:
+            raise refused(
+                CONDITIONS_NOT_APPLIED,
+                f"delivery {payload.delivery} applies {', '.join(payload.conditions) or 'none'} "
+                f"of the adopted conditions {', '.join(wanted) or 'none'}",
+            )
+        content, state = self.contents.get(payload.request), self.convention()
+        if content is None or state is None:
+            return  # a content or a policy the log does not bind: compared elsewhere
+        approved = [
+            column
+            for category in map(state.policy.category, content.categories)
+            if category is not None
+            for column in category.columns
+        ]
+        for condition in conditions:
+            if condition.kind is RecommendationKind.LIMIT_COLUMNS:
+                approved = [c for c in approved if c in condition.columns]
+        outside = [c for c in payload.columns if c not in approved]
+        if outside:
+            raise refused(
+                COLUMNS_NOT_APPROVED,
+                f"delivery {payload.delivery} carries {', '.join(outside)}, outside the "
+                "approved columns",
+            )
+
+    def _conditions(self, request_id: str) -> list[Recommendation]:
+        adopted = set(self.adopted.get(request_id, ()))
+        if not adopted:
+            return []
+        stored = self.law.recommendations(request_id) or ()
+        return [r for r in stored if r.number in adopted]
 
     def _renewable(self, until: date, day: date) -> None:
         """A renewal until ``until`` proposed or countersigned on ``day``: within the term."""
@@ -203,6 +260,7 @@ class LawCheck:
             )
         # active use, then the intermediate archiving the content asks for
         self.retention[payload.request] = content.kept_days
+        self.contents[payload.request] = content
         if content.archive_days:
             self.archived.add(payload.request)
         else:

@@ -38,6 +38,15 @@ _NUMBER_KINDS = {RecommendationKind.MAX_RETENTION_DAYS, RecommendationKind.AGGRE
 _FORM = re.compile(r"^\s*([a-z_]+)\s*:\s*(.*?)\s*$", re.DOTALL)
 
 
+# the checkable kinds a delivery applies to its file, each recorded by its label
+APPLIED_KINDS = (
+    RecommendationKind.LIMIT_COLUMNS,
+    RecommendationKind.MAX_RETENTION_DAYS,
+    RecommendationKind.PSEUDONYMISE,
+    RecommendationKind.AGGREGATE_MIN_COUNT,
+)
+
+
 class Recommendation(Frozen):
     """One numbered recommendation of the DPO (R1, R2, …)."""
 

@@ -16,6 +16,7 @@ from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..domain.models import Member, RequestContent, Role
+from ..domain.recommendations import Recommendation
 from ..domain.rules import cosigning_role
 from ..errors import (
     AuditBroken,
@@ -99,6 +100,15 @@ class StoredLaw:
         if content is None or content_digest(content) != digest:
             return None
         return content
+
+    def recommendations(self, request_id: str) -> tuple[Recommendation, ...] | None:
+        try:
+            request = self._tx.get_request(request_id)
+        except CorruptRow:
+            return None
+        if request is None or request.opinion is None:
+            return None
+        return request.opinion.recommendations
 
 
 def verify_tx(

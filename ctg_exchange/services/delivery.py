@@ -30,7 +30,7 @@ from ..domain.dates import procedure_date
 from ..domain.exchange import Delivery
 from ..domain.lifecycle import next_status
 from ..domain.models import ExchangeRequest, Frequency, Member, Role
-from ..domain.recommendations import RecommendationKind
+from ..domain.recommendations import APPLIED_KINDS, RecommendationKind
 from ..domain.rules import authorise
 from ..domain.step_payloads import Send
 from ..errors import InvalidInput, NotFound, Refused, SignatureInvalid, cut
@@ -45,12 +45,6 @@ from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
 
 # the conditions a sender applies to the file itself, each listed in the manifest
-APPLIED_KINDS = (
-    RecommendationKind.LIMIT_COLUMNS,
-    RecommendationKind.MAX_RETENTION_DAYS,
-    RecommendationKind.PSEUDONYMISE,
-    RecommendationKind.AGGREGATE_MIN_COUNT,
-)
 
 
 def retention_days(request: ExchangeRequest) -> int:
