@@ -29,10 +29,9 @@ from ..domain.models import (
     Suspension,
     Triage,
 )
-from ..domain.requirements import check_acceptance
+from ..domain.requirements import check_acceptance, check_dpia
 from ..domain.rules import authorise
 from ..domain.step_payloads import AcceptConditions, ReviewRecord
-from ..errors import InvalidInput
 from ..store.base import Tx
 from .register import feed_acceptance
 from .remoting import remotable, said
@@ -76,11 +75,7 @@ def accept_conditions(
         authorise(Action.ACCEPT_CONDITIONS, actor, request)
         next_status(Action.ACCEPT_CONDITIONS, request)
         session.workspace.convention(tx).ensure_in_force(today, "accepting the conditions")
-        if request.dpia_required and dpia is None:
-            raise InvalidInput(
-                f"{request.id} needs a DPIA (GDPR art. 35) before any transfer: give its "
-                "reference with --dpia-ref"
-            )
+        check_dpia(request.id, request.dpia_required, dpia is not None)
         check_acceptance(
             request.id,
             request.triage,
