@@ -62,6 +62,8 @@ def json_inert(document: str) -> str:
 
 
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>|#!&~])")
+_LIST_NUMBER = re.compile(r"^(\d+)([.)])")  # "1. " or "1) " starts an ordered list
+_BLOCK_MARK = re.compile(r"^([-+=])")  # a rule, a list item, a setext underline
 
 
 def for_markdown(text: str) -> str:
@@ -71,5 +73,9 @@ def for_markdown(text: str) -> str:
     (CommonMark shows it as itself), control characters are written out, and line breaks become
     spaces so the text stays inside its list item or table cell.
     """
-    one_line = " ".join(visible_controls(text).split("\n"))
-    return _MARKDOWN.sub(r"\\\1", one_line)
+    one_line = " ".join(visible_controls(text).split("\n")).strip()
+    escaped = _MARKDOWN.sub(r"\\\1", one_line)
+    # at the start of a line, a rule (---), a list item (+ , - , 1. ) or a setext underline
+    # (===): escaped too, for text that stands on a line of its own
+    escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped, count=1)
+    return _BLOCK_MARK.sub(r"\\\1", escaped, count=1)

@@ -402,3 +402,71 @@ def test_a_delivery_past_its_conditions(
 
     assert first.startswith(f"event #{seq} by c.agent: {rule}: "), first
     assert (failure["seq"], failure["rule"]) == (seq, rule)
+
+
+def test_an_approval_leaving_a_recommendation_unanswered(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each recommendation is adopted or set aside: a modified copy that drops one is caught."""
+    rid = ctg.file_request()
+    ctg.advance(rid, "awaiting_dpo")
+    ctg.ok("dpo", "opinion", rid, "--verdict", "favourable_with_recommendations", "--note",
+           "Avis", "--recommend", "max_retention_days:180", as_="c.dpo")  # fmt: skip
+    monkeypatch.setattr(review, "check_answered", lambda *args: None)
+    assert ctg("decide", "approve", rid, as_="c.controller").exit_code == 0
+    seq = _last_seq(ctg, "decide.approve")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(
+        f"event #{seq} by c.controller: not allowed (RECOMMENDATION_UNANSWERED): "
+    ), first
+    assert failure["rule"] == "RECOMMENDATION_UNANSWERED"
+
+
+def test_conditions_accepted_without_the_dpia_it_needs(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctg_exchange.services import conditions
+
+    rid = ctg.file_request()
+    ctg.advance(rid, "approved")
+    monkeypatch.setattr(conditions, "check_dpia", lambda *args: None)
+    accepted = ctg("conditions", "accept", rid, "--information", "Lettre (test)",
+                   "--l311-mention", "Facture (test)", as_="v.controller")  # fmt: skip
+    assert accepted.exit_code == 0, accepted.output
+    seq = _last_seq(ctg, "conditions.accept")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by v.controller: not allowed (DPIA_REF_MISSING): "), (
+        first
+    )
+    assert failure["rule"] == "DPIA_REF_MISSING"
+
+
+def test_a_log_claiming_older_rules_holds_no_step_they_lacked(
+    fresh: Ctg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A modified copy that writes rules 2 in a new workspace's genesis, to dodge what rules 3
+    require, cannot take the steps rules 3 brought either: verify refuses them."""
+    from ctg_exchange.services import members
+
+    from conftest import INIT, MEMBERS, PASSPHRASE, TEST_KDF_ROUNDS, add_args, member_keys
+
+    keys = member_keys(fresh)
+    keys.generate("v.admin", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    monkeypatch.setattr(members, "RULES", 2)
+    fresh.ok(*INIT)
+    for member_id, party, roles, adder in MEMBERS:
+        keys.generate(member_id, PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+        fresh.ok(*add_args(member_id, party, *roles), as_=adder)
+    rid = fresh.file_request()
+    fresh.ok("dpo", "advise", rid, "--note", "Avis du délégué du demandeur", as_="v.dpo")
+    seq = _last_seq(fresh, "dpo.advise")
+
+    result = fresh("audit", "verify")
+
+    assert result.exit_code == 3, result.output
+    assert f"event #{seq}" in result.stderr
+    assert "a log verified by rules 2 has no dpo.advise" in result.stderr

@@ -73,6 +73,25 @@ def test_markdown_text_has_no_markup_left() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("typed", "line"),
+    [
+        ("--- une règle", r"\--- une règle"),
+        ("+ un élément", r"\+ un élément"),
+        ("- un élément", r"\- un élément"),
+        ("1. un élément", r"1\. un élément"),
+        ("12) un élément", r"12\) un élément"),
+        ("=== un titre", r"\=== un titre"),
+        ("    du code", "du code"),
+        ("2026-01-01, une date", "2026-01-01, une date"),
+        ("Texte - avec un tiret", "Texte - avec un tiret"),
+    ],
+)
+def test_text_on_a_line_of_its_own_starts_no_block(typed: str, line: str) -> None:
+    """A reason or a note on a dossier line of its own: no rule, list or code block."""
+    assert for_markdown(typed) == line
+
+
 def _hostile_workspace(ctg: Ctg) -> str:
     """A request whose purpose, subjects, notes and names carry escapes, markup and a formula."""
     member_keys(ctg).generate("v.agent2", PASSPHRASE, rounds=TEST_KDF_ROUNDS)

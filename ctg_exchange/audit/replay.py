@@ -27,6 +27,7 @@ from ..domain.actions import (
     CONVENTION_CHANGES,
     REGISTER_CAUSES,
     REQUEST_STEPS,
+    SINCE_RULES_3,
     Action,
 )
 from ..domain.catalogue import parse_payload
@@ -165,7 +166,9 @@ class Replay:
             raise ReplayError(f"unknown action {event.action!r}") from None
         if action in CONVENTION_ANSWERS and self.rules < 2:
             raise ReplayError(f"a log begun by 0.1.0 (rules 1) has no {action}")
-        if action is Action.SUCCESSOR and self.rules < 3:
+        if action in SINCE_RULES_3 and self.rules < 3:
+            # steps a log begun under earlier rules cannot hold: no client dodges the rules a
+            # step came with by claiming older ones in the genesis
             raise ReplayError(f"a log verified by rules {self.rules} has no {action}")
         payload = parsed(action, event)
         subject = self._policy_id if action in CONVENTION_ACTIONS else payload.subject_of()

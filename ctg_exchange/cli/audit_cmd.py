@@ -29,6 +29,14 @@ def _summary(event: Event) -> str:
 
 
 SIMULATED = "simulated clock: a rehearsal's log (init --simulated-clock), its dates were set"
+
+
+def current_rules() -> int:
+    from ..domain.payloads import RULES
+
+    return RULES
+
+
 RULES_1 = (
     "rules 1: a log begun by ctg-exchange 0.1.0, verified by its roles and state machine only "
     "(the law is not re-applied; a renewal or an avenant took effect with one admin's "
@@ -135,6 +143,14 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
         say(f"[yellow]{SIMULATED}[/]")
     if result.rules < 2:
         say(f"[yellow]{RULES_1}[/]")
+    elif result.rules < current_rules():
+        say(
+            f"[yellow]rules {result.rules}: a log begun by an earlier version keeps the rules it "
+            f"began with; this version's (rules {current_rules()}) apply to workspaces it "
+            "creates[/]"
+        )
+    else:
+        say(f"rules {result.rules}: the procedure's rules are re-applied to every event")
     say(f"head {result.head}")
 
 

@@ -84,6 +84,11 @@ REQUEST_STEPS = frozenset(
 # a register fiche may change as a consequence of these, in the same transaction
 REGISTER_CAUSES = frozenset({Action.ACCEPT_CONDITIONS, Action.LAPSE})
 
+# the steps rules 3 brought: a log begun under earlier rules holds none
+SINCE_RULES_3 = frozenset(
+    {Action.SUCCESSOR, Action.ADVISE, Action.SUSPEND, Action.RESUME, Action.REVIEW}
+)
+
 _ADMIN, _CONTROLLER, _DPO, _STAFF = (Role.ADMIN,), (Role.CONTROLLER,), (Role.DPO,), (Role.STAFF,)
 TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     Action.INIT: _ADMIN,

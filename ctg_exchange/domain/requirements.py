@@ -31,6 +31,35 @@ ART14_INFORMATION = "ART14_INFORMATION"
 L311_MENTION = "L311_MENTION"
 ALGORITHMIC_DECISION = "ALGORITHMIC_DECISION"  # a screening finding's code (DOMAIN §2)
 AGAINST_OPINION = "AGAINST_OPINION"  # an approval's flag is not what its opinion makes it
+RECOMMENDATION_UNANSWERED = "RECOMMENDATION_UNANSWERED"
+DPIA_REF_MISSING = "DPIA_REF_MISSING"
+
+
+def check_answered(
+    request_id: str, count: int, adopted: Collection[int], set_aside: Collection[int]
+) -> None:
+    """Approving answers each of the DPO's ``count`` recommendations, once: adopted (a
+    condition) or set aside with reasons (DESIGN §4)."""
+    answered = [*adopted, *set_aside]
+    missing = [f"R{n}" for n in range(1, count + 1) if n not in answered]
+    if missing or sorted(answered) != list(range(1, count + 1)):
+        raise Refused(
+            RECOMMENDATION_UNANSWERED,
+            f"approving {request_id} answers every recommendation: "
+            + (f"{', '.join(missing)} unanswered" if missing else "an answer is repeated or "
+               "names no recommendation"),
+            hint='adopt it (--adopt R1) or set it aside with reasons (--set-aside R1="…")',
+        )  # fmt: skip
+
+
+def check_dpia(request_id: str, dpia_required: bool, dpia_ref: bool) -> None:
+    """A request whose screening found a DPIA necessary is accepted with its reference."""
+    if dpia_required and not dpia_ref:
+        raise Refused(
+            DPIA_REF_MISSING,
+            f"{request_id} needs a DPIA (GDPR art. 35) before any transfer: give its reference "
+            "with --dpia-ref",
+        )
 
 
 def departs_from(verdict: str | None, rules: int) -> bool:
@@ -90,6 +119,10 @@ def check_recorded(payload: RequestStep, request: RequestFacts, rules: int) -> N
     from .step_payloads import AcceptConditions, Approve
 
     if isinstance(payload, Approve):
+        if rules >= 2:
+            count = 0 if request.opinion is None else len(request.opinion.recommendations)
+            numbers = [s.number for s in payload.set_aside]
+            check_answered(request.id, count, payload.adopted, numbers)
         verdict = None if request.opinion is None else request.opinion.verdict
         against = check_approval(request.id, verdict, payload.text_sha256 is not None, rules)
         if rules >= 2 and payload.against_opinion is not against:
@@ -99,6 +132,8 @@ def check_recorded(payload: RequestStep, request: RequestFacts, rules: int) -> N
                 rule=AGAINST_OPINION,
             )
     elif isinstance(payload, AcceptConditions):
+        if rules >= 2:
+            check_dpia(request.id, request.dpia_required, payload.dpia_ref_sha256 is not None)
         check_acceptance(
             request.id,
             request.triage,

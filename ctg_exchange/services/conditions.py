@@ -29,10 +29,9 @@ from ..domain.models import (
     Suspension,
     Triage,
 )
-from ..domain.requirements import check_acceptance
+from ..domain.requirements import check_acceptance, check_dpia
 from ..domain.rules import authorise
 from ..domain.step_payloads import AcceptConditions, ReviewRecord
-from ..errors import InvalidInput
 from ..store.base import Tx
 from .register import feed_acceptance
 from .remoting import remotable, said
@@ -78,11 +77,7 @@ def accept_conditions(
         state = session.workspace.convention(tx)
         state.ensure_in_force(today, "accepting the conditions")
         state.ensure_same_period(request.filed_on, decided_on(request), "accepting the conditions")
-        if request.dpia_required and dpia is None:
-            raise InvalidInput(
-                f"{request.id} needs a DPIA (GDPR art. 35) before any transfer: give its "
-                "reference with --dpia-ref"
-            )
+        check_dpia(request.id, request.dpia_required, dpia is not None)
         check_acceptance(
             request.id,
             request.triage,

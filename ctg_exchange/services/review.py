@@ -31,9 +31,8 @@ from ..domain.recommendations import (
     conditions_of,
     parse_answers,
     parse_recommendation,
-    unanswered,
 )
-from ..domain.requirements import check_approval
+from ..domain.requirements import check_answered, check_approval
 from ..domain.rules import authorise
 from ..domain.step_payloads import (
     Approve,
@@ -42,7 +41,7 @@ from ..domain.step_payloads import (
     Reject,
     SetAside,
 )
-from ..errors import InvalidInput, Refused
+from ..errors import InvalidInput
 from ..policy.model import Policy
 from ..store.base import Tx
 from .remoting import remotable, said
@@ -259,14 +258,12 @@ def approve(
         state.ensure_same_period(request.filed_on, None, "approval")
         recommendations = request.opinion.recommendations if request.opinion else ()
         answers = parse_answers(recommendations, list(adopt), list(set_aside))
-        missing = unanswered(recommendations, answers)
-        if missing:
-            raise Refused(
-                "RECOMMENDATION_UNANSWERED",
-                f"approving {request.id} answers every recommendation: "
-                f"{', '.join(missing)} unanswered",
-                hint='adopt it (--adopt R1) or set it aside with reasons (--set-aside R1="…")',
-            )
+        check_answered(
+            request.id,
+            len(recommendations),
+            [a.number for a in answers if a.adopted],
+            [a.number for a in answers if not a.adopted],
+        )
         verdict = request.opinion.verdict.value if request.opinion else None
         against = check_approval(request.id, verdict, text is not None, rules)
         decision = Decision(
