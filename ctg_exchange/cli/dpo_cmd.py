@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..domain.models import Verdict
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import common_options, emit_json, options, say, table
 from .views import finish, request_json
 
 
@@ -47,7 +47,7 @@ def inbox() -> None:
             "yes" if r.dpia_required else "",
             ", ".join(f.code for f in r.findings),
         )
-    stdout().print(out)
+    out.print()
     if not items:
         say("Nothing awaits your opinion.")
 

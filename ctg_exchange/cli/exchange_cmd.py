@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import common_options, emit_json, options, refuse_dash, say, table
 
 
 @contextlib.contextmanager
@@ -29,6 +29,17 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
     ) as bar:  # fmt: skip
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+# why these two commands write files only
+NO_STDOUT_PACKAGE = (
+    "the delivery is recorded when its package is written whole, so the package must be a "
+    "file (give --out FILE, then pass the file on)"
+)
+NO_STDOUT_DATASET = (
+    "the received file is tracked until it is deleted (retention purge, retention attest), "
+    "so it must be a file (give --out FILE)"
+)
 
 
 @click.group()
@@ -72,6 +83,7 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
     from ..services.send import send as send_dataset
 
     opts = options()
+    refuse_dash(out, "--out", NO_STDOUT_PACKAGE)
     with progress_bar("Encrypting", dataset.stat().st_size) as advance:
         result = send_dataset(opts.session(), request_id, dataset, out, suppress_small_cells,
                               advance)  # fmt: skip
@@ -122,6 +134,7 @@ def receive(package: str, out: Path) -> None:
     from ..services.receive import receive_delivery
 
     opts = options()
+    refuse_dash(out, "--out", NO_STDOUT_DATASET)
     path = Path(package)
     if path.is_file():
         with progress_bar("Decrypting", path.stat().st_size) as advance:
@@ -214,6 +227,6 @@ def list_(request_id: str | None) -> None:
             d.retention_deadline.isoformat(),
             f"{r.received_on} by {r.received_by}" if r else "not yet",
         )
-    stdout().print(out)
+    out.print()
     if not items:
         say("No deliveries" + (f" for {request_id}." if request_id else " yet."))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import common_options, emit_json, options, say, table
 
 
 @click.group()
@@ -121,6 +121,6 @@ def list_() -> None:
     for r in recipients:
         status = "active" if r.active else f"retired {(r.retired_at or '')[:10]}"
         out.add_row(r.party, status, r.added_at[:10], r.added_by, r.recipient)
-    stdout().print(out)
+    out.print()
     if not recipients:
         say("No encryption key yet: an admin runs `keys generate --party P --encryption`.")

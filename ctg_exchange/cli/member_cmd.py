@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..domain.models import Role
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import (
+    common_options,
+    emit_json,
+    is_dash,
+    one_on_stdout,
+    options,
+    say,
+    table,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from ..domain.models import Member
@@ -102,7 +111,7 @@ def list_() -> None:
     for m in members:
         status = "active" if m.active else f"[red]revoked {(m.revoked_at or '')[:10]}[/]"
         out.add_row(m.id, m.party, ", ".join(m.roles), status, m.added_by, shown(m.name))
-    stdout().print(out)
+    out.print()
 
 
 @member.command()
@@ -132,7 +141,7 @@ def revoke(member_id: str, reason: str) -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write to this file instead of stdout.",
+    help="Write to this file instead of stdout (-: stdout).",
 )
 @common_options
 def allowed_signers(out: Path | None) -> None:
@@ -144,13 +153,13 @@ def allowed_signers(out: Path | None) -> None:
       ssh-keygen -Y verify -f allowed_signers -I v.agent \\
           -n ctg-exchange/event@v1 -s event.sig < event.bin
     """
-    from ..fsutil import write_atomic
     from ..services.members import allowed_signers as build
 
     opts = options()
+    one_on_stdout(("--out", out))
     text = build(opts.reading_workspace())
-    if out is not None:
-        write_atomic(out, text.encode(), mode=0o644)
+    if out is not None and not is_dash(out):
+        write_output(out, text.encode())
         say(f"[green]✓[/] allowed signers written to {out}")
     elif opts.json:
         emit_json({"allowed_signers": text})

@@ -364,7 +364,7 @@ def list_(status: str | None) -> None:
             r.to_party,
             ", ".join(r.content.categories),
         )
-    stdout().print(out)
+    out.print()
     if not requests:
         say("No requests" + (f" with status {status}." if status else " yet."))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import common_options, emit_json, options, say, table
 
 
 @click.group()
@@ -48,7 +48,7 @@ def list_() -> None:
             styles[i.status],
             shown(i.reception.path),
         )
-    stdout().print(out)
+    out.print()
     if not items:
         say("Nothing received yet.")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..domain.models import ReviewOutcome
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import common_options, emit_json, options, say, table
 from .views import finish, request_json
 
 
@@ -69,6 +69,6 @@ def due() -> None:
     for d in items:
         r = d.request
         out.add_row(r.id, d.due.isoformat(), d.since.isoformat(), r.to_party, r.status.value)
-    stdout().print(out)
+    out.print()
     if not items:
         say("No review is due.")
