@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from . import complete
 from .checkpoint_cmd import checkpoint, checkpoint_json, checkpoint_line, checkpoints, cosign
 from .common import (
     common_options,
@@ -55,6 +56,15 @@ RULES_1 = (
 )
 
 
+only_request = click.option(
+    "--request",
+    "request_id",
+    metavar="ID",
+    help="Only this request's events.",
+    shell_complete=complete.requests,
+)
+
+
 @click.group()
 def audit() -> None:
     """Read, verify, checkpoint, prove and export the signed, hash-chained audit log."""
@@ -65,7 +75,7 @@ for _command in (checkpoint, cosign, checkpoints):
 
 
 @audit.command()
-@click.option("--request", "request_id", metavar="ID", help="Only this request's events.")
+@only_request
 @common_options
 def log(request_id: str | None) -> None:
     """Show audit events in order.
@@ -166,7 +176,14 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
 
 
 @audit.command()
-@click.option("--request", "request_id", metavar="ID", required=True, help="The request.")
+@click.option(
+    "--request",
+    "request_id",
+    metavar="ID",
+    required=True,
+    help="The request.",
+    shell_complete=complete.requests,
+)
 @common_options
 def prove(request_id: str) -> None:
     """Prove that a request's events are in the latest signed checkpoint (RFC 9162 proofs).
@@ -222,7 +239,7 @@ def prove(request_id: str) -> None:
     required=True,
     help="The JSON-lines file to write (it must not exist; - for stdout).",
 )
-@click.option("--request", "request_id", metavar="ID", help="Only this request's events.")
+@only_request
 @click.option("--from", "first", type=click.IntRange(min=1), metavar="SEQ", help="First event.")
 @click.option("--to", "last", type=click.IntRange(min=1), metavar="SEQ", help="Last event.")
 @common_options

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from . import complete
 from .common import (
     common_options,
     emit_json,
@@ -120,7 +121,12 @@ def checkpoint_json(cp: Any) -> dict[str, Any]:
 
 @click.command()
 @click.option("--show", "show_id", type=click.IntRange(min=1), help="Print this checkpoint's note.")
-@click.option("--signer", metavar="MEMBER", help="With --show: whose signature to write.")
+@click.option(
+    "--signer",
+    metavar="MEMBER",
+    help="With --show: whose signature to write.",
+    shell_complete=complete.members,
+)
 @click.option(
     "--signed-bytes",
     type=click.Path(path_type=Path, dir_okay=False),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 import click
 
 from ..errors import InvalidInput, KeyFileError
+from . import complete
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -175,7 +176,12 @@ def common_options(func: F) -> F:
         help="Print one JSON document instead of tables.",
     )
     @click.option(
-        "--as", "actor", metavar="MEMBER", default=None, help="The member acting (env CTG_MEMBER)."
+        "--as",
+        "actor",
+        metavar="MEMBER",
+        default=None,
+        help="The member acting (env CTG_MEMBER).",
+        shell_complete=complete.members,
     )
     @functools.wraps(func)
     def wrapper(*args: Any, as_json: bool | None, actor: str | None, **kwargs: Any) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from . import complete
 from .common import common_options, emit_json, options, refuse_dash, say, table
 
 
@@ -48,7 +49,7 @@ def exchange() -> None:
 
 
 @exchange.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option(
     "--dataset",
     required=True,
@@ -108,7 +109,7 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
 
 
 @exchange.command()
-@click.argument("package", metavar="PACKAGE|DELIVERY")
+@click.argument("package", metavar="PACKAGE|DELIVERY", shell_complete=complete.packages)
 @click.option(
     "--out",
     required=True,
@@ -151,7 +152,7 @@ def receive(package: str, out: Path) -> None:
 
 
 @exchange.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option("--reason", required=True, help="The condition breached, and how it was found.")
 @common_options
 def suspend(request_id: str, reason: str) -> None:
@@ -173,7 +174,7 @@ def suspend(request_id: str, reason: str) -> None:
 
 
 @exchange.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option("--note", required=True, help="How the breach was remedied.")
 @common_options
 def resume(request_id: str, note: str) -> None:
@@ -196,7 +197,13 @@ def _delivery_json(d: Any) -> dict[str, Any]:
 
 
 @exchange.command(name="list")
-@click.option("--request", "request_id", metavar="ID", help="Only this request's deliveries.")
+@click.option(
+    "--request",
+    "request_id",
+    metavar="ID",
+    help="Only this request's deliveries.",
+    shell_complete=complete.requests,
+)
 @common_options
 def list_(request_id: str | None) -> None:
     """List deliveries: when sent, rows, deadline, and whether they were received.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import complete
 from .common import common_options, emit_json, options, say, table
 
 
@@ -14,7 +15,12 @@ def keys() -> None:
 
 @keys.command()
 @click.option("--member", "member_id", metavar="ID", help="Make a member's signing key pair.")
-@click.option("--party", metavar="PARTY", help="With --encryption: the party whose key it is.")
+@click.option(
+    "--party",
+    metavar="PARTY",
+    help="With --encryption: the party whose key it is.",
+    shell_complete=complete.parties,
+)
 @click.option(
     "--encryption",
     is_flag=True,

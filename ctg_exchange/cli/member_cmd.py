@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..domain.models import Role
+from . import complete
 from .common import (
     common_options,
     emit_json,
@@ -47,7 +48,12 @@ def member() -> None:
 @member.command()
 @click.argument("member_id", metavar="ID")
 @click.option("--name", required=True, help="The member's name.")
-@click.option("--party", required=True, help="The member's party (ville_sceaux, caf92).")
+@click.option(
+    "--party",
+    required=True,
+    help="The member's party (ville_sceaux, caf92).",
+    shell_complete=complete.parties,
+)
 @click.option(
     "--role",
     "roles",
@@ -115,7 +121,7 @@ def list_() -> None:
 
 
 @member.command()
-@click.argument("member_id", metavar="ID")
+@click.argument("member_id", metavar="ID", shell_complete=complete.members)
 @click.option("--reason", required=True, help="Why the member is revoked.")
 @common_options
 def revoke(member_id: str, reason: str) -> None:

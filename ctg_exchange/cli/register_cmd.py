@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from . import complete
 from .common import (
     common_options,
     emit_json,
@@ -73,7 +74,12 @@ def import_(path: Path | None) -> None:
 
 
 @register.command(name="list")
-@click.option("--controller", metavar="PARTY", help="Only this controller's fiches.")
+@click.option(
+    "--controller",
+    metavar="PARTY",
+    help="Only this controller's fiches.",
+    shell_complete=complete.parties,
+)
 @common_options
 def list_(controller: str | None) -> None:
     """List the current fiches.
@@ -101,7 +107,7 @@ def list_(controller: str | None) -> None:
 
 
 @register.command()
-@click.argument("ref", metavar="REF")
+@click.argument("ref", metavar="REF", shell_complete=complete.fiches)
 @common_options
 def show(ref: str) -> None:
     """Show a fiche as the CNIL lays it out.
@@ -130,7 +136,7 @@ def show(ref: str) -> None:
 
 
 @register.command()
-@click.argument("ref", metavar="REF")
+@click.argument("ref", metavar="REF", shell_complete=complete.fiches)
 @common_options
 def history(ref: str) -> None:
     """List a fiche's versions: who changed it, when, and why. Nothing is ever deleted.
@@ -206,7 +212,12 @@ def edit(path: Path, reason: str) -> None:
 
 
 @register.command()
-@click.option("--controller", metavar="PARTY", help="Only this controller's fiches.")
+@click.option(
+    "--controller",
+    metavar="PARTY",
+    help="Only this controller's fiches.",
+    shell_complete=complete.parties,
+)
 @common_options
 def check(controller: str | None) -> None:
     """Lint the register for completeness (Art. 30); exit 1 with one line per finding.
@@ -244,7 +255,12 @@ def check(controller: str | None) -> None:
 
 
 @register.command()
-@click.option("--controller", metavar="PARTY", help="Whose register (default: your party's).")
+@click.option(
+    "--controller",
+    metavar="PARTY",
+    help="Whose register (default: your party's).",
+    shell_complete=complete.parties,
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="The export's format.")
 @click.option(
     "--out",
@@ -257,7 +273,12 @@ def check(controller: str | None) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Write a signed CNIL audit bundle to this new directory instead.",
 )
-@click.option("--ref", metavar="REF", help="With --audit-bundle: only this fiche.")
+@click.option(
+    "--ref",
+    metavar="REF",
+    help="With --audit-bundle: only this fiche.",
+    shell_complete=complete.fiches,
+)
 @common_options
 def export(
     controller: str | None, fmt: str | None, out: Path | None, bundle: Path | None, ref: str | None

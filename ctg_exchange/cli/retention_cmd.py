@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import complete
 from .common import common_options, emit_json, options, say, table
 
 
@@ -101,7 +102,7 @@ def purge(dry_run: bool, archives_approval: str | None) -> None:
 
 
 @retention.command()
-@click.argument("delivery_id", metavar="DELIVERY")
+@click.argument("delivery_id", metavar="DELIVERY", shell_complete=complete.deliveries)
 @click.option("--note", required=True, help="How and where the copy was deleted.")
 @click.option(
     "--archives-approval",

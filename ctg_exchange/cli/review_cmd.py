@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..domain.models import ReviewOutcome
+from . import complete
 from .common import common_options, emit_json, options, say, table
 from .views import finish, request_json
 
@@ -15,7 +16,7 @@ def review() -> None:
 
 
 @review.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option(
     "--outcome",
     required=True,
