@@ -324,3 +324,10 @@ def test_every_id_parameter_completes() -> None:
         and param._custom_shell_complete is None  # noqa: SLF001 -- click keeps it there
     ]
     assert missing == []
+
+
+def test_policy_show_in_a_pipe_is_tab_separated(ctg: Ctg) -> None:
+    lines = ctg.ok("policy", "show", "fields").stdout.splitlines()
+    assert lines[0] == "id\tlabel"
+    listed = {f["id"]: f["label"] for f in ctg.json("policy", "show", "fields")["fields"]}
+    assert dict(line.split("\t") for line in lines[1:]) == listed
