@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .common import common_options, options
+from .texts import text_option
 from .views import finish
 
 
@@ -15,7 +16,7 @@ def decide() -> None:
 
 @decide.command()
 @click.argument("request_id", metavar="ID")
-@click.option("--justification", help="Written reasons (required against an unfavourable opinion).")
+@text_option("--justification", help="Written reasons (required against an unfavourable opinion).")
 @click.option(
     "--adopt",
     multiple=True,
@@ -60,7 +61,7 @@ def approve(
 
 @decide.command()
 @click.argument("request_id", metavar="ID")
-@click.option("--reason", required=True, help="Why the request is rejected.")
+@text_option("--reason", required=True, help="Why the request is rejected.")
 @common_options
 def reject(request_id: str, reason: str) -> None:
     """Reject a request (the holding party's controller).

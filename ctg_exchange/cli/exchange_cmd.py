@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .common import common_options, emit_json, options, say, stdout, table
+from .texts import text_option
 
 
 @contextlib.contextmanager
@@ -139,7 +140,7 @@ def receive(package: str, out: Path) -> None:
 
 @exchange.command()
 @click.argument("request_id", metavar="REQUEST")
-@click.option("--reason", required=True, help="The condition breached, and how it was found.")
+@text_option("--reason", required=True, help="The condition breached, and how it was found.")
 @common_options
 def suspend(request_id: str, reason: str) -> None:
     """Suspend an exchange whose conditions were breached (the holding party's controller).
@@ -161,7 +162,7 @@ def suspend(request_id: str, reason: str) -> None:
 
 @exchange.command()
 @click.argument("request_id", metavar="REQUEST")
-@click.option("--note", required=True, help="How the breach was remedied.")
+@text_option("--note", required=True, help="How the breach was remedied.")
 @common_options
 def resume(request_id: str, note: str) -> None:
     """Resume a suspended exchange where it was (the holding party's controller).

@@ -9,6 +9,7 @@ import click
 
 from ..domain.models import Role
 from .common import common_options, emit_json, options, say, stdout, table
+from .texts import text_option
 
 if TYPE_CHECKING:
     from ..domain.models import Member
@@ -107,7 +108,7 @@ def list_() -> None:
 
 @member.command()
 @click.argument("member_id", metavar="ID")
-@click.option("--reason", required=True, help="Why the member is revoked.")
+@text_option("--reason", required=True, help="Why the member is revoked.")
 @common_options
 def revoke(member_id: str, reason: str) -> None:
     """Revoke a member (an admin of the same party). A revoked member can do nothing.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .common import common_options, emit_json, options, say, stdout, table
+from .texts import text_option
 
 
 @click.group()
@@ -102,7 +103,7 @@ def purge(dry_run: bool, archives_approval: str | None) -> None:
 
 @retention.command()
 @click.argument("delivery_id", metavar="DELIVERY")
-@click.option("--note", required=True, help="How and where the copy was deleted.")
+@text_option("--note", required=True, help="How and where the copy was deleted.")
 @click.option(
     "--archives-approval",
     metavar="REF",
