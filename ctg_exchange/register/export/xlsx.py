@@ -109,7 +109,8 @@ class _Sheet:
                 cell.data_type = "s"
                 cell.quotePrefix = True  # and stays text when the cell is edited
         cell.font = Font(name=FONT, size=size, bold=bold)
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
+        left = "left" if isinstance(value, date) else None  # as the text around it
+        cell.alignment = Alignment(horizontal=left, vertical="top", wrap_text=True)
         if shade:
             cell.fill = PatternFill(fill_type="solid", fgColor="DDDDDD")
 
@@ -162,7 +163,8 @@ def _list_sheet(out: _Sheet, view: RegisterView) -> None:
     out.put(2, 1, view.edition)
     out.wraps(2, 1, ncols, view.edition)
     header = 3
-    content: list[list[tuple[str, bool]]] = [[(c, True)] for c in LIST_COLUMNS]
+    # a heading wraps between its words: its longest word, not its whole text, widens a column
+    content = [[(max(c.split(), key=text_width), True)] for c in LIST_COLUMNS]
     for index, column in enumerate(LIST_COLUMNS, start=1):
         out.put(header, index, column, bold=True)
         out.wraps(header, index, index, column, bold=True)
