@@ -93,6 +93,18 @@ def ssh_keygen_verify(
     return subprocess.run(argv, input=data, capture_output=True, check=False)
 
 
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def headless_chromium(profile: Path, *args: str) -> None:
+    """Run headless Chromium to the end (a screenshot, a PDF), offline and with its own profile."""
+    assert CHROMIUM is not None
+    flags = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+             "--disable-background-networking", "--disable-component-update")  # fmt: skip
+    argv = [CHROMIUM, *flags, f"--user-data-dir={profile}", *args]
+    subprocess.run(argv, capture_output=True, timeout=120, check=True)
+
+
 def add_args(member_id: str, party: str, *roles: str, name: str = "") -> tuple[str, ...]:
     """``member add`` arguments for a synthetic member."""
     role_args = [arg for role in roles for arg in ("--role", role)]

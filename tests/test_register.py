@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Ctg, ssh_keygen_verify
+from conftest import CHROMIUM, Ctg, headless_chromium, ssh_keygen_verify
 
 REGISTRY = Path(__file__).resolve().parents[1] / "registry"
 needs_ssh_keygen = pytest.mark.skipif(
     shutil.which("ssh-keygen") is None, reason="ssh-keygen is not installed"
 )
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
@@ -394,24 +393,8 @@ def test_html_renders_in_headless_chromium(registered: Ctg, tmp_path: Path) -> N
         "register", "export", "--controller", "caf92", "--format", "html", "--out", str(out)
     )
     shot = tmp_path / "page.png"
-    subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            f"--screenshot={shot}",
-            "--window-size=1200,1600",
-            out.as_uri(),
-        ],
-        capture_output=True,
-        timeout=120,
-        check=True,
+    headless_chromium(
+        tmp_path / "profile", f"--screenshot={shot}", "--window-size=1200,1600", out.as_uri()
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 10_000

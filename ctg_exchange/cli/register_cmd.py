@@ -117,7 +117,7 @@ def show(ref: str) -> None:
     Example:
       ctg-exchange register show CAF92-PARTENAIRES
     """
-    from ..register.export.base import sections
+    from ..register.export.base import as_text, sections
     from ..services.register import entry_history
     from ..services.register_export import fiche_view
     from .console import shown
@@ -133,7 +133,7 @@ def show(ref: str) -> None:
     for heading, pairs in sections(fiche, view):
         console.print(f"[bold]{shown(heading)}[/]")
         for label, value in pairs:
-            console.print(f"  {shown(label)} : {shown(value)}")
+            console.print(f"  {shown(label)} : {shown(as_text(value))}")
 
 
 @register.command()
@@ -287,10 +287,11 @@ def export(
 ) -> None:
     """Export the register in the CNIL's layout, or a signed CNIL audit bundle.
 
-    CSV (semicolons, UTF-8 with a BOM, for French spreadsheets) and XLSX follow the CNIL model:
-    the Liste des traitements, then the fiche's fields, then the legal basis, the source, the CTG
-    exchange and the DPIA reference. HTML is printable; JSON is the full model. --out - writes
-    the export to stdout (an XLSX only when stdout is not a terminal).
+    CSV (semicolons, UTF-8 with a BOM, for French spreadsheets) follows the CNIL model: the
+    Liste des traitements, then the fiche's fields, then the legal basis, the source, the CTG
+    exchange and the DPIA reference. XLSX has the list, then a sheet per fiche, each printing on
+    A4 landscape; HTML prints on numbered A4 pages; JSON is the full model. --out - writes the
+    export to stdout (an XLSX only when stdout is not a terminal).
 
     --audit-bundle DIR (an admin or the DPO) writes the register in every format, every linked
     exchange's request, opinion, decision and acceptance, the convention's versions, the

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from .base import EXTENSION_COLUMNS, LIST_COLUMNS, Fiche, RegisterExporter, RegisterView
 from .document import HtmlExporter, JsonExporter, MarkdownExporter
-from .tabular import CsvExporter, XlsxExporter
+from .tabular import CsvExporter
+from .xlsx import XlsxExporter
 
 EXPORTERS: dict[str, RegisterExporter] = {
     "csv": CsvExporter(),

@@ -7,6 +7,7 @@ DPIA reference. Headings are in French, as the CNIL's; dates read day/month/year
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -38,6 +39,7 @@ EXTENSION_COLUMNS = (
     "AIPD (réf.)",
 )
 SEP = " ; "
+Value = str | date  # a cell: text, or a date each format writes its own way
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ def fr_date(value: date) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+def as_text(value: Value) -> str:
+    """A cell as text: a date reads day/month/year."""
+    return fr_date(value) if isinstance(value, date) else value
+
+
 def controller_text(party: Party) -> str:
     a = party.address
     return (
@@ -132,7 +139,7 @@ def processor_text(processor: Processor) -> str:
     return SEP.join(parts)
 
 
-def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, list[tuple[str, str]]]]:
+def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, Sequence[tuple[str, Value]]]]:
     """The fiche as the CNIL lays it out: headed sections of (label, value)."""
     e = fiche.entry
     party = view.controller
@@ -169,16 +176,15 @@ def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, list[tuple[str
         )
         or "Aucun"
     )
+    description: list[tuple[str, Value]] = [
+        ("Nom", e.name),
+        ("N° / RÉF", e.ref),
+        ("Date de création", fiche.created),
+        ("Mise à jour", fiche.updated),
+        ("Version de la fiche", str(fiche.current.version)),
+    ]
     return [
-        (
-            "Description du traitement",
-            [
-                ("Nom", e.name),
-                ("N° / RÉF", e.ref),
-                ("Date de création", fr_date(fiche.created)),
-                ("Mise à jour", f"{fr_date(fiche.updated)} (version {fiche.current.version})"),
-            ],
-        ),
+        ("Description du traitement", description),
         (
             "Acteurs",
             [
@@ -226,8 +232,22 @@ def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, list[tuple[str
     ]
 
 
+def list_row(fiche: Fiche) -> list[Value]:
+    """A fiche's line in the *Liste des traitements*, under :data:`LIST_COLUMNS`: the same
+    columns, in the same order, in every format."""
+    e = fiche.entry
+    return [
+        e.name,
+        e.ref,
+        fiche.created,
+        fiche.updated,
+        e.purpose,
+        "Oui" if e.has_sensitive_data else "Non",
+    ]
+
+
 def row_columns() -> list[str]:
-    """The flat columns of the CSV and of the XLSX list: the list's six, the fiche, extensions."""
+    """The flat columns of the CSV: the list's six, the fiche's fields, the extensions."""
     columns = list(LIST_COLUMNS)
     columns += [
         "Responsable du traitement",
@@ -261,14 +281,7 @@ def row_columns() -> list[str]:
 def row(fiche: Fiche, view: RegisterView) -> list[str]:
     e = fiche.entry
     party = view.controller
-    values = [
-        e.name,
-        e.ref,
-        fr_date(fiche.created),
-        fr_date(fiche.updated),
-        e.purpose,
-        "Oui" if e.has_sensitive_data else "Non",
-    ]
+    values = [as_text(value) for value in list_row(fiche)]
     values += [
         controller_text(party),
         dpo_text(party),

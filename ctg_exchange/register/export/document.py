@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import date
 from pathlib import Path
 
 from ...fsutil import write_atomic
 from ...textsafe import for_markdown as md
-from .base import SIMULATED_FR, RegisterView, controller_text, dpo_text, fr_date, sections
+from .base import (
+    LIST_COLUMNS,
+    SIMULATED_FR,
+    RegisterView,
+    Value,
+    as_text,
+    controller_text,
+    dpo_text,
+    fr_date,
+    list_row,
+    sections,
+)
 
 
 class JsonExporter:
@@ -56,34 +68,51 @@ class MarkdownExporter:
             "",
             "## Liste des traitements",
             "",
-            "| N° / RÉF | Nom du traitement | Création | Mise à jour | Données sensibles ? |",
-            "| --- | --- | --- | --- | --- |",
+            "| " + " | ".join(md(column) for column in LIST_COLUMNS) + " |",
+            "|" + " --- |" * len(LIST_COLUMNS),
         ]
         for fiche in view.fiches:
-            e = fiche.entry
-            lines.append(
-                f"| {md(e.ref)} | {md(e.name)} | {fr_date(fiche.created)} | "
-                f"{fr_date(fiche.updated)} | {'Oui' if e.has_sensitive_data else 'Non'} |"
-            )
+            cells = (md(as_text(value)) for value in list_row(fiche))
+            lines.append("| " + " | ".join(cells) + " |")
         for fiche in view.fiches:
             lines += ["", f"## Fiche {md(fiche.entry.ref)} — {md(fiche.entry.name)}"]
             for heading, pairs in sections(fiche, view):
                 lines += ["", f"### {heading}", ""]
-                lines += [f"- **{md(label)}** : {md(value)}" for label, value in pairs]
+                lines += [f"- **{md(label)}** : {md(as_text(value))}" for label, value in pairs]
         write_atomic(out, ("\n".join(lines) + "\n").encode("utf-8"), mode=0o640)
 
 
+# Printed, the page's margins are the only ones (the body has none on paper), each page says
+# its number, no table row is cut in two, and a heading stays with what follows it; on a
+# screen the body keeps a margin of its own.
 _STYLE = """
-body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10.5pt; margin: 2cm; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10.5pt; margin: 1.5cm; }
 h1 { font-size: 20pt; } h2 { font-size: 14pt; border-bottom: 1px solid #444; }
 h3 { font-size: 11.5pt; margin-bottom: 0.2em; }
+h1, h2, h3 { break-after: avoid; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #999; padding: 3px 6px; vertical-align: top; text-align: left; }
-th { background: #eee; width: 32%; }
-.cover { page-break-after: always; }
-.fiche { page-break-before: always; }
-@page { size: A4; margin: 1.5cm; }
+th { background: #eee; }
+tr { break-inside: avoid; }
+thead { display: table-header-group; }
+.pairs th { width: 32%; }
+td { overflow-wrap: break-word; }
+.list .short { white-space: nowrap; }
+.list th:first-child { width: 24%; } .list th:nth-child(5) { width: 36%; }
+.cover { break-after: page; }
+.fiche { break-before: page; }
+@page {
+  size: A4; margin: 1.5cm 1.5cm 2cm;
+  @bottom-center { content: "Page " counter(page) " / " counter(pages); font-size: 9pt; }
+}
+@media print { body { margin: 0; } }
 """
+
+
+def _short(column: str, value: Value) -> str:
+    """A list cell that reads best on one line (a reference, a date, yes or no)."""
+    one_line = isinstance(value, date) or column in (LIST_COLUMNS[1], LIST_COLUMNS[5])
+    return ' class="short"' if one_line else ""
 
 
 class HtmlExporter:
@@ -101,7 +130,7 @@ class HtmlExporter:
             f"<style>{_STYLE}</style></head><body>",
             '<section class="cover">',
             f"<h1>Registre des activités de traitement</h1><h2>{esc(party.name)}</h2>",
-            "<table>",
+            '<table class="pairs">',
             f"<tr><th>Responsable du traitement</th><td>{esc(controller_text(party))}</td></tr>",
             f"<tr><th>Délégué à la protection des données</th><td>{esc(dpo_text(party))}</td></tr>",
             f"<tr><th>Date d'édition</th><td>{fr_date(view.generated_on)}</td></tr>",
@@ -111,27 +140,28 @@ class HtmlExporter:
                 else []
             ),
             f"<tr><th>Version du registre</th><td>{view.register_version}</td></tr>",
-            "</table><h2>Liste des traitements</h2><table>",
-            "<tr><th>N° / RÉF</th><th>Nom du traitement</th><th>Création</th>"
-            "<th>Mise à jour</th><th>Données sensibles ?</th></tr>",
+            "</table><h2>Liste des traitements</h2>",
+            '<table class="list"><thead><tr>',
+            *(f"<th>{esc(column)}</th>" for column in LIST_COLUMNS),
+            "</tr></thead><tbody>",
         ]
         for fiche in view.fiches:
-            e = fiche.entry
-            parts.append(
-                f"<tr><td>{esc(e.ref)}</td><td>{esc(e.name)}</td>"
-                f"<td>{fr_date(fiche.created)}</td><td>{fr_date(fiche.updated)}</td>"
-                f"<td>{'Oui' if e.has_sensitive_data else 'Non'}</td></tr>"
+            cells = "".join(
+                f"<td{_short(column, value)}>{esc(as_text(value))}</td>"
+                for column, value in zip(LIST_COLUMNS, list_row(fiche), strict=True)
             )
-        parts.append("</table></section>")
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</tbody></table></section>")
         for fiche in view.fiches:
             parts.append(
                 f'<section class="fiche" id="{esc(fiche.entry.ref)}">'
                 f"<h2>Fiche {esc(fiche.entry.ref)} — {esc(fiche.entry.name)}</h2>"
             )
             for heading, pairs in sections(fiche, view):
-                parts.append(f"<h3>{esc(heading)}</h3><table>")
+                parts.append(f'<h3>{esc(heading)}</h3><table class="pairs">')
                 parts += [
-                    f"<tr><th>{esc(label)}</th><td>{esc(value)}</td></tr>" for label, value in pairs
+                    f"<tr><th>{esc(label)}</th><td>{esc(as_text(value))}</td></tr>"
+                    for label, value in pairs
                 ]
                 parts.append("</table>")
             parts.append("</section>")
