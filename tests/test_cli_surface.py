@@ -150,8 +150,11 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
     assert "Pre-screening warns: ALGORITHMIC_DECISION, QF_PER_FAMILY_CHANNEL" in " ".join(
         result.stderr.split()
     )
-    assert "12. audit verify: 30 events verified" in result.stderr
-    assert "v.dpo cosigns it" in " ".join(result.stderr.split())
+    said = " ".join(result.stderr.split())
+    assert "15. audit verify: 35 events verified" in said
+    assert "c.agent sends DX-2026-0001-1" in said and "v.agent receives it" in said
+    assert "deletes the received copy and attests it" in said
+    assert "c.dpo verifies the log and cosigns it for the Caf" in said
     # the shipped policy's DPO contacts are examples: the demo shows the finding, never hides it
     said = " ".join(result.stderr.split())
     assert (
@@ -163,7 +166,7 @@ def test_demo_runs_and_leaves_a_workspace_to_explore(
     env["CTG_TODAY"] = "2026-11-27"
     shown = CliRunner().invoke(cli, ["--json", "request", "show", "DX-2026-0001"], env=env)
     request = json.loads(shown.stdout)
-    assert request["status"] == "conditions_accepted"
+    assert request["status"] == "exchanged"
     assert request["conditions"][0]["kind"] == "max_retention_days"
     convention = CliRunner().invoke(cli, ["--json", "convention", "show"], env=env)
     assert json.loads(convention.stdout)["status"] == "in_force"

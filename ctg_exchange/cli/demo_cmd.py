@@ -20,7 +20,7 @@ from .common import common_options, emit_json, options, say
 )
 @common_options
 def demo(directory: Path | None) -> None:
-    """Run one request from filing to accepted conditions, with synthetic members; verify the log.
+    """Run one request from filing to an encrypted delivery and its deletion; verify the log.
 
     The workspace is left in place, with the members' keys in DIR/keys, so you can explore it:
     the last lines print the commands to do so.

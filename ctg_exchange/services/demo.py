@@ -87,6 +87,52 @@ DEMO_REQUEST = RequestContent(
 )
 
 
+# the synthetic file the Caf's agent sends: fictitious numbers, no real family
+DEMO_DATASET = (
+    "numero_allocataire,quotient_familial,mois_reference_qf\n"
+    "9000001,412,2026-01\n9000002,877,2026-01\n9000003,1350,2026-01\n"
+)
+
+
+def _exchange(
+    workspace: Workspace, as_: Callable[[str], Session], rid: str, say: Callable[[str], None]
+) -> None:
+    """Each party's decryption identity, the delivery encrypted end to end, its reception,
+    and the received copy's deletion attested."""
+    from . import party_keys, retention
+    from .receive import receive
+    from .send import send
+
+    for admin, party in (("v.admin", "ville_sceaux"), ("c.admin", "caf92")):
+        party_keys.generate_encryption_key(as_(admin), party)
+    outbox = workspace.root / "demo-files"
+    outbox.mkdir(exist_ok=True)
+    dataset = outbox / "qf-janvier.csv"
+    dataset.write_text(DEMO_DATASET, encoding="utf-8")
+    sent = send(as_("c.agent"), rid, dataset, outbox / f"{rid}-1.ctgx")
+    say(
+        f"11. Each party's admin makes its decryption identity (an age X25519 key kept under "
+        f"a passphrase). c.agent sends {rid}-1: the file's columns are checked against the "
+        f"approved ones and the adopted conditions, then it is encrypted to the town hall's "
+        f"key and signed ({sent.delivery.rows} rows; to be deleted by "
+        f"{sent.delivery.retention_deadline}, R1's 180 days)."
+    )
+    received = outbox / "qf-recu.csv"
+    receive(as_("v.agent"), sent.path or outbox / f"{rid}-1.ctgx", received)
+    say(
+        f"12. v.agent receives it: signature and hashes checked before anything is written, "
+        f"the plaintext released only whole ({received.name})."
+    )
+    received.unlink()
+    retention.attest(
+        as_("v.agent"), f"{rid}-1", "Copie supprimée après intégration dans la facturation"
+    )
+    say(
+        "13. Once the rates are billed, v.agent deletes the received copy and attests it: "
+        "a signed deletion attestation, in the log."
+    )
+
+
 @dataclass(frozen=True)
 class DemoResult:
     root: Path
@@ -96,8 +142,8 @@ class DemoResult:
 
 
 def run_demo(root: Path, say: Callable[[str], None], clock: Clock | None = None) -> DemoResult:
-    """Create a workspace in ``root`` and run one request from filing to accepted conditions
-    and its first yearly review."""
+    """Create a workspace in ``root`` and run one request from filing to accepted conditions,
+    its first yearly review, an encrypted delivery, its reception and the attested deletion."""
     clock = clock or Clock.from_env()
     key_dir = KeyDir(root / "keys")
     keyring = Keyring(key_dir, lambda prompt, *, confirm=False: DEMO_PASSPHRASE)
@@ -252,15 +298,18 @@ def _run(
         f"close it; `review due` lists it again from {due.due if due else '—'}."
     )
 
-    checkpoint = auditing.make_checkpoint(as_("c.dpo"))
-    auditing.cosign(as_("v.dpo"))
+    _exchange(workspace, as_, rid, say)
+
+    # the deletion's own checkpoint, signed by v.agent for the town hall: the Caf cosigns it
+    checkpoint = auditing.cosign(as_("c.dpo"))
     say(
-        f"11. c.dpo signs a checkpoint of the log ({checkpoint.size} events, its Merkle root) and "
-        "v.dpo cosigns it for the town hall: neither party can now rewrite them unseen."
+        f"14. The attestation came with a checkpoint of the log ({checkpoint.size} events, its "
+        "Merkle root) signed by v.agent for the town hall; c.dpo verifies the log and cosigns "
+        "it for the Caf: neither party can now rewrite them unseen."
     )
     result = audit_verify(workspace)
     say(
-        f"12. audit verify: {result.events} events verified — every step above is signed by "
+        f"15. audit verify: {result.events} events verified — every step above is signed by "
         f"its actor, allowed to its role, chained, and in the cosigned checkpoint; the stored "
         "records match the log."
     )
