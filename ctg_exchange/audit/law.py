@@ -12,7 +12,10 @@ the policy version and the convention as the log had them then:
   ``CONVENTION_NOT_IN_FORCE``…) refuses the event, and the findings, triage and DPIA flag it
   records must be the screening's;
 - an approval, an acceptance of the conditions, a delivery: the convention in force that day;
-- a delivery: a retention deadline no later than the request's retention allows;
+- a delivery: a retention deadline no later than the request's retention allows; no sooner
+  than the request's frequency allows after the previous one, unless marked early with a
+  justification (rules 3: ``DELIVERY_TOO_EARLY``, ``EARLY_FLAG``), and never a second one of a
+  one-off request (``ONE_OFF_DELIVERED``);
 - the convention's life: a renewal within its term, an avenant to a convention neither ended
   (rules 3) nor terminated, a successor convention only once it has ended (rules 3), a
   termination in a case of Article 12, by the party the case allows, after its notice (rules 3).
@@ -31,8 +34,10 @@ from ..domain import payloads as p
 from ..domain import step_payloads as s
 from ..domain.actions import Action
 from ..domain.dates import procedure_date
+from ..domain.frequency import EARLY_FLAG, check_timing
+from ..domain.models import Frequency
 from ..domain.recommendations import APPLIED_KINDS, Recommendation, RecommendationKind
-from ..errors import ExchangeError, ReplayError
+from ..errors import ExchangeError, Refused, ReplayError
 from ..policy.convention import (
     AVENANT_NOT_ALLOWED,
     CONVENTION_NOT_IN_FORCE,
@@ -99,6 +104,8 @@ class LawCheck:
     archived: set[str] = field(default_factory=set)  # requests with intermediate archiving
     contents: dict[str, RequestContent] = field(default_factory=dict)  # as last screened
     adopted: dict[str, tuple[int, ...]] = field(default_factory=dict)  # request -> R numbers
+    frequency: dict[str, Frequency] = field(default_factory=dict)  # as filed or amended
+    last_sent: dict[str, tuple[int, date]] = field(default_factory=dict)  # number, day in France
 
     def convention(self) -> ConventionState | None:
         policy = self.law.policy(self.version)
@@ -110,6 +117,7 @@ class LawCheck:
         """Refuse ``event`` if a rule of the procedure would have: ``ReplayError`` with its code."""
         day = procedure_date(event.time)
         if isinstance(payload, s.RequestFile | s.RequestAmend):
+            self.frequency[payload.request] = payload.frequency
             self._screened(payload, day)
             return
         if isinstance(payload, p.Amendment) or (
@@ -154,7 +162,34 @@ class LawCheck:
         if isinstance(payload, s.Approve):
             self.adopted[payload.request] = payload.adopted
         if isinstance(payload, s.Send):
-            self._sent(payload, day)
+            try:
+                self._timed(payload, day)
+                self._sent(payload, day)
+            finally:
+                self.last_sent[payload.request] = (payload.delivery, day)
+
+    def _timed(self, payload: s.Send, day: date) -> None:
+        """A delivery no sooner than its request's frequency allows after the one before,
+        unless marked early with a justification (rules 3; before, only a one-off request's
+        second delivery is refused)."""
+        frequency = self.frequency.get(payload.request)
+        if frequency is None:
+            return  # a request never filed: the replay names it
+        previous = self.last_sent.get(payload.request)
+        if self.rules < 3 and frequency is not Frequency.ONCE:
+            previous = None
+        early, justified = payload.early is True, payload.text_sha256 is not None
+        if justified and not early:
+            raise refused(
+                EARLY_FLAG,
+                f"delivery {payload.delivery} carries a justification but is not marked early",
+            )
+        try:
+            check_timing(
+                payload.request, frequency, previous, day, early=early, justified=justified
+            )
+        except Refused as exc:
+            raise refused(exc.rule, exc.message) from None
 
     def _sent(self, payload: s.Send, day: date) -> None:
         """A delivery within the request's retention and approved columns, with each adopted
