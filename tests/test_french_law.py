@@ -380,3 +380,44 @@ def test_declarations_are_bounded(declared: dict[str, Any], message: str) -> Non
 
     with pytest.raises(InvalidInput, match=message):
         parse_content({**_approved().content.model_dump(mode="json"), **declared})
+
+
+def test_the_request_template_lists_every_field_and_fills_into_a_valid_request(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    """A newcomer writes a request from `request template`, with the values it lists."""
+    import yaml
+
+    text = ctg.ok("request", "template").stdout
+    document = yaml.safe_load(text)
+    assert set(document) == set(RequestContent.model_fields)
+    assert "loi_98_657_art147 (pricing)" in text
+    assert "evaluation_sociale" not in text  # never exchanged: not offered
+    document.update(
+        purpose="Tarifer les crèches (synthétique)", purpose_kind="pricing",
+        categories=["quotient_familial"], subjects="Familles fictives",
+        legal_refs=["loi_98_657_art147"],
+    )  # fmt: skip
+    filled = tmp_path / "request.yaml"
+    filled.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    checked = ctg("request", "check", "--from-file", str(filled))
+    assert checked.exit_code == 0, checked.output
+
+
+def test_policy_show_lists_what_a_request_may_name(ctg: Ctg, tmp_path: Path) -> None:
+    listed = ctg.json("policy", "show", "legal-texts")["legal-texts"]
+    assert {"id": "crpa_l114_8_ii", "purposes": ["information_droits"], "art9_for": []} == {
+        k: v for k, v in next(t for t in listed if t["id"] == "crpa_l114_8_ii").items()
+        if k != "label"
+    }  # fmt: skip
+    categories = ctg.json("policy", "show", "categories")["categories"]
+    rsa = next(c for c in categories if c["id"] == "minima_sociaux_rsa")
+    assert rsa["exchange"] == "held for Département des Hauts-de-Seine"
+    purposes = ctg.json("policy", "show", "purposes")["purposes"]
+    control = next(k for k in purposes if k["id"] == "control")
+    assert control["regime"] == "refused: outside the CTG (CONTROL_PURPOSE)"
+    shown = ctg.ok("policy", "show", "purposes")
+    assert "the workspace's policy, version 1" in shown.stderr
+    elsewhere = ctg("--workspace", str(tmp_path / "none"), "policy", "show", "fields")
+    assert elsewhere.exit_code == 0, elsewhere.output
+    assert "the shipped policy ctg-sceaux-caf92.yaml (no workspace)" in elsewhere.stderr

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("keys_cmd", "keys"),
     "member": ("member_cmd", "member"),
     "convention": ("convention_cmd", "convention"),
+    "policy": ("policy_cmd", "policy"),
     "request": ("request_cmd", "request"),
     "study": ("study_cmd", "study"),
     "dpo": ("dpo_cmd", "dpo"),

@@ -212,6 +212,22 @@ def request() -> None:
 
 
 @request.command()
+@common_options
+def template() -> None:
+    """Print a request file to fill in: every field, with the values the policy allows.
+
+    \b
+    Example:
+      ctg-exchange request template > request.yaml
+      ctg-exchange request check --from-file request.yaml
+    """
+    from .policy_cmd import policy_in_use
+    from .request_template import template as request_template
+
+    click.echo(request_template(*policy_in_use()), nl=False)
+
+
+@request.command()
 @content_options
 @common_options
 def check(from_file: Path | None, **values: Any) -> None:
