@@ -16,8 +16,9 @@ from ctg_exchange.cli.app import COMMANDS, cli, summary
 from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
-    "init", "keys", "member", "convention", "policy", "request", "study", "dpo", "decide", "conditions",
-    "exchange", "review", "retention", "register", "audit", "serve", "remote", "witness", "demo",
+    "init", "keys", "member", "convention", "policy", "request", "study", "dpo", "decide",
+    "conditions", "exchange", "review", "retention", "register", "audit", "serve", "remote",
+    "witness", "demo",
 )  # fmt: skip
 # a server prints only its access log, one JSON line per request: no document to give
 NO_JSON = {"serve"}
