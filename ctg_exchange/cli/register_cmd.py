@@ -130,15 +130,16 @@ def history(ref: str) -> None:
     """
     from ..services.register import entry_history
     from .console import shown
+    from .views import short_time
 
     opts = options()
     versions = entry_history(opts.reading_workspace(), ref)
     if opts.json:
         emit_json([_version_json(v) for v in versions])
         return
-    out = table(f"History of {ref}", "v", "UTC", "by", "reason", wrap="reason")
+    out = table(f"History of {ref}", "v", "when (Paris)", "by", "reason", wrap="reason")
     for v in versions:
-        out.add_row(str(v.version), v.at[:16].replace("T", " "), v.author, shown(v.reason))
+        out.add_row(str(v.version), short_time(v.at), v.author, shown(v.reason))
     stdout().print(out)
 
 

@@ -233,8 +233,20 @@ def render_request(
 
 
 def short_time(timestamp: str) -> str:
-    """``2026-11-27T03:49:58.123456Z`` -> ``2026-11-27 03:49``."""
-    return timestamp[:16].replace("T", " ")
+    """A stored UTC time as its users read it, in Paris with the offset named:
+    ``2026-11-27T03:49:58.123456Z`` -> ``2026-11-27 04:49 +01:00``."""
+    from datetime import UTC, datetime
+
+    from ..domain.dates import PARIS
+
+    try:
+        moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return timestamp[:16].replace("T", " ")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(PARIS)
+    return f"{local:%Y-%m-%d %H:%M} {local.isoformat()[-6:]}"
 
 
 def finish(request: ExchangeRequest, message: str) -> None:
