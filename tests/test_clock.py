@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ctg_exchange.services.clock import procedure_date
+from ctg_exchange.services.clock import Clock, procedure_date
 
 from conftest import INIT, REQUEST, Ctg
 
@@ -62,7 +62,8 @@ def test_in_an_ordinary_workspace_the_filing_day_is_the_events_day(real: Ctg) ->
     ):
         member_keys(real).generate(member, PASSPHRASE, rounds=TEST_KDF_ROUNDS)
         real.ok(*add_args(member, party, role), as_="v.admin")
-    successor = ("convention", "successor", "--start", "2026-01-01", "--end", "2099-12-31",
+    today = Clock().today().isoformat()  # it takes effect no earlier than proposed
+    successor = ("convention", "successor", "--start", today, "--end", "2099-12-31",
                  "--reference", "Test", "--deliberation", "Test")  # fmt: skip
     real.ok(*successor, as_="v.admin")
     seq = real.json("convention", "show")["pending"]
@@ -123,7 +124,7 @@ def test_an_event_dated_in_the_future_is_an_integrity_failure(
     ahead = utc_timestamp(datetime.now(UTC) + timedelta(days=30))
     with monkeypatch.context() as patched:
         patched.setattr(Clock, "now", lambda self: ahead)
-        real.ok("convention", "successor", "--start", "2026-01-01", "--end", "2099-12-31",
+        real.ok("convention", "successor", "--start", "2099-01-01", "--end", "2099-12-31",
                 "--reference", "R", "--deliberation", "D", as_="v.admin")  # fmt: skip
     seq = max(int(e["seq"]) for e in real.json("audit", "log"))
 
@@ -140,7 +141,7 @@ def test_an_event_dated_in_the_future_is_an_integrity_failure(
 
 
 def test_a_simulated_workspace_may_run_ahead_of_the_real_date(ctg: Ctg) -> None:
-    successor = ("convention", "successor", "--start", "2098-01-01", "--end", "2099-12-31",
+    successor = ("convention", "successor", "--start", "2098-01-05", "--end", "2099-12-31",
                  "--reference", "R", "--deliberation", "D")  # fmt: skip
     ctg.ok(*successor, as_="v.admin", env={"CTG_TODAY": "2098-01-05"})
     assert ctg("audit", "verify").exit_code == 0

@@ -23,7 +23,7 @@ SUCCESSOR = ("convention", "successor", "--start", "2026-01-01", "--end", "2030-
 
 # Article 12: a breach, a month after the formal notice (either party); a modification made
 # without an avenant, at once (the Caf)
-BREACH = ("convention", "terminate", "--case", "breach", "--notice-date", "2025-05-01")
+BREACH = ("convention", "terminate", "--case", "breach", "--notice-date", "2025-04-30")
 WITHOUT_AVENANT = ("convention", "terminate", "--case", "modification_without_avenant")
 
 
@@ -73,9 +73,16 @@ def test_todays_date_refuses_filing_until_a_successor_convention_is_adopted(
         contains="RENEWAL_AFTER_END: the convention ended on 2025-12-31: it renews only by "
         "express decision before its end (Article 10)",
     )
-    ctg.refused(*SUCCESSOR, as_="v.agent", contains="only an admin records the convention's life")
-    proposed = " ".join(ctg.ok(*SUCCESSOR, as_="v.admin").stderr.split())
-    assert "successor convention from 2026-01-01 to 2030-12-31 proposed as #" in proposed
+    # it takes effect no earlier than the day it is proposed
+    successor = (*SUCCESSOR[:3], today.isoformat(), *SUCCESSOR[4:])
+    ctg.refused(
+        *SUCCESSOR, as_="v.admin",
+        contains=f"SUCCESSOR_PERIOD: --start 2026-01-01 is before {today}, the day it was "
+        "proposed: a convention takes effect no earlier than the parties adopt it",
+    )  # fmt: skip
+    ctg.refused(*successor, as_="v.agent", contains="only an admin records the convention's life")
+    proposed = " ".join(ctg.ok(*successor, as_="v.admin").stderr.split())
+    assert f"successor convention from {today} to 2030-12-31 proposed as #" in proposed
     assert "takes effect when an admin of caf92 countersigns it" in proposed
     seq = pending(ctg)
 
@@ -95,14 +102,14 @@ def test_todays_date_refuses_filing_until_a_successor_convention_is_adopted(
     ctg.refused(*blank, as_="c.admin", contains="--reference must not be empty")
     zero = ctg("convention", "countersign", "0", "--reference", "x", as_="c.admin")
     assert zero.exit_code == 2 and "0 is not in the range x>=1" in zero.stderr
-    ctg.refused(*SUCCESSOR, as_="c.admin", contains="PROPOSAL_PENDING: the successor convention #")
+    ctg.refused(*successor, as_="c.admin", contains="PROPOSAL_PENDING: the successor convention #")
 
     ctg.ok(*countersigning, as_="c.admin")
 
     assert ctg.file_request().startswith(f"DX-{today.year}-")
     shown = ctg.json("convention", "show")
     assert (shown["status"], shown["start"], shown["end"], shown["pending"]) == (
-        "in_force", "2026-01-01", "2030-12-31", None
+        "in_force", today.isoformat(), "2030-12-31", None
     )  # fmt: skip
     assert shown["successor"] == seq
     assert shown["days_left"] == (date(2030, 12, 31) - today).days
@@ -112,7 +119,7 @@ def test_todays_date_refuses_filing_until_a_successor_convention_is_adopted(
     )  # fmt: skip
     assert change["countersigned_reference"] == COUNTERSIGN_REFERENCE
     rendered = " ".join(ctg.ok("convention", "show").stdout.split())
-    assert "2026-01-01 → 2030-12-31, successor convention #" in rendered
+    assert f"{today} → 2030-12-31, successor convention #" in rendered
     assert f"deliberation — {SUCCESSOR[-1]}" in rendered
     ctg.refused(*countersigning, as_="c.admin", contains="is already in effect")
     verified = ctg("audit", "verify")
@@ -169,7 +176,7 @@ def test_approving_and_accepting_are_refused_once_the_convention_has_ended(ctg: 
 
 def test_open_requests_lapse_when_a_successor_convention_takes_effect(ctg: Ctg) -> None:
     rid = ctg.file_request()
-    after = {"CTG_TODAY": "2026-03-01"}
+    after = {"CTG_TODAY": "2026-01-01"}
     ctg.ok(*SUCCESSOR, as_="v.admin", env=after)
     assert ctg.show(rid)["status"] == "filed"  # the successor is not in effect yet
     assert countersign(ctg, "c.admin", env=after)["lapsed"] == [rid]

@@ -26,6 +26,16 @@ def countersigning(ctg: Ctg) -> tuple[str, ...]:
     return (*COUNTERSIGNING, str(pending(ctg)), "--reference", COUNTERSIGN_REFERENCE)
 
 
+def approving(rid: str) -> tuple[tuple[tuple[str, ...], str], ...]:
+    """The steps that take a filed request to approved, each with the member who takes it."""
+    return (
+        (("study", "accept", rid, "--note", "Étude"), "c.analyst"),
+        (("study", "submit", rid), "c.analyst"),
+        (("dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis"), "c.dpo"),
+        (("decide", "approve", rid), "c.controller"),
+    )
+
+
 def _avenant(tmp_path: Path) -> Path:
     path = tmp_path / "avenant.yaml"
     text = SHIPPED_POLICY.read_text(encoding="utf-8")
@@ -103,12 +113,7 @@ def test_a_successor_after_a_termination_runs_a_new_period(ctg: Ctg) -> None:
     )  # fmt: skip
 
     rid = str(json.loads(ctg.ok(*REQUEST, "--json", as_="v.agent", env=later).stdout)["id"])
-    for args, actor in (
-        (("study", "accept", rid, "--note", "Étude"), "c.analyst"),
-        (("study", "submit", rid), "c.analyst"),
-        (("dpo", "opinion", rid, "--verdict", "favourable", "--note", "Avis"), "c.dpo"),
-        (("decide", "approve", rid), "c.controller"),
-    ):
+    for args, actor in approving(rid):
         ctg.ok(*args, as_=actor, env=later)
     assert ctg.show(rid)["status"] == "approved"
     assert ctg.show(old)["status"] == "lapsed"
@@ -159,7 +164,7 @@ REFUSED_TERMINATIONS = {
         "TERMINATION_NOTICE: the notice is dated 2025-06-03, after today (2025-06-02)",
     ),
     "a breach of law by the town hall": (
-        ("--case", "breach_of_law", "--notice-date", "2025-05-01", "--on", "2025-06-02"),
+        ("--case", "breach_of_law", "--notice-date", "2025-04-30", "--on", "2025-06-02"),
         "v.admin",
         "TERMINATION_CAF_ONLY: only the Caf terminates the convention for breach_of_law "
         "(Article 12: « les infractions […] aux lois et règlements en vigueur entraîneront la "
@@ -197,8 +202,8 @@ def test_an_ended_convention_is_not_terminated(ctg: Ctg) -> None:
 @pytest.mark.parametrize(
     ("args", "actor", "shown"),
     [
-        (("--case", "breach_of_law", "--notice-date", "2025-05-01", "--on", "2025-06-02"),
-         "c.admin", "(breach_of_law, notice of 2025-05-01)"),
+        (("--case", "breach_of_law", "--notice-date", "2025-04-30", "--on", "2025-06-02"),
+         "c.admin", "(breach_of_law, notice of 2025-04-30)"),
         (("--case", "modification_without_avenant", "--on", "2025-06-02"), "c.admin",
          "(modification_without_avenant)"),
         (("--case", "denunciation", "--notice-date", "2025-01-31", "--on", "2025-08-01"),
@@ -277,7 +282,7 @@ def test_a_successor_forged_while_the_convention_runs(
 @pytest.mark.parametrize(
     ("args", "rule"),
     [
-        (("--case", "breach_of_law", "--notice-date", "2025-05-01", "--on", "2025-06-02"),
+        (("--case", "breach_of_law", "--notice-date", "2025-04-30", "--on", "2025-06-02"),
          "TERMINATION_CAF_ONLY"),
         (("--case", "denunciation", "--notice-date", "2025-05-01", "--on", "2025-06-02"),
          "TERMINATION_NOTICE"),

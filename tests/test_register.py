@@ -319,7 +319,7 @@ def test_a_dpia_reference_is_required_before_transfer(registered: Ctg) -> None:
 def test_a_lapsed_exchange_annotates_its_fiches(registered: Ctg) -> None:
     rid = accepted(registered)
     registered.ok(
-        "convention", "terminate", "--case", "breach", "--notice-date", "2025-05-01",
+        "convention", "terminate", "--case", "breach", "--notice-date", "2025-04-30",
         "--on", "2025-06-02", "--reason", "Test", as_="v.admin",
     )  # fmt: skip
     assert registered.show(rid)["status"] == "lapsed"

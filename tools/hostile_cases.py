@@ -43,8 +43,8 @@ REQUEST = (
     "--purpose", "Tarifer les crèches (demande synthétique)", "--purpose-kind", "pricing",
     "--category", "numero_allocataire", "--category", "quotient_familial",
     "--subjects", "Familles fictives", "--legal-basis", "art6_1_e",
-    "--legal-text", "Texte de référence fictif", "--retention-days", "365",
-    "--frequency", "monthly",
+    "--legal-ref", "loi_98_657_art147", "--legal-text", "Texte de référence fictif",
+    "--retention-days", "365", "--frequency", "monthly", "--combines-with-own-files",
 )  # fmt: skip
 
 
@@ -272,7 +272,7 @@ def _lapse_in_force(place: Place) -> Any:
 
 @case("successor convention by one party, then a filing after the end")
 def _pending_successor(place: Place) -> Any:
-    place.ok("convention", "successor", "--start", "2026-01-01", "--end", "2030-12-31",
+    place.ok("convention", "successor", "--start", "2026-02-02", "--end", "2030-12-31",
              "--reference", "R", "--deliberation", "D", as_="v.admin",
              CTG_TODAY="2026-02-02")  # fmt: skip
     return REQUEST, {"as_": "v.agent", "CTG_TODAY": "2026-02-02"}
@@ -311,6 +311,43 @@ def _short_denunciation(place: Place) -> Any:
     return VERIFY
 
 
+@case("a dénonciation with effect after the convention's end (it would block the Caf's)")
+def _denunciation_past_the_end(place: Place) -> Any:
+    return ("convention", "terminate", "--case", "denunciation", "--notice-date", "2025-06-01",
+            "--on", "2035-01-01", "--reason", "R"), {"as_": "v.admin"}  # fmt: skip
+
+
+@case("modified copy: a termination backdated to 2023")
+def _backdated_termination(place: Place) -> Any:
+    from ctg_exchange.services import termination
+
+    with modified(termination, "why_not_terminated", lambda *args: None):
+        place.ok("convention", "terminate", "--case", "modification_without_avenant",
+                 "--on", "2023-01-01", "--reason", "R", as_="c.admin")  # fmt: skip
+    return VERIFY
+
+
+@case("modified copy: a request of the old convention approved under its successor")
+def _approved_under_the_successor(place: Place) -> Any:
+    from ctg_exchange.policy.convention import ConventionState
+    from ctg_exchange.services import convention
+
+    rid = place.filed()
+    place.advance(rid, 3)
+    later = "2026-02-02"
+    place.ok("convention", "successor", "--start", later, "--end", "2030-12-31",
+             "--reference", "R", "--deliberation", "D", as_="v.admin", CTG_TODAY=later)  # fmt: skip
+    seq = json.loads(place.ok("convention", "show", "--json").stdout)["pending"]
+    with (
+        modified(convention, "_take_effect_renewal", lambda *args: []),
+        modified(ConventionState, "ensure_same_period", lambda *args: None),
+    ):
+        place.ok("convention", "countersign", str(seq), "--reference", "R", as_="c.admin",
+                 CTG_TODAY=later)  # fmt: skip
+        place.ok("decide", "approve", rid, as_="c.controller", CTG_TODAY=later)
+    return VERIFY
+
+
 @case("modified copy dates its event a month ahead")
 def _future(place: Place) -> Any:
     from datetime import UTC, datetime, timedelta
@@ -321,7 +358,7 @@ def _future(place: Place) -> Any:
     _real_workspace(place)  # a rehearsal's dates may run ahead by design
     ahead = utc_timestamp(datetime.now(UTC) + timedelta(days=30))
     with modified(Clock, "now", lambda self: ahead):
-        place.ok("convention", "successor", "--start", "2026-01-01", "--end", "2099-12-31",
+        place.ok("convention", "successor", "--start", "2099-01-01", "--end", "2099-12-31",
                  "--reference", "R", "--deliberation", "D", as_="v.admin")  # fmt: skip
     return VERIFY
 

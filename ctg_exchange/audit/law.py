@@ -12,13 +12,16 @@ the policy version and the convention as the log had them then:
   ``CONVENTION_NOT_IN_FORCE``…) refuses the event, and the findings, triage and DPIA flag it
   records must be the screening's;
 - an approval, an acceptance of the conditions, a delivery: the convention in force that day;
+  an approval under the period the request was filed in, an acceptance, a delivery or a
+  resumption under the period it was approved in (``PERIOD_CHANGED``);
 - a delivery: a retention deadline no later than the request's retention allows; no sooner
   than the request's frequency allows after the previous one, unless marked early with a
   justification (rules 3: ``DELIVERY_TOO_EARLY``, ``EARLY_FLAG``), and never a second one of a
   one-off request (``ONE_OFF_DELIVERED``);
 - the convention's life: a renewal within its term, an avenant to a convention neither ended
-  (rules 3) nor terminated, a successor convention only once it has ended (rules 3), a
-  termination in a case of Article 12, by the party the case allows, after its notice (rules 3).
+  (rules 3) nor terminated, a successor convention only once it has ended and starting no
+  earlier than it was proposed (rules 3), a termination in a case of Article 12, by the party
+  the case allows, after its notice, dated within the period (rules 3).
 
 The same functions serve the services and the replay (:func:`~ctg_exchange.policy.screening.
 screen`, :class:`~ctg_exchange.policy.convention.ConventionState`), so they cannot drift.
@@ -58,6 +61,14 @@ IN_FORCE_FOR = {
     Action.APPROVE: "approval",
     Action.ACCEPT_CONDITIONS: "accepting the conditions",
     Action.SEND: "sending",
+}
+# rules 3 (no successor convention before): a request is served under the period it was
+# approved in, and approved under the one it was filed in
+SAME_PERIOD_FOR = {
+    Action.APPROVE: "approval",
+    Action.ACCEPT_CONDITIONS: "accepting the conditions",
+    Action.SEND: "sending",
+    Action.RESUME: "resuming",
 }
 RETENTION_DEADLINE = "RETENTION_DEADLINE"
 POLICY_VERSION = "POLICY_VERSION"
@@ -104,6 +115,8 @@ class LawCheck:
     archived: set[str] = field(default_factory=set)  # requests with intermediate archiving
     contents: dict[str, RequestContent] = field(default_factory=dict)  # as last screened
     adopted: dict[str, tuple[int, ...]] = field(default_factory=dict)  # request -> R numbers
+    filed: dict[str, date] = field(default_factory=dict)  # request -> the day it was filed
+    approved: dict[str, date] = field(default_factory=dict)  # request -> the day it was approved
     frequency: dict[str, Frequency] = field(default_factory=dict)  # as filed or amended
     last_sent: dict[str, tuple[int, date]] = field(default_factory=dict)  # number, day in France
 
@@ -116,6 +129,8 @@ class LawCheck:
     def check(self, event: Event, payload: p.Payload) -> None:
         """Refuse ``event`` if a rule of the procedure would have: ``ReplayError`` with its code."""
         day = procedure_date(event.time)
+        if isinstance(payload, s.RequestFile):
+            self.filed[payload.request] = day
         if isinstance(payload, s.RequestFile | s.RequestAmend):
             self.frequency[payload.request] = payload.frequency
             self._screened(payload, day)
@@ -129,10 +144,12 @@ class LawCheck:
             renewal = payload.effective
         if renewal is not None:
             self._renewable(renewal, day)
-        if isinstance(payload, p.Successor) or (
-            isinstance(payload, p.Countersignature) and payload.kind == "successor"
-        ):
-            self._succeeded(payload.effective, payload.until, day)
+        if isinstance(payload, p.Successor):
+            self._succeeded(payload.effective, payload.until, day, day)
+        if isinstance(payload, p.Countersignature) and payload.kind == "successor":
+            proposal = next((c for c in self.changes if c.seq == payload.proposal), None)
+            proposed = None if proposal is None else procedure_date(proposal.at)
+            self._succeeded(payload.effective, payload.until, day, proposed)
         if isinstance(payload, p.Termination):
             self._terminable(event, payload, day)
         if payload.action is Action.LAPSE:
@@ -148,6 +165,8 @@ class LawCheck:
             if why is not None:
                 doing = IN_FORCE_FOR[payload.action]
                 raise refused(CONVENTION_NOT_IN_FORCE, f"{doing} on {day}: {why}")
+        if payload.action in SAME_PERIOD_FOR and isinstance(payload, s.RequestStep):
+            self._same_period(payload, SAME_PERIOD_FOR[payload.action])
         if (
             isinstance(payload, s.Destroy)
             and payload.request in self.archived
@@ -161,12 +180,10 @@ class LawCheck:
             )
         if isinstance(payload, s.Approve):
             self.adopted[payload.request] = payload.adopted
+            self.approved[payload.request] = day
         if isinstance(payload, s.Send):
-            try:
-                self._timed(payload, day)
-                self._sent(payload, day)
-            finally:
-                self.last_sent[payload.request] = (payload.delivery, day)
+            self._timed(payload, day)
+            self._sent(payload, day)
 
     def _timed(self, payload: s.Send, day: date) -> None:
         """A delivery no sooner than its request's frequency allows after the one before,
@@ -190,6 +207,17 @@ class LawCheck:
             )
         except Refused as exc:
             raise refused(exc.rule, exc.message) from None
+
+    def _same_period(self, payload: s.RequestStep, doing: str) -> None:
+        """An approval in the period the request was filed in; an acceptance, a delivery or a
+        resumption in the period it was approved in (a successor convention needs a new
+        request)."""
+        state, filed = self.convention(), self.filed.get(payload.request)
+        if state is None or filed is None:
+            return  # a policy the log does not bind (compared elsewhere), or never filed
+        approved = None if payload.action is Action.APPROVE else self.approved.get(payload.request)
+        since = filed if approved is None else approved
+        _refuse(state.period_refusal(since, doing, approved is not None))
 
     def _sent(self, payload: s.Send, day: date) -> None:
         """A delivery within the request's retention and approved columns, with each adopted
@@ -248,11 +276,12 @@ class LawCheck:
         state = self.convention()  # None: the stored policy differs from the log (compared)
         _refuse(None if state is None else state.renewal_refusal(until, day))
 
-    def _succeeded(self, start: date, until: date | None, day: date) -> None:
+    def _succeeded(self, start: date, until: date | None, day: date, proposed: date | None) -> None:
         """A successor convention proposed or countersigned on ``day``: once the one it follows
-        has ended, for a period after it."""
+        has ended, for a period after it that starts no earlier than it was ``proposed``."""
         state = self.convention()
-        _refuse(None if state is None else state.why_no_successor(start, until or start, day))
+        if state is not None:
+            _refuse(state.why_no_successor(start, until or start, day, proposed))
 
     def _terminable(self, event: Event, payload: p.Termination, day: date) -> None:
         """A termination in a case of Article 12, by a party that case allows, after its
@@ -319,7 +348,11 @@ class LawCheck:
 
     def follow(self, event: Event, payload: p.Payload) -> None:
         """What the event changes in the convention's state, once applied: a renewal or an
-        avenant once countersigned, a termination at once."""
+        avenant once countersigned, a termination at once; and a delivery's day, which the next
+        one is timed from (whatever a check found of it)."""
+        if isinstance(payload, s.Send):
+            self.last_sent[payload.request] = (payload.delivery, procedure_date(event.time))
+            return
         if isinstance(payload, p.ConventionChange):
             version = payload.policy.version if isinstance(payload, p.Amendment) else None
             self.changes.append(change_of(event, payload, version, bilateral=True))

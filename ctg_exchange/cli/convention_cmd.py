@@ -159,7 +159,8 @@ def successor(start: datetime, end: datetime, reference: str, deliberation: str)
     After its end a convention is not renewed: the parties adopt a new one, each by its own
     deliberation. It takes effect when an admin of the other party countersigns it with that
     party's deliberation (`convention countersign SEQ --reference …`); requests left open
-    lapse first, and new ones may then be filed for the new period.
+    lapse first, and new ones may then be filed for the new period: what the old convention
+    approved is not sent under the new one. It starts no earlier than the day it is proposed.
 
     \b
     Example:
@@ -197,7 +198,8 @@ def successor(start: datetime, end: datetime, reference: str, deliberation: str)
     required=True,
     type=DATE,
     metavar="YYYY-MM-DD",
-    help="The day from which the convention is no longer in force.",
+    help="The day from which the convention is no longer in force: today at the earliest, "
+    "the convention's last day at the latest.",
 )
 @click.option("--reason", required=True, help="Why (the breach, the letter's reference).")
 @common_options
@@ -205,10 +207,13 @@ def terminate(case: str, notice: datetime | None, effective: datetime, reason: s
     """Record the termination of the convention (Article 12); admin only.
 
     Its date must respect the case: a month after the formal notice for a breach, six months
-    after the dénonciation; only the Caf terminates for a breach of law, or at once for a
-    modification made without an avenant. From that day filing, approving and accepting
-    conditions are refused, and every request not yet exchanged lapses (at once if the day has
-    come, else with `convention lapse`).
+    after the dénonciation (a period ending on a Saturday, a Sunday or a public holiday runs to
+    the next working day, Code de procédure civile art. 642); only the Caf terminates for a
+    breach of law, or at once for a modification made without an avenant. It is not
+    retroactive, and takes effect by the convention's end; a termination with an earlier effect
+    takes the place of one still running its notice. From that day filing, approving and
+    accepting conditions are refused, and every request not yet exchanged lapses (at once if
+    the day has come, else with `convention lapse`).
 
     \b
     Example:

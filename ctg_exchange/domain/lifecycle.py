@@ -8,7 +8,8 @@
     conditions_accepted ──(send)──> exchanged ──(send)──> exchanged
     conditions_accepted | exchanged ──(suspend)──> suspended ──(resume)──> the state it left
     conditions_accepted | exchanged | suspended ──(yearly review: close)──> closed
-    any state before `exchanged` ──> lapsed (the convention ended or was terminated)
+    any state before `exchanged` ──> lapsed (the convention ended or was terminated), and
+    suspended, when it was suspended before anything was sent (from conditions_accepted)
 
 A ``non_personal`` request (anonymous aggregates only) skips the DPO: it is decided straight
 from ``under_study``. Approving after an ``unfavourable`` or ``out_of_scope`` opinion takes
@@ -51,7 +52,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.APPROVE: (frozenset({Status.OPINION_GIVEN}), Status.APPROVED),
     Action.REJECT: (frozenset({Status.OPINION_GIVEN}), Status.REJECTED),
     Action.ACCEPT_CONDITIONS: (frozenset({Status.APPROVED}), Status.CONDITIONS_ACCEPTED),
-    Action.LAPSE: (BEFORE_EXCHANGE, Status.LAPSED),
+    Action.LAPSE: (BEFORE_EXCHANGE | {Status.SUSPENDED}, Status.LAPSED),  # see ``before_exchange``
     Action.SEND: (frozenset({Status.CONDITIONS_ACCEPTED, Status.EXCHANGED}), Status.EXCHANGED),
     Action.RECEIVE: (frozenset({Status.EXCHANGED}), None),
     Action.DESTROY: (frozenset({Status.EXCHANGED, Status.SUSPENDED, Status.CLOSED}), None),
@@ -92,6 +93,17 @@ COMMAND_OF = {
 }
 
 
+def before_exchange(request: Standing) -> bool:
+    """Whether nothing was sent yet for ``request`` and it has not ended: it lapses when the
+    convention ends. A suspension does not keep it open: suspended before any transfer, it
+    lapses like the state it was suspended from. (One suspended after a transfer keeps its
+    deliveries, whose deletion is still due: like ``exchanged``, it does not lapse; it sends
+    nothing under another convention, ``PERIOD_CHANGED``, and a review closes it.)"""
+    if request.status is Status.SUSPENDED:
+        return request.suspended_from in BEFORE_EXCHANGE
+    return request.status in BEFORE_EXCHANGE
+
+
 def next_status(action: Action, request: Standing, *, closing: bool = False) -> Status:
     """The state ``action`` leads to from where ``request`` stands, or InvalidTransition;
     ``closing``: a yearly review whose outcome closes the exchange."""
@@ -109,6 +121,11 @@ def next_status(action: Action, request: Standing, *, closing: bool = False) -> 
         needed = " or ".join(sorted(s.value for s in sources))
         raise InvalidTransition(
             f"{request.id} is {current.value}: `{COMMAND_OF[action]}` needs {needed}"
+        )
+    if action is Action.LAPSE and not before_exchange(request):
+        raise InvalidTransition(
+            f"{request.id} was suspended after data was sent: it does not lapse (its deliveries "
+            "are still deleted when their retention ends); a review closes it"
         )
     if action is Action.RESUME:
         back = request.suspended_from

@@ -15,7 +15,7 @@ rules keeps them: there a renewal after the end was accepted.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -34,6 +34,9 @@ AVENANT_NOT_ALLOWED = "AVENANT_NOT_ALLOWED"  # terminated, or another convention
 # a successor convention follows one that has ended (expired or terminated), for a new period
 SUCCESSOR_WHILE_IN_FORCE = "SUCCESSOR_WHILE_IN_FORCE"
 SUCCESSOR_PERIOD = "SUCCESSOR_PERIOD"
+# rules 3: a request is filed, approved and served under one period of the convention; once a
+# successor convention has opened another, what the old one approved is not carried on
+PERIOD_CHANGED = "PERIOD_CHANGED"
 # Articles 10 and 11: a renewal (express decision) and an avenant bind both parties, so one
 # party's admin proposes and the other's countersigns; one proposal at a time
 BOTH_PARTIES = "BOTH_PARTIES"
@@ -220,7 +223,39 @@ class ConventionState:
 
     @property
     def termination(self) -> ConventionChange | None:
-        return next((c for c in self.period if c.kind is ChangeKind.TERMINATION), None)
+        """The termination of the current period: of those recorded, the one with the earliest
+        effect (rules 3 lets a later termination with an earlier effect take the place of one
+        still running its notice: :func:`~ctg_exchange.policy.termination.why_not_terminated`)."""
+        recorded = [c for c in self.period if c.kind is ChangeKind.TERMINATION]
+        return min(recorded, key=lambda c: (c.effective, c.seq), default=None)
+
+    def periods(self) -> tuple[tuple[date, date], ...]:
+        """Each period of the convention, oldest first, as (first day, last day in force): the
+        convention as signed, then each successor convention in effect; the last is the
+        current one."""
+        opened = sorted(c.agreed_seq or 0 for c in self.in_effect if c.kind is ChangeKind.SUCCESSOR)
+        earlier = []
+        for limit in opened:
+            kept = tuple(c for c in self.in_effect if (c.agreed_seq or 0) < limit)
+            before = replace(self, changes=kept)
+            earlier.append((before.start, before.last_day))
+        return (*earlier, (self.start, self.last_day))
+
+    def period_refusal(self, since: date, doing: str, approved: bool = True) -> Refusal | None:
+        """Why ``doing`` is refused for a request approved (``approved``; else filed) on
+        ``since``, if that was under an earlier period than the current one: a successor
+        convention is a new convention, with its own deliberations, under which requests are
+        filed and approved again. (No successor, as in every log of rules 2: no earlier period.)"""
+        if self.successor is None or since >= self.start:
+            return None
+        periods = self.periods()
+        start, last = next(((a, b) for a, b in reversed(periods) if a <= since), periods[0])
+        what = "approved" if approved else "filed"
+        return Refusal(
+            PERIOD_CHANGED,
+            f"{doing} refused: {what} under the convention of {start}–{last}; a new "
+            f"convention needs a new request (the current one runs from {self.start})",
+        )
 
     def why_not_amended(self, today: date) -> str | None:
         """Why an avenant cannot be proposed or take effect on ``today``: once a termination
@@ -285,9 +320,11 @@ class ConventionState:
             "deliberations (`convention successor`)",
         )
 
-    def why_no_successor(self, start: date, until: date, today: date) -> Refusal | None:
+    def why_no_successor(
+        self, start: date, until: date, today: date, proposed: date | None = None
+    ) -> Refusal | None:
         """Why a successor convention from ``start`` to ``until`` cannot be proposed or take
-        effect on ``today``."""
+        effect on ``today`` (``proposed``: the day it was proposed, when it is countersigned)."""
         if self.rules < 3:
             return Refusal(
                 SUCCESSOR_WHILE_IN_FORCE,
@@ -311,6 +348,13 @@ class ConventionState:
             return Refusal(
                 SUCCESSOR_PERIOD,
                 f"--end {until} must be on or after --start {start} and today, {today}",
+            )
+        proposed = today if proposed is None else proposed
+        if start < proposed:
+            return Refusal(
+                SUCCESSOR_PERIOD,
+                f"--start {start} is before {proposed}, the day it was proposed: a convention "
+                "takes effect no earlier than the parties adopt it, not retroactively",
             )
         return None
 
@@ -349,6 +393,14 @@ class ConventionState:
         if status is ConventionStatus.NOT_YET:
             return f"{name} takes effect on {self.start} (Article 10)"
         return None
+
+    def ensure_same_period(self, filed: date, approved: date | None, doing: str) -> None:
+        """Refuse ``doing`` for a request filed on ``filed`` and approved on ``approved`` (None:
+        not yet) under an earlier period than the current one (``PERIOD_CHANGED``)."""
+        since = filed if approved is None else approved
+        why = self.period_refusal(since, doing, approved is not None)
+        if why is not None:
+            raise why.error(hint="file a new request under the convention in force")
 
     def ensure_in_force(self, today: date, doing: str) -> None:
         """Refuse ``doing`` (e.g. "approval") when the convention is not in force."""

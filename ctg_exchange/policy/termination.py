@@ -14,8 +14,25 @@ Article 12 of the convention names who may terminate it, for what, and from when
   (``denunciation``).
 
 A period of months runs from the day the notice was sent and expires at the end of the day of
-the last month with the same number (the last day of that month when it has none: Code de
-procédure civile, articles 641 and 642); the convention is no longer in force from the next day.
+the last month with the same number, or the last day of that month when it has none (Code de
+procédure civile, art. 641); a period that would expire on a Saturday, a Sunday or a public
+holiday is extended to the next working day (art. 642): :func:`notice_expires` applies both,
+with France's public holidays (Code du travail L3133-1, Easter Monday, Ascension and Whit Monday
+computed from Easter; the two extra days of Alsace-Moselle do not apply in the Hauts-de-Seine).
+The convention is no longer in force from the day after the notice expires.
+
+A termination is dated within the period it ends (rules 3): it takes effect no earlier than
+the day it is recorded (it is not retroactive) and no later than the convention's last day (one
+that would take effect after the end ends nothing: the convention ends by itself, Article 10);
+its notice is dated within the period in force, not in the future.
+
+Each case of Article 12 is a right of its own (« l'une ou l'autre partie », « par la Caf »): a
+dénonciation still running its six months does not take away the Caf's right to terminate at
+once for a modification without avenant, nor either party's right to terminate a month after
+a formal notice for a breach. So a later termination whose effect comes earlier than the one
+pending takes its place (the convention ends at the earliest date one of them takes effect;
+the first stays recorded); one with the same or a later effect adds nothing and is refused, and
+once a termination has taken effect there is nothing left to terminate.
 
 These rules hold from rules 3; a termination recorded under earlier rules named no case.
 """
@@ -33,6 +50,7 @@ TERMINATION_CASE = "TERMINATION_CASE"  # a case of Article 12, with the notice i
 TERMINATION_CAF_ONLY = "TERMINATION_CAF_ONLY"  # a case Article 12 reserves to the Caf
 TERMINATION_NOTICE = "TERMINATION_NOTICE"  # effective before the notice period has run
 TERMINATION_NOT_ALLOWED = "TERMINATION_NOT_ALLOWED"  # ended already, or terminated already
+TERMINATION_DATE = "TERMINATION_DATE"  # backdated, after the end, or a notice outside the period
 
 
 class TerminationCase(StrEnum):
@@ -90,6 +108,42 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def easter(year: int) -> date:
+    """Easter Sunday of ``year`` in the Gregorian calendar (the anonymous algorithm, as Meeus
+    gives it)."""
+    a, (b, c) = year % 19, divmod(year, 100)
+    d, e = divmod(b, 4)
+    g = (b - (b + 8) // 25 + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    weekday = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * weekday) // 451
+    month, day = divmod(h + weekday - 7 * m + 114, 31)
+    return date(year, month, day + 1)
+
+
+def public_holidays(year: int) -> frozenset[date]:
+    """France's public holidays (Code du travail L3133-1) in ``year``."""
+    sunday = easter(year)
+    fixed = ((1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
+    movable = (sunday + timedelta(days=1), sunday + timedelta(days=39), sunday + timedelta(days=50))
+    return frozenset({date(year, m, d) for m, d in fixed} | set(movable))
+
+
+def working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in public_holidays(day.year)
+
+
+def notice_expires(notice: date, months: int) -> date:
+    """The last day of a notice of ``months`` months sent on ``notice``: the day with the same
+    number ``months`` months later (CPC art. 641), extended to the next working day when it is a
+    Saturday, a Sunday or a public holiday (CPC art. 642)."""
+    day = add_months(notice, months)
+    while not working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
 def why_not_terminated(
     state: ConventionState,
     case: str | None,
@@ -102,12 +156,15 @@ def why_not_terminated(
     ``notice``, with effect from ``effective``, is not allowed on ``today`` (rules 3)."""
     if state.rules < 3:
         return None
-    if state.termination is not None:
+    current = state.termination
+    if current is not None and (today >= current.effective or effective >= current.effective):
         return Refusal(
             TERMINATION_NOT_ALLOWED,
-            f"the convention is already terminated with effect "
-            f"from {state.termination.effective} (Article 12)",
-        )
+            f"the convention is already terminated with effect from {current.effective} "
+            "(Article 12)"
+            + ("" if today >= current.effective else ": a later termination takes its place only "
+               "with an earlier effect"),
+        )  # fmt: skip
     if state.status(today) is ConventionStatus.EXPIRED:
         return Refusal(
             TERMINATION_NOT_ALLOWED,
@@ -131,7 +188,7 @@ def why_not_terminated(
                 f"{known.value} needs no formal notice (Article 12: "
                 f"{rule.quote}): give no --notice-date",
             )
-        return None
+        return _dated(state, effective, today)
     if notice is None:
         return Refusal(
             TERMINATION_CASE,
@@ -144,12 +201,51 @@ def why_not_terminated(
             f"the notice is dated {notice}, after today ({today}): the "
             "period runs from the day it was sent",
         )
-    expires = add_months(notice, rule.months)
+    if notice < state.start:
+        return Refusal(
+            TERMINATION_DATE,
+            f"the notice is dated {notice}, before the convention in force took effect on "
+            f"{state.start}: a notice is given under the convention it ends",
+        )
+    dated = _dated(state, effective, today)
+    if dated is not None:
+        return dated
+    expires = notice_expires(notice, rule.months)
     if effective <= expires:
+        extended = add_months(notice, rule.months)
+        why = (
+            ""
+            if extended == expires
+            else f" ({extended} is not a working day: Code de procédure civile art. 642)"
+        )
         return Refusal(
             TERMINATION_NOTICE,
-            f"the notice of {notice} runs until {expires}: the "
+            f"the notice of {notice} runs until {expires}{why}: the "
             f"termination takes effect on {expires + timedelta(days=1)} at the earliest, not "
             f"{effective} (Article 12: {rule.quote})",
+        )
+    return None
+
+
+def _dated(state: ConventionState, effective: date, today: date) -> Refusal | None:
+    """Why a termination cannot take effect on ``effective``, recorded on ``today``: not
+    before the day it is recorded, nor before the period began, nor after its end."""
+    if effective < today:
+        return Refusal(
+            TERMINATION_DATE,
+            f"--on {effective} is before today ({today}): a termination takes effect no earlier "
+            "than the day it is recorded, it is not retroactive",
+        )
+    if effective < state.start:
+        return Refusal(
+            TERMINATION_DATE,
+            f"--on {effective} is before the convention in force takes effect, on {state.start}",
+        )
+    if effective > state.end:
+        return Refusal(
+            TERMINATION_DATE,
+            f"--on {effective} is after the convention's end, {state.end} (Article 10): a "
+            "termination taking effect after the end ends nothing; it takes effect by "
+            f"{state.end} at the latest",
         )
     return None

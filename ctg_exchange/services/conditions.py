@@ -35,7 +35,7 @@ from ..domain.step_payloads import AcceptConditions, ReviewRecord
 from ..store.base import Tx
 from .register import feed_acceptance
 from .remoting import remotable, said
-from .requests import load_request, record_step, required_text, text_or_none
+from .requests import decided_on, load_request, record_step, required_text, text_or_none
 from .session import Recorder, Session, perform
 from .workspace import Workspace
 
@@ -74,7 +74,9 @@ def accept_conditions(
         request = load_request(tx, request_id)
         authorise(Action.ACCEPT_CONDITIONS, actor, request)
         next_status(Action.ACCEPT_CONDITIONS, request)
-        session.workspace.convention(tx).ensure_in_force(today, "accepting the conditions")
+        state = session.workspace.convention(tx)
+        state.ensure_in_force(today, "accepting the conditions")
+        state.ensure_same_period(request.filed_on, decided_on(request), "accepting the conditions")
         check_dpia(request.id, request.dpia_required, dpia is not None)
         check_acceptance(
             request.id,
@@ -133,11 +135,16 @@ def suspend(session: Session, request_id: str, reason: str) -> ExchangeRequest:
 
 @remotable(Action.RESUME, expect=lambda a: {"text_sha256": said(a["note"])})
 def resume(session: Session, request_id: str, note: str) -> ExchangeRequest:
-    """The holding party's controller resumes a suspended exchange where it was."""
+    """The holding party's controller resumes a suspended exchange where it was, under the
+    convention it was approved under (a successor convention needs a new request)."""
     note = required_text(note, "--note")
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
         request = load_request(tx, request_id)
+        authorise(Action.RESUME, actor, request)
+        next_status(Action.RESUME, request)
+        state = session.workspace.convention(tx)
+        state.ensure_same_period(request.filed_on, decided_on(request), "resuming")
         return record_step(tx, recorder, actor, request, Action.RESUME, text=note, suspension=None)
 
     return perform(session, operation)

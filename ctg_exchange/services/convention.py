@@ -24,7 +24,8 @@ from ..audit.canonical import text_digest
 from ..domain import payloads
 from ..domain.actions import Action
 from ..domain.catalogue import parse_payload
-from ..domain.lifecycle import BEFORE_EXCHANGE
+from ..domain.dates import procedure_date
+from ..domain.lifecycle import before_exchange
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import PayloadInvalid
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
@@ -72,7 +73,7 @@ def require_admin(actor: Member) -> None:
 
 
 def _open_requests(tx: Tx) -> list[ExchangeRequest]:
-    return [r for r in tx.list_requests() if r.status in BEFORE_EXCHANGE]
+    return [r for r in tx.list_requests() if before_exchange(r)]
 
 
 @remotable("convention.show")
@@ -176,8 +177,10 @@ _SUCCESSOR_HINT = (
 )
 
 
-def successor_refused(state: ConventionState, start: date, until: date, today: date) -> None:
-    why: Refusal | None = state.why_no_successor(start, until, today)
+def successor_refused(
+    state: ConventionState, start: date, until: date, today: date, proposed: date | None = None
+) -> None:
+    why: Refusal | None = state.why_no_successor(start, until, today, proposed)
     if why is not None:
         raise why.error()
 
@@ -297,7 +300,9 @@ def countersign(session: Session, seq: int, reference: str) -> Outcome:
             avenant_refused(state, today)
         else:
             if change.kind is ChangeKind.SUCCESSOR:
-                successor_refused(state, change.effective, change.until or change.effective, today)
+                until = change.until or change.effective
+                proposed = procedure_date(change.at)
+                successor_refused(state, change.effective, until, today, proposed)
             else:
                 _renewal_refused(state, change.effective, today)
             # what was left open when the convention ended lapses before it runs again

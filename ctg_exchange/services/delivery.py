@@ -41,7 +41,7 @@ from ..exchange.manifest import Manifest, PackageError
 from ..policy.model import Policy
 from ..store.base import Tx
 from .remoting import remotable, said
-from .requests import load_request, record_step, text_or_none
+from .requests import decided_on, load_request, record_step, text_or_none
 from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
 
@@ -216,7 +216,9 @@ def delivery_operation(
         request = load_request(tx, request_id)
         authorise(Action.SEND, actor, request)
         next_status(Action.SEND, request)
-        session.workspace.convention(tx).ensure_in_force(session.clock.today(), "sending")
+        state = session.workspace.convention(tx)
+        state.ensure_in_force(session.clock.today(), "sending")
+        state.ensure_same_period(request.filed_on, decided_on(request), "sending")
         manifest = check_package(session, tx, actor, request, package, early, rules)
         stored_key = tx.get_pseudonym_key(request.id)
         pseudonymised = any(c.kind is RecommendationKind.PSEUDONYMISE for c in request.conditions)

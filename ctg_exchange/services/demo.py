@@ -151,7 +151,8 @@ def _run(
         say(f"4. On {today} the convention is in force ({view.state.days_left(today)} days left).")
     else:
         # ended: not renewed, but followed by a new convention both parties adopt
-        start = view.state.last_day + timedelta(days=1)
+        # from the day after the end, or today: a convention takes effect no earlier than adopted
+        start = max(view.state.last_day + timedelta(days=1), today)
         until = date(max(start.year, today.year) + 4, 12, 31)
         proposed = successor.propose_successor(
             as_("v.admin"), start, until, DEMO_SUCCESSOR, DEMO_DELIBERATION

@@ -97,6 +97,11 @@ def load_request(tx: Tx, request_id: str) -> ExchangeRequest:
     return request
 
 
+def decided_on(request: ExchangeRequest) -> date | None:
+    """The day ``request`` was approved (or rejected), if it was."""
+    return None if request.decision is None else request.decision.on
+
+
 def text_or_none(value: str | None) -> str | None:
     return value.strip() if value and value.strip() else None
 

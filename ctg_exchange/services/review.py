@@ -253,7 +253,9 @@ def approve(
         request = load_request(tx, request_id)
         authorise(Action.APPROVE, actor, request)
         next_status(Action.APPROVE, request)
-        session.workspace.convention(tx).ensure_in_force(today, "approval")
+        state = session.workspace.convention(tx)
+        state.ensure_in_force(today, "approval")
+        state.ensure_same_period(request.filed_on, None, "approval")
         recommendations = request.opinion.recommendations if request.opinion else ()
         answers = parse_answers(recommendations, list(adopt), list(set_aside))
         check_answered(

@@ -70,7 +70,7 @@ from .delivery import (
 )
 from .party_keys import load_identities
 from .remoting import RemoteTarget
-from .requests import load_request
+from .requests import decided_on, load_request
 from .session import Session, load_actor, perform
 
 
@@ -123,7 +123,9 @@ def _plan(
     request = load_request(tx, request_id)
     authorise(Action.SEND, actor, request)
     next_status(Action.SEND, request)
-    session.workspace.convention(tx).ensure_in_force(today, "sending")
+    state = session.workspace.convention(tx)
+    state.ensure_in_force(today, "sending")
+    state.ensure_same_period(request.filed_on, decided_on(request), "sending")
     sent = tx.deliveries(request.id)
     check_frequency(request, sent, today, early, rules)
     recipients = tuple(r.recipient for r in tx.recipients(request.from_party) if r.active)

@@ -1,8 +1,10 @@
 """The termination of the convention (Article 12): unilateral, in one of the article's cases,
 by a party that case allows, with effect once its notice has run; signed and audited.
 
-When it takes effect today or earlier, every request not yet exchanged lapses at once; a later
-date lets them run until then (``convention lapse`` records it when the day comes).
+When it takes effect today (rules 3: never earlier), every request not yet exchanged lapses at
+once; a later date lets them run until then (``convention lapse`` records it when the day
+comes). A later termination with an earlier effect may take the place of one still running its
+notice (:mod:`ctg_exchange.policy.termination` says why).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def terminate(
         )
         if why is not None:
             raise why.error()
-        if state.termination is not None:  # rules before 3
+        if state.rules < 3 and state.termination is not None:  # rules 3: why_not_terminated
             raise InvalidInput(
                 f"the convention is already terminated with effect from "
                 f"{state.termination.effective}"
