@@ -18,6 +18,7 @@ import click
 
 from .. import __version__
 from ..errors import ExchangeError
+from . import complete
 from .common import Options
 
 # name -> (module, attribute); ``--help`` reads each one's summary from its docstring
@@ -136,6 +137,7 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
     metavar="MEMBER",
     envvar="CTG_MEMBER",
     help="The member acting (env CTG_MEMBER).",
+    shell_complete=complete.members,
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 @click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")

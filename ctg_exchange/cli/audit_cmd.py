@@ -7,8 +7,20 @@ from typing import TYPE_CHECKING
 
 import click
 
+from . import complete
 from .checkpoint_cmd import checkpoint, checkpoint_json, checkpoint_line, checkpoints, cosign
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import (
+    common_options,
+    emit_json,
+    is_dash,
+    one_on_stdout,
+    options,
+    say,
+    stdout,
+    table,
+    through_stdout,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from ..audit.events import Event
@@ -44,6 +56,15 @@ RULES_1 = (
 )
 
 
+only_request = click.option(
+    "--request",
+    "request_id",
+    metavar="ID",
+    help="Only this request's events.",
+    shell_complete=complete.requests,
+)
+
+
 @click.group()
 def audit() -> None:
     """Read, verify, checkpoint, prove and export the signed, hash-chained audit log."""
@@ -54,7 +75,7 @@ for _command in (checkpoint, cosign, checkpoints):
 
 
 @audit.command()
-@click.option("--request", "request_id", metavar="ID", help="Only this request's events.")
+@only_request
 @common_options
 def log(request_id: str | None) -> None:
     """Show audit events in order.
@@ -155,7 +176,14 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
 
 
 @audit.command()
-@click.option("--request", "request_id", metavar="ID", required=True, help="The request.")
+@click.option(
+    "--request",
+    "request_id",
+    metavar="ID",
+    required=True,
+    help="The request.",
+    shell_complete=complete.requests,
+)
 @common_options
 def prove(request_id: str) -> None:
     """Prove that a request's events are in the latest signed checkpoint (RFC 9162 proofs).
@@ -198,7 +226,7 @@ def prove(request_id: str) -> None:
     )
     for p in proofs.proofs:
         rows.add_row(f"#{p.seq}", p.action, f"{len(p.path)} hashes", "✓ leads to the root")
-    stdout().print(rows)
+    rows.print()
     if proofs.uncovered:
         listed = ", ".join(f"#{seq}" for seq in proofs.uncovered)
         say(f"not yet in a checkpoint: {listed} (`audit checkpoint` covers them)")
@@ -209,9 +237,9 @@ def prove(request_id: str) -> None:
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     required=True,
-    help="The JSON-lines file to write (it must not exist).",
+    help="The JSON-lines file to write (it must not exist; - for stdout).",
 )
-@click.option("--request", "request_id", metavar="ID", help="Only this request's events.")
+@only_request
 @click.option("--from", "first", type=click.IntRange(min=1), metavar="SEQ", help="First event.")
 @click.option("--to", "last", type=click.IntRange(min=1), metavar="SEQ", help="Last event.")
 @common_options
@@ -229,10 +257,14 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
       ctg-exchange --as c.dpo audit export --out journal.jsonl
       ctg-exchange --as c.dpo audit export --request DX-2026-0001 --out DX-2026-0001.jsonl
       python3 docs/verify_audit_export.py DX-2026-0001.jsonl
+      ctg-exchange audit export --out - | gzip > journal.jsonl.gz
     """
+    from ..errors import InvalidInput
     from ..services.audit_export import export_audit
 
     opts = options()
+    if is_dash(out) and opts.json:
+        raise InvalidInput("--json and --out - would both write to stdout: give one")
     remote = opts.remote()
     session, sign = opts.session(), True
     if remote is not None:  # the export is written here, from this party's copy of the log
@@ -241,7 +273,18 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
 
             checkpoint_remotely(remote.config, remote.client(), remote.client().signer)
         session, sign = opts.reading_session(), False
-    summary = export_audit(session, out, request_id=request_id, first=first, last=last, sign=sign)
+    if is_dash(out):
+        summary = through_stdout(
+            "journal.jsonl",
+            lambda path: export_audit(
+                session, path, request_id=request_id, first=first, last=last, sign=sign
+            ),
+        )
+    else:
+        summary = export_audit(
+            session, out, request_id=request_id, first=first, last=last, sign=sign
+        )
+    where = "stdout" if is_dash(out) else str(summary.path)
     if opts.json:
         emit_json(
             {
@@ -254,10 +297,11 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
         )
         return
     what = "the whole log" if summary.complete else "with inclusion proofs"
-    click.echo(f"✓ {summary.events} events exported to {summary.path} ({what})")
+    say(f"[green]✓[/] {summary.events} events exported to {where} ({what})")
     if summary.checkpoint is not None:
         say(checkpoint_line(summary.checkpoint))
-    say(f"verify it without ctg-exchange: python3 docs/verify_audit_export.py {summary.path}")
+    file = "FILE" if is_dash(out) else str(summary.path)
+    say(f"verify it without ctg-exchange: python3 docs/verify_audit_export.py {file}")
 
 
 @audit.command()
@@ -265,16 +309,18 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
 @click.option(
     "--signed-bytes",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the exact bytes that were hashed and signed to this file.",
+    help="Write the exact bytes that were hashed and signed to this file (- for stdout).",
 )
 @click.option(
     "--signature",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the event's SSHSIG signature to this file.",
+    help="Write the event's SSHSIG signature to this file (- for stdout).",
 )
 @common_options
 def show(seq: int, signed_bytes: Path | None, signature: Path | None) -> None:
     """Show one event; optionally write its signed bytes and signature for ssh-keygen.
+
+    Either of them may go to stdout (-), which then carries only those bytes.
 
     \b
     Example:
@@ -282,16 +328,20 @@ def show(seq: int, signed_bytes: Path | None, signature: Path | None) -> None:
       ctg-exchange member allowed-signers --out allowed_signers
       ssh-keygen -Y verify -f allowed_signers -I c.dpo -n ctg-exchange/event@v1 \\
           -s e3.sig < e3.bin
+      ctg-exchange audit show 3 --signature e3.sig --signed-bytes - | ssh-keygen -Y verify \\
+          -f allowed_signers -I c.dpo -n ctg-exchange/event@v1 -s e3.sig
     """
-    from ..fsutil import write_atomic
     from ..services.auditing import audit_event
 
     opts = options()
+    to_stdout = one_on_stdout(("--signed-bytes", signed_bytes), ("--signature", signature))
     stored = audit_event(opts.reading_workspace(), seq)
-    if signed_bytes is not None:
-        write_atomic(signed_bytes, stored.event.signed_bytes(), mode=0o644)
     if signature is not None:
-        write_atomic(signature, stored.signature.encode(), mode=0o644)
+        write_output(signature, stored.signature.encode())
+    if signed_bytes is not None:
+        write_output(signed_bytes, stored.event.signed_bytes())
+    if to_stdout:
+        return
     if opts.json:
         emit_json(stored.to_json())
         return

@@ -9,7 +9,17 @@ from typing import Any
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import (
+    common_options,
+    emit_json,
+    is_dash,
+    one_on_stdout,
+    options,
+    say,
+    table,
+    write_output,
+)
 
 
 def checkpoint_line(cp: Any) -> str:
@@ -21,7 +31,7 @@ def checkpoint_line(cp: Any) -> str:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the signed checkpoint note to this file.",
+    help="Also write the signed checkpoint note to this file (- prints only the note).",
 )
 @common_options
 def checkpoint(out: Path | None) -> None:
@@ -36,10 +46,10 @@ def checkpoint(out: Path | None) -> None:
     Example:
       ctg-exchange --as c.dpo audit checkpoint --out checkpoint.txt
     """
-    from ..fsutil import write_atomic
     from ..services.auditing import make_checkpoint
 
     opts = options()
+    one_on_stdout(("--out", out))
     remote = opts.remote()
     if remote is None:
         cp = make_checkpoint(opts.session())
@@ -48,12 +58,12 @@ def checkpoint(out: Path | None) -> None:
 
         client = remote.client()
         cp = checkpoint_remotely(remote.config, client, client.signer)
-    if out is not None:
-        write_atomic(out, cp.note.encode("utf-8"), mode=0o644)
+    if out is not None and not is_dash(out):
+        write_output(out, cp.note.encode("utf-8"))
     if opts.json:
         emit_json(checkpoint_json(cp))
         return
-    click.echo(cp.note, nl=False)
+    click.echo(cp.note, nl=False)  # the note is what stdout carries, with or without --out -
     say(checkpoint_line(cp))
 
 
@@ -111,16 +121,22 @@ def checkpoint_json(cp: Any) -> dict[str, Any]:
 
 @click.command()
 @click.option("--show", "show_id", type=click.IntRange(min=1), help="Print this checkpoint's note.")
-@click.option("--signer", metavar="MEMBER", help="With --show: whose signature to write.")
+@click.option(
+    "--signer",
+    metavar="MEMBER",
+    help="With --show: whose signature to write.",
+    shell_complete=complete.members,
+)
 @click.option(
     "--signed-bytes",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="With --show: write the signed note text (what ssh-keygen checks) to this file.",
+    help="With --show: write the signed note text (what ssh-keygen checks) to this file "
+    "(- for stdout).",
 )
 @click.option(
     "--signature",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="With --show and --signer: write that member's SSHSIG to this file.",
+    help="With --show and --signer: write that member's SSHSIG to this file (- for stdout).",
 )
 @common_options
 def checkpoints(
@@ -161,10 +177,13 @@ def checkpoints(
             rows.add_row(
                 str(cp.id), str(cp.size), cp.root_hex[:12], short_time(cp.created_at), signed
             )
-        stdout().print(rows)
+        rows.print()
         return
+    to_stdout = one_on_stdout(("--signed-bytes", signed_bytes), ("--signature", signature))
     cp = get_checkpoint(opts.reading_workspace(), show_id)
     _write_for_ssh_keygen(cp, signer, signed_bytes, signature)
+    if to_stdout:
+        return
     if opts.json:
         emit_json(checkpoint_json(cp))
         return
@@ -176,12 +195,10 @@ def _write_for_ssh_keygen(
 ) -> None:
     from ..audit.checkpoint import parse_note
     from ..errors import InvalidInput
-    from ..fsutil import write_atomic
 
     if signature is not None and signer is None:
         raise click.UsageError("--signature needs --signer MEMBER")
-    if signed_bytes is not None:
-        write_atomic(signed_bytes, cp.text.encode("utf-8"), mode=0o644)
+    armored = None
     if signature is not None:
         found = [s for s in parse_note(cp.note).signatures if s.name == signer]
         if not found:
@@ -189,4 +206,8 @@ def _write_for_ssh_keygen(
                 f"checkpoint {cp.id} has no signature by {signer}: it is signed by "
                 + ", ".join(s.signer for s in cp.signers)
             )
-        write_atomic(signature, found[0].armored.encode("ascii"), mode=0o644)
+        armored = found[0].armored
+    if signed_bytes is not None:
+        write_output(signed_bytes, cp.text.encode("utf-8"))
+    if signature is not None and armored is not None:
+        write_output(signature, armored.encode("ascii"))

@@ -12,20 +12,21 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import click
 
 from ..errors import InvalidInput, KeyFileError
+from . import complete
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.table import Table
 
     from ..crypto.keys import KeyDir
     from ..remote.session import RemoteSession
     from ..services.session import Keyring, Session
     from ..services.workspace import Workspace
+    from .console import InertConsole
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -175,7 +176,12 @@ def common_options(func: F) -> F:
         help="Print one JSON document instead of tables.",
     )
     @click.option(
-        "--as", "actor", metavar="MEMBER", default=None, help="The member acting (env CTG_MEMBER)."
+        "--as",
+        "actor",
+        metavar="MEMBER",
+        default=None,
+        help="The member acting (env CTG_MEMBER).",
+        shell_complete=complete.members,
     )
     @functools.wraps(func)
     def wrapper(*args: Any, as_json: bool | None, actor: str | None, **kwargs: Any) -> Any:
@@ -202,34 +208,150 @@ def emit_json(data: Any) -> None:
     click.echo(json_inert(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
 
 
-def stdout() -> Console:
+def stdout() -> InertConsole:
+    """The console data is printed to: rich on a terminal, plain on a pipe or a file."""
     from .console import console
 
-    return console(soft_wrap=False)
+    return console()
 
 
-def table(title: str, *columns: str, wrap: str | None = None) -> Table:
+class Listing:
+    """Rows to print: a rich table on a terminal (every column on one line except ``wrap``,
+    which takes the rest of the width); on a pipe or a file, a header line then one line per
+    row, the cells separated by tabs, without title, colour, wrapping or padding."""
+
+    def __init__(self, title: str, columns: tuple[str, ...], wrap: str | None) -> None:
+        self.title, self.columns, self.wrap = title, columns, wrap
+        self.rows: list[tuple[str, ...]] = []
+
+    def add_row(self, *cells: str) -> None:
+        """A row; its cells are rich markup (typed text already put through ``shown``)."""
+        self.rows.append(cells)
+
+    def print(self) -> None:
+        out = stdout()
+        if out.plain:
+            for line in (self.columns, *self.rows):
+                click.echo("\t".join(tsv_cell(cell) for cell in line))
+            return
+        out.print(self._rich())
+
+    def _rich(self) -> Table:
+        from rich.table import Table
+
+        made = Table(
+            title=self.title,
+            title_justify="left",
+            title_style="bold",
+            box=None,
+            padding=(0, 2, 0, 0),
+            header_style="bold underline",
+        )
+        for column in self.columns:
+            if column == self.wrap:
+                made.add_column(column, ratio=1, overflow="fold")
+            else:
+                made.add_column(column, no_wrap=True)
+        for row in self.rows:
+            made.add_row(*row)
+        return made
+
+
+def tsv_cell(markup: str) -> str:
+    """A cell of a tab-separated row: its plain text, with a tab or a line break in it written
+    out (``\\t``, ``\\n``, as control characters are) so that each row stays one line of as
+    many cells as the header."""
+    from ..textsafe import visible_controls
+    from .console import plain_text
+
+    text = visible_controls(plain_text(markup))
+    return text.replace("\t", "\\t").replace("\n", "\\n")
+
+
+def table(title: str, *columns: str, wrap: str | None = None) -> Listing:
     """A compact table; every column stays on one line except ``wrap``, which takes the rest."""
-    from rich.table import Table
-
-    out = Table(
-        title=title,
-        title_justify="left",
-        title_style="bold",
-        box=None,
-        padding=(0, 2, 0, 0),
-        header_style="bold underline",
-    )
-    for column in columns:
-        if column == wrap:
-            out.add_column(column, ratio=1, overflow="fold")
-        else:
-            out.add_column(column, no_wrap=True)
-    return out
+    return Listing(title, columns, wrap)
 
 
 def say(message: str) -> None:
-    """A message for the person at the terminal (stderr), never data."""
+    """A message for the person at the terminal (stderr), never data; on a pipe or a file it is
+    one line, never wrapped."""
     from .console import console
 
     console(stderr=True).print(message)
+
+
+# ``--out -``: stdout, wherever a command writes one file a person may want in a pipe. A file
+# named ``-`` is never written (``./-`` is the same path to Python, so it is stdout too).
+DASH = Path("-")
+T = TypeVar("T")
+
+
+def is_dash(path: Path | None) -> bool:
+    """Whether an output option was given as ``-`` (stdout)."""
+    return path is not None and path == DASH
+
+
+def refuse_dash(path: Path | None, option: str, why: str) -> None:
+    """Refuse ``-`` for an output that cannot go to stdout, saying why, before anything is done."""
+    if is_dash(path):
+        raise InvalidInput(f"{option} - cannot write to stdout: {why}")
+
+
+def binary_stdout() -> BinaryIO:
+    """stdout for bytes, after whatever text was written to it."""
+    sys.stdout.flush()
+    return sys.stdout.buffer
+
+
+def write_stdout(data: bytes) -> None:
+    stream = binary_stdout()
+    stream.write(data)
+    stream.flush()
+
+
+def write_output(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """``data`` to stdout (``-``) or to a new file written atomically."""
+    if is_dash(path):
+        write_stdout(data)
+        return
+    from ..fsutil import write_atomic
+
+    write_atomic(path, data, mode=mode)
+
+
+def through_stdout(name: str, write: Callable[[Path], T]) -> T:
+    """Let ``write`` make its file (``name``) in a private temporary directory, then copy it to
+    stdout: what a service writes as a whole file is written to a pipe only once complete."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ctg-out-") as private:  # 0700
+        made = Path(private) / name
+        result = write(made)
+        with made.open("rb") as source:
+            stream = binary_stdout()
+            shutil.copyfileobj(source, stream)
+            stream.flush()
+    return result
+
+
+def refuse_binary_on_terminal(what: str) -> None:
+    """A binary file is not printed on a terminal, where it would only garble the screen."""
+    from .console import is_terminal
+
+    if is_terminal(sys.stdout):
+        raise InvalidInput(
+            f"{what} is binary and stdout is a terminal: redirect it (> FILE) or give --out FILE"
+        )
+
+
+def one_on_stdout(*outputs: tuple[str, Path | None]) -> bool:
+    """Whether one of a command's outputs goes to stdout (``-``), which then carries only it:
+    two of them, or one with ``--json``, are refused."""
+    dashed = [option for option, path in outputs if is_dash(path)]
+    if len(dashed) > 1:
+        raise InvalidInput(f"{' and '.join(dashed)} cannot both write to stdout: give one a file")
+    if dashed and options().json:
+        raise InvalidInput(f"--json and {dashed[0]} - would both write to stdout: give one")
+    return bool(dashed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import complete
 from .common import common_options, options
 from .views import finish
 
@@ -14,7 +15,7 @@ def conditions() -> None:
 
 
 @conditions.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option(
     "--dpia-ref",
     metavar="REF",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import complete
 from .common import common_options, options
 from .views import finish
 
@@ -14,7 +15,7 @@ def decide() -> None:
 
 
 @decide.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--justification", help="Written reasons (required against an unfavourable opinion).")
 @click.option(
     "--adopt",
@@ -59,7 +60,7 @@ def approve(
 
 
 @decide.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--reason", required=True, help="Why the request is rejected.")
 @common_options
 def reject(request_id: str, reason: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..domain.models import Verdict
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import common_options, emit_json, options, say, table
 from .views import finish, request_json
 
 
@@ -47,13 +48,13 @@ def inbox() -> None:
             "yes" if r.dpia_required else "",
             ", ".join(f.code for f in r.findings),
         )
-    stdout().print(out)
+    out.print()
     if not items:
         say("Nothing awaits your opinion.")
 
 
 @dpo.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--verdict", required=True, type=click.Choice([v.value for v in Verdict]))
 @click.option("--note", required=True, help="The opinion's reasoning.")
 @click.option(
@@ -86,7 +87,7 @@ def opinion(request_id: str, verdict: str, note: str, recommendations: tuple[str
 
 
 @dpo.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--note", required=True, help="The annotation.")
 @common_options
 def annotate(request_id: str, note: str) -> None:
@@ -103,7 +104,7 @@ def annotate(request_id: str, note: str) -> None:
 
 
 @dpo.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--note", required=True, help="The advice (DPIA, information of the families…).")
 @common_options
 def advise(request_id: str, note: str) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import common_options, emit_json, options, refuse_dash, say, table
 
 
 @contextlib.contextmanager
@@ -31,13 +32,24 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         yield lambda n: bar.advance(task, n)
 
 
+# why these two commands write files only
+NO_STDOUT_PACKAGE = (
+    "the delivery is recorded when its package is written whole, so the package must be a "
+    "file (give --out FILE, then pass the file on)"
+)
+NO_STDOUT_DATASET = (
+    "the received file is tracked until it is deleted (retention purge, retention attest), "
+    "so it must be a file (give --out FILE)"
+)
+
+
 @click.group()
 def exchange() -> None:
     """Send and receive approved datasets: age-encrypted, signed, checked on both sides."""
 
 
 @exchange.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option(
     "--dataset",
     required=True,
@@ -97,6 +109,7 @@ def send(
     from ..services.send import send as send_dataset
 
     opts = options()
+    refuse_dash(out, "--out", NO_STDOUT_PACKAGE)
     with progress_bar("Encrypting", dataset.stat().st_size) as advance:
         result = send_dataset(opts.session(), request_id, dataset, out, suppress_small_cells,
                               advance, early, justification)  # fmt: skip
@@ -121,7 +134,7 @@ def send(
 
 
 @exchange.command()
-@click.argument("package", metavar="PACKAGE|DELIVERY")
+@click.argument("package", metavar="PACKAGE|DELIVERY", shell_complete=complete.packages)
 @click.option(
     "--out",
     required=True,
@@ -147,6 +160,7 @@ def receive(package: str, out: Path) -> None:
     from ..services.receive import receive_delivery
 
     opts = options()
+    refuse_dash(out, "--out", NO_STDOUT_DATASET)
     path = Path(package)
     if path.is_file():
         with progress_bar("Decrypting", path.stat().st_size) as advance:
@@ -163,7 +177,7 @@ def receive(package: str, out: Path) -> None:
 
 
 @exchange.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option("--reason", required=True, help="The condition breached, and how it was found.")
 @common_options
 def suspend(request_id: str, reason: str) -> None:
@@ -185,7 +199,7 @@ def suspend(request_id: str, reason: str) -> None:
 
 
 @exchange.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option("--note", required=True, help="How the breach was remedied.")
 @common_options
 def resume(request_id: str, note: str) -> None:
@@ -208,7 +222,13 @@ def _delivery_json(d: Any) -> dict[str, Any]:
 
 
 @exchange.command(name="list")
-@click.option("--request", "request_id", metavar="ID", help="Only this request's deliveries.")
+@click.option(
+    "--request",
+    "request_id",
+    metavar="ID",
+    help="Only this request's deliveries.",
+    shell_complete=complete.requests,
+)
 @common_options
 def list_(request_id: str | None) -> None:
     """List deliveries: when sent, rows, deadline, and whether they were received.
@@ -239,6 +259,6 @@ def list_(request_id: str | None) -> None:
             d.retention_deadline.isoformat(),
             f"{r.received_on} by {r.received_by}" if r else "not yet",
         )
-    stdout().print(out)
+    out.print()
     if not items:
         say("No deliveries" + (f" for {request_id}." if request_id else " yet."))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import common_options, emit_json, options, say, table
 
 
 @click.group()
@@ -14,7 +15,12 @@ def keys() -> None:
 
 @keys.command()
 @click.option("--member", "member_id", metavar="ID", help="Make a member's signing key pair.")
-@click.option("--party", metavar="PARTY", help="With --encryption: the party whose key it is.")
+@click.option(
+    "--party",
+    metavar="PARTY",
+    help="With --encryption: the party whose key it is.",
+    shell_complete=complete.parties,
+)
 @click.option(
     "--encryption",
     is_flag=True,
@@ -121,6 +127,6 @@ def list_() -> None:
     for r in recipients:
         status = "active" if r.active else f"retired {(r.retired_at or '')[:10]}"
         out.add_row(r.party, status, r.added_at[:10], r.added_by, r.recipient)
-    stdout().print(out)
+    out.print()
     if not recipients:
         say("No encryption key yet: an admin runs `keys generate --party P --encryption`.")

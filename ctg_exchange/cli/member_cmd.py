@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..domain.models import Role
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import (
+    common_options,
+    emit_json,
+    is_dash,
+    one_on_stdout,
+    options,
+    say,
+    table,
+    write_output,
+)
 
 if TYPE_CHECKING:
     from ..domain.models import Member
@@ -38,7 +48,12 @@ def member() -> None:
 @member.command()
 @click.argument("member_id", metavar="ID")
 @click.option("--name", required=True, help="The member's name.")
-@click.option("--party", required=True, help="The member's party (ville_sceaux, caf92).")
+@click.option(
+    "--party",
+    required=True,
+    help="The member's party (ville_sceaux, caf92).",
+    shell_complete=complete.parties,
+)
 @click.option(
     "--role",
     "roles",
@@ -102,11 +117,11 @@ def list_() -> None:
     for m in members:
         status = "active" if m.active else f"[red]revoked {(m.revoked_at or '')[:10]}[/]"
         out.add_row(m.id, m.party, ", ".join(m.roles), status, m.added_by, shown(m.name))
-    stdout().print(out)
+    out.print()
 
 
 @member.command()
-@click.argument("member_id", metavar="ID")
+@click.argument("member_id", metavar="ID", shell_complete=complete.members)
 @click.option("--reason", required=True, help="Why the member is revoked.")
 @common_options
 def revoke(member_id: str, reason: str) -> None:
@@ -132,7 +147,7 @@ def revoke(member_id: str, reason: str) -> None:
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write to this file instead of stdout.",
+    help="Write to this file instead of stdout (-: stdout).",
 )
 @common_options
 def allowed_signers(out: Path | None) -> None:
@@ -144,13 +159,13 @@ def allowed_signers(out: Path | None) -> None:
       ssh-keygen -Y verify -f allowed_signers -I v.agent \\
           -n ctg-exchange/event@v1 -s event.sig < event.bin
     """
-    from ..fsutil import write_atomic
     from ..services.members import allowed_signers as build
 
     opts = options()
+    one_on_stdout(("--out", out))
     text = build(opts.reading_workspace())
-    if out is not None:
-        write_atomic(out, text.encode(), mode=0o644)
+    if out is not None and not is_dash(out):
+        write_output(out, text.encode())
         say(f"[green]✓[/] allowed signers written to {out}")
     elif opts.json:
         emit_json({"allowed_signers": text})

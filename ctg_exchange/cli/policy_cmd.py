@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import common_options, emit_json, options, say, table
 
 if TYPE_CHECKING:
     from ..policy.model import Policy
@@ -114,13 +114,12 @@ def show(what: str | None) -> None:
     if options().json:
         emit_json({name: rows(the_policy, name)[1] for name in chosen})
         return
-    console = stdout()
     for name in chosen:
         columns, listed = rows(the_policy, name)
         out = table(name, *columns, wrap=columns[-1])
         for row in listed:
             out.add_row(*(_cell(row[c]) for c in columns))
-        console.print(out)
+        out.print()
     say(f"From {source}.")
 
 

@@ -7,7 +7,19 @@ from typing import Any
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import (
+    common_options,
+    emit_json,
+    is_dash,
+    options,
+    refuse_binary_on_terminal,
+    refuse_dash,
+    say,
+    stdout,
+    table,
+    through_stdout,
+)
 
 FORMATS = ("csv", "json", "md", "html", "xlsx")
 
@@ -62,7 +74,12 @@ def import_(path: Path | None) -> None:
 
 
 @register.command(name="list")
-@click.option("--controller", metavar="PARTY", help="Only this controller's fiches.")
+@click.option(
+    "--controller",
+    metavar="PARTY",
+    help="Only this controller's fiches.",
+    shell_complete=complete.parties,
+)
 @common_options
 def list_(controller: str | None) -> None:
     """List the current fiches.
@@ -84,13 +101,13 @@ def list_(controller: str | None) -> None:
         out.add_row(
             shown(v.entry.ref), v.entry.controller, str(v.version), v.at[:10], shown(v.entry.name)
         )
-    stdout().print(out)
+    out.print()
     if not versions:
         say("The register is empty: `register import` loads the baseline.")
 
 
 @register.command()
-@click.argument("ref", metavar="REF")
+@click.argument("ref", metavar="REF", shell_complete=complete.fiches)
 @common_options
 def show(ref: str) -> None:
     """Show a fiche as the CNIL lays it out.
@@ -119,7 +136,7 @@ def show(ref: str) -> None:
 
 
 @register.command()
-@click.argument("ref", metavar="REF")
+@click.argument("ref", metavar="REF", shell_complete=complete.fiches)
 @common_options
 def history(ref: str) -> None:
     """List a fiche's versions: who changed it, when, and why. Nothing is ever deleted.
@@ -140,7 +157,7 @@ def history(ref: str) -> None:
     out = table(f"History of {ref}", "v", "when (Paris)", "by", "reason", wrap="reason")
     for v in versions:
         out.add_row(str(v.version), short_time(v.at), v.author, shown(v.reason))
-    stdout().print(out)
+    out.print()
 
 
 def _save(path: Path, reason: str, new: bool) -> None:
@@ -196,7 +213,12 @@ def edit(path: Path, reason: str) -> None:
 
 
 @register.command()
-@click.option("--controller", metavar="PARTY", help="Only this controller's fiches.")
+@click.option(
+    "--controller",
+    metavar="PARTY",
+    help="Only this controller's fiches.",
+    shell_complete=complete.parties,
+)
 @common_options
 def check(controller: str | None) -> None:
     """Lint the register for completeness (Art. 30); exit 1 with one line per finding.
@@ -234,16 +256,30 @@ def check(controller: str | None) -> None:
 
 
 @register.command()
-@click.option("--controller", metavar="PARTY", help="Whose register (default: your party's).")
+@click.option(
+    "--controller",
+    metavar="PARTY",
+    help="Whose register (default: your party's).",
+    shell_complete=complete.parties,
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), help="The export's format.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="The file to write.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The file to write (- for stdout).",
+)
 @click.option(
     "--audit-bundle",
     "bundle",
     type=click.Path(path_type=Path, file_okay=False),
     help="Write a signed CNIL audit bundle to this new directory instead.",
 )
-@click.option("--ref", metavar="REF", help="With --audit-bundle: only this fiche.")
+@click.option(
+    "--ref",
+    metavar="REF",
+    help="With --audit-bundle: only this fiche.",
+    shell_complete=complete.fiches,
+)
 @common_options
 def export(
     controller: str | None, fmt: str | None, out: Path | None, bundle: Path | None, ref: str | None
@@ -252,7 +288,8 @@ def export(
 
     CSV (semicolons, UTF-8 with a BOM, for French spreadsheets) and XLSX follow the CNIL model:
     the Liste des traitements, then the fiche's fields, then the legal basis, the source, the CTG
-    exchange and the DPIA reference. HTML is printable; JSON is the full model.
+    exchange and the DPIA reference. HTML is printable; JSON is the full model. --out - writes
+    the export to stdout (an XLSX only when stdout is not a terminal).
 
     --audit-bundle DIR (an admin or the DPO) writes the register in every format, every linked
     exchange's request, opinion, decision and acceptance, the convention's versions, the
@@ -263,11 +300,13 @@ def export(
     \b
     Example:
       ctg-exchange register export --controller caf92 --format xlsx --out registre.xlsx
+      ctg-exchange register export --controller caf92 --format csv --out - | grep PARTENAIRES
       ctg-exchange --as c.dpo register export --audit-bundle controle-cnil --controller caf92
     """
     from ..errors import InvalidInput
 
     opts = options()
+    refuse_dash(bundle, "--audit-bundle", "an audit bundle is a directory of signed files")
     if bundle is not None:
         from ..services.register_export import audit_bundle
 
@@ -293,7 +332,18 @@ def export(
         raise InvalidInput("give --format and --out, or --audit-bundle DIR")
     from ..services.register_export import export_register
 
-    view = export_register(opts.reading_session(), controller, fmt, out)
+    session = opts.reading_session()
+    if is_dash(out):
+        if opts.json:
+            raise InvalidInput("--json and --out - would both write to stdout: give one")
+        if fmt == "xlsx":
+            refuse_binary_on_terminal("an XLSX workbook")
+        view = through_stdout(
+            f"registre.{fmt}", lambda path: export_register(session, controller, fmt, path)
+        )
+        say(f"[green]✓[/] {len(view.fiches)} fiche(s) of {view.controller.id} exported to stdout")
+        return
+    view = export_register(session, controller, fmt, out)
     if opts.json:
         emit_json({"out": str(out), "format": fmt, "fiches": len(view.fiches)})
         return

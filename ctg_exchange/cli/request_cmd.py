@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from ..domain.models import AutomatedDecision, Frequency, RequestContent, Status
+from . import complete
 from .common import common_options, emit_json, options, say, stdout, table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,7 +22,10 @@ def content_options(func: F) -> F:
     """The request's fields as options; any of them may come from ``--from-file`` instead."""
     decorators = [
         click.option(
-            "--to", metavar="PARTY", help="The party holding the data (ville_sceaux, caf92)."
+            "--to",
+            metavar="PARTY",
+            help="The party holding the data (ville_sceaux, caf92).",
+            shell_complete=complete.parties,
         ),
         click.option(
             "--field", metavar="FIELD", help="CTG intervention field, e.g. petite_enfance."
@@ -308,7 +312,7 @@ def new(from_file: Path | None, **values: Any) -> None:
 
 
 @request.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @content_options
 @common_options
 def amend(request_id: str, from_file: Path | None, **values: Any) -> None:
@@ -332,7 +336,7 @@ def amend(request_id: str, from_file: Path | None, **values: Any) -> None:
 
 
 @request.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--reason", required=True, help="Why the request is withdrawn.")
 @common_options
 def withdraw(request_id: str, reason: str) -> None:
@@ -380,13 +384,13 @@ def list_(status: str | None) -> None:
             r.to_party,
             ", ".join(r.content.categories),
         )
-    stdout().print(out)
+    out.print()
     if not requests:
         say("No requests" + (f" with status {status}." if status else " yet."))
 
 
 @request.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @common_options
 def show(request_id: str) -> None:
     """Show a request: its content, opinion, decision, annotations and history.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import common_options, emit_json, options, say, table
 
 
 @click.group()
@@ -48,7 +49,7 @@ def list_() -> None:
             styles[i.status],
             shown(i.reception.path),
         )
-    stdout().print(out)
+    out.print()
     if not items:
         say("Nothing received yet.")
 
@@ -101,7 +102,7 @@ def purge(dry_run: bool, archives_approval: str | None) -> None:
 
 
 @retention.command()
-@click.argument("delivery_id", metavar="DELIVERY")
+@click.argument("delivery_id", metavar="DELIVERY", shell_complete=complete.deliveries)
 @click.option("--note", required=True, help="How and where the copy was deleted.")
 @click.option(
     "--archives-approval",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..domain.models import ReviewOutcome
-from .common import common_options, emit_json, options, say, stdout, table
+from . import complete
+from .common import common_options, emit_json, options, say, table
 from .views import finish, request_json
 
 
@@ -15,7 +16,7 @@ def review() -> None:
 
 
 @review.command()
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
 @click.option(
     "--outcome",
     required=True,
@@ -69,6 +70,6 @@ def due() -> None:
     for d in items:
         r = d.request
         out.add_row(r.id, d.due.isoformat(), d.since.isoformat(), r.to_party, r.status.value)
-    stdout().print(out)
+    out.print()
     if not items:
         say("No review is due.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import complete
 from .common import common_options, options
 from .views import finish
 
@@ -14,7 +15,7 @@ def study() -> None:
 
 
 @study.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--note", required=True, help="What the study starts from.")
 @common_options
 def accept(request_id: str, note: str) -> None:
@@ -31,7 +32,7 @@ def accept(request_id: str, note: str) -> None:
 
 
 @study.command(name="return")
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--reason", required=True, help="What the requester must change.")
 @common_options
 def return_(request_id: str, reason: str) -> None:
@@ -49,7 +50,7 @@ def return_(request_id: str, reason: str) -> None:
 
 
 @study.command()
-@click.argument("request_id", metavar="ID")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--note", help="A note for the DPO.")
 @common_options
 def submit(request_id: str, note: str | None) -> None:

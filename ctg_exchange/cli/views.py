@@ -141,17 +141,9 @@ def _declared(c: RequestContent) -> list[tuple[str, str]]:
 def render_request(
     console: Console, request: ExchangeRequest, steps: list[Step], deliveries: Deliveries
 ) -> None:
-    from rich.panel import Panel
-    from rich.table import Table
-
     from .console import shown
 
-    facts = Table.grid(padding=(0, 2))
-    facts.add_column(style="bold")
-    facts.add_column()
-    for key, value in _facts(request):
-        facts.add_row(key, value)
-    console.print(Panel(facts, title=f"[bold]{request.id}[/]", expand=False))
+    _render_facts(console, request)
 
     if request.findings:
         console.print("[bold]Pre-screening[/]")
@@ -230,6 +222,27 @@ def render_request(
         )
         if step.text:
             console.print(f"        {shown(step.text)}")
+
+
+def _render_facts(console: Console, request: ExchangeRequest) -> None:
+    """The request's facts: in a panel on a terminal; on a pipe or a file, its id then one
+    ``key: value`` line each, unpadded."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from .console import InertConsole
+
+    if isinstance(console, InertConsole) and console.plain:
+        console.print(request.id)
+        for key, value in _facts(request):
+            console.print(f"{key}: {value}")
+        return
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column()
+    for key, value in _facts(request):
+        facts.add_row(key, value)
+    console.print(Panel(facts, title=f"[bold]{request.id}[/]", expand=False))
 
 
 def short_time(timestamp: str) -> str:
