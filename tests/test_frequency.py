@@ -330,3 +330,15 @@ def test_a_log_under_rules_2_keeps_its_untimed_deliveries(
 
     verified = fresh.json("audit", "verify")
     assert (verified["ok"], verified["rules"]) == (True, 2)
+
+
+def test_a_justification_read_from_a_file(monthly: tuple[Ctg, str], tmp_path: Path) -> None:
+    ctg, rid = monthly
+    ctg.ok(*_send(ctg, tmp_path, rid, name="one"), as_="c.agent")
+    reasons = tmp_path / "motif.txt"
+    reasons.write_text(f"{REASONS}\nDeuxième ligne du motif.\n", encoding="utf-8")
+
+    sent = ctg.json(*_send(ctg, tmp_path, rid, "--early", "--justification-file", str(reasons),
+                           name="two"), as_="c.agent")  # fmt: skip
+
+    assert sent["justification"] == f"{REASONS}\nDeuxième ligne du motif."

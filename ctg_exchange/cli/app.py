@@ -71,6 +71,11 @@ class CtgGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl([(name, summary(*where)) for name, where in COMMANDS.items()])
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        from .texts import shielded
+
+        return super().parse_args(ctx, shielded(args))
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

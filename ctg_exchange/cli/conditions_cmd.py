@@ -6,6 +6,7 @@ import click
 
 from . import complete
 from .common import common_options, options
+from .texts import text_option
 from .views import finish
 
 
@@ -21,15 +22,13 @@ def conditions() -> None:
     metavar="REF",
     help="The DPIA's reference: required when pre-screening found one necessary.",
 )
-@click.option(
+@text_option(
     "--information",
-    metavar="TEXT",
     help="How and when the persons concerned are told which data came from the other party "
     "(GDPR art. 14, CRPA L114-8): required for personal data.",
 )
-@click.option(
+@text_option(
     "--l311-mention",
-    metavar="TEXT",
     help="Where the decisions taken with the data state they rest on an algorithmic "
     "processing (CRPA L311-3-1): required when screening found ALGORITHMIC_DECISION.",
 )

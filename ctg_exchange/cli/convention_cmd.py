@@ -9,6 +9,7 @@ import click
 
 from .common import common_options, emit_json, options, say
 from .convention_views import emitted, proposed, render, state_json, view_json, what
+from .texts import text_option
 
 
 def _date(value: datetime) -> date:
@@ -123,7 +124,7 @@ def countersign(seq: int, reference: str) -> None:
 
 @convention.command()
 @click.argument("seq", type=click.IntRange(min=1), metavar="SEQ")
-@click.option("--reason", required=True, help="Why it is withdrawn or declined.")
+@text_option("--reason", required=True, help="Why it is withdrawn or declined.")
 @common_options
 def withdraw(seq: int, reason: str) -> None:
     """Withdraw the pending renewal, avenant or successor #SEQ (its party), or decline it
@@ -201,7 +202,7 @@ def successor(start: datetime, end: datetime, reference: str, deliberation: str)
     help="The day from which the convention is no longer in force: today at the earliest, "
     "the convention's last day at the latest.",
 )
-@click.option("--reason", required=True, help="Why (the breach, the letter's reference).")
+@text_option("--reason", required=True, help="Why (the breach, the letter's reference).")
 @common_options
 def terminate(case: str, notice: datetime | None, effective: datetime, reason: str) -> None:
     """Record the termination of the convention (Article 12); admin only.

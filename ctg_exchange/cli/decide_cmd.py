@@ -6,6 +6,7 @@ import click
 
 from . import complete
 from .common import common_options, options
+from .texts import text_option
 from .views import finish
 
 
@@ -16,7 +17,7 @@ def decide() -> None:
 
 @decide.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--justification", help="Written reasons (required against an unfavourable opinion).")
+@text_option("--justification", help="Written reasons (required against an unfavourable opinion).")
 @click.option(
     "--adopt",
     multiple=True,
@@ -61,7 +62,7 @@ def approve(
 
 @decide.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--reason", required=True, help="Why the request is rejected.")
+@text_option("--reason", required=True, help="Why the request is rejected.")
 @common_options
 def reject(request_id: str, reason: str) -> None:
     """Reject a request (the holding party's controller).

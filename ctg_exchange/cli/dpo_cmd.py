@@ -7,6 +7,7 @@ import click
 from ..domain.models import Verdict
 from . import complete
 from .common import common_options, emit_json, options, say, table
+from .texts import text_option
 from .views import finish, request_json
 
 
@@ -56,16 +57,16 @@ def inbox() -> None:
 @dpo.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
 @click.option("--verdict", required=True, type=click.Choice([v.value for v in Verdict]))
-@click.option("--note", required=True, help="The opinion's reasoning.")
-@click.option(
+@text_option("--note", required=True, help="The opinion's reasoning.")
+@text_option(
     "--recommend",
-    "recommendations",
     multiple=True,
-    metavar="TEXT",
-    help="A recommendation (numbered R1, R2… in order); repeat for several.",
+    help="A recommendation (numbered R1, R2… in order); repeat for several. Checkable: "
+    "limit_columns:COL,COL, max_retention_days:N, pseudonymise:COL,COL, "
+    "aggregate_min_count:N; free text starting with a word and a colon: free:TEXT.",
 )
 @common_options
-def opinion(request_id: str, verdict: str, note: str, recommendations: tuple[str, ...]) -> None:
+def opinion(request_id: str, verdict: str, note: str, recommend: tuple[str, ...]) -> None:
     """Give the prior opinion on a request addressed to your party (its DPO only).
 
     \b
@@ -77,7 +78,7 @@ def opinion(request_id: str, verdict: str, note: str, recommendations: tuple[str
     """
     from ..services.review import give_opinion
 
-    updated = give_opinion(options().session(), request_id, Verdict(verdict), note, recommendations)
+    updated = give_opinion(options().session(), request_id, Verdict(verdict), note, recommend)
     count = len(updated.opinion.recommendations) if updated.opinion else 0
     finish(
         updated,
@@ -88,7 +89,7 @@ def opinion(request_id: str, verdict: str, note: str, recommendations: tuple[str
 
 @dpo.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--note", required=True, help="The annotation.")
+@text_option("--note", required=True, help="The annotation.")
 @common_options
 def annotate(request_id: str, note: str) -> None:
     """Annotate a request at any stage (a DPO of either party involved); signed and audited.
@@ -105,7 +106,7 @@ def annotate(request_id: str, note: str) -> None:
 
 @dpo.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--note", required=True, help="The advice (DPIA, information of the families…).")
+@text_option("--note", required=True, help="The advice (DPIA, information of the families…).")
 @common_options
 def advise(request_id: str, note: str) -> None:
     """Advise your own party on its request (the requesting party's DPO); never blocking.

@@ -12,6 +12,7 @@ import click
 
 from . import complete
 from .common import common_options, emit_json, options, refuse_dash, say, table
+from .texts import text_option
 
 
 @contextlib.contextmanager
@@ -72,9 +73,8 @@ def exchange() -> None:
     is_flag=True,
     help="Send sooner than the request's frequency allows (needs --justification; recorded).",
 )
-@click.option(
+@text_option(
     "--justification",
-    metavar="TEXT",
     help="Why an --early delivery cannot wait (kept with the delivery, its digest in the log).",
 )
 @common_options
@@ -178,7 +178,7 @@ def receive(package: str, out: Path) -> None:
 
 @exchange.command()
 @click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
-@click.option("--reason", required=True, help="The condition breached, and how it was found.")
+@text_option("--reason", required=True, help="The condition breached, and how it was found.")
 @common_options
 def suspend(request_id: str, reason: str) -> None:
     """Suspend an exchange whose conditions were breached (the holding party's controller).
@@ -200,7 +200,7 @@ def suspend(request_id: str, reason: str) -> None:
 
 @exchange.command()
 @click.argument("request_id", metavar="REQUEST", shell_complete=complete.requests)
-@click.option("--note", required=True, help="How the breach was remedied.")
+@text_option("--note", required=True, help="How the breach was remedied.")
 @common_options
 def resume(request_id: str, note: str) -> None:
     """Resume a suspended exchange where it was (the holding party's controller).

@@ -19,6 +19,7 @@ from .common import (
     table,
     write_output,
 )
+from .texts import text_option
 
 if TYPE_CHECKING:
     from ..domain.models import Member
@@ -122,7 +123,7 @@ def list_() -> None:
 
 @member.command()
 @click.argument("member_id", metavar="ID", shell_complete=complete.members)
-@click.option("--reason", required=True, help="Why the member is revoked.")
+@text_option("--reason", required=True, help="Why the member is revoked.")
 @common_options
 def revoke(member_id: str, reason: str) -> None:
     """Revoke a member (an admin of the same party). A revoked member can do nothing.

@@ -20,6 +20,7 @@ from .common import (
     table,
     through_stdout,
 )
+from .texts import text_option
 
 FORMATS = ("csv", "json", "md", "html", "xlsx")
 
@@ -179,7 +180,7 @@ def _save(path: Path, reason: str, new: bool) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The fiche, in YAML.",
 )
-@click.option("--reason", default="new processing activity", show_default=True)
+@text_option("--reason", default="new processing activity", help="Why the fiche is added.")
 @common_options
 def add(path: Path, reason: str) -> None:
     """Add a fiche (an admin or the DPO of its controller).
@@ -199,7 +200,7 @@ def add(path: Path, reason: str) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The fiche, in YAML.",
 )
-@click.option("--reason", required=True, help="Why the fiche changes.")
+@text_option("--reason", required=True, help="Why the fiche changes.")
 @common_options
 def edit(path: Path, reason: str) -> None:
     """Record a new version of a fiche (an admin or the DPO of its controller).

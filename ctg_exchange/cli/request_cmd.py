@@ -11,6 +11,7 @@ import click
 from ..domain.models import AutomatedDecision, Frequency, RequestContent, Status
 from . import complete
 from .common import common_options, emit_json, options, say, stdout, table
+from .texts import text_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -337,7 +338,7 @@ def amend(request_id: str, from_file: Path | None, **values: Any) -> None:
 
 @request.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--reason", required=True, help="Why the request is withdrawn.")
+@text_option("--reason", required=True, help="Why the request is withdrawn.")
 @common_options
 def withdraw(request_id: str, reason: str) -> None:
     """Withdraw a request before it is decided (the requesting party's staff).

@@ -6,6 +6,7 @@ import click
 
 from . import complete
 from .common import common_options, emit_json, options, say, table
+from .texts import text_option
 
 
 @click.group()
@@ -103,7 +104,7 @@ def purge(dry_run: bool, archives_approval: str | None) -> None:
 
 @retention.command()
 @click.argument("delivery_id", metavar="DELIVERY", shell_complete=complete.deliveries)
-@click.option("--note", required=True, help="How and where the copy was deleted.")
+@text_option("--note", required=True, help="How and where the copy was deleted.")
 @click.option(
     "--archives-approval",
     metavar="REF",

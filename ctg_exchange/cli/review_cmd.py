@@ -7,6 +7,7 @@ import click
 from ..domain.models import ReviewOutcome
 from . import complete
 from .common import common_options, emit_json, options, say, table
+from .texts import text_option
 from .views import finish, request_json
 
 
@@ -23,7 +24,7 @@ def review() -> None:
     type=click.Choice([o.value for o in ReviewOutcome]),
     help="continue the exchange, or close it (nothing is sent after).",
 )
-@click.option("--note", required=True, help="What the review found.")
+@text_option("--note", required=True, help="What the review found.")
 @common_options
 def record(request_id: str, outcome: str, note: str) -> None:
     """Record the yearly review of an exchange (the holding party's controller).

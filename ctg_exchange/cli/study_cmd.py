@@ -6,6 +6,7 @@ import click
 
 from . import complete
 from .common import common_options, options
+from .texts import text_option
 from .views import finish
 
 
@@ -16,7 +17,7 @@ def study() -> None:
 
 @study.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--note", required=True, help="What the study starts from.")
+@text_option("--note", required=True, help="What the study starts from.")
 @common_options
 def accept(request_id: str, note: str) -> None:
     """Take a filed request into study (the holding party's controller).
@@ -33,7 +34,7 @@ def accept(request_id: str, note: str) -> None:
 
 @study.command(name="return")
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--reason", required=True, help="What the requester must change.")
+@text_option("--reason", required=True, help="What the requester must change.")
 @common_options
 def return_(request_id: str, reason: str) -> None:
     """Return a request under study to the requester for changes.
@@ -51,7 +52,7 @@ def return_(request_id: str, reason: str) -> None:
 
 @study.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--note", help="A note for the DPO.")
+@text_option("--note", help="A note for the DPO.")
 @common_options
 def submit(request_id: str, note: str | None) -> None:
     """Submit a studied request to the holding party's DPO for the prior opinion.

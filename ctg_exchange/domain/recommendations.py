@@ -8,12 +8,19 @@ A recommendation is either free text or one of four machine-checkable forms, wri
     pseudonymise:COL,COL          these columns travel as keyed hashes
     aggregate_min_count:N         no count cell below N
 
+A recommendation cannot change kind by a slip of the keyboard: a new one that starts with a
+single word and a colon, the word not one of the four kinds (``max_retention:180``,
+``Attention: …``), is refused with the closest kind; free text that must start so is written
+``free:…`` (stored without the prefix) or in quotes. Only new input is read so: the opinions
+already recorded keep the kinds and texts they were recorded with.
+
 Approving answers every recommendation: adopted ones become the conditions of the exchange,
 set-aside ones carry written reasons (DESIGN §4).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from enum import StrEnum
 
@@ -36,6 +43,12 @@ class RecommendationKind(StrEnum):
 _COLUMN_KINDS = {RecommendationKind.LIMIT_COLUMNS, RecommendationKind.PSEUDONYMISE}
 _NUMBER_KINDS = {RecommendationKind.MAX_RETENTION_DAYS, RecommendationKind.AGGREGATE_MIN_COUNT}
 _FORM = re.compile(r"^\s*([a-z_]+)\s*:\s*(.*?)\s*$", re.DOTALL)
+_WORD_COLON = re.compile(r"^\s*([^\W\d]\w*)\s*:")  # one word (no space), then a colon
+_FREE = re.compile(r"^\s*free\s*:(.*)$", re.DOTALL | re.IGNORECASE)
+FREE_HINT = (
+    'free text that starts with a word and a colon is written "free:…" '
+    "(the prefix is not kept) or in quotes"
+)
 
 
 # the checkable kinds a delivery applies to its file, each recorded by its label
@@ -84,11 +97,25 @@ class Condition(Frozen):
 
 
 def parse_recommendation(number: int, text: str) -> Recommendation:
-    """Read ``KIND:ARGS`` for the four checkable kinds; anything else is free text."""
+    """Read a new recommendation: ``KIND:ARGS`` for the four checkable kinds, ``free:TEXT`` or
+    any text not starting with one word and a colon for free text.
+
+    Any other ``word:`` start is refused, naming the closest kind: a typo in a kind must not
+    turn a condition the delivery checks into free text nobody checks.
+    """
     text = text.strip()
+    free = _FREE.match(text)
+    if free is not None:
+        rest = free.group(1).strip()
+        if not rest:
+            raise InvalidInput(f"R{number} is empty: write the text after free:")
+        return Recommendation(number=number, text=rest)
     match = _FORM.match(text)
-    kinds = {kind.value for kind in RecommendationKind} - {RecommendationKind.FREE.value}
+    kinds = [kind.value for kind in APPLIED_KINDS]
     if match is None or match.group(1) not in kinds:
+        word = _WORD_COLON.match(text)
+        if word is not None:
+            raise _not_a_kind(number, word.group(1), kinds)
         return Recommendation(number=number, text=text)
     kind = RecommendationKind(match.group(1))
     args = match.group(2)
@@ -103,6 +130,15 @@ def parse_recommendation(number: int, text: str) -> Recommendation:
     if not args.isdigit() or int(args) < 1:
         raise InvalidInput(f"{label} needs a whole number of at least 1: {kind.value}:N")
     return Recommendation(number=number, text=text, kind=kind, value=int(args))
+
+
+def _not_a_kind(number: int, word: str, kinds: list[str]) -> InvalidInput:
+    close = difflib.get_close_matches(word.lower(), kinds, n=1, cutoff=0.6)
+    if close:
+        message = f'R{number}: "{word}:" is not a checkable kind; did you mean "{close[0]}:"?'
+    else:
+        message = f'R{number}: "{word}:" is not a checkable kind ({", ".join(kinds)})'
+    return InvalidInput(message, hint=FREE_HINT)
 
 
 def parse_answers(
