@@ -212,10 +212,18 @@ def test_declared_processors_are_shown_to_the_holder(ctg: Ctg) -> None:
     assert "FICTIF-1" not in json.dumps(json.loads(events)[-1]["payload"])
 
 
-def _archived_and_received(ctg: Ctg, tmp_path: Path, approval_test: bool = True) -> str:
-    """A QF request kept a year, then archived five years: sent and received."""
+def _archived_and_received(ctg: Ctg, tmp_path: Path, *recommend: str) -> str:
+    """A QF request kept a year, then archived five years (unless the DPO's ``recommend``,
+    adopted, caps it): sent and received."""
     rid = ctg.file_request("--archive-days", "1825")
-    ctg.advance(rid, "approved")
+    if recommend:
+        ctg.advance(rid, "awaiting_dpo")
+        recommended = [a for r in recommend for a in ("--recommend", r)]
+        ctg.ok("dpo", "opinion", rid, "--verdict", "favourable_with_recommendations", "--note",
+               "Avis", *recommended, as_="c.dpo")  # fmt: skip
+        ctg.ok("decide", "approve", rid, "--adopt", "R1", as_="c.controller")
+    else:
+        ctg.advance(rid, "approved")
     ctg.ok(
         "conditions", "accept", rid, "--dpia-ref", "AIPD-TEST-1", *ACCEPTED_WITH, as_="v.controller"
     )
@@ -421,3 +429,17 @@ def test_policy_show_lists_what_a_request_may_name(ctg: Ctg, tmp_path: Path) -> 
     elsewhere = ctg("--workspace", str(tmp_path / "none"), "policy", "show", "fields")
     assert elsewhere.exit_code == 0, elsewhere.output
     assert "the shipped policy ctg-sceaux-caf92.yaml (no workspace)" in elsewhere.stderr
+
+
+def test_a_delivery_the_dpo_capped_before_archiving_is_deleted_without_approval(
+    keyed: Ctg,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The DPO's max_retention_days:180 leaves no archiving phase: plain deletion."""
+    ctg = keyed
+    _archived_and_received(ctg, tmp_path, "max_retention_days:180")
+    later = {"CTG_TODAY": "2026-06-01"}  # past the 180 days
+    purged = json.loads(ctg("retention", "purge", "--json", as_="v.agent", env=later).stdout)
+    assert purged["deleted"][0]["archives_approval"] is None
+    assert not (tmp_path / "in.csv").exists()
+    assert ctg("audit", "verify", env=later).exit_code == 0

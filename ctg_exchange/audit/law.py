@@ -112,7 +112,6 @@ class LawCheck:
     changes: list[ConventionChange] = field(default_factory=list)
     retention: dict[str, int] = field(default_factory=dict)  # request -> days, as filed
     rules: int = 2  # the log's, from its genesis
-    archived: set[str] = field(default_factory=set)  # requests with intermediate archiving
     contents: dict[str, RequestContent] = field(default_factory=dict)  # as last screened
     adopted: dict[str, tuple[int, ...]] = field(default_factory=dict)  # request -> R numbers
     filed: dict[str, date] = field(default_factory=dict)  # request -> the day it was filed
@@ -169,7 +168,7 @@ class LawCheck:
             self._same_period(payload, SAME_PERIOD_FOR[payload.action])
         if (
             isinstance(payload, s.Destroy)
-            and payload.request in self.archived
+            and self._archived(payload.request)
             and payload.archives_approval_sha256 is None
         ):
             raise refused(
@@ -264,6 +263,15 @@ class LawCheck:
                 "approved columns",
             )
 
+    def _archived(self, request_id: str) -> bool:
+        """Whether the request's deliveries are kept in intermediate archiving after use."""
+        content = self.contents.get(request_id)
+        if content is None:
+            return False
+        conditions = self._conditions(request_id)
+        active, total = content.kept(c.value for c in conditions if c.kind is MAX_DAYS and c.value)
+        return total > active
+
     def _conditions(self, request_id: str) -> list[Recommendation]:
         adopted = set(self.adopted.get(request_id, ()))
         if not adopted:
@@ -325,10 +333,6 @@ class LawCheck:
         # active use, then the intermediate archiving the content asks for
         self.retention[payload.request] = content.kept_days
         self.contents[payload.request] = content
-        if content.archive_days:
-            self.archived.add(payload.request)
-        else:
-            self.archived.discard(payload.request)
         state = self.convention()
         if state is None:
             return  # the stored policy differs from the log: the comparison names it

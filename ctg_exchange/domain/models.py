@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
@@ -226,6 +227,13 @@ class RequestContent(Frozen):
     def kept_days(self) -> int:
         """Active use and intermediate archiving: the longest the recipient keeps the data."""
         return self.retention_days + self.archive_days
+
+    def kept(self, limits: Iterable[int] = ()) -> tuple[int, int]:
+        """The days of active use and of keeping in all, each within the adopted
+        ``max_retention_days`` ``limits`` (the DPO's "at most N days"): a delivery has an
+        archiving phase when the second exceeds the first."""
+        caps = list(limits)
+        return min([self.retention_days, *caps]), min([self.kept_days, *caps])
 
     def digest_document(self) -> dict[str, Any]:
         """What the content's digest covers: later fields only once given."""

@@ -51,12 +51,23 @@ from .workspace import Workspace
 def retention_days(request: ExchangeRequest) -> int:
     """The days a delivery is kept: active use, then the intermediate archiving the request
     asked for, both within an adopted ``max_retention_days`` (the DPO's "at most")."""
-    limits = [
+    return request.content.kept(retention_limits(request))[1]
+
+
+def retention_limits(request: ExchangeRequest) -> list[int]:
+    """The adopted ``max_retention_days`` of ``request``."""
+    return [
         c.value
         for c in request.conditions
         if c.kind is RecommendationKind.MAX_RETENTION_DAYS and c.value
     ]
-    return min([request.content.kept_days, *limits])
+
+
+def archived(request: ExchangeRequest) -> bool:
+    """Whether a delivery of ``request`` is kept in intermediate archiving after active use:
+    public archives, eliminated only with the archives service's approval."""
+    active, total = request.content.kept(retention_limits(request))
+    return total > active
 
 
 def approved_columns(request: ExchangeRequest, policy: Policy) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from ..domain.step_payloads import Destroy
 from ..errors import ExchangeError, InvalidInput, NotFound, Refused, cut
 from ..exchange.kept import Kept
 from ..store.base import Tx
+from .delivery import archived
 from .remoting import RemoteTarget, remotable, said
 from .requests import load_request, record_step, required_text
 from .session import Recorder, Session, load_actor, perform
@@ -88,7 +89,7 @@ def _destroy(
     """Record the attestation; for a purge, hash and delete the file (real pass only), unless
     it was ``hashed`` and deleted already (on the member's machine)."""
     request = load_request(tx, reception.request_id)
-    _ensure_approval(request.content.archive_days, approval, reception)
+    _ensure_approval(archived(request), approval, reception)
     path = Path(reception.path)
     delete = method == "purge" and hashed is None
     file_sha256 = hashed
@@ -180,10 +181,10 @@ def purge(
         if archives_approval is None
         else required_text(archives_approval, "--archives-approval")
     )
-    archived = _archived(reading, due)
-    if approval is None and archived:
-        raise _approval_required(archived)
-    if not archived:
+    kept_archived = _archived(reading, due)
+    if approval is None and kept_archived:
+        raise _approval_required(kept_archived)
+    if not kept_archived:
         approval = None  # nothing kept in archiving: no elimination of archives to approve
     if dry_run or not due:
         return PurgeResult(due, [], missing)
@@ -203,7 +204,7 @@ def purge(
         destroyed = [
             _destroy(
                 tx, recorder, actor, r, "purge", None, today,
-                approval=approval if f"{r.request_id}-{r.number}" in archived else None,
+                approval=approval if f"{r.request_id}-{r.number}" in kept_archived else None,
             )
             for r in due
         ]  # fmt: skip
@@ -219,12 +220,12 @@ def _archived(session: Session, receptions: list[Reception]) -> list[str]:
         return [
             f"{r.request_id}-{r.number}"
             for r in receptions
-            if load_request(tx, r.request_id).content.archive_days
+            if archived(load_request(tx, r.request_id))
         ]
 
 
-def _ensure_approval(archive_days: int, approval: str | None, reception: Reception) -> None:
-    if approval is None and archive_days:
+def _ensure_approval(kept_archived: bool, approval: str | None, reception: Reception) -> None:
+    if approval is None and kept_archived:
         raise _approval_required([f"{reception.request_id}-{reception.number}"])
 
 
@@ -268,7 +269,7 @@ def record_purge(
         destroyed = []
         for request_id, number, hashed in deleted:
             reception = _held(tx, f"{request_id}-{number}", request_id, number)
-            archived = load_request(tx, request_id).content.archive_days
+            in_archives = archived(load_request(tx, request_id))
             destroyed.append(
                 _destroy(
                     tx,
@@ -280,7 +281,7 @@ def record_purge(
                     today,
                     hashed,
                     kept,
-                    approval if archived else None,
+                    approval if in_archives else None,
                 )  # fmt: skip
             )
         recorder.checkpoint(actor, Role.STAFF)
