@@ -68,6 +68,10 @@ def keyed(state: State) -> Ctg:
     return state("keyed", _make_party_keys)
 
 
+# a second delivery the same day: sooner than a monthly request allows, so marked and justified
+EARLY = ("--early", "--justification", "Rectification du premier envoi (test)")
+
+
 def send(ctg: Ctg, rid: str, dataset: Path, *extra: str) -> dict[str, object]:
     out = dataset.parent / f"{rid}.ctgx"
     result: dict[str, object] = ctg.json(
@@ -476,6 +480,7 @@ def test_quoted_fields_are_counted_with_the_csv_module(keyed: Ctg, tmp_path: Pat
         str(ragged),
         "--out",
         str(tmp_path / "r.ctgx"),
+        *EARLY,
         as_="c.agent",
         contains="row 1 does not have 3 fields like the header",
     )
@@ -532,6 +537,7 @@ def test_pseudonymised_columns_are_keyed_hashes_stable_across_deliveries(
         str(dataset),
         "--out",
         str(tmp_path / "two.ctgx"),
+        *EARLY,
         as_="c.agent",
     )
     for name, package in (("one.csv", first["package"]), ("two.csv", second["package"])):
@@ -714,8 +720,9 @@ def test_retention_purge_and_attest(keyed: Ctg, tmp_path: Path) -> None:
     for n, name in ((1, "one.csv"), (2, "two.csv")):
         package = tmp_path / f"{n}.ctgx"
         ctg.ok(
-            "exchange", "send", rid, "--dataset", str(dataset), "--out", str(package), as_="c.agent"
-        )
+            "exchange", "send", rid, "--dataset", str(dataset), "--out", str(package),
+            *(EARLY if n == 2 else ()), as_="c.agent",
+        )  # fmt: skip
         ctg.ok(*receive(package, tmp_path / name), as_="v.agent")
     later = {"CTG_TODAY": "2025-07-03"}  # 30 days after 2025-06-02 has passed
     listed = json.loads(ctg("retention", "list", "--json", env=later).stdout)

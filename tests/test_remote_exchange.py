@@ -85,10 +85,12 @@ def accepted_remotely(at: Parties, *extra: str) -> str:
 
 def sent_and_received(at: Parties, rid: str, tmp_path: Path, count: int) -> None:
     """``count`` deliveries of a small QF file, each sent by the Caf and received by the town
-    hall into ``in1.csv``, ``in2.csv``…"""
+    hall into ``in1.csv``, ``in2.csv``… (all the same day: each after the first is early, and
+    justified)"""
     for number in range(1, count + 1):
+        early = ("--early", "--justification", f"Envoi n° {number} (test)") if number > 1 else ()
         at("caf", "exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / f"qf{number}.csv")),
-           as_="c.agent")  # fmt: skip
+           *early, as_="c.agent")  # fmt: skip
         at("ville", "exchange", "receive", f"{rid}-{number}", "--out",
            str(tmp_path / f"in{number}.csv"), as_="v.agent")  # fmt: skip
 
@@ -358,3 +360,38 @@ def test_a_checkpoint_that_does_not_extend_the_cosigned_one_is_evidence(
     assert {p.name for p in kept.iterdir()} == {
         "cosigned-checkpoint.txt", "served-checkpoint.txt", "consistency-proof.json"
     }  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_delivery_sooner_than_its_frequency_allows_from_afar(
+    ctg: Ctg, parties: Parties, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender's machine refuses it from its copy of the log, and so does the server, if a
+    client does not; sent early, the justification travels with the signed call."""
+    from ctg_exchange.services import send
+
+    at, reasons = parties, "Rectification des QF de mai (test)"
+    rid = accepted_remotely(at)
+    at("caf", "exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / "qf1.csv")),
+       as_="c.agent")  # fmt: skip
+    again = ("exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / "qf2.csv")))
+    events = len(ctg.json("audit", "log"))
+
+    refused = at.run("caf", *again, as_="c.agent")
+    with monkeypatch.context() as untimed:  # a client that does not time its deliveries
+        untimed.setattr(send, "check_frequency", lambda *args: None)
+        refused_by_server = at.run("caf", *again, as_="c.agent")
+    sent = at("caf", *again, "--early", "--justification", reasons, as_="c.agent")
+
+    for result in (refused, refused_by_server):
+        assert result.exit_code == 1, result.output
+        assert f"its last delivery ({rid}-1) was on 2025-06-02: the next is allowed from " \
+               "2025-07-02" in result.stderr  # fmt: skip
+    assert (sent["number"], sent["early"], sent["justification"]) == (2, True, reasons)
+    log = ctg.json("audit", "log")
+    assert [e["action"] for e in log[events:]] == ["exchange.send"]
+    assert log[-1]["payload"]["early"] is True
+    assert log[-1]["payload"]["text_sha256"] == hashlib.sha256(reasons.encode()).hexdigest()
+    shown = at("ville", "request", "show", rid, as_="v.agent")
+    assert shown["deliveries"][1]["justification"] == reasons
+    assert ctg.json("audit", "verify")["ok"] is True

@@ -14,7 +14,10 @@ the policy version and the convention as the log had them then:
 - an approval, an acceptance of the conditions, a delivery: the convention in force that day;
   an approval under the period the request was filed in, an acceptance, a delivery or a
   resumption under the period it was approved in (``PERIOD_CHANGED``);
-- a delivery: a retention deadline no later than the request's retention allows;
+- a delivery: a retention deadline no later than the request's retention allows; no sooner
+  than the request's frequency allows after the previous one, unless marked early with a
+  justification (rules 3: ``DELIVERY_TOO_EARLY``, ``EARLY_FLAG``), and never a second one of a
+  one-off request (``ONE_OFF_DELIVERED``);
 - the convention's life: a renewal within its term, an avenant to a convention neither ended
   (rules 3) nor terminated, a successor convention only once it has ended and starting no
   earlier than it was proposed (rules 3), a termination in a case of Article 12, by the party
@@ -34,8 +37,10 @@ from ..domain import payloads as p
 from ..domain import step_payloads as s
 from ..domain.actions import Action
 from ..domain.dates import procedure_date
+from ..domain.frequency import EARLY_FLAG, check_timing
+from ..domain.models import Frequency
 from ..domain.recommendations import APPLIED_KINDS, Recommendation, RecommendationKind
-from ..errors import ExchangeError, ReplayError
+from ..errors import ExchangeError, Refused, ReplayError
 from ..policy.convention import (
     AVENANT_NOT_ALLOWED,
     CONVENTION_NOT_IN_FORCE,
@@ -111,6 +116,8 @@ class LawCheck:
     adopted: dict[str, tuple[int, ...]] = field(default_factory=dict)  # request -> R numbers
     filed: dict[str, date] = field(default_factory=dict)  # request -> the day it was filed
     approved: dict[str, date] = field(default_factory=dict)  # request -> the day it was approved
+    frequency: dict[str, Frequency] = field(default_factory=dict)  # as filed or amended
+    last_sent: dict[str, tuple[int, date]] = field(default_factory=dict)  # number, day in France
 
     def convention(self) -> ConventionState | None:
         policy = self.law.policy(self.version)
@@ -124,6 +131,7 @@ class LawCheck:
         if isinstance(payload, s.RequestFile):
             self.filed[payload.request] = day
         if isinstance(payload, s.RequestFile | s.RequestAmend):
+            self.frequency[payload.request] = payload.frequency
             self._screened(payload, day)
             return
         if isinstance(payload, p.Amendment) or (
@@ -173,7 +181,31 @@ class LawCheck:
             self.adopted[payload.request] = payload.adopted
             self.approved[payload.request] = day
         if isinstance(payload, s.Send):
+            self._timed(payload, day)
             self._sent(payload, day)
+
+    def _timed(self, payload: s.Send, day: date) -> None:
+        """A delivery no sooner than its request's frequency allows after the one before,
+        unless marked early with a justification (rules 3; before, only a one-off request's
+        second delivery is refused)."""
+        frequency = self.frequency.get(payload.request)
+        if frequency is None:
+            return  # a request never filed: the replay names it
+        previous = self.last_sent.get(payload.request)
+        if self.rules < 3 and frequency is not Frequency.ONCE:
+            previous = None
+        early, justified = payload.early is True, payload.text_sha256 is not None
+        if justified and not early:
+            raise refused(
+                EARLY_FLAG,
+                f"delivery {payload.delivery} carries a justification but is not marked early",
+            )
+        try:
+            check_timing(
+                payload.request, frequency, previous, day, early=early, justified=justified
+            )
+        except Refused as exc:
+            raise refused(exc.rule, exc.message) from None
 
     def _same_period(self, payload: s.RequestStep, doing: str) -> None:
         """An approval in the period the request was filed in; an acceptance, a delivery or a
@@ -320,7 +352,11 @@ class LawCheck:
 
     def follow(self, event: Event, payload: p.Payload) -> None:
         """What the event changes in the convention's state, once applied: a renewal or an
-        avenant once countersigned, a termination at once."""
+        avenant once countersigned, a termination at once; and a delivery's day, which the next
+        one is timed from (whatever a check found of it)."""
+        if isinstance(payload, s.Send):
+            self.last_sent[payload.request] = (payload.delivery, procedure_date(event.time))
+            return
         if isinstance(payload, p.ConventionChange):
             version = payload.policy.version if isinstance(payload, p.Amendment) else None
             self.changes.append(change_of(event, payload, version, bilateral=True))

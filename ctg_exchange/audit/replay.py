@@ -171,6 +171,8 @@ class Replay:
             # step came with by claiming older ones in the genesis
             raise ReplayError(f"a log verified by rules {self.rules} has no {action}")
         payload = parsed(action, event)
+        if isinstance(payload, s.Send) and payload.early and self.rules < 3:
+            raise ReplayError(f"a log verified by rules {self.rules} has no early delivery")
         subject = self._policy_id if action in CONVENTION_ACTIONS else payload.subject_of()
         if subject is not None and event.subject != subject:
             raise ReplayError(f"the event's subject is not the {payload.subject} it names")

@@ -68,8 +68,24 @@ def exchange() -> None:
     is_flag=True,
     help="Blank count cells under an adopted aggregate_min_count instead of refusing.",
 )
+@click.option(
+    "--early",
+    is_flag=True,
+    help="Send sooner than the request's frequency allows (needs --justification; recorded).",
+)
+@text_option(
+    "--justification",
+    help="Why an --early delivery cannot wait (kept with the delivery, its digest in the log).",
+)
 @common_options
-def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells: bool) -> None:
+def send(
+    request_id: str,
+    dataset: Path,
+    out: Path | None,
+    suppress_small_cells: bool,
+    early: bool,
+    justification: str | None,
+) -> None:
     """Send an approved dataset (the holding party's staff), encrypted to the requester.
 
     Refused unless the request's conditions are accepted and the convention is in force. The
@@ -78,9 +94,17 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
     party's keys and its manifest is signed by you. On a remote workspace all this happens
     on your machine, and the package is uploaded encrypted.
 
+    A delivery comes no sooner than the approved frequency allows, counted from the previous
+    delivery's date in France: daily, the next day; weekly, 7 days later; monthly, quarterly
+    and yearly, the same day 1, 3 or 12 months later (or that month's last day); once, never
+    again. The refusal gives the date of the next allowed one; --early with --justification
+    sends sooner, and the log records it.
+
     \b
-    Example:
+    Examples:
       ctg-exchange --as c.agent exchange send DX-2026-0001 --dataset qf-mai.csv
+      ctg-exchange --as c.agent exchange send DX-2026-0001 --dataset qf-mai-bis.csv \\
+          --early --justification "Rectification des QF de mai (erreur de l'extraction)"
     """
     from ..services.send import send as send_dataset
 
@@ -88,7 +112,7 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
     refuse_dash(out, "--out", NO_STDOUT_PACKAGE)
     with progress_bar("Encrypting", dataset.stat().st_size) as advance:
         result = send_dataset(opts.session(), request_id, dataset, out, suppress_small_cells,
-                              advance)  # fmt: skip
+                              advance, early, justification)  # fmt: skip
     d = result.delivery
     if opts.json:
         emit_json(
@@ -105,7 +129,7 @@ def send(request_id: str, dataset: Path, out: Path | None, suppress_small_cells:
     say(
         f"[green]✓[/] Delivery {d.id}{where}: {d.rows} rows, {len(d.columns)} columns, "
         f"encrypted to {result.manifest.recipient.party}; to be deleted by "
-        f"{d.retention_deadline}"
+        f"{d.retention_deadline}" + ("; sent early, as justified" if d.early else "")
     )
 
 

@@ -196,6 +196,9 @@ def render_request(
                 f"  {sent.id}  sent {sent.sent_on} by {sent.sent_by}, {sent.rows} rows, "
                 f"delete by {sent.retention_deadline}; {received}"
             )
+            if sent.early:
+                reasons = shown(sent.justification or "")
+                console.print(f"    [yellow]early[/] (sooner than its frequency allows): {reasons}")
     for advice in request.advices:
         console.print(
             f"[bold]Requester's DPO advice[/] ({advice.by}, {advice.on}): {shown(advice.note)}"

@@ -38,6 +38,10 @@ class Delivery(Frozen):
     columns: tuple[str, ...]
     conditions: tuple[str, ...]  # "R1 max_retention_days: deadline 2026-05-26"
     retention_deadline: date
+    # sent sooner than the request's frequency allows (``--early``), and why: the text of the
+    # send's step, whose digest its event binds
+    early: bool = False
+    justification: Text | None = None
 
     @property
     def id(self) -> str:

@@ -347,7 +347,15 @@ class Lapse(RequestStep):
 
 class Send(RequestStep):
     action = Action.SEND
-    omitted_when_none = RequestStep.omitted_when_none | {"sealed_key_sha256"}
+    omitted_when_none = RequestStep.omitted_when_none | {"sealed_key_sha256", "early"}
+    text_sha256: Sha256 | None = Field(
+        None, description="of the justification of an early delivery, when it is one"
+    )
+    early: StrictBool | None = Field(
+        None,
+        description="true: sent sooner than the request's frequency allows, with a "
+        "justification (rules 3)",
+    )
     delivery: Number
     payload_sha256: Sha256
     payload_size: Count

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from ..crypto.publickey import PublicKey
@@ -28,6 +28,7 @@ from ..crypto.sshsig import NAMESPACE_MANIFEST, verify
 from ..domain.actions import Action
 from ..domain.dates import procedure_date
 from ..domain.exchange import Delivery
+from ..domain.frequency import check_timing
 from ..domain.lifecycle import next_status
 from ..domain.models import ExchangeRequest, Frequency, Member, Role
 from ..domain.recommendations import APPLIED_KINDS, RecommendationKind
@@ -39,8 +40,8 @@ from ..exchange.kept import Kept, Package
 from ..exchange.manifest import Manifest, PackageError
 from ..policy.model import Policy
 from ..store.base import Tx
-from .remoting import remotable
-from .requests import decided_on, load_request, record_step
+from .remoting import remotable, said
+from .requests import decided_on, load_request, record_step, text_or_none
 from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
 
@@ -80,7 +81,9 @@ def approved_columns(request: ExchangeRequest, policy: Policy) -> tuple[str, ...
     return tuple(approved)
 
 
-def delivery_of(manifest: Manifest, manifest_bytes: bytes, actor: Member, now: str) -> Delivery:
+def delivery_of(
+    manifest: Manifest, manifest_bytes: bytes, actor: Member, now: str, early: str | None = None
+) -> Delivery:
     return Delivery(
         request_id=manifest.request,
         number=manifest.delivery,
@@ -94,14 +97,55 @@ def delivery_of(manifest: Manifest, manifest_bytes: bytes, actor: Member, now: s
         columns=manifest.columns,
         conditions=tuple(f"R{c.source} {c.kind}: {c.detail}" for c in manifest.conditions_applied),
         retention_deadline=manifest.retention_deadline,
+        early=early is not None,
+        justification=early,
+    )
+
+
+def early_reasons(early: bool, justification: str | None) -> str | None:
+    """Why a delivery goes sooner than its frequency allows (``--early``), or None."""
+    text = text_or_none(justification)
+    if early and text is None:
+        raise InvalidInput("--early needs --justification: why this delivery cannot wait")
+    if text is not None and not early:
+        raise InvalidInput(
+            "--justification goes with --early, for a delivery sooner than its frequency allows"
+        )
+    return text
+
+
+def check_frequency(
+    request: ExchangeRequest, sent: list[Delivery], today: date, early: str | None, rules: int
+) -> None:
+    """Refuse a delivery on ``today`` that the request's frequency does not allow (rules 3;
+    before, only a second delivery of a one-off request); ``early``: the reasons it goes
+    sooner, if it does."""
+    if rules < 3 and early is not None:
+        raise InvalidInput(
+            f"this workspace's log follows rules {rules}, which do not time deliveries: send it "
+            "without --early"
+        )
+    previous = (sent[-1].number, sent[-1].sent_on) if sent else None
+    if rules < 3 and request.content.frequency is not Frequency.ONCE:
+        previous = None
+    justified = early is not None
+    check_timing(
+        request.id, request.content.frequency, previous, today, early=justified, justified=justified
     )
 
 
 def check_package(
-    session: Session, tx: Tx, actor: Member, request: ExchangeRequest, package: Package
+    session: Session,
+    tx: Tx,
+    actor: Member,
+    request: ExchangeRequest,
+    package: Package,
+    early: str | None,
+    rules: int,
 ) -> Manifest:
-    """The package's manifest, if the procedure lets ``actor`` deliver it now; else the rule
-    it breaks (the sender may not choose what the procedure decides)."""
+    """The package's manifest, if the procedure lets ``actor`` deliver it now (``early``: the
+    reasons it goes sooner than its frequency allows; ``rules``: the log's); else the rule it
+    breaks (the sender may not choose what the procedure decides)."""
     workspace, today = session.workspace, session.clock.today()
     manifest = Manifest.from_bytes(package.manifest)
     try:
@@ -121,11 +165,7 @@ def check_package(
     ):  # fmt: skip
         raise PackageError("the package's payload is not the one its manifest names")
     sent = tx.deliveries(request.id)
-    if request.content.frequency is Frequency.ONCE and sent:
-        raise Refused(
-            "ONE_OFF_DELIVERED",
-            f"{request.id} asks for a one-off transfer, already made ({sent[0].id})",
-        )
+    check_frequency(request, sent, today, early, rules)
     if manifest.delivery != len(sent) + 1:
         raise InvalidInput(
             f"the package is delivery {manifest.delivery} of {request.id}, whose next is "
@@ -175,9 +215,13 @@ def delivery_operation(
     package: Package,
     sealed_key: str | None,
     publish: Callable[[Delivery], None] | None,
+    early: str | None = None,
 ) -> Callable[[Tx, Member, Recorder], Delivery]:
     """The delivery's state change: checked, recorded with its event and a checkpoint, the
-    package published (``publish``) just before it commits."""
+    package published (``publish``) just before it commits; ``early``: why it goes sooner than
+    the request's frequency allows (recorded: the flag, and the text by its digest)."""
+    early = text_or_none(early)
+    rules = session.workspace.rules  # read before the transaction: it reads the genesis
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Delivery:
         request = load_request(tx, request_id)
@@ -186,7 +230,7 @@ def delivery_operation(
         state = session.workspace.convention(tx)
         state.ensure_in_force(session.clock.today(), "sending")
         state.ensure_same_period(request.filed_on, decided_on(request), "sending")
-        manifest = check_package(session, tx, actor, request, package)
+        manifest = check_package(session, tx, actor, request, package, early, rules)
         stored_key = tx.get_pseudonym_key(request.id)
         pseudonymised = any(c.kind is RecommendationKind.PSEUDONYMISE for c in request.conditions)
         if sealed_key is not None and not pseudonymised:
@@ -196,15 +240,17 @@ def delivery_operation(
         key = stored_key or sealed_key
         if pseudonymised and key is None:
             raise InvalidInput(f"the first delivery of {request.id} keeps its pseudonymisation key")
-        delivery = delivery_of(manifest, package.manifest, actor, recorder.now)
+        delivery = delivery_of(manifest, package.manifest, actor, recorder.now, early)
         record_step(
             tx,
             recorder,
             actor,
             request,
             Action.SEND,
+            text=early,
             payload=lambda head: Send(
                 **head,
+                early=True if early is not None else None,
                 delivery=delivery.number,
                 payload_sha256=delivery.payload_sha256,
                 payload_size=delivery.payload_size,
@@ -235,11 +281,16 @@ def _decoded(manifest: str) -> bytes:
         raise InvalidInput("a manifest is sent in base64") from None
 
 
-def sent_payload(manifest_bytes: bytes, sealed_key: str | None) -> dict[str, object]:
+def sent_payload(
+    manifest_bytes: bytes, sealed_key: str | None, early: str | None = None
+) -> dict[str, object]:
     """What the ``exchange.send`` event of a package with this manifest says, field by field
     (as its payload's JSON has it): the sender's client signs that event only if it says so."""
     manifest = Manifest.from_bytes(manifest_bytes)
+    reasons = said(early)
     return {
+        "early": True if reasons is not None else None,
+        "text_sha256": reasons,
         "delivery": manifest.delivery,
         "payload_sha256": manifest.payload.sha256,
         "payload_size": manifest.payload.size,
@@ -261,7 +312,7 @@ def sealed_digest(sealed_key: str | None) -> str | None:
 
 @remotable(
     Action.SEND,
-    expect=lambda a: sent_payload(_decoded(a["manifest"]), a["sealed_key"]),
+    expect=lambda a: sent_payload(_decoded(a["manifest"]), a["sealed_key"], a["early"]),
     checkpoints=True,
     foresee=False,  # the package is on the server; the event must say the manifest, field by field
 )
@@ -271,9 +322,11 @@ def deliver(
     upload: str,
     manifest: str,
     sealed_key: str | None = None,
+    early: str | None = None,
 ) -> Delivery:
     """Record the package ``upload`` the acting member sent up (a hosted workspace) as the next
-    delivery of ``request_id``; ``manifest`` (base64) is the manifest they signed in it."""
+    delivery of ``request_id``; ``manifest`` (base64) is the manifest they signed in it;
+    ``early``, why it goes sooner than the request's frequency allows."""
     kept = Kept(session.workspace.root)
     package = kept.staged(upload, session.require_actor())
     if package.manifest != _decoded(manifest):
@@ -282,7 +335,8 @@ def deliver(
     def publish(delivery: Delivery) -> None:
         kept.publish(upload, delivery.request_id, delivery.number)
 
-    return perform(session, delivery_operation(session, request_id, package, sealed_key, publish))
+    operation = delivery_operation(session, request_id, package, sealed_key, publish, early)
+    return perform(session, operation)
 
 
 def may_upload(workspace: Workspace, member: Member, request_id: str) -> None:

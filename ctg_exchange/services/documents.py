@@ -167,6 +167,11 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
             f"- {d.id} : envoyée le {d.sent_on} par {d.sent_by}, {d.rows} lignes, "
             f"à supprimer avant le {d.retention_deadline}"
             + (f" ; reçue le {r.received_on} par {r.received_by}" if r else "")
+            + (
+                f" ; envoi anticipé sur la fréquence, motif : {md(d.justification or '')}"
+                if d.early
+                else ""
+            )
             for d, r in deliveries
         ]
     lines += ["", "## Historique", ""]

@@ -27,7 +27,7 @@ from ..crypto.sshsig import NAMESPACE_MANIFEST
 from ..domain.actions import Action
 from ..domain.exchange import Delivery
 from ..domain.lifecycle import next_status
-from ..domain.models import ExchangeRequest, Frequency, Member, Triage
+from ..domain.models import ExchangeRequest, Member, Triage
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import authorise
 from ..errors import IntegrityError, InvalidInput, Refused
@@ -61,8 +61,10 @@ from ..policy.screening import SENSITIVE
 from ..store.base import Tx
 from .delivery import (
     approved_columns,
+    check_frequency,
     deliver,
     delivery_operation,
+    early_reasons,
     retention_days,
     sealed_digest,
 )
@@ -113,7 +115,9 @@ def dataset_rules(request: ExchangeRequest, policy: Policy, suppress: bool) -> D
     )
 
 
-def _plan(session: Session, tx: Tx, request_id: str, suppress: bool) -> Plan:
+def _plan(
+    session: Session, tx: Tx, request_id: str, suppress: bool, early: str | None, rules: int
+) -> Plan:
     today = session.clock.today()
     actor = load_actor(tx, session.require_actor())
     request = load_request(tx, request_id)
@@ -123,11 +127,7 @@ def _plan(session: Session, tx: Tx, request_id: str, suppress: bool) -> Plan:
     state.ensure_in_force(today, "sending")
     state.ensure_same_period(request.filed_on, decided_on(request), "sending")
     sent = tx.deliveries(request.id)
-    if request.content.frequency is Frequency.ONCE and sent:
-        raise Refused(
-            "ONE_OFF_DELIVERED",
-            f"{request.id} asks for a one-off transfer, already made ({sent[0].id})",
-        )
+    check_frequency(request, sent, today, early, rules)
     recipients = tuple(r.recipient for r in tx.recipients(request.from_party) if r.active)
     if not recipients:
         raise Refused(
@@ -215,13 +215,19 @@ def send(
     out: Path | None = None,
     suppress_small_cells: bool = False,
     progress: Progress | None = None,
+    early: bool = False,
+    justification: str | None = None,
 ) -> SendResult:
+    """Send ``dataset`` as the next delivery of ``request_id``; ``early`` with a
+    ``justification``: sooner than the request's frequency allows (recorded)."""
+    reasons = early_reasons(early, justification)
     remote = session if isinstance(session, RemoteTarget) else None
     # what the package must be is decided here: on a hosted workspace, from the member's own
     # verified copy of the log (the server checks the delivery again; neither trusts the other)
     here = session if remote is None else remote.verified()
+    log_rules = here.workspace.rules  # read before the transaction: it reads the genesis
     with here.workspace.store.transaction() as tx:
-        plan = _plan(here, tx, request_id, suppress_small_cells)
+        plan = _plan(here, tx, request_id, suppress_small_cells, reasons, log_rules)
     rules, request = plan.rules, plan.request
     header = read_header(dataset)
     check_header(header, rules.approved, request.id)
@@ -300,14 +306,14 @@ def send(
         kept = Package(manifest_bytes, signature, sealed.sha256, sealed.size)
         if remote is None:
             operation = delivery_operation(
-                session, request.id, kept, kept_key, lambda _: package.commit()
+                session, request.id, kept, kept_key, lambda _: package.commit(), reasons
             )
             delivery = perform(session, operation)
         else:
             package.commit()
             upload = remote.upload_package(target, request.id)
             encoded = base64.b64encode(manifest_bytes).decode("ascii")
-            delivery = deliver(remote, request.id, upload, encoded, kept_key)
+            delivery = deliver(remote, request.id, upload, encoded, kept_key, reasons)
     except BaseException:
         package.discard()
         raise

@@ -57,7 +57,9 @@ class ExchangeQueries:
     _DELIVERY = (
         "SELECT d.request_id, d.number, e.actor, e.time, d.sent_on, d.payload_sha256, "
         "d.payload_size, d.manifest_sha256, d.rows_count, d.columns, d.conditions, "
-        "d.retention_deadline FROM deliveries d JOIN audit_events e ON e.seq = d.seq "
+        "d.retention_deadline, s.text FROM deliveries d JOIN audit_events e ON e.seq = d.seq "
+        # an early delivery's justification: the text of its step (the event binds its digest)
+        "LEFT JOIN request_steps s ON s.seq = d.seq "
     )
 
     @staticmethod
@@ -223,6 +225,7 @@ def _make_delivery(row: Sequence[Any]) -> Delivery:
         columns,
         conditions,
         deadline,
+        justification,
     ) = row
     return Delivery(
         request_id=request_id,
@@ -237,6 +240,8 @@ def _make_delivery(row: Sequence[Any]) -> Delivery:
         columns=tuple(json.loads(columns)),
         conditions=tuple(json.loads(conditions)),
         retention_deadline=date.fromisoformat(deadline),
+        early=justification is not None,
+        justification=justification,
     )
 
 
