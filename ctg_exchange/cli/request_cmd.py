@@ -402,7 +402,7 @@ def show(request_id: str) -> None:
       ctg-exchange request show DX-2025-0001 --json
     """
     from ..services.requests import get_request
-    from .views import render_request, request_json
+    from .views import display_zone, render_request, request_json
 
     opts = options()
     workspace = opts.reading_workspace()
@@ -412,6 +412,6 @@ def show(request_id: str) -> None:
         emit_json({**document, "simulated_clock": workspace.simulated})
         return
     console = stdout()
-    render_request(console, view.request, view.steps, view.deliveries)
+    render_request(console, view.request, view.steps, view.deliveries, display_zone(workspace))
     if workspace.simulated:
         console.print("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)")
