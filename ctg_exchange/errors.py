@@ -8,8 +8,21 @@ Messages are one line, lower case, no final period, and never carry personal dat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+Loc = tuple[str | int, ...]
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """``('parties', 0, 'name')`` -> ``parties[0].name``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
 
 
 class ExchangeError(Exception):
@@ -43,6 +56,21 @@ class InvalidInput(ExchangeError):
     """A value given by the user is malformed or refers to nothing."""
 
     code = "invalid_input"
+
+
+class InvalidRequest(InvalidInput):
+    """A request's values are wrong: ``problems`` holds every one, each a location and what
+    is expected there, printed one ``field: message`` line each."""
+
+    def __init__(self, problems: Sequence[tuple[Loc, str]]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(self.lines()[0] if self.problems else "invalid request")
+
+    def lines(self) -> list[str]:
+        return [f"{format_loc(loc)}: {message}" for loc, message in self.problems] or [self.message]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "problems": self.lines()}
 
 
 class NotFound(ExchangeError):

@@ -17,17 +17,15 @@ file is answered in a moment.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import PolicyError, cut
+from .errors import Loc, PolicyError, cut, format_loc
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
-
-Loc = tuple[str | int, ...]
 
 MAX_BYTES = 1024 * 1024  # the shipped policy is 12 KB; a request file, one or two
 MAX_DEPTH = 32  # the policy nests six levels
@@ -65,17 +63,6 @@ class YamlDocument:
         where = format_loc(loc)
         prefix = f"{self.source}:{self.line_of(loc)}: "
         return prefix + (f"{where}: {message}" if where else message)
-
-
-def format_loc(loc: Iterable[str | int]) -> str:
-    """``('parties', 0, 'name')`` -> ``parties[0].name``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _loader_class() -> type[Any]:
@@ -217,24 +204,39 @@ _PYDANTIC_MESSAGES = {
 }
 
 
-def validation_problems(error: ValidationError, doc: YamlDocument) -> list[str]:
-    """Turn a pydantic ``ValidationError`` into ``path:line: message`` lines."""
+def pydantic_items(error: ValidationError) -> list[tuple[Loc, dict[str, Any]]]:
+    """The errors of ``error``, each with its location in the document (pydantic's union
+    member names left out); a container whose item failed also fails its length check: only
+    the item is kept."""
     items = [
-        (tuple(part for part in item["loc"] if not _is_union_tag(part)), item)
+        (tuple(part for part in item["loc"] if not _is_union_tag(part)), dict(item))
         for item in error.errors(include_url=False)
     ]
-    # A container whose item failed also fails its length check: report only the item.
     nested = {loc[:i] for loc, _ in items for i in range(len(loc))}
+    return [
+        (loc, item) for loc, item in items if not (item["type"] == "too_short" and loc in nested)
+    ]
+
+
+def validation_problems(error: ValidationError, doc: YamlDocument) -> list[str]:
+    """Turn a pydantic ``ValidationError`` into ``path:line: message`` lines."""
     problems = []
-    for loc, item in items:
-        if item["type"] == "too_short" and loc in nested:
-            continue
+    for loc, item in pydantic_items(error):
         message = _PYDANTIC_MESSAGES.get(item["type"], str(item["msg"]))
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         message = message[:1].lower() + message[1:]
-        problems.append((doc.line_of(loc), doc.problem(loc, message)))
-    return [problem for _, problem in sorted(problems, key=lambda p: p[0])]
+        problems.append((loc, message))
+    return located(problems, doc)
+
+
+def located(problems: Sequence[tuple[Loc, str]], doc: YamlDocument) -> list[str]:
+    """``(location, message)`` problems as ``path:line: where: message`` lines, by line."""
+    lines = sorted(
+        ((doc.line_of(loc), doc.problem(loc, message)) for loc, message in problems),
+        key=lambda p: p[0],
+    )
+    return [line for _, line in lines]
 
 
 def _is_union_tag(part: str | int) -> bool:

@@ -87,19 +87,21 @@ def log(request_id: str | None) -> None:
     from ..services.auditing import audit_log
 
     opts = options()
-    events = audit_log(opts.reading_workspace(), request_id)
+    workspace = opts.reading_workspace()
+    events = audit_log(workspace, request_id)
     if opts.json:
         emit_json([stored.to_json() for stored in events])
         return
     from .console import shown
-    from .views import short_time
+    from .views import display_zone, short_time
 
+    zone = display_zone(workspace)
     console = stdout()
     console.print("[bold]Audit log[/]" + (f" of {request_id}" if request_id else ""))
     for stored in events:
         e = stored.event
         console.print(
-            f"  #{e.seq:<4} {short_time(e.time)}  {e.actor} ({e.role})  {e.action}  "
+            f"  #{e.seq:<4} {short_time(e.time, zone)}  {e.actor} ({e.role})  {e.action}  "
             f"{shown(e.subject)}"
         )
         if summary := _summary(e):

@@ -158,24 +158,32 @@ def checkpoints(
     if show_id is None:
         if signer or signed_bytes or signature:
             raise click.UsageError("--signer, --signed-bytes and --signature go with --show")
-        found = list_checkpoints(opts.reading_workspace())
+        workspace = opts.reading_workspace()
+        found = list_checkpoints(workspace)
         if opts.json:
             emit_json([checkpoint_json(cp) for cp in found])
             return
         if not found:
             say("No checkpoint yet: `audit checkpoint` makes one.")
             return
-        from .views import short_time
+        from .views import display_zone, short_time
 
+        zone = display_zone(workspace)
         rows = table(
-            "Checkpoints", "id", "events", "root", "made (UTC)", "signed by", wrap="signed by"
+            "Checkpoints",
+            "id",
+            "events",
+            "root",
+            f"made ({zone.key})",
+            "signed by",
+            wrap="signed by",
         )
         for cp in found:
             signed = "; ".join(
                 f"{s.signer} ({s.party}{', cosigned' if s.cosign else ''})" for s in cp.signers
             )
             rows.add_row(
-                str(cp.id), str(cp.size), cp.root_hex[:12], short_time(cp.created_at), signed
+                str(cp.id), str(cp.size), cp.root_hex[:12], short_time(cp.created_at, zone), signed
             )
         rows.print()
         return

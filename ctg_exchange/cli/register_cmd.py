@@ -148,16 +148,18 @@ def history(ref: str) -> None:
     """
     from ..services.register import entry_history
     from .console import shown
-    from .views import short_time
+    from .views import display_zone, short_time
 
     opts = options()
-    versions = entry_history(opts.reading_workspace(), ref)
+    workspace = opts.reading_workspace()
+    versions = entry_history(workspace, ref)
     if opts.json:
         emit_json([_version_json(v) for v in versions])
         return
-    out = table(f"History of {ref}", "v", "when (Paris)", "by", "reason", wrap="reason")
+    zone = display_zone(workspace)
+    out = table(f"History of {ref}", "v", f"when ({zone.key})", "by", "reason", wrap="reason")
     for v in versions:
-        out.add_row(str(v.version), short_time(v.at), v.author, shown(v.reason))
+        out.add_row(str(v.version), short_time(v.at, zone), v.author, shown(v.reason))
     out.print()
 
 

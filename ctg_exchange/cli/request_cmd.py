@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -12,6 +12,10 @@ from ..domain.models import AutomatedDecision, Frequency, RequestContent, Status
 from . import complete
 from .common import common_options, emit_json, options, say, stdout, table
 from .texts import text_option
+
+if TYPE_CHECKING:
+    from ..policy.request_input import Problem
+    from ..yamlsrc import YamlDocument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -192,23 +196,37 @@ def _from_file(path: Path) -> tuple[dict[str, Any], Any]:
 def _content(from_file: Path | None, values: dict[str, Any]) -> RequestContent:
     """The request's content from the file and the options (options win).
 
-    Errors in values that came from the file point at their lines.
+    Every problem is reported at once: shapes and, with the policy in use, unknown references;
+    those in values that came from the file point at their lines.
     """
-    from pydantic import ValidationError
-
-    from ..domain.models import RequestContent
-    from ..errors import PolicyError
-    from ..services.requests import parse_content
-    from ..yamlsrc import validation_problems
+    from ..policy.request_input import content_problems
 
     merged, doc = _from_file(from_file) if from_file else ({}, None)
-    merged.update(_given(values))
+    given = _given(values)
+    merged.update(given)
+    # a sound shape from options alone goes straight on: the service checks the references
+    if doc is not None or content_problems(merged):
+        from .policy_cmd import policy_in_use
+
+        problems = content_problems(merged, policy_in_use()[0])
+        if problems:
+            raise _refusal(problems, doc, set(given))
+    return RequestContent.model_validate(merged)
+
+
+def _refusal(problems: list[Problem], doc: YamlDocument | None, given: set[str]) -> Exception:
+    """The problems as one error: ``file:line: field: message`` for what came from the file,
+    ``field: message`` for what came from options."""
+    from ..errors import InvalidRequest, PolicyError
+    from ..yamlsrc import located
+
     if doc is None:
-        return parse_content(merged)
-    try:
-        return RequestContent.model_validate(merged)
-    except ValidationError as exc:
-        raise PolicyError(validation_problems(exc, doc)) from None
+        return InvalidRequest(problems)
+    from_options = [p for p in problems if p[0][:1] and str(p[0][0]) in given]
+    in_file = [p for p in problems if p not in from_options]
+    return PolicyError(
+        InvalidRequest(from_options).lines() * bool(from_options) + located(in_file, doc)
+    )
 
 
 @click.group()
@@ -329,9 +347,15 @@ def amend(request_id: str, from_file: Path | None, **values: Any) -> None:
     from .views import request_json
 
     opts = options()
-    changes, _ = _from_file(from_file) if from_file else ({}, None)
-    changes.update(_given(values))
-    amended = amend_request(opts.session(), request_id, changes)
+    from ..errors import InvalidRequest
+
+    changes, doc = _from_file(from_file) if from_file else ({}, None)
+    given = _given(values)
+    changes.update(given)
+    try:
+        amended = amend_request(opts.session(), request_id, changes)
+    except InvalidRequest as exc:
+        raise _refusal(list(exc.problems), doc, set(given)) from None
     if opts.json:
         emit_json(request_json(amended))
         return
@@ -404,7 +428,7 @@ def show(request_id: str) -> None:
       ctg-exchange request show DX-2025-0001 --json
     """
     from ..services.requests import get_request
-    from .views import render_request, request_json
+    from .views import display_zone, render_request, request_json
 
     opts = options()
     workspace = opts.reading_workspace()
@@ -414,6 +438,6 @@ def show(request_id: str) -> None:
         emit_json({**document, "simulated_clock": workspace.simulated})
         return
     console = stdout()
-    render_request(console, view.request, view.steps, view.deliveries)
+    render_request(console, view.request, view.steps, view.deliveries, display_zone(workspace))
     if workspace.simulated:
         console.print("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)")

@@ -16,12 +16,14 @@ def _choices(values: list[str]) -> str:
 def template(policy: Policy, source: str) -> str:
     """A request file whose every line says what goes there and which values are allowed."""
     from ..domain.models import AutomatedDecision, Frequency
+    from ..policy.request_input import allowed_values
 
-    parties = [p.id for p in policy.parties]
+    allowed = allowed_values(policy)  # what the errors of a request file list too
+    parties = allowed["to"]
     kinds = [k.id for k in policy.purpose_kinds if not (k.incompatible or k.outside_ctg)]
     open_ = [c for c in policy.categories if c.exchange == "allowed" and c.held_for is None]
     held = {p: [c.id for c in open_ if p in c.holders] for p in parties}
-    fields = [f.id for f in policy.fields]
+    fields = allowed["field"]
     texts = [f"{t.id} ({', '.join(t.purpose_kinds)})" for t in policy.legal_texts]
     lines = [
         f"# A request for data under {policy.title}.",
@@ -39,7 +41,7 @@ def template(policy: Policy, source: str) -> str:
         "  - …",
         "subjects: …  # the persons concerned",
         f"legal_basis: {policy.legal_bases.art6[-1].id}  # GDPR art. 6: "
-        f"{_choices([b.id for b in policy.legal_bases.art6])}",
+        f"{_choices(allowed['legal_basis'])}",
         "legal_refs:  # French texts of the convention's list, for this purpose_kind:",
         *[f"#   {text}" for text in texts],
         "  - …",
@@ -49,8 +51,7 @@ def template(policy: Policy, source: str) -> str:
         f"frequency: monthly  # {_choices([f.value for f in Frequency])}",
         "volume:  # estimated number of persons",
         "recipients:  # who receives it at the requester (service)",
-        f"art9_condition:  # for special-category data: "
-        f"{_choices([b.id for b in policy.legal_bases.art9])}",
+        f"art9_condition:  # for special-category data: {_choices(allowed['art9_condition'])}",
         "combines_with_own_files:  # true or false: will you match it with your own files?",
         f"automated_decision: none  # {_choices([a.value for a in AutomatedDecision])}",
         "profiling: false  # are the persons evaluated or scored?",

@@ -8,10 +8,14 @@ from typing import TYPE_CHECKING, Any
 from ..labels import label
 
 if TYPE_CHECKING:
+    from datetime import tzinfo
+    from zoneinfo import ZoneInfo
+
     from rich.console import Console
 
     from ..domain.exchange import Delivery, Reception
     from ..domain.models import ExchangeRequest, Finding, RequestContent, Step
+    from ..services.workspace import Workspace
 
 
 Deliveries = list[tuple["Delivery", "Reception | None"]]
@@ -143,8 +147,13 @@ def _declared(c: RequestContent) -> list[tuple[str, str]]:
 
 
 def render_request(
-    console: Console, request: ExchangeRequest, steps: list[Step], deliveries: Deliveries
+    console: Console,
+    request: ExchangeRequest,
+    steps: list[Step],
+    deliveries: Deliveries,
+    zone: tzinfo | None = None,
 ) -> None:
+    """The request for a person; times in ``zone`` (the convention's, :func:`display_zone`)."""
     from .console import shown
 
     _render_facts(console, request)
@@ -221,7 +230,7 @@ def render_request(
             else ""
         )
         console.print(
-            f"  #{step.seq:<4} {short_time(step.at)}  {step.actor} ({step.role})  "
+            f"  #{step.seq:<4} {short_time(step.at, zone)}  {step.actor} ({step.role})  "
             f"{step.action}{moved}"
         )
         if step.text:
@@ -249,8 +258,9 @@ def _render_facts(console: Console, request: ExchangeRequest) -> None:
     console.print(Panel(facts, title=f"[bold]{request.id}[/]", expand=False))
 
 
-def short_time(timestamp: str) -> str:
-    """A stored UTC time as its users read it, in Paris with the offset named:
+def short_time(timestamp: str, zone: tzinfo | None = None) -> str:
+    """A stored UTC time as its users read it, in the convention's time zone (``zone``, the
+    policy's ``time_zone``; Europe/Paris by default) with the offset named:
     ``2026-11-27T03:49:58.123456Z`` -> ``2026-11-27 04:49 +01:00``."""
     from datetime import UTC, datetime
 
@@ -262,8 +272,14 @@ def short_time(timestamp: str) -> str:
         return timestamp[:16].replace("T", " ")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(PARIS)
+    local = moment.astimezone(zone or PARIS)
     return f"{local:%Y-%m-%d %H:%M} {local.isoformat()[-6:]}"
+
+
+def display_zone(workspace: Workspace) -> ZoneInfo:
+    """The time zone the workspace's policy in force shows times in."""
+    with workspace.store.transaction() as tx:
+        return workspace.current_policy(tx).policy.display_zone
 
 
 def finish(request: ExchangeRequest, message: str) -> None:

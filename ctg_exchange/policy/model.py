@@ -10,13 +10,32 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 ColumnName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+DISPLAY_ZONE = "Europe/Paris"
+
+
+def _known_zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {name[:80]!r}: an IANA name such as {DISPLAY_ZONE}"
+        ) from None
+    return name
+
+
+TimeZoneName = Annotated[str, StringConstraints(max_length=64), AfterValidator(_known_zone)]
 
 
 class _Model(BaseModel):
@@ -258,6 +277,9 @@ class Policy(_Model):
     # processors (GDPR art. 28) and onward recipients are declared and screened
     recipients_screened: bool = False
     rules: tuple[Rule, ...] = ()  # docs/regles.md is generated from them
+    # the zone times are shown in (display only: the procedure's dates stay the French calendar,
+    # domain/dates.py procedure_date, so a log reads the same under any setting)
+    time_zone: TimeZoneName = DISPLAY_ZONE
 
     def party(self, party_id: str) -> Party | None:
         return next((p for p in self.parties if p.id == party_id), None)
@@ -285,6 +307,13 @@ class Policy(_Model):
 
     def other_party(self, party_id: str) -> Party:
         return next(p for p in self.parties if p.id != party_id)
+
+    @property
+    def display_zone(self) -> ZoneInfo:
+        """The time zone shown times are in (:attr:`time_zone`)."""
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(self.time_zone)
 
     @property
     def party_ids(self) -> tuple[str, ...]:

@@ -225,6 +225,7 @@ def _answer(response: Any) -> dict[str, Any]:
     return data
 
 
+MAX_PROBLEMS = 100  # lines of problems shown from a refusal
 AUTH_CODES = ("unauthenticated", "replayed", "revoked", "too_large")
 
 
@@ -240,10 +241,18 @@ class Refusal(ServerError):
         self.exit_code = code if isinstance(code, int) and code in (1, 2, 3) else 1
         rule = detail.get("rule")
         self.rule = rule if isinstance(rule, str) else None
+        listed = detail.get("problems")  # a request's problems, every one (InvalidRequest)
+        self.problems = (
+            [str(line)[:500] for line in listed[:MAX_PROBLEMS]] if isinstance(listed, list) else []
+        )
+
+    def lines(self) -> list[str]:
+        return self.problems or [self.message]
 
     def to_json(self) -> dict[str, Any]:
         out = {**super().to_json(), "code": self.code}
-        return out if self.rule is None else {**out, "rule": self.rule}
+        out = out if self.rule is None else {**out, "rule": self.rule}
+        return {**out, "problems": self.problems} if self.problems else out
 
 
 PIECE = 1 << 20  # bytes read or written at a time, streaming a package

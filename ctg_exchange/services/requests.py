@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..audit.canonical import document_digest, text_digest
 from ..domain.actions import Action
 from ..domain.catalogue import CATALOGUE
@@ -38,8 +36,10 @@ from ..domain.rules import (
     separate_duties,
 )
 from ..domain.step_payloads import ContentSummary, RequestAmend, RequestFile, RequestStep, StepHead
-from ..errors import InvalidInput, NotAuthorised, NotFound, Refused, cut
+from ..errors import InvalidInput, InvalidRequest, NotAuthorised, NotFound, Refused, cut
 from ..policy.checks import check_references
+from ..policy.model import Policy
+from ..policy.request_input import content_problems
 from ..policy.screening import Screening, screen
 from ..store.base import Tx
 from .remoting import remotable, said
@@ -51,17 +51,13 @@ def content_digest(content: RequestContent) -> str:
     return document_digest(content.digest_document())
 
 
-def parse_content(values: dict[str, Any]) -> RequestContent:
-    """Build request content from plain values, as one ``InvalidInput`` line on failure."""
-    try:
-        return RequestContent.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
-        if first["type"] == "missing":
-            message = "is required"
-        raise InvalidInput(f"{where}: {str(message).removeprefix('Value error, ')}") from None
+def parse_content(values: dict[str, Any], policy: Policy | None = None) -> RequestContent:
+    """Build request content from plain values; every problem in one ``InvalidRequest``
+    (with ``policy``, unknown references too, and its values in the messages)."""
+    problems = content_problems(values, policy)
+    if problems:
+        raise InvalidRequest(problems)
+    return RequestContent.model_validate(values)
 
 
 class ScreeningRefused(Refused):
@@ -241,7 +237,8 @@ def amend_request(session: Session, request_id: str, changes: dict[str, Any]) ->
         request = load_request(tx, request_id)
         authorise(Action.AMEND, actor, request)
         next_status(Action.AMEND, request)
-        content = parse_content({**request.content.model_dump(), **changes})
+        policy = session.workspace.current_policy(tx).policy
+        content = parse_content({**request.content.model_dump(), **changes}, policy)
         if content.to == actor.party:
             raise InvalidInput(f"a request is addressed to the other party, not to {actor.party}")
         changed = sorted(k for k in changes if getattr(content, k) != getattr(request.content, k))
