@@ -18,7 +18,8 @@ from test_exchange import EARLY, _make_party_keys, accepted, receive
 
 from ctg_exchange.cli.exchange_cmd import DIALECTS
 from ctg_exchange.errors import InvalidInput
-from ctg_exchange.exchange.dialect import LEGACY, NAMED, Dialect, convert, sniff
+from ctg_exchange.exchange.dataset import FastScanner
+from ctg_exchange.exchange.dialect import LEGACY, NAMED, Dialect, NotAsNamed, convert, sniff
 from ctg_exchange.exchange.manifest import Manifest
 
 from conftest import Ctg, State
@@ -207,10 +208,13 @@ def test_a_package_without_a_dialect_reads_as_before() -> None:
 
 def test_conversion_streams_and_refuses_bytes_not_in_the_named_encoding(tmp_path: Path) -> None:
     source = io.BytesIO(b"a;b\r\n" + b"1;x\r\n" * 25_000)
-    blocks = list(convert(source, Dialect(delimiter=";", line_ending="crlf"), NAMED["csv"]))
+    semicolons = Dialect(delimiter=";", line_ending="crlf")
+    blocks = list(convert(source, semicolons, NAMED["csv"], ["a", "b"]))
     assert len(blocks) > 2 and b"".join(blocks) == b"a,b\n" + b"1,x\n" * 25_000
     with pytest.raises(UnicodeDecodeError):
-        list(convert(io.BytesIO(b"a\n\x81\n"), Dialect(encoding="windows-1252"), NAMED["csv"]))
+        list(convert(io.BytesIO(b"a\n\x81\n"), Dialect(), NAMED["excel"], ["a"]))
+    with pytest.raises(NotAsNamed):  # a manifest that names another delimiter than the file's
+        list(convert(io.BytesIO(b"a,b\n1,2\n"), semicolons, NAMED["csv"], ["a", "b"]))
 
 
 def test_the_command_offers_exactly_the_named_dialects() -> None:
@@ -220,3 +224,29 @@ def test_the_command_offers_exactly_the_named_dialects() -> None:
 def test_sniffing_an_unreadable_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="cannot read"):
         sniff(tmp_path / "absent.csv")
+
+
+def test_a_manifest_naming_another_dialect_than_the_files_is_refused_on_conversion(
+    ready: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified tool signs a manifest that says ';' for a ',' file: kept as sent, the file is
+    what was sent; converted, it is refused as tampered (exit 3), and nothing is written."""
+    ctg = ready
+    rid = accepted(ctg)
+    monkeypatch.setattr("ctg_exchange.services.send.sniff", lambda path: Dialect(delimiter=";"))
+    dataset = tmp_path / "qf.csv"
+    dataset.write_text("numero_allocataire,quotient_familial\n9000001,512\n")
+    monkeypatch.setattr(
+        "ctg_exchange.services.send.read_header",
+        lambda path, dialect: ["numero_allocataire", "quotient_familial"],
+    )
+    monkeypatch.setattr(
+        "ctg_exchange.services.send.FastScanner",
+        lambda columns, lines, delimiter: FastScanner(columns, lines, ","),
+    )
+    package = sent(ctg, rid, dataset)["package"]
+    ctg.refused(
+        *receive(package, tmp_path / "in.csv"), "--dialect", "csv", as_="v.agent", code=3,
+        contains="the payload is not CSV in the dialect its manifest names (';', UTF-8, LF)",
+    )  # fmt: skip
+    assert not (tmp_path / "in.csv").exists()

@@ -19,7 +19,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -189,17 +189,27 @@ def undelimited(header: list[str]) -> bool:
     return len(header) == 1 and re.search(r"[^\w\s-]", header[0]) is not None
 
 
-def convert(source: BinaryIO, source_dialect: Dialect, target: Dialect) -> Iterator[bytes]:
-    """The CSV in ``source`` (written in ``source_dialect``) rewritten in ``target``, in blocks
-    of rows: constant memory whatever its size. A value the target cannot encode, or bytes that
-    are not in the source's encoding, raise :class:`UnicodeError`."""
+class NotAsNamed(ValueError):
+    """The file's header, read in the dialect named for it, is not the columns named for it."""
+
+
+def convert(
+    source: BinaryIO, source_dialect: Dialect, target: Dialect, columns: Sequence[str]
+) -> Iterator[bytes]:
+    """The CSV in ``source`` (written in ``source_dialect``, its header ``columns``) rewritten
+    in ``target``, in blocks of rows: constant memory whatever its size. Bytes that are not in
+    the source's encoding raise :class:`UnicodeDecodeError`, a header read otherwise than as
+    ``columns`` :class:`NotAsNamed`."""
     text = io.TextIOWrapper(source, encoding=source_dialect.codec, newline="")
     reader = csv.reader(text, delimiter=source_dialect.delimiter)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=target.delimiter, lineterminator=target.terminator)
     codec = "cp1252" if target.encoding == "windows-1252" else "utf-8"
     yield UTF8_BOM if target.bom and target.encoding == "utf-8" else b""
-    batch: list[list[str]] = []
+    header = next(reader, [])
+    if [name.lstrip("\ufeff") for name in header] != list(columns):
+        raise NotAsNamed
+    batch: list[list[str]] = [header]
     for row in reader:
         batch.append(row)
         if len(batch) == FLUSH_ROWS:

@@ -29,7 +29,7 @@ from ..domain.step_payloads import Receive
 from ..errors import InvalidInput, SignatureInvalid, cut
 from ..exchange.container import MANIFEST, SIGNATURE, PackageReader
 from ..exchange.container import Member as PackageMember
-from ..exchange.dialect import LEGACY, Dialect, convert
+from ..exchange.dialect import LEGACY, Dialect, NotAsNamed, convert
 from ..exchange.manifest import (
     Manifest,
     PackageError,
@@ -129,11 +129,12 @@ def _decrypt(
     out: BinaryIO,
     scratch_dir: Path,
     progress: Callable[[int], None] | None,
-    sent: Dialect,
+    manifest: Manifest,
     wanted: Dialect | None,
 ) -> None:
     """Decrypt the payload into ``out``: as sent, or through an unnamed scratch file (in the
     output's directory, never linked) and converted to ``wanted``, row block by row block."""
+    sent = manifest.dialect or LEGACY
     if wanted is None or wanted == sent:
         unseal(handle, region.offset, region.size, identities, out, progress)
         return
@@ -143,9 +144,9 @@ def _decrypt(
         unseal(handle, region.offset, region.size, identities, scratch, progress)
         scratch.seek(0)
         try:
-            for block in convert(scratch, sent, wanted):
+            for block in convert(scratch, sent, wanted, manifest.columns):
                 write_all(out, block)
-        except (UnicodeDecodeError, csv.Error):
+        except (UnicodeDecodeError, csv.Error, NotAsNamed):
             raise PackageError(
                 f"the payload is not CSV in the dialect its manifest names ({sent.describe()})"
             ) from None
@@ -197,9 +198,8 @@ def receive(
             if hash_region(handle, region.offset, region.size) != manifest.payload.sha256:
                 raise PackageError("the payload's hash differs from the signed manifest: tampered")
             try:
-                sent = manifest.dialect or LEGACY
                 _decrypt(
-                    handle, region, identities, plain.file, out.parent, progress, sent, dialect
+                    handle, region, identities, plain.file, out.parent, progress, manifest, dialect
                 )
             except AgeError as exc:
                 raise PackageError(f"the payload does not decrypt: {exc}") from None
