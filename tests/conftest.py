@@ -42,6 +42,8 @@ TODAY = "2025-06-02"  # inside the shipped convention's validity (2021-01-01 -> 
 # test workspaces are rehearsals: CTG_TODAY (below) sets their dates
 INIT = ("init", "--admin", "v.admin", "--admin-name", "Admin (fictif)",
         "--admin-party", "ville_sceaux", "--simulated-clock")  # fmt: skip
+# the tests read English whatever the developer's locale; tests/test_i18n.py asks for French
+os.environ["CTG_LANG"] = "en"
 POSTGRES_URL = os.environ.get("CTG_TEST_POSTGRES_URL", "")
 BACKENDS = ("sqlite", "postgres")
 

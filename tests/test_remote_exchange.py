@@ -56,16 +56,16 @@ class Parties:
         return json.loads(result.stdout)
 
 
-def accepted_remotely(at: Parties, *extra: str) -> str:
+def accepted_remotely(at: Parties, *extra: str, cap: int = 180) -> str:
     """Both parties' keys made, and a QF request (with ``extra`` options) up to accepted
-    conditions, from afar."""
+    conditions, from afar, the DPO's adopted R1 capping its retention at ``cap`` days."""
     at("ville", "keys", "generate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
     at("caf", "keys", "generate", "--party", "caf92", "--encryption", as_="c.admin")
     rid = str(at("ville", *REQUEST, *extra, as_="v.agent")["id"])
     at("caf", "study", "accept", rid, "--note", "Étude", as_="c.analyst")
     at("caf", "study", "submit", rid, as_="c.analyst")
     at("caf", "dpo", "opinion", rid, "--verdict", "favourable_with_recommendations",
-       "--note", "Avis", "--recommend", "max_retention_days:180", as_="c.dpo")  # fmt: skip
+       "--note", "Avis", "--recommend", f"max_retention_days:{cap}", as_="c.dpo")  # fmt: skip
     at("caf", "decide", "approve", rid, "--adopt", "R1", as_="c.controller")
     at(
         "ville",

@@ -18,8 +18,10 @@ import click
 
 from .. import __version__
 from ..errors import ExchangeError
+from ..i18n import _
 from . import complete
 from .common import Options
+from .localise import error_prefix, hint_prefix, localise
 
 # name -> (module, attribute); ``--help`` reads each one's summary from its docstring
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -65,11 +67,22 @@ class CtgGroup(click.Group):
         module_name, attribute = COMMANDS[cmd_name]
         module = importlib.import_module(f"{__package__}.{module_name}")
         command: click.Command = getattr(module, attribute)
+        localise(command)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
-            formatter.write_dl([(name, summary(*where)) for name, where in COMMANDS.items()])
+            formatter.write_dl([(name, _(summary(*where))) for name, where in COMMANDS.items()])
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        localise(self)
+        return super().make_context(info_name, args, parent, **extra)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         from .texts import shielded
@@ -85,16 +98,13 @@ class CtgGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("ctg-exchange: error: interrupted", err=True)
+            click.echo(f"{error_prefix()} {_('interrupted')}", err=True)
             ctx.exit(130)
         except Exception as exc:
             if _debug(ctx):
                 raise
-            click.echo(
-                f"ctg-exchange: error: internal error ({type(exc).__name__}); "
-                "rerun with --verbose to see the traceback",
-                err=True,
-            )
+            message = _("internal error ({kind}); rerun with --verbose to see the traceback")
+            click.echo(f"{error_prefix()} {message.format(kind=type(exc).__name__)}", err=True)
             ctx.exit(1)
 
 
@@ -107,11 +117,11 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
     from ..textsafe import visible_controls as inert  # an error may quote what was typed
 
     for line in exc.lines():
-        click.echo(f"ctg-exchange: error: {inert(line)}", err=True)
+        click.echo(f"{error_prefix()} {inert(line)}", err=True)
     for detail in exc.details:
         click.echo(f"  {inert(detail)}", err=True)
     if exc.hint:
-        click.echo(f"ctg-exchange: hint: {inert(exc.hint)}", err=True)
+        click.echo(f"{hint_prefix()} {inert(exc.hint)}", err=True)
     options = ctx.find_object(Options)
     if options is not None and options.json:
         from .common import emit_json

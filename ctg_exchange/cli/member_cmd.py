@@ -132,7 +132,7 @@ def revoke(member_id: str, reason: str) -> None:
 
     \b
     Example:
-      ctg-exchange --as v.admin member revoke v.agent --reason "left the service"
+      ctg-exchange --as v.admin member revoke v.agent --reason "A quitté le service"
     """
     from ..services.members import revoke_member
 

@@ -272,9 +272,11 @@ def check(from_file: Path | None, **values: Any) -> None:
     if blocking:
         if not opts.json:
             # one line, never wrapped, as every error (cli/app.py)
-            click.echo(
-                f"ctg-exchange: error: filing would be refused: {', '.join(blocking)}", err=True
-            )
+            from ..i18n import _
+            from .localise import error_prefix
+
+            refused = _("filing would be refused: {codes}").format(codes=", ".join(blocking))
+            click.echo(f"{error_prefix()} {refused}", err=True)
         click.get_current_context().exit(1)
 
 

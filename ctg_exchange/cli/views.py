@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..labels import label
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -38,8 +40,10 @@ _STATUS_STYLE = {
 
 
 def status_text(status: str) -> str:
+    """A request's status as a person reads it (its French label in French), coloured."""
     style = _STATUS_STYLE.get(status)
-    return f"[{style}]{status}[/]" if style else status
+    shown = label("status", status)
+    return f"[{style}]{shown}[/]" if style else shown
 
 
 def render_findings(console: Console, findings: Iterable[Finding], indent: str = "  ") -> None:
@@ -84,7 +88,7 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
             f"{c.retention_days} days"
             + (f", then {c.archive_days} days archived" if c.archive_days else ""),
         ),
-        ("frequency", c.frequency.value),
+        ("frequency", label("frequency", c.frequency.value)),
     ]
     rows += _declared(c)
     if c.recipients:
@@ -150,7 +154,7 @@ def render_request(
         render_findings(console, request.findings)
     if request.opinion is not None:
         o = request.opinion
-        console.print(f"[bold]DPO opinion[/] ({o.by}, {o.on}): {o.verdict.value}")
+        console.print(f"[bold]DPO opinion[/] ({o.by}, {o.on}): {label('verdict', o.verdict.value)}")
         console.print(f"  {shown(o.note)}")
         for rec in o.recommendations:
             console.print(f"  {rec.label}  {shown(rec.text)}")

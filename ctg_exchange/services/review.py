@@ -136,11 +136,11 @@ def _check_against_request(
     if (
         recommendation.kind is RecommendationKind.MAX_RETENTION_DAYS
         and recommendation.value is not None
-        and recommendation.value >= request.content.retention_days
+        and recommendation.value >= request.content.kept_days  # use and archiving together
     ):
         raise InvalidInput(
             f"{label} would keep the data {recommendation.value} days, not less than the "
-            f"{request.content.retention_days} days requested"
+            f"{request.content.kept_days} days requested"
         )
 
 

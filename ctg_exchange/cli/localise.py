@@ -1,0 +1,140 @@
+"""``--help`` in the user's language: command and option help translated where click shows it.
+
+Click reads help from docstrings and ``help=`` when a module is imported; the texts stay English
+in the source (the catalog's keys). Before each run, :func:`localise` walks the commands about
+to be used and sets each help to its translation in the language of the moment (the English
+kept aside), so one process can show both. A docstring is translated paragraph by paragraph
+(:func:`paragraphs`); a ``\\b`` block of example commands keeps its commands and translates only
+its heading. The few words click writes itself (``Usage:``, section headings, ``[required]``)
+go through :class:`LocalFormatter`. ``tools/catalog.py`` extracts the same paragraphs by the
+same functions, so every text shown has its entry.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Iterator
+
+import click
+
+from ..i18n import _, language
+
+_ORIGINAL = "_ctg_english"  # the English texts of a command, kept on it
+_EXAMPLE = re.compile(r"\A\x08\n([^\n]+:)\n((?:  .*(?:\n|\Z))+)\Z")
+
+
+def paragraphs(text: str) -> list[str]:
+    """A help text's paragraphs, as click separates them."""
+    return inspect.cleandoc(text).split("\n\n")
+
+
+def messages(text: str) -> Iterator[str]:
+    """The catalog entries of a help text: each paragraph, or an example block's heading."""
+    for paragraph in paragraphs(text):
+        example = _EXAMPLE.match(paragraph)
+        yield example.group(1) if example else paragraph
+
+
+def translated(text: str) -> str:
+    """``text`` in the current language, paragraph by paragraph."""
+    if language() == "en":
+        return inspect.cleandoc(text)
+    out = []
+    for paragraph in paragraphs(text):
+        example = _EXAMPLE.match(paragraph)
+        if example:
+            out.append(f"\b\n{_(example.group(1))}\n{example.group(2)}")
+        else:
+            out.append(_(paragraph))
+    return "\n\n".join(out)
+
+
+def command_texts(command: click.Command) -> Iterator[str]:
+    """Every catalog entry of one command's own help (not its subcommands')."""
+    for text in (command.help, command.short_help):
+        if text:
+            yield from messages(text)
+    for param in command.params:
+        help_text = getattr(param, "help", None)
+        if help_text:
+            yield from messages(help_text)
+
+
+def localise(command: click.Command) -> None:
+    """Set the help of ``command`` and of its subcommands to the current language."""
+    english = getattr(command, _ORIGINAL, None)
+    if english is None:
+        english = {
+            "help": command.help,
+            "short_help": command.short_help,
+            "params": [getattr(param, "help", None) for param in command.params],
+        }
+        setattr(command, _ORIGINAL, english)
+        command.context_class = LocalContext
+    for attribute in ("help", "short_help"):
+        text = english[attribute]
+        setattr(command, attribute, translated(text) if text else text)
+    for param, text in zip(command.params, english["params"], strict=True):
+        if text:
+            param.help = translated(text)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            localise(sub)
+
+
+def error_prefix() -> str:
+    """What begins every error line on stderr."""
+    return _("ctg-exchange: error:")
+
+
+def hint_prefix() -> str:
+    """What begins the line of advice after an error."""
+    return _("ctg-exchange: hint:")
+
+
+# what click itself writes in a help page, in French
+_CLICK_WORDS = {
+    "Usage:": "Utilisation :",
+    "Options": "Options",
+    "Commands": "Commandes",
+    "Positional arguments": "Arguments",
+    "Show this message and exit.": "Affiche cette aide et quitte.",
+    "Show the version and exit.": "Affiche la version et quitte.",
+}
+_EXTRAS = (
+    (re.compile(r"\bdefault: "), "par défaut : "),
+    (re.compile(r"\brequired\]"), "obligatoire]"),
+    (re.compile(r"\benv var: "), "variable d'environnement : "),
+)
+
+
+class LocalFormatter(click.HelpFormatter):
+    """Click's help formatter, writing click's own words in the current language."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        if prefix is None and language() == "fr":
+            prefix = f"{_CLICK_WORDS['Usage:']} "
+        super().write_usage(prog, args, prefix)
+
+    def write_heading(self, heading: str) -> None:
+        if language() != "fr":
+            super().write_heading(heading)
+            return
+        self.write(f"{'':>{self.current_indent}}{_CLICK_WORDS.get(heading, heading)} :\n")
+
+    def write_dl(self, rows: object, col_max: int = 30, col_spacing: int = 2) -> None:
+        if language() == "fr":
+            rows = [(term, _french_click(text)) for term, text in rows]  # type: ignore[attr-defined]
+        super().write_dl(rows, col_max, col_spacing)  # type: ignore[arg-type]
+
+
+def _french_click(text: str) -> str:
+    text = _CLICK_WORDS.get(text, text)
+    for pattern, french in _EXTRAS:
+        text = pattern.sub(french, text)
+    return text
+
+
+class LocalContext(click.Context):
+    formatter_class = LocalFormatter

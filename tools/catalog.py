@@ -1,0 +1,145 @@
+"""The French catalog: extract the messages, update ``fr.po``, compile the ``.mo`` shipped.
+
+    python tools/catalog.py            # rewrite messages.pot, fr.po (new: untranslated), the .mo
+    python tools/catalog.py --check    # exit 1 if one is stale or a message lacks French
+
+Messages come from two places: every ``_()``, ``ngettext()``, ``pgettext()`` and ``N_()`` call in
+``ctg_exchange`` (Babel's Python extractor), and the help of every command and option, read from
+the click command tree paragraph by paragraph as ``cli/localise.py`` translates it (and each
+group's summary, as the root ``--help`` shows it). Locations carry no line numbers, so moving
+code does not make the catalog stale. ``tests/test_i18n.py`` runs the check. Babel is needed
+here only (the test extras); at run time the standard library's ``gettext`` reads the ``.mo``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import io
+import sys
+from pathlib import Path
+
+import click
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "ctg_exchange"
+LOCALE = PACKAGE / "locale"
+POT = LOCALE / "messages.pot"
+PO = LOCALE / "fr" / "LC_MESSAGES" / "ctg_exchange.po"
+MO = LOCALE / "fr" / "LC_MESSAGES" / "ctg_exchange.mo"
+FIXED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # the files change only when messages do
+sys.path.insert(0, str(ROOT))
+
+from ctg_exchange.cli.app import COMMANDS, cli, summary  # noqa: E402
+from ctg_exchange.cli.localise import command_texts  # noqa: E402
+from ctg_exchange.domain import models  # noqa: E402
+from ctg_exchange.labels import KINDS  # noqa: E402
+
+
+def _new_catalog(locale: str | None = None) -> Catalog:
+    return Catalog(
+        locale=locale,
+        domain="ctg_exchange",
+        project="ctg-exchange",
+        version="",
+        copyright_holder="",
+        msgid_bugs_address="",
+        creation_date=FIXED,
+        revision_date=FIXED,
+        fuzzy=False,
+    )
+
+
+def _commands(command: click.Command, path: str) -> list[tuple[click.Command, str]]:
+    found = [(command, path)]
+    if isinstance(command, click.Group):
+        ctx = click.Context(command)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None
+            found += _commands(sub, f"{path} {name}".strip())
+    return found
+
+
+def template() -> Catalog:
+    """Every message of the tool, as ``messages.pot`` holds them."""
+    catalog = _new_catalog()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        where = path.relative_to(ROOT).as_posix()
+        for _line, message, comments, context in extract_from_file(
+            "python", path, keywords=DEFAULT_KEYWORDS
+        ):
+            catalog.add(message, locations=[(where, 0)], auto_comments=comments, context=context)
+    for command, _name in _commands(cli, ""):
+        source = inspect.getsourcefile(command.callback) if command.callback else None
+        where = Path(source).relative_to(ROOT).as_posix() if source else "ctg_exchange/cli"
+        for message in command_texts(command):
+            catalog.add(message, locations=[(where, 0)])
+    for module, attribute in COMMANDS.values():
+        where = f"ctg_exchange/cli/{module}.py"
+        catalog.add(summary(module, attribute), locations=[(where, 0)])
+    for kind, enum_name in KINDS.items():
+        for member in getattr(models, enum_name):
+            where = "ctg_exchange/domain/models.py"
+            catalog.add(member.value, locations=[(where, 0)], context=kind)
+    return catalog
+
+
+def _text(catalog: Catalog) -> bytes:
+    out = io.BytesIO()
+    write_po(out, catalog, width=100, sort_output=True, include_lineno=False, ignore_obsolete=True)
+    return out.getvalue()
+
+
+def _mo(catalog: Catalog) -> bytes:
+    out = io.BytesIO()
+    write_mo(out, catalog)
+    return out.getvalue()
+
+
+def build() -> tuple[bytes, bytes, bytes, list[str]]:
+    """The .pot, the updated .po and the .mo, and what lacks a French translation."""
+    pot = template()
+    if PO.exists():
+        with PO.open("rb") as handle:
+            french = read_po(handle, locale="fr", domain="ctg_exchange")
+    else:
+        french = _new_catalog("fr")
+    french.update(pot, no_fuzzy_matching=True)
+    french.creation_date = french.revision_date = FIXED
+    missing = [
+        str(message.id)
+        for message in french
+        if message.id and (not message.string or message.fuzzy)
+    ]
+    return _text(pot), _text(french), _mo(french), missing
+
+
+def main() -> int:
+    pot, po, mo, missing = build()
+    files = ((POT, pot), (PO, po), (MO, mo))
+    if "--check" in sys.argv[1:]:
+        stale = [path for path, data in files if not path.exists() or path.read_bytes() != data]
+        for path in stale:
+            print(
+                f"{path.relative_to(ROOT)} is stale: run python tools/catalog.py", file=sys.stderr
+            )
+        for message in missing:
+            print(f"no French translation: {message!r}", file=sys.stderr)
+        return 1 if stale or missing else 0
+    for path, data in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    if missing:
+        print(
+            f"{len(missing)} message(s) without French in {PO.relative_to(ROOT)}", file=sys.stderr
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
