@@ -395,3 +395,32 @@ def test_a_delivery_sooner_than_its_frequency_allows_from_afar(
     shown = at("ville", "request", "show", rid, as_="v.agent")
     assert shown["deliveries"][1]["justification"] == reasons
     assert ctg.json("audit", "verify")["ok"] is True
+
+
+@pytest.mark.slow
+def test_a_french_spreadsheets_file_goes_across_in_its_dialect_or_the_one_asked_for(
+    ctg: Ctg, parties: Parties, tmp_path: Path
+) -> None:
+    at = parties
+    rid = accepted_remotely(at)
+    french = "numero_allocataire;quotient_familial;mois_reference_qf\r\n9000001;512;février\r\n"
+    dataset = tmp_path / "qf.csv"
+    dataset.write_bytes(b"\xef\xbb\xbf" + french.encode())
+
+    sent = at("caf", "exchange", "send", rid, "--dataset", str(dataset), as_="c.agent")
+    at("ville", "exchange", "receive", f"{rid}-1", "--out", str(tmp_path / "in.csv"),
+       as_="v.agent")  # fmt: skip
+    at("caf", "exchange", "send", rid, "--dataset", str(dataset), "--early", "--justification",
+       "Second envoi (test)", as_="c.agent")  # fmt: skip
+    at("ville", "exchange", "receive", f"{rid}-2", "--out", str(tmp_path / "in2.csv"),
+       "--dialect", "csv", as_="v.agent")  # fmt: skip
+
+    assert sent["manifest"]["dialect"] == {
+        "delimiter": ";", "encoding": "utf-8", "bom": True, "line_ending": "crlf"
+    }  # fmt: skip
+    assert (tmp_path / "in.csv").read_bytes() == dataset.read_bytes()
+    assert (tmp_path / "in2.csv").read_text(encoding="utf-8") == (
+        "numero_allocataire,quotient_familial,mois_reference_qf\n9000001,512,février\n"
+    )
+    verified = ctg("audit", "verify")
+    assert verified.exit_code == 0, verified.output

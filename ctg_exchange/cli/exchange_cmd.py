@@ -33,6 +33,19 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         yield lambda n: bar.advance(task, n)
 
 
+# `exchange receive --dialect` (ctg_exchange/exchange/dialect.py NAMED: a test keeps them equal;
+# written here so that `--help` does not import the module)
+DIALECTS = ("csv", "excel", "excel-fr", "tsv")
+DIALECTS_HELP = (
+    "csv: ',' UTF-8 LF; tsv: tab UTF-8 LF; excel: ',' UTF-8 with BOM CRLF; "
+    "excel-fr: ';' UTF-8 with BOM CRLF"
+)
+
+
+def _dialect(dialect: Any) -> str:
+    return "',' UTF-8" if dialect is None else str(dialect.describe())
+
+
 # why these two commands write files only
 NO_STDOUT_PACKAGE = (
     "the delivery is recorded when its package is written whole, so the package must be a "
@@ -55,7 +68,8 @@ def exchange() -> None:
     "--dataset",
     required=True,
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
-    help="The CSV to send (its header names the columns).",
+    help="The CSV to send (its header names the columns): ',' ';' or tab separated, UTF-8 "
+    "(with or without BOM) or Windows-1252, LF or CRLF, as detected and named in the manifest.",
 )
 @click.option(
     "--out",
@@ -127,8 +141,9 @@ def send(
         click.echo(str(result.path))
     where = "" if result.path is not None else " (uploaded)"
     say(
-        f"[green]✓[/] Delivery {d.id}{where}: {d.rows} rows, {len(d.columns)} columns, "
-        f"encrypted to {result.manifest.recipient.party}; to be deleted by "
+        f"[green]✓[/] Delivery {d.id}{where}: {d.rows} rows, {len(d.columns)} columns "
+        f"({_dialect(result.manifest.dialect)}), encrypted to "
+        f"{result.manifest.recipient.party}; to be deleted by "
         f"{d.retention_deadline}" + ("; sent early, as justified" if d.early else "")
     )
 
@@ -141,8 +156,13 @@ def send(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Where to write the decrypted CSV (never overwritten).",
 )
+@click.option(
+    "--dialect",
+    type=click.Choice(sorted(DIALECTS)),
+    help="Write the CSV in this dialect instead of the sender's (" + DIALECTS_HELP + ").",
+)
 @common_options
-def receive(package: str, out: Path) -> None:
+def receive(package: str, out: Path, dialect: str | None) -> None:
     """Receive a package (the requesting party's staff): verify, then decrypt.
 
     The manifest's signature, the manifest against the workspace (request, delivery, this
@@ -151,22 +171,29 @@ def receive(package: str, out: Path) -> None:
     failure exits 3 and writes nothing. On a remote workspace, give the delivery
     (DX-2026-0001-1): its package is downloaded encrypted, then checked here.
 
+    The CSV is written as the sender's file was (delimiter, encoding, line ends: the
+    manifest names them), or converted to the --dialect asked for: excel-fr opens in a
+    French spreadsheet, csv suits scripts.
+
     \b
     Examples:
       ctg-exchange --as v.agent exchange receive DX-2026-0001-1.ctgx --out qf-mai.csv
-      ctg-exchange --as v.agent exchange receive DX-2026-0001-1 --out qf-mai.csv
+      ctg-exchange --as v.agent exchange receive DX-2026-0001-1 --out qf-mai.csv \\
+          --dialect excel-fr
     """
+    from ..exchange.dialect import NAMED
     from ..services.receive import receive as receive_package
     from ..services.receive import receive_delivery
 
     opts = options()
     refuse_dash(out, "--out", NO_STDOUT_DATASET)
+    wanted = None if dialect is None else NAMED[dialect]
     path = Path(package)
     if path.is_file():
         with progress_bar("Decrypting", path.stat().st_size) as advance:
-            reception = receive_package(opts.session(), path, out, advance)
+            reception = receive_package(opts.session(), path, out, advance, wanted)
     else:
-        reception = receive_delivery(opts.session(), package, out)
+        reception = receive_delivery(opts.session(), package, out, None, wanted)
     if opts.json:
         emit_json(reception.model_dump(mode="json"))
         return

@@ -7,6 +7,9 @@ comes before anything is written. Otherwise the file travels byte for byte and
 :class:`FastScanner` counts rows and checks field counts on raw blocks as they stream past
 (C-speed ``bytes.count``); a quoted field sends it back to a full csv parse.
 
+Every reader takes the file's :class:`~.dialect.Dialect` (delimiter, encoding), detected
+before; rewritten rows are written in that same dialect, so the manifest's stays true.
+
 Error messages name columns and row numbers, never a value.
 """
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidInput
+from .dialect import UTF8_BOM, Dialect
 
 FLUSH_ROWS = 10_000
 
@@ -53,16 +57,25 @@ class QuotedCsv(Exception):
     """The raw scan met a quote: the rows need the csv module to be counted."""
 
 
-def _open_text(path: Path) -> io.TextIOWrapper:
-    return open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115
+def _open_text(path: Path, dialect: Dialect) -> io.TextIOWrapper:
+    return open(path, encoding=dialect.codec, newline="")  # noqa: SIM115
 
 
-def read_header(path: Path) -> list[str]:
+def _not_encoded(path: Path, dialect: Dialect, row: int | None = None) -> InvalidInput:
+    encoding = "UTF-8" if dialect.encoding == "utf-8" else "Windows-1252"
+    where = "" if row is None else f" after row {row}"
+    return InvalidInput(
+        f"{path} is not {encoding} text{where}: the encoding is mixed",
+        hint="save the whole file again from the spreadsheet in one encoding",
+    )
+
+
+def read_header(path: Path, dialect: Dialect) -> list[str]:
     try:
-        with _open_text(path) as handle:
-            header = next(csv.reader(handle), None)
+        with _open_text(path, dialect) as handle:
+            header = next(csv.reader(handle, delimiter=dialect.delimiter), None)
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text") from None
+        raise _not_encoded(path, dialect) from None
     except csv.Error:
         raise InvalidInput(f"{path}: the header line is not valid CSV") from None
     except OSError as exc:
@@ -138,8 +151,9 @@ class FastScanner:
     properly.
     """
 
-    def __init__(self, columns: int, lines: LineCounter) -> None:
+    def __init__(self, columns: int, lines: LineCounter, delimiter: str = ",") -> None:
         self._commas = columns - 1
+        self._delimiter = delimiter.encode("ascii")
         self._lines = lines
         self._first = True
         self._unterminated = False  # the data so far ends without a line feed
@@ -157,9 +171,10 @@ class FastScanner:
 
     def _check(self, head: bytes) -> None:
         for number, line in enumerate(head.split(b"\n")[:-1]):
-            if line.rstrip(b"\r").count(b",") != self._commas:
+            if line.rstrip(b"\r").count(self._delimiter) != self._commas:
                 raise InvalidInput(
-                    f"row {number} does not have {self._commas + 1} fields like the header"
+                    f"row {number} does not have {self._commas + 1} fields like the header "
+                    f"(delimiter {_named(self._delimiter.decode())})"
                 )
 
     def finish(self) -> int:
@@ -167,22 +182,37 @@ class FastScanner:
         return max(self._lines.result() + self._unterminated - 1, 0)
 
 
-def count_rows(path: Path, columns: int) -> int:
-    """Data rows, by the csv module (quoted fields may hold commas and line breaks)."""
-    rows = 0
+def _named(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else repr(delimiter)
+
+
+def _fields_differ(number: int, got: int, columns: int, dialect: Dialect) -> InvalidInput:
+    return InvalidInput(
+        f"row {number} has {got} fields, the header {columns} "
+        f"(delimiter {_named(dialect.delimiter)})"
+    )
+
+
+def _rows(path: Path, dialect: Dialect, columns: int | None) -> Iterator[tuple[int, list[str]]]:
+    """The data rows with their numbers (from 1), each with ``columns`` fields if given."""
+    number = 0
     try:
-        with _open_text(path) as handle:
-            reader = csv.reader(handle)
+        with _open_text(path, dialect) as handle:
+            reader = csv.reader(handle, delimiter=dialect.delimiter)
             next(reader, None)
             for number, row in enumerate(reader, start=1):
-                if len(row) != columns:
-                    raise InvalidInput(f"row {number} has {len(row)} fields, the header {columns}")
-                rows = number
+                if columns is not None and len(row) != columns:
+                    raise _fields_differ(number, len(row), columns, dialect)
+                yield number, row
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path} is not UTF-8 text") from None
+        raise _not_encoded(path, dialect, number) from None
     except csv.Error as exc:
-        raise InvalidInput(f"{path}: invalid CSV ({exc})") from None
-    return rows
+        raise InvalidInput(f"{path}: invalid CSV after row {number} ({exc})") from None
+
+
+def count_rows(path: Path, columns: int, dialect: Dialect) -> int:
+    """Data rows, by the csv module (quoted fields may hold delimiters and line breaks)."""
+    return sum(1 for _ in _rows(path, dialect, columns))
 
 
 @dataclass
@@ -202,7 +232,7 @@ def _count(value: str, column: str, row: int) -> int | None:
         raise InvalidInput(f"row {row}, count column {column}: not a whole number") from None
 
 
-def check_cells(path: Path, header: list[str], rules: DatasetRules) -> CellReport:
+def check_cells(path: Path, header: list[str], rules: DatasetRules, dialect: Dialect) -> CellReport:
     """Read every count cell: small cells, rounding, and cells equal to their group's total."""
     report = CellReport()
     counts = [i for i, name in enumerate(header) if name in rules.count_columns]
@@ -214,24 +244,20 @@ def check_cells(path: Path, header: list[str], rules: DatasetRules) -> CellRepor
     group_index = (
         [header.index(c) for c in aggregates.group_by if c in header] if aggregates else []
     )
-    with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        next(reader, None)
-        for row_number, row in enumerate(reader, start=1):
-            for index in counts:
-                value = _count(row[index], header[index], row_number)
-                if value is None:
-                    continue
-                if 0 < value < threshold:
-                    report.small.add((row_number, index))
-                if aggregates is not None:
-                    if value % aggregates.round_to:
-                        report.problems.append(
-                            f"row {row_number}, {header[index]}: not rounded to "
-                            f"{aggregates.round_to}"
-                        )
-                    key = tuple(row[i] for i in group_index) + (header[index],)
-                    groups.setdefault(key, []).append((row_number, index, value))
+    for row_number, row in _rows(path, dialect, None):
+        for index in counts:
+            value = _count(row[index], header[index], row_number)
+            if value is None:
+                continue
+            if 0 < value < threshold:
+                report.small.add((row_number, index))
+            if aggregates is not None:
+                if value % aggregates.round_to:
+                    report.problems.append(
+                        f"row {row_number}, {header[index]}: not rounded to {aggregates.round_to}"
+                    )
+                key = tuple(row[i] for i in group_index) + (header[index],)
+                groups.setdefault(key, []).append((row_number, index, value))
     if aggregates is not None:
         for cells in groups.values():
             total = sum(value for _, _, value in cells)
@@ -285,14 +311,17 @@ def rewrite(
     key: bytes | None,
     small: set[tuple[int, int]],
     counter: Rewritten,
+    dialect: Dialect,
 ) -> Iterator[bytes]:
-    """The dataset with pseudonymised columns and blanked small cells, as CSV blocks."""
+    """The dataset with pseudonymised columns and blanked small cells, as CSV blocks in the
+    file's own dialect."""
     hashed = [i for i, name in enumerate(header) if name in rules.pseudonymise]
     if hashed and key is None:
         raise ValueError("pseudonymising needs the request's key")
     pseudonym = Pseudonymiser(key or b"")
+    codec = "cp1252" if dialect.encoding == "windows-1252" else "utf-8"
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, delimiter=dialect.delimiter, lineterminator=dialect.terminator)
     writer.writerow(header)
     batch: list[list[str]] = []
     columns = len(header)
@@ -300,26 +329,23 @@ def rewrite(
     for row_number, index in small:
         blank.setdefault(row_number, []).append(index)
     row_number = 0
-    with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        next(reader, None)
-        for row_number, row in enumerate(reader, start=1):
-            if len(row) != columns:
-                raise InvalidInput(f"row {row_number} has {len(row)} fields, the header {columns}")
-            for index in hashed:
-                if row[index]:
-                    row[index] = pseudonym(row[index])
-            if blank and row_number in blank:
-                for index in blank[row_number]:
-                    row[index] = ""
-            batch.append(row)
-            if len(batch) == FLUSH_ROWS:  # writerows on a batch: cheaper than row by row
-                writer.writerows(batch)
-                batch.clear()
-                counter.rows = row_number
-                yield buffer.getvalue().encode("utf-8")
-                buffer.seek(0)
-                buffer.truncate()
+    if dialect.bom:
+        yield UTF8_BOM
+    for row_number, row in _rows(path, dialect, columns):
+        for index in hashed:
+            if row[index]:
+                row[index] = pseudonym(row[index])
+        if blank and row_number in blank:
+            for index in blank[row_number]:
+                row[index] = ""
+        batch.append(row)
+        if len(batch) == FLUSH_ROWS:  # writerows on a batch: cheaper than row by row
+            writer.writerows(batch)
+            batch.clear()
+            counter.rows = row_number
+            yield buffer.getvalue().encode(codec)
+            buffer.seek(0)
+            buffer.truncate()
     writer.writerows(batch)
     counter.rows = row_number
-    yield buffer.getvalue().encode("utf-8")
+    yield buffer.getvalue().encode(codec)

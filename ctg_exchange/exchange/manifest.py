@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, ValidationError
 from ..audit.canonical import canonical_json
 from ..domain.types import Frozen, MemberId, Ref
 from ..errors import IntegrityError
+from .dialect import Dialect
 
 FORMAT = "ctg-exchange/package@v1"
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -60,6 +61,7 @@ class Manifest(Frozen):
     payload: PayloadInfo
     columns: tuple[str, ...] = Field(min_length=1)
     rows: int = Field(ge=0)
+    dialect: Dialect | None = None  # none: a package made before dialects (',' UTF-8)
     conditions_applied: tuple[AppliedCondition, ...] = ()
     retention_deadline: date
     convention: ConventionRef
@@ -69,7 +71,10 @@ class Manifest(Frozen):
         return f"{self.request}-{self.delivery}"
 
     def to_bytes(self) -> bytes:
-        return canonical_json(self.model_dump(mode="json"))
+        value = self.model_dump(mode="json")
+        if value["dialect"] is None:  # the form of packages made before dialects were named
+            del value["dialect"]
+        return canonical_json(value)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Manifest:

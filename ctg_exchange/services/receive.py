@@ -1,22 +1,24 @@
-"""Receiving a package (DESIGN §8; docs/spec/package.md §4).
+"""Receiving a package (DESIGN §8; docs/spec/package.md §4, §6).
 
 The manifest's signature, the manifest against the workspace and the payload hash are all
 checked before anything is decrypted; the plaintext appears at its path only when the last
-chunk has authenticated, together with the reception's signed event.
+chunk has authenticated, together with the reception's signed event. It is written in the
+sender's dialect, or converted to the one the receiver asks for.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..audit.canonical import text_digest
-from ..crypto.age import AgeError
+from ..crypto.age import AgeError, Identity
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_MANIFEST, verify
 from ..domain.actions import Action
@@ -26,11 +28,13 @@ from ..domain.rules import authorise
 from ..domain.step_payloads import Receive
 from ..errors import InvalidInput, SignatureInvalid, cut
 from ..exchange.container import MANIFEST, SIGNATURE, PackageReader
+from ..exchange.container import Member as PackageMember
+from ..exchange.dialect import LEGACY, Dialect, NotAsNamed, convert
 from ..exchange.manifest import (
     Manifest,
     PackageError,
 )
-from ..exchange.pipeline import hash_region, unseal
+from ..exchange.pipeline import hash_region, unseal, write_all
 from ..fsutil import NewFile
 from ..store.base import Tx
 from .party_keys import identities_future
@@ -118,9 +122,44 @@ def _check_manifest(
     return actor, request
 
 
+def _decrypt(
+    handle: BinaryIO,
+    region: PackageMember,
+    identities: Sequence[Identity],
+    out: BinaryIO,
+    scratch_dir: Path,
+    progress: Callable[[int], None] | None,
+    manifest: Manifest,
+    wanted: Dialect | None,
+) -> None:
+    """Decrypt the payload into ``out``: as sent, or through an unnamed scratch file (in the
+    output's directory, never linked) and converted to ``wanted``, row block by row block."""
+    sent = manifest.dialect or LEGACY
+    if wanted is None or wanted == sent:
+        unseal(handle, region.offset, region.size, identities, out, progress)
+        return
+    import tempfile
+
+    with tempfile.TemporaryFile(dir=scratch_dir) as scratch:  # O_TMPFILE: never named
+        unseal(handle, region.offset, region.size, identities, scratch, progress)
+        scratch.seek(0)
+        try:
+            for block in convert(scratch, sent, wanted, manifest.columns):
+                write_all(out, block)
+        except (UnicodeDecodeError, csv.Error, NotAsNamed):
+            raise PackageError(
+                f"the payload is not CSV in the dialect its manifest names ({sent.describe()})"
+            ) from None
+
+
 def receive(
-    session: Session, package: Path, out: Path, progress: Callable[[int], None] | None = None
+    session: Session,
+    package: Path,
+    out: Path,
+    progress: Callable[[int], None] | None = None,
+    dialect: Dialect | None = None,
 ) -> Reception:
+    """Receive ``package`` into ``out``, in the sender's dialect or in ``dialect``."""
     try:
         handle = open(package, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -159,7 +198,9 @@ def receive(
             if hash_region(handle, region.offset, region.size) != manifest.payload.sha256:
                 raise PackageError("the payload's hash differs from the signed manifest: tampered")
             try:
-                unseal(handle, region.offset, region.size, identities, plain.file, progress)
+                _decrypt(
+                    handle, region, identities, plain.file, out.parent, progress, manifest, dialect
+                )
             except AgeError as exc:
                 raise PackageError(f"the payload does not decrypt: {exc}") from None
             if _identity(handle) != seen:  # the hash and the decryption read the file apart
@@ -258,7 +299,11 @@ def record_reception(
 
 
 def receive_delivery(
-    session: Session, delivery_id: str, out: Path, progress: Callable[[int], None] | None = None
+    session: Session,
+    delivery_id: str,
+    out: Path,
+    progress: Callable[[int], None] | None = None,
+    dialect: Dialect | None = None,
 ) -> Reception:
     """Download a delivery's package from a hosted workspace, then :func:`receive` it."""
     if not isinstance(session, RemoteTarget):
@@ -272,7 +317,7 @@ def receive_delivery(
     with open(package, "xb") as handle:
         session.download_package(request_id, int(number), handle)
     try:
-        return receive(session, package, out, progress)
+        return receive(session, package, out, progress, dialect)
     finally:
         package.unlink(missing_ok=True)
 

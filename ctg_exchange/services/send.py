@@ -45,6 +45,7 @@ from ..exchange.dataset import (
     read_header,
     rewrite,
 )
+from ..exchange.dialect import SAVE_HINT, Dialect, sniff, undelimited
 from ..exchange.kept import Package
 from ..exchange.manifest import (
     AppliedCondition,
@@ -229,11 +230,12 @@ def send(
     with here.workspace.store.transaction() as tx:
         plan = _plan(here, tx, request_id, suppress_small_cells, reasons, log_rules)
     rules, request = plan.rules, plan.request
-    header = read_header(dataset)
-    check_header(header, rules.approved, request.id)
+    dialect = sniff(dataset)
+    header = read_header(dataset, dialect)
+    _check_header(header, rules.approved, request.id)
     small: set[tuple[int, int]] = set()
     if rules.inspects_cells:
-        report = check_cells(dataset, header, rules)
+        report = check_cells(dataset, header, rules, dialect)
         if report.problems:
             blank = rules.min_count and not rules.suppress_small_cells
             raise InvalidInput(
@@ -257,12 +259,14 @@ def send(
         recipients = [Recipient.parse(r) for r in plan.recipients]
         if rules.pseudonymise or small:
             counter = Rewritten()
-            rewritten = _rewrite_blocks(dataset, header, rules, key, small, counter, progress)
+            rewritten = _rewrite_blocks(
+                dataset, header, rules, key, small, counter, progress, dialect
+            )
             sealed = seal(rewritten, payload, recipients)
             rows = counter.rows
         else:
             lines = LineCounter(dataset)
-            scanner = FastScanner(len(header), lines)
+            scanner = FastScanner(len(header), lines, dialect.delimiter)
             try:
                 with open(dataset, "rb", buffering=0) as source:
                     ring, blocks = _raw_blocks(source, progress)
@@ -270,7 +274,7 @@ def send(
                         sealed = seal(blocks, payload, recipients, ring.release, scanner.feed)
                         rows = scanner.finish()
                     except QuotedCsv:  # quoted fields: count with the csv module, send as is
-                        rows = count_rows(dataset, len(header))
+                        rows = count_rows(dataset, len(header), dialect)
                         package.discard()
                         package = NewFile(target)
                         writer = PackageWriter(package.file)
@@ -294,6 +298,7 @@ def send(
             payload=PayloadInfo(sha256=sealed.sha256, size=sealed.size),
             columns=tuple(_output_columns(header)),
             rows=rows,
+            dialect=dialect,
             conditions_applied=applied,
             retention_deadline=plan.deadline,
             convention=ConventionRef(id=plan.policy_id, policy_version=plan.policy_version),
@@ -323,6 +328,17 @@ def send(
     return SendResult(delivery=delivery, path=target, manifest=manifest)
 
 
+def _check_header(header: list[str], approved: tuple[str, ...], request_id: str) -> None:
+    """:func:`check_header`, saying so when the refusal looks like a dialect problem."""
+    if undelimited(header) and header[0] not in approved:
+        raise InvalidInput(
+            f"the dataset's header reads as one column, not approved for {request_id}: "
+            "its delimiter is none of ',' ';' or tab",
+            hint=SAVE_HINT,
+        )
+    check_header(header, approved, request_id)
+
+
 def _output_columns(header: list[str]) -> list[str]:
     return [name.lstrip("\ufeff") for name in header]
 
@@ -335,8 +351,9 @@ def _rewrite_blocks(
     small: set[tuple[int, int]],
     counter: Rewritten,
     progress: Progress | None,
+    dialect: Dialect,
 ) -> Iterator[bytes]:
-    for block in rewrite(dataset, header, rules, key, small, counter):
+    for block in rewrite(dataset, header, rules, key, small, counter, dialect):
         if progress is not None:
             progress(len(block))
         yield block
