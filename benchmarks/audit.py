@@ -69,8 +69,9 @@ TEMPLATE = (
             "Familles fictives (banc d'essai)",
             "--legal-basis",
             "art6_1_e",
-            "--legal-text",
-            "Texte fictif",
+            "--legal-ref",
+            "loi_98_657_art147",
+            "--combines-with-own-files",
             "--retention-days",
             "365",
             "--frequency",
@@ -149,11 +150,15 @@ class Grower:
         from ctg_exchange.services.workspace import Workspace
 
         self.workspace = Workspace.open(Path(env["CTG_WORKSPACE"]))
+        os.environ["CTG_TODAY"] = env["CTG_TODAY"]  # the events' dates: the bench's own day
         self.clock = Clock.from_env()
         keys = KeyDir(Path(env["CTG_KEY_DIR"]))
         with self.workspace.store.transaction() as tx:
             events = list(tx.events(subject="DX-2025-0001"))
             self.template_doc = next(iter(tx.replay_rows("request")))[5]
+            template = tx.get_request("DX-2025-0001")
+            assert template is not None
+            self.content = template.content  # each grown request files the same content
             self.steps = {s.seq: s for s in tx.steps("DX-2025-0001")}
             self.members = {m.id: m for m in tx.list_members()}
         self.template = [(e.event, self.steps[e.seq]) for e in events]
@@ -162,6 +167,9 @@ class Grower:
             m: keys.open_signer(m, PASSPHRASE) for m in {e.actor for e, _ in self.template}
         }
         self.number = 1
+        from ctg_exchange.services.requests import content_digest
+
+        self.digest = content_digest(self.content)
 
     def grow_to(self, size: int, batch: int = 5000) -> float:
         from ctg_exchange.domain.actions import Action
@@ -192,6 +200,7 @@ class Grower:
                         "'v.agent', ?, ?)",
                         (rid, now, doc),
                     )
+                    tx.keep_content(rid, self.digest, self.content)
                     for event, step in self.template:
                         raw = json.loads(json.dumps(event.payload).replace("DX-2025-0001", rid))
                         payload = parse_payload(Action(event.action), raw)

@@ -165,8 +165,8 @@ FILING = (
     "--purpose-kind", "pricing",
     "--category", "numero_allocataire", "--category", "quotient_familial",
     "--subjects", "Familles fictives inscrites en EAJE (mesure)",
-    "--legal-basis", "art6_1_e", "--legal-text", "Texte de référence fictif pour la mesure",
-    "--retention-days", "365", "--frequency", "monthly",
+    "--legal-basis", "art6_1_e", "--legal-ref", "loi_98_657_art147",
+    "--retention-days", "365", "--frequency", "monthly", "--combines-with-own-files",
 )  # fmt: skip
 
 

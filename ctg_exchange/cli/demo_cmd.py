@@ -48,6 +48,7 @@ def demo(directory: Path | None) -> None:
         "CTG_WORKSPACE": str(result.root),
         "CTG_KEY_DIR": str(result.key_dir),
         "CTG_PASSPHRASE": DEMO_PASSPHRASE,
+        "CTG_IDENTITY_PASSPHRASE": DEMO_PASSPHRASE,  # the parties' decryption identities
     }
     explore = [
         "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()),
@@ -60,6 +61,7 @@ def demo(directory: Path | None) -> None:
         "ctg-exchange audit checkpoints",
         f"ctg-exchange audit prove --request {result.request_id}",
         "ctg-exchange member list",
+        "ctg-exchange exchange list",
         f"ctg-exchange --as v.dpo dpo annotate {result.request_id} --note 'Registre mis à jour'",
     ]
     if opts.json:
