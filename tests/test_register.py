@@ -354,7 +354,7 @@ def test_csv_follows_the_cnil_model(registered: Ctg, tmp_path: Path) -> None:
     by_ref = {row[1]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
     assert by_ref["VS-EAJE"]["Données sensibles ?"] == "Oui"
     assert (
-        "avis favourable"
+        "avis favorable du "
         in by_ref["VS-DX-2025-0001"]["Réf. échange CTG art. 7 / avis DPO / décision"]
     )
 

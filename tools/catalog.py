@@ -14,6 +14,7 @@ here only (the test extras); at run time the standard library's ``gettext`` read
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import inspect
 import io
 import sys
@@ -36,7 +37,6 @@ sys.path.insert(0, str(ROOT))
 
 from ctg_exchange.cli.app import COMMANDS, cli, summary  # noqa: E402
 from ctg_exchange.cli.localise import command_texts  # noqa: E402
-from ctg_exchange.domain import models  # noqa: E402
 from ctg_exchange.labels import KINDS  # noqa: E402
 
 
@@ -82,9 +82,9 @@ def template() -> Catalog:
     for module, attribute in COMMANDS.values():
         where = f"ctg_exchange/cli/{module}.py"
         catalog.add(summary(module, attribute), locations=[(where, 0)])
-    for kind, enum_name in KINDS.items():
-        for member in getattr(models, enum_name):
-            where = "ctg_exchange/domain/models.py"
+    for kind, (module, enum_name) in KINDS.items():
+        where = module.replace(".", "/") + ".py"
+        for member in getattr(importlib.import_module(module), enum_name):
             catalog.add(member.value, locations=[(where, 0)], context=kind)
     return catalog
 

@@ -6,6 +6,7 @@ import click
 
 from ..domain.models import Verdict
 from . import complete
+from .choices import Coded
 from .common import common_options, emit_json, options, say, table
 from .texts import text_option
 from .views import finish, request_json
@@ -56,7 +57,7 @@ def inbox() -> None:
 
 @dpo.command()
 @click.argument("request_id", metavar="ID", shell_complete=complete.requests)
-@click.option("--verdict", required=True, type=click.Choice([v.value for v in Verdict]))
+@click.option("--verdict", required=True, type=Coded("verdict", [v.value for v in Verdict]))
 @text_option("--note", required=True, help="The opinion's reasoning.")
 @text_option(
     "--recommend",

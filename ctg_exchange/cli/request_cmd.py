@@ -10,6 +10,7 @@ import click
 
 from ..domain.models import AutomatedDecision, Frequency, RequestContent, Status
 from . import complete
+from .choices import Coded
 from .common import common_options, emit_json, options, say, stdout, table
 from .texts import text_option
 
@@ -76,7 +77,7 @@ def content_options(func: F) -> F:
             help="Intermediate archiving after active use, if the recipient keeps records "
             "(billing, accounting) longer; default 0.",
         ),
-        click.option("--frequency", type=click.Choice([f.value for f in Frequency])),
+        click.option("--frequency", type=Coded("frequency", [f.value for f in Frequency])),
         click.option("--recipients", metavar="TEXT", help="Who receives it at the requester."),
         click.option(
             "--volume", type=click.IntRange(min=0), metavar="N", help="Estimated number of persons."
@@ -385,7 +386,7 @@ def withdraw(request_id: str, reason: str) -> None:
 
 
 @request.command(name="list")
-@click.option("--status", type=click.Choice([s.value for s in Status]), help="Only this status.")
+@click.option("--status", type=Coded("status", [s.value for s in Status]), help="Only this status.")
 @common_options
 def list_(status: str | None) -> None:
     """List requests, oldest first.

@@ -6,6 +6,7 @@ import click
 
 from ..domain.models import ReviewOutcome
 from . import complete
+from .choices import Coded
 from .common import common_options, emit_json, options, say, table
 from .texts import text_option
 from .views import finish, request_json
@@ -21,7 +22,7 @@ def review() -> None:
 @click.option(
     "--outcome",
     required=True,
-    type=click.Choice([o.value for o in ReviewOutcome]),
+    type=Coded("review", [o.value for o in ReviewOutcome]),
     help="continue the exchange, or close it (nothing is sent after).",
 )
 @text_option("--note", required=True, help="What the review found.")

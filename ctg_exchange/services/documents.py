@@ -6,6 +6,7 @@ from typing import Any
 
 from ..domain.exchange import Delivery, Reception
 from ..domain.models import ExchangeRequest, RequestContent, Step
+from ..labels import french
 from ..textsafe import for_markdown as md
 
 Deliveries = list[tuple[Delivery, Reception | None]]
@@ -101,7 +102,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
     lines = [
         f"# Demande {request.id}",
         "",
-        f"- Statut : {request.status.value}",
+        f"- Statut : {french('status', request.status)}",
         f"- Demandeur → détenteur : {request.from_party} → {c.to}",
         f"- Champ d'intervention : {c.field} ; nature de la finalité : {c.purpose_kind}",
         f"- Finalité : {md(c.purpose)}",
@@ -112,23 +113,32 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         + f" — {md('; '.join([*c.legal_refs, *filter(None, [c.legal_text])]) or 'aucun texte')}",
         f"- Durée de conservation demandée : {c.retention_days} jours"
         + (f", puis {c.archive_days} jours d'archivage intermédiaire" if c.archive_days else "")
-        + f" ; fréquence : {c.frequency.value}",
+        + f" ; fréquence : {french('frequency', c.frequency)}",
         *_declarations(c),
         f"- Déposée le {request.filed_on} par {request.filed_by} (politique v"
-        f"{request.policy_version}) ; AIPD requise : {'oui' if request.dpia_required else 'non'}",
+        f"{request.policy_version}) ; {french('triage', request.triage)} ; "
+        f"AIPD requise : {'oui' if request.dpia_required else 'non'}",
     ]
     if request.findings:
         lines += ["", "## Pré-examen", ""]
-        lines += [f"- {f.code} ({f.severity.value}) : {md(f.message)}" for f in request.findings]
+        lines += [
+            f"- {f.code} ({french('severity', f.severity)}) : {md(f.message)}"
+            for f in request.findings
+        ]
     if request.opinion:
         o = request.opinion
-        lines += ["", f"## Avis du DPO ({o.by}, {o.on}) : {o.verdict.value}", "", md(o.note)]
+        lines += [
+            "",
+            f"## Avis du DPO ({o.by}, {o.on}) : {french('verdict', o.verdict)}",
+            "",
+            md(o.note),
+        ]
         lines += [f"- {r.label} : {md(r.text)}" for r in o.recommendations]
     if request.decision:
         d = request.decision
         lines += [
             "",
-            f"## Décision ({d.by}, {d.on}) : {d.outcome.value}"
+            f"## Décision ({d.by}, {d.on}) : demande {french('status', d.outcome)}"
             + (" — contre l'avis du DPO" if d.against_opinion else ""),
             "",
         ]
@@ -160,7 +170,10 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         lines += ["", f"## Suspendue ({held.by}, {held.on})", "", md(held.reason)]
     if request.reviews:
         lines += ["", "## Revues annuelles", ""]
-        lines += [f"- {r.on} ({r.by}) : {r.outcome.value} — {md(r.note)}" for r in request.reviews]
+        lines += [
+            f"- {r.on} ({r.by}) : {french('review', r.outcome)} — {md(r.note)}"
+            for r in request.reviews
+        ]
     if deliveries:
         lines += ["", "## Transmissions", ""]
         lines += [
@@ -176,7 +189,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         ]
     lines += ["", "## Historique", ""]
     for step in steps:
-        moved = f" → {step.to_status.value}" if step.to_status else ""
+        moved = f" → {french('status', step.to_status)}" if step.to_status else ""
         lines.append(
             f"- #{step.seq} {step.at[:16].replace('T', ' ')} UTC, {step.actor} "
             f"({step.role}) : {step.action}{moved}" + (f" — {md(step.text)}" if step.text else "")

@@ -30,6 +30,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import STAGING_LOCK, StagingDir, sweep_staging, write_atomic
+from ..labels import french
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
 from .audit_export import offline_verifier, write_export
@@ -46,13 +47,14 @@ BUNDLE_STAGING = ".ctg-bundle-"
 def _exchange_summary(request: ExchangeRequest) -> str:
     parts = []
     if request.opinion:
-        parts.append(f"avis {request.opinion.verdict.value} du {request.opinion.on}")
+        parts.append(f"{french('verdict', request.opinion.verdict)} du {request.opinion.on}")
     if request.decision:
+        outcome = french("status", request.decision.outcome)
         parts.append(
-            f"décision {request.decision.outcome.value} du {request.decision.on}"
+            f"décision du {request.decision.on} : demande {outcome}"
             + (" contre l'avis du DPO" if request.decision.against_opinion else "")
         )
-    return "; ".join(parts) or request.status.value
+    return "; ".join(parts) or french("status", request.status)
 
 
 def register_view(

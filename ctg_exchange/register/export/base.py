@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
+from ...labels import french
 from ...policy.model import Party
 from ..model import (
     DATA_GROUP_LABELS,
@@ -155,7 +156,7 @@ def sections(fiche: Fiche, view: RegisterView) -> list[tuple[str, Sequence[tuple
         )
     sensitive = (
         SEP.join(
-            f"{s.kind.value} : {s.description} (conservation : {s.retention or '—'})"
+            f"{french('sensitive', s.kind)} : {s.description} (conservation : {s.retention or '—'})"
             for s in e.sensitive
         )
         or "Non"
@@ -297,7 +298,7 @@ def row(fiche: Fiche, view: RegisterView) -> list[str]:
             SEP.join(d.retention or "" for d in items),
         ]
     values += [
-        SEP.join(f"{s.kind.value} : {s.description}" for s in e.sensitive),
+        SEP.join(f"{french('sensitive', s.kind)} : {s.description}" for s in e.sensitive),
         SEP.join(s.retention or "" for s in e.sensitive),
         SEP.join(e.subjects),
     ]
