@@ -242,11 +242,71 @@ def test_a_manifest_naming_another_dialect_than_the_files_is_refused_on_conversi
     )
     monkeypatch.setattr(
         "ctg_exchange.services.send.FastScanner",
-        lambda columns, lines, delimiter: FastScanner(columns, lines, ","),
+        lambda columns, lines, *dialect: FastScanner(columns, lines, ","),
     )
     package = sent(ctg, rid, dataset)["package"]
     ctg.refused(
         *receive(package, tmp_path / "in.csv"), "--dialect", "csv", as_="v.agent", code=3,
-        contains="the payload is not CSV in the dialect its manifest names (';', UTF-8, LF)",
+        contains="the payload is not the CSV its signed manifest names: row 0 does not have 2 "
+        "fields like the header (delimiter ';')",
+    )  # fmt: skip
+    assert not (tmp_path / "in.csv").exists()
+
+
+def _big(tmp_path: Path, tail: bytes) -> Path:
+    """A QF file past the first MiB, ending with ``tail``."""
+    rows = b"".join(b"%d,%d,2026-01\n" % (9000000 + i, 400 + i % 900) for i in range(70_000))
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"numero_allocataire,quotient_familial,mois_reference_qf\n" + rows + tail)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (b"9999999,500,2026-01,nom=FICTIF;revenu=32000\n", "fields like the header"),
+        (b"9999998,500\n", "fields like the header"),
+        (b"9999997,500,2026-01\r\n", "does not end its line as the header does"),
+        (b"9999996,5\xe9,2026-01\n", "not in the file's encoding"),
+    ],
+)
+def test_every_row_is_checked_however_far_into_the_file(
+    ready: Ctg, tmp_path: Path, tail: bytes, message: str
+) -> None:
+    """A row with a field more (hidden data), fewer, another line ending or another encoding,
+    past the first MiB, is refused as surely as in the first lines (red team, issue 16)."""
+    ctg = ready
+    rid = accepted(ctg)
+    ctg.refused(
+        "exchange", "send", rid, "--dataset", str(_big(tmp_path, tail)), "--out",
+        str(tmp_path / "p.ctgx"), as_="c.agent", contains=message,
+    )  # fmt: skip
+
+
+def test_a_payload_with_columns_its_manifest_does_not_name_is_refused_as_sent(
+    ready: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified sender signs three columns and sends five: the receiver refuses it, in the
+    sender's own dialect too (not only when converting), and writes nothing."""
+    ctg = ready
+    rid = accepted(ctg)
+    dataset = tmp_path / "qf.csv"
+    dataset.write_text(
+        "numero_allocataire,quotient_familial,mois_reference_qf,revenu,handicap\n"
+        "9000001,512,2026-01,32000,oui\n"
+    )
+    monkeypatch.setattr("ctg_exchange.services.send.check_header", lambda *a: None)
+    monkeypatch.setattr(
+        "ctg_exchange.services.send._output_columns",
+        lambda header: ["numero_allocataire", "quotient_familial", "mois_reference_qf"],
+    )
+    monkeypatch.setattr(
+        "ctg_exchange.services.send.FastScanner",
+        lambda columns, lines, *dialect: FastScanner(5, lines, ","),
+    )
+    package = sent(ctg, rid, dataset)["package"]
+    ctg.refused(
+        *receive(package, tmp_path / "in.csv"), as_="v.agent", code=3,
+        contains="the payload is not the CSV its signed manifest names",
     )  # fmt: skip
     assert not (tmp_path / "in.csv").exists()

@@ -29,6 +29,7 @@ screen`, :class:`~ctg_exchange.policy.convention.ConventionState`), so they cann
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -79,6 +80,7 @@ ARCHIVES_APPROVAL_REQUIRED = "ARCHIVES_APPROVAL_REQUIRED"
 CONDITIONS_NOT_APPLIED = "CONDITIONS_NOT_APPLIED"
 COLUMNS_NOT_APPROVED = "COLUMNS_NOT_APPROVED"
 MAX_DAYS = RecommendationKind.MAX_RETENTION_DAYS
+EMPTY_TEXT_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class Law(Protocol):
@@ -194,7 +196,9 @@ class LawCheck:
         previous = self.last_sent.get(payload.request)
         if self.rules < 3 and frequency is not Frequency.ONCE:
             previous = None
-        early, justified = payload.early is True, payload.text_sha256 is not None
+        # a justification is a text: the digest of nothing typed justifies nothing
+        justified = payload.text_sha256 not in (None, EMPTY_TEXT_SHA256)
+        early = payload.early is True
         if justified and not early:
             raise refused(
                 EARLY_FLAG,

@@ -29,6 +29,7 @@ from ..domain.step_payloads import Receive
 from ..errors import InvalidInput, SignatureInvalid, cut
 from ..exchange.container import MANIFEST, SIGNATURE, PackageReader
 from ..exchange.container import Member as PackageMember
+from ..exchange.dataset import check_payload
 from ..exchange.dialect import LEGACY, Dialect, NotAsNamed, convert
 from ..exchange.manifest import (
     Manifest,
@@ -134,15 +135,25 @@ def _decrypt(
 ) -> None:
     """Decrypt the payload into ``out``: as sent, or through an unnamed scratch file (in the
     output's directory, never linked) and converted to ``wanted``, row block by row block."""
-    sent = manifest.dialect or LEGACY
-    if wanted is None or wanted == sent:
-        unseal(handle, region.offset, region.size, identities, out, progress)
-        return
+    import shutil
     import tempfile
 
+    sent = manifest.dialect or LEGACY
+    # decrypted into an unnamed scratch file first: what is released is the CSV the signed
+    # manifest names, every row of it (a modified sender could sign three columns and send five)
     with tempfile.TemporaryFile(dir=scratch_dir) as scratch:  # O_TMPFILE: never named
         unseal(handle, region.offset, region.size, identities, scratch, progress)
         scratch.seek(0)
+        try:
+            check_payload(scratch, sent, manifest.columns, manifest.rows)
+        except InvalidInput as exc:
+            raise PackageError(
+                f"the payload is not the CSV its signed manifest names: {exc.message}"
+            ) from None
+        scratch.seek(0)
+        if wanted is None or wanted == sent:
+            shutil.copyfileobj(scratch, out, 1 << 20)
+            return
         try:
             for block in convert(scratch, sent, wanted, manifest.columns):
                 write_all(out, block)

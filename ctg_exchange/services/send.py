@@ -266,7 +266,9 @@ def send(
             rows = counter.rows
         else:
             lines = LineCounter(dataset)
-            scanner = FastScanner(len(header), lines, dialect.delimiter)
+            scanner = FastScanner(
+                len(header), lines, dialect.delimiter, dialect.line_ending, dialect.encoding
+            )
             try:
                 with open(dataset, "rb", buffering=0) as source:
                     ring, blocks = _raw_blocks(source, progress)
