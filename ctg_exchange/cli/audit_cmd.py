@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..i18n import _
 from . import complete
 from .checkpoint_cmd import checkpoint, checkpoint_json, checkpoint_line, checkpoints, cosign
 from .common import (
@@ -298,8 +299,13 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
             }
         )
         return
-    what = "the whole log" if summary.complete else "with inclusion proofs"
-    say(f"[green]✓[/] {summary.events} events exported to {where} ({what})")
+    what = _("the whole log") if summary.complete else _("with inclusion proofs")
+    say(
+        "[green]✓[/] "
+        + _("{count} events exported to {where} ({what})").format(
+            count=summary.events, where=where, what=what
+        )
+    )
     if summary.checkpoint is not None:
         say(checkpoint_line(summary.checkpoint))
     file = "FILE" if is_dash(out) else str(summary.path)

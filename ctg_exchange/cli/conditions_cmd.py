@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from . import complete
 from .common import common_options, options
 from .texts import text_option
@@ -52,4 +53,9 @@ def accept(
 
     session = options().session()
     updated = accept_conditions(session, request_id, dpia_ref, information, l311_mention)
-    finish(updated, f"conditions of {updated.id} accepted ({len(updated.conditions)})")
+    finish(
+        updated,
+        _("conditions of {id} accepted ({count})").format(
+            id=updated.id, count=len(updated.conditions)
+        ),
+    )

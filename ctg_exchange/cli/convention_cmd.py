@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..i18n import _
 from .common import common_options, emit_json, options, say
 from .convention_views import emitted, proposed, render, state_json, view_json, what
 from .texts import text_option
@@ -140,8 +141,12 @@ def withdraw(seq: int, reason: str) -> None:
     if emitted(outcome):
         return
     change = outcome.change
-    verb = "declined" if outcome.declined else "withdrawn"
-    say(f"[green]✓[/] #{change.seq} ({what(change)}) {verb}: it never takes effect")
+    done = (
+        _("#{seq} ({what}) declined: it never takes effect")
+        if outcome.declined
+        else _("#{seq} ({what}) withdrawn: it never takes effect")
+    )
+    say("[green]✓[/] " + done.format(seq=change.seq, what=what(change)))
 
 
 @convention.command()
@@ -235,8 +240,9 @@ def terminate(case: str, notice: datetime | None, effective: datetime, reason: s
         emit_json({**state_json(state, options().session().clock.today()), "lapsed": lapsed})
         return
     say(
-        f"[green]✓[/] convention terminated with effect from {_date(effective)}"
-        + (f"; lapsed: {', '.join(lapsed)}" if lapsed else "")
+        "[green]✓[/] "
+        + _("convention terminated with effect from {date}").format(date=_date(effective))
+        + (_("; lapsed: {ids}").format(ids=", ".join(lapsed)) if lapsed else "")
     )
 
 
@@ -255,4 +261,4 @@ def lapse() -> None:
     if options().json:
         emit_json({"lapsed": lapsed})
     else:
-        say(f"[green]✓[/] lapsed: {', '.join(lapsed)}")
+        say("[green]✓[/] " + _("lapsed: {ids}").format(ids=", ".join(lapsed)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from . import complete
 from .common import common_options, options
 from .texts import text_option
@@ -50,10 +51,12 @@ def approve(
     conditions = len(updated.conditions)
     finish(
         updated,
-        f"{updated.id} approved"
+        _("{id} approved").format(id=updated.id)
         + (
-            f" with {conditions} condition(s); {updated.from_party}'s controller "
-            "accepts them next (`conditions accept`)"
+            _(
+                " with {count} condition(s); {party}'s controller accepts them next "
+                "(`conditions accept`)"
+            ).format(count=conditions, party=updated.from_party)
             if conditions
             else ""
         ),
@@ -74,4 +77,4 @@ def reject(request_id: str, reason: str) -> None:
     from ..services.review import reject as reject_request
 
     updated = reject_request(options().session(), request_id, reason)
-    finish(updated, f"{updated.id} rejected")
+    finish(updated, _("{id} rejected").format(id=updated.id))

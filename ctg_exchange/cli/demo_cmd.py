@@ -30,6 +30,7 @@ def demo(directory: Path | None) -> None:
       ctg-exchange demo
       ctg-exchange demo --dir ./ctg-demo
     """
+    from ..i18n import _
     from ..services.demo import DEMO_PASSPHRASE, run_demo
 
     opts = options()
@@ -42,7 +43,7 @@ def demo(directory: Path | None) -> None:
             say(line)
 
     if not opts.json:
-        say(f"[bold]ctg-exchange demo[/] in {root}")
+        say(_("[bold]ctg-exchange demo[/] in {folder}").format(folder=root))
     result = run_demo(root, report)
     env = {
         "CTG_WORKSPACE": str(result.root),
@@ -76,6 +77,6 @@ def demo(directory: Path | None) -> None:
             }
         )
         return
-    say("\nExplore the workspace it left:")
+    say("\n" + _("Explore the workspace it left:"))
     for line in explore:
         click.echo(f"  {line}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from ..domain.models import Verdict
+from ..i18n import _
+from ..labels import label
 from . import complete
 from .choices import Coded
 from .common import common_options, emit_json, options, say, table
@@ -39,20 +41,32 @@ def inbox() -> None:
         )
         return
     # due: the day it was submitted + the policy's opinion deadline
-    out = table("Awaiting your opinion", "id", "due", "from", "DPIA", "findings", wrap="findings")
+    out = table(
+        _("Awaiting your opinion"),
+        _("id"),
+        _("due"),
+        _("from"),
+        _("DPIA"),
+        _("findings"),
+        wrap=_("findings"),
+    )
     for item in items:
-        due = f"[red]{item.due} overdue[/]" if item.overdue else item.due.isoformat()
+        due = (
+            _("[red]{date} overdue[/]").format(date=item.due)
+            if item.overdue
+            else item.due.isoformat()
+        )
         r = item.request
         out.add_row(
             r.id,
             due,
             r.from_party,
-            "yes" if r.dpia_required else "",
+            _("yes") if r.dpia_required else "",
             ", ".join(f.code for f in r.findings),
         )
     out.print()
     if not items:
-        say("Nothing awaits your opinion.")
+        say(_("Nothing awaits your opinion."))
 
 
 @dpo.command()
@@ -83,8 +97,8 @@ def opinion(request_id: str, verdict: str, note: str, recommend: tuple[str, ...]
     count = len(updated.opinion.recommendations) if updated.opinion else 0
     finish(
         updated,
-        f"opinion on {updated.id}: {verdict}"
-        + (f" with {count} recommendation(s)" if count else ""),
+        _("opinion on {id}: {verdict}").format(id=updated.id, verdict=label("verdict", verdict))
+        + (_(" with {count} recommendation(s)").format(count=count) if count else ""),
     )
 
 
@@ -102,7 +116,7 @@ def annotate(request_id: str, note: str) -> None:
     from ..services.review import annotate as annotate_request
 
     updated = annotate_request(options().session(), request_id, note)
-    finish(updated, f"annotation recorded on {updated.id}")
+    finish(updated, _("annotation recorded on {id}").format(id=updated.id))
 
 
 @dpo.command()
@@ -123,4 +137,4 @@ def advise(request_id: str, note: str) -> None:
     from ..services.review import advise as advise_on
 
     updated = advise_on(options().session(), request_id, note)
-    finish(updated, f"advice recorded on {updated.id}")
+    finish(updated, _("advice recorded on {id}").format(id=updated.id))

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from ..i18n import _
+from ..labels import label
 from . import complete
 from .common import common_options, emit_json, options, refuse_dash, say, table
 from .texts import text_option
@@ -139,12 +141,22 @@ def send(
         return
     if result.path is not None:
         click.echo(str(result.path))
-    where = "" if result.path is not None else " (uploaded)"
+    where = "" if result.path is not None else _(" (uploaded)")
     say(
-        f"[green]✓[/] Delivery {d.id}{where}: {d.rows} rows, {len(d.columns)} columns "
-        f"({_dialect(result.manifest.dialect)}), encrypted to "
-        f"{result.manifest.recipient.party}; to be deleted by "
-        f"{d.retention_deadline}" + ("; sent early, as justified" if d.early else "")
+        "[green]✓[/] "
+        + _(
+            "Delivery {id}{where}: {rows} rows, {columns} columns ({dialect}), encrypted to "
+            "{party}; to be deleted by {deadline}"
+        ).format(
+            id=d.id,
+            where=where,
+            rows=d.rows,
+            columns=len(d.columns),
+            dialect=_dialect(result.manifest.dialect),
+            party=result.manifest.recipient.party,
+            deadline=d.retention_deadline,
+        )
+        + (_("; sent early, as justified") if d.early else "")
     )
 
 
@@ -198,8 +210,10 @@ def receive(package: str, out: Path, dialect: str | None) -> None:
         emit_json(reception.model_dump(mode="json"))
         return
     say(
-        f"[green]✓[/] Received {reception.id} into {reception.path}; delete it by "
-        f"{reception.retention_deadline} (`retention list`)"
+        "[green]✓[/] "
+        + _("Received {id} into {path}; delete it by {deadline} (`retention list`)").format(
+            id=reception.id, path=reception.path, deadline=reception.retention_deadline
+        )
     )
 
 
@@ -222,7 +236,7 @@ def suspend(request_id: str, reason: str) -> None:
     from .views import finish
 
     updated = suspend_exchange(options().session(), request_id, reason)
-    finish(updated, f"{updated.id} suspended: nothing is sent until it is resumed")
+    finish(updated, _("{id} suspended: nothing is sent until it is resumed").format(id=updated.id))
 
 
 @exchange.command()
@@ -241,7 +255,12 @@ def resume(request_id: str, note: str) -> None:
     from .views import finish
 
     updated = resume_exchange(options().session(), request_id, note)
-    finish(updated, f"{updated.id} resumed: {updated.status.value}")
+    finish(
+        updated,
+        _("{id} resumed: {status}").format(
+            id=updated.id, status=label("status", updated.status.value)
+        ),
+    )
 
 
 def _delivery_json(d: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..i18n import _
 from .common import common_options, emit_json, options, say
 
 
@@ -95,7 +96,7 @@ def init(
     if opts.json:
         emit_json(result)
         return
-    say(f"[green]✓[/] Workspace created in {workspace.root}")
+    say("[green]✓[/] " + _("Workspace created in {folder}").format(folder=workspace.root))
     click.echo(f"workspace  {workspace.id}")
     click.echo(f"policy     {loaded.policy.id} v1 (sha256 {loaded.sha256})")
     click.echo(f"admin      {admin_id} ({admin_party}), key in {opts.keys().path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from . import complete
 from .common import common_options, emit_json, options, say, table
 
@@ -83,7 +84,10 @@ def _member_key(member_id: str) -> None:
             }
         )
         return
-    say(f"[green]✓[/] Key pair written to {key_dir.private_path(member_id)} (+ .pub)")
+    say(
+        "[green]✓[/] "
+        + _("Key pair written to {path} (+ .pub)").format(path=key_dir.private_path(member_id))
+    )
     click.echo(f"{public.openssh} {member_id}")
     say(f"Fingerprint: {public.fingerprint}")
 
@@ -100,8 +104,11 @@ def _party_key(party: str, replaces: str | None) -> None:
         return
     click.echo(added.recipient)
     say(
-        f"[green]✓[/] {party}'s decryption identity written to {path} and its recipient "
-        "registered" + (f"; {replaces} retired" if replaces else "")
+        "[green]✓[/] "
+        + _("{party}'s decryption identity written to {path} and its recipient registered").format(
+            party=party, path=path
+        )
+        + (_("; {key} retired").format(key=replaces) if replaces else "")
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..domain.models import Role
+from ..i18n import _
 from . import complete
 from .common import (
     common_options,
@@ -92,8 +93,13 @@ def add(
         emit_json(member_json(added))
         return
     say(
-        f"[green]✓[/] {added.id} added to {added.party} as {', '.join(added.roles)} "
-        f"(key {added.fingerprint})"
+        "[green]✓[/] "
+        + _("{id} added to {party} as {roles} (key {fingerprint})").format(
+            id=added.id,
+            party=added.party,
+            roles=", ".join(added.roles),
+            fingerprint=added.fingerprint,
+        )
     )
 
 
@@ -141,7 +147,7 @@ def revoke(member_id: str, reason: str) -> None:
     if opts.json:
         emit_json(member_json(revoked))
         return
-    say(f"[green]✓[/] {revoked.id} revoked")
+    say("[green]✓[/] " + _("{id} revoked").format(id=revoked.id))
 
 
 @member.command(name="allowed-signers")
@@ -167,7 +173,7 @@ def allowed_signers(out: Path | None) -> None:
     text = build(opts.reading_workspace())
     if out is not None and not is_dash(out):
         write_output(out, text.encode())
-        say(f"[green]✓[/] allowed signers written to {out}")
+        say("[green]✓[/] " + _("allowed signers written to {path}").format(path=out))
     elif opts.json:
         emit_json({"allowed_signers": text})
     else:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..i18n import _
 from . import complete
 from .common import (
     common_options,
@@ -171,7 +172,12 @@ def _save(path: Path, reason: str, new: bool) -> None:
     if opts.json:
         emit_json(_version_json(version))
         return
-    say(f"[green]✓[/] {version.entry.ref} version {version.version} recorded")
+    say(
+        "[green]✓[/] "
+        + _("{ref} version {version} recorded").format(
+            ref=version.entry.ref, version=version.version
+        )
+    )
 
 
 @register.command()
@@ -253,7 +259,7 @@ def check(controller: str | None) -> None:
         for finding in found:
             click.echo(str(finding))
         if not found:
-            say("[green]✓[/] the register is complete")
+            say("[green]✓[/] " + _("the register is complete"))
     if found:
         click.get_current_context().exit(1)
 
@@ -329,7 +335,12 @@ def export(
                 }
             )
             return
-        say(f"[green]✓[/] audit bundle written to {made.path} ({made.files} files, signed)")
+        say(
+            "[green]✓[/] "
+            + _("audit bundle written to {path} ({count} files, signed)").format(
+                path=made.path, count=made.files
+            )
+        )
         say(f"audit log: {made.verified}")
         return
     if fmt is None or out is None:
@@ -345,10 +356,20 @@ def export(
         view = through_stdout(
             f"registre.{fmt}", lambda path: export_register(session, controller, fmt, path)
         )
-        say(f"[green]✓[/] {len(view.fiches)} fiche(s) of {view.controller.id} exported to stdout")
+        say(
+            "[green]✓[/] "
+            + _("{count} fiche(s) of {controller} exported to stdout").format(
+                count=len(view.fiches), controller=view.controller.id
+            )
+        )
         return
     view = export_register(session, controller, fmt, out)
     if opts.json:
         emit_json({"out": str(out), "format": fmt, "fiches": len(view.fiches)})
         return
-    say(f"[green]✓[/] {len(view.fiches)} fiche(s) of {view.controller.id} exported to {out}")
+    say(
+        "[green]✓[/] "
+        + _("{count} fiche(s) of {controller} exported to {path}").format(
+            count=len(view.fiches), controller=view.controller.id, path=out
+        )
+    )

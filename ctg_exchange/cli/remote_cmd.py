@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..i18n import _
 from .common import common_options, emit_json, options, say
 
 
@@ -52,8 +53,10 @@ def add(url: str, fingerprint: str | None, ca_file: Path | None, rehearsal: bool
     else:
         from .console import shown
 
-        where = f"{shown(str(config.root))} is the workspace {shown(config.workspace_id)}"
-        say(f"[green]✓[/] {where} at {shown(config.url)}")
+        where = _("{folder} is the workspace {id} at {url}").format(
+            folder=shown(str(config.root)), id=shown(config.workspace_id), url=shown(config.url)
+        )
+        say(f"[green]✓[/] {where}")
 
 
 @remote.command()
@@ -79,6 +82,12 @@ def status() -> None:
         said = {k: shown(str(answer.get(k, ""))) for k in ("workspace", "member", "party")}
         roles = shown("/".join(str(r) for r in answer.get("roles", [])))
         say(
-            f"[green]✓[/] {shown(config.url)}: workspace {said['workspace']}, you are "
-            f"{said['member']} ({roles} of {said['party']})"
+            "[green]✓[/] "
+            + _("{url}: workspace {id}, you are {member} ({roles} of {party})").format(
+                url=shown(config.url),
+                id=said["workspace"],
+                member=said["member"],
+                roles=roles,
+                party=said["party"],
+            )
         )

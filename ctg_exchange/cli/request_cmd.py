@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..domain.models import AutomatedDecision, Frequency, RequestContent, Status
+from ..i18n import _
+from ..labels import label
 from . import complete
 from .choices import Coded
 from .common import common_options, emit_json, options, say, stdout, table
@@ -326,10 +328,18 @@ def new(from_file: Path | None, **values: Any) -> None:
     click.echo(filed.id)
     warnings = ", ".join(f.code for f in filed.findings)
     say(
-        f"[green]✓[/] Filed {filed.id}: {filed.from_party} → {filed.to_party}, status filed"
-        + (f", {filed.triage.value}" if filed.triage != "personal" else "")
-        + (f"; warnings: {warnings}" if warnings else "")
-        + f". Next: {filed.to_party}'s controller studies it (`study accept`)."
+        "[green]✓[/] "
+        + _("Filed {id}: {source} → {holder}, status {status}").format(
+            id=filed.id,
+            source=filed.from_party,
+            holder=filed.to_party,
+            status=label("status", filed.status.value),
+        )
+        + (f", {label('triage', filed.triage.value)}" if filed.triage != "personal" else "")
+        + (_("; warnings: {codes}").format(codes=warnings) if warnings else "")
+        + _(". Next: {party}'s controller studies it (`study accept`).").format(
+            party=filed.to_party
+        )
     )
 
 
@@ -360,7 +370,12 @@ def amend(request_id: str, from_file: Path | None, **values: Any) -> None:
     if opts.json:
         emit_json(request_json(amended))
         return
-    say(f"[green]✓[/] {amended.id} amended, status {amended.status.value}")
+    say(
+        "[green]✓[/] "
+        + _("{id} amended, status {status}").format(
+            id=amended.id, status=label("status", amended.status.value)
+        )
+    )
 
 
 @request.command()
@@ -382,7 +397,7 @@ def withdraw(request_id: str, reason: str) -> None:
     if opts.json:
         emit_json(request_json(withdrawn))
         return
-    say(f"[green]✓[/] {withdrawn.id} withdrawn")
+    say("[green]✓[/] " + _("{id} withdrawn").format(id=withdrawn.id))
 
 
 @request.command(name="list")
@@ -403,7 +418,15 @@ def list_(status: str | None) -> None:
     if opts.json:
         emit_json([request_json(r) for r in requests])
         return
-    out = table("Requests", "id", "filed", "status", "to", "categories", wrap="categories")
+    out = table(
+        _("Requests"),
+        _("id"),
+        _("filed"),
+        _("status"),
+        _("to"),
+        _("categories"),
+        wrap=_("categories"),
+    )
     for r in requests:
         out.add_row(
             r.id,
@@ -414,7 +437,11 @@ def list_(status: str | None) -> None:
         )
     out.print()
     if not requests:
-        say("No requests" + (f" with status {status}." if status else " yet."))
+        say(
+            _("No requests with status {status}.").format(status=label("status", status))
+            if status
+            else _("No requests yet.")
+        )
 
 
 @request.command()
@@ -441,4 +468,4 @@ def show(request_id: str) -> None:
     console = stdout()
     render_request(console, view.request, view.steps, view.deliveries, display_zone(workspace))
     if workspace.simulated:
-        console.print("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)")
+        console.print(_("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)"))

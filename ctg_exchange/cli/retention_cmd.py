@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from . import complete
 from .common import common_options, emit_json, options, say, table
 from .texts import text_option
@@ -127,4 +128,4 @@ def attest(delivery_id: str, note: str, archives_approval: str | None) -> None:
     if opts.json:
         emit_json(destruction.model_dump(mode="json"))
         return
-    say(f"[green]✓[/] deletion of {delivery_id} attested")
+    say("[green]✓[/] " + _("deletion of {id} attested").format(id=delivery_id))

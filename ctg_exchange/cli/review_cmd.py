@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from ..domain.models import ReviewOutcome
+from ..i18n import _
+from ..labels import label
 from . import complete
 from .choices import Coded
 from .common import common_options, emit_json, options, say, table
@@ -42,7 +44,12 @@ def record(request_id: str, outcome: str, note: str) -> None:
     from ..services.conditions import record_review
 
     updated = record_review(options().session(), request_id, ReviewOutcome(outcome), note)
-    finish(updated, f"review of {updated.id} recorded: {updated.status.value}")
+    finish(
+        updated,
+        _("review of {id} recorded: {status}").format(
+            id=updated.id, status=label("status", updated.status.value)
+        ),
+    )
 
 
 @review.command()

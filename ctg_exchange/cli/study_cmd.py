@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from . import complete
 from .common import common_options, options
 from .texts import text_option
@@ -29,7 +30,7 @@ def accept(request_id: str, note: str) -> None:
     from ..services.review import study_accept
 
     updated = study_accept(options().session(), request_id, note)
-    finish(updated, f"{updated.id} under study")
+    finish(updated, _("{id} under study").format(id=updated.id))
 
 
 @study.command(name="return")
@@ -47,7 +48,7 @@ def return_(request_id: str, reason: str) -> None:
     from ..services.review import study_return
 
     updated = study_return(options().session(), request_id, reason)
-    finish(updated, f"{updated.id} returned to {updated.from_party}")
+    finish(updated, _("{id} returned to {party}").format(id=updated.id, party=updated.from_party))
 
 
 @study.command()
@@ -64,4 +65,6 @@ def submit(request_id: str, note: str | None) -> None:
     from ..services.review import study_submit
 
     updated = study_submit(options().session(), request_id, note)
-    finish(updated, f"{updated.id} submitted to {updated.to_party}'s DPO")
+    finish(
+        updated, _("{id} submitted to {party}'s DPO").format(id=updated.id, party=updated.to_party)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import _, ngettext
 from ..labels import label
 
 if TYPE_CHECKING:
@@ -55,11 +56,12 @@ def render_findings(console: Console, findings: Iterable[Finding], indent: str =
 
     for finding in findings:
         style = "red" if finding.severity == "blocking" else "yellow"
-        console.print(
-            f"{indent}[{style}]{finding.code}[/] ({finding.severity}) {shown(finding.message)}"
-        )
+        severity = label("severity", finding.severity.value)
+        console.print(f"{indent}[{style}]{finding.code}[/] ({severity}) {shown(finding.message)}")
         if finding.channel:
-            console.print(f"{indent}  channel: {shown(finding.channel)}")
+            console.print(
+                f"{indent}  " + _("channel: {where}").format(where=shown(finding.channel))
+            )
 
 
 def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
@@ -69,43 +71,50 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
     basis = c.legal_basis or "—"
     if c.art9_condition:
         basis += f" + {c.art9_condition}"
+    retention = ngettext("{count} day", "{count} days", c.retention_days).format(
+        count=c.retention_days
+    )
+    if c.archive_days:
+        retention += ngettext(
+            ", then {count} day archived", ", then {count} days archived", c.archive_days
+        ).format(count=c.archive_days)
     rows = [
-        ("status", status_text(request.status.value)),
-        ("from → to", f"{request.from_party} → {c.to} (holder)"),
+        (_("status"), status_text(request.status.value)),
         (
-            "triage",
-            request.triage.value
+            _("from → to"),
+            _("{source} → {holder} (holder)").format(source=request.from_party, holder=c.to),
+        ),
+        (
+            _("triage"),
+            label("triage", request.triage.value)
             + (
-                " — anonymous aggregates: no DPO opinion (Article 7 governs personal data)"
+                _(" — anonymous aggregates: no DPO opinion (Article 7 governs personal data)")
                 if request.triage == "non_personal"
                 else ""
             ),
         ),
-        ("field", c.field),
-        ("purpose", shown(c.purpose)),
-        ("purpose kind", c.purpose_kind),
-        ("categories", ", ".join(c.categories)),
-        ("subjects", shown(c.subjects)),
-        ("legal basis", f"{basis} — {shown(_legal(c) or 'no legal text')}"),
-        (
-            "retention",
-            f"{c.retention_days} days"
-            + (f", then {c.archive_days} days archived" if c.archive_days else ""),
-        ),
-        ("frequency", label("frequency", c.frequency.value)),
+        (_("field"), c.field),
+        (_("purpose"), shown(c.purpose)),
+        (_("purpose kind"), c.purpose_kind),
+        (_("categories"), ", ".join(c.categories)),
+        (_("subjects"), shown(c.subjects)),
+        (_("legal basis"), f"{basis} — {shown(_legal(c) or _('no legal text'))}"),
+        (_("retention"), retention),
+        (_("frequency"), label("frequency", c.frequency.value)),
     ]
     rows += _declared(c)
     if c.recipients:
-        rows.append(("recipients", shown(c.recipients)))
+        rows.append((_("recipients"), shown(c.recipients)))
     if c.volume is not None:
-        rows.append(("volume", str(c.volume)))
+        rows.append((_("volume"), str(c.volume)))
     if c.transfer_outside_eu:
-        rows.append(("transfer", "[red]outside the EU[/]"))
+        rows.append((_("transfer"), _("[red]outside the EU[/]")))
     if request.dpia_required:
-        rows.append(("DPIA", "[yellow]required[/] (GDPR art. 35)"))
-    rows.append(
-        ("filed", f"{request.filed_on} by {request.filed_by} (policy v{request.policy_version})")
+        rows.append((_("DPIA"), _("[yellow]required[/] (GDPR art. 35)")))
+    filed = _("{date} by {member} (policy v{version})").format(
+        date=request.filed_on, member=request.filed_by, version=request.policy_version
     )
+    rows.append((_("filed"), filed))
     return rows
 
 
@@ -119,30 +128,30 @@ def _declared(c: RequestContent) -> list[tuple[str, str]]:
 
     rows = []
     if c.aggregates_of:
-        rows.append(("counts of", ", ".join(c.aggregates_of)))
+        rows.append((_("counts of"), ", ".join(c.aggregates_of)))
     if c.automated_decision != "none":
-        rows.append(("decisions", c.automated_decision.value))
+        rows.append((_("decisions"), c.automated_decision.value))
     flags = [
-        label
-        for label, on in (
-            ("profiling", c.profiling),
-            ("decides access", c.decides_access),
-            ("new technology", c.new_technology),
-            ("combined with own files", c.combines_with_own_files),
+        flag
+        for flag, on in (
+            (_("profiling"), c.profiling),
+            (_("decides access"), c.decides_access),
+            (_("new technology"), c.new_technology),
+            (_("combined with own files"), c.combines_with_own_files),
         )
         if on
     ]
     if flags:
-        rows.append(("declared", ", ".join(flags)))
+        rows.append((_("declared"), ", ".join(flags)))
     rows += [
-        ("processor", f"{shown(p.name)} — {shown(p.contract or 'no contract')}")
+        (_("processor"), f"{shown(p.name)} — {shown(p.contract or _('no contract'))}")
         for p in c.processors
     ]
-    rows += [("passed on to", shown(recipient)) for recipient in c.onward_recipients]
+    rows += [(_("passed on to"), shown(recipient)) for recipient in c.onward_recipients]
     if c.necessity:
-        rows.append(("necessity", shown(c.necessity)))
+        rows.append((_("necessity"), shown(c.necessity)))
     if c.right_to_object:
-        rows.append(("right to object", shown(c.right_to_object)))
+        rows.append((_("right to object"), shown(c.right_to_object)))
     return rows
 
 
@@ -159,73 +168,124 @@ def render_request(
     _render_facts(console, request)
 
     if request.findings:
-        console.print("[bold]Pre-screening[/]")
+        console.print(_("[bold]Pre-screening[/]"))
         render_findings(console, request.findings)
     if request.opinion is not None:
         o = request.opinion
-        console.print(f"[bold]DPO opinion[/] ({o.by}, {o.on}): {label('verdict', o.verdict.value)}")
+        console.print(
+            _("[bold]DPO opinion[/] ({member}, {date}): {verdict}").format(
+                member=o.by, date=o.on, verdict=label("verdict", o.verdict.value)
+            )
+        )
         console.print(f"  {shown(o.note)}")
         for rec in o.recommendations:
             console.print(f"  {rec.label}  {shown(rec.text)}")
     if request.decision is not None:
         d = request.decision
-        line = f"[bold]Decision[/] ({d.by}, {d.on}): {status_text(d.outcome.value)}"
+        line = _("[bold]Decision[/] ({member}, {date}): {outcome}").format(
+            member=d.by, date=d.on, outcome=status_text(d.outcome.value)
+        )
         if d.against_opinion:
-            line += " [red]against the DPO's opinion[/]"
+            line += " " + _("[red]against the DPO's opinion[/]")
         console.print(line)
         if d.text:
             console.print(f"  {shown(d.text)}")
         for answer in d.answers:
-            verb = "adopted" if answer.adopted else f"set aside: {shown(answer.reason or '')}"
+            verb = (
+                _("adopted")
+                if answer.adopted
+                else _("set aside: {reason}").format(reason=shown(answer.reason or ""))
+            )
             console.print(f"  R{answer.number} {verb}")
     if request.conditions:
-        console.print("[bold]Conditions of the exchange[/]")
+        console.print(_("[bold]Conditions of the exchange[/]"))
         for condition in request.conditions:
             console.print(f"  {condition.label}  {shown(condition.text)}")
     if request.acceptance is not None:
         a = request.acceptance
-        console.print(f"[bold]Conditions accepted[/] by {a.by} on {a.on}")
+        console.print(
+            _("[bold]Conditions accepted[/] by {member} on {date}").format(member=a.by, date=a.on)
+        )
         if a.information:
-            console.print(f"  persons informed (GDPR art. 14): {shown(a.information)}")
+            console.print(
+                "  "
+                + _("persons informed (GDPR art. 14): {text}").format(text=shown(a.information))
+            )
         if a.l311_mention:
             console.print(
-                f"  algorithmic decision mention (CRPA L311-3-1): {shown(a.l311_mention)}"
+                "  "
+                + _("algorithmic decision mention (CRPA L311-3-1): {text}").format(
+                    text=shown(a.l311_mention)
+                )
             )
     if request.suspension is not None:
         held = request.suspension
         console.print(
-            f"[bold red]Suspended[/] by {held.by} on {held.on} (was {held.from_status.value}): "
-            f"{shown(held.reason)}"
+            _("[bold red]Suspended[/] by {member} on {date} (was {status}): {reason}").format(
+                member=held.by,
+                date=held.on,
+                status=label("status", held.from_status.value),
+                reason=shown(held.reason),
+            )
         )
     for r in request.reviews:
         console.print(
-            f"[bold]Yearly review[/] ({r.by}, {r.on}): {r.outcome.value} — {shown(r.note)}"
+            _("[bold]Yearly review[/] ({member}, {date}): {outcome} — {note}").format(
+                member=r.by, date=r.on, outcome=label("review", r.outcome.value), note=shown(r.note)
+            )
         )
     if deliveries:
-        console.print("[bold]Deliveries[/]")
+        console.print(_("[bold]Deliveries[/]"))
         for sent, got in deliveries:
-            received = f"received {got.received_on} by {got.received_by}" if got else "not received"
+            received = (
+                _("received {date} by {member}").format(
+                    date=got.received_on, member=got.received_by
+                )
+                if got
+                else _("not received")
+            )
             console.print(
-                f"  {sent.id}  sent {sent.sent_on} by {sent.sent_by}, {sent.rows} rows, "
-                f"delete by {sent.retention_deadline}; {received}"
+                f"  {sent.id}  "
+                + ngettext(
+                    "sent {date} by {member}, {rows} row, delete by {deadline}; {received}",
+                    "sent {date} by {member}, {rows} rows, delete by {deadline}; {received}",
+                    sent.rows,
+                ).format(
+                    date=sent.sent_on,
+                    member=sent.sent_by,
+                    rows=sent.rows,
+                    deadline=sent.retention_deadline,
+                    received=received,
+                )
             )
             if sent.early:
                 reasons = shown(sent.justification or "")
-                console.print(f"    [yellow]early[/] (sooner than its frequency allows): {reasons}")
+                console.print(
+                    "    "
+                    + _("[yellow]early[/] (sooner than its frequency allows): {reasons}").format(
+                        reasons=reasons
+                    )
+                )
     for advice in request.advices:
         console.print(
-            f"[bold]Requester's DPO advice[/] ({advice.by}, {advice.on}): {shown(advice.note)}"
+            _("[bold]Requester's DPO advice[/] ({member}, {date}): {note}").format(
+                member=advice.by, date=advice.on, note=shown(advice.note)
+            )
         )
     for annotation in request.annotations:
         console.print(
-            f"[bold]DPO annotation[/] ({annotation.by}, {annotation.party}, "
-            f"{annotation.on}): {shown(annotation.note)}"
+            _("[bold]DPO annotation[/] ({member}, {party}, {date}): {note}").format(
+                member=annotation.by,
+                party=annotation.party,
+                date=annotation.on,
+                note=shown(annotation.note),
+            )
         )
 
-    console.print("[bold]History[/]")
+    console.print(_("[bold]History[/]"))
     for step in steps:
         moved = (
-            f" → {step.to_status.value}"
+            f" → {label('status', step.to_status.value)}"
             if step.to_status and step.to_status != step.from_status
             else ""
         )
@@ -289,4 +349,4 @@ def finish(request: ExchangeRequest, message: str) -> None:
     if options().json:
         emit_json(request_json(request))
     else:
-        say(f"[green]✓[/] {message}")
+        say(f"[green]✓[/] {message}")  # message: translated by the caller

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import _
 from .common import common_options, emit_json, options, say
 
 
@@ -64,12 +65,22 @@ def pull(full: bool) -> None:
         )
         return
     say(
-        f"[green]✓[/] copy {pulled.root}: {pulled.size} events "
-        f"({pulled.size - pulled.before} new, {pulled.rechecked} read again), all verified here"
+        "[green]✓[/] "
+        + _(
+            "copy {folder}: {count} events ({new} new, {again} read again), all verified here"
+        ).format(
+            folder=pulled.root,
+            count=pulled.size,
+            new=pulled.size - pulled.before,
+            again=pulled.rechecked,
+        )
     )
     if done.cosigned_now:
-        say("[green]✓[/] cosigned the host's latest checkpoint")
+        say("[green]✓[/] " + _("cosigned the host's latest checkpoint"))
     if done.anchored_now:
-        say(f"[green]✓[/] signed a checkpoint of all {done.checkpoint} events verified")
+        say(
+            "[green]✓[/] "
+            + _("signed a checkpoint of all {count} events verified").format(count=done.checkpoint)
+        )
     if not done.cosigned_now and not done.anchored_now:
         say(f"the checkpoint of {done.checkpoint} events was already signed by your party")

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..domain.payloads import RULES
 from ..errors import NotAuthorised, Refused
+from ..i18n import _
 from .model import Policy
 
 CONVENTION_NOT_IN_FORCE = "CONVENTION_NOT_IN_FORCE"
@@ -382,16 +383,20 @@ class ConventionState:
     def why_not_in_force(self, today: date) -> str | None:
         """Why the convention is not in force on ``today`` (naming date and article), or None."""
         status = self.status(today)
-        name = f"the convention {self.policy.id}"
         if status is ConventionStatus.TERMINATED:
             assert self.termination is not None
-            return (
-                f"{name} was terminated with effect from {self.termination.effective} (Article 12)"
-            )
+            return _(
+                "the convention {id} was terminated with effect from {date} (Article 12)"
+            ).format(id=self.policy.id, date=self.termination.effective)
         if status is ConventionStatus.EXPIRED:
-            return f"{name} ended on {self.end} and renews only by express decision (Article 10)"
+            return _(
+                "the convention {id} ended on {date} and renews only by express decision "
+                "(Article 10)"
+            ).format(id=self.policy.id, date=self.end)
         if status is ConventionStatus.NOT_YET:
-            return f"{name} takes effect on {self.start} (Article 10)"
+            return _("the convention {id} takes effect on {date} (Article 10)").format(
+                id=self.policy.id, date=self.start
+            )
         return None
 
     def ensure_same_period(self, filed: date, approved: date | None, doing: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..crypto.keys import KeyDir
 from ..domain.models import Processor, RequestContent, ReviewOutcome, Role, Verdict
+from ..i18n import _
 from ..policy import load_policy, shipped_dir, shipped_policy_path
 from . import auditing, conditions, convention, members, register, requests, review, successor
 from .auditing import audit_verify
@@ -111,25 +112,34 @@ def _exchange(
     dataset.write_text(DEMO_DATASET, encoding="utf-8")
     sent = send(as_("c.agent"), rid, dataset, outbox / f"{rid}-1.ctgx")
     say(
-        f"11. Each party's admin makes its decryption identity (an age X25519 key kept under "
-        f"a passphrase). c.agent sends {rid}-1: the file's columns are checked against the "
-        f"approved ones and the adopted conditions, then it is encrypted to the town hall's "
-        f"key and signed ({sent.delivery.rows} rows; to be deleted by "
-        f"{sent.delivery.retention_deadline}, R1's 180 days)."
+        _(
+            "11. Each party's admin makes its decryption identity (an age X25519 key kept under "
+            "a passphrase). c.agent sends {delivery}: the file's columns are checked against "
+            "the approved ones and the adopted conditions, then it is encrypted to the town "
+            "hall's key and signed ({rows} rows; to be deleted by {deadline}, R1's 180 days)."
+        ).format(
+            delivery=f"{rid}-1",
+            rows=sent.delivery.rows,
+            deadline=sent.delivery.retention_deadline,
+        )
     )
     received = outbox / "qf-recu.csv"
     receive(as_("v.agent"), sent.path or outbox / f"{rid}-1.ctgx", received)
     say(
-        f"12. v.agent receives it: signature and hashes checked before anything is written, "
-        f"the plaintext released only whole ({received.name})."
+        _(
+            "12. v.agent receives it: signature and hashes checked before anything is written, "
+            "the plaintext released only whole ({file})."
+        ).format(file=received.name)
     )
     received.unlink()
     retention.attest(
         as_("v.agent"), f"{rid}-1", "Copie supprimée après intégration dans la facturation"
     )
     say(
-        "13. Once the rates are billed, v.agent deletes the received copy and attests it: "
-        "a signed deletion attestation, in the log."
+        _(
+            "13. Once the rates are billed, v.agent deletes the received copy and attests it: "
+            "a signed deletion attestation, in the log."
+        )
     )
 
 
@@ -148,15 +158,17 @@ def run_demo(root: Path, say: Callable[[str], None], clock: Clock | None = None)
     key_dir = KeyDir(root / "keys")
     keyring = Keyring(key_dir, lambda prompt, *, confirm=False: DEMO_PASSPHRASE)
     loaded = load_policy(shipped_policy_path())
-    admin_id, admin_name, admin_party, _ = DEMO_MEMBERS[0]
+    admin_id, admin_name, admin_party, _roles = DEMO_MEMBERS[0]
     workspace = members.init_workspace(
         root, loaded, admin_id, admin_name, admin_party, DEFAULT_DATABASE, keyring, clock,
         simulated=True,  # a demonstration: its dates may be set, and it says so
     )  # fmt: skip
     try:
         say(
-            f"1. {admin_id} creates the workspace with the convention's policy "
-            f"(sha256 {loaded.sha256[:16]}…) and becomes the town hall's first admin."
+            _(
+                "1. {admin} creates the workspace with the convention's policy "
+                "(sha256 {digest}…) and becomes the town hall's first admin."
+            ).format(admin=admin_id, digest=loaded.sha256[:16])
         )
         return _run(workspace, keyring, clock, key_dir, say)
     finally:
@@ -178,23 +190,32 @@ def _run(
         adder = "c.admin" if party == "caf92" and member_id != "c.admin" else "v.admin"
         members.add_member(as_(adder), member_id, name, party, roles, public)
     say(
-        "2. Each member generates an Ed25519 key; v.admin registers the town hall's agent, "
-        "controller and DPO, and the Caf's first admin c.admin, who registers the Caf's."
+        _(
+            "2. Each member generates an Ed25519 key; v.admin registers the town hall's agent, "
+            "controller and DPO, and the Caf's first admin c.admin, who registers the Caf's."
+        )
     )
 
     registry = shipped_dir("registry")
     for dpo in ("v.dpo", "c.dpo"):
         register.import_registry(as_(dpo), registry)
     say(
-        "3. Each DPO loads its Article 30 register baseline (registry/): the town hall's "
-        "EAJE, ALSH, RAM and pricing fiches; the Caf's partner-sharing, funding and statistics."
+        _(
+            "3. Each DPO loads its Article 30 register baseline (registry/): the town hall's "
+            "EAJE, ALSH, RAM and pricing fiches; the Caf's partner-sharing, funding and "
+            "statistics."
+        )
     )
 
     today = clock.today()
     view = convention.show_convention(as_("v.admin"))
     why = view.state.why_not_in_force(today)
     if why is None:
-        say(f"4. On {today} the convention is in force ({view.state.days_left(today)} days left).")
+        say(
+            _("4. On {today} the convention is in force ({days} days left).").format(
+                today=today, days=view.state.days_left(today)
+            )
+        )
     else:
         # ended: not renewed, but followed by a new convention both parties adopt
         # from the day after the end, or today: a convention takes effect no earlier than adopted
@@ -205,26 +226,36 @@ def _run(
         )
         convention.countersign(as_("c.admin"), proposed.change.seq, DEMO_COUNTERSIGNATURE)
         say(
-            f"4. On {today}, {why}. Once ended, it is not renewed: both parties adopt a new "
-            f"convention, each by its own deliberation. v.admin proposes it from {start} to "
-            f"{until}, c.admin countersigns it for the Caf (synthetic references)."
+            _(
+                "4. On {today}, {why}. Once ended, it is not renewed: both parties adopt a new "
+                "convention, each by its own deliberation. v.admin proposes it from {start} to "
+                "{until}, c.admin countersigns it for the Caf (synthetic references)."
+            ).format(today=today, why=why, start=start, until=until)
         )
 
     filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)
     rid = filed.id
     say(
-        f"5. v.agent (town hall, petite enfance) files {rid} to the Caf: "
-        f"{', '.join(DEMO_REQUEST.categories)} to price the crèches, legal basis art. 6(1)(e) "
-        "under loi n° 98-657 art. 147 (from the convention's list of texts), kept a year then "
-        "archived five, its billing software's vendor declared with its art. 28 contract. "
-        f"Pre-screening warns: {', '.join(f.code for f in filed.findings)}."
+        _(
+            "5. v.agent (town hall, petite enfance) files {id} to the Caf: {categories} to "
+            "price the crèches, legal basis art. 6(1)(e) under loi n° 98-657 art. 147 (from the "
+            "convention's list of texts), kept a year then archived five, its billing "
+            "software's vendor declared with its art. 28 contract. Pre-screening warns: "
+            "{codes}."
+        ).format(
+            id=rid,
+            categories=", ".join(DEMO_REQUEST.categories),
+            codes=", ".join(f.code for f in filed.findings),
+        )
     )
 
     review.study_accept(as_("c.analyst"), rid, "Besoin établi : tarification au barème national")
     review.study_submit(as_("c.analyst"), rid, "Étude favorable ; AIPD à conduire")
     say(
-        f"6. c.analyst, for the Caf as holder, studies {rid} (opportunity, feasibility, "
-        "GDPR) and submits it to the Caf's DPO; c.controller will decide."
+        _(
+            "6. c.analyst, for the Caf as holder, studies {id} (opportunity, feasibility, "
+            "GDPR) and submits it to the Caf's DPO; c.controller will decide."
+        ).format(id=rid)
     )
 
     review.give_opinion(
@@ -239,15 +270,19 @@ def _run(
         ],
     )
     say(
-        "7. c.dpo gives the prior opinion: favourable with recommendations R1 "
-        "(max_retention_days:180, checked by the tool) and R2 (tell families where the data "
-        "came from)."
+        _(
+            "7. c.dpo gives the prior opinion: favourable with recommendations R1 "
+            "(max_retention_days:180, checked by the tool) and R2 (tell families where the data "
+            "came from)."
+        )
     )
 
     approved = review.approve(as_("c.controller"), rid, adopt=["R1", "R2"])
     say(
-        f"8. c.controller approves {rid}, adopting R1 and R2: they become the "
-        f"{len(approved.conditions)} conditions of the exchange."
+        _(
+            "8. c.controller approves {id}, adopting R1 and R2: they become the {count} "
+            "conditions of the exchange."
+        ).format(id=rid, count=len(approved.conditions))
     )
 
     review.advise(
@@ -261,16 +296,18 @@ def _run(
     new = next(v.entry.ref for v in ville if rid in v.entry.exchanges)
     sources = ", ".join(v.entry.ref for v in caf if rid in v.entry.exchanges)
     say(
-        f"9. v.dpo, the town hall's own DPO, advises it (recorded, blocking nothing); "
-        f"v.controller accepts the conditions (the DPIA was done: {DEMO_DPIA}) and records "
-        "how families are told the quotient familial came from the Caf (GDPR art. 14, CRPA "
-        f"L114-8) and that their rate is computed by an algorithm (CRPA L311-3-1); {rid} may "
-        f"now be sent. The town hall's register gains {new}, and the Caf's {sources} lists "
-        "the town hall as a recipient."
+        _(
+            "9. v.dpo, the town hall's own DPO, advises it (recorded, blocking nothing); "
+            "v.controller accepts the conditions (the DPIA was done: {dpia}) and records how "
+            "families are told the quotient familial came from the Caf (GDPR art. 14, CRPA "
+            "L114-8) and that their rate is computed by an algorithm (CRPA L311-3-1); {id} may "
+            "now be sent. The town hall's register gains {new}, and the Caf's {sources} lists "
+            "the town hall as a recipient."
+        ).format(dpia=DEMO_DPIA, id=rid, new=new, sources=sources)
     )
     problems = register.check_register(workspace)
     if not problems:
-        say("   register check: complete.")
+        say(_("   register check: complete."))
     else:
         codes = sorted({f.code for f in problems})
         where = "; ".join(
@@ -278,14 +315,18 @@ def _run(
             for code in codes
         )
         say(
-            f"   register check flags {len(problems)} finding(s) to resolve before real use "
-            f"— {where}."
+            _(
+                "   register check flags {count} finding(s) to resolve before real use — {where}."
+            ).format(count=len(problems), where=where)
         )
         if set(codes) <= PLACEHOLDERS:
             say(
-                "   The shipped policy's DPO contacts are examples, and what the baseline cannot "
-                "know (software vendors, their contracts) is left « à compléter »: each party "
-                "puts in its own before real use (README, The Article 30 register)."
+                _(
+                    "   The shipped policy's DPO contacts are examples, and what the baseline "
+                    "cannot know (software vendors, their contracts) is left « à compléter »: "
+                    "each party puts in its own before real use (README, The Article 30 "
+                    "register)."
+                )
             )
 
     reviewed = conditions.record_review(
@@ -293,9 +334,11 @@ def _run(
     )
     due = conditions.review_due(reviewed)
     say(
-        f"10. c.controller, for the Caf, records a review of {rid} (recurring flows are "
-        "reviewed yearly): still needed, conditions kept, it continues. A review may also "
-        f"close it; `review due` lists it again from {due.due if due else '—'}."
+        _(
+            "10. c.controller, for the Caf, records a review of {id} (recurring flows are "
+            "reviewed yearly): still needed, conditions kept, it continues. A review may also "
+            "close it; `review due` lists it again from {due}."
+        ).format(id=rid, due=due.due if due else "—")
     )
 
     _exchange(workspace, as_, rid, say)
@@ -303,15 +346,19 @@ def _run(
     # the deletion's own checkpoint, signed by v.agent for the town hall: the Caf cosigns it
     checkpoint = auditing.cosign(as_("c.dpo"))
     say(
-        f"14. The attestation came with a checkpoint of the log ({checkpoint.size} events, its "
-        "Merkle root) signed by v.agent for the town hall; c.dpo verifies the log and cosigns "
-        "it for the Caf: neither party can now rewrite them unseen."
+        _(
+            "14. The attestation came with a checkpoint of the log ({events} events, its "
+            "Merkle root) signed by v.agent for the town hall; c.dpo verifies the log and "
+            "cosigns it for the Caf: neither party can now rewrite them unseen."
+        ).format(events=checkpoint.size)
     )
     result = audit_verify(workspace)
     say(
-        f"15. audit verify: {result.events} events verified — every step above is signed by "
-        f"its actor, allowed to its role, chained, and in the cosigned checkpoint; the stored "
-        "records match the log."
+        _(
+            "15. audit verify: {events} events verified — every step above is signed by its "
+            "actor, allowed to its role, chained, and in the cosigned checkpoint; the stored "
+            "records match the log."
+        ).format(events=result.events)
     )
     return DemoResult(
         root=workspace.root, key_dir=key_dir.path, request_id=rid, events=result.events
