@@ -6,7 +6,8 @@ a ``warning`` is shown to the controller and the DPO. Screening also triages the
 (anonymous aggregates only -> ``non_personal``) and decides whether a DPIA is required: two or
 more of the EDPB's criteria that the tool can derive, or a processing on the CNIL's list.
 
-The rules are pure functions of the policy and the request; each is listed in ``_RULES``.
+The rules are pure functions of the policy and the request; each is listed in ``_RULES`` (those
+on what the requester declares are in :mod:`.declarations`).
 """
 
 from __future__ import annotations
@@ -14,18 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..domain.models import AutomatedDecision, Finding, Frequency, RequestContent, Severity, Triage
-from .model import Category, Policy, PurposeKind, Sensitivity
+from ..domain.models import Finding, RequestContent, Severity, Triage
+from . import declarations, dpia
+from .model import Policy, Sensitivity
+from .request_view import ScreenedRequest, ids
 
 BLOCKING, WARNING = Severity.BLOCKING, Severity.WARNING
-SENSITIVE = frozenset(
-    {
-        Sensitivity.PERCEIVED_SENSITIVE,
-        Sensitivity.SPECIAL_ART9,
-        Sensitivity.OFFENCE_ART10,
-        Sensitivity.RESTRICTED_IDENTIFIER,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -44,78 +39,17 @@ class Screening:
         return {f.code for f in self.findings}
 
 
-@dataclass(frozen=True)
-class _Request:
-    """The request with its catalogue entries looked up once."""
-
-    policy: Policy
-    content: RequestContent
-    categories: tuple[Category, ...]
-    convention_problem: str | None
-
-    @property
-    def personal(self) -> tuple[Category, ...]:
-        return tuple(c for c in self.categories if c.sensitivity is not Sensitivity.NOT_PERSONAL)
-
-    @property
-    def allowed(self) -> tuple[Category, ...]:
-        return tuple(c for c in self.categories if c.exchange == "allowed")
-
-    @property
-    def exchangeable(self) -> tuple[Category, ...]:
-        """Personal data that may be exchanged at all: what warnings and the DPIA weigh."""
-        return tuple(c for c in self.personal if c.exchange == "allowed")
-
-    def of(self, *sensitivities: Sensitivity) -> tuple[Category, ...]:
-        return tuple(c for c in self.allowed if c.sensitivity in sensitivities)
-
-    @property
-    def counted(self) -> tuple[Category, ...]:
-        """The categories anonymous counts count (``aggregates_of``)."""
-        found = map(self.policy.category, self.content.aggregates_of)
-        return tuple(c for c in found if c is not None)
-
-    @property
-    def asked(self) -> tuple[Category, ...]:
-        """What the request reaches: its categories, and what its counts count (counts of
-        data the holder does not hold, or never discloses, are refused as they are)."""
-        return tuple({c.id: c for c in (*self.categories, *self.counted)}.values())
-
-    @property
-    def requester(self) -> str:
-        """The requesting party: the convention's other party than the holder asked."""
-        return self.policy.other_party(self.content.to).id
-
-    @property
-    def kind(self) -> PurposeKind | None:
-        return self.policy.purpose_kind(self.content.purpose_kind)
-
-    @property
-    def automated(self) -> AutomatedDecision:
-        """How the decisions the data feed are taken: as declared, or, for a purpose whose
-        decisions are computed (a tariff from a scale), solely automated unless declared
-        assisted."""
-        declared = self.content.automated_decision
-        if declared is AutomatedDecision.NONE and self.kind and self.kind.algorithmic_decisions:
-            return AutomatedDecision.SOLELY_AUTOMATED
-        return declared
+Rule = Callable[[ScreenedRequest], Iterator[Finding]]
 
 
-def _ids(categories: tuple[Category, ...]) -> str:
-    return ", ".join(c.id for c in categories)
-
-
-Rule = Callable[[_Request], Iterator[Finding]]
-
-
-def _convention(r: _Request) -> Iterator[Finding]:
+def _convention(r: ScreenedRequest) -> Iterator[Finding]:
     if r.convention_problem:
         yield Finding(
             code="CONVENTION_NOT_IN_FORCE", severity=BLOCKING, message=r.convention_problem
         )
 
 
-def _legal_basis(r: _Request) -> Iterator[Finding]:
+def _legal_basis(r: ScreenedRequest) -> Iterator[Finding]:
     if not r.personal:
         return
     allowed = ", ".join(b.id for b in r.policy.legal_bases.art6)
@@ -139,7 +73,7 @@ def _legal_basis(r: _Request) -> Iterator[Finding]:
         )
 
 
-def _legal_texts(r: _Request) -> Iterator[Finding]:
+def _legal_texts(r: ScreenedRequest) -> Iterator[Finding]:
     """The texts cited come from the policy's list and serve the request's purpose."""
     fitting = [t.id for t in r.policy.legal_texts if r.content.purpose_kind in t.purpose_kinds]
     if not r.content.legal_refs:
@@ -170,7 +104,7 @@ def _legal_texts(r: _Request) -> Iterator[Finding]:
             )
 
 
-def _field(r: _Request) -> Iterator[Finding]:
+def _field(r: ScreenedRequest) -> Iterator[Finding]:
     if r.policy.field(r.content.field) is None:
         known = ", ".join(f.id for f in r.policy.fields)
         yield Finding(
@@ -181,7 +115,7 @@ def _field(r: _Request) -> Iterator[Finding]:
         )
 
 
-def _holders(r: _Request) -> Iterator[Finding]:
+def _holders(r: ScreenedRequest) -> Iterator[Finding]:
     for category in r.asked:
         if r.content.to not in category.holders:
             yield Finding(
@@ -193,18 +127,20 @@ def _holders(r: _Request) -> Iterator[Finding]:
             )
 
 
-def _channel(r: _Request, channels: dict[str, str] | None, default: str | None) -> str | None:
+def _channel(
+    r: ScreenedRequest, channels: dict[str, str] | None, default: str | None
+) -> str | None:
     """The proper channel for the requesting party, or None when the right is not its own."""
     return default if channels is None else channels.get(r.requester)
 
 
-def _no_channel(r: _Request, channels: dict[str, str] | None) -> str:
+def _no_channel(r: ScreenedRequest, channels: dict[str, str] | None) -> str:
     if channels is None or r.requester in channels:
         return ""
     return f"; {r.requester} has no channel to obtain them"
 
 
-def _forbidden(r: _Request) -> Iterator[Finding]:
+def _forbidden(r: ScreenedRequest) -> Iterator[Finding]:
     for category in r.asked:
         if category.held_for is not None and category.exchange == "allowed":
             yield Finding(
@@ -238,7 +174,7 @@ def _forbidden(r: _Request) -> Iterator[Finding]:
             )
 
 
-def _nir(r: _Request) -> Iterator[Finding]:
+def _nir(r: ScreenedRequest) -> Iterator[Finding]:
     for category in r.of(Sensitivity.RESTRICTED_IDENTIFIER):
         case = r.content.nir_case
         if case is None or r.policy.nir_case(case) is None:
@@ -251,7 +187,7 @@ def _nir(r: _Request) -> Iterator[Finding]:
             )
 
 
-def _art9(r: _Request) -> Iterator[Finding]:
+def _art9(r: ScreenedRequest) -> Iterator[Finding]:
     special = r.of(Sensitivity.SPECIAL_ART9)
     if not special:
         return
@@ -262,7 +198,7 @@ def _art9(r: _Request) -> Iterator[Finding]:
         yield Finding(
             code="ART9_CONDITION_MISSING",
             severity=BLOCKING,
-            message=f"{_ids(special)} is special-category data: it needs a GDPR art. 9(2) "
+            message=f"{ids(special)} is special-category data: it needs a GDPR art. 9(2) "
             f"condition ({conditions}); {given}",
         )
     if r.policy.legal_texts:
@@ -286,12 +222,12 @@ def _art9(r: _Request) -> Iterator[Finding]:
     yield Finding(
         code="SPECIAL_CATEGORY",
         severity=WARNING,
-        message=f"{_ids(special)} is special-category data (GDPR art. 9): receiving AEEH or AAH "
+        message=f"{ids(special)} is special-category data (GDPR art. 9): receiving AEEH or AAH "
         "reveals a disability",
     )
 
 
-def _retention(r: _Request) -> Iterator[Finding]:
+def _retention(r: ScreenedRequest) -> Iterator[Finding]:
     days, archive = r.content.retention_days, r.content.archive_days
     for category in r.allowed:
         if days > category.max_retention_days:
@@ -311,7 +247,7 @@ def _retention(r: _Request) -> Iterator[Finding]:
             )
 
 
-def _purpose(r: _Request) -> Iterator[Finding]:
+def _purpose(r: ScreenedRequest) -> Iterator[Finding]:
     kind = r.policy.purpose_kind(r.content.purpose_kind)
     if kind is None:
         return
@@ -335,103 +271,16 @@ def _purpose(r: _Request) -> Iterator[Finding]:
         yield Finding(
             code="BULK_OUTREACH_LIST",
             severity=BLOCKING,
-            message=f"a nominative list ({_ids(r.personal)}) for outreach goes beyond what the "
+            message=f"a nominative list ({ids(r.personal)}) for outreach goes beyond what the "
             "purpose needs (GDPR art. 5(1)(c))",
             channel="the holder writes to its own users on the requester's behalf; to tell "
             "people of benefits they may be entitled to, the purpose of CRPA L114-8 II",
         )
     if kind.informs_of_rights and r.personal:
-        yield from _informs_of_rights(r)
+        yield from declarations.informs_of_rights(r)
 
 
-def _informs_of_rights(r: _Request) -> Iterator[Finding]:
-    """CRPA L114-8 II (loi 3DS art. 162): a list to tell people of benefits they may be
-    entitled to, with strict necessity and a right to object (décret n° 2023-361)."""
-    if r.content.necessity is None:
-        yield Finding(
-            code="OUTREACH_NECESSITY_MISSING",
-            severity=BLOCKING,
-            message="a list to inform people of their rights must be strictly necessary to it "
-            "(CRPA L114-8 II): state why the data of each person listed are needed",
-        )
-    if r.content.right_to_object is None:
-        yield Finding(
-            code="OUTREACH_OBJECTION_MISSING",
-            severity=BLOCKING,
-            message="the persons must be told, before the exchange, that they may object to it "
-            "(CRPA L114-8 II; décret n° 2023-361): state how",
-        )
-    yield Finding(
-        code="OUTREACH_RIGHTS",
-        severity=WARNING,
-        message="a list to inform people of benefits they may be entitled to (CRPA L114-8 II): "
-        "only what the information needs, used for it alone, objections honoured before the "
-        "transfer (CNIL délibération n° 2022-101)",
-    )
-
-
-def _decisions(r: _Request) -> Iterator[Finding]:
-    """Individual decisions computed from the data (CRPA L311-3-1; loi Informatique et
-    Libertés art. 47)."""
-    if not r.exchangeable:
-        return
-    automated = r.automated
-    special = r.of(Sensitivity.SPECIAL_ART9)
-    if automated is AutomatedDecision.SOLELY_AUTOMATED and special:
-        yield Finding(
-            code="AUTOMATED_DECISION_ART9",
-            severity=BLOCKING,
-            message=f"an administrative decision taken solely by an algorithm may not rest on "
-            f"special-category data ({_ids(special)}): loi Informatique et Libertés art. 47; "
-            "an agent must decide (declare the decisions 'assisted')",
-        )
-    if automated is not AutomatedDecision.NONE:
-        yield Finding(
-            code="ALGORITHMIC_DECISION",
-            severity=WARNING,
-            message="the decisions these data feed are taken on the basis of an algorithmic "
-            "processing: each must say so explicitly, and the rules and their main features "
-            "are given on request (CRPA L311-3-1); accepting the conditions records where",
-        )
-
-
-def _recipients(r: _Request) -> Iterator[Finding]:
-    """Processors (GDPR art. 28) and onward recipients, as the requester declares them."""
-    if not r.policy.recipients_screened or not r.exchangeable:
-        return
-    for processor in r.content.processors:
-        if processor.contract is None:
-            yield Finding(
-                code="PROCESSOR_WITHOUT_CONTRACT",
-                severity=BLOCKING,
-                message=f"processor {processor.name!r} has no contract reference: a processor "
-                "acts only under a contract or legal act binding it (GDPR art. 28(3))",
-            )
-    for recipient in r.content.onward_recipients:
-        yield Finding(
-            code="ONWARD_RECIPIENT",
-            severity=BLOCKING,
-            message=f"passing the data on to {recipient!r}, another controller, is a new "
-            "disclosure the CTG does not cover (CTG art. 7; GDPR art. 6(1))",
-            channel="that body asks the holder itself, under its own legal basis, or acts as "
-            "the requester's processor under an art. 28 contract",
-        )
-
-
-def _alternatives(r: _Request) -> Iterator[Finding]:
-    asked = {c.id for c in r.allowed}
-    for alternative in r.policy.alternatives:
-        if r.content.purpose_kind in alternative.purpose_kinds and asked & set(
-            alternative.categories
-        ):
-            yield Finding(
-                code=alternative.code,
-                severity=WARNING,
-                message=f"{alternative.message} ({alternative.source})",
-            )
-
-
-def _transfer(r: _Request) -> Iterator[Finding]:
+def _transfer(r: ScreenedRequest) -> Iterator[Finding]:
     if r.content.transfer_outside_eu:
         yield Finding(
             code="NON_EU_TRANSFER",
@@ -440,19 +289,19 @@ def _transfer(r: _Request) -> Iterator[Finding]:
         )
 
 
-def _perceived(r: _Request) -> Iterator[Finding]:
+def _perceived(r: ScreenedRequest) -> Iterator[Finding]:
     perceived = r.of(Sensitivity.PERCEIVED_SENSITIVE)
     if perceived:
         yield Finding(
             code="PERCEIVED_SENSITIVE",
             severity=WARNING,
-            message=f"{_ids(perceived)} is perceived as sensitive (CNIL: financial situation, "
+            message=f"{ids(perceived)} is perceived as sensitive (CNIL: financial situation, "
             "minima sociaux, housing, social difficulties): minimise and secure",
         )
 
 
-def _minors(r: _Request) -> Iterator[Finding]:
-    if _concerns_minors(r):
+def _minors(r: ScreenedRequest) -> Iterator[Finding]:
+    if dpia.concerns_minors(r):
         yield Finding(
             code="MINORS",
             severity=WARNING,
@@ -461,100 +310,15 @@ def _minors(r: _Request) -> Iterator[Finding]:
         )
 
 
-def _matching(r: _Request) -> Iterator[Finding]:
-    keys = _matching_keys(r)
+def _matching(r: ScreenedRequest) -> Iterator[Finding]:
+    keys = dpia.matching_keys(r)
     if keys:
         yield Finding(
             code="MATCHING_DATASETS",
             severity=WARNING,
-            message=f"{_ids(keys)} lets the requester match the data with its own files "
+            message=f"{ids(keys)} lets the requester match the data with its own files "
             "(EDPB WP248 criterion 6: matching or combining datasets)",
         )
-
-
-def _concerns_minors(r: _Request) -> bool:
-    screening = r.policy.screening
-    return bool(r.exchangeable) and (
-        r.content.field in screening.minors_fields
-        or any(c.id in screening.minors_categories for c in r.exchangeable)
-    )
-
-
-def _identifiers(r: _Request) -> tuple[Category, ...]:
-    return tuple(c for c in r.exchangeable if c.id in r.policy.screening.matching_categories)
-
-
-def _matching_keys(r: _Request) -> tuple[Category, ...]:
-    """The direct identifiers that let the requester match; with all nine EDPB criteria, only
-    when it declares it will combine the data with its own files."""
-    if r.policy.screening.all_edpb_criteria and r.content.combines_with_own_files is False:
-        return ()
-    return _identifiers(r)
-
-
-def _declared(r: _Request) -> Iterator[Finding]:
-    """What the nine criteria need the requester to say, and counts that say what they count."""
-    if (
-        r.policy.screening.all_edpb_criteria
-        and _identifiers(r)
-        and r.content.combines_with_own_files is None
-    ):
-        yield Finding(
-            code="MATCHING_UNDECLARED",
-            severity=BLOCKING,
-            message=f"{_ids(_identifiers(r))} "
-            f"{'identifies' if len(_identifiers(r)) == 1 else 'identify'} persons directly: "
-            "say whether the data "
-            "will be combined with the requester's own files (EDPB WP248 rev.01 criterion 6: "
-            "matching or combining datasets)",
-        )
-    if r.policy.aggregates.counted_required and not r.personal and not r.content.aggregates_of:
-        yield Finding(
-            code="COUNTS_UNDECLARED",
-            severity=BLOCKING,
-            message="anonymous counts must say which data categories they count, so that the "
-            "smallest cell fits them (DOMAIN §3: 11 for a sensitive category)",
-        )
-
-
-_MONITORING_FREQUENCIES = {Frequency.DAILY, Frequency.WEEKLY, Frequency.MONTHLY}
-
-
-def _dpia_criteria(r: _Request) -> tuple[list[str], bool]:
-    """The EDPB criteria the request meets, and whether it is on the CNIL's list."""
-    screening = r.policy.screening
-    criteria: list[str] = []
-    if screening.all_edpb_criteria and r.exchangeable:
-        criteria += _further_criteria(r)
-    if any(c.sensitivity in SENSITIVE for c in r.exchangeable):
-        criteria.append("sensitive or highly personal data")
-    if _concerns_minors(r) or any(c.id in screening.vulnerable_categories for c in r.exchangeable):
-        criteria.append("vulnerable data subjects")
-    if _matching_keys(r):
-        criteria.append("matching or combining datasets")
-    volume = r.content.volume
-    if volume is not None and volume >= screening.large_scale_volume:
-        criteria.append(f"large scale ({volume} persons)")
-    on_list = bool(r.exchangeable) and r.content.purpose_kind in screening.cnil_list_purpose_kinds
-    if on_list:
-        criteria.append("social or medico-social support (CNIL list)")
-    return criteria, on_list
-
-
-def _further_criteria(r: _Request) -> Iterator[str]:
-    """EDPB WP248 rev.01 criteria 1, 2, 3, 8 and 9 (4 to 7 follow in :func:`_dpia_criteria`)."""
-    content = r.content
-    if content.profiling:
-        yield "evaluation or scoring"
-    if r.automated is AutomatedDecision.SOLELY_AUTOMATED:
-        yield "automated decision with legal or similar effect"
-    monitored = [c for c in r.exchangeable if c.id in r.policy.screening.monitoring_categories]
-    if monitored and content.frequency in _MONITORING_FREQUENCIES:
-        yield "systematic monitoring"
-    if content.new_technology:
-        yield "innovative use or new technology"
-    if content.decides_access:
-        yield "prevents using a service or exercising a right"
 
 
 _RULES: tuple[Rule, ...] = (
@@ -567,10 +331,10 @@ _RULES: tuple[Rule, ...] = (
     _art9,
     _retention,
     _purpose,
-    _decisions,
-    _declared,
-    _recipients,
-    _alternatives,
+    declarations.decisions,
+    declarations.declared,
+    declarations.recipients,
+    declarations.alternatives,
     _transfer,
     _perceived,
     _minors,
@@ -580,39 +344,17 @@ _RULES: tuple[Rule, ...] = (
 
 # every code a rule of this module may yield (the policy adds its own: see screening_codes)
 CODES: tuple[str, ...] = (
-    "ALGORITHMIC_DECISION",
-    "ARCHIVE_EXCEEDS_MAX",
-    "ART9_CONDITION_MISSING",
-    "ART9_TEXT_MISSING",
-    "AUTOMATED_DECISION_ART9",
-    "BULK_OUTREACH_LIST",
-    "CATEGORY_NOT_ALLOWED",
-    "CATEGORY_NOT_HELD",
-    "CONVENTION_NOT_IN_FORCE",
-    "COUNTS_UNDECLARED",
-    "DPIA_REQUIRED",
-    "FIELD_NOT_IN_CONVENTION",
-    "HELD_FOR_ANOTHER_BODY",
-    "INCOMPATIBLE_PURPOSE",
-    "LEGAL_BASIS_NOT_ALLOWED",
-    "LEGAL_TEXT_NOT_LISTED",
-    "LEGAL_TEXT_PURPOSE",
-    "MATCHING_DATASETS",
-    "MATCHING_UNDECLARED",
-    "MINORS",
-    "NIR_NOT_AUTHORISED",
-    "NON_EU_TRANSFER",
-    "NO_LEGAL_TEXT",
-    "OFFENCE_DATA",
-    "ONWARD_RECIPIENT",
-    "OUTREACH_NECESSITY_MISSING",
-    "OUTREACH_OBJECTION_MISSING",
-    "OUTREACH_RIGHTS",
-    "PERCEIVED_SENSITIVE",
-    "PROCESSOR_WITHOUT_CONTRACT",
-    "RETENTION_EXCEEDS_MAX",
+    "ALGORITHMIC_DECISION", "ARCHIVE_EXCEEDS_MAX", "ART9_CONDITION_MISSING",
+    "ART9_TEXT_MISSING", "AUTOMATED_DECISION_ART9", "BULK_OUTREACH_LIST",
+    "CATEGORY_NOT_ALLOWED", "CATEGORY_NOT_HELD", "CONVENTION_NOT_IN_FORCE", "COUNTS_UNDECLARED",
+    "DPIA_REQUIRED", "FIELD_NOT_IN_CONVENTION", "HELD_FOR_ANOTHER_BODY", "INCOMPATIBLE_PURPOSE",
+    "LEGAL_BASIS_NOT_ALLOWED", "LEGAL_TEXT_NOT_LISTED", "LEGAL_TEXT_PURPOSE",
+    "MATCHING_DATASETS", "MATCHING_UNDECLARED", "MINORS", "NIR_NOT_AUTHORISED",
+    "NON_EU_TRANSFER", "NO_LEGAL_TEXT", "OFFENCE_DATA", "ONWARD_RECIPIENT",
+    "OUTREACH_NECESSITY_MISSING", "OUTREACH_OBJECTION_MISSING", "OUTREACH_RIGHTS",
+    "PERCEIVED_SENSITIVE", "PROCESSOR_WITHOUT_CONTRACT", "RETENTION_EXCEEDS_MAX",
     "SPECIAL_CATEGORY",
-)
+)  # fmt: skip
 
 
 def screening_codes(policy: Policy) -> tuple[str, ...]:
@@ -625,11 +367,11 @@ def screening_codes(policy: Policy) -> tuple[str, ...]:
 def screen(policy: Policy, content: RequestContent, convention_problem: str | None) -> Screening:
     """Screen ``content`` against ``policy``; its categories must exist in the catalogue."""
     categories = tuple(c for c in map(policy.category, content.categories) if c is not None)
-    request = _Request(policy, content, categories, convention_problem)
+    request = ScreenedRequest(policy, content, categories, convention_problem)
     findings = [finding for rule in _RULES for finding in rule(request)]
-    criteria, on_list = _dpia_criteria(request)
-    dpia = len(criteria) >= 2 or on_list
-    if dpia:
+    criteria, on_list = dpia.dpia_criteria(request)
+    required = len(criteria) >= 2 or on_list
+    if required:
         findings.append(
             Finding(
                 code="DPIA_REQUIRED",
@@ -639,4 +381,4 @@ def screen(policy: Policy, content: RequestContent, convention_problem: str | No
             )
         )
     triage = Triage.PERSONAL if request.personal else Triage.NON_PERSONAL
-    return Screening(tuple(findings), triage, dpia, tuple(criteria))
+    return Screening(tuple(findings), triage, required, tuple(criteria))

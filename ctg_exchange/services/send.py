@@ -58,7 +58,7 @@ from ..exchange.manifest import (
 from ..exchange.pipeline import Progress, RingReader, seal
 from ..fsutil import NewFile
 from ..policy.model import Policy
-from ..policy.screening import SENSITIVE
+from ..policy.request_view import SENSITIVE
 from ..store.base import Tx
 from .delivery import (
     approved_columns,
