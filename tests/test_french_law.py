@@ -16,7 +16,7 @@ import pytest
 from test_exchange import keyed, send  # noqa: F401  (the fixture, and the send helper)
 from test_exchange_life import ACCEPTED_WITH
 
-from ctg_exchange.cli.request_cmd import CONTENT_FIELDS
+from ctg_exchange.cli.request_options import CONTENT_FIELDS
 from ctg_exchange.domain.models import RequestContent
 from ctg_exchange.policy import load_policy, shipped_policy_path
 from ctg_exchange.policy.screening import screen
