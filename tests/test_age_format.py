@@ -105,7 +105,7 @@ def test_the_pseudonymiser_is_hmac_sha256() -> None:
 
 
 def test_line_counting_without_wc_agrees_with_wc(tmp_path: Path) -> None:
-    from ctg_exchange.exchange.dataset import FastScanner, LineCounter
+    from ctg_exchange.exchange.scanner import FastScanner, LineCounter
 
     data = b"a,b\n" + b"1,2\n" * 70000 + b"3,4"  # unterminated last row
     path = tmp_path / "rows.csv"

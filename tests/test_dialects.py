@@ -18,9 +18,9 @@ from test_exchange import EARLY, _make_party_keys, accepted, receive
 
 from ctg_exchange.cli.exchange_cmd import DIALECTS
 from ctg_exchange.errors import InvalidInput
-from ctg_exchange.exchange.dataset import FastScanner
 from ctg_exchange.exchange.dialect import LEGACY, NAMED, Dialect, NotAsNamed, convert, sniff
 from ctg_exchange.exchange.manifest import Manifest
+from ctg_exchange.exchange.scanner import FastScanner
 
 from conftest import Ctg, State
 

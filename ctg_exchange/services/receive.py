@@ -29,13 +29,13 @@ from ..domain.step_payloads import Receive
 from ..errors import InvalidInput, SignatureInvalid, cut
 from ..exchange.container import MANIFEST, SIGNATURE, PackageReader
 from ..exchange.container import Member as PackageMember
-from ..exchange.dataset import check_payload
 from ..exchange.dialect import LEGACY, Dialect, NotAsNamed, convert
 from ..exchange.manifest import (
     Manifest,
     PackageError,
 )
 from ..exchange.pipeline import hash_region, unseal, write_all
+from ..exchange.scanner import check_payload
 from ..fsutil import NewFile
 from ..store.base import Tx
 from .party_keys import identities_future

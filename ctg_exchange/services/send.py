@@ -35,9 +35,6 @@ from ..exchange.container import MANIFEST, SIGNATURE, PackageWriter
 from ..exchange.dataset import (
     AggregateRules,
     DatasetRules,
-    FastScanner,
-    LineCounter,
-    QuotedCsv,
     Rewritten,
     check_cells,
     check_header,
@@ -56,6 +53,7 @@ from ..exchange.manifest import (
     Sender,
 )
 from ..exchange.pipeline import Progress, RingReader, seal
+from ..exchange.scanner import FastScanner, LineCounter, QuotedCsv
 from ..fsutil import NewFile
 from ..policy.model import Policy
 from ..policy.request_view import SENSITIVE
