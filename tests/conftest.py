@@ -262,6 +262,15 @@ class Ctg:
         result: dict[str, Any] = self.json("request", "show", request_id)
         return result
 
+    def accept_conditions(self, request_id: str, *extra: str) -> None:
+        """The town hall's controller accepts the conditions of a (QF pricing) request to the
+        Caf: the DPIA's reference, the Art. 14 information and the L311-3-1 mention recorded."""
+        self.ok(
+            "conditions", "accept", request_id, "--dpia-ref", "AIPD-TEST-1",
+            "--information", "Lettre aux familles (test)",
+            "--l311-mention", "Mention sur la facture (test)", *extra, as_="v.controller",
+        )  # fmt: skip
+
     def advance(self, request_id: str, until: str) -> None:
         """Move a filed request (to caf92) along the happy path up to ``until``."""
         steps = [

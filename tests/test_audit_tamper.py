@@ -66,18 +66,7 @@ def _log_a_request(ctg: Ctg) -> None:
     rid = ctg.file_request()
     ctg.ok("audit", "checkpoint", as_="c.dpo")  # checkpoint 1, just after the filing
     ctg.advance(rid, "approved")
-    ctg.ok(
-        "conditions",
-        "accept",
-        rid,
-        "--dpia-ref",
-        "AIPD-TEST-1",
-        "--information",
-        "Lettre aux familles (test)",
-        "--l311-mention",
-        "Mention sur la facture (test)",
-        as_="v.controller",
-    )
+    ctg.accept_conditions(rid)
     ctg.ok("audit", "checkpoint", as_="c.dpo")  # checkpoint 2: everything so far
     ctg.ok("audit", "cosign", as_="v.dpo")
     ctg.ok("dpo", "annotate", rid, "--note", "Note de suivi fictive", as_="v.dpo")

@@ -42,18 +42,7 @@ def accepted(ctg: Ctg, *recommend: str, adopt: tuple[str, ...] = ()) -> str:
     ctg.ok("dpo", "opinion", rid, "--verdict", verdict, "--note", "Avis", *recs, as_="c.dpo")
     adopted = [a for r in adopt for a in ("--adopt", r)]
     ctg.ok("decide", "approve", rid, *adopted, as_="c.controller")
-    ctg.ok(
-        "conditions",
-        "accept",
-        rid,
-        "--dpia-ref",
-        "AIPD-TEST-1",
-        "--information",
-        "Lettre aux familles (test)",
-        "--l311-mention",
-        "Mention sur la facture (test)",
-        as_="v.controller",
-    )
+    ctg.accept_conditions(rid)
     return rid
 
 
@@ -369,18 +358,7 @@ def test_sending_needs_accepted_conditions_keys_and_the_right_person(
         as_="c.agent",
         contains=f"{rid} is approved: `exchange send` needs conditions_accepted",
     )
-    ctg.ok(
-        "conditions",
-        "accept",
-        rid,
-        "--dpia-ref",
-        "AIPD-TEST-1",
-        "--information",
-        "Lettre aux familles (test)",
-        "--l311-mention",
-        "Mention sur la facture (test)",
-        as_="v.controller",
-    )
+    ctg.accept_conditions(rid)
     ctg.refused(
         "exchange",
         "send",
@@ -438,18 +416,7 @@ def test_a_one_off_request_is_sent_once(keyed: Ctg, tmp_path: Path) -> None:
     ctg = keyed
     rid = ctg.file_request("--frequency", "once")
     ctg.advance(rid, "approved")
-    ctg.ok(
-        "conditions",
-        "accept",
-        rid,
-        "--dpia-ref",
-        "AIPD-TEST-1",
-        "--information",
-        "Lettre aux familles (test)",
-        "--l311-mention",
-        "Mention sur la facture (test)",
-        as_="v.controller",
-    )
+    ctg.accept_conditions(rid)
     send(ctg, rid, qf_csv(tmp_path / "qf.csv"))
     ctg.refused(
         "exchange",
@@ -600,18 +567,7 @@ def _counts_request(ctg: Ctg) -> str:
         as_="c.dpo",
     )
     ctg.ok("decide", "approve", rid, "--adopt", "R1", as_="c.controller")
-    ctg.ok(
-        "conditions",
-        "accept",
-        rid,
-        "--dpia-ref",
-        "AIPD-TEST-1",
-        "--information",
-        "Lettre aux familles (test)",
-        "--l311-mention",
-        "Mention sur la facture (test)",
-        as_="v.controller",
-    )
+    ctg.accept_conditions(rid)
     return rid
 
 
@@ -678,18 +634,7 @@ def test_non_personal_aggregates_follow_the_policy(keyed: Ctg, tmp_path: Path) -
     )
     ctg.ok("study", "accept", rid, "--note", "Agrégats", as_="c.analyst")
     ctg.ok("decide", "approve", rid, as_="c.controller")
-    ctg.ok(
-        "conditions",
-        "accept",
-        rid,
-        "--dpia-ref",
-        "AIPD-TEST-1",
-        "--information",
-        "Lettre aux familles (test)",
-        "--l311-mention",
-        "Mention sur la facture (test)",
-        as_="v.controller",
-    )
+    ctg.accept_conditions(rid)
     header = "indicateur,territoire,periode,effectif\n"
     cases = {
         "familles,Blagis,2025,40\nfamilles,Centre,2025,3\n": "count cell(s) below 5",

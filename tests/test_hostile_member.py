@@ -203,18 +203,7 @@ def test_a_delivery_before_the_conditions_are_accepted(
 def test_the_honest_path_still_verifies(ctg: Ctg) -> None:
     rid = ctg.file_request()
     ctg.advance(rid, "approved")
-    ctg.ok(
-        "conditions",
-        "accept",
-        rid,
-        "--dpia-ref",
-        "AIPD-TEST-1",
-        "--information",
-        "Lettre aux familles (test)",
-        "--l311-mention",
-        "Mention sur la facture (test)",
-        as_="v.controller",
-    )
+    ctg.accept_conditions(rid)
     result = ctg.json("audit", "verify")
     assert result["ok"] is True and result["rules"] == 3
 
