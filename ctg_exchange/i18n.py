@@ -62,3 +62,46 @@ def N_(message: str) -> str:  # noqa: N802 - the name extraction tools look for
 
 def is_french() -> bool:
     return language() == "fr"
+
+
+_MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+
+
+def date_text(day: object) -> str:
+    """A date as a sentence shows it: ``2026-12-07`` in English, ``7 décembre 2026`` in
+    French (``1er`` for the first of a month). ``day`` is a :class:`datetime.date` or an ISO
+    date ``YYYY-MM-DD``; anything else is shown as given."""
+    import datetime as dt
+
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    if isinstance(day, str):
+        try:
+            day = dt.date.fromisoformat(day)
+        except ValueError:
+            return day
+    if not isinstance(day, dt.date):
+        return str(day)
+    if not is_french():
+        return day.isoformat()
+    number = "1er" if day.day == 1 else str(day.day)
+    return f"{number} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def short_date(day: object) -> str:
+    """A date as a table column shows it: ``2026-12-07``, or ``07/12/2026`` in French."""
+    import datetime as dt
+
+    if isinstance(day, str):
+        try:
+            day = dt.date.fromisoformat(day)
+        except ValueError:
+            return day
+    if isinstance(day, dt.datetime):
+        day = day.date()
+    if not isinstance(day, dt.date):
+        return str(day)
+    return f"{day:%d/%m/%Y}" if is_french() else day.isoformat()

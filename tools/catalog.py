@@ -2,6 +2,7 @@
 
     python tools/catalog.py            # rewrite messages.pot, fr.po (new: untranslated), the .mo
     python tools/catalog.py --check    # exit 1 if one is stale or a message lacks French
+    python tools/catalog.py --merge OTHER.po   # also take the French OTHER.po has (a branch's)
 
 Messages come from two places: every ``_()``, ``ngettext()``, ``pgettext()`` and ``N_()`` call in
 ``ctg_exchange`` (Babel's Python extractor), and the help of every command and option, read from
@@ -101,14 +102,27 @@ def _mo(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
-def build() -> tuple[bytes, bytes, bytes, list[str]]:
-    """The .pot, the updated .po and the .mo, and what lacks a French translation."""
+def _read(path: Path) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle, locale="fr", domain="ctg_exchange")
+
+
+def build(others: tuple[Path, ...] = ()) -> tuple[bytes, bytes, bytes, list[str]]:
+    """The .pot, the updated .po and the .mo, and what lacks a French translation.
+
+    ``others`` are other catalogs (another branch's ``.po``): a message this one has no French
+    for takes theirs."""
     pot = template()
-    if PO.exists():
-        with PO.open("rb") as handle:
-            french = read_po(handle, locale="fr", domain="ctg_exchange")
-    else:
-        french = _new_catalog("fr")
+    french = _read(PO) if PO.exists() else _new_catalog("fr")
+    for other in others:
+        for message in _read(other):
+            if not message.id or not message.string or message.fuzzy:
+                continue
+            ours = french.get(message.id, context=message.context)
+            if ours is None:
+                french.add(message.id, message.string, context=message.context)
+            elif not ours.string or ours.fuzzy:
+                ours.string, ours.flags = message.string, set()
     french.update(pot, no_fuzzy_matching=True)
     french.creation_date = french.revision_date = FIXED
     missing = [
@@ -120,7 +134,9 @@ def build() -> tuple[bytes, bytes, bytes, list[str]]:
 
 
 def main() -> int:
-    pot, po, mo, missing = build()
+    args = sys.argv[1:]
+    others = tuple(Path(args[i + 1]) for i, arg in enumerate(args[:-1]) if arg == "--merge")
+    pot, po, mo, missing = build(others)
     files = ((POT, pot), (PO, po), (MO, mo))
     if "--check" in sys.argv[1:]:
         stale = [path for path, data in files if not path.exists() or path.read_bytes() != data]
