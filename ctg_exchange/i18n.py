@@ -35,12 +35,15 @@ def language() -> str:
     return "en"
 
 
+CLICK = "click"  # click's own messages (usage errors, prompts), in a catalog of their own
+
+
 @functools.cache
-def catalog(lang: str) -> gettext.NullTranslations:
+def catalog(lang: str, domain: str = DOMAIN) -> gettext.NullTranslations:
     """The compiled catalog of ``lang`` (English: the messages as written)."""
     if lang == "en":
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
+    return gettext.translation(domain, LOCALE_DIR, languages=[lang], fallback=True)
 
 
 def _(message: str) -> str:
@@ -53,6 +56,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 def pgettext(context: str, message: str) -> str:
     return catalog(language()).pgettext(context, message)
+
+
+def click_gettext(message: str) -> str:
+    """A message click writes itself (``Usage:``, ``No such option``…) in the current language."""
+    return catalog(language(), CLICK).gettext(message)
+
+
+def click_ngettext(singular: str, plural: str, n: int) -> str:
+    return catalog(language(), CLICK).ngettext(singular, plural, n)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the name extraction tools look for
@@ -82,7 +94,7 @@ def date_text(day: object) -> str:
         try:
             day = dt.date.fromisoformat(day)
         except ValueError:
-            return day
+            return str(day)
     if not isinstance(day, dt.date):
         return str(day)
     if not is_french():
@@ -99,7 +111,7 @@ def short_date(day: object) -> str:
         try:
             day = dt.date.fromisoformat(day)
         except ValueError:
-            return day
+            return str(day)
     if isinstance(day, dt.datetime):
         day = day.date()
     if not isinstance(day, dt.date):

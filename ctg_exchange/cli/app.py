@@ -18,10 +18,12 @@ import click
 
 from .. import __version__
 from ..errors import ExchangeError
-from ..i18n import _
+from ..i18n import _, click_gettext
 from . import complete
 from .common import Options
-from .localise import error_prefix, hint_prefix, localise
+from .localise import error_prefix, hint_prefix, localise, translate_click
+
+translate_click()
 
 # name -> (module, attribute); ``--help`` reads each one's summary from its docstring
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -71,7 +73,7 @@ class CtgGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        with formatter.section("Commands"):
+        with formatter.section(click_gettext("Commands")):
             formatter.write_dl([(name, _(summary(*where))) for name, where in COMMANDS.items()])
 
     def make_context(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 import click
 
 from ..errors import InvalidInput, KeyFileError
+from ..i18n import _
 from . import complete
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ class Options:
 
     def require_actor(self) -> str:
         if not self.actor:
-            raise InvalidInput("who is acting? pass --as MEMBER or set CTG_MEMBER")
+            raise InvalidInput(_("who is acting? pass --as MEMBER or set CTG_MEMBER"))
         return self.actor
 
     def session(self) -> Session:
@@ -142,7 +143,7 @@ def ask_passphrase(prompt: str, *, confirm: bool = False) -> str:
     if value is not None:
         return value
     if not sys.stdin.isatty():
-        raise KeyFileError("no passphrase: set CTG_PASSPHRASE or run the command in a terminal")
+        raise KeyFileError(_("no passphrase: set CTG_PASSPHRASE or run the command in a terminal"))
     entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     return entered
 
@@ -158,8 +159,10 @@ def ask_identity_passphrase(prompt: str, *, confirm: bool = False) -> str:
         return value
     if not sys.stdin.isatty():
         raise KeyFileError(
-            "no passphrase for the party's decryption identity: set CTG_IDENTITY_PASSPHRASE "
-            "or run the command in a terminal"
+            _(
+                "no passphrase for the party's decryption identity: set "
+                "CTG_IDENTITY_PASSPHRASE or run the command in a terminal"
+            )
         )
     entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True)
     return entered
@@ -295,7 +298,9 @@ def is_dash(path: Path | None) -> bool:
 def refuse_dash(path: Path | None, option: str, why: str) -> None:
     """Refuse ``-`` for an output that cannot go to stdout, saying why, before anything is done."""
     if is_dash(path):
-        raise InvalidInput(f"{option} - cannot write to stdout: {why}")
+        raise InvalidInput(
+            _("{option} - cannot write to stdout: {why}").format(option=option, why=why)
+        )
 
 
 def binary_stdout() -> BinaryIO:
@@ -342,7 +347,9 @@ def refuse_binary_on_terminal(what: str) -> None:
 
     if is_terminal(sys.stdout):
         raise InvalidInput(
-            f"{what} is binary and stdout is a terminal: redirect it (> FILE) or give --out FILE"
+            _(
+                "{what} is binary and stdout is a terminal: redirect it (> FILE) or give --out FILE"
+            ).format(what=what)
         )
 
 
@@ -351,7 +358,13 @@ def one_on_stdout(*outputs: tuple[str, Path | None]) -> bool:
     two of them, or one with ``--json``, are refused."""
     dashed = [option for option, path in outputs if is_dash(path)]
     if len(dashed) > 1:
-        raise InvalidInput(f"{' and '.join(dashed)} cannot both write to stdout: give one a file")
+        raise InvalidInput(
+            _("{options} cannot both write to stdout: give one a file").format(
+                options=_(" and ").join(dashed)
+            )
+        )
     if dashed and options().json:
-        raise InvalidInput(f"--json and {dashed[0]} - would both write to stdout: give one")
+        raise InvalidInput(
+            _("--json and {option} - would both write to stdout: give one").format(option=dashed[0])
+        )
     return bool(dashed)

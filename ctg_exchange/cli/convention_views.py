@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import _, date_text, ngettext, short_date
 from .common import emit_json, options, say, stdout
 
 if TYPE_CHECKING:
@@ -13,19 +14,25 @@ if TYPE_CHECKING:
 
 
 def _other_party(state: ConventionState, change: ConventionChange) -> str:
-    return next((p for p in state.policy.party_ids if p != change.party), "the other party")
+    return next((p for p in state.policy.party_ids if p != change.party), _("the other party"))
 
 
 def what(change: ConventionChange) -> str:
-    return {
-        "renewal": f"renewal until {change.effective}",
-        "amendment": f"avenant: policy v{change.policy_version}",
-        "termination": f"termination with effect from {change.effective}"
-        + (f" ({change.case}" if change.case else "")
-        + (f", notice of {change.notice}" if change.notice else "")
-        + (")" if change.case else ""),
-        "successor": f"successor convention from {change.effective} to {change.until}",
-    }[change.kind.value]
+    kind = change.kind.value
+    if kind == "renewal":
+        return _("renewal until {date}").format(date=date_text(change.effective))
+    if kind == "amendment":
+        return _("avenant: policy v{version}").format(version=change.policy_version)
+    if kind == "successor":
+        return _("successor convention from {start} to {end}").format(
+            start=date_text(change.effective), end=date_text(change.until)
+        )
+    text = _("termination with effect from {date}").format(date=date_text(change.effective))
+    if change.case and change.notice:
+        return text + _(" ({case}, notice of {notice})").format(
+            case=change.case, notice=date_text(change.notice)
+        )
+    return text + (f" ({change.case})" if change.case else "")
 
 
 def state_json(state: ConventionState, today: date) -> dict[str, Any]:
@@ -67,27 +74,43 @@ def proposed(outcome: Outcome) -> None:
         return
     change, state = outcome.change, outcome.state
     if change.in_effect:
-        done = {
-            "renewal": f"renewed until {state.end}",
-            "successor": f"in force again, from {state.start} to {state.end}",
-        }.get(change.kind.value, f"avenant in effect: policy v{state.policy_version}")
-        say(f"[green]✓[/] convention {state.policy.id} {done}" + _lapsed(outcome))
+        if change.kind.value == "renewal":
+            done = _("convention {id} renewed until {date}").format(
+                id=state.policy.id, date=date_text(state.end)
+            )
+        elif change.kind.value == "successor":
+            done = _("convention {id} in force again, from {start} to {end}").format(
+                id=state.policy.id, start=date_text(state.start), end=date_text(state.end)
+            )
+        else:
+            done = _("convention {id}: avenant in effect, policy v{version}").format(
+                id=state.policy.id, version=state.policy_version
+            )
+        say(f"[green]✓[/] {done}" + _lapsed(outcome))
         if change.agreed_seq == change.seq:
             say(
-                "[yellow]This workspace was begun by ctg-exchange 0.1.0 and keeps its rules: a "
-                "renewal or an avenant takes effect with one admin's signature.[/]"
+                "[yellow]"
+                + _(
+                    "This workspace was begun by ctg-exchange 0.1.0 and keeps its rules: a "
+                    "renewal or an avenant takes effect with one admin's signature."
+                )
+                + "[/]"
             )
         return
     other = _other_party(state, change)
     say(
-        f"[green]✓[/] {what(change)} proposed as #{change.seq}: it takes effect when an admin "
-        f"of {other} countersigns it (`convention countersign {change.seq} --reference …`); "
-        "until then nothing changes"
+        "[green]✓[/] "
+        + _(
+            "{what} proposed as #{seq}: it takes effect when an admin of {other} countersigns "
+            "it (`convention countersign {seq} --reference …`); until then nothing changes"
+        ).format(what=what(change), seq=change.seq, other=other)
     )
 
 
 def _lapsed(outcome: Outcome) -> str:
-    return f"; lapsed: {', '.join(outcome.lapsed)}" if outcome.lapsed else ""
+    if not outcome.lapsed:
+        return ""
+    return _("; lapsed: {ids}").format(ids=", ".join(outcome.lapsed))
 
 
 def view_json(view: ConventionView) -> dict[str, Any]:
@@ -121,63 +144,106 @@ def render(view: ConventionView) -> None:
 
     state, today = view.state, view.today
     console = stdout()
+
+    def line(heading: str, text: str) -> None:
+        console.print(f"  {heading:<10} {text}")
+
     console.print(f"[bold]{state.policy.id}[/] — {shown(state.policy.title)}")
     why = state.why_not_in_force(today)
     if why is None:
-        status = f"[green]in force[/] on {today}, {state.days_left(today)} days left"
+        days = state.days_left(today) or 0
+        status = ngettext(
+            "[green]in force[/] on {today}, {n} day left",
+            "[green]in force[/] on {today}, {n} days left",
+            days,
+        ).format(today=date_text(today), n=days)
     else:
-        status = f"[red]not in force[/] on {today}: {shown(why)}"
-    console.print(f"  status     {status}")
-    renewed = f", renewed until {state.end}" if state.end != state.first_end else ""
-    console.print(
-        f"  validity   {state.policy.validity.start} → {state.policy.validity.end} (Article 10)"
-        + ("" if state.successor else renewed)
+        status = _("[red]not in force[/] on {today}: {why}").format(
+            today=date_text(today), why=shown(why)
+        )
+    line(_("status"), status)
+    renewed = (
+        _(", renewed until {date}").format(date=date_text(state.end))
+        if state.end != state.first_end
+        else ""
+    )
+    line(
+        _("validity"),
+        _("{start} → {end} (Article 10)").format(
+            start=date_text(state.policy.validity.start), end=date_text(state.policy.validity.end)
+        )
+        + ("" if state.successor else renewed),
     )
     if state.successor is not None:
-        console.print(
-            f"  now        {state.start} → {state.first_end}, successor convention "
-            f"#{state.successor.seq}{renewed}"
+        line(
+            _("now"),
+            _("{start} → {end}, successor convention #{seq}").format(
+                start=date_text(state.start),
+                end=date_text(state.first_end),
+                seq=state.successor.seq,
+            )
+            + renewed,
         )
+    marks = {
+        "pending": " [yellow]" + _("(pending)") + "[/]",
+        "withdrawn": " [dim]" + _("(withdrawn)") + "[/]",
+    }
     for change in state.changes:
-        status = {"in_effect": "", "pending": " [yellow](pending)[/]"}.get(
-            change.status, " [dim](withdrawn)[/]"
+        status = (
+            "" if change.status == "in_effect" else marks.get(change.status, marks["withdrawn"])
         )
         console.print(
-            f"  #{change.seq:<8} {change.at[:10]} {change.by} ({change.party}): {what(change)}"
-            f"{status} — {shown(change.reference)}"
+            f"  #{change.seq:<8} {short_date(change.at[:10])} {change.by} ({change.party}): "
+            f"{what(change)}{status} — {shown(change.reference)}"
         )
         if change.in_effect and change.agreed_seq != change.seq:
             console.print(
-                f"  {'':9} countersigned #{change.agreed_seq} — "
-                f"{shown(change.agreed_reference or '')}"
+                f"  {'':9} "
+                + _("countersigned #{seq} — {reference}").format(
+                    seq=change.agreed_seq, reference=shown(change.agreed_reference or "")
+                )
             )
         if change.deliberation is not None:
-            console.print(f"  {'':9} deliberation — {shown(change.deliberation)}")
+            console.print(
+                f"  {'':9} " + _("deliberation — {text}").format(text=shown(change.deliberation))
+            )
         elif change.withdrawn_seq is not None:
             console.print(
-                f"  {'':9} withdrawn #{change.withdrawn_seq} — "
-                f"{shown(change.withdrawn_reason or '')}"
+                f"  {'':9} "
+                + _("withdrawn #{seq} — {reason}").format(
+                    seq=change.withdrawn_seq, reason=shown(change.withdrawn_reason or "")
+                )
             )
     if state.pending is not None:
-        console.print(
-            f"  pending    {shown(state.pending.describe())} awaits the countersignature of "
-            f"{_other_party(state, state.pending)}: it changes nothing until then"
+        line(
+            _("pending"),
+            _(
+                "{change} awaits the countersignature of {other}: it changes nothing until then"
+            ).format(
+                change=shown(state.pending.describe()), other=_other_party(state, state.pending)
+            ),
         )
     for record in view.policies:
         status = _version_status(state, record.version)
-        marks = {
-            "adopted": "",
-            "pending": " [yellow](pending)[/]",
-            "withdrawn": " [dim](withdrawn)[/]",
-        }
         console.print(
-            f"  policy v{record.version}  sha256 {record.sha256[:16]}…  {shown(record.source)}, "
-            f"loaded {record.loaded_at[:10]}{marks[status]}"
+            "  "
+            + _("policy v{version}  sha256 {sha}…  {source}, loaded {date}").format(
+                version=record.version,
+                sha=record.sha256[:16],
+                source=shown(record.source),
+                date=short_date(record.loaded_at[:10]),
+            )
+            + marks.get(status, "")
         )
     if view.open_requests:
-        console.print(
-            f"  open       {len(view.open_requests)} request(s) not yet exchanged: "
-            f"{', '.join(view.open_requests)}"
+        count = len(view.open_requests)
+        line(
+            _("open"),
+            ngettext(
+                "{n} request not yet exchanged: {ids}",
+                "{n} requests not yet exchanged: {ids}",
+                count,
+            ).format(n=count, ids=", ".join(view.open_requests)),
         )
         if why is not None:
-            say("They lapse: an admin records it with `convention lapse`.")
+            say(_("They lapse: an admin records it with `convention lapse`."))

@@ -5,20 +5,42 @@ in the source (the catalog's keys). Before each run, :func:`localise` walks the 
 to be used and sets each help to its translation in the language of the moment (the English
 kept aside), so one process can show both. A docstring is translated paragraph by paragraph
 (:func:`paragraphs`); a ``\\b`` block of example commands keeps its commands and translates only
-its heading. The few words click writes itself (``Usage:``, section headings, ``[required]``)
-go through :class:`LocalFormatter`. ``tools/catalog.py`` extracts the same paragraphs by the
-same functions, so every text shown has its entry.
+its heading. ``tools/catalog.py`` extracts the same paragraphs by the same functions, so every
+text shown has its entry.
+
+What click writes itself (``Usage:``, section headings, ``No such option``, prompts) goes
+through the ``_`` and ``ngettext`` its modules import from :mod:`gettext`;
+:func:`translate_click` points them at click's catalog in the current language
+(``locale/fr/LC_MESSAGES/click.po``, extracted from click's sources by ``tools/catalog.py``).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from collections.abc import Iterator
 
 import click
 
-from ..i18n import _, language
+from ..i18n import _, click_gettext, click_ngettext, language
+
+# click's modules that call ``_`` or ``ngettext`` (each imported them from gettext); those
+# ``import click`` loads (shell_completion's few words are left to completion scripts)
+CLICK_MODULES = (
+    "core", "decorators", "exceptions", "formatting", "parser", "termui", "types", "utils",
+)  # fmt: skip
+
+
+def translate_click() -> None:
+    """Have click write its own messages through click's catalog, in the current language."""
+    for name in CLICK_MODULES:
+        module = importlib.import_module(f"click.{name}")
+        if hasattr(module, "_"):
+            module._ = click_gettext  # type: ignore[attr-defined]
+        if hasattr(module, "ngettext"):
+            module.ngettext = click_ngettext  # type: ignore[attr-defined]
+
 
 _ORIGINAL = "_ctg_english"  # the English texts of a command, kept on it
 _EXAMPLE = re.compile(r"\A\x08\n([^\n]+:)\n((?:  .*(?:\n|\Z))+)\Z")
@@ -93,47 +115,30 @@ def hint_prefix() -> str:
     return _("ctg-exchange: hint:")
 
 
-# what click itself writes in a help page, in French
-_CLICK_WORDS = {
-    "Usage:": "Utilisation :",
-    "Options": "Options",
-    "Commands": "Commandes",
-    "Positional arguments": "Arguments",
-    "Show this message and exit.": "Affiche cette aide et quitte.",
-    "Show the version and exit.": "Affiche la version et quitte.",
-}
-_EXTRAS = (
-    (re.compile(r"\bdefault: "), "par défaut : "),
-    (re.compile(r"\brequired\]"), "obligatoire]"),
-    (re.compile(r"\benv var: "), "variable d'environnement : "),
-)
+# option helps click makes once, in the language of that moment: shown in the current one
+_FROZEN = ("Show this message and exit.", "Show the version and exit.")
 
 
 class LocalFormatter(click.HelpFormatter):
-    """Click's help formatter, writing click's own words in the current language."""
+    """Click's help formatter, with French typography for section headings (``Options :``)
+    and the help of ``--help`` and ``--version`` in the current language."""
 
-    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
-        if prefix is None and language() == "fr":
-            prefix = f"{_CLICK_WORDS['Usage:']} "
-        super().write_usage(prog, args, prefix)
+    def write_dl(self, rows: object, col_max: int = 30, col_spacing: int = 2) -> None:
+        from ..i18n import catalog
+
+        frozen = {catalog("fr", "click").gettext(text): text for text in _FROZEN}
+        frozen.update({text: text for text in _FROZEN})
+        rows = [
+            (term, click_gettext(frozen[text]) if text in frozen else text)
+            for term, text in rows  # type: ignore[attr-defined]
+        ]
+        super().write_dl(rows, col_max, col_spacing)
 
     def write_heading(self, heading: str) -> None:
         if language() != "fr":
             super().write_heading(heading)
             return
-        self.write(f"{'':>{self.current_indent}}{_CLICK_WORDS.get(heading, heading)} :\n")
-
-    def write_dl(self, rows: object, col_max: int = 30, col_spacing: int = 2) -> None:
-        if language() == "fr":
-            rows = [(term, _french_click(text)) for term, text in rows]  # type: ignore[attr-defined]
-        super().write_dl(rows, col_max, col_spacing)  # type: ignore[arg-type]
-
-
-def _french_click(text: str) -> str:
-    text = _CLICK_WORDS.get(text, text)
-    for pattern, french in _EXTRAS:
-        text = pattern.sub(french, text)
-    return text
+        self.write(f"{'':>{self.current_indent}}{heading} :\n")
 
 
 class LocalContext(click.Context):

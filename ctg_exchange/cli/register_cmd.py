@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..i18n import _
+from ..i18n import _, short_date
 from . import complete
 from .common import (
     common_options,
@@ -65,14 +65,14 @@ def import_(path: Path | None) -> None:
     if opts.json:
         emit_json(result.__dict__)
         return
-    for label, refs in (
-        ("added", result.added),
-        ("updated", result.updated),
-        ("unchanged", result.unchanged),
-        ("left to their party", result.skipped),
+    for heading, refs in (
+        (_("added"), result.added),
+        (_("updated"), result.updated),
+        (_("unchanged"), result.unchanged),
+        (_("left to their party"), result.skipped),
     ):
         if refs:
-            say(f"{label}: {', '.join(refs)}")
+            say(_("{heading}: {refs}").format(heading=heading, refs=", ".join(refs)))
 
 
 @register.command(name="list")
@@ -98,14 +98,20 @@ def list_(controller: str | None) -> None:
     if opts.json:
         emit_json([_version_json(v) for v in versions])
         return
-    out = table("Register", "ref", "controller", "v", "updated", "name", wrap="name")
+    out = table(
+        _("Register"), _("ref"), _("controller"), "v", _("updated"), _("name"), wrap=_("name")
+    )
     for v in versions:
         out.add_row(
-            shown(v.entry.ref), v.entry.controller, str(v.version), v.at[:10], shown(v.entry.name)
+            shown(v.entry.ref),
+            v.entry.controller,
+            str(v.version),
+            short_date(v.at[:10]),
+            shown(v.entry.name),
         )
     out.print()
     if not versions:
-        say("The register is empty: `register import` loads the baseline.")
+        say(_("The register is empty: `register import` loads the baseline."))
 
 
 @register.command()
@@ -158,7 +164,14 @@ def history(ref: str) -> None:
         emit_json([_version_json(v) for v in versions])
         return
     zone = display_zone(workspace)
-    out = table(f"History of {ref}", "v", f"when ({zone.key})", "by", "reason", wrap="reason")
+    out = table(
+        _("History of {ref}").format(ref=ref),
+        "v",
+        _("when ({zone})").format(zone=zone.key),
+        _("by"),
+        _("reason"),
+        wrap=_("reason"),
+    )
     for v in versions:
         out.add_row(str(v.version), short_time(v.at, zone), v.author, shown(v.reason))
     out.print()
@@ -316,14 +329,18 @@ def export(
     from ..errors import InvalidInput
 
     opts = options()
-    refuse_dash(bundle, "--audit-bundle", "an audit bundle is a directory of signed files")
+    refuse_dash(bundle, "--audit-bundle", _("an audit bundle is a directory of signed files"))
     if bundle is not None:
         from ..services.register_export import audit_bundle
 
         # on a remote workspace: made here, from this party's copy of the log, verified here
         made = audit_bundle(opts.reading_session(), bundle, controller, ref)
         for name in made.swept:
-            say(f"removed {name}, left by an interrupted bundle (nothing in it was published)")
+            say(
+                _(
+                    "removed {name}, left by an interrupted bundle (nothing in it was published)"
+                ).format(name=name)
+            )
         if opts.json:
             emit_json(
                 {
@@ -341,18 +358,18 @@ def export(
                 path=made.path, count=made.files
             )
         )
-        say(f"audit log: {made.verified}")
+        say(_("audit log: {verified}").format(verified=made.verified))
         return
     if fmt is None or out is None:
-        raise InvalidInput("give --format and --out, or --audit-bundle DIR")
+        raise InvalidInput(_("give --format and --out, or --audit-bundle DIR"))
     from ..services.register_export import export_register
 
     session = opts.reading_session()
     if is_dash(out):
         if opts.json:
-            raise InvalidInput("--json and --out - would both write to stdout: give one")
+            raise InvalidInput(_("--json and --out - would both write to stdout: give one"))
         if fmt == "xlsx":
-            refuse_binary_on_terminal("an XLSX workbook")
+            refuse_binary_on_terminal(_("an XLSX workbook"))
         view = through_stdout(
             f"registre.{fmt}", lambda path: export_register(session, controller, fmt, path)
         )
