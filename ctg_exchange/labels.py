@@ -27,6 +27,8 @@ KINDS = {
     "severity": ("ctg_exchange.domain.models", "Severity"),
     "review": ("ctg_exchange.domain.models", "ReviewOutcome"),
     "sensitive": ("ctg_exchange.register.model", "SensitiveKind"),
+    "role": ("ctg_exchange.domain.models", "Role"),
+    "action": ("ctg_exchange.domain.actions", "Action"),
 }
 
 # short French spellings typed on a command line, beside the labels themselves

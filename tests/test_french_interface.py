@@ -32,7 +32,7 @@ SHOW = (*COMMON, "status:", "from → to", "(holder)", "triage:", "field:", "pur
         "recipients:", "filed:", "(policy", "Pre-screening", "(warning)", "DPO opinion",
         "Decision", "adopted", "set aside", "Conditions of", "Conditions accepted",
         "persons informed", "algorithmic decision mention", "Yearly review", "Deliveries",
-        " sent ", " rows", "delete by", "received ", "not received", "Requester's", "annotation",
+        " sent ", " rows", "delete by", "received ", "not received", "Requester's", "DPO annotation",
         "History", "simulated clock", "rehearsal", "required", "favourable", "approved",
         " filed", "under_study", "continue")  # fmt: skip
 CONFIRMATIONS = (*COMMON, "Filed ", "status ", "warnings", "Next:", "studies it", "under study",
@@ -142,8 +142,8 @@ def test_request_show_is_french(ctg: Ctg) -> None:
     shown = ctg.ok("request", "show", rid, env=FRENCH).stdout
     text = _without_findings(shown)
     assert not _english_in(text, SHOW), shown
-    for french in ("statut: suspendue", "de → à: ville_sceaux → caf92 (détentrice)",
-                   "durée de conservation: 365 jours", "fréquence: mensuelle",
+    for french in ("statut : suspendue", "de → à : ville_sceaux → caf92 (détentrice)",
+                   "durée de conservation : 365 jours", "fréquence : mensuelle",
                    "Avis du DPO (c.dpo, ", "avis favorable assorti de recommandations",
                    "R1 retenue", "R2 écartée : Déjà fait", "Conditions de l'échange",
                    "Conditions acceptées par v.controller le ", "Annotation du DPO (v.dpo, ",

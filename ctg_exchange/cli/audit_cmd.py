@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..i18n import _
+from ..i18n import N_, _, ngettext
 from . import complete
 from .checkpoint_cmd import checkpoint, checkpoint_json, checkpoint_line, checkpoints, cosign
 from .common import (
@@ -37,11 +37,31 @@ def _summary(event: Event) -> str:
         highlights = parse_payload(Action(event.action), event.payload).highlights()
     except (ValueError, PayloadInvalid):
         return ""  # `audit verify` names what is wrong with it
-    states = highlights.pop("states", None)
-    return "; ".join([*([states] if states else []), *(f"{k} {v}" for k, v in highlights.items())])
+    return "; ".join(_highlight(key, value) for key, value in highlights.items())
 
 
-SIMULATED = "simulated clock: a rehearsal's log (init --simulated-clock), its dates were set"
+_HIGHLIGHTS = {"changed": N_("changed"), "member": N_("member")}
+
+
+def _highlight(key: str, value: str) -> str:
+    """One highlight for a person: statuses, verdicts and outcomes by their labels."""
+    from ..domain.models import Status
+    from ..labels import label
+
+    statuses = {status.value for status in Status}
+    if key == "states":
+        return " → ".join(
+            label("status", state) if state in statuses else state for state in value.split(" → ")
+        )
+    if key == "verdict":
+        return _("verdict {verdict}").format(verdict=label("verdict", value))
+    if key == "outcome":
+        shown = label("review", value) if value in ("continue", "close") else label("status", value)
+        return _("outcome {outcome}").format(outcome=shown)
+    return f"{_(_HIGHLIGHTS[key]) if key in _HIGHLIGHTS else key} {value}"
+
+
+SIMULATED = N_("simulated clock: a rehearsal's log (init --simulated-clock), its dates were set")
 
 
 def current_rules() -> int:
@@ -50,7 +70,7 @@ def current_rules() -> int:
     return RULES
 
 
-RULES_1 = (
+RULES_1 = N_(
     "rules 1: a log begun by ctg-exchange 0.1.0, verified by its roles and state machine only "
     "(the law is not re-applied; a renewal or an avenant took effect with one admin's "
     "signature)"
@@ -93,17 +113,22 @@ def log(request_id: str | None) -> None:
     if opts.json:
         emit_json([stored.to_json() for stored in events])
         return
+    from ..labels import label
     from .console import shown
     from .views import display_zone, short_time
 
     zone = display_zone(workspace)
     console = stdout()
-    console.print("[bold]Audit log[/]" + (f" of {request_id}" if request_id else ""))
+    console.print(
+        _("[bold]Audit log[/] of {request}").format(request=request_id)
+        if request_id
+        else _("[bold]Audit log[/]")
+    )
     for stored in events:
         e = stored.event
         console.print(
-            f"  #{e.seq:<4} {short_time(e.time, zone)}  {e.actor} ({e.role})  {e.action}  "
-            f"{shown(e.subject)}"
+            f"  #{e.seq:<4} {short_time(e.time, zone)}  {e.actor} ({label('role', e.role)})  "
+            f"{label('action', e.action)}  {shown(e.subject)}"
         )
         if summary := _summary(e):
             console.print(f"        {shown(summary)}")
@@ -146,7 +171,7 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
     opts = options()
     if export_file is not None:
         if checkpoint_files:
-            raise click.UsageError("--checkpoint applies to the workspace, not to --export")
+            raise click.UsageError(_("--checkpoint applies to the workspace, not to --export"))
         from ..services.audit_export import verify_export_file
 
         result = raise_if_broken(verify_export_file(export_file))
@@ -156,26 +181,48 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
     if opts.json:
         emit_json(result.to_json())
         return
-    click.echo(f"{result.events} events verified")
-    covered = (
-        f", the latest covering {result.latest_checkpoint} events" if result.checkpoints else ""
+    click.echo(
+        ngettext("{n} event verified", "{n} events verified", result.events).format(n=result.events)
     )
-    say(f"{result.checkpoints} checkpoints verified ({result.cosigned} cosigned){covered}")
+    covered = (
+        ngettext(
+            ", the latest covering {n} event",
+            ", the latest covering {n} events",
+            result.latest_checkpoint or 0,
+        ).format(n=result.latest_checkpoint)
+        if result.checkpoints
+        else ""
+    )
+    say(
+        ngettext(
+            "{n} checkpoint verified ({cosigned} cosigned)",
+            "{n} checkpoints verified ({cosigned} cosigned)",
+            result.checkpoints,
+        ).format(n=result.checkpoints, cosigned=result.cosigned)
+        + covered
+    )
     if export_file is None:
-        say("replay: the stored state matches the log")
+        say(_("replay: the stored state matches the log"))
     if result.simulated:
-        say(f"[yellow]{SIMULATED}[/]")
+        say(f"[yellow]{_(SIMULATED)}[/]")
     if result.rules < 2:
-        say(f"[yellow]{RULES_1}[/]")
+        say(f"[yellow]{_(RULES_1)}[/]")
     elif result.rules < current_rules():
         say(
-            f"[yellow]rules {result.rules}: a log begun by an earlier version keeps the rules it "
-            f"began with; this version's (rules {current_rules()}) apply to workspaces it "
-            "creates[/]"
+            "[yellow]"
+            + _(
+                "rules {rules}: a log begun by an earlier version keeps the rules it began "
+                "with; this version's (rules {current}) apply to workspaces it creates"
+            ).format(rules=result.rules, current=current_rules())
+            + "[/]"
         )
     else:
-        say(f"rules {result.rules}: the procedure's rules are re-applied to every event")
-    say(f"head {result.head}")
+        say(
+            _("rules {rules}: the procedure's rules are re-applied to every event").format(
+                rules=result.rules
+            )
+        )
+    say(_("head {hash}").format(hash=result.head))
 
 
 @audit.command()
@@ -224,15 +271,32 @@ def prove(request_id: str) -> None:
         )
         return
     say(checkpoint_line(cp))
+    from ..labels import label
+
     rows = table(
-        f"{request_id}: inclusion in checkpoint {cp.id}", "event", "action", "proof", "checked"
+        _("{request}: inclusion in checkpoint {checkpoint}").format(
+            request=request_id, checkpoint=cp.id
+        ),
+        _("event"),
+        _("action"),
+        _("proof"),
+        _("checked"),
     )
     for p in proofs.proofs:
-        rows.add_row(f"#{p.seq}", p.action, f"{len(p.path)} hashes", "✓ leads to the root")
+        rows.add_row(
+            f"#{p.seq}",
+            label("action", p.action),
+            ngettext("{n} hash", "{n} hashes", len(p.path)).format(n=len(p.path)),
+            _("✓ leads to the root"),
+        )
     rows.print()
     if proofs.uncovered:
         listed = ", ".join(f"#{seq}" for seq in proofs.uncovered)
-        say(f"not yet in a checkpoint: {listed} (`audit checkpoint` covers them)")
+        say(
+            _("not yet in a checkpoint: {events} (`audit checkpoint` covers them)").format(
+                events=listed
+            )
+        )
 
 
 @audit.command()
@@ -267,7 +331,7 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
 
     opts = options()
     if is_dash(out) and opts.json:
-        raise InvalidInput("--json and --out - would both write to stdout: give one")
+        raise InvalidInput(_("--json and --out - would both write to stdout: give one"))
     remote = opts.remote()
     session, sign = opts.session(), True
     if remote is not None:  # the export is written here, from this party's copy of the log
@@ -287,7 +351,7 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
         summary = export_audit(
             session, out, request_id=request_id, first=first, last=last, sign=sign
         )
-    where = "stdout" if is_dash(out) else str(summary.path)
+    where = _("stdout") if is_dash(out) else str(summary.path)
     if opts.json:
         emit_json(
             {
@@ -308,8 +372,12 @@ def export(out: Path, request_id: str | None, first: int | None, last: int | Non
     )
     if summary.checkpoint is not None:
         say(checkpoint_line(summary.checkpoint))
-    file = "FILE" if is_dash(out) else str(summary.path)
-    say(f"verify it without ctg-exchange: python3 docs/verify_audit_export.py {file}")
+    file = _("FILE") if is_dash(out) else str(summary.path)
+    say(
+        _("verify it without ctg-exchange: python3 docs/verify_audit_export.py {file}").format(
+            file=file
+        )
+    )
 
 
 @audit.command()

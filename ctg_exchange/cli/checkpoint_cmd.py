@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..i18n import _, ngettext
 from . import complete
 from .common import (
     common_options,
@@ -24,7 +25,11 @@ from .common import (
 
 def checkpoint_line(cp: Any) -> str:
     signers = ", ".join(f"{s.signer} ({s.party})" for s in cp.signers)
-    return f"checkpoint {cp.id}: {cp.size} events, root {cp.root_hex[:16]}…, signed by {signers}"
+    return ngettext(
+        "checkpoint {id}: {n} event, root {root}…, signed by {signers}",
+        "checkpoint {id}: {n} events, root {root}…, signed by {signers}",
+        cp.size,
+    ).format(id=cp.id, n=cp.size, root=cp.root_hex[:16], signers=signers)
 
 
 @click.command()
@@ -157,30 +162,30 @@ def checkpoints(
     opts = options()
     if show_id is None:
         if signer or signed_bytes or signature:
-            raise click.UsageError("--signer, --signed-bytes and --signature go with --show")
+            raise click.UsageError(_("--signer, --signed-bytes and --signature go with --show"))
         workspace = opts.reading_workspace()
         found = list_checkpoints(workspace)
         if opts.json:
             emit_json([checkpoint_json(cp) for cp in found])
             return
         if not found:
-            say("No checkpoint yet: `audit checkpoint` makes one.")
+            say(_("No checkpoint yet: `audit checkpoint` makes one."))
             return
         from .views import display_zone, short_time
 
         zone = display_zone(workspace)
         rows = table(
-            "Checkpoints",
+            _("Checkpoints"),
             "id",
-            "events",
-            "root",
-            f"made ({zone.key})",
-            "signed by",
-            wrap="signed by",
+            _("events"),
+            _("root"),
+            _("made ({zone})").format(zone=zone.key),
+            _("signed by"),
+            wrap=_("signed by"),
         )
         for cp in found:
             signed = "; ".join(
-                f"{s.signer} ({s.party}{', cosigned' if s.cosign else ''})" for s in cp.signers
+                f"{s.signer} ({s.party}{_(', cosigned') if s.cosign else ''})" for s in cp.signers
             )
             rows.add_row(
                 str(cp.id), str(cp.size), cp.root_hex[:12], short_time(cp.created_at, zone), signed
@@ -205,14 +210,15 @@ def _write_for_ssh_keygen(
     from ..errors import InvalidInput
 
     if signature is not None and signer is None:
-        raise click.UsageError("--signature needs --signer MEMBER")
+        raise click.UsageError(_("--signature needs --signer MEMBER"))
     armored = None
     if signature is not None:
         found = [s for s in parse_note(cp.note).signatures if s.name == signer]
         if not found:
             raise InvalidInput(
-                f"checkpoint {cp.id} has no signature by {signer}: it is signed by "
-                + ", ".join(s.signer for s in cp.signers)
+                _("checkpoint {id} has no signature by {signer}: it is signed by {signers}").format(
+                    id=cp.id, signer=signer, signers=", ".join(s.signer for s in cp.signers)
+                )
             )
         armored = found[0].armored
     if signed_bytes is not None:

@@ -193,8 +193,11 @@ def render(view: ConventionView) -> None:
             "" if change.status == "in_effect" else marks.get(change.status, marks["withdrawn"])
         )
         console.print(
-            f"  #{change.seq:<8} {short_date(change.at[:10])} {change.by} ({change.party}): "
-            f"{what(change)}{status} — {shown(change.reference)}"
+            f"  #{change.seq:<8} {short_date(change.at[:10])} "
+            + _("{member} ({party}): {change}").format(
+                member=change.by, party=change.party, change=what(change)
+            )
+            + f"{status} — {shown(change.reference)}"
         )
         if change.in_effect and change.agreed_seq != change.seq:
             console.print(

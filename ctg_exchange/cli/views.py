@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..i18n import _, ngettext
+from ..i18n import _, date_text, ngettext, short_date
 from ..labels import label
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
     if request.dpia_required:
         rows.append((_("DPIA"), _("[yellow]required[/] (GDPR art. 35)")))
     filed = _("{date} by {member} (policy v{version})").format(
-        date=request.filed_on, member=request.filed_by, version=request.policy_version
+        date=date_text(request.filed_on), member=request.filed_by, version=request.policy_version
     )
     rows.append((_("filed"), filed))
     return rows
@@ -174,7 +174,7 @@ def render_request(
         o = request.opinion
         console.print(
             _("[bold]DPO opinion[/] ({member}, {date}): {verdict}").format(
-                member=o.by, date=o.on, verdict=label("verdict", o.verdict.value)
+                member=o.by, date=date_text(o.on), verdict=label("verdict", o.verdict.value)
             )
         )
         console.print(f"  {shown(o.note)}")
@@ -183,7 +183,7 @@ def render_request(
     if request.decision is not None:
         d = request.decision
         line = _("[bold]Decision[/] ({member}, {date}): {outcome}").format(
-            member=d.by, date=d.on, outcome=status_text(d.outcome.value)
+            member=d.by, date=date_text(d.on), outcome=status_text(d.outcome.value)
         )
         if d.against_opinion:
             line += " " + _("[red]against the DPO's opinion[/]")
@@ -204,7 +204,9 @@ def render_request(
     if request.acceptance is not None:
         a = request.acceptance
         console.print(
-            _("[bold]Conditions accepted[/] by {member} on {date}").format(member=a.by, date=a.on)
+            _("[bold]Conditions accepted[/] by {member} on {date}").format(
+                member=a.by, date=date_text(a.on)
+            )
         )
         if a.information:
             console.print(
@@ -223,7 +225,7 @@ def render_request(
         console.print(
             _("[bold red]Suspended[/] by {member} on {date} (was {status}): {reason}").format(
                 member=held.by,
-                date=held.on,
+                date=date_text(held.on),
                 status=label("status", held.from_status.value),
                 reason=shown(held.reason),
             )
@@ -231,7 +233,10 @@ def render_request(
     for r in request.reviews:
         console.print(
             _("[bold]Yearly review[/] ({member}, {date}): {outcome} — {note}").format(
-                member=r.by, date=r.on, outcome=label("review", r.outcome.value), note=shown(r.note)
+                member=r.by,
+                date=date_text(r.on),
+                outcome=label("review", r.outcome.value),
+                note=shown(r.note),
             )
         )
     if deliveries:
@@ -239,7 +244,7 @@ def render_request(
         for sent, got in deliveries:
             received = (
                 _("received {date} by {member}").format(
-                    date=got.received_on, member=got.received_by
+                    date=date_text(got.received_on), member=got.received_by
                 )
                 if got
                 else _("not received")
@@ -251,10 +256,10 @@ def render_request(
                     "sent {date} by {member}, {rows} rows, delete by {deadline}; {received}",
                     sent.rows,
                 ).format(
-                    date=sent.sent_on,
+                    date=date_text(sent.sent_on),
                     member=sent.sent_by,
                     rows=sent.rows,
-                    deadline=sent.retention_deadline,
+                    deadline=date_text(sent.retention_deadline),
                     received=received,
                 )
             )
@@ -269,7 +274,7 @@ def render_request(
     for advice in request.advices:
         console.print(
             _("[bold]Requester's DPO advice[/] ({member}, {date}): {note}").format(
-                member=advice.by, date=advice.on, note=shown(advice.note)
+                member=advice.by, date=date_text(advice.on), note=shown(advice.note)
             )
         )
     for annotation in request.annotations:
@@ -277,7 +282,7 @@ def render_request(
             _("[bold]DPO annotation[/] ({member}, {party}, {date}): {note}").format(
                 member=annotation.by,
                 party=annotation.party,
-                date=annotation.on,
+                date=date_text(annotation.on),
                 note=shown(annotation.note),
             )
         )
@@ -290,8 +295,8 @@ def render_request(
             else ""
         )
         console.print(
-            f"  #{step.seq:<4} {short_time(step.at, zone)}  {step.actor} ({step.role})  "
-            f"{step.action}{moved}"
+            f"  #{step.seq:<4} {short_time(step.at, zone)}  {step.actor} "
+            f"({label('role', step.role)})  {label('action', step.action)}{moved}"
         )
         if step.text:
             console.print(f"        {shown(step.text)}")
@@ -308,7 +313,7 @@ def _render_facts(console: Console, request: ExchangeRequest) -> None:
     if isinstance(console, InertConsole) and console.plain:
         console.print(request.id)
         for key, value in _facts(request):
-            console.print(f"{key}: {value}")
+            console.print(_("{key}: {value}").format(key=key, value=value))
         return
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
@@ -333,7 +338,7 @@ def short_time(timestamp: str, zone: tzinfo | None = None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(zone or PARIS)
-    return f"{local:%Y-%m-%d %H:%M} {local.isoformat()[-6:]}"
+    return f"{short_date(local.date())} {local:%H:%M} {local.isoformat()[-6:]}"
 
 
 def display_zone(workspace: Workspace) -> ZoneInfo:

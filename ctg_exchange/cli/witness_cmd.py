@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..i18n import _
+from ..i18n import _, ngettext
 from .common import common_options, emit_json, options, say
 
 
@@ -83,4 +83,10 @@ def pull(full: bool) -> None:
             + _("signed a checkpoint of all {count} events verified").format(count=done.checkpoint)
         )
     if not done.cosigned_now and not done.anchored_now:
-        say(f"the checkpoint of {done.checkpoint} events was already signed by your party")
+        say(
+            ngettext(
+                "the checkpoint of {n} event was already signed by your party",
+                "the checkpoint of {n} events was already signed by your party",
+                done.checkpoint or 0,
+            ).format(n=done.checkpoint)
+        )
