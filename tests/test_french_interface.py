@@ -149,7 +149,7 @@ def test_request_show_is_french(ctg: Ctg) -> None:
                    "Conditions acceptées par v.controller le ", "Annotation du DPO (v.dpo, ",
                    "Conseil du DPO du demandeur", "Suspendue par c.controller le ",
                    "(était conditions acceptées) : Contrôle", "Historique",
-                   "→ en attente de l'avis du DPO", "dépôt: le "):  # fmt: skip
+                   "→ en attente de l'avis du DPO", "dépôt : le "):  # fmt: skip
         assert french in shown, (french, shown)
     english = ctg.ok("request", "show", rid, env=ENGLISH).stdout
     for words in ("status: suspended", "retention: 365 days", "R2 set aside: Déjà fait",
@@ -207,7 +207,7 @@ def test_the_demo_narrates_in_french(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert shown.exit_code == 0, shown.output
     assert not _english_in(_without_findings(shown.stdout), SHOW), shown.stdout
     assert "Envois" in shown.stdout and "3 lignes" in shown.stdout
-    assert "Revue annuelle (c.controller, 2026-11-27) : poursuite" in shown.stdout
+    assert "Revue annuelle (c.controller, 27 novembre 2026) : poursuite" in shown.stdout
 
 
 def _request() -> tuple[str, ...]:
