@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..i18n import _
 from .actions import Action
 from .payloads import (
     Amendment,
@@ -61,13 +62,15 @@ def parse_payload(action: Action, payload: Mapping[str, Any]) -> Payload:
     for name in sorted(model.omitted_when_none):
         optional = not model.model_fields[name].is_required()
         if optional and name in payload and payload[name] is None:
-            raise PayloadInvalid(f"{name}: left out when it has no value, never null")
+            raise PayloadInvalid(
+                _("{field}: left out when it has no value, never null").format(field=name)
+            )
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(_key(p) for p in first["loc"]) or "payload"
-        message = "unexpected key" if first["type"] == "extra_forbidden" else first["msg"]
+        message = _("unexpected key") if first["type"] == "extra_forbidden" else first["msg"]
         raise PayloadInvalid(f"{where}: {message.removeprefix('Value error, ')}") from None
 
 
@@ -76,4 +79,4 @@ def _key(part: str | int) -> str:
     anything (a line break, an escape sequence, a name), so only a plain name is shown."""
     if isinstance(part, int) or _NAME.fullmatch(part):
         return str(part)
-    return "(a key that is not a name)"
+    return _("(a key that is not a name)")

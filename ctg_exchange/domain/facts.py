@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import ReplayError
+from ..i18n import _
 from .models import Status, Triage
 
 
@@ -303,17 +304,23 @@ class FactBook:
     def known_request(self, request_id: str) -> RequestFacts:
         found = self.request.get(request_id)
         if found is None:
-            raise ReplayError(f"the event refers to an unknown request {request_id}")
+            raise ReplayError(
+                _("the event refers to an unknown request {request}").format(request=request_id)
+            )
         return found
 
     def known_member(self, member_id: str) -> MemberFacts:
         found = self.member.get(member_id)
         if found is None:
-            raise ReplayError("the event revokes an unknown member")
+            raise ReplayError(_("the event revokes an unknown member"))
         return found
 
     def known_recipient(self, recipient: str) -> RecipientFacts:
         found = self.recipient.get(recipient)
         if found is None:
-            raise ReplayError(f"the event refers to an unknown recipient {recipient}")
+            raise ReplayError(
+                _("the event refers to an unknown recipient {recipient}").format(
+                    recipient=recipient
+                )
+            )
         return found

@@ -26,6 +26,8 @@ from calendar import monthrange
 from datetime import date, timedelta
 
 from ..errors import Refused
+from ..i18n import _, date_text
+from ..labels import label
 from .models import Frequency
 
 ONE_OFF_DELIVERED = "ONE_OFF_DELIVERED"
@@ -69,22 +71,40 @@ def check_timing(
     if previous is not None and due is None:
         raise Refused(
             ONE_OFF_DELIVERED,
-            f"{request_id} asks for a one-off transfer, already made ({request_id}-{previous[0]})",
+            _("{request} asks for a one-off transfer, already made ({delivery})").format(
+                request=request_id, delivery=f"{request_id}-{previous[0]}"
+            ),
         )
     if previous is not None and due is not None and today < due:
         if early and justified:
             return
         raise Refused(
             DELIVERY_TOO_EARLY,
-            f"{request_id} is delivered {frequency.value} and its last delivery "
-            f"({request_id}-{previous[0]}) was on {previous[1]}: the next is allowed from {due}",
-            hint="to send sooner, give --early with --justification TEXT (both are recorded)",
+            _(
+                "{request} is delivered {frequency} and its last delivery ({delivery}) was on "
+                "{previous}: the next is allowed from {due}"
+            ).format(
+                request=request_id,
+                frequency=label("frequency", frequency.value),
+                delivery=f"{request_id}-{previous[0]}",
+                previous=date_text(previous[1]),
+                due=date_text(due),
+            ),
+            hint=_("to send sooner, give --early with --justification TEXT (both are recorded)"),
         )
     if early:
-        allowed = "its first delivery" if due is None else f"allowed since {due}"
+        if due is None:
+            message = _(
+                "a delivery of {request} on {today} is its first delivery: --early is only for "
+                "a delivery sooner than its frequency allows"
+            )
+        else:
+            message = _(
+                "a delivery of {request} on {today} is allowed since {due}: --early is only for "
+                "a delivery sooner than its frequency allows"
+            )
         raise Refused(
             EARLY_FLAG,
-            f"a delivery of {request_id} on {today} is {allowed}: --early is only for a "
-            "delivery sooner than its frequency allows",
-            hint="send it without --early and --justification",
+            message.format(request=request_id, today=date_text(today), due=date_text(due)),
+            hint=_("send it without --early and --justification"),
         )

@@ -28,6 +28,8 @@ Each action names the states it may start from and the state it leads to; anythi
 from __future__ import annotations
 
 from ..errors import InvalidTransition
+from ..i18n import _
+from ..labels import label
 from .actions import Action
 from .models import Standing, Status, Triage
 
@@ -115,22 +117,33 @@ def next_status(action: Action, request: Standing, *, closing: bool = False) -> 
     if current not in sources:
         if not sources:
             raise InvalidTransition(
-                f"{request.id} is non-personal (anonymous aggregates): it skips the DPO, "
-                "so the controller decides after the study"
+                _(
+                    "{request} is non-personal (anonymous aggregates): it skips the DPO, so the "
+                    "controller decides after the study"
+                ).format(request=request.id)
             )
-        needed = " or ".join(sorted(s.value for s in sources))
+        needed = _(" or ").join(label("status", s) for s in sorted(s.value for s in sources))
         raise InvalidTransition(
-            f"{request.id} is {current.value}: `{COMMAND_OF[action]}` needs {needed}"
+            _("{request} is {status}: `{command}` needs {needed}").format(
+                request=request.id,
+                status=label("status", current.value),
+                command=COMMAND_OF[action],
+                needed=needed,
+            )
         )
     if action is Action.LAPSE and not before_exchange(request):
         raise InvalidTransition(
-            f"{request.id} was suspended after data was sent: it does not lapse (its deliveries "
-            "are still deleted when their retention ends); a review closes it"
+            _(
+                "{request} was suspended after data was sent: it does not lapse (its deliveries "
+                "are still deleted when their retention ends); a review closes it"
+            ).format(request=request.id)
         )
     if action is Action.RESUME:
         back = request.suspended_from
         if back is None or back not in TRANSITIONS[Action.SUSPEND][0]:
-            raise InvalidTransition(f"{request.id} says not which state it was suspended from")
+            raise InvalidTransition(
+                _("{request} says not which state it was suspended from").format(request=request.id)
+            )
         return back
     if action is Action.REVIEW and closing:
         return Status.CLOSED

@@ -17,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from ..i18n import _
 from .recommendations import Answer, Condition, Recommendation
 from .types import Frozen, MemberId, Ref, Text
 
@@ -206,12 +207,13 @@ class RequestContent(Frozen):
     def _unique(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         duplicates = sorted({c for c in value if value.count(c) > 1})
         if duplicates:
-            what = {
-                "categories": "category",
-                "legal_refs": "legal text",
-                "onward_recipients": "recipient",
-            }.get(info.field_name or "", "category")
-            raise ValueError(f"{what} listed twice: {', '.join(duplicates)}")
+            if info.field_name == "legal_refs":
+                message = _("legal text listed twice: {items}")
+            elif info.field_name == "onward_recipients":
+                message = _("recipient listed twice: {items}")
+            else:
+                message = _("category listed twice: {items}")
+            raise ValueError(message.format(items=", ".join(duplicates)))
         return value
 
     @field_validator("processors")
@@ -220,7 +222,7 @@ class RequestContent(Frozen):
         names = [p.name.casefold() for p in value]
         twice = sorted({p.name for p in value if names.count(p.name.casefold()) > 1})
         if twice:
-            raise ValueError(f"processor listed twice: {', '.join(twice)}")
+            raise ValueError(_("processor listed twice: {names}").format(names=", ".join(twice)))
         return value
 
     @property

@@ -21,6 +21,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, StringConstraints
 
 from ..errors import ReplayError
+from ..i18n import _
 from .actions import Action
 from .facts import (
     ConventionChangeFacts,
@@ -41,19 +42,19 @@ def _iso_date(value: object) -> object:
     """A date as the log writes it, ``YYYY-MM-DD``, and nothing else a lax parser would take."""
     if isinstance(value, date) or (isinstance(value, str) and _DAY.fullmatch(value)):
         return value
-    raise ValueError("a date is written YYYY-MM-DD")
+    raise ValueError(_("a date is written YYYY-MM-DD"))
 
 
 def sorted_once(values: tuple[Any, ...]) -> tuple[Any, ...]:
     """A list the tool writes sorted, each item once: anything else was not written by it."""
     if list(values) != sorted(set(values)):
-        raise ValueError("the items are written sorted, each once")
+        raise ValueError(_("the items are written sorted, each once"))
     return values
 
 
 def each_once(values: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(set(values)) != len(values):
-        raise ValueError("an item is listed twice")
+        raise ValueError(_("an item is listed twice"))
     return values
 
 
@@ -314,7 +315,9 @@ class ProposalAnswer(Payload):
     def proposal_facts(self, book: FactBook) -> ConventionChangeFacts:
         found = book.convention_change.get(self.proposal)
         if found is None or found.kind == "termination":
-            raise ReplayError(f"event #{self.proposal} is not a renewal or an avenant")
+            raise ReplayError(
+                _("event #{seq} is not a renewal or an avenant").format(seq=self.proposal)
+            )
         return found
 
 

@@ -27,6 +27,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from ..errors import InvalidInput
+from ..i18n import N_, _
 from .types import Frozen, Ref, Text
 
 Column = Ref
@@ -45,7 +46,7 @@ _NUMBER_KINDS = {RecommendationKind.MAX_RETENTION_DAYS, RecommendationKind.AGGRE
 _FORM = re.compile(r"^\s*([a-z_]+)\s*:\s*(.*?)\s*$", re.DOTALL)
 _WORD_COLON = re.compile(r"^\s*([^\W\d]\w*)\s*:")  # one word (no space), then a colon
 _FREE = re.compile(r"^\s*free\s*:(.*)$", re.DOTALL | re.IGNORECASE)
-FREE_HINT = (
+FREE_HINT = N_(
     'free text that starts with a word and a colon is written "free:…" '
     "(the prefix is not kept) or in quotes"
 )
@@ -108,7 +109,9 @@ def parse_recommendation(number: int, text: str) -> Recommendation:
     if free is not None:
         rest = free.group(1).strip()
         if not rest:
-            raise InvalidInput(f"R{number} is empty: write the text after free:")
+            raise InvalidInput(
+                _("{label} is empty: write the text after free:").format(label=f"R{number}")
+            )
         return Recommendation(number=number, text=rest)
     match = _FORM.match(text)
     kinds = [kind.value for kind in APPLIED_KINDS]
@@ -123,22 +126,32 @@ def parse_recommendation(number: int, text: str) -> Recommendation:
     if kind in _COLUMN_KINDS:
         columns = tuple(c.strip() for c in args.split(",") if c.strip())
         if not columns or any(not re.fullmatch(r"[a-z][a-z0-9_]*", c) for c in columns):
-            raise InvalidInput(f"{label} needs column names: {kind.value}:COL,COL")
+            raise InvalidInput(
+                _("{label} needs column names: {kind}:COL,COL").format(label=label, kind=kind.value)
+            )
         if len(set(columns)) != len(columns):
-            raise InvalidInput(f"{label} lists a column twice")
+            raise InvalidInput(_("{label} lists a column twice").format(label=label))
         return Recommendation(number=number, text=text, kind=kind, columns=columns)
     if not args.isdigit() or int(args) < 1:
-        raise InvalidInput(f"{label} needs a whole number of at least 1: {kind.value}:N")
+        raise InvalidInput(
+            _("{label} needs a whole number of at least 1: {kind}:N").format(
+                label=label, kind=kind.value
+            )
+        )
     return Recommendation(number=number, text=text, kind=kind, value=int(args))
 
 
 def _not_a_kind(number: int, word: str, kinds: list[str]) -> InvalidInput:
     close = difflib.get_close_matches(word.lower(), kinds, n=1, cutoff=0.6)
     if close:
-        message = f'R{number}: "{word}:" is not a checkable kind; did you mean "{close[0]}:"?'
+        message = _('{label}: "{word}:" is not a checkable kind; did you mean "{kind}:"?').format(
+            label=f"R{number}", word=word, kind=close[0]
+        )
     else:
-        message = f'R{number}: "{word}:" is not a checkable kind ({", ".join(kinds)})'
-    return InvalidInput(message, hint=FREE_HINT)
+        message = _('{label}: "{word}:" is not a checkable kind ({kinds})').format(
+            label=f"R{number}", word=word, kinds=", ".join(kinds)
+        )
+    return InvalidInput(message, hint=_(FREE_HINT))
 
 
 def parse_answers(
@@ -156,20 +169,27 @@ def parse_answers(
     def find(label: str) -> Recommendation:
         key = label.strip().upper()
         if key not in by_label:
-            known = ", ".join(by_label) or "none"
-            raise InvalidInput(f"no recommendation {label.strip()!r} (the opinion has: {known})")
+            if by_label:
+                message = _("no recommendation {label!r} (the opinion has: {known})")
+            else:
+                message = _("no recommendation {label!r} (the opinion has: none)")
+            raise InvalidInput(message.format(label=label.strip(), known=", ".join(by_label)))
         if by_label[key].number in answers:
-            raise InvalidInput(f"{key} is answered twice")
+            raise InvalidInput(_("{label} is answered twice").format(label=key))
         return by_label[key]
 
     for label in adopt:
         rec = find(label)
         answers[rec.number] = Answer(number=rec.number, adopted=True)
     for item in set_aside:
-        label, _, reason = item.partition("=")
+        label, _equals, reason = item.partition("=")
         rec = find(label)
         if not reason.strip():
-            raise InvalidInput(f'setting {rec.label} aside needs written reasons: {rec.label}="…"')
+            raise InvalidInput(
+                _('setting {label} aside needs written reasons: {label}="…"').format(
+                    label=rec.label
+                )
+            )
         answers[rec.number] = Answer(number=rec.number, adopted=False, reason=reason.strip())
     return tuple(answers[n] for n in sorted(answers))
 

@@ -20,6 +20,8 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from ..errors import Refused, ReplayError
+from ..i18n import _
+from ..labels import label
 from .models import Triage, Verdict
 
 if TYPE_CHECKING:
@@ -43,13 +45,18 @@ def check_answered(
     answered = [*adopted, *set_aside]
     missing = [f"R{n}" for n in range(1, count + 1) if n not in answered]
     if missing or sorted(answered) != list(range(1, count + 1)):
+        if missing:
+            message = _("approving {request} answers every recommendation: {labels} unanswered")
+        else:
+            message = _(
+                "approving {request} answers every recommendation: an answer is repeated or "
+                "names no recommendation"
+            )
         raise Refused(
             RECOMMENDATION_UNANSWERED,
-            f"approving {request_id} answers every recommendation: "
-            + (f"{', '.join(missing)} unanswered" if missing else "an answer is repeated or "
-               "names no recommendation"),
-            hint='adopt it (--adopt R1) or set it aside with reasons (--set-aside R1="…")',
-        )  # fmt: skip
+            message.format(request=request_id, labels=", ".join(missing)),
+            hint=_('adopt it (--adopt R1) or set it aside with reasons (--set-aside R1="…")'),
+        )
 
 
 def check_dpia(request_id: str, dpia_required: bool, dpia_ref: bool) -> None:
@@ -57,8 +64,10 @@ def check_dpia(request_id: str, dpia_required: bool, dpia_ref: bool) -> None:
     if dpia_required and not dpia_ref:
         raise Refused(
             DPIA_REF_MISSING,
-            f"{request_id} needs a DPIA (GDPR art. 35) before any transfer: give its reference "
-            "with --dpia-ref",
+            _(
+                "{request} needs a DPIA (GDPR art. 35) before any transfer: give its reference "
+                "with --dpia-ref"
+            ).format(request=request_id),
         )
 
 
@@ -76,10 +85,14 @@ def check_approval(request_id: str, verdict: str | None, reasons: bool, rules: i
     if against and not reasons:
         raise Refused(
             REASONS_REQUIRED,
-            f"the DPO's opinion on {request_id} is {verdict}: approving needs written reasons "
-            "in --justification",
-            hint="the DPO advises, the controller decides; departing from the opinion is "
-            "reasoned in writing (Article 7)",
+            _(
+                "the DPO's opinion on {request} is {verdict}: approving needs written reasons in "
+                "--justification"
+            ).format(request=request_id, verdict=label("verdict", verdict or "")),
+            hint=_(
+                "the DPO advises, the controller decides; departing from the opinion is reasoned "
+                "in writing (Article 7)"
+            ),
         )
     return against
 
@@ -100,16 +113,20 @@ def check_acceptance(
     if not information:
         raise Refused(
             ART14_INFORMATION,
-            f"accepting the conditions of {request_id} records how and when the persons "
-            "concerned are told which data came from the other party (GDPR art. 14, CRPA "
-            "L114-8): give it with --information",
+            _(
+                "accepting the conditions of {request} records how and when the persons "
+                "concerned are told which data came from the other party (GDPR art. 14, CRPA "
+                "L114-8): give it with --information"
+            ).format(request=request_id),
         )
     if ALGORITHMIC_DECISION in findings and not l311_mention:
         raise Refused(
             L311_MENTION,
-            f"the data of {request_id} feed individual decisions (ALGORITHMIC_DECISION): "
-            "accepting its conditions records where those decisions state they were taken on "
-            "the basis of an algorithmic processing (CRPA L311-3-1): give it with --l311-mention",
+            _(
+                "the data of {request} feed individual decisions ({finding}): accepting its "
+                "conditions records where those decisions state they were taken on the basis of "
+                "an algorithmic processing (CRPA L311-3-1): give it with --l311-mention"
+            ).format(request=request_id, finding=ALGORITHMIC_DECISION),
         )
 
 
@@ -127,8 +144,13 @@ def check_recorded(payload: RequestStep, request: RequestFacts, rules: int) -> N
         against = check_approval(request.id, verdict, payload.text_sha256 is not None, rules)
         if rules >= 2 and payload.against_opinion is not against:
             raise ReplayError(
-                f"{AGAINST_OPINION}: the approval says against_opinion "
-                f"{str(payload.against_opinion).lower()} after a {verdict} opinion",
+                _(
+                    "{rule}: the approval says against_opinion {flag} after a {verdict} opinion"
+                ).format(
+                    rule=AGAINST_OPINION,
+                    flag=str(payload.against_opinion).lower(),
+                    verdict=label("verdict", verdict or "None"),
+                ),
                 rule=AGAINST_OPINION,
             )
     elif isinstance(payload, AcceptConditions):

@@ -10,8 +10,10 @@ members, except that any admin may add the first admin of a party that never had
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from typing import NoReturn
 
 from ..errors import NotAuthorised
+from ..i18n import N_, _, date_text
 from .actions import REQUEST_STEPS, TAKEN_AS, Action
 from .models import Acting, Role, Standing
 
@@ -45,24 +47,57 @@ DUTY_OF: dict[Action, str] = {
     Action.APPROVE: "decision",
     Action.REJECT: "decision",
 }
-_DUTY_NAME = {"study": "studied", "opinion": "gave the opinion on", "decision": "decided"}
+# what the member already did, as the refusal of SEPARATION_OF_DUTIES says it
+_TOOK = {
+    "study": N_(
+        "{rule}: {member} studied {request}: no one person takes two of the study, the "
+        "opinion and the decision (Article 7; GDPR art. 38(6))"
+    ),
+    "opinion": N_(
+        "{rule}: {member} gave the opinion on {request}: no one person takes two of the study, "
+        "the opinion and the decision (Article 7; GDPR art. 38(6))"
+    ),
+    "decision": N_(
+        "{rule}: {member} decided {request}: no one person takes two of the study, the "
+        "opinion and the decision (Article 7; GDPR art. 38(6))"
+    ),
+}
 
 Taken = tuple[str, str]  # a step of a request: (action, actor)
 
 # the one role each request step is taken in
 ACTION_ROLE: dict[Action, Role] = {action: TAKEN_AS[action][0] for action in REQUEST_STEPS}
 
-_VERB = {
-    Action.AMEND: "amends",
-    Action.WITHDRAW: "withdraws",
-    Action.STUDY_ACCEPT: "studies",
-    Action.STUDY_RETURN: "returns",
-    Action.STUDY_SUBMIT: "submits to the DPO",
-    Action.APPROVE: "decides on",
-    Action.REJECT: "decides on",
-    Action.SUSPEND: "suspends",
-    Action.RESUME: "resumes",
-    Action.REVIEW: "reviews",
+# who alone takes the step, one sentence per step: {party} {request} {who}
+_ONLY_REQUESTER_STAFF = {
+    Action.AMEND: N_("only the requesting party's staff ({party}) amends {request}: {who}"),
+    Action.WITHDRAW: N_("only the requesting party's staff ({party}) withdraws {request}: {who}"),
+}
+_ONLY_HOLDER_CONTROLLER = {
+    Action.STUDY_ACCEPT: N_(
+        "only the controller of the holding party ({party}) studies {request}: {who}"
+    ),
+    Action.STUDY_RETURN: N_(
+        "only the controller of the holding party ({party}) returns {request}: {who}"
+    ),
+    Action.STUDY_SUBMIT: N_(
+        "only the controller of the holding party ({party}) submits to the DPO {request}: {who}"
+    ),
+    Action.APPROVE: N_(
+        "only the controller of the holding party ({party}) decides on {request}: {who}"
+    ),
+    Action.REJECT: N_(
+        "only the controller of the holding party ({party}) decides on {request}: {who}"
+    ),
+    Action.SUSPEND: N_(
+        "only the controller of the holding party ({party}) suspends {request}: {who}"
+    ),
+    Action.RESUME: N_(
+        "only the controller of the holding party ({party}) resumes {request}: {who}"
+    ),
+    Action.REVIEW: N_(
+        "only the controller of the holding party ({party}) reviews {request}: {who}"
+    ),
 }
 
 
@@ -70,8 +105,9 @@ def ensure_active(member: Acting) -> None:
     if not member.active:
         raise NotAuthorised(
             RULE_REVOKED,
-            f"{member.id} was revoked on {(member.revoked_at or '')[:10]}: "
-            "a revoked member can do nothing",
+            _("{member} was revoked on {date}: a revoked member can do nothing").format(
+                member=member.id, date=date_text((member.revoked_at or "")[:10])
+            ),
         )
 
 
@@ -80,24 +116,39 @@ def cosigning_role(member: Acting) -> Role:
     role = next((r for r in (Role.ADMIN, Role.DPO) if member.has(r)), None)
     if role is None:
         raise NotAuthorised(
-            RULE_ADMIN_ONLY, f"an admin or a DPO cosigns checkpoints: {_describe(member)}"
+            RULE_ADMIN_ONLY,
+            _("an admin or a DPO cosigns checkpoints: {who}").format(who=_describe(member)),
         )
     return role
 
 
 def _describe(member: Acting) -> str:
-    return f"{member.id} is {'/'.join(member.roles)} of {member.party}"
+    return _("{member} is {roles} of {party}").format(
+        member=member.id, roles="/".join(member.roles), party=member.party
+    )
+
+
+def _refusal(rule: str, message: str, member: Acting, party: str, request: Standing) -> NoReturn:
+    """Refuse with ``message``, a sentence naming ``party``, the request and who acts."""
+    raise NotAuthorised(
+        rule, _(message).format(party=party, request=request.id, who=_describe(member))
+    )
 
 
 def authorise_filing(member: Acting, to_party: str) -> Role:
     """A party's staff files requests addressed to the other party."""
     ensure_active(member)
     if not member.has(Role.STAFF):
-        raise NotAuthorised(RULE_STAFF_FILES, f"only staff file requests: {_describe(member)}")
+        raise NotAuthorised(
+            RULE_STAFF_FILES,
+            _("only staff file requests: {who}").format(who=_describe(member)),
+        )
     if to_party == member.party:
         raise NotAuthorised(
             RULE_OTHER_PARTY,
-            f"a request is addressed to the other party, not to {member.party} itself",
+            _("a request is addressed to the other party, not to {party} itself").format(
+                party=member.party
+            ),
         )
     return Role.STAFF
 
@@ -108,68 +159,66 @@ def authorise(action: Action, member: Acting, request: Standing) -> Role:
     if action in (Action.APPROVE, Action.REJECT) and member.id == request.filed_by:
         raise NotAuthorised(
             RULE_NO_SELF_DECISION,
-            f"{member.id} filed {request.id}: nobody decides a request they filed",
+            _("{member} filed {request}: nobody decides a request they filed").format(
+                member=member.id, request=request.id
+            ),
         )
+    requester, holder = request.from_party, request.to_party
     if action in (Action.AMEND, Action.WITHDRAW):
-        if member.party != request.from_party or not member.has(Role.STAFF):
-            raise NotAuthorised(
-                RULE_REQUESTER_STAFF,
-                f"only the requesting party's staff ({request.from_party}) {_VERB[action]} "
-                f"{request.id}: {_describe(member)}",
-            )
+        if member.party != requester or not member.has(Role.STAFF):
+            message = _ONLY_REQUESTER_STAFF[action]
+            _refusal(RULE_REQUESTER_STAFF, message, member, requester, request)
     elif action is Action.OPINION:
-        if member.party != request.to_party or not member.has(Role.DPO):
-            raise NotAuthorised(
-                RULE_HOLDER_DPO,
-                f"only the DPO of the holding party ({request.to_party}) gives the opinion on "
-                f"{request.id}: {_describe(member)}",
+        if member.party != holder or not member.has(Role.DPO):
+            message = N_(
+                "only the DPO of the holding party ({party}) gives the opinion on {request}: {who}"
             )
+            _refusal(RULE_HOLDER_DPO, message, member, holder, request)
     elif action is Action.ACCEPT_CONDITIONS:
-        if member.party != request.from_party or not member.has(Role.CONTROLLER):
-            raise NotAuthorised(
-                RULE_REQUESTER_CONTROLLER,
-                f"only the controller of the requesting party ({request.from_party}) accepts "
-                f"the conditions of {request.id}: {_describe(member)}",
+        if member.party != requester or not member.has(Role.CONTROLLER):
+            message = N_(
+                "only the controller of the requesting party ({party}) accepts the conditions "
+                "of {request}: {who}"
             )
+            _refusal(RULE_REQUESTER_CONTROLLER, message, member, requester, request)
     elif action is Action.SEND:
-        if member.party != request.to_party or not member.has(Role.STAFF):
-            raise NotAuthorised(
-                RULE_HOLDER_STAFF,
-                f"only the holding party's staff ({request.to_party}) sends the data of "
-                f"{request.id}: {_describe(member)}",
+        if member.party != holder or not member.has(Role.STAFF):
+            message = N_(
+                "only the holding party's staff ({party}) sends the data of {request}: {who}"
             )
+            _refusal(RULE_HOLDER_STAFF, message, member, holder, request)
     elif action in (Action.RECEIVE, Action.DESTROY):
-        if member.party != request.from_party or not member.has(Role.STAFF):
-            raise NotAuthorised(
-                RULE_RECIPIENT_STAFF,
-                f"only the requesting party's staff ({request.from_party}) receives and deletes "
-                f"the data of {request.id}: {_describe(member)}",
+        if member.party != requester or not member.has(Role.STAFF):
+            message = N_(
+                "only the requesting party's staff ({party}) receives and deletes the data of "
+                "{request}: {who}"
             )
+            _refusal(RULE_RECIPIENT_STAFF, message, member, requester, request)
     elif action is Action.LAPSE:
         if not member.has(Role.ADMIN):
             raise NotAuthorised(
-                RULE_ADMIN_ONLY, f"only an admin records the convention's end: {_describe(member)}"
+                RULE_ADMIN_ONLY,
+                _("only an admin records the convention's end: {who}").format(
+                    who=_describe(member)
+                ),
             )
     elif action is Action.ANNOTATE:
-        if member.party not in (request.from_party, request.to_party) or not member.has(Role.DPO):
+        if member.party not in (requester, holder) or not member.has(Role.DPO):
             raise NotAuthorised(
                 RULE_INVOLVED_DPO,
-                f"only a DPO of {request.from_party} or {request.to_party} annotates "
-                f"{request.id}: {_describe(member)}",
+                _("only a DPO of {requester} or {holder} annotates {request}: {who}").format(
+                    requester=requester, holder=holder, request=request.id, who=_describe(member)
+                ),
             )
     elif action is Action.ADVISE:
-        if member.party != request.from_party or not member.has(Role.DPO):
-            raise NotAuthorised(
-                RULE_REQUESTER_DPO,
-                f"only the DPO of the requesting party ({request.from_party}) advises on "
-                f"{request.id}: {_describe(member)}",
+        if member.party != requester or not member.has(Role.DPO):
+            message = N_(
+                "only the DPO of the requesting party ({party}) advises on {request}: {who}"
             )
-    elif member.party != request.to_party or not member.has(Role.CONTROLLER):
-        raise NotAuthorised(
-            RULE_HOLDER_CONTROLLER,
-            f"only the controller of the holding party ({request.to_party}) {_VERB[action]} "
-            f"{request.id}: {_describe(member)}",
-        )
+            _refusal(RULE_REQUESTER_DPO, message, member, requester, request)
+    elif member.party != holder or not member.has(Role.CONTROLLER):
+        message = _ONLY_HOLDER_CONTROLLER[action]
+        _refusal(RULE_HOLDER_CONTROLLER, message, member, holder, request)
     return ACTION_ROLE[action]
 
 
@@ -186,10 +235,8 @@ def separate_duties(
         if actor == member_id and other is not None and other != duty:
             raise NotAuthorised(
                 RULE_SEPARATION,
-                f"{RULE_SEPARATION}: {member_id} {_DUTY_NAME[other]} {request_id}: no one person "
-                "takes two of the study, the opinion and the decision (Article 7; GDPR art. "
-                "38(6))",
-                hint="another member of the party, in that role, takes this step",
+                _(_TOOK[other]).format(rule=RULE_SEPARATION, member=member_id, request=request_id),
+                hint=_("another member of the party, in that role, takes this step"),
             )
 
 
@@ -198,9 +245,17 @@ def check_roles(roles: Collection[Role]) -> None:
     if Role.DPO in roles and (Role.CONTROLLER in roles or Role.ADMIN in roles):
         raise NotAuthorised(
             RULE_DPO_CONFLICT,
-            f"{RULE_DPO_CONFLICT}: a DPO cannot also be controller or admin of its party: "
-            "it would advise on its own decisions (GDPR art. 38(6))",
+            _(
+                "{rule}: a DPO cannot also be controller or admin of its party: it would advise "
+                "on its own decisions (GDPR art. 38(6))"
+            ).format(rule=RULE_DPO_CONFLICT),
         )
+
+
+def _admins_only(actor: Acting) -> NotAuthorised:
+    return NotAuthorised(
+        RULE_ADMIN_ONLY, _("only an admin manages members: {who}").format(who=_describe(actor))
+    )
 
 
 def authorise_member_add(
@@ -209,16 +264,20 @@ def authorise_member_add(
     """An admin adds members to its own party, or the first admin of a party that had none."""
     ensure_active(actor)
     if not actor.has(Role.ADMIN):
-        raise NotAuthorised(RULE_ADMIN_ONLY, f"only an admin manages members: {_describe(actor)}")
+        raise _admins_only(actor)
     if actor.party == party:
         return
     if not party_had_admin and Role.ADMIN in roles:
         return
     raise NotAuthorised(
         RULE_OWN_PARTY_ADMIN,
-        f"an admin manages its own party's members only: {actor.id} is admin of {actor.party}, "
-        f"not of {party}",
-        hint=None if party_had_admin else f"the first member of {party} must be an admin",
+        _(
+            "an admin manages its own party's members only: {member} is admin of {own}, not "
+            "of {party}"
+        ).format(member=actor.id, own=actor.party, party=party),
+        hint=None
+        if party_had_admin
+        else _("the first member of {party} must be an admin").format(party=party),
     )
 
 
@@ -226,16 +285,20 @@ def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -
     """An admin revokes members of its own party, never the party's last active admin."""
     ensure_active(actor)
     if not actor.has(Role.ADMIN):
-        raise NotAuthorised(RULE_ADMIN_ONLY, f"only an admin manages members: {_describe(actor)}")
+        raise _admins_only(actor)
     if actor.party != target.party:
         raise NotAuthorised(
             RULE_OWN_PARTY_ADMIN,
-            f"an admin manages its own party's members only: {actor.id} is admin of "
-            f"{actor.party}, {target.id} is of {target.party}",
+            _(
+                "an admin manages its own party's members only: {member} is admin of {own}, "
+                "{target} is of {party}"
+            ).format(member=actor.id, own=actor.party, target=target.id, party=target.party),
         )
     if target.has(Role.ADMIN) and target.active and active_admins <= 1:
         raise NotAuthorised(
             RULE_LAST_ADMIN,
-            f"{target.id} is the last active admin of {target.party}",
-            hint="add another admin first",
+            _("{member} is the last active admin of {party}").format(
+                member=target.id, party=target.party
+            ),
+            hint=_("add another admin first"),
         )

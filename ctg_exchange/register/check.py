@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import N_, _
 from ..policy.model import Contact, Policy, Sensitivity
 from .model import RegisterEntry, SensitiveKind
 
@@ -46,62 +47,68 @@ def problems(entry: RegisterEntry) -> list[Finding]:
         found.append(Finding(entry.ref, field, code, message))
 
     if not entry.data and not entry.sensitive:
-        missing("data", "NO_DATA_CATEGORY", "no category of personal data (Art. 30(1)(c))")
+        missing("data", "NO_DATA_CATEGORY", _("no category of personal data (Art. 30(1)(c))"))
     for i, category in enumerate(entry.data):
         if not category.retention:
             missing(
-                f"data[{i}].retention", "RETENTION_UNSET", "retention period unset (Art. 30(1)(f))"
+                f"data[{i}].retention",
+                "RETENTION_UNSET",
+                _("retention period unset (Art. 30(1)(f))"),
             )
     for i, item in enumerate(entry.sensitive):
         if not item.retention:
             missing(
                 f"sensitive[{i}].retention",
                 "RETENTION_UNSET",
-                "retention period unset (Art. 30(1)(f))",
+                _("retention period unset (Art. 30(1)(f))"),
             )
     art9 = [s for s in entry.sensitive if s.kind is not SensitiveKind.INFRACTIONS]
     if art9 and entry.legal_basis.art9 is None:
         missing(
             "legal_basis.art9",
             "ART9_CONDITION_MISSING",
-            "special-category data without an Art. 9(2) condition",
+            _("special-category data without an Art. 9(2) condition"),
         )
     if entry.dpia_required and not entry.dpia_ref:
         missing(
             "dpia_ref",
             "DPIA_REF_MISSING",
-            "a DPIA is required and no DPIA reference is recorded (Art. 35)",
+            _("a DPIA is required and no DPIA reference is recorded (Art. 35)"),
         )
     for i, recipient in enumerate(entry.recipients):
         if recipient.type is None:
             missing(
                 f"recipients[{i}].type",
                 "RECIPIENT_TYPE_MISSING",
-                f"recipient {recipient.name!r} has no type",
+                _("recipient {name!r} has no type").format(name=recipient.name),
             )
     if not entry.recipients:
         missing(
             "recipients",
             "NO_RECIPIENT",
-            "no recipient, not even an internal service (Art. 30(1)(d))",
+            _("no recipient, not even an internal service (Art. 30(1)(d))"),
         )
     for i, processor in enumerate(entry.processors):
         if not processor.contract:
             missing(
                 f"processors[{i}].contract",
                 "PROCESSOR_CONTRACT_MISSING",
-                f"processor {processor.name!r} has no contract reference (Art. 28(3))",
+                _("processor {name!r} has no contract reference (Art. 28(3))").format(
+                    name=processor.name
+                ),
             )
     if not entry.security:
-        missing("security", "NO_SECURITY_MEASURE", "no security measure (Art. 30(1)(g))")
+        missing("security", "NO_SECURITY_MEASURE", _("no security measure (Art. 30(1)(g))"))
     if not entry.source:
-        missing("source", "SOURCE_MISSING", "the source of the data is not stated")
+        missing("source", "SOURCE_MISSING", _("the source of the data is not stated"))
     for field, value in _texts(entry.model_dump(mode="json")):
         if PLACEHOLDER.search(value):
             missing(
                 field,
                 "PLACEHOLDER_VALUE",
-                f"{_quoted(value)} is a placeholder to replace with the fact (Art. 30(1))",
+                _("{value} is a placeholder to replace with the fact (Art. 30(1))").format(
+                    value=_quoted(value)
+                ),
             )
     return found
 
@@ -128,8 +135,10 @@ def register_problems(
                         ref,
                         "ref",
                         "STRUCTURE_FICHE_MISSING",
-                        f"the policy's {structure.type} structures are recorded in {ref}, "
-                        "which is not in the register (Art. 30(1))",
+                        _(
+                            "the policy's {structure} structures are recorded in {ref}, which is "
+                            "not in the register (Art. 30(1))"
+                        ).format(structure=structure.type, ref=ref),
                     )
                 )
                 continue
@@ -140,11 +149,21 @@ def register_problems(
                     party.id,
                     "register",
                     "TOOL_FICHE_MISSING",
-                    "no fiche records the processing of ctg-exchange itself (members, keys, "
-                    "audit log; GDPR art. 5(2) and 30): add one with `ctg_exchange_tool: true`",
+                    _(
+                        "no fiche records the processing of ctg-exchange itself (members, keys, "
+                        "audit log; GDPR art. 5(2) and 30): add one with `ctg_exchange_tool: true`"
+                    ),
                 )
             )
     return found
+
+
+# a contact detail of the DPO that is an example, by field
+_PLACEHOLDER_CONTACT = {
+    "name": N_("the DPO's name {value} is a placeholder (Art. 30(1)(a), Art. 37(7))"),
+    "email": N_("the DPO's email {value} is a placeholder (Art. 30(1)(a), Art. 37(7))"),
+    "phone": N_("the DPO's phone {value} is a placeholder (Art. 30(1)(a), Art. 37(7))"),
+}
 
 
 def _contact_problems(party: str, dpo: Contact) -> Iterator[Finding]:
@@ -153,18 +172,20 @@ def _contact_problems(party: str, dpo: Contact) -> Iterator[Finding]:
             party,
             "dpo",
             "PLACEHOLDER_CONTACT",
-            "the policy's DPO contact is an example (`example: true`): the register must name "
-            "the DPO and their contact details (Art. 30(1)(a), Art. 37(7))",
+            _(
+                "the policy's DPO contact is an example (`example: true`): the register must "
+                "name the DPO and their contact details (Art. 30(1)(a), Art. 37(7))"
+            ),
         )
         return
-    for field in ("name", "email", "phone"):
+    for field in _PLACEHOLDER_CONTACT:
         value = getattr(dpo, field)
         if value and PLACEHOLDER.search(value):
             yield Finding(
                 party,
                 f"dpo.{field}",
                 "PLACEHOLDER_CONTACT",
-                f"the DPO's {field} {_quoted(value)} is a placeholder (Art. 30(1)(a), Art. 37(7))",
+                _(_PLACEHOLDER_CONTACT[field]).format(value=_quoted(value)),
             )
 
 
@@ -179,10 +200,10 @@ def _undeclared(
             continue
         if category.sensitivity is Sensitivity.SPECIAL_ART9:
             declared = bool(kinds - {SensitiveKind.INFRACTIONS})
-            article = "GDPR art. 9"
+            article = N_("GDPR art. 9")
         elif category.sensitivity is Sensitivity.OFFENCE_ART10:
             declared = SensitiveKind.INFRACTIONS in kinds
-            article = "GDPR art. 10"
+            article = N_("GDPR art. 10")
         else:
             continue
         if not declared:
@@ -190,8 +211,15 @@ def _undeclared(
                 entry.ref,
                 "sensitive",
                 "SENSITIVE_UNDECLARED",
-                f"the policy says {structure} collects {category_id!r} ({category.label}), "
-                f"data of {article}, and the fiche declares none (Art. 30(1)(c))",
+                _(
+                    "the policy says {structure} collects {category!r} ({label}), data of "
+                    "{article}, and the fiche declares none (Art. 30(1)(c))"
+                ).format(
+                    structure=structure,
+                    category=category_id,
+                    label=category.label,
+                    article=_(article),
+                ),
             )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import PolicyError
+from ..i18n import _
 from ..policy.model import Policy
 from ..yamlsrc import YamlDocument, parse_yaml, read_source, validation_problems
 from .model import RegisterEntry
@@ -32,7 +33,9 @@ def _parse(name: str, text: str, problems: list[str]) -> EntryFile | None:
         problems += exc.problems
         return None
     if not isinstance(doc.data, dict):
-        problems.append(f"{name}:1: a register fiche is a mapping of fields to values")
+        problems.append(
+            _("{file}:1: a register fiche is a mapping of fields to values").format(file=name)
+        )
         return None
     try:
         return EntryFile(Path(name), doc, RegisterEntry.model_validate(doc.data))
@@ -55,17 +58,26 @@ def parse_entries(sources: list[tuple[str, str]], policy: Policy) -> list[EntryF
         entry = item.entry
         if policy.party(entry.controller) is None:
             problems.append(
-                item.doc.problem(("controller",), f"unknown party {entry.controller!r}")
+                item.doc.problem(
+                    ("controller",),
+                    _("unknown party {party!r}").format(party=entry.controller),
+                )
             )
         for index, category in enumerate(entry.ctg_categories):
             if policy.category(category) is None:
                 problems.append(
                     item.doc.problem(
-                        ("ctg_categories", index), f"unknown data category {category!r}"
+                        ("ctg_categories", index),
+                        _("unknown data category {category!r}").format(category=category),
                     )
                 )
         if entry.ref in seen:
-            problems.append(item.doc.problem(("ref",), f"{entry.ref} is also in {seen[entry.ref]}"))
+            problems.append(
+                item.doc.problem(
+                    ("ref",),
+                    _("{ref} is also in {file}").format(ref=entry.ref, file=seen[entry.ref]),
+                )
+            )
         seen.setdefault(entry.ref, item.path)
     if problems:
         raise PolicyError(problems)
