@@ -22,7 +22,7 @@ from typing import Any
 
 from ..domain.payloads import RULES
 from ..errors import NotAuthorised, Refused
-from ..i18n import _
+from ..i18n import N_, _, date_text
 from .model import Policy
 
 CONVENTION_NOT_IN_FORCE = "CONVENTION_NOT_IN_FORCE"
@@ -42,6 +42,12 @@ PERIOD_CHANGED = "PERIOD_CHANGED"
 # party's admin proposes and the other's countersigns; one proposal at a time
 BOTH_PARTIES = "BOTH_PARTIES"
 PROPOSAL_PENDING = "PROPOSAL_PENDING"
+
+
+def _action(doing: str) -> str:
+    """``doing`` (e.g. "approval") in the current language, when its caller marked it with
+    ``N_``; as given otherwise."""
+    return _(doing) if doing else doing
 
 
 @dataclass(frozen=True)
@@ -137,10 +143,15 @@ class ConventionChange:
         }
 
     def describe(self) -> str:
-        what = {ChangeKind.AMENDMENT: "avenant", ChangeKind.SUCCESSOR: "successor convention"}.get(
-            self.kind, self.kind.value
-        )
-        return f"the {what} #{self.seq} proposed by {self.by} ({self.party})"
+        return _(_DESCRIBED[self.kind]).format(seq=self.seq, by=self.by, party=self.party)
+
+
+_DESCRIBED = {
+    ChangeKind.RENEWAL: N_("the renewal #{seq} proposed by {by} ({party})"),
+    ChangeKind.AMENDMENT: N_("the avenant #{seq} proposed by {by} ({party})"),
+    ChangeKind.TERMINATION: N_("the termination #{seq} proposed by {by} ({party})"),
+    ChangeKind.SUCCESSOR: N_("the successor convention #{seq} proposed by {by} ({party})"),
+}
 
 
 def ensure_none_pending(changes: Iterable[ConventionChange]) -> None:
@@ -149,9 +160,14 @@ def ensure_none_pending(changes: Iterable[ConventionChange]) -> None:
     if pending is not None:
         raise Refused(
             PROPOSAL_PENDING,
-            f"{PROPOSAL_PENDING}: {pending.describe()} awaits the other party's countersignature",
-            hint=f"the other party countersigns it, or either withdraws it: `convention "
-            f"withdraw {pending.seq} --reason …`",
+            f"{PROPOSAL_PENDING}: "
+            + _("{change} awaits the other party's countersignature").format(
+                change=pending.describe()
+            ),
+            hint=_(
+                "the other party countersigns it, or either withdraws it: `convention withdraw "
+                "{seq} --reason …`"
+            ).format(seq=pending.seq),
         )
 
 
@@ -160,8 +176,11 @@ def ensure_countersigner(change: ConventionChange, party: str) -> None:
     if party == change.party:
         raise NotAuthorised(
             BOTH_PARTIES,
-            f"{BOTH_PARTIES}: {change.describe()} takes effect when an admin of the other "
-            "party countersigns it (Articles 10 and 11)",
+            f"{BOTH_PARTIES}: "
+            + _(
+                "{change} takes effect when an admin of the other party countersigns it "
+                "(Articles 10 and 11)"
+            ).format(change=change.describe()),
         )
 
 
@@ -251,11 +270,25 @@ class ConventionState:
             return None
         periods = self.periods()
         start, last = next(((a, b) for a, b in reversed(periods) if a <= since), periods[0])
-        what = "approved" if approved else "filed"
+        message = (
+            _(
+                "{doing} refused: approved under the convention of {start}–{end}; a new "
+                "convention needs a new request (the current one runs from {current})"
+            )
+            if approved
+            else _(
+                "{doing} refused: filed under the convention of {start}–{end}; a new "
+                "convention needs a new request (the current one runs from {current})"
+            )
+        )
         return Refusal(
             PERIOD_CHANGED,
-            f"{doing} refused: {what} under the convention of {start}–{last}; a new "
-            f"convention needs a new request (the current one runs from {self.start})",
+            message.format(
+                doing=_action(doing),
+                start=date_text(start),
+                end=date_text(last),
+                current=date_text(self.start),
+            ),
         )
 
     def why_not_amended(self, today: date) -> str | None:
@@ -263,10 +296,10 @@ class ConventionState:
         has taken effect there is nothing left to amend (during its notice, there is)."""
         termination = self.termination
         if termination is not None and today >= termination.effective:
-            return (
-                f"the convention was terminated with effect from {termination.effective} "
-                "(Article 12): a terminated convention is not amended, a new one is signed"
-            )
+            return _(
+                "the convention was terminated with effect from {date} (Article 12): a "
+                "terminated convention is not amended, a new one is signed"
+            ).format(date=date_text(termination.effective))
         return None
 
     def avenant_too_late(self, today: date) -> Refusal | None:
@@ -277,21 +310,25 @@ class ConventionState:
             return None
         return Refusal(
             AVENANT_AFTER_END,
-            f"the convention ended on {self.end} (Article 10): an ended convention is not "
-            "amended (Article 11); the parties adopt a new one (`convention successor`)",
+            _(
+                "the convention ended on {date} (Article 10): an ended convention is not "
+                "amended (Article 11); the parties adopt a new one (`convention successor`)"
+            ).format(date=date_text(self.end)),
         )
 
     def why_not_renewed(self, until: date, today: date) -> str | None:
         """Why a renewal until ``until`` cannot be proposed or take effect on ``today``."""
         if self.termination is not None:
-            return (
-                f"the convention was terminated with effect from {self.termination.effective} "
-                "(Article 12): a terminated convention is not renewed, a new one is signed"
-            )
+            return _(
+                "the convention was terminated with effect from {date} (Article 12): a "
+                "terminated convention is not renewed, a new one is signed"
+            ).format(date=date_text(self.termination.effective))
         if until <= self.end:
-            return f"--until {until} must be after the current end, {self.end}"
+            return _("--until {until} must be after the current end, {end}").format(
+                until=until, end=date_text(self.end)
+            )
         if until < today:
-            return f"--until {until} is already past"
+            return _("--until {until} is already past").format(until=until)
         return None
 
     def renewal_refusal(self, until: date, today: date) -> Refusal | None:
@@ -316,9 +353,11 @@ class ConventionState:
             return None
         return Refusal(
             RENEWAL_AFTER_END,
-            f"the convention ended on {self.end}: it renews only by express decision before "
-            "its end (Article 10); after it, the parties adopt a new convention with new "
-            "deliberations (`convention successor`)",
+            _(
+                "the convention ended on {date}: it renews only by express decision before "
+                "its end (Article 10); after it, the parties adopt a new convention with new "
+                "deliberations (`convention successor`)"
+            ).format(date=date_text(self.end)),
         )
 
     def why_no_successor(
@@ -329,33 +368,44 @@ class ConventionState:
         if self.rules < 3:
             return Refusal(
                 SUCCESSOR_WHILE_IN_FORCE,
-                f"this workspace's log is verified by rules "
-                f"{self.rules}, which know no successor convention: renew it (Article 10)",
+                _(
+                    "this workspace's log is verified by rules {rules}, which know no successor "
+                    "convention: renew it (Article 10)"
+                ).format(rules=self.rules),
             )
         status = self.status(today)
         if status in (ConventionStatus.IN_FORCE, ConventionStatus.NOT_YET):
             return Refusal(
                 SUCCESSOR_WHILE_IN_FORCE,
-                f"the convention runs until {self.last_day}: while "
-                "it does, the parties renew it by express decision (Article 10)",
+                _(
+                    "the convention runs until {date}: while it does, the parties renew it by "
+                    "express decision (Article 10)"
+                ).format(date=date_text(self.last_day)),
             )
         if start <= self.last_day:
             return Refusal(
                 SUCCESSOR_PERIOD,
-                f"--start {start} must be after {self.last_day}, the last "
-                "day the convention it follows was in force",
+                _(
+                    "--start {start} must be after {last}, the last day the convention it "
+                    "follows was in force"
+                ).format(start=start, last=date_text(self.last_day)),
             )
         if until < start or until < today:
             return Refusal(
                 SUCCESSOR_PERIOD,
-                f"--end {until} must be on or after --start {start} and today, {today}",
+                _("--end {until} must be on or after --start {start} and today, {today}").format(
+                    until=until, start=start, today=date_text(today)
+                ),
             )
         proposed = today if proposed is None else proposed
         if start < proposed:
             return Refusal(
                 SUCCESSOR_PERIOD,
-                f"--start {start} is before {proposed}, the day it was proposed: a convention "
-                "takes effect no earlier than the parties adopt it, not retroactively",
+                _(
+                    "--start {start} is before {proposed}, the day it was proposed: a "
+                    "convention takes effect no earlier than the parties adopt it, not "
+                    "retroactively"
+                ).format(start=start, proposed=date_text(proposed)),
             )
         return None
 
@@ -387,15 +437,15 @@ class ConventionState:
             assert self.termination is not None
             return _(
                 "the convention {id} was terminated with effect from {date} (Article 12)"
-            ).format(id=self.policy.id, date=self.termination.effective)
+            ).format(id=self.policy.id, date=date_text(self.termination.effective))
         if status is ConventionStatus.EXPIRED:
             return _(
                 "the convention {id} ended on {date} and renews only by express decision "
                 "(Article 10)"
-            ).format(id=self.policy.id, date=self.end)
+            ).format(id=self.policy.id, date=date_text(self.end))
         if status is ConventionStatus.NOT_YET:
             return _("the convention {id} takes effect on {date} (Article 10)").format(
-                id=self.policy.id, date=self.start
+                id=self.policy.id, date=date_text(self.start)
             )
         return None
 
@@ -405,19 +455,25 @@ class ConventionState:
         since = filed if approved is None else approved
         why = self.period_refusal(since, doing, approved is not None)
         if why is not None:
-            raise why.error(hint="file a new request under the convention in force")
+            raise why.error(hint=_("file a new request under the convention in force"))
 
     def ensure_in_force(self, today: date, doing: str) -> None:
         """Refuse ``doing`` (e.g. "approval") when the convention is not in force."""
         why = self.why_not_in_force(today)
         if why is not None:
-            after = (
-                "; after its end the parties adopt a new convention (`convention successor`)"
+            hint = (
+                _(
+                    "open requests lapse: an admin records it with `convention lapse`; after its "
+                    "end the parties adopt a new convention (`convention successor`)"
+                )
                 if self.rules >= 3 and self.status(today) is not ConventionStatus.NOT_YET
-                else ""
+                else _("open requests lapse: an admin records it with `convention lapse`")
             )
             raise Refused(
                 CONVENTION_NOT_IN_FORCE,
-                f"{CONVENTION_NOT_IN_FORCE}: {doing} refused on {today}: {why}",
-                hint=f"open requests lapse: an admin records it with `convention lapse`{after}",
+                f"{CONVENTION_NOT_IN_FORCE}: "
+                + _("{doing} refused on {date}: {why}").format(
+                    doing=_action(doing), date=date_text(today), why=why
+                ),
+                hint=hint,
             )

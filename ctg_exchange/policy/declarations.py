@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..domain.models import AutomatedDecision, Finding, Severity
+from ..i18n import _, ngettext
 from .model import Sensitivity
 from .request_view import ScreenedRequest, identifiers, ids
 
@@ -22,22 +23,28 @@ def informs_of_rights(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="OUTREACH_NECESSITY_MISSING",
             severity=BLOCKING,
-            message="a list to inform people of their rights must be strictly necessary to it "
-            "(CRPA L114-8 II): state why the data of each person listed are needed",
+            message=_(
+                "a list to inform people of their rights must be strictly necessary to it "
+                "(CRPA L114-8 II): state why the data of each person listed are needed"
+            ),
         )
     if r.content.right_to_object is None:
         yield Finding(
             code="OUTREACH_OBJECTION_MISSING",
             severity=BLOCKING,
-            message="the persons must be told, before the exchange, that they may object to it "
-            "(CRPA L114-8 II; décret n° 2023-361): state how",
+            message=_(
+                "the persons must be told, before the exchange, that they may object to it "
+                "(CRPA L114-8 II; décret n° 2023-361): state how"
+            ),
         )
     yield Finding(
         code="OUTREACH_RIGHTS",
         severity=WARNING,
-        message="a list to inform people of benefits they may be entitled to (CRPA L114-8 II): "
-        "only what the information needs, used for it alone, objections honoured before the "
-        "transfer (CNIL délibération n° 2022-101)",
+        message=_(
+            "a list to inform people of benefits they may be entitled to (CRPA L114-8 II): "
+            "only what the information needs, used for it alone, objections honoured before the "
+            "transfer (CNIL délibération n° 2022-101)"
+        ),
     )
 
 
@@ -52,17 +59,21 @@ def decisions(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="AUTOMATED_DECISION_ART9",
             severity=BLOCKING,
-            message=f"an administrative decision taken solely by an algorithm may not rest on "
-            f"special-category data ({ids(special)}): loi Informatique et Libertés art. 47; "
-            "an agent must decide (declare the decisions 'assisted')",
+            message=_(
+                "an administrative decision taken solely by an algorithm may not rest on "
+                "special-category data ({categories}): loi Informatique et Libertés art. 47; "
+                "an agent must decide (declare the decisions 'assisted')"
+            ).format(categories=ids(special)),
         )
     if automated is not AutomatedDecision.NONE:
         yield Finding(
             code="ALGORITHMIC_DECISION",
             severity=WARNING,
-            message="the decisions these data feed are taken on the basis of an algorithmic "
-            "processing: each must say so explicitly, and the rules and their main features "
-            "are given on request (CRPA L311-3-1); accepting the conditions records where",
+            message=_(
+                "the decisions these data feed are taken on the basis of an algorithmic "
+                "processing: each must say so explicitly, and the rules and their main features "
+                "are given on request (CRPA L311-3-1); accepting the conditions records where"
+            ),
         )
 
 
@@ -75,17 +86,23 @@ def recipients(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="PROCESSOR_WITHOUT_CONTRACT",
                 severity=BLOCKING,
-                message=f"processor {processor.name!r} has no contract reference: a processor "
-                "acts only under a contract or legal act binding it (GDPR art. 28(3))",
+                message=_(
+                    "processor {name!r} has no contract reference: a processor acts only under "
+                    "a contract or legal act binding it (GDPR art. 28(3))"
+                ).format(name=processor.name),
             )
     for recipient in r.content.onward_recipients:
         yield Finding(
             code="ONWARD_RECIPIENT",
             severity=BLOCKING,
-            message=f"passing the data on to {recipient!r}, another controller, is a new "
-            "disclosure the CTG does not cover (CTG art. 7; GDPR art. 6(1))",
-            channel="that body asks the holder itself, under its own legal basis, or acts as "
-            "the requester's processor under an art. 28 contract",
+            message=_(
+                "passing the data on to {recipient!r}, another controller, is a new disclosure "
+                "the CTG does not cover (CTG art. 7; GDPR art. 6(1))"
+            ).format(recipient=recipient),
+            channel=_(
+                "that body asks the holder itself, under its own legal basis, or acts as the "
+                "requester's processor under an art. 28 contract"
+            ),
         )
 
 
@@ -112,16 +129,22 @@ def declared(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="MATCHING_UNDECLARED",
             severity=BLOCKING,
-            message=f"{ids(identifiers(r))} "
-            f"{'identifies' if len(identifiers(r)) == 1 else 'identify'} persons directly: "
-            "say whether the data "
-            "will be combined with the requester's own files (EDPB WP248 rev.01 criterion 6: "
-            "matching or combining datasets)",
+            message=ngettext(
+                "{categories} identifies persons directly: say whether the data will be "
+                "combined with the requester's own files (EDPB WP248 rev.01 criterion 6: "
+                "matching or combining datasets)",
+                "{categories} identify persons directly: say whether the data will be combined "
+                "with the requester's own files (EDPB WP248 rev.01 criterion 6: matching or "
+                "combining datasets)",
+                len(identifiers(r)),
+            ).format(categories=ids(identifiers(r))),
         )
     if r.policy.aggregates.counted_required and not r.personal and not r.content.aggregates_of:
         yield Finding(
             code="COUNTS_UNDECLARED",
             severity=BLOCKING,
-            message="anonymous counts must say which data categories they count, so that the "
-            "smallest cell fits them (DOMAIN §3: 11 for a sensitive category)",
+            message=_(
+                "anonymous counts must say which data categories they count, so that the "
+                "smallest cell fits them (DOMAIN §3: 11 for a sensitive category)"
+            ),
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..domain.models import AutomatedDecision, Frequency
+from ..i18n import _
 from .model import Category
 from .request_view import SENSITIVE, ScreenedRequest, identifiers
 
@@ -37,17 +38,17 @@ def dpia_criteria(r: ScreenedRequest) -> tuple[list[str], bool]:
     if screening.all_edpb_criteria and r.exchangeable:
         criteria += further_criteria(r)
     if any(c.sensitivity in SENSITIVE for c in r.exchangeable):
-        criteria.append("sensitive or highly personal data")
+        criteria.append(_("sensitive or highly personal data"))
     if concerns_minors(r) or any(c.id in screening.vulnerable_categories for c in r.exchangeable):
-        criteria.append("vulnerable data subjects")
+        criteria.append(_("vulnerable data subjects"))
     if matching_keys(r):
-        criteria.append("matching or combining datasets")
+        criteria.append(_("matching or combining datasets"))
     volume = r.content.volume
     if volume is not None and volume >= screening.large_scale_volume:
-        criteria.append(f"large scale ({volume} persons)")
+        criteria.append(_("large scale ({volume} persons)").format(volume=volume))
     on_list = bool(r.exchangeable) and r.content.purpose_kind in screening.cnil_list_purpose_kinds
     if on_list:
-        criteria.append("social or medico-social support (CNIL list)")
+        criteria.append(_("social or medico-social support (CNIL list)"))
     return criteria, on_list
 
 
@@ -55,13 +56,13 @@ def further_criteria(r: ScreenedRequest) -> Iterator[str]:
     """EDPB WP248 rev.01 criteria 1, 2, 3, 8 and 9 (4 to 7 follow in :func:`_dpia_criteria`)."""
     content = r.content
     if content.profiling:
-        yield "evaluation or scoring"
+        yield _("evaluation or scoring")
     if r.automated is AutomatedDecision.SOLELY_AUTOMATED:
-        yield "automated decision with legal or similar effect"
+        yield _("automated decision with legal or similar effect")
     monitored = [c for c in r.exchangeable if c.id in r.policy.screening.monitoring_categories]
     if monitored and content.frequency in _MONITORING_FREQUENCIES:
-        yield "systematic monitoring"
+        yield _("systematic monitoring")
     if content.new_technology:
-        yield "innovative use or new technology"
+        yield _("innovative use or new technology")
     if content.decides_access:
-        yield "prevents using a service or exercising a right"
+        yield _("prevents using a service or exercising a right")

@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import PolicyError
+from ..i18n import _
 from ..yamlsrc import parse_yaml, read_source, validation_problems
 from .model import Policy, reference_problems
 
@@ -29,7 +30,7 @@ class LoadedPolicy:
 def parse_policy(text: str, source: str) -> LoadedPolicy:
     doc = parse_yaml(text, source)
     if not isinstance(doc.data, dict):
-        raise PolicyError([f"{source}:1: a policy is a mapping of keys to values"])
+        raise PolicyError([f"{source}:1: " + _("a policy is a mapping of keys to values")])
     try:
         policy = Policy.model_validate(doc.data)
     except ValidationError as exc:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from ..i18n import N_, _
+
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
@@ -30,7 +32,9 @@ def _known_zone(name: str) -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
-            f"unknown time zone {name[:80]!r}: an IANA name such as {DISPLAY_ZONE}"
+            _("unknown time zone {name!r}: an IANA name such as {zone}").format(
+                name=name[:80], zone=DISPLAY_ZONE
+            )
         ) from None
     return name
 
@@ -332,48 +336,54 @@ def reference_problems(policy: Policy) -> Iterator[Problem]:
     yield from _duplicates("legal_bases.art6", [b.id for b in policy.legal_bases.art6])
     yield from _duplicates("legal_bases.art9", [b.id for b in policy.legal_bases.art9])
     if policy.validity.end < policy.validity.start:
-        yield ("validity", "end"), "the end date is before the start date"
+        yield ("validity", "end"), _("the end date is before the start date")
     party_ids = set(policy.party_ids)
     field_ids = {f.id for f in policy.fields}
     for i, structure in enumerate(policy.structures):
         if structure.field not in field_ids:
-            yield ("structures", i, "field"), f"unknown intervention field {structure.field!r}"
+            yield ("structures", i, "field"), _unknown("intervention field", structure.field)
         for j, item in enumerate(structure.items):
             if item.operator_kind == "party" and item.operator not in party_ids:
-                yield ("structures", i, "items", j, "operator"), f"unknown party {item.operator!r}"
+                yield ("structures", i, "items", j, "operator"), _unknown("party", item.operator)
         for j, category_id in enumerate(structure.collects):
             if policy.category(category_id) is None:
-                yield ("structures", i, "collects", j), f"unknown data category {category_id!r}"
+                yield ("structures", i, "collects", j), _unknown("data category", category_id)
     seen_columns: dict[str, str] = {}
     for i, category in enumerate(policy.categories):
         for j, holder in enumerate(category.holders):
             if holder not in party_ids:
-                yield ("categories", i, "holders", j), f"unknown party {holder!r}"
+                yield ("categories", i, "holders", j), _unknown("party", holder)
         for j, column in enumerate(category.columns):
             owner = seen_columns.setdefault(column, category.id)
             if owner != category.id:
-                yield ("categories", i, "columns", j), f"column {column!r} already in {owner!r}"
+                yield (
+                    ("categories", i, "columns", j),
+                    _("column {column!r} already in {owner!r}").format(column=column, owner=owner),
+                )
         for j, column in enumerate(category.count_columns):
             if column not in category.columns:
-                yield ("categories", i, "count_columns", j), f"{column!r} is not a column of it"
+                yield (
+                    ("categories", i, "count_columns", j),
+                    _("{column!r} is not a column of it").format(column=column),
+                )
         if category.exchange == "forbidden" and category.reason is None:
-            yield ("categories", i, "reason"), "a forbidden category needs a reason"
+            yield ("categories", i, "reason"), _("a forbidden category needs a reason")
     category_ids = {c.id for c in policy.categories}
     screening = policy.screening
     for j, field_id in enumerate(screening.minors_fields):
         if field_id not in field_ids:
-            yield ("screening", "minors_fields", j), f"unknown intervention field {field_id!r}"
+            yield ("screening", "minors_fields", j), _unknown("intervention field", field_id)
     for key in ("minors_categories", "vulnerable_categories", "matching_categories"):
         for j, category_id in enumerate(getattr(screening, key)):
             if category_id not in category_ids:
-                yield ("screening", key, j), f"unknown data category {category_id!r}"
+                yield ("screening", key, j), _unknown("data category", category_id)
     for j, category_id in enumerate(screening.monitoring_categories):
         if category_id not in category_ids:
             yield ("screening", "monitoring_categories", j), _unknown("data category", category_id)
     kind_ids = {k.id for k in policy.purpose_kinds}
     for j, kind_id in enumerate(screening.cnil_list_purpose_kinds):
         if kind_id not in kind_ids:
-            yield ("screening", "cnil_list_purpose_kinds", j), f"unknown purpose kind {kind_id!r}"
+            yield ("screening", "cnil_list_purpose_kinds", j), _unknown("purpose kind", kind_id)
     yield from _duplicates("legal_texts", [t.id for t in policy.legal_texts])
     yield from _duplicates("rules", [r.code for r in policy.rules])
     lists = [("legal_texts", t.purpose_kinds, t.art9_categories) for t in policy.legal_texts]
@@ -390,18 +400,27 @@ def reference_problems(policy: Policy) -> Iterator[Problem]:
     for i, category in enumerate(policy.categories):
         for party in category.channel_for or {}:
             if party not in party_ids:
-                yield ("categories", i, "channel_for", party), f"unknown party {party!r}"
+                yield ("categories", i, "channel_for", party), _unknown("party", party)
     for i, kind in enumerate(policy.purpose_kinds):
         for party in kind.outside_ctg.channel_for if kind.outside_ctg else {}:
             if party not in party_ids:
                 yield (
                     ("purpose_kinds", i, "outside_ctg", "channel_for", party),
-                    (f"unknown party {party!r}"),
+                    _unknown("party", party),
                 )
 
 
-def _unknown(what: str, value: str) -> str:
-    return f"unknown {what} {value!r}"
+# an unknown reference, as a whole sentence (the words differ in French by gender)
+_UNKNOWN = {
+    "party": N_("unknown party {value!r}"),
+    "intervention field": N_("unknown intervention field {value!r}"),
+    "data category": N_("unknown data category {value!r}"),
+    "purpose kind": N_("unknown purpose kind {value!r}"),
+}
+
+
+def _unknown(what: str, value: object) -> str:
+    return _(_UNKNOWN[what]).format(value=value)
 
 
 def _duplicates(where: str, ids: list[str]) -> Iterator[Problem]:
@@ -409,5 +428,5 @@ def _duplicates(where: str, ids: list[str]) -> Iterator[Problem]:
     base = tuple(where.split("."))
     for index, item in enumerate(ids):
         if item in seen:
-            yield (*base, index, "id"), f"duplicate id {item!r}"
+            yield (*base, index, "id"), _("duplicate id {id!r}").format(id=item)
         seen.add(item)

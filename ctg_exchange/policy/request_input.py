@@ -15,6 +15,7 @@ from difflib import get_close_matches
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Loc, cut
+from ..i18n import N_, _
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from .model import Policy
 
 Problem = tuple[Loc, str]
-ID_SHAPE = "an id: lower-case letters, digits and _"
+ID_SHAPE = N_("an id: lower-case letters, digits and _")
 
 
 @dataclass(frozen=True)
@@ -30,29 +31,29 @@ class _Field:
     """How a request field is described: its kind and, for ids, what it names."""
 
     kind: str  # text, days, count, flag, id, ids, choice, processors, names
-    what: str = ""  # for ids: the thing named ("category"); for numbers: the words
+    what: str = ""  # for ids: the thing named ("category"); for numbers: the words (both N_)
     example: str = ""
 
 
 _FIELDS = {
-    "to": _Field("id", "party", "caf92"),
-    "field": _Field("id", "intervention field", "petite_enfance"),
+    "to": _Field("id", N_("party"), "caf92"),
+    "field": _Field("id", N_("intervention field"), "petite_enfance"),
     "purpose": _Field("text"),
-    "purpose_kind": _Field("id", "purpose kind", "pricing"),
-    "categories": _Field("ids", "category", "quotient_familial"),
+    "purpose_kind": _Field("id", N_("purpose kind"), "pricing"),
+    "categories": _Field("ids", N_("category"), "quotient_familial"),
     "subjects": _Field("text"),
-    "legal_basis": _Field("id", "GDPR art. 6 basis", "art6_1_e"),
+    "legal_basis": _Field("id", N_("GDPR art. 6 basis"), "art6_1_e"),
     "legal_text": _Field("text"),
-    "retention_days": _Field("days", "a whole number of days from 1 to 3650, e.g. 365"),
-    "archive_days": _Field("days", "a whole number of days from 0 to 3650, e.g. 0"),
+    "retention_days": _Field("days", N_("a whole number of days from 1 to 3650, e.g. 365")),
+    "archive_days": _Field("days", N_("a whole number of days from 0 to 3650, e.g. 0")),
     "frequency": _Field("choice"),
     "recipients": _Field("text"),
-    "volume": _Field("count", "a whole number of persons, e.g. 1200"),
-    "art9_condition": _Field("id", "GDPR art. 9(2) condition", "art9_2_b"),
+    "volume": _Field("count", N_("a whole number of persons, e.g. 1200")),
+    "art9_condition": _Field("id", N_("GDPR art. 9(2) condition"), "art9_2_b"),
     "transfer_outside_eu": _Field("flag"),
-    "nir_case": _Field("id", "décret 2019-341 case", ""),
-    "legal_refs": _Field("ids", "legal text", "loi_98_657_art147"),
-    "aggregates_of": _Field("ids", "category", "quotient_familial"),
+    "nir_case": _Field("id", N_("décret 2019-341 case"), ""),
+    "legal_refs": _Field("ids", N_("legal text"), "loi_98_657_art147"),
+    "aggregates_of": _Field("ids", N_("category"), "quotient_familial"),
     "automated_decision": _Field("choice"),
     "profiling": _Field("flag"),
     "decides_access": _Field("flag"),
@@ -94,26 +95,30 @@ def expected(name: str, policy: Policy | None, *, item: bool = False) -> str:
     known = allowed_values(policy).get(name) if policy is not None else None
     if spec.kind in ("id", "ids") and (spec.kind == "id" or item):
         if known:
-            return f"one of: {', '.join(known)}"
+            return _("one of: {values}").format(values=", ".join(known))
         if policy is not None:  # the policy lists none: nothing is accepted
-            return f"none: the convention lists no {spec.what}"
-        return f"{ID_SHAPE}, e.g. {spec.example}" if spec.example else ID_SHAPE
+            return _("none: the convention lists no {what}").format(what=_(spec.what))
+        if spec.example:
+            return _("{shape}, e.g. {example}").format(shape=_(ID_SHAPE), example=spec.example)
+        return _(ID_SHAPE)
     if spec.kind == "ids":
         example = known[0] if known and spec.example not in known else spec.example
-        return f"a list of {spec.what} ids, e.g. [{example}]"
+        return _("a list of {what} ids, e.g. [{example}]").format(
+            what=_(spec.what), example=example
+        )
     if spec.kind == "choice":
-        return f"one of: {', '.join(_choices(name))}"
+        return _("one of: {values}").format(values=", ".join(_choices(name)))
     if spec.kind in ("days", "count"):
-        return spec.what
+        return _(spec.what)
     if spec.kind == "flag":
-        return "true or false"
+        return _("true or false")
     if spec.kind == "processors":
         if item:
-            return "a processor: {name: …, contract: …}"
-        return "a list of processors, each {name: …, contract: …}"
+            return _("a processor: {name: …, contract: …}")
+        return _("a list of processors, each {name: …, contract: …}")
     if spec.kind == "names" and not item:
-        return "a list of names"
-    return "a text"
+        return _("a list of names")
+    return _("a text")
 
 
 def content_problems(values: Mapping[str, Any], policy: Policy | None = None) -> list[Problem]:
@@ -153,25 +158,27 @@ def _plain(loc: Loc, item: Mapping[str, Any], policy: Policy | None) -> str:
     kind, context = str(item["type"]), item.get("ctx") or {}
     name = str(loc[0]) if loc else ""
     if kind == "missing" and len(loc) == 1:
-        return f"is required: {expected(name, policy)}"
+        return _("is required: {expected}").format(expected=expected(name, policy))
     if kind == "extra_forbidden":
         close = get_close_matches(str(loc[-1]), _FIELDS if len(loc) == 1 else ("name", "contract"))
-        return "unknown key" + (f" (did you mean {close[0]}?)" if close else "")
-    if kind == "value_error":
+        if close:
+            return _("unknown key (did you mean {key}?)").format(key=close[0])
+        return _("unknown key")
+    if kind == "value_error":  # the model's validator words it (domain/models.py)
         return str(item["msg"]).removeprefix("Value error, ")
     if kind == "string_too_short":
-        return "must not be empty"
+        return _("must not be empty")
     if kind == "too_short":
-        return f"must not be empty: {expected(name, policy)}"
+        return _("must not be empty: {expected}").format(expected=expected(name, policy))
     if kind == "string_too_long":
-        return f"at most {context.get('max_length')} characters"
+        return _("at most {count} characters").format(count=context.get("max_length"))
     if kind == "too_long":
-        return f"at most {context.get('max_length')} items"
+        return _("at most {count} items").format(count=context.get("max_length"))
     if len(loc) == 1 or (len(loc) == 2 and isinstance(loc[1], int)):
         return expected(name, policy, item=len(loc) == 2)
     if kind == "missing":
-        return "is required"
-    return "a text"
+        return _("is required")
+    return _("a text")
 
 
 def reference_problems(values: Mapping[str, Any], policy: Policy) -> Iterator[Problem]:
@@ -190,7 +197,27 @@ def reference_problems(values: Mapping[str, Any], policy: Policy) -> Iterator[Pr
                     yield (name, index), unknown("data category", value, known[name])
 
 
+# what an unknown reference is, as a whole sentence (the words differ in French by gender)
+_UNKNOWN = {
+    "party": (
+        N_("unknown party {value!r}: the convention knows {known}"),
+        N_("unknown party {value!r} (did you mean {guess}?): the convention knows {known}"),
+    ),
+    "purpose kind": (
+        N_("unknown purpose kind {value!r}: the convention knows {known}"),
+        N_("unknown purpose kind {value!r} (did you mean {guess}?): the convention knows {known}"),
+    ),
+    "data category": (
+        N_("unknown data category {value!r}: the convention knows {known}"),
+        N_("unknown data category {value!r} (did you mean {guess}?): the convention knows {known}"),
+    ),
+}
+
+
 def unknown(what: str, value: str, known: list[str]) -> str:
+    """``value`` names no ``what`` (a key of :data:`_UNKNOWN`) of the convention's ``known``."""
     close = get_close_matches(value, known, n=1)
-    guess = f" (did you mean {close[0]}?)" if close else ""
-    return f"unknown {what} {cut(value)!r}{guess}: the convention knows {', '.join(known)}"
+    plain, guessed = _UNKNOWN[what]
+    return _(guessed if close else plain).format(
+        value=cut(value), guess=close[0] if close else "", known=", ".join(known)
+    )

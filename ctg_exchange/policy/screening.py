@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ..domain.models import Finding, RequestContent, Severity, Triage
+from ..i18n import _, is_french
 from . import declarations, dpia
 from .model import Policy, Sensitivity
 from .request_view import ScreenedRequest, ids
@@ -55,12 +56,21 @@ def _legal_basis(r: ScreenedRequest) -> Iterator[Finding]:
     allowed = ", ".join(b.id for b in r.policy.legal_bases.art6)
     basis = r.content.legal_basis
     if basis is None or r.policy.legal_basis(basis) is None:
-        given = "no GDPR art. 6 basis is given" if basis is None else f"{basis!r} is not allowed"
+        message = (
+            _(
+                "no GDPR art. 6 basis is given: between these public bodies the basis is "
+                "{allowed} (GDPR art. 6(1); the CTG itself is not a legal basis)"
+            )
+            if basis is None
+            else _(
+                "{basis!r} is not allowed: between these public bodies the basis is {allowed} "
+                "(GDPR art. 6(1); the CTG itself is not a legal basis)"
+            )
+        )
         yield Finding(
             code="LEGAL_BASIS_NOT_ALLOWED",
             severity=BLOCKING,
-            message=f"{given}: between these public bodies the basis is {allowed} "
-            "(GDPR art. 6(1); the CTG itself is not a legal basis)",
+            message=message.format(basis=basis, allowed=allowed),
         )
     if r.policy.legal_texts:
         yield from _legal_texts(r)
@@ -68,8 +78,10 @@ def _legal_basis(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="NO_LEGAL_TEXT",
             severity=BLOCKING,
-            message="no French legal text is cited: a basis under art. 6(1)(c) or (e) must be "
-            "laid down by law (GDPR art. 6(3))",
+            message=_(
+                "no French legal text is cited: a basis under art. 6(1)(c) or (e) must be "
+                "laid down by law (GDPR art. 6(3))"
+            ),
         )
 
 
@@ -80,10 +92,20 @@ def _legal_texts(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="LEGAL_TEXT_NOT_LISTED",
             severity=BLOCKING,
-            message="no legal text of the convention's list is cited: a basis under art. 6(1)(c) "
-            "or (e) must be laid down by law (GDPR art. 6(3)), and a circular or an "
-            "instruction is not law; free text only adds to a listed text"
-            + (f" (for this purpose: {', '.join(fitting)})" if fitting else ""),
+            message=(
+                _(
+                    "no legal text of the convention's list is cited: a basis under art. "
+                    "6(1)(c) or (e) must be laid down by law (GDPR art. 6(3)), and a circular or "
+                    "an instruction is not law; free text only adds to a listed text (for this "
+                    "purpose: {texts})"
+                )
+                if fitting
+                else _(
+                    "no legal text of the convention's list is cited: a basis under art. "
+                    "6(1)(c) or (e) must be laid down by law (GDPR art. 6(3)), and a circular or "
+                    "an instruction is not law; free text only adds to a listed text"
+                )
+            ).format(texts=", ".join(fitting)),
         )
     for ref in r.content.legal_refs:
         text = r.policy.legal_text(ref)
@@ -91,16 +113,22 @@ def _legal_texts(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="LEGAL_TEXT_NOT_LISTED",
                 severity=BLOCKING,
-                message=f"{ref!r} is not a legal text of the convention's list "
-                "(GDPR art. 6(3): a text laid down by law)",
+                message=_(
+                    "{ref!r} is not a legal text of the convention's list "
+                    "(GDPR art. 6(3): a text laid down by law)"
+                ).format(ref=ref),
             )
         elif r.content.purpose_kind not in text.purpose_kinds:
             yield Finding(
                 code="LEGAL_TEXT_PURPOSE",
                 severity=BLOCKING,
-                message=f"{ref!r} ({text.label}) does not ground a "
-                f"{r.content.purpose_kind!r} purpose"
-                + (f"; for it: {', '.join(fitting)}" if fitting else ""),
+                message=(
+                    _("{ref!r} ({label}) does not ground a {kind!r} purpose; for it: {texts}")
+                    if fitting
+                    else _("{ref!r} ({label}) does not ground a {kind!r} purpose")
+                ).format(
+                    ref=ref, label=text.label, kind=r.content.purpose_kind, texts=", ".join(fitting)
+                ),
             )
 
 
@@ -110,8 +138,10 @@ def _field(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="FIELD_NOT_IN_CONVENTION",
             severity=BLOCKING,
-            message=f"{r.content.field!r} is not an intervention field of the convention "
-            f"(CTG préambule and art. 4: {known})",
+            message=_(
+                "{field!r} is not an intervention field of the convention "
+                "(CTG préambule and art. 4: {known})"
+            ).format(field=r.content.field, known=known),
         )
 
 
@@ -121,9 +151,12 @@ def _holders(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="CATEGORY_NOT_HELD",
                 severity=BLOCKING,
-                message=f"{r.content.to} does not hold {category.id!r} (held by "
-                f"{', '.join(category.holders)}): the study and the DPO's opinion belong "
-                "to the party that holds the data (CTG art. 7)",
+                message=_(
+                    "{party} does not hold {category!r} (held by {holders}): the study and the "
+                    "DPO's opinion belong to the party that holds the data (CTG art. 7)"
+                ).format(
+                    party=r.content.to, category=category.id, holders=", ".join(category.holders)
+                ),
             )
 
 
@@ -137,7 +170,7 @@ def _channel(
 def _no_channel(r: ScreenedRequest, channels: dict[str, str] | None) -> str:
     if channels is None or r.requester in channels:
         return ""
-    return f"; {r.requester} has no channel to obtain them"
+    return _("; {party} has no channel to obtain them").format(party=r.requester)
 
 
 def _forbidden(r: ScreenedRequest) -> Iterator[Finding]:
@@ -146,9 +179,14 @@ def _forbidden(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="HELD_FOR_ANOTHER_BODY",
                 severity=BLOCKING,
-                message=f"{category.id!r} is held for {category.held_for.body} "
-                f"({category.held_for.source}), which did not sign the CTG: no exchange under "
-                "it without that body",
+                message=_(
+                    "{category!r} is held for {body} ({source}), which did not sign the CTG: no "
+                    "exchange under it without that body"
+                ).format(
+                    category=category.id,
+                    body=category.held_for.body,
+                    source=category.held_for.source,
+                ),
             )
         if category.exchange != "forbidden":
             continue
@@ -156,8 +194,14 @@ def _forbidden(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="OFFENCE_DATA",
                 severity=BLOCKING,
-                message=f"{category.id!r} is offence data, outside the CTG (GDPR art. 10): "
-                f"{category.reason}{_no_channel(r, category.channel_for)}",
+                message=_(
+                    "{category!r} is offence data, outside the CTG (GDPR art. 10): {reason}"
+                    "{no_channel}"
+                ).format(
+                    category=category.id,
+                    reason=category.reason,
+                    no_channel=_no_channel(r, category.channel_for),
+                ),
                 channel=_channel(
                     r,
                     category.channel_for,
@@ -168,8 +212,13 @@ def _forbidden(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="CATEGORY_NOT_ALLOWED",
                 severity=BLOCKING,
-                message=f"{category.id!r} is never exchanged under the CTG: {category.reason}"
-                f"{_no_channel(r, category.channel_for)}",
+                message=_(
+                    "{category!r} is never exchanged under the CTG: {reason}{no_channel}"
+                ).format(
+                    category=category.id,
+                    reason=category.reason,
+                    no_channel=_no_channel(r, category.channel_for),
+                ),
                 channel=_channel(r, category.channel_for, category.channel),
             )
 
@@ -181,9 +230,11 @@ def _nir(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="NIR_NOT_AUTHORISED",
                 severity=BLOCKING,
-                message=f"{category.id!r} may only be used in the cases of décret n° 2019-341 "
-                "(loi Informatique et Libertés art. 30), and none is established here",
-                channel="the numéro allocataire identifies a family without the NIR",
+                message=_(
+                    "{category!r} may only be used in the cases of décret n° 2019-341 "
+                    "(loi Informatique et Libertés art. 30), and none is established here"
+                ).format(category=category.id),
+                channel=_("the numéro allocataire identifies a family without the NIR"),
             )
 
 
@@ -194,12 +245,23 @@ def _art9(r: ScreenedRequest) -> Iterator[Finding]:
     condition = r.content.art9_condition
     conditions = ", ".join(b.id for b in r.policy.legal_bases.art9)
     if condition is None or r.policy.art9_condition(condition) is None:
-        given = "none is given" if condition is None else f"{condition!r} is not one of them"
+        message = (
+            _(
+                "{categories} is special-category data: it needs a GDPR art. 9(2) condition "
+                "({conditions}); none is given"
+            )
+            if condition is None
+            else _(
+                "{categories} is special-category data: it needs a GDPR art. 9(2) condition "
+                "({conditions}); {condition!r} is not one of them"
+            )
+        )
         yield Finding(
             code="ART9_CONDITION_MISSING",
             severity=BLOCKING,
-            message=f"{ids(special)} is special-category data: it needs a GDPR art. 9(2) "
-            f"condition ({conditions}); {given}",
+            message=message.format(
+                categories=ids(special), conditions=conditions, condition=condition
+            ),
         )
     if r.policy.legal_texts:
         grounded = {
@@ -214,16 +276,27 @@ def _art9(r: ScreenedRequest) -> Iterator[Finding]:
                 yield Finding(
                     code="ART9_TEXT_MISSING",
                     severity=BLOCKING,
-                    message=f"{category.id!r} is special-category data: its art. 9(2) "
-                    "condition needs a text of its own that provides for it (GDPR art. 9(2)(b), "
-                    "(g), (h): 'Union or Member State law')"
-                    + (f"; cite {', '.join(texts)}" if texts else "; none is listed"),
+                    message=(
+                        _(
+                            "{category!r} is special-category data: its art. 9(2) condition "
+                            "needs a text of its own that provides for it (GDPR art. 9(2)(b), "
+                            "(g), (h): 'Union or Member State law'); cite {texts}"
+                        )
+                        if texts
+                        else _(
+                            "{category!r} is special-category data: its art. 9(2) condition "
+                            "needs a text of its own that provides for it (GDPR art. 9(2)(b), "
+                            "(g), (h): 'Union or Member State law'); none is listed"
+                        )
+                    ).format(category=category.id, texts=", ".join(texts)),
                 )
     yield Finding(
         code="SPECIAL_CATEGORY",
         severity=WARNING,
-        message=f"{ids(special)} is special-category data (GDPR art. 9): receiving AEEH or AAH "
-        "reveals a disability",
+        message=_(
+            "{categories} is special-category data (GDPR art. 9): receiving AEEH or AAH "
+            "reveals a disability"
+        ).format(categories=ids(special)),
     )
 
 
@@ -234,16 +307,19 @@ def _retention(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="RETENTION_EXCEEDS_MAX",
                 severity=BLOCKING,
-                message=f"a retention of {days} days exceeds the {category.max_retention_days} "
-                f"days allowed for {category.id!r} (GDPR art. 5(1)(e))",
+                message=_(
+                    "a retention of {days} days exceeds the {most} days allowed for "
+                    "{category!r} (GDPR art. 5(1)(e))"
+                ).format(days=days, most=category.max_retention_days, category=category.id),
             )
         if archive > category.max_archive_days:
             yield Finding(
                 code="ARCHIVE_EXCEEDS_MAX",
                 severity=BLOCKING,
-                message=f"an intermediate archiving of {archive} days exceeds the "
-                f"{category.max_archive_days} days allowed for {category.id!r} (GDPR art. "
-                "5(1)(e); Code du patrimoine L212-3)",
+                message=_(
+                    "an intermediate archiving of {days} days exceeds the {most} days allowed "
+                    "for {category!r} (GDPR art. 5(1)(e); Code du patrimoine L212-3)"
+                ).format(days=archive, most=category.max_archive_days, category=category.id),
             )
 
 
@@ -255,26 +331,40 @@ def _purpose(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="INCOMPATIBLE_PURPOSE",
             severity=BLOCKING,
-            message=f"a {kind.label.lower()} purpose is incompatible with the purposes the data "
-            "were collected for (GDPR art. 5(1)(b) and 6(4))",
+            # {name}: the label as the policy writes it, for a translation that quotes it
+            message=_(
+                "a {label} purpose is incompatible with the purposes the data were collected "
+                "for (GDPR art. 5(1)(b) and 6(4))"
+            ).format(label=kind.label.lower(), name=kind.label),
         )
     outside = kind.outside_ctg
     if outside is not None:
         yield Finding(
             code=outside.code,
             severity=BLOCKING,
-            message=f"a {kind.label.lower()} purpose is outside the CTG: {outside.reason} "
-            f"({outside.source}){_no_channel(r, outside.channel_for)}",
+            message=_(
+                "a {label} purpose is outside the CTG: {reason} ({source}){no_channel}"
+            ).format(
+                label=kind.label.lower(),
+                name=kind.label,
+                reason=outside.reason,
+                source=outside.source,
+                no_channel=_no_channel(r, outside.channel_for),
+            ),
             channel=outside.channel_for.get(r.requester),
         )
     if kind.no_nominative_data and r.personal:
         yield Finding(
             code="BULK_OUTREACH_LIST",
             severity=BLOCKING,
-            message=f"a nominative list ({ids(r.personal)}) for outreach goes beyond what the "
-            "purpose needs (GDPR art. 5(1)(c))",
-            channel="the holder writes to its own users on the requester's behalf; to tell "
-            "people of benefits they may be entitled to, the purpose of CRPA L114-8 II",
+            message=_(
+                "a nominative list ({categories}) for outreach goes beyond what the purpose "
+                "needs (GDPR art. 5(1)(c))"
+            ).format(categories=ids(r.personal)),
+            channel=_(
+                "the holder writes to its own users on the requester's behalf; to tell people "
+                "of benefits they may be entitled to, the purpose of CRPA L114-8 II"
+            ),
         )
     if kind.informs_of_rights and r.personal:
         yield from declarations.informs_of_rights(r)
@@ -285,7 +375,9 @@ def _transfer(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="NON_EU_TRANSFER",
             severity=BLOCKING,
-            message="data exchanged under the CTG do not leave the European Union (GDPR chapter V)",
+            message=_(
+                "data exchanged under the CTG do not leave the European Union (GDPR chapter V)"
+            ),
         )
 
 
@@ -295,8 +387,10 @@ def _perceived(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="PERCEIVED_SENSITIVE",
             severity=WARNING,
-            message=f"{ids(perceived)} is perceived as sensitive (CNIL: financial situation, "
-            "minima sociaux, housing, social difficulties): minimise and secure",
+            message=_(
+                "{categories} is perceived as sensitive (CNIL: financial situation, minima "
+                "sociaux, housing, social difficulties): minimise and secure"
+            ).format(categories=ids(perceived)),
         )
 
 
@@ -305,8 +399,9 @@ def _minors(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="MINORS",
             severity=WARNING,
-            message="the request concerns children, who merit specific protection "
-            "(GDPR recital 38)",
+            message=_(
+                "the request concerns children, who merit specific protection (GDPR recital 38)"
+            ),
         )
 
 
@@ -316,8 +411,10 @@ def _matching(r: ScreenedRequest) -> Iterator[Finding]:
         yield Finding(
             code="MATCHING_DATASETS",
             severity=WARNING,
-            message=f"{ids(keys)} lets the requester match the data with its own files "
-            "(EDPB WP248 criterion 6: matching or combining datasets)",
+            message=_(
+                "{categories} lets the requester match the data with its own files "
+                "(EDPB WP248 criterion 6: matching or combining datasets)"
+            ).format(categories=ids(keys)),
         )
 
 
@@ -376,8 +473,9 @@ def screen(policy: Policy, content: RequestContent, convention_problem: str | No
             Finding(
                 code="DPIA_REQUIRED",
                 severity=WARNING,
-                message="a DPIA is required before any transfer (GDPR art. 35): "
-                + "; ".join(criteria),
+                message=_(
+                    "a DPIA is required before any transfer (GDPR art. 35): {criteria}"
+                ).format(criteria=(" ; " if is_french() else "; ").join(criteria)),
             )
         )
     triage = Triage.PERSONAL if request.personal else Triage.NON_PERSONAL

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
+from ..i18n import _, date_text
 from .convention import ConventionState, ConventionStatus, Refusal
 
 TERMINATION_CASE = "TERMINATION_CASE"  # a case of Article 12, with the notice it needs
@@ -158,54 +159,68 @@ def why_not_terminated(
         return None
     current = state.termination
     if current is not None and (today >= current.effective or effective >= current.effective):
-        return Refusal(
-            TERMINATION_NOT_ALLOWED,
-            f"the convention is already terminated with effect from {current.effective} "
-            "(Article 12)"
-            + ("" if today >= current.effective else ": a later termination takes its place only "
-               "with an earlier effect"),
-        )  # fmt: skip
+        message = (
+            _("the convention is already terminated with effect from {date} (Article 12)")
+            if today >= current.effective
+            else _(
+                "the convention is already terminated with effect from {date} (Article 12): a "
+                "later termination takes its place only with an earlier effect"
+            )
+        )
+        return Refusal(TERMINATION_NOT_ALLOWED, message.format(date=date_text(current.effective)))
     if state.status(today) is ConventionStatus.EXPIRED:
         return Refusal(
             TERMINATION_NOT_ALLOWED,
-            f"the convention ended on {state.end} (Article 10): there is nothing left to terminate",
+            _(
+                "the convention ended on {date} (Article 10): there is nothing left to terminate"
+            ).format(date=date_text(state.end)),
         )
     try:
         known = TerminationCase(case or "")
     except ValueError:
         cases = ", ".join(c.value for c in TerminationCase)
-        return Refusal(TERMINATION_CASE, f"a termination names its case ({cases})")
+        return Refusal(
+            TERMINATION_CASE, _("a termination names its case ({cases})").format(cases=cases)
+        )
     rule = ARTICLE_12[known]
     if rule.caf_only and party_kind != "caf":
         return Refusal(
             TERMINATION_CAF_ONLY,
-            f"only the Caf terminates the convention for {known.value} (Article 12: {rule.quote})",
+            _("only the Caf terminates the convention for {case} (Article 12: {quote})").format(
+                case=known.value, quote=rule.quote
+            ),
         )
     if rule.months is None:
         if notice is not None:
             return Refusal(
                 TERMINATION_CASE,
-                f"{known.value} needs no formal notice (Article 12: "
-                f"{rule.quote}): give no --notice-date",
+                _(
+                    "{case} needs no formal notice (Article 12: {quote}): give no --notice-date"
+                ).format(case=known.value, quote=rule.quote),
             )
         return _dated(state, effective, today)
     if notice is None:
         return Refusal(
             TERMINATION_CASE,
-            f"{known.value} runs from a notice: --notice-date is required "
-            f"(Article 12: {rule.quote})",
+            _("{case} runs from a notice: --notice-date is required (Article 12: {quote})").format(
+                case=known.value, quote=rule.quote
+            ),
         )
     if notice > today:
         return Refusal(
             TERMINATION_NOTICE,
-            f"the notice is dated {notice}, after today ({today}): the "
-            "period runs from the day it was sent",
+            _(
+                "the notice is dated {notice}, after today ({today}): the period runs from the "
+                "day it was sent"
+            ).format(notice=date_text(notice), today=date_text(today)),
         )
     if notice < state.start:
         return Refusal(
             TERMINATION_DATE,
-            f"the notice is dated {notice}, before the convention in force took effect on "
-            f"{state.start}: a notice is given under the convention it ends",
+            _(
+                "the notice is dated {notice}, before the convention in force took effect on "
+                "{start}: a notice is given under the convention it ends"
+            ).format(notice=date_text(notice), start=date_text(state.start)),
         )
     dated = _dated(state, effective, today)
     if dated is not None:
@@ -213,16 +228,28 @@ def why_not_terminated(
     expires = notice_expires(notice, rule.months)
     if effective <= expires:
         extended = add_months(notice, rule.months)
-        why = (
-            ""
+        message = (
+            _(
+                "the notice of {notice} runs until {expires}: the termination takes effect on "
+                "{first} at the earliest, not {effective} (Article 12: {quote})"
+            )
             if extended == expires
-            else f" ({extended} is not a working day: Code de procédure civile art. 642)"
+            else _(
+                "the notice of {notice} runs until {expires} ({extended} is not a working day: "
+                "Code de procédure civile art. 642): the termination takes effect on {first} at "
+                "the earliest, not {effective} (Article 12: {quote})"
+            )
         )
         return Refusal(
             TERMINATION_NOTICE,
-            f"the notice of {notice} runs until {expires}{why}: the "
-            f"termination takes effect on {expires + timedelta(days=1)} at the earliest, not "
-            f"{effective} (Article 12: {rule.quote})",
+            message.format(
+                notice=date_text(notice),
+                expires=date_text(expires),
+                extended=date_text(extended),
+                first=date_text(expires + timedelta(days=1)),
+                effective=date_text(effective),
+                quote=rule.quote,
+            ),
         )
     return None
 
@@ -233,19 +260,25 @@ def _dated(state: ConventionState, effective: date, today: date) -> Refusal | No
     if effective < today:
         return Refusal(
             TERMINATION_DATE,
-            f"--on {effective} is before today ({today}): a termination takes effect no earlier "
-            "than the day it is recorded, it is not retroactive",
+            _(
+                "--on {effective} is before today ({today}): a termination takes effect no "
+                "earlier than the day it is recorded, it is not retroactive"
+            ).format(effective=effective, today=date_text(today)),
         )
     if effective < state.start:
         return Refusal(
             TERMINATION_DATE,
-            f"--on {effective} is before the convention in force takes effect, on {state.start}",
+            _("--on {effective} is before the convention in force takes effect, on {start}").format(
+                effective=effective, start=date_text(state.start)
+            ),
         )
     if effective > state.end:
         return Refusal(
             TERMINATION_DATE,
-            f"--on {effective} is after the convention's end, {state.end} (Article 10): a "
-            "termination taking effect after the end ends nothing; it takes effect by "
-            f"{state.end} at the latest",
+            _(
+                "--on {effective} is after the convention's end, {end} (Article 10): a "
+                "termination taking effect after the end ends nothing; it takes effect by {end} "
+                "at the latest"
+            ).format(effective=effective, end=date_text(state.end)),
         )
     return None
