@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .i18n import _, ngettext
+
 Loc = tuple[str | int, ...]
 
 
@@ -64,7 +66,7 @@ class InvalidRequest(InvalidInput):
 
     def __init__(self, problems: Sequence[tuple[Loc, str]]) -> None:
         self.problems = tuple(problems)
-        super().__init__(self.lines()[0] if self.problems else "invalid request")
+        super().__init__(self.lines()[0] if self.problems else _("invalid request"))
 
     def lines(self) -> list[str]:
         return [f"{format_loc(loc)}: {message}" for loc, message in self.problems] or [self.message]
@@ -138,7 +140,7 @@ class PolicyError(ExchangeError):
     code = "policy"
 
     def __init__(self, problems: list[str]) -> None:
-        first = problems[0] if problems else "invalid file"
+        first = problems[0] if problems else _("invalid file")
         super().__init__(first)
         self.problems = problems
 
@@ -172,11 +174,20 @@ class AuditBroken(IntegrityError):
         failures: list[dict[str, object]] | None = None,
     ) -> None:
         failures = failures or []
-        shown = [f"{f['where']}: {f['message']}" for f in failures[1:6]]
+        line = _("{where}: {message}")
+        shown = [line.format(where=f["where"], message=f["message"]) for f in failures[1:6]]
         more = len(failures) - 1 - len(shown)
+        if more > 0:
+            shown.append(
+                ngettext(
+                    "… and {count} more (--json lists them all)",
+                    "… and {count} more (--json lists them all)",
+                    more,
+                ).format(count=more)
+            )
         super().__init__(
-            f"audit log broken at {where}: {message}",
-            details=shown + ([f"… and {more} more (--json lists them all)"] if more > 0 else []),
+            _("audit log broken at {where}: {message}").format(where=where, message=message),
+            details=shown,
         )
         self.seq = seq
         self.request = request
@@ -217,9 +228,11 @@ class CorruptRow(IntegrityError):
 
     def __init__(self, table: str, key: object) -> None:
         super().__init__(
-            f"the {table} row {cut(key)} is not what the tool writes: it was changed behind "
-            "the tool's back",
-            hint="`audit verify` compares every stored record with the signed log",
+            _(
+                "the {table} row {key} is not what the tool writes: it was changed behind the "
+                "tool's back"
+            ).format(table=table, key=cut(key)),
+            hint=_("`audit verify` compares every stored record with the signed log"),
         )
         self.table = table
         self.key = cut(key)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Loc, PolicyError, cut, format_loc
+from .i18n import N_, _
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -86,25 +87,24 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     import yaml
 
     if len(text) > MAX_BYTES:
-        raise PolicyError([f"{source}:1: the file is larger than {MAX_BYTES // 1024} KiB"])
+        raise PolicyError([f"{source}:1: {_too_large()}"])
     loader = _loader_class()(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        raise PolicyError(
-            [f"{source}:{line}: invalid YAML: {exc.problem or exc.context}"]
-        ) from None
+        reason = exc.problem or exc.context
+        raise PolicyError([f"{source}:{line}: {_invalid_yaml(reason)}"]) from None
     except yaml.YAMLError as exc:
-        raise PolicyError([f"{source}:1: invalid YAML: {exc}"]) from None
+        raise PolicyError([f"{source}:1: {_invalid_yaml(exc)}"]) from None
     except RecursionError:
-        raise PolicyError([f"{source}:1: nested deeper than {MAX_DEPTH} levels"]) from None
+        raise PolicyError([f"{source}:1: {_too_deep()}"]) from None
     finally:
         loader.dispose()
     doc = YamlDocument(source=source, data=None)
     if root is None:
-        raise PolicyError([f"{source}:1: the file is empty"])
+        raise PolicyError([f"{source}:1: " + _("the file is empty")])
     problems: list[str] = []
     doc.lines[()] = root.start_mark.line + 1
     doc.data = _Builder(doc, problems, loader).build(root, ())
@@ -119,14 +119,28 @@ def read_source(path: Path) -> str:
         with path.open("rb") as handle:
             data = handle.read(MAX_BYTES + 1)
         if len(data) > MAX_BYTES:
-            raise PolicyError([f"{path}:1: the file is larger than {MAX_BYTES // 1024} KiB"])
+            raise PolicyError([f"{path}:1: {_too_large()}"])
         return data.decode("utf-8")
     except FileNotFoundError:
-        raise PolicyError([f"{path}:1: no such file"]) from None
+        raise PolicyError([f"{path}:1: " + _("no such file")]) from None
     except UnicodeDecodeError:
-        raise PolicyError([f"{path}:1: not a UTF-8 text file"]) from None
+        raise PolicyError([f"{path}:1: " + _("not a UTF-8 text file")]) from None
     except OSError as exc:
-        raise PolicyError([f"{path}:1: cannot read: {exc.strerror}"]) from None
+        reason = _("cannot read: {reason}").format(reason=exc.strerror)
+        raise PolicyError([f"{path}:1: {reason}"]) from None
+
+
+def _too_large() -> str:
+    return _("the file is larger than {size} KiB").format(size=MAX_BYTES // 1024)
+
+
+def _too_deep() -> str:
+    return _("nested deeper than {depth} levels").format(depth=MAX_DEPTH)
+
+
+def _invalid_yaml(reason: object) -> str:
+    """PyYAML's own words (English) after ours."""
+    return _("invalid YAML: {reason}").format(reason=reason)
 
 
 def load_yaml(path: Path) -> YamlDocument:
@@ -148,22 +162,23 @@ class _Builder:
         doc, problems = self.doc, self.problems
         line = node.start_mark.line + 1
         if id(node) in self.seen:  # the composer gives an alias the very node it names
-            raise PolicyError([f"{doc.source}:{line}: anchors and aliases (& and *) are refused"])
+            refused = _("anchors and aliases (& and *) are refused")
+            raise PolicyError([f"{doc.source}:{line}: {refused}"])
         self.seen.add(id(node))
         if len(path) > MAX_DEPTH:
-            problems.append(f"{doc.source}:{line}: nested deeper than {MAX_DEPTH} levels")
+            problems.append(f"{doc.source}:{line}: {_too_deep()}")
             return None
         if node.tag not in _TAGS[node.id]:
             shown = cut(str(node.tag).removeprefix(_YAML))
-            problems.append(f"{doc.source}:{line}: the tag {shown!r} is refused")
+            refused = _("the tag {tag!r} is refused").format(tag=shown)
+            problems.append(f"{doc.source}:{line}: {refused}")
             return None
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    problems.append(
-                        f"{doc.source}:{key_node.start_mark.line + 1}: keys must be plain"
-                    )
+                    plain = _("keys must be plain")
+                    problems.append(f"{doc.source}:{key_node.start_mark.line + 1}: {plain}")
                     continue
                 known = len(problems)
                 key = self.build(key_node, path)
@@ -174,7 +189,7 @@ class _Builder:
                 line = key_node.start_mark.line + 1
                 if key in out:
                     where = format_loc((*path, key))
-                    problems.append(f"{doc.source}:{line}: {where}: duplicate key")
+                    problems.append(f"{doc.source}:{line}: {where}: " + _("duplicate key"))
                     continue
                 doc.lines[(*path, key)] = line
                 out[key] = self.build(value_node, (*path, key))
@@ -187,20 +202,22 @@ class _Builder:
             return items
         if node.tag in _NUMBERS and len(node.value) > MAX_NUMBER:
             # YAML 1.1 reads 1:1:1… as a base-60 integer: a long one costs minutes to build
-            problems.append(f"{doc.source}:{line}: a number is at most {MAX_NUMBER} characters")
+            longest = _("a number is at most {count} characters").format(count=MAX_NUMBER)
+            problems.append(f"{doc.source}:{line}: {longest}")
             return None
         try:
             return self.loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError):
             shown = cut(str(node.value))
             tag = str(node.tag).removeprefix(_YAML)
-            problems.append(f"{doc.source}:{line}: {shown!r} is not a value of type {tag}")
+            wrong = _("{value!r} is not a value of type {tag}").format(value=shown, tag=tag)
+            problems.append(f"{doc.source}:{line}: {wrong}")
             return None
 
 
-_PYDANTIC_MESSAGES = {
-    "extra_forbidden": "unknown key",
-    "missing": "required key is missing",
+_PYDANTIC_MESSAGES = {  # translated where shown; pydantic's own are English
+    "extra_forbidden": N_("unknown key"),
+    "missing": N_("required key is missing"),
 }
 
 
@@ -222,7 +239,8 @@ def validation_problems(error: ValidationError, doc: YamlDocument) -> list[str]:
     """Turn a pydantic ``ValidationError`` into ``path:line: message`` lines."""
     problems = []
     for loc, item in pydantic_items(error):
-        message = _PYDANTIC_MESSAGES.get(item["type"], str(item["msg"]))
+        ours = _PYDANTIC_MESSAGES.get(item["type"])
+        message = _(ours) if ours is not None else str(item["msg"])
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         message = message[:1].lower() + message[1:]

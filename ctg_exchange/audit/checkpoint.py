@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from ..crypto import sshsig
 from ..errors import InvalidInput
+from ..i18n import _
 
 ORIGIN_PREFIX = "ctg-exchange/"
 SIGNATURE_TYPE = b"\xffctg-exchange/sshsig@v1"
@@ -85,46 +86,48 @@ def parse_text(text: str) -> Checkpoint:
     """The checkpoint a note text states; InvalidInput when it is not one."""
     lines = text.split("\n")
     if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
-        raise InvalidInput("not a checkpoint: expected origin, tree size and root hash lines")
+        raise InvalidInput(_("not a checkpoint: expected origin, tree size and root hash lines"))
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     if not size_text.isdigit() or (size_text.startswith("0") and size_text != "0"):
-        raise InvalidInput(f"not a checkpoint: bad tree size {size_text!r}")
+        raise InvalidInput(_("not a checkpoint: bad tree size {size!r}").format(size=size_text))
     try:
         root = base64.b64decode(root_text, validate=True)
     except (binascii.Error, ValueError):
         root = b""
     if len(root) != 32:
-        raise InvalidInput("not a checkpoint: the root hash is not 32 bytes of base64")
+        raise InvalidInput(_("not a checkpoint: the root hash is not 32 bytes of base64"))
     return Checkpoint(text=text, origin=origin, size=int(size_text), root=root)
 
 
 def parse_note(note: str) -> Checkpoint:
     """A signed checkpoint note, split into its text and signature lines (not yet verified)."""
     if any(ord(c) < 0x20 and c != "\n" for c in note):
-        raise InvalidInput("not a signed note: it holds control characters")
+        raise InvalidInput(_("not a signed note: it holds control characters"))
     split = note.rfind("\n\n")
     if split < 0:
-        raise InvalidInput("not a signed note: no blank line before the signatures")
+        raise InvalidInput(_("not a signed note: no blank line before the signatures"))
     text, signature_block = note[: split + 1], note[split + 2 :]
     signature_lines = signature_block.split("\n")
     if signature_lines[-1] != "":
-        raise InvalidInput("not a signed note: it must end with a newline")
+        raise InvalidInput(_("not a signed note: it must end with a newline"))
     signatures = []
     for line in signature_lines[:-1]:
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != EM_DASH or not parts[1] or "+" in parts[1]:
-            raise InvalidInput("not a signed note: malformed signature line")
+            raise InvalidInput(_("not a signed note: malformed signature line"))
         try:
             raw = base64.b64decode(parts[2], validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidInput("not a signed note: a signature is not base64") from None
+            raise InvalidInput(_("not a signed note: a signature is not base64")) from None
         if len(raw) < 5:
-            raise InvalidInput("not a signed note: a signature is too short")
+            raise InvalidInput(_("not a signed note: a signature is too short"))
         signatures.append(NoteSignature(name=parts[1], key_id=raw[:4], blob=raw[4:]))
     if not signatures:
-        raise InvalidInput("not a signed note: no signature")
+        raise InvalidInput(_("not a signed note: no signature"))
     if len(signatures) > MAX_SIGNATURES:
-        raise InvalidInput(f"not a signed note: more than {MAX_SIGNATURES} signatures")
+        raise InvalidInput(
+            _("not a signed note: more than {count} signatures").format(count=MAX_SIGNATURES)
+        )
     parsed = parse_text(text)
     return Checkpoint(
         text=text,

@@ -28,6 +28,7 @@ from ..domain.actions import TAKEN_AS, Action
 from ..domain.catalogue import parse_payload
 from ..domain.payloads import PayloadInvalid
 from ..errors import InvalidInput, SignatureInvalid
+from ..i18n import N_, _
 from . import merkle
 from .checkpoint import Checkpoint, key_id, origin_of, parse_note
 from .events import Event, NotCanonical, StoredEvent, loads_canonical
@@ -35,6 +36,7 @@ from .report import Failure, VerifyResult
 from .verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier
 
 EXPORT_FORMAT = "ctg-exchange/audit-export@v1"
+_FLOAT = N_("line {number}: a float, which no event holds")
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,9 @@ def event_from_line(line: dict[str, Any]) -> tuple[StoredEvent, list[bytes] | No
         )
     }
     if line.get("v") != 1 or not isinstance(body["seq"], int):
-        raise ValueError("not a version 1 event")
+        raise ValueError(_("not a version 1 event"))
     if not isinstance(body["payload"], dict):
-        raise ValueError("the payload is not an object")
+        raise ValueError(_("the payload is not an object"))
     proof = line.get("proof")
     return (
         StoredEvent(Event(**body), str(line["hash"]), str(line["signature"])),
@@ -140,9 +142,13 @@ def read_export(
         number, first = next(iterator)
         head = json.loads(first)
     except (StopIteration, ValueError):
-        raise InvalidInput("not an audit export: the first line is not a JSON header") from None
+        raise InvalidInput(_("not an audit export: the first line is not a JSON header")) from None
     if not isinstance(head, dict) or head.get("format") != EXPORT_FORMAT:
-        raise InvalidInput(f"not an audit export: the header's format is not {EXPORT_FORMAT}")
+        raise InvalidInput(
+            _("not an audit export: the header's format is not {format}").format(
+                format=EXPORT_FORMAT
+            )
+        )
     count = head.get("events")
     parsed = ParsedExport(
         log_id=str(head.get("log")),
@@ -158,9 +164,11 @@ def read_export(
             line = loads_canonical(text)
             kind = line["type"]
         except NotCanonical:
-            raise InvalidInput(f"line {number}: a float, which no event holds") from None
+            raise InvalidInput(_(_FLOAT).format(number=number)) from None
         except (ValueError, KeyError, TypeError):
-            raise InvalidInput(f"line {number}: not a JSON object with a type") from None
+            raise InvalidInput(
+                _("line {number}: not a JSON object with a type").format(number=number)
+            ) from None
         if kind == "event":
             pending.append((number, line))
             break
@@ -176,13 +184,15 @@ def read_export(
                 )
                 parsed.signers[signer.member] = signer
             elif kind == "checkpoint":
-                label = f"checkpoint line {number}"
+                label = _("checkpoint line {number}").format(number=number)
                 parsed.checkpoints.append(CheckpointSource(label, parse_note(str(line["note"]))))
             else:
-                raise InvalidInput(f"unknown line type {kind!r}")
+                raise InvalidInput(_("unknown line type {kind!r}").format(kind=kind))
         except (KeyError, TypeError, ValueError, InvalidInput) as exc:
-            message = exc.message if isinstance(exc, InvalidInput) else "malformed"
-            raise InvalidInput(f"line {number}: {message}") from None
+            message = exc.message if isinstance(exc, InvalidInput) else _("malformed")
+            raise InvalidInput(
+                _("line {number}: {message}").format(number=number, message=message)
+            ) from None
 
     def events() -> Iterator[tuple[StoredEvent, list[bytes] | None]]:
         for number, line in pending:
@@ -193,11 +203,15 @@ def read_export(
             try:
                 line = loads_canonical(text)
             except NotCanonical:
-                raise InvalidInput(f"line {number}: a float, which no event holds") from None
+                raise InvalidInput(_(_FLOAT).format(number=number)) from None
             except ValueError:
-                raise InvalidInput(f"line {number}: not JSON (a truncated export?)") from None
+                raise InvalidInput(
+                    _("line {number}: not JSON (a truncated export?)").format(number=number)
+                ) from None
             if not isinstance(line, dict) or line.get("type") != "event":
-                raise InvalidInput(f"line {number}: only events may follow the first event")
+                raise InvalidInput(
+                    _("line {number}: only events may follow the first event").format(number=number)
+                )
             yield _parsed_event(number, line)
 
     return parsed, events()
@@ -207,7 +221,9 @@ def _parsed_event(number: int, line: dict[str, Any]) -> tuple[StoredEvent, list[
     try:
         return event_from_line(line)
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"line {number}: malformed event ({exc})") from None
+        raise InvalidInput(
+            _("line {number}: malformed event ({reason})").format(number=number, reason=exc)
+        ) from None
 
 
 def verify_export(lines: Iterable[str]) -> VerifyResult:
@@ -223,7 +239,7 @@ def _verify_complete(
     large = parsed.events > PROCESS_THRESHOLD
     verifier = LogVerifier(parsed.log_id, parsed.checkpoints, processes=large)
     try:
-        for stored, _ in events:
+        for stored, _proof in events:
             verifier.feed(stored)
     finally:
         result = verifier.finish()
@@ -232,7 +248,10 @@ def _verify_complete(
         member = verifier.replay.members.get(signer.member)
         if member is None or member.key != signer.key:
             result.failures.append(
-                Failure("its key is not the one the log declares", record=f"signer {signer.member}")
+                Failure(
+                    _("its key is not the one the log declares"),
+                    record=_("signer {member}").format(member=signer.member),
+                )
             )
     result.failures.sort(key=Failure.sort_key)
     return result
@@ -255,7 +274,7 @@ def _verify_partial(
             failures.append(Failure(problem, event.seq))
         previous = stored
         result.head = stored.hash
-    if target is not None and not any(f.record and "checkpoint" in f.record for f in failures):
+    if target is not None:  # its checkpoint verified (else _proof_target said why)
         result.checkpoints = 1
         result.latest_checkpoint = target.size
         signed_by = {s.name for s in target.signatures}
@@ -270,13 +289,17 @@ def _proof_target(parsed: ParsedExport, failures: list[Failure]) -> Checkpoint |
     """The last checkpoint, whose signatures must verify: every proof leads to its root."""
     if not parsed.checkpoints:
         failures.append(
-            Failure("a partial export needs a checkpoint for its proofs", record="export")
+            Failure(_("a partial export needs a checkpoint for its proofs"), record="export")
         )
         return None
     source = max(parsed.checkpoints, key=lambda s: s.checkpoint.size)
     cp = source.checkpoint
     if cp.origin != origin_of(parsed.log_id):
-        failures.append(Failure(f"it is of another log ({cp.origin})", record=source.label))
+        failures.append(
+            Failure(
+                _("it is of another log ({origin})").format(origin=cp.origin), record=source.label
+            )
+        )
         return None
     verified = 0
     for signature in cp.signatures:
@@ -287,12 +310,17 @@ def _proof_target(parsed: ParsedExport, failures: list[Failure]) -> Checkpoint |
             sshsig.verify_blob(signer.key, NAMESPACE_CHECKPOINT, cp.text.encode(), signature.blob)
         except SignatureInvalid as exc:
             failures.append(
-                Failure(f"bad signature by {signer.member}: {exc.message}", record=source.label)
+                Failure(
+                    _("bad signature by {member}: {reason}").format(
+                        member=signer.member, reason=exc.message
+                    ),
+                    record=source.label,
+                )
             )
             return None
         verified += 1
     if not verified:
-        failures.append(Failure("no signature by an exported signer", record=source.label))
+        failures.append(Failure(_("no signature by an exported signer"), record=source.label))
         return None
     return cp
 
@@ -302,37 +330,44 @@ def _event_problem(
 ) -> str | None:
     event = stored.event
     if previous is not None and event.seq <= previous.seq:
-        return "sequence number out of order"
+        return _("sequence number out of order")
     if event.log != parsed.log_id:
-        return "the event belongs to another log"
+        return _("the event belongs to another log")
     if event.digest() != stored.hash:
-        return "the stored hash does not match the event's content"
+        return _("the stored hash does not match the event's content")
     if previous is not None and previous.seq == event.seq - 1 and event.prev != previous.hash:
-        return "the link to the previous event is broken"
-    signer = parsed.signers.get(event.actor)
+        return _("the link to the previous event is broken")
+    actor = event.actor
+    signer = parsed.signers.get(actor)
     if signer is None:
-        return f"the actor {event.actor!r} is not among the exported signers"
+        return _("the actor {actor!r} is not among the exported signers").format(actor=actor)
     if signer.added_seq > event.seq:
-        return f"the actor {event.actor!r} is not a member at this point"
+        return _("the actor {actor!r} is not a member at this point").format(actor=actor)
     if signer.revoked_seq is not None and signer.revoked_seq < event.seq:
-        return f"the actor {event.actor!r} was revoked (event #{signer.revoked_seq})"
+        return _("the actor {actor!r} was revoked (event #{seq})").format(
+            actor=actor, seq=signer.revoked_seq
+        )
     if signer.party != event.party or event.role not in signer.roles:
-        return f"the actor {event.actor!r} does not hold {event.role} for {event.party}"
+        return _("the actor {actor!r} does not hold {role} for {party}").format(
+            actor=actor, role=event.role, party=event.party
+        )
     try:
         action = Action(event.action)
     except ValueError:
-        return f"unknown action {event.action!r}"
+        return _("unknown action {action!r}").format(action=event.action)
     needed = TAKEN_AS[action]
     if event.role not in needed:
-        return f"{event.action} is taken as {'/'.join(needed)}, not {event.role}"
+        return _("{action} is taken as {expected}, not {role}").format(
+            action=event.action, expected="/".join(needed), role=event.role
+        )
     try:
         parse_payload(action, event.payload)
     except PayloadInvalid as exc:
-        return f"malformed {action} payload: {exc}"
+        return _("malformed {action} payload: {reason}").format(action=action, reason=exc)
     try:
         sshsig.verify(signer.key, NAMESPACE_EVENT, event.signed_bytes(), stored.signature)
     except SignatureInvalid as exc:
-        return f"bad signature: {exc.message}"
+        return _("bad signature: {reason}").format(reason=exc.message)
     return None
 
 
@@ -341,13 +376,17 @@ def _proof_problem(
 ) -> str | None:
     seq = stored.event.seq
     if seq > target.size:
-        return f"not covered by the export's checkpoint (tree size {target.size})"
+        return _("not covered by the export's checkpoint (tree size {size})").format(
+            size=target.size
+        )
     if proof is None:
-        return "no inclusion proof"
+        return _("no inclusion proof")
     leaf = merkle.leaf_hash(stored.event.signed_bytes())
     try:
         if merkle.root_from_inclusion(seq - 1, target.size, leaf, proof) == target.root:
             return None
     except ValueError:
         pass
-    return f"its inclusion proof does not lead to the checkpoint's root (tree size {target.size})"
+    return _(
+        "its inclusion proof does not lead to the checkpoint's root (tree size {size})"
+    ).format(size=target.size)

@@ -42,6 +42,7 @@ from ..domain.frequency import EARLY_FLAG, check_timing
 from ..domain.models import Frequency
 from ..domain.recommendations import APPLIED_KINDS, Recommendation, RecommendationKind
 from ..errors import ExchangeError, Refused, ReplayError
+from ..i18n import N_, _, date_text, pgettext
 from ..policy.convention import (
     AVENANT_NOT_ALLOWED,
     CONVENTION_NOT_IN_FORCE,
@@ -58,18 +59,17 @@ if TYPE_CHECKING:
     from ..policy.model import Policy
     from .events import Event
 
+# what is done, in the messages (translated where shown)
 IN_FORCE_FOR = {
-    Action.APPROVE: "approval",
-    Action.ACCEPT_CONDITIONS: "accepting the conditions",
-    Action.SEND: "sending",
+    Action.APPROVE: N_("approval"),
+    Action.ACCEPT_CONDITIONS: N_("accepting the conditions"),
+    Action.SEND: N_("sending"),
 }
 # rules 3 (no successor convention before): a request is served under the period it was
 # approved in, and approved under the one it was filed in
 SAME_PERIOD_FOR = {
-    Action.APPROVE: "approval",
-    Action.ACCEPT_CONDITIONS: "accepting the conditions",
-    Action.SEND: "sending",
-    Action.RESUME: "resuming",
+    **IN_FORCE_FOR,
+    Action.RESUME: N_("resuming"),
 }
 RETENTION_DEADLINE = "RETENTION_DEADLINE"
 POLICY_VERSION = "POLICY_VERSION"
@@ -99,7 +99,7 @@ class Law(Protocol):
 
 
 def refused(rule: str, message: str) -> ReplayError:
-    return ReplayError(f"{rule}: {message}", rule=rule)
+    return ReplayError(_("{rule}: {message}").format(rule=rule, message=message), rule=rule)
 
 
 def _refuse(why: Refusal | None) -> None:
@@ -158,16 +158,22 @@ class LawCheck:
             if state is not None and state.why_not_in_force(day) is None:
                 raise refused(
                     LAPSE_IN_FORCE,
-                    f"a request lapses when the convention is no longer in force; on {day} it is",
+                    _(
+                        "a request lapses when the convention is no longer in force; on {date} "
+                        "it is"
+                    ).format(date=date_text(day)),
                 )
         if payload.action in IN_FORCE_FOR:
             state = self.convention()
             why = None if state is None else state.why_not_in_force(day)
             if why is not None:
-                doing = IN_FORCE_FOR[payload.action]
-                raise refused(CONVENTION_NOT_IN_FORCE, f"{doing} on {day}: {why}")
+                doing = _(IN_FORCE_FOR[payload.action])
+                raise refused(
+                    CONVENTION_NOT_IN_FORCE,
+                    _("{doing} on {date}: {why}").format(doing=doing, date=date_text(day), why=why),
+                )
         if payload.action in SAME_PERIOD_FOR and isinstance(payload, s.RequestStep):
-            self._same_period(payload, SAME_PERIOD_FOR[payload.action])
+            self._same_period(payload, _(SAME_PERIOD_FOR[payload.action]))
         if (
             isinstance(payload, s.Destroy)
             and self._archived(payload.request)
@@ -175,9 +181,11 @@ class LawCheck:
         ):
             raise refused(
                 ARCHIVES_APPROVAL_REQUIRED,
-                f"delivery {payload.delivery} was kept in intermediate archiving: public archives "
-                "are eliminated only with the archives service's approval (Code du patrimoine "
-                "L212-3)",
+                _(
+                    "delivery {delivery} was kept in intermediate archiving: public archives are "
+                    "eliminated only with the archives service's approval (Code du patrimoine "
+                    "L212-3)"
+                ).format(delivery=payload.delivery),
             )
         if isinstance(payload, s.Approve):
             self.adopted[payload.request] = payload.adopted
@@ -202,7 +210,9 @@ class LawCheck:
         if justified and not early:
             raise refused(
                 EARLY_FLAG,
-                f"delivery {payload.delivery} carries a justification but is not marked early",
+                _("delivery {delivery} carries a justification but is not marked early").format(
+                    delivery=payload.delivery
+                ),
             )
         try:
             check_timing(
@@ -234,18 +244,30 @@ class LawCheck:
             if payload.retention_deadline > day + timedelta(days=days):
                 raise refused(
                     RETENTION_DEADLINE,
-                    f"delivery {payload.delivery} is to be deleted by "
-                    f"{payload.retention_deadline}, later than the {days} days the request "
-                    f"and its conditions allow from {day}",
+                    _(
+                        "delivery {delivery} is to be deleted by {deadline}, later than the "
+                        "{days} days the request and its conditions allow from {date}"
+                    ).format(
+                        delivery=payload.delivery,
+                        deadline=date_text(payload.retention_deadline),
+                        days=days,
+                        date=date_text(day),
+                    ),
                 )
         wanted = sorted(
             f"R{c.number} {c.kind.value}" for c in conditions if c.kind in APPLIED_KINDS
         )
         if sorted(payload.conditions) != wanted:
+            none = pgettext("conditions", "none")
             raise refused(
                 CONDITIONS_NOT_APPLIED,
-                f"delivery {payload.delivery} applies {', '.join(payload.conditions) or 'none'} "
-                f"of the adopted conditions {', '.join(wanted) or 'none'}",
+                _(
+                    "delivery {delivery} applies {applied} of the adopted conditions {wanted}"
+                ).format(
+                    delivery=payload.delivery,
+                    applied=", ".join(payload.conditions) or none,
+                    wanted=", ".join(wanted) or none,
+                ),
             )
         content, state = self.contents.get(payload.request), self.convention()
         if content is None or state is None:
@@ -263,8 +285,9 @@ class LawCheck:
         if outside:
             raise refused(
                 COLUMNS_NOT_APPROVED,
-                f"delivery {payload.delivery} carries {', '.join(outside)}, outside the "
-                "approved columns",
+                _("delivery {delivery} carries {columns}, outside the approved columns").format(
+                    delivery=payload.delivery, columns=", ".join(outside)
+                ),
             )
 
     def _archived(self, request_id: str) -> bool:
@@ -317,22 +340,26 @@ class LawCheck:
             if new is not None and new.party_ids != state.policy.party_ids:
                 raise refused(
                     AVENANT_NOT_ALLOWED,
-                    f"an avenant keeps the parties ({', '.join(state.policy.party_ids)})",
+                    _("an avenant keeps the parties ({parties})").format(
+                        parties=", ".join(state.policy.party_ids)
+                    ),
                 )
 
     def _screened(self, payload: s.RequestFile | s.RequestAmend, day: date) -> None:
         if payload.policy_version != self.version:
             raise refused(
                 POLICY_VERSION,
-                f"screened under policy v{payload.policy_version}; the convention's version "
-                f"then was v{self.version}",
+                _(
+                    "screened under policy v{version}; the convention's version then was v{then}"
+                ).format(version=payload.policy_version, then=self.version),
             )
         content = self.law.content(payload.request, payload.content_sha256)
         if content is None:
             raise refused(
                 CONTENT_MISSING,
-                f"the content it files (sha256 {payload.content_sha256[:16]}…) is not stored, "
-                "or not as filed",
+                _("the content it files (sha256 {digest}…) is not stored, or not as filed").format(
+                    digest=payload.content_sha256[:16]
+                ),
             )
         # active use, then the intermediate archiving the content asks for
         self.retention[payload.request] = content.kept_days
@@ -351,7 +378,7 @@ class LawCheck:
         if recorded != (tuple(sorted(screening.codes)), screening.triage, screening.dpia_required):
             raise refused(
                 SCREENING_RECORDED,
-                "the findings, triage or DPIA flag it records are not the screening's",
+                _("the findings, triage or DPIA flag it records are not the screening's"),
             )
 
     def follow(self, event: Event, payload: p.Payload) -> None:

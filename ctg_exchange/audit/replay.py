@@ -45,6 +45,8 @@ from ..domain.rules import (
     separate_duties,
 )
 from ..errors import ExchangeError, InvalidInput, InvalidTransition, NotAuthorised, ReplayError
+from ..i18n import _
+from ..labels import label
 from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
 from .events import Event
 from .law import LawCheck, change_of
@@ -74,9 +76,9 @@ def member_from(declaration: p.MemberDeclaration, seq: int) -> LogMember:
     try:
         key = PublicKey.parse(declaration.public_key)
     except InvalidInput:
-        raise ReplayError("the event declares a malformed member") from None
+        raise ReplayError(_("the event declares a malformed member")) from None
     if key.fingerprint != declaration.fingerprint:
-        raise ReplayError("the event declares a member's key with another key's fingerprint")
+        raise ReplayError(_("the event declares a member's key with another key's fingerprint"))
     return LogMember(declaration.member, declaration.party, declaration.roles, key, seq)
 
 
@@ -85,7 +87,9 @@ def parsed(action: Action, event: Event) -> p.Payload:
     try:
         return parse_payload(action, event.payload)
     except p.PayloadInvalid as exc:
-        raise ReplayError(f"malformed {action} payload: {exc}") from None
+        raise ReplayError(
+            _("malformed {action} payload: {reason}").format(action=action, reason=exc)
+        ) from None
 
 
 DATED_IN_FUTURE = "DATED_IN_FUTURE"
@@ -116,14 +120,14 @@ class Replay:
     # -- membership -------------------------------------------------------------------------
     def genesis(self, event: Event) -> None:
         if event.action != Action.INIT:
-            raise ReplayError(f"the first event must be {Action.INIT}")
+            raise ReplayError(_("the first event must be {action}").format(action=Action.INIT))
         payload = parsed(Action.INIT, event)
         assert isinstance(payload, p.WorkspaceInit)
         member = member_from(payload.admin, event.seq)
         if member.id != event.actor:
-            raise ReplayError("the first event's actor is not the admin it declares")
+            raise ReplayError(_("the first event's actor is not the admin it declares"))
         if payload.workspace != event.log or event.subject != event.log:
-            raise ReplayError("the first event names another workspace than its log's")
+            raise ReplayError(_("the first event names another workspace than its log's"))
         self._policy_id = payload.policy.id
         self.procedure = payload.procedure
         self._declare(member)
@@ -143,7 +147,7 @@ class Replay:
 
     def _declare(self, member: LogMember) -> None:
         if member.id in self.members:
-            raise ReplayError(f"the member {member.id!r} is added twice")
+            raise ReplayError(_("the member {id!r} is added twice").format(id=member.id))
         self.members[member.id] = member
         if Role.ADMIN in member.roles:
             self._parties_with_admin.add(member.party)
@@ -163,19 +167,31 @@ class Replay:
         try:
             action = Action(event.action)
         except ValueError:
-            raise ReplayError(f"unknown action {event.action!r}") from None
+            raise ReplayError(_("unknown action {action!r}").format(action=event.action)) from None
         if action in CONVENTION_ANSWERS and self.rules < 2:
-            raise ReplayError(f"a log begun by 0.1.0 (rules 1) has no {action}")
+            raise ReplayError(
+                _("a log begun by 0.1.0 (rules 1) has no {action}").format(action=action)
+            )
         if action in SINCE_RULES_3 and self.rules < 3:
             # steps a log begun under earlier rules cannot hold: no client dodges the rules a
             # step came with by claiming older ones in the genesis
-            raise ReplayError(f"a log verified by rules {self.rules} has no {action}")
+            raise ReplayError(
+                _("a log verified by rules {rules} has no {action}").format(
+                    rules=self.rules, action=action
+                )
+            )
         payload = parsed(action, event)
         if isinstance(payload, s.Send) and payload.early and self.rules < 3:
-            raise ReplayError(f"a log verified by rules {self.rules} has no early delivery")
+            raise ReplayError(
+                _("a log verified by rules {rules} has no early delivery").format(rules=self.rules)
+            )
         subject = self._policy_id if action in CONVENTION_ACTIONS else payload.subject_of()
         if subject is not None and event.subject != subject:
-            raise ReplayError(f"the event's subject is not the {payload.subject} it names")
+            raise ReplayError(
+                _("the event's subject is not the {subject} it names").format(
+                    subject=payload.subject
+                )
+            )
         law = self.law if self.rules >= 2 else None
         try:
             _HANDLERS[action](self, event, payload, actor)
@@ -193,24 +209,35 @@ class Replay:
             behind = previous is not None and before_predecessor(event.time, previous)
         except ValueError:
             self._last_time = previous
-            raise ReplayError("its time is not a UTC time as the log writes it") from None
+            raise ReplayError(_("its time is not a UTC time as the log writes it")) from None
         if behind:
             raise ReplayError(
-                f"dated {event.time[:19]}Z, more than {CLOCK_SKEW.seconds // 60} minutes before "
-                f"the event it follows ({previous[:19] if previous else ''}Z): events are in "
-                "the order of time"
+                _(
+                    "dated {time}Z, more than {minutes} minutes before the event it follows "
+                    "({previous}Z): events are in the order of time"
+                ).format(
+                    time=event.time[:19],
+                    minutes=CLOCK_SKEW.seconds // 60,
+                    previous=previous[:19] if previous else "",
+                )
             )
         real = self.procedure is not None and self.procedure.clock == "real"
         if real and self.rules >= 2 and moment > self.now + CLOCK_SKEW:
             raise ReplayError(
-                f"{DATED_IN_FUTURE}: dated {event.time[:19]}Z, after this verification "
-                f"({self.now:%Y-%m-%dT%H:%M:%S}Z): no event is dated in the future",
+                _(
+                    "{rule}: dated {time}Z, after this verification ({now}Z): no event is dated "
+                    "in the future"
+                ).format(
+                    rule=DATED_IN_FUTURE,
+                    time=event.time[:19],
+                    now=f"{self.now:%Y-%m-%dT%H:%M:%S}",
+                ),
                 rule=DATED_IN_FUTURE,
             )
 
     def _expect_role(self, event: Event, role: Role) -> None:
         if event.role != role.value:
-            raise ReplayError(f"{event.action} is taken as {role.value}, not {event.role}")
+            raise ReplayError(_taken_as(event.action, role.value, event.role))
 
     def _allowed(self, check: Callable[[], object]) -> None:
         try:
@@ -221,7 +248,7 @@ class Replay:
 
     # members
     def _genesis_again(self, event: Event, payload: Any, actor: LogMember) -> None:
-        raise ReplayError(f"{Action.INIT} may only be the first event")
+        raise ReplayError(_("{action} may only be the first event").format(action=Action.INIT))
 
     def _member_add(self, event: Event, payload: p.MemberAdd, actor: LogMember) -> None:
         member = member_from(payload, event.seq)
@@ -236,7 +263,7 @@ class Replay:
     def _member_revoke(self, event: Event, payload: p.MemberRevoke, actor: LogMember) -> None:
         target = self.members.get(payload.member)
         if target is None:
-            raise ReplayError("the event revokes an unknown member")
+            raise ReplayError(_("the event revokes an unknown member"))
         self._expect_role(event, Role.ADMIN)
         active_admins = sum(
             1
@@ -250,18 +277,22 @@ class Replay:
     # requests
     def _file(self, event: Event, payload: s.RequestFile, actor: LogMember) -> None:
         if payload.request in self.book.request:
-            raise ReplayError(f"{payload.request} is filed twice")
+            raise ReplayError(_("{request} is filed twice").format(request=payload.request))
         self._expect_role(event, Role.STAFF)
         self._allowed(lambda: authorise_filing(actor, payload.to))
         if payload.to_status is not Status.FILED:
-            raise ReplayError(f"{event.action} leads to filed, not {payload.to_status}")
+            raise ReplayError(_leads_to(event.action, Status.FILED, payload.to_status))
         payload.apply(self.book, event)
 
     def _request_step(self, event: Event, payload: s.RequestStep, actor: LogMember) -> None:
         action, request_id = payload.action, payload.request
         request = self.book.request.get(request_id)
         if request is None:
-            raise ReplayError(f"{action} on {request_id}, which was never filed")
+            raise ReplayError(
+                _("{action} on {request}, which was never filed").format(
+                    action=action, request=request_id
+                )
+            )
         problem: str | None = None
         rule: str | None = None
         taken = self._taken.setdefault(request_id, [])
@@ -270,15 +301,17 @@ class Replay:
             if self.rules >= 2:
                 separate_duties(action, actor.id, request_id, taken)
             if event.role != role.value:
-                problem = f"{action} is taken as {role.value}, not {event.role}"
+                problem = _taken_as(action, role.value, event.role)
             expected = next_status(action, request, closing=payload.closes)
             if problem is None and payload.from_status is not request.status:
-                problem = (
-                    f"{action} says {request_id} was {payload.from_status}; the log had it "
-                    f"{request.status}"
+                problem = _("{action} says {request} was {said}; the log had it {status}").format(
+                    action=action,
+                    request=request_id,
+                    said=label("status", payload.from_status),
+                    status=label("status", request.status),
                 )
             if problem is None and payload.to_status is not expected:
-                problem = f"{action} leads to {expected}, not {payload.to_status}"
+                problem = _leads_to(action, expected, payload.to_status)
             if problem is None:
                 check_recorded(payload, request, self.rules)
         except ExchangeError as exc:
@@ -301,14 +334,25 @@ class Replay:
         payload.apply(self.book, event)
         if not allowed:
             raise ReplayError(
-                f"not allowed: only an admin or the DPO of {controller} changes its register "
-                f"({event.actor} is {'/'.join(actor.roles)} of {actor.party})"
+                _(
+                    "not allowed: only an admin or the DPO of {controller} changes its register "
+                    "({actor} is {roles} of {party})"
+                ).format(
+                    controller=controller,
+                    actor=event.actor,
+                    roles="/".join(actor.roles),
+                    party=actor.party,
+                )
             )
 
     def _register_export(self, event: Event, payload: p.RegisterExport, actor: LogMember) -> None:
         controller = payload.controller
         if actor.party != controller or event.role not in (Role.ADMIN.value, Role.DPO.value):
-            raise ReplayError(f"not allowed: only an admin or the DPO of {controller} exports it")
+            raise ReplayError(
+                _("not allowed: only an admin or the DPO of {controller} exports it").format(
+                    controller=controller
+                )
+            )
 
     def _convention(self, event: Event, payload: p.ConventionChange, actor: LogMember) -> None:
         self._expect_role(event, Role.ADMIN)
@@ -337,11 +381,23 @@ class Replay:
             (c.policy_version or 1 for c in self._proposals.values() if c.in_effect), default=1
         )
         if policy.id != self._policy_id:
-            return ReplayError(f"an avenant of {self._policy_id} names the policy {policy.id}")
+            return ReplayError(
+                _("an avenant of {policy} names the policy {other}").format(
+                    policy=self._policy_id, other=policy.id
+                )
+            )
         if policy.version != newest + 1 or payload.previous_version != in_effect:
             return ReplayError(
-                f"{AVENANT_VERSION}: an avenant adds policy v{newest + 1} over v{in_effect}, "
-                f"not v{policy.version} over v{payload.previous_version}",
+                _(
+                    "{rule}: an avenant adds policy v{next} over v{in_effect}, not v{version} "
+                    "over v{previous}"
+                ).format(
+                    rule=AVENANT_VERSION,
+                    next=newest + 1,
+                    in_effect=in_effect,
+                    version=policy.version,
+                    previous=payload.previous_version,
+                ),
                 rule=AVENANT_VERSION,
             )
         return None
@@ -352,10 +408,16 @@ class Replay:
         self._expect_role(event, Role.ADMIN)
         change = self._proposals.get(payload.proposal)
         if change is None:
-            raise ReplayError(f"event #{payload.proposal} is not a renewal or an avenant")
+            raise ReplayError(
+                _("event #{seq} is not a renewal or an avenant").format(seq=payload.proposal)
+            )
         if not change.pending:
             done = change.agreed_seq or change.withdrawn_seq
-            raise ReplayError(f"{change.describe()} is no longer pending (event #{done})")
+            raise ReplayError(
+                _("{change} is no longer pending (event #{seq})").format(
+                    change=change.describe(), seq=done
+                )
+            )
         if isinstance(payload, p.Countersignature):
             self._allowed(lambda: ensure_countersigner(change, actor.party))
             facts = self.book.convention_change[change.seq]
@@ -375,7 +437,9 @@ class Replay:
                 payload.policy_sha256,
             )
             if repeated != said:
-                raise ReplayError(f"it does not repeat what {change.describe()} says")
+                raise ReplayError(
+                    _("it does not repeat what {change} says").format(change=change.describe())
+                )
             self._proposals[change.seq] = replace(change, agreed_seq=event.seq)
         else:
             self._proposals[change.seq] = replace(change, withdrawn_seq=event.seq)
@@ -386,7 +450,9 @@ class Replay:
         payload.apply(self.book, event)
         if not allowed:
             raise ReplayError(
-                f"not allowed: only an admin of {payload.party} makes its decryption keys"
+                _("not allowed: only an admin of {party} makes its decryption keys").format(
+                    party=payload.party
+                )
             )
 
 
@@ -394,10 +460,25 @@ RULE_TRANSITION = "state-machine"  # a step the request's state does not allow (
 
 
 def _not_allowed(message: str, rule: str | None) -> str:
-    """A refusal as the log's verification reports it, naming the rule that refuses."""
-    if rule is None or message.startswith(f"{rule}: "):
-        return message if rule else f"not allowed: {message}"
-    return f"not allowed ({rule}): {message}"
+    """A refusal as the log's verification reports it, naming the rule that refuses (unless
+    the message starts with it: ``RULE: …``, or ``RULE : …`` in French)."""
+    if rule is None:
+        return _("not allowed: {message}").format(message=message)
+    if message.startswith((f"{rule}: ", f"{rule} : ")):
+        return message
+    return _("not allowed ({rule}): {message}").format(rule=rule, message=message)
+
+
+def _taken_as(action: str, expected: str, role: str) -> str:
+    return _("{action} is taken as {expected}, not {role}").format(
+        action=action, expected=expected, role=role
+    )
+
+
+def _leads_to(action: str, expected: Status, status: Status) -> str:
+    return _("{action} leads to {expected}, not {status}").format(
+        action=action, expected=label("status", expected), status=label("status", status)
+    )
 
 
 Handler = Callable[[Replay, Event, Any, LogMember], None]

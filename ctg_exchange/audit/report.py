@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import _
 from .events import GENESIS_HASH
 
 
@@ -29,11 +30,13 @@ class Failure:
     def where(self) -> str:
         if self.seq is not None:
             if self.last_seq is not None and self.last_seq != self.seq:
-                return f"events #{self.seq}–#{self.last_seq}"
-            return f"event #{self.seq}" + (f" by {self.actor}" if self.actor else "")
+                return _("events #{first}–#{last}").format(first=self.seq, last=self.last_seq)
+            if self.actor:
+                return _("event #{seq} by {actor}").format(seq=self.seq, actor=self.actor)
+            return _("event #{seq}").format(seq=self.seq)
         if self.request is not None:
-            return f"request {self.request}"
-        return self.record or "the log"
+            return _("request {id}").format(id=self.request)
+        return self.record or _("the log")
 
     @property
     def line(self) -> str:

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING
 
 from ..errors import ExchangeError
+from ..i18n import _
 from ..procenv import child_environment
 
 if TYPE_CHECKING:
@@ -186,9 +187,11 @@ class ProcessChecker(Checker):
             reader.join(timeout=5)
         self._release()
         raise ExchangeError(
-            "a signature-checking process failed: nothing was concluded about the log",
-            hint="rerun `audit verify`; if it fails again, check that python and cryptography "
-            "are installed in this environment",
+            _("a signature-checking process failed: nothing was concluded about the log"),
+            hint=_(
+                "rerun `audit verify`; if it fails again, check that python and cryptography "
+                "are installed in this environment"
+            ),
         )
 
 

@@ -25,6 +25,7 @@ from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.actions import Action
 from ..errors import InvalidInput, ReplayError, SignatureInvalid
+from ..i18n import N_, _, ngettext
 from . import merkle, sigcheck
 from .checkpoint import (
     CHECKPOINT_EVERY,
@@ -60,14 +61,16 @@ def stored_sources(checkpoints: Sequence[StoredCheckpoint]) -> list[CheckpointSo
     """Parse stored checkpoints; one that is not even a note is a failure of its own."""
     sources: list[CheckpointSource | Failure] = []
     for cp in checkpoints:
-        label = f"checkpoint {cp.id}"
+        label = _("checkpoint {id}").format(id=cp.id)
         try:
             parsed = parse_note(cp.note)
         except InvalidInput as exc:
             sources.append(Failure(exc.message, record=label))
             continue
         if parsed.size != cp.size or parsed.root_hex != cp.root_hex:
-            sources.append(Failure("its size or root differs from its signed text", record=label))
+            sources.append(
+                Failure(_("its size or root differs from its signed text"), record=label)
+            )
             continue
         sources.append(CheckpointSource(label, parsed, cp))
     return sources
@@ -93,7 +96,8 @@ class LogVerifier:
         self.replay = Replay(law=None if law is None else LawCheck(law))
         # the last event a checkpoint must cover: the tool checkpoints after every send,
         # reception and deletion, before every export, and every CHECKPOINT_EVERY events
-        self._implied: tuple[int, str] | None = None
+        # (its seq, why, as a message translated when shown, and the action that message names)
+        self._implied: tuple[int, str, str | None] | None = None
         self._check_implied = implied_checkpoints
         self.result = VerifyResult()
         self.failures: list[Failure] = []
@@ -122,20 +126,21 @@ class LogVerifier:
         chained = event.seq == self._expected
         if event.seq > self._expected:
             last = event.seq - 1
-            what = "the event is missing" if last == self._expected else "the events are missing"
+            count = last - self._expected + 1
+            what = ngettext("the event is missing", "the events are missing", count)
             fail(Failure(what, self._expected, last_seq=last))
         elif event.seq < self._expected:
-            fail(Failure("sequence number out of order", event.seq))
+            fail(Failure(_("sequence number out of order"), event.seq))
             return
         signed = event.signed_bytes()
         if event.log != self.log_id:
-            fail(Failure("the event belongs to another log", event.seq))
+            fail(Failure(_("the event belongs to another log"), event.seq))
             failed = True
         elif hashlib.sha256(signed).hexdigest() != stored.hash:
-            fail(Failure("the stored hash does not match the event's content", event.seq))
+            fail(Failure(_("the stored hash does not match the event's content"), event.seq))
             failed = True
         elif chained and event.prev != self._head:
-            fail(Failure("the link to the previous event is broken", event.seq))
+            fail(Failure(_("the link to the previous event is broken"), event.seq))
             failed = True
         actor = self._actor(stored, report=not failed)
         if actor is None:
@@ -176,11 +181,17 @@ class LogVerifier:
         actor = self.replay.members.get(event.actor)
         problem = None
         if actor is None:
-            problem = f"the actor {event.actor!r} is not a member at this point"
+            problem = _("the actor {actor!r} is not a member at this point").format(
+                actor=event.actor
+            )
         elif actor.revoked_at is not None:
-            problem = f"the actor {event.actor!r} was revoked (event #{actor.revoked_seq})"
+            problem = _("the actor {actor!r} was revoked (event #{seq})").format(
+                actor=event.actor, seq=actor.revoked_seq
+            )
         elif actor.party != event.party or event.role not in actor.roles:
-            problem = f"the actor {event.actor!r} does not hold {event.role} for {event.party}"
+            problem = _("the actor {actor!r} does not hold {role} for {party}").format(
+                actor=event.actor, role=event.role, party=event.party
+            )
             rule = "role-not-held"
         if problem is not None:
             if report:
@@ -201,9 +212,10 @@ class LogVerifier:
                 data = sshsig.check(parsed, actor.key, NAMESPACE_EVENT, signed)
                 raw_signature = parsed.raw_signature
                 if len(raw_signature) != 64:
-                    raise SignatureInvalid("an Ed25519 signature is 64 bytes")
+                    raise SignatureInvalid(_("an Ed25519 signature is 64 bytes"))
         except SignatureInvalid as exc:
-            self.failures.append(Failure(f"bad signature: {exc.message}", event.seq))
+            reason = _("bad signature: {reason}").format(reason=exc.message)
+            self.failures.append(Failure(reason, event.seq))
             return
         self._batch.append((event.seq, actor.key.raw, raw_signature, data))
         if len(self._batch) >= BATCH:
@@ -222,23 +234,27 @@ class LogVerifier:
 
     # -- the end ----------------------------------------------------------------------------
     def _imply(self, seq: int, action: str) -> None:
+        # called for every event: the reason is put in words only if a checkpoint is missing
         if action in _CHECKPOINTED_AFTER:
-            self._implied = (seq, f"the {action} event")
+            self._implied = (seq, _AFTER_EVENT, action)
         elif action == Action.REGISTER_EXPORT and seq > 1:
-            self._implied = (seq - 1, f"the events before the {action}")
+            self._implied = (seq - 1, _BEFORE_EVENT, action)
         elif seq % CHECKPOINT_EVERY == 0:
-            self._implied = (seq, f"every {CHECKPOINT_EVERY} events")
+            self._implied = (seq, _EVERY, None)
 
     def _missing_checkpoint(self) -> None:
         if not self._check_implied or self._implied is None:
             return
-        seq, why = self._implied
+        seq, why, action = self._implied
         covered = max((source.checkpoint.size for source in self.sources), default=0)
         if covered < seq:
+            after = _(why).format(action=action, count=CHECKPOINT_EVERY)
             self.failures.append(
                 Failure(
-                    f"no checkpoint covers it, though the tool signs one after {why}: "
-                    "checkpoints were removed",
+                    _(
+                        "no checkpoint covers it, though the tool signs one after {why}: "
+                        "checkpoints were removed"
+                    ).format(why=after),
                     seq,
                     rule="checkpoint-missing",
                 )
@@ -247,7 +263,9 @@ class LogVerifier:
     def finish(self) -> VerifyResult:
         self._flush()
         self._missing_checkpoint()
-        self.failures.extend(Failure(_BAD_SIGNATURE, seq) for seq in self._checker.close())
+        bad = self._checker.close()
+        if bad:
+            self.failures.extend(Failure(_(_BAD_SIGNATURE), seq) for seq in bad)
         self._check_checkpoints()
         result = self.result
         result.head = self._head
@@ -268,17 +286,22 @@ class LogVerifier:
             signers = self._checkpoint_signers(source)
             if signers is None:
                 continue
-            who = " and ".join(signers)
+            who = names(signers)
             if cp.origin != origin_of(self.log_id):
                 self.failures.append(
-                    Failure(f"it is of another log ({cp.origin})", record=source.label)
+                    Failure(
+                        _("it is of another log ({origin})").format(origin=cp.origin),
+                        record=source.label,
+                    )
                 )
                 continue
             if cp.size > events:
                 self.failures.append(
                     Failure(
-                        f"removed: {source.label}, signed by {who}, covers {cp.size} events and "
-                        f"the log ends at #{events}",
+                        _(
+                            "removed: {checkpoint}, signed by {who}, covers {size} events and "
+                            "the log ends at #{end}"
+                        ).format(checkpoint=source.label, who=who, size=cp.size, end=events),
                         events + 1,
                         last_seq=cp.size,
                     )
@@ -289,8 +312,10 @@ class LogVerifier:
                     broken_after = cp.size
                     self.failures.append(
                         Failure(
-                            f"changed after {source.label} was signed by {who}: the events up to "
-                            f"#{cp.size} no longer have its root",
+                            _(
+                                "changed after {checkpoint} was signed by {who}: the events up to "
+                                "#{size} no longer have its root"
+                            ).format(checkpoint=source.label, who=who, size=cp.size),
                             last_good + 1,
                             last_seq=cp.size,
                         )
@@ -316,7 +341,9 @@ class LogVerifier:
             if member.revoked_seq is not None and member.revoked_seq <= cp.size:
                 self.failures.append(
                     Failure(
-                        f"signed by {member.id}, revoked at event #{member.revoked_seq}",
+                        _("signed by {member}, revoked at event #{seq}").format(
+                            member=member.id, seq=member.revoked_seq
+                        ),
                         record=source.label,
                     )
                 )
@@ -327,19 +354,35 @@ class LogVerifier:
                 )
             except SignatureInvalid as exc:
                 self.failures.append(
-                    Failure(f"bad signature by {member.id}: {exc.message}", record=source.label)
+                    Failure(
+                        _("bad signature by {member}: {reason}").format(
+                            member=member.id, reason=exc.message
+                        ),
+                        record=source.label,
+                    )
                 )
                 return None
             verified.append(member.id)
         if not verified:
             self.failures.append(
-                Failure("no signature by a member of this log", record=source.label)
+                Failure(_("no signature by a member of this log"), record=source.label)
             )
             return None
         return verified
 
 
-_BAD_SIGNATURE = "bad signature: signature does not match the signed bytes"
+_BAD_SIGNATURE = N_("bad signature: signature does not match the signed bytes")
+# why a checkpoint was due (see LogVerifier._imply)
+_AFTER_EVENT = N_("the {action} event")
+_BEFORE_EVENT = N_("the events before the {action}")
+_EVERY = N_("every {count} events")
+
+
+def names(members: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``: who signed, in a sentence."""
+    if len(members) < 2:
+        return "".join(members)
+    return _("{names} and {last}").format(names=", ".join(members[:-1]), last=members[-1])
 
 
 def verify_log(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..audit.events import utc_timestamp
 from ..errors import WorkspaceError
+from ..i18n import _
 from .migrations import LATEST, MIGRATIONS
 
 if TYPE_CHECKING:
@@ -57,8 +58,10 @@ def migrate(store: Any) -> None:
     newest = max(applied, default=0)
     if newest > LATEST:
         raise WorkspaceError(
-            f"the workspace has schema version {newest}, this ctg-exchange knows up to {LATEST}",
-            hint="upgrade ctg-exchange",
+            _(
+                "the workspace has schema version {version}, this ctg-exchange knows up to {latest}"
+            ).format(version=newest, latest=LATEST),
+            hint=_("upgrade ctg-exchange"),
         )
     if all(m.version in applied for m in MIGRATIONS):
         return

@@ -24,6 +24,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import _
+
 
 @dataclass(frozen=True)
 class Table:
@@ -113,23 +115,29 @@ def checked(
     event in ``named``. ValueError otherwise (the copy's own checks then compare the rest
     with the log)."""
     if not isinstance(rows, dict):
-        raise ValueError("rows are given by table")
+        raise ValueError(_("rows are given by table"))
     known = {table.name: table for table in tables}
     out: Rows = {}
     for name, table_rows in rows.items():
         table = known.get(name)
         if table is None or not isinstance(table_rows, list):
-            raise ValueError(f"no table {str(name)[:40]!r} is copied there")
+            raise ValueError(_("no table {name!r} is copied there").format(name=str(name)[:40]))
         for row in table_rows:
             if not isinstance(row, list) or len(row) != len(table.columns):
-                raise ValueError(f"a row of {name} is not one")
+                raise ValueError(_("a row of {table} is not one").format(table=name))
             if any(not _plain(value) for value in row):
-                raise ValueError(f"a row of {name} holds other than text and numbers")
+                raise ValueError(
+                    _("a row of {table} holds other than text and numbers").format(table=name)
+                )
             values = dict(zip(table.columns, row, strict=True))
             if seqs is not None and values.get("seq") not in seqs:
-                raise ValueError(f"a row of {name} is not of the events served with it")
+                raise ValueError(
+                    _("a row of {table} is not of the events served with it").format(table=name)
+                )
             if named is not None and name in _NAMED and values[_NAMED[name]] not in named:
-                raise ValueError(f"a row of {name} is of a request no new event names")
+                raise ValueError(
+                    _("a row of {table} is of a request no new event names").format(table=name)
+                )
         out[name] = table_rows
     return out
 

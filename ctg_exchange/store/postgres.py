@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import WorkspaceError
+from ..i18n import _
 from .migrate import apply_pending, migrate
 from .sql import SqlTx
 
@@ -102,8 +103,8 @@ class PostgresStore:
             import psycopg
         except ImportError:
             raise WorkspaceError(
-                "this workspace's database is on PostgreSQL, and its driver is not installed",
-                hint="pip install 'ctg-exchange[postgres]' (psycopg 3)",
+                _("this workspace's database is on PostgreSQL, and its driver is not installed"),
+                hint=_("pip install 'ctg-exchange[postgres]' (psycopg 3)"),
             ) from None
 
         self.url = url
@@ -118,9 +119,13 @@ class PostgresStore:
             )
         except psycopg.Error as exc:
             raise WorkspaceError(
-                f"cannot connect to the database {redacted(url)}: {_first_line(exc)}",
-                hint="check the server, the database name and the credentials "
-                "(~/.pgpass or PGPASSWORD)",
+                _("cannot connect to the database {url}: {reason}").format(
+                    url=redacted(url), reason=_first_line(exc)
+                ),
+                hint=_(
+                    "check the server, the database name and the credentials "
+                    "(~/.pgpass or PGPASSWORD)"
+                ),
             ) from None
         try:
             if create:
@@ -130,9 +135,10 @@ class PostgresStore:
         except psycopg.errors.InsufficientPrivilege as exc:
             self._conn.close()
             raise WorkspaceError(
-                f"cannot bring the database {redacted(url)} to this version's schema: "
-                f"{_first_line(exc)}",
-                hint="run this version once with the database role that owns the workspace",
+                _("cannot bring the database {url} to this version's schema: {reason}").format(
+                    url=redacted(url), reason=_first_line(exc)
+                ),
+                hint=_("run this version once with the database role that owns the workspace"),
             ) from None
         except BaseException:
             self._conn.close()
@@ -142,9 +148,13 @@ class PostgresStore:
         with self.transaction() as tx:
             if self.table_exists(tx, "schema_migrations") or self.table_exists(tx, "audit_events"):
                 raise WorkspaceError(
-                    f"the database {redacted(self.url)} already holds a ctg-exchange workspace",
-                    hint="give each workspace its own database; never reuse one that may hold "
-                    "evidence",
+                    _("the database {url} already holds a ctg-exchange workspace").format(
+                        url=redacted(self.url)
+                    ),
+                    hint=_(
+                        "give each workspace its own database; never reuse one that may hold "
+                        "evidence"
+                    ),
                 )
 
     @contextmanager
@@ -172,9 +182,11 @@ class PostgresStore:
         except self._errors.errors.InsufficientPrivilege as exc:
             self._rollback_quietly()
             raise WorkspaceError(
-                f"the database refused this command: {_first_line(exc)}",
-                hint="the database role lacks a right the README's PostgreSQL section lists; "
-                "nothing was changed",
+                _("the database refused this command: {reason}").format(reason=_first_line(exc)),
+                hint=_(
+                    "the database role lacks a right the README's PostgreSQL section lists; "
+                    "nothing was changed"
+                ),
             ) from None
         except BaseException:
             self._rollback_quietly()
@@ -194,8 +206,10 @@ class PostgresStore:
 
     def _lost(self, exc: BaseException) -> WorkspaceError:
         return WorkspaceError(
-            f"the database {redacted(self.url)} failed: {_first_line(exc)}",
-            hint="nothing was committed by this command; run it again once the server answers",
+            _("the database {url} failed: {reason}").format(
+                url=redacted(self.url), reason=_first_line(exc)
+            ),
+            hint=_("nothing was committed by this command; run it again once the server answers"),
         )
 
     def _rollback_quietly(self) -> None:

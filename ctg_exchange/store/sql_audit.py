@@ -14,6 +14,7 @@ from typing import Any
 from ..audit import merkle
 from ..audit.checkpoint import CheckpointSigner, StoredCheckpoint
 from ..errors import IntegrityError
+from ..i18n import _
 
 _REPLAY_ROWS = {
     "request": "SELECT id, status, from_party, to_party, filed_by, doc FROM requests",
@@ -49,7 +50,11 @@ class AuditQueries:
             "SELECT hash FROM audit_tree WHERE level = ? AND idx = ?", (level, index)
         ).fetchone()
         if row is None:
-            raise IntegrityError(f"the audit tree lacks node ({level}, {index}): run audit verify")
+            raise IntegrityError(
+                _("the audit tree lacks node ({level}, {index}): run audit verify").format(
+                    level=level, index=index
+                )
+            )
         return bytes.fromhex(row[0])
 
     def put_tree_node(self, level: int, index: int, value: bytes) -> None:

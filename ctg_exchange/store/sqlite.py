@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import WorkspaceError
+from ..i18n import _
 from .migrate import migrate
 from .sql import SqlTx
 
@@ -45,7 +46,9 @@ class SqliteStore:
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
         except sqlite3.DatabaseError as exc:
-            raise WorkspaceError(f"cannot open the database {path}: {exc}") from None
+            raise WorkspaceError(
+                _("cannot open the database {path}: {reason}").format(path=path, reason=exc)
+            ) from None
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._conn.execute("PRAGMA foreign_keys = ON")
@@ -57,7 +60,9 @@ class SqliteStore:
             migrate(self)
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise WorkspaceError(f"cannot open the database {path}: {exc}") from None
+            raise WorkspaceError(
+                _("cannot open the database {path}: {reason}").format(path=path, reason=exc)
+            ) from None
 
     @contextmanager
     def transaction(self, *, write: bool = False, commit: bool = True) -> Iterator[SqlTx]:
