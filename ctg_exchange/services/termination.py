@@ -16,6 +16,7 @@ from ..domain import payloads
 from ..domain.actions import Action
 from ..domain.models import Member
 from ..errors import InvalidInput
+from ..i18n import _, date_text
 from ..policy.convention import ConventionState
 from ..policy.termination import TerminationCase, why_not_terminated
 from ..store.base import Tx
@@ -59,8 +60,9 @@ def terminate(
             raise why.error()
         if state.rules < 3 and state.termination is not None:  # rules 3: why_not_terminated
             raise InvalidInput(
-                f"the convention is already terminated with effect from "
-                f"{state.termination.effective}"
+                _("the convention is already terminated with effect from {date}").format(
+                    date=date_text(state.termination.effective)
+                )
             )
         termination = payloads.Termination(
             kind="termination",
