@@ -1,5 +1,6 @@
 """Issue 16: the messages the services raise (refusals, errors, hints) are French under a French
-locale (``CTG_LANG=fr``), and the same messages unchanged in English.
+locale (``CTG_LANG=fr``), and the same messages unchanged in English; what the services record
+in the log stays the same text whatever the locale.
 
 Each case runs the command a user runs, through the CLI, once in each language.
 """
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 from test_french_law import AGGREGATES  # counts without what they count: COUNTS_UNDECLARED
 
-from conftest import Ctg
+from conftest import REQUEST, Ctg
+
+LATER = {"CTG_TODAY": "2026-02-02"}  # the shipped convention ended on 2025-12-31
 
 # (arguments, acting member, what the refusal says in French, and in English); TMP is replaced
 # by the test's own directory
@@ -117,3 +120,18 @@ def test_a_refusal_in_french_and_in_english(
     assert said.startswith("ctg-exchange: error: "), said
     assert all(text in said for text in english), said
     assert not any(text in said for text in french), said
+
+
+def test_a_lapse_records_the_same_text_in_every_locale(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reason a lapse records is hashed in its event: a member's client, foreseeing the
+    event in its own language, must make the very bytes the server makes in its own."""
+    rid = ctg.json(*REQUEST, as_="v.agent")["id"]
+    monkeypatch.setenv("CTG_LANG", "fr")
+    ctg.ok("convention", "lapse", as_="v.admin", env=LATER)
+    (step,) = [s for s in ctg.show(rid)["history"] if s["action"] == "request.lapse"]
+    assert step["text"] == (
+        "lapsed: the convention ctg-sceaux-caf92 ended on 2025-12-31 and renews only by "
+        "express decision (Article 10)"
+    )

@@ -187,12 +187,38 @@ def successor_refused(
         raise why.error()
 
 
+def lapse_text(state: ConventionState, today: date) -> str | None:
+    """What a lapse on ``today`` records as its reason, or None while the convention is in force
+    (as :meth:`ConventionState.why_not_in_force` says).
+
+    The text is hashed in the lapse's event and kept in the request's history and on the
+    register fiches it fed, so it is that reason in English whatever the locale: a member's
+    client foresees the event in its own language and must make the very bytes the server
+    makes in its own.
+    """
+    why = state.why_not_in_force(today)
+    if why is None:
+        return None
+    status, named = state.status(today), state.policy.id
+    if status is ConventionStatus.TERMINATED and state.termination is not None:
+        effective = state.termination.effective
+        why = f"the convention {named} was terminated with effect from {effective} (Article 12)"
+    elif status is ConventionStatus.EXPIRED:
+        why = (
+            f"the convention {named} ended on {state.end} and renews only by express decision "
+            "(Article 10)"
+        )
+    elif status is ConventionStatus.NOT_YET:
+        why = f"the convention {named} takes effect on {state.start} (Article 10)"
+    return f"lapsed: {why}"
+
+
 def _take_effect_renewal(
     tx: Tx, recorder: Recorder, actor: Member, state: ConventionState, today: date
 ) -> list[str]:
     """A renewal taking effect after an expiry: what was left open closed when it ended."""
-    why = state.why_not_in_force(today)
-    return [] if why is None else _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
+    why = lapse_text(state, today)
+    return [] if why is None else _lapse_open(tx, recorder, actor, why, today)
 
 
 @remotable(
@@ -364,14 +390,14 @@ def lapse(session: Session) -> list[str]:
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[str]:
         require_admin(actor)
-        why = session.workspace.convention(tx).why_not_in_force(today)
+        why = lapse_text(session.workspace.convention(tx), today)
         if why is None:
             raise InvalidInput(
                 _("the convention is in force on {date}: no request lapses").format(
                     date=date_text(today)
                 )
             )
-        lapsed = _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
+        lapsed = _lapse_open(tx, recorder, actor, why, today)
         if not lapsed:
             raise InvalidInput(_("no open request to lapse"))
         return lapsed
