@@ -13,6 +13,7 @@ from ..audit.report import VerifyResult
 from ..domain.actions import MEMBERSHIP, Action
 from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import NewFile
+from ..i18n import _, ngettext
 from ..store.base import Tx
 from .auditing import make_checkpoint
 from .session import Session
@@ -54,11 +55,11 @@ def export_audit(
     """Write the export; with an acting member (and ``sign``), first verify the log and sign a
     checkpoint of it, so that every exported event is covered by a fresh signed checkpoint."""
     if request_id is not None and (first is not None or last is not None):
-        raise InvalidInput("--request and --from/--to select differently: give one of them")
+        raise InvalidInput(_("--request and --from/--to select differently: give one of them"))
     if first is not None and last is not None and first > last:
-        raise InvalidInput(f"--from {first} is after --to {last}")
+        raise InvalidInput(_("--from {first} is after --to {last}").format(first=first, last=last))
     if out.exists() or out.is_symlink():
-        raise InvalidInput(f"{out} already exists: choose another file")
+        raise InvalidInput(_("{path} already exists: choose another file").format(path=out))
     selection: dict[str, object] | None = None
     if request_id is not None:
         selection = {"request": request_id}
@@ -67,9 +68,16 @@ def export_audit(
     workspace = session.workspace
     with workspace.store.transaction() as tx:
         if request_id is not None and tx.get_request(request_id) is None:
-            raise NotFound(f"no request {cut(request_id)!r}")
+            raise NotFound(_("no request {id!r}").format(id=cut(request_id)))
         if last is not None and last > tx.count_events():
-            raise InvalidInput(f"--to {last}: the log has {tx.count_events()} events")
+            count = tx.count_events()
+            raise InvalidInput(
+                ngettext(
+                    "--to {last}: the log has {count} event",
+                    "--to {last}: the log has {count} events",
+                    count,
+                ).format(last=last, count=count)
+            )
     if session.actor_id and sign:
         make_checkpoint(session)
     with workspace.store.transaction() as tx:
@@ -90,7 +98,7 @@ def _write(
         return write_export(tx, workspace.id, out, None, tx.events(), tx.count_events(), by)
     selected = list(tx.events(subject=request_id, first=first, last=last))
     if not selected:
-        raise InvalidInput("no event matches this selection")
+        raise InvalidInput(_("no event matches this selection"))
     return write_export(tx, workspace.id, out, selection, iter(selected), len(selected), by)
 
 
@@ -115,8 +123,10 @@ def write_export(
         uncovered = [s.seq for s in selected if latest is None or s.seq > latest.size]
         if uncovered:
             raise InvalidInput(
-                f"event #{uncovered[0]} is not covered by a checkpoint yet, so it cannot be proven",
-                hint="export as a member (--as ID): the export then signs a checkpoint first",
+                _("event #{seq} is not covered by a checkpoint yet, so it cannot be proven").format(
+                    seq=uncovered[0]
+                ),
+                hint=_("export as a member (--as ID): the export then signs a checkpoint first"),
             )
         events = iter(selected)
     seqs = _member_seqs(tx)
@@ -161,4 +171,4 @@ def verify_export_file(path: Path) -> VerifyResult:
         with path.open(encoding="utf-8") as handle:
             return verify_export(handle)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from None
+        raise InvalidInput(_("{path}: cannot read: {error}").format(path=path, error=exc)) from None

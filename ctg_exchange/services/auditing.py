@@ -29,6 +29,7 @@ from ..errors import (
     SignatureInvalid,
     cut,
 )
+from ..i18n import _
 from ..policy import Policy, parse_policy
 from ..store.base import Tx
 from .replay_check import compare
@@ -42,7 +43,7 @@ ROLE_ORDER = (Role.ADMIN, Role.DPO, Role.CONTROLLER, Role.STAFF)
 def audit_log(workspace: Workspace, request_id: str | None = None) -> list[StoredEvent]:
     with workspace.store.transaction() as tx:
         if request_id is not None and tx.get_request(request_id) is None:
-            raise NotFound(f"no request {cut(request_id)!r}")
+            raise NotFound(_("no request {id!r}").format(id=cut(request_id)))
         return list(tx.events(subject=request_id))
 
 
@@ -50,7 +51,7 @@ def audit_event(workspace: Workspace, seq: int) -> StoredEvent:
     with workspace.store.transaction() as tx:
         stored = tx.get_event(seq)
     if stored is None:
-        raise NotFound(f"no event #{seq}")
+        raise NotFound(_("no event #{seq}").format(seq=seq))
     return stored
 
 
@@ -59,7 +60,9 @@ def read_checkpoint_file(path: Path) -> CheckpointSource:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read the checkpoint: {exc}") from None
+        raise InvalidInput(
+            _("{path}: cannot read the checkpoint: {error}").format(path=path, error=exc)
+        ) from None
     try:
         return CheckpointSource(f"checkpoint file {path.name}", parse_note(text))
     except InvalidInput as exc:
@@ -162,7 +165,9 @@ def signer_failures(tx: Tx, replay: Replay) -> list[Failure]:
             if not ok:
                 failures.append(
                     Failure(
-                        f"the signature kept for {signer.signer} ({signer.party}) is not theirs",
+                        _("the signature kept for {member} ({party}) is not theirs").format(
+                            member=signer.signer, party=signer.party
+                        ),
                         record=f"checkpoint {checkpoint.id}",
                     )
                 )
@@ -213,13 +218,16 @@ def cosign(session: Session) -> StoredCheckpoint:
         latest = tx.latest_checkpoint()
         if latest is None:
             raise InvalidInput(
-                "there is no checkpoint to cosign", hint="`ctg-exchange audit checkpoint` makes one"
+                _("there is no checkpoint to cosign"),
+                hint=_("`ctg-exchange audit checkpoint` makes one"),
             )
         mine = [s.signer for s in latest.signers if s.party == actor.party]
         if mine:
             raise InvalidInput(
-                f"checkpoint {latest.id} is already signed for {actor.party} ({', '.join(mine)}): "
-                "the other party cosigns it"
+                _(
+                    "checkpoint {id} is already signed for {party} ({signers}): the other party "
+                    "cosigns it"
+                ).format(id=latest.id, party=actor.party, signers=", ".join(mine))
             )
         if not recorder.dry_run:
             raise_if_broken(verify_tx(tx, session.workspace.id, (), session.workspace))
@@ -242,10 +250,10 @@ def get_checkpoint(workspace: Workspace, checkpoint_id: int | None) -> StoredChe
         )
     if found is None:
         raise NotFound(
-            "there is no checkpoint yet"
+            _("there is no checkpoint yet")
             if checkpoint_id is None
-            else f"no checkpoint {checkpoint_id}",
-            hint="`ctg-exchange audit checkpoints` lists them",
+            else _("no checkpoint {id}").format(id=checkpoint_id),
+            hint=_("`ctg-exchange audit checkpoints` lists them"),
         )
     return found
 
@@ -259,10 +267,17 @@ def check_checkpoint_signatures(tx: Tx, checkpoint: StoredCheckpoint) -> None:
         label = f"checkpoint {checkpoint.id}"
         try:
             if key is None or key_id(signature.name, key.blob) != signature.key_id:
-                raise SignatureInvalid(f"{signature.name} is not a member with this key")
+                raise SignatureInvalid(
+                    _("{member} is not a member with this key").format(member=signature.name)
+                )
             sshsig.verify_blob(key, NAMESPACE_CHECKPOINT, parsed.text.encode(), signature.blob)
         except SignatureInvalid as exc:
-            raise AuditBroken(label, f"bad signature by {signature.name}: {exc.message}") from None
+            raise AuditBroken(
+                label,
+                _("bad signature by {member}: {error}").format(
+                    member=signature.name, error=exc.message
+                ),
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -285,12 +300,12 @@ def prove_request(workspace: Workspace, request_id: str) -> Proofs:
     """Inclusion proofs of a request's events in the latest checkpoint, each checked first."""
     with workspace.store.transaction() as tx:
         if tx.get_request(request_id) is None:
-            raise NotFound(f"no request {cut(request_id)!r}")
+            raise NotFound(_("no request {id!r}").format(id=cut(request_id)))
         checkpoint = tx.latest_checkpoint()
         if checkpoint is None:
             raise InvalidInput(
-                "there is no checkpoint to prove against",
-                hint="`ctg-exchange audit checkpoint` makes one",
+                _("there is no checkpoint to prove against"),
+                hint=_("`ctg-exchange audit checkpoint` makes one"),
             )
         check_checkpoint_signatures(tx, checkpoint)
         root = bytes.fromhex(checkpoint.root_hex)
@@ -308,7 +323,9 @@ def prove_request(workspace: Workspace, request_id: str) -> Proofs:
             if not ok:
                 raise AuditBroken(
                     f"event #{stored.seq}",
-                    f"it is not in checkpoint {checkpoint.id} as stored: run `audit verify`",
+                    _("it is not in checkpoint {id} as stored: run `audit verify`").format(
+                        id=checkpoint.id
+                    ),
                     seq=stored.seq,
                 )
             proofs.append(

@@ -11,6 +11,7 @@ from ..domain import payloads
 from ..domain.actions import Action
 from ..domain.models import Member
 from ..errors import InvalidInput, cut
+from ..i18n import _
 from ..policy import LoadedPolicy, parse_policy
 from ..store.base import PolicyRecord, Tx
 from .convention import Outcome, avenant_refused, proposal_state, record_change
@@ -48,15 +49,20 @@ def amend(session: Session, loaded: LoadedPolicy, reference: str) -> Outcome:
         new = loaded.policy
         if new.id != current.policy.id:
             raise InvalidInput(
-                f"an avenant amends {current.policy.id}; this policy is {cut(new.id)!r}"
+                _("an avenant amends {current}; this policy is {id!r}").format(
+                    current=current.policy.id, id=cut(new.id)
+                )
             )
         if new.party_ids != current.policy.party_ids:
             raise InvalidInput(
-                f"an avenant keeps the parties ({', '.join(current.policy.party_ids)}); "
-                f"this policy has {', '.join(new.party_ids)}"
+                _("an avenant keeps the parties ({parties}); this policy has {found}").format(
+                    parties=", ".join(current.policy.party_ids), found=", ".join(new.party_ids)
+                )
             )
         if loaded.sha256 == current.record.sha256:
-            raise InvalidInput(f"this policy is already version {current.version}")
+            raise InvalidInput(
+                _("this policy is already version {version}").format(version=current.version)
+            )
         # a version proposed and withdrawn keeps its number: the next one follows it
         version = max(record.version for record in tx.policies()) + 1
         tx.add_policy(

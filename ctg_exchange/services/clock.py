@@ -19,6 +19,7 @@ from datetime import date, datetime
 from ..audit.events import utc_timestamp
 from ..domain.dates import PARIS, before_predecessor, procedure_date
 from ..errors import ClockRefused, InvalidInput
+from ..i18n import _
 
 __all__ = ["PARIS", "Clock", "before_predecessor", "override", "procedure_date"]
 
@@ -34,7 +35,9 @@ def override() -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         shown = value[:80]
-        raise InvalidInput(f"CTG_TODAY must be a date like 2025-06-02, not {shown!r}") from None
+        raise InvalidInput(
+            _("CTG_TODAY must be a date like 2025-06-02, not {value!r}").format(value=shown)
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,10 @@ class Clock:
         day = override()
         if day is not None and not simulated:
             raise ClockRefused(
-                "CTG_TODAY sets the date only in a workspace created as a simulation "
-                "(init --simulated-clock); here the procedure's dates are the real ones"
+                _(
+                    "CTG_TODAY sets the date only in a workspace created as a simulation "
+                    "(init --simulated-clock); here the procedure's dates are the real ones"
+                )
             )
         return cls(day)
 

@@ -32,6 +32,7 @@ from ..domain.models import (
 from ..domain.requirements import check_acceptance, check_dpia
 from ..domain.rules import authorise
 from ..domain.step_payloads import AcceptConditions, ReviewRecord
+from ..i18n import _
 from ..store.base import Tx
 from .register import feed_acceptance
 from .remoting import remotable, said
@@ -75,8 +76,9 @@ def accept_conditions(
         authorise(Action.ACCEPT_CONDITIONS, actor, request)
         next_status(Action.ACCEPT_CONDITIONS, request)
         state = session.workspace.convention(tx)
-        state.ensure_in_force(today, "accepting the conditions")
-        state.ensure_same_period(request.filed_on, decided_on(request), "accepting the conditions")
+        doing = _("accepting the conditions")
+        state.ensure_in_force(today, doing)
+        state.ensure_same_period(request.filed_on, decided_on(request), doing)
         check_dpia(request.id, request.dpia_required, dpia is not None)
         check_acceptance(
             request.id,
@@ -144,7 +146,7 @@ def resume(session: Session, request_id: str, note: str) -> ExchangeRequest:
         authorise(Action.RESUME, actor, request)
         next_status(Action.RESUME, request)
         state = session.workspace.convention(tx)
-        state.ensure_same_period(request.filed_on, decided_on(request), "resuming")
+        state.ensure_same_period(request.filed_on, decided_on(request), _("resuming"))
         return record_step(tx, recorder, actor, request, Action.RESUME, text=note, suspension=None)
 
     return perform(session, operation)

@@ -30,6 +30,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import PayloadInvalid
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
 from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound
+from ..i18n import N_, _, date_text
 from ..policy.convention import (
     AVENANT_AFTER_END,
     RENEWAL_AFTER_END,
@@ -67,8 +68,9 @@ def require_admin(actor: Member) -> None:
     if not actor.has(Role.ADMIN):
         raise NotAuthorised(
             RULE_ADMIN_ONLY,
-            f"only an admin records the convention's life: {actor.id} is "
-            f"{'/'.join(actor.roles)} of {actor.party}",
+            _("only an admin records the convention's life: {member} is {roles} of {party}").format(
+                member=actor.id, roles="/".join(actor.roles), party=actor.party
+            ),
         )
 
 
@@ -168,10 +170,10 @@ def proposal_state(session: Session, tx: Tx, actor: Member) -> ConventionState:
 def _renewal_refused(state: ConventionState, until: date, today: date) -> None:
     why = state.renewal_refusal(until, today)
     if why is not None:
-        raise why.error(hint=_SUCCESSOR_HINT if why.rule == RENEWAL_AFTER_END else None)
+        raise why.error(hint=_(_SUCCESSOR_HINT) if why.rule == RENEWAL_AFTER_END else None)
 
 
-_SUCCESSOR_HINT = (
+_SUCCESSOR_HINT = N_(
     "`convention successor --start … --end … --reference … --deliberation …`, countersigned by "
     "the other party"
 )
@@ -185,12 +187,38 @@ def successor_refused(
         raise why.error()
 
 
+def lapse_text(state: ConventionState, today: date) -> str | None:
+    """What a lapse on ``today`` records as its reason, or None while the convention is in force
+    (as :meth:`ConventionState.why_not_in_force` says).
+
+    The text is hashed in the lapse's event and kept in the request's history and on the
+    register fiches it fed, so it is that reason in English whatever the locale: a member's
+    client foresees the event in its own language and must make the very bytes the server
+    makes in its own.
+    """
+    why = state.why_not_in_force(today)
+    if why is None:
+        return None
+    status, named = state.status(today), state.policy.id
+    if status is ConventionStatus.TERMINATED and state.termination is not None:
+        effective = state.termination.effective
+        why = f"the convention {named} was terminated with effect from {effective} (Article 12)"
+    elif status is ConventionStatus.EXPIRED:
+        why = (
+            f"the convention {named} ended on {state.end} and renews only by express decision "
+            "(Article 10)"
+        )
+    elif status is ConventionStatus.NOT_YET:
+        why = f"the convention {named} takes effect on {state.start} (Article 10)"
+    return f"lapsed: {why}"
+
+
 def _take_effect_renewal(
     tx: Tx, recorder: Recorder, actor: Member, state: ConventionState, today: date
 ) -> list[str]:
     """A renewal taking effect after an expiry: what was left open closed when it ended."""
-    why = state.why_not_in_force(today)
-    return [] if why is None else _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
+    why = lapse_text(state, today)
+    return [] if why is None else _lapse_open(tx, recorder, actor, why, today)
 
 
 @remotable(
@@ -227,12 +255,21 @@ def _pending(state: ConventionState, seq: int) -> ConventionChange:
     change = next((c for c in state.changes if c.seq == seq), None)
     if change is None or change.kind is ChangeKind.TERMINATION:
         raise NotFound(
-            f"no renewal, avenant or successor convention #{seq}", hint="see `convention show`"
+            _("no renewal, avenant or successor convention #{seq}").format(seq=seq),
+            hint=_("see `convention show`"),
         )
     if change.agreed_seq is not None:
-        raise InvalidInput(f"{change.describe()} is already in effect (#{change.agreed_seq})")
+        raise InvalidInput(
+            _("{change} is already in effect (#{seq})").format(
+                change=change.describe(), seq=change.agreed_seq
+            )
+        )
     if change.withdrawn_seq is not None:
-        raise InvalidInput(f"{change.describe()} was withdrawn (#{change.withdrawn_seq})")
+        raise InvalidInput(
+            _("{change} was withdrawn (#{seq})").format(
+                change=change.describe(), seq=change.withdrawn_seq
+            )
+        )
     return change
 
 
@@ -274,7 +311,7 @@ def _as_logged(tx: Tx, change: ConventionChange) -> str | None:
 def avenant_refused(state: ConventionState, today: date) -> None:
     why = state.avenant_refusal(today)
     if why is not None:
-        raise why.error(hint=_SUCCESSOR_HINT if why.rule == AVENANT_AFTER_END else None)
+        raise why.error(hint=_(_SUCCESSOR_HINT) if why.rule == AVENANT_AFTER_END else None)
 
 
 @remotable(
@@ -353,12 +390,16 @@ def lapse(session: Session) -> list[str]:
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> list[str]:
         require_admin(actor)
-        why = session.workspace.convention(tx).why_not_in_force(today)
+        why = lapse_text(session.workspace.convention(tx), today)
         if why is None:
-            raise InvalidInput(f"the convention is in force on {today}: no request lapses")
-        lapsed = _lapse_open(tx, recorder, actor, f"lapsed: {why}", today)
+            raise InvalidInput(
+                _("the convention is in force on {date}: no request lapses").format(
+                    date=date_text(today)
+                )
+            )
+        lapsed = _lapse_open(tx, recorder, actor, why, today)
         if not lapsed:
-            raise InvalidInput("no open request to lapse")
+            raise InvalidInput(_("no open request to lapse"))
         return lapsed
 
     return perform(session, operation)

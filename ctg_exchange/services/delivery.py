@@ -38,6 +38,7 @@ from ..errors import InvalidInput, NotFound, Refused, SignatureInvalid, cut
 from ..exchange.dataset import check_header
 from ..exchange.kept import Kept, Package
 from ..exchange.manifest import Manifest, PackageError
+from ..i18n import _, date_text
 from ..policy.model import Policy
 from ..store.base import Tx
 from .remoting import remotable, said
@@ -106,10 +107,10 @@ def early_reasons(early: bool, justification: str | None) -> str | None:
     """Why a delivery goes sooner than its frequency allows (``--early``), or None."""
     text = text_or_none(justification)
     if early and text is None:
-        raise InvalidInput("--early needs --justification: why this delivery cannot wait")
+        raise InvalidInput(_("--early needs --justification: why this delivery cannot wait"))
     if text is not None and not early:
         raise InvalidInput(
-            "--justification goes with --early, for a delivery sooner than its frequency allows"
+            _("--justification goes with --early, for a delivery sooner than its frequency allows")
         )
     return text
 
@@ -122,8 +123,10 @@ def check_frequency(
     sooner, if it does."""
     if rules < 3 and early is not None:
         raise InvalidInput(
-            f"this workspace's log follows rules {rules}, which do not time deliveries: send it "
-            "without --early"
+            _(
+                "this workspace's log follows rules {rules}, which do not time deliveries: send "
+                "it without --early"
+            ).format(rules=rules)
         )
     previous = (sent[-1].number, sent[-1].sent_on) if sent else None
     if rules < 3 and request.content.frequency is not Frequency.ONCE:
@@ -152,24 +155,32 @@ def check_package(
         verify(PublicKey.parse(actor.public_key), NAMESPACE_MANIFEST, package.manifest,
                package.signature)  # fmt: skip
     except SignatureInvalid:
-        raise PackageError(f"the package's manifest is not signed by {actor.id}") from None
+        raise PackageError(
+            _("the package's manifest is not signed by {member}").format(member=actor.id)
+        ) from None
     if manifest.log != workspace.id or manifest.request != request.id:
-        raise PackageError(f"the package's manifest is not for {request.id} of this workspace")
+        raise PackageError(
+            _("the package's manifest is not for {id} of this workspace").format(id=request.id)
+        )
     sender = manifest.sender
     if (sender.member, sender.party, sender.fingerprint) != (
         actor.id, actor.party, actor.fingerprint
     ):  # fmt: skip
-        raise PackageError(f"the package's manifest names another sender than {actor.id}")
+        raise PackageError(
+            _("the package's manifest names another sender than {member}").format(member=actor.id)
+        )
     if (manifest.payload.sha256, manifest.payload.size) != (
         package.payload_sha256, package.payload_size
     ):  # fmt: skip
-        raise PackageError("the package's payload is not the one its manifest names")
+        raise PackageError(_("the package's payload is not the one its manifest names"))
     sent = tx.deliveries(request.id)
     check_frequency(request, sent, today, early, rules)
     if manifest.delivery != len(sent) + 1:
         raise InvalidInput(
-            f"the package is delivery {manifest.delivery} of {request.id}, whose next is "
-            f"{len(sent) + 1}: another was sent meanwhile, send again"
+            _(
+                "the package is delivery {number} of {id}, whose next is {next}: another was "
+                "sent meanwhile, send again"
+            ).format(number=manifest.delivery, id=request.id, next=len(sent) + 1)
         )
     active = {r.recipient for r in tx.recipients(request.from_party) if r.active}
     if manifest.recipient.party != request.from_party or set(
@@ -177,9 +188,10 @@ def check_package(
     ) != active:  # fmt: skip
         raise Refused(
             "RECIPIENTS",
-            f"the package is not encrypted to the active keys of {request.from_party}, the "
-            "requesting party",
-            hint="`ctg-exchange keys list` shows them; send again",
+            _(
+                "the package is not encrypted to the active keys of {party}, the requesting party"
+            ).format(party=request.from_party),
+            hint=_("`ctg-exchange keys list` shows them; send again"),
         )
     policy = workspace.current_policy(tx).policy
     check_header(manifest.columns, approved_columns(request, policy), request.id)
@@ -189,22 +201,43 @@ def check_package(
         missing = sorted(f"R{source} {kind}" for source, kind in wanted - applied)
         raise Refused(
             "CONDITIONS_NOT_APPLIED",
-            f"the package's manifest does not list the conditions of {request.id} as applied"
-            + (f" (missing {', '.join(missing)})" if missing else ""),
+            (
+                _(
+                    "the package's manifest does not list the conditions of {id} as applied "
+                    "(missing {missing})"
+                )
+                if missing
+                else _("the package's manifest does not list the conditions of {id} as applied")
+            ).format(id=request.id, missing=", ".join(missing)),
         )
     days = timedelta(days=retention_days(request))
     if not today - timedelta(days=1) + days <= manifest.retention_deadline <= today + days:
         raise Refused(
             "RETENTION_DEADLINE",
-            f"the package's deadline {manifest.retention_deadline} is not {today + days}, "
-            f"{days.days} days from today (the retention of {request.id})",
+            _(
+                "the package's deadline {deadline} is not {expected}, {days} days from today "
+                "(the retention of {id})"
+            ).format(
+                deadline=date_text(manifest.retention_deadline),
+                expected=date_text(today + days),
+                days=days.days,
+                id=request.id,
+            ),
         )
     ref = manifest.convention
     current = workspace.current_policy(tx).policy.id
     if (ref.id, ref.policy_version) != (current, request.policy_version):
         raise PackageError(
-            f"the package's manifest names the convention {cut(ref.id)!r} v{ref.policy_version}, "
-            f"not {current} v{request.policy_version} of {request.id}"
+            _(
+                "the package's manifest names the convention {named!r} v{named_version}, not "
+                "{current} v{version} of {id}"
+            ).format(
+                named=cut(ref.id),
+                named_version=ref.policy_version,
+                current=current,
+                version=request.policy_version,
+                id=request.id,
+            )
         )
     return manifest
 
@@ -228,18 +261,22 @@ def delivery_operation(
         authorise(Action.SEND, actor, request)
         next_status(Action.SEND, request)
         state = session.workspace.convention(tx)
-        state.ensure_in_force(session.clock.today(), "sending")
-        state.ensure_same_period(request.filed_on, decided_on(request), "sending")
+        state.ensure_in_force(session.clock.today(), _("sending"))
+        state.ensure_same_period(request.filed_on, decided_on(request), _("sending"))
         manifest = check_package(session, tx, actor, request, package, early, rules)
         stored_key = tx.get_pseudonym_key(request.id)
         pseudonymised = any(c.kind is RecommendationKind.PSEUDONYMISE for c in request.conditions)
         if sealed_key is not None and not pseudonymised:
-            raise InvalidInput(f"{request.id} needs no pseudonymisation key")
+            raise InvalidInput(_("{id} needs no pseudonymisation key").format(id=request.id))
         if None not in (stored_key, sealed_key) and stored_key != sealed_key:
-            raise InvalidInput(f"the pseudonymisation key given is not the one {request.id} keeps")
+            raise InvalidInput(
+                _("the pseudonymisation key given is not the one {id} keeps").format(id=request.id)
+            )
         key = stored_key or sealed_key
         if pseudonymised and key is None:
-            raise InvalidInput(f"the first delivery of {request.id} keeps its pseudonymisation key")
+            raise InvalidInput(
+                _("the first delivery of {id} keeps its pseudonymisation key").format(id=request.id)
+            )
         delivery = delivery_of(manifest, package.manifest, actor, recorder.now, early)
         record_step(
             tx,
@@ -278,7 +315,7 @@ def _decoded(manifest: str) -> bytes:
     try:
         return base64.b64decode(manifest, validate=True)
     except ValueError:
-        raise InvalidInput("a manifest is sent in base64") from None
+        raise InvalidInput(_("a manifest is sent in base64")) from None
 
 
 def sent_payload(
@@ -330,7 +367,7 @@ def deliver(
     kept = Kept(session.workspace.root)
     package = kept.staged(upload, session.require_actor())
     if package.manifest != _decoded(manifest):
-        raise PackageError("the uploaded package's manifest is not the one you signed")
+        raise PackageError(_("the uploaded package's manifest is not the one you signed"))
 
     def publish(delivery: Delivery) -> None:
         kept.publish(upload, delivery.request_id, delivery.number)
@@ -360,18 +397,25 @@ def download(workspace: Workspace, member: Member, request_id: str, number: int,
         authorise(Action.RECEIVE, actor, request)
         delivery = tx.get_delivery(request.id, number)
         if delivery is None:
-            raise NotFound(f"no delivery {request.id}-{number}")
+            raise NotFound(_("no delivery {id}").format(id=f"{request.id}-{number}"))
         deleted = any((d.request_id, d.number) == (request.id, number) for d in tx.destructions())
         if deleted or delivery.retention_deadline < today:
             kept.discard(request.id, number)
             raise Refused(
                 "RETENTION_ENDED",
-                f"{delivery.id} was to be deleted by {delivery.retention_deadline}"
-                + (" and its deletion is attested" if deleted else "")
-                + ": its package is no longer kept",
+                (
+                    _(
+                        "{id} was to be deleted by {date} and its deletion is attested: its "
+                        "package is no longer kept"
+                    )
+                    if deleted
+                    else _("{id} was to be deleted by {date}: its package is no longer kept")
+                ).format(id=delivery.id, date=date_text(delivery.retention_deadline)),
             )
         path = kept.path_of(request.id, number)
         if not path.is_file():
-            raise NotFound(f"the package of {request.id}-{number} is not kept here")
+            raise NotFound(
+                _("the package of {id} is not kept here").format(id=f"{request.id}-{number}")
+            )
         tx.record_download(request.id, number, actor.id, at)
     return path

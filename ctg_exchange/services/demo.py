@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..crypto.keys import KeyDir
 from ..domain.models import Processor, RequestContent, ReviewOutcome, Role, Verdict
-from ..i18n import _
+from ..i18n import _, date_text
 from ..policy import load_policy, shipped_dir, shipped_policy_path
 from . import auditing, conditions, convention, members, register, requests, review, successor
 from .auditing import audit_verify
@@ -120,7 +120,7 @@ def _exchange(
         ).format(
             delivery=f"{rid}-1",
             rows=sent.delivery.rows,
-            deadline=sent.delivery.retention_deadline,
+            deadline=date_text(sent.delivery.retention_deadline),
         )
     )
     received = outbox / "qf-recu.csv"
@@ -213,7 +213,7 @@ def _run(
     if why is None:
         say(
             _("4. On {today} the convention is in force ({days} days left).").format(
-                today=today, days=view.state.days_left(today)
+                today=date_text(today), days=view.state.days_left(today)
             )
         )
     else:
@@ -230,7 +230,9 @@ def _run(
                 "4. On {today}, {why}. Once ended, it is not renewed: both parties adopt a new "
                 "convention, each by its own deliberation. v.admin proposes it from {start} to "
                 "{until}, c.admin countersigns it for the Caf (synthetic references)."
-            ).format(today=today, why=why, start=start, until=until)
+            ).format(
+                today=date_text(today), why=why, start=date_text(start), until=date_text(until)
+            )
         )
 
     filed = requests.file_request(as_("v.agent"), DEMO_REQUEST)
@@ -338,7 +340,7 @@ def _run(
             "10. c.controller, for the Caf, records a review of {id} (recurring flows are "
             "reviewed yearly): still needed, conditions kept, it continues. A review may also "
             "close it; `review due` lists it again from {due}."
-        ).format(id=rid, due=due.due if due else "—")
+        ).format(id=rid, due=date_text(due.due) if due else "—")
     )
 
     _exchange(workspace, as_, rid, say)

@@ -22,6 +22,7 @@ from ..domain.payloads import (
 )
 from ..domain.rules import authorise_member_add, authorise_member_revoke, check_roles
 from ..errors import ClockRefused, ExchangeError, InvalidInput, NotFound, cut
+from ..i18n import _
 from ..policy import LoadedPolicy, Policy
 from ..store.base import PolicyRecord, Tx
 from .clock import Clock
@@ -51,15 +52,16 @@ def declaration(member: Member) -> MemberDeclaration:
 def _check_party(policy: Policy, party: str) -> None:
     if policy.party(party) is None:
         raise InvalidInput(
-            f"unknown party {cut(party)!r}: the convention's parties are "
-            + ", ".join(policy.party_ids)
+            _("unknown party {party!r}: the convention's parties are {parties}").format(
+                party=cut(party), parties=", ".join(policy.party_ids)
+            )
         )
 
 
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name:
-        raise InvalidInput("the member's name must not be empty")
+        raise InvalidInput(_("the member's name must not be empty"))
     return name
 
 
@@ -67,9 +69,11 @@ def _admin_signer(keyring: Keyring, admin_id: str) -> Signer:
     """The first admin's key: the existing one, or a new one made now."""
     key_dir = keyring.key_dir
     if key_dir.private_path(admin_id).exists():
-        passphrase = keyring.passphrase(f"Passphrase for {admin_id}'s key")
+        passphrase = keyring.passphrase(_("Passphrase for {member}'s key").format(member=admin_id))
     else:
-        passphrase = keyring.passphrase(f"New passphrase for {admin_id}'s key", confirm=True)
+        passphrase = keyring.passphrase(
+            _("New passphrase for {member}'s key").format(member=admin_id), confirm=True
+        )
         key_dir.generate(admin_id, passphrase)
     return key_dir.open_signer(admin_id, passphrase)
 
@@ -95,8 +99,10 @@ def init_workspace(
     _check_party(loaded.policy, admin_party)
     if not simulated and clock.fixed_today is not None:
         raise ClockRefused(
-            "CTG_TODAY sets the date only in a workspace created as a simulation: "
-            "add --simulated-clock (for a rehearsal), or unset CTG_TODAY"
+            _(
+                "CTG_TODAY sets the date only in a workspace created as a simulation: "
+                "add --simulated-clock (for a rehearsal), or unset CTG_TODAY"
+            )
         )
     db_path = prepare_new(root, database)
     signer = _admin_signer(keyring, admin_id)
@@ -148,16 +154,18 @@ def add_member(
     check_name(member_id)
     name = _check_name(name)
     if not roles:
-        raise InvalidInput("give the member at least one --role")
+        raise InvalidInput(_("give the member at least one --role"))
     unique_roles = tuple(dict.fromkeys(roles))
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
         _check_party(session.workspace.current_policy(tx).policy, party)
         if tx.get_member(member_id) is not None:
-            raise InvalidInput(f"the member {cut(member_id)!r} already exists")
+            raise InvalidInput(_("the member {id!r} already exists").format(id=cut(member_id)))
         holder = tx.member_by_key(public_key.openssh)
         if holder is not None:
-            raise InvalidInput(f"this public key is already registered to {cut(holder.id)!r}")
+            raise InvalidInput(
+                _("this public key is already registered to {id!r}").format(id=cut(holder.id))
+            )
         authorise_member_add(actor, party, unique_roles, tx.party_had_admin(party))
         check_roles(unique_roles)
         member = Member(
@@ -185,14 +193,14 @@ def add_member(
 def revoke_member(session: Session, member_id: str, reason: str) -> Member:
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("--reason must not be empty")
+        raise InvalidInput(_("{option} must not be empty").format(option="--reason"))
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
         target = tx.get_member(member_id)
         if target is None:
-            raise NotFound(f"unknown member {cut(member_id)!r}")
+            raise NotFound(_("unknown member {id!r}").format(id=cut(member_id)))
         if not target.active:
-            raise InvalidInput(f"{member_id} is already revoked")
+            raise InvalidInput(_("{member} is already revoked").format(member=member_id))
         authorise_member_revoke(actor, target, tx.active_admins(target.party))
         tx.revoke_member(member_id, recorder.now, actor.id, reason)
         revoked = MemberRevoke(member=member_id, reason_sha256=text_digest(reason))

@@ -22,6 +22,7 @@ from ..domain.payloads import EncryptionKey
 from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, KeyFileError, NotAuthorised, cut
 from ..fsutil import ensure_private_dir, write_exclusive
+from ..i18n import _
 from ..store.base import Tx
 from .remoting import RemoteTarget, remotable
 from .session import Keyring, Recorder, Session, background, perform
@@ -47,10 +48,12 @@ def generate_encryption_key(
     """Make a party identity in the key directory and register its recipient (admin only)."""
     keyring = session.keyring
     passphrase = keyring.identity_passphrase(
-        f"New passphrase for {party}'s decryption identity", confirm=True
+        _("New passphrase for {party}'s decryption identity").format(party=party), confirm=True
     )
     if len(passphrase) < MIN_PASSPHRASE:
-        raise InvalidInput(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+        raise InvalidInput(
+            _("the passphrase must have at least {count} characters").format(count=MIN_PASSPHRASE)
+        )
     identity = Identity.generate()
     recipient = str(identity.recipient)
     sealed = encrypt_bytes(
@@ -82,18 +85,26 @@ def _registration(
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> PartyRecipient:
         ensure_active(actor)
         if session.workspace.current_policy(tx).policy.party(party) is None:
-            raise InvalidInput(f"unknown party {cut(party)!r}")
+            raise InvalidInput(_("unknown party {party!r}").format(party=cut(party)))
         if not actor.has(Role.ADMIN) or actor.party != party:
             raise NotAuthorised(
                 RULE_OWN_PARTY_ADMIN,
-                f"only an admin of {party} makes its decryption keys: {actor.id} is "
-                f"{'/'.join(actor.roles)} of {actor.party}",
+                _(
+                    "only an admin of {party} makes its decryption keys: {member} is {roles} of "
+                    "{own}"
+                ).format(
+                    party=party, member=actor.id, roles="/".join(actor.roles), own=actor.party
+                ),
             )
         if any(r.recipient == recipient for r in tx.recipients()):
-            raise InvalidInput(f"{recipient} is already registered")
+            raise InvalidInput(_("{recipient} is already registered").format(recipient=recipient))
         active = {r.recipient for r in tx.recipients(party) if r.active}
         if replaces is not None and replaces not in active:
-            raise InvalidInput(f"{replaces} is not an active recipient of {party}")
+            raise InvalidInput(
+                _("{recipient} is not an active recipient of {party}").format(
+                    recipient=replaces, party=party
+                )
+            )
         if keep is not None and not recorder.dry_run:
             keep()
         payload = EncryptionKey(party=party, recipient=recipient, replaces=replaces)
@@ -137,10 +148,16 @@ def identities_future(
     present = [f for f in files if f.exists()]
     if not present:
         raise KeyFileError(
-            f"no decryption identity of {party} for this package in {keyring.key_dir.path}",
-            hint=f"copy the party's identity file ({files[0].name}) into your key directory",
+            _("no decryption identity of {party} for this package in {path}").format(
+                party=party, path=keyring.key_dir.path
+            ),
+            hint=_("copy the party's identity file ({file}) into your key directory").format(
+                file=files[0].name
+            ),
         )
-    passphrase = keyring.identity_passphrase(f"Passphrase for {party}'s decryption identity")
+    passphrase = keyring.identity_passphrase(
+        _("Passphrase for {party}'s decryption identity").format(party=party)
+    )
     return background(_open_identities, present, passphrase)
 
 
@@ -150,15 +167,21 @@ def _open_identities(present: list[Path], passphrase: str) -> list[Identity]:
         try:
             text = decrypt_bytes(read_private_file(path), passphrase=passphrase).decode()
         except NoIdentityMatched:
-            raise KeyFileError(f"wrong passphrase for the identity {path}") from None
+            raise KeyFileError(
+                _("wrong passphrase for the identity {path}").format(path=path)
+            ) from None
         except (AgeError, UnicodeDecodeError):
-            raise KeyFileError(f"{path} is not an age-encrypted identity") from None
+            raise KeyFileError(
+                _("{path} is not an age-encrypted identity").format(path=path)
+            ) from None
         lines = [line for line in text.splitlines() if line.startswith("AGE-SECRET-KEY-1")]
         try:
             identity = Identity.parse(lines[0])
         except (IndexError, InvalidInput):
-            raise KeyFileError(f"{path} holds no age identity") from None
+            raise KeyFileError(_("{path} holds no age identity").format(path=path)) from None
         if not path.name.endswith(f".{identity.recipient}.age"):
-            raise KeyFileError(f"{path} holds the identity of another recipient")
+            raise KeyFileError(
+                _("{path} holds the identity of another recipient").format(path=path)
+            )
         identities.append(identity)
     return identities

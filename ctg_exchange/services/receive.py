@@ -37,6 +37,8 @@ from ..exchange.manifest import (
 from ..exchange.pipeline import hash_region, unseal, write_all
 from ..exchange.scanner import check_payload
 from ..fsutil import NewFile
+from ..i18n import _, date_text
+from ..labels import label
 from ..store.base import Tx
 from .party_keys import identities_future
 from .remoting import RemoteTarget, remotable
@@ -73,7 +75,7 @@ def _decoded(manifest: str) -> bytes:
     try:
         return base64.b64decode(manifest, validate=True)
     except ValueError:
-        raise InvalidInput("a manifest is sent in base64") from None
+        raise InvalidInput(_("a manifest is sent in base64")) from None
 
 
 def _check_manifest(
@@ -85,41 +87,60 @@ def _check_manifest(
 ) -> tuple[Member, ExchangeRequest]:
     actor, request, sender = receipt.actor, receipt.request, receipt.sender
     if manifest.log != receipt.log:
-        raise PackageError("the package was made in another workspace")
+        raise PackageError(_("the package was made in another workspace"))
     if manifest.recipient.party != actor.party:
         raise PackageError(
-            f"the package is addressed to {manifest.recipient.party}, not to {actor.party}"
+            _("the package is addressed to {party}, not to {own}").format(
+                party=manifest.recipient.party, own=actor.party
+            )
         )
     if request is None:
-        raise PackageError(f"the package is for an unknown request {cut(manifest.request)!r}")
+        raise PackageError(
+            _("the package is for an unknown request {id!r}").format(id=cut(manifest.request))
+        )
     authorise(Action.RECEIVE, actor, request)
     if (
         sender is None
         or sender.party != request.to_party
         or sender.fingerprint != manifest.sender.fingerprint
     ):
-        raise PackageError(f"the package's sender is not a member of {request.to_party}")
+        raise PackageError(
+            _("the package's sender is not a member of {party}").format(party=request.to_party)
+        )
     try:
         verify(PublicKey.parse(sender.public_key), NAMESPACE_MANIFEST, manifest_bytes, signature)
     except SignatureInvalid as exc:
-        raise PackageError(f"the manifest's signature does not verify: {exc.message}") from None
+        raise PackageError(
+            _("the manifest's signature does not verify: {error}").format(error=exc.message)
+        ) from None
     if request.status is not Status.EXCHANGED:
-        raise PackageError(f"{request.id} is {request.status.value}: nothing is received for it")
+        raise PackageError(
+            _("{id} is {status}: nothing is received for it").format(
+                id=request.id, status=label("status", request.status.value)
+            )
+        )
     delivery = receipt.delivery
     if (
         delivery is None
         or delivery.manifest_sha256 != hashlib.sha256(manifest_bytes).hexdigest()
         or delivery.payload_sha256 != manifest.payload.sha256
     ):
-        raise PackageError(f"{manifest.delivery_id} does not match a delivery recorded here")
+        raise PackageError(
+            _("{delivery} does not match a delivery recorded here").format(
+                delivery=manifest.delivery_id
+            )
+        )
     received = receipt.reception
     if received is not None:
         raise PackageError(
-            f"{manifest.delivery_id} was already received on "
-            f"{received.received_on} by {received.received_by}"
+            _("{delivery} was already received on {date} by {member}").format(
+                delivery=manifest.delivery_id,
+                date=date_text(received.received_on),
+                member=received.received_by,
+            )
         )
     if payload_size != manifest.payload.size:
-        raise PackageError("the payload's size differs from the manifest's")
+        raise PackageError(_("the payload's size differs from the manifest's"))
     return actor, request
 
 
@@ -148,7 +169,9 @@ def _decrypt(
             check_payload(scratch, sent, manifest.columns, manifest.rows)
         except InvalidInput as exc:
             raise PackageError(
-                f"the payload is not the CSV its signed manifest names: {exc.message}"
+                _("the payload is not the CSV its signed manifest names: {error}").format(
+                    error=exc.message
+                )
             ) from None
         scratch.seek(0)
         if wanted is None or wanted == sent:
@@ -159,7 +182,9 @@ def _decrypt(
                 write_all(out, block)
         except (UnicodeDecodeError, csv.Error, NotAsNamed):
             raise PackageError(
-                f"the payload is not CSV in the dialect its manifest names ({sent.describe()})"
+                _("the payload is not CSV in the dialect its manifest names ({dialect})").format(
+                    dialect=sent.describe()
+                )
             ) from None
 
 
@@ -174,7 +199,9 @@ def receive(
     try:
         handle = open(package, "rb")  # noqa: SIM115
     except OSError as exc:
-        raise InvalidInput(f"cannot read {package}: {exc.strerror}") from None
+        raise InvalidInput(
+            _("cannot read {path}: {error}").format(path=package, error=exc.strerror)
+        ) from None
     with handle:
         reader = PackageReader(handle, package.stat().st_size)
         manifest_bytes = reader.read(MANIFEST)
@@ -182,7 +209,7 @@ def receive(
         try:
             signature = reader.read(SIGNATURE).decode("ascii")
         except UnicodeDecodeError:
-            raise PackageError("the package's signature is not an armored SSHSIG") from None
+            raise PackageError(_("the package's signature is not an armored SSHSIG")) from None
         encoded = base64.b64encode(manifest_bytes).decode("ascii")
         remote = session if isinstance(session, RemoteTarget) else None
         # checked against the log: on a hosted workspace, the member's own verified copy of it
@@ -190,7 +217,7 @@ def receive(
         with here.workspace.store.transaction() as tx:
             checked = _receipt(here, tx, manifest)
         size = reader.payload.size
-        actor, _ = _check_manifest(checked, manifest, manifest_bytes, signature, size)
+        actor, _request = _check_manifest(checked, manifest, manifest_bytes, signature, size)
         # the passphrases are asked now; the signing key unlocks while the payload is hashed
         unlocking = identities_future(session.keyring, actor.party, manifest.recipient.recipients)
         if remote is None:
@@ -200,22 +227,28 @@ def receive(
         try:
             plain = NewFile(out)
         except FileExistsError:
-            raise InvalidInput(f"{out} already exists: choose another --out") from None
+            raise InvalidInput(
+                _("{path} already exists: choose another --out").format(path=out)
+            ) from None
         try:
             # scrypt's 16 MiB come and go before the buffers below are made (peak memory)
             identities = unlocking.result()
             # space for the plaintext (a little less than the payload) is found meanwhile
             plain.reserve(region.size)
             if hash_region(handle, region.offset, region.size) != manifest.payload.sha256:
-                raise PackageError("the payload's hash differs from the signed manifest: tampered")
+                raise PackageError(
+                    _("the payload's hash differs from the signed manifest: tampered")
+                )
             try:
                 _decrypt(
                     handle, region, identities, plain.file, out.parent, progress, manifest, dialect
                 )
             except AgeError as exc:
-                raise PackageError(f"the payload does not decrypt: {exc}") from None
+                raise PackageError(
+                    _("the payload does not decrypt: {error}").format(error=exc)
+                ) from None
             if _identity(handle) != seen:  # the hash and the decryption read the file apart
-                raise PackageError("the package changed while it was being received")
+                raise PackageError(_("the package changed while it was being received"))
             path = str(out.resolve())
             if remote is None:
                 operation = _reception(
@@ -252,7 +285,9 @@ def _reception(
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Reception:
         checked = _receipt(session, tx, manifest)
-        _, request = _check_manifest(checked, manifest, manifest_bytes, signature, payload_size)
+        _actor, request = _check_manifest(
+            checked, manifest, manifest_bytes, signature, payload_size
+        )
         record_step(
             tx,
             recorder,
@@ -304,7 +339,7 @@ def record_reception(
     (a hosted workspace: the server checks the manifest again)."""
     manifest_bytes = _decoded(manifest)
     if Manifest.from_bytes(manifest_bytes).request != request_id:
-        raise InvalidInput(f"the manifest is not of {cut(request_id)!r}")
+        raise InvalidInput(_("the manifest is not of {id!r}").format(id=cut(request_id)))
     operation = _reception(session, manifest_bytes, signature, payload_size, path, None)
     return perform(session, operation)
 
@@ -318,12 +353,14 @@ def receive_delivery(
 ) -> Reception:
     """Download a delivery's package from a hosted workspace, then :func:`receive` it."""
     if not isinstance(session, RemoteTarget):
-        raise InvalidInput(f"no package file {cut(delivery_id)!r}")
-    request_id, _, number = delivery_id.rpartition("-")
+        raise InvalidInput(_("no package file {name!r}").format(name=cut(delivery_id)))
+    request_id, _dash, number = delivery_id.rpartition("-")
     if not request_id or not number.isdigit():
-        raise InvalidInput(f"{cut(delivery_id)!r} is neither a package file nor a delivery id")
+        raise InvalidInput(
+            _("{name!r} is neither a package file nor a delivery id").format(name=cut(delivery_id))
+        )
     if out.exists() or out.is_symlink():
-        raise InvalidInput(f"{out} already exists: choose another --out")
+        raise InvalidInput(_("{path} already exists: choose another --out").format(path=out))
     package = session.scratch() / f"{delivery_id}.ctgx"
     with open(package, "xb") as handle:
         session.download_package(request_id, int(number), handle)

@@ -21,6 +21,7 @@ from ..domain.payloads import RegisterVersion
 from ..domain.recommendations import RecommendationKind
 from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, NotAuthorised, NotFound, cut
+from ..i18n import _
 from ..policy.model import Category, Policy, Sensitivity
 from ..register.check import Finding, register_problems
 from ..register.loader import parse_entries, read_fiches, registry_files
@@ -53,8 +54,12 @@ def editor_role(actor: Member, controller: str) -> Role:
                 return role
     raise NotAuthorised(
         RULE_OWN_PARTY_ADMIN,
-        f"only an admin or the DPO of {controller} edits its register: {actor.id} is "
-        f"{'/'.join(actor.roles)} of {actor.party}",
+        _(
+            "only an admin or the DPO of {controller} edits its register: {member} is {roles} of "
+            "{party}"
+        ).format(
+            controller=controller, member=actor.id, roles="/".join(actor.roles), party=actor.party
+        ),
     )
 
 
@@ -101,7 +106,7 @@ MANY = 1000  # fiches one import may add or update
 def import_registry(session: Session, path: Path) -> ImportResult:
     paths = registry_files(path)
     if not paths:
-        raise InvalidInput(f"no register fiche (*.yaml) in {path}")
+        raise InvalidInput(_("no register fiche (*.yaml) in {path}").format(path=path))
     return import_fiches(session, read_fiches(paths), str(path))
 
 
@@ -142,7 +147,9 @@ def import_fiches(session: Session, fiches: list[tuple[str, str]], origin: str) 
                 record_version(tx, recorder, actor, role, merged, f"import of {item.path.name}")
                 result.updated.append(entry.ref)
         if not result.added and not result.updated and not result.unchanged:
-            raise InvalidInput(f"no fiche of {actor.party} in {cut(origin)}")
+            raise InvalidInput(
+                _("no fiche of {party} in {origin}").format(party=actor.party, origin=cut(origin))
+            )
         return result
 
     return perform(session, operation)
@@ -159,7 +166,7 @@ def save_fiche(session: Session, name: str, text: str, reason: str, new: bool) -
     """A new fiche (``new``) or a new version of one, from the text of its file ``name``."""
     reason = reason.strip()
     if not reason:
-        raise InvalidInput("--reason must not be empty")
+        raise InvalidInput(_("{option} must not be empty").format(option="--reason"))
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> EntryVersion:
         (item,) = parse_entries([(name, text)], session.workspace.current_policy(tx).policy)
@@ -167,15 +174,21 @@ def save_fiche(session: Session, name: str, text: str, reason: str, new: bool) -
         role = editor_role(actor, entry.controller)
         versions = tx.entry_versions(entry.ref)
         if new and versions:
-            raise InvalidInput(f"{entry.ref} already exists: use `register edit`")
+            raise InvalidInput(_("{ref} already exists: use `register edit`").format(ref=entry.ref))
         if not new:
             if not versions:
-                raise NotFound(f"no register fiche {cut(entry.ref)!r}: use `register add`")
+                raise NotFound(
+                    _("no register fiche {ref!r}: use `register add`").format(ref=cut(entry.ref))
+                )
             if versions[-1].entry.controller != entry.controller:
-                raise InvalidInput(f"{entry.ref} belongs to {versions[-1].entry.controller}")
+                raise InvalidInput(
+                    _("{ref} belongs to {controller}").format(
+                        ref=entry.ref, controller=versions[-1].entry.controller
+                    )
+                )
             entry = _merge(entry, versions[-1].entry)
             if entry == versions[-1].entry:
-                raise InvalidInput(f"{entry.ref}: nothing changed")
+                raise InvalidInput(_("{ref}: nothing changed").format(ref=entry.ref))
         record_version(tx, recorder, actor, role, entry, reason)
         return tx.entry_versions(entry.ref)[-1]
 
@@ -192,7 +205,8 @@ def entry_history(workspace: Workspace, ref: str) -> list[EntryVersion]:
         versions = tx.entry_versions(ref)
     if not versions:
         raise NotFound(
-            f"no register fiche {cut(ref)!r}", hint="`ctg-exchange register list` shows them"
+            _("no register fiche {ref!r}").format(ref=cut(ref)),
+            hint=_("`ctg-exchange register list` shows them"),
         )
     return versions
 

@@ -30,6 +30,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import STAGING_LOCK, StagingDir, sweep_staging, write_atomic
+from ..i18n import _
 from ..labels import french
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
@@ -63,7 +64,7 @@ def register_view(
     policy = workspace.current_policy(tx).policy
     party = policy.party(controller)
     if party is None:
-        raise InvalidInput(f"unknown party {cut(controller)!r}")
+        raise InvalidInput(_("unknown party {party!r}").format(party=cut(controller)))
     fiches = []
     versions_total = 0
     for current in tx.current_entries(controller):
@@ -75,7 +76,11 @@ def register_view(
             Fiche(current=current, created=current.entry.created_on, updated=history[-1].on)
         )
     if ref is not None and not fiches:
-        raise NotFound(f"no register fiche {cut(ref)!r} of {controller}")
+        raise NotFound(
+            _("no register fiche {ref!r} of {controller}").format(
+                ref=cut(ref), controller=controller
+            )
+        )
     exchanges = {}
     for fiche in fiches:
         for rid in fiche.entry.exchanges:
@@ -99,7 +104,7 @@ def fiche_view(session: Session, ref: str) -> RegisterView:
     with session.workspace.store.transaction() as tx:
         versions = tx.entry_versions(ref)
         if not versions:
-            raise NotFound(f"no register fiche {cut(ref)!r}")
+            raise NotFound(_("no register fiche {ref!r}").format(ref=cut(ref)))
         return register_view(
             session.workspace, tx, versions[-1].entry.controller, session.clock.today(), ref
         )
@@ -108,11 +113,15 @@ def fiche_view(session: Session, ref: str) -> RegisterView:
 def export_register(session: Session, controller: str | None, fmt: str, out: Path) -> RegisterView:
     """Export a controller's register (default: the acting member's party)."""
     if fmt not in EXPORTERS:
-        raise InvalidInput(f"unknown format {cut(fmt)!r}: {', '.join(EXPORTERS)}")
+        raise InvalidInput(
+            _("unknown format {format!r}: {formats}").format(
+                format=cut(fmt), formats=", ".join(EXPORTERS)
+            )
+        )
     with session.workspace.store.transaction() as tx:
         if controller is None:
             if not session.actor_id:
-                raise InvalidInput("give --controller, or act as a member (--as)")
+                raise InvalidInput(_("give --controller, or act as a member (--as)"))
             controller = load_actor(tx, session.actor_id).party
         view = register_view(session.workspace, tx, controller, session.clock.today())
     EXPORTERS[fmt].write(view, out)
@@ -256,7 +265,9 @@ def audit_bundle(
 ) -> Bundle:
     """Write the bundle to ``directory`` (which must not exist), signed and audited."""
     if directory.exists():
-        raise InvalidInput(f"{directory} already exists: the bundle goes to a new directory")
+        raise InvalidInput(
+            _("{path} already exists: the bundle goes to a new directory").format(path=directory)
+        )
     workspace = session.workspace
     today = session.clock.today()
     with workspace.store.transaction() as tx:

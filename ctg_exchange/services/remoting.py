@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, get_type_hints
 
 from ..domain.actions import Action
 from ..errors import ExchangeError, InvalidInput, NotAuthorised, NotFound
+from ..i18n import _
 
 if TYPE_CHECKING:
     from ..crypto.keys import Signer
@@ -204,12 +205,18 @@ def encode_args(
 def decode_args(operation: Operation, document: Any) -> dict[str, Any]:
     from pydantic import ValidationError
 
-    takes = ", ".join(operation.parameters) or "no argument"
+    takes = ", ".join(operation.parameters) or _("no argument")
     if not isinstance(document, dict) or set(document) - set(operation.parameters):
-        raise InvalidInput(f"{operation.name} takes {takes}")
+        raise InvalidInput(
+            _("{operation} takes {parameters}").format(operation=operation.name, parameters=takes)
+        )
     missing = [name for name in operation.required if name not in document]
     if missing:
-        raise InvalidInput(f"{operation.name} needs {', '.join(missing)}")
+        raise InvalidInput(
+            _("{operation} needs {parameters}").format(
+                operation=operation.name, parameters=", ".join(missing)
+            )
+        )
     decoded = {}
     for name, value in document.items():
         try:
@@ -275,12 +282,13 @@ class PresignedSigner:
 
         armored = self._signatures.get(message_key(namespace, message))
         if armored is None:
-            raise Moved("the log moved while the change was signed: prepare it again")
+            raise Moved(_("the log moved while the change was signed: prepare it again"))
         try:  # the whole signature, the curve included: only then is it theirs
             sshsig.verify(self.public_key, namespace, message, armored)
         except ExchangeError:
             raise NotAuthorised(
-                "bad-event-signature", f"a signature sent is not {self.name}'s of what it signs"
+                "bad-event-signature",
+                _("a signature sent is not {member}'s of what it signs").format(member=self.name),
             ) from None
         return armored
 
@@ -312,7 +320,7 @@ def commit_clock(clock: Clock, now: Any) -> Clock:
 
     moment, own = parse_timestamp(str(now)), parse_timestamp(clock.now())
     if abs(own - moment) > NOW_WINDOW:
-        raise Moved("the change was prepared too long ago: prepare it again")
+        raise Moved(_("the change was prepared too long ago: prepare it again"))
     return replace(clock, fixed_now=str(now))
 
 
@@ -324,9 +332,9 @@ def execute(
 
     operation = operation_named(name)
     if operation is None:
-        raise NotFound(f"no operation {name[:80]!r}")
+        raise NotFound(_("no operation {name!r}").format(name=name[:80]))
     if not isinstance(document, dict):
-        raise InvalidInput("a call's body is a JSON object")
+        raise InvalidInput(_("a call's body is a JSON object"))
     raw_args = document.get("args", {})
     args = decode_args(operation, raw_args)
     if not operation.changes:
@@ -346,14 +354,16 @@ def execute(
             or not isinstance(sealed, str)
             or not hmac.compare_digest(sealed, ticket(secret, member.id, name, now, raw_args))
         ):
-            raise Moved("this commit is not the one prepared (or the server restarted)")
+            raise Moved(_("this commit is not the one prepared (or the server restarted)"))
         if not isinstance(signatures, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in signatures.items()
         ):
-            raise InvalidInput("a commit carries the signatures, by message")
+            raise InvalidInput(_("a commit carries the signatures, by message"))
         keyring, clock = PresignedKeyring(signatures), commit_clock(clock, now)
     else:
-        raise InvalidInput(f"{name} is a change: phase prepare, then commit")
+        raise InvalidInput(
+            _("{operation} is a change: phase prepare, then commit").format(operation=name)
+        )
     session = Session(workspace, keyring, clock, member.id)
     try:
         result = operation.function(session, **args)

@@ -47,6 +47,7 @@ from ..domain.facts import (
     SuspensionFacts,
 )
 from ..domain.models import ExchangeRequest
+from ..i18n import _, ngettext
 from ..register.model import RegisterEntry
 from ..store.base import Tx
 from ..store.rows import parsed_row
@@ -268,8 +269,8 @@ def _show(value: Any) -> str:
     if isinstance(value, str | int | bool | date) or value is None:
         return repr(value)
     if isinstance(value, tuple | list):
-        return f"{len(value)} items"
-    return "a record"
+        return ngettext("{count} item", "{count} items", len(value)).format(count=len(value))
+    return _("a record")
 
 
 def _difference(name: str, found: Any, logged: Any) -> str:
@@ -283,7 +284,9 @@ def _difference(name: str, found: Any, logged: Any) -> str:
         for index, (a, b) in enumerate(zip(found, logged, strict=True)):
             if a != b:
                 return _difference(f"{name}[{index}]", a, b)
-    return f"{name} is {_show(found)} in the store; the log says {_show(logged)}"
+    return _("{field} is {found} in the store; the log says {logged}").format(
+        field=name, found=_show(found), logged=_show(logged)
+    )
 
 
 def _pairs(stored: Facts, logged: Facts, row: Row | None) -> Iterator[tuple[str, Any, Any]]:
@@ -355,9 +358,9 @@ def _report(
     label = f"{_label(kind, key)}: " if request and kind != "request" else ""
     message = None
     if stored is None:
-        message = "in the log but not in the store"
+        message = _("in the log but not in the store")
     elif logged is None:
-        message = "in the store but not in the log"
+        message = _("in the store but not in the log")
     else:
         for name, found, value in _pairs(stored, logged, row):
             if found != value:
@@ -372,9 +375,9 @@ def _report_step(
 ) -> None:
     request = (logged or stored or ("?",))[0]
     if stored is None:
-        message = "in the log but not in the store"
+        message = _("in the log but not in the store")
     elif logged is None:
-        message = "in the store but not in the log"
+        message = _("in the store but not in the log")
     else:
         index = next(i for i, (a, b) in enumerate(zip(stored, logged, strict=True)) if a != b)
         found, value = stored[index], logged[index]
@@ -382,7 +385,9 @@ def _report_step(
             found = found.hex() if isinstance(found, bytes) else found
             value = value.hex() if isinstance(value, bytes) else value
         message = _difference(STEP_FIELDS[index], found, value)
-    failures.append(Failure(f"step {seq}: {message}", request=str(request)))
+    failures.append(
+        Failure(_("step {seq}: {problem}").format(seq=seq, problem=message), request=str(request))
+    )
 
 
 def _request_of(kind: str, key: Any) -> str | None:

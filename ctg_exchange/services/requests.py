@@ -37,6 +37,7 @@ from ..domain.rules import (
 )
 from ..domain.step_payloads import ContentSummary, RequestAmend, RequestFile, RequestStep, StepHead
 from ..errors import InvalidInput, InvalidRequest, NotAuthorised, NotFound, Refused, cut
+from ..i18n import N_, _
 from ..policy.checks import check_references
 from ..policy.model import Policy
 from ..policy.request_input import content_problems
@@ -60,21 +61,33 @@ def parse_content(values: dict[str, Any], policy: Policy | None = None) -> Reque
     return RequestContent.model_validate(values)
 
 
+# what a screening refuses (``filing``, ``amendment``): its one blocking finding, or its codes
+_REFUSED = {
+    "filing": (N_("filing refused: {code}: {problem}"), N_("filing refused: {codes}")),
+    "amendment": (N_("amendment refused: {code}: {problem}"), N_("amendment refused: {codes}")),
+}
+
+
 class ScreeningRefused(Refused):
-    """Filing or amending refused by blocking findings; ``findings`` lists them all."""
+    """Filing or amending (``doing``: ``filing``, ``amendment``) refused by blocking findings;
+    ``findings`` lists them all."""
 
     def __init__(self, doing: str, screening: Screening) -> None:
         blocking = screening.blocking
-        if len(blocking) == 1:
-            message = f"{doing} refused: {blocking[0].code}: {blocking[0].message}"
-        else:
-            codes = dict.fromkeys(f.code for f in blocking)  # each code once, in order
-            message = f"{doing} refused: {', '.join(codes)}"
+        one, many = _REFUSED[doing]
+        codes = dict.fromkeys(f.code for f in blocking)  # each code once, in order
+        message = (
+            _(one).format(code=blocking[0].code, problem=blocking[0].message)
+            if len(blocking) == 1
+            else _(many).format(codes=", ".join(codes))
+        )
         channels = [f"{f.code} → {f.channel}" for f in blocking if f.channel]
         super().__init__(
             blocking[0].code,
             message,
-            hint=("proper channel: " + "; ".join(channels)) if channels else None,
+            hint=_("proper channel: {channels}").format(channels="; ".join(channels))
+            if channels
+            else None,
             details=[f"{f.code}: {f.message}" for f in blocking] if len(blocking) > 1 else (),
         )
         self.findings = screening.findings
@@ -88,7 +101,8 @@ def load_request(tx: Tx, request_id: str) -> ExchangeRequest:
     request = tx.get_request(request_id)
     if request is None:
         raise NotFound(
-            f"no request {cut(request_id)!r}", hint="`ctg-exchange request list` shows them"
+            _("no request {id!r}").format(id=cut(request_id)),
+            hint=_("`ctg-exchange request list` shows them"),
         )
     return request
 
@@ -105,7 +119,7 @@ def text_or_none(value: str | None) -> str | None:
 def required_text(value: str | None, option: str) -> str:
     text = text_or_none(value)
     if text is None:
-        raise InvalidInput(f"{option} must not be empty")
+        raise InvalidInput(_("{option} must not be empty").format(option=option))
     return text
 
 
@@ -180,7 +194,7 @@ def _screen(session: Session, tx: Tx, content: RequestContent) -> tuple[Screenin
 def check_request(session: Session, content: RequestContent) -> Screening:
     """A dry run: screen a request without filing it (nothing is written, no key is needed)."""
     with session.workspace.store.transaction() as tx:
-        screening, _ = _screen(session, tx, content)
+        screening, _version = _screen(session, tx, content)
     return screening
 
 
@@ -231,7 +245,7 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
 def amend_request(session: Session, request_id: str, changes: dict[str, Any]) -> ExchangeRequest:
     """Change a filed or returned request; it is screened again and filed again."""
     if not changes:
-        raise InvalidInput("nothing to amend: give at least one field to change")
+        raise InvalidInput(_("nothing to amend: give at least one field to change"))
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
         request = load_request(tx, request_id)
@@ -240,10 +254,14 @@ def amend_request(session: Session, request_id: str, changes: dict[str, Any]) ->
         policy = session.workspace.current_policy(tx).policy
         content = parse_content({**request.content.model_dump(), **changes}, policy)
         if content.to == actor.party:
-            raise InvalidInput(f"a request is addressed to the other party, not to {actor.party}")
+            raise InvalidInput(
+                _("a request is addressed to the other party, not to {party}").format(
+                    party=actor.party
+                )
+            )
         changed = sorted(k for k in changes if getattr(content, k) != getattr(request.content, k))
         if not changed:
-            raise InvalidInput("nothing to amend: the values given are the current ones")
+            raise InvalidInput(_("nothing to amend: the values given are the current ones"))
         screening, version = _screen(session, tx, content)
         if screening.blocking:
             raise ScreeningRefused("amendment", screening)
@@ -322,7 +340,10 @@ def dpo_inbox(session: Session) -> list[InboxItem]:
     with workspace.store.transaction() as tx:
         actor = load_actor(tx, session.require_actor())
         if not actor.has(Role.DPO):
-            raise NotAuthorised(RULE_HOLDER_DPO, f"{actor.id} is not a DPO: the inbox is the DPO's")
+            raise NotAuthorised(
+                RULE_HOLDER_DPO,
+                _("{member} is not a DPO: the inbox is the DPO's").format(member=actor.id),
+            )
         policy = workspace.current_policy(tx).policy
         waiting = tx.list_requests(status=Status.AWAITING_DPO, to_party=actor.party)
     deadline = timedelta(days=policy.opinion_deadline_days)

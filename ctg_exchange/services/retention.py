@@ -29,6 +29,7 @@ from ..domain.models import Member, Role
 from ..domain.step_payloads import Destroy
 from ..errors import ExchangeError, InvalidInput, NotFound, Refused, cut
 from ..exchange.kept import Kept
+from ..i18n import _
 from ..store.base import Tx
 from .delivery import archived
 from .remoting import RemoteTarget, remotable, said
@@ -138,8 +139,10 @@ class Unrecorded(ExchangeError):
 
     def __init__(self, cause: ExchangeError, deliveries: list[str]) -> None:
         super().__init__(
-            f"{cause.message} (deleted here, not recorded: {', '.join(deliveries)})",
-            hint="attest each deletion: `ctg-exchange retention attest DELIVERY --note …`",
+            _("{error} (deleted here, not recorded: {deliveries})").format(
+                error=cause.message, deliveries=", ".join(deliveries)
+            ),
+            hint=_("attest each deletion: `ctg-exchange retention attest DELIVERY --note …`"),
         )
         self.exit_code = cause.exit_code
 
@@ -232,11 +235,15 @@ def _ensure_approval(kept_archived: bool, approval: str | None, reception: Recep
 def _approval_required(deliveries: list[str]) -> Refused:
     return Refused(
         ARCHIVES_APPROVAL_REQUIRED,
-        f"{ARCHIVES_APPROVAL_REQUIRED}: {', '.join(deliveries)} were kept in intermediate "
-        "archiving: they are public archives, eliminated only with the visa of the State's "
-        "archives control (Code du patrimoine L212-3; R212-14, R212-51)",
-        hint="ask your archives service for the visa d'élimination, then give its reference "
-        "with --archives-approval",
+        _(
+            "{rule}: {deliveries} were kept in intermediate archiving: they are public archives, "
+            "eliminated only with the visa of the State's archives control (Code du patrimoine "
+            "L212-3; R212-14, R212-51)"
+        ).format(rule=ARCHIVES_APPROVAL_REQUIRED, deliveries=", ".join(deliveries)),
+        hint=_(
+            "ask your archives service for the visa d'élimination, then give its reference with "
+            "--archives-approval"
+        ),
     )
 
 
@@ -294,9 +301,9 @@ def _held(tx: Tx, delivery_id: str, request_id: str, number: int) -> Reception:
     """A reception whose deletion is not yet attested."""
     reception = tx.get_reception(request_id, number)
     if reception is None:
-        raise NotFound(f"no received delivery {cut(delivery_id)!r}")
+        raise NotFound(_("no received delivery {id!r}").format(id=cut(delivery_id)))
     if any(d.request_id == request_id and d.number == number for d in tx.destructions()):
-        raise InvalidInput(f"the deletion of {delivery_id} is already attested")
+        raise InvalidInput(_("the deletion of {id} is already attested").format(id=delivery_id))
     return reception
 
 
@@ -333,16 +340,19 @@ def record_attestation(
 
 
 def _delivery(delivery_id: str) -> tuple[str, int]:
-    request_id, _, number = delivery_id.rpartition("-")
+    request_id, _dash, number = delivery_id.rpartition("-")
     if not request_id or not number.isdigit():
-        raise InvalidInput(f"{cut(delivery_id)!r} is not a delivery id like DX-2026-0001-1")
+        raise InvalidInput(
+            _("{id!r} is not a delivery id like DX-2026-0001-1").format(id=cut(delivery_id))
+        )
     return request_id, int(number)
 
 
 def _gone(reception: Reception) -> None:
     if Path(reception.path).exists():
         raise InvalidInput(
-            f"{reception.path} still exists", hint="delete it, or run `retention purge`"
+            _("{path} still exists").format(path=reception.path),
+            hint=_("delete it, or run `retention purge`"),
         )
 
 

@@ -42,6 +42,7 @@ from ..domain.step_payloads import (
     SetAside,
 )
 from ..errors import InvalidInput
+from ..i18n import _
 from ..policy.model import Policy
 from ..store.base import Tx
 from .remoting import remotable, said
@@ -125,22 +126,30 @@ def _check_against_request(
         unknown = [c for c in recommendation.columns if c not in known]
         if unknown:
             raise InvalidInput(
-                f"{label} names columns the request does not carry: {', '.join(unknown)} "
-                f"(it carries {', '.join(known)})"
+                _(
+                    "{label} names columns the request does not carry: {unknown} (it carries "
+                    "{known})"
+                ).format(label=label, unknown=", ".join(unknown), known=", ".join(known))
             )
     if recommendation.kind is RecommendationKind.AGGREGATE_MIN_COUNT and not any(
         (category := policy.category(c)) is not None and category.count_columns
         for c in request.content.categories
     ):
-        raise InvalidInput(f"{label} checks count cells, and the request carries no count column")
+        raise InvalidInput(
+            _("{label} checks count cells, and the request carries no count column").format(
+                label=label
+            )
+        )
     if (
         recommendation.kind is RecommendationKind.MAX_RETENTION_DAYS
         and recommendation.value is not None
         and recommendation.value >= request.content.kept_days  # use and archiving together
     ):
         raise InvalidInput(
-            f"{label} would keep the data {recommendation.value} days, not less than the "
-            f"{request.content.kept_days} days requested"
+            _(
+                "{label} would keep the data {days} days, not less than the {requested} days "
+                "requested"
+            ).format(label=label, days=recommendation.value, requested=request.content.kept_days)
         )
 
 
@@ -156,11 +165,13 @@ def give_opinion(
     texts = [required_text(text, "--recommend") for text in recommendations]
     if verdict is Verdict.FAVOURABLE and texts:
         raise InvalidInput(
-            "a favourable opinion carries no recommendations: "
-            "use --verdict favourable_with_recommendations"
+            _(
+                "a favourable opinion carries no recommendations: "
+                "use --verdict favourable_with_recommendations"
+            )
         )
     if verdict is Verdict.FAVOURABLE_WITH_RECOMMENDATIONS and not texts:
-        raise InvalidInput("favourable_with_recommendations needs at least one --recommend")
+        raise InvalidInput(_("favourable_with_recommendations needs at least one --recommend"))
     numbered = tuple(parse_recommendation(i, t) for i, t in enumerate(texts, start=1))
     today = session.clock.today()
 
@@ -254,8 +265,8 @@ def approve(
         authorise(Action.APPROVE, actor, request)
         next_status(Action.APPROVE, request)
         state = session.workspace.convention(tx)
-        state.ensure_in_force(today, "approval")
-        state.ensure_same_period(request.filed_on, None, "approval")
+        state.ensure_in_force(today, _("approval"))
+        state.ensure_same_period(request.filed_on, None, _("approval"))
         recommendations = request.opinion.recommendations if request.opinion else ()
         answers = parse_answers(recommendations, list(adopt), list(set_aside))
         check_answered(

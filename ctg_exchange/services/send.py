@@ -55,6 +55,7 @@ from ..exchange.manifest import (
 from ..exchange.pipeline import Progress, RingReader, seal
 from ..exchange.scanner import FastScanner, LineCounter, QuotedCsv
 from ..fsutil import NewFile
+from ..i18n import _
 from ..policy.model import Policy
 from ..policy.request_view import SENSITIVE
 from ..store.base import Tx
@@ -123,17 +124,18 @@ def _plan(
     authorise(Action.SEND, actor, request)
     next_status(Action.SEND, request)
     state = session.workspace.convention(tx)
-    state.ensure_in_force(today, "sending")
-    state.ensure_same_period(request.filed_on, decided_on(request), "sending")
+    state.ensure_in_force(today, _("sending"))
+    state.ensure_same_period(request.filed_on, decided_on(request), _("sending"))
     sent = tx.deliveries(request.id)
     check_frequency(request, sent, today, early, rules)
     recipients = tuple(r.recipient for r in tx.recipients(request.from_party) if r.active)
     if not recipients:
         raise Refused(
             "NO_RECIPIENT",
-            f"{request.from_party} has no encryption key to send to",
-            hint=f"an admin of {request.from_party} runs `ctg-exchange keys generate --party "
-            f"{request.from_party} --encryption`",
+            _("{party} has no encryption key to send to").format(party=request.from_party),
+            hint=_(
+                "an admin of {party} runs `ctg-exchange keys generate --party {party} --encryption`"
+            ).format(party=request.from_party),
         )
     current = session.workspace.current_policy(tx)
     return Plan(
@@ -156,8 +158,10 @@ def _bound(tx: Tx, request_id: str, sealed: str) -> None:
         if stored.event.payload.get("sealed_key_sha256") == digest:
             return
     raise IntegrityError(
-        f"the pseudonymisation key kept for {request_id} is bound to no delivery in the log: "
-        "it was not kept by the tool, and is not used"
+        _(
+            "the pseudonymisation key kept for {id} is bound to no delivery in the log: it was "
+            "not kept by the tool, and is not used"
+        ).format(id=request_id)
     )
 
 
@@ -175,10 +179,15 @@ def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str]:
         try:
             return decrypt_bytes(bytes.fromhex(sealed), identities), sealed
         except (AgeError, ValueError):
-            raise InvalidInput(f"none of {holder}'s identities opens this request's key") from None
+            raise InvalidInput(
+                _("none of {party}'s identities opens this request's key").format(party=holder)
+            ) from None
     if not active:
         raise Refused(
-            "NO_RECIPIENT", f"{holder} needs an encryption key to keep the pseudonymisation key"
+            "NO_RECIPIENT",
+            _("{party} needs an encryption key to keep the pseudonymisation key").format(
+                party=holder
+            ),
         )
     import os
 
@@ -237,8 +246,10 @@ def send(
         if report.problems:
             blank = rules.min_count and not rules.suppress_small_cells
             raise InvalidInput(
-                f"the dataset breaks the conditions of {request.id}: {report.problems[0]}",
-                hint="--suppress-small-cells blanks them instead of refusing" if blank else None,
+                _("the dataset breaks the conditions of {id}: {problem}").format(
+                    id=request.id, problem=report.problems[0]
+                ),
+                hint=_("--suppress-small-cells blanks them instead of refusing") if blank else None,
                 details=report.problems[1:10],
             )
         small = report.small
@@ -250,7 +261,9 @@ def send(
     try:
         package = NewFile(target)
     except FileExistsError:
-        raise InvalidInput(f"{target} already exists: choose another --out") from None
+        raise InvalidInput(
+            _("{path} already exists: choose another --out").format(path=target)
+        ) from None
     try:
         writer = PackageWriter(package.file)
         payload = writer.begin_payload()
@@ -332,9 +345,11 @@ def _check_header(header: list[str], approved: tuple[str, ...], request_id: str)
     """:func:`check_header`, saying so when the refusal looks like a dialect problem."""
     if undelimited(header) and header[0] not in approved:
         raise InvalidInput(
-            f"the dataset's header reads as one column, not approved for {request_id}: "
-            "its delimiter is none of ',' ';' or tab",
-            hint=SAVE_HINT,
+            _(
+                "the dataset's header reads as one column, not approved for {id}: its delimiter "
+                "is none of ',' ';' or tab"
+            ).format(id=request_id),
+            hint=_(SAVE_HINT),  # translated if exchange/dialect.py marks it N_()
         )
     check_header(header, approved, request_id)
 

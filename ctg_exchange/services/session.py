@@ -38,6 +38,7 @@ from ..domain.models import Member, Role
 from ..domain.payloads import Payload
 from ..domain.rules import ensure_active
 from ..errors import InvalidInput, KeyFileError, NotFound, Refused, WorkspaceError, cut
+from ..i18n import _
 from ..store.base import Tx
 from .clock import Clock, before_predecessor
 from .workspace import Workspace
@@ -94,7 +95,9 @@ class Keyring:
         """The key in the key directory under ``member_id``, unchecked here: a remote
         workspace's server checks it against the registered key on every call."""
         path = self.key_dir.private_path(member_id)
-        passphrase = self.passphrase(f"Passphrase for {member_id}'s key ({path})")
+        passphrase = self.passphrase(
+            _("Passphrase for {member}'s key ({path})").format(member=member_id, path=path)
+        )
         return self.key_dir.open_signer(member_id, passphrase)
 
     def signer_future(self, member: Member) -> Future[Signer]:
@@ -108,7 +111,9 @@ class Keyring:
             done.set_result(self._open[member.id])
             return done
         path = self.key_dir.private_path(member.id)
-        passphrase = self.passphrase(f"Passphrase for {member.id}'s key ({path})")
+        passphrase = self.passphrase(
+            _("Passphrase for {member}'s key ({path})").format(member=member.id, path=path)
+        )
         return background(self._unlock, member, passphrase)
 
     def _unlock(self, member: Member, passphrase: str) -> Signer:
@@ -116,7 +121,9 @@ class Keyring:
         signer = self.key_dir.open_signer(member.id, passphrase)
         if signer.public_key.openssh != member.public_key:
             raise KeyFileError(
-                f"the key {path} is not the key registered for {member.id} ({member.fingerprint})"
+                _("the key {path} is not the key registered for {member} ({fingerprint})").format(
+                    path=path, member=member.id, fingerprint=member.fingerprint
+                )
             )
         self._open[member.id] = signer
         return signer
@@ -134,7 +141,7 @@ class Session:
     def require_actor(self) -> str:
         if not self.actor_id:
             raise InvalidInput(
-                "who is acting? pass --as MEMBER or set CTG_MEMBER",
+                _("who is acting? pass --as MEMBER or set CTG_MEMBER"),
             )
         return self.actor_id
 
@@ -178,11 +185,19 @@ class Recorder:
         if last is not None and before_predecessor(self.now, last.event.time):
             raise Refused(
                 "CLOCK_BEHIND_LOG",
-                f"CLOCK_BEHIND_LOG: this machine's date ({self.now[:16]} UTC) is before the log's "
-                "last event "
-                f"(#{last.seq}, {last.event.time[:16]} UTC): no event is dated earlier",
-                hint="set the machine's clock right (a simulated workspace: CTG_TODAY later); "
-                "if it is right, the last event is dated in the future: run audit verify",
+                _(
+                    "{rule}: this machine's date ({now} UTC) is before the log's last event "
+                    "(#{seq}, {time} UTC): no event is dated earlier"
+                ).format(
+                    rule="CLOCK_BEHIND_LOG",
+                    now=self.now[:16],
+                    seq=last.seq,
+                    time=last.event.time[:16],
+                ),
+                hint=_(
+                    "set the machine's clock right (a simulated workspace: CTG_TODAY later); if it "
+                    "is right, the last event is dated in the future: run audit verify"
+                ),
             )
         event = Event(
             log=self._log_id,
@@ -264,7 +279,8 @@ def load_actor(tx: Tx, actor_id: str) -> Member:
     member = tx.get_member(actor_id)
     if member is None:
         raise NotFound(
-            f"unknown member {cut(actor_id)!r}", hint="`ctg-exchange member list` shows them"
+            _("unknown member {id!r}").format(id=cut(actor_id)),
+            hint=_("`ctg-exchange member list` shows them"),
         )
     ensure_active(member)
     return member
@@ -307,8 +323,10 @@ def when_not_busy(store: Any, transaction: Callable[[], T]) -> T:
                 raise
             if attempt == BUSY_RETRIES:
                 raise WorkspaceError(
-                    f"the database stayed busy through {BUSY_RETRIES} tries: nothing was changed",
-                    hint="another command holds it for long; run this one again",
+                    _("the database stayed busy through {count} tries: nothing was changed").format(
+                        count=BUSY_RETRIES
+                    ),
+                    hint=_("another command holds it for long; run this one again"),
                 ) from None
             time.sleep(min(0.05 * 2**attempt, 2.0) * (0.5 + random.random()))  # noqa: S311
     raise AssertionError("unreachable")

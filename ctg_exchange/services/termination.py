@@ -16,10 +16,11 @@ from ..domain import payloads
 from ..domain.actions import Action
 from ..domain.models import Member
 from ..errors import InvalidInput
+from ..i18n import _, date_text
 from ..policy.convention import ConventionState
 from ..policy.termination import TerminationCase, why_not_terminated
 from ..store.base import Tx
-from .convention import LAPSES, MANY, _lapse_open, record_change, require_admin
+from .convention import LAPSES, MANY, _lapse_open, lapse_text, record_change, require_admin
 from .remoting import remotable, said
 from .requests import required_text
 from .session import Recorder, Session, perform
@@ -59,8 +60,9 @@ def terminate(
             raise why.error()
         if state.rules < 3 and state.termination is not None:  # rules 3: why_not_terminated
             raise InvalidInput(
-                f"the convention is already terminated with effect from "
-                f"{state.termination.effective}"
+                _("the convention is already terminated with effect from {date}").format(
+                    date=date_text(state.termination.effective)
+                )
             )
         termination = payloads.Termination(
             kind="termination",
@@ -73,10 +75,9 @@ def terminate(
         record_change(tx, recorder, actor, termination, reason, in_effect=True, reason=reason)
         state = session.workspace.convention(tx)
         lapsed: list[str] = []
-        if on <= today:
-            lapsed = _lapse_open(
-                tx, recorder, actor, f"lapsed: {state.why_not_in_force(today)}", today
-            )
+        lapsing = lapse_text(state, today)
+        if on <= today and lapsing is not None:
+            lapsed = _lapse_open(tx, recorder, actor, lapsing, today)
         return state, lapsed
 
     return perform(session, operation)

@@ -20,6 +20,7 @@ from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..domain.models import Member
 from ..domain.rules import cosigning_role
 from ..errors import InvalidInput, NotAuthorised, NotFound, SignatureInvalid
+from ..i18n import _, ngettext
 from .auditing import acting_role
 from .session import load_actor
 from .workspace import Workspace
@@ -36,15 +37,16 @@ def add_cosignature(
     try:
         (signature,) = parse_note(text + "\n" + line).signatures
     except ValueError:
-        raise InvalidInput("a cosignature is one signature line") from None
+        raise InvalidInput(_("a cosignature is one signature line")) from None
     key = PublicKey.parse(member.public_key)
     if signature.name != member.id or signature.key_id != key_id(member.id, key.blob):
-        raise InvalidInput(f"the cosignature is not signed as {member.id}")
+        raise InvalidInput(_("the cosignature is not signed as {member}").format(member=member.id))
     try:
         sshsig.verify_blob(key, NAMESPACE_CHECKPOINT, text.encode("utf-8"), signature.blob)
     except SignatureInvalid:
         raise NotAuthorised(
-            "bad-checkpoint-signature", f"the cosignature is not {member.id}'s of that checkpoint"
+            "bad-checkpoint-signature",
+            _("the cosignature is not {member}'s of that checkpoint").format(member=member.id),
         ) from None
     at = workspace.clock().now()  # (a workspace reads its clock in a transaction of its own)
     with workspace.store.transaction(write=True) as tx:
@@ -52,17 +54,23 @@ def add_cosignature(
         role = cosigning_role(actor) if cosign else acting_role(actor)
         held = [c.id for c in tx.checkpoints() if c.text == text]
         if not held and cosign:
-            raise NotFound("no checkpoint of that tree is kept here")
+            raise NotFound(_("no checkpoint of that tree is kept here"))
         if not held:
             if stated.origin != origin_of(workspace.id) or stated.size > tx.count_events():
-                raise InvalidInput("the checkpoint is not of this log as it stands")
+                raise InvalidInput(_("the checkpoint is not of this log as it stands"))
             latest = tx.latest_checkpoint()
             if latest is not None and stated.size < latest.size:
                 raise InvalidInput(
-                    f"the latest checkpoint covers {latest.size} events: a new one covers as many"
+                    ngettext(
+                        "the latest checkpoint covers {count} event: a new one covers as many",
+                        "the latest checkpoint covers {count} events: a new one covers as many",
+                        latest.size,
+                    ).format(count=latest.size)
                 )
             if tx.tree_root(stated.size) != stated.root:
-                raise InvalidInput(f"the checkpoint's root is not this log's at {stated.size}")
+                raise InvalidInput(
+                    _("the checkpoint's root is not this log's at {size}").format(size=stated.size)
+                )
             held = [tx.add_checkpoint(stated.size, stated.root.hex(), text, at)]
         checkpoint = tx.get_checkpoint(held[-1])
         assert checkpoint is not None

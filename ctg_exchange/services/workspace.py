@@ -22,6 +22,7 @@ from ..domain.catalogue import parse_payload
 from ..domain.payloads import PayloadInvalid, Procedure, WorkspaceInit
 from ..errors import CorruptRow, PolicyError, WorkspaceError, cut
 from ..fsutil import fsync_dir, write_atomic
+from ..i18n import _
 from ..policy import LoadedPolicy, Policy, parse_policy
 from ..policy.convention import ConventionState
 from ..store.base import PolicyRecord, Tx
@@ -46,9 +47,11 @@ def sqlite_path(root: Path, url: str) -> Path:
     if url.startswith("sqlite:") and not url.startswith("sqlite://"):
         return root / url[len("sqlite:") :]
     raise WorkspaceError(
-        f"unsupported database URL {cut(url)!r}",
-        hint="use sqlite:FILE (in the workspace), sqlite:///ABSOLUTE/PATH or "
-        "postgresql://USER@HOST:PORT/DATABASE",
+        _("unsupported database URL {url!r}").format(url=cut(url)),
+        hint=_(
+            "use sqlite:FILE (in the workspace), sqlite:///ABSOLUTE/PATH or "
+            "postgresql://USER@HOST:PORT/DATABASE"
+        ),
     )
 
 
@@ -61,7 +64,7 @@ def open_store(root: Path, url: str, read_only: str | None = None) -> SqliteStor
         return PostgresStore(url)
     path = sqlite_path(root, url)
     if not path.exists():
-        raise WorkspaceError(f"the workspace database {path} is missing")
+        raise WorkspaceError(_("the workspace database {path} is missing").format(path=path))
     return SqliteStore(path, read_only=read_only)
 
 
@@ -97,10 +100,10 @@ class Workspace:
         served = str(copy_of.get("url"))[:80] if isinstance(copy_of, dict) else None
         refusal = None
         if served is not None:
-            refusal = (
-                f"{root} is this party's copy of the log served at {served}: it is read-only "
+            refusal = _(
+                "{path} is this party's copy of the log served at {url}: it is read-only "
                 "(changes are made on the server, with the remote workspace)"
-            )
+            ).format(path=root, url=served)
         store = open_store(root, config["database"], refusal)
         database = config["database"]
         return cls(root=root, id=config["id"], database=database, store=store, copy_of=served)
@@ -123,7 +126,7 @@ class Workspace:
         removed)."""
         record = tx.current_policy()
         if record is None:
-            raise WorkspaceError(f"the workspace {self.root} has no policy")
+            raise WorkspaceError(_("the workspace {path} has no policy").format(path=self.root))
         return CurrentPolicy(record, self.parsed(record))
 
     def convention(self, tx: Tx) -> ConventionState:
@@ -148,7 +151,9 @@ class Workspace:
     def _read_procedure(self, tx: Tx) -> None:
         genesis = tx.get_event(1)
         if genesis is None:
-            raise WorkspaceError(f"the workspace {self.root} has no genesis event")
+            raise WorkspaceError(
+                _("the workspace {path} has no genesis event").format(path=self.root)
+            )
         try:
             payload = parse_payload(Action.INIT, genesis.event.payload)
         except PayloadInvalid:
@@ -193,7 +198,7 @@ def open_remote(root: Path) -> RemoteConfig:
 
     config = _read_config(root, remote=True)
     if "remote" not in config:
-        raise WorkspaceError(f"{root} is a local workspace, not a remote one")
+        raise WorkspaceError(_("{path} is a local workspace, not a remote one").format(path=root))
     return RemoteConfig.read(root, config)
 
 
@@ -203,36 +208,42 @@ def _read_config(root: Path, *, remote: bool = False) -> dict[str, Any]:
         config = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise WorkspaceError(
-            f"no workspace at {root}",
-            hint="create one with `ctg-exchange init`, or point --workspace / CTG_WORKSPACE at it",
+            _("no workspace at {path}").format(path=root),
+            hint=_(
+                "create one with `ctg-exchange init`, or point --workspace / CTG_WORKSPACE at it"
+            ),
         ) from None
     except (OSError, ValueError):
-        raise WorkspaceError(f"{path} is unreadable or not JSON") from None
+        raise WorkspaceError(_("{path} is unreadable or not JSON").format(path=path)) from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise WorkspaceError(f"{path} is not a workspace file this version understands")
+        raise WorkspaceError(
+            _("{path} is not a workspace file this version understands").format(path=path)
+        )
     if remote and "remote" in config:
         return config
     if "remote" in config:
         server = config["remote"].get("url") if isinstance(config["remote"], dict) else None
         raise WorkspaceError(
-            f"{root} is a remote workspace (served at {str(server)[:80]}): this command runs "
-            "on the server's own workspace",
-            hint="`ctg-exchange remote status` checks the server and who you are",
+            _(
+                "{path} is a remote workspace (served at {url}): this command runs on the "
+                "server's own workspace"
+            ).format(path=root, url=str(server)[:80]),
+            hint=_("`ctg-exchange remote status` checks the server and who you are"),
         )
     if not isinstance(config.get("id"), str) or not isinstance(config.get("database"), str):
-        raise WorkspaceError(f"{path} lacks the workspace id or database")
+        raise WorkspaceError(_("{path} lacks the workspace id or database").format(path=path))
     return config
 
 
 def prepare_new(root: Path, database: str) -> Path | str:
     """Check ``root`` can hold a new workspace; return the database path (or server URL)."""
     if (root / CONFIG_NAME).exists():
-        raise WorkspaceError(f"a workspace already exists at {root}")
+        raise WorkspaceError(_("a workspace already exists at {path}").format(path=root))
     if is_postgres_url(database):
         if redacted(database) != database:
             raise WorkspaceError(
-                "the database URL carries a password, which workspace.json would keep in clear",
-                hint="put the password in ~/.pgpass (or PGPASSWORD) and drop it from the URL",
+                _("the database URL carries a password, which workspace.json would keep in clear"),
+                hint=_("put the password in ~/.pgpass (or PGPASSWORD) and drop it from the URL"),
             )
         from ..store.postgres import PostgresStore
 
@@ -241,8 +252,10 @@ def prepare_new(root: Path, database: str) -> Path | str:
     db_path = sqlite_path(root, database)
     if db_path.exists():
         raise WorkspaceError(
-            f"{db_path} exists but {root / CONFIG_NAME} does not: a partial workspace",
-            hint="move the database away (it may hold evidence) and run init again",
+            _("{database} exists but {config} does not: a partial workspace").format(
+                database=db_path, config=root / CONFIG_NAME
+            ),
+            hint=_("move the database away (it may hold evidence) and run init again"),
         )
     private_workspace_dir(root)
     private_workspace_dir(db_path.parent)
