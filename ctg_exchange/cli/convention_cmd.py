@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..i18n import _
+from ..i18n import _, date_text
 from .common import common_options, emit_json, options, say
 from .convention_views import emitted, proposed, render, state_json, view_json, what
 from .texts import text_option
@@ -241,7 +241,9 @@ def terminate(case: str, notice: datetime | None, effective: datetime, reason: s
         return
     say(
         "[green]✓[/] "
-        + _("convention terminated with effect from {date}").format(date=_date(effective))
+        + _("convention terminated with effect from {date}").format(
+            date=date_text(_date(effective))
+        )
         + (_("; lapsed: {ids}").format(ids=", ".join(lapsed)) if lapsed else "")
     )
 

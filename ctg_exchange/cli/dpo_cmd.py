@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..domain.models import Verdict
-from ..i18n import _
+from ..i18n import _, short_date
 from ..labels import label
 from . import complete
 from .choices import Coded
@@ -52,9 +52,9 @@ def inbox() -> None:
     )
     for item in items:
         due = (
-            _("[red]{date} overdue[/]").format(date=item.due)
+            _("[red]{date} overdue[/]").format(date=short_date(item.due))
             if item.overdue
-            else item.due.isoformat()
+            else short_date(item.due)
         )
         r = item.request
         out.add_row(

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..i18n import _
+from ..i18n import N_, _, date_text, short_date
 from ..labels import label
 from . import complete
 from .common import common_options, emit_json, options, refuse_dash, say, table
@@ -49,11 +49,11 @@ def _dialect(dialect: Any) -> str:
 
 
 # why these two commands write files only
-NO_STDOUT_PACKAGE = (
+NO_STDOUT_PACKAGE = N_(
     "the delivery is recorded when its package is written whole, so the package must be a "
     "file (give --out FILE, then pass the file on)"
 )
-NO_STDOUT_DATASET = (
+NO_STDOUT_DATASET = N_(
     "the received file is tracked until it is deleted (retention purge, retention attest), "
     "so it must be a file (give --out FILE)"
 )
@@ -125,8 +125,8 @@ def send(
     from ..services.send import send as send_dataset
 
     opts = options()
-    refuse_dash(out, "--out", NO_STDOUT_PACKAGE)
-    with progress_bar("Encrypting", dataset.stat().st_size) as advance:
+    refuse_dash(out, "--out", _(NO_STDOUT_PACKAGE))
+    with progress_bar(_("Encrypting"), dataset.stat().st_size) as advance:
         result = send_dataset(opts.session(), request_id, dataset, out, suppress_small_cells,
                               advance, early, justification)  # fmt: skip
     d = result.delivery
@@ -154,7 +154,7 @@ def send(
             columns=len(d.columns),
             dialect=_dialect(result.manifest.dialect),
             party=result.manifest.recipient.party,
-            deadline=d.retention_deadline,
+            deadline=date_text(d.retention_deadline),
         )
         + (_("; sent early, as justified") if d.early else "")
     )
@@ -198,11 +198,11 @@ def receive(package: str, out: Path, dialect: str | None) -> None:
     from ..services.receive import receive_delivery
 
     opts = options()
-    refuse_dash(out, "--out", NO_STDOUT_DATASET)
+    refuse_dash(out, "--out", _(NO_STDOUT_DATASET))
     wanted = None if dialect is None else NAMED[dialect]
     path = Path(package)
     if path.is_file():
-        with progress_bar("Decrypting", path.stat().st_size) as advance:
+        with progress_bar(_("Decrypting"), path.stat().st_size) as advance:
             reception = receive_package(opts.session(), path, out, advance, wanted)
     else:
         reception = receive_delivery(opts.session(), package, out, None, wanted)
@@ -212,7 +212,7 @@ def receive(package: str, out: Path, dialect: str | None) -> None:
     say(
         "[green]✓[/] "
         + _("Received {id} into {path}; delete it by {deadline} (`retention list`)").format(
-            id=reception.id, path=reception.path, deadline=reception.retention_deadline
+            id=reception.id, path=reception.path, deadline=date_text(reception.retention_deadline)
         )
     )
 
@@ -295,16 +295,31 @@ def list_(request_id: str | None) -> None:
             ]
         )
         return
-    out = table("Deliveries", "id", "sent", "by", "rows", "delete by", "received", wrap="received")
+    out = table(
+        _("Deliveries"),
+        _("id"),
+        _("sent"),
+        _("by"),
+        _("rows"),
+        _("delete by"),
+        _("received"),
+        wrap=_("received"),
+    )
     for d, r in items:
         out.add_row(
             d.id,
-            d.sent_on.isoformat(),
+            short_date(d.sent_on),
             d.sent_by,
             str(d.rows),
-            d.retention_deadline.isoformat(),
-            f"{r.received_on} by {r.received_by}" if r else "not yet",
+            short_date(d.retention_deadline),
+            _("{date} by {member}").format(date=short_date(r.received_on), member=r.received_by)
+            if r
+            else _("not yet"),
         )
     out.print()
     if not items:
-        say("No deliveries" + (f" for {request_id}." if request_id else " yet."))
+        say(
+            _("No deliveries for {id}.").format(id=request_id)
+            if request_id
+            else _("No deliveries yet.")
+        )

@@ -97,9 +97,19 @@ def init(
         emit_json(result)
         return
     say("[green]✓[/] " + _("Workspace created in {folder}").format(folder=workspace.root))
-    click.echo(f"workspace  {workspace.id}")
-    click.echo(f"policy     {loaded.policy.id} v1 (sha256 {loaded.sha256})")
-    click.echo(f"admin      {admin_id} ({admin_party}), key in {opts.keys().path}")
+    facts = (
+        (_("workspace"), workspace.id),
+        (_("policy"), f"{loaded.policy.id} v1 (sha256 {loaded.sha256})"),
+        (
+            _("admin"),
+            _("{id} ({party}), key in {path}").format(
+                id=admin_id, party=admin_party, path=opts.keys().path
+            ),
+        ),
+    )
+    width = max(len(heading) for heading, _value in facts)
+    for heading, value in facts:
+        click.echo(f"{heading:<{width}}  {value}")
     if simulated_clock:
-        say("[yellow]simulated clock[/]: a rehearsal; CTG_TODAY sets its dates")
-    say("Next: add members with `ctg-exchange member add` (see --help).")
+        say(_("[yellow]simulated clock[/]: a rehearsal; CTG_TODAY sets its dates"))
+    say(_("Next: add members with `ctg-exchange member add` (see --help)."))

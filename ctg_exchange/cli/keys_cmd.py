@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..i18n import _
+from ..i18n import _, pgettext, short_date
 from . import complete
 from .common import common_options, emit_json, options, say, table
 
@@ -56,12 +56,12 @@ def generate(
 
     if encryption:
         if not party or member_id:
-            raise InvalidInput("--encryption makes a party's key: give --party, not --member")
+            raise InvalidInput(_("--encryption makes a party's key: give --party, not --member"))
         _party_key(party, replaces)
     elif member_id and not party and not replaces:
         _member_key(member_id)
     else:
-        raise InvalidInput("give --member ID, or --party P --encryption")
+        raise InvalidInput(_("give --member ID, or --party P --encryption"))
 
 
 def _member_key(member_id: str) -> None:
@@ -71,7 +71,9 @@ def _member_key(member_id: str) -> None:
     opts = options()
     key_dir = opts.keys()
     check_name(member_id)
-    passphrase = ask_passphrase(f"New passphrase for {member_id}'s key", confirm=True)
+    passphrase = ask_passphrase(
+        _("New passphrase for {member}'s key").format(member=member_id), confirm=True
+    )
     public = key_dir.generate(member_id, passphrase)
     if opts.json:
         emit_json(
@@ -89,7 +91,7 @@ def _member_key(member_id: str) -> None:
         + _("Key pair written to {path} (+ .pub)").format(path=key_dir.private_path(member_id))
     )
     click.echo(f"{public.openssh} {member_id}")
-    say(f"Fingerprint: {public.fingerprint}")
+    say(_("Fingerprint: {fingerprint}").format(fingerprint=public.fingerprint))
 
 
 def _party_key(party: str, replaces: str | None) -> None:
@@ -129,11 +131,23 @@ def list_() -> None:
         emit_json([r.model_dump(mode="json") for r in recipients])
         return
     out = table(
-        "Encryption recipients", "party", "status", "added", "by", "recipient", wrap="recipient"
+        _("Encryption recipients"),
+        _("party"),
+        _("status"),
+        pgettext("column", "added"),
+        _("by"),
+        _("recipient"),
+        wrap=_("recipient"),
     )
     for r in recipients:
-        status = "active" if r.active else f"retired {(r.retired_at or '')[:10]}"
-        out.add_row(r.party, status, r.added_at[:10], r.added_by, r.recipient)
+        status = (
+            pgettext("recipient", "active")
+            if r.active
+            else pgettext("recipient", "retired {date}").format(
+                date=short_date((r.retired_at or "")[:10])
+            )
+        )
+        out.add_row(r.party, status, short_date(r.added_at[:10]), r.added_by, r.recipient)
     out.print()
     if not recipients:
-        say("No encryption key yet: an admin runs `keys generate --party P --encryption`.")
+        say(_("No encryption key yet: an admin runs `keys generate --party P --encryption`."))

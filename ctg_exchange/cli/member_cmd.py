@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..domain.models import Role
-from ..i18n import _
+from ..i18n import _, pgettext, short_date
 from . import complete
 from .common import (
     common_options,
@@ -120,9 +120,26 @@ def list_() -> None:
     if opts.json:
         emit_json([member_json(m) for m in members])
         return
-    out = table("Members", "id", "party", "roles", "status", "added by", "name", wrap="name")
+    out = table(
+        _("Members"),
+        _("id"),
+        _("party"),
+        _("roles"),
+        _("status"),
+        _("added by"),
+        _("name"),
+        wrap=_("name"),
+    )
     for m in members:
-        status = "active" if m.active else f"[red]revoked {(m.revoked_at or '')[:10]}[/]"
+        status = (
+            pgettext("member", "active")
+            if m.active
+            else "[red]"
+            + pgettext("member", "revoked {date}").format(
+                date=short_date((m.revoked_at or "")[:10])
+            )
+            + "[/]"
+        )
         out.add_row(m.id, m.party, ", ".join(m.roles), status, m.added_by, shown(m.name))
     out.print()
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..i18n import N_, _, pgettext
 from .common import common_options, emit_json, options, say, table
 
 if TYPE_CHECKING:
@@ -26,14 +28,25 @@ def policy_in_use() -> tuple[Policy, str]:
         from ..policy import load_policy, shipped_policy_path
 
         path = shipped_policy_path()
-        return load_policy(path).policy, f"the shipped policy {path.name} (no workspace)"
+        return load_policy(path).policy, _("the shipped policy {name} (no workspace)").format(
+            name=path.name
+        )
     with workspace.store.transaction() as tx:
         current = workspace.current_policy(tx)
-    return current.policy, f"the workspace's policy, version {current.version}"
+    return current.policy, _("the workspace's policy, version {version}").format(
+        version=current.version
+    )
 
 
-def rows(policy: Policy, what: str) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
-    """The columns and the rows that list ``what`` the policy knows."""
+def _as_written(text: str) -> str:
+    return text
+
+
+def rows(
+    policy: Policy, what: str, text: Callable[[str], str] = _as_written
+) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """The columns and the rows that list ``what`` the policy knows; ``text`` gives the words of
+    a cell (English as written for --json, translated for a table)."""
     if what == "categories":
         return ("id", "label", "holders", "sensitivity", "retention", "exchange"), [
             {
@@ -43,8 +56,9 @@ def rows(policy: Policy, what: str) -> tuple[tuple[str, ...], list[dict[str, Any
                 "columns": list(c.columns),
                 "sensitivity": c.sensitivity.value,
                 "retention": f"{c.max_retention_days}+{c.max_archive_days}",
-                "exchange": "forbidden" if c.exchange == "forbidden" else
-                ("held for " + c.held_for.body if c.held_for else "allowed"),
+                "exchange": text(N_("forbidden")) if c.exchange == "forbidden" else
+                (text(N_("held for {body}")).format(body=c.held_for.body) if c.held_for
+                 else text(N_("allowed"))),
             }
             for c in policy.categories
         ]  # fmt: skip
@@ -52,7 +66,7 @@ def rows(policy: Policy, what: str) -> tuple[tuple[str, ...], list[dict[str, Any
         return ("id", "label"), [{"id": f.id, "label": f.label} for f in policy.fields]
     if what == "purposes":
         return ("id", "label", "regime"), [
-            {"id": k.id, "label": k.label, "regime": _regime(k)} for k in policy.purpose_kinds
+            {"id": k.id, "label": k.label, "regime": _regime(k, text)} for k in policy.purpose_kinds
         ]
     if what == "legal-bases":
         bases = [
@@ -77,18 +91,68 @@ def rows(policy: Policy, what: str) -> tuple[tuple[str, ...], list[dict[str, Any
     ]
 
 
-def _regime(kind: Any) -> str:
+def _regime(kind: Any, text: Callable[[str], str]) -> str:
     if kind.incompatible:
-        return "refused: incompatible (GDPR art. 6(4))"
+        return text(N_("refused: incompatible (GDPR art. 6(4))"))
     if kind.outside_ctg is not None:
-        return f"refused: outside the CTG ({kind.outside_ctg.code})"
+        return text(N_("refused: outside the CTG ({code})")).format(code=kind.outside_ctg.code)
     if kind.no_nominative_data:
-        return "no nominative list"
+        return text(N_("no nominative list"))
     if kind.informs_of_rights:
-        return "nominative list with necessity and right to object (CRPA L114-8 II)"
+        return text(N_("nominative list with necessity and right to object (CRPA L114-8 II)"))
     if kind.algorithmic_decisions:
-        return "computed decisions: CRPA L311-3-1 mention"
-    return "Article 7 procedure"
+        return text(N_("computed decisions: CRPA L311-3-1 mention"))
+    return text(N_("Article 7 procedure"))
+
+
+def _titles() -> dict[str, str]:
+    """The heading of each list, in the current language."""
+    return {
+        "categories": _("categories"),
+        "fields": _("fields"),
+        "purposes": _("purpose kinds"),
+        "legal-bases": _("legal bases"),
+        "legal-texts": _("legal texts"),
+        "rules": _("rules"),
+    }
+
+
+def _headings() -> dict[str, str]:
+    """The heading of each column (its --json key), in the current language."""
+    return {
+        "id": pgettext("policy column", "id"),
+        "label": pgettext("policy column", "label"),
+        "holders": pgettext("policy column", "holders"),
+        "sensitivity": pgettext("policy column", "sensitivity"),
+        "retention": pgettext("policy column", "retention"),
+        "exchange": pgettext("policy column", "exchange"),
+        "regime": pgettext("policy column", "regime"),
+        "article": pgettext("policy column", "article"),
+        "purposes": pgettext("policy column", "purposes"),
+        "art9_for": pgettext("policy column", "art9_for"),
+        "code": pgettext("policy column", "code"),
+        "effect": pgettext("policy column", "effect"),
+        "source": pgettext("policy column", "source"),
+    }
+
+
+# the codes a table shows in words: a category's sensitivity, a rule's effect
+_WORDS = {
+    "sensitivity": {
+        "not_personal": N_("not personal"),
+        "ordinary": N_("ordinary"),
+        "perceived_sensitive": N_("perceived as sensitive"),
+        "special_art9": N_("special category (GDPR art. 9)"),
+        "offence_art10": N_("offences (GDPR art. 10)"),
+        "restricted_identifier": N_("restricted identifier"),
+    },
+    "effect": {
+        "blocking": N_("blocking"),
+        "warning": N_("warning"),
+        "refusal": N_("refusal"),
+        "register": N_("register"),
+    },
+}
 
 
 @click.group()
@@ -114,16 +178,20 @@ def show(what: str | None) -> None:
     if options().json:
         emit_json({name: rows(the_policy, name)[1] for name in chosen})
         return
+    titles, headings = _titles(), _headings()
     for name in chosen:
-        columns, listed = rows(the_policy, name)
-        out = table(name, *columns, wrap=columns[-1])
+        columns, listed = rows(the_policy, name, _)
+        shown_columns = [headings[c] for c in columns]
+        out = table(titles[name], *shown_columns, wrap=shown_columns[-1])
         for row in listed:
-            out.add_row(*(_cell(row[c]) for c in columns))
+            out.add_row(*(_cell(c, row[c]) for c in columns))
         out.print()
-    say(f"From {source}.")
+    say(_("From {source}.").format(source=source))
 
 
-def _cell(value: Any) -> str:
+def _cell(column: str, value: Any) -> str:
     from .console import shown
 
+    if column in _WORDS and value in _WORDS[column]:
+        value = _(_WORDS[column][value])
     return shown(", ".join(value) if isinstance(value, list) else str(value))

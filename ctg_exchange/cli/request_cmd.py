@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..domain.models import Status
-from ..i18n import _
+from ..i18n import _, short_date
 from ..labels import label
 from . import complete
 from .choices import Coded
@@ -78,16 +78,18 @@ def check(from_file: Path | None, **values: Any) -> None:
     else:
         console = stdout()
         console.print(
-            f"[bold]triage[/] {screening.triage.value}"
-            + ("   [bold]DPIA[/] required" if screening.dpia_required else "")
+            "[bold]"
+            + _("triage")
+            + "[/] "
+            + label("triage", screening.triage.value)
+            + ("   " + _("[bold]DPIA[/] required") if screening.dpia_required else "")
         )
         render_findings(console, screening.findings, indent="")
         if not screening.findings:
-            console.print("no findings")
+            console.print(_("no findings"))
     if blocking:
         if not opts.json:
             # one line, never wrapped, as every error (cli/app.py)
-            from ..i18n import _
             from .localise import error_prefix
 
             refused = _("filing would be refused: {codes}").format(codes=", ".join(blocking))
@@ -224,7 +226,7 @@ def list_(status: str | None) -> None:
     for r in requests:
         out.add_row(
             r.id,
-            r.filed_on.isoformat(),
+            short_date(r.filed_on),
             status_text(r.status.value),
             r.to_party,
             ", ".join(r.content.categories),

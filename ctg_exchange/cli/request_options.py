@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..domain.models import AutomatedDecision, Frequency, RequestContent
+from ..i18n import _
 from . import complete
 from .choices import Coded
 
@@ -189,7 +190,9 @@ def read_request_file(path: Path) -> tuple[dict[str, Any], Any]:
 
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise PolicyError([f"{path}:1: a request file is a mapping of fields to values"])
+        raise PolicyError(
+            [_("{path}:1: a request file is a mapping of fields to values").format(path=path)]
+        )
     return dict(doc.data), doc
 
 

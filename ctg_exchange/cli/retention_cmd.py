@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..i18n import _
+from ..i18n import _, pgettext, short_date
 from . import complete
 from .common import common_options, emit_json, options, say, table
 from .texts import text_option
@@ -42,18 +42,29 @@ def list_() -> None:
             ]
         )
         return
-    out = table("Received files", "delivery", "delete by", "status", "path", wrap="path")
-    styles = {"overdue": "[red]overdue[/]", "deleted": "[dim]deleted[/]", "kept": "kept"}
+    out = table(
+        _("Received files"),
+        _("delivery"),
+        _("delete by"),
+        _("status"),
+        _("path"),
+        wrap=_("path"),
+    )
+    styles = {
+        "overdue": "[red]" + pgettext("retention", "overdue") + "[/]",
+        "deleted": "[dim]" + pgettext("retention", "deleted") + "[/]",
+        "kept": pgettext("retention", "kept"),
+    }
     for i in items:
         out.add_row(
             i.reception.id,
-            i.reception.retention_deadline.isoformat(),
+            short_date(i.reception.retention_deadline),
             styles[i.status],
             shown(i.reception.path),
         )
     out.print()
     if not items:
-        say("Nothing received yet.")
+        say(_("Nothing received yet."))
 
 
 @retention.command()
@@ -92,15 +103,16 @@ def purge(dry_run: bool, archives_approval: str | None) -> None:
         )
         return
     for reception in result.due:
-        verb = "would delete" if dry_run else "deleted"
-        say(f"{verb} {reception.id}: {reception.path}")
+        done = _("would delete {id}: {path}") if dry_run else _("deleted {id}: {path}")
+        say(done.format(id=reception.id, path=reception.path))
     for reception in result.missing:
         say(
-            f"[yellow]not found[/] {reception.id}: {reception.path} — once deleted, "
-            f"`retention attest {reception.id} --note …`"
+            _(
+                "[yellow]not found[/] {id}: {path} — once deleted, `retention attest {id} --note …`"
+            ).format(id=reception.id, path=reception.path)
         )
     if not result.due and not result.missing:
-        say("Nothing is past its deadline.")
+        say(_("Nothing is past its deadline."))
 
 
 @retention.command()

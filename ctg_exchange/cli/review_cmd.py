@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 from ..domain.models import ReviewOutcome
-from ..i18n import _
+from ..i18n import _, short_date
 from ..labels import label
 from . import complete
 from .choices import Coded
 from .common import common_options, emit_json, options, say, table
 from .texts import text_option
-from .views import finish, request_json
+from .views import finish, request_json, status_text
 
 
 @click.group()
@@ -75,10 +75,12 @@ def due() -> None:
             ]
         )
         return
-    out = table("Yearly reviews due", "id", "due", "since", "holder", "status")
+    out = table(_("Yearly reviews due"), _("id"), _("due"), _("since"), _("holder"), _("status"))
     for d in items:
         r = d.request
-        out.add_row(r.id, d.due.isoformat(), d.since.isoformat(), r.to_party, r.status.value)
+        out.add_row(
+            r.id, short_date(d.due), short_date(d.since), r.to_party, status_text(r.status.value)
+        )
     out.print()
     if not items:
-        say("No review is due.")
+        say(_("No review is due."))

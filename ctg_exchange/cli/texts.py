@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, TypeVar
 import click
 
 from ..errors import InvalidInput
+from ..i18n import N_, _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,8 +37,8 @@ TEXT_FLAGS = frozenset(
 _FILE_NAME = re.compile(r"@\S+")  # "@notes.txt", as curl and some shells read files
 _STDIN_READ = "ctg_exchange.stdin_read"  # ctx.meta: standard input is read once
 _EDITOR_HEAD = (
-    "# Write the text of {flag} below, then save and close the editor.",
-    "# These two lines are removed; an empty text records nothing.",
+    N_("# Write the text of {flag} below, then save and close the editor."),
+    N_("# These two lines are removed; an empty text records nothing."),
 )
 
 
@@ -100,15 +101,19 @@ def _one(
 ) -> str | None:
     file_flag = f"{flag}-file"
     if given is not None and files is not None:
-        raise InvalidInput(f"give {flag} or {file_flag}, not both")
+        raise InvalidInput(
+            _("give {flag} or {file_flag}, not both").format(flag=flag, file_flag=file_flag)
+        )
     if files is not None:
         return _from_file(file_flag, files)
     if given is not None:
         return _inline(flag, given)
     if required:
         raise click.UsageError(
-            f"Missing option '{flag}': give the text, {file_flag} FILE, "
-            f"or {flag} alone on a terminal to write it in $EDITOR."
+            _(
+                "Missing option '{flag}': give the text, {file_flag} FILE, "
+                "or {flag} alone on a terminal to write it in $EDITOR."
+            ).format(flag=flag, file_flag=file_flag)
         )
     return default
 
@@ -139,13 +144,19 @@ def _inline(flag: str, value: str) -> str:
     typed = value.strip()
     if typed == "-":
         raise InvalidInput(
-            f"{flag} - would record a dash, not what standard input holds: nothing recorded",
-            hint=f"to read the text from standard input, use {flag}-file -",
+            _(
+                "{flag} - would record a dash, not what standard input holds: nothing recorded"
+            ).format(flag=flag),
+            hint=_("to read the text from standard input, use {flag}-file -").format(flag=flag),
         )
     if _FILE_NAME.fullmatch(typed):
         raise InvalidInput(
-            f"{flag} {typed} would record the file's name, not its text: nothing recorded",
-            hint=f"to read the text from the file, use {flag}-file {typed[1:]}",
+            _("{flag} {typed} would record the file's name, not its text: nothing recorded").format(
+                flag=flag, typed=typed
+            ),
+            hint=_("to read the text from the file, use {flag}-file {path}").format(
+                flag=flag, path=typed[1:]
+            ),
         )
     return _bounded(flag, value)
 
@@ -155,8 +166,9 @@ def _bounded(where: str, text: str) -> str:
 
     if len(text.strip()) > TEXT_MAX_CHARS:
         raise InvalidInput(
-            f"{where}: {len(text.strip())} characters, more than the {TEXT_MAX_CHARS} "
-            "a recorded text may hold"
+            _("{where}: {count} characters, more than the {max} a recorded text may hold").format(
+                where=where, count=len(text.strip()), max=TEXT_MAX_CHARS
+            )
         )
     return text
 
@@ -169,28 +181,34 @@ def on_terminal() -> bool:
 def _edit(flag: str) -> str:
     if not on_terminal():
         raise InvalidInput(
-            f"{flag} has no text: give it after {flag}, or use {flag}-file FILE "
-            "(- for standard input); the editor opens only on a terminal"
+            _(
+                "{flag} has no text: give it after {flag}, or use {flag}-file FILE "
+                "(- for standard input); the editor opens only on a terminal"
+            ).format(flag=flag)
         )
-    head = [line.format(flag=flag) for line in _EDITOR_HEAD]
+    head = [_(line).format(flag=flag) for line in _EDITOR_HEAD]
     try:
         written = click.edit("\n".join(head) + "\n\n", extension=".txt", require_save=True)
     except click.ClickException as exc:
         raise InvalidInput(
-            f"the editor could not be run ({exc.message}): nothing recorded",
-            hint=f"set $EDITOR (or $VISUAL), or use {flag}-file FILE",
+            _("the editor could not be run ({reason}): nothing recorded").format(
+                reason=exc.message
+            ),
+            hint=_("set $EDITOR (or $VISUAL), or use {flag}-file FILE").format(flag=flag),
         ) from None
     kept = [line for line in (written or "").splitlines() if line not in head]
     text = "\n".join(kept).strip()
     if not text:
-        raise InvalidInput(f"{flag}: no text was saved in the editor: nothing recorded")
+        raise InvalidInput(
+            _("{flag}: no text was saved in the editor: nothing recorded").format(flag=flag)
+        )
     return _bounded(flag, text)
 
 
 def _stdin() -> BinaryIO:
     stream: BinaryIO = sys.stdin.buffer
     if sys.stdin.isatty():
-        click.echo("Reading the text from the terminal; end it with Ctrl-D.", err=True)
+        click.echo(_("Reading the text from the terminal; end it with Ctrl-D."), err=True)
     return stream
 
 
@@ -199,7 +217,9 @@ def _from_file(file_flag: str, path: str) -> str:
     if path == "-":
         ctx = click.get_current_context()
         if ctx.meta.get(_STDIN_READ):
-            raise InvalidInput(f"{where}: standard input is read once, for one text only")
+            raise InvalidInput(
+                _("{where}: standard input is read once, for one text only").format(where=where)
+            )
         ctx.meta[_STDIN_READ] = True
         data = _stdin().read(MAX_FILE_BYTES + 1)
     else:
@@ -207,20 +227,26 @@ def _from_file(file_flag: str, path: str) -> str:
             with open(path, "rb") as handle:
                 data = handle.read(MAX_FILE_BYTES + 1)
         except FileNotFoundError:
-            raise InvalidInput(f"{where}: no such file") from None
+            raise InvalidInput(_("{where}: no such file").format(where=where)) from None
         except IsADirectoryError:
-            raise InvalidInput(f"{where}: a directory, not a file") from None
+            raise InvalidInput(_("{where}: a directory, not a file").format(where=where)) from None
         except OSError as exc:
-            raise InvalidInput(f"{where}: cannot be read ({exc.strerror})") from None
+            raise InvalidInput(
+                _("{where}: cannot be read ({reason})").format(where=where, reason=exc.strerror)
+            ) from None
     if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput(f"{where}: larger than 64 KiB: a text, not an attachment")
+        raise InvalidInput(
+            _("{where}: larger than 64 KiB: a text, not an attachment").format(where=where)
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"{where}: not UTF-8 text (byte {exc.start + 1} is not): save it as UTF-8"
+            _("{where}: not UTF-8 text (byte {byte} is not): save it as UTF-8").format(
+                where=where, byte=exc.start + 1
+            )
         ) from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise InvalidInput(f"{where}: empty: nothing to record")
+        raise InvalidInput(_("{where}: empty: nothing to record").format(where=where))
     return _bounded(where, text)
