@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from hashlib import sha256
 
 from ..errors import IntegrityError, InvalidInput
+from ..i18n import _
 from . import bech32
 
 VERSION_LINE = b"age-encryption.org/v1\n"
@@ -58,15 +59,15 @@ def b64decode(text: str | bytes, size: int | None = None) -> bytes:
     """Canonical unpadded base64 only (the spec requires rejecting anything else)."""
     raw = text.encode("ascii") if isinstance(text, str) else text
     if b"=" in raw or not re.fullmatch(rb"[A-Za-z0-9+/]*", raw):
-        raise AgeError("invalid base64 in the age header")
+        raise AgeError(_("invalid base64 in the age header"))
     try:
         data = base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise AgeError("invalid base64 in the age header") from None
+        raise AgeError(_("invalid base64 in the age header")) from None
     if b64encode(data).encode() != raw:
-        raise AgeError("non-canonical base64 in the age header")
+        raise AgeError(_("non-canonical base64 in the age header"))
     if size is not None and len(data) != size:
-        raise AgeError("a value in the age header has the wrong length")
+        raise AgeError(_("a value in the age header has the wrong length"))
     return data
 
 
@@ -96,6 +97,10 @@ def _open(key: bytes, ciphertext: bytes) -> bytes | None:
 # -- keys ----------------------------------------------------------------------------------
 
 
+def _not_recipient(text: str) -> str:
+    return _("not an age X25519 recipient: {start}…").format(start=text.strip()[:20])
+
+
 @dataclass(frozen=True)
 class Recipient:
     """An X25519 recipient, ``age1…``."""
@@ -107,9 +112,9 @@ class Recipient:
         try:
             hrp, data = bech32.decode(text.strip())
         except ValueError:
-            raise InvalidInput(f"not an age X25519 recipient: {text.strip()[:20]}…") from None
+            raise InvalidInput(_not_recipient(text)) from None
         if hrp != "age" or len(data) != 32:
-            raise InvalidInput(f"not an age X25519 recipient: {text.strip()[:20]}…")
+            raise InvalidInput(_not_recipient(text))
         return cls(data)
 
     def __str__(self) -> str:
@@ -131,9 +136,9 @@ class Identity:
         try:
             hrp, data = bech32.decode(text.strip())
         except ValueError:
-            raise InvalidInput("not an age X25519 identity") from None
+            raise InvalidInput(_("not an age X25519 identity")) from None
         if hrp != "age-secret-key-" or len(data) != 32 or text.strip().upper() != text.strip():
-            raise InvalidInput("not an age X25519 identity")
+            raise InvalidInput(_("not an age X25519 identity"))
         return cls(data)
 
     @property
@@ -189,17 +194,17 @@ def _unwrap_x25519(stanza: Stanza, identity: Identity) -> bytes | None:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
     if len(stanza.args) != 2:
-        raise AgeError("malformed X25519 stanza")
+        raise AgeError(_("malformed X25519 stanza"))
     share = b64decode(stanza.args[1], 32)
     if len(stanza.body) != 32:
-        raise AgeError("malformed X25519 stanza body")
+        raise AgeError(_("malformed X25519 stanza body"))
     key = X25519PrivateKey.from_private_bytes(identity.secret)
     try:
         shared = key.exchange(X25519PublicKey.from_public_bytes(share))
     except ValueError:  # pyca refuses an all-zero shared secret
-        raise AgeError("invalid X25519 share") from None
+        raise AgeError(_("invalid X25519 share")) from None
     if shared == bytes(32):
-        raise AgeError("invalid X25519 share")
+        raise AgeError(_("invalid X25519 share"))
     wrap_key = hkdf(shared, share + identity.recipient.public, X25519_INFO)
     return _open(wrap_key, stanza.body)
 
@@ -208,13 +213,17 @@ def _unwrap_scrypt(stanza: Stanza, passphrase: str) -> bytes | None:
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     if len(stanza.args) != 3 or not re.fullmatch(r"[1-9][0-9]*", stanza.args[2]):
-        raise AgeError("malformed scrypt stanza")
+        raise AgeError(_("malformed scrypt stanza"))
     salt = b64decode(stanza.args[1], 16)
     log_n = int(stanza.args[2])
     if log_n > MAX_SCRYPT_LOG_N:
-        raise AgeError(f"scrypt work factor 2^{log_n} is above the limit 2^{MAX_SCRYPT_LOG_N}")
+        raise AgeError(
+            _("scrypt work factor 2^{log_n} is above the limit 2^{limit}").format(
+                log_n=log_n, limit=MAX_SCRYPT_LOG_N
+            )
+        )
     if len(stanza.body) != 32:
-        raise AgeError("malformed scrypt stanza body")
+        raise AgeError(_("malformed scrypt stanza body"))
     kdf = Scrypt(salt=SCRYPT_SALT_LABEL + salt, length=32, n=1 << log_n, r=8, p=1)
     return _open(kdf.derive(passphrase.encode("utf-8")), stanza.body)
 
@@ -240,7 +249,7 @@ class Header:
         MAC is verified before the key is returned."""
         kinds = {s.args[0] for s in self.stanzas}
         if "scrypt" in kinds and len(self.stanzas) != 1:
-            raise AgeError("an scrypt stanza must be alone in the header")
+            raise AgeError(_("an scrypt stanza must be alone in the header"))
         file_key = None
         for stanza in self.stanzas:
             if stanza.args[0] == "scrypt" and passphrase is not None:
@@ -253,11 +262,11 @@ class Header:
             if file_key is not None:
                 break
         if file_key is None:
-            raise NoIdentityMatched("no identity matched any of the file's recipients")
+            raise NoIdentityMatched(_("no identity matched any of the file's recipients"))
         if len(file_key) != FILE_KEY_SIZE:
-            raise AgeError("invalid file key")
+            raise AgeError(_("invalid file key"))
         if not hmac.compare_digest(_mac(file_key, self.mac_input), self.mac):
-            raise AgeError("the age header MAC does not match: the header was tampered with")
+            raise AgeError(_("the age header MAC does not match: the header was tampered with"))
         return file_key
 
 
@@ -269,33 +278,33 @@ def parse_header(read_line: Callable[[], bytes]) -> Header:
         value = read_line()
         consumed.extend(value)
         if len(consumed) > MAX_HEADER:
-            raise AgeError("the age header is too large")
+            raise AgeError(_("the age header is too large"))
         if not value.endswith(b"\n"):
-            raise AgeError("truncated age header")
+            raise AgeError(_("truncated age header"))
         return value[:-1]
 
     if line() + b"\n" != VERSION_LINE:
-        raise AgeError("not an age v1 file")
+        raise AgeError(_("not an age v1 file"))
     stanzas: list[Stanza] = []
     current = line()
     while current.startswith(b"-> "):
         args = current[3:].split(b" ")
         if not args or not all(_ARG.match(a) for a in args):
-            raise AgeError("malformed stanza arguments")
+            raise AgeError(_("malformed stanza arguments"))
         body = b""
         while True:
             body_line = line()
             if len(body_line) > 64:
-                raise AgeError("stanza body line longer than 64 columns")
+                raise AgeError(_("stanza body line longer than 64 columns"))
             body += body_line
             if len(body_line) < 64:
                 break
         stanzas.append(Stanza(tuple(a.decode("ascii") for a in args), b64decode(body)))
         current = line()
     if not stanzas:
-        raise AgeError("the age header has no recipient stanza")
+        raise AgeError(_("the age header has no recipient stanza"))
     if not current.startswith(b"--- "):
-        raise AgeError("malformed age header")
+        raise AgeError(_("malformed age header"))
     mac = b64decode(current[4:], 32)
     mac_input = bytes(consumed[: len(consumed) - len(current) - 1]) + b"---"
     return Header(tuple(stanzas), mac_input, mac, len(consumed))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
+from ..i18n import _
 from .age import (
     CHUNK,
     FILE_KEY_SIZE,
@@ -44,7 +45,7 @@ class PayloadSealer:
     def seal_into(self, chunk: memoryview | bytes, out: memoryview, last: bool) -> int:
         """Encrypt one chunk (64 KiB, or shorter if ``last``) into ``out``; bytes written."""
         if self._done:
-            raise AgeError("the final chunk was already sealed")
+            raise AgeError(_("the final chunk was already sealed"))
         if len(chunk) > CHUNK or (len(chunk) < CHUNK and not last):
             raise ValueError("only the final chunk may be shorter than 64 KiB")
         nonce = self._counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
@@ -83,15 +84,17 @@ class PayloadOpener:
         from cryptography.exceptions import InvalidTag
 
         if len(chunk) < TAG or len(chunk) > CHUNK + TAG or (len(chunk) < CHUNK + TAG and not last):
-            raise AgeError("truncated age payload")
+            raise AgeError(_("truncated age payload"))
         if last and len(chunk) == TAG and index > 0:
-            raise AgeError("the final chunk of the payload is empty")
+            raise AgeError(_("the final chunk of the payload is empty"))
         nonce = index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
         size = len(chunk) - TAG
         try:
             self._aead.decrypt_into(nonce, chunk, None, out[:size])
         except InvalidTag:
-            raise AgeError(f"payload chunk {index} does not authenticate") from None
+            raise AgeError(
+                _("payload chunk {index} does not authenticate").format(index=index)
+            ) from None
         return size
 
 
@@ -137,7 +140,7 @@ def decrypt_bytes(
     file_key = header.unwrap(identities, passphrase)
     rest = data[header.size :]
     if len(rest) < NONCE_SIZE + TAG:
-        raise AgeError("truncated age payload")
+        raise AgeError(_("truncated age payload"))
     opener = PayloadOpener(payload_key(file_key, rest[:NONCE_SIZE]))
     body = memoryview(rest)[NONCE_SIZE:]
     out = bytearray(len(body))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InvalidInput, KeyFileError, cut
 from ..fsutil import ensure_private_dir, write_exclusive
+from ..i18n import _
 from . import sshsig
 from .publickey import PublicKey
 
@@ -56,7 +57,9 @@ class Signer:
 def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise InvalidInput(
-            f"invalid id {cut(name)!r}: use 1-64 lower-case letters, digits, '.', '_' or '-'"
+            _("invalid id {id!r}: use 1-64 lower-case letters, digits, '.', '_' or '-'").format(
+                id=cut(name)
+            )
         )
     return name
 
@@ -82,15 +85,19 @@ class KeyDir:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         if len(passphrase) < MIN_PASSPHRASE:
-            raise InvalidInput(f"the passphrase must have at least {MIN_PASSPHRASE} characters")
+            raise InvalidInput(
+                _("the passphrase must have at least {count} characters").format(
+                    count=MIN_PASSPHRASE
+                )
+            )
         private_path, public_path = self.private_path(name), self.public_path(name)
         ensure_private_dir(self.path)
         self._check_dir()
         for path in (private_path, public_path):
             if path.exists() or path.is_symlink():
                 raise KeyFileError(
-                    f"a key already exists at {path}",
-                    hint="use it as it is, or move it away to make a new one",
+                    _("a key already exists at {path}").format(path=path),
+                    hint=_("use it as it is, or move it away to make a new one"),
                 )
         private_key = Ed25519PrivateKey.generate()
         public = PublicKey(private_key.public_key().public_bytes_raw())
@@ -101,7 +108,9 @@ class KeyDir:
             write_exclusive(private_path, pem, mode=0o600)
             write_exclusive(public_path, f"{public.openssh} {name}\n".encode(), mode=0o644)
         except FileExistsError as exc:
-            raise KeyFileError(f"a key already exists at {exc.filename or private_path}") from None
+            raise KeyFileError(
+                _("a key already exists at {path}").format(path=exc.filename or private_path)
+            ) from None
         return public
 
     def read_public(self, name: str) -> PublicKey:
@@ -118,15 +127,19 @@ class KeyDir:
             key = serialization.load_ssh_private_key(data, passphrase.encode("utf-8"))
         except TypeError:
             raise KeyFileError(
-                f"the key {path} is not encrypted",
-                hint=f"protect it with a passphrase: ssh-keygen -p -f {path}",
+                _("the key {path} is not encrypted").format(path=path),
+                hint=_("protect it with a passphrase: ssh-keygen -p -f {path}").format(path=path),
             ) from None
         except ValueError as exc:
             if "checksum" in str(exc) or "decrypt" in str(exc).lower():
-                raise KeyFileError(f"wrong passphrase for the key {path}") from None
-            raise KeyFileError(f"the key {path} is not an OpenSSH private key") from None
+                raise KeyFileError(
+                    _("wrong passphrase for the key {path}").format(path=path)
+                ) from None
+            raise KeyFileError(
+                _("the key {path} is not an OpenSSH private key").format(path=path)
+            ) from None
         if not isinstance(key, Ed25519PrivateKey):
-            raise KeyFileError(f"the key {path} is not an Ed25519 key")
+            raise KeyFileError(_("the key {path} is not an Ed25519 key").format(path=path))
         public = PublicKey(key.public_key().public_bytes_raw())
         return Signer(name, key, public)
 
@@ -134,7 +147,9 @@ class KeyDir:
         mode = stat.S_IMODE(self.path.stat().st_mode)
         if mode & 0o077:
             raise KeyFileError(
-                f"the key directory {self.path} is accessible by others (mode {mode:04o})",
+                _("the key directory {path} is accessible by others (mode {mode})").format(
+                    path=self.path, mode=f"{mode:04o}"
+                ),
                 hint=f"chmod 700 {self.path}",
             )
 
@@ -144,15 +159,19 @@ def read_public_key(path: Path) -> PublicKey:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise KeyFileError(
-            f"no public key at {path}",
-            hint="generate one with `ctg-exchange keys generate --member ID`, or pass --public-key",
+            _("no public key at {path}").format(path=path),
+            hint=_(
+                "generate one with `ctg-exchange keys generate --member ID`, or pass --public-key"
+            ),
         ) from None
     except (OSError, UnicodeDecodeError):
-        raise KeyFileError(f"cannot read the public key {path}") from None
+        raise KeyFileError(_("cannot read the public key {path}").format(path=path)) from None
     try:
         return PublicKey.parse(text)
     except InvalidInput:
-        raise InvalidInput(f"{path} is not an OpenSSH ssh-ed25519 public key") from None
+        raise InvalidInput(
+            _("{path} is not an OpenSSH ssh-ed25519 public key").format(path=path)
+        ) from None
 
 
 def read_private_file(path: Path) -> bytes:
@@ -160,21 +179,25 @@ def read_private_file(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise KeyFileError(
-            f"no private key at {path}",
-            hint="set --key-dir or CTG_KEY_DIR to the directory holding your key",
+            _("no private key at {path}").format(path=path),
+            hint=_("set --key-dir or CTG_KEY_DIR to the directory holding your key"),
         ) from None
     except OSError as exc:
-        raise KeyFileError(f"cannot open the key {path}: {exc.strerror}") from None
+        raise KeyFileError(
+            _("cannot open the key {path}: {reason}").format(path=path, reason=exc.strerror)
+        ) from None
     try:
         info = os.fstat(fd)
         mode = stat.S_IMODE(info.st_mode)
         if mode & 0o077:
             raise KeyFileError(
-                f"permissions {mode:04o} for the key {path} are too open",
+                _("permissions {mode} for the key {path} are too open").format(
+                    mode=f"{mode:04o}", path=path
+                ),
                 hint=f"chmod 600 {path}",
             )
         if info.st_uid != os.getuid():
-            raise KeyFileError(f"the key {path} belongs to another user")
+            raise KeyFileError(_("the key {path} belongs to another user").format(path=path))
         chunks = []
         while chunk := os.read(fd, 65536):
             chunks.append(chunk)

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
+from ..i18n import _
 from . import sshwire
 
 KEY_TYPE = "ssh-ed25519"
@@ -28,16 +29,16 @@ class PublicKey:
         """Parse ``ssh-ed25519 AAAA… [comment]``; anything else is ``InvalidInput``."""
         parts = text.strip().split()
         if len(parts) < 2 or parts[0] != KEY_TYPE:
-            raise InvalidInput("not an OpenSSH ssh-ed25519 public key")
+            raise InvalidInput(_("not an OpenSSH ssh-ed25519 public key"))
         try:
             reader = sshwire.Reader(base64.b64decode(parts[1], validate=True))
             key_type = reader.string()
             raw = reader.string()
             complete = reader.done()
         except (binascii.Error, ValueError):
-            raise InvalidInput("not an OpenSSH ssh-ed25519 public key") from None
+            raise InvalidInput(_("not an OpenSSH ssh-ed25519 public key")) from None
         if key_type != KEY_TYPE.encode() or len(raw) != 32 or not complete:
-            raise InvalidInput("not an OpenSSH ssh-ed25519 public key")
+            raise InvalidInput(_("not an OpenSSH ssh-ed25519 public key"))
         return cls(raw)
 
     @property

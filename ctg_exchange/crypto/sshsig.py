@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import SignatureInvalid
+from ..i18n import _
 from . import sshwire
 from .publickey import PublicKey
 
@@ -95,31 +96,31 @@ class Parsed:
 def parse(blob: bytes) -> Parsed:
     strings: list[bytes] = []
     if blob[:6] != MAGIC or blob[6:10] != b"\x00\x00\x00\x01":
-        raise SignatureInvalid("not an SSHSIG version 1 signature")
+        raise SignatureInvalid(_("not an SSHSIG version 1 signature"))
     position, end = 10, len(blob)
     while position < end and len(strings) < 5:
         size = int.from_bytes(blob[position : position + 4], "big")
         position += 4
         if position + size > end:
-            raise SignatureInvalid("truncated signature")
+            raise SignatureInvalid(_("truncated signature"))
         strings.append(blob[position : position + size])
         position += size
     if len(strings) != 5:
-        raise SignatureInvalid("truncated signature")
+        raise SignatureInvalid(_("truncated signature"))
     if position != end:
-        raise SignatureInvalid("trailing bytes in signature")
-    key_blob, namespace, _, hash_algorithm, wrapped = strings
+        raise SignatureInvalid(_("trailing bytes in signature"))
+    key_blob, namespace, _reserved, hash_algorithm, wrapped = strings
     try:
         signature = sshwire.Reader(wrapped)
         sig_type = signature.string()
         raw_signature = signature.string()
         if not signature.done():
-            raise SignatureInvalid("trailing bytes in signature")
+            raise SignatureInvalid(_("trailing bytes in signature"))
     except ValueError:
-        raise SignatureInvalid("truncated signature") from None
+        raise SignatureInvalid(_("truncated signature")) from None
     algorithm = hash_algorithm.decode("ascii", "replace")
     if sig_type != b"ssh-ed25519" or algorithm not in _HASHES:
-        raise SignatureInvalid("unsupported signature algorithm")
+        raise SignatureInvalid(_("unsupported signature algorithm"))
     return Parsed(key_blob, namespace.decode("utf-8", "replace"), algorithm, raw_signature)
 
 
@@ -127,10 +128,16 @@ def check(parsed: Parsed, public_key: PublicKey, namespace: str, message: bytes)
     """Check what can be checked without the curve; return the bytes the key must have signed."""
     if parsed.namespace != namespace:
         raise SignatureInvalid(
-            f"signature namespace is {parsed.namespace!r}, expected {namespace!r}"
+            _("signature namespace is {found!r}, expected {expected!r}").format(
+                found=parsed.namespace, expected=namespace
+            )
         )
     if parsed.key_blob != public_key.blob:
-        raise SignatureInvalid(f"signature is by another key than {public_key.fingerprint}")
+        raise SignatureInvalid(
+            _("signature is by another key than {fingerprint}").format(
+                fingerprint=public_key.fingerprint
+            )
+        )
     return signed_data(namespace, message, parsed.hash_algorithm)
 
 
@@ -151,7 +158,7 @@ def verify_blob(public_key: PublicKey, namespace: str, message: bytes, blob: byt
     try:
         Ed25519PublicKey.from_public_bytes(public_key.raw).verify(parsed.raw_signature, data)
     except InvalidSignature:
-        raise SignatureInvalid("signature does not match the signed bytes") from None
+        raise SignatureInvalid(_("signature does not match the signed bytes")) from None
 
 
 def expected_prefix(public_key: PublicKey, namespace: str) -> bytes:
@@ -180,8 +187,8 @@ def dearmor(armored: str) -> bytes:
             pass
     lines = [line.strip() for line in armored.strip().splitlines()]
     if len(lines) < 3 or lines[0] != _BEGIN or lines[-1] != _END:
-        raise SignatureInvalid("not an armored SSH signature")
+        raise SignatureInvalid(_("not an armored SSH signature"))
     try:
         return base64.b64decode("".join(lines[1:-1]), validate=True)
     except (binascii.Error, ValueError):
-        raise SignatureInvalid("signature is not valid base64") from None
+        raise SignatureInvalid(_("signature is not valid base64")) from None

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..i18n import N_, _
 from .manifest import PackageError
 
 PAYLOAD, MANIFEST, SIGNATURE = "payload.age", "manifest.json", "manifest.sig"
@@ -54,7 +55,7 @@ class PackageWriter:
         if self._payload_at is None:
             raise RuntimeError("begin_payload was not called")
         if size > MAX_PAYLOAD:
-            raise PackageError("the payload exceeds the 8 GiB a package can hold")
+            raise PackageError(_("the payload exceeds the 8 GiB a package can hold"))
         self._out.write(_pad(size))
         end = self._out.tell()
         self._out.seek(self._payload_at)
@@ -74,7 +75,18 @@ class Member:
     size: int
 
 
-NOT_TAR = "the package is not a valid tar archive (truncated?)"
+NOT_TAR = N_("the package is not a valid tar archive (truncated?)")
+
+
+BAD_END = N_("the package does not end as the format says (data after the end)")
+
+
+def _unexpected(name: str) -> str:
+    return _("unexpected member {name!r} in the package").format(name=name)
+
+
+def _truncated(name: str) -> str:
+    return _("the package is truncated in {name}").format(name=name)
 
 
 def read_header(block: bytes) -> tuple[str, int] | None:
@@ -82,21 +94,21 @@ def read_header(block: bytes) -> tuple[str, int] | None:
     end of the archive). Only what a package holds is read: a plain ustar header of a regular
     file, no extension header (pax, GNU long names), whose data a reader would have to hold."""
     if len(block) != BLOCK:
-        raise PackageError(NOT_TAR)
+        raise PackageError(_(NOT_TAR))
     if not block.strip(b"\0"):
         return None
     try:
         checksum = int(block[148:156].rstrip(b"\0 ").decode("ascii"), 8)
         size = int(block[124:136].rstrip(b"\0 ").decode("ascii") or "0", 8)
     except (UnicodeDecodeError, ValueError):
-        raise PackageError(NOT_TAR) from None
+        raise PackageError(_(NOT_TAR)) from None
     if checksum != sum(block[:148]) + 8 * 32 + sum(block[156:]) or block[257:263] != b"ustar\0":
-        raise PackageError(NOT_TAR)
+        raise PackageError(_(NOT_TAR))
     name = block[:100].rstrip(b"\0").decode("utf-8", "replace")
     if block[345:500].strip(b"\0") or name not in MEMBERS:
-        raise PackageError(f"unexpected member {name[:100]!r} in the package")
+        raise PackageError(_unexpected(name[:100]))
     if block[156:157] not in (b"0", b"\0"):
-        raise PackageError(f"{name} is not a regular file in the package")
+        raise PackageError(_("{name} is not a regular file in the package").format(name=name))
     return name, size
 
 
@@ -115,25 +127,29 @@ class PackageReader:
                 break
             name, size = header
             if name in members:
-                raise PackageError(f"unexpected member {name!r} in the package")
+                raise PackageError(_unexpected(name))
             if name != MEMBERS[len(members)]:
                 raise PackageError(
-                    f"{name} is out of order in the package: "
-                    f"the members are {', '.join(MEMBERS)}, in this order"
+                    _(
+                        "{name} is out of order in the package: "
+                        "the members are {members}, in this order"
+                    ).format(name=name, members=", ".join(MEMBERS))
                 )
             members[name] = Member(offset + BLOCK, size)
             offset += BLOCK + size + len(_pad(size))
         if not members and file_size < BLOCK:
-            raise PackageError(NOT_TAR)
+            raise PackageError(_(NOT_TAR))
         missing = [name for name in MEMBERS if name not in members]
         if missing:
-            raise PackageError(f"the package lacks {', '.join(missing)} (truncated?)")
+            raise PackageError(
+                _("the package lacks {members} (truncated?)").format(members=", ".join(missing))
+            )
         for name, member in members.items():
             if member.offset + member.size > file_size:
-                raise PackageError(f"the package is truncated in {name}")
+                raise PackageError(_truncated(name))
         for name in (MANIFEST, SIGNATURE):
             if members[name].size > MAX_SMALL:
-                raise PackageError(f"{name} is too large")
+                raise PackageError(_("{name} is too large").format(name=name))
         last = members[MEMBERS[-1]]
         self._check_end(last.offset + last.size + len(_pad(last.size)), file_size)
         self.members = members
@@ -143,17 +159,17 @@ class PackageReader:
         reader would ignore what follows; a package carries nothing unsigned)."""
         tail = file_size - end
         if tail < 2 * BLOCK or tail > MAX_TAIL:
-            raise PackageError("the package does not end as the format says (data after the end)")
+            raise PackageError(_(BAD_END))
         self._file.seek(end)
         if self._file.read(tail).strip(b"\0"):
-            raise PackageError("the package does not end as the format says (data after the end)")
+            raise PackageError(_(BAD_END))
 
     def read(self, name: str) -> bytes:
         member = self.members[name]
         self._file.seek(member.offset)
         data = self._file.read(member.size)
         if len(data) != member.size:
-            raise PackageError(f"the package is truncated in {name}")
+            raise PackageError(_truncated(name))
         return data
 
     @property

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidInput
+from ..i18n import _, ngettext
 from .dialect import UTF8_BOM, Dialect
 from .scanner import fields_differ
 
@@ -58,10 +59,13 @@ def _open_text(path: Path, dialect: Dialect) -> io.TextIOWrapper:
 
 def _not_encoded(path: Path, dialect: Dialect, row: int | None = None) -> InvalidInput:
     encoding = "UTF-8" if dialect.encoding == "utf-8" else "Windows-1252"
-    where = "" if row is None else f" after row {row}"
+    if row is None:
+        message = _("{path} is not {encoding} text: the encoding is mixed")
+    else:
+        message = _("{path} is not {encoding} text after row {row}: the encoding is mixed")
     return InvalidInput(
-        f"{path} is not {encoding} text{where}: the encoding is mixed",
-        hint="save the whole file again from the spreadsheet in one encoding",
+        message.format(path=path, encoding=encoding, row=row),
+        hint=_("save the whole file again from the spreadsheet in one encoding"),
     )
 
 
@@ -72,26 +76,37 @@ def read_header(path: Path, dialect: Dialect) -> list[str]:
     except UnicodeDecodeError:
         raise _not_encoded(path, dialect) from None
     except csv.Error:
-        raise InvalidInput(f"{path}: the header line is not valid CSV") from None
+        raise InvalidInput(
+            _("{path}: the header line is not valid CSV").format(path=path)
+        ) from None
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(
+            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)
+        ) from None
     if not header or header == [""]:
-        raise InvalidInput(f"{path} is empty: a dataset starts with its header line")
+        raise InvalidInput(
+            _("{path} is empty: a dataset starts with its header line").format(path=path)
+        )
     return header
 
 
 def check_header(header: Sequence[str], approved: Sequence[str], request_id: str) -> None:
     """Refuse duplicate, empty or unapproved column names, listing them."""
     if any(not name.strip() for name in header):
-        raise InvalidInput("the dataset's header has an empty column name")
+        raise InvalidInput(_("the dataset's header has an empty column name"))
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
-        raise InvalidInput(f"the dataset's header repeats {', '.join(duplicates)}")
+        raise InvalidInput(
+            _("the dataset's header repeats {names}").format(names=", ".join(duplicates))
+        )
     unapproved = [name for name in header if name not in approved]
     if unapproved:
         raise InvalidInput(
-            f"column(s) not approved for {request_id}: {', '.join(unapproved)} "
-            f"(approved: {', '.join(approved)})"
+            ngettext(
+                "column(s) not approved for {id}: {names} (approved: {approved})",
+                "column(s) not approved for {id}: {names} (approved: {approved})",
+                len(unapproved),
+            ).format(id=request_id, names=", ".join(unapproved), approved=", ".join(approved))
         )
 
 
@@ -109,7 +124,11 @@ def _rows(path: Path, dialect: Dialect, columns: int | None) -> Iterator[tuple[i
     except UnicodeDecodeError:
         raise _not_encoded(path, dialect, number) from None
     except csv.Error as exc:
-        raise InvalidInput(f"{path}: invalid CSV after row {number} ({exc})") from None
+        raise InvalidInput(
+            _("{path}: invalid CSV after row {row} ({error})").format(
+                path=path, row=number, error=exc
+            )
+        ) from None
 
 
 def count_rows(path: Path, columns: int, dialect: Dialect) -> int:
@@ -131,7 +150,9 @@ def _count(value: str, column: str, row: int) -> int | None:
     try:
         return int(value)
     except ValueError:
-        raise InvalidInput(f"row {row}, count column {column}: not a whole number") from None
+        raise InvalidInput(
+            _("row {row}, count column {column}: not a whole number").format(row=row, column=column)
+        ) from None
 
 
 def check_cells(path: Path, header: list[str], rules: DatasetRules, dialect: Dialect) -> CellReport:
@@ -156,7 +177,9 @@ def check_cells(path: Path, header: list[str], rules: DatasetRules, dialect: Dia
             if aggregates is not None:
                 if value % aggregates.round_to:
                     report.problems.append(
-                        f"row {row_number}, {header[index]}: not rounded to {aggregates.round_to}"
+                        _("row {row}, {column}: not rounded to {step}").format(
+                            row=row_number, column=header[index], step=aggregates.round_to
+                        )
                     )
                 key = tuple(row[i] for i in group_index) + (header[index],)
                 groups.setdefault(key, []).append((row_number, index, value))
@@ -165,15 +188,22 @@ def check_cells(path: Path, header: list[str], rules: DatasetRules, dialect: Dia
             total = sum(value for _, _, value in cells)
             if len(cells) >= 2 and total > 0:
                 report.problems += [
-                    f"row {row}, {header[index]}: the cell equals its group's total"
+                    _("row {row}, {column}: the cell equals its group's total").format(
+                        row=row, column=header[index]
+                    )
                     for row, index, value in cells
                     if value == total
                 ]
     if report.small and not rules.suppress_small_cells:
         rows = sorted({row for row, _ in report.small})
         shown = ", ".join(map(str, rows[:10])) + (", …" if len(rows) > 10 else "")
+        small = ngettext(
+            "{count} count cell(s) below {threshold} (rows {rows})",
+            "{count} count cell(s) below {threshold} (rows {rows})",
+            len(report.small),
+        )
         report.problems.insert(
-            0, f"{len(report.small)} count cell(s) below {threshold} (rows {shown})"
+            0, small.format(count=len(report.small), threshold=threshold, rows=shown)
         )
     return report
 

@@ -25,6 +25,7 @@ from typing import BinaryIO, Literal
 
 from ..domain.types import Frozen
 from ..errors import InvalidInput
+from ..i18n import N_, _, pgettext
 
 Delimiter = Literal[",", ";", "\t"]
 SAMPLE = 1 << 20  # what detection reads: the first MiB, where export settings show
@@ -37,6 +38,11 @@ _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}"
 
 Encoding = Literal["utf-8", "windows-1252"]
 LineEnding = Literal["lf", "crlf"]
+
+
+def named_delimiter(delimiter: str) -> str:
+    """A delimiter as a message names it: quoted, or the word for a tab."""
+    return pgettext("delimiter", "tab") if delimiter == "\t" else repr(delimiter)
 
 
 class Dialect(Frozen):
@@ -58,10 +64,15 @@ class Dialect(Frozen):
 
     def describe(self) -> str:
         """In words, e.g. ``';', UTF-8 with BOM, CRLF``."""
-        delimiter = "tab" if self.delimiter == "\t" else repr(self.delimiter)
+        delimiter = named_delimiter(self.delimiter)
         encoding = "UTF-8" if self.encoding == "utf-8" else "Windows-1252"
-        bom = " with BOM" if self.bom else ""
-        return f"{delimiter}, {encoding}{bom}, {self.line_ending.upper()}"
+        if self.bom:
+            text = _("{delimiter}, {encoding} with BOM, {line_ending}")
+        else:
+            text = "{delimiter}, {encoding}, {line_ending}"
+        return text.format(
+            delimiter=delimiter, encoding=encoding, line_ending=self.line_ending.upper()
+        )
 
 
 # the dialect of a package whose manifest names none (made before dialects were detected)
@@ -74,20 +85,25 @@ NAMED: dict[str, Dialect] = {
     "excel": Dialect(bom=True, line_ending="crlf"),
     "excel-fr": Dialect(delimiter=";", bom=True, line_ending="crlf"),
 }
-SAVE_HINT = "save it from the spreadsheet as CSV (UTF-8, or Windows-1252) with ',' ';' or tab"
+SAVE_HINT = N_("save it from the spreadsheet as CSV (UTF-8, or Windows-1252) with ',' ';' or tab")
 
 
 def _refuse(path: Path, problem: str) -> InvalidInput:
-    return InvalidInput(f"{path}: {problem}", hint=SAVE_HINT)
+    return InvalidInput(
+        _("{path}: {problem}").format(path=path, problem=problem), hint=_(SAVE_HINT)
+    )
 
 
 def _encoding(path: Path, sample: bytes, complete: bool) -> tuple[Encoding, bool]:
     """The sample's encoding and whether it starts with a UTF-8 BOM."""
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise _refuse(path, "the file is UTF-16 text, not a CSV encoding this tool reads")
+        raise _refuse(path, _("the file is UTF-16 text, not a CSV encoding this tool reads"))
     nul = sample.find(bytes(1))
     if nul >= 0:
-        raise _refuse(path, f"byte {nul} is a NUL: not CSV text (UTF-16 or a binary file?)")
+        raise _refuse(
+            path,
+            _("byte {offset} is a NUL: not CSV text (UTF-16 or a binary file?)").format(offset=nul),
+        )
     bom = sample.startswith(UTF8_BOM)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
@@ -95,22 +111,33 @@ def _encoding(path: Path, sample: bytes, complete: bool) -> tuple[Encoding, bool
     except UnicodeDecodeError as exc:
         bad = exc.start
     if bom:
-        raise _refuse(path, f"the encoding is mixed: a UTF-8 BOM, but byte {bad} is not UTF-8")
+        raise _refuse(
+            path,
+            _("the encoding is mixed: a UTF-8 BOM, but byte {offset} is not UTF-8").format(
+                offset=bad
+            ),
+        )
     found = _UTF8_SEQUENCE.search(sample)
     if found is not None:
         raise _refuse(
             path,
-            f"the encoding is mixed: UTF-8 at byte {found.start()}, not UTF-8 at byte {bad}",
+            _("the encoding is mixed: UTF-8 at byte {utf8}, not UTF-8 at byte {other}").format(
+                utf8=found.start(), other=bad
+            ),
         )
     try:
         sample.decode("cp1252")
     except UnicodeDecodeError as exc:
         raise _refuse(
             path,
-            f"the encoding is neither UTF-8 nor Windows-1252 (byte {exc.start}: "
-            f"0x{sample[exc.start]:02x})",
+            _("the encoding is neither UTF-8 nor Windows-1252 (byte {offset}: 0x{value})").format(
+                offset=exc.start, value=f"{sample[exc.start]:02x}"
+            ),
         ) from None
     return "windows-1252", False
+
+
+BARE_CR = N_("the line ends are bare CR (old Mac format), not LF or CRLF")
 
 
 def _line_ending(path: Path, sample: bytes) -> LineEnding:
@@ -119,18 +146,20 @@ def _line_ending(path: Path, sample: bytes) -> LineEnding:
     crlf = first > 0 and sample[first - 1 : first] == b"\r"
     if b'"' in sample:  # a quoted cell may hold line breaks of its own (Excel: LF in CRLF)
         if first < 0 and b"\r" in sample:
-            raise _refuse(path, "the line ends are bare CR (old Mac format), not LF or CRLF")
+            raise _refuse(path, _(BARE_CR))
         return "crlf" if crlf else "lf"
     lines, pairs, returns = sample.count(b"\n"), sample.count(b"\r\n"), sample.count(b"\r")
     if returns > pairs:
-        raise _refuse(path, "the line ends are bare CR (old Mac format), not LF or CRLF")
+        raise _refuse(path, _(BARE_CR))
     if pairs not in (0, lines):
         ends = [line.endswith(b"\r") for line in sample.split(b"\n")[:-1]]
         other = ends.index(not ends[0]) + 1
         raise _refuse(
             path,
-            f"the line ends are mixed: {pairs} CRLF and {lines - pairs} LF "
-            f"(line 1 ends with {'CRLF' if ends[0] else 'LF'}, line {other} does not)",
+            _(
+                "the line ends are mixed: {crlf} CRLF and {lf} LF "
+                "(line 1 ends with {first}, line {other} does not)"
+            ).format(crlf=pairs, lf=lines - pairs, first="CRLF" if ends[0] else "LF", other=other),
         )
     return "crlf" if crlf else "lf"
 
@@ -157,11 +186,18 @@ def _delimiter(path: Path, text: str) -> Delimiter:
     consistent = [d for d in candidates if len(set(split[d])) == 1]
     if len(consistent) == 1:
         return consistent[0]
-    names = " and ".join("tab" if d == "\t" else repr(d) for d in candidates)
-    problem = "agree with both" if consistent else "agree with neither"
-    raise _refuse(
-        path, f"the delimiter cannot be told: the header splits on {names}, and the rows {problem}"
-    )
+    names = _(" and ").join(named_delimiter(d) for d in candidates)
+    if consistent:
+        problem = _(
+            "the delimiter cannot be told: the header splits on {names}, "
+            "and the rows agree with both"
+        )
+    else:
+        problem = _(
+            "the delimiter cannot be told: the header splits on {names}, "
+            "and the rows agree with neither"
+        )
+    raise _refuse(path, problem.format(names=names))
 
 
 def sniff(path: Path) -> Dialect:
@@ -170,7 +206,9 @@ def sniff(path: Path) -> Dialect:
         with open(path, "rb") as handle:
             sample = handle.read(SAMPLE + 1)
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        raise InvalidInput(
+            _("cannot read {path}: {reason}").format(path=path, reason=exc.strerror)
+        ) from None
     complete = len(sample) <= SAMPLE
     sample = sample[:SAMPLE]
     encoding, bom = _encoding(path, sample, complete)

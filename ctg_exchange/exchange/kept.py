@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..errors import InvalidInput, NotFound
 from ..fsutil import fsync_dir, write_atomic
+from ..i18n import _
 from .container import MANIFEST, SIGNATURE, PackageReader
 from .manifest import PackageError
 
@@ -54,7 +55,7 @@ def read_package(path: Path, payload_sha256: str) -> Package:
         try:
             signature = reader.read(SIGNATURE).decode("ascii")
         except UnicodeDecodeError:
-            raise PackageError("the package's signature is not an armored SSHSIG") from None
+            raise PackageError(_("the package's signature is not an armored SSHSIG")) from None
         return Package(manifest, signature, payload_sha256, reader.payload.size)
 
 
@@ -97,13 +98,17 @@ class Kept:
     def staged(self, token: str, member: str) -> Package:
         """The package ``member`` uploaded as ``token``, waiting for its delivery's commit."""
         if not _TOKEN.fullmatch(token):
-            raise InvalidInput("an upload is named by the 32 hexadecimal digits it was given")
+            raise InvalidInput(_("an upload is named by the 32 hexadecimal digits it was given"))
         try:
             meta = json.loads((self.incoming / f"{token}.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             meta = None
         if not isinstance(meta, dict) or meta.get("member") != member:
-            raise NotFound(f"no upload {token} of yours is waiting (uploads wait an hour)")
+            raise NotFound(
+                _("no upload {token} of yours is waiting (uploads wait an hour)").format(
+                    token=token
+                )
+            )
         return Package(
             base64.b64decode(meta["manifest"]),
             str(meta["signature"]),
@@ -140,7 +145,9 @@ class Kept:
 
     def path_of(self, request_id: str, number: int) -> Path:
         if not _REQUEST.fullmatch(request_id) or number < 1:
-            raise NotFound(f"no delivery {request_id[:80]!r}-{number}")
+            raise NotFound(
+                _("no delivery {delivery}").format(delivery=f"{request_id[:80]!r}-{number}")
+            )
         return self.dir / f"{request_id}-{number}.ctgx"
 
     def sweep(self, older_than: float = STALE) -> list[str]:

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, ValidationError
 from ..audit.canonical import canonical_json
 from ..domain.types import Frozen, MemberId, Ref
 from ..errors import IntegrityError
+from ..i18n import _
 from .dialect import Dialect
 
 FORMAT = "ctg-exchange/package@v1"
@@ -83,7 +84,7 @@ class Manifest(Frozen):
             value = json.loads(data.decode("utf-8"))
             manifest = cls.model_validate(value)
         except (UnicodeDecodeError, ValueError, ValidationError):
-            raise PackageError("the package's manifest is not a valid manifest") from None
+            raise PackageError(_("the package's manifest is not a valid manifest")) from None
         if canonical_json(value) != data or manifest.to_bytes() != data:
-            raise PackageError("the package's manifest is not in canonical form")
+            raise PackageError(_("the package's manifest is not in canonical form"))
         return manifest

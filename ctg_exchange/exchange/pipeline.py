@@ -34,6 +34,7 @@ from ..crypto.age import (
     x25519_stanza,
 )
 from ..crypto.agestream import PayloadOpener, PayloadSealer, payload_key
+from ..i18n import _
 
 READ_BLOCK = 1 << 20  # plaintext read per step (16 chunks)
 BLOCK_CHUNKS = 16  # chunks decrypted per task
@@ -95,7 +96,7 @@ class _Sealer(threading.Thread):
         self._out, self._sealer, self._release = out, sealer, release
         self._inspect = inspect
         self._free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(self.RING):
+        for _buffer in range(self.RING):
             self._free.put(bytearray(READ_BLOCK + 17 * TAG + CHUNK))
         self._hasher = _Hasher(hasher, self._free)
         self._carry = bytearray(CHUNK)
@@ -204,7 +205,7 @@ class RingReader:
     def __init__(self, file: BinaryIO, size: int = READ_BLOCK, count: int = 3) -> None:
         self._file = file
         self._free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(count):
+        for _buffer in range(count):
             self._free.put(bytearray(size))
         self._owner: dict[int, bytearray] = {}
 
@@ -240,7 +241,7 @@ class Prefetch:
     ) -> None:
         self._fd, self._offset, self._size, self._block = file.fileno(), offset, size, block
         self._free: queue.Queue[bytearray] = queue.Queue()
-        for _ in range(count):
+        for _buffer in range(count):
             self._free.put(bytearray(block))
         self._ready: queue.Queue[tuple[bytearray, int] | BaseException | None] = queue.Queue()
         self._stop = threading.Event()
@@ -260,7 +261,7 @@ class Prefetch:
                     while got < want:
                         n = os.preadv(self._fd, [view[got:want]], self._offset + done + got)
                         if n == 0:
-                            raise AgeError("truncated payload")
+                            raise AgeError(_("truncated payload"))
                         got += n
                 self._ready.put((buffer, want))
                 done += want
@@ -328,16 +329,16 @@ def unseal(
     nonce = file.read(NONCE_SIZE)
     body = size - header.size - NONCE_SIZE
     if len(nonce) != NONCE_SIZE or body < TAG:
-        raise AgeError("truncated age payload")
+        raise AgeError(_("truncated age payload"))
     key = payload_key(file_key, nonce)
     sealed_chunk = CHUNK + TAG
     step = BLOCK_CHUNKS * sealed_chunk
     reader = Prefetch(file, offset + header.size + NONCE_SIZE, body, step, count=DEPTH + 2)
     free: queue.Queue[bytearray] = queue.Queue()
-    for _ in range(DEPTH + 1):
+    for _buffer in range(DEPTH + 1):
         free.put(bytearray(BLOCK_CHUNKS * CHUNK))
     openers = queue.Queue[PayloadOpener]()
-    for _ in range(WORKERS):
+    for _worker in range(WORKERS):
         openers.put(PayloadOpener(key))
 
     def open_block(cipher: bytearray, got: int, plain: bytearray, first: int, final: bool) -> int:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import InvalidInput
-from .dialect import Dialect
+from ..i18n import _, ngettext
+from .dialect import Dialect, named_delimiter
 
 
 class QuotedCsv(Exception):
@@ -54,9 +55,9 @@ class LineCounter:
     def result(self) -> int:
         if self._child is None:
             return self._count
-        out, _ = self._child.communicate()
+        out, _errors = self._child.communicate()
         if self._child.returncode != 0:
-            raise InvalidInput("counting the dataset's rows failed")
+            raise InvalidInput(_("counting the dataset's rows failed"))
         return int(out.split()[0])
 
     def close(self) -> None:
@@ -117,8 +118,10 @@ class FastScanner:
             self._decoder.decode(chunk, final)
         except UnicodeDecodeError:
             raise InvalidInput(
-                f"after row {self._row}, bytes that are not in the file's encoding: a file "
-                "saved in one encoding throughout is sent as it is"
+                _(
+                    "after row {row}, bytes that are not in the file's encoding: a file "
+                    "saved in one encoding throughout is sent as it is"
+                ).format(row=self._row)
             ) from None
 
     def _check(self, data: bytes) -> None:
@@ -131,12 +134,20 @@ class FastScanner:
             if self._line.fullmatch(line) is None:
                 if line.rstrip(b"\r\n").count(self._delimiter) != self._commas:
                     raise InvalidInput(
-                        f"row {self._row} does not have {self._commas + 1} fields like the "
-                        f"header (delimiter {named_delimiter(self._delimiter.decode())})"
+                        _(
+                            "row {row} does not have {count} fields like the header "
+                            "(delimiter {delimiter})"
+                        ).format(
+                            row=self._row,
+                            count=self._commas + 1,
+                            delimiter=named_delimiter(self._delimiter.decode()),
+                        )
                     )
                 raise InvalidInput(
-                    f"row {self._row} does not end its line as the header does (mixed line "
-                    "endings: save the file again with one kind)"
+                    _(
+                        "row {row} does not end its line as the header does (mixed line "
+                        "endings: save the file again with one kind)"
+                    ).format(row=self._row)
                 )
             self._row += 1
 
@@ -148,14 +159,11 @@ class FastScanner:
         return max(self._lines.result() + self._unterminated - 1, 0)
 
 
-def named_delimiter(delimiter: str) -> str:
-    return "tab" if delimiter == "\t" else repr(delimiter)
-
-
 def fields_differ(number: int, got: int, columns: int, dialect: Dialect) -> InvalidInput:
     return InvalidInput(
-        f"row {number} has {got} fields, the header {columns} "
-        f"(delimiter {named_delimiter(dialect.delimiter)})"
+        _("row {row} has {got} fields, the header {columns} (delimiter {delimiter})").format(
+            row=number, got=got, columns=columns, delimiter=named_delimiter(dialect.delimiter)
+        )
     )
 
 
@@ -188,12 +196,18 @@ def check_payload(source: BinaryIO, dialect: Dialect, columns: Sequence[str], ro
                 if len(row) != len(columns):
                     raise fields_differ(counted, len(row), len(columns), dialect) from None
         except (UnicodeDecodeError, csv.Error):
-            raise InvalidInput("it does not read as CSV in its dialect") from None
+            raise InvalidInput(_("it does not read as CSV in its dialect")) from None
         finally:
             text.detach()
     except UnicodeDecodeError:
-        raise InvalidInput("its header is not in its encoding") from None
+        raise InvalidInput(_("its header is not in its encoding")) from None
     if names != list(columns):
-        raise InvalidInput("its header is not the manifest's columns")
+        raise InvalidInput(_("its header is not the manifest's columns"))
     if counted != rows:
-        raise InvalidInput(f"it has {counted} rows, the manifest {rows}")
+        raise InvalidInput(
+            ngettext(
+                "it has {counted} rows, the manifest {rows}",
+                "it has {counted} rows, the manifest {rows}",
+                counted,
+            ).format(counted=counted, rows=rows)
+        )

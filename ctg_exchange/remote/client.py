@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ExchangeError, InvalidInput, NotAuthorised, WorkspaceError
 from ..fsutil import ensure_private_dir, write_atomic
+from ..i18n import _
 from . import httpsig
 
 if TYPE_CHECKING:
@@ -60,19 +61,27 @@ def same_fingerprint(given: str, der: bytes) -> bool:
     return text.replace(":", "").lower() == digest.hex()
 
 
+def _not_a_server(url: str) -> str:
+    return _("a server is https://HOST[:PORT][/PATH], not {url!r}").format(url=url[:80])
+
+
+def _cannot_reach(url: str, reason: str) -> ServerError:
+    return ServerError(_("cannot reach {url}: {reason}").format(url=url, reason=reason))
+
+
 def check_url(url: str) -> str:
     parts = urlsplit(url)
     try:
         parts.port  # noqa: B018 (it raises on a port out of range)
     except ValueError:
-        raise InvalidInput(f"a server is https://HOST[:PORT][/PATH], not {url[:80]!r}") from None
+        raise InvalidInput(_not_a_server(url)) from None
     wrong = parts.query or parts.fragment or parts.username or parts.password
     if parts.scheme not in ("https", "http") or not parts.hostname or wrong:
-        raise InvalidInput(f"a server is https://HOST[:PORT][/PATH], not {url[:80]!r}")
+        raise InvalidInput(_not_a_server(url))
     if parts.scheme == "http" and parts.hostname not in LOOPBACK:
         raise InvalidInput(
-            "plain http:// is for a server on this machine only: use https://",
-            hint="serve with --tls-cert/--tls-key, or behind a reverse proxy that does TLS",
+            _("plain http:// is for a server on this machine only: use https://"),
+            hint=_("serve with --tls-cert/--tls-key, or behind a reverse proxy that does TLS"),
         )
     return url.rstrip("/")
 
@@ -97,9 +106,9 @@ def fetch_certificate(url: str) -> bytes:
             with context.wrap_socket(raw, server_hostname=host) as tls:
                 der = tls.getpeercert(binary_form=True)
     except OSError as exc:
-        raise ServerError(f"cannot reach {url}: {exc.strerror or exc}") from None
+        raise _cannot_reach(url, str(exc.strerror or exc)) from None
     if der is None:
-        raise ServerError(f"{url} showed no certificate")
+        raise ServerError(_("{url} showed no certificate").format(url=url))
     return der
 
 
@@ -120,16 +129,18 @@ class RemoteConfig:
         if urlsplit(self.url).scheme == "http":
             return False
         if self.certificate is None:
-            raise WorkspaceError(f"{self.root / CERTIFICATE} is missing: run `remote add` again")
+            raise WorkspaceError(
+                _("{path} is missing: run `remote add` again").format(path=self.root / CERTIFICATE)
+            )
         return pinned_context(cafile=str(self.certificate))
 
     @classmethod
     def read(cls, root: Path, config: dict[str, Any]) -> RemoteConfig:
         remote = config.get("remote")
         if not isinstance(remote, dict) or not isinstance(remote.get("url"), str):
-            raise WorkspaceError(f"{root / CONFIG_NAME} names no server")
+            raise WorkspaceError(_("{path} names no server").format(path=root / CONFIG_NAME))
         if not isinstance(config.get("id"), str):
-            raise WorkspaceError(f"{root / CONFIG_NAME} lacks the workspace id")
+            raise WorkspaceError(_("{path} lacks the workspace id").format(path=root / CONFIG_NAME))
         return cls(root, check_url(remote["url"]), config["id"], remote.get("simulated") is True)
 
 
@@ -139,19 +150,21 @@ def add(
     """Make ``root`` a remote workspace of the server at ``url``, its certificate pinned."""
     url = check_url(url)
     if (root / CONFIG_NAME).exists():
-        raise WorkspaceError(f"a workspace already exists at {root}")
+        raise WorkspaceError(_("a workspace already exists at {path}").format(path=root))
     pem = None
     if urlsplit(url).scheme == "https":
         if (expect is None) == (ca_file is None):
             raise InvalidInput(
-                "give the server certificate's --fingerprint (from its admin), or --ca-file"
+                _("give the server certificate's --fingerprint (from its admin), or --ca-file")
             )
         der = fetch_certificate(url)
         if expect is not None and not same_fingerprint(expect, der):
             raise NotAuthorised(
                 "CERTIFICATE_MISMATCH",
-                f"the server's certificate is {fingerprint(der)}, not the one given: it is "
-                "not the server you were told of, or someone stands in between",
+                _(
+                    "the server's certificate is {fingerprint}, not the one given: it is "
+                    "not the server you were told of, or someone stands in between"
+                ).format(fingerprint=fingerprint(der)),
             )
         pem = ssl.DER_cert_to_PEM_cert(der)
         if ca_file is not None:
@@ -159,13 +172,16 @@ def add(
     health = _get(url, "/healthz", pem)
     workspace_id = health.get("workspace")
     if not isinstance(workspace_id, str):
-        raise ServerError(f"{url} does not serve a ctg-exchange workspace")
+        raise ServerError(_("{url} does not serve a ctg-exchange workspace").format(url=url))
     simulated = health.get("simulated") is True
     if simulated != rehearsal:  # a rehearsal's events are dated as its server says: say so
         raise InvalidInput(
-            "the server's workspace is a rehearsal (simulated clock): add --rehearsal to work on it"
+            _(
+                "the server's workspace is a rehearsal (simulated clock): "
+                "add --rehearsal to work on it"
+            )
             if simulated
-            else "the server's workspace is not a rehearsal: drop --rehearsal"
+            else _("the server's workspace is not a rehearsal: drop --rehearsal")
         )
     ensure_private_dir(root)
     if pem is not None:
@@ -180,7 +196,9 @@ def _checked_against(url: str, ca_file: Path) -> str:
     try:
         text = ca_file.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError):
-        raise InvalidInput(f"--ca-file {ca_file}: not a readable PEM file") from None
+        raise InvalidInput(
+            _("--ca-file {path}: not a readable PEM file").format(path=ca_file)
+        ) from None
     _get(url, "/healthz", text)
     return text
 
@@ -193,18 +211,20 @@ def _get(url: str, path: str, pem: str | None) -> dict[str, Any]:
         try:
             verify = pinned_context(cadata=pem)
         except ssl.SSLError:
-            raise InvalidInput("the certificate authority given is not a PEM certificate") from None
+            raise InvalidInput(
+                _("the certificate authority given is not a PEM certificate")
+            ) from None
     try:
         response = httpx.get(url + path, verify=verify, timeout=TIMEOUT)
     except httpx.HTTPError as exc:
-        raise ServerError(f"cannot reach {url}: {_reason(exc)}") from None
+        raise _cannot_reach(url, _reason(exc)) from None
     return _answer(response)
 
 
 def _reason(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "its certificate is not the pinned one (or not for this address)"
+        return _("its certificate is not the pinned one (or not for this address)")
     return text.splitlines()[0][:200]
 
 
@@ -214,13 +234,20 @@ def _answer(response: Any) -> dict[str, Any]:
     except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
-        raise ServerError(f"the server answered {response.status_code} with no JSON document")
+        raise ServerError(
+            _("the server answered {status} with no JSON document").format(
+                status=response.status_code
+            )
+        )
     if response.status_code >= 400:
         detail = data.get("error")
         detail = detail if isinstance(detail, dict) else {}
         message = str(detail.get("message") or f"HTTP {response.status_code}")[:500]
         if response.status_code in (401, 403, 413) and detail.get("code") in AUTH_CODES:
-            raise ServerError(f"the server refused: {message}", status=response.status_code)
+            raise ServerError(
+                _("the server refused: {message}").format(message=message),
+                status=response.status_code,
+            )
         raise Refusal(message, detail, status=response.status_code)
     return data
 
@@ -311,7 +338,7 @@ class Client:
         try:
             response = self.http.post(url, content=pieces(), headers=signed)
         except httpx.HTTPError as exc:
-            raise ServerError(f"cannot reach {self.config.url}: {_reason(exc)}") from None
+            raise _cannot_reach(self.config.url, _reason(exc)) from None
         return _answer(response)
 
     def download(self, path: str, out: BinaryIO) -> int:
@@ -330,7 +357,7 @@ class Client:
                     out.write(piece)
                     written += len(piece)
         except httpx.HTTPError as exc:
-            raise ServerError(f"cannot reach {self.config.url}: {_reason(exc)}") from None
+            raise _cannot_reach(self.config.url, _reason(exc)) from None
         return written
 
     def call(self, method: str, path: str, document: Any = None) -> dict[str, Any]:
@@ -343,5 +370,5 @@ class Client:
         try:
             response = self.http.request(method, url, content=body, headers=signed)
         except httpx.HTTPError as exc:
-            raise ServerError(f"cannot reach {self.config.url}: {_reason(exc)}") from None
+            raise _cannot_reach(self.config.url, _reason(exc)) from None
         return _answer(response)

@@ -34,6 +34,7 @@ from ..audit.events import GENESIS_HASH, StoredEvent, utc_timestamp
 from ..audit.export import event_from_line
 from ..errors import IntegrityError, WorkspaceError
 from ..fsutil import StagingDir, write_atomic
+from ..i18n import _, ngettext
 from ..store import mirror
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ class Diverged(IntegrityError):
     code = "diverged"
 
     def __init__(self, message: str, evidence: Path) -> None:
-        super().__init__(message, hint=f"the evidence is kept in {evidence}")
+        super().__init__(message, hint=_("the evidence is kept in {path}").format(path=evidence))
         self.evidence = evidence
 
 
@@ -68,7 +69,7 @@ def ensure_copy(config: RemoteConfig) -> Path:
     if path.exists():
         held = json.loads(path.read_text(encoding="utf-8"))
         if held.get("id") != config.workspace_id:
-            raise WorkspaceError(f"{root} is the copy of another workspace")
+            raise WorkspaceError(_("{path} is the copy of another workspace").format(path=root))
         return root
     private_workspace_dir(root)
     (root / DATABASE).unlink(missing_ok=True)  # left by a copy that was never completed
@@ -138,9 +139,13 @@ def pull(
                 verify_copy(root, tx, workspace)
             return pulled
     except sqlite3.IntegrityError as exc:
-        raise Malformed(f"the rows served do not hold together with the log ({exc})") from None
+        raise Malformed(
+            _("the rows served do not hold together with the log ({error})").format(error=exc)
+        ) from None
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as exc:
-        raise Malformed(f"the server's answer does not hold ({type(exc).__name__})") from None
+        raise Malformed(
+            _("the server's answer does not hold ({kind})").format(kind=type(exc).__name__)
+        ) from None
     finally:
         store.close()
 
@@ -161,8 +166,10 @@ def verify_copy(root: Path, tx: SqlTx, workspace: Workspace) -> int:
         kept = evidence(root, "unverified", {"verification.json": report + "\n"})
         raise AuditBroken(
             first.where,
-            f"{first.message} (in the copy of the served log: nothing was copied; the evidence "
-            f"is kept in {kept})",
+            _(
+                "{message} (in the copy of the served log: nothing was copied; the evidence "
+                "is kept in {path})"
+            ).format(message=first.message, path=kept),
             seq=first.seq,
             request=first.request,
             failures=[f.to_json() for f in result.failures],
@@ -188,20 +195,26 @@ def _pull(
         if exc.code != "shorter":
             raise
         raise Diverged(
-            f"the server's log is shorter than the copy of it ({before} events): it was cut",
+            ngettext(
+                "the server's log is shorter than the copy of it ({count} events): it was cut",
+                "the server's log is shorter than the copy of it ({count} events): it was cut",
+                before,
+            ).format(count=before),
             evidence(root, "shorter", {"held-last-event.json": _line(previous)}),
         ) from None
     size = state.get("size")
     if not isinstance(size, int) or size < before:
-        raise _malformed("state")
+        raise _malformed(_("the server's answer is not a well-formed state"))
     rechecked = 0 if recheck is None else _recheck(root, client, tx, *recheck)
     named: set[str] = set()
     for stored, page_rows in _pages(client, config.workspace_id, before, size):
         named.add(stored.event.subject)
         if not _follows(stored, previous):
             raise Diverged(
-                f"the server's event #{stored.seq} does not follow the copy's #{stored.seq - 1}:"
-                " the log was rewritten or forked",
+                _(
+                    "the server's event #{seq} does not follow the copy's #{previous}:"
+                    " the log was rewritten or forked"
+                ).format(seq=stored.seq, previous=stored.seq - 1),
                 evidence(root, "fork", {
                     "held-event.json": _line(previous),
                     "served-event.json": _line(stored),
@@ -224,7 +237,7 @@ def _pages(
         page = client.call("GET", f"/v1/log?after={after}&upto={size}&rows=1")
         events = [_event(line, log) for line in _list(page.get("events"))]
         if not events or events[0].seq != after + 1 or events[-1].seq > size:
-            raise _malformed("log page")
+            raise _malformed(_("the server's answer is not a well-formed log page"))
         rows = _rows(page.get("rows"), mirror.LOGGED, seqs=range(after + 1, events[-1].seq + 1))
         for index, stored in enumerate(events):
             yield stored, (rows if index == 0 else {})
@@ -240,14 +253,18 @@ def _recheck(root: Path, client: Client, tx: SqlTx, first: int, last: int) -> in
         if not served:
             held = tx.get_event(after + 1)
             raise Diverged(
-                f"the server no longer serves event #{after + 1}, which the copy holds",
+                _("the server no longer serves event #{seq}, which the copy holds").format(
+                    seq=after + 1
+                ),
                 evidence(root, "missing", {"held-event.json": _line(held)}),
             )
         for line in served:
             held = tx.get_event(after + 1)
             if held is None or not isinstance(line, dict) or line != held.to_json():
                 raise Diverged(
-                    f"the server's event #{after + 1} is not the one copied: it was changed",
+                    _("the server's event #{seq} is not the one copied: it was changed").format(
+                        seq=after + 1
+                    ),
                     evidence(root, "rewritten", {
                         "held-event.json": _line(held),
                         "served-event.json": json.dumps(line, ensure_ascii=False, indent=2),
@@ -269,11 +286,11 @@ def _follows(stored: StoredEvent, previous: StoredEvent | None) -> bool:
 
 def _event(line: Any, log: str) -> StoredEvent:
     try:
-        stored, _ = event_from_line(line)
+        stored, _proof = event_from_line(line)
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise _malformed("event") from None
+        raise _malformed(_("the server's answer is not a well-formed event")) from None
     if stored.event.log != log:
-        raise _malformed("event (of another log)")
+        raise _malformed(_("the server's answer is not a well-formed event (of another log)"))
     return stored
 
 
@@ -281,12 +298,14 @@ def _rows(rows: Any, tables: Any, **only: Any) -> mirror.Rows:
     try:
         return mirror.checked(rows, tables, **only)
     except ValueError as exc:
-        raise _malformed(f"rows ({exc})") from None
+        raise _malformed(
+            _("the server's answer is not a well-formed rows ({error})").format(error=exc)
+        ) from None
 
 
 def _list(value: Any) -> list[Any]:
     if not isinstance(value, list):
-        raise _malformed("page")
+        raise _malformed(_("the server's answer is not a well-formed page"))
     return value
 
 
@@ -296,11 +315,12 @@ class Malformed(IntegrityError):
     code = "malformed"
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"{message}: nothing was copied")
+        super().__init__(_("{message}: nothing was copied").format(message=message))
 
 
-def _malformed(what: str) -> Exception:
-    return Malformed(f"the server's answer is not a well-formed {what}")
+def _malformed(message: str) -> Exception:
+    """What the server served is not well formed (``message`` says what)."""
+    return Malformed(message)
 
 
 def _line(stored: StoredEvent | None) -> str:

@@ -24,6 +24,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from ..i18n import N_, _
+
 TAG = "ctg-exchange"
 LABEL = "ctg"
 COVERED = ("@method", "@target-uri", "ctg-workspace", "content-digest")
@@ -35,7 +37,7 @@ MAX_LIFETIME = timedelta(minutes=5)  # what a server accepts
 SKEW = timedelta(seconds=30)  # between the client's clock and the server's
 
 
-NOT_A_MEMBER = "bad signature: not the key of a member of this workspace"
+NOT_A_MEMBER = N_("bad signature: not the key of a member of this workspace")
 
 
 class Unauthenticated(Exception):
@@ -93,7 +95,7 @@ class _Keys:
             raise
         if key is None:
             self.unknown = key_id
-            raise Unauthenticated(f"unknown member {key_id[:80]!r}")
+            raise Unauthenticated(_("unknown member {id!r}").format(id=key_id[:80]))
         return key
 
 
@@ -153,9 +155,11 @@ def verify(
 
     lower = {name.lower(): value for name, value in message.headers.items()}
     if "signature" not in lower or "signature-input" not in lower:
-        raise Unauthenticated("the call is not signed (RFC 9421 Signature and Signature-Input)")
+        raise Unauthenticated(_("the call is not signed (RFC 9421 Signature and Signature-Input)"))
     if WORKSPACE.lower() not in lower:
-        raise Unauthenticated(f"the call does not name its workspace ({WORKSPACE})")
+        raise Unauthenticated(
+            _("the call does not name its workspace ({header})").format(header=WORKSPACE)
+        )
     keys = _Keys(public=key_of)
     resolver: Any = keys
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
@@ -172,16 +176,20 @@ def verify(
         if keys.failure is not None:
             raise keys.failure from None
         if keys.unknown is not None:  # said as a bad signature: no list of members to probe
-            raise Unauthenticated(NOT_A_MEMBER) from None
-        raise Unauthenticated(f"bad signature: {_first_line(exc)}") from None
+            raise Unauthenticated(_(NOT_A_MEMBER)) from None
+        raise Unauthenticated(
+            _("bad signature: {reason}").format(reason=_first_line(exc))
+        ) from None
     params: Mapping[str, Any] = result.parameters
     checked = _checked(params, now or datetime.now(UTC))
     if keys.unknown is not None:
-        raise Unauthenticated(NOT_A_MEMBER)
+        raise Unauthenticated(_(NOT_A_MEMBER))
     if body is None:
         signed = _SHA256_FIELD.fullmatch(str(result.covered_components.get('"content-digest"')))
         if signed is None:
-            raise Unauthenticated("a streamed body is signed with its SHA-256 Content-Digest only")
+            raise Unauthenticated(
+                _("a streamed body is signed with its SHA-256 Content-Digest only")
+            )
         return replace(checked, digest=base64.b64decode(signed.group(1)))
     return checked
 
@@ -190,16 +198,20 @@ def _checked(params: Mapping[str, Any], now: datetime) -> Verified:
     created, expires = params.get("created"), params.get("expires")
     nonce, member = params.get("nonce"), params.get("keyid")
     if not isinstance(created, int) or not isinstance(expires, int):
-        raise Unauthenticated("the signature must say when it was made and when it expires")
+        raise Unauthenticated(_("the signature must say when it was made and when it expires"))
     if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
-        raise Unauthenticated("the signature must carry a nonce of 16 to 128 characters")
+        raise Unauthenticated(_("the signature must carry a nonce of 16 to 128 characters"))
     made, ends = datetime.fromtimestamp(created, UTC), datetime.fromtimestamp(expires, UTC)
     if made > now + SKEW:
-        raise Unauthenticated("the signature is dated in the future: check this machine's clock")
+        raise Unauthenticated(_("the signature is dated in the future: check this machine's clock"))
     if ends < now - SKEW:
-        raise Unauthenticated("the signature has expired")
+        raise Unauthenticated(_("the signature has expired"))
     if ends - made > MAX_LIFETIME:
-        raise Unauthenticated(f"a signature lives at most {MAX_LIFETIME.seconds // 60} minutes")
+        raise Unauthenticated(
+            _("a signature lives at most {minutes} minutes").format(
+                minutes=MAX_LIFETIME.seconds // 60
+            )
+        )
     assert isinstance(member, str)  # the key resolver found a member by it
     return Verified(member, nonce, ends)
 

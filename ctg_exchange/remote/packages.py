@@ -29,6 +29,7 @@ from ..domain.models import Role
 from ..exchange.container import BLOCK, PAYLOAD, read_header
 from ..exchange.kept import Kept
 from ..exchange.manifest import Manifest, PackageError
+from ..i18n import N_, _, ngettext
 from ..services.delivery import may_upload
 from .served import Refusal, Served, refusals
 
@@ -97,20 +98,27 @@ async def upload(request: Request) -> Response:
         ceiling = served.settings.max_package
         declared = request.headers.get("content-length", "")
         if not declared.isdigit():
-            raise Refusal(411, "length_required", "a package is sent with its Content-Length")
+            raise Refusal(411, "length_required", _("a package is sent with its Content-Length"))
         if int(declared) > ceiling:
-            raise Refusal(413, "too_large", f"a package is at most {_size(ceiling)} here")
+            raise Refusal(
+                413, "too_large", _("a package is at most {size} here").format(size=_size(ceiling))
+            )
         member, digest = await served.run(served.authenticate_stream, request)
         request.state.member = member.id
         if not member.has(Role.STAFF):
-            raise Refusal(403, "forbidden", f"{member.id} is not staff: staff send packages")
+            raise Refusal(
+                403, "forbidden", _("{id} is not staff: staff send packages").format(id=member.id)
+            )
         request_id = request.headers.get(FOR, "")
         await served.run(lambda: may_upload(served.workspace, member, request_id))
         busy = served.uploading.get(member.id, 0)
         if busy + Kept(served.settings.root).waiting(member.id) >= WAITING:
-            raise Refusal(
-                429, "too_many", f"{WAITING} uploads of {member.id} already wait for their delivery"
+            waiting = ngettext(
+                "{count} uploads of {id} already wait for their delivery",
+                "{count} uploads of {id} already wait for their delivery",
+                WAITING,
             )
+            raise Refusal(429, "too_many", waiting.format(count=WAITING, id=member.id))
         served.uploading[member.id] = busy + 1
         try:
             token, size, payload = await _receive(
@@ -135,7 +143,7 @@ async def _receive(
         held = 0
         async for chunk in request.stream():
             if sink.written + held + len(chunk) > declared:
-                raise Refusal(400, "invalid_input", "the body is longer than its Content-Length")
+                raise Refusal(400, "invalid_input", _("the body is longer than its Content-Length"))
             pending.append(chunk)
             held += len(chunk)
             if held >= PIECE:
@@ -144,14 +152,18 @@ async def _receive(
         if pending:
             await asyncio.to_thread(sink.write, b"".join(pending))
         if sink.written != declared:
-            raise Refusal(400, "invalid_input", "the body is shorter than its Content-Length")
+            raise Refusal(400, "invalid_input", _("the body is shorter than its Content-Length"))
         await asyncio.to_thread(sink.finish)
         if not hmac.compare_digest(sink.whole.digest(), digest):
-            raise Refusal(401, "unauthenticated", "the body is not the one signed (Content-Digest)")
+            raise Refusal(
+                401, "unauthenticated", _("the body is not the one signed (Content-Digest)")
+            )
         payload = sink.payload.hexdigest()
         package = await asyncio.to_thread(kept.stage, token, member.id, payload)
         if Manifest.from_bytes(package.manifest).request != for_:
-            raise PackageError(f"the package's manifest is not for {for_}, as the upload said")
+            raise PackageError(
+                _("the package's manifest is not for {id}, as the upload said").format(id=for_)
+            )
     except BaseException:
         sink.close()
         await asyncio.to_thread(kept.forget, token)
@@ -174,7 +186,7 @@ async def download(served: Served, request: Request, member: Member, body: bytes
 
 
 def _size(count: int) -> str:
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+    for unit, shift in ((N_("{size} GiB"), 30), (N_("{size} MiB"), 20), (N_("{size} KiB"), 10)):
         if count >= 1 << shift:
-            return f"{count / (1 << shift):g} {unit}"
-    return f"{count} bytes"
+            return _(unit).format(size=f"{count / (1 << shift):g}")
+    return ngettext("{size} bytes", "{size} bytes", count).format(size=count)

@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..i18n import N_, _, ngettext
 from .served import Refusal, Served
 
 if TYPE_CHECKING:
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from ..domain.models import Member
+
+
+NOT_JSON = N_("the call's body is not JSON (UTF-8)")
 
 
 async def whoami(served: Served, request: Request, member: Member, body: bytes) -> Any:
@@ -35,7 +39,7 @@ async def call(served: Served, request: Request, member: Member, body: bytes) ->
         document = json.loads(body or b"{}")
         json.dumps(document, ensure_ascii=False).encode("utf-8")  # no lone surrogate in it
     except (ValueError, RecursionError):
-        raise Refusal(422, "invalid_input", "the call's body is not JSON (UTF-8)") from None
+        raise Refusal(422, "invalid_input", _(NOT_JSON)) from None
     name = request.path_params["operation"]
     phase = document.get("phase") if isinstance(document, dict) else None
     if phase not in ("prepare", "commit"):
@@ -68,7 +72,7 @@ def _number(request: Request, name: str, default: str | None = None) -> int | No
     if value is None:
         return None
     if not re.fullmatch(r"[0-9]{1,12}", value):
-        raise Refusal(422, "invalid_input", f"{name}= takes a number")
+        raise Refusal(422, "invalid_input", _("{name}= takes a number").format(name=name))
     return int(value)
 
 
@@ -81,9 +85,12 @@ def _latest(tx: Any, since: int | None) -> dict[str, Any] | None:
     answer: dict[str, Any] = {"size": latest.size, "note": latest.note}
     if since is not None:
         if since > latest.size:
-            raise Refusal(
-                422, "invalid_input", f"the latest checkpoint covers {latest.size} events"
+            covers = ngettext(
+                "the latest checkpoint covers {size} events",
+                "the latest checkpoint covers {size} events",
+                latest.size,
             )
+            raise Refusal(422, "invalid_input", covers.format(size=latest.size))
         answer["consistency"] = [node.hex() for node in tx.consistency_proof(since, latest.size)]
     return answer
 
@@ -114,7 +121,12 @@ async def state(served: Served, request: Request, member: Member, body: bytes) -
         with served.workspace.store.transaction() as tx:
             size = tx.count_events()
             if after > size:
-                raise Refusal(409, "shorter", f"the log holds {size} events, not {after}")
+                holds = ngettext(
+                    "the log holds {size} events, not {after}",
+                    "the log holds {size} events, not {after}",
+                    size,
+                )
+                raise Refusal(409, "shorter", holds.format(size=size, after=after))
             return {
                 "size": size,
                 "checkpoint": _latest(tx, since),
@@ -168,11 +180,11 @@ async def _signature(served: Served, member: Member, body: bytes, *, cosign: boo
     try:
         document = json.loads(body)
     except ValueError:
-        raise Refusal(422, "invalid_input", "the call's body is not JSON (UTF-8)") from None
+        raise Refusal(422, "invalid_input", _(NOT_JSON)) from None
     if not isinstance(document, dict) or not all(
         isinstance(document.get(k), str) for k in ("note", "line")
     ):
-        raise Refusal(422, "invalid_input", "a cosignature is {note, line}")
+        raise Refusal(422, "invalid_input", _("a cosignature is {note, line}"))
     note, line = document["note"], document["line"]
     return await served.run(
         lambda: add_cosignature(served.workspace, member, note, line, cosign=cosign)

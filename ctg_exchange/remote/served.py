@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..audit.events import utc_timestamp
 from ..crypto.publickey import PublicKey
 from ..errors import ExchangeError
+from ..i18n import _, date_text
 from . import httpsig
 from .workers import WORKERS, Tail, Workers
 
@@ -46,6 +47,12 @@ class Refusal(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def _too_large(ceiling: int) -> Refusal:
+    return Refusal(
+        413, "too_large", _("the call's body is over {size} KiB").format(size=ceiling // 1024)
+    )
 
 
 def error(status: int, code: str, message: str) -> Response:
@@ -105,12 +112,12 @@ class Served:
         declared = request.headers.get("content-length")
         ceiling = self.settings.max_body
         if declared is not None and declared.isdigit() and int(declared) > ceiling:
-            raise Refusal(413, "too_large", f"the call's body is over {ceiling // 1024} KiB")
+            raise _too_large(ceiling)
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > ceiling:
-                raise Refusal(413, "too_large", f"the call's body is over {ceiling // 1024} KiB")
+                raise _too_large(ceiling)
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -129,24 +136,29 @@ class Served:
         names = [name.lower() for name, _ in request.headers.items()]
         for field in ("signature", "signature-input", "content-digest", "ctg-workspace"):
             if names.count(field) > 1:
-                raise Refusal(401, "unauthenticated", f"the call carries {field} twice")
+                raise Refusal(
+                    401, "unauthenticated", _("the call carries {field} twice").format(field=field)
+                )
         message = httpsig.Message(request.method, self.url_of(request), dict(request.headers))
         try:
             verified = httpsig.verify(message, body, self.key_of)
         except httpsig.Unauthenticated as exc:
             raise Refusal(401, "unauthenticated", str(exc)) from None
         if request.headers.get(httpsig.WORKSPACE) != self.id:
-            raise Refusal(401, "unauthenticated", "the call is meant for another workspace")
+            raise Refusal(401, "unauthenticated", _("the call is meant for another workspace"))
         member = self.member(verified.member)
         assert member is not None  # its key verified the signature
         if member.revoked_at is not None:
-            raise Refusal(403, "revoked", f"{member.id} was revoked on {member.revoked_at[:10]}")
+            revoked = _("{id} was revoked on {date}").format(
+                id=member.id, date=date_text(member.revoked_at[:10])
+            )
+            raise Refusal(403, "revoked", revoked)
         # kept until no clock allowance lets the call through again (RFC 9421 §7.2.2)
         expires = utc_timestamp(verified.expires + httpsig.SKEW * 2)
         with self.workspace.store.transaction(write=True) as tx:
             fresh = tx.remember_nonce(verified.nonce, member.id, expires, utc_timestamp())
         if not fresh:
-            raise Refusal(401, "replayed", "this signed call was already received (a replay)")
+            raise Refusal(401, "replayed", _("this signed call was already received (a replay)"))
         return member, verified.digest
 
 
@@ -205,7 +217,7 @@ async def refusals(request: Request, answer: Callable[[], Awaitable[Response]]) 
         return JSONResponse({"error": exc.to_json()}, status_code=status_of(exc))
     except Exception as exc:
         access_log({"error": type(exc).__name__, "route": request.url.path[:80]})
-        return error(500, "internal", f"internal error ({type(exc).__name__})")
+        return error(500, "internal", _("internal error ({kind})").format(kind=type(exc).__name__))
 
 
 def access_log(line: dict[str, Any]) -> None:

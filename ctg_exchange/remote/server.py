@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..errors import InvalidInput
+from ..i18n import _
 from . import packages, routes
 from .served import API, Served, Settings, access_log, signed
 
@@ -33,7 +34,11 @@ def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:8443`` for IPv6)."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise InvalidInput(f"--listen takes HOST:PORT, e.g. 127.0.0.1:8443, not {value[:80]!r}")
+        raise InvalidInput(
+            _("--listen takes HOST:PORT, e.g. 127.0.0.1:8443, not {value!r}").format(
+                value=value[:80]
+            )
+        )
     return host.strip("[]"), int(port)
 
 
@@ -42,7 +47,11 @@ def check_public_url(value: str | None) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-        raise InvalidInput(f"--public-url takes https://HOST[:PORT][/PATH], not {value[:80]!r}")
+        raise InvalidInput(
+            _("--public-url takes https://HOST[:PORT][/PATH], not {value!r}").format(
+                value=value[:80]
+            )
+        )
     return value.rstrip("/")
 
 
@@ -121,7 +130,7 @@ def run(
     import uvicorn
 
     if (tls_cert is None) != (tls_key is None):
-        raise InvalidInput("--tls-cert and --tls-key go together")
+        raise InvalidInput(_("--tls-cert and --tls-key go together"))
     host, port = parse_listen(listen)
     app = create_app(settings)
     try:

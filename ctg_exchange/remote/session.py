@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 from ..domain.actions import REQUEST_STEPS, Action
 from ..errors import ExchangeError, InvalidInput, WorkspaceError
+from ..i18n import _
 from ..services.remoting import (
     Operation,
     RemoteTarget,
@@ -68,14 +69,16 @@ class RemoteSession(RemoteTarget):
         if name.startswith("__"):
             raise AttributeError(name)
         raise WorkspaceError(
-            f"{self.config.root} is a remote workspace (served at {self.config.url}): this "
-            "command does not run remotely yet",
-            hint="run it on the server's workspace, or see `ctg-exchange remote status`",
+            _(
+                "{path} is a remote workspace (served at {url}): this "
+                "command does not run remotely yet"
+            ).format(path=self.config.root, url=self.config.url),
+            hint=_("run it on the server's workspace, or see `ctg-exchange remote status`"),
         )
 
     def require_actor(self) -> str:
         if not self.actor_id:
-            raise InvalidInput("who is acting? pass --as MEMBER or set CTG_MEMBER")
+            raise InvalidInput(_("who is acting? pass --as MEMBER or set CTG_MEMBER"))
         return self.actor_id
 
     def client(self) -> Client:
@@ -91,7 +94,7 @@ class RemoteSession(RemoteTarget):
         answer = self.client().upload("/v1/packages", path, request_id)
         token = answer.get("upload")
         if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{32}", token):
-            raise ServerError("the server's answer to an upload is not one")
+            raise ServerError(_("the server's answer to an upload is not one"))
         return token
 
     def download_package(self, request_id: str, number: int, out: BinaryIO) -> int:
@@ -133,13 +136,15 @@ class RemoteSession(RemoteTarget):
             if "result" in answer and "prepare" not in answer:  # it records nothing
                 if operation.foresee and self._foreseen(operation, args, kwargs, None):
                     raise_refusal(
-                        "the server records nothing, where this machine's copy of the log "
-                        f"records {operation.name}"
+                        _(
+                            "the server records nothing, where this machine's copy of the log "
+                            "records {operation}"
+                        ).format(operation=operation.name)
                     )
                 return self._result(operation, answer)
             prepared = answer.get("prepare")
             if not isinstance(prepared, dict) or not isinstance(prepared.get("now"), str):
-                raise_refusal("the server's answer to a prepare is not a prepared change")
+                raise_refusal(_("the server's answer to a prepare is not a prepared change"))
             if operation.foresee:
                 items = prepared.get("sign")
                 served = [_message(item) for item in items] if isinstance(items, list) else []
@@ -164,8 +169,10 @@ class RemoteSession(RemoteTarget):
                     continue
                 raise
         raise ServerError(
-            f"the log kept moving: {operation.name} was prepared {RETRIES} times, never "
-            "committed (others are busy): try again"
+            _(
+                "the log kept moving: {operation} was prepared {count} times, never "
+                "committed (others are busy): try again"
+            ).format(operation=operation.name, count=RETRIES)
         )
 
     def _foreseen(
@@ -206,7 +213,9 @@ class RemoteSession(RemoteTarget):
         try:
             return decode_result(operation, answer["result"])
         except (KeyError, ValidationError, RecursionError):
-            raise ServerError(f"the server's answer to {operation.name} is not one") from None
+            raise ServerError(
+                _("the server's answer to {operation} is not one").format(operation=operation.name)
+            ) from None
 
     def _signed(
         self, operation: Operation, intent: dict[str, Any], prepared: dict[str, Any]
@@ -217,7 +226,7 @@ class RemoteSession(RemoteTarget):
 
         items = prepared.get("sign")
         if not isinstance(items, list) or not items or len(items) > MAX_MESSAGES:
-            raise_refusal("the server's prepared change is not one")
+            raise_refusal(_("the server's prepared change is not one"))
         signer = self.client().signer
         checked = Batch(self.config.workspace_id, signer.name, operation, intent)
         messages = []
@@ -228,7 +237,11 @@ class RemoteSession(RemoteTarget):
             elif namespace == NAMESPACE_CHECKPOINT:
                 checked.checkpoint(message, item.get("proof"))
             else:
-                raise_refusal(f"the server asks to sign in the namespace {namespace[:40]!r}")
+                raise_refusal(
+                    _("the server asks to sign in the namespace {namespace!r}").format(
+                        namespace=namespace[:40]
+                    )
+                )
             messages.append((namespace, message))
         checked.complete()
         return {message_key(ns, message): signer.sign(ns, message) for ns, message in messages}
@@ -266,31 +279,37 @@ def _position(messages: list[tuple[str, bytes]]) -> int | None:
 def _difference(foreseen: list[tuple[str, bytes]], served: list[tuple[str, bytes]]) -> str:
     """The first place where what the server asks to sign differs from what was foreseen."""
     if len(foreseen) != len(served):
-        return (
-            f"the server asks to sign {len(served)} messages where this machine's copy of the "
-            f"log records {len(foreseen)} (same ctg-exchange version on both sides?)"
-        )
+        return _(
+            "the server asks to sign {served} messages where this machine's copy of the "
+            "log records {foreseen} (same ctg-exchange version on both sides?)"
+        ).format(served=len(served), foreseen=len(foreseen))
     index = next(i for i, (a, b) in enumerate(zip(foreseen, served, strict=True)) if a != b)
-    kind = "a checkpoint" if served[index][0].endswith("checkpoint@v1") else "an event"
-    return (
-        f"the server asks to sign {kind} (message {index + 1}) other than this machine's copy "
-        "of the log records (same ctg-exchange version on both sides?)"
-    )
+    if served[index][0].endswith("checkpoint@v1"):
+        other = _(
+            "the server asks to sign a checkpoint (message {number}) other than this machine's "
+            "copy of the log records (same ctg-exchange version on both sides?)"
+        )
+    else:
+        other = _(
+            "the server asks to sign an event (message {number}) other than this machine's "
+            "copy of the log records (same ctg-exchange version on both sides?)"
+        )
+    return other.format(number=index + 1)
 
 
 def raise_refusal(why: str) -> NoReturn:
     from .client import ServerError
 
-    raise ServerError(f"refused to sign: {why}")
+    raise ServerError(_("refused to sign: {why}").format(why=why))
 
 
 def _message(item: Any) -> tuple[str, bytes]:
     if not isinstance(item, dict) or not isinstance(item.get("namespace"), str):
-        raise_refusal("a message to sign is malformed")
+        raise_refusal(_("a message to sign is malformed"))
     try:
         return item["namespace"], base64.b64decode(str(item.get("message")), validate=True)
     except ValueError:
-        raise_refusal("a message to sign is not base64")
+        raise_refusal(_("a message to sign is not base64"))
 
 
 @dataclass
@@ -313,9 +332,9 @@ class Batch:
         if self.events:
             previous = self.events[-1]
             if event.seq != previous.seq + 1 or event.prev != previous.digest():
-                raise_refusal("the events to sign do not follow one another")
+                raise_refusal(_("the events to sign do not follow one another"))
         if self.checkpoints:
-            raise_refusal("an event to sign comes after a checkpoint")
+            raise_refusal(_("an event to sign comes after a checkpoint"))
         self.events.append(event)
 
     def checkpoint(self, message: bytes, proof: Any) -> None:
@@ -325,37 +344,41 @@ class Batch:
         try:
             checkpoint = parse_text(message.decode("utf-8"))
         except (ValueError, UnicodeDecodeError, ExchangeError):
-            raise_refusal("a checkpoint to sign is not one")
+            raise_refusal(_("a checkpoint to sign is not one"))
         if checkpoint.origin != origin_of(self.log):
-            raise_refusal("a checkpoint to sign is of another log")
+            raise_refusal(_("a checkpoint to sign is of another log"))
         last = self.events[-1] if self.events else None
         if last is None or checkpoint.size != last.seq or self.checkpoints:
-            raise_refusal("a checkpoint to sign is not the one this change makes")
+            raise_refusal(_("a checkpoint to sign is not the one this change makes"))
         if not self.operation.checkpoints and last.seq % CHECKPOINT_EVERY:
-            raise_refusal("a checkpoint to sign is not the one this change makes")
+            raise_refusal(_("a checkpoint to sign is not the one this change makes"))
         try:
             nodes = [bytes.fromhex(node) for node in proof]
             root = merkle.root_from_inclusion(
                 last.seq - 1, last.seq, merkle.leaf_hash(last.signed_bytes()), nodes
             )
         except (TypeError, ValueError):
-            raise_refusal("a checkpoint to sign comes without the proof of its last event")
+            raise_refusal(_("a checkpoint to sign comes without the proof of its last event"))
         if root != checkpoint.root:
-            raise_refusal("a checkpoint to sign is not of a tree your event ends")
+            raise_refusal(_("a checkpoint to sign is not of a tree your event ends"))
         self.checkpoints.append(checkpoint)
 
     def complete(self) -> None:
         primary = [e for e in self.events if e.action == self.operation.primary]
         if len(primary) != 1 and not (self.operation.repeats and primary):
-            raise_refusal(f"{self.operation.name} records one {self.operation.primary} event")
+            raise_refusal(
+                _("{operation} records one {action} event").format(
+                    operation=self.operation.name, action=self.operation.primary
+                )
+            )
         if len(self.events) - len(primary) > self.operation.max_also:
-            raise_refusal("the change records more events than the command takes")
+            raise_refusal(_("the change records more events than the command takes"))
         expected = self.operation.expect(self.intent) if self.operation.expect else {}
         payload = primary[0].payload
         for key, wanted in expected.items():
             found = payload.get(key)
             if not (wanted(found) if callable(wanted) else found == wanted):
-                raise_refusal(f"the event's {key} is not what you asked")
+                raise_refusal(_("the event's {key} is not what you asked").format(key=key))
 
 
 def check_event(
@@ -379,16 +402,24 @@ def check_event(
         exact = message.startswith(EVENT_PREFIX) and event.signed_bytes() == message
         moment = parse_timestamp(event.time)
     except (ValueError, TypeError, AttributeError):
-        raise_refusal("a message to sign is not an event")
+        raise_refusal(_("a message to sign is not an event"))
     if not exact or event.log != log:
-        raise_refusal("an event to sign is not of this workspace's log")
+        raise_refusal(_("an event to sign is not of this workspace's log"))
     if event.actor != member:
-        raise_refusal(f"an event to sign is {event.actor!r}'s, not yours")
+        raise_refusal(_("an event to sign is {actor!r}'s, not yours").format(actor=event.actor))
     if event.action not in operation.actions:
-        raise_refusal(f"{operation.name} does not take {event.action[:40]!r}")
+        raise_refusal(
+            _("{operation} does not take {action!r}").format(
+                operation=operation.name, action=event.action[:40]
+            )
+        )
     request = args.get("request_id")
     if request is not None and Action(event.action) in REQUEST_STEPS and event.subject != request:
-        raise_refusal(f"an event to sign is about {event.subject[:40]!r}, not {request}")
+        raise_refusal(
+            _("an event to sign is about {subject!r}, not {request}").format(
+                subject=event.subject[:40], request=request
+            )
+        )
     if not simulated and abs(datetime.now(UTC) - moment) > timedelta(minutes=10):
-        raise_refusal(f"an event to sign is dated {event.time[:19]}Z, not now")
+        raise_refusal(_("an event to sign is dated {time}Z, not now").format(time=event.time[:19]))
     return event

@@ -41,6 +41,7 @@ from ..crypto import sshsig
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..errors import ExchangeError, InvalidInput
 from ..fsutil import write_atomic
+from ..i18n import _, ngettext
 from .copy import RECHECK, Diverged, Pulled, evidence, pull, verify_copy
 
 if TYPE_CHECKING:
@@ -72,7 +73,9 @@ class WitnessState:
         except FileNotFoundError:
             return cls()
         except (OSError, ValueError):
-            raise InvalidInput(f"{path} is unreadable: it records what was cosigned") from None
+            raise InvalidInput(
+                _("{path} is unreadable: it records what was cosigned").format(path=path)
+            ) from None
         held = data.get("cosigned")
         cosigned = None
         if held is not None:
@@ -116,8 +119,13 @@ def witness_pull(
         found["root"] = tx.tree_root(pulled.size)
         if pulled.checkpoint is None and state.cosigned is not None:
             raise Diverged(
-                f"the server no longer shows any checkpoint, though this party cosigned one of "
-                f"{state.cosigned.size} events: they were withdrawn",
+                ngettext(
+                    "the server no longer shows any checkpoint, though this party cosigned one "
+                    "of {size} events: they were withdrawn",
+                    "the server no longer shows any checkpoint, though this party cosigned one "
+                    "of {size} events: they were withdrawn",
+                    state.cosigned.size,
+                ).format(size=state.cosigned.size),
                 evidence(root, "withdrawn", {"cosigned-checkpoint.txt": state.cosigned.note}),
             )
         if pulled.checkpoint is not None:
@@ -196,13 +204,13 @@ def _checked(
     try:
         checkpoint = parse_note(str(served.get("note")))
     except InvalidInput:
-        raise InvalidInput("the server's latest checkpoint is not a signed note") from None
+        raise InvalidInput(_("the server's latest checkpoint is not a signed note")) from None
     files = {"served-checkpoint.txt": str(served.get("note"))}
     if cosigned is not None:
         files["cosigned-checkpoint.txt"] = cosigned.note
     if checkpoint.origin != origin_of(config.workspace_id) or checkpoint.size > size:
         raise Diverged(
-            "the server's latest checkpoint is not of the log it served",
+            _("the server's latest checkpoint is not of the log it served"),
             evidence(root, "checkpoint", files),
         )
     if cosigned is not None:
@@ -217,16 +225,21 @@ def _checked(
         if not consistent:
             files["consistency-proof.json"] = json.dumps(proof) + "\n"
             raise Diverged(
-                f"the server's latest checkpoint ({checkpoint.size} events) does not extend the "
-                f"one this party cosigned ({cosigned.size}): a split view or a rewritten history",
+                _(
+                    "the server's latest checkpoint ({size} events) does not extend the one this "
+                    "party cosigned ({cosigned}): a split view or a rewritten history"
+                ).format(size=checkpoint.size, cosigned=cosigned.size),
                 evidence(root, "split-view", files),
             )
     own = tx.tree_root(checkpoint.size)
     if own != checkpoint.root:
         files["copy-root.txt"] = base64.b64encode(own).decode("ascii") + "\n"
         raise Diverged(
-            f"the server's latest checkpoint is not the root of the {checkpoint.size} events it "
-            "served",
+            ngettext(
+                "the server's latest checkpoint is not the root of the {size} events it served",
+                "the server's latest checkpoint is not the root of the {size} events it served",
+                checkpoint.size,
+            ).format(size=checkpoint.size),
             evidence(root, "checkpoint", files),
         )
     return checkpoint
@@ -261,7 +274,8 @@ def cosign_remotely(config: RemoteConfig, client: Client, signer: Signer) -> Sto
     done = witness_pull(config, client, signer)
     if done.checkpoint is None:
         raise InvalidInput(
-            "there is no checkpoint to cosign", hint="`ctg-exchange audit checkpoint` makes one"
+            _("there is no checkpoint to cosign"),
+            hint=_("`ctg-exchange audit checkpoint` makes one"),
         )
     return kept_checkpoint(config, client, None, copy_root(config))
 
