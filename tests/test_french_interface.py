@@ -32,7 +32,8 @@ SHOW = (*COMMON, "status:", "from → to", "(holder)", "triage:", "field:", "pur
         "recipients:", "filed:", "(policy", "Pre-screening", "(warning)", "DPO opinion",
         "Decision", "adopted", "set aside", "Conditions of", "Conditions accepted",
         "persons informed", "algorithmic decision mention", "Yearly review", "Deliveries",
-        " sent ", " rows", "delete by", "received ", "not received", "Requester's", "DPO annotation",
+        " sent ", " rows", "delete by", "received ", "not received", "Requester's",
+        "DPO annotation",
         "History", "simulated clock", "rehearsal", "required", "favourable", "approved",
         " filed", "under_study", "continue")  # fmt: skip
 CONFIRMATIONS = (*COMMON, "Filed ", "status ", "warnings", "Next:", "studies it", "under study",
