@@ -8,14 +8,20 @@ keeps current and complete), so nothing but :mod:`gettext` runs at start-up.
 
 The language is ``CTG_LANG`` (``fr`` or ``en``) when set, else the locale's (``LC_ALL``, then
 ``LC_MESSAGES``, then ``LANG``, as POSIX reads them): French when it starts with ``fr``,
-English otherwise. It is read at each call, so one process can answer in both.
+English otherwise. It is read at each call, so one process can answer in both. Inside
+:func:`in_language` it is the one given: a server answers each call in its caller's language
+(``Accept-Language``), and a text that is signed into the log is made in English whatever the
+locale, so that two copies of the tool in two languages make the same bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gettext
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 DOMAIN = "ctg_exchange"
@@ -23,9 +29,42 @@ LOCALE_DIR = Path(__file__).with_name("locale")
 LANGUAGES = ("en", "fr")
 
 
+_CHOSEN: ContextVar[str | None] = ContextVar("ctg_language", default=None)
+
+
+@contextlib.contextmanager
+def in_language(lang: str) -> Iterator[None]:
+    """Messages in ``lang`` (``fr`` or ``en``) within the block, in this thread or task."""
+    assert lang in LANGUAGES, lang
+    token = _CHOSEN.set(lang)
+    try:
+        yield
+    finally:
+        _CHOSEN.reset(token)
+
+
+def accepted(header: str | None) -> str | None:
+    """The language an ``Accept-Language`` header prefers among ours, or None: the first
+    listed with a weight above zero (``fr-FR,fr;q=0.9,en;q=0.5`` -> ``fr``)."""
+    ranked = []
+    for position, item in enumerate((header or "").split(",")):
+        tag, _sep, params = item.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        primary = tag.strip().lower().split("-")[0]
+        if primary in LANGUAGES and weight > 0:
+            ranked.append((-weight, position, primary))
+    return min(ranked)[2] if ranked else None
+
+
 def language() -> str:
-    """``fr`` or ``en``: ``CTG_LANG`` if it names one, else the locale's."""
-    chosen = os.environ.get("CTG_LANG", "").strip().lower()
+    """``fr`` or ``en``: the one :func:`in_language` set, else ``CTG_LANG`` if it names one,
+    else the locale's."""
+    chosen = _CHOSEN.get() or os.environ.get("CTG_LANG", "").strip().lower()
     if chosen in LANGUAGES:
         return chosen
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):

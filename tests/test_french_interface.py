@@ -215,3 +215,41 @@ def _request() -> tuple[str, ...]:
     from conftest import REQUEST
 
     return REQUEST
+
+
+def test_findings_are_shown_in_the_readers_language(ctg: Ctg) -> None:
+    """Filed in English, the findings read French in French; the codes stay what was stored."""
+    rid = ctg.file_request()  # the tests run in English
+    french = ctg.ok("request", "show", rid, env=FRENCH).stdout
+    english = ctg.ok("request", "show", rid, env=ENGLISH).stdout
+    assert "MINORS (avertissement) la demande concerne des enfants" in french
+    assert "MINORS (warning) the request concerns children" in english
+    assert "the request concerns children" not in french
+
+
+def test_findings_not_screened_again_alike_are_shown_as_stored(ctg: Ctg) -> None:
+    from ctg_exchange.domain.models import Finding, Severity
+    from ctg_exchange.i18n import in_language
+    from ctg_exchange.services.requests import findings_as_read, load_request
+    from ctg_exchange.services.workspace import Workspace
+
+    rid = ctg.file_request()
+    workspace = Workspace.open(ctg.workspace)
+    try:
+        with workspace.store.transaction() as tx:
+            stored = load_request(tx, rid)
+            edited = stored.model_copy(
+                update={
+                    "findings": (
+                        Finding(code="MINORS", severity=Severity.BLOCKING, message="as stored"),
+                    )
+                }  # fmt: skip
+            )
+            with in_language("fr"):
+                assert findings_as_read(workspace, tx, edited) == edited
+                shown = findings_as_read(workspace, tx, stored)
+    finally:
+        workspace.close()
+    assert [f.code for f in shown.findings] == [f.code for f in stored.findings]
+    minors = {f.code: f.message for f in shown.findings}["MINORS"]
+    assert minors.startswith("la demande concerne des enfants"), minors

@@ -22,7 +22,7 @@ from ctg_exchange.exchange.dialect import Dialect, sniff
 from ctg_exchange.remote import httpsig
 
 from conftest import Ctg, State
-from served import Server, call, key
+from served import WORKSPACE_OF, Server, call, key
 
 FRENCH = {"CTG_LANG": "fr"}
 ENGLISH = {"CTG_LANG": "en"}
@@ -196,3 +196,48 @@ def test_what_is_signed_does_not_depend_on_the_language(
     french = signed()
     monkeypatch.setenv("CTG_LANG", "en")
     assert signed() == french
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen"),
+    [
+        ("fr-FR,fr;q=0.9,en;q=0.5", "fr"),
+        ("en-GB,fr;q=0.8", "en"),
+        ("de-DE,fr;q=0.3,en;q=0.2", "fr"),
+        ("fr;q=0,en", "en"),
+        ("de", None),
+        ("", None),
+        (None, None),
+        ("fr;q=abc", None),
+    ],
+)
+def test_a_callers_accept_language_names_one_of_ours(header: str | None, chosen: str) -> None:
+    from ctg_exchange.i18n import accepted
+
+    assert accepted(header) == chosen
+
+
+def test_the_server_answers_in_its_callers_language(
+    ctg: Ctg, served: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server runs in English; a French member's client says so in Accept-Language."""
+    ctg.ok("member", "revoke", "v.agent", "--reason", "Départ (test)", as_="v.admin")
+    monkeypatch.setenv("CTG_LANG", "en")
+    signed = httpsig.sign(
+        httpsig.Message("POST", served.url + "/v1/whoami", {}),
+        b"",
+        "v.agent",
+        key(ctg, "v.agent"),
+        workspace=WORKSPACE_OF[served.url],
+    )
+
+    def refused(language: str | None) -> dict[str, str]:
+        headers = signed if language is None else {**signed, "Accept-Language": language}
+        answer = httpx.post(served.url + "/v1/whoami", headers=headers, timeout=10)
+        error: dict[str, str] = answer.json()["error"]
+        return error
+
+    french, english = refused("fr-FR,fr;q=0.9"), refused(None)
+    assert french["code"] == english["code"] == "revoked"
+    assert french["message"].startswith("v.agent a été révoqué le ")
+    assert english["message"].startswith("v.agent was revoked on ")

@@ -307,6 +307,10 @@ class Client:
     def _signed(
         self, method: str, url: str, headers: dict[str, str], body: bytes, **streamed: Any
     ) -> dict[str, str]:
+        from ..i18n import language
+
+        # the server answers in this member's language (not a signed component)
+        headers = {**headers, "Accept-Language": language()}
         message = httpsig.Message(method, url, headers)
         key = self.signer.ed25519_key()
         workspace = self.config.workspace_id

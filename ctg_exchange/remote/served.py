@@ -82,7 +82,11 @@ class Served:
 
     async def run(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` on a worker, which has the workspace open."""
-        return await asyncio.wrap_future(self.workers.submit(function, *args))
+        import contextvars
+
+        # in the caller's context: its language (Accept-Language) goes with the work
+        context = contextvars.copy_context()
+        return await asyncio.wrap_future(self.workers.submit(context.run, function, *args))
 
     def close(self) -> None:
         self.workers.close()
@@ -209,8 +213,11 @@ async def refusals(request: Request, answer: Callable[[], Awaitable[Response]]) 
     """``answer()``, or the status and one line of what refused it (never a traceback)."""
     from starlette.responses import JSONResponse
 
+    from ..i18n import accepted, in_language, language
+
     try:
-        return await answer()
+        with in_language(accepted(request.headers.get("accept-language")) or language()):
+            return await answer()
     except Refusal as refusal:
         return error(refusal.status, refusal.code, refusal.message)
     except ExchangeError as exc:

@@ -30,7 +30,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import PayloadInvalid
 from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
 from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound
-from ..i18n import N_, _, date_text
+from ..i18n import N_, _, date_text, in_language
 from ..policy.convention import (
     AVENANT_AFTER_END,
     RENEWAL_AFTER_END,
@@ -192,25 +192,13 @@ def lapse_text(state: ConventionState, today: date) -> str | None:
     (as :meth:`ConventionState.why_not_in_force` says).
 
     The text is hashed in the lapse's event and kept in the request's history and on the
-    register fiches it fed, so it is that reason in English whatever the locale: a member's
-    client foresees the event in its own language and must make the very bytes the server
-    makes in its own.
+    register fiches it fed, so it is made in English whatever the locale: a member's client
+    foresees the event in its own language and must make the very bytes the server makes in
+    its own.
     """
-    why = state.why_not_in_force(today)
-    if why is None:
-        return None
-    status, named = state.status(today), state.policy.id
-    if status is ConventionStatus.TERMINATED and state.termination is not None:
-        effective = state.termination.effective
-        why = f"the convention {named} was terminated with effect from {effective} (Article 12)"
-    elif status is ConventionStatus.EXPIRED:
-        why = (
-            f"the convention {named} ended on {state.end} and renews only by express decision "
-            "(Article 10)"
-        )
-    elif status is ConventionStatus.NOT_YET:
-        why = f"the convention {named} takes effect on {state.start} (Article 10)"
-    return f"lapsed: {why}"
+    with in_language("en"):
+        why = state.why_not_in_force(today)
+    return None if why is None else f"lapsed: {why}"
 
 
 def _take_effect_renewal(

@@ -30,7 +30,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import STAGING_LOCK, StagingDir, sweep_staging, write_atomic
-from ..i18n import _
+from ..i18n import _, in_language
 from ..labels import french
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
@@ -39,6 +39,7 @@ from .auditing import raise_if_broken, verify_tx
 from .documents import request_document, request_markdown
 from .members import allowed_signers_text
 from .register import editor_role
+from .requests import findings_as_read
 from .session import Recorder, Session, load_actor
 from .workspace import Workspace
 
@@ -183,9 +184,11 @@ def _files(
         exporter.write(view, _ensure(root / "registre") / f"{stem}.{fmt}")
     subjects = {f.entry.ref for f in view.fiches}
     for rid in sorted({rid for f in view.fiches for rid in f.entry.exchanges}):
-        request = tx.get_request(rid)
-        if request is None:
+        stored = tx.get_request(rid)
+        if stored is None:
             continue
+        with in_language("fr"):  # the bundle's documents are French, as the CNIL reads them
+            request = findings_as_read(workspace, tx, stored)
         steps = tx.steps(rid)
         deliveries = [(d, tx.get_reception(d.request_id, d.number)) for d in tx.deliveries(rid)]
         document = request_document(request, steps, deliveries)

@@ -36,7 +36,15 @@ from ..domain.rules import (
     separate_duties,
 )
 from ..domain.step_payloads import ContentSummary, RequestAmend, RequestFile, RequestStep, StepHead
-from ..errors import InvalidInput, InvalidRequest, NotAuthorised, NotFound, Refused, cut
+from ..errors import (
+    ExchangeError,
+    InvalidInput,
+    InvalidRequest,
+    NotAuthorised,
+    NotFound,
+    Refused,
+    cut,
+)
 from ..i18n import N_, _
 from ..policy.checks import check_references
 from ..policy.model import Policy
@@ -310,9 +318,36 @@ class RequestView:
 
 
 @remotable("request.show")
+def findings_as_read(workspace: Workspace, tx: Tx, request: ExchangeRequest) -> ExchangeRequest:
+    """``request`` with its findings' messages in the reader's language.
+
+    The stored findings were written in the language of whoever filed or amended the request;
+    their codes are what the log records. The request is screened again under the policy
+    version it names, the convention's state on the day it was filed; when that gives the very
+    codes and severities stored, its messages are shown, else the stored ones are (a policy
+    version missing, a row changed behind the tool's back: ``audit verify`` names it).
+    """
+    if not request.findings:
+        return request
+    record = next((p for p in tx.policies() if p.version == request.policy_version), None)
+    try:
+        if record is None:
+            return request
+        policy = workspace.parsed(record).policy
+        why = workspace.convention(tx).why_not_in_force(request.filed_on)
+        again = screen(policy, request.content, why).findings
+    except ExchangeError:
+        return request
+    if sorted((f.code, f.severity) for f in again) != sorted(
+        (f.code, f.severity) for f in request.findings
+    ):
+        return request
+    return request.model_copy(update={"findings": tuple(again)})
+
+
 def get_request(workspace: Workspace, request_id: str) -> RequestView:
     with workspace.store.transaction() as tx:
-        request = load_request(tx, request_id)
+        request = findings_as_read(workspace, tx, load_request(tx, request_id))
         deliveries = [
             (d, tx.get_reception(d.request_id, d.number)) for d in tx.deliveries(request_id)
         ]
