@@ -98,7 +98,7 @@ def test_a_simulated_workspace_says_so_everywhere(ctg: Ctg, tmp_path: Path) -> N
         else:
             assert "horloge simulée" in out.read_text(encoding="utf-8-sig"), fmt
     ctg.ok("register", "export", "--audit-bundle", str(tmp_path / "b"), as_="v.dpo")
-    assert "simulated clock" in (tmp_path / "b" / "journal" / "verification.txt").read_text()
+    assert "horloge simulée" in (tmp_path / "b" / "journal" / "verification.txt").read_text()
 
 
 def test_no_event_is_dated_before_the_last_one(ctg: Ctg) -> None:

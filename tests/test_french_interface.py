@@ -194,7 +194,7 @@ def test_the_demo_narrates_in_french(tmp_path: Path, monkeypatch: pytest.MonkeyP
     said = " ".join(result.stderr.split())
     assert not _english_in(said, DEMO), said
     assert said.startswith("Démonstration de ctg-exchange dans ")
-    assert "la convention ctg-sceaux-caf92 a pris fin le 2025-12-31" in said
+    assert "la convention ctg-sceaux-caf92 a pris fin le 31 décembre 2025" in said
     assert "Le pré-examen signale : ALGORITHMIC_DECISION, QF_PER_FAMILY_CHANNEL" in said
     assert "le contrôle du registre relève 6 point(s) à régler" in said
     assert "15. audit verify : 35 événements vérifiés" in said

@@ -209,7 +209,7 @@ def test_an_early_delivery_is_recorded_and_shown(monthly: tuple[Ctg, str], tmp_p
     bundle = tmp_path / "bundle"
     ctg.ok("register", "export", "--audit-bundle", str(bundle), as_="v.dpo")
     dossier = (bundle / "echanges" / rid / "demande.md").read_text(encoding="utf-8")
-    assert f"{rid}-2 : envoyée le 2025-06-02" in dossier
+    assert f"{rid}-2 : envoyée le 2 juin 2025" in dossier
     assert "envoi anticipé sur la fréquence, motif : Rectification des QF de mai" in dossier
     document = json.loads((bundle / "echanges" / rid / "demande.json").read_text())
     assert document["deliveries"][1]["justification"] == REASONS

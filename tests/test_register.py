@@ -408,7 +408,9 @@ def test_the_audit_bundle_verifies_and_detects_a_changed_byte(
     rid = accepted(registered)
     bundle = tmp_path / "controle"
     made = registered.json("register", "export", "--audit-bundle", str(bundle), as_="c.dpo")
-    assert made["audit_log"].startswith(f"{made_events(registered) - 1} events verified; head ")
+    assert made["audit_log"].startswith(
+        f"{made_events(registered) - 1} événements vérifiés ; tête "
+    )
     names = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()}
     assert {
         "SHA256SUMS",

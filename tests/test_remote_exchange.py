@@ -241,7 +241,7 @@ def test_the_other_party_witnesses_the_log_and_keeps_a_copy_that_works_offline(
     bundle = tmp_path / "controle-cnil"
     made = ctg.json("--workspace", copy, "--key-dir", str(at.keys["caf"]), "register",
                     "export", "--audit-bundle", str(bundle), as_="c.dpo")  # fmt: skip
-    assert "caf92's own copy of the log served at http://127.0.0.1:" in made["audit_log"]
+    assert "copie du journal propre à caf92, servi à http://127.0.0.1:" in made["audit_log"]
     sums = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=bundle, check=False)
     offline = subprocess.run(
         [sys.executable, "journal/verify_audit_export.py", "journal/export.jsonl",

@@ -99,8 +99,12 @@ class CtgGroup(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # `| head`: the reader has what it wanted
+            _quiet_stdout()
+            ctx.exit(141)
         except KeyboardInterrupt:
-            click.echo(f"{error_prefix()} {_('interrupted')}", err=True)
+            interrupted = _("interrupted")
+            click.echo(f"{error_prefix()} {interrupted}", err=True)
             ctx.exit(130)
         except Exception as exc:
             if _debug(ctx):
@@ -108,6 +112,17 @@ class CtgGroup(click.Group):
             message = _("internal error ({kind}); rerun with --verbose to see the traceback")
             click.echo(f"{error_prefix()} {message.format(kind=type(exc).__name__)}", err=True)
             ctx.exit(1)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that exiting does not fail again flushing a closed pipe."""
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _debug(ctx: click.Context) -> bool:

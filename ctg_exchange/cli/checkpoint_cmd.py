@@ -184,8 +184,9 @@ def checkpoints(
             wrap=_("signed by"),
         )
         for cp in found:
+            cosigned = _(", cosigned")
             signed = "; ".join(
-                f"{s.signer} ({s.party}{_(', cosigned') if s.cosign else ''})" for s in cp.signers
+                f"{s.signer} ({s.party}{cosigned if s.cosign else ''})" for s in cp.signers
             )
             rows.add_row(
                 str(cp.id), str(cp.size), cp.root_hex[:12], short_time(cp.created_at, zone), signed

@@ -9,6 +9,7 @@ import click
 
 from ..domain.models import Role
 from ..i18n import _, pgettext, short_date
+from ..labels import label
 from . import complete
 from .common import (
     common_options,
@@ -97,7 +98,7 @@ def add(
         + _("{id} added to {party} as {roles} (key {fingerprint})").format(
             id=added.id,
             party=added.party,
-            roles=", ".join(added.roles),
+            roles=", ".join(label("role", r) for r in added.roles),
             fingerprint=added.fingerprint,
         )
     )
@@ -140,7 +141,8 @@ def list_() -> None:
             )
             + "[/]"
         )
-        out.add_row(m.id, m.party, ", ".join(m.roles), status, m.added_by, shown(m.name))
+        roles = ", ".join(label("role", r) for r in m.roles)
+        out.add_row(m.id, m.party, roles, status, m.added_by, shown(m.name))
     out.print()
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..i18n import _, short_date
+from ..i18n import N_, _, short_date
 from . import complete
 from .common import (
     common_options,
@@ -173,8 +174,31 @@ def history(ref: str) -> None:
         wrap=_("reason"),
     )
     for v in versions:
-        out.add_row(str(v.version), short_time(v.at, zone), v.author, shown(v.reason))
+        out.add_row(str(v.version), short_time(v.at, zone), v.author, shown(reason_shown(v.reason)))
     out.print()
+
+
+# the reasons the tool itself records for a fiche's version (signed as written, in English)
+_REASONS = (
+    (re.compile(r"import of (?P<file>\S+)"), N_("import of {file}")),
+    (
+        re.compile(r"exchange (?P<id>\S+): conditions accepted"),
+        N_("exchange {id}: conditions accepted"),
+    ),
+    (
+        re.compile(r"exchange (?P<id>\S+): (?P<party>\S+) added as recipient"),
+        N_("exchange {id}: {party} added as recipient"),
+    ),
+    (re.compile(r"exchange (?P<id>\S+) lapsed"), N_("exchange {id} lapsed")),
+)
+
+
+def reason_shown(reason: str) -> str:
+    """A version's reason in the reader's language when the tool wrote it, else as typed."""
+    for pattern, message in _REASONS:
+        if found := pattern.fullmatch(reason):
+            return _(message).format(**found.groupdict())
+    return reason
 
 
 def _save(path: Path, reason: str, new: bool) -> None:

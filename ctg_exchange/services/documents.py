@@ -6,6 +6,7 @@ from typing import Any
 
 from ..domain.exchange import Delivery, Reception
 from ..domain.models import ExchangeRequest, RequestContent, Step
+from ..i18n import date_text, in_language
 from ..labels import french
 from ..textsafe import for_markdown as md
 
@@ -96,6 +97,24 @@ def _declarations(c: RequestContent) -> list[str]:
     return lines
 
 
+def _day(day: object) -> str:
+    with in_language("fr"):
+        return date_text(day)
+
+
+def _moment(at: str) -> str:
+    """A stored UTC time in Paris time, French style: ``07/12/2026 10:41 (+01:00)``."""
+    from datetime import datetime
+
+    from ..domain.dates import PARIS
+
+    try:
+        local = datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(PARIS)
+    except ValueError:
+        return at
+    return f"{local:%d/%m/%Y %H:%M} ({local.isoformat()[-6:]})"
+
+
 def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: Deliveries) -> str:
     """A request as a DPO or an auditor reads it, in French."""
     c = request.content
@@ -115,7 +134,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         + (f", puis {c.archive_days} jours d'archivage intermédiaire" if c.archive_days else "")
         + f" ; fréquence : {french('frequency', c.frequency)}",
         *_declarations(c),
-        f"- Déposée le {request.filed_on} par {request.filed_by} (politique v"
+        f"- Déposée le {_day(request.filed_on)} par {request.filed_by} (politique v"
         f"{request.policy_version}) ; {french('triage', request.triage)} ; "
         f"AIPD requise : {'oui' if request.dpia_required else 'non'}",
     ]
@@ -129,7 +148,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         o = request.opinion
         lines += [
             "",
-            f"## Avis du DPO ({o.by}, {o.on}) : {french('verdict', o.verdict)}",
+            f"## Avis du DPO ({o.by}, {_day(o.on)}) : {french('verdict', o.verdict)}",
             "",
             md(o.note),
         ]
@@ -138,7 +157,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         d = request.decision
         lines += [
             "",
-            f"## Décision ({d.by}, {d.on}) : demande {french('status', d.outcome)}"
+            f"## Décision ({d.by}, {_day(d.on)}) : demande {french('status', d.outcome)}"
             + (" — contre l'avis du DPO" if d.against_opinion else ""),
             "",
         ]
@@ -155,7 +174,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         a = request.acceptance
         lines += [
             "",
-            f"## Acceptation des conditions ({a.by}, {a.on})"
+            f"## Acceptation des conditions ({a.by}, {_day(a.on)})"
             + (f" — AIPD : {md(a.dpia_ref)}" if a.dpia_ref else ""),
         ]
         if a.information:
@@ -163,23 +182,23 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
         if a.l311_mention:
             lines.append(f"- Mention CRPA L311-3-1 : {md(a.l311_mention)}")
     lines += [
-        f"- Avis du DPO du demandeur ({v.by}, {v.on}) : {md(v.note)}" for v in request.advices
+        f"- Avis du DPO du demandeur ({v.by}, {_day(v.on)}) : {md(v.note)}" for v in request.advices
     ]
     if request.suspension:
         held = request.suspension
-        lines += ["", f"## Suspendue ({held.by}, {held.on})", "", md(held.reason)]
+        lines += ["", f"## Suspendue ({held.by}, {_day(held.on)})", "", md(held.reason)]
     if request.reviews:
         lines += ["", "## Revues annuelles", ""]
         lines += [
-            f"- {r.on} ({r.by}) : {french('review', r.outcome)} — {md(r.note)}"
+            f"- {_day(r.on)} ({r.by}) : {french('review', r.outcome)} — {md(r.note)}"
             for r in request.reviews
         ]
     if deliveries:
         lines += ["", "## Transmissions", ""]
         lines += [
-            f"- {d.id} : envoyée le {d.sent_on} par {d.sent_by}, {d.rows} lignes, "
-            f"à supprimer avant le {d.retention_deadline}"
-            + (f" ; reçue le {r.received_on} par {r.received_by}" if r else "")
+            f"- {d.id} : envoyée le {_day(d.sent_on)} par {d.sent_by}, {d.rows} lignes, "
+            f"à supprimer avant le {_day(d.retention_deadline)}"
+            + (f" ; reçue le {_day(r.received_on)} par {r.received_by}" if r else "")
             + (
                 f" ; envoi anticipé sur la fréquence, motif : {md(d.justification or '')}"
                 if d.early
@@ -191,7 +210,7 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
     for step in steps:
         moved = f" → {french('status', step.to_status)}" if step.to_status else ""
         lines.append(
-            f"- #{step.seq} {step.at[:16].replace('T', ' ')} UTC, {step.actor} "
-            f"({step.role}) : {step.action}{moved}" + (f" — {md(step.text)}" if step.text else "")
+            f"- #{step.seq} {_moment(step.at)}, {step.actor} ({french('role', step.role)}) : "
+            f"{french('action', step.action)}{moved}" + (f" — {md(step.text)}" if step.text else "")
         )
     return "\n".join(lines) + "\n"

@@ -222,16 +222,22 @@ def _files(
     assert export.checkpoint is not None
     _write(root, "journal/checkpoint.txt", export.checkpoint.note)
     _write(root, "journal/verify_audit_export.py", offline_verifier().read_text(encoding="utf-8"))
+    # French, as the bundle's other documents (the CNIL's reader)
     _write(
         root,
         "journal/verification.txt",
-        f"{verified.events} events verified; head {verified.head}; "
-        f"{verified.checkpoints} checkpoints verified ({verified.cosigned} cosigned); "
-        "the stored state matches the log"
-        + ("; simulated clock: a rehearsal's log, its dates were set" if verified.simulated else "")
+        f"{verified.events} événements vérifiés ; tête {verified.head} ; "
+        f"{verified.checkpoints} points de contrôle vérifiés (dont {verified.cosigned} "
+        "contresignés) ; l'état enregistré concorde avec le journal"
         + (
-            f"; verified in {view.controller.id}'s own copy of the log served at "
-            f"{workspace.copy_of}, where this bundle was made (its export is not in the log)"
+            " ; horloge simulée : journal d'une répétition, ses dates ont été fixées"
+            if verified.simulated
+            else ""
+        )
+        + (
+            f" ; vérifié dans la copie du journal propre à {view.controller.id}, servi à "
+            f"{workspace.copy_of}, où ce dossier a été constitué (son export n'est pas consigné "
+            "dans le journal)"
             if workspace.copy_of
             else ""
         )

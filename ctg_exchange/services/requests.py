@@ -317,7 +317,6 @@ class RequestView:
     deliveries: list[tuple[Delivery, Reception | None]]
 
 
-@remotable("request.show")
 def findings_as_read(workspace: Workspace, tx: Tx, request: ExchangeRequest) -> ExchangeRequest:
     """``request`` with its findings' messages in the reader's language.
 
@@ -345,6 +344,7 @@ def findings_as_read(workspace: Workspace, tx: Tx, request: ExchangeRequest) -> 
     return request.model_copy(update={"findings": tuple(again)})
 
 
+@remotable("request.show")
 def get_request(workspace: Workspace, request_id: str) -> RequestView:
     with workspace.store.transaction() as tx:
         request = findings_as_read(workspace, tx, load_request(tx, request_id))
