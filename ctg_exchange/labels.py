@@ -29,6 +29,7 @@ KINDS = {
     "sensitive": ("ctg_exchange.register.model", "SensitiveKind"),
     "role": ("ctg_exchange.domain.models", "Role"),
     "action": ("ctg_exchange.domain.actions", "Action"),
+    "decision": ("ctg_exchange.domain.models", "AutomatedDecision"),
 }
 
 # short French spellings typed on a command line, beside the labels themselves

@@ -31,7 +31,14 @@ def test_member_list_in_french_with_a_french_date(ctg: Ctg) -> None:
 
     listed = ctg("member", "list", env=FRENCH)
     assert listed.exit_code == 0, listed.output
-    assert _headings(listed.stdout) == ["n°", "partie", "rôles", "statut", "ajouté par", "nom"]
+    assert _headings(listed.stdout) == [
+        "identifiant",
+        "partie",
+        "rôles",
+        "statut",
+        "ajouté par",
+        "nom",
+    ]
     rows = {line.split("\t")[0]: line.split("\t") for line in listed.stdout.splitlines()[1:]}
     assert rows["v.agent"][3] == "révoqué le 02/06/2025"
     assert rows["v.dpo"][3] == "actif"
@@ -67,7 +74,7 @@ def test_policy_show_in_french_and_its_json_unchanged(ctg: Ctg) -> None:
         "identifiant", "libellé", "détenteurs", "sensibilité", "conservation", "échange",
     ]  # fmt: skip
     rsa = next(line for line in shown.stdout.splitlines() if line.startswith("minima_sociaux_rsa"))
-    assert rsa.endswith("\tpour le compte de Département des Hauts-de-Seine")
+    assert rsa.endswith("\tdétenue pour : Département des Hauts-de-Seine")
     assert "D'après la politique de l'espace de travail, version 1." in shown.stderr
     purposes = ctg("policy", "show", "purposes", env=FRENCH).stdout
     assert "refusée : hors de la CTG (CONTROL_PURPOSE)" in purposes

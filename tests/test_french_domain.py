@@ -60,13 +60,15 @@ def test_a_step_refused_for_its_status_names_the_statuses_in_french(french: None
     error = _refusal(lambda: next_status(Action.STUDY_SUBMIT, _Standing(Status.FILED)))
     assert isinstance(error, InvalidTransition)
     assert error.message == (
-        f"{RID} est au statut déposée : `study submit` exige le statut à l'étude"
+        f"le statut de {RID} est « déposée » ; `study submit` n'est possible qu'au statut : "
+        "à l'étude"
     )
     error = _refusal(lambda: next_status(Action.WITHDRAW, _Standing(Status.APPROVED)))
     assert isinstance(error, InvalidTransition)
     assert error.message == (
-        f"{RID} est au statut approuvée : `request withdraw` exige le statut en attente de "
-        "l'avis du DPO ou déposée ou avis rendu ou renvoyée pour modification ou à l'étude"
+        f"le statut de {RID} est « approuvée » ; `request withdraw` n'est possible qu'au statut : "
+        "en attente de l'avis du DPO ou déposée ou avis rendu ou renvoyée pour modification ou "
+        "à l'étude"
     )
 
 
@@ -175,9 +177,11 @@ def test_a_refusal_on_the_command_line_is_french_and_the_log_still_verifies(ctg:
     rid = ctg.file_request()
     refused = ctg("study", "submit", rid, as_="c.analyst", env=fr)
     assert refused.exit_code == 1, refused.output
-    assert f"{rid} est au statut déposée : `study submit` exige le statut à l'étude" in (
-        refused.stderr
+    expected = (
+        f"le statut de {rid} est « déposée » ; `study submit` n'est possible qu'au statut : "
+        "à l'étude"
     )
+    assert expected in refused.stderr
     ctg.ok("study", "accept", rid, "--note", "Étude engagée", as_="c.analyst", env=fr)
     ctg.ok("study", "submit", rid, as_="c.analyst", env=fr)
     # the steps taken in French recorded what the English ones would: the replay agrees

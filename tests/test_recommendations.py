@@ -54,7 +54,7 @@ def test_malformed_machine_checkable_recommendations(text: str) -> None:
 
 def test_an_unanswered_recommendation_refuses_the_approval(ctg: Ctg) -> None:
     rid = _with_opinion(ctg, *RECOMMENDATIONS)
-    ctg.refused(
+    refused = ctg.refused(
         "decide",
         "approve",
         rid,
@@ -65,6 +65,8 @@ def test_an_unanswered_recommendation_refuses_the_approval(ctg: Ctg) -> None:
         as_="c.controller",
         contains=f"approving {rid} answers every recommendation: R3 unanswered",
     )
+    # the hint names the one left unanswered, not R1
+    assert '(--adopt R3) or set it aside with reasons (--set-aside R3="…")' in refused.stderr
     ctg.refused(
         "decide",
         "approve",

@@ -44,7 +44,7 @@ FIXED = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)  # the files change only when mes
 sys.path.insert(0, str(ROOT))
 
 from ctg_exchange.cli.app import COMMANDS, cli, summary  # noqa: E402
-from ctg_exchange.cli.localise import command_texts  # noqa: E402
+from ctg_exchange.cli.localise import command_texts, metavars  # noqa: E402
 from ctg_exchange.labels import KINDS  # noqa: E402
 
 
@@ -83,10 +83,17 @@ def template() -> Catalog:
         ):
             catalog.add(message, locations=[(where, 0)], auto_comments=comments, context=context)
     for command, _name in _commands(cli, ""):
-        source = inspect.getsourcefile(command.callback) if command.callback else None
-        where = Path(source).relative_to(ROOT).as_posix() if source else "ctg_exchange/cli"
+        # the command's own module (not click's wrapper's), wherever the environment is
+        found = (
+            inspect.getsourcefile(inspect.unwrap(command.callback)) if command.callback else None
+        )
+        source = Path(found).resolve() if found else None
+        inside = source is not None and source.is_relative_to(PACKAGE)
+        where = source.relative_to(ROOT).as_posix() if source and inside else "ctg_exchange/cli"
         for message in command_texts(command):
             catalog.add(message, locations=[(where, 0)])
+        for placeholder in metavars(command):
+            catalog.add(placeholder, locations=[(where, 0)], context="metavar")
     for module, attribute in COMMANDS.values():
         where = f"ctg_exchange/cli/{module}.py"
         catalog.add(summary(module, attribute), locations=[(where, 0)])

@@ -42,7 +42,7 @@ def approve(
 
     \b
     Example:
-      ctg-exchange --as c.controller decide approve DX-2025-0001 \
+      ctg-exchange --as c.controller decide approve DX-2025-0001 \\
           --adopt R1 --set-aside R2="Information déjà faite au guichet"
     """
     from ..services.review import approve as approve_request

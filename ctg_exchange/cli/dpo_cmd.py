@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..domain.models import Verdict
-from ..i18n import _, short_date
+from ..i18n import _, ngettext, short_date
 from ..labels import label
 from . import complete
 from .choices import Coded
@@ -98,7 +98,13 @@ def opinion(request_id: str, verdict: str, note: str, recommend: tuple[str, ...]
     finish(
         updated,
         _("opinion on {id}: {verdict}").format(id=updated.id, verdict=label("verdict", verdict))
-        + (_(" with {count} recommendation(s)").format(count=count) if count else ""),
+        + (
+            ngettext(" with {count} recommendation", " with {count} recommendations", count).format(
+                count=count
+            )
+            if count
+            else ""
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..i18n import N_, _, date_text, short_date
+from ..i18n import N_, _, date_text, ngettext, short_date
 from ..labels import label
 from . import complete
 from .common import common_options, emit_json, options, refuse_dash, say, table
@@ -144,9 +144,12 @@ def send(
     where = "" if result.path is not None else _(" (uploaded)")
     say(
         "[green]✓[/] "
-        + _(
+        + ngettext(
+            "Delivery {id}{where}: {rows} row, {columns} columns ({dialect}), encrypted to "
+            "{party}; to be deleted by {deadline}",
             "Delivery {id}{where}: {rows} rows, {columns} columns ({dialect}), encrypted to "
-            "{party}; to be deleted by {deadline}"
+            "{party}; to be deleted by {deadline}",
+            d.rows,
         ).format(
             id=d.id,
             where=where,

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import click
 
-from ..i18n import _, click_gettext, click_ngettext, language
+from ..i18n import _, click_gettext, click_ngettext, language, pgettext
 
 # click's modules that call ``_`` or ``ngettext`` (each imported them from gettext); those
 # ``import click`` loads (shell_completion's few words are left to completion scripts)
@@ -119,9 +119,42 @@ def hint_prefix() -> str:
 _FROZEN = ("Show this message and exit.", "Show the version and exit.")
 
 
+def metavars(command: click.Command) -> Iterator[str]:
+    """The placeholders one command's help shows (``MEMBER``, ``FILE``…), choices aside:
+    each is a catalog entry under the context ``metavar``."""
+    ctx = click.Context(command)
+    for param in command.params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            continue
+        try:
+            shown = param.make_metavar(ctx)
+        except TypeError:  # click < 8.2
+            shown = param.make_metavar()  # type: ignore[call-arg]
+        if not shown.startswith("["):
+            yield shown
+    if isinstance(command, click.Group):
+        yield from (command.subcommand_metavar or "").split()
+    yield from (command.options_metavar or "").split()
+
+
+def _metavar(text: str) -> str:
+    return pgettext("metavar", text) if language() != "en" else text
+
+
+def _placeholders(term: str) -> str:
+    """``--as MEMBER`` -> ``--as MEMBRE``: an option's placeholder in the current language."""
+    option, space, placeholder = term.partition(" ")
+    return f"{option}{space}{_metavar(placeholder)}" if placeholder else term
+
+
 class LocalFormatter(click.HelpFormatter):
-    """Click's help formatter, with French typography for section headings (``Options :``)
-    and the help of ``--help`` and ``--version`` in the current language."""
+    """Click's help formatter, with French typography for section headings (``Options :``),
+    placeholders (``MEMBER``) and the help of ``--help`` and ``--version`` in the current
+    language."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        args = " ".join(_metavar(piece) for piece in args.split(" "))
+        super().write_usage(prog, args, prefix)
 
     def write_dl(self, rows: object, col_max: int = 30, col_spacing: int = 2) -> None:
         from ..i18n import catalog
@@ -129,7 +162,7 @@ class LocalFormatter(click.HelpFormatter):
         frozen = {catalog("fr", "click").gettext(text): text for text in _FROZEN}
         frozen.update({text: text for text in _FROZEN})
         rows = [
-            (term, click_gettext(frozen[text]) if text in frozen else text)
+            (_placeholders(term), click_gettext(frozen[text]) if text in frozen else text)
             for term, text in rows  # type: ignore[attr-defined]
         ]
         super().write_dl(rows, col_max, col_spacing)

@@ -123,7 +123,7 @@ def list_() -> None:
         return
     out = table(
         _("Members"),
-        _("id"),
+        pgettext("member", "id"),
         _("party"),
         _("roles"),
         _("status"),

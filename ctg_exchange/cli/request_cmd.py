@@ -251,8 +251,9 @@ def show(request_id: str) -> None:
       ctg-exchange request show DX-2025-0001
       ctg-exchange request show DX-2025-0001 --json
     """
+    from ..i18n import is_french
     from ..services.requests import get_request
-    from .views import display_zone, render_request, request_json
+    from .views import render_request, request_json
 
     opts = options()
     workspace = opts.reading_workspace()
@@ -262,6 +263,12 @@ def show(request_id: str) -> None:
         emit_json({**document, "simulated_clock": workspace.simulated})
         return
     console = stdout()
-    render_request(console, view.request, view.steps, view.deliveries, display_zone(workspace))
+    with workspace.store.transaction() as tx:
+        policy = workspace.current_policy(tx).policy
+    # a purpose kind by the policy's French label, in French
+    purposes = {kind.id: kind.label for kind in policy.purpose_kinds} if is_french() else {}
+    render_request(
+        console, view.request, view.steps, view.deliveries, policy.display_zone, purposes
+    )
     if workspace.simulated:
         console.print(_("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import _, date_text, ngettext, short_date
@@ -64,7 +64,7 @@ def render_findings(console: Console, findings: Iterable[Finding], indent: str =
             )
 
 
-def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
+def _facts(request: ExchangeRequest, purposes: Mapping[str, str]) -> list[tuple[str, str]]:
     from .console import shown
 
     c = request.content
@@ -78,6 +78,7 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
         retention += ngettext(
             ", then {count} day archived", ", then {count} days archived", c.archive_days
         ).format(count=c.archive_days)
+    no_text = _("no legal text")
     rows = [
         (_("status"), status_text(request.status.value)),
         (
@@ -95,10 +96,10 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
         ),
         (_("field"), c.field),
         (_("purpose"), shown(c.purpose)),
-        (_("purpose kind"), c.purpose_kind),
+        (_("purpose kind"), shown(purposes.get(c.purpose_kind, c.purpose_kind))),
         (_("categories"), ", ".join(c.categories)),
         (_("subjects"), shown(c.subjects)),
-        (_("legal basis"), f"{basis} — {shown(_legal(c) or _('no legal text'))}"),
+        (_("legal basis"), f"{basis} — {shown(_legal(c) or no_text)}"),
         (_("retention"), retention),
         (_("frequency"), label("frequency", c.frequency.value)),
     ]
@@ -119,7 +120,7 @@ def _facts(request: ExchangeRequest) -> list[tuple[str, str]]:
 
 
 def _legal(c: RequestContent) -> str:
-    return "; ".join([*c.legal_refs, *([c.legal_text] if c.legal_text else [])])
+    return _("; ").join([*c.legal_refs, *([c.legal_text] if c.legal_text else [])])
 
 
 def _declared(c: RequestContent) -> list[tuple[str, str]]:
@@ -130,7 +131,7 @@ def _declared(c: RequestContent) -> list[tuple[str, str]]:
     if c.aggregates_of:
         rows.append((_("counts of"), ", ".join(c.aggregates_of)))
     if c.automated_decision != "none":
-        rows.append((_("decisions"), c.automated_decision.value))
+        rows.append((_("decisions"), label("decision", c.automated_decision.value)))
     flags = [
         flag
         for flag, on in (
@@ -143,8 +144,9 @@ def _declared(c: RequestContent) -> list[tuple[str, str]]:
     ]
     if flags:
         rows.append((_("declared"), ", ".join(flags)))
+    no_contract = _("no contract")
     rows += [
-        (_("processor"), f"{shown(p.name)} — {shown(p.contract or _('no contract'))}")
+        (_("processor"), f"{shown(p.name)} — {shown(p.contract or no_contract)}")
         for p in c.processors
     ]
     rows += [(_("passed on to"), shown(recipient)) for recipient in c.onward_recipients]
@@ -161,11 +163,13 @@ def render_request(
     steps: list[Step],
     deliveries: Deliveries,
     zone: tzinfo | None = None,
+    purposes: Mapping[str, str] | None = None,
 ) -> None:
-    """The request for a person; times in ``zone`` (the convention's, :func:`display_zone`)."""
+    """The request for a person; times in ``zone`` (the convention's, :func:`display_zone`),
+    its purpose kind by its label in ``purposes`` (the policy's, French), else by its code."""
     from .console import shown
 
-    _render_facts(console, request)
+    _render_facts(console, request, purposes or {})
 
     if request.findings:
         console.print(_("[bold]Pre-screening[/]"))
@@ -302,7 +306,7 @@ def render_request(
             console.print(f"        {shown(step.text)}")
 
 
-def _render_facts(console: Console, request: ExchangeRequest) -> None:
+def _render_facts(console: Console, request: ExchangeRequest, purposes: Mapping[str, str]) -> None:
     """The request's facts: in a panel on a terminal; on a pipe or a file, its id then one
     ``key: value`` line each, unpadded."""
     from rich.panel import Panel
@@ -312,13 +316,13 @@ def _render_facts(console: Console, request: ExchangeRequest) -> None:
 
     if isinstance(console, InertConsole) and console.plain:
         console.print(request.id)
-        for key, value in _facts(request):
+        for key, value in _facts(request, purposes):
             console.print(_("{key}: {value}").format(key=key, value=value))
         return
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column()
-    for key, value in _facts(request):
+    for key, value in _facts(request, purposes):
         facts.add_row(key, value)
     console.print(Panel(facts, title=f"[bold]{request.id}[/]", expand=False))
 

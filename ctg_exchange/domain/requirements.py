@@ -55,7 +55,9 @@ def check_answered(
         raise Refused(
             RECOMMENDATION_UNANSWERED,
             message.format(request=request_id, labels=", ".join(missing)),
-            hint=_('adopt it (--adopt R1) or set it aside with reasons (--set-aside R1="…")'),
+            hint=_(
+                'adopt it (--adopt {label}) or set it aside with reasons (--set-aside {label}="…")'
+            ).format(label=missing[0] if missing else "R1"),
         )
 
 

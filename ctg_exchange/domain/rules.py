@@ -123,8 +123,11 @@ def cosigning_role(member: Acting) -> Role:
 
 
 def _describe(member: Acting) -> str:
+    from ..labels import label
+
+    roles = "/".join(label("role", role) for role in member.roles)
     return _("{member} is {roles} of {party}").format(
-        member=member.id, roles="/".join(member.roles), party=member.party
+        member=member.id, roles=roles, party=member.party
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..domain.exchange import Delivery, Reception
@@ -115,15 +116,22 @@ def _moment(at: str) -> str:
     return f"{local:%d/%m/%Y %H:%M} ({local.isoformat()[-6:]})"
 
 
-def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: Deliveries) -> str:
-    """A request as a DPO or an auditor reads it, in French."""
+def request_markdown(
+    request: ExchangeRequest,
+    steps: list[Step],
+    deliveries: Deliveries,
+    purposes: Mapping[str, str] | None = None,
+) -> str:
+    """A request as a DPO or an auditor reads it, in French; its purpose kind by its label in
+    ``purposes`` (the policy's)."""
+    kind = (purposes or {}).get(request.content.purpose_kind, request.content.purpose_kind)
     c = request.content
     lines = [
         f"# Demande {request.id}",
         "",
         f"- Statut : {french('status', request.status)}",
         f"- Demandeur → détenteur : {request.from_party} → {c.to}",
-        f"- Champ d'intervention : {c.field} ; nature de la finalité : {c.purpose_kind}",
+        f"- Champ d'intervention : {c.field} ; nature de la finalité : {md(kind)}",
         f"- Finalité : {md(c.purpose)}",
         f"- Catégories de données : {', '.join(c.categories)}",
         f"- Personnes concernées : {md(c.subjects)}",
@@ -196,8 +204,9 @@ def request_markdown(request: ExchangeRequest, steps: list[Step], deliveries: De
     if deliveries:
         lines += ["", "## Transmissions", ""]
         lines += [
-            f"- {d.id} : envoyée le {_day(d.sent_on)} par {d.sent_by}, {d.rows} lignes, "
-            f"à supprimer avant le {_day(d.retention_deadline)}"
+            f"- {d.id} : envoyée le {_day(d.sent_on)} par {d.sent_by}, {d.rows} "
+            f"{'ligne' if d.rows < 2 else 'lignes'}, "
+            f"à détruire au plus tard le {_day(d.retention_deadline)}"
             + (f" ; reçue le {_day(r.received_on)} par {r.received_by}" if r else "")
             + (
                 f" ; envoi anticipé sur la fréquence, motif : {md(d.justification or '')}"

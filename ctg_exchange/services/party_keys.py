@@ -23,6 +23,7 @@ from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
 from ..errors import InvalidInput, KeyFileError, NotAuthorised, cut
 from ..fsutil import ensure_private_dir, write_exclusive
 from ..i18n import _
+from ..labels import label
 from ..store.base import Tx
 from .remoting import RemoteTarget, remotable
 from .session import Keyring, Recorder, Session, background, perform
@@ -93,7 +94,10 @@ def _registration(
                     "only an admin of {party} makes its decryption keys: {member} is {roles} of "
                     "{own}"
                 ).format(
-                    party=party, member=actor.id, roles="/".join(actor.roles), own=actor.party
+                    party=party,
+                    member=actor.id,
+                    roles="/".join(label("role", role) for role in actor.roles),
+                    own=actor.party,
                 ),
             )
         if any(r.recipient == recipient for r in tx.recipients()):

@@ -30,7 +30,7 @@ from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterExport
 from ..errors import InvalidInput, NotFound, cut
 from ..fsutil import STAGING_LOCK, StagingDir, sweep_staging, write_atomic
-from ..i18n import _, in_language
+from ..i18n import _, date_text, in_language
 from ..labels import french
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
@@ -49,14 +49,20 @@ BUNDLE_STAGING = ".ctg-bundle-"
 def _exchange_summary(request: ExchangeRequest) -> str:
     parts = []
     if request.opinion:
-        parts.append(f"{french('verdict', request.opinion.verdict)} du {request.opinion.on}")
+        parts.append(f"{french('verdict', request.opinion.verdict)} du {_day(request.opinion.on)}")
     if request.decision:
         outcome = french("status", request.decision.outcome)
         parts.append(
-            f"décision du {request.decision.on} : demande {outcome}"
+            f"décision du {_day(request.decision.on)} : demande {outcome}"
             + (" contre l'avis du DPO" if request.decision.against_opinion else "")
         )
-    return "; ".join(parts) or french("status", request.status)
+    return " ; ".join(parts) or french("status", request.status)
+
+
+def _day(day: object) -> str:
+    """A date as the French documents write it: ``7 décembre 2026``."""
+    with in_language("fr"):
+        return date_text(day)
 
 
 def register_view(
@@ -183,6 +189,8 @@ def _files(
     for fmt, exporter in EXPORTERS.items():
         exporter.write(view, _ensure(root / "registre") / f"{stem}.{fmt}")
     subjects = {f.entry.ref for f in view.fiches}
+    policy = workspace.current_policy(tx).policy
+    purposes = {kind.id: kind.label for kind in policy.purpose_kinds}
     for rid in sorted({rid for f in view.fiches for rid in f.entry.exchanges}):
         stored = tx.get_request(rid)
         if stored is None:
@@ -197,7 +205,11 @@ def _files(
             f"echanges/{rid}/demande.json",
             json.dumps(document, ensure_ascii=False, indent=2) + "\n",
         )
-        _write(root, f"echanges/{rid}/demande.md", request_markdown(request, steps, deliveries))
+        _write(
+            root,
+            f"echanges/{rid}/demande.md",
+            request_markdown(request, steps, deliveries, purposes),
+        )
         subjects.add(rid)
     for record in tx.policies():
         _write(root, f"convention/politique-v{record.version}.yaml", record.text)
@@ -249,7 +261,7 @@ def _files(
         "LISEZMOI.txt",
         _README.format(
             controller=view.controller.name,
-            today=view.generated_on,
+            today=_day(view.generated_on),
             member=member,
             namespace=NAMESPACE_BUNDLE,
         ),

@@ -97,7 +97,7 @@ def as_text(value: Value) -> str:
 def controller_text(party: Party) -> str:
     a = party.address
     return (
-        f"{party.name}, représenté par {party.representative.name} "
+        f"{party.name} — représentant : {party.representative.name} "
         f"({party.representative.title}), {a.street}, {a.postcode} {a.city}"
     )
 
