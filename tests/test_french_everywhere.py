@@ -229,3 +229,22 @@ def test_every_help_page_shows_none_of_the_catalogs_english() -> None:
         if words:
             found[" ".join(path)] = words
     assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+def test_clicks_own_words_are_french(demo: tuple[Result, dict[str, str]]) -> None:
+    """Usage errors, placeholders and prompts written by click itself."""
+    _result, env = demo
+    french = {**env, **FRENCH}
+    unknown = _run(french, "request", "list", "--nope", code=2).stderr
+    assert "Essayez 'ctg-exchange request list --help' pour l'aide." in unknown
+    assert "Erreur : Option inconnue : '--nope'." in unknown
+    date = _run(french, "convention", "renew", "--until", "31/12/2031", "--reference", "x",
+                code=2).stderr  # fmt: skip
+    assert "'31/12/2031' n'est pas une date de la forme AAAA-MM-JJ" in date
+    choice = _run(french, "--as", "c.dpo", "dpo", "opinion", "DX-2026-0001", "--verdict", "x",
+                  "--note", "n", code=2).stderr  # fmt: skip
+    assert "Valeur invalide pour '--verdict'" in choice
+    assert "favorable_avec_recommandations" in choice  # the French spellings accepted
+    shown = _run(french, "member", "add", "--help").stdout
+    assert "--as MEMBRE" in shown and "Utilisation : ctg-exchange member add [OPTIONS]" in shown
+    assert "--as MEMBER" in _run({**env, **ENGLISH}, "member", "add", "--help").stdout

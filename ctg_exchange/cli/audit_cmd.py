@@ -37,7 +37,7 @@ def _summary(event: Event) -> str:
         highlights = parse_payload(Action(event.action), event.payload).highlights()
     except (ValueError, PayloadInvalid):
         return ""  # `audit verify` names what is wrong with it
-    return "; ".join(_highlight(key, value) for key, value in highlights.items())
+    return _("; ").join(_highlight(key, value) for key, value in highlights.items())
 
 
 _HIGHLIGHTS = {"changed": N_("changed"), "member": N_("member")}

@@ -316,9 +316,16 @@ def _retention(r: ScreenedRequest) -> Iterator[Finding]:
             yield Finding(
                 code="ARCHIVE_EXCEEDS_MAX",
                 severity=BLOCKING,
-                message=_(
-                    "an intermediate archiving of {days} days exceeds the {most} days allowed "
-                    "for {category!r} (GDPR art. 5(1)(e); Code du patrimoine L212-3)"
+                message=(
+                    _(
+                        "an intermediate archiving of {days} days exceeds the {most} days "
+                        "allowed for {category!r} (GDPR art. 5(1)(e); Code du patrimoine L212-3)"
+                    )
+                    if category.max_archive_days
+                    else _(
+                        "an intermediate archiving of {days} days is asked, and {category!r} is "
+                        "not to be archived at all (GDPR art. 5(1)(e); Code du patrimoine L212-3)"
+                    )
                 ).format(days=archive, most=category.max_archive_days, category=category.id),
             )
 
