@@ -22,7 +22,7 @@ from typing import BinaryIO
 from .dialect import Dialect
 from .scanner import CP1252_UNDEFINED
 
-BLOCK = 1 << 20
+BLOCK = 1 << 18  # a block's fields become Python objects, many times its size
 
 
 class Pseudonymiser:
