@@ -21,7 +21,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -66,6 +66,7 @@ class PgTx(SqlTx):
     """One transaction on a psycopg connection: ``?`` placeholders become ``%s``."""
 
     _converted: dict[str, str] = {}
+    dialect = "postgres"  # how the read queries read a document's values (.sql_reads)
 
     def __init__(self, connection: Any) -> None:
         super().__init__(connection)
@@ -197,6 +198,11 @@ class PostgresStore:
             if self.is_busy(exc):
                 raise
             raise self._lost(exc) from None
+
+    def reading(self) -> AbstractContextManager[SqlTx]:
+        """A read transaction for the read commands: an ordinary one (its queries include
+        the read queries; psycopg is no light import anyway)."""
+        return self.transaction()
 
     def initialise(self, fill: Any) -> None:
         """Create the schema and let ``fill(tx)`` write the first data: one transaction."""
