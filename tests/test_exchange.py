@@ -928,3 +928,58 @@ def test_a_package_is_received_in_one_pass(
     ctg.ok(*receive(package, tmp_path / "in.csv"), as_="v.agent")
     assert passes == []
     assert (tmp_path / "in.csv").read_bytes() == (tmp_path / "qf.csv").read_bytes()
+
+
+def test_keys_are_unlocked_once_ahead_of_their_use(
+    keyed: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the passphrases in the environment, send and receive start the member's key and
+    the party's identity as they start up (issue 17); each is derived once, and used."""
+    import threading
+
+    from ctg_exchange.crypto import age, keys
+
+    derived: list[str] = []
+    unwrap_scrypt, open_key = age._unwrap_scrypt, keys.KeyDir._open
+
+    def counted_scrypt(*args: object) -> bytes | None:
+        derived.append(f"scrypt on {threading.current_thread().name}")
+        return unwrap_scrypt(*args)  # type: ignore[arg-type]
+
+    def counted_open(self: keys.KeyDir, name: str, passphrase: str) -> keys.Signer:
+        derived.append(f"bcrypt {name} on {threading.current_thread().name}")
+        return open_key(self, name, passphrase)
+
+    monkeypatch.setattr(age, "_unwrap_scrypt", counted_scrypt)
+    monkeypatch.setattr(keys.KeyDir, "_open", counted_open)
+    ctg = keyed
+    rid = accepted(ctg)
+    derived.clear()
+    package = Path(str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"]))
+    assert derived == ["bcrypt c.agent on ctg-unlock-ahead"]
+    derived.clear()
+    ctg.ok(*receive(package, tmp_path / "in.csv"), as_="v.agent")
+    assert sorted(derived) == ["bcrypt v.agent on ctg-unlock-ahead", "scrypt on ctg-decrypt-ahead"]
+    assert (tmp_path / "in.csv").read_bytes() == (tmp_path / "qf.csv").read_bytes()
+
+
+def test_a_key_opened_ahead_gives_its_error_where_it_is_used(tmp_path: Path) -> None:
+    from ctg_exchange.crypto.age import NoIdentityMatched
+    from ctg_exchange.crypto.agestream import decrypt_ahead, encrypt_bytes
+    from ctg_exchange.crypto.keys import KeyDir
+    from ctg_exchange.errors import KeyFileError
+
+    sealed = encrypt_bytes(b"identity", passphrase="right passphrase", log_n=10)
+    decrypt_ahead(sealed, "wrong passphrase")
+    decrypt_ahead(sealed, "right passphrase")
+    with pytest.raises(NoIdentityMatched):
+        decrypt_bytes(sealed, passphrase="wrong passphrase")
+    assert decrypt_bytes(sealed, passphrase="right passphrase") == b"identity"
+
+    keys = KeyDir(tmp_path / "keys")
+    public = keys.generate("a.member", "right passphrase", rounds=1)
+    keys.open_ahead("a.member", "wrong passphrase")
+    keys.open_ahead("a.member", "right passphrase")
+    with pytest.raises(KeyFileError, match="wrong passphrase"):
+        keys.open_signer("a.member", "wrong passphrase")
+    assert keys.open_signer("a.member", "right passphrase").public_key == public

@@ -128,7 +128,14 @@ def test_a_pseudonym_is_the_hex_hmac_of_the_value_and_empty_stays_empty(tmp_path
     assert lines[-2].endswith(",,2025-02") and lines[-1] == ",512,2025-03"
 
 
-def test_a_large_file_with_a_quoted_row_far_in_is_pinned(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cpus", [1, 2, 3])
+def test_a_large_file_with_a_quoted_row_far_in_is_pinned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpus: int
+) -> None:
+    """Rewritten here or by worker processes, blocks in order, handed over at the same row."""
+    from ctg_exchange.exchange import hashed_rows
+
+    monkeypatch.setattr(hashed_rows, "_cpus", lambda: cpus)
     path = tmp_path / "big.csv"
     path.write_bytes(_big())
     data, counted = _rewritten(path, ("numero_allocataire",), set())

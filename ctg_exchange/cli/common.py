@@ -42,15 +42,27 @@ class Options:
     verbose: bool
     _opened: Workspace | None = field(default=None, repr=False)
     _reader: Reader | None = field(default=None, repr=False)
+    _keys: KeyDir | None = field(default=None, repr=False)
 
     @property
     def workspace_dir(self) -> Path:
         return self.workspace if self.workspace is not None else Path.cwd()
 
     def keys(self) -> KeyDir:
-        from ..crypto.keys import KeyDir, default_key_dir
+        """The key directory (one object per command: a key opened ahead is found there)."""
+        if self._keys is None:
+            from ..crypto.keys import KeyDir, default_key_dir
 
-        return KeyDir(self.key_dir if self.key_dir is not None else default_key_dir())
+            self._keys = KeyDir(self.key_dir if self.key_dir is not None else default_key_dir())
+        return self._keys
+
+    def open_key_ahead(self) -> None:
+        """Start unlocking the acting member's key now, when its passphrase is in the
+        environment (a prompt is never moved earlier): a command that signs once its work is
+        done then finds it open instead of waiting for bcrypt-pbkdf."""
+        passphrase = os.environ.get("CTG_PASSPHRASE")
+        if passphrase is not None and self.actor:
+            self.keys().open_ahead(self.actor, passphrase)
 
     def remote(self) -> RemoteSession | None:
         """The remote session, when the workspace directory is a remote workspace."""

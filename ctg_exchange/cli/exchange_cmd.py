@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import click
 from ..i18n import N_, _, date_text, ngettext, short_date
 from ..labels import label
 from . import complete
-from .common import common_options, emit_json, options, refuse_dash, say, table
+from .common import Options, common_options, emit_json, options, refuse_dash, say, table
 from .texts import text_option
 
 
@@ -122,9 +124,10 @@ def send(
       ctg-exchange --as c.agent exchange send DX-2026-0001 --dataset qf-mai-bis.csv \\
           --early --justification "Rectification des QF de mai (erreur de l'extraction)"
     """
+    opts = options()
+    opts.open_key_ahead()  # while the services are imported and the dataset read
     from ..services.send import send as send_dataset
 
-    opts = options()
     refuse_dash(out, "--out", _(NO_STDOUT_PACKAGE))
     with progress_bar(_("Encrypting"), dataset.stat().st_size) as advance:
         result = send_dataset(opts.session(), request_id, dataset, out, suppress_small_cells,
@@ -196,14 +199,18 @@ def receive(package: str, out: Path, dialect: str | None) -> None:
       ctg-exchange --as v.agent exchange receive DX-2026-0001-1 --out qf-mai.csv \\
           --dialect excel-fr
     """
+    opts = options()
+    path = Path(package)
+    # while the services are imported: the reception is signed once the payload has checked,
+    # and the payload is opened with the party's identity
+    opts.open_key_ahead()
+    _open_identities_ahead(opts, path)
     from ..exchange.dialect import NAMED
     from ..services.receive import receive as receive_package
     from ..services.receive import receive_delivery
 
-    opts = options()
     refuse_dash(out, "--out", _(NO_STDOUT_DATASET))
     wanted = None if dialect is None else NAMED[dialect]
-    path = Path(package)
     if path.is_file():
         with progress_bar(_("Decrypting"), path.stat().st_size) as advance:
             reception = receive_package(opts.session(), path, out, advance, wanted)
@@ -218,6 +225,37 @@ def receive(package: str, out: Path, dialect: str | None) -> None:
             id=reception.id, path=reception.path, deadline=date_text(reception.retention_deadline)
         )
     )
+
+
+_SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*\.age1[a-z0-9]+")  # a file of the key directory
+
+
+def _open_identities_ahead(opts: Options, package: Path) -> None:
+    """Start decrypting (scrypt) the identity files that the package's manifest names, when
+    their passphrase is in the environment: the manifest is only read here, unchecked, and
+    nothing is done with an identity before the service has checked it (it then finds it
+    open). Any problem is left for the service to report where it did."""
+    import json
+
+    from ..crypto.agestream import decrypt_ahead
+    from ..crypto.keys import read_private_file
+    from ..errors import ExchangeError
+    from ..exchange.container import MANIFEST, PackageReader
+
+    passphrase = os.environ.get("CTG_IDENTITY_PASSPHRASE")
+    if passphrase is None or not package.is_file():
+        return
+    try:
+        with package.open("rb") as handle:
+            manifest = PackageReader(handle, package.stat().st_size).read(MANIFEST)
+        recipient = json.loads(manifest)["recipient"]
+        party, recipients = str(recipient["party"]), [str(r) for r in recipient["recipients"]]
+        for name in recipients:  # named as services/party_keys.py identity_file names them
+            path = opts.keys().path / f"{party}.{name}.age"
+            if _SAFE_NAME.fullmatch(f"{party}.{name}") and path.is_file():
+                decrypt_ahead(read_private_file(path), passphrase)
+    except (OSError, ValueError, KeyError, TypeError, ExchangeError):
+        return
 
 
 @exchange.command()

@@ -8,8 +8,11 @@ been checked (:meth:`.age.Header.unwrap`).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 
 from ..i18n import _
 from .age import (
@@ -132,9 +135,48 @@ def encrypt_bytes(
     return bytes(out)
 
 
+# passphrase-encrypted files being decrypted ahead of their use, by digest of file and passphrase
+_AHEAD: dict[bytes, Future[bytes]] = {}
+
+
+def _ahead_key(data: bytes, passphrase: str) -> bytes:
+    secret = passphrase.encode("utf-8")
+    return hashlib.sha256(len(secret).to_bytes(8, "big") + secret + data).digest()
+
+
+def decrypt_ahead(data: bytes, passphrase: str) -> None:
+    """Start decrypting a passphrase-encrypted file on a thread (scrypt releases the GIL); a
+    later :func:`decrypt_bytes` of the same bytes and passphrase takes the result, or raises
+    its error. A command that needs an identity once it has checked what it read can so
+    derive its key while it imports and reads; the result is the same bytes either way."""
+    key = _ahead_key(data, passphrase)
+    if key in _AHEAD:
+        return
+    opening: Future[bytes] = Future()
+
+    def run() -> None:
+        try:
+            opening.set_result(_decrypt(data, (), passphrase))
+        except BaseException as exc:  # raised by decrypt_bytes, where it was before
+            opening.set_exception(exc)
+
+    _AHEAD[key] = opening
+    # not a daemon: the interpreter waits for it at exit (ending it inside the KDF's Rust
+    # code aborts the process)
+    threading.Thread(target=run, name="ctg-decrypt-ahead").start()
+
+
 def decrypt_bytes(
     data: bytes, identities: Iterable[Identity] = (), passphrase: str | None = None
 ) -> bytes:
+    if passphrase is not None:
+        ahead = _AHEAD.pop(_ahead_key(data, passphrase), None)
+        if ahead is not None:
+            return ahead.result()
+    return _decrypt(data, identities, passphrase)
+
+
+def _decrypt(data: bytes, identities: Iterable[Identity], passphrase: str | None) -> bytes:
     lines = iter(data.splitlines(keepends=True))
     header = parse_header(lambda: next(lines, b""))
     file_key = header.unwrap(identities, passphrase)

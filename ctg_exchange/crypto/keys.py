@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +71,8 @@ class KeyDir:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # keys being opened ahead of their use (:meth:`open_ahead`), by name and passphrase
+        self._ahead: dict[tuple[str, str], Future[Signer]] = {}
 
     def private_path(self, name: str) -> Path:
         return self.path / check_name(name)
@@ -116,8 +120,33 @@ class KeyDir:
     def read_public(self, name: str) -> PublicKey:
         return read_public_key(self.public_path(name))
 
+    def open_ahead(self, name: str, passphrase: str) -> None:
+        """Start decrypting ``NAME`` on a thread, for a later :meth:`open_signer` with the same
+        passphrase to take (its errors too, raised there). bcrypt-pbkdf releases the GIL: a
+        command that signs at its end unlocks its key while it imports and reads."""
+        if (name, passphrase) in self._ahead or not _NAME.match(name):
+            return
+        opening: Future[Signer] = Future()
+
+        def run() -> None:
+            try:
+                opening.set_result(self._open(name, passphrase))
+            except BaseException as exc:  # raised by open_signer, where it was before
+                opening.set_exception(exc)
+
+        self._ahead[(name, passphrase)] = opening
+        # not a daemon: the interpreter waits for it at exit (ending it inside the KDF's Rust
+        # code aborts the process)
+        threading.Thread(target=run, name="ctg-unlock-ahead").start()
+
     def open_signer(self, name: str, passphrase: str) -> Signer:
         """Decrypt ``NAME`` with ``passphrase``; refuses a key file others can read."""
+        ahead = self._ahead.pop((name, passphrase), None)
+        if ahead is not None:
+            return ahead.result()
+        return self._open(name, passphrase)
+
+    def _open(self, name: str, passphrase: str) -> Signer:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ..errors import IntegrityError
 from ..i18n import N_, _
-from .manifest import PackageError
 
 PAYLOAD, MANIFEST, SIGNATURE = "payload.age", "manifest.json", "manifest.sig"
 MEMBERS = (PAYLOAD, MANIFEST, SIGNATURE)
@@ -22,6 +22,12 @@ BLOCK = 512
 MAX_PAYLOAD = 8**11 - 1  # the ustar size field: 11 octal digits
 MAX_TAIL = 20 * 512  # one tar record: tools may pad the end-of-archive to it
 MAX_SMALL = 1 << 20  # manifest and signature
+
+
+class PackageError(IntegrityError):
+    """A package that is malformed, tampered with, or not for this workspace. Exit code 3."""
+
+    code = "package"
 
 
 def _header(name: str, size: int, mtime: int) -> bytes:

@@ -10,18 +10,12 @@ from pydantic import Field, StringConstraints, ValidationError
 
 from ..audit.canonical import canonical_json
 from ..domain.types import Frozen, MemberId, Ref
-from ..errors import IntegrityError
 from ..i18n import _
+from .container import PackageError as PackageError  # where it was before
 from .dialect import Dialect
 
 FORMAT = "ctg-exchange/package@v1"
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-
-
-class PackageError(IntegrityError):
-    """A package that is malformed, tampered with, or not for this workspace. Exit code 3."""
-
-    code = "package"
 
 
 class Sender(Frozen):
