@@ -12,6 +12,7 @@ from typing import Any
 
 from ..audit.events import Event, StoredEvent
 from ..domain.models import ExchangeRequest, RequestContent, Status, Step
+from .base import Reads
 from .rows import parsed_row
 from .sql_audit import AuditQueries
 from .sql_convention import ConventionQueries
@@ -59,6 +60,9 @@ class SqlTx(ConventionQueries, MemberQueries, ExchangeQueries, RegisterQueries, 
     def end(self) -> None:
         """Called by the store before the transaction ends."""
 
+    def prefetch(self, reads: Reads) -> None:
+        """Nothing to do in process: each read is a function call (see :class:`.base.Reads`)."""
+
     def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(query, params).fetchone()
 
@@ -82,12 +86,16 @@ class SqlTx(ConventionQueries, MemberQueries, ExchangeQueries, RegisterQueries, 
         return self._log_id
 
     # -- requests ---------------------------------------------------------------------------
-    def next_number(self, counter: str) -> int:
+    def counter_value(self, counter: str) -> int | None:
         row = self._one("SELECT value FROM counters WHERE name = ?", (counter,))
-        if row is None:
+        return None if row is None else int(row[0])
+
+    def next_number(self, counter: str) -> int:
+        current = self.counter_value(counter)
+        if current is None:
             self.execute("INSERT INTO counters (name, value) VALUES (?, 1)", (counter,))
             return 1
-        value = int(row[0]) + 1
+        value = current + 1
         self.execute("UPDATE counters SET value = ? WHERE name = ?", (value, counter))
         return value
 
