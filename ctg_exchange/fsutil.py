@@ -15,6 +15,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 RESERVE_STEP = 16 << 20
 
@@ -121,6 +122,16 @@ class NewFile:
         self.file = os.fdopen(self.fd, "wb", buffering=0, closefd=True)
         self._reserving: threading.Thread | None = None
         self._stop_reserving = threading.Event()
+
+    def reopen(self) -> BinaryIO:
+        """The file as written so far, opened anew for reading from its start (the writer's
+        position is left alone): through ``/proc`` for the unnamed file. Space reserved
+        beyond what was written is given back first."""
+        self._end_reserve()
+        os.ftruncate(self.fd, os.lseek(self.fd, 0, os.SEEK_CUR))
+        if self._path is not None:
+            return open(self._path, "rb")  # noqa: SIM115
+        return open(f"/proc/self/fd/{self.fd}", "rb")  # noqa: SIM115
 
     def reserve(self, size: int) -> None:
         """Allocate space for ``size`` bytes ahead of the writer, on a background thread.

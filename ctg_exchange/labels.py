@@ -30,6 +30,7 @@ KINDS = {
     "role": ("ctg_exchange.domain.models", "Role"),
     "action": ("ctg_exchange.domain.actions", "Action"),
     "decision": ("ctg_exchange.domain.models", "AutomatedDecision"),
+    "termination": ("ctg_exchange.policy.termination", "TerminationCase"),
 }
 
 # short French spellings typed on a command line, beside the labels themselves
@@ -41,6 +42,12 @@ _SPELLINGS = {
         "hors_champ": "out_of_scope",
     },
     "review": {"poursuivre": "continue", "clore": "close"},
+    "termination": {
+        "manquement": "breach",
+        "manquement_a_la_loi": "breach_of_law",
+        "modification_sans_avenant": "modification_without_avenant",
+        "denonciation": "denunciation",
+    },
 }
 
 

@@ -104,19 +104,19 @@ def test_the_pseudonymiser_is_hmac_sha256() -> None:
             assert pseudonym(value) == hmac.digest(key, value.encode(), "sha256").hex()
 
 
-def test_line_counting_without_wc_agrees_with_wc(tmp_path: Path) -> None:
-    from ctg_exchange.exchange.scanner import FastScanner, LineCounter
+def test_the_scanner_counts_rows_across_blocks_of_any_size() -> None:
+    from ctg_exchange.exchange.scanner import FastScanner
 
     data = b"a,b\n" + b"1,2\n" * 70000 + b"3,4"  # unterminated last row
-    path = tmp_path / "rows.csv"
-    path.write_bytes(data)
     counts = []
-    for use_wc in (True, False):
-        scanner = FastScanner(2, LineCounter(path, use_wc=use_wc))
-        for start in range(0, len(data), 1 << 20):
-            scanner.feed(data[start : start + (1 << 20)])
+    for step in (1 << 20, 4099, 3, 1):
+        scanner = FastScanner(2)
+        for start in range(0, min(len(data), 60_000 if step < 100 else len(data)), step):
+            scanner.feed(data[start : start + step])
+        if step < 100:
+            scanner.feed(data[60_000:])
         counts.append(scanner.finish())
-    assert counts == [70001, 70001]
+    assert counts == [70001] * 4
 
 
 STREAM_SIZES = [0, 1, 16 * CHUNK - 1, 16 * CHUNK, 16 * CHUNK + 1, 80 * CHUNK + 7]
@@ -169,3 +169,22 @@ def test_the_streaming_reader_refuses_damage_in_any_block(tmp_path: Path, damage
     with path.open("rb") as source, (tmp_path / "plain").open("wb") as out:
         with pytest.raises(AgeError):
             unseal(source, 0, len(raw), [identity], out)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"1,2\rx\r\n", "does not end its line"),  # a CR inside, its line ended by CRLF
+        (b"1,2\n", "does not end its line"),
+        (b"1,2,3\r\n", "does not have 2 fields"),
+        (b"1\r\n", "does not have 2 fields"),
+    ],
+)
+def test_the_scanner_refuses_a_bad_crlf_line_deep_in_a_block(line: bytes, message: str) -> None:
+    from ctg_exchange.exchange.scanner import FastScanner
+
+    good = b"1,2\r\n" * 1000
+    scanner = FastScanner(2, ",", "crlf")
+    with pytest.raises(InvalidInput, match=f"row 1001 {message}"):
+        scanner.feed(b"a,b\r\n" + good + line + good)
+        scanner.finish()

@@ -242,7 +242,7 @@ def test_a_manifest_naming_another_dialect_than_the_files_is_refused_on_conversi
     )
     monkeypatch.setattr(
         "ctg_exchange.services.send.FastScanner",
-        lambda columns, lines, *dialect: FastScanner(columns, lines, ","),
+        lambda columns, *dialect: FastScanner(columns, ","),
     )
     package = sent(ctg, rid, dataset)["package"]
     ctg.refused(
@@ -302,7 +302,7 @@ def test_a_payload_with_columns_its_manifest_does_not_name_is_refused_as_sent(
     )
     monkeypatch.setattr(
         "ctg_exchange.services.send.FastScanner",
-        lambda columns, lines, *dialect: FastScanner(5, lines, ","),
+        lambda columns, *dialect: FastScanner(5, ","),
     )
     package = sent(ctg, rid, dataset)["package"]
     ctg.refused(

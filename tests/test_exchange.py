@@ -256,7 +256,7 @@ def test_receiving_twice_or_by_the_other_party_is_refused(keyed: Ctg, tmp_path: 
 def test_a_package_rewritten_between_hash_and_decryption_is_refused(
     keyed: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The payload is read twice (hashed, then decrypted): a write in between is caught."""
+    """A write to the package while it is being received is caught."""
     import time
 
     from ctg_exchange.exchange.pipeline import unseal as real_unseal
@@ -906,3 +906,25 @@ def test_checkpoints_the_log_implies_cannot_be_removed(keyed: Ctg, tmp_path: Pat
         "seq": sent,
         "rule": "checkpoint-missing",
     } in failures, failures
+
+
+def test_a_package_is_received_in_one_pass(
+    keyed: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The payload is hashed as it is decrypted (DESIGN §8): no separate hashing pass when
+    all is well, and the plaintext is read back only for quoted fields."""
+    from ctg_exchange.services import receive as receiving
+
+    ctg = keyed
+    rid = accepted(ctg)
+    package = Path(str(send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"]))
+    passes: list[object] = []
+
+    def hash_region(*args: object) -> str:
+        passes.append(args)
+        return ""
+
+    monkeypatch.setattr(receiving, "hash_region", hash_region)
+    ctg.ok(*receive(package, tmp_path / "in.csv"), as_="v.agent")
+    assert passes == []
+    assert (tmp_path / "in.csv").read_bytes() == (tmp_path / "qf.csv").read_bytes()

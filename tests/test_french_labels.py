@@ -144,3 +144,20 @@ def test_the_bundles_request_document_reads_french(
     document = json.loads((bundle / "echanges" / rid / "demande.json").read_text())
     assert document["status"] == "conditions_accepted" and document["frequency"] == "monthly"
     assert document["opinion"]["verdict"] == "favourable_with_recommendations"
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("dénonciation", "denunciation"),
+        ("Manquement à la loi", "breach_of_law"),
+        ("manquement", "breach"),
+        ("modification_sans_avenant", "modification_without_avenant"),
+        ("breach", "breach"),
+    ],
+)
+def test_a_termination_case_is_typed_in_french_or_by_its_code(typed: str, code: str) -> None:
+    from ctg_exchange.cli.choices import Coded
+
+    cases = ["breach", "breach_of_law", "modification_without_avenant", "denunciation"]
+    assert Coded("termination", cases).convert(typed, None, None) == code

@@ -1,10 +1,33 @@
 """The hash-chained, signed audit log with its Merkle tree and checkpoints (DESIGN §7,
-docs/audit-format.md)."""
+docs/audit-format.md).
 
-from .canonical import canonical_json, text_digest
-from .events import EVENT_PREFIX, GENESIS_HASH, Event, StoredEvent, utc_timestamp
-from .report import Failure, VerifyResult
-from .verify import verify_log
+The names below load with the module that defines them, on first use: reading the log
+(``audit.events``, ``audit.canonical``) does not load the verifier.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .canonical import canonical_json, text_digest
+    from .events import EVENT_PREFIX, GENESIS_HASH, Event, StoredEvent, utc_timestamp
+    from .report import Failure, VerifyResult
+    from .verify import verify_log
+
+_HOME = {
+    "canonical_json": "canonical",
+    "text_digest": "canonical",
+    "EVENT_PREFIX": "events",
+    "GENESIS_HASH": "events",
+    "Event": "events",
+    "StoredEvent": "events",
+    "utc_timestamp": "events",
+    "Failure": "report",
+    "VerifyResult": "report",
+    "verify_log": "verify",
+}
 
 __all__ = [
     "EVENT_PREFIX",
@@ -18,3 +41,10 @@ __all__ = [
     "utc_timestamp",
     "verify_log",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +23,12 @@ from .common import (
     through_stdout,
     write_output,
 )
+from .listing import DATE, page_size, paging_options, tell
 
 if TYPE_CHECKING:
-    from ..audit.events import Event
+    from datetime import tzinfo
+
+    from ..audit.events import Event, StoredEvent
 
 
 def _summary(event: Event) -> str:
@@ -97,27 +101,53 @@ for _command in (checkpoint, cosign, checkpoints):
 
 @audit.command()
 @only_request
+@click.option(
+    "--since", type=DATE, metavar="YYYY-MM-DD", help="Only the events of this day and after."
+)
+@paging_options
 @common_options
-def log(request_id: str | None) -> None:
-    """Show audit events in order.
+def log(request_id: str | None, since: datetime | None, limit: int | None, show_all: bool) -> None:
+    """Show audit events in order: the 50 latest (--limit N, --all).
 
     \b
     Example:
       ctg-exchange audit log --request DX-2025-0001
+      ctg-exchange audit log --since 2026-01-01 --all
     """
-    from ..services.auditing import audit_log
+    from zoneinfo import ZoneInfo
+
+    from ..errors import NotFound, cut
+    from ..services.reading import event_page, policy_facts, since_time
+    from ..store.sql_reads import EventFilter
 
     opts = options()
-    workspace = opts.reading_workspace()
-    events = audit_log(workspace, request_id)
+    reader = opts.reader()
+    with reader.store.reading() as tx:
+        if request_id is not None and tx.request_doc(request_id) is None:
+            raise NotFound(_("no request {id!r}").format(id=cut(request_id)))
+        zone = None if opts.json else policy_facts(tx, reader.root).time_zone
+    where = EventFilter(subject=request_id, since=since_time(since.date()) if since else None)
+    events, total = event_page(reader, where, page_size(limit, show_all))
     if opts.json:
         emit_json([stored.to_json() for stored in events])
-        return
+    else:
+        _print_log(events, request_id, ZoneInfo(zone or "Europe/Paris"))
+    more = total - len(events)
+    if more:
+        tell(
+            ngettext(
+                "{count} earlier event not shown: --limit N or --all shows it",
+                "{count} earlier events not shown: --limit N or --all shows them",
+                more,
+            ).format(count=more)
+        )
+
+
+def _print_log(events: list[StoredEvent], request_id: str | None, zone: tzinfo) -> None:
     from ..labels import label
     from .console import shown
-    from .views import display_zone, short_time
+    from .views import short_time
 
-    zone = display_zone(workspace)
     console = stdout()
     console.print(
         _("[bold]Audit log[/] of {request}").format(request=request_id)

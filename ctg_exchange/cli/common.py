@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from ..crypto.keys import KeyDir
     from ..remote.session import RemoteSession
+    from ..services.reading import Reader
     from ..services.session import Keyring, Session
     from ..services.workspace import Workspace
     from .console import InertConsole
@@ -40,6 +41,7 @@ class Options:
     json: bool
     verbose: bool
     _opened: Workspace | None = field(default=None, repr=False)
+    _reader: Reader | None = field(default=None, repr=False)
 
     @property
     def workspace_dir(self) -> Path:
@@ -52,12 +54,13 @@ class Options:
 
     def remote(self) -> RemoteSession | None:
         """The remote session, when the workspace directory is a remote workspace."""
-        from ..services.workspace import is_remote, open_remote
+        from ..services.opening import is_remote
 
         if not is_remote(self.workspace_dir):
             return None
         from ..remote.session import RemoteSession
         from ..services.clock import Clock
+        from ..services.workspace import open_remote
 
         keyring = self.keyring()
         config = open_remote(self.workspace_dir)
@@ -78,6 +81,28 @@ class Options:
             pulled = pull(remote.config, remote.client())
             self._opened = Workspace.open(pulled.root)
         return self._opened
+
+    def reader(self) -> Reader:
+        """The workspace a light read command reads (:mod:`..services.reading`), as
+        :meth:`reading_workspace` chooses it: a local one, or a remote one's verified copy,
+        brought up to date first."""
+        if self._reader is None:
+            from ..services.reading import Reader
+
+            root = self.workspace_dir
+            remote = self.remote()
+            if remote is not None:
+                from ..remote.copy import pull
+
+                root = pull(remote.config, remote.client()).root
+            reader = Reader.open(root)
+            try:
+                reader.clock()  # CTG_TODAY only where the workspace allows it
+            except BaseException:
+                reader.close()
+                raise
+            self._reader = reader
+        return self._reader
 
     def reading_session(self) -> Session:
         """A session over :meth:`reading_workspace` (which refuses any change)."""
@@ -132,6 +157,9 @@ class Options:
         )
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._opened is not None:
             self._opened.close()
             self._opened = None

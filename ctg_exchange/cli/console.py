@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
 from rich.segment import Segment
 
 from ..textsafe import has_controls, visible_controls
+from .tty import is_terminal as is_terminal
 
 
 class InertConsole(Console):
@@ -37,14 +38,6 @@ class InertConsole(Console):
                 yield Segment(visible_controls(segment.text), segment.style)
             else:
                 yield segment
-
-
-def is_terminal(stream: IO[Any] | None) -> bool:
-    """Whether ``stream`` is a terminal (a closed or odd stream is not)."""
-    try:
-        return stream is not None and stream.isatty()
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def console(*, stderr: bool = False, **settings: Any) -> InertConsole:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..i18n import _, date_text
+from .choices import Coded
 from .common import common_options, emit_json, options, say
 from .convention_views import emitted, proposed, render, state_json, view_json, what
 from .texts import text_option
@@ -185,7 +186,9 @@ def successor(start: datetime, end: datetime, reference: str, deliberation: str)
     "--case",
     "case",
     required=True,
-    type=click.Choice(["breach", "breach_of_law", "modification_without_avenant", "denunciation"]),
+    type=Coded(
+        "termination", ["breach", "breach_of_law", "modification_without_avenant", "denunciation"]
+    ),
     help="Article 12's case: breach of the convention (either party, a month after the formal "
     "notice), breach_of_law (the Caf, a month after the formal notice), "
     "modification_without_avenant (the Caf, without notice), denunciation (either party, six "

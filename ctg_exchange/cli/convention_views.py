@@ -6,6 +6,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import _, date_text, ngettext, short_date
+from ..labels import label
 from .common import emit_json, options, say, stdout
 
 if TYPE_CHECKING:
@@ -28,11 +29,14 @@ def what(change: ConventionChange) -> str:
             start=date_text(change.effective), end=date_text(change.until)
         )
     text = _("termination with effect from {date}").format(date=date_text(change.effective))
-    if change.case and change.notice:
+    if not change.case:
+        return text
+    case = label("termination", change.case)
+    if change.notice:
         return text + _(" ({case}, notice of {notice})").format(
-            case=change.case, notice=date_text(change.notice)
+            case=case, notice=date_text(change.notice)
         )
-    return text + (f" ({change.case})" if change.case else "")
+    return text + f" ({case})"
 
 
 def state_json(state: ConventionState, today: date) -> dict[str, Any]:

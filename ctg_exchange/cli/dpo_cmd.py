@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import click
 
-from ..domain.models import Verdict
+from ..domain.states import Verdict
 from ..i18n import _, ngettext, short_date
 from ..labels import label
 from . import complete
 from .choices import Coded
-from .common import common_options, emit_json, options, say, table
+from .common import common_options, emit_json, options
+from .listing import show_rows, tell
 from .texts import text_option
-from .views import finish, request_json
+from .views import finish
 
 
 @click.group()
@@ -28,45 +32,52 @@ def inbox() -> None:
     Example:
       ctg-exchange --as c.dpo dpo inbox
     """
-    from ..services.requests import dpo_inbox
+    from ..services.reading import dpo_inbox
+    from ..services.stored import request_document
 
     opts = options()
-    items = dpo_inbox(opts.reading_session())
+    reader = opts.reader()
+    items = dpo_inbox(reader, opts.actor, reader.clock().today())
     if opts.json:
         emit_json(
             [
-                {**request_json(i.request), "due": i.due.isoformat(), "overdue": i.overdue}
+                {**request_document(i.request), "due": i.due.isoformat(), "overdue": i.overdue}
                 for i in items
             ]
         )
         return
     # due: the day it was submitted + the policy's opinion deadline
-    out = table(
+    show_rows(
         _("Awaiting your opinion"),
-        _("id"),
-        _("due"),
-        _("from"),
-        _("DPIA"),
-        _("findings"),
+        (_("id"), _("due"), _("from"), _("DPIA"), _("findings")),
+        [
+            (
+                i.request["id"],
+                short_date(i.due),
+                i.overdue,
+                i.request["from_party"],
+                _("yes") if i.request["dpia_required"] else "",
+                ", ".join(f["code"] for f in i.request["findings"]),
+            )
+            for i in items
+        ],
+        plain=lambda row: (row[0], _due(row[1], row[2]), *row[3:]),
+        rich=_rich_inbox_row,
         wrap=_("findings"),
     )
-    for item in items:
-        due = (
-            _("[red]{date} overdue[/]").format(date=short_date(item.due))
-            if item.overdue
-            else short_date(item.due)
-        )
-        r = item.request
-        out.add_row(
-            r.id,
-            due,
-            r.from_party,
-            _("yes") if r.dpia_required else "",
-            ", ".join(f.code for f in r.findings),
-        )
-    out.print()
     if not items:
-        say(_("Nothing awaits your opinion."))
+        tell(_("Nothing awaits your opinion."))
+
+
+def _due(day: str, overdue: bool) -> str:
+    return _("{date} overdue").format(date=day) if overdue else day
+
+
+def _rich_inbox_row(row: Sequence[Any]) -> tuple[str, ...]:
+    from .console import shown
+
+    due = _("[red]{date} overdue[/]").format(date=row[1]) if row[2] else row[1]
+    return (shown(row[0]), due, shown(row[3]), row[4], shown(row[5]))
 
 
 @dpo.command()

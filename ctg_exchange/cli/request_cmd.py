@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..domain.models import Status
-from ..i18n import _, short_date
+from ..domain.states import Status
+from ..i18n import _, ngettext, short_date
 from ..labels import label
 from . import complete
 from .choices import Coded
-from .common import common_options, emit_json, options, say, stdout, table
+from .common import common_options, emit_json, options, say, stdout
+from .listing import DATE, emit_json_items, page_size, paging_options, show_rows, tell
 from .request_options import (
     content_from,
     content_options,
@@ -198,46 +202,113 @@ def withdraw(request_id: str, reason: str) -> None:
 
 @request.command(name="list")
 @click.option("--status", type=Coded("status", [s.value for s in Status]), help="Only this status.")
+@click.option(
+    "--from",
+    "from_party",
+    metavar="PARTY",
+    shell_complete=complete.parties,
+    help="Only the requests this party filed.",
+)
+@click.option(
+    "--to",
+    "to_party",
+    metavar="PARTY",
+    shell_complete=complete.parties,
+    help="Only the requests addressed to this party.",
+)
+@click.option("--field", metavar="FIELD", help="Only the requests in this field of intervention.")
+@click.option(
+    "--overdue", is_flag=True, help="Only the requests awaiting a DPO opinion past its deadline."
+)
+@click.option(
+    "--since", type=DATE, metavar="YYYY-MM-DD", help="Only the requests filed on or after this day."
+)
+@paging_options
 @common_options
-def list_(status: str | None) -> None:
-    """List requests, oldest first.
+def list_(
+    status: str | None,
+    from_party: str | None,
+    to_party: str | None,
+    field: str | None,
+    overdue: bool,
+    since: datetime | None,
+    limit: int | None,
+    show_all: bool,
+) -> None:
+    """List requests: the 50 most recent, oldest first (--limit N, --all); filters combine.
 
     \b
     Example:
       ctg-exchange request list --status awaiting_dpo
+      ctg-exchange request list --to caf92 --since 2026-01-01 --all
     """
-    from ..services.requests import list_requests
-    from .views import request_json, status_text
+    from ..services.reading import each_request, overdue_filter, request_page
+    from ..services.stored import request_document
+    from ..store.sql_reads import RequestFilter
 
     opts = options()
-    requests = list_requests(opts.reading_workspace(), Status(status) if status else None)
-    if opts.json:
-        emit_json([request_json(r) for r in requests])
-        return
-    out = table(
-        _("Requests"),
-        _("id"),
-        _("filed"),
-        _("status"),
-        _("to"),
-        _("categories"),
-        wrap=_("categories"),
+    reader = opts.reader()
+    where = RequestFilter(
+        status=status,
+        from_party=from_party,
+        to_party=to_party,
+        field=field,
+        since=since.date().isoformat() if since else None,
     )
-    for r in requests:
-        out.add_row(
-            r.id,
-            short_date(r.filed_on),
-            status_text(r.status.value),
-            r.to_party,
-            ", ".join(r.content.categories),
+    if overdue:
+        today = reader.clock().today()
+        with reader.store.reading() as tx:
+            cutoff = overdue_filter(tx, reader.root, today)
+        where = replace(where, submitted_before=cutoff)
+    size = page_size(limit, show_all)
+    if opts.json and size is None:  # every one, written as read
+        emit_json_items(request_document(r) for r in each_request(reader, where))
+        return
+    page = request_page(reader, where, size)
+    if opts.json:
+        emit_json([request_document(r) for r in page.rows])
+    else:
+        show_rows(
+            _("Requests"),
+            (_("id"), _("filed"), _("status"), _("to"), _("categories")),
+            [
+                (
+                    r["id"],
+                    short_date(r["filed_on"]),
+                    r["status"],
+                    r["content"]["to"],
+                    ", ".join(r["content"]["categories"]),
+                )
+                for r in page.rows
+            ],  # fmt: skip
+            plain=lambda row: (*row[:2], label("status", row[2]), *row[3:]),
+            rich=_rich_request_row,
+            wrap=_("categories"),
         )
-    out.print()
-    if not requests:
-        say(
-            _("No requests with status {status}.").format(status=label("status", status))
-            if status
-            else _("No requests yet.")
+    if page.more:
+        tell(
+            ngettext(
+                "{count} earlier request not shown: --limit N or --all shows it",
+                "{count} earlier requests not shown: --limit N or --all shows them",
+                page.more,
+            ).format(count=page.more)
         )
+    elif not page.rows and not opts.json:
+        if where == RequestFilter(status=status):
+            tell(
+                _("No requests with status {status}.").format(status=label("status", status))
+                if status
+                else _("No requests yet.")
+            )
+        else:
+            tell(_("No requests match these filters."))
+
+
+def _rich_request_row(row: Sequence[str]) -> tuple[str, ...]:
+    from .console import shown
+    from .views import status_text
+
+    return (shown(row[0]), row[1], status_text(row[2]), shown(row[3]), shown(row[4]))
 
 
 @request.command()

@@ -9,18 +9,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..domain.models import AutomatedDecision, Frequency, RequestContent
+from ..domain.states import AutomatedDecision, Frequency
 from ..i18n import _
+from ..services.stored import CONTENT
 from . import complete
 from .choices import Coded
 
 if TYPE_CHECKING:
+    from ..domain.models import RequestContent
     from ..policy.request_input import Problem
     from ..yamlsrc import YamlDocument
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CONTENT_FIELDS = tuple(RequestContent.model_fields)  # each has its option
+CONTENT_FIELDS = tuple(name for name, _default, _shape in CONTENT)  # each has its option
 _LISTS = {"categories", "legal_refs", "aggregates_of", "onward_recipients"}
 
 
@@ -202,6 +204,7 @@ def content_from(from_file: Path | None, values: dict[str, Any]) -> RequestConte
     Every problem is reported at once: shapes and, with the policy in use, unknown references;
     those in values that came from the file point at their lines.
     """
+    from ..domain.models import RequestContent
     from ..policy.request_input import content_problems
 
     merged, doc = read_request_file(from_file) if from_file else ({}, None)

@@ -1,21 +1,53 @@
-"""The procedure's records, state machine and rules: pure, no I/O."""
+"""The procedure's records, state machine and rules: pure, no I/O.
 
-from .actions import Action
-from .lifecycle import next_status
-from .models import (
-    Annotation,
-    Decision,
-    ExchangeRequest,
-    Frequency,
-    Member,
-    Opinion,
-    RequestContent,
-    Role,
-    Status,
-    Step,
-    Verdict,
-)
-from .recommendations import Answer, Condition, Recommendation
+The names below load with the module that defines them, on first use: importing one
+submodule (``domain.dates``, ``domain.states``) does not build every model of the package.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .actions import Action
+    from .lifecycle import next_status
+    from .models import (
+        Annotation,
+        Decision,
+        ExchangeRequest,
+        Frequency,
+        Member,
+        Opinion,
+        RequestContent,
+        Role,
+        Status,
+        Step,
+        Verdict,
+    )
+    from .recommendations import Answer, Condition, Recommendation
+
+_HOME = {
+    "Action": "actions",
+    "next_status": "lifecycle",
+    **dict.fromkeys(
+        (
+            "Annotation",
+            "Decision",
+            "ExchangeRequest",
+            "Frequency",
+            "Member",
+            "Opinion",
+            "RequestContent",
+            "Role",
+            "Status",
+            "Step",
+            "Verdict",
+        ),
+        "models",
+    ),
+    **dict.fromkeys(("Answer", "Condition", "Recommendation"), "recommendations"),
+}
 
 __all__ = [
     "Action",
@@ -35,3 +67,10 @@ __all__ = [
     "Verdict",
     "next_status",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from .models import Role
+from .states import Role
 
 
 class Action(StrEnum):

@@ -31,7 +31,7 @@ from ..errors import InvalidTransition
 from ..i18n import _
 from ..labels import label
 from .actions import Action
-from .models import Standing, Status, Triage
+from .states import Standing, Status, Triage
 
 BEFORE_DECISION = frozenset(
     {Status.FILED, Status.UNDER_STUDY, Status.RETURNED, Status.AWAITING_DPO, Status.OPINION_GIVEN}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from pydantic import (
     BeforeValidator,
@@ -19,46 +19,31 @@ from pydantic import (
 
 from ..i18n import _
 from .recommendations import Answer, Condition, Recommendation
+from .states import (  # named here as before: the models type their fields by them
+    Acting as Acting,
+)
+from .states import (
+    AutomatedDecision as AutomatedDecision,
+)
+from .states import (
+    Frequency as Frequency,
+)
+from .states import (
+    Role as Role,
+)
+from .states import (
+    Standing as Standing,
+)
+from .states import (
+    Status as Status,
+)
+from .states import (
+    Triage as Triage,
+)
+from .states import (
+    Verdict as Verdict,
+)
 from .types import Frozen, MemberId, Ref, Text
-
-
-class Role(StrEnum):
-    STAFF = "staff"
-    CONTROLLER = "controller"
-    DPO = "dpo"
-    ADMIN = "admin"
-
-
-class Status(StrEnum):
-    FILED = "filed"
-    UNDER_STUDY = "under_study"
-    RETURNED = "returned"
-    AWAITING_DPO = "awaiting_dpo"
-    OPINION_GIVEN = "opinion_given"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-    CONDITIONS_ACCEPTED = "conditions_accepted"
-    EXCHANGED = "exchanged"
-    CLOSED = "closed"
-    LAPSED = "lapsed"
-    SUSPENDED = "suspended"  # a breach of the conditions suspends the exchange (DOMAIN §2.5)
-
-
-class Verdict(StrEnum):
-    FAVOURABLE = "favourable"
-    FAVOURABLE_WITH_RECOMMENDATIONS = "favourable_with_recommendations"
-    UNFAVOURABLE = "unfavourable"
-    OUT_OF_SCOPE = "out_of_scope"
-
-
-class Frequency(StrEnum):
-    ONCE = "once"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    MONTHLY = "monthly"
-    QUARTERLY = "quarterly"
-    YEARLY = "yearly"
 
 
 class Member(Frozen):
@@ -84,57 +69,12 @@ class Member(Frozen):
         return role in self.roles
 
 
-class Acting(Protocol):
-    """Who acts, as the rules see them: a stored :class:`Member`, or one the log declared."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def party(self) -> str: ...
-    @property
-    def roles(self) -> tuple[Role, ...]: ...
-    @property
-    def revoked_at(self) -> str | None: ...
-    @property
-    def active(self) -> bool: ...
-    def has(self, role: Role) -> bool: ...
-
-
-class Standing(Protocol):
-    """Where a request stands, as the rules and the state machine see it: a stored
-    :class:`ExchangeRequest`, or the request as the audit log replays it."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def status(self) -> Status: ...
-    @property
-    def triage(self) -> Triage: ...
-    @property
-    def filed_by(self) -> str: ...
-    @property
-    def from_party(self) -> str: ...
-    @property
-    def to_party(self) -> str: ...
-    @property
-    def suspended_from(self) -> Status | None: ...
-
-
 def _blank_is_none(value: object) -> object:
     """An optional text left blank is not given: a blank legal text is no legal text."""
     return None if isinstance(value, str) and not value.strip() else value
 
 
 OptionalText = Annotated[Text | None, BeforeValidator(_blank_is_none)]
-
-
-class AutomatedDecision(StrEnum):
-    """Whether the data feed individual decisions taken by an algorithm (CRPA L311-3-1; loi
-    Informatique et Libertés art. 47; GDPR art. 22)."""
-
-    NONE = "none"
-    ASSISTED = "assisted"  # an agent decides, helped by the computation
-    SOLELY_AUTOMATED = "solely_automated"  # the computation decides (a tariff from a scale)
 
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -252,13 +192,6 @@ class RequestContent(Frozen):
 class Severity(StrEnum):
     BLOCKING = "blocking"
     WARNING = "warning"
-
-
-class Triage(StrEnum):
-    """DOMAIN §2 step 0: anonymous aggregates skip the DPO; everything else is personal."""
-
-    PERSONAL = "personal"
-    NON_PERSONAL = "non_personal"
 
 
 class Finding(Frozen):

@@ -15,7 +15,7 @@ from typing import NoReturn
 from ..errors import NotAuthorised
 from ..i18n import N_, _, date_text
 from .actions import REQUEST_STEPS, TAKEN_AS, Action
-from .models import Acting, Role, Standing
+from .states import Acting, Role, Standing
 
 RULE_REVOKED = "revoked-member"
 RULE_STAFF_FILES = "staff-files"

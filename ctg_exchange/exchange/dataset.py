@@ -1,7 +1,8 @@
 """What a dataset must satisfy before it is encrypted (docs/spec/package.md §5).
 
 The header must name approved columns only. Rows are then checked or rewritten only when a
-condition needs it: ``pseudonymise`` and suppressed small cells rewrite rows (csv module);
+condition needs it: ``pseudonymise`` and suppressed small cells rewrite rows (plain lines a
+block at a time, :mod:`.hashed_rows`; others with the csv module);
 ``aggregate_min_count`` and the policy's aggregate rules read every count cell first, so a refusal
 comes before anything is written. Otherwise the file travels byte for byte and
 :class:`FastScanner` counts rows and checks field counts on raw blocks as they stream past
@@ -16,7 +17,6 @@ Error messages name columns and row numbers, never a value.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +25,8 @@ from pathlib import Path
 from ..errors import InvalidInput
 from ..i18n import _, ngettext
 from .dialect import UTF8_BOM, Dialect
+from .hashed_rows import Handover, PlainRows
+from .hashed_rows import Pseudonymiser as Pseudonymiser  # where it was before
 from .scanner import fields_differ
 
 FLUSH_ROWS = 10_000
@@ -53,8 +55,13 @@ class DatasetRules:
         return self.min_count is not None or self.aggregates is not None
 
 
-def _open_text(path: Path, dialect: Dialect) -> io.TextIOWrapper:
-    return open(path, encoding=dialect.codec, newline="")  # noqa: SIM115
+def _open_text(path: Path, dialect: Dialect, offset: int | None = None) -> io.TextIOWrapper:
+    if offset is None:
+        return open(path, encoding=dialect.codec, newline="")  # noqa: SIM115
+    raw = open(path, "rb")  # noqa: SIM115
+    raw.seek(offset)  # past the start: a BOM is no longer the file's to skip
+    codec = "cp1252" if dialect.encoding == "windows-1252" else "utf-8"
+    return io.TextIOWrapper(raw, encoding=codec, newline="")
 
 
 def _not_encoded(path: Path, dialect: Dialect, row: int | None = None) -> InvalidInput:
@@ -110,14 +117,18 @@ def check_header(header: Sequence[str], approved: Sequence[str], request_id: str
         )
 
 
-def _rows(path: Path, dialect: Dialect, columns: int | None) -> Iterator[tuple[int, list[str]]]:
-    """The data rows with their numbers (from 1), each with ``columns`` fields if given."""
-    number = 0
+def _rows(
+    path: Path, dialect: Dialect, columns: int | None, offset: int | None = None, after: int = 0
+) -> Iterator[tuple[int, list[str]]]:
+    """The data rows with their numbers (from 1), each with ``columns`` fields if given; from
+    the line at byte ``offset`` (data row ``after + 1``) when given."""
+    number = after
     try:
-        with _open_text(path, dialect) as handle:
+        with _open_text(path, dialect, offset) as handle:
             reader = csv.reader(handle, delimiter=dialect.delimiter)
-            next(reader, None)
-            for number, row in enumerate(reader, start=1):
+            if offset is None:
+                next(reader, None)
+            for number, row in enumerate(reader, start=after + 1):
                 if columns is not None and len(row) != columns:
                     raise fields_differ(number, len(row), columns, dialect)
                 yield number, row
@@ -208,27 +219,6 @@ def check_cells(path: Path, header: list[str], rules: DatasetRules, dialect: Dia
     return report
 
 
-class Pseudonymiser:
-    """Hex HMAC-SHA-256 (RFC 2104) of values under one key, millions of times.
-
-    ``hmac.digest`` sets OpenSSL's HMAC up again for every value (2 µs here); keeping the
-    inner and outer SHA-256 states of the padded key and copying them costs 0.8 µs. The test
-    suite checks the output against ``hmac.digest``.
-    """
-
-    def __init__(self, key: bytes) -> None:
-        block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-
-    def __call__(self, value: str) -> str:
-        inner = self._inner.copy()
-        inner.update(value.encode("utf-8"))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.hexdigest()
-
-
 @dataclass
 class Rewritten:
     """Filled in by :func:`rewrite` as it goes."""
@@ -246,7 +236,8 @@ def rewrite(
     dialect: Dialect,
 ) -> Iterator[bytes]:
     """The dataset with pseudonymised columns and blanked small cells, as CSV blocks in the
-    file's own dialect."""
+    file's own dialect. Plain lines are pseudonymised a block at a time
+    (:class:`~.hashed_rows.PlainRows`); the csv module takes over at the first that is not."""
     hashed = [i for i, name in enumerate(header) if name in rules.pseudonymise]
     if hashed and key is None:
         raise ValueError("pseudonymising needs the request's key")
@@ -255,29 +246,53 @@ def rewrite(
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=dialect.delimiter, lineterminator=dialect.terminator)
     writer.writerow(header)
-    batch: list[list[str]] = []
-    columns = len(header)
+    if dialect.bom:
+        yield UTF8_BOM
+    yield buffer.getvalue().encode(codec)
+    buffer.seek(0)
+    buffer.truncate()
+    start = None if small else _plain_header_end(path, dialect)
+    offset, row = start, 0
+    if start is not None:
+        plain = PlainRows(dialect, len(header), hashed, pseudonym)
+        with open(path, "rb") as source:
+            for item in plain.blocks(source, start, lambda rows: setattr(counter, "rows", rows)):
+                if isinstance(item, Handover):
+                    offset, row = item.offset, item.row
+                    break
+                yield item
+            else:
+                return
     blank: dict[int, list[int]] = {}
     for row_number, index in small:
         blank.setdefault(row_number, []).append(index)
-    row_number = 0
-    if dialect.bom:
-        yield UTF8_BOM
-    for row_number, row in _rows(path, dialect, columns):
+    batch: list[list[str]] = []
+    for row_number, fields in _rows(path, dialect, len(header), offset, row):
         for index in hashed:
-            if row[index]:
-                row[index] = pseudonym(row[index])
+            if fields[index]:
+                fields[index] = pseudonym(fields[index])
         if blank and row_number in blank:
             for index in blank[row_number]:
-                row[index] = ""
-        batch.append(row)
+                fields[index] = ""
+        batch.append(fields)
+        row = row_number
         if len(batch) == FLUSH_ROWS:  # writerows on a batch: cheaper than row by row
             writer.writerows(batch)
             batch.clear()
-            counter.rows = row_number
+            counter.rows = row
             yield buffer.getvalue().encode(codec)
             buffer.seek(0)
             buffer.truncate()
     writer.writerows(batch)
-    counter.rows = row_number
+    counter.rows = row
     yield buffer.getvalue().encode(codec)
+
+
+def _plain_header_end(path: Path, dialect: Dialect) -> int | None:
+    """Where the data lines start, if the header line is plain (no quote); else None."""
+    with open(path, "rb") as source:
+        head = source.read(1 << 16)
+    end = head.find(b"\n")
+    if end < 0 or b'"' in head[:end]:
+        return None
+    return end + 1

@@ -4,9 +4,10 @@ Sending: the caller's thread produces plaintext blocks (reading, scanning or rew
 a worker thread seals them in 64 KiB chunks into a reused buffer, writes them and hashes what it
 wrote. pyca/cryptography and hashlib release the GIL, so the two threads use both cores.
 
-Receiving: the payload's hash is checked over the whole member first (a thread reads ahead of
-the hashing); only then is it decrypted, 16 chunks per task on two threads, and written in order
-into the caller's (unnamed) output file.
+Receiving: one pass over the payload. A thread reads ahead and hashes what it read; blocks of 16
+chunks are decrypted on two threads and written in order, each checked by the caller's
+``inspect`` first, into the caller's unnamed output file, which the caller releases only once
+the hash, the last chunk and every row have checked (DESIGN §8).
 """
 
 from __future__ import annotations
@@ -233,13 +234,21 @@ class Prefetch:
     Iterating gives ``(buffer, length)`` pairs in order from a ring of reused buffers; each
     must be given back with :meth:`release`. ``pread`` leaves the file's position alone and,
     like hashing and the AEAD, runs without the GIL, so reading overlaps with the work.
-    A file shorter than announced raises :class:`AgeError` ("truncated") at that point.
+    A file shorter than announced raises :class:`AgeError` ("truncated") at that point. With a
+    ``hasher``, each block is hashed on the reading thread as soon as it is read.
     """
 
     def __init__(
-        self, file: BinaryIO, offset: int, size: int, block: int = READ_BLOCK, count: int = 3
+        self,
+        file: BinaryIO,
+        offset: int,
+        size: int,
+        block: int = READ_BLOCK,
+        count: int = 3,
+        hasher: hashlib._Hash | None = None,
     ) -> None:
         self._fd, self._offset, self._size, self._block = file.fileno(), offset, size, block
+        self._hasher = hasher
         self._free: queue.Queue[bytearray] = queue.Queue()
         for _buffer in range(count):
             self._free.put(bytearray(block))
@@ -263,6 +272,8 @@ class Prefetch:
                         if n == 0:
                             raise AgeError(_("truncated payload"))
                         got += n
+                    if self._hasher is not None:  # hashed where it was read, in order
+                        self._hasher.update(view[:want])
                 self._ready.put((buffer, want))
                 done += want
             self._ready.put(None)
@@ -309,11 +320,15 @@ def unseal(
     identities: Sequence[Identity],
     out: BinaryIO,
     progress: Progress | None = None,
+    hasher: hashlib._Hash | None = None,
+    inspect: Callable[[memoryview], None] | None = None,
 ) -> int:
     """Decrypt the age file at ``offset`` (``size`` bytes) into ``out``; plaintext bytes.
 
-    Blocks of 16 chunks are read ahead on one thread, decrypted on two (each chunk's nonce
-    depends only on its index) and written in order by the caller's thread.
+    Blocks of 16 chunks are read ahead (and hashed into ``hasher``, the whole file from its
+    header on) on one thread, decrypted on two (each chunk's nonce depends only on its index),
+    passed to ``inspect`` and written in order by the caller's thread. Nothing in ``out`` is
+    to be trusted before this returns and the caller has compared the hash.
     """
     file.seek(offset)
     consumed = 0
@@ -322,18 +337,24 @@ def unseal(
         nonlocal consumed
         value = file.readline(min(4096, size - consumed))
         consumed += len(value)
+        if hasher is not None:  # hashed as parsed
+            hasher.update(value)
         return value
 
     header = parse_header(line)
     file_key = header.unwrap(identities)  # verifies the header MAC
     nonce = file.read(NONCE_SIZE)
+    if hasher is not None:
+        hasher.update(nonce)
     body = size - header.size - NONCE_SIZE
     if len(nonce) != NONCE_SIZE or body < TAG:
         raise AgeError(_("truncated age payload"))
     key = payload_key(file_key, nonce)
     sealed_chunk = CHUNK + TAG
     step = BLOCK_CHUNKS * sealed_chunk
-    reader = Prefetch(file, offset + header.size + NONCE_SIZE, body, step, count=DEPTH + 2)
+    reader = Prefetch(
+        file, offset + header.size + NONCE_SIZE, body, step, count=DEPTH + 2, hasher=hasher
+    )
     free: queue.Queue[bytearray] = queue.Queue()
     for _buffer in range(DEPTH + 1):
         free.put(bytearray(BLOCK_CHUNKS * CHUNK))
@@ -358,6 +379,8 @@ def unseal(
         size_out = future.result()
         reader.release(cipher)
         with memoryview(plain) as view:
+            if inspect is not None:
+                inspect(view[:size_out])
             write_all(out, view[:size_out])
         free.put(plain)
         written += size_out

@@ -1,14 +1,16 @@
 """Receiving a package (DESIGN §8; docs/spec/package.md §4, §6).
 
-The manifest's signature, the manifest against the workspace and the payload hash are all
-checked before anything is decrypted; the plaintext appears at its path only when the last
-chunk has authenticated, together with the reception's signed event. It is written in the
+The manifest's signature and the manifest against the workspace are checked before anything is
+decrypted; the payload is then hashed, decrypted and checked row by row in one pass into an
+unnamed file (DESIGN §8), which appears at its path only when the hash, the last chunk and the
+rows have all checked, together with the reception's signed event. It is written in the
 sender's dialect, or converted to the one the receiver asks for.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import os
@@ -35,7 +37,7 @@ from ..exchange.manifest import (
     PackageError,
 )
 from ..exchange.pipeline import hash_region, unseal, write_all
-from ..exchange.scanner import check_payload
+from ..exchange.scanner import PayloadCheck
 from ..fsutil import NewFile
 from ..i18n import _, date_text
 from ..labels import label
@@ -148,44 +150,76 @@ def _decrypt(
     handle: BinaryIO,
     region: PackageMember,
     identities: Sequence[Identity],
-    out: BinaryIO,
+    plain: NewFile,
     scratch_dir: Path,
     progress: Callable[[int], None] | None,
     manifest: Manifest,
     wanted: Dialect | None,
 ) -> None:
-    """Decrypt the payload into ``out``: as sent, or through an unnamed scratch file (in the
-    output's directory, never linked) and converted to ``wanted``, row block by row block."""
-    import shutil
+    """Hash, decrypt and check the payload in one pass into ``plain`` (unnamed until the caller
+    commits it): as sent, or through an unnamed scratch file (in the output's directory, never
+    linked) and then converted to ``wanted``, row block by row block. Raises unless the hash,
+    the last chunk and every row of the CSV the signed manifest names have all checked."""
     import tempfile
 
     sent = manifest.dialect or LEGACY
-    # decrypted into an unnamed scratch file first: what is released is the CSV the signed
-    # manifest names, every row of it (a modified sender could sign three columns and send five)
-    with tempfile.TemporaryFile(dir=scratch_dir) as scratch:  # O_TMPFILE: never named
-        unseal(handle, region.offset, region.size, identities, scratch, progress)
-        scratch.seek(0)
+    # what is released is the CSV the signed manifest names, every row of it (a modified
+    # sender could sign three columns and send five)
+    check = PayloadCheck(sent, manifest.columns, manifest.rows)
+    hasher = hashlib.sha256()
+    convert_to = None if wanted is None or wanted == sent else wanted
+    with contextlib.ExitStack() as stack:
+        target: BinaryIO = plain.file
+        if convert_to is not None:  # O_TMPFILE: never named
+            target = stack.enter_context(tempfile.TemporaryFile(dir=scratch_dir))
         try:
-            check_payload(scratch, sent, manifest.columns, manifest.rows)
+            unseal(
+                handle, region.offset, region.size, identities, target, progress, hasher,
+                check.feed,
+            )  # fmt: skip
+        except (AgeError, InvalidInput) as exc:
+            if hash_region(handle, region.offset, region.size) != manifest.payload.sha256:
+                raise _tampered() from None  # as the hash says, whatever failed first
+            if isinstance(exc, AgeError):
+                raise PackageError(
+                    _("the payload does not decrypt: {error}").format(error=exc)
+                ) from None
+            raise _not_as_named(exc) from None
+        if hasher.hexdigest() != manifest.payload.sha256:
+            raise _tampered()
+        try:
+            if not check.quoted:
+                check.finish()
+            elif convert_to is not None:
+                target.seek(0)
+                check.finish(target)
+            else:
+                with plain.reopen() as written:
+                    check.finish(written)
         except InvalidInput as exc:
-            raise PackageError(
-                _("the payload is not the CSV its signed manifest names: {error}").format(
-                    error=exc.message
-                )
-            ) from None
-        scratch.seek(0)
-        if wanted is None or wanted == sent:
-            shutil.copyfileobj(scratch, out, 1 << 20)
+            raise _not_as_named(exc) from None
+        if convert_to is None:
             return
+        target.seek(0)
         try:
-            for block in convert(scratch, sent, wanted, manifest.columns):
-                write_all(out, block)
+            for block in convert(target, sent, convert_to, manifest.columns):
+                write_all(plain.file, block)
         except (UnicodeDecodeError, csv.Error, NotAsNamed):
             raise PackageError(
                 _("the payload is not CSV in the dialect its manifest names ({dialect})").format(
                     dialect=sent.describe()
                 )
             ) from None
+
+
+def _tampered() -> PackageError:
+    return PackageError(_("the payload's hash differs from the signed manifest: tampered"))
+
+
+def _not_as_named(exc: InvalidInput) -> PackageError:
+    return PackageError(
+        _("the payload is not the CSV its signed manifest names: {error}").format(error=exc.message)
+    )
 
 
 def receive(
@@ -235,18 +269,7 @@ def receive(
             identities = unlocking.result()
             # space for the plaintext (a little less than the payload) is found meanwhile
             plain.reserve(region.size)
-            if hash_region(handle, region.offset, region.size) != manifest.payload.sha256:
-                raise PackageError(
-                    _("the payload's hash differs from the signed manifest: tampered")
-                )
-            try:
-                _decrypt(
-                    handle, region, identities, plain.file, out.parent, progress, manifest, dialect
-                )
-            except AgeError as exc:
-                raise PackageError(
-                    _("the payload does not decrypt: {error}").format(error=exc)
-                ) from None
+            _decrypt(handle, region, identities, plain, out.parent, progress, manifest, dialect)
             if _identity(handle) != seen:  # the hash and the decryption read the file apart
                 raise PackageError(_("the package changed while it was being received"))
             path = str(out.resolve())

@@ -53,7 +53,7 @@ from ..exchange.manifest import (
     Sender,
 )
 from ..exchange.pipeline import Progress, RingReader, seal
-from ..exchange.scanner import FastScanner, LineCounter, QuotedCsv
+from ..exchange.scanner import FastScanner, QuotedCsv
 from ..fsutil import NewFile
 from ..i18n import _
 from ..policy.model import Policy
@@ -276,27 +276,23 @@ def send(
             sealed = seal(rewritten, payload, recipients)
             rows = counter.rows
         else:
-            lines = LineCounter(dataset)
             scanner = FastScanner(
-                len(header), lines, dialect.delimiter, dialect.line_ending, dialect.encoding
+                len(header), dialect.delimiter, dialect.line_ending, dialect.encoding
             )
-            try:
-                with open(dataset, "rb", buffering=0) as source:
-                    ring, blocks = _raw_blocks(source, progress)
-                    try:
-                        sealed = seal(blocks, payload, recipients, ring.release, scanner.feed)
-                        rows = scanner.finish()
-                    except QuotedCsv:  # quoted fields: count with the csv module, send as is
-                        rows = count_rows(dataset, len(header), dialect)
-                        package.discard()
-                        package = NewFile(target)
-                        writer = PackageWriter(package.file)
-                        payload = writer.begin_payload()
-                        source.seek(0)
-                        ring, blocks = _raw_blocks(source, None)
-                        sealed = seal(blocks, payload, recipients, ring.release)
-            finally:
-                lines.close()
+            with open(dataset, "rb", buffering=0) as source:
+                ring, blocks = _raw_blocks(source, progress)
+                try:
+                    sealed = seal(blocks, payload, recipients, ring.release, scanner.feed)
+                    rows = scanner.finish()
+                except QuotedCsv:  # quoted fields: count with the csv module, send as is
+                    rows = count_rows(dataset, len(header), dialect)
+                    package.discard()
+                    package = NewFile(target)
+                    writer = PackageWriter(package.file)
+                    payload = writer.begin_payload()
+                    source.seek(0)
+                    ring, blocks = _raw_blocks(source, None)
+                    sealed = seal(blocks, payload, recipients, ring.release)
         writer.end_payload(sealed.size)
         applied = _applied(request, rules, plan.deadline, small)
         manifest = Manifest(

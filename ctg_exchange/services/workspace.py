@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..domain.actions import Action
 from ..domain.catalogue import parse_payload
 from ..domain.payloads import PayloadInvalid, Procedure, WorkspaceInit
-from ..errors import CorruptRow, PolicyError, WorkspaceError, cut
+from ..errors import CorruptRow, PolicyError, WorkspaceError
 from ..fsutil import fsync_dir, write_atomic
 from ..i18n import _
 from ..policy import LoadedPolicy, Policy, parse_policy
@@ -29,43 +29,18 @@ from ..store.base import PolicyRecord, Tx
 from ..store.postgres import is_postgres_url, redacted
 from ..store.sqlite import SqliteStore
 from .clock import Clock
+from .opening import CONFIG_NAME as CONFIG_NAME
+from .opening import FORMAT as FORMAT
+from .opening import copy_refusal, read_config, sqlite_path
+from .opening import is_remote as is_remote
+from .opening import open_store as open_store
 
 if TYPE_CHECKING:
     from ..remote.client import RemoteConfig
     from ..store.postgres import PostgresStore
 
-CONFIG_NAME = "workspace.json"
 _PARSED: dict[str, LoadedPolicy] = {}  # policy texts parsed in this process, by their SHA-256
 DEFAULT_DATABASE = "sqlite:ctg.sqlite3"
-FORMAT = 1
-
-
-def sqlite_path(root: Path, url: str) -> Path:
-    """``sqlite:NAME`` (relative to the workspace) or ``sqlite:///ABSOLUTE/PATH``."""
-    if url.startswith("sqlite:///"):
-        return Path("/" + url[len("sqlite:///") :])
-    if url.startswith("sqlite:") and not url.startswith("sqlite://"):
-        return root / url[len("sqlite:") :]
-    raise WorkspaceError(
-        _("unsupported database URL {url!r}").format(url=cut(url)),
-        hint=_(
-            "use sqlite:FILE (in the workspace), sqlite:///ABSOLUTE/PATH or "
-            "postgresql://USER@HOST:PORT/DATABASE"
-        ),
-    )
-
-
-def open_store(root: Path, url: str, read_only: str | None = None) -> SqliteStore | PostgresStore:
-    """The store a workspace's database URL names (migrated to the current schema);
-    ``read_only``: what a change is refused with (a party's copy of a served log)."""
-    if is_postgres_url(url):
-        from ..store.postgres import PostgresStore
-
-        return PostgresStore(url)
-    path = sqlite_path(root, url)
-    if not path.exists():
-        raise WorkspaceError(_("the workspace database {path} is missing").format(path=path))
-    return SqliteStore(path, read_only=read_only)
 
 
 @dataclass(frozen=True)
@@ -95,16 +70,10 @@ class Workspace:
 
     @classmethod
     def open(cls, root: Path) -> Workspace:
-        config = _read_config(root)
+        config = read_config(root)
         copy_of = config.get("copy_of")
         served = str(copy_of.get("url"))[:80] if isinstance(copy_of, dict) else None
-        refusal = None
-        if served is not None:
-            refusal = _(
-                "{path} is this party's copy of the log served at {url}: it is read-only "
-                "(changes are made on the server, with the remote workspace)"
-            ).format(path=root, url=served)
-        store = open_store(root, config["database"], refusal)
+        store = open_store(root, config["database"], copy_refusal(root, config))
         database = config["database"]
         return cls(root=root, id=config["id"], database=database, store=store, copy_of=served)
 
@@ -183,56 +152,14 @@ class Workspace:
         self.store.close()
 
 
-def is_remote(root: Path) -> bool:
-    """Whether ``root`` holds a remote workspace (``remote add``); False if it holds none."""
-    try:
-        config = json.loads((root / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(config, dict) and "remote" in config
-
-
 def open_remote(root: Path) -> RemoteConfig:
     """The remote workspace at ``root`` (``remote add``), or a one-line error."""
     from ..remote.client import RemoteConfig
 
-    config = _read_config(root, remote=True)
+    config = read_config(root, remote=True)
     if "remote" not in config:
         raise WorkspaceError(_("{path} is a local workspace, not a remote one").format(path=root))
     return RemoteConfig.read(root, config)
-
-
-def _read_config(root: Path, *, remote: bool = False) -> dict[str, Any]:
-    path = root / CONFIG_NAME
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise WorkspaceError(
-            _("no workspace at {path}").format(path=root),
-            hint=_(
-                "create one with `ctg-exchange init`, or point --workspace / CTG_WORKSPACE at it"
-            ),
-        ) from None
-    except (OSError, ValueError):
-        raise WorkspaceError(_("{path} is unreadable or not JSON").format(path=path)) from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise WorkspaceError(
-            _("{path} is not a workspace file this version understands").format(path=path)
-        )
-    if remote and "remote" in config:
-        return config
-    if "remote" in config:
-        server = config["remote"].get("url") if isinstance(config["remote"], dict) else None
-        raise WorkspaceError(
-            _(
-                "{path} is a remote workspace (served at {url}): this command runs on the "
-                "server's own workspace"
-            ).format(path=root, url=str(server)[:80]),
-            hint=_("`ctg-exchange remote status` checks the server and who you are"),
-        )
-    if not isinstance(config.get("id"), str) or not isinstance(config.get("database"), str):
-        raise WorkspaceError(_("{path} lacks the workspace id or database").format(path=path))
-    return config
 
 
 def prepare_new(root: Path, database: str) -> Path | str:

@@ -1,6 +1,31 @@
-"""Storage behind one interface (DESIGN §6): SQLite by default."""
+"""Storage behind one interface (DESIGN §6): SQLite by default.
 
-from .base import PolicyRecord, Store, Tx
-from .migrations import LATEST, MIGRATIONS
+The names below load with the module that defines them, on first use: the read commands open
+a store without loading the models its interface is typed by.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import PolicyRecord, Store, Tx
+    from .migrations import LATEST, MIGRATIONS
+
+_HOME = {
+    "PolicyRecord": "base",
+    "Store": "base",
+    "Tx": "base",
+    "LATEST": "migrations",
+    "MIGRATIONS": "migrations",
+}
 
 __all__ = ["LATEST", "MIGRATIONS", "PolicyRecord", "Store", "Tx"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{home}"), name)

@@ -12,6 +12,7 @@ from .migrations import LATEST, MIGRATIONS
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
+    from .plumbing import SqlPlumbing
     from .sql import SqlTx
 
 
@@ -19,10 +20,11 @@ class _Migratable(Protocol):
     dialect: str
 
     def transaction(self, *, write: bool = False) -> AbstractContextManager[SqlTx]: ...
-    def table_exists(self, tx: SqlTx, name: str) -> bool: ...
+    def reading(self) -> AbstractContextManager[SqlPlumbing]: ...
+    def table_exists(self, tx: SqlPlumbing, name: str) -> bool: ...
 
 
-def _applied(store: _Migratable, tx: SqlTx) -> set[int]:
+def _applied(store: _Migratable, tx: SqlPlumbing) -> set[int]:
     if not store.table_exists(tx, "schema_migrations"):
         return set()
     return {int(row[0]) for row in tx.execute("SELECT version FROM schema_migrations").fetchall()}
@@ -53,7 +55,7 @@ def apply_pending(store: Any, tx: SqlTx) -> None:
 def migrate(store: Any) -> None:
     """Apply pending migrations in one write transaction; refuse a schema from the future."""
     target: _Migratable = store
-    with target.transaction() as tx:
+    with target.reading() as tx:  # the models are loaded only when a migration is due
         applied = _applied(target, tx)
     newest = max(applied, default=0)
     if newest > LATEST:

@@ -289,6 +289,28 @@ _PACKAGE_DOWNLOADS = (
 _ARCHIVES_APPROVAL = ("ALTER TABLE destructions ADD COLUMN archives_approval TEXT",)
 
 
+def _list_indexes(dialect: str) -> tuple[str, ...]:
+    """What ``request list`` and ``audit log`` filter and order by, indexed (issue 17): the
+    request's columns, and the values of its JSON document read as :mod:`.sql_reads` reads
+    them (an index serves a query only when written with the very same expression)."""
+    from .sql_reads import DOC_VALUE_FUNCTION, doc_value
+
+    def value(*path: str) -> str:
+        return doc_value(dialect, *path)
+
+    filed = value("filed_at")
+    return (
+        *((DOC_VALUE_FUNCTION,) if dialect == "postgres" else ()),
+        f"CREATE INDEX requests_filed ON requests ({filed}, id)",
+        f"CREATE INDEX requests_from ON requests (from_party, {filed})",
+        f"CREATE INDEX requests_to ON requests (to_party, {filed})",
+        f"CREATE INDEX requests_field ON requests ({value('content', 'field')}, {filed})",
+        f"CREATE INDEX requests_filed_on ON requests ({value('filed_on')})",
+        f"CREATE INDEX requests_submitted ON requests (status, {value('submitted_on')})",
+        "CREATE INDEX audit_events_time ON audit_events (time)",
+    )
+
+
 def _keep_current_contents(tx: Any) -> None:
     """Workspaces made before every filed content was kept: keep each request's current one
     (its earlier ones, if it was amended, were overwritten; logs of that time are verified by
@@ -345,6 +367,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         11,
         "convention changes: a successor's period and deliberation, a termination's case",
         _CONVENTION_PERIODS,
+    ),
+    Migration(
+        12,
+        "lists: requests by date, party, field and waiting; events by time",
+        (),
+        {"sqlite": _list_indexes("sqlite"), "postgres": _list_indexes("postgres")},
     ),
 )
 

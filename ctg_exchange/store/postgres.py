@@ -27,7 +27,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -122,6 +122,7 @@ class PgTx(SqlTx):
     """
 
     _converted: dict[str, str] = {}
+    dialect = "postgres"  # how the read queries read a document's values (.sql_reads)
 
     def __init__(self, connection: Any, *, pipelined: bool = False) -> None:
         super().__init__(connection)
@@ -359,6 +360,11 @@ class PostgresStore:
         except BaseException:
             self._rollback_quietly(tx)
             raise
+
+    def reading(self) -> AbstractContextManager[SqlTx]:
+        """A read transaction for the read commands: an ordinary one (its queries include
+        the read queries; psycopg is no light import anyway)."""
+        return self.transaction()
 
     def initialise(self, fill: Any) -> None:
         """Create the schema and let ``fill(tx)`` write the first data: one transaction."""

@@ -8,7 +8,7 @@ and the row's key, never an internal error.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from ..errors import CorruptRow
@@ -35,4 +35,7 @@ class Queries:
         raise NotImplementedError
 
     def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         raise NotImplementedError

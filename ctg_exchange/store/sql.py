@@ -10,20 +10,21 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..audit.events import Event, StoredEvent
+from ..audit.events import StoredEvent
 from ..domain.models import ExchangeRequest, RequestContent, Status, Step
 from .base import Reads
+from .plumbing import SqlPlumbing
 from .rows import parsed_row
 from .sql_audit import AuditQueries
 from .sql_convention import ConventionQueries
 from .sql_exchange import ExchangeQueries
 from .sql_members import MemberQueries
+from .sql_reads import ReadQueries, stored_event
 from .sql_register import RegisterQueries
 
 _EVENT_COLUMNS = (
     "seq, time, actor, party, role, action, subject, payload, prev_hash, hash, signature"
 )
-_BATCH = 2000
 
 
 def _step(keys: Sequence[str], row: Sequence[Any]) -> Step:
@@ -34,40 +35,23 @@ def _request(request_id: str, doc: str) -> ExchangeRequest:
     return parsed_row("requests", request_id, ExchangeRequest.model_validate_json, doc)
 
 
-class SqlTx(ConventionQueries, MemberQueries, ExchangeQueries, RegisterQueries, AuditQueries):
-    """One transaction on a DB-API connection."""
+class SqlTx(
+    SqlPlumbing,
+    ReadQueries,
+    ConventionQueries,
+    MemberQueries,
+    ExchangeQueries,
+    RegisterQueries,
+    AuditQueries,
+):
+    """One transaction on a DB-API connection: every query of the store."""
 
     def __init__(self, connection: Any) -> None:
-        self._connection = connection
-        self._cursor = connection.cursor()
+        super().__init__(connection)
         self._log_id: str | None = None
-
-    # -- plumbing ---------------------------------------------------------------------------
-    def sql(self, query: str) -> str:
-        return query
-
-    def execute(self, query: str, params: Sequence[Any] = ()) -> Any:
-        self._cursor.execute(self.sql(query), tuple(params))
-        return self._cursor
-
-    def stream_cursor(self) -> Any:
-        """A cursor of its own, for results read in batches while other queries run."""
-        return self._connection.cursor()
-
-    def close_stream(self, cursor: Any) -> None:
-        cursor.close()
-
-    def end(self) -> None:
-        """Called by the store before the transaction ends."""
 
     def prefetch(self, reads: Reads) -> None:
         """Nothing to do in process: each read is a function call (see :class:`.base.Reads`)."""
-
-    def _one(self, query: str, params: Sequence[Any] = ()) -> Any:
-        return self.execute(query, params).fetchone()
-
-    def _all(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(self.execute(query, params).fetchall())
 
     # -- workspace metadata -----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -195,23 +179,7 @@ class SqlTx(ConventionQueries, MemberQueries, ExchangeQueries, RegisterQueries, 
 
     # -- audit log --------------------------------------------------------------------------
     def _event(self, row: Sequence[Any]) -> StoredEvent:
-        seq, time, actor, party, role, action, subject, payload, prev, digest, signature = row
-        payload = parsed_row(
-            "audit_events", f"#{seq}", lambda: StoredEvent.payload_from_text(payload)
-        )
-        event = Event(
-            log=self.log_id(),
-            seq=int(seq),
-            time=time,
-            actor=actor,
-            party=party,
-            role=role,
-            action=action,
-            subject=subject,
-            prev=prev,
-            payload=payload,
-        )
-        return StoredEvent(event=event, hash=digest, signature=signature)
+        return stored_event(self.log_id(), row)
 
     def last_event(self) -> StoredEvent | None:
         row = self._one(
@@ -271,18 +239,6 @@ class SqlTx(ConventionQueries, MemberQueries, ExchangeQueries, RegisterQueries, 
         query = f"SELECT {_EVENT_COLUMNS} FROM audit_events {where}ORDER BY seq"  # noqa: S608
         for row in self.stream(query, params):
             yield self._event(row)
-
-    def stream(self, query: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        """The rows of ``query`` in batches, on a cursor of its own: a large result never sits
-        in memory whole, and callers may run other queries while they read it."""
-        cursor = self.stream_cursor()
-        try:
-            cursor.execute(self.sql(query), tuple(params))
-            while rows := cursor.fetchmany(_BATCH):
-                for row in rows:
-                    yield tuple(row)
-        finally:
-            self.close_stream(cursor)
 
     def count_events(self) -> int:
         row = self._one("SELECT COUNT(*) FROM audit_events")

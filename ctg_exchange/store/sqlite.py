@@ -19,13 +19,17 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import WorkspaceError
 from ..i18n import _
 from .migrate import migrate
-from .sql import SqlTx
+from .sql_reads import LightTx
+
+if TYPE_CHECKING:
+    from .plumbing import SqlPlumbing
+    from .sql import SqlTx
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -72,6 +76,8 @@ class SqliteStore:
         the busy timeout): a deferred one would fail at once, not wait, when it meets another
         writer's newer commit.
         """
+        from .sql import SqlTx  # every query of the store, and the models they build
+
         writes = write or not commit
         if writes and self.read_only is not None:
             raise WorkspaceError(self.read_only)
@@ -92,6 +98,15 @@ class SqliteStore:
             if writes and self._queue is not None:
                 fcntl.flock(self._queue, fcntl.LOCK_UN)
 
+    @contextmanager
+    def reading(self) -> Iterator[LightTx]:
+        """A read transaction with the read queries alone (:mod:`.sql_reads`)."""
+        self._conn.execute("BEGIN")
+        try:
+            yield LightTx(self._conn)
+        finally:
+            self._conn.rollback()
+
     def initialise(self, fill: Any) -> None:
         """Let ``fill(tx)`` write the first data of a new database (already migrated)."""
         with self.transaction(write=True) as tx:
@@ -103,7 +118,7 @@ class SqliteStore:
             "locked" in str(exc) or "busy" in str(exc)
         )
 
-    def table_exists(self, tx: SqlTx, name: str) -> bool:
+    def table_exists(self, tx: SqlPlumbing, name: str) -> bool:
         row = tx.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
         ).fetchone()
