@@ -70,7 +70,7 @@ def test_eight_agents_at_once_lose_nothing(ctg: Ctg) -> None:
     filed = [rid for r in results for rid in r["filed"]]
     assert len(filed) == AGENTS * REQUESTS_EACH
     assert len(set(filed)) == len(filed)
-    listed = ctg.json("request", "list", "--all")
+    listed = ctg.json("request", "list", "--all")  # 8 x 25 requests: more than a page
     assert sorted(r["id"] for r in listed) == sorted(filed)  # each request exists once
     assert {r["status"] for r in listed} == {"opinion_given"}
     for rid in random.sample(filed, 5):

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from ctg_exchange.audit import merkle
+from ctg_exchange.audit.events import GENESIS_HASH, Event, StoredEvent
 from ctg_exchange.errors import WorkspaceError
 from ctg_exchange.services.workspace import open_store
 from ctg_exchange.store import LATEST, MIGRATIONS
+from ctg_exchange.store.base import Reads
 from ctg_exchange.store.sqlite import SqliteStore
 
 from conftest import Ctg
@@ -102,3 +105,32 @@ def test_a_workspace_from_before_checkpoints_gains_its_merkle_tree(ctg: Ctg) -> 
     assert made["tree_size"] == len(ctg.json("audit", "log"))
     assert ctg.json("audit", "verify")["checkpoints"] == 1
     assert len(ctg.json("audit", "prove", "--request", rid)["proofs"]) == 5
+
+
+def test_reads_asked_ahead_see_the_transactions_own_writes(store: Any) -> None:
+    """What a write transaction asks for at once (PostgreSQL sends it with its lock) reads back
+    what the transaction then writes; the Merkle nodes it extends the tree with are those a
+    tree built in memory has."""
+    in_memory = merkle.Frontier()
+    previous = GENESIS_HASH
+    for seq in range(1, 18):
+        with store.transaction(write=True) as tx:
+            tx.prefetch(Reads(counter="requests"))
+            last = tx.last_event()
+            assert (0 if last is None else last.seq) == seq - 1
+            assert tx.counter_value("requests") == (seq - 1 or None)
+            assert tx.next_number("requests") == seq
+            assert tx.counter_value("requests") == seq
+            tx.set_meta("last", str(seq))
+            assert tx.get_meta("last") == str(seq)
+            event = Event(
+                "log", seq, f"2025-06-02T09:00:{seq:02d}Z", "a", "p", "r", "x", "s", previous
+            )
+            tx.append_event(StoredEvent(event=event, hash=event.digest(), signature=""))
+            appended = tx.last_event()
+            assert appended is not None and appended.seq == seq
+            tx.tree_append(seq - 1, merkle.leaf_hash(event.signed_bytes()))
+        previous = event.digest()
+        in_memory.append(merkle.leaf_hash(event.signed_bytes()))
+        with store.transaction() as tx:
+            assert tx.tree_root(seq) == in_memory.root()

@@ -50,7 +50,7 @@ from ..policy.checks import check_references
 from ..policy.model import Policy
 from ..policy.request_input import content_problems
 from ..policy.screening import Screening, screen
-from ..store.base import Tx
+from ..store.base import Reads, Tx
 from .remoting import remotable, said
 from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
@@ -212,6 +212,7 @@ def check_request(session: Session, content: RequestContent) -> Screening:
 )
 def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
     today = session.clock.today()
+    counter = f"request-{today.year}"
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
         role = authorise_filing(actor, content.to)
@@ -219,7 +220,7 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
         if screening.blocking:
             raise ScreeningRefused("filing", screening)
         request = ExchangeRequest(
-            id=format_request_id(today.year, tx.next_number(f"request-{today.year}")),
+            id=format_request_id(today.year, tx.next_number(counter)),
             status=Status.FILED,
             from_party=actor.party,
             content=content,
@@ -240,7 +241,7 @@ def file_request(session: Session, content: RequestContent) -> ExchangeRequest:
         tx.insert_step(event.seq, request.id, filed.action.value, None, Status.FILED, None)
         return request
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(policy=True, counter=counter))
 
 
 @remotable(
@@ -291,7 +292,7 @@ def amend_request(session: Session, request_id: str, changes: dict[str, Any]) ->
             dpia_required=screening.dpia_required,
         )
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id, policy=True))
 
 
 @remotable(Action.WITHDRAW, expect=lambda a: {"text_sha256": said(a["reason"])})
@@ -302,7 +303,7 @@ def withdraw_request(session: Session, request_id: str, reason: str) -> Exchange
         request = load_request(tx, request_id)
         return record_step(tx, recorder, actor, request, Action.WITHDRAW, text=text)
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id))
 
 
 # -- reading -------------------------------------------------------------------------------

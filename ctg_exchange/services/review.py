@@ -44,7 +44,7 @@ from ..domain.step_payloads import (
 from ..errors import InvalidInput
 from ..i18n import _
 from ..policy.model import Policy
-from ..store.base import Tx
+from ..store.base import Reads, Tx
 from .remoting import remotable, said
 from .requests import load_request, record_step, required_text, text_or_none
 from .session import Recorder, Session, perform
@@ -86,7 +86,7 @@ def _simple_step(
         request = load_request(tx, request_id)
         return record_step(tx, recorder, actor, request, action, text=text, **changes)
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id))
 
 
 @remotable(Action.STUDY_ACCEPT, expect=lambda a: {"text_sha256": said(a["note"])})
@@ -202,7 +202,7 @@ def give_opinion(
             opinion=opinion,
         )
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id, policy=True))
 
 
 @remotable(Action.ANNOTATE, expect=lambda a: {"text_sha256": said(a["note"])})
@@ -225,7 +225,7 @@ def annotate(session: Session, request_id: str, note: str) -> ExchangeRequest:
             annotations=(*request.annotations, annotation),
         )
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id))
 
 
 @remotable(Action.ADVISE, expect=lambda a: {"text_sha256": said(a["note"])})
@@ -243,7 +243,7 @@ def advise(session: Session, request_id: str, note: str) -> ExchangeRequest:
             advices=(*request.advices, advice),
         )  # fmt: skip
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id))
 
 
 @remotable(Action.APPROVE, expect=_approval_said)
@@ -311,7 +311,7 @@ def approve(
             conditions=conditions,
         )
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id, policy=True))
 
 
 @remotable(Action.REJECT, expect=lambda a: {"text_sha256": said(a["reason"])})
@@ -335,4 +335,4 @@ def reject(session: Session, request_id: str, reason: str) -> ExchangeRequest:
             decision=decision,
         )
 
-    return perform(session, operation)
+    return perform(session, operation, Reads(request=request_id))

@@ -30,7 +30,23 @@ class PolicyRecord:
     loaded_at: str
 
 
+@dataclass(frozen=True)
+class Reads:
+    """What a write transaction is about to read, asked for before its first read: a backend
+    whose every query is a round trip to a server sends them all with the transaction's first
+    statements (SQLite, in process, reads as it goes). The acting ``member``, a ``request`` with
+    its steps, the current ``policy`` with the convention's changes, a ``counter``; the log's
+    last event and the Merkle tree's frontier always."""
+
+    member: str | None = None
+    request: str | None = None
+    policy: bool = False
+    counter: str | None = None
+
+
 class Tx(Protocol):
+    def prefetch(self, reads: Reads) -> None: ...
+
     # workspace metadata
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...

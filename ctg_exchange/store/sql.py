@@ -12,6 +12,7 @@ from typing import Any
 
 from ..audit.events import StoredEvent
 from ..domain.models import ExchangeRequest, RequestContent, Status, Step
+from .base import Reads
 from .plumbing import SqlPlumbing
 from .rows import parsed_row
 from .sql_audit import AuditQueries
@@ -49,6 +50,9 @@ class SqlTx(
         super().__init__(connection)
         self._log_id: str | None = None
 
+    def prefetch(self, reads: Reads) -> None:
+        """Nothing to do in process: each read is a function call (see :class:`.base.Reads`)."""
+
     # -- workspace metadata -----------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
@@ -66,12 +70,16 @@ class SqlTx(
         return self._log_id
 
     # -- requests ---------------------------------------------------------------------------
-    def next_number(self, counter: str) -> int:
+    def counter_value(self, counter: str) -> int | None:
         row = self._one("SELECT value FROM counters WHERE name = ?", (counter,))
-        if row is None:
+        return None if row is None else int(row[0])
+
+    def next_number(self, counter: str) -> int:
+        current = self.counter_value(counter)
+        if current is None:
             self.execute("INSERT INTO counters (name, value) VALUES (?, 1)", (counter,))
             return 1
-        value = int(row[0]) + 1
+        value = current + 1
         self.execute("UPDATE counters SET value = ? WHERE name = ?", (value, counter))
         return value
 

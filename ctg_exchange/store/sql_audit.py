@@ -16,6 +16,7 @@ from ..audit.checkpoint import CheckpointSigner, StoredCheckpoint
 from ..errors import IntegrityError
 from ..i18n import _
 
+NODE_QUERY = "SELECT hash FROM audit_tree WHERE level = ? AND idx = ?"
 _REPLAY_ROWS = {
     "request": "SELECT id, status, from_party, to_party, filed_by, doc FROM requests",
     "step": "SELECT seq, request_id, action, from_status, to_status, text FROM request_steps",
@@ -46,9 +47,7 @@ class AuditQueries:
         return 0 if row is None or row[0] is None else int(row[0]) + 1
 
     def tree_node(self, level: int, index: int) -> bytes:
-        row = self.execute(
-            "SELECT hash FROM audit_tree WHERE level = ? AND idx = ?", (level, index)
-        ).fetchone()
+        row = self.execute(NODE_QUERY, (level, index)).fetchone()
         if row is None:
             raise IntegrityError(
                 _("the audit tree lacks node ({level}, {index}): run audit verify").format(
