@@ -293,7 +293,7 @@ def tsv_cell(markup: str) -> str:
     out (``\\t``, ``\\n``, as control characters are) so that each row stays one line of as
     many cells as the header."""
     from ..textsafe import visible_controls
-    from .console import plain_text
+    from .markup import plain_text
 
     text = visible_controls(plain_text(markup))
     return text.replace("\t", "\\t").replace("\n", "\\n")
