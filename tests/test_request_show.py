@@ -91,12 +91,12 @@ def _console(out: io.StringIO, terminal: bool) -> InertConsole:
 
 def _read_light(ctg: Ctg, request_id: str, terminal: bool, monkeypatch: pytest.MonkeyPatch) -> str:
     """``request show`` as the command prints it now, to a pipe or (``terminal``) a terminal."""
-    from ctg_exchange.cli import request_screen
+    from ctg_exchange.cli import listing
 
     if not terminal:
         return ctg.ok("request", "show", request_id).stdout
     out = io.StringIO()
-    monkeypatch.setattr(request_screen.Out, "__init__", _terminal_out(out))
+    monkeypatch.setattr(listing.Out, "__init__", _terminal_out(out))
     result = ctg.ok("request", "show", request_id)
     assert result.stdout == ""
     return out.getvalue()

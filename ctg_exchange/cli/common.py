@@ -260,12 +260,13 @@ class Listing:
         self.rows.append(cells)
 
     def print(self) -> None:
-        out = stdout()
-        if out.plain:
+        from .tty import is_terminal
+
+        if not is_terminal(sys.stdout):  # plain, without loading rich
             for line in (self.columns, *self.rows):
                 click.echo("\t".join(tsv_cell(cell) for cell in line))
             return
-        out.print(self._rich())
+        stdout().print(self._rich())
 
     def _rich(self) -> Table:
         from rich.table import Table

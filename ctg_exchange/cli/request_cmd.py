@@ -336,7 +336,8 @@ def show(request_id: str) -> None:
 
     from ..i18n import is_french
     from ..services.showing import request_screen
-    from .request_screen import Out, print_request
+    from .listing import Out
+    from .request_screen import print_request
 
     reader = opts.reader()
     screen = request_screen(reader, request_id)

@@ -7,57 +7,23 @@ lines written without loading rich (the markup of our messages read by :mod:`.ma
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-
-import click
 
 from ..domain.states import Status
 from ..i18n import _, date_text, ngettext
 from ..labels import label
-from .markup import plain_text, shown
-from .tty import is_terminal
+from .listing import Out
+from .markup import shown
 from .views import short_time, status_text
 
 if TYPE_CHECKING:
     from datetime import tzinfo
 
     from ..services.showing import RequestScreen
-    from .console import InertConsole
 
 
 _STATUSES = frozenset(s.value for s in Status)
-
-
-class Out:
-    """Lines of markup to stdout: through rich on a terminal; as plain text elsewhere, where
-    only a line with a tab, which rich expands, goes through rich."""
-
-    def __init__(self) -> None:
-        self.plain = not is_terminal(sys.stdout)
-        self._console: InertConsole | None = None
-        self._lines: list[str] = []
-
-    @property
-    def console(self) -> InertConsole:
-        self.flush()
-        if self._console is None:
-            from .common import stdout
-
-            self._console = stdout()
-        return self._console
-
-    def print(self, markup: str) -> None:
-        if self.plain and "\t" not in markup:
-            self._lines.append(plain_text(markup))
-        else:
-            self.console.print(markup)
-
-    def flush(self) -> None:
-        if self._lines:
-            click.echo("\n".join(self._lines))
-            self._lines = []
 
 
 def print_request(out: Out, screen: RequestScreen, zone: tzinfo) -> None:

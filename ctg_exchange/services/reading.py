@@ -259,3 +259,38 @@ def event_page(
             return events, len(events)
         rows, total = tx.event_page(where, limit)
     return [stored_event(log_id, row) for row in rows], total
+
+
+def members(reader: Reader) -> list[dict[str, Any]]:
+    """Every member as ``member list`` shows them (what ``--json`` prints), by party and id."""
+    keys = ("id", "name", "party", "roles", "public_key", "fingerprint", "added_by", "added_at",
+            "revoked_at", "revoked_by")  # fmt: skip
+    roles = {role.value for role in Role}
+    with reader.store.reading() as tx:
+        rows = tx.member_rows()
+    found = []
+    for row in rows:
+        member = dict(zip(keys, row, strict=True))
+        member["roles"] = str(member["roles"]).split(",")
+        if not set(member["roles"]) <= roles or not all(isinstance(v, str) for v in row[:8]):
+            raise CorruptRow("members", member["id"])
+        found.append(member)
+    return found
+
+
+def fiches(reader: Reader, controller: str | None) -> list[dict[str, Any]]:
+    """The latest version of each fiche as ``register list`` shows it: its ref, controller and
+    name (read from its stored document), version and date."""
+    with reader.store.reading() as tx:
+        rows = tx.register_rows(controller)
+    found = []
+    for ref, version, at, doc in rows:
+        try:
+            entry = json.loads(doc)
+            shown = {key: entry[key] for key in ("ref", "controller", "name")}
+            if not all(isinstance(value, str) for value in shown.values()):
+                raise TypeError("not a text")
+        except (ValueError, TypeError, KeyError):
+            raise CorruptRow("register_versions", f"{ref} v{version}") from None
+        found.append({**shown, "version": int(version), "at": str(at)})
+    return found

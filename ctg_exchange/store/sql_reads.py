@@ -160,6 +160,32 @@ class ReadQueries(Queries):
         row = self._one("SELECT sha256, text FROM policies WHERE version = ?", (version,))
         return None if row is None else (str(row[0]), str(row[1]))
 
+    def member_rows(self) -> list[tuple[Any, ...]]:
+        """Every member as ``(id, name, party, roles, public_key, fingerprint, added_by,
+        added_at, revoked_at, revoked_by)``, roles comma-separated as stored, by party and id."""
+        return [
+            tuple(row)
+            for row in self._all(
+                "SELECT id, name, party, roles, public_key, fingerprint, added_by, added_at, "
+                "revoked_at, revoked_by FROM members ORDER BY party, id"
+            )
+        ]
+
+    def register_rows(self, controller: str | None) -> list[tuple[Any, ...]]:
+        """The latest version of each fiche (of one controller, or all) as ``(ref, version,
+        time, doc)``, by controller and ref."""
+        where, params = ("AND v.controller = ? ", [controller]) if controller else ("", [])
+        return [
+            tuple(row)
+            for row in self._all(
+                "SELECT v.ref, v.version, e.time, v.doc FROM register_versions v "  # noqa: S608
+                "JOIN audit_events e ON e.seq = v.seq WHERE v.version = "
+                "(SELECT MAX(w.version) FROM register_versions w WHERE w.ref = v.ref) "
+                f"{where}ORDER BY v.controller, v.ref",
+                params,
+            )
+        ]
+
     def member_standing(self, member_id: str) -> tuple[str, str, str, str | None] | None:
         """A member's ``(id, party, roles, revoked_at)``, roles comma-separated as stored."""
         row = self._one(
