@@ -142,7 +142,9 @@ class Out:
     only a line with a tab, which rich expands, goes through rich."""
 
     def __init__(self) -> None:
-        self.plain = not is_terminal(sys.stdout)
+        from . import tty
+
+        self.plain = not tty.is_terminal(sys.stdout)
         self._console: InertConsole | None = None
         self._lines: list[str] = []
 

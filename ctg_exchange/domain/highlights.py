@@ -14,38 +14,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .actions import Action
 from .states import Status, Verdict
 
-FILE = "request.file"
-MEMBERS = frozenset({"member.add", "member.revoke"})
+FILE = Action.FILE.value
+MEMBERS = frozenset({Action.MEMBER_ADD.value, Action.MEMBER_REVOKE.value})
 # the request steps after the filing, and what each records besides the states
 STEPS: dict[str, str | None] = {
-    "request.amend": "changed",
-    "request.withdraw": None,
-    "study.accept": None,
-    "study.return": None,
-    "study.submit": None,
-    "dpo.opinion": "verdict",
-    "dpo.annotate": None,
-    "dpo.advise": None,
-    "decide.approve": "outcome",
-    "decide.reject": "outcome",
-    "conditions.accept": None,
-    "request.lapse": None,
-    "exchange.send": None,
-    "exchange.receive": None,
-    "retention.destroy": None,
-    "exchange.suspend": None,
-    "exchange.resume": None,
-    "review.record": "outcome",
+    Action.AMEND.value: "changed",
+    Action.WITHDRAW.value: None,
+    Action.STUDY_ACCEPT.value: None,
+    Action.STUDY_RETURN.value: None,
+    Action.STUDY_SUBMIT.value: None,
+    Action.OPINION.value: "verdict",
+    Action.ANNOTATE.value: None,
+    Action.ADVISE.value: None,
+    Action.APPROVE.value: "outcome",
+    Action.REJECT.value: "outcome",
+    Action.ACCEPT_CONDITIONS.value: None,
+    Action.LAPSE.value: None,
+    Action.SEND.value: None,
+    Action.RECEIVE.value: None,
+    Action.DESTROY.value: None,
+    Action.SUSPEND.value: None,
+    Action.RESUME.value: None,
+    Action.REVIEW.value: "outcome",
 }
 # the values each recorded key may take (the models' enumerations and literals)
 _STATUSES = frozenset(s.value for s in Status)
 _VALUES = {
     "verdict": frozenset(v.value for v in Verdict),
-    ("decide.approve", "outcome"): frozenset({"approved"}),
-    ("decide.reject", "outcome"): frozenset({"rejected"}),
-    ("review.record", "outcome"): frozenset({"continue", "close"}),
+    (Action.APPROVE.value, "outcome"): frozenset({"approved"}),
+    (Action.REJECT.value, "outcome"): frozenset({"rejected"}),
+    (Action.REVIEW.value, "outcome"): frozenset({"continue", "close"}),
 }
 
 
