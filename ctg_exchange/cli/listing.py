@@ -126,9 +126,19 @@ def indented(value: Any, indent: str, out: list[str]) -> None:
             indented(item, inner, out)
             opening = ",\n"
         out.append(f"\n{indent}]")
-    elif value is None or value is True or value is False or kind is int:
-        out.append(json.dumps(value))
-    else:  # an empty mapping or list, a tuple, a number, anything else: as json writes it
+    elif kind is dict:
+        out.append("{}")
+    elif kind is list:
+        out.append("[]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    else:  # a tuple, a float, anything else: as json writes it
         text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
         out.append(text.replace("\n", "\n" + indent))
 
