@@ -131,6 +131,7 @@ def env_for(root: Path) -> dict[str, str]:
         "CTG_TODAY": TODAY,
         "CTG_DEBUG": "1",  # an unexpected exception fails the test with its traceback
         "XDG_CONFIG_HOME": str(root / "config"),
+        "XDG_CACHE_HOME": str(root / "cache"),  # a cache of its own (services/cache.py)
     }
 
 

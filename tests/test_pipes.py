@@ -16,6 +16,7 @@ import pytest
 from test_exchange import _make_party_keys, needs_ssh_keygen
 
 from ctg_exchange.cli import console as console_module
+from ctg_exchange.cli import tty as tty_module
 from ctg_exchange.cli.console import shown
 
 from conftest import (
@@ -45,6 +46,7 @@ def keyed(state: State) -> Ctg:
 def on_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """stdout and stderr are terminals."""
     monkeypatch.setattr(console_module, "is_terminal", lambda stream: True)
+    monkeypatch.setattr(tty_module, "is_terminal", lambda stream: True)
 
 
 @pytest.fixture

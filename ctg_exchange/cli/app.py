@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +52,15 @@ def summary(module_name: str, attribute: str) -> str:
     """The first line of a command's docstring, read from its source without importing it
     (importing every group would load the whole tool for ``--help``)."""
     source = Path(__file__).with_name(f"{module_name}.py").read_text(encoding="utf-8")
-    found = re.search(rf'^def {attribute}\(.*?\n    """(.*?)(?:"""|\n)', source, re.M | re.S)
-    if found is None:
+    # found by plain search, not a regular expression: compiling one per group costs --help
+    # more than reading the files
+    start = source.find(f"\ndef {attribute}(")
+    opening = source.find('\n    """', start) if start >= 0 else -1
+    if opening < 0:
         raise LookupError(f"no docstring for the command {attribute} in {module_name}")
-    return found.group(1).strip()
+    text = source[opening + 8 :]
+    ends = [end for end in (text.find('"""'), text.find("\n")) if end >= 0]
+    return text[: min(ends, default=len(text))].strip()
 
 
 class CtgGroup(click.Group):

@@ -18,7 +18,6 @@ from .common import (
     one_on_stdout,
     options,
     say,
-    stdout,
     table,
     through_stdout,
     write_output,
@@ -33,15 +32,10 @@ if TYPE_CHECKING:
 
 def _summary(event: Event) -> str:
     """The states an event moves its request between, and its verdict, outcome or member."""
-    from ..domain.actions import Action
-    from ..domain.catalogue import parse_payload
-    from ..domain.payloads import PayloadInvalid
+    from ..domain.highlights import highlights
 
-    try:
-        highlights = parse_payload(Action(event.action), event.payload).highlights()
-    except (ValueError, PayloadInvalid):
-        return ""  # `audit verify` names what is wrong with it
-    return _("; ").join(_highlight(key, value) for key, value in highlights.items())
+    words = highlights(event.action, event.payload)
+    return _("; ").join(_highlight(key, value) for key, value in words.items())
 
 
 _HIGHLIGHTS = {"changed": N_("changed"), "member": N_("member")}
@@ -49,7 +43,7 @@ _HIGHLIGHTS = {"changed": N_("changed"), "member": N_("member")}
 
 def _highlight(key: str, value: str) -> str:
     """One highlight for a person: statuses, verdicts and outcomes by their labels."""
-    from ..domain.models import Status
+    from ..domain.states import Status
     from ..labels import label
 
     statuses = {status.value for status in Status}
@@ -145,23 +139,25 @@ def log(request_id: str | None, since: datetime | None, limit: int | None, show_
 
 def _print_log(events: list[StoredEvent], request_id: str | None, zone: tzinfo) -> None:
     from ..labels import label
-    from .console import shown
+    from .listing import Out
+    from .markup import shown
     from .views import short_time
 
-    console = stdout()
-    console.print(
+    out = Out()  # plain lines on a pipe, without rich
+    out.print(
         _("[bold]Audit log[/] of {request}").format(request=request_id)
         if request_id
         else _("[bold]Audit log[/]")
     )
     for stored in events:
         e = stored.event
-        console.print(
+        out.print(
             f"  #{e.seq:<4} {short_time(e.time, zone)}  {e.actor} ({label('role', e.role)})  "
             f"{label('action', e.action)}  {shown(e.subject)}"
         )
         if summary := _summary(e):
-            console.print(f"        {shown(summary)}")
+            out.print(f"        {shown(summary)}")
+    out.flush()
 
 
 @audit.command()

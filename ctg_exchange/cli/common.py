@@ -272,12 +272,13 @@ class Listing:
         self.rows.append(cells)
 
     def print(self) -> None:
-        out = stdout()
-        if out.plain:
+        from .tty import is_terminal
+
+        if not is_terminal(sys.stdout):  # plain, without loading rich
             for line in (self.columns, *self.rows):
                 click.echo("\t".join(tsv_cell(cell) for cell in line))
             return
-        out.print(self._rich())
+        stdout().print(self._rich())
 
     def _rich(self) -> Table:
         from rich.table import Table
@@ -305,7 +306,7 @@ def tsv_cell(markup: str) -> str:
     out (``\\t``, ``\\n``, as control characters are) so that each row stays one line of as
     many cells as the header."""
     from ..textsafe import visible_controls
-    from .console import plain_text
+    from .markup import plain_text
 
     text = visible_controls(plain_text(markup))
     return text.replace("\t", "\\t").replace("\n", "\\n")

@@ -20,10 +20,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
-from rich.markup import escape
 from rich.segment import Segment
 
 from ..textsafe import has_controls, visible_controls
+from .markup import plain_text as plain_text
+from .markup import shown as shown
 from .tty import is_terminal as is_terminal
 
 
@@ -48,15 +49,3 @@ def console(*, stderr: bool = False, **settings: Any) -> InertConsole:
     made = InertConsole(stderr=stderr, highlight=False, emoji=False, **settings)
     made.plain = plain
     return made
-
-
-def plain_text(markup: str) -> str:
-    """What a piece of rich markup reads as, without its styles (for a pipe)."""
-    from rich.text import Text
-
-    return Text.from_markup(markup, emoji=False).plain
-
-
-def shown(text: str) -> str:
-    """Typed text, ready to be put into rich markup: shown as typed, never interpreted."""
-    return escape(visible_controls(text))

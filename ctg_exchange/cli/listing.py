@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from json.encoder import encode_basestring as _text  # in C
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..i18n import _
 from .tty import is_terminal
+
+if TYPE_CHECKING:
+    from .console import InertConsole
 
 F = TypeVar("F", bound=Callable[..., Any])
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -91,8 +95,89 @@ def emit_json_items(items: Iterable[Any]) -> None:
 
     first = True
     for item in items:
-        text = json.dumps(item, ensure_ascii=False, indent=2, default=str)
-        opening = "[\n" if first else ",\n"
-        click.echo(opening + json_inert("  " + text.replace("\n", "\n  ")), nl=False)
+        out = ["[\n  " if first else ",\n  "]
+        indented(item, "  ", out)
+        click.echo(json_inert("".join(out)), nl=False)
         first = False
     click.echo("[]" if first else "\n]")
+
+
+def indented(value: Any, indent: str, out: list[str]) -> None:
+    """``value`` as ``json.dumps(value, ensure_ascii=False, indent=2, default=str)`` writes it
+    at ``indent``, appended to ``out``: the same text (a test holds them to each other), about
+    twice as fast, as the standard library's indenting encoder is pure Python while this one
+    escapes each text in C."""
+    kind = type(value)
+    if kind is str:
+        out.append(_text(value))
+    elif kind is dict and value:
+        inner = indent + "  "
+        opening = "{\n"
+        for key, item in value.items():
+            out.append(f"{opening}{inner}{_text(key) if type(key) is str else _key(key)}: ")
+            indented(item, inner, out)
+            opening = ",\n"
+        out.append(f"\n{indent}}}")
+    elif kind is list and value:
+        inner = indent + "  "
+        opening = "[\n"
+        for item in value:
+            out.append(opening + inner)
+            indented(item, inner, out)
+            opening = ",\n"
+        out.append(f"\n{indent}]")
+    elif kind is dict:
+        out.append("{}")
+    elif kind is list:
+        out.append("[]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    else:  # a tuple, a float, anything else: as json writes it
+        text = json.dumps(value, ensure_ascii=False, indent=2, default=str)
+        out.append(text.replace("\n", "\n" + indent))
+
+
+def _key(key: Any) -> str:
+    return json.dumps({key: 0}, ensure_ascii=False)[1:-4]
+
+
+class Out:
+    """Lines of markup to stdout: through rich on a terminal; as plain text elsewhere, where
+    only a line with a tab, which rich expands, goes through rich."""
+
+    def __init__(self) -> None:
+        from . import tty
+
+        self.plain = not tty.is_terminal(sys.stdout)
+        self._console: InertConsole | None = None
+        self._lines: list[str] = []
+
+    @property
+    def console(self) -> InertConsole:
+        self.flush()
+        if self._console is None:
+            from .common import stdout
+
+            self._console = stdout()
+        return self._console
+
+    def print(self, markup: str) -> None:
+        from .markup import plain_text
+
+        if self.plain and "\t" not in markup:
+            self._lines.append(plain_text(markup))
+            if len(self._lines) >= 1000:
+                self.flush()
+        else:
+            self.console.print(markup)
+
+    def flush(self) -> None:
+        if self._lines:
+            click.echo("\n".join(self._lines))
+            self._lines = []

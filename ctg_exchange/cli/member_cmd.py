@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..domain.models import Role
+from ..domain.states import Role
 from ..i18n import _, pgettext, short_date
 from ..labels import label
 from . import complete
@@ -40,6 +40,17 @@ def member_json(member: Member) -> dict[str, Any]:
         "added_at": member.added_at,
         "revoked_at": member.revoked_at,
         "revoked_by": member.revoked_by,
+    }
+
+
+def _listed_json(member: dict[str, Any]) -> dict[str, Any]:
+    """:func:`member_json` of a member as stored (:func:`..services.reading.members`)."""
+    status = "active" if member["revoked_at"] is None else "revoked"
+    keys = ("fingerprint", "public_key", "added_by", "added_at", "revoked_at", "revoked_by")
+    return {
+        **{key: member[key] for key in ("id", "name", "party", "roles")},
+        "status": status,
+        **{key: member[key] for key in keys},
     }
 
 
@@ -113,13 +124,13 @@ def list_() -> None:
     Example:
       ctg-exchange member list
     """
-    from ..services.members import list_members
-    from .console import shown
+    from ..services.reading import members
+    from .markup import shown
 
     opts = options()
-    members = list_members(opts.reading_workspace())
+    found = members(opts.reader())
     if opts.json:
-        emit_json([member_json(m) for m in members])
+        emit_json([_listed_json(m) for m in found])
         return
     out = table(
         _("Members"),
@@ -131,18 +142,16 @@ def list_() -> None:
         _("name"),
         wrap=_("name"),
     )
-    for m in members:
+    for m in found:
         status = (
             pgettext("member", "active")
-            if m.active
+            if m["revoked_at"] is None
             else "[red]"
-            + pgettext("member", "revoked {date}").format(
-                date=short_date((m.revoked_at or "")[:10])
-            )
+            + pgettext("member", "revoked {date}").format(date=short_date(m["revoked_at"][:10]))
             + "[/]"
         )
-        roles = ", ".join(label("role", r) for r in m.roles)
-        out.add_row(m.id, m.party, roles, status, m.added_by, shown(m.name))
+        roles = ", ".join(label("role", r) for r in m["roles"])
+        out.add_row(m["id"], m["party"], roles, status, m["added_by"], shown(m["name"]))
     out.print()
 
 

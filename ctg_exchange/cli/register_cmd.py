@@ -91,28 +91,32 @@ def list_(controller: str | None) -> None:
     Example:
       ctg-exchange register list --controller caf92
     """
-    from ..services.register import current_entries
-    from .console import shown
-
     opts = options()
-    versions = current_entries(opts.reading_workspace(), controller)
     if opts.json:
+        from ..services.register import current_entries
+
+        versions = current_entries(opts.reading_workspace(), controller)
         emit_json([_version_json(v) for v in versions])
         return
+    from ..services.reading import fiches
+    from .listing import tell
+    from .markup import shown
+
+    found = fiches(opts.reader(), controller)
     out = table(
         _("Register"), _("ref"), _("controller"), "v", _("updated"), _("name"), wrap=_("name")
     )
-    for v in versions:
+    for fiche in found:
         out.add_row(
-            shown(v.entry.ref),
-            v.entry.controller,
-            str(v.version),
-            short_date(v.at[:10]),
-            shown(v.entry.name),
+            shown(fiche["ref"]),
+            shown(fiche["controller"]),
+            str(fiche["version"]),
+            short_date(fiche["at"][:10]),
+            shown(fiche["name"]),
         )
     out.print()
-    if not versions:
-        say(_("The register is empty: `register import` loads the baseline."))
+    if not found:
+        tell(_("The register is empty: `register import` loads the baseline."))
 
 
 @register.command()

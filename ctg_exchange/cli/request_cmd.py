@@ -322,24 +322,29 @@ def show(request_id: str) -> None:
       ctg-exchange request show DX-2025-0001
       ctg-exchange request show DX-2025-0001 --json
     """
-    from ..i18n import is_french
-    from ..services.requests import get_request
-    from .views import render_request, request_json
-
     opts = options()
-    workspace = opts.reading_workspace()
-    view = get_request(workspace, request_id)
     if opts.json:
+        from ..services.requests import get_request
+        from .views import request_json
+
+        workspace = opts.reading_workspace()
+        view = get_request(workspace, request_id)
         document = request_json(view.request, view.steps, view.deliveries)
         emit_json({**document, "simulated_clock": workspace.simulated})
         return
-    console = stdout()
-    with workspace.store.transaction() as tx:
-        policy = workspace.current_policy(tx).policy
+    from zoneinfo import ZoneInfo
+
+    from ..i18n import is_french
+    from ..services.showing import request_screen
+    from .listing import Out
+    from .request_screen import print_request
+
+    reader = opts.reader()
+    screen = request_screen(reader, request_id)
+    out = Out()
     # a purpose kind by the policy's French label, in French
-    purposes = {kind.id: kind.label for kind in policy.purpose_kinds} if is_french() else {}
-    render_request(
-        console, view.request, view.steps, view.deliveries, policy.display_zone, purposes
-    )
-    if workspace.simulated:
-        console.print(_("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)"))
+    purposes = screen.purposes if is_french() else {}
+    print_request(out, replace(screen, purposes=purposes), ZoneInfo(screen.time_zone))
+    if reader.simulated:
+        out.print(_("[yellow]simulated clock[/]: a rehearsal (init --simulated-clock)"))
+    out.flush()

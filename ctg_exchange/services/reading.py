@@ -83,12 +83,14 @@ class PolicyFacts:
     version: int
     opinion_deadline_days: int
     time_zone: str
+    purposes: dict[str, str]  # each purpose kind's label (the policy's words, French)
 
 
 def policy_facts(tx: ReadQueries, root: Path) -> PolicyFacts:
-    """The policy in force's opinion deadline and time zone (its text checked against its
-    digest, as every reading of a policy does)."""
-    import yaml
+    """The policy in force's opinion deadline, time zone and purpose kinds' labels (its text
+    checked against its digest, as every reading of a policy does), read from its YAML once
+    and kept in this machine's cache (:mod:`.cache`) under its digest."""
+    from .cache import cached, keep
 
     row = tx.policy_in_force()
     if row is None:
@@ -96,15 +98,39 @@ def policy_facts(tx: ReadQueries, root: Path) -> PolicyFacts:
     version, digest, text = row
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
         raise CorruptRow("policies", f"v{version}")
+    kept = cached("policy-facts", [digest])
+    if _facts(kept):
+        return PolicyFacts(version, kept[0], kept[1], kept[2])
+    facts = _policy_facts(version, text)
+    keep("policy-facts", [digest], [facts.opinion_deadline_days, facts.time_zone, facts.purposes])
+    return facts
+
+
+def _facts(value: Any) -> bool:
+    """Whether ``value`` is what :func:`policy_facts` keeps: days, a zone, the labels."""
+    return (
+        isinstance(value, list)
+        and len(value) == 3
+        and type(value[0]) is int
+        and isinstance(value[1], str)
+        and isinstance(value[2], dict)
+        and all(isinstance(label, str) for label in value[2].values())
+    )
+
+
+def _policy_facts(version: int, text: str) -> PolicyFacts:
+    import yaml
+
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
         deadline = data["opinion_deadline_days"]
         zone = data.get("time_zone", "Europe/Paris")
         if not isinstance(deadline, int) or not isinstance(zone, str):
             raise TypeError("not a number of days, or not a zone")
+        purposes = {str(kind["id"]): str(kind["label"]) for kind in data["purpose_kinds"]}
     except (yaml.YAMLError, TypeError, KeyError, AttributeError):
         raise CorruptRow("policies", f"v{version}") from None
-    return PolicyFacts(version, deadline, zone)
+    return PolicyFacts(version, deadline, zone, purposes)
 
 
 @dataclass(frozen=True)
@@ -233,3 +259,38 @@ def event_page(
             return events, len(events)
         rows, total = tx.event_page(where, limit)
     return [stored_event(log_id, row) for row in rows], total
+
+
+def members(reader: Reader) -> list[dict[str, Any]]:
+    """Every member as ``member list`` shows them (what ``--json`` prints), by party and id."""
+    keys = ("id", "name", "party", "roles", "public_key", "fingerprint", "added_by", "added_at",
+            "revoked_at", "revoked_by")  # fmt: skip
+    roles = {role.value for role in Role}
+    with reader.store.reading() as tx:
+        rows = tx.member_rows()
+    found = []
+    for row in rows:
+        member = dict(zip(keys, row, strict=True))
+        member["roles"] = str(member["roles"]).split(",")
+        if not set(member["roles"]) <= roles or not all(isinstance(v, str) for v in row[:8]):
+            raise CorruptRow("members", member["id"])
+        found.append(member)
+    return found
+
+
+def fiches(reader: Reader, controller: str | None) -> list[dict[str, Any]]:
+    """The latest version of each fiche as ``register list`` shows it: its ref, controller and
+    name (read from its stored document), version and date."""
+    with reader.store.reading() as tx:
+        rows = tx.register_rows(controller)
+    found = []
+    for ref, version, at, doc in rows:
+        try:
+            entry = json.loads(doc)
+            shown = {key: entry[key] for key in ("ref", "controller", "name")}
+            if not all(isinstance(value, str) for value in shown.values()):
+                raise TypeError("not a text")
+        except (ValueError, TypeError, KeyError):
+            raise CorruptRow("register_versions", f"{ref} v{version}") from None
+        found.append({**shown, "version": int(version), "at": str(at)})
+    return found

@@ -323,9 +323,11 @@ def findings_as_read(workspace: Workspace, tx: Tx, request: ExchangeRequest) -> 
 
     The stored findings were written in the language of whoever filed or amended the request;
     their codes are what the log records. The request is screened again under the policy
-    version it names, the convention's state on the day it was filed; when that gives the very
-    codes and severities stored, its messages are shown, else the stored ones are (a policy
-    version missing, a row changed behind the tool's back: ``audit verify`` names it).
+    version it names; when that gives the very codes and severities stored, its messages are
+    shown, else the stored ones are (a policy version missing, a row changed behind the tool's
+    back: ``audit verify`` names it). The convention's state is not screened again: a filing
+    or an amendment it refused was never stored. ``request show`` reads the same findings
+    light (:func:`ctg_exchange.services.showing.findings_as_read`).
     """
     if not request.findings:
         return request
@@ -334,8 +336,7 @@ def findings_as_read(workspace: Workspace, tx: Tx, request: ExchangeRequest) -> 
         if record is None:
             return request
         policy = workspace.parsed(record).policy
-        why = workspace.convention(tx).why_not_in_force(request.filed_on)
-        again = screen(policy, request.content, why).findings
+        again = screen(policy, request.content, None).findings
     except ExchangeError:
         return request
     if sorted((f.code, f.severity) for f in again) != sorted(

@@ -124,6 +124,68 @@ class ReadQueries(Queries):
         row = self._one("SELECT doc FROM requests WHERE id = ?", (request_id,))
         return None if row is None else str(row[0])
 
+    def request_steps(self, request_id: str) -> list[tuple[Any, ...]]:
+        """A request's history as ``(seq, time, actor, role, action, from_status, to_status,
+        text)``, oldest first (who and when from each step's audit event)."""
+        return [
+            tuple(row)
+            for row in self._all(
+                "SELECT s.seq, e.time, e.actor, e.role, s.action, s.from_status, s.to_status, "
+                "s.text FROM request_steps s JOIN audit_events e ON e.seq = s.seq "
+                "WHERE s.request_id = ? ORDER BY s.seq",
+                (request_id,),
+            )
+        ]
+
+    def request_deliveries(self, request_id: str) -> list[tuple[Any, ...]]:
+        """A request's deliveries as ``(number, sent_by, sent_on, rows, retention_deadline,
+        justification, received_on, received_by)``, by number; an early one's justification is
+        the text of its step, and the last two are None until it is received."""
+        return [
+            tuple(row)
+            for row in self._all(
+                "SELECT d.number, e.actor, d.sent_on, d.rows_count, d.retention_deadline, "
+                "s.text, r.received_on, f.actor FROM deliveries d "
+                "JOIN audit_events e ON e.seq = d.seq "
+                "LEFT JOIN request_steps s ON s.seq = d.seq "
+                "LEFT JOIN receptions r ON r.request_id = d.request_id AND r.number = d.number "
+                "LEFT JOIN audit_events f ON f.seq = r.seq "
+                "WHERE d.request_id = ? ORDER BY d.number",
+                (request_id,),
+            )
+        ]
+
+    def policy_version(self, version: int) -> tuple[str, str] | None:
+        """A stored policy version's ``(sha256, text)``."""
+        row = self._one("SELECT sha256, text FROM policies WHERE version = ?", (version,))
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def member_rows(self) -> list[tuple[Any, ...]]:
+        """Every member as ``(id, name, party, roles, public_key, fingerprint, added_by,
+        added_at, revoked_at, revoked_by)``, roles comma-separated as stored, by party and id."""
+        return [
+            tuple(row)
+            for row in self._all(
+                "SELECT id, name, party, roles, public_key, fingerprint, added_by, added_at, "
+                "revoked_at, revoked_by FROM members ORDER BY party, id"
+            )
+        ]
+
+    def register_rows(self, controller: str | None) -> list[tuple[Any, ...]]:
+        """The latest version of each fiche (of one controller, or all) as ``(ref, version,
+        time, doc)``, by controller and ref."""
+        where, params = ("AND v.controller = ? ", [controller]) if controller else ("", [])
+        return [
+            tuple(row)
+            for row in self._all(
+                "SELECT v.ref, v.version, e.time, v.doc FROM register_versions v "  # noqa: S608
+                "JOIN audit_events e ON e.seq = v.seq WHERE v.version = "
+                "(SELECT MAX(w.version) FROM register_versions w WHERE w.ref = v.ref) "
+                f"{where}ORDER BY v.controller, v.ref",
+                params,
+            )
+        ]
+
     def member_standing(self, member_id: str) -> tuple[str, str, str, str | None] | None:
         """A member's ``(id, party, roles, revoked_at)``, roles comma-separated as stored."""
         row = self._one(
