@@ -131,6 +131,7 @@ def env_for(root: Path) -> dict[str, str]:
         "CTG_TODAY": TODAY,
         "CTG_DEBUG": "1",  # an unexpected exception fails the test with its traceback
         "XDG_CONFIG_HOME": str(root / "config"),
+        "XDG_STATE_HOME": str(root / "state"),  # what `audit verify` remembers
     }
 
 
@@ -392,6 +393,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for name in only or BACKENDS
     ]
     metafunc.parametrize("backend", params, indirect=True, scope="session")
+
+
+@pytest.fixture(autouse=True)
+def _private_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `audit verify` remembers goes to each test's own directory, never the home's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,9 +37,11 @@ from .checkpoint import (
 )
 from .events import GENESIS_HASH, StoredEvent
 from .law import Law, LawCheck
+from .position import Position, spill_replay
 from .replay import LogMember, Replay
 from .report import Failure, VerifyResult
 from .sigcheck import Item
+from .spill import Spill
 
 BATCH = 512
 WORKERS = os.cpu_count() or 2
@@ -91,9 +93,21 @@ class LogVerifier:
         processes: bool = False,
         law: Law | None = None,
         implied_checkpoints: bool = False,
+        spill: Spill | None = None,
+        resume: tuple[Position, Replay] | None = None,
+        remembered: int | None = None,
+        prefix_root: Callable[[int, bytes], bool] | None = None,
     ) -> None:
+        """``spill``: where the replay keeps its growing records (else in memory). ``resume``:
+        go on from a verification's position and replay (:mod:`.position`), the events up to it
+        verified then. ``remembered``: a size whose root and last hash to note (a full
+        verification checks them against a verifier's memory). ``prefix_root(size, root)``:
+        whether a checkpoint of a size up to the resumed position, whose root was not
+        remembered, is consistent with it."""
         self.log_id = log_id
         self.replay = Replay(law=None if law is None else LawCheck(law))
+        if spill is not None:
+            spill_replay(self.replay, spill)
         # the last event a checkpoint must cover: the tool checkpoints after every send,
         # reception and deletion, before every export, and every CHECKPOINT_EVERY events
         # (its seq, why, as a message translated when shown, and the action that message names)
@@ -108,15 +122,46 @@ class LogVerifier:
             else:
                 self.sources.append(source)
         self._roots_wanted = {s.checkpoint.size for s in self.sources}
+        if remembered is not None:
+            self._roots_wanted.add(remembered)
+        self.remembered = remembered
+        self.hash_at: str | None = None  # the hash of event #remembered
         self.roots: dict[int, bytes] = {}
         if 0 in self._roots_wanted:
             self.roots[0] = merkle.EMPTY_ROOT
         self._frontier = merkle.Frontier()
         self._expected = 1
         self._head = GENESIS_HASH
+        self.genesis = GENESIS_HASH
+        self.resumed = 0  # events verified before this run
+        self._prefix_root = prefix_root
+        if resume is not None:
+            self._resume(*resume)
         self._prefixes: dict[bytes, bytes] = {}
         self._batch: list[Item] = []
         self._checker = sigcheck.checker(workers, processes)
+
+    def _resume(self, position: Position, replay: Replay) -> None:
+        self.replay, self.resumed = replay, position.size
+        self._frontier, self._head, self.genesis = (
+            position.frontier,
+            position.head,
+            position.genesis,
+        )
+        self._expected = position.size + 1
+        self._implied = position.implied
+        self.result.events = position.size
+        self.roots.update(position.roots)
+        self._roots_wanted = {size for size in self._roots_wanted if size > position.size}
+
+    def position(self) -> Position:
+        """Where this verification stands (after :meth:`finish`)."""
+        sizes = {s.checkpoint.size for s in self.sources} | {self._frontier.size}
+        roots = {size: root for size, root in self.roots.items() if size in sizes}
+        roots[self._frontier.size] = self._frontier.root()
+        return Position(
+            self._frontier.size, self._head, self._frontier, roots, self._implied, self.genesis
+        )
 
     # -- events -----------------------------------------------------------------------------
     def feed(self, stored: StoredEvent) -> None:
@@ -160,6 +205,10 @@ class LogVerifier:
         if self._check_implied:
             self._imply(event.seq, event.action)
         self._head = stored.hash
+        if event.seq == 1:
+            self.genesis = stored.hash
+        if event.seq == self.remembered:
+            self.hash_at = stored.hash
         self._expected = event.seq + 1
         self.result.events += 1
         if self._frontier.size == event.seq - 1:
@@ -271,6 +320,7 @@ class LogVerifier:
         result.head = self._head
         result.root = self._frontier.root().hex()
         result.members = {m.id: m.party for m in self.replay.members.values()}
+        result.resumed = self.resumed
         procedure = self.replay.procedure
         if procedure is not None:
             result.rules, result.simulated = procedure.rules, procedure.clock == "simulated"
@@ -307,7 +357,7 @@ class LogVerifier:
                     )
                 )
                 continue
-            if self.roots.get(cp.size) != cp.root:
+            if self.roots.get(cp.size) != cp.root and not self._old_prefix(cp.size, cp.root):
                 if broken_after is None:
                     broken_after = cp.size
                     self.failures.append(
@@ -328,6 +378,16 @@ class LogVerifier:
                 self.result.cosigned += 1
             latest = self.result.latest_checkpoint or 0
             self.result.latest_checkpoint = max(latest, cp.size)
+
+    def _old_prefix(self, size: int, root: bytes) -> bool:
+        """Whether a checkpoint before the resumed position, whose root was not remembered,
+        is a prefix of the log verified then."""
+        if size > self.resumed or size in self.roots or self._prefix_root is None:
+            return False
+        if not self._prefix_root(size, root):
+            return False
+        self.roots[size] = root
+        return True
 
     def _checkpoint_signers(self, source: CheckpointSource) -> list[str] | None:
         """The members whose signatures on the checkpoint verify; None (and a failure) if one
