@@ -52,6 +52,12 @@ def _memory(ctg: Ctg) -> Path:
     return ctg.root / "state" / "ctg-exchange" / "verified" / f"{log}.sqlite3"
 
 
+def _a_microsecond_off(time: str) -> str:
+    """Another time, a microsecond away (``…123456Z`` -> ``…123457Z``, or …455)."""
+    last = int(time[-2])
+    return f"{time[:-2]}{last + 1 if last < 9 else last - 1}Z"
+
+
 def _failures(ctg: Ctg, *args: str) -> list[dict[str, Any]]:
     result = ctg("audit", "verify", "--json", *args)
     assert result.exit_code == 3, result.output
@@ -118,7 +124,7 @@ def test_a_history_rewritten_and_re_signed_fails_the_consistency_proof(
     tree, removes the checkpoints and has a modified client sign a new one: the log is
     consistent with itself, not with the root this verifier verified."""
     seq = _seq_of(remembered, "request.file")
-    _rewrite(remembered, seq, lambda e: replace(e, time=e.time[:-2] + "1Z"))
+    _rewrite(remembered, seq, lambda e: replace(e, time=_a_microsecond_off(e.time)))
     _tamper(remembered, "DELETE FROM checkpoint_signatures", "DELETE FROM checkpoints")
     with monkeypatch.context() as patched:
         patched.setattr(auditing, "raise_if_broken", lambda result: result)  # signs blind

@@ -27,6 +27,7 @@ from ..domain.actions import Action
 from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from ..i18n import N_, _, ngettext
 from . import merkle, sigcheck
+from .canonical import parsed_json
 from .checkpoint import (
     CHECKPOINT_EVERY,
     Checkpoint,
@@ -35,7 +36,7 @@ from .checkpoint import (
     origin_of,
     parse_note,
 )
-from .events import GENESIS_HASH, StoredEvent
+from .events import EVENT_PREFIX, GENESIS_HASH, StoredEvent
 from .law import Law, LawCheck
 from .position import Position, spill_replay
 from .replay import LogMember, Replay
@@ -177,7 +178,8 @@ class LogVerifier:
         elif event.seq < self._expected:
             fail(Failure(_("sequence number out of order"), event.seq))
             return
-        signed = event.signed_bytes()
+        # the events are read from JSON (a store's rows, an export's lines): plain values
+        signed = EVENT_PREFIX + parsed_json(event.body())
         if event.log != self.log_id:
             fail(Failure(_("the event belongs to another log"), event.seq))
             failed = True
