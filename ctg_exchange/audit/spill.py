@@ -27,8 +27,9 @@ from typing import Any, TypeVar
 K = TypeVar("K")
 V = TypeVar("V")
 
-CACHE = 8192  # records kept in memory, of every kind together
-_EVICT = CACHE // 4  # written at once when the cache is full
+CACHE = 4096  # records kept in memory, of every kind together
+_EVICT = CACHE // 4  # evicted at once when the cache is full
+_WRITE = 256  # records pickled and written in one statement
 _ABSENT: Any = object()
 _SCHEMA = (
     # a rowid table: records of a kilobyte would overflow the pages of a WITHOUT ROWID one
@@ -72,7 +73,7 @@ class Spill:
         os.close(fd)
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA cache_size = -8192")  # 8 MiB of pages
+        db.execute("PRAGMA cache_size = -2048")  # 2 MiB of pages
         for statement in _SCHEMA:
             db.execute(statement)
         db.execute("BEGIN")  # one transaction: committed by save(), else rolled back
@@ -88,8 +89,9 @@ class Spill:
         return self._db
 
     # -- records ------------------------------------------------------------------------------
-    def get(self, kind: str, key: Any) -> Any:
-        """The record, or ``_ABSENT``."""
+    def get(self, kind: str, key: Any, *, keep: bool = True) -> Any:
+        """The record, or ``_ABSENT``; read from the file, it is cached unless not ``keep``
+        (a record read once, to compare it)."""
         slot = (kind, key)
         if self.touched is not None:
             self.touched.add(slot)
@@ -106,8 +108,9 @@ class Spill:
         if row is None:
             return _ABSENT
         value = pickle.loads(row[0])  # noqa: S301 - this process's own private file
-        self._put(slot, value)
-        self._dirty.add(slot)
+        if keep:
+            self._put(slot, value)
+            self._dirty.add(slot)
         return value
 
     def set(self, kind: str, key: Any, value: Any) -> None:
@@ -143,18 +146,27 @@ class Spill:
         dirty.difference_update(slot for slot, _value in items)
         if not items:
             return
-        self._disk().executemany(
-            "INSERT OR REPLACE INTO record (kind, key, value) VALUES (?, ?, ?)",
-            [
-                (kind, _encode(key), pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-                for (kind, key), value in items
-            ],
-        )
+        db = self._disk()
+        for start in range(0, len(items), _WRITE):  # a few pickles in memory at a time
+            db.executemany(
+                "INSERT OR REPLACE INTO record (kind, key, value) VALUES (?, ?, ?)",
+                [
+                    (kind, _encode(key), pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+                    for (kind, key), value in items[start : start + _WRITE]
+                ],
+            )
 
     def flush(self) -> None:
         """Write every cached record used since it was last written (they stay cached)."""
         if self._dirty:
             self._write([(slot, self._cache[slot]) for slot in self._dirty if slot in self._cache])
+
+    def release(self) -> None:
+        """Write the cached records and forget them (if any is on disk already): the memory
+        they held is for what comes next."""
+        if self._db is not None:
+            self.flush()
+            self._cache.clear()
 
     def keys(self, kind: str) -> Iterator[Any]:
         """Every key of a kind: the cached ones written first."""
@@ -225,6 +237,11 @@ class SpillDict(MutableMapping[K, V]):
     def get(self, key: K, default: Any = None) -> Any:
         value = self._spill.get(self._kind, key)
         return default if value is _ABSENT else value
+
+    def peek(self, key: K) -> V | None:
+        """The record, read without caching it (to compare it with the store's, once)."""
+        value = self._spill.get(self._kind, key, keep=False)
+        return None if value is _ABSENT else value
 
     def __contains__(self, key: object) -> bool:
         return self._spill.get(self._kind, key) is not _ABSENT
