@@ -129,10 +129,13 @@ def test_a_history_rewritten_and_re_signed_fails_the_consistency_proof(
     with monkeypatch.context() as patched:
         patched.setattr(auditing, "raise_if_broken", lambda result: result)  # signs blind
         remembered.ok("audit", "checkpoint", as_="c.dpo")
-    for args in ((), ("--full",)):
+    for args, said in (
+        ((), "RFC 9162 consistency proof"),  # from the remembered root to the new checkpoint
+        (("--full",), "no longer have the root and last hash verified then"),  # tree rebuilt
+    ):
         failures = _failures(remembered, *args)
         memory = [f for f in failures if f.get("record") == "this verifier's memory"]
-        assert any("RFC 9162 consistency proof" in f["message"] for f in memory), failures
+        assert any(said in f["message"] for f in memory), failures
     assert _memory(remembered).is_file()  # kept: the next verification fails again
 
 
@@ -151,3 +154,14 @@ def test_a_memory_that_cannot_be_read_makes_a_full_verification(
     assert remembered.json("audit", "verify")["events"] == result["events"]
     assert fed == []  # remembered again, privately
     assert stat.S_IMODE(memory.stat().st_mode) == 0o600
+
+
+def test_no_memory_is_kept_inside_the_workspace(remembered: Ctg, fed: list[int]) -> None:
+    """Whoever writes the workspace could write a memory kept there: none is."""
+    inside = {"XDG_STATE_HOME": str(remembered.workspace / "state")}
+    for _ in range(2):
+        fed.clear()
+        result = remembered("audit", "verify", "--json", env=inside)
+        assert result.exit_code == 0, result.output
+        assert len(fed) == len(remembered.json("audit", "log"))  # in full, each time
+    assert not (remembered.workspace / "state").exists()

@@ -76,7 +76,9 @@ class Spill:
         db.execute("PRAGMA cache_size = -2048")  # 2 MiB of pages
         for statement in _SCHEMA:
             db.execute(statement)
-        db.execute("BEGIN")  # one transaction: committed by save(), else rolled back
+        # one transaction, holding the file from the start (a second verifier of the same
+        # memory is refused at once): committed by save(), else rolled back
+        db.execute("BEGIN IMMEDIATE")
         self._db = db
         return db
 

@@ -30,7 +30,7 @@ from ..audit.replay import Replay
 from ..audit.report import Failure
 from ..audit.spill import Spill
 from ..errors import ExchangeError, IntegrityError
-from ..fsutil import ensure_private_dir
+from ..fsutil import ensure_private_dir, fsync_dir
 from ..i18n import _
 from ..store.base import Tx
 
@@ -62,10 +62,9 @@ class Memory:
     """The memory of one workspace's verifications (or none: ``path`` None)."""
 
     def __init__(self, log_id: str, workspace_root: Path | None) -> None:
-        path: Path | None = memory_dir() / f"{log_id}.sqlite3"
-        if path is not None and workspace_root is not None and _inside(path, workspace_root):
-            path = None  # never inside the workspace: no memory at all, then
-        self.path = path
+        path = memory_dir() / f"{log_id}.sqlite3"
+        inside = workspace_root is not None and _inside(path, workspace_root)
+        self.path = None if inside else path  # never inside the workspace: no memory, then
 
     def recall(self, law: Law | None) -> Recalled | None:
         """The remembered verification, or None (none yet, or one that cannot be read)."""
@@ -110,6 +109,7 @@ class Memory:
             return
         try:
             spill.save({STATE: snapshot(position, replay)}, self.path)
+            fsync_dir(self.path.parent)
         except (OSError, sqlite3.Error):
             pass
         finally:
