@@ -165,3 +165,14 @@ def test_no_memory_is_kept_inside_the_workspace(remembered: Ctg, fed: list[int])
         assert result.exit_code == 0, result.output
         assert len(fed) == len(remembered.json("audit", "log"))  # in full, each time
     assert not (remembered.workspace / "state").exists()
+
+
+def test_a_checkpoint_signature_changed_since_is_verified_again(remembered: Ctg) -> None:
+    """Checkpoints verified earlier are not verified again, unless their notes or kept
+    signature lines are no longer the ones verified."""
+    _tamper(remembered, "UPDATE checkpoint_signatures SET party = 'ville_sceaux'")
+    failures = _failures(remembered)
+    assert any(
+        f["message"] == "the signature kept for c.dpo (ville_sceaux) is not theirs"
+        for f in failures
+    ), failures

@@ -11,7 +11,7 @@ as a verification of the whole log would (:mod:`ctg_exchange.services.verified`)
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from .law import Law
 from .replay import Replay
 from .spill import Spill, SpillDict
 
-FORMAT = 1  # of what is pickled: a memory of another format is not read
+FORMAT = 2  # of what is pickled: a memory of another format is not read
 # the fact book's kinds that grow with the log: kept in the spill
 SPILLED_BOOK = (
     "request",
@@ -42,6 +42,8 @@ class Position:
     roots: dict[int, bytes]  # the tree's root at each verified checkpoint's size
     implied: tuple[int, str, str | None] | None  # the last event a checkpoint must cover
     genesis: str  # the first event's hash
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # verified: their signers
+    lines: frozenset[str] = frozenset()  # signature lines kept beside checkpoints, verified
 
 
 def spill_replay(replay: Replay, spill: Spill) -> None:

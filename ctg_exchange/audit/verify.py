@@ -136,6 +136,8 @@ class LogVerifier:
         self.genesis = GENESIS_HASH
         self.resumed = 0  # events verified before this run
         self._prefix_root = prefix_root
+        self._known_notes: dict[str, tuple[str, ...]] = {}  # a note's key -> its signers
+        self.verified_notes: dict[str, tuple[str, ...]] = {}
         if resume is not None:
             self._resume(*resume)
         self._prefixes: dict[bytes, bytes] = {}
@@ -153,6 +155,7 @@ class LogVerifier:
         self._implied = position.implied
         self.result.events = position.size
         self.roots.update(position.roots)
+        self._known_notes = dict(position.notes)
         self._roots_wanted = {size for size in self._roots_wanted if size > position.size}
 
     def position(self) -> Position:
@@ -161,7 +164,13 @@ class LogVerifier:
         roots = {size: root for size, root in self.roots.items() if size in sizes}
         roots[self._frontier.size] = self._frontier.root()
         return Position(
-            self._frontier.size, self._head, self._frontier, roots, self._implied, self.genesis
+            self._frontier.size,
+            self._head,
+            self._frontier,
+            roots,
+            self._implied,
+            self.genesis,
+            self.verified_notes,
         )
 
     # -- events -----------------------------------------------------------------------------
@@ -393,7 +402,20 @@ class LogVerifier:
 
     def _checkpoint_signers(self, source: CheckpointSource) -> list[str] | None:
         """The members whose signatures on the checkpoint verify; None (and a failure) if one
-        from a known member does not, or none verifies."""
+        from a known member does not, or none verifies. A note verified by the verification
+        this one goes on from is not verified again (its signers' keys and revocations up to
+        its size are the same)."""
+        key = note_key(source.checkpoint)
+        known = self._known_notes.get(key)
+        if known is None:
+            fresh = self._verify_signers(source)
+            if fresh is None:
+                return None
+            known = tuple(fresh)
+        self.verified_notes[key] = known
+        return list(known)
+
+    def _verify_signers(self, source: CheckpointSource) -> list[str] | None:
         cp = source.checkpoint
         verified = []
         for signature in cp.signatures:
@@ -438,6 +460,14 @@ _BAD_SIGNATURE = N_("bad signature: signature does not match the signed bytes")
 _AFTER_EVENT = N_("the {action} event")
 _BEFORE_EVENT = N_("the events before the {action}")
 _EVERY = N_("every {count} events")
+
+
+def note_key(checkpoint: Checkpoint) -> str:
+    """What identifies a signed note: its text and every signature line."""
+    digest = hashlib.sha256(checkpoint.text.encode("utf-8"))
+    for signature in checkpoint.signatures:
+        digest.update(b"\n" + signature.name.encode("utf-8") + signature.key_id + signature.blob)
+    return digest.hexdigest()
 
 
 def names(members: Sequence[str]) -> str:

@@ -10,7 +10,9 @@ bounded cache over a file (:mod:`ctg_exchange.audit.spill`): memory does not gro
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..audit.checkpoint import key_id, parse_note
 from ..audit.position import Position
@@ -128,6 +130,8 @@ def verify_tx(
             spill=spill,
             remembered=None if recalled is None else recalled.position.size,
         )
+    known_lines = frozenset() if recalled is None or full else recalled.position.lines
+    verified_lines: set[str] = set()
     try:
         with in_language(language()):  # read once, not at each of a million messages' making
             result = _read(tx, verifier, failures)
@@ -138,13 +142,14 @@ def verify_tx(
                 *result.failures,
                 *failures,
                 *compare(replay, tx, spill.touched),
-                *signer_failures(tx, replay),
+                *signer_failures(tx, replay, known_lines, verified_lines),
                 *_forgotten(verifier, recalled),
             ],
             key=Failure.sort_key,
         )
         if memory is not None and result.ok:
-            memory.save(spill, verifier.position(), replay)
+            position = replace(verifier.position(), lines=frozenset(verified_lines))
+            memory.save(spill, position, replay)
     finally:
         spill.close()
     return result
@@ -209,14 +214,24 @@ def _forgotten(verifier: LogVerifier, recalled: Recalled | None) -> list[Failure
     ]
 
 
-def signer_failures(tx: Tx, replay: Replay) -> list[Failure]:
+def signer_failures(
+    tx: Tx, replay: Replay, known: frozenset[str] = frozenset(), verified: set[str] | None = None
+) -> list[Failure]:
     """Each signature kept beside a checkpoint is its signer's, as recorded (member, party),
     with the key the log declares for them: a signed note ignores a line it cannot check, but
-    a listing of who signed must not lie."""
+    a listing of who signed must not lie. A line ``known`` verified (by its key) is not
+    verified again; each that verifies is added to ``verified``."""
     failures = []
     for checkpoint in tx.checkpoints():
         for signer in checkpoint.signers:
             member = replay.members.get(signer.signer)
+            key = hashlib.sha256(
+                "\n".join((checkpoint.text, signer.line, signer.signer, signer.party)).encode()
+            ).hexdigest()
+            if key in known:
+                if verified is not None:
+                    verified.add(key)
+                continue
             try:
                 (line,) = parse_note(checkpoint.text + "\n" + signer.line).signatures
                 ok = (
@@ -229,6 +244,8 @@ def signer_failures(tx: Tx, replay: Replay) -> list[Failure]:
                     sshsig.verify_blob(member.key, NAMESPACE_CHECKPOINT, text, line.blob)
             except (ValueError, ExchangeError):
                 ok = False
+            if ok and verified is not None:
+                verified.add(key)
             if not ok:
                 failures.append(
                     Failure(
