@@ -77,12 +77,16 @@ def raise_if_broken(result: VerifyResult) -> VerifyResult:
 
 
 def audit_verify(
-    workspace: Workspace, external: Sequence[CheckpointSource] = (), *, full: bool = False
+    workspace: Workspace,
+    external: Sequence[CheckpointSource] = (),
+    *,
+    full: bool = False,
+    remember: bool = True,
 ) -> VerifyResult:
     """Verify the log — the events after the last verification this verifier remembers, or
-    all of them (``full``, or nothing remembered); raises ``AuditBroken`` (exit 3) naming the
-    first failure."""
-    memory = Memory(workspace.id, workspace.root)
+    all of them (``full``, or nothing remembered, or not ``remember``: a throwaway workspace's
+    verification is not kept); raises ``AuditBroken`` (exit 3) naming the first failure."""
+    memory = Memory(workspace.id, workspace.root) if remember else None
     with workspace.store.transaction() as tx:
         return raise_if_broken(
             verify_tx(tx, workspace.id, external, workspace, memory=memory, full=full)
