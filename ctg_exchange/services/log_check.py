@@ -104,35 +104,15 @@ def verify_tx(
             failures += _inconsistent(tx, recalled.position, sources)
         # the log contradicts the memory: a failure, named; the full verification names the rest
         full = full or bool(failures)
-    if recalled is not None and not full:
-        position, spill = recalled.position, recalled.spill
-        spill.touched = set()
-        verifier = LogVerifier(
-            log_id,
-            sources,
-            processes=log_size - position.size > PROCESS_THRESHOLD,
-            law=law,
-            implied_checkpoints=True,
-            spill=spill,
-            resume=(position, recalled.replay),
-            prefix_root=lambda size, root: consistent_with(tx, position, size, root),
-        )
-    else:
-        if recalled is not None:
-            recalled.spill.close()
+    if recalled is not None and full:
+        recalled.spill.close()
+    spill = recalled.spill if recalled is not None and not full else None
+    if spill is None:
         spill = memory.fresh() if memory is not None else Spill()
-        verifier = LogVerifier(
-            log_id,
-            sources,
-            processes=log_size > PROCESS_THRESHOLD,
-            law=law,
-            implied_checkpoints=True,
-            spill=spill,
-            remembered=None if recalled is None else recalled.position.size,
-        )
     known_lines = frozenset() if recalled is None or full else recalled.position.lines
     verified_lines: set[str] = set()
     try:
+        verifier = _verifier(tx, log_id, sources, law, spill, recalled, full, log_size)
         with in_language(language()):  # read once, not at each of a million messages' making
             result = _read(tx, verifier, failures)
         spill.release()  # the comparison reads each record once
@@ -153,6 +133,41 @@ def verify_tx(
     finally:
         spill.close()
     return result
+
+
+def _verifier(
+    tx: Tx,
+    log_id: str,
+    sources: list[CheckpointSource | Failure],
+    law: StoredLaw,
+    spill: Spill,
+    recalled: Recalled | None,
+    full: bool,
+    log_size: int,
+) -> LogVerifier:
+    """A verifier going on from the memory (unless ``full``), or from the first event."""
+    if recalled is None or full:
+        return LogVerifier(
+            log_id,
+            sources,
+            processes=log_size > PROCESS_THRESHOLD,
+            law=law,
+            implied_checkpoints=True,
+            spill=spill,
+            remembered=None if recalled is None else recalled.position.size,
+        )
+    position = recalled.position
+    spill.touched = set()
+    return LogVerifier(
+        log_id,
+        sources,
+        processes=log_size - position.size > PROCESS_THRESHOLD,
+        law=law,
+        implied_checkpoints=True,
+        spill=spill,
+        resume=(position, recalled.replay),
+        prefix_root=lambda size, root: consistent_with(tx, position, size, root),
+    )
 
 
 def _read(tx: Tx, verifier: LogVerifier, failures: list[Failure]) -> VerifyResult:
