@@ -1,6 +1,7 @@
 """Audit log: append rate through the service layer and verify rate, on SQLite (issue 6).
 
-    python benchmarks/audit.py [--sizes 100k,1M] [--appends 200] [--dir DIR]
+    python benchmarks/audit.py [--sizes 100k,1M] [--appends 200] [--new 1000] [--dir DIR]
+                               [--keep | --base BASE]
 
 A workspace is made with the real command line, one request is taken from filing to approval
 with it, and that request's five events are the template of the log: the log is then grown to
@@ -10,9 +11,13 @@ transactions, with the request rows and steps the events describe. At each size:
 
 - append: ``dpo annotate`` through the service layer (dry run, signature, one committed write
   transaction with ``synchronous=FULL``), repeated on distinct requests;
-- verify: ``ctg-exchange audit verify`` as a process (start-up included), in full: chain,
+- verify: ``ctg-exchange audit verify --full`` as a process (start-up included): chain,
   hashes, signatures, roles replayed, checkpoints, and the stored state compared with the
-  replay; its peak RSS is measured with GNU time (``apt-get install time``).
+  replay; its peak RSS is measured with GNU time (``apt-get install time``). It is remembered
+  (in the bench's own ``XDG_STATE_HOME``);
+- incremental: ``--new`` more events are grown (with their checkpoint), then ``ctg-exchange
+  audit verify`` reads only them, proves the new checkpoint consistent with the remembered
+  root and compares the records they touched: its time and peak RSS.
 
 The machine's own limits are measured in the same run: Ed25519 verifications per second (one
 thread, and as many threads as the verifier uses) and SHA-256, so the ratios show how close
@@ -243,10 +248,10 @@ def append_rate(env: dict[str, str], grower: Grower, appends: int) -> float:
     return len(numbers) / elapsed
 
 
-def verify_rate(env: dict[str, str]) -> tuple[float, int, float, int | None]:
+def verify_rate(env: dict[str, str], *args: str) -> tuple[float, int, float, int | None]:
     """``ctg-exchange audit verify`` as a user runs it: a whole process, and its peak RSS (MiB)
     through GNU time when it is installed."""
-    argv = [sys.executable, "-m", "ctg_exchange", "audit", "verify", "--json"]
+    argv = [sys.executable, "-m", "ctg_exchange", "audit", "verify", "--json", *args]
     with tempfile.TemporaryDirectory() as scratch:
         peak_file = Path(scratch) / "rss"
         if Path(TIME).exists():
@@ -265,7 +270,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100k,1M")
     parser.add_argument("--appends", type=int, default=200)
+    parser.add_argument("--new", type=int, default=1000, help="events the incremental run reads")
     parser.add_argument("--dir", type=Path, help="where the workspace goes (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the workspace (say where)")
+    parser.add_argument("--base", type=Path, help="grow on from a workspace kept by --keep")
     args = parser.parse_args()
     sizes = [parse_count(s) for s in args.sizes.split(",")]
 
@@ -276,20 +284,37 @@ def main() -> None:
     one = max(ed25519_rate(1) for _ in range(3))
     many = max(ed25519_rate(WORKERS) for _ in range(3))
     sha_bulk, sha_small = sha256_rates()
-    base = Path(tempfile.mkdtemp(prefix="ctg-audit-bench-", dir=args.dir))
-    rows = []
+    base = args.base or Path(tempfile.mkdtemp(prefix="ctg-audit-bench-", dir=args.dir))
+    rows, increments = [], []
     try:
-        env = setup(base)
+        if args.base:
+            from bench_workspace import environment
+
+            env = environment(base)
+        else:
+            env = setup(base)
+        env["XDG_STATE_HOME"] = str(base / "state")  # what the verifier remembers: the bench's
+        # the commands run as installed, from bytecode: compiled once, then read
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        shutil.rmtree(base / "state", ignore_errors=True)
         grower = Grower(env)
         for size in sizes:
             grown = grower.grow_to(size)
             appends = append_rate(env, grower, args.appends)
-            rate, events, elapsed, peak = verify_rate(env)
+            rate, events, elapsed, peak = verify_rate(env, "--full")
             db = Path(env["CTG_WORKSPACE"]) / "ctg.sqlite3"
             rows.append((events, grown, appends, rate, elapsed, peak, db.stat().st_size))
             print(f"  … {events:,} events: verified in {elapsed:.1f} s", file=sys.stderr)
+            _, _, unchanged, _ = verify_rate(env)
+            grower.grow_to(events + args.new)
+            _, total, later, later_peak = verify_rate(env)
+            memory = sum(f.stat().st_size for f in (base / "state").rglob("*.sqlite3"))
+            increments.append((events, total - events, unchanged, later, later_peak, memory))
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if args.keep or args.base:
+            print(f"workspace kept in {base}", file=sys.stderr)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
     print(
@@ -309,6 +334,17 @@ def main() -> None:
             f"| {events:,} | {grown:.0f} s | {appends:,.0f} events/s | {rate:,.0f} events/s "
             f"({elapsed:.0f} s) | {rate / one:.2f} | {rate / many:.2f} | "
             f"{'—' if peak is None else f'{peak:,} MiB'} | {size / 2**20:,.0f} MiB |"
+        )
+    print()
+    print(
+        "| events | incremental: new events | nothing new | after the new events | its peak RSS"
+        " | memory file |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for events, new, unchanged, later, later_peak, memory in increments:
+        print(
+            f"| {events:,} | {new:,} | {unchanged:.2f} s | {later:.2f} s | "
+            f"{'—' if later_peak is None else f'{later_peak:,} MiB'} | {memory / 2**20:,.0f} MiB |"
         )
     print()
     print(f"total run: {time.perf_counter() - started:.0f} s (this process's peak RSS {rss} MiB)")

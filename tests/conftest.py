@@ -132,6 +132,7 @@ def env_for(root: Path) -> dict[str, str]:
         "CTG_DEBUG": "1",  # an unexpected exception fails the test with its traceback
         "XDG_CONFIG_HOME": str(root / "config"),
         "XDG_CACHE_HOME": str(root / "cache"),  # a cache of its own (services/cache.py)
+        "XDG_STATE_HOME": str(root / "state"),  # what `audit verify` remembers
     }
 
 
@@ -393,6 +394,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for name in only or BACKENDS
     ]
     metafunc.parametrize("backend", params, indirect=True, scope="session")
+
+
+@pytest.fixture(autouse=True)
+def _private_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `audit verify` remembers goes to each test's own directory, never the home's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
 
 
 @pytest.fixture(scope="session")

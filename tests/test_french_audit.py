@@ -15,7 +15,7 @@ import pytest
 
 from ctg_exchange.audit.checkpoint import parse_note
 from ctg_exchange.audit.export import read_export
-from ctg_exchange.audit.law import CONDITIONS_NOT_APPLIED, LawCheck
+from ctg_exchange.audit.law import CONDITIONS_NOT_APPLIED, LawCheck, RequestLaw
 from ctg_exchange.audit.replay import _not_allowed
 from ctg_exchange.domain import step_payloads as s
 from ctg_exchange.errors import (
@@ -177,7 +177,7 @@ def test_a_rule_the_replay_re_applies_keeps_its_code_in_a_french_sentence(
             return None
 
     check = LawCheck(NoLaw(), rules=3)
-    check.adopted["DX-2026-0001"] = ()
+    check.requests["DX-2026-0001"] = RequestLaw(adopted=())
     # what _sent reads of a delivery's payload
     send = cast(
         s.Send, SimpleNamespace(request="DX-2026-0001", delivery=1, conditions=("R1 pseudonymise",))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from ..crypto import sshsig
@@ -99,9 +100,12 @@ def parse_text(text: str) -> Checkpoint:
     return Checkpoint(text=text, origin=origin, size=int(size_text), root=root)
 
 
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")  # any control character but a line feed
+
+
 def parse_note(note: str) -> Checkpoint:
     """A signed checkpoint note, split into its text and signature lines (not yet verified)."""
-    if any(ord(c) < 0x20 and c != "\n" for c in note):
+    if _CONTROL.search(note):
         raise InvalidInput(_("not a signed note: it holds control characters"))
     split = note.rfind("\n\n")
     if split < 0:

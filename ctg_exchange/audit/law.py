@@ -30,6 +30,8 @@ screen`, :class:`~ctg_exchange.policy.convention.ConventionState`), so they cann
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -107,19 +109,59 @@ def _refuse(why: Refusal | None) -> None:
         raise refused(why.rule, why.message)
 
 
+@dataclass(slots=True)
+class RequestLaw:
+    """What the law needs to remember of one request from its earlier events."""
+
+    filed: date | None = None  # the day it was filed (in France)
+    approved: date | None = None  # the day it was approved
+    frequency: Frequency | None = None  # as filed or amended
+    retention: int | None = None  # days, active use then archiving, as filed or amended
+    content_sha256: str | None = None  # the content last screened, found as the log binds it
+    adopted: tuple[int, ...] = ()  # R numbers
+    last_sent: tuple[int, date] | None = None  # its last delivery: number, day in France
+
+
+CONTENTS_KEPT = 256  # screened contents kept in memory; the others are read again when needed
+
+
 @dataclass
 class LawCheck:
     law: Law
     version: int = 1  # the policy version in force, as the log's avenants moved it
     changes: list[ConventionChange] = field(default_factory=list)
-    retention: dict[str, int] = field(default_factory=dict)  # request -> days, as filed
     rules: int = 2  # the log's, from its genesis
-    contents: dict[str, RequestContent] = field(default_factory=dict)  # as last screened
-    adopted: dict[str, tuple[int, ...]] = field(default_factory=dict)  # request -> R numbers
-    filed: dict[str, date] = field(default_factory=dict)  # request -> the day it was filed
-    approved: dict[str, date] = field(default_factory=dict)  # request -> the day it was approved
-    frequency: dict[str, Frequency] = field(default_factory=dict)  # as filed or amended
-    last_sent: dict[str, tuple[int, date]] = field(default_factory=dict)  # number, day in France
+    # what the law knows of each request (a large log's are spilled to disk: audit/spill.py)
+    requests: MutableMapping[str, RequestLaw] = field(default_factory=dict)
+    # contents as last screened, by request: the few most recent (the others are read again)
+    _contents: OrderedDict[str, RequestContent] = field(default_factory=OrderedDict)
+
+    def _of(self, request_id: str) -> RequestLaw:
+        found = self.requests.get(request_id)
+        if found is None:
+            found = self.requests[request_id] = RequestLaw()
+        return found
+
+    def _content(self, request_id: str) -> RequestContent | None:
+        """The content the request was last screened with (None: not stored as the log binds
+        it, which the filing's check named)."""
+        content = self._contents.get(request_id)
+        if content is not None:
+            self._contents.move_to_end(request_id)
+            return content
+        known = self.requests.get(request_id)
+        if known is None or known.content_sha256 is None:
+            return None
+        content = self.law.content(request_id, known.content_sha256)
+        if content is not None:
+            self._remember(request_id, content)
+        return content
+
+    def _remember(self, request_id: str, content: RequestContent) -> None:
+        self._contents[request_id] = content
+        self._contents.move_to_end(request_id)
+        if len(self._contents) > CONTENTS_KEPT:
+            self._contents.popitem(last=False)
 
     def convention(self) -> ConventionState | None:
         policy = self.law.policy(self.version)
@@ -131,9 +173,9 @@ class LawCheck:
         """Refuse ``event`` if a rule of the procedure would have: ``ReplayError`` with its code."""
         day = procedure_date(event.time)
         if isinstance(payload, s.RequestFile):
-            self.filed[payload.request] = day
+            self._of(payload.request).filed = day
         if isinstance(payload, s.RequestFile | s.RequestAmend):
-            self.frequency[payload.request] = payload.frequency
+            self._of(payload.request).frequency = payload.frequency
             self._screened(payload, day)
             return
         if isinstance(payload, p.Amendment) or (
@@ -188,8 +230,8 @@ class LawCheck:
                 ).format(delivery=payload.delivery),
             )
         if isinstance(payload, s.Approve):
-            self.adopted[payload.request] = payload.adopted
-            self.approved[payload.request] = day
+            known = self._of(payload.request)
+            known.adopted, known.approved = payload.adopted, day
         if isinstance(payload, s.Send):
             self._timed(payload, day)
             self._sent(payload, day)
@@ -198,10 +240,11 @@ class LawCheck:
         """A delivery no sooner than its request's frequency allows after the one before,
         unless marked early with a justification (rules 3; before, only a one-off request's
         second delivery is refused)."""
-        frequency = self.frequency.get(payload.request)
-        if frequency is None:
+        known = self.requests.get(payload.request)
+        frequency = None if known is None else known.frequency
+        if known is None or frequency is None:
             return  # a request never filed: the replay names it
-        previous = self.last_sent.get(payload.request)
+        previous = known.last_sent
         if self.rules < 3 and frequency is not Frequency.ONCE:
             previous = None
         # a justification is a text: the digest of nothing typed justifies nothing
@@ -225,10 +268,11 @@ class LawCheck:
         """An approval in the period the request was filed in; an acceptance, a delivery or a
         resumption in the period it was approved in (a successor convention needs a new
         request)."""
-        state, filed = self.convention(), self.filed.get(payload.request)
-        if state is None or filed is None:
+        known = self.requests.get(payload.request)
+        state, filed = self.convention(), None if known is None else known.filed
+        if state is None or known is None or filed is None:
             return  # a policy the log does not bind (compared elsewhere), or never filed
-        approved = None if payload.action is Action.APPROVE else self.approved.get(payload.request)
+        approved = None if payload.action is Action.APPROVE else known.approved
         since = filed if approved is None else approved
         _refuse(state.period_refusal(since, doing, approved is not None))
 
@@ -237,7 +281,8 @@ class LawCheck:
         condition the tool applies (DESIGN §4: what the DPO recommended and the controller
         adopted binds the file)."""
         conditions = self._conditions(payload.request)
-        days = self.retention.get(payload.request)
+        known = self.requests.get(payload.request)
+        days = None if known is None else known.retention
         limits = [c.value for c in conditions if c.kind is MAX_DAYS and c.value]
         if days is not None:
             days = min([days, *limits])
@@ -269,7 +314,7 @@ class LawCheck:
                     wanted=", ".join(wanted) or none,
                 ),
             )
-        content, state = self.contents.get(payload.request), self.convention()
+        content, state = self._content(payload.request), self.convention()
         if content is None or state is None:
             return  # a content or a policy the log does not bind: compared elsewhere
         approved = [
@@ -292,7 +337,7 @@ class LawCheck:
 
     def _archived(self, request_id: str) -> bool:
         """Whether the request's deliveries are kept in intermediate archiving after use."""
-        content = self.contents.get(request_id)
+        content = self._content(request_id)
         if content is None:
             return False
         conditions = self._conditions(request_id)
@@ -300,7 +345,8 @@ class LawCheck:
         return total > active
 
     def _conditions(self, request_id: str) -> list[Recommendation]:
-        adopted = set(self.adopted.get(request_id, ()))
+        known = self.requests.get(request_id)
+        adopted = set(() if known is None else known.adopted)
         if not adopted:
             return []
         stored = self.law.recommendations(request_id) or ()
@@ -353,6 +399,7 @@ class LawCheck:
                     "screened under policy v{version}; the convention's version then was v{then}"
                 ).format(version=payload.policy_version, then=self.version),
             )
+        known = self._of(payload.request)
         content = self.law.content(payload.request, payload.content_sha256)
         if content is None:
             raise refused(
@@ -362,8 +409,8 @@ class LawCheck:
                 ),
             )
         # active use, then the intermediate archiving the content asks for
-        self.retention[payload.request] = content.kept_days
-        self.contents[payload.request] = content
+        known.retention, known.content_sha256 = content.kept_days, payload.content_sha256
+        self._remember(payload.request, content)
         state = self.convention()
         if state is None:
             return  # the stored policy differs from the log: the comparison names it
@@ -386,7 +433,7 @@ class LawCheck:
         avenant once countersigned, a termination at once; and a delivery's day, which the next
         one is timed from (whatever a check found of it)."""
         if isinstance(payload, s.Send):
-            self.last_sent[payload.request] = (payload.delivery, procedure_date(event.time))
+            self._of(payload.request).last_sent = (payload.delivery, procedure_date(event.time))
             return
         if isinstance(payload, p.ConventionChange):
             version = payload.policy.version if isinstance(payload, p.Amendment) else None

@@ -13,7 +13,7 @@ those facts with the store finds a row changed behind the tool's back
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -106,7 +106,8 @@ class Replay:
     _policy_id: str = ""  # the convention's, from the genesis: the subject of its changes
     _last_time: str | None = None
     procedure: p.Procedure | None = None  # from the genesis; None: a log written by 0.1.0
-    _taken: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # steps, by request
+    # steps taken, by request (who took which: separation of duties)
+    _taken: MutableMapping[str, list[tuple[str, str]]] = field(default_factory=dict)
     _proposals: dict[int, ConventionChange] = field(default_factory=dict)  # renewals, avenants
     law: LawCheck | None = None  # the law re-applied, where the store gives what it needs
     # the verification's instant: a real log has no event dated after it (simulated: may)

@@ -70,6 +70,7 @@ class VerifyResult:
     failures: list[Failure] = field(default_factory=list)
     rules: int = 1  # the rules the log was verified by (its genesis says; 0.1.0's: 1)
     simulated: bool = False  # a rehearsal's log (init --simulated-clock): its dates were set
+    resumed: int = 0  # events verified by an earlier verification this one went on from
 
     @property
     def ok(self) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ from ..domain.actions import Action
 from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from ..i18n import N_, _, ngettext
 from . import merkle, sigcheck
+from .canonical import parsed_json
 from .checkpoint import (
     CHECKPOINT_EVERY,
     Checkpoint,
@@ -35,11 +36,13 @@ from .checkpoint import (
     origin_of,
     parse_note,
 )
-from .events import GENESIS_HASH, StoredEvent
+from .events import EVENT_PREFIX, GENESIS_HASH, StoredEvent
 from .law import Law, LawCheck
+from .position import Position, spill_replay
 from .replay import LogMember, Replay
 from .report import Failure, VerifyResult
 from .sigcheck import Item
+from .spill import Spill
 
 BATCH = 512
 WORKERS = os.cpu_count() or 2
@@ -91,9 +94,21 @@ class LogVerifier:
         processes: bool = False,
         law: Law | None = None,
         implied_checkpoints: bool = False,
+        spill: Spill | None = None,
+        resume: tuple[Position, Replay] | None = None,
+        remembered: int | None = None,
+        prefix_root: Callable[[int, bytes], bool] | None = None,
     ) -> None:
+        """``spill``: where the replay keeps its growing records (else in memory). ``resume``:
+        go on from a verification's position and replay (:mod:`.position`), the events up to it
+        verified then. ``remembered``: a size whose root and last hash to note (a full
+        verification checks them against a verifier's memory). ``prefix_root(size, root)``:
+        whether a checkpoint of a size up to the resumed position, whose root was not
+        remembered, is consistent with it."""
         self.log_id = log_id
         self.replay = Replay(law=None if law is None else LawCheck(law))
+        if spill is not None:
+            spill_replay(self.replay, spill)
         # the last event a checkpoint must cover: the tool checkpoints after every send,
         # reception and deletion, before every export, and every CHECKPOINT_EVERY events
         # (its seq, why, as a message translated when shown, and the action that message names)
@@ -108,15 +123,55 @@ class LogVerifier:
             else:
                 self.sources.append(source)
         self._roots_wanted = {s.checkpoint.size for s in self.sources}
+        if remembered is not None:
+            self._roots_wanted.add(remembered)
+        self.remembered = remembered
+        self.hash_at: str | None = None  # the hash of event #remembered
         self.roots: dict[int, bytes] = {}
         if 0 in self._roots_wanted:
             self.roots[0] = merkle.EMPTY_ROOT
         self._frontier = merkle.Frontier()
         self._expected = 1
         self._head = GENESIS_HASH
+        self.genesis = GENESIS_HASH
+        self.resumed = 0  # events verified before this run
+        self._prefix_root = prefix_root
+        self._known_notes: dict[str, tuple[str, ...]] = {}  # a note's key -> its signers
+        self.verified_notes: dict[str, tuple[str, ...]] = {}
+        if resume is not None:
+            self._resume(*resume)
         self._prefixes: dict[bytes, bytes] = {}
         self._batch: list[Item] = []
         self._checker = sigcheck.checker(workers, processes)
+
+    def _resume(self, position: Position, replay: Replay) -> None:
+        self.replay, self.resumed = replay, position.size
+        self._frontier, self._head, self.genesis = (
+            position.frontier,
+            position.head,
+            position.genesis,
+        )
+        self._expected = position.size + 1
+        self._implied = position.implied
+        self.result.events = position.size
+        self.roots.update(position.roots)
+        self._known_notes = dict(position.notes)
+        self._roots_wanted = {size for size in self._roots_wanted if size > position.size}
+
+    def position(self) -> Position:
+        """Where this verification stands (after :meth:`finish`)."""
+        sizes = {s.checkpoint.size for s in self.sources} | {self._frontier.size}
+        roots = {size: root for size, root in self.roots.items() if size in sizes}
+        roots[self._frontier.size] = self._frontier.root()
+        return Position(
+            self._frontier.size,
+            self._head,
+            self._frontier,
+            roots,
+            self._implied,
+            self.genesis,
+            self.verified_notes,
+        )
 
     # -- events -----------------------------------------------------------------------------
     def feed(self, stored: StoredEvent) -> None:
@@ -132,7 +187,8 @@ class LogVerifier:
         elif event.seq < self._expected:
             fail(Failure(_("sequence number out of order"), event.seq))
             return
-        signed = event.signed_bytes()
+        # the events are read from JSON (a store's rows, an export's lines): plain values
+        signed = EVENT_PREFIX + parsed_json(event.body())
         if event.log != self.log_id:
             fail(Failure(_("the event belongs to another log"), event.seq))
             failed = True
@@ -160,6 +216,10 @@ class LogVerifier:
         if self._check_implied:
             self._imply(event.seq, event.action)
         self._head = stored.hash
+        if event.seq == 1:
+            self.genesis = stored.hash
+        if event.seq == self.remembered:
+            self.hash_at = stored.hash
         self._expected = event.seq + 1
         self.result.events += 1
         if self._frontier.size == event.seq - 1:
@@ -271,6 +331,7 @@ class LogVerifier:
         result.head = self._head
         result.root = self._frontier.root().hex()
         result.members = {m.id: m.party for m in self.replay.members.values()}
+        result.resumed = self.resumed
         procedure = self.replay.procedure
         if procedure is not None:
             result.rules, result.simulated = procedure.rules, procedure.clock == "simulated"
@@ -307,7 +368,7 @@ class LogVerifier:
                     )
                 )
                 continue
-            if self.roots.get(cp.size) != cp.root:
+            if self.roots.get(cp.size) != cp.root and not self._old_prefix(cp.size, cp.root):
                 if broken_after is None:
                     broken_after = cp.size
                     self.failures.append(
@@ -329,9 +390,32 @@ class LogVerifier:
             latest = self.result.latest_checkpoint or 0
             self.result.latest_checkpoint = max(latest, cp.size)
 
+    def _old_prefix(self, size: int, root: bytes) -> bool:
+        """Whether a checkpoint before the resumed position, whose root was not remembered,
+        is a prefix of the log verified then."""
+        if size > self.resumed or size in self.roots or self._prefix_root is None:
+            return False
+        if not self._prefix_root(size, root):
+            return False
+        self.roots[size] = root
+        return True
+
     def _checkpoint_signers(self, source: CheckpointSource) -> list[str] | None:
         """The members whose signatures on the checkpoint verify; None (and a failure) if one
-        from a known member does not, or none verifies."""
+        from a known member does not, or none verifies. A note verified by the verification
+        this one goes on from is not verified again (its signers' keys and revocations up to
+        its size are the same)."""
+        key = note_key(source.checkpoint)
+        known = self._known_notes.get(key)
+        if known is None:
+            fresh = self._verify_signers(source)
+            if fresh is None:
+                return None
+            known = tuple(fresh)
+        self.verified_notes[key] = known
+        return list(known)
+
+    def _verify_signers(self, source: CheckpointSource) -> list[str] | None:
         cp = source.checkpoint
         verified = []
         for signature in cp.signatures:
@@ -376,6 +460,14 @@ _BAD_SIGNATURE = N_("bad signature: signature does not match the signed bytes")
 _AFTER_EVENT = N_("the {action} event")
 _BEFORE_EVENT = N_("the events before the {action}")
 _EVERY = N_("every {count} events")
+
+
+def note_key(checkpoint: Checkpoint) -> str:
+    """What identifies a signed note: its text and every signature line."""
+    digest = hashlib.sha256(checkpoint.text.encode("utf-8"))
+    for signature in checkpoint.signatures:
+        digest.update(b"\n" + signature.name.encode("utf-8") + signature.key_id + signature.blob)
+    return digest.hexdigest()
 
 
 def names(members: Sequence[str]) -> str:

@@ -174,9 +174,15 @@ def _print_log(events: list[StoredEvent], request_id: str | None, zone: tzinfo) 
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="Verify this audit export instead of the workspace (no workspace needed).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Verify every event and every stored record again, not only what changed since the "
+    "last verification this verifier remembers.",
+)
 @common_options
-def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None:
-    """Verify the whole log; exit 3 naming the first failure (--json lists them all).
+def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None, full: bool) -> None:
+    """Verify the log; exit 3 naming the first failure (--json lists them all).
 
     Checks the hash chain, every signature against the key the member had, that each actor held
     the role the action needs at that time, every signed checkpoint (a truncated tail or a
@@ -186,9 +192,16 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
     A checkpoint kept outside the workspace (the other party's copy, an earlier export) is
     checked with --checkpoint.
 
+    A verification that finds nothing wrong is remembered in your own state directory
+    ($XDG_STATE_HOME/ctg-exchange/verified, never the workspace); the next one verifies only
+    the events after it, that every newer checkpoint is consistent with the root verified then
+    (RFC 9162), and the stored records those events touched. --full verifies everything again
+    (a record changed behind the tool's back in a request no new event touched is found there).
+
     \b
     Example:
       ctg-exchange audit verify
+      ctg-exchange audit verify --full
       ctg-exchange audit verify --checkpoint caf92-checkpoint-12.txt
       ctg-exchange audit verify --export journal-2026.jsonl
     """
@@ -203,7 +216,7 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
         result = raise_if_broken(verify_export_file(export_file))
     else:
         external = [read_checkpoint_file(path) for path in checkpoint_files]
-        result = audit_verify(opts.reading_workspace(), external)
+        result = audit_verify(opts.reading_workspace(), external, full=full)
     if opts.json:
         emit_json(result.to_json())
         return
@@ -227,6 +240,17 @@ def verify(checkpoint_files: tuple[Path, ...], export_file: Path | None) -> None
         ).format(n=result.checkpoints, cosigned=result.cosigned)
         + covered
     )
+    if result.resumed:
+        new = result.events - result.resumed
+        say(
+            ngettext(
+                "{new} new event read; the {old} before were verified earlier (--full reads "
+                "them again)",
+                "{new} new events read; the {old} before were verified earlier (--full reads "
+                "them again)",
+                new,
+            ).format(new=new, old=result.resumed)
+        )
     if export_file is None:
         say(_("replay: the stored state matches the log"))
     if result.simulated:

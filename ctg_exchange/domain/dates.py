@@ -7,6 +7,7 @@ is that time read in France. Two machines' clocks differ a little: an event may 
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,15 +20,28 @@ _WRITTEN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[
 
 def parse_timestamp(timestamp: str) -> datetime:
     """An event's time; ``ValueError`` unless it is written as the log writes times."""
-    if not isinstance(timestamp, str) or not _WRITTEN.fullmatch(timestamp):
+    if not isinstance(timestamp, str):
         raise ValueError(f"not a log time: {str(timestamp)[:40]!r}")
+    return _parsed(timestamp)
+
+
+# the replay reads each event's time several times (its order, its day, the law's checks)
+@functools.lru_cache(maxsize=1024)
+def _parsed(timestamp: str) -> datetime:
+    if not _WRITTEN.fullmatch(timestamp):
+        raise ValueError(f"not a log time: {timestamp[:40]!r}")
     return datetime.fromisoformat(timestamp[:-1]).replace(tzinfo=UTC)  # as strptime, faster
 
 
 def procedure_date(timestamp: str) -> date:
     """The calendar day in France of an event's time (23:30 UTC on the 27th of November is
     the 28th in Paris)."""
-    return parse_timestamp(timestamp).astimezone(PARIS).date()
+    return _day(parse_timestamp(timestamp))
+
+
+@functools.lru_cache(maxsize=1024)
+def _day(moment: datetime) -> date:
+    return moment.astimezone(PARIS).date()
 
 
 def before_predecessor(time: str, previous: str) -> bool:

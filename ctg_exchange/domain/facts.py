@@ -9,6 +9,7 @@ never a text: a difference can be reported without disclosing anything.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -272,21 +273,27 @@ Facts = (
 
 @dataclass
 class FactBook:
-    """Every record the log binds, by kind and key, as the log's events made them."""
+    """Every record the log binds, by kind and key, as the log's events made them.
+
+    The kinds that grow with the log (requests and what they hold, register versions) may be
+    mappings kept on disk (``audit/spill.py``); ``steps`` holds only the steps not yet compared
+    with the store."""
 
     member: dict[str, MemberFacts] = field(default_factory=dict)
-    request: dict[str, RequestFacts] = field(default_factory=dict)
-    delivery: dict[DeliveryKey, DeliveryFacts] = field(default_factory=dict)
-    reception: dict[DeliveryKey, ReceptionFacts] = field(default_factory=dict)
-    destruction: dict[DeliveryKey, DestructionFacts] = field(default_factory=dict)
-    register_version: dict[tuple[str, int], RegisterVersionFacts] = field(default_factory=dict)
+    request: MutableMapping[str, RequestFacts] = field(default_factory=dict)
+    delivery: MutableMapping[DeliveryKey, DeliveryFacts] = field(default_factory=dict)
+    reception: MutableMapping[DeliveryKey, ReceptionFacts] = field(default_factory=dict)
+    destruction: MutableMapping[DeliveryKey, DestructionFacts] = field(default_factory=dict)
+    register_version: MutableMapping[tuple[str, int], RegisterVersionFacts] = field(
+        default_factory=dict
+    )
     convention_change: dict[int, ConventionChangeFacts] = field(default_factory=dict)
     policy: dict[int, PolicyFacts] = field(default_factory=dict)
     recipient: dict[str, RecipientFacts] = field(default_factory=dict)
-    pseudonym_key: dict[str, PseudonymKeyFacts] = field(default_factory=dict)
+    pseudonym_key: MutableMapping[str, PseudonymKeyFacts] = field(default_factory=dict)
     steps: dict[int, StepFacts] = field(default_factory=dict)
 
-    def records(self) -> dict[str, dict[Any, Any]]:
+    def records(self) -> dict[str, MutableMapping[Any, Any]]:
         """Each kind of record, by the name failures give it (the dicts themselves)."""
         return {
             "member": self.member,

@@ -157,7 +157,7 @@ def _changes(tx: SqlTx) -> int:
 def verify_copy(root: Path, tx: SqlTx, workspace: Workspace) -> int:
     """Verify the whole copy here; a failure is kept as evidence, and exits 3."""
     from ..errors import AuditBroken
-    from ..services.auditing import verify_tx
+    from ..services.log_check import verify_tx
 
     result = verify_tx(tx, workspace.id, (), workspace)
     if result.failures:

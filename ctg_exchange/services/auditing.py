@@ -9,32 +9,26 @@ from pathlib import Path
 from ..audit import merkle
 from ..audit.checkpoint import StoredCheckpoint, key_id, parse_note
 from ..audit.events import StoredEvent
-from ..audit.replay import Replay
-from ..audit.report import Failure, VerifyResult
-from ..audit.verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier, stored_sources
+from ..audit.report import VerifyResult
+from ..audit.verify import CheckpointSource
 from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
-from ..domain.models import Member, RequestContent, Role
-from ..domain.recommendations import Recommendation
+from ..domain.models import Member, Role
 from ..domain.rules import cosigning_role
 from ..errors import (
     AuditBroken,
-    CorruptRow,
-    ExchangeError,
     IntegrityError,
     InvalidInput,
     NotFound,
-    PolicyError,
     SignatureInvalid,
     cut,
 )
 from ..i18n import _
-from ..policy import Policy, parse_policy
 from ..store.base import Tx
-from .replay_check import compare
-from .requests import content_digest
+from .log_check import verify_tx
 from .session import Recorder, Session, perform
+from .verified import Memory
 from .workspace import Workspace
 
 ROLE_ORDER = (Role.ADMIN, Role.DPO, Role.CONTROLLER, Role.STAFF)
@@ -69,111 +63,6 @@ def read_checkpoint_file(path: Path) -> CheckpointSource:
         raise InvalidInput(f"{path}: {exc.message}") from None
 
 
-class StoredLaw:
-    """What the law needs in full and the log binds by digest, read from the store: the
-    policy versions and every content a request was filed or amended with (a record that
-    differs from the log, or is missing, is not used; the law refuses the event that binds it)."""
-
-    def __init__(self, tx: Tx, workspace: Workspace | None) -> None:
-        self._tx = tx
-        self._workspace = workspace
-        self._policies: dict[int, Policy | None] | None = None
-
-    def policy(self, version: int) -> Policy | None:
-        if self._policies is None:
-            self._policies = {}
-            for record in self._tx.policies():
-                try:
-                    loaded = (
-                        self._workspace.parsed(record)
-                        if self._workspace is not None
-                        else parse_policy(record.text, f"<policy v{record.version}>")
-                    )
-                except (CorruptRow, PolicyError):
-                    loaded = None
-                ok = loaded is not None and loaded.sha256 == record.sha256
-                self._policies[record.version] = loaded.policy if ok and loaded else None
-        return self._policies.get(version)
-
-    def content(self, request_id: str, digest: str) -> RequestContent | None:
-        try:
-            content = self._tx.filed_content(request_id, digest)
-        except CorruptRow:
-            return None
-        if content is None or content_digest(content) != digest:
-            return None
-        return content
-
-    def recommendations(self, request_id: str) -> tuple[Recommendation, ...] | None:
-        try:
-            request = self._tx.get_request(request_id)
-        except CorruptRow:
-            return None
-        if request is None or request.opinion is None:
-            return None
-        return request.opinion.recommendations
-
-
-def verify_tx(
-    tx: Tx,
-    log_id: str,
-    external: Sequence[CheckpointSource] = (),
-    workspace: Workspace | None = None,
-) -> VerifyResult:
-    """Everything: the chain, signatures, roles, checkpoints, the law re-applied to each event,
-    and the stored state replayed."""
-    sources = [*stored_sources(tx.checkpoints()), *external]
-    verifier = LogVerifier(
-        log_id,
-        sources,
-        processes=tx.count_events() > PROCESS_THRESHOLD,
-        law=StoredLaw(tx, workspace),
-        implied_checkpoints=True,
-    )
-    try:
-        for stored in tx.events():
-            verifier.feed(stored)
-    finally:
-        result = verifier.finish()
-    result.failures = sorted(
-        [*result.failures, *compare(verifier.replay, tx), *signer_failures(tx, verifier.replay)],
-        key=Failure.sort_key,
-    )
-    return result
-
-
-def signer_failures(tx: Tx, replay: Replay) -> list[Failure]:
-    """Each signature kept beside a checkpoint is its signer's, as recorded (member, party),
-    with the key the log declares for them: a signed note ignores a line it cannot check, but
-    a listing of who signed must not lie."""
-    failures = []
-    for checkpoint in tx.checkpoints():
-        for signer in checkpoint.signers:
-            member = replay.members.get(signer.signer)
-            try:
-                (line,) = parse_note(checkpoint.text + "\n" + signer.line).signatures
-                ok = (
-                    member is not None
-                    and (line.name, member.party) == (signer.signer, signer.party)
-                    and line.key_id == key_id(member.id, member.key.blob)
-                )
-                if ok and member is not None:
-                    text = checkpoint.text.encode("utf-8")
-                    sshsig.verify_blob(member.key, NAMESPACE_CHECKPOINT, text, line.blob)
-            except (ValueError, ExchangeError):
-                ok = False
-            if not ok:
-                failures.append(
-                    Failure(
-                        _("the signature kept for {member} ({party}) is not theirs").format(
-                            member=signer.signer, party=signer.party
-                        ),
-                        record=f"checkpoint {checkpoint.id}",
-                    )
-                )
-    return failures
-
-
 def raise_if_broken(result: VerifyResult) -> VerifyResult:
     if result.failures:
         first = result.failures[0]
@@ -187,10 +76,21 @@ def raise_if_broken(result: VerifyResult) -> VerifyResult:
     return result
 
 
-def audit_verify(workspace: Workspace, external: Sequence[CheckpointSource] = ()) -> VerifyResult:
-    """Verify the whole log; raises ``AuditBroken`` (exit 3) naming the first failure."""
+def audit_verify(
+    workspace: Workspace,
+    external: Sequence[CheckpointSource] = (),
+    *,
+    full: bool = False,
+    remember: bool = True,
+) -> VerifyResult:
+    """Verify the log — the events after the last verification this verifier remembers, or
+    all of them (``full``, or nothing remembered, or not ``remember``: a throwaway workspace's
+    verification is not kept); raises ``AuditBroken`` (exit 3) naming the first failure."""
+    memory = Memory(workspace.id, workspace.root) if remember else None
     with workspace.store.transaction() as tx:
-        return raise_if_broken(verify_tx(tx, workspace.id, external, workspace))
+        return raise_if_broken(
+            verify_tx(tx, workspace.id, external, workspace, memory=memory, full=full)
+        )
 
 
 def acting_role(actor: Member) -> Role:

@@ -35,8 +35,9 @@ from ..labels import french
 from ..register.export import EXPORTERS, Fiche, RegisterView
 from ..store.base import Tx
 from .audit_export import offline_verifier, write_export
-from .auditing import raise_if_broken, verify_tx
+from .auditing import raise_if_broken
 from .documents import request_document, request_markdown
+from .log_check import verify_tx
 from .members import allowed_signers_text
 from .register import editor_role
 from .requests import findings_as_read

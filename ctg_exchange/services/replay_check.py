@@ -11,7 +11,8 @@ personal data.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import fields, is_dataclass, replace
 from datetime import date
 from enum import Enum
@@ -20,6 +21,7 @@ from typing import Any
 from ..audit.canonical import document_digest, text_digest
 from ..audit.replay import Replay
 from ..audit.report import Failure
+from ..audit.spill import SpillDict
 from ..domain.dates import dated
 from ..domain.facts import (
     STEP_FIELDS,
@@ -156,9 +158,12 @@ def request_facts(request: ExchangeRequest) -> RequestFacts:
 Row = dict[str, Any]  # a request row's own columns
 
 
-def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
+def stored_facts(
+    tx: Tx, requests: Sequence[str] | None = None
+) -> Iterator[tuple[str, Any, Facts, Row | None]]:
     """Every record the log binds, as the store holds it, one at a time (a log may be large);
-    for a request, its row's own columns too."""
+    for a request, its row's own columns too. With ``requests``, only those requests' records
+    of the kinds kept by request (and every record of the other kinds)."""
     for member in tx.list_members():
         facts: Facts = MemberFacts(
             party=member.party,
@@ -173,7 +178,7 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
             revoke_reason_sha256=_digest(member.revoke_reason),
         )
         yield "member", member.id, facts, None
-    for row in tx.replay_rows("request"):
+    for row in tx.replay_rows("request", requests=requests):
         request = parsed_row("requests", row[0], ExchangeRequest.model_validate_json, row[5])
         yield (
             "request",
@@ -181,8 +186,11 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
             request_facts(request),
             dict(zip(ROW_COLUMNS, row[1:5], strict=True)),
         )
-    seqs = {(r[0], int(r[1])): int(r[2]) for r in tx.replay_rows("delivery")}
+    seqs = {(r[0], int(r[1])): int(r[2]) for r in tx.replay_rows("delivery", requests=requests)}
+    chosen = None if requests is None else set(requests)
     for delivery in tx.deliveries():
+        if chosen is not None and delivery.request_id not in chosen:
+            continue
         key = (delivery.request_id, delivery.number)
         facts = DeliveryFacts(
             seq=seqs.get(key),
@@ -197,12 +205,12 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
         )
         yield "delivery", key, facts, None
     paths = {}
-    for request_id, number, seq, path, on, at in tx.replay_rows("reception"):
+    for request_id, number, seq, path, on, at in tx.replay_rows("reception", requests=requests):
         key = (request_id, int(number))
         paths[key] = text_digest(path)
         facts = ReceptionFacts(int(seq), text_digest(path), dated(on, at))
         yield "reception", key, facts, None
-    for row in tx.replay_rows("destruction"):
+    for row in tx.replay_rows("destruction", requests=requests):
         request_id, number, seq, method, file_sha256, note, on, at, approval = row
         key = (request_id, int(number))
         facts = DestructionFacts(
@@ -246,13 +254,14 @@ def stored_facts(tx: Tx) -> Iterator[tuple[str, Any, Facts, Row | None]]:
     for recipient, party, added, retired in tx.replay_rows("recipient"):
         facts = RecipientFacts(party, int(added), None if retired is None else int(retired))
         yield "recipient", recipient, facts, None
-    for request_id, sealed in tx.replay_rows("pseudonym_key"):
+    for request_id, sealed in tx.replay_rows("pseudonym_key", requests=requests):
         digest = hashlib.sha256(str(sealed).encode("ascii", "replace")).hexdigest()
         yield "pseudonym_key", request_id, PseudonymKeyFacts(digest), None
 
 
-def stored_steps(tx: Tx) -> Iterator[tuple[int, StepFacts]]:
-    for seq, request_id, action, from_status, to_status, text in tx.replay_rows("step"):
+def stored_steps(tx: Tx, after: int, upto: int | None) -> Iterator[tuple[int, StepFacts]]:
+    rows = tx.replay_rows("step", after=after, upto=upto)
+    for seq, request_id, action, from_status, to_status, text in rows:
         digest = None if text is None else hashlib.sha256(text.encode("utf-8")).digest()
         yield int(seq), (request_id, action, from_status, to_status, digest)
 
@@ -299,33 +308,98 @@ def _pairs(stored: Facts, logged: Facts, row: Row | None) -> Iterator[tuple[str,
             yield f"row_{f.name}", row[f.name], value
 
 
-def compare(replay: Replay, tx: Tx) -> list[Failure]:
+REQUEST_KEYED = frozenset({"request", "delivery", "reception", "destruction", "pseudonym_key"})
+COUNTED = ("request", "delivery", "reception", "destruction")  # a key may be kept unbound
+
+
+def compare(
+    replay: Replay, tx: Tx, touched: Collection[tuple[str, Any]] | None = None
+) -> list[Failure]:
     """One failure per record whose stored facts differ from what the log says of it.
 
-    The store is read one record at a time; each is checked against (and removed from) what
-    the replay derived, and what is left of the replay was never stored. The replay's records
-    are consumed.
+    The store is read one record at a time and each is checked against what the replay
+    derived; a record the replay derived and the store lacks is found by counting (and then
+    named). ``touched`` (an incremental verification): only the records of the requests whose
+    records the new events used, besides every record of the other kinds — unless the store
+    holds more or fewer records of a kind than the log binds, when everything is compared.
+    Steps are compared as the log is read (:func:`compare_steps`).
     """
-    failures: list[Failure] = []
     logged = replay.book.records()
+    requests: list[str] | None = None
+    if touched is not None and all(tx.replay_count(k) == len(logged[k]) for k in COUNTED):
+        requests = sorted(
+            {
+                key if isinstance(key, str) else key[0]
+                for kind, key in touched
+                if kind in REQUEST_KEYED
+            }
+        )
+    failures: list[Failure] = []
     undated = replay.rules < 2  # 0.1.0 dated its records by CTG_TODAY, its events by the clock
-    for kind, key, facts, row in stored_facts(tx):
-        expected = logged.get(kind, {}).pop(key, None)
+    found: dict[str, set[Any]] = {kind: set() for kind in logged}  # keys, where few
+    matched: Counter[str] = Counter()  # records of each kind found in both
+    for kind, key, facts, row in stored_facts(tx, requests):
+        records = logged.get(kind)
+        expected = None if records is None else _peek(records, key)
         if kind == "pseudonym_key" and expected is None:
             continue  # a key kept before deliveries bound it: one its client must not trust
+        if expected is not None:
+            matched[kind] += 1
+            if requests is not None or kind not in REQUEST_KEYED:
+                found[kind].add(key)
         if undated:
             facts, expected = _undated(facts), _undated(expected)
         _report(failures, kind, key, facts, expected, row)
     for kind, records in logged.items():
-        for key, expected in records.items():
+        if matched[kind] == len(records):
+            continue  # each of the log's records matched a stored one: none is missing
+        for key, expected in _unstored(tx, kind, records, found[kind], requests, touched):
             _report(failures, kind, key, None, expected, None)
-    steps = replay.book.steps
-    for seq, stored in stored_steps(tx):
+    return failures
+
+
+def _peek(records: MutableMapping[Any, Any], key: Any) -> Any:
+    """A record of the log's, read once: not kept in the replay's cache if it spills."""
+    return records.peek(key) if isinstance(records, SpillDict) else records.get(key)
+
+
+def _unstored(
+    tx: Tx,
+    kind: str,
+    records: MutableMapping[Any, Any],
+    seen: set[Any],
+    requests: list[str] | None,
+    touched: Collection[tuple[str, Any]] | None,
+) -> Iterator[tuple[Any, Any]]:
+    """The records of ``kind`` the log binds and the store lacks."""
+    candidates: Iterable[Any] = records
+    if kind in REQUEST_KEYED and requests is not None and touched is not None:
+        candidates = [key for k, key in touched if k == kind]
+    elif kind in REQUEST_KEYED:
+        seen = set(_stored_keys(tx, kind))  # the slow path: a record is missing
+    for key in candidates:
+        if key not in seen and (expected := records.get(key)) is not None:
+            yield key, expected
+
+
+def _stored_keys(tx: Tx, kind: str) -> Iterator[Any]:
+    """The keys of a request-keyed kind as the store holds them."""
+    for row in tx.replay_rows(kind):
+        yield row[0] if kind in ("request", "pseudonym_key") else (row[0], int(row[1]))
+
+
+def compare_steps(
+    steps: MutableMapping[int, StepFacts], tx: Tx, after: int, upto: int | None
+) -> list[Failure]:
+    """Compare the steps of events ``after``+1 … ``upto`` (None: to the end) with the store's,
+    and forget them: the log's steps are compared as it is read, a batch at a time."""
+    failures: list[Failure] = []
+    for seq, stored in stored_steps(tx, after, upto):
         logged_step = steps.pop(seq, None)
         if logged_step != stored:
             _report_step(failures, seq, stored, logged_step)
-    for seq, logged_step in steps.items():
-        _report_step(failures, seq, None, logged_step)
+    for seq in sorted(seq for seq in steps if seq > after and (upto is None or seq <= upto)):
+        _report_step(failures, seq, None, steps.pop(seq))
     return failures
 
 

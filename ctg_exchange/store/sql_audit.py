@@ -31,6 +31,25 @@ _REPLAY_ROWS = {
     "pseudonym_key": "SELECT request_id, sealed FROM pseudonym_keys",
 }
 
+# the column naming a record's request, for the kinds kept by request
+_REQUEST_COLUMN = {
+    "request": "id",
+    "delivery": "request_id",
+    "reception": "r.request_id",
+    "destruction": "d.request_id",
+    "pseudonym_key": "request_id",
+}
+_TABLE = {
+    "request": "requests",
+    "delivery": "deliveries",
+    "reception": "receptions",
+    "destruction": "destructions",
+    "pseudonym_key": "pseudonym_keys",
+    "step": "request_steps",
+}
+_CHUNK = 500  # ids in one IN (…)
+_NO_END = 2**62
+
 
 class AuditQueries:
     """Mixed into :class:`~ctg_exchange.store.sql.SqlTx`."""
@@ -82,10 +101,38 @@ class AuditQueries:
         return merkle.inclusion_proof(index, size, self.tree_node)
 
     # -- what replay compares ---------------------------------------------------------------
-    def replay_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
+    def replay_rows(
+        self,
+        kind: str,
+        *,
+        requests: Sequence[str] | None = None,
+        after: int | None = None,
+        upto: int | None = None,
+    ) -> Iterator[tuple[Any, ...]]:
         """Raw rows of one kind of record, for comparison with what the log says of them,
-        streamed (a large log has a million steps)."""
-        return self.stream(_REPLAY_ROWS[kind])
+        streamed (a large log has a million steps): only those of ``requests`` if given (a
+        request-keyed kind), only the steps after event ``after`` up to ``upto`` if given."""
+        query = _REPLAY_ROWS[kind]
+        if after is not None or upto is not None:
+            assert kind == "step", kind
+            query += " WHERE seq > ? AND seq <= ?"
+            yield from self.stream(query + " ORDER BY seq", (after or 0, upto or _NO_END))
+            return
+        if requests is None:
+            yield from self.stream(query)
+            return
+        column = _REQUEST_COLUMN[kind]
+        chosen = sorted(set(requests))
+        for start in range(0, len(chosen), _CHUNK):
+            part = chosen[start : start + _CHUNK]
+            marks = ", ".join("?" for _ in part)
+            yield from self.stream(f"{query} WHERE {column} IN ({marks})", part)
+
+    def replay_count(self, kind: str) -> int:
+        """How many records of a request-keyed kind the store holds."""
+        table = _TABLE[kind]
+        row = self.execute(f"SELECT COUNT(*) FROM {table}").fetchone()  # noqa: S608
+        return int(row[0])
 
     # -- checkpoints ------------------------------------------------------------------------
     def add_checkpoint(self, size: int, root_hex: str, text: str, at: str) -> int:
