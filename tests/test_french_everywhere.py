@@ -116,6 +116,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Result, dic
         assert result.exit_code == 0, result.output
         export = next(line for line in result.stdout.splitlines() if "export " in line)
         env = dict(item.split("=", 1) for item in export.strip().removeprefix("export ").split())
+        # what a read caches and a verification remembers stay in the test's own directories
+        env.update(XDG_CACHE_HOME=str(target.parent / "cache"),
+                   XDG_STATE_HOME=str(target.parent / "state"))  # fmt: skip
         yield result, env
 
 
