@@ -10,6 +10,7 @@ the next verification a full one.
 
 from __future__ import annotations
 
+import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,7 +23,7 @@ from test_audit_tamper import _log_a_request, _rewrite, _seq_of, _tamper
 from ctg_exchange.audit.verify import LogVerifier
 from ctg_exchange.services import auditing
 
-from conftest import Ctg, State
+from conftest import REQUEST, Ctg, State
 
 
 @pytest.fixture
@@ -49,7 +50,8 @@ def fed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
 def _memory(ctg: Ctg) -> Path:
     log = ctg.json("audit", "show", "1")["log"]
-    return ctg.root / "state" / "ctg-exchange" / "verified" / f"{log}.sqlite3"
+    (path,) = (ctg.root / "state" / "ctg-exchange" / "verified").glob(f"{log}-*.sqlite3")
+    return path
 
 
 def _a_microsecond_off(time: str) -> str:
@@ -176,3 +178,21 @@ def test_a_checkpoint_signature_changed_since_is_verified_again(remembered: Ctg)
         f["message"] == "the signature kept for c.dpo (ville_sceaux) is not theirs"
         for f in failures
     ), failures
+
+
+def test_two_copies_of_a_workspace_keep_memories_of_their_own(ctg: Ctg, tmp_path: Path) -> None:
+    """A copy (a backup restored elsewhere, a rehearsal from a template) is verified in full
+    the first time, and its own events never contradict the other copy's memory."""
+    if ctg.backend != "sqlite":
+        pytest.skip("a copy of a PostgreSQL workspace is another database")
+    ctg.ok("audit", "verify")
+    copy = tmp_path / "copy"
+    shutil.copytree(ctg.workspace, copy)
+    ctg.file_request()  # the two logs part ways
+    filed = ctg("--workspace", str(copy), *REQUEST, as_="v.agent")
+    assert filed.exit_code == 0, filed.output
+    for where in (ctg.workspace, copy):
+        verified = ctg("--workspace", str(where), "audit", "verify")
+        assert verified.exit_code == 0, verified.output
+    memories = list((ctg.root / "state" / "ctg-exchange" / "verified").glob("*.sqlite3"))
+    assert len(memories) == 2

@@ -1,8 +1,9 @@
 """What a verification remembers, so that the next one verifies only the events after it.
 
 The memory is the verifier's own, never the workspace's (whoever can write the workspace could
-write it too): ``$XDG_STATE_HOME/ctg-exchange/verified/<workspace id>.sqlite3`` (by default
-under ``~/.local/state``), in a 0700 directory, 0600. It is the replay's spilled records
+write it too): ``$XDG_STATE_HOME/ctg-exchange/verified/<workspace id>-<place>.sqlite3`` (by
+default under ``~/.local/state``; the place is a digest of the workspace's path, so that two
+copies of one workspace never share a memory), in a 0700 directory, 0600. It is the replay's spilled records
 (:mod:`ctg_exchange.audit.spill`) beside the verifier's position (:mod:`ctg_exchange.audit.
 position`): the number of events verified, the last one's hash, the tree's right edge and root,
 the first event's hash. It is written only by a verification that found nothing wrong: a full
@@ -62,7 +63,7 @@ class Memory:
     """The memory of one workspace's verifications (or none: ``path`` None)."""
 
     def __init__(self, log_id: str, workspace_root: Path | None) -> None:
-        path = memory_dir() / f"{log_id}.sqlite3"
+        path = memory_dir() / f"{log_id}{_place(workspace_root)}.sqlite3"
         inside = workspace_root is not None and _inside(path, workspace_root)
         self.path = None if inside else path  # never inside the workspace: no memory, then
 
@@ -114,6 +115,18 @@ class Memory:
             pass
         finally:
             spill.close()
+
+
+def _place(workspace_root: Path | None) -> str:
+    """What tells two copies of one workspace apart (a backup restored elsewhere, a party's copy
+    of a hosted log, a rehearsal copied from a template): each has its own memory, and a first
+    verification of a copy is a full one."""
+    if workspace_root is None:
+        return ""
+    import hashlib
+
+    where = str(workspace_root.resolve()).encode("utf-8", "surrogateescape")
+    return "-" + hashlib.sha256(where).hexdigest()[:16]
 
 
 def _inside(path: Path, root: Path) -> bool:
