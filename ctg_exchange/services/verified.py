@@ -3,11 +3,12 @@
 The memory is the verifier's own, never the workspace's (whoever can write the workspace could
 write it too): ``$XDG_STATE_HOME/ctg-exchange/verified/<workspace id>-<place>.sqlite3`` (by
 default under ``~/.local/state``; the place is a digest of the workspace's path, so that two
-copies of one workspace never share a memory), in a 0700 directory, 0600. It is the replay's spilled records
-(:mod:`ctg_exchange.audit.spill`) beside the verifier's position (:mod:`ctg_exchange.audit.
-position`): the number of events verified, the last one's hash, the tree's right edge and root,
-the first event's hash. It is written only by a verification that found nothing wrong: a full
-one into a new file moved over the old; an incremental one in the file's own transaction.
+copies of one workspace never share a memory), in a 0700 directory, 0600. It is the replay's
+spilled records (:mod:`ctg_exchange.audit.spill`) beside the verifier's position
+(:mod:`ctg_exchange.audit.position`): the number of events verified, the last one's hash, the
+tree's right edge and root, the first event's hash. It is written only by a verification that
+found nothing wrong: a full one into a new file moved over the old; an incremental one in the
+file's own transaction.
 
 A memory the log contradicts — fewer events, another first or last hash, a checkpoint whose
 consistency proof from the remembered root fails — is a failure of the log (exit 3): it is never
