@@ -6,8 +6,9 @@ a store without loading the models its interface is typed by.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import attributes
 
 if TYPE_CHECKING:
     from .base import PolicyRecord, Store, Tx
@@ -24,8 +25,4 @@ _HOME = {
 __all__ = ["LATEST", "MIGRATIONS", "PolicyRecord", "Store", "Tx"]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{home}"), name)
+__getattr__ = attributes(__name__, _HOME)
