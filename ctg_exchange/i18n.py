@@ -22,10 +22,9 @@ import gettext
 import os
 from collections.abc import Iterator
 from contextvars import ContextVar
-from pathlib import Path
 
 DOMAIN = "ctg_exchange"
-LOCALE_DIR = Path(__file__).with_name("locale")
+LOCALE_DIR = os.path.join(os.path.dirname(__file__), "locale")  # os.path: pathlib costs --help
 LANGUAGES = ("en", "fr")
 
 
@@ -77,12 +76,21 @@ def language() -> str:
 CLICK = "click"  # click's own messages (usage errors, prompts), in a catalog of their own
 
 
+_LOADED: set[tuple[str, str]] = set()
+
+
 @functools.cache
 def catalog(lang: str, domain: str = DOMAIN) -> gettext.NullTranslations:
     """The compiled catalog of ``lang`` (English: the messages as written)."""
     if lang == "en":
         return gettext.NullTranslations()
+    _LOADED.add((lang, domain))
     return gettext.translation(domain, LOCALE_DIR, languages=[lang], fallback=True)
+
+
+def loaded(lang: str, domain: str = DOMAIN) -> bool:
+    """Whether this process has read ``lang``'s catalog: until then no text in it was made."""
+    return (lang, domain) in _LOADED
 
 
 def _(message: str) -> str:

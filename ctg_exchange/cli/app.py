@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import os
-from pathlib import Path
 from typing import Any
 
 import click
@@ -51,7 +50,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def summary(module_name: str, attribute: str) -> str:
     """The first line of a command's docstring, read from its source without importing it
     (importing every group would load the whole tool for ``--help``)."""
-    source = Path(__file__).with_name(f"{module_name}.py").read_text(encoding="utf-8")
+    with open(os.path.join(os.path.dirname(__file__), f"{module_name}.py"), encoding="utf-8") as f:
+        source = f.read()  # os.path, not pathlib: pathlib's imports cost --help
     # found by plain search, not a regular expression: compiling one per group costs --help
     # more than reading the files
     start = source.find(f"\ndef {attribute}(")
@@ -157,13 +157,13 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
 @click.option(
     "--workspace",
     "-w",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(file_okay=False),
     envvar="CTG_WORKSPACE",
     help="Workspace directory (env CTG_WORKSPACE; default: the current directory).",
 )
 @click.option(
     "--key-dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(file_okay=False),
     envvar="CTG_KEY_DIR",
     help="Directory of your private keys (env CTG_KEY_DIR; default ~/.config/ctg-exchange/keys).",
 )
@@ -181,8 +181,8 @@ def report_error(ctx: click.Context, exc: ExchangeError) -> None:
 @click.pass_context
 def cli(
     ctx: click.Context,
-    workspace: Path | None,
-    key_dir: Path | None,
+    workspace: str | None,
+    key_dir: str | None,
     actor: str | None,
     as_json: bool,
     verbose: bool,
@@ -202,7 +202,13 @@ def cli(
       ctg-exchange demo
       ctg-exchange --workspace ./ctg --as v.agent request list
     """
+    from pathlib import Path
+
     ctx.obj = Options(
-        workspace=workspace, key_dir=key_dir, actor=actor, json=as_json, verbose=verbose
+        workspace=Path(workspace) if workspace is not None else None,
+        key_dir=Path(key_dir) if key_dir is not None else None,
+        actor=actor,
+        json=as_json,
+        verbose=verbose,
     )
     ctx.call_on_close(ctx.obj.close)

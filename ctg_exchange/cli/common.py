@@ -6,12 +6,9 @@ Data goes to stdout (rich tables, or one JSON document with ``--json``); message
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar, cast
 
 import click
@@ -21,6 +18,8 @@ from ..i18n import _
 from . import complete
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.table import Table
 
     from ..crypto.keys import KeyDir
@@ -33,19 +32,31 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass
 class Options:
-    workspace: Path | None
-    key_dir: Path | None
-    actor: str | None
-    json: bool
-    verbose: bool
-    _opened: Workspace | None = field(default=None, repr=False)
-    _reader: Reader | None = field(default=None, repr=False)
-    _keys: KeyDir | None = field(default=None, repr=False)
+    """The global options of one command (a plain class: ``dataclasses`` costs ``--help``)."""
+
+    def __init__(
+        self,
+        *,
+        workspace: Path | None,
+        key_dir: Path | None,
+        actor: str | None,
+        json: bool,
+        verbose: bool,
+    ) -> None:
+        self.workspace = workspace
+        self.key_dir = key_dir
+        self.actor = actor
+        self.json = json
+        self.verbose = verbose
+        self._opened: Workspace | None = None
+        self._reader: Reader | None = None
+        self._keys: KeyDir | None = None
 
     @property
     def workspace_dir(self) -> Path:
+        from pathlib import Path
+
         return self.workspace if self.workspace is not None else Path.cwd()
 
     def keys(self) -> KeyDir:
@@ -246,6 +257,8 @@ def options() -> Options:
 
 
 def emit_json(data: Any) -> None:
+    import json
+
     from ..textsafe import json_inert
 
     click.echo(json_inert(json.dumps(data, ensure_ascii=False, indent=2, default=str)))
@@ -327,13 +340,12 @@ def say(message: str) -> None:
 
 # ``--out -``: stdout, wherever a command writes one file a person may want in a pipe. A file
 # named ``-`` is never written (``./-`` is the same path to Python, so it is stdout too).
-DASH = Path("-")
 T = TypeVar("T")
 
 
 def is_dash(path: Path | None) -> bool:
     """Whether an output option was given as ``-`` (stdout)."""
-    return path is not None and path == DASH
+    return path is not None and os.fspath(path) == "-"
 
 
 def refuse_dash(path: Path | None, option: str, why: str) -> None:
@@ -371,6 +383,7 @@ def through_stdout(name: str, write: Callable[[Path], T]) -> T:
     stdout: what a service writes as a whole file is written to a pipe only once complete."""
     import shutil
     import tempfile
+    from pathlib import Path
 
     with tempfile.TemporaryDirectory(prefix="ctg-out-") as private:  # 0700
         made = Path(private) / name

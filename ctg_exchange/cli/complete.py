@@ -10,15 +10,18 @@ fail: this module imports nothing heavy until Tab is pressed.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
     from click.shell_completion import CompletionItem
 
 
 def _workspace(ctx: click.Context) -> Path:
+    from pathlib import Path
+
     given = ctx.find_root().params.get("workspace")
     if given:
         return Path(given)

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
+import sys
 from collections.abc import Iterator
 
 import click
@@ -147,20 +149,46 @@ def _placeholders(term: str) -> str:
     return f"{option}{space}{_metavar(placeholder)}" if placeholder else term
 
 
+def terminal_columns() -> int:
+    """What ``shutil.get_terminal_size().columns`` gives: ``COLUMNS``, the terminal, or 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class LocalFormatter(click.HelpFormatter):
     """Click's help formatter, with French typography for section headings (``Options :``),
     placeholders (``MEMBER``) and the help of ``--help`` and ``--version`` in the current
     language."""
+
+    def __init__(
+        self, indent_increment: int = 2, width: int | None = None, max_width: int | None = None
+    ) -> None:
+        if width is None and click.formatting.FORCED_WIDTH is None:
+            # click's own formula, with the terminal's width read as shutil reads it (importing
+            # shutil, for this alone, costs --help more than the rest of the formatting)
+            width = max(min(terminal_columns(), max_width or 80) - 2, 50)
+        super().__init__(indent_increment, width, max_width)
 
     def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
         args = " ".join(_metavar(piece) for piece in args.split(" "))
         super().write_usage(prog, args, prefix)
 
     def write_dl(self, rows: object, col_max: int = 30, col_spacing: int = 2) -> None:
-        from ..i18n import catalog
+        from ..i18n import catalog, loaded
 
-        frozen = {catalog("fr", "click").gettext(text): text for text in _FROZEN}
-        frozen.update({text: text for text in _FROZEN})
+        # click made these texts once, in the language of that moment: French ones are known
+        # by the French catalog, read only if this process ever spoke French
+        frozen = {text: text for text in _FROZEN}
+        if language() != "en" or loaded("fr", "click"):
+            frozen.update({catalog("fr", "click").gettext(text): text for text in _FROZEN})
         rows = [
             (_placeholders(term), click_gettext(frozen[text]) if text in frozen else text)
             for term, text in rows  # type: ignore[attr-defined]
