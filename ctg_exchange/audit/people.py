@@ -10,13 +10,15 @@ as the log made them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Protocol
 
 from ..domain.dates import procedure_date
 from ..domain.facts import FactBook, RequestFacts
 from ..domain.handover import (
     RULE_HANDOVER_OPEN,
     RULE_HANDOVER_TO,
+    Person,
     authorise_hand_over,
     ensure_successor,
     followed,
@@ -30,10 +32,20 @@ if TYPE_CHECKING:
     from ..domain.handover_payloads import RequestHandOver
     from ..domain.payloads import MemberRevoke
     from .events import Event
-    from .replay import LogMember, Replay
 
 
-def standing_problem(actor: LogMember, event: Event) -> tuple[str, str] | None:
+class Replay(Protocol):
+    """What these checks read of the replay (:class:`.replay.Replay`)."""
+
+    @property
+    def book(self) -> FactBook: ...
+    @property
+    def members(self) -> Mapping[str, Person]: ...
+    @property
+    def _taken(self) -> MutableMapping[str, list[tuple[str, str]]]: ...
+
+
+def standing_problem(actor: Person, event: Event) -> tuple[str, str] | None:
     """Why ``actor`` could not take ``event`` at all — an auditor, or past its term — as
     (message, rule); None if it could."""
     try:
@@ -58,7 +70,7 @@ def _pending(book: FactBook) -> set[str]:
     }
 
 
-def hand_over(replay: Replay, event: Event, payload: RequestHandOver, actor: LogMember) -> None:
+def hand_over(replay: Replay, event: Event, payload: RequestHandOver, actor: Person) -> None:
     """``request.hand_over``: by the owner of the side it names (or its party's admin once the
     owner is gone), from that owner, to a member of the side's party and role."""
     request = replay.book.request.get(payload.request)
@@ -102,7 +114,7 @@ def hand_over(replay: Replay, event: Event, payload: RequestHandOver, actor: Log
         raise ReplayError(problem, rule=rule)
 
 
-def revocation(replay: Replay, event: Event, payload: MemberRevoke, target: LogMember) -> None:
+def revocation(replay: Replay, event: Event, payload: MemberRevoke, target: Person) -> None:
     """A revocation with a successor hands over exactly the open work the revoked member
     followed, each to a successor of the side's party and role."""
     if payload.successor is None:
