@@ -341,3 +341,22 @@ def test_a_forged_hand_over_by_a_member_who_does_not_follow_it(
 
     assert failure["seq"] == seq, first
     assert failure["rule"] == "HAND_OVER_BY_OWNER", first
+
+
+def test_a_checkpoint_forged_by_an_auditor(people: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ctg_exchange.services import auditing
+
+    ctg = people
+    ctg.file_request()
+    monkeypatch.setattr(session, "ensure_acting", lambda member: None)
+    monkeypatch.setattr(auditing, "acting_role", lambda member: Role.AUDITOR)
+    ctg.ok("audit", "checkpoint", as_="c.auditor")
+
+    result = ctg("audit", "verify", "--json")
+
+    assert result.exit_code == 3, result.output
+    failures = json.loads(result.stdout)["error"]["failures"]
+    assert any(
+        f["rule"] == "AUDITOR_READS_ONLY" and "an auditor signs no checkpoint" in f["message"]
+        for f in failures
+    ), failures

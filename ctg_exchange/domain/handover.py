@@ -2,12 +2,13 @@
 
 A request has two follow-ups: the **requester's**, by a staff member of the requesting party —
 the member who filed it until it is handed over — and the **holder's**, by a controller of the
-holding party — the controller who accepted to study it until it is handed over (before that,
-nobody follows it for the holder). A hand-over names the successor; it changes who is named,
-never what was done: the history keeps who filed, studied, gave the opinion and decided, and
-the rules that hang on it still hold (nobody decides a request they filed; no one person takes
-two of the study, the opinion and the decision). What a member may do on a request stays what
-its party and role allow: the successor, of the same party and role, takes over the follow-up.
+holding party — the controller who accepted to study it (the last one, for a request returned
+and amended) until it is handed over; before that, nobody follows it for the holder. A
+hand-over names the successor; it changes who is named, never what was done: the history keeps
+who filed, studied, gave the opinion and decided, and the rules that hang on it still hold
+(nobody decides a request they filed; no one person takes two of the study, the opinion and the
+decision). What a member may do on a request stays what its party and role allow: the
+successor, of the same party and role, takes over the follow-up.
 
 The current owner hands over; so may an admin of the owner's party once the owner is revoked
 or past its term. The successor is an active member of the same party with the side's role,
@@ -55,7 +56,7 @@ def owner(
     if side == "requester":
         return filed_by
     studied = [actor for action, actor in taken if action == Action.STUDY_ACCEPT.value]
-    return studied[0] if studied else None
+    return studied[-1] if studied else None  # the last, once a returned request is amended
 
 
 def party_of(side: str, request: Standing) -> str:
