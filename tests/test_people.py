@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from test_exchange import accepted, qf_csv, receive, send
+from test_hostile_member import _broken, _last_seq
 
 from ctg_exchange.domain.states import Role
 from ctg_exchange.services import handover, requests, session
@@ -40,18 +40,6 @@ def _people(ctg: Ctg) -> None:
 @pytest.fixture
 def people(state: State) -> Ctg:
     return state("people", _people)
-
-
-def _broken(ctg: Ctg) -> tuple[str, dict[str, Any]]:
-    result = ctg("audit", "verify")
-    assert result.exit_code == 3, result.output
-    first = result.stderr.splitlines()[0].removeprefix("ctg-exchange: error: audit log broken at ")
-    failure = json.loads(ctg("audit", "verify", "--json").stdout)["error"]["failures"][0]
-    return first, failure
-
-
-def _last_seq(ctg: Ctg, action: str) -> int:
-    return max(int(e["seq"]) for e in ctg.json("audit", "log") if e["action"] == action)
 
 
 # -- the auditor ---------------------------------------------------------------------------------
@@ -307,40 +295,28 @@ def test_a_revocation_refuses_a_successor_who_cannot_take_the_work(people: Ctg) 
     )  # fmt: skip
 
 
-def test_a_forged_hand_over_to_the_other_party(
-    people: Ctg, monkeypatch: pytest.MonkeyPatch
-) -> None:
+FORGED_HAND_OVERS = {
+    "to the other party": ("v.agent", "c.agent", "HAND_OVER_SUCCESSOR"),
+    "by a member who does not follow it": ("v.agent2", "v.agent", "HAND_OVER_BY_OWNER"),
+}
+
+
+@pytest.mark.parametrize("case", FORGED_HAND_OVERS)
+def test_a_forged_hand_over(people: Ctg, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    actor, to, rule = FORGED_HAND_OVERS[case]
     ctg = people
     rid = ctg.file_request()
     monkeypatch.setattr(
         handover, "authorise_hand_over", lambda *args, **kwargs: ("requester", Role.STAFF)
     )
-    ctg.ok("request", "hand-over", rid, "--to", "c.agent", as_="v.agent")
+    monkeypatch.setattr(handover, "current_owner", lambda *args: actor)  # as the client says
+    ctg.ok("request", "hand-over", rid, "--to", to, as_=actor)
     seq = _last_seq(ctg, "request.hand_over")
 
     first, failure = _broken(ctg)
 
-    assert first.startswith(f"event #{seq} by v.agent: HAND_OVER_SUCCESSOR: "), first
-    assert (failure["seq"], failure["rule"]) == (seq, "HAND_OVER_SUCCESSOR")
-
-
-def test_a_forged_hand_over_by_a_member_who_does_not_follow_it(
-    people: Ctg, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ctg = people
-    rid = ctg.file_request()
-    monkeypatch.setattr(
-        handover, "authorise_hand_over", lambda *args, **kwargs: ("requester", Role.STAFF)
-    )
-    monkeypatch.setattr(handover, "current_owner", lambda *args: "v.agent2")
-    monkeypatch.setattr(handover, "_member", lambda tx, m: tx.get_member(m))
-    ctg.ok("request", "hand-over", rid, "--to", "v.agent", as_="v.agent2")
-    seq = _last_seq(ctg, "request.hand_over")
-
-    first, failure = _broken(ctg)
-
-    assert failure["seq"] == seq, first
-    assert failure["rule"] == "HAND_OVER_BY_OWNER", first
+    assert first.startswith(f"event #{seq} by {actor}: {rule}: "), first
+    assert (failure["seq"], failure["rule"]) == (seq, rule)
 
 
 def test_a_checkpoint_forged_by_an_auditor(people: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:

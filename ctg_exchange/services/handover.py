@@ -17,22 +17,10 @@ from ..domain.handover import (
 from ..domain.handover_payloads import RequestHandOver
 from ..domain.models import ExchangeRequest, HandOver, Member
 from ..domain.payloads import HandedOver
-from ..errors import NotFound, cut
-from ..i18n import _
 from ..store.base import Reads, Tx
 from .remoting import remotable
 from .requests import load_request
-from .session import Recorder, Session, perform
-
-
-def _member(tx: Tx, member_id: str) -> Member:
-    member = tx.get_member(member_id)
-    if member is None:
-        raise NotFound(
-            _("unknown member {id!r}").format(id=cut(member_id)),
-            hint=_("`ctg-exchange member list` shows them"),
-        )
-    return member
+from .session import Recorder, Session, known_member, perform
 
 
 def _handed(request: ExchangeRequest) -> list[tuple[str, str]]:
@@ -74,10 +62,10 @@ def hand_over(session: Session, request_id: str, to: str) -> ExchangeRequest:
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> ExchangeRequest:
         request = load_request(tx, request_id)
-        successor = _member(tx, to)
+        successor = known_member(tx, to)
         side: Side = "requester" if actor.party == request.from_party else "holder"
         current_id = current_owner(tx, request, side)
-        current = None if current_id is None else _member(tx, current_id)
+        current = None if current_id is None else known_member(tx, current_id)
         pending = bool(pending_deletions(tx, request.id)) and side == "requester"
         side, role = authorise_hand_over(
             actor, request, current, successor, today, pending_deletion=pending
@@ -102,7 +90,7 @@ def revoke_hand_overs(
     ``target`` follows (:func:`..domain.handover.followed`), written to each request."""
     if successor_id is None:
         return None
-    successor = _member(tx, successor_id)
+    successor = known_member(tx, successor_id)
     requests = {r.id: r for r in tx.list_requests()}
     steps = {rid: [(s.action, s.actor) for s in tx.steps(rid)] for rid in requests}
     work = followed(

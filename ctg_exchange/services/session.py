@@ -279,17 +279,23 @@ class Recorder:
 Operation = Callable[[Tx, Member, Recorder], T]
 
 
+def known_member(tx: Tx, member_id: str) -> Member:
+    """The member ``member_id``, or NotFound."""
+    member = tx.get_member(member_id)
+    if member is None:
+        raise NotFound(
+            _("unknown member {id!r}").format(id=cut(member_id)),
+            hint=_("`ctg-exchange member list` shows them"),
+        )
+    return member
+
+
 def load_actor(
     tx: Tx, actor_id: str, *, reading: bool = False, today: date | None = None
 ) -> Member:
     """The acting member: active, and (unless only ``reading``) not an auditor; on ``today``,
     within the term it was added for, if any."""
-    member = tx.get_member(actor_id)
-    if member is None:
-        raise NotFound(
-            _("unknown member {id!r}").format(id=cut(actor_id)),
-            hint=_("`ctg-exchange member list` shows them"),
-        )
+    member = known_member(tx, actor_id)
     if reading:
         ensure_active(member)
     else:
