@@ -6,13 +6,15 @@ revocation. Each refusal: exit 1, one line naming the rule, nothing changed; eac
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import pytest
 from test_exchange import accepted, qf_csv, receive, send
 from test_hostile_member import _broken, _last_seq
 
-from ctg_exchange.domain.states import Role
+from ctg_exchange.domain.states import Role, Status, Triage
 from ctg_exchange.services import handover, requests, session
 
 from conftest import PASSPHRASE, REQUEST, TEST_KDF_ROUNDS, Ctg, State, add_args, member_keys
@@ -336,3 +338,109 @@ def test_a_checkpoint_forged_by_an_auditor(people: Ctg, monkeypatch: pytest.Monk
         f["rule"] == "AUDITOR_READS_ONLY" and "an auditor signs no checkpoint" in f["message"]
         for f in failures
     ), failures
+
+
+def test_a_forged_revocation_that_keeps_the_open_work(
+    people: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctg = people
+    ctg.file_request(as_="v.agent2")
+    monkeypatch.setattr(handover, "followed", lambda *args: [])  # hands nothing over
+    ctg.ok("member", "revoke", "v.agent2", "--reason", "Départ", "--successor", "v.agent",
+           as_="v.admin")  # fmt: skip
+    seq = _last_seq(ctg, "member.revoke")
+
+    first, failure = _broken(ctg)
+
+    assert first.startswith(f"event #{seq} by v.admin: HAND_OVER_OPEN_WORK: it hands over 0"), first
+    assert (failure["seq"], failure["rule"]) == (seq, "HAND_OVER_OPEN_WORK")
+
+
+# -- the rules alone -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Someone:
+    id: str
+    party: str
+    roles: tuple[Role, ...]
+    revoked_at: str | None = None
+    until: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def has(self, role: Role) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class Filed:
+    id: str = "DX-2025-0001"
+    status: Status = Status.UNDER_STUDY
+    triage: Triage = Triage.PERSONAL
+    filed_by: str = "v.staff"
+    from_party: str = "ville_sceaux"
+    to_party: str = "caf92"
+    suspended_from: Status | None = None
+
+
+V_STAFF, V_STAFF2 = (
+    Someone("v.staff", "ville_sceaux", (Role.STAFF,)),
+    Someone("v.staff2", "ville_sceaux", (Role.STAFF,)),
+)
+V_ADMIN = Someone("v.admin", "ville_sceaux", (Role.ADMIN,))
+C_CTRL, C_CTRL2 = (
+    Someone("c.ctrl", "caf92", (Role.CONTROLLER,)),
+    Someone("c.ctrl2", "caf92", (Role.CONTROLLER,)),
+)
+GONE = Someone("v.staff", "ville_sceaux", (Role.STAFF,), revoked_at="2025-05-01T00:00:00Z")
+DAY = date(2025, 6, 2)
+
+
+@pytest.mark.parametrize(
+    ("actor", "filed", "current", "successor", "outcome"),
+    [
+        (V_STAFF, Filed(), V_STAFF, V_STAFF2, "requester staff"),
+        (C_CTRL, Filed(), C_CTRL, C_CTRL2, "holder controller"),
+        (V_ADMIN, Filed(), GONE, V_STAFF2, "requester admin"),
+        (V_ADMIN, Filed(), V_STAFF, V_STAFF2, "HAND_OVER_BY_OWNER"),
+        (V_STAFF2, Filed(), V_STAFF, V_STAFF2, "HAND_OVER_BY_OWNER"),
+        (C_CTRL, Filed(), None, C_CTRL2, "HAND_OVER_BY_OWNER"),
+        (V_STAFF, Filed(), V_STAFF, C_CTRL, "HAND_OVER_SUCCESSOR"),
+        (V_STAFF, Filed(), V_STAFF, replace(V_STAFF2, until=date(2025, 6, 1)),
+         "HAND_OVER_SUCCESSOR"),
+        (V_STAFF, Filed(status=Status.CLOSED), V_STAFF, V_STAFF2, "HAND_OVER_OPEN_WORK"),
+        (replace(V_STAFF, roles=(Role.AUDITOR,)), Filed(), V_STAFF, V_STAFF2, "AUDITOR_READS_ONLY"),
+    ],
+)  # fmt: skip
+def test_who_hands_over_what_to_whom(
+    actor: Someone, filed: Filed, current: Someone | None, successor: Someone, outcome: str
+) -> None:
+    from ctg_exchange.domain.handover import authorise_hand_over
+    from ctg_exchange.errors import NotAuthorised
+
+    try:
+        side, role = authorise_hand_over(actor, filed, current, successor, DAY)
+    except NotAuthorised as refused:
+        assert refused.rule == outcome
+        return
+    assert f"{side} {role.value}" == outcome
+
+
+def test_who_follows_a_request() -> None:
+    from ctg_exchange.domain.handover import followed, owner
+
+    steps = [("request.file", "v.staff"), ("study.accept", "c.a"), ("study.return", "c.a"),
+             ("request.amend", "v.staff"), ("study.accept", "c.b")]  # fmt: skip
+    assert owner("requester", "v.staff", [], steps) == "v.staff"
+    assert owner("holder", "v.staff", [], steps) == "c.b"
+    assert owner("holder", "v.staff", [], steps[:1]) is None
+    assert owner("holder", "v.staff", [("holder", "c.c")], steps) == "c.c"
+    closed = Filed(id="DX-2025-0002", status=Status.CLOSED)
+    none: list[tuple[str, str]] = []
+    work = [(Filed(), none, steps), (closed, none, none)]
+    assert followed("v.staff", work) == [("DX-2025-0001", "requester")]
+    assert followed("v.staff", work, pending={"DX-2025-0002"}) == [
+        ("DX-2025-0001", "requester"),
+        ("DX-2025-0002", "requester"),
+    ]
