@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 
@@ -161,6 +162,7 @@ class Person:
     party: str
     roles: tuple[Role, ...]
     revoked_at: str | None = None
+    until: date | None = None  # the last day it may act (issue 19)
 
     @property
     def active(self) -> bool:

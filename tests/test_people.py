@@ -6,11 +6,13 @@ revocation. Each refusal: exit 1, one line naming the rule, nothing changed; eac
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
+from test_domain import Person, Standing
 from test_exchange import accepted, qf_csv, receive, send
 from test_hostile_member import _broken, _last_seq
 
@@ -357,31 +359,12 @@ def test_a_forged_revocation_that_keeps_the_open_work(
 
 
 # -- the rules alone -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Someone:
-    id: str
-    party: str
-    roles: tuple[Role, ...]
-    revoked_at: str | None = None
-    until: date | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def has(self, role: Role) -> bool:
-        return role in self.roles
+Someone = Person
 
 
-@dataclass(frozen=True)
-class Filed:
-    id: str = "DX-2025-0001"
-    status: Status = Status.UNDER_STUDY
-    triage: Triage = Triage.PERSONAL
-    filed_by: str = "v.staff"
-    from_party: str = "ville_sceaux"
-    to_party: str = "caf92"
-    suspended_from: Status | None = None
+def Filed(**changes: Any) -> Standing:  # noqa: N802 (a request, as the rules see it)
+    return replace(Standing("DX-2025-0001", Status.UNDER_STUDY, Triage.PERSONAL, "v.staff"),
+                   **changes)  # fmt: skip
 
 
 V_STAFF, V_STAFF2 = (
@@ -414,7 +397,7 @@ DAY = date(2025, 6, 2)
     ],
 )  # fmt: skip
 def test_who_hands_over_what_to_whom(
-    actor: Someone, filed: Filed, current: Someone | None, successor: Someone, outcome: str
+    actor: Someone, filed: Standing, current: Someone | None, successor: Someone, outcome: str
 ) -> None:
     from ctg_exchange.domain.handover import authorise_hand_over
     from ctg_exchange.errors import NotAuthorised
