@@ -15,6 +15,7 @@ from ..domain.handover import (
     owner,
 )
 from ..domain.handover_payloads import RequestHandOver
+from ..domain.lifecycle import ENDED
 from ..domain.models import ExchangeRequest, HandOver, Member
 from ..domain.payloads import HandedOver
 from ..store.base import Reads, Tx
@@ -91,13 +92,15 @@ def revoke_hand_overs(
     if successor_id is None:
         return None
     successor = known_member(tx, successor_id)
-    requests = {r.id: r for r in tx.list_requests()}
+    pending = set(pending_deletions(tx))
+    # only the requests of its party's that may still be followed: their steps are read
+    requests = {
+        r.id: r
+        for r in tx.list_requests()
+        if target.party in (r.from_party, r.to_party) and (r.status not in ENDED or r.id in pending)
+    }
     steps = {rid: [(s.action, s.actor) for s in tx.steps(rid)] for rid in requests}
-    work = followed(
-        target.id,
-        [(r, _handed(r), steps[r.id]) for r in requests.values()],
-        set(pending_deletions(tx)),
-    )
+    work = followed(target.id, [(r, _handed(r), steps[r.id]) for r in requests.values()], pending)
     handed = []
     for request_id, side in work:
         request = requests[request_id]
