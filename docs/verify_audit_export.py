@@ -82,6 +82,8 @@ ROLE_OF = {
     "exchange.suspend": ("controller",),
     "exchange.resume": ("controller",),
     "review.record": ("controller",),
+    # an auditor takes no action: its role is in no list (issue 19)
+    "request.hand_over": ("staff", "controller", "admin"),
 }
 
 

@@ -243,6 +243,25 @@ def render_request(
                 note=shown(annotation.note),
             )
         )
+    from ctg_exchange.domain.dates import day_of
+    from ctg_exchange.services.documents import owners
+
+    whose = {"requester": request.from_party, "holder": request.to_party}
+    for side, who in owners(request.filed_by, request.handovers, steps).items():
+        if who is not None:
+            console.print(
+                _("[bold]Followed by[/] {member} for {party}").format(member=who, party=whose[side])
+            )
+    for handed in request.handovers:
+        console.print(
+            "  "
+            + _("handed over on {date} by {by}: {previous} → {successor}").format(
+                date=date_text(day_of(handed.at)),
+                by=handed.by,
+                previous=handed.previous,
+                successor=handed.successor,
+            )
+        )
 
     console.print(_("[bold]History[/]"))
     for step in steps:

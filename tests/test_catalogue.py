@@ -48,6 +48,7 @@ SINCE_RELEASE = {
     Action.SUSPEND,
     Action.RESUME,
     Action.REVIEW,
+    Action.HAND_OVER,  # issue 19 (test_people records it)
 }
 
 

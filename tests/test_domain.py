@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 
@@ -161,6 +162,7 @@ class Person:
     party: str
     roles: tuple[Role, ...]
     revoked_at: str | None = None
+    until: date | None = None  # the last day it may act (issue 19)
 
     @property
     def active(self) -> bool:
@@ -195,6 +197,8 @@ def expected(action: Action, person: Person, request: Standing) -> str:
     side, role, rule, sources, _ = STEPS[action]
     if not person.active:
         return "rule:revoked-member"
+    if Role.AUDITOR in person.roles:  # reads and verifies, takes no step (issue 19)
+        return "rule:AUDITOR_READS_ONLY"
     if action in (Action.APPROVE, Action.REJECT) and person.id == request.filed_by:
         return "rule:no-self-decision"
     parties = {"requester": {REQUESTER}, "holder": {HOLDER}, "either": {REQUESTER, HOLDER}}
@@ -218,6 +222,13 @@ def outcome(action: Action, person: Person, request: Standing) -> str:
 
 def test_the_table_covers_every_step_but_the_filing() -> None:
     assert set(STEPS) == REQUEST_STEPS - {Action.FILE}
+
+
+def test_the_matrix_covers_every_role_of_each_party_auditor_included() -> None:
+    held = {(person.party, person.roles) for person in PEOPLE}
+    for party, role in itertools.product((REQUESTER, HOLDER), Role):
+        assert (party, (role,)) in held
+    assert (REQUESTER, (Role.AUDITOR,)) in held and (HOLDER, (Role.AUDITOR,)) in held
 
 
 @pytest.mark.parametrize("action", sorted(STEPS), ids=str)

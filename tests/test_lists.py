@@ -194,6 +194,7 @@ def test_the_stored_shapes_follow_the_models_field_for_field() -> None:
         models.Advice: stored.ADVICE,
         models.Suspension: stored.SUSPENSION,
         models.Review: stored.REVIEW,
+        models.HandOver: stored.HANDOVER,
     }
     for model, shape in pairs.items():
         ours = [(name, default) for name, default, _inner in shape]

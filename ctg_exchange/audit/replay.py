@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ..crypto.publickey import PublicKey
@@ -48,6 +48,7 @@ from ..errors import ExchangeError, InvalidInput, InvalidTransition, NotAuthoris
 from ..i18n import _
 from ..labels import label
 from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
+from . import people
 from .events import Event
 from .law import LawCheck, change_of
 
@@ -63,6 +64,7 @@ class LogMember:
     added_seq: int
     revoked_at: str | None = None
     revoked_seq: int | None = None
+    until: date | None = None  # the last day it may act (``member add --until``)
 
     @property
     def active(self) -> bool:
@@ -252,7 +254,7 @@ class Replay:
         raise ReplayError(_("{action} may only be the first event").format(action=Action.INIT))
 
     def _member_add(self, event: Event, payload: p.MemberAdd, actor: LogMember) -> None:
-        member = member_from(payload, event.seq)
+        member = replace(member_from(payload, event.seq), until=payload.until)
         self._expect_role(event, Role.ADMIN)
         had_admin = member.party in self._parties_with_admin
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))
@@ -273,7 +275,10 @@ class Replay:
         )
         self._allowed(lambda: authorise_member_revoke(actor, target, active_admins))
         target.revoked_at, target.revoked_seq = event.time, event.seq
-        payload.apply(self.book, event)
+        try:
+            people.revocation(self, event, payload, target)  # its successor (issue 19)
+        finally:
+            payload.apply(self.book, event)
 
     # requests
     def _file(self, event: Event, payload: s.RequestFile, actor: LogMember) -> None:
@@ -494,4 +499,5 @@ _HANDLERS: dict[Action, Handler] = {
     **dict.fromkeys(CONVENTION_ANSWERS, Replay._convention_answer),
     Action.FILE: Replay._file,
     **dict.fromkeys(REQUEST_STEPS - {Action.FILE}, Replay._request_step),
+    Action.HAND_OVER: people.hand_over,  # issue 19
 }

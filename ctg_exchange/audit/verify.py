@@ -24,6 +24,8 @@ from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.actions import Action
+from ..domain.rules import RULE_AUDITOR
+from ..domain.states import Role
 from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from ..i18n import N_, _, ngettext
 from . import merkle, sigcheck
@@ -38,6 +40,7 @@ from .checkpoint import (
 )
 from .events import EVENT_PREFIX, GENESIS_HASH, StoredEvent
 from .law import Law, LawCheck
+from .people import standing_problem
 from .position import Position, spill_replay
 from .replay import LogMember, Replay
 from .report import Failure, VerifyResult
@@ -248,6 +251,10 @@ class LogVerifier:
             problem = _("the actor {actor!r} was revoked (event #{seq})").format(
                 actor=event.actor, seq=actor.revoked_seq
             )
+        elif (standing := standing_problem(actor, event)) is not None:
+            problem, rule = standing
+            self.failures.append(Failure(problem, event.seq, actor=event.actor, rule=rule))
+            return None
         elif actor.party != event.party or event.role not in actor.roles:
             problem = _("the actor {actor!r} does not hold {role} for {party}").format(
                 actor=event.actor, role=event.role, party=event.party
@@ -422,6 +429,17 @@ class LogVerifier:
             member = self.replay.members.get(signature.name)
             if member is None or key_id(member.id, member.key.blob) != signature.key_id:
                 continue  # an unknown key: signed notes ignore it
+            if member.has(Role.AUDITOR):
+                self.failures.append(
+                    Failure(
+                        _("signed by {member}, an auditor: an auditor signs no checkpoint").format(
+                            member=member.id
+                        ),
+                        record=source.label,
+                        rule=RULE_AUDITOR,
+                    )
+                )
+                return None
             if member.revoked_seq is not None and member.revoked_seq <= cp.size:
                 self.failures.append(
                     Failure(

@@ -96,7 +96,11 @@ class Options:
         first, which the command then reads (and ``audit verify`` verifies) on this machine."""
         remote = self.remote()
         if remote is None:
-            return self.open_workspace()
+            from ..services.session import may_read_as
+
+            opened = self.open_workspace()
+            may_read_as(opened, self.actor)
+            return opened
         if self._opened is None:
             from ..remote.copy import pull
             from ..services.workspace import Workspace
@@ -118,9 +122,12 @@ class Options:
                 from ..remote.copy import pull
 
                 root = pull(remote.config, remote.client()).root
+            from ..services.reading import may_read
+
             reader = Reader.open(root)
             try:
-                reader.clock()  # CTG_TODAY only where the workspace allows it
+                clock = reader.clock()  # CTG_TODAY only where the workspace allows it
+                may_read(reader, self.actor, clock.today())
             except BaseException:
                 reader.close()
                 raise

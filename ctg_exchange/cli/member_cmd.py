@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from .common import (
     table,
     write_output,
 )
+from .listing import DATE
 from .texts import text_option
 
 if TYPE_CHECKING:
@@ -40,13 +42,15 @@ def member_json(member: Member) -> dict[str, Any]:
         "added_at": member.added_at,
         "revoked_at": member.revoked_at,
         "revoked_by": member.revoked_by,
+        "until": None if member.until is None else member.until.isoformat(),
     }
 
 
 def _listed_json(member: dict[str, Any]) -> dict[str, Any]:
     """:func:`member_json` of a member as stored (:func:`..services.reading.members`)."""
     status = "active" if member["revoked_at"] is None else "revoked"
-    keys = ("fingerprint", "public_key", "added_by", "added_at", "revoked_at", "revoked_by")
+    keys = ("fingerprint", "public_key", "added_by", "added_at", "revoked_at", "revoked_by",
+            "until")  # fmt: skip
     return {
         **{key: member[key] for key in ("id", "name", "party", "roles")},
         "status": status,
@@ -81,13 +85,26 @@ def member() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="The member's OpenSSH public key (default: ID.pub in the key directory).",
 )
+@click.option(
+    "--until",
+    type=DATE,
+    metavar="YYYY-MM-DD",
+    help="The last day the member may act or read (an auditor for a limited period).",
+)
 @common_options
 def add(
-    member_id: str, name: str, party: str, roles: tuple[str, ...], public_key: Path | None
+    member_id: str,
+    name: str,
+    party: str,
+    roles: tuple[str, ...],
+    public_key: Path | None,
+    until: datetime | None,
 ) -> None:
     """Register a member and their public key (an admin of the member's party).
 
-    Any admin may add the first admin of a party that never had one.
+    Any admin may add the first admin of a party that never had one. An auditor (--role
+    auditor, and no other role) reads and verifies everything a member of its party reads,
+    and takes no step; after --until, it can no longer even read.
 
     \b
     Example:
@@ -100,7 +117,8 @@ def add(
     opts = options()
     key = read_public_key(public_key or opts.keys().public_path(member_id))
     roles_given = [Role(r) for r in roles]
-    added = add_member_key(opts.session(), member_id, name, party, roles_given, key.openssh)
+    term = None if until is None else until.date()
+    added = add_member_key(opts.session(), member_id, name, party, roles_given, key.openssh, term)
     if opts.json:
         emit_json(member_json(added))
         return
@@ -151,6 +169,8 @@ def list_() -> None:
             + "[/]"
         )
         roles = ", ".join(label("role", r) for r in m["roles"])
+        if m["until"] is not None:
+            roles += " " + pgettext("member", "(until {date})").format(date=short_date(m["until"]))
         out.add_row(m["id"], m["party"], roles, status, m["added_by"], shown(m["name"]))
     out.print()
 
@@ -158,11 +178,19 @@ def list_() -> None:
 @member.command()
 @click.argument("member_id", metavar="ID", shell_complete=complete.members)
 @text_option("--reason", required=True, help="Why the member is revoked.")
+@click.option(
+    "--successor",
+    metavar="MEMBER",
+    shell_complete=complete.members,
+    help="Hand the member's open requests and pending deletions over to this member.",
+)
 @common_options
-def revoke(member_id: str, reason: str) -> None:
+def revoke(member_id: str, reason: str, successor: str | None) -> None:
     """Revoke a member (an admin of the same party). A revoked member can do nothing.
 
     Their past signatures stay verifiable. The last active admin of a party cannot be revoked.
+    With --successor, the open requests the member follows (and the files they received and
+    have not deleted) are handed over to the successor in the same signed step.
 
     \b
     Example:
@@ -171,7 +199,7 @@ def revoke(member_id: str, reason: str) -> None:
     from ..services.members import revoke_member
 
     opts = options()
-    revoked = revoke_member(opts.session(), member_id, reason)
+    revoked = revoke_member(opts.session(), member_id, reason, successor)
     if opts.json:
         emit_json(member_json(revoked))
         return

@@ -200,6 +200,39 @@ def withdraw(request_id: str, reason: str) -> None:
     say("[green]✓[/] " + _("{id} withdrawn").format(id=withdrawn.id))
 
 
+@request.command(name="hand-over")
+@click.argument("request_id", metavar="ID", shell_complete=complete.requests)
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    metavar="MEMBER",
+    shell_complete=complete.members,
+    help="The successor: a member of the same party and role.",
+)
+@common_options
+def hand_over(request_id: str, to: str) -> None:
+    """Hand your follow-up of a request over to another member of your party.
+
+    The requester's follow-up (the filer's, staff) goes to another staff member; the holder's
+    (the studying controller's) to another controller. The current owner hands over, or the
+    party's admin once the owner is revoked. The history keeps who did what.
+
+    \b
+    Example:
+      ctg-exchange --as v.agent request hand-over DX-2025-0001 --to v.agent2
+    """
+    from ..services.handover import hand_over as hand
+    from .views import request_json
+
+    opts = options()
+    handed = hand(opts.session(), request_id, to)
+    if opts.json:
+        emit_json(request_json(handed))
+        return
+    say("[green]✓[/] " + _("{id} now followed by {member}").format(id=handed.id, member=to))
+
+
 @request.command(name="list")
 @click.option("--status", type=Coded("status", [s.value for s in Status]), help="Only this status.")
 @click.option(

@@ -117,6 +117,7 @@ def print_request(out: Out, screen: RequestScreen, zone: tzinfo) -> None:
                 note=shown(annotation["note"]),
             )
         )
+    _print_owners(out, r, screen.steps)
     out.print(_("[bold]History[/]"))
     for step in screen.steps:
         to_status = step["to_status"]
@@ -131,6 +132,34 @@ def print_request(out: Out, screen: RequestScreen, zone: tzinfo) -> None:
         )
         if step["text"]:
             out.print(f"        {shown(step['text'])}")
+
+
+def _print_owners(out: Out, r: dict[str, Any], steps: list[dict[str, Any]]) -> None:
+    """Who follows the request now, for each side, and the hand-overs (issue 19)."""
+    from ..domain.dates import day_of
+    from ..domain.handover import SIDES, owner
+
+    handed = [(h["side"], h["successor"]) for h in r["handovers"]]
+    taken = [(step["action"], step["actor"]) for step in steps]
+    whose = {"requester": r["from_party"], "holder": r["content"]["to"]}
+    for side in SIDES:
+        who = owner(side, r["filed_by"], handed, taken)
+        if who is not None:
+            out.print(
+                _("[bold]Followed by[/] {member} for {party}").format(
+                    member=shown(who), party=shown(whose[side])
+                )
+            )
+    for h in r["handovers"]:
+        out.print(
+            "  "
+            + _("handed over on {date} by {by}: {previous} → {successor}").format(
+                date=date_text(day_of(h["at"])),
+                by=shown(h["by"]),
+                previous=shown(h["previous"]),
+                successor=shown(h["successor"]),
+            )
+        )
 
 
 def _label(kind: str, code: str) -> str:

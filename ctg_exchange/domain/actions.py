@@ -48,6 +48,8 @@ class Action(StrEnum):
     ENCRYPTION_KEY = "keys.encryption"
     REGISTER_VERSION = "register.version"
     REGISTER_EXPORT = "register.export"
+    # issue 19: people come and go (the auditor role has no action: it takes none)
+    HAND_OVER = "request.hand_over"
 
 
 MEMBERSHIP = frozenset({Action.INIT, Action.MEMBER_ADD, Action.MEMBER_REVOKE})
@@ -123,4 +125,6 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     # an admin or the DPO keeps the register; accepting conditions or a lapse feeds it too
     Action.REGISTER_VERSION: (Role.ADMIN, Role.DPO, Role.CONTROLLER),
     Action.REGISTER_EXPORT: (Role.ADMIN, Role.DPO),
+    # issue 19: the owner of the follow-up (staff, controller), or its party's admin
+    Action.HAND_OVER: (Role.STAFF, Role.CONTROLLER, Role.ADMIN),
 }

@@ -45,6 +45,7 @@ class MemberFacts:
     revoked_at: str | None = None
     revoked_by: str | None = None
     revoke_reason_sha256: str | None = None
+    until: str | None = None  # the last day it may act or read (an auditor's --until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,17 @@ class ReviewFacts:
     on: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class HandOverFacts:
+    """A follow-up handed over (issue 19): which side, from whom, to whom, by whom, when."""
+
+    side: str
+    previous: str
+    successor: str
+    by: str
+    at: str
+
+
 @dataclass(slots=True)
 class RequestFacts:
     """A request: also where it stands for the rules and the state machine (``Standing``).
@@ -171,6 +183,7 @@ class RequestFacts:
     advices: tuple[AdviceFacts, ...] = ()
     suspension: SuspensionFacts | None = None  # while suspended
     reviews: tuple[ReviewFacts, ...] = ()
+    handovers: tuple[HandOverFacts, ...] = ()
 
     @property
     def suspended_from(self) -> Status | None:
@@ -315,6 +328,15 @@ class FactBook:
                 _("the event refers to an unknown request {request}").format(request=request_id)
             )
         return found
+
+    def hand_over(
+        self, request_id: str, side: str, previous: str, successor: str, event: Logged
+    ) -> None:
+        """Record that ``event`` handed ``request_id``'s follow-up for ``side`` over."""
+        request = self.known_request(request_id)
+        handed = HandOverFacts(side, previous, successor, event.actor, event.time)
+        request.handovers = (*request.handovers, handed)
+        self.request[request_id] = request  # a request kept on disk is written back
 
     def known_member(self, member_id: str) -> MemberFacts:
         found = self.member.get(member_id)

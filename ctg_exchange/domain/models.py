@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -60,6 +60,7 @@ class Member(Frozen):
     revoked_at: str | None = None
     revoked_by: str | None = None
     revoke_reason: str | None = None
+    until: date | None = None  # the last day the member may act or read (``--until``)
 
     @property
     def active(self) -> bool:
@@ -280,6 +281,16 @@ class Review(Frozen):
     note: Text
 
 
+class HandOver(Frozen):
+    """A follow-up handed over (issue 19, :mod:`.handover`): the requester's or the holder's."""
+
+    side: Literal["requester", "holder"]
+    previous: MemberId
+    successor: MemberId
+    by: MemberId
+    at: str
+
+
 class ExchangeRequest(Frozen):
     """A request and where it stands. Its history lives in the audit log."""
 
@@ -304,6 +315,7 @@ class ExchangeRequest(Frozen):
     advices: tuple[Advice, ...] = ()
     suspension: Suspension | None = None  # while suspended
     reviews: tuple[Review, ...] = ()
+    handovers: tuple[HandOver, ...] = ()
 
     @property
     def suspended_from(self) -> Status | None:

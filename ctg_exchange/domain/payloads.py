@@ -186,22 +186,45 @@ class WorkspaceInit(Payload):
 class MemberAdd(MemberDeclaration, Payload):
     action = Action.MEMBER_ADD
     subject = "member id"
+    omitted_when_none = frozenset({"until"})
+    until: Day | None = Field(None, description="the last day it may act or read (issue 19)")
 
     def subject_of(self) -> str | None:
         return self.member
 
     def apply(self, book: FactBook, event: Logged) -> None:
-        book.member[self.member] = self.facts(event)
+        until = None if self.until is None else self.until.isoformat()
+        book.member[self.member] = replace(self.facts(event), until=until)
 
     def highlights(self) -> dict[str, str]:
         return {"member": self.member}
 
 
+class HandedOver(Frozen):
+    """One follow-up a revocation hands over to the successor (issue 19)."""
+
+    request: RequestId
+    side: Literal["requester", "holder"]
+
+
+def _by_request(values: tuple[HandedOver, ...]) -> tuple[HandedOver, ...]:
+    keys = tuple((v.request, v.side) for v in values)
+    sorted_once(keys)
+    return values
+
+
 class MemberRevoke(Payload):
     action = Action.MEMBER_REVOKE
     subject = "member id"
+    omitted_when_none = frozenset({"successor", "handed_over"})
     member: MemberId
     reason_sha256: Sha256
+    successor: MemberId | None = Field(
+        None, description="who takes over its open requests (--successor; issue 19)"
+    )
+    handed_over: Annotated[tuple[HandedOver, ...], AfterValidator(_by_request)] | None = Field(
+        None, description="the follow-ups handed over to the successor, by request and side"
+    )
 
     def subject_of(self) -> str | None:
         return self.member
@@ -210,6 +233,9 @@ class MemberRevoke(Payload):
         known = book.known_member(self.member)
         known.revoked_at, known.revoked_by = event.time, event.actor
         known.revoke_reason_sha256 = self.reason_sha256
+        if self.successor is not None:
+            for handed in self.handed_over or ():
+                book.hand_over(handed.request, handed.side, self.member, self.successor, event)
 
     def highlights(self) -> dict[str, str]:
         return {"member": self.member}

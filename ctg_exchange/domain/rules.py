@@ -10,6 +10,7 @@ members, except that any admin may add the first admin of a party that never had
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import date
 from typing import NoReturn
 
 from ..errors import NotAuthorised
@@ -37,6 +38,10 @@ RULE_RECIPIENT_STAFF = "recipient-staff-only"
 # is worth something only if someone else studied and someone else decides (Article 7)
 RULE_DPO_CONFLICT = "DPO_CONFLICT"
 RULE_SEPARATION = "SEPARATION_OF_DUTIES"
+# issue 19: an auditor reads and verifies, takes no step; a member added --until acts no more
+# after that day
+RULE_AUDITOR = "AUDITOR_READS_ONLY"
+RULE_TERM_ENDED = "MEMBER_TERM_ENDED"
 
 # the three duties of Article 7 on one request; no one person takes two of them
 DUTY_OF: dict[Action, str] = {
@@ -111,8 +116,34 @@ def ensure_active(member: Acting) -> None:
         )
 
 
+def ensure_acting(member: Acting) -> None:
+    """A member who may take a step: active, and not an auditor (who only reads)."""
+    ensure_active(member)
+    if member.has(Role.AUDITOR):
+        raise NotAuthorised(
+            RULE_AUDITOR,
+            _(
+                "{rule}: {member} is an auditor of {party}: an auditor reads and verifies, and "
+                "takes no step"
+            ).format(rule=RULE_AUDITOR, member=member.id, party=member.party),
+        )
+
+
+def ensure_in_term(member_id: str, until: date | None, today: date) -> None:
+    """A member added until a day (``--until``) neither acts nor reads after it; ``today`` is
+    the procedure's date (an event's, or the workspace's clock)."""
+    if until is not None and today > until:
+        raise NotAuthorised(
+            RULE_TERM_ENDED,
+            _("{rule}: {member} was a member until {date}: it can no longer act or read").format(
+                rule=RULE_TERM_ENDED, member=member_id, date=date_text(until)
+            ),
+        )
+
+
 def cosigning_role(member: Acting) -> Role:
     """The role in which ``member`` cosigns a checkpoint for its party: admin, or DPO."""
+    ensure_acting(member)
     role = next((r for r in (Role.ADMIN, Role.DPO) if member.has(r)), None)
     if role is None:
         raise NotAuthorised(
@@ -140,7 +171,7 @@ def _refusal(rule: str, message: str, member: Acting, party: str, request: Stand
 
 def authorise_filing(member: Acting, to_party: str) -> Role:
     """A party's staff files requests addressed to the other party."""
-    ensure_active(member)
+    ensure_acting(member)
     if not member.has(Role.STAFF):
         raise NotAuthorised(
             RULE_STAFF_FILES,
@@ -158,7 +189,7 @@ def authorise_filing(member: Acting, to_party: str) -> Role:
 
 def authorise(action: Action, member: Acting, request: Standing) -> Role:
     """The role under which ``member`` may take ``action`` on ``request``, or NotAuthorised."""
-    ensure_active(member)
+    ensure_acting(member)
     if action in (Action.APPROVE, Action.REJECT) and member.id == request.filed_by:
         raise NotAuthorised(
             RULE_NO_SELF_DECISION,
@@ -244,7 +275,16 @@ def separate_duties(
 
 
 def check_roles(roles: Collection[Role]) -> None:
-    """A DPO holds no role that decides what it advises on (GDPR art. 38(6))."""
+    """A DPO holds no role that decides what it advises on (GDPR art. 38(6)); an auditor holds
+    no other role (it would verify its own steps)."""
+    if Role.AUDITOR in roles and len(set(roles)) > 1:
+        raise NotAuthorised(
+            RULE_AUDITOR,
+            _(
+                "{rule}: an auditor holds no other role: it verifies what the others do, and "
+                "takes no step"
+            ).format(rule=RULE_AUDITOR),
+        )
     if Role.DPO in roles and (Role.CONTROLLER in roles or Role.ADMIN in roles):
         raise NotAuthorised(
             RULE_DPO_CONFLICT,
@@ -265,7 +305,7 @@ def authorise_member_add(
     actor: Acting, party: str, roles: Collection[Role], party_had_admin: bool
 ) -> None:
     """An admin adds members to its own party, or the first admin of a party that had none."""
-    ensure_active(actor)
+    ensure_acting(actor)
     if not actor.has(Role.ADMIN):
         raise _admins_only(actor)
     if actor.party == party:
@@ -286,7 +326,7 @@ def authorise_member_add(
 
 def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -> None:
     """An admin revokes members of its own party, never the party's last active admin."""
-    ensure_active(actor)
+    ensure_acting(actor)
     if not actor.has(Role.ADMIN):
         raise _admins_only(actor)
     if actor.party != target.party:

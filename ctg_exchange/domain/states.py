@@ -12,6 +12,8 @@ class Role(StrEnum):
     CONTROLLER = "controller"
     DPO = "dpo"
     ADMIN = "admin"
+    # reads what a member of its party reads and verifies the log; takes no step (issue 19)
+    AUDITOR = "auditor"
 
 
 class Status(StrEnum):

@@ -157,6 +157,7 @@ class Served:
                 id=member.id, date=date_text(member.revoked_at[:10])
             )
             raise Refusal(403, "revoked", revoked)
+        self._in_term(member)
         # kept until no clock allowance lets the call through again (RFC 9421 §7.2.2)
         expires = utc_timestamp(verified.expires + httpsig.SKEW * 2)
         with self.workspace.store.transaction(write=True) as tx:
@@ -164,6 +165,19 @@ class Served:
         if not fresh:
             raise Refusal(401, "replayed", _("this signed call was already received (a replay)"))
         return member, verified.digest
+
+    def _in_term(self, member: Member) -> None:
+        """A member added until a day (an auditor's ``--until``) is refused every call after
+        it, reading included: the workspace's date (a rehearsal's simulated one)."""
+        from ..domain.rules import ensure_in_term
+        from ..errors import NotAuthorised
+
+        if member.until is None:
+            return
+        try:
+            ensure_in_term(member.id, member.until, self.workspace.clock().today())
+        except NotAuthorised as exc:
+            raise Refusal(403, "term_ended", exc.message) from None
 
 
 Handler = Callable[["Served", "Request", "Member", bytes], Awaitable[Any]]

@@ -28,7 +28,7 @@ from ..domain.dates import procedure_date
 from ..domain.lifecycle import before_exchange
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import PayloadInvalid
-from ..domain.rules import RULE_ADMIN_ONLY, ensure_active
+from ..domain.rules import RULE_ADMIN_ONLY, ensure_acting
 from ..errors import CorruptRow, InvalidInput, NotAuthorised, NotFound
 from ..i18n import N_, _, date_text, in_language
 from ..policy.convention import (
@@ -64,7 +64,7 @@ class ConventionView:
 
 
 def require_admin(actor: Member) -> None:
-    ensure_active(actor)
+    ensure_acting(actor)
     if not actor.has(Role.ADMIN):
         raise NotAuthorised(
             RULE_ADMIN_ONLY,

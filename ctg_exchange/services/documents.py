@@ -14,6 +14,16 @@ from ..textsafe import for_markdown as md
 Deliveries = list[tuple[Delivery, Reception | None]]
 
 
+def owners(filed_by: str, handovers: Any, steps: Any) -> dict[str, str | None]:
+    """Who follows the request now for each side (issue 19): the filer or the controller who
+    studied it, unless handed over."""
+    from ..domain.handover import SIDES, owner
+
+    taken = [(step.action, step.actor) for step in steps]
+    handed = [(h.side, h.successor) for h in handovers]
+    return {side: owner(side, filed_by, handed, taken) for side in SIDES}
+
+
 def request_document(
     request: ExchangeRequest, steps: list[Step] | None = None, deliveries: Deliveries | None = None
 ) -> dict[str, Any]:
@@ -43,9 +53,11 @@ def request_document(
         "advices": [a.model_dump(mode="json") for a in request.advices],
         "suspension": dump(request.suspension),
         "reviews": [r.model_dump(mode="json") for r in request.reviews],
+        "handovers": [h.model_dump(mode="json") for h in request.handovers],
     }
     if steps is not None:
         out["history"] = [step.model_dump(mode="json") for step in steps]
+        out["owners"] = owners(request.filed_by, request.handovers, steps)
     if deliveries is not None:
         out["deliveries"] = [
             {

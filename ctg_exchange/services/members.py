@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from ..audit.canonical import text_digest
@@ -150,12 +151,20 @@ def add_member(
     party: str,
     roles: Sequence[Role],
     public_key: PublicKey,
+    until: date | None = None,
 ) -> Member:
     check_name(member_id)
     name = _check_name(name)
     if not roles:
         raise InvalidInput(_("give the member at least one --role"))
     unique_roles = tuple(dict.fromkeys(roles))
+    today = session.clock.today()
+    if until is not None and until < today:
+        raise InvalidInput(
+            _("--until {date} is already past: the member could never act").format(
+                date=until.isoformat()
+            )
+        )
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
         _check_party(session.workspace.current_policy(tx).policy, party)
@@ -177,9 +186,10 @@ def add_member(
             fingerprint=public_key.fingerprint,
             added_by=actor.id,
             added_at=recorder.now,
+            until=until,
         )
         tx.insert_member(member)
-        added = MemberAdd(**declaration(member).model_dump())
+        added = MemberAdd(**declaration(member).model_dump(), until=until)
         recorder.record(actor, Role.ADMIN, member_id, added)
         return member
 
@@ -188,12 +198,23 @@ def add_member(
 
 @remotable(
     Action.MEMBER_REVOKE,
-    expect=lambda a: {"member": a["member_id"], "reason_sha256": said(a["reason"])},
+    expect=lambda a: {
+        "member": a["member_id"],
+        "reason_sha256": said(a["reason"]),
+        "successor": a.get("successor"),
+    },
 )
-def revoke_member(session: Session, member_id: str, reason: str) -> Member:
+def revoke_member(
+    session: Session, member_id: str, reason: str, successor: str | None = None
+) -> Member:
+    """Revoke ``member_id``; with ``successor``, hand it the open work the member follows in
+    the same signed step (issue 19)."""
+    from .handover import revoke_hand_overs
+
     reason = reason.strip()
     if not reason:
         raise InvalidInput(_("{option} must not be empty").format(option="--reason"))
+    today = session.clock.today()
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
         target = tx.get_member(member_id)
@@ -202,8 +223,14 @@ def revoke_member(session: Session, member_id: str, reason: str) -> Member:
         if not target.active:
             raise InvalidInput(_("{member} is already revoked").format(member=member_id))
         authorise_member_revoke(actor, target, tx.active_admins(target.party))
+        handed = revoke_hand_overs(tx, target, successor, today, actor.id, recorder.now)
         tx.revoke_member(member_id, recorder.now, actor.id, reason)
-        revoked = MemberRevoke(member=member_id, reason_sha256=text_digest(reason))
+        revoked = MemberRevoke(
+            member=member_id,
+            reason_sha256=text_digest(reason),
+            successor=successor,
+            handed_over=handed,
+        )
         recorder.record(actor, Role.ADMIN, member_id, revoked)
         after = tx.get_member(member_id)
         assert after is not None
@@ -230,6 +257,7 @@ def _declared_key(text: str) -> tuple[str, str]:
         "fingerprint": _declared_key(a["public_key"])[1],
         "name_sha256": said(a["name"]),
         "roles": lambda got: sorted(got or ()) == sorted({Role(r).value for r in a["roles"]}),
+        "until": None if a.get("until") is None else str(a["until"]),
     },
 )
 def add_member_key(
@@ -239,9 +267,10 @@ def add_member_key(
     party: str,
     roles: Sequence[Role],
     public_key: str,
+    until: date | None = None,
 ) -> Member:
     """:func:`add_member` with the key as its OpenSSH text (what a remote client sends)."""
-    return add_member(session, member_id, name, party, roles, PublicKey.parse(public_key))
+    return add_member(session, member_id, name, party, roles, PublicKey.parse(public_key), until)
 
 
 @remotable("member.list")

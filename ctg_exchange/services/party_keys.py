@@ -19,7 +19,7 @@ from ..domain.actions import Action
 from ..domain.exchange import PartyRecipient
 from ..domain.models import Member, Role
 from ..domain.payloads import EncryptionKey
-from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
+from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_acting
 from ..errors import InvalidInput, KeyFileError, NotAuthorised, cut
 from ..fsutil import ensure_private_dir, write_exclusive
 from ..i18n import _
@@ -84,7 +84,7 @@ def _registration(
     keep: Callable[[], None] | None,
 ) -> Callable[[Tx, Member, Recorder], PartyRecipient]:
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> PartyRecipient:
-        ensure_active(actor)
+        ensure_acting(actor)
         if session.workspace.current_policy(tx).policy.party(party) is None:
             raise InvalidInput(_("unknown party {party!r}").format(party=cut(party)))
         if not actor.has(Role.ADMIN) or actor.party != party:

@@ -185,9 +185,10 @@ class Standing:
         return role in self.roles
 
 
-def acting_member(tx: ReadQueries, actor_id: str | None) -> Standing:
-    """The acting member, active (the same refusals as every service's)."""
-    from ..domain.rules import ensure_active
+def acting_member(tx: ReadQueries, actor_id: str | None, today: date | None = None) -> Standing:
+    """The acting member, active and, on ``today``, within its term (the same refusals as
+    every service's)."""
+    from ..domain.rules import ensure_active, ensure_in_term
 
     if not actor_id:
         raise InvalidInput(_("who is acting? pass --as MEMBER or set CTG_MEMBER"))
@@ -197,13 +198,27 @@ def acting_member(tx: ReadQueries, actor_id: str | None) -> Standing:
             _("unknown member {id!r}").format(id=cut(actor_id)),
             hint=_("`ctg-exchange member list` shows them"),
         )
-    member_id, party, roles, revoked_at = row
+    member_id, party, roles, revoked_at, until = row
     try:
         member = Standing(member_id, party, tuple(Role(r) for r in roles.split(",")), revoked_at)
+        term = None if until is None else date.fromisoformat(until)
     except ValueError:
         raise CorruptRow("members", member_id) from None
     ensure_active(member)
+    if today is not None:
+        ensure_in_term(member_id, term, today)
     return member
+
+
+def may_read(reader: Reader, actor_id: str | None, today: date) -> None:
+    """Reading as a member (``--as``) is refused to one revoked or past its term (an
+    auditor's ``--until``). Without ``--as``, whoever can open the workspace's files reads
+    them; a hosted workspace's server refuses such a member every call."""
+    if not actor_id:
+        return
+    with reader.store.reading() as tx:
+        if tx.member_standing(actor_id) is not None:
+            acting_member(tx, actor_id, today)
 
 
 @dataclass(frozen=True)
@@ -218,7 +233,7 @@ def dpo_inbox(reader: Reader, actor_id: str | None, today: date) -> list[InboxEn
     from ..domain.rules import RULE_HOLDER_DPO
 
     with reader.store.reading() as tx:
-        actor = acting_member(tx, actor_id)
+        actor = acting_member(tx, actor_id, today)
         if not actor.has(Role.DPO):
             raise NotAuthorised(
                 RULE_HOLDER_DPO,
@@ -264,7 +279,7 @@ def event_page(
 def members(reader: Reader) -> list[dict[str, Any]]:
     """Every member as ``member list`` shows them (what ``--json`` prints), by party and id."""
     keys = ("id", "name", "party", "roles", "public_key", "fingerprint", "added_by", "added_at",
-            "revoked_at", "revoked_by")  # fmt: skip
+            "revoked_at", "revoked_by", "until")  # fmt: skip
     roles = {role.value for role in Role}
     with reader.store.reading() as tx:
         rows = tx.member_rows()

@@ -19,7 +19,7 @@ from ..domain.actions import Action
 from ..domain.models import ExchangeRequest, Member, Role
 from ..domain.payloads import RegisterVersion
 from ..domain.recommendations import RecommendationKind
-from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_active
+from ..domain.rules import RULE_OWN_PARTY_ADMIN, ensure_acting
 from ..errors import InvalidInput, NotAuthorised, NotFound, cut
 from ..i18n import _
 from ..policy.model import Category, Policy, Sensitivity
@@ -47,7 +47,7 @@ from .workspace import Workspace
 
 def editor_role(actor: Member, controller: str) -> Role:
     """Admins and DPOs keep their own controller's register."""
-    ensure_active(actor)
+    ensure_acting(actor)
     if actor.party == controller:
         for role in (Role.DPO, Role.ADMIN):
             if actor.has(role):

@@ -130,7 +130,8 @@ def export_register(session: Session, controller: str | None, fmt: str, out: Pat
         if controller is None:
             if not session.actor_id:
                 raise InvalidInput(_("give --controller, or act as a member (--as)"))
-            controller = load_actor(tx, session.actor_id).party
+            today = session.clock.today()
+            controller = load_actor(tx, session.actor_id, reading=True, today=today).party
         view = register_view(session.workspace, tx, controller, session.clock.today())
     EXPORTERS[fmt].write(view, out)
     return view

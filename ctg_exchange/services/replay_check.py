@@ -33,6 +33,7 @@ from ..domain.facts import (
     DeliveryFacts,
     DestructionFacts,
     Facts,
+    HandOverFacts,
     MemberFacts,
     OpinionFacts,
     PolicyFacts,
@@ -152,6 +153,9 @@ def request_facts(request: ExchangeRequest) -> RequestFacts:
             ReviewFacts(r.by, r.outcome.value, text_digest(r.note), r.at, dated(r.on, r.at))
             for r in request.reviews
         ),
+        handovers=tuple(
+            HandOverFacts(h.side, h.previous, h.successor, h.by, h.at) for h in request.handovers
+        ),
     )
 
 
@@ -176,6 +180,7 @@ def stored_facts(
             revoked_at=member.revoked_at,
             revoked_by=member.revoked_by,
             revoke_reason_sha256=_digest(member.revoke_reason),
+            until=None if member.until is None else member.until.isoformat(),
         )
         yield "member", member.id, facts, None
     for row in tx.replay_rows("request", requests=requests):

@@ -375,7 +375,7 @@ def dpo_inbox(session: Session) -> list[InboxItem]:
     workspace = session.workspace
     today = session.clock.today()
     with workspace.store.transaction() as tx:
-        actor = load_actor(tx, session.require_actor())
+        actor = load_actor(tx, session.require_actor(), reading=True, today=today)
         if not actor.has(Role.DPO):
             raise NotAuthorised(
                 RULE_HOLDER_DPO,

@@ -157,7 +157,7 @@ class PurgeResult:
 def overdue(session: Session) -> list[Reception]:
     """The acting member's party's received files past their deadline, not yet deleted."""
     with session.workspace.store.transaction() as tx:
-        party = load_actor(tx, session.require_actor()).party
+        party = load_actor(tx, session.require_actor(), reading=True).party
         mine = {r.id for r in tx.list_requests() if r.from_party == party}
     return [
         i.reception

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any, Protocol, TypeVar
 
 from ..audit import merkle
@@ -39,7 +40,7 @@ from ..crypto.keys import KeyDir, Signer
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.models import Member, Role
 from ..domain.payloads import Payload
-from ..domain.rules import ensure_active
+from ..domain.rules import ensure_acting, ensure_active, ensure_in_term
 from ..errors import InvalidInput, KeyFileError, NotFound, Refused, WorkspaceError, cut
 from ..i18n import _
 from ..store.base import Reads, Tx
@@ -278,15 +279,41 @@ class Recorder:
 Operation = Callable[[Tx, Member, Recorder], T]
 
 
-def load_actor(tx: Tx, actor_id: str) -> Member:
-    member = tx.get_member(actor_id)
+def known_member(tx: Tx, member_id: str) -> Member:
+    """The member ``member_id``, or NotFound."""
+    member = tx.get_member(member_id)
     if member is None:
         raise NotFound(
-            _("unknown member {id!r}").format(id=cut(actor_id)),
+            _("unknown member {id!r}").format(id=cut(member_id)),
             hint=_("`ctg-exchange member list` shows them"),
         )
-    ensure_active(member)
     return member
+
+
+def load_actor(
+    tx: Tx, actor_id: str, *, reading: bool = False, today: date | None = None
+) -> Member:
+    """The acting member: active, and (unless only ``reading``) not an auditor; on ``today``,
+    within the term it was added for, if any."""
+    member = known_member(tx, actor_id)
+    if reading:
+        ensure_active(member)
+    else:
+        ensure_acting(member)
+    if today is not None:
+        ensure_in_term(member.id, member.until, today)
+    return member
+
+
+def may_read_as(workspace: Workspace, actor_id: str | None) -> None:
+    """Reading as a member (``--as``): refused to one revoked or past its term (see
+    :func:`ctg_exchange.services.reading.may_read`)."""
+    if not actor_id:
+        return
+    today = workspace.clock().today()
+    with workspace.store.transaction() as tx:
+        if tx.get_member(actor_id) is not None:
+            load_actor(tx, actor_id, reading=True, today=today)
 
 
 def perform(session: Session, operation: Operation[T], reads: Reads | None = None) -> T:
@@ -302,7 +329,7 @@ def perform(session: Session, operation: Operation[T], reads: Reads | None = Non
     def check() -> tuple[Member, Recorder]:
         with store.transaction(write=True, commit=False) as tx:
             tx.prefetch(wanted)
-            actor = load_actor(tx, actor_id)
+            actor = load_actor(tx, actor_id, today=session.clock.today())
             dry = Recorder(tx, log_id, session.clock, None, collect=collect)
             operation(tx, actor, dry)
             return actor, dry
@@ -313,7 +340,7 @@ def perform(session: Session, operation: Operation[T], reads: Reads | None = Non
     def commit() -> T:
         with store.transaction(write=True) as tx:
             tx.prefetch(wanted)
-            actor = load_actor(tx, actor_id)
+            actor = load_actor(tx, actor_id, today=session.clock.today())
             return operation(tx, actor, Recorder(tx, log_id, session.clock, signer))
 
     return when_not_busy(store, commit)

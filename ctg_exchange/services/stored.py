@@ -107,6 +107,13 @@ ANNOTATION: Shape = (
 ADVICE: Shape = (*_SIGNED, ("note", NEEDED, None))
 SUSPENSION: Shape = (*_SIGNED, ("reason", NEEDED, None), ("from_status", NEEDED, None))
 REVIEW: Shape = (*_SIGNED, ("outcome", NEEDED, None), ("note", NEEDED, None))
+HANDOVER: Shape = (
+    ("side", NEEDED, None),
+    ("previous", NEEDED, None),
+    ("successor", NEEDED, None),
+    ("by", NEEDED, None),
+    ("at", NEEDED, None),
+)
 REQUEST: Shape = (
     ("id", NEEDED, None),
     ("status", NEEDED, None),
@@ -129,6 +136,7 @@ REQUEST: Shape = (
     ("advices", [], ADVICE),
     ("suspension", None, SUSPENSION),
     ("reviews", [], REVIEW),
+    ("handovers", [], HANDOVER),
 )
 
 _STATUSES = frozenset(s.value for s in Status)
@@ -203,6 +211,7 @@ def request_document(request: dict[str, Any]) -> dict[str, Any]:
         "advices": request["advices"],
         "suspension": request["suspension"],
         "reviews": request["reviews"],
+        "handovers": request["handovers"],
     }
 
 

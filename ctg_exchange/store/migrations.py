@@ -374,6 +374,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         (),
         {"sqlite": _list_indexes("sqlite"), "postgres": _list_indexes("postgres")},
     ),
+    Migration(
+        14,
+        "members: the last day a member may act or read (an auditor's --until)",
+        ("ALTER TABLE members ADD COLUMN valid_until TEXT",),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

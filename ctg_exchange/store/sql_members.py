@@ -11,7 +11,7 @@ from .rows import Queries, parsed_row
 
 _MEMBER_COLUMNS = (
     "id, name, party, roles, public_key, fingerprint, added_by, added_at, "
-    "revoked_at, revoked_by, revoke_reason"
+    "revoked_at, revoked_by, revoke_reason, valid_until"
 )
 
 
@@ -39,13 +39,14 @@ class MemberQueries(Queries):
 
         def build() -> Member:
             values["roles"] = tuple(Role(r) for r in str(values["roles"]).split(","))
+            values["until"] = values.pop("valid_until")
             return Member.model_validate(values)
 
         return parsed_row("members", values["id"], build)
 
     def insert_member(self, member: Member) -> None:
         self.execute(
-            f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT INTO members ({_MEMBER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
             (
                 member.id,
                 member.name,
@@ -58,6 +59,7 @@ class MemberQueries(Queries):
                 member.revoked_at,
                 member.revoked_by,
                 member.revoke_reason,
+                None if member.until is None else member.until.isoformat(),
             ),
         )
 

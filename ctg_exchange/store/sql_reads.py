@@ -162,12 +162,13 @@ class ReadQueries(Queries):
 
     def member_rows(self) -> list[tuple[Any, ...]]:
         """Every member as ``(id, name, party, roles, public_key, fingerprint, added_by,
-        added_at, revoked_at, revoked_by)``, roles comma-separated as stored, by party and id."""
+        added_at, revoked_at, revoked_by, valid_until)``, roles comma-separated as stored, by
+        party and id."""
         return [
             tuple(row)
             for row in self._all(
                 "SELECT id, name, party, roles, public_key, fingerprint, added_by, added_at, "
-                "revoked_at, revoked_by FROM members ORDER BY party, id"
+                "revoked_at, revoked_by, valid_until FROM members ORDER BY party, id"
             )
         ]
 
@@ -186,12 +187,16 @@ class ReadQueries(Queries):
             )
         ]
 
-    def member_standing(self, member_id: str) -> tuple[str, str, str, str | None] | None:
-        """A member's ``(id, party, roles, revoked_at)``, roles comma-separated as stored."""
+    def member_standing(
+        self, member_id: str
+    ) -> tuple[str, str, str, str | None, str | None] | None:
+        """A member's ``(id, party, roles, revoked_at, valid_until)``, roles comma-separated
+        as stored."""
         row = self._one(
-            "SELECT id, party, roles, revoked_at FROM members WHERE id = ?", (member_id,)
+            "SELECT id, party, roles, revoked_at, valid_until FROM members WHERE id = ?",
+            (member_id,),
         )
-        return None if row is None else (row[0], row[1], row[2], row[3])
+        return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
     def policy_in_force(self) -> tuple[int, str, str] | None:
         """The policy version in effect as ``(version, sha256, text)`` (the same choice as
