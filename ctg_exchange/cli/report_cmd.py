@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,9 +81,7 @@ def report(
 
     if fmt == "csv":
         if csv_out is not None and not is_dash(csv_out):
-            raise click.UsageError(
-                _("--format csv prints the CSV: give --csv FILE or it, not both")
-            )
+            raise click.UsageError(_("--format csv prints the CSV: give it or --csv FILE"))
         csv_out = Path("-")
     opts = options()
     one_on_stdout(("--csv", csv_out), ("--html", html_out))
@@ -122,7 +121,7 @@ def _print(made: Report, parts: list[Section]) -> None:
     from .markup import shown
 
     figures = made.figures
-    period = _("Period {start} – {end} (overdue judged on {as_of})").format(
+    period = _("Period from {start} to {end} (overdue judged on {as_of})").format(
         start=date_text(figures.period.start),
         end=date_text(figures.period.end),
         as_of=date_text(figures.period.as_of),
@@ -137,7 +136,12 @@ def _print(made: Report, parts: list[Section]) -> None:
         )
     if made.simulated:
         say(f"[yellow]{_(SIMULATED)}[/]")
+    from .tty import is_terminal
+
+    plain = not is_terminal(sys.stdout)
     for part in parts:
+        if plain:  # a table's title, which rich shows on a terminal: said, between the data
+            say(part.title)
         listing = table(part.title, *part.headers, wrap=part.headers[0])
         for row in part.rows:
             listing.add_row(shown(row.label), *(number(cell) for cell in row.cells))

@@ -24,7 +24,12 @@ def _svg(figure: object, salt: str) -> str:
     FigureCanvasSVG(figure)
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": salt}):
-        figure.savefig(buffer, format="svg", metadata=dict.fromkeys(("Creator", "Date", "Format", "Type")), bbox_inches="tight")
+        figure.savefig(
+            buffer,
+            format="svg",
+            metadata=dict.fromkeys(("Creator", "Date", "Format", "Type")),
+            bbox_inches="tight",
+        )
     text = buffer.getvalue()
     return text[text.index("<svg") :]  # inline: without the XML declaration and DOCTYPE
 
@@ -86,5 +91,5 @@ def delays(salt: str, labels: Sequence[str], series: Sequence[tuple[str, str, Se
     axes.invert_yaxis()
     axes.set_xlabel(xlabel)
     axes.spines[["top", "right"]].set_visible(False)
-    axes.legend(loc="lower right", frameon=False)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=4, frameon=False)
     return _svg(figure, salt)

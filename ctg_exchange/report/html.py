@@ -80,17 +80,14 @@ def html_report(made: Report, parts: list[Section]) -> str:
     body = [
         f"<h1>{esc(title)}</h1>",
         f'<p class="meta">{esc(made.policy.title)}</p>',
-        f'<p class="meta">{esc(_("Period: {period}").format(period=period))}</p>',
-        f'<p class="meta">{esc(_("Overdue judged on {day}").format(day=date_text(f.period.as_of)))}'
-        "</p>",
+        _meta(_("Period: {period}").format(period=period)),
+        _meta(_("Overdue judged on {day}").format(day=date_text(f.period.as_of))),
     ]
     if f.scope.field or f.scope.party:
         named = (made.policy.fields.get(f.scope.field or "", f.scope.field),
                  made.policy.parties.get(f.scope.party or "", f.scope.party))  # fmt: skip
         shown = " · ".join(s for s in named if s)
-        body.append(
-            f'<p class="meta">{esc(_("Only the requests of: {scope}").format(scope=shown))}</p>'
-        )
+        body.append(_meta(_("Only the requests of: {scope}").format(scope=shown)))
     if made.simulated:
         body.append(f'<p class="rehearsal">{esc(_(SIMULATED))}</p>')
     keys = ((_("requests filed"), f.filed), (_("opinions given"), sum(f.verdicts.values())),
@@ -139,7 +136,8 @@ def html_report(made: Report, parts: list[Section]) -> str:
                                    [charts.GREEN, charts.ORANGE, charts.RED, charts.GREY],
                                    _("deliveries"))))  # fmt: skip
     body.append(_table(by_code["deletions"]))
-    body.append(f"<h2>{esc(_('Definitions'))}</h2><dl>")
+    definitions = _("Definitions")
+    body.append(f"<h2>{esc(definitions)}</h2><dl>")
     body += [f"<dt>{esc(_(term))}</dt><dd>{esc(_(text))}</dd>" for term, text in DEFINITIONS]
     body.append("</dl>")
     edition = _("Edited on {day} by ctg-exchange, from the audit log alone.").format(
@@ -158,11 +156,15 @@ def html_report(made: Report, parts: list[Section]) -> str:
     ])  # fmt: skip
 
 
+def _meta(text: str) -> str:
+    return f'<p class="meta">{html.escape(text)}</p>'
+
+
 def _chart(code: str, caption: str, svg: object) -> str:
     """A chart and its caption, or a line saying there is nothing to draw."""
     esc = html.escape
     if not isinstance(svg, str) or not svg:
-        return f'<p class="meta">{esc(caption)} — {esc(_("nothing to show in this period"))}</p>'
+        return _meta(_("{chart}: nothing to show in this period").format(chart=caption))
     return (
         f'<figure class="chart" id="chart-{code}">{svg}'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
@@ -179,5 +181,6 @@ def _table(part: Section) -> str:
         for row in part.rows
     ]
     if not rows:
-        rows = [f'<tr><td colspan="{len(part.headers)}">{esc(_("none"))}</td></tr>']
+        none = _("none")
+        rows = [f'<tr><td colspan="{len(part.headers)}">{esc(none)}</td></tr>']
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
