@@ -159,7 +159,12 @@ def test_the_direction_and_the_findings() -> None:
     log.file("2025-02-01", "R1", findings=("MINORS", "DPIA_REQUIRED"))
     log.file("2025-02-01", "R2", to="ville", party="caf", findings=("MINORS",),
              triage="non_personal")  # fmt: skip
-    amended = {"to": "caf", "field": "enfance", "triage": "personal", "policy_version": 1}
+    amended: dict[str, Any] = {
+        "to": "caf",
+        "field": "enfance",
+        "triage": "personal",
+        "policy_version": 1,
+    }
     log.add("2025-02-02", "request.amend", request="R1", findings=["MINORS"], to_status="filed",
             **amended)  # fmt: skip
     found = figures(log)
