@@ -38,6 +38,8 @@ STAGES = (
     "filing_to_first_delivery",
 )
 DELETION_OUTCOMES = ("on_time", "late", "overdue", "not_yet_due")
+_STATUSES = frozenset(s.value for s in Status)
+_VERDICTS = frozenset(v.value for v in Verdict)
 
 
 class UnreadableEvent(ValueError):
@@ -172,7 +174,7 @@ def compute(
     requests: dict[str, _Request] = {}
     tally = _Tally()
     for entry in entries:
-        if not entry.action.startswith(_REQUEST_ACTIONS):
+        if not entry.action.startswith(REQUEST_ACTIONS):
             continue
         try:
             day = procedure_date(entry.time)
@@ -184,7 +186,7 @@ def compute(
     return _figures(requests, tally, terms, period, scope)
 
 
-_REQUEST_ACTIONS = ("request.", "study.", "dpo.opinion", "decide.", "conditions.", "exchange.send",
+REQUEST_ACTIONS = ("request.", "study.", "dpo.opinion", "decide.", "conditions.", "exchange.send",
                     "exchange.receive", "retention.destroy")  # fmt: skip
 
 
@@ -202,7 +204,10 @@ def _apply(
         requests[str(payload["request"])] = _Request(payload, entry.party, day)
         return
     request = requests[str(payload["request"])]
-    request.status = Status(payload["to_status"]).value
+    status = payload["to_status"]
+    if status not in _STATUSES:
+        raise ValueError(status)
+    request.status = status
     if action == "request.amend":
         request.content(payload)
     elif action == "study.submit":
@@ -237,7 +242,9 @@ def _count(
     elif action == "request.lapse":
         counts["lapses"] += 1
     elif action == "dpo.opinion" and request.opinion_on is None:
-        tally.verdicts[Verdict(payload["verdict"]).value] += 1
+        if payload["verdict"] not in _VERDICTS:
+            raise ValueError(payload["verdict"])
+        tally.verdicts[payload["verdict"]] += 1
         delays["filing_to_opinion"].append((day - request.filed_on).days)
         if request.submitted_on is not None:
             days = (day - request.submitted_on).days

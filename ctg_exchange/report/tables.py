@@ -29,8 +29,8 @@ DELETION_LABELS = {
 }
 REFUSALS_NOTE = N_(
     "Refused actions are not recorded in the audit log (a refusal changes nothing), so they "
-    "cannot be counted: the findings below are the screening warnings recorded at filing or "
-    "amendment; rejections and lapses are counted above."
+    "cannot be counted: the screening findings shown are the warnings recorded at filing or "
+    "amendment; rejections and lapses are counted with the decisions."
 )
 
 

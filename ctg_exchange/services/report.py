@@ -18,7 +18,16 @@ from typing import Any
 
 from ..errors import CorruptRow, InvalidInput, NotFound, WorkspaceError, cut
 from ..i18n import _
-from ..report.figures import Entry, Figures, Period, Scope, Terms, UnreadableEvent, compute
+from ..report.figures import (
+    REQUEST_ACTIONS,
+    Entry,
+    Figures,
+    Period,
+    Scope,
+    Terms,
+    UnreadableEvent,
+    compute,
+)
 from ..store.sql_reads import EventFilter, ReadQueries
 from .reading import Reader
 
@@ -100,6 +109,8 @@ def _known(value: str | None, known: set[str], kind: str, option: str) -> None:
 def _entries(tx: ReadQueries) -> Iterator[Entry]:
     for row in tx.event_rows(EventFilter()):
         seq, time, _actor, party, _role, action, _subject, payload = row[:8]
+        if not str(action).startswith(REQUEST_ACTIONS):
+            continue  # the members, the convention, the register: not parsed
         try:
             parsed = json.loads(payload)
         except (TypeError, ValueError):
