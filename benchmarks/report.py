@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from datetime import date, timedelta
+from typing import Any
 
 from ctg_exchange.report.figures import Entry, Period, Scope, Terms, compute
 
@@ -33,7 +34,7 @@ def log(events: int) -> Iterator[Entry]:
         def at(days: int, filed: date = filed) -> str:
             return f"{filed + timedelta(days=days)}T09:00:00.000000Z"
 
-        steps = [
+        steps: list[tuple[int, str, dict[str, Any]]] = [
             (0, "request.file", {"request": rid, "to": "caf92", "field": "enfance",
                                  "triage": "personal", "policy_version": 1,
                                  "findings": ["MINORS"], "to_status": "filed"}),
