@@ -109,7 +109,7 @@ def _known(value: str | None, known: set[str], kind: str, option: str) -> None:
 def _entries(tx: ReadQueries) -> Iterator[Entry]:
     for row in tx.event_rows(EventFilter()):
         seq, time, _actor, party, _role, action, _subject, payload = row[:8]
-        if not str(action).startswith(REQUEST_ACTIONS):
+        if action not in REQUEST_ACTIONS:
             continue  # the members, the convention, the register: not parsed
         try:
             parsed = json.loads(payload)
