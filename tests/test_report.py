@@ -205,6 +205,15 @@ def test_the_terminal_and_the_csv_show_the_same_figures(evaluated: Ctg, tmp_path
     assert evaluated.ok("report", "--format", "csv").stdout_bytes == raw
 
 
+def test_each_output_alone_on_stdout(evaluated: Ctg, tmp_path: Path) -> None:
+    page = evaluated.ok("report", "--html", "-").stdout
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    written = evaluated.ok("report", "--html", str(tmp_path / "r.html"))
+    assert written.stdout == ""  # the file, and a line on stderr saying where
+    assert "--html: written to" in written.stderr
+    assert (tmp_path / "r.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+
+
 @pytest.mark.parametrize(
     ("args", "code", "contains"),
     [
@@ -265,3 +274,19 @@ def test_in_french(evaluated: Ctg, tmp_path: Path) -> None:
     assert "du 1er janvier 2025 au 31 décembre 2025" in page
     assert "avis défavorable" in page
     assert "Évaluation des échanges de données" in page
+
+
+def test_a_partys_copy_of_a_hosted_log_gives_the_same_figures(
+    ctg: Ctg, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from test_remote_exchange import Parties
+
+    rid = ctg.file_request()
+    ctg.advance(rid, "approved")
+    ctg.file_request()
+    served = request.getfixturevalue("served")
+    at = Parties(ctg, served.url, tmp_path)
+    here = ctg.json("report")
+    for party, member in (("ville", "v.dpo"), ("caf", "c.dpo")):
+        assert at(party, "report", as_=member) == here  # read in the party's own copy
+    assert here["requests"]["filed"] == 2 and here["decisions"]["approved"] == 1

@@ -107,9 +107,8 @@ def report(
         write_output(csv_out, text.encode("utf-8"))
     if opts.json:
         emit_json(document(made.figures, made.simulated))
-    elif csv_out is None or not is_dash(csv_out):
-        if html_out is None or is_dash(html_out):
-            _print(made, parts)
+    elif csv_out is None and html_out is None:  # a file asked for: only it is written
+        _print(made, parts)
     for option, path in (("--csv", csv_out), ("--html", html_out)):
         if path is not None and not is_dash(path):
             say(_("{option}: written to {path}").format(option=option, path=path))
