@@ -254,3 +254,21 @@ def test_the_log_streams_through() -> None:
 
     period = Period(date(2025, 1, 1), date(2025, 12, 31), date(2025, 12, 31))
     assert compute(stream(), TERMS.__getitem__, period, Scope()).filed == 20_000
+
+
+def test_a_csv_cell_is_never_a_formula() -> None:
+    """The policy's names reach the CSV (a direction's parties): as text, never a formula."""
+    import csv
+
+    from ctg_exchange.report.tables import csv_text, sections
+
+    log = Log()
+    log.file("2025-02-01", "R")
+    found = figures(log)
+    parties = {"ville": '=HYPERLINK("http://example.invalid")', "caf": "+Caf"}
+    text = csv_text(found, sections(found, parties), simulated=True)
+    rows = list(csv.reader(text.lstrip("\ufeff").splitlines(), delimiter=";"))
+    direction = next(row for row in rows if row[0] == "directions")
+    assert direction[3] == '\'=HYPERLINK("http://example.invalid") → +Caf'
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    assert rows[-1][:2] == ["note", "simulated_clock"]
