@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     "csv_out",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
-    help="Also write the figures as CSV (one line per figure; - for stdout).",
+    help="Write the figures as CSV to FILE, one line per figure (- for stdout).",
 )
 @click.option(
     "--format",
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     "html_out",
     type=click.Path(path_type=Path, dir_okay=False),
     metavar="FILE",
-    help="Also write the committee's printable HTML report, with its charts.",
+    help="Write the committee's printable HTML report, with its charts, to FILE (- for stdout).",
 )
 @common_options
 def report(
