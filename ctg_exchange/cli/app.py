@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("retention_cmd", "retention"),
     "register": ("register_cmd", "register"),
     "audit": ("audit_cmd", "audit"),
+    "report": ("report_cmd", "report"),
     "serve": ("serve_cmd", "serve"),
     "remote": ("remote_cmd", "remote"),
     "witness": ("witness_cmd", "witness"),
