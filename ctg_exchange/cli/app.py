@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("retention_cmd", "retention"),
     "register": ("register_cmd", "register"),
     "audit": ("audit_cmd", "audit"),
+    "remind": ("remind_cmd", "remind"),
+    "notify": ("notify_cmd", "notify"),
     "serve": ("serve_cmd", "serve"),
     "remote": ("remote_cmd", "remote"),
     "witness": ("witness_cmd", "witness"),
