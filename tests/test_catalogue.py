@@ -48,6 +48,7 @@ SINCE_RELEASE = {
     Action.SUSPEND,
     Action.RESUME,
     Action.REVIEW,
+    Action.MEMBER_CONTACT,  # test_notify records it
 }
 
 

@@ -119,7 +119,7 @@ def test_the_digest_goes_once_a_day(state: State) -> None:
         next_day = ctg("remind", "--send", "--json", env={"CTG_TODAY": "2025-06-03"})
 
         assert len(digests) == 1
-        (_tos, digest), = digests  # fmt: skip
+        ((_tos, digest),) = digests
         assert str(digest["Subject"]) == f"[CTG] 1 item awaits you ({TODAY})"
         body = digest.get_content()
         assert f"- {rid}: opinion due — by " in body
@@ -127,7 +127,7 @@ def test_the_digest_goes_once_a_day(state: State) -> None:
         assert "c.dpo" in first["sent"]["sent"] and again["sent"]["sent"] == []
         assert "c.dpo" in again["sent"]["already"]
         assert "c.dpo" in json.loads(next_day.stdout)["sent"]["sent"]
-        (_tos, tomorrow), = [(t, m) for t, m in received.messages if t == [address("c.dpo")]]  # fmt: skip
+        (tomorrow,) = [m for t, m in received.messages if t == [address("c.dpo")]]
         assert "opinion awaited" not in tomorrow.get_content()  # told once
         assert len(ctg.json("audit", "log")) == events  # remind adds no event
         assert ctg.json("notify", "status")["pending"] == []
@@ -158,13 +158,13 @@ def test_remind_reads_only(state: State) -> None:
 
 
 def test_a_webhook_is_signed_by_the_workspace_key(ctg: Ctg) -> None:
-    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
     from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
     from http_message_signatures import HTTPMessageVerifier, HTTPSignatureKeyResolver, algorithms
     from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
     with http_receiver() as (url, posts):
-        ctg.ok("notify", "webhook", "add", f"{url}/hook")
+        ctg.ok("notify", "webhook", f"{url}/hook")
         published = ctg.json("notify", "key")
         rid = ctg.file_request()
         (post,) = posts
@@ -244,10 +244,11 @@ def test_an_smtp_outage_loses_nothing_and_the_retry_delivers(state: State) -> No
         (("notify", "smtp", "--host", "smtp.ville.example"), None, "need at least --host and"),
         (("notify", "smtp", "--host", "smtp.ville.example", "--sender", "ctg@ville.example",
           "--port", "70000"), None, "--port takes a number"),
-        (("notify", "webhook", "add", "http://hooks.caf.example/ctg"), None, "over https"),
-        (("notify", "webhook", "add", "https://u:p@hooks.caf.example/ctg"), None,
+        (("notify", "webhook", "http://hooks.caf.example/ctg"), None, "over https"),
+        (("notify", "webhook", "https://u:p@hooks.caf.example/ctg"), None,
          "no user name, password"),
-        (("notify", "webhook", "remove", "https://hooks.caf.example/ctg"), None, "no such webhook"),
+        (("notify", "webhook", "https://hooks.caf.example/ctg", "--remove"), None,
+         "no such webhook"),
     ],
 )  # fmt: skip
 def test_bad_addresses_and_settings_are_refused(

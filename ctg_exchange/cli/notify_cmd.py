@@ -112,40 +112,36 @@ def smtp(
 @notify.command()
 @common_options
 def show() -> None:
-    """Show the notification settings (no secret is ever kept)."""
+    """Show the notification settings (no secret is ever kept).
+
+    \b
+    Example:
+      ctg-exchange notify show
+    """
     from ..services import notifying
 
     _print_settings(notifying.show(local_workspace()))
 
 
-@notify.group()
-def webhook() -> None:
-    """The URLs each step of the procedure is posted to, signed by the workspace's key."""
-
-
-@webhook.command(name="add")
+@notify.command()
 @click.argument("url")
+@click.option("--remove", is_flag=True, help="Stop posting to URL.")
 @common_options
-def webhook_add(url: str) -> None:
-    """Post each step to URL (https; http only to 127.0.0.1).
+def webhook(url: str, remove: bool) -> None:
+    """Post each step of the procedure to URL (https; http only to 127.0.0.1), signed by the
+    workspace's own key (`ctg-exchange notify key` prints it for the receiver).
 
     \b
     Example:
-      ctg-exchange notify webhook add https://hooks.caf.example/ctg
+      ctg-exchange notify webhook https://hooks.caf.example/ctg
     """
     from ..services import notifying
 
-    _print_settings(notifying.add_webhook(local_workspace(), url))
-
-
-@webhook.command(name="remove")
-@click.argument("url")
-@common_options
-def webhook_remove(url: str) -> None:
-    """Stop posting to URL."""
-    from ..services import notifying
-
-    _print_settings(notifying.remove_webhook(local_workspace(), url))
+    workspace = local_workspace()
+    if remove:
+        _print_settings(notifying.remove_webhook(workspace, url))
+        return
+    _print_settings(notifying.add_webhook(workspace, url))
 
 
 @notify.command()
@@ -154,6 +150,10 @@ def key() -> None:
     """Print the public key webhooks are signed with (made at first use), for receivers.
 
     A receiver verifies each post's RFC 9421 signature (ed25519, keyid as printed) with it.
+
+    \b
+    Example:
+      ctg-exchange notify key --json
     """
     from ..services import notifying
 
@@ -188,7 +188,12 @@ def _queued_json(message: Any) -> dict[str, Any]:
 @notify.command()
 @common_options
 def status() -> None:
-    """List the messages waiting (failed ones with their error) and the latest sent."""
+    """List the messages waiting (failed ones with their error) and the latest sent.
+
+    \b
+    Example:
+      ctg-exchange notify status
+    """
     from ..services import notifying
 
     state = notifying.status(local_workspace())
@@ -214,7 +219,12 @@ def status() -> None:
 @notify.command()
 @common_options
 def flush() -> None:
-    """Send every message waiting now (a failed one too); exit 1 if some still fail."""
+    """Send every message waiting now (a failed one too); exit 1 if some still fail.
+
+    \b
+    Example:
+      ctg-exchange notify flush
+    """
     from ..services import notifying
 
     done = notifying.flush(local_workspace())

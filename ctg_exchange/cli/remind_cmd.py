@@ -24,13 +24,13 @@ def remind(member_id: str | None, send: bool) -> None:
     """What waits on each member: requests to study or decide, opinions due, conditions to
     accept, deliveries due, files to delete, the convention's end, changes to countersign.
 
-    Meant for cron or a systemd timer. It reads only and needs no passphrase; with --send it
-    records the digests sent, one per member and day at most (a second run the same day sends
-    nothing), and no audit event.
+    Meant for cron or a systemd timer (every working day at 7:30: `30 7 * * 1-5`). It reads
+    only and needs no passphrase; with --send it records the digests sent, one per member and
+    day at most (a second run the same day sends nothing), and no audit event.
 
     \b
-    Example (cron, every working day at 7:30):
-      30 7 * * 1-5  ctg-exchange --workspace /srv/ctg remind --send
+    Example:
+      ctg-exchange --workspace /srv/ctg remind --send
     """
     from ..services.reminders import KINDS, reminders, send_digests
     from .notify_cmd import Undelivered, local_workspace

@@ -92,9 +92,8 @@ def _lines_of(facts: dict[str, Any]) -> list[str]:
     for name, day in sorted(facts.get("deadlines", {}).items()):
         lines.append(_("{name}: {date}").format(name=_deadline_label(name), date=date_text(day)))
     if facts.get("request"):
-        lines.append(
-            _("See it: ctg-exchange request show {request}").format(request=facts["request"])
-        )
+        command = f"ctg-exchange request show {facts['request']}"
+        lines.append(_("See it with: {command}").format(command=command))
     return lines
 
 
@@ -115,7 +114,9 @@ def _footer(workspace_id: str) -> list[str]:
         _(
             "Sent by ctg-exchange (workspace {id}). It holds no personal data of the request."
         ).format(id=workspace_id),
-        _("Your preference (immediate, daily digest, none) is changed by an admin: member set."),
+        _(
+            "Your preference (immediate, daily digest, none) is changed by an admin: {command}."
+        ).format(command="ctg-exchange member set"),
     ]
 
 
