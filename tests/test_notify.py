@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from notify_servers import free_port, http_receiver, smtp_server
 
-from conftest import MEMBERS, REQUEST, TODAY, Ctg, State
+from ctg_exchange.crypto.keys import KeyDir
+
+from conftest import MEMBERS, PASSPHRASE, REQUEST, TEST_KDF_ROUNDS, TODAY, Ctg, State
 from served import acting, remote_dirs, serving
 
 ADMINS = {"ville_sceaux": "v.admin", "caf92": "c.admin"}
@@ -72,7 +74,7 @@ def test_each_step_emails_exactly_who_acts_next(state: State) -> None:
 
 def test_a_message_says_ids_statuses_and_deadlines_never_the_purpose(state: State) -> None:
     ctg = contacts(state)
-    hostile = "Tarifer\u202e les crèches\x1b[2J Bcc: evil@attacker.example =HYPERLINK()"
+    hostile = "Tarifer\u202e les crèches\x1b[2J\r\nBcc: evil@attacker.example\r\n=HYPERLINK()"
     with smtp_server() as (port, received):
         use_smtp(ctg, port)
         args = list(REQUEST)
@@ -275,14 +277,22 @@ def test_a_password_file_others_may_read_is_refused(ctg: Ctg, tmp_path: Path) ->
 
 
 def test_the_log_says_an_address_changed_never_which(ctg: Ctg) -> None:
+    KeyDir(ctg.keys).generate("v.new", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    ctg.ok("member", "add", "v.new", "--name", "Nouvel agent (fictif)", "--party", "ville_sceaux",
+           "--role", "staff", "--email", "v.new@ville.example", as_="v.admin")  # fmt: skip
     ctg.ok("member", "set", "v.dpo", "--email", "dpo@ville.example", "--notify", "digest",
            as_="v.admin")  # fmt: skip
     ctg.ok("member", "set", "v.dpo", "--no-email", as_="v.admin")
-    events = [e for e in ctg.json("audit", "log") if e["action"] == "member.contact"]
-    assert [e["payload"] for e in events] == [
-        {"member": "v.dpo", "email": "set", "notify": "digest"},
-        {"member": "v.dpo", "email": "removed"},
+    events = [e for e in ctg.json("audit", "log") if e["action"].startswith("member.")][-4:]
+    assert [
+        (e["action"], e["payload"].get("email"), e["payload"].get("notify")) for e in events
+    ] == [
+        ("member.add", None, None),
+        ("member.contact", "set", None),
+        ("member.contact", "set", "digest"),
+        ("member.contact", "removed", None),
     ]
+    assert events[1]["payload"] == {"member": "v.new", "email": "set"}
     assert "dpo@ville.example" not in json.dumps(ctg.json("audit", "log"))
     ctg.ok("audit", "verify")
 
