@@ -25,7 +25,7 @@ from ..i18n import _
 from ..store.base import Tx
 from ..store.sql_notify import Queued
 from . import settings as notify_settings
-from .recipients import Person, told
+from .recipients import told
 
 if TYPE_CHECKING:
     from ..services.workspace import Workspace
@@ -76,8 +76,8 @@ def enqueue(tx: Tx, workspace: Workspace, events: Sequence[StoredEvent], now: st
     settings = notify_settings.load(tx)
     if not settings.configured:
         return 0
-    contacts = {c.member: c for c in tx.contacts()}
-    people = [Person(c.member, c.party, c.roles, c.active) for c in contacts.values()]
+    contacts = {c.id: c for c in tx.contacts()}
+    people = list(contacts.values())
     queued = 0
     for stored in events:
         event = stored.event
@@ -98,8 +98,7 @@ def enqueue(tx: Tx, workspace: Workspace, events: Sequence[StoredEvent], now: st
         actor = contacts.get(event.actor)
         if settings.smtp is None or actor is None:
             continue
-        actor_person = Person(actor.member, actor.party, actor.roles, actor.active)
-        who = told(action, actor_person, people, **parties)
+        who = told(action, actor, people, **parties)
         if who is None:
             continue
         for member in who.members:
@@ -129,7 +128,7 @@ def deliver(workspace: Workspace, *, force: bool = False) -> Delivered:
         lease = utc_timestamp(parse_timestamp(now) + LEASE)
         for message in due:
             tx.postpone_message(message.id, lease)
-        addresses = {c.member: c.email for c in tx.contacts()}
+        addresses = {c.id: c.email for c in tx.contacts()}
     results: dict[int, str | None] = {}
     emails = []
     for message in due:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..domain.actions import Action
 from ..domain.states import Role, Status
@@ -50,14 +51,17 @@ _CLOSED = ("closed", ((REQUESTER, Role.STAFF), (HOLDER, Role.STAFF)))
 WHYS = tuple(dict.fromkeys([why for why, _ in _NEXT.values()] + [_CLOSED[0]]))
 
 
-@dataclass(frozen=True)
-class Person:
-    """A member as the rules of who-is-told see them."""
+class Person(Protocol):
+    """A member as the rules of who-is-told see them (a stored contact)."""
 
-    id: str
-    party: str
-    roles: tuple[str, ...]
-    active: bool
+    @property
+    def id(self) -> str: ...
+    @property
+    def party(self) -> str: ...
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+    @property
+    def active(self) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def record_contact(
 ) -> None:  # fmt: skip
     """Store the change and record its event, in ``tx``."""
     authorise_member_contact(actor, target)
-    current = next(c for c in tx.contacts() if c.member == target.id)
+    current = next(c for c in tx.contacts() if c.id == target.id)
     address = None if payload.email == "removed" else email or current.email
     tx.set_contact(target.id, address, payload.notify or current.notify)
     recorder.record(actor, Role.ADMIN, target.id, payload)

@@ -167,7 +167,7 @@ def reminders(
     today = clock.today()
     with workspace.store.transaction() as tx:
         waiting = _waiting(tx, workspace, today)
-        contacts = [c for c in tx.contacts() if c.active and member in (None, c.member)]
+        contacts = [c for c in tx.contacts() if c.active and member in (None, c.id)]
         queued = tx.queued(mode="digest")
     return [_of(contact, waiting, queued) for contact in contacts]
 
@@ -175,12 +175,12 @@ def reminders(
 def _of(
     contact: Contact, waiting: list[tuple[str, str, Item]], queued: list[Any]
 ) -> MemberReminders:
-    mine = MemberReminders(contact.member, contact.party, contact.email is not None, contact.notify)
+    mine = MemberReminders(contact.id, contact.party, contact.email is not None, contact.notify)
     for party, role, item in waiting:
         if party == contact.party and role in contact.roles:
             mine.items.append(item)
     mine.items.sort(key=lambda i: (not i.overdue, i.due or date.max, i.subject))
-    mine.queued = [{"id": q.id, **q.facts} for q in queued if q.target == contact.member]
+    mine.queued = [{"id": q.id, **q.facts} for q in queued if q.target == contact.id]
     return mine
 
 
@@ -205,7 +205,7 @@ def send_digests(workspace: Workspace, clock: Clock) -> Sent:
                 _("no SMTP server is configured: nothing can be sent"),
                 hint="ctg-exchange notify smtp --host HOST --sender ADDRESS",
             )
-        addresses = {c.member: c.email for c in tx.contacts()}
+        addresses = {c.id: c.email for c in tx.contacts()}
         done = tx.reminded(day)
         due = [
             m for m in everyone

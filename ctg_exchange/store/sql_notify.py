@@ -24,7 +24,7 @@ _OUTBOX_COLUMNS = (
 class Contact:
     """Where and how a member is told what waits on them."""
 
-    member: str
+    id: str  # the member's
     party: str
     roles: tuple[str, ...]
     active: bool
