@@ -313,3 +313,95 @@ def test_a_hosted_workspace_sends_from_the_server(state: State, tmp_path: Path) 
     assert immediate == told(rid, "request to study", "c.analyst", "c.controller")
     (contact,) = [e for e in ctg.json("audit", "log") if e["action"] == "member.contact"][-1:]
     assert contact["actor"] == "c.admin" and contact["payload"]["notify"] == "none"
+
+
+def _kinds(ctg: Ctg, day: str) -> dict[str, list[tuple[str, str, str | None, bool]]]:
+    found = json.loads(ctg("remind", "--json", env={"CTG_TODAY": day}).stdout)["members"]
+    return {
+        m["member"]: [(i["kind"], i["subject"], i["due"], i["overdue"]) for i in m["items"]]
+        for m in found
+    }
+
+
+def test_deliveries_receptions_and_deletions_wait_on_their_staff(
+    state: State, tmp_path: Path
+) -> None:
+    from test_frequency import _monthly, _send
+
+    ctg = state("monthly-accepted", _monthly)
+    rid = "DX-2025-0001"
+    first = _kinds(ctg, TODAY)
+    assert first["c.agent"] == first["c.both"] == [("send", rid, None, False)]
+    ctg.ok(*_send(ctg, tmp_path, rid, name="one"), as_="c.agent")
+    sent = _kinds(ctg, TODAY)
+    assert "c.agent" not in sent  # monthly: nothing more before 2025-07-02
+    assert sent["v.agent"] == [("receive", f"{rid}-1", None, False)]
+    ctg.ok("exchange", "receive", str(tmp_path / "one.ctgx"), "--out", str(tmp_path / "in.csv"),
+           as_="v.agent")  # fmt: skip
+    later = _kinds(ctg, "2025-07-05")
+    assert later["c.agent"] == [("send", rid, "2025-07-02", True)]
+    assert "v.agent" not in later  # received; its deletion is not near yet
+    deadline = ctg.json("retention", "list")[0]["retention_deadline"]
+    near = _kinds(ctg, deadline)
+    assert ("delete", f"{rid}-1", deadline, False) in near["v.agent"]
+
+
+def test_who_is_told_by_the_rule_alone() -> None:
+    from ctg_exchange.domain.actions import Action
+    from ctg_exchange.domain.states import Status
+    from ctg_exchange.notify.recipients import told
+    from ctg_exchange.store.sql_notify import Contact
+
+    people = [
+        Contact("v.agent", "ville", ("staff",), True, None, "immediate"),
+        Contact("v.gone", "ville", ("staff",), False, None, "immediate"),
+        Contact("v.admin", "ville", ("admin",), True, None, "immediate"),
+        Contact("c.agent", "caf", ("staff", "controller"), True, None, "immediate"),
+        Contact("c.admin", "caf", ("admin",), True, None, "immediate"),
+    ]
+    by = {p.id: p for p in people}
+    step = {"requester": "ville", "holder": "caf"}
+
+    def who(action: Action, actor: str, status: Status | None = None) -> object:
+        found = told(action, by[actor], people, **step, status=status)
+        return None if found is None else (found.why, found.members)
+
+    assert who(Action.SEND, "c.agent") == ("receive", ("v.agent",))  # never a revoked member
+    assert who(Action.SUSPEND, "c.agent") == ("suspended", ("v.agent",))  # never the actor
+    assert who(Action.FILE, "v.agent") == ("study", ("c.agent",))
+    assert who(Action.REVIEW, "c.agent", Status.EXCHANGED) is None
+    assert who(Action.REVIEW, "c.agent", Status.CLOSED) == ("closed", ("v.agent",))
+    assert who(Action.ANNOTATE, "c.agent") is None
+    assert told(Action.RENEWAL, by["v.admin"], people) == told(
+        Action.AMENDMENT, by["v.admin"], people
+    )
+    renewal = told(Action.RENEWAL, by["v.admin"], people)
+    assert renewal is not None and (renewal.why, renewal.members) == ("countersign", ("c.admin",))
+    answer = told(Action.COUNTERSIGNATURE, by["c.admin"], people)
+    assert answer is not None and answer.members == ("v.admin",)
+
+
+def test_the_server_sends_the_days_digests_once(state: State) -> None:
+    from ctg_exchange.remote.notifier import Notifier
+    from ctg_exchange.services.workspace import Workspace
+
+    ctg = contacts(state)
+    with smtp_server() as (port, received):
+        use_smtp(ctg, port)
+        rid = ctg.file_request()
+        received.take()
+        log: list[dict[str, Any]] = []
+        notifier = Notifier(ctg.workspace, log.append, every=3600)
+        workspace = Workspace.open(ctg.workspace)
+        try:
+            notifier.tick(workspace)
+            notifier.tick(workspace)  # the same day: nothing again
+        finally:
+            notifier.close()
+            workspace.close()
+        digests = received.take()
+    assert digests == sorted(
+        (address(m), f"[CTG] 1 item awaits you ({TODAY})") for m in CAF_CONTROLLERS
+    )
+    assert log == [{"notify": "digests", "sent": 3, "failed": 0}]
+    assert rid
