@@ -405,3 +405,18 @@ def test_the_server_sends_the_days_digests_once(state: State) -> None:
     )
     assert log == [{"notify": "digests", "sent": 3, "failed": 0}]
     assert rid
+
+
+def test_an_address_edited_behind_the_tools_back_never_reaches_a_header(state: State) -> None:
+    ctg = contacts(state)
+    ctg.sql(
+        "UPDATE members SET email = ? WHERE id = 'c.analyst'",
+        params=("c.analyst@caf.example\r\nBcc: x@evil.example",),
+    )
+    with smtp_server() as (port, received):
+        use_smtp(ctg, port)
+        rid = ctg.file_request()
+        got = received.take()
+    assert got == told(rid, "request to study", "c.both", "c.controller")
+    (stuck,) = ctg.json("notify", "status")["pending"]
+    assert stuck["to"] == "c.analyst" and stuck["last_error"] == "ValueError"

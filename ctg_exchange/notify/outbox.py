@@ -21,6 +21,7 @@ from ..audit.events import StoredEvent, utc_timestamp
 from ..domain.actions import CONVENTION_ACTIONS, REQUEST_STEPS, Action
 from ..domain.dates import parse_timestamp
 from ..domain.states import Status
+from ..errors import ExchangeError
 from ..i18n import _
 from ..store.base import Tx
 from ..store.sql_notify import Queued
@@ -119,7 +120,7 @@ class Delivered:
 
 def deliver(workspace: Workspace, *, force: bool = False) -> Delivered:
     """Send the immediate messages due (all of them, ``force``: ``notify flush``)."""
-    from . import mail, webhook
+    from . import mail
 
     now = utc_timestamp()
     with workspace.store.transaction(write=True) as tx:
@@ -139,18 +140,36 @@ def deliver(workspace: Workspace, *, force: bool = False) -> Delivered:
             elif address is None:
                 results[message.id] = None  # the member has no address any more: nothing to send
             else:
-                emails.append(
-                    (message.id, mail.notification(settings, workspace.id, address, message.facts))
-                )
+                try:
+                    made = mail.notification(settings, workspace.id, address, message.facts)
+                except (ValueError, TypeError) as exc:  # a row edited behind the tool's back
+                    results[message.id] = type(exc).__name__
+                    continue
+                emails.append((message.id, made))
     if emails and settings.smtp is not None:
         results.update(mail.send_all(settings.smtp, emails))
     hooks = [m for m in due if m.channel == "webhook"]
     if hooks:
-        key = webhook.workspace_key(workspace.root)
-        for message in hooks:
-            body = webhook.body_of(workspace.id, message.facts)
-            results[message.id] = webhook.post(message.target, body, workspace.id, key)
+        results.update(_post_all(workspace, hooks))
     return _record(workspace, due, results)
+
+
+def _post_all(workspace: Workspace, hooks: Sequence[Queued]) -> dict[int, str | None]:
+    """Post each webhook; what failed, by message (never the receiver's text)."""
+    from . import webhook
+
+    results: dict[int, str | None] = {}
+    try:
+        key = webhook.workspace_key(workspace.root)
+    except ExchangeError as exc:  # the key file unreadable, or readable by others
+        return {message.id: exc.message[:200] for message in hooks}
+    for message in hooks:
+        body = webhook.body_of(workspace.id, message.facts)
+        try:
+            results[message.id] = webhook.post(message.target, body, workspace.id, key)
+        except Exception as exc:  # noqa: BLE001 - a URL edited behind the tool's back
+            results[message.id] = type(exc).__name__
+    return results
 
 
 def _record(
