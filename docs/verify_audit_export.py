@@ -51,6 +51,7 @@ ADMIN_ONLY = (
     "workspace.init",
     "member.add",
     "member.revoke",
+    "member.contact",
     "keys.encryption",
     "convention.renewal",
     "convention.amendment",

@@ -49,6 +49,7 @@ SINCE_RELEASE = {
     Action.RESUME,
     Action.REVIEW,
     Action.HAND_OVER,  # issue 19 (test_people records it)
+    Action.MEMBER_CONTACT,  # test_notify records it
 }
 
 

@@ -17,8 +17,8 @@ from ctg_exchange.policy import load_policy, shipped_policy_path
 
 GROUPS = (
     "init", "keys", "member", "convention", "policy", "request", "study", "dpo", "decide",
-    "conditions", "exchange", "review", "retention", "register", "audit", "report", "serve",
-    "remote",
+    "conditions", "exchange", "review", "retention", "register", "audit", "report", "remind",
+    "notify", "serve", "remote",
     "witness", "demo",
 )  # fmt: skip
 # a server prints only its access log, one JSON line per request: no document to give

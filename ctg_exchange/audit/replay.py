@@ -40,6 +40,7 @@ from ..domain.rules import (
     authorise,
     authorise_filing,
     authorise_member_add,
+    authorise_member_contact,
     authorise_member_revoke,
     check_roles,
     separate_duties,
@@ -280,6 +281,13 @@ class Replay:
         finally:
             payload.apply(self.book, event)
 
+    def _member_contact(self, event: Event, payload: p.MemberContact, actor: LogMember) -> None:
+        target = self.members.get(payload.member)
+        if target is None:
+            raise ReplayError(_("the event sets the contact of an unknown member"))
+        self._expect_role(event, Role.ADMIN)
+        self._allowed(lambda: authorise_member_contact(actor, target))
+
     # requests
     def _file(self, event: Event, payload: s.RequestFile, actor: LogMember) -> None:
         if payload.request in self.book.request:
@@ -492,6 +500,7 @@ _HANDLERS: dict[Action, Handler] = {
     Action.INIT: Replay._genesis_again,
     Action.MEMBER_ADD: Replay._member_add,
     Action.MEMBER_REVOKE: Replay._member_revoke,
+    Action.MEMBER_CONTACT: Replay._member_contact,
     Action.REGISTER_VERSION: Replay._register_version,
     Action.REGISTER_EXPORT: Replay._register_export,
     Action.ENCRYPTION_KEY: Replay._recipient,

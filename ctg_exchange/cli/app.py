@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "register": ("register_cmd", "register"),
     "audit": ("audit_cmd", "audit"),
     "report": ("report_cmd", "report"),
+    "remind": ("remind_cmd", "remind"),
+    "notify": ("notify_cmd", "notify"),
     "serve": ("serve_cmd", "serve"),
     "remote": ("remote_cmd", "remote"),
     "witness": ("witness_cmd", "witness"),

@@ -11,6 +11,7 @@ import click
 from ..domain.states import Role
 from ..i18n import _, pgettext, short_date
 from ..labels import label
+from ..notify import PREFERENCES
 from . import complete
 from .common import (
     common_options,
@@ -91,6 +92,12 @@ def member() -> None:
     metavar="YYYY-MM-DD",
     help="The last day the member may act or read (an auditor for a limited period).",
 )
+@click.option("--email", metavar="ADDRESS", help="Where the member is told what waits on them.")
+@click.option(
+    "--notify",
+    type=click.Choice(PREFERENCES),
+    help="With --email: an e-mail at each step (immediate, the default), a daily digest, none.",
+)
 @common_options
 def add(
     member_id: str,
@@ -99,12 +106,15 @@ def add(
     roles: tuple[str, ...],
     public_key: Path | None,
     until: datetime | None,
+    email: str | None,
+    notify: str | None,
 ) -> None:
     """Register a member and their public key (an admin of the member's party).
 
     Any admin may add the first admin of a party that never had one. An auditor (--role
     auditor, and no other role) reads and verifies everything a member of its party reads,
-    and takes no step; after --until, it can no longer even read.
+    and takes no step; after --until, it can no longer even read. With --email, the
+    member's address is then set as `member set` does (a second signed step).
 
     \b
     Example:
@@ -112,13 +122,21 @@ def add(
           --party ville_sceaux --role staff --public-key v.agent.pub
     """
     from ..crypto.keys import read_public_key
+    from ..services.contacts import check_contact, set_contact
     from ..services.members import add_member_key
 
     opts = options()
+    if email is not None or notify is not None:
+        if email is None:
+            raise click.UsageError(_("--notify goes with --email"))
+        check_contact(email, False, notify)  # a bad address refuses before anything is added
     key = read_public_key(public_key or opts.keys().public_path(member_id))
     roles_given = [Role(r) for r in roles]
     term = None if until is None else until.date()
-    added = add_member_key(opts.session(), member_id, name, party, roles_given, key.openssh, term)
+    session = opts.session()
+    added = add_member_key(session, member_id, name, party, roles_given, key.openssh, term)
+    if email is not None:
+        set_contact(session, member_id, email=email, notify=notify)
     if opts.json:
         emit_json(member_json(added))
         return
@@ -204,6 +222,39 @@ def revoke(member_id: str, reason: str, successor: str | None) -> None:
         emit_json(member_json(revoked))
         return
     say("[green]✓[/] " + _("{id} revoked").format(id=revoked.id))
+
+
+@member.command(name="set")
+@click.argument("member_id", metavar="ID", shell_complete=complete.members)
+@click.option("--email", metavar="ADDRESS", help="The member's e-mail address.")
+@click.option("--no-email", "remove_email", is_flag=True, help="Remove the member's address.")
+@click.option(
+    "--notify",
+    type=click.Choice(PREFERENCES),
+    help="An e-mail at each step that waits on them, a daily digest, or none.",
+)
+@common_options
+def set_(member_id: str, email: str | None, remove_email: bool, notify: str | None) -> None:
+    """Set a member's e-mail address and notification preference (an admin of their party).
+
+    A signed step: the log records that the address was set, changed or removed, and the
+    preference, never the address itself.
+
+    \b
+    Example:
+      ctg-exchange --as v.admin member set v.dpo --email dpo@ville.example --notify digest
+    """
+    from ..services.contacts import set_contact
+
+    opts = options()
+    changed = set_contact(
+        opts.session(), member_id, email=email, remove_email=remove_email, notify=notify
+    )
+    if opts.json:
+        said = "removed" if remove_email else "kept" if email is None else "set"
+        emit_json({"member": changed.id, "email": said, "notify": notify})
+        return
+    say("[green]✓[/] " + _("{id}: contact updated").format(id=changed.id))
 
 
 @member.command(name="allowed-signers")

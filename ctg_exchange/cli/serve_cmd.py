@@ -48,6 +48,14 @@ from .common import options
     metavar="BYTES",
     help="The largest package a member may upload (413 beyond).",
 )
+@click.option(
+    "--reminders-at",
+    type=click.IntRange(0, 23),
+    default=7,
+    show_default=True,
+    metavar="HOUR",
+    help="The hour (Europe/Paris) from which each day's digests are e-mailed.",
+)
 def serve(
     listen: str,
     tls_cert: Path | None,
@@ -55,12 +63,14 @@ def serve(
     public_url: str | None,
     max_body: int,
     max_package: int,
+    reminders_at: int,
 ) -> None:
     """Host this workspace for both parties over HTTP(S); every call is signed by a member.
 
     The server holds no member's key: members run the same commands from their own machines
     against a remote workspace (`ctg-exchange remote add`). Each request is logged as one JSON
-    line on stderr, without personal data; GET /healthz says it runs.
+    line on stderr, without personal data; GET /healthz says it runs. The server also sends the
+    e-mails and webhooks of the steps taken (`ctg-exchange notify`), and each day's reminders.
 
     \b
     Example:
@@ -76,5 +86,6 @@ def serve(
         public_url=check_public_url(public_url),
         max_body=max_body,
         max_package=max_package,
+        reminders_at=reminders_at,
     )
     run(settings, listen, tls_cert, tls_key)

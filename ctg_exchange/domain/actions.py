@@ -20,6 +20,7 @@ class Action(StrEnum):
     INIT = "workspace.init"
     MEMBER_ADD = "member.add"
     MEMBER_REVOKE = "member.revoke"
+    MEMBER_CONTACT = "member.contact"
     FILE = "request.file"
     AMEND = "request.amend"
     WITHDRAW = "request.withdraw"
@@ -52,7 +53,9 @@ class Action(StrEnum):
     HAND_OVER = "request.hand_over"
 
 
-MEMBERSHIP = frozenset({Action.INIT, Action.MEMBER_ADD, Action.MEMBER_REVOKE})
+MEMBERSHIP = frozenset(
+    {Action.INIT, Action.MEMBER_ADD, Action.MEMBER_REVOKE, Action.MEMBER_CONTACT}
+)
 CONVENTION_CHANGES = frozenset(
     {Action.RENEWAL, Action.AMENDMENT, Action.TERMINATION, Action.SUCCESSOR}
 )
@@ -96,6 +99,7 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     Action.INIT: _ADMIN,
     Action.MEMBER_ADD: _ADMIN,
     Action.MEMBER_REVOKE: _ADMIN,
+    Action.MEMBER_CONTACT: _ADMIN,
     Action.FILE: _STAFF,
     Action.AMEND: _STAFF,
     Action.WITHDRAW: _STAFF,

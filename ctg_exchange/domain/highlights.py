@@ -18,7 +18,9 @@ from .actions import Action
 from .states import Status, Verdict
 
 FILE = Action.FILE.value
-MEMBERS = frozenset({Action.MEMBER_ADD.value, Action.MEMBER_REVOKE.value})
+MEMBERS = frozenset(
+    {Action.MEMBER_ADD.value, Action.MEMBER_REVOKE.value, Action.MEMBER_CONTACT.value}
+)
 # the request steps after the filing, and what each records besides the states
 STEPS: dict[str, str | None] = {
     Action.AMEND.value: "changed",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -328,6 +328,10 @@ class ExchangeRequest(Frozen):
     @property
     def to_party(self) -> str:
         return self.content.to
+
+    def opinion_due(self, deadline_days: int) -> date:
+        """The day the holder's DPO's opinion is due: the policy's deadline after submission."""
+        return (self.submitted_on or self.filed_on) + timedelta(days=deadline_days)
 
     def evolve(self, **changes: Any) -> ExchangeRequest:
         """A copy with ``changes``, validated again."""

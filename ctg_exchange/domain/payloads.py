@@ -241,6 +241,27 @@ class MemberRevoke(Payload):
         return {"member": self.member}
 
 
+class MemberContact(Payload):
+    """How a member is told what waits on them (issue 18): whether the change sets their e-mail
+    address, removes it or keeps it, and the preference it sets (left out: kept). Never the
+    address, nor its digest: an address is personal data, and its SHA-256 is found again by
+    trying the usual first.last@domain. The payload is a function of the command's arguments
+    alone, so that a member's client foresees it without the addresses."""
+
+    action = Action.MEMBER_CONTACT
+    subject = "member id"
+    omitted_when_none = frozenset({"notify"})
+    member: MemberId
+    email: Literal["set", "removed", "kept"]
+    notify: Literal["immediate", "digest", "none"] | None = None
+
+    def subject_of(self) -> str | None:
+        return self.member
+
+    def highlights(self) -> dict[str, str]:
+        return {"member": self.member}
+
+
 # -- the convention, keys, the register --------------------------------------------------------
 class ConventionChange(Payload):
     """Renewal (Article 10), avenant (Article 11), termination (Article 12), or successor

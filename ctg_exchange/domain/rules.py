@@ -326,6 +326,19 @@ def authorise_member_add(
 
 def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -> None:
     """An admin revokes members of its own party, never the party's last active admin."""
+    authorise_member_contact(actor, target)
+    if target.has(Role.ADMIN) and target.active and active_admins <= 1:
+        raise NotAuthorised(
+            RULE_LAST_ADMIN,
+            _("{member} is the last active admin of {party}").format(
+                member=target.id, party=target.party
+            ),
+            hint=_("add another admin first"),
+        )
+
+
+def authorise_member_contact(actor: Acting, target: Acting) -> None:
+    """An admin manages the members of its own party (their address and preference too)."""
     ensure_acting(actor)
     if not actor.has(Role.ADMIN):
         raise _admins_only(actor)
@@ -336,12 +349,4 @@ def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -
                 "an admin manages its own party's members only: {member} is admin of {own}, "
                 "{target} is of {party}"
             ).format(member=actor.id, own=actor.party, target=target.id, party=target.party),
-        )
-    if target.has(Role.ADMIN) and target.active and active_admins <= 1:
-        raise NotAuthorised(
-            RULE_LAST_ADMIN,
-            _("{member} is the last active admin of {party}").format(
-                member=target.id, party=target.party
-            ),
-            hint=_("add another admin first"),
         )

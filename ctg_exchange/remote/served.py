@@ -18,6 +18,7 @@ from ..crypto.publickey import PublicKey
 from ..errors import ExchangeError
 from ..i18n import _, date_text
 from . import httpsig
+from .notifier import Notifier
 from .workers import WORKERS, Tail, Workers
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Settings:
     public_url: str | None = None  # what clients address, behind a reverse proxy
     max_body: int = MAX_BODY
     max_package: int = MAX_PACKAGE
+    reminders_at: int = 7  # the hour (Paris) from which the day's digests are sent
 
 
 class Refusal(Exception):
@@ -75,6 +77,8 @@ class Served:
         self.workers = Workers(settings.root, WORKERS)
         self.tail = Tail()
         self.uploading: dict[str, int] = {}  # member -> uploads of theirs coming in
+        # the messages the steps queue, and the daily digests, sent by the server itself
+        self.notifier = Notifier(settings.root, access_log, hour=settings.reminders_at)
 
     @property
     def workspace(self) -> Workspace:
@@ -89,6 +93,7 @@ class Served:
         return await asyncio.wrap_future(self.workers.submit(context.run, function, *args))
 
     def close(self) -> None:
+        self.notifier.close()
         self.workers.close()
 
     def member(self, member_id: str) -> Member | None:

@@ -119,7 +119,7 @@ OPERATIONS: dict[str, Operation] = {}
 # the modules whose services are remotable: imported by the server before it looks one up
 SERVICE_MODULES = (
     "requests", "review", "members", "convention", "delivery", "receive", "party_keys",
-    "register", "retention", "avenant", "termination", "successor", "conditions",
+    "register", "retention", "avenant", "termination", "successor", "conditions", "contacts",
     "handover",
 )  # fmt: skip
 
@@ -365,7 +365,8 @@ def execute(
         raise InvalidInput(
             _("{operation} is a change: phase prepare, then commit").format(operation=name)
         )
-    session = Session(workspace, keyring, clock, member.id)
+    # the server's own loop sends the messages a change queued (ctg_exchange.remote.server)
+    session = Session(workspace, keyring, clock, member.id, deliver=False)
     try:
         result = operation.function(session, **args)
     except SignaturesNeeded as needed:

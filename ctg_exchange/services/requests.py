@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from ..audit.canonical import document_digest, text_digest
@@ -383,9 +383,8 @@ def dpo_inbox(session: Session) -> list[InboxItem]:
             )
         policy = workspace.current_policy(tx).policy
         waiting = tx.list_requests(status=Status.AWAITING_DPO, to_party=actor.party)
-    deadline = timedelta(days=policy.opinion_deadline_days)
     items = []
     for request in waiting:
-        due = (request.submitted_on or request.filed_on) + deadline
+        due = request.opinion_due(policy.opinion_deadline_days)
         items.append(InboxItem(request=request, due=due, overdue=due < today))
     return sorted(items, key=lambda item: (item.due, item.request.id))

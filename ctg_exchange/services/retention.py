@@ -54,13 +54,17 @@ class RetentionItem:
 
 def retention_list(session: Session) -> list[RetentionItem]:
     """Received files by deadline, overdue first (deleted ones last)."""
-    today = session.clock.today()
     with session.workspace.store.transaction() as tx:
-        destroyed = {(d.request_id, d.number): d for d in tx.destructions()}
-        items = [
-            RetentionItem(r, destroyed.get((r.request_id, r.number)), r.retention_deadline < today)
-            for r in tx.receptions()
-        ]
+        return retention_items(tx, session.clock.today())
+
+
+def retention_items(tx: Tx, today: date) -> list[RetentionItem]:
+    """:func:`retention_list`, read in ``tx`` (the reminders read it too)."""
+    destroyed = {(d.request_id, d.number): d for d in tx.destructions()}
+    items = [
+        RetentionItem(r, destroyed.get((r.request_id, r.number)), r.retention_deadline < today)
+        for r in tx.receptions()
+    ]
     return sorted(
         items,
         key=lambda i: (i.destruction is not None, not i.overdue, i.reception.retention_deadline),

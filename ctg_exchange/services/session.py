@@ -43,6 +43,7 @@ from ..domain.payloads import Payload
 from ..domain.rules import ensure_acting, ensure_active, ensure_in_term
 from ..errors import InvalidInput, KeyFileError, NotFound, Refused, WorkspaceError, cut
 from ..i18n import _
+from ..notify.outbox import deliver_quietly, enqueue
 from ..store.base import Reads, Tx
 from .clock import Clock, before_predecessor
 from .workspace import Workspace
@@ -141,6 +142,8 @@ class Session:
     keyring: Keyring
     clock: Clock
     actor_id: str | None = None
+    # send the messages a change queued once it commits (a hosted workspace's loop sends them)
+    deliver: bool = True
 
     def require_actor(self) -> str:
         if not self.actor_id:
@@ -170,6 +173,7 @@ class Recorder:
         self.now = now or clock.now()
         self.dry_run = signer is None  # the checking pass: side effects wait for the real one
         self.last_seq = 0
+        self.recorded: list[StoredEvent] = []  # this transaction's events, in order
         # a dry run for a remote member: every message they will sign (events, checkpoints),
         # in order, so that their client signs them and the commit re-makes the same ones
         self.collect = collect and signer is None
@@ -221,6 +225,7 @@ class Recorder:
         self._tx.append_event(stored)
         self._tx.tree_append(event.seq - 1, merkle.leaf_hash(signed))
         self.last_seq = stored.seq
+        self.recorded.append(stored)
         if stored.seq % CHECKPOINT_EVERY == 0:
             self.checkpoint(actor, role)
         return stored
@@ -337,13 +342,23 @@ def perform(session: Session, operation: Operation[T], reads: Reads | None = Non
     actor, dry = when_not_busy(store, check)
     signer = session.keyring.signer_for(actor, dry)
 
+    queued = 0
+
     def commit() -> T:
+        nonlocal queued
         with store.transaction(write=True) as tx:
             tx.prefetch(wanted)
             actor = load_actor(tx, actor_id, today=session.clock.today())
-            return operation(tx, actor, Recorder(tx, log_id, session.clock, signer))
+            recorder = Recorder(tx, log_id, session.clock, signer)
+            result = operation(tx, actor, recorder)
+            # the messages the change calls for, in its transaction: they commit with it
+            queued = enqueue(tx, session.workspace, recorder.recorded, recorder.now)
+            return result
 
-    return when_not_busy(store, commit)
+    result = when_not_busy(store, commit)
+    if queued and session.deliver:
+        deliver_quietly(session.workspace)
+    return result
 
 
 def when_not_busy(store: Any, transaction: Callable[[], T]) -> T:

@@ -289,6 +289,37 @@ _PACKAGE_DOWNLOADS = (
 _ARCHIVES_APPROVAL = ("ALTER TABLE destructions ADD COLUMN archives_approval TEXT",)
 
 
+# notifications (issue 18): each member's address and preference (read and written apart from
+# the member's other columns); the outbox, written in the transaction of the event it reports
+# on and emptied after the commit, so that an outage of the mail server loses nothing; and the
+# record of the daily reminders sent, one per member and day at most
+_NOTIFICATIONS = (
+    "ALTER TABLE members ADD COLUMN email TEXT",
+    "ALTER TABLE members ADD COLUMN notify TEXT",
+    """CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        seq INTEGER NOT NULL REFERENCES audit_events (seq),
+        channel TEXT NOT NULL,
+        target TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        facts TEXT NOT NULL,
+        queued_at TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        sent_at TEXT
+    )""",
+    "CREATE INDEX outbox_pending ON outbox (sent_at, due_at)",
+    """CREATE TABLE reminders_sent (
+        member TEXT NOT NULL REFERENCES members (id),
+        day TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        items INTEGER NOT NULL,
+        PRIMARY KEY (member, day)
+    )""",
+)
+
+
 def _list_indexes(dialect: str) -> tuple[str, ...]:
     """What ``request list`` and ``audit log`` filter and order by, indexed (issue 17): the
     request's columns, and the values of its JSON document read as :mod:`.sql_reads` reads
@@ -373,6 +404,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "lists: requests by date, party, field and waiting; events by time",
         (),
         {"sqlite": _list_indexes("sqlite"), "postgres": _list_indexes("postgres")},
+    ),
+    Migration(
+        13,
+        "notifications: members' addresses, the outbox, the daily reminders sent",
+        _NOTIFICATIONS,
     ),
     Migration(
         14,

@@ -169,6 +169,7 @@ class PgTx(SqlTx):
         self._asking = True
         try:
             self.get_meta("workspace_id")
+            self.get_meta("notify.settings")  # whom a change tells (ctg_exchange.notify)
             self.last_event()
             if reads.member is not None:
                 self.get_member(reads.member)

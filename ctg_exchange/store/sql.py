@@ -19,6 +19,7 @@ from .sql_audit import AuditQueries
 from .sql_convention import ConventionQueries
 from .sql_exchange import ExchangeQueries
 from .sql_members import MemberQueries
+from .sql_notify import NotifyQueries
 from .sql_reads import ReadQueries, stored_event
 from .sql_register import RegisterQueries
 
@@ -43,6 +44,7 @@ class SqlTx(
     ExchangeQueries,
     RegisterQueries,
     AuditQueries,
+    NotifyQueries,
 ):
     """One transaction on a DB-API connection: every query of the store."""
 
