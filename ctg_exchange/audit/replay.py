@@ -49,6 +49,7 @@ from ..i18n import _
 from ..labels import label
 from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
 from .events import Event
+from .key_replay import rotate_key
 from .law import LawCheck, change_of
 
 
@@ -63,10 +64,16 @@ class LogMember:
     added_seq: int
     revoked_at: str | None = None
     revoked_seq: int | None = None
+    # issue 19: the keys it held before ``key``, each with the event that retired it
+    retired: list[tuple[PublicKey, int]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def keys(self) -> list[tuple[PublicKey, int | None]]:
+        """Every key it held, with the event that retired it (``None``: its current key)."""
+        return [*self.retired, (self.key, None)]
 
     def has(self, role: Role) -> bool:
         return role in self.roles
@@ -490,6 +497,7 @@ _HANDLERS: dict[Action, Handler] = {
     Action.REGISTER_VERSION: Replay._register_version,
     Action.REGISTER_EXPORT: Replay._register_export,
     Action.ENCRYPTION_KEY: Replay._recipient,
+    Action.KEY_ROTATE: rotate_key,
     **dict.fromkeys(CONVENTION_CHANGES, Replay._convention),
     **dict.fromkeys(CONVENTION_ANSWERS, Replay._convention_answer),
     Action.FILE: Replay._file,

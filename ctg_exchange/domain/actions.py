@@ -48,6 +48,8 @@ class Action(StrEnum):
     ENCRYPTION_KEY = "keys.encryption"
     REGISTER_VERSION = "register.version"
     REGISTER_EXPORT = "register.export"
+    # issue 19, key rotation
+    KEY_ROTATE = "keys.rotate"
 
 
 MEMBERSHIP = frozenset({Action.INIT, Action.MEMBER_ADD, Action.MEMBER_REVOKE})
@@ -123,4 +125,7 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     # an admin or the DPO keeps the register; accepting conditions or a lapse feeds it too
     Action.REGISTER_VERSION: (Role.ADMIN, Role.DPO, Role.CONTROLLER),
     Action.REGISTER_EXPORT: (Role.ADMIN, Role.DPO),
+    # issue 19, key rotation: a member rotates its own key in any role it holds; an admin of
+    # its party replaces a lost or compromised one
+    Action.KEY_ROTATE: (Role.ADMIN, Role.CONTROLLER, Role.DPO, Role.STAFF),
 }

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ..i18n import _
 from .actions import Action
+from .key_payloads import KeyRotation
 from .payloads import (
     Amendment,
     Countersignature,
@@ -51,6 +52,7 @@ CATALOGUE: dict[Action, type[Payload]] = {
         EncryptionKey,
         RegisterVersion,
         RegisterExport,
+        KeyRotation,
     )
 }
 

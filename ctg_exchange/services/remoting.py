@@ -120,6 +120,7 @@ OPERATIONS: dict[str, Operation] = {}
 SERVICE_MODULES = (
     "requests", "review", "members", "convention", "delivery", "receive", "party_keys",
     "register", "retention", "avenant", "termination", "successor", "conditions",
+    "key_rotation",
 )  # fmt: skip
 
 

@@ -121,6 +121,9 @@ class Keyring:
 
     def _unlock(self, member: Member, passphrase: str) -> Signer:
         path = self.key_dir.private_path(member.id)
+        if self.key_dir.staged_path(member.id).exists():
+            # a rotation the log holds, whose key files its command did not get to swap
+            self.key_dir.finish_rotation(member.id, member.public_key, retired_stamp())
         signer = self.key_dir.open_signer(member.id, passphrase)
         if signer.public_key.openssh != member.public_key:
             raise KeyFileError(
@@ -276,6 +279,13 @@ class Recorder:
 
 
 Operation = Callable[[Tx, Member, Recorder], T]
+
+
+def retired_stamp() -> str:
+    """What names a retired key file (issue 19): the UTC time of its retirement, to the second."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def load_actor(tx: Tx, actor_id: str) -> Member:

@@ -289,6 +289,22 @@ _PACKAGE_DOWNLOADS = (
 _ARCHIVES_APPROVAL = ("ALTER TABLE destructions ADD COLUMN archives_approval TEXT",)
 
 
+# issue 19: a member's signing keys, one row per rotation (the key retired, the key registered)
+_KEY_ROTATIONS = (
+    """CREATE TABLE key_rotations (
+        seq INTEGER PRIMARY KEY REFERENCES audit_events (seq),
+        member_id TEXT NOT NULL REFERENCES members (id),
+        previous_key TEXT NOT NULL UNIQUE,
+        previous_fingerprint TEXT NOT NULL,
+        public_key TEXT NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        lost INTEGER NOT NULL,
+        reason TEXT
+    )""",
+    "CREATE INDEX key_rotations_member ON key_rotations (member_id)",
+)
+
+
 def _list_indexes(dialect: str) -> tuple[str, ...]:
     """What ``request list`` and ``audit log`` filter and order by, indexed (issue 17): the
     request's columns, and the values of its JSON document read as :mod:`.sql_reads` reads
@@ -374,6 +390,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (),
         {"sqlite": _list_indexes("sqlite"), "postgres": _list_indexes("postgres")},
     ),
+    Migration(15, "members' signing keys: rotations", _KEY_ROTATIONS),
 )
 
 LATEST = MIGRATIONS[-1].version
