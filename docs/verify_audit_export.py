@@ -297,16 +297,16 @@ def key_entry(text, **more):
     return dict(blob=blob, raw=raw, **more)
 
 
-def key_of(keys, member, seq, time):
-    """The member's key for its event ``seq`` at ``time``: a key it held then."""
+def keys_of(keys, member, seq, time):
+    """The member's keys that may have signed its event ``seq`` at ``time``: the one it held
+    then (an allowed_signers file, by time alone, may give two within a second)."""
     moment = time.replace("-", "").replace(":", "").replace("T", "")[:14]
-    for key in keys.get(member, []):
-        if key.get("until") is not None and seq > key["until"]:
-            continue
-        if key.get("after", "") > moment or key.get("before", "99999999999999") < moment:
-            continue
-        return key
-    return None
+    return [
+        key
+        for key in keys.get(member, [])
+        if (key.get("until") is None or seq <= key["until"])
+        and key.get("after", "") <= moment <= key.get("before", "99999999999999")
+    ]
 
 
 def verify(path, allowed_signers=None):
@@ -371,7 +371,7 @@ def verify(path, allowed_signers=None):
             problem = "its link to the previous event is broken"
         elif complete and seq == 1 and e["prev"] != "0" * 64:
             problem = "the first event links to something"
-        elif signer is None or key_of(keys, e["actor"], seq, e["time"]) is None:
+        elif signer is None or not keys_of(keys, e["actor"], seq, e["time"]):
             problem = f"{e['actor']} is not a known signer"
         elif signer["added_seq"] > seq or (signer["revoked_seq"] or seq) < seq:
             problem = f"{e['actor']} was not a member at this point"
@@ -382,8 +382,8 @@ def verify(path, allowed_signers=None):
         else:
             armored = e["signature"].strip().split("\n")
             blob = base64.b64decode("".join(armored[1:-1]))
-            key = key_of(keys, e["actor"], seq, e["time"])
-            if not sshsig_check(key["blob"], key["raw"], NS_EVENT, signed, blob):
+            held = keys_of(keys, e["actor"], seq, e["time"])
+            if not any(sshsig_check(k["blob"], k["raw"], NS_EVENT, signed, blob) for k in held):
                 problem = "bad signature"
         if complete and e["action"] in ("workspace.init", "member.add"):
             member = e["payload"]["admin"] if e["action"] == "workspace.init" else e["payload"]

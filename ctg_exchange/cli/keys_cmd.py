@@ -222,7 +222,6 @@ def _replaced(party: str, replaces: str | None) -> str:
 def _member_rotation(
     member_id: str, lost: bool, reason: str | None, public_key: Path | None
 ) -> None:
-    from ..crypto.keys import read_public_key
     from ..errors import InvalidInput
     from ..services.key_rotation import replace_lost_key, rotate_own_key
 
@@ -232,10 +231,8 @@ def _member_rotation(
             raise InvalidInput(_("--reason and --public-key go with --lost"))
         rotated = rotate_own_key(opts.session(), member_id)
     else:
-        if not (reason or "").strip():
-            raise InvalidInput(_("a lost key's replacement states its reason: give --reason TEXT"))
-        key = read_public_key(public_key or opts.keys().public_path(member_id))
-        rotated = replace_lost_key(opts.session(), member_id, key, reason or "")
+        key_file = public_key or opts.keys().public_path(member_id)
+        rotated = replace_lost_key(opts.session(), member_id, key_file, reason or "")
     member = rotated.member
     if opts.json:
         emit_json(

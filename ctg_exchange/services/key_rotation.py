@@ -132,9 +132,10 @@ class Rotated:
     retired_key_file: Path | None  # … and where the key it replaces is kept
 
 
-def rotate_own_key(session: Session, member_id: str) -> Rotated:
-    """The member's own rotation: make the new key, register it (signed with the current
-    one), then swap the key files."""
+def _prechecked(session: Session, member_id: str, lost: bool) -> tuple[str, Member]:
+    """The log's id and the member whose key is replaced, once the rotation is known allowed
+    (read as the workspace is now, before any passphrase or key file: the change's own
+    transaction checks it all again)."""
     from .members import list_members
 
     if isinstance(session, RemoteTarget):  # a hosted workspace: its members, as served
@@ -150,7 +151,14 @@ def rotate_own_key(session: Session, member_id: str) -> Rotated:
             _("unknown member {id!r}").format(id=cut(unknown)),
             hint=_("`ctg-exchange member list` shows them"),
         )
-    authorise_key_rotation(actor, target, lost=False)  # refused before any passphrase
+    authorise_key_rotation(actor, target, lost)
+    return log_id, target
+
+
+def rotate_own_key(session: Session, member_id: str) -> Rotated:
+    """The member's own rotation: make the new key, register it (signed with the current
+    one), then swap the key files."""
+    log_id, target = _prechecked(session, member_id, lost=False)
     keyring = session.keyring
     key_dir = keyring.key_dir
     passphrase = keyring.passphrase(
@@ -171,11 +179,15 @@ def rotate_own_key(session: Session, member_id: str) -> Rotated:
     return Rotated(member, key_dir.private_path(member_id), retired)
 
 
-def replace_lost_key(
-    session: Session, member_id: str, public_key: PublicKey, reason: str
-) -> Rotated:
-    """An admin registers the member's new key in place of a lost or compromised one."""
-    member = register_rotation(session, member_id, public_key.openssh, True, reason, None)
+def replace_lost_key(session: Session, member_id: str, key_file: Path, reason: str) -> Rotated:
+    """An admin registers the member's new key (its public half, in ``key_file``) in place of
+    a lost or compromised one."""
+    from ..crypto.keys import read_public_key
+
+    _reason(True, reason)
+    _prechecked(session, member_id, lost=True)
+    key = read_public_key(key_file)
+    member = register_rotation(session, member_id, key.openssh, True, reason, None)
     return Rotated(member, None, None)
 
 
