@@ -368,3 +368,32 @@ def test_french_messages(ctg: Ctg) -> None:
                  env={"CTG_LANG": "fr"})  # fmt: skip
     assert result.exit_code == 1
     assert "motif" in result.stderr, result.stderr
+
+
+def test_on_a_hosted_workspace_the_old_keys_calls_are_refused_and_the_new_ones_accepted(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    from served import call, serving
+    from test_remote_exchange import Parties
+
+    with serving(ctg) as server:
+        at = Parties(ctg, server.url, tmp_path)
+        keys = KeyDir(at.keys["ville"])
+        old = keys.open_signer("v.agent", PASSPHRASE).ed25519_key()
+        assert call(server.url, signing_key=old).status_code == 200
+
+        rotated = at("ville", "keys", "rotate", "--member", "v.agent", as_="v.agent")
+        new = keys.open_signer("v.agent", PASSPHRASE).ed25519_key()
+        refused = call(server.url, signing_key=old)
+        accepted = call(server.url, signing_key=new)
+        filed = at("ville", *_request_args(), as_="v.agent")  # the command line signs anew
+        # the other party's copy, verified on its machine
+        copy = ctg("--workspace", str(at.dirs["caf"]), "audit", "verify", as_="c.dpo")
+
+    assert rotated["fingerprint"] == keys.read_public("v.agent").fingerprint
+    assert refused.status_code == 401, refused.text
+    assert "bad signature" in refused.text
+    assert accepted.status_code == 200 and accepted.json()["member"] == "v.agent"
+    assert filed["filed_by"] == "v.agent"
+    _verified(ctg)  # the server's own log
+    assert copy.exit_code == 0, copy.output
