@@ -1,4 +1,4 @@
-"""Replaying a member's key rotation (issue 19; docs/spec/audit-log.md §4.3).
+"""Replaying a member's key rotation (issue 19; docs/audit-format.md §4.1).
 
 The rotation must be taken by someone allowed to (the member itself, with the key it retires;
 an admin of its party for a lost key, with a reason), name the key the log has for the member

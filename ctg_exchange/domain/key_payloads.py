@@ -51,11 +51,11 @@ class KeyRotation(Payload):
     )
     proof: Armored | None = Field(
         None,
-        description="the new key's SSHSIG of the rotation statement (audit-log.md §4.3); "
-        "required unless lost, left out when null",
+        description="the new key's SSHSIG of the rotation statement (audit-format.md §4.1); "
+        "required unless lost",
     )
     reason_sha256: Sha256 | None = Field(
-        None, description="of the admin's reason; required when lost, left out when null"
+        None, description="of the admin's reason; required when lost"
     )
 
     def subject_of(self) -> str | None:

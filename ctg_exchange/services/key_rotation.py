@@ -1,4 +1,4 @@
-"""Replacing a member's signing key (issue 19; docs/spec/audit-log.md §4.3).
+"""Replacing a member's signing key (issue 19; docs/audit-format.md §4.1).
 
 ``keys rotate --member ID``, run by the member: a new key is made beside the current one
 (``ID~new`` in the key directory), proves itself by signing the rotation statement, and the
