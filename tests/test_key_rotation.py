@@ -397,3 +397,21 @@ def test_on_a_hosted_workspace_the_old_keys_calls_are_refused_and_the_new_ones_a
     assert filed["filed_by"] == "v.agent"
     _verified(ctg)  # the server's own log
     assert copy.exit_code == 0, copy.output
+
+
+def test_a_rotation_whose_proof_is_not_the_new_keys_is_caught_by_the_replay(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified tool has the new key sign another statement than the rotation's."""
+    from ctg_exchange.domain.key_payloads import rotation_statement as honest
+
+    monkeypatch.setattr(
+        key_rotation, "rotation_statement", lambda *args: honest("another-log", *args[1:])
+    )
+    _rotate(ctg)
+    (event,) = _log(ctg, "keys.rotate")
+
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    failure = json.loads(ctg("audit", "verify", "--json").stdout)["error"]["failures"][0]
+    assert (failure["seq"], failure["rule"]) == (event["seq"], "KEY_PROOF")

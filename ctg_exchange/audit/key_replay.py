@@ -9,26 +9,59 @@ later event of the member against it, and reports one signed with a retired key.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
+from ..domain.facts import FactBook
 from ..domain.key_payloads import KeyRotation, rotation_statement
 from ..domain.models import Role
 from ..domain.rules import authorise_key_rotation
+from ..domain.states import Acting
 from ..errors import ExchangeError, InvalidInput, ReplayError
 from ..i18n import _
+from .events import Event
 
-if TYPE_CHECKING:
-    from .events import Event
-    from .replay import LogMember, Replay
+
+class KeyHolder(Acting, Protocol):
+    """A member as the replay knows them (:class:`~.replay.LogMember`), with their keys."""
+
+    key: PublicKey
+    retired: list[tuple[PublicKey, int]]
+
+    def keys(self) -> list[tuple[PublicKey, int | None]]: ...
+
+
+class Replaying(Protocol):
+    """What of the replay (:class:`~.replay.Replay`) a rotation reads and changes."""
+
+    book: FactBook
+
+    @property
+    def members(self) -> Mapping[str, KeyHolder]: ...
+    def _allowed(self, check: Callable[[], object]) -> None: ...
+    def _expect_role(self, event: Event, role: Role) -> None: ...
+
 
 KEY_REUSED = "KEY_REUSED"
 KEY_PROOF = "KEY_PROOF"
 KEY_RETIRED = "KEY_RETIRED"
 
 
-def rotate_key(replay: Replay, event: Event, payload: KeyRotation, actor: LogMember) -> None:
+def declared_key(text: str, fingerprint: str) -> PublicKey:
+    """A member's key as an event declares it, with its fingerprint (``member.add``, the
+    genesis, ``keys.rotate``)."""
+    try:
+        key = PublicKey.parse(text)
+    except InvalidInput:
+        raise ReplayError(_("the event declares a malformed member")) from None
+    if key.fingerprint != fingerprint:
+        raise ReplayError(_("the event declares a member's key with another key's fingerprint"))
+    return key
+
+
+def rotate_key(replay: Replaying, event: Event, payload: KeyRotation, actor: KeyHolder) -> None:
     target = replay.members.get(payload.member)
     if target is None:
         raise ReplayError(_("the event rotates the key of an unknown member"))
@@ -42,7 +75,7 @@ def rotate_key(replay: Replay, event: Event, payload: KeyRotation, actor: LogMem
 
 
 def _checked(
-    replay: Replay, event: Event, payload: KeyRotation, actor: LogMember, target: LogMember
+    replay: Replaying, event: Event, payload: KeyRotation, actor: KeyHolder, target: KeyHolder
 ) -> PublicKey:
     """The new key, if the rotation is one the tool would have recorded."""
     replay._allowed(lambda: authorise_key_rotation(actor, target, payload.lost))
@@ -54,12 +87,7 @@ def _checked(
                 fingerprint=payload.previous_fingerprint, member=target.id
             )
         )
-    try:
-        new = PublicKey.parse(payload.public_key)
-    except InvalidInput:
-        raise ReplayError(_("the event declares a malformed member")) from None
-    if new.fingerprint != payload.fingerprint:
-        raise ReplayError(_("the event declares a member's key with another key's fingerprint"))
+    new = declared_key(payload.public_key, payload.fingerprint)
     if any(new == key for member in replay.members.values() for key, _until in member.keys()):
         raise ReplayError(
             _("{rule}: the new key of {member} was registered before").format(

@@ -44,12 +44,12 @@ from ..domain.rules import (
     check_roles,
     separate_duties,
 )
-from ..errors import ExchangeError, InvalidInput, InvalidTransition, NotAuthorised, ReplayError
+from ..errors import ExchangeError, InvalidTransition, NotAuthorised, ReplayError
 from ..i18n import _
 from ..labels import label
 from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
 from .events import Event
-from .key_replay import rotate_key
+from .key_replay import declared_key, rotate_key
 from .law import LawCheck, change_of
 
 
@@ -80,12 +80,7 @@ class LogMember:
 
 
 def member_from(declaration: p.MemberDeclaration, seq: int) -> LogMember:
-    try:
-        key = PublicKey.parse(declaration.public_key)
-    except InvalidInput:
-        raise ReplayError(_("the event declares a malformed member")) from None
-    if key.fingerprint != declaration.fingerprint:
-        raise ReplayError(_("the event declares a member's key with another key's fingerprint"))
+    key = declared_key(declaration.public_key, declaration.fingerprint)
     return LogMember(declaration.member, declaration.party, declaration.roles, key, seq)
 
 

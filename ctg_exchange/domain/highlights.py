@@ -18,7 +18,7 @@ from .actions import Action
 from .states import Status, Verdict
 
 FILE = Action.FILE.value
-MEMBERS = frozenset({Action.MEMBER_ADD.value, Action.MEMBER_REVOKE.value})
+MEMBERS = frozenset({Action.MEMBER_ADD.value, Action.MEMBER_REVOKE.value, Action.KEY_ROTATE.value})
 # the request steps after the filing, and what each records besides the states
 STEPS: dict[str, str | None] = {
     Action.AMEND.value: "changed",

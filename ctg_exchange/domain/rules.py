@@ -284,19 +284,23 @@ def authorise_member_add(
     )
 
 
+def _other_party(actor: Acting, target: Acting) -> NotAuthorised:
+    return NotAuthorised(
+        RULE_OWN_PARTY_ADMIN,
+        _(
+            "an admin manages its own party's members only: {member} is admin of {own}, "
+            "{target} is of {party}"
+        ).format(member=actor.id, own=actor.party, target=target.id, party=target.party),
+    )
+
+
 def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -> None:
     """An admin revokes members of its own party, never the party's last active admin."""
     ensure_active(actor)
     if not actor.has(Role.ADMIN):
         raise _admins_only(actor)
     if actor.party != target.party:
-        raise NotAuthorised(
-            RULE_OWN_PARTY_ADMIN,
-            _(
-                "an admin manages its own party's members only: {member} is admin of {own}, "
-                "{target} is of {party}"
-            ).format(member=actor.id, own=actor.party, target=target.id, party=target.party),
-        )
+        raise _other_party(actor, target)
     if target.has(Role.ADMIN) and target.active and active_admins <= 1:
         raise NotAuthorised(
             RULE_LAST_ADMIN,
@@ -341,11 +345,5 @@ def authorise_key_rotation(actor: Acting, target: Acting, lost: bool) -> Role:
             _("only an admin replaces a lost key: {who}").format(who=_describe(actor)),
         )
     if actor.party != target.party:
-        raise NotAuthorised(
-            RULE_OWN_PARTY_ADMIN,
-            _(
-                "an admin manages its own party's members only: {member} is admin of {own}, "
-                "{target} is of {party}"
-            ).format(member=actor.id, own=actor.party, target=target.id, party=target.party),
-        )
+        raise _other_party(actor, target)
     return Role.ADMIN

@@ -24,11 +24,18 @@ from ..domain.actions import Action
 from ..domain.key_payloads import KeyRotation, KeySpan, key_history, rotation_statement
 from ..domain.models import Member
 from ..domain.rules import authorise_key_rotation
-from ..errors import ExchangeError, InvalidInput, NotFound, cut
+from ..errors import ExchangeError, InvalidInput, cut
 from ..i18n import _
 from ..store.base import Tx
 from .remoting import RemoteTarget, remotable, said
-from .session import Recorder, Session, perform, retired_stamp
+from .session import (
+    Recorder,
+    Session,
+    known_member,
+    perform,
+    retired_stamp,
+    unknown_member,
+)
 from .workspace import Workspace
 
 
@@ -41,16 +48,6 @@ def _reason(lost: bool, reason: str | None) -> str | None:
     if not lost and text:
         raise InvalidInput(_("--reason goes with --lost (a lost or compromised key)"))
     return text or None
-
-
-def _target(tx: Tx, member_id: str) -> Member:
-    target = tx.get_member(member_id)
-    if target is None:
-        raise NotFound(
-            _("unknown member {id!r}").format(id=cut(member_id)),
-            hint=_("`ctg-exchange member list` shows them"),
-        )
-    return target
 
 
 def _check_new_key(tx: Tx, key: PublicKey, target: Member) -> None:
@@ -97,7 +94,7 @@ def register_rotation(
         raise InvalidInput(_("a member's own rotation carries the new key's proof of possession"))
 
     def operation(tx: Tx, actor: Member, recorder: Recorder) -> Member:
-        target = _target(tx, member_id)
+        target = known_member(tx, member_id)
         role = authorise_key_rotation(actor, target, lost)
         _check_new_key(tx, key, target)
         previous = PublicKey.parse(target.public_key)
@@ -120,7 +117,7 @@ def register_rotation(
         )
         event = recorder.record(actor, role, member_id, payload)
         tx.rotate_member_key(member_id, event.seq, key.openssh, key.fingerprint, lost, reason)
-        return _target(tx, member_id)
+        return known_member(tx, member_id)
 
     return perform(session, operation)
 
@@ -146,11 +143,7 @@ def _prechecked(session: Session, member_id: str, lost: bool) -> tuple[str, Memb
     members = {m.id: m for m in listed}
     target, actor = members.get(member_id), members.get(session.require_actor())
     if target is None or actor is None:
-        unknown = member_id if target is None else session.require_actor()
-        raise NotFound(
-            _("unknown member {id!r}").format(id=cut(unknown)),
-            hint=_("`ctg-exchange member list` shows them"),
-        )
+        raise unknown_member(member_id if target is None else session.require_actor())
     authorise_key_rotation(actor, target, lost)
     return log_id, target
 
@@ -194,5 +187,5 @@ def replace_lost_key(session: Session, member_id: str, key_file: Path, reason: s
 def key_spans(workspace: Workspace, member_id: str) -> list[KeySpan]:
     """Every signing key of ``member_id``, with when it was theirs."""
     with workspace.store.transaction() as tx:
-        member = _target(tx, member_id)
+        member = known_member(tx, member_id)
         return key_history(member, tx.key_changes(member_id))

@@ -162,10 +162,10 @@ def add_member(
         _check_party(session.workspace.current_policy(tx).policy, party)
         if tx.get_member(member_id) is not None:
             raise InvalidInput(_("the member {id!r} already exists").format(id=cut(member_id)))
-        holder = tx.member_by_key(public_key.openssh)
+        holder = tx.key_holder(public_key.openssh)  # or was, before a rotation (issue 19)
         if holder is not None:
             raise InvalidInput(
-                _("this public key is already registered to {id!r}").format(id=cut(holder.id))
+                _("this public key is already registered to {id!r}").format(id=cut(holder))
             )
         authorise_member_add(actor, party, unique_roles, tx.party_had_admin(party))
         check_roles(unique_roles)

@@ -288,13 +288,22 @@ def retired_stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def load_actor(tx: Tx, actor_id: str) -> Member:
-    member = tx.get_member(actor_id)
+def known_member(tx: Tx, member_id: str) -> Member:
+    member = tx.get_member(member_id)
     if member is None:
-        raise NotFound(
-            _("unknown member {id!r}").format(id=cut(actor_id)),
-            hint=_("`ctg-exchange member list` shows them"),
-        )
+        raise unknown_member(member_id)
+    return member
+
+
+def unknown_member(member_id: str) -> NotFound:
+    return NotFound(
+        _("unknown member {id!r}").format(id=cut(member_id)),
+        hint=_("`ctg-exchange member list` shows them"),
+    )
+
+
+def load_actor(tx: Tx, actor_id: str) -> Member:
+    member = known_member(tx, actor_id)
     ensure_active(member)
     return member
 
