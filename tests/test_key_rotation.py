@@ -415,3 +415,35 @@ def test_a_rotation_whose_proof_is_not_the_new_keys_is_caught_by_the_replay(
     assert result.exit_code == 3, result.output
     failure = json.loads(ctg("audit", "verify", "--json").stdout)["error"]["failures"][0]
     assert (failure["seq"], failure["rule"]) == (event["seq"], "KEY_PROOF")
+
+
+def test_a_rotation_refused_by_its_transaction_leaves_no_key_behind(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workspace refuses what the member's machine thought allowed (the member revoked in
+    between, a hosted workspace's own checks): the new key made for it goes."""
+    ctg.ok("member", "revoke", "v.agent", "--reason", "Départ", as_="v.admin")
+    monkeypatch.setattr(
+        key_rotation, "_prechecked", lambda session, member, lost: ("", _member(ctg, member))
+    )
+    ctg.refused("keys", "rotate", "--member", "v.agent", as_="v.agent",
+                contains="v.agent was revoked on")  # fmt: skip
+    assert not KeyDir(ctg.keys).staged_path("v.agent").exists()
+
+
+def _member(ctg: Ctg, member_id: str) -> Any:
+    from ctg_exchange.domain.models import Member
+
+    found = next(m for m in ctg.json("member", "list") if m["id"] == member_id)
+    db = ctg.connect()
+    try:
+        (public_key,) = db.execute(
+            "SELECT public_key FROM members WHERE id = ?", (member_id,)
+        ).fetchone()
+    finally:
+        db.close()
+    return Member.model_validate(
+        {"id": member_id, "name": "x", "party": found["party"], "roles": found["roles"],
+         "public_key": public_key, "fingerprint": found["fingerprint"],
+         "added_by": found["added_by"], "added_at": "2025-06-02T00:00:00Z"}
+    )  # fmt: skip

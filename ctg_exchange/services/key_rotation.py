@@ -165,8 +165,13 @@ def rotate_own_key(session: Session, member_id: str) -> Rotated:
         )
         proof = new.sign(sshsig.NAMESPACE_KEY_ROTATION, statement)
         member = register_rotation(session, member_id, new.public_key.openssh, False, None, proof)
-    except BaseException:
-        key_dir.discard_staged(member_id)
+    except BaseException as exc:
+        # refused: the log does not hold the new key, which goes. Otherwise (interrupted, a
+        # server out of reach) it may: the staged key stays, for the next command to put in
+        # place if the log registered it (Keyring), or for the next rotation to replace
+        refused = isinstance(exc, ExchangeError) and getattr(exc, "status", 400) is not None
+        if refused:
+            key_dir.discard_staged(member_id)
         raise
     retired = key_dir.promote(member_id, retired_stamp())
     return Rotated(member, key_dir.private_path(member_id), retired)
