@@ -211,6 +211,11 @@ def test_an_event_signed_with_a_retired_key_breaks_the_log(
     ), first
     failure = json.loads(ctg("audit", "verify", "--json").stdout)["error"]["failures"][0]
     assert (failure["seq"], failure["rule"]) == (seq, "KEY_RETIRED")
+    # an auditor's own script, from an export, sees it too
+    export = ctg.root / "export.jsonl"
+    ctg.ok("audit", "export", "--out", str(export))
+    offline = _offline(export)
+    assert offline.returncode == 1 and f"FAILED: event #{seq}: bad signature" in offline.stdout
 
 
 def test_a_rotation_by_someone_else_is_caught_by_the_replay(
@@ -361,6 +366,13 @@ def test_a_package_sent_before_a_party_identity_rotation_is_received_after_it(
 def test_a_party_with_no_identity_has_nothing_to_rotate(ctg: Ctg) -> None:
     ctg.refused("keys", "rotate", "--party", "ville_sceaux", "--encryption", as_="v.admin",
                 contains="ville_sceaux has no decryption identity to replace")  # fmt: skip
+    _party_keys(ctg)
+    (caf,) = [r["recipient"] for r in ctg.json("keys", "list") if r["party"] == "caf92"]
+    other = ("keys", "rotate", "--party", "ville_sceaux", "--encryption", "--replaces", caf)
+    ctg.refused(*other, as_="v.admin", contains=f"{caf} is not an active recipient of ville_sceaux")
+    ctg.refused("keys", "rotate", "--party", "ville_sceaux", "--encryption", as_="c.admin",
+                contains="only an admin of ville_sceaux makes its decryption keys")  # fmt: skip
+    ctg.refused("keys", "list", "--member", "x.nobody", contains="unknown member 'x.nobody'")
 
 
 def test_french_messages(ctg: Ctg) -> None:
@@ -387,6 +399,11 @@ def test_on_a_hosted_workspace_the_old_keys_calls_are_refused_and_the_new_ones_a
         refused = call(server.url, signing_key=old)
         accepted = call(server.url, signing_key=new)
         filed = at("ville", *_request_args(), as_="v.agent")  # the command line signs anew
+        # a lost key, replaced from afar by the party's admin
+        caf = KeyDir(at.keys["caf"])
+        caf.generate("c.agent.next", PASSPHRASE, rounds=1)
+        lost = at("caf", "keys", "rotate", "--member", "c.agent", "--lost", "--reason", "Perdu",
+                  "--public-key", str(caf.public_path("c.agent.next")), as_="c.admin")  # fmt: skip
         # the other party's copy, verified on its machine
         copy = ctg("--workspace", str(at.dirs["caf"]), "audit", "verify", as_="c.dpo")
 
@@ -395,6 +412,7 @@ def test_on_a_hosted_workspace_the_old_keys_calls_are_refused_and_the_new_ones_a
     assert "bad signature" in refused.text
     assert accepted.status_code == 200 and accepted.json()["member"] == "v.agent"
     assert filed["filed_by"] == "v.agent"
+    assert lost["fingerprint"] == caf.read_public("c.agent.next").fingerprint
     _verified(ctg)  # the server's own log
     assert copy.exit_code == 0, copy.output
 
