@@ -4,7 +4,7 @@
 
     {"type": "header", "format": "ctg-exchange/audit-export@v1", "log": …, "selection": …}
     {"type": "signer", "member": "c.dpo", "party": "caf92", "roles": ["dpo"], "public_key": …,
-     "added_seq": 8, "revoked_seq": null}
+     "added_seq": 8, "revoked_seq": null, "retired_keys": [{"public_key": …, "until_seq": 40}]}
     {"type": "checkpoint", "note": "ctg-exchange/…\\n24\\n…\\n\\n— c.dpo …\\n"}
     {"type": "event", "v": 1, "log": …, "seq": 12, …, "hash": …, "signature": …, "proof": […]}
 
