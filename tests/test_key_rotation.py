@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ctg_exchange.audit.canonical import text_digest
-from ctg_exchange.crypto.keys import KeyDir
+from ctg_exchange.crypto.keys import KeyDir, read_public_key
 from ctg_exchange.services import key_rotation, session
 
 from conftest import PASSPHRASE, Ctg
@@ -274,6 +274,27 @@ def test_a_rotation_stopped_before_its_files_swapped_is_finished_by_the_next_com
     assert [p.name for p in keys.path.glob("v.agent~retired-*")]
     members = {m["id"]: m for m in ctg.json("member", "list")}
     assert keys.read_public("v.agent").fingerprint == members["v.agent"]["fingerprint"]
+    _verified(ctg)
+
+
+def test_a_rotation_after_one_stopped_before_its_files_swapped_keeps_the_registered_key(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(self: KeyDir, name: str, stamp: str) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(KeyDir, "promote", crash)
+        assert ctg("keys", "rotate", "--member", "v.agent", as_="v.agent").exit_code != 0
+    staged = KeyDir(ctg.keys).staged_path("v.agent")
+    registered = read_public_key(staged.with_name(staged.name + ".pub"))
+
+    again = _rotate(ctg)  # the first rotation's key is put in place, then signs the second
+
+    (first, second) = _log(ctg, "keys.rotate")
+    assert _full(ctg, second["seq"])["payload"]["previous_fingerprint"] == registered.fingerprint
+    assert KeyDir(ctg.keys).read_public("v.agent").fingerprint == again["fingerprint"]
+    assert len(list(KeyDir(ctg.keys).path.glob("v.agent~retired-*.pub"))) == 2
     _verified(ctg)
 
 

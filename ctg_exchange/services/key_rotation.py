@@ -154,6 +154,9 @@ def rotate_own_key(session: Session, member_id: str) -> Rotated:
     log_id, target = _prechecked(session, member_id, lost=False)
     keyring = session.keyring
     key_dir = keyring.key_dir
+    # a rotation stopped before its files swapped: its key is the registered one, put in place
+    # first (else making the next key would drop it)
+    key_dir.finish_rotation(member_id, target.public_key, retired_stamp())
     passphrase = keyring.passphrase(
         _("New passphrase for {member}'s new key").format(member=member_id), confirm=True
     )
