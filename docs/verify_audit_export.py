@@ -13,9 +13,10 @@ yourself (from each party), instead of trusting the keys inside the export.
 
 It checks every event's hash, its signature by its actor (a member at that time, holding the
 role the action needs, with the key it held then: a replaced key signed only up to its
-replacement, and only the member or, for a lost key, an admin of its party replaces it), the chain between consecutive events, the signed checkpoints, and either
-every checkpoint's Merkle root (a complete export) or every event's inclusion proof (a partial
-one). It prints each failure as `event #N: …` and exits 1, or prints a summary and exits 0.
+replacement, and only the member or, for a lost key, an admin of its party replaces it), the
+chain between consecutive events, the signed checkpoints, and either every checkpoint's Merkle
+root (a complete export) or every event's inclusion proof (a partial one). It prints each
+failure as `event #N: …` and exits 1, or prints a summary and exits 0.
 """
 
 from __future__ import annotations
