@@ -255,16 +255,21 @@ def test_a_rotation_row_changed_behind_the_tools_back_is_found(ctg: Ctg) -> None
     assert "key rotation" in result.stderr and "reason_sha256" in result.stderr
 
 
-def test_a_rotation_stopped_before_its_files_swapped_is_finished_by_the_next_command(
-    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _stopped_before_its_files_swapped(ctg: Ctg, monkeypatch: pytest.MonkeyPatch) -> None:
+    """v.agent's rotation, committed, then stopped before its key files swap."""
+
     def crash(self: KeyDir, name: str, stamp: str) -> None:
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patched:
         patched.setattr(KeyDir, "promote", crash)
-        stopped = ctg("keys", "rotate", "--member", "v.agent", as_="v.agent")
-        assert stopped.exit_code != 0
+        assert ctg("keys", "rotate", "--member", "v.agent", as_="v.agent").exit_code != 0
+
+
+def test_a_rotation_stopped_before_its_files_swapped_is_finished_by_the_next_command(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stopped_before_its_files_swapped(ctg, monkeypatch)
     keys = KeyDir(ctg.keys)
     assert keys.staged_path("v.agent").exists()  # the log has the new key, the file not yet
 
@@ -280,12 +285,7 @@ def test_a_rotation_stopped_before_its_files_swapped_is_finished_by_the_next_com
 def test_a_rotation_after_one_stopped_before_its_files_swapped_keeps_the_registered_key(
     ctg: Ctg, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def crash(self: KeyDir, name: str, stamp: str) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(KeyDir, "promote", crash)
-        assert ctg("keys", "rotate", "--member", "v.agent", as_="v.agent").exit_code != 0
+    _stopped_before_its_files_swapped(ctg, monkeypatch)
     staged = KeyDir(ctg.keys).staged_path("v.agent")
     registered = read_public_key(staged.with_name(staged.name + ".pub"))
 
