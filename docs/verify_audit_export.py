@@ -12,9 +12,11 @@ the `cryptography` package (`pip install cryptography`); without it, it calls Op
 yourself (from each party), instead of trusting the keys inside the export.
 
 It checks every event's hash, its signature by its actor (a member at that time, holding the
-role the action needs), the chain between consecutive events, the signed checkpoints, and either
-every checkpoint's Merkle root (a complete export) or every event's inclusion proof (a partial
-one). It prints each failure as `event #N: …` and exits 1, or prints a summary and exits 0.
+role the action needs, with the key it held then: a replaced key signed only up to its
+replacement, and only the member or, for a lost key, an admin of its party replaces it), the
+chain between consecutive events, the signed checkpoints, and either every checkpoint's Merkle
+root (a complete export) or every event's inclusion proof (a partial one). It prints each
+failure as `event #N: …` and exits 1, or prints a summary and exits 0.
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ ROLE_OF = {
     "review.record": ("controller",),
     # an auditor takes no action: its role is in no list (issue 19)
     "request.hand_over": ("staff", "controller", "admin"),
+    # a member replaces its own key (any role it holds), an admin of its party a lost one
+    "keys.rotate": ("admin", "controller", "dpo", "staff"),
 }
 
 
@@ -269,16 +273,45 @@ def parse_checkpoint(note):
 
 # -- the verification ---------------------------------------------------------------------------
 def load_keys(signers, allowed_signers):
-    """member -> (key blob, raw key): from the export, or from your own allowed_signers file."""
-    if not allowed_signers:
-        return {m: parse_openssh_key(s["public_key"]) for m, s in signers.items()}
+    """member -> its keys, oldest first, each {blob, raw, until (the event that retired it),
+    after, before (UTC times YYYYMMDDHHMMSS)}: from the export, or from your own
+    allowed_signers file (a replaced key has a line per key, with valid-after/valid-before)."""
     keys = {}
+    if not allowed_signers:
+        for member, s in signers.items():
+            held = [(k["public_key"], k["until_seq"]) for k in s.get("retired_keys", [])]
+            keys[member] = [
+                key_entry(text, until=until) for text, until in held + [(s["public_key"], None)]
+            ]
+        return keys
     with open(allowed_signers) as f:
         for line in f:
             parts = line.split()
             if len(parts) >= 3 and not parts[0].startswith("#") and parts[-2] == "ssh-ed25519":
-                keys[parts[0]] = parse_openssh_key(" ".join(parts[-2:]))
+                key = key_entry(" ".join(parts[-2:]))
+                for option in " ".join(parts[1:-2]).split(","):
+                    name, _, value = option.partition("=")
+                    if name in ("valid-after", "valid-before"):
+                        key[name[6:]] = value.strip('"').rstrip("Z").ljust(14, "0")
+                keys.setdefault(parts[0], []).append(key)
     return keys
+
+
+def key_entry(text, **more):
+    blob, raw = parse_openssh_key(text)
+    return dict(blob=blob, raw=raw, **more)
+
+
+def keys_of(keys, member, seq, time):
+    """The member's keys that may have signed its event ``seq`` at ``time``: the one it held
+    then (an allowed_signers file, by time alone, may give two within a second)."""
+    moment = time.replace("-", "").replace(":", "").replace("T", "")[:14]
+    return [
+        key
+        for key in keys.get(member, [])
+        if (key.get("until") is None or seq <= key["until"])
+        and key.get("after", "") <= moment <= key.get("before", "99999999999999")
+    ]
 
 
 def verify(path, allowed_signers=None):
@@ -301,14 +334,19 @@ def verify(path, allowed_signers=None):
     events = [e for e in lines if e["type"] == "event"]
 
     good = []  # (size, root, signers) of checkpoints whose signatures verify
+
+    def key_id_of(name, key):
+        return hashlib.sha256(name.encode() + b"\n" + KEY_ID_TYPE + key["blob"]).digest()[:4]
+
     for text, origin, size, root, signatures in checkpoints:
         known = [(n, kid, blob) for n, kid, blob in signatures if n in keys]
         verified = [
             name
             for name, kid, blob in known
-            if hashlib.sha256(name.encode() + b"\n" + KEY_ID_TYPE + keys[name][0]).digest()[:4]
-            == kid
-            and sshsig_check(keys[name][0], keys[name][1], NS_CHECKPOINT, text.encode(), blob)
+            for key in keys[name]
+            if key_id_of(name, key) == kid
+            and (key.get("until") is None or size <= key["until"])
+            and sshsig_check(key["blob"], key["raw"], NS_CHECKPOINT, text.encode(), blob)
         ]
         if origin != "ctg-exchange/" + log or not verified or len(verified) != len(known):
             failures.append((float("inf"), f"checkpoint of {size} events: not signed for this log"))
@@ -318,7 +356,7 @@ def verify(path, allowed_signers=None):
     if not complete and target is None:
         failures.append((float("inf"), "the export: no signed checkpoint for its proofs"))
 
-    tree, roots, previous, declared = Tree(), {}, None, {}
+    tree, roots, previous, declared, retired = Tree(), {}, None, {}, {}
     for e in events:
         seq = e["seq"]
         body = {k: e[k] for k in BODY_KEYS}
@@ -338,7 +376,7 @@ def verify(path, allowed_signers=None):
             problem = "its link to the previous event is broken"
         elif complete and seq == 1 and e["prev"] != "0" * 64:
             problem = "the first event links to something"
-        elif signer is None or e["actor"] not in keys:
+        elif signer is None or not keys_of(keys, e["actor"], seq, e["time"]):
             problem = f"{e['actor']} is not a known signer"
         elif signer["added_seq"] > seq or (signer["revoked_seq"] or seq) < seq:
             problem = f"{e['actor']} was not a member at this point"
@@ -349,11 +387,24 @@ def verify(path, allowed_signers=None):
         else:
             armored = e["signature"].strip().split("\n")
             blob = base64.b64decode("".join(armored[1:-1]))
-            if not sshsig_check(keys[e["actor"]][0], keys[e["actor"]][1], NS_EVENT, signed, blob):
+            held = keys_of(keys, e["actor"], seq, e["time"])
+            if not any(sshsig_check(k["blob"], k["raw"], NS_EVENT, signed, blob) for k in held):
                 problem = "bad signature"
         if complete and e["action"] in ("workspace.init", "member.add"):
             member = e["payload"]["admin"] if e["action"] == "workspace.init" else e["payload"]
             declared[member["member"]] = member["public_key"].split()[:2]
+        if complete and e["action"] == "keys.rotate" and problem is None:
+            # the member itself, or for a lost key an admin of its party, replaces its key
+            member = e["payload"]["member"]
+            target = signers.get(member) or {}
+            lost = e["payload"]["lost"]
+            if e["actor"] != member and not (
+                lost and e["role"] == "admin" and e["party"] == target.get("party")
+            ):
+                problem = f"{e['actor']} may not replace {member}'s key"
+            elif member in declared:
+                retired.setdefault(member, []).append((declared[member], seq))
+                declared[member] = e["payload"]["public_key"].split()[:2]
         leaf = leaf_hash(signed)
         if complete and tree.size == seq - 1:
             tree.append(leaf)
@@ -381,7 +432,12 @@ def verify(path, allowed_signers=None):
             else:
                 last_good = size
         for member, s in signers.items():
-            if declared.get(member) != s["public_key"].split()[:2]:
+            held = [
+                (k["public_key"].split()[:2], k["until_seq"]) for k in s.get("retired_keys", [])
+            ]
+            if declared.get(member) != s["public_key"].split()[:2] or held != retired.get(
+                member, []
+            ):
                 failures.append((float("inf"), f"signer {member}: not the key the log declares"))
     parties = sorted({signers[n]["party"] for c in good for n in c[2] if n in signers})
     return [text for _, text in sorted(failures, key=lambda f: f[0])], (

@@ -11,6 +11,7 @@ wiring: the exit code, the one error line, and that a refusal changes nothing.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -29,7 +30,9 @@ from ctg_exchange.domain.recommendations import (
 from ctg_exchange.domain.rules import (
     authorise,
     authorise_filing,
+    authorise_key_rotation,
     authorise_member_add,
+    authorise_member_contact,
     authorise_member_revoke,
     check_roles,
     separate_duties,
@@ -420,3 +423,37 @@ def test_no_one_takes_two_of_study_opinion_and_decision(
         assert caught.value.message.startswith("SEPARATION_OF_DUTIES: me ")
     else:
         separate_duties(action, "me", "DX-2026-0001", steps)
+
+
+def _member_rule(check: Callable[[], object]) -> str:
+    try:
+        check()
+    except NotAuthorised as exc:
+        return f"rule:{exc.rule}"
+    return "ok"
+
+
+@pytest.mark.parametrize("person", PEOPLE, ids=lambda p: p.id)
+def test_who_manages_members_and_keys_auditor_included(person: Person) -> None:
+    """Adding, revoking, setting the address of a member of one's own party and replacing a
+    lost key are an active admin's; rotating one's own key is any active member's but an
+    auditor's (issue 19), which takes no step of any kind."""
+    colleague = Person(f"{person.party[0]}.other", person.party, (Role.STAFF,))
+    if not person.active:
+        expected_admin = expected_own = "rule:revoked-member"
+    elif Role.AUDITOR in person.roles:
+        expected_admin = expected_own = "rule:AUDITOR_READS_ONLY"
+    else:
+        expected_own = "ok"
+        expected_admin = "ok" if Role.ADMIN in person.roles else "rule:admin-only"
+    checks = {
+        "add": lambda: authorise_member_add(person, person.party, (Role.STAFF,), True),
+        "revoke": lambda: authorise_member_revoke(person, colleague, 2),
+        "contact": lambda: authorise_member_contact(person, colleague),
+        "lost key": lambda: authorise_key_rotation(person, colleague, lost=True),
+    }
+    for name, check in checks.items():
+        assert _member_rule(check) == expected_admin, name
+    assert _member_rule(lambda: authorise_key_rotation(person, person, lost=False)) == (
+        expected_own if person.active else "rule:revoked-member"
+    )

@@ -34,6 +34,7 @@ def test_the_highlights_are_the_models_for_every_action() -> None:
     reads: a step's states and the one field it records besides, a member's id."""
     from ctg_exchange.domain import highlights
     from ctg_exchange.domain.catalogue import CATALOGUE
+    from ctg_exchange.domain.key_payloads import KeyRotation
     from ctg_exchange.domain.payloads import MemberAdd, MemberContact, MemberRevoke, Payload
     from ctg_exchange.domain.step_payloads import RequestFile, RequestStep
 
@@ -44,7 +45,7 @@ def test_the_highlights_are_the_models_for_every_action() -> None:
         elif issubclass(model, RequestStep):
             said = [key for key in ("changed", "verdict", "outcome") if key in model.model_fields]
             steps[action.value] = said[0] if said else None
-        elif model in (MemberAdd, MemberRevoke, MemberContact):
+        elif model in (MemberAdd, MemberRevoke, MemberContact, KeyRotation):
             assert action.value in highlights.MEMBERS
         else:
             assert model.highlights is Payload.highlights, action

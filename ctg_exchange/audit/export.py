@@ -4,7 +4,7 @@
 
     {"type": "header", "format": "ctg-exchange/audit-export@v1", "log": …, "selection": …}
     {"type": "signer", "member": "c.dpo", "party": "caf92", "roles": ["dpo"], "public_key": …,
-     "added_seq": 8, "revoked_seq": null}
+     "added_seq": 8, "revoked_seq": null, "retired_keys": [{"public_key": …, "until_seq": 40}]}
     {"type": "checkpoint", "note": "ctg-exchange/…\\n24\\n…\\n\\n— c.dpo …\\n"}
     {"type": "event", "v": 1, "log": …, "seq": 12, …, "hash": …, "signature": …, "proof": […]}
 
@@ -47,6 +47,17 @@ class ExportSigner:
     key: PublicKey
     added_seq: int
     revoked_seq: int | None
+    # issue 19: the keys it held before ``key``, each with the event that retired it
+    retired: tuple[tuple[PublicKey, int], ...] = ()
+
+    def key_at(self, seq: int) -> PublicKey:
+        """The key that signed its events up to ``seq``: a retired one signed those up to the
+        event that retired it."""
+        return next((key for key, until in self.retired if seq <= until), self.key)
+
+    def key_with_id(self, wanted: bytes) -> PublicKey | None:
+        keys = [*(key for key, _until in self.retired), self.key]
+        return next((k for k in keys if key_id(self.member, k.blob) == wanted), None)
 
 
 def header(
@@ -71,8 +82,11 @@ def signer_line(
     public_key: str,
     added_seq: int,
     revoked_seq: int | None,
+    retired: Iterable[tuple[str, int]] = (),
 ) -> dict[str, Any]:
-    return {
+    """A signer; ``retired``: the keys it held before ``public_key`` (issue 19), each with the
+    event that retired it, oldest first (the key is left out when there is none)."""
+    line = {
         "type": "signer",
         "member": member,
         "party": party,
@@ -81,6 +95,10 @@ def signer_line(
         "added_seq": added_seq,
         "revoked_seq": revoked_seq,
     }
+    keys = [{"public_key": key, "until_seq": until} for key, until in retired]
+    if keys:
+        line["retired_keys"] = keys
+    return line
 
 
 def event_line(stored: StoredEvent, proof: list[bytes] | None) -> dict[str, Any]:
@@ -181,6 +199,10 @@ def read_export(
                     key=PublicKey.parse(str(line["public_key"])),
                     added_seq=int(line["added_seq"]),
                     revoked_seq=None if line["revoked_seq"] is None else int(line["revoked_seq"]),
+                    retired=tuple(
+                        (PublicKey.parse(str(k["public_key"])), int(k["until_seq"]))
+                        for k in line.get("retired_keys", ())
+                    ),
                 )
                 parsed.signers[signer.member] = signer
             elif kind == "checkpoint":
@@ -246,7 +268,7 @@ def _verify_complete(
     # the exported keys must be the ones the log itself declares
     for signer in parsed.signers.values():
         member = verifier.replay.members.get(signer.member)
-        if member is None or member.key != signer.key:
+        if member is None or member.keys() != [*signer.retired, (signer.key, None)]:
             result.failures.append(
                 Failure(
                     _("its key is not the one the log declares"),
@@ -304,10 +326,11 @@ def _proof_target(parsed: ParsedExport, failures: list[Failure]) -> Checkpoint |
     verified = 0
     for signature in cp.signatures:
         signer = parsed.signers.get(signature.name)
-        if signer is None or key_id(signer.member, signer.key.blob) != signature.key_id:
+        key = None if signer is None else signer.key_with_id(signature.key_id)
+        if signer is None or key is None:
             continue
         try:
-            sshsig.verify_blob(signer.key, NAMESPACE_CHECKPOINT, cp.text.encode(), signature.blob)
+            sshsig.verify_blob(key, NAMESPACE_CHECKPOINT, cp.text.encode(), signature.blob)
         except SignatureInvalid as exc:
             failures.append(
                 Failure(
@@ -365,7 +388,9 @@ def _event_problem(
     except PayloadInvalid as exc:
         return _("malformed {action} payload: {reason}").format(action=action, reason=exc)
     try:
-        sshsig.verify(signer.key, NAMESPACE_EVENT, event.signed_bytes(), stored.signature)
+        sshsig.verify(
+            signer.key_at(event.seq), NAMESPACE_EVENT, event.signed_bytes(), stored.signature
+        )
     except SignatureInvalid as exc:
         return _("bad signature: {reason}").format(reason=exc.message)
     return None

@@ -20,7 +20,7 @@ from .law import Law
 from .replay import Replay
 from .spill import Spill, SpillDict
 
-FORMAT = 2  # of what is pickled: a memory of another format is not read
+FORMAT = 3  # of what is pickled: a memory of another format is not read
 # the fact book's kinds that grow with the log: kept in the spill
 SPILLED_BOOK = (
     "request",

@@ -45,12 +45,13 @@ from ..domain.rules import (
     check_roles,
     separate_duties,
 )
-from ..errors import ExchangeError, InvalidInput, InvalidTransition, NotAuthorised, ReplayError
+from ..errors import ExchangeError, InvalidTransition, NotAuthorised, ReplayError
 from ..i18n import _
 from ..labels import label
 from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
 from . import people
 from .events import Event
+from .key_replay import declared_key, rotate_key
 from .law import LawCheck, change_of
 
 
@@ -66,22 +67,23 @@ class LogMember:
     revoked_at: str | None = None
     revoked_seq: int | None = None
     until: date | None = None  # the last day it may act (``member add --until``)
+    # issue 19: the keys it held before ``key``, each with the event that retired it
+    retired: list[tuple[PublicKey, int]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def keys(self) -> list[tuple[PublicKey, int | None]]:
+        """Every key it held, with the event that retired it (``None``: its current key)."""
+        return [*self.retired, (self.key, None)]
 
     def has(self, role: Role) -> bool:
         return role in self.roles
 
 
 def member_from(declaration: p.MemberDeclaration, seq: int) -> LogMember:
-    try:
-        key = PublicKey.parse(declaration.public_key)
-    except InvalidInput:
-        raise ReplayError(_("the event declares a malformed member")) from None
-    if key.fingerprint != declaration.fingerprint:
-        raise ReplayError(_("the event declares a member's key with another key's fingerprint"))
+    key = declared_key(declaration.public_key, declaration.fingerprint)
     return LogMember(declaration.member, declaration.party, declaration.roles, key, seq)
 
 
@@ -504,6 +506,7 @@ _HANDLERS: dict[Action, Handler] = {
     Action.REGISTER_VERSION: Replay._register_version,
     Action.REGISTER_EXPORT: Replay._register_export,
     Action.ENCRYPTION_KEY: Replay._recipient,
+    Action.KEY_ROTATE: rotate_key,
     **dict.fromkeys(CONVENTION_CHANGES, Replay._convention),
     **dict.fromkeys(CONVENTION_ANSWERS, Replay._convention_answer),
     Action.FILE: Replay._file,

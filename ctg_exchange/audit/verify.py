@@ -39,6 +39,7 @@ from .checkpoint import (
     parse_note,
 )
 from .events import EVENT_PREFIX, GENESIS_HASH, StoredEvent
+from .key_replay import KEY_RETIRED
 from .law import Law, LawCheck
 from .people import standing_problem
 from .position import Position, spill_replay
@@ -202,6 +203,7 @@ class LogVerifier:
             fail(Failure(_("the link to the previous event is broken"), event.seq))
             failed = True
         actor = self._actor(stored, report=not failed)
+        key = None if actor is None else actor.key  # the key valid when it was signed
         if actor is None:
             failed = True
         elif event.seq != 1:
@@ -214,8 +216,8 @@ class LogVerifier:
                     by = event.actor if exc.rule and exc.rule.isupper() else None
                     fail(Failure(str(exc), event.seq, actor=by, rule=exc.rule))
                     failed = True
-        if actor is not None and not failed:
-            self._queue_signature(stored, actor, signed)
+        if actor is not None and key is not None and not failed:
+            self._queue_signature(stored, actor, key, signed)
         if self._check_implied:
             self._imply(event.seq, event.action)
         self._head = stored.hash
@@ -266,17 +268,21 @@ class LogVerifier:
             return None
         return actor
 
-    def _queue_signature(self, stored: StoredEvent, actor: LogMember, signed: bytes) -> None:
+    def _queue_signature(
+        self, stored: StoredEvent, actor: LogMember, key: PublicKey, signed: bytes
+    ) -> None:
         event = stored.event
         try:
             blob = sshsig.dearmor(stored.signature)
-            prefix = self._prefix(actor.key)
+            prefix = self._prefix(key)
             if len(blob) == len(prefix) + 64 and blob.startswith(prefix):
                 raw_signature = blob[len(prefix) :]
                 data = sshsig.signed_data(NAMESPACE_EVENT, signed)
             else:  # not the usual layout: parse it, to accept it or to say what is wrong
                 parsed = sshsig.parse(blob)
-                data = sshsig.check(parsed, actor.key, NAMESPACE_EVENT, signed)
+                if self._retired_key(stored, actor, parsed.key_blob):
+                    return
+                data = sshsig.check(parsed, key, NAMESPACE_EVENT, signed)
                 raw_signature = parsed.raw_signature
                 if len(raw_signature) != 64:
                     raise SignatureInvalid(_("an Ed25519 signature is 64 bytes"))
@@ -284,9 +290,33 @@ class LogVerifier:
             reason = _("bad signature: {reason}").format(reason=exc.message)
             self.failures.append(Failure(reason, event.seq))
             return
-        self._batch.append((event.seq, actor.key.raw, raw_signature, data))
+        self._batch.append((event.seq, key.raw, raw_signature, data))
         if len(self._batch) >= BATCH:
             self._flush()
+
+    def _retired_key(self, stored: StoredEvent, actor: LogMember, signer: bytes) -> bool:
+        """Whether the event is signed with a key its actor no longer held (issue 19): a
+        failure of its own, whether or not that signature verifies."""
+        retired = next(((key, seq) for key, seq in actor.retired if key.blob == signer), None)
+        if retired is None:
+            return False
+        event = stored.event
+        self.failures.append(
+            Failure(
+                _(
+                    "{rule}: signed with {member}'s key retired at event #{seq} ({fingerprint})"
+                ).format(
+                    rule=KEY_RETIRED,
+                    member=actor.id,
+                    seq=retired[1],
+                    fingerprint=retired[0].fingerprint,
+                ),
+                event.seq,
+                actor=event.actor,
+                rule=KEY_RETIRED,
+            )
+        )
+        return True
 
     def _prefix(self, key: PublicKey) -> bytes:
         prefix = self._prefixes.get(key.raw)
@@ -427,7 +457,8 @@ class LogVerifier:
         verified = []
         for signature in cp.signatures:
             member = self.replay.members.get(signature.name)
-            if member is None or key_id(member.id, member.key.blob) != signature.key_id:
+            held = None if member is None else member_key(member, signature.key_id)
+            if member is None or held is None:
                 continue  # an unknown key: signed notes ignore it
             if member.has(Role.AUDITOR):
                 self.failures.append(
@@ -437,6 +468,18 @@ class LogVerifier:
                         ),
                         record=source.label,
                         rule=RULE_AUDITOR,
+                    )
+                )
+                return None
+            key, retired_seq = held
+            if retired_seq is not None and retired_seq < cp.size:
+                self.failures.append(
+                    Failure(
+                        _("signed by {member} with a key retired at event #{seq}").format(
+                            member=member.id, seq=retired_seq
+                        ),
+                        record=source.label,
+                        rule=KEY_RETIRED,
                     )
                 )
                 return None
@@ -452,7 +495,7 @@ class LogVerifier:
                 return None
             try:
                 sshsig.verify_blob(
-                    member.key, NAMESPACE_CHECKPOINT, cp.text.encode("utf-8"), signature.blob
+                    key, NAMESPACE_CHECKPOINT, cp.text.encode("utf-8"), signature.blob
                 )
             except SignatureInvalid as exc:
                 self.failures.append(
@@ -478,6 +521,14 @@ _BAD_SIGNATURE = N_("bad signature: signature does not match the signed bytes")
 _AFTER_EVENT = N_("the {action} event")
 _BEFORE_EVENT = N_("the events before the {action}")
 _EVERY = N_("every {count} events")
+
+
+def member_key(member: LogMember, wanted: bytes) -> tuple[PublicKey, int | None] | None:
+    """The member's key whose note key id is ``wanted``, with the event that retired it."""
+    return next(
+        ((key, until) for key, until in member.keys() if key_id(member.id, key.blob) == wanted),
+        None,
+    )
 
 
 def note_key(checkpoint: Checkpoint) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidInput, KeyFileError, cut
-from ..fsutil import ensure_private_dir, write_exclusive
+from ..fsutil import ensure_private_dir, fsync_dir, write_exclusive
 from ..i18n import _
 from . import sshsig
 from .publickey import PublicKey
@@ -85,6 +85,9 @@ class KeyDir:
 
         ``rounds`` of bcrypt-pbkdf protect the file; the command line always uses the default.
         """
+        return self._make(self.private_path(name), name, passphrase, rounds).public_key
+
+    def _make(self, private_path: Path, name: str, passphrase: str, rounds: int) -> Signer:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -94,7 +97,7 @@ class KeyDir:
                     count=MIN_PASSPHRASE
                 )
             )
-        private_path, public_path = self.private_path(name), self.public_path(name)
+        public_path = private_path.with_name(private_path.name + ".pub")
         ensure_private_dir(self.path)
         self._check_dir()
         for path in (private_path, public_path):
@@ -115,7 +118,55 @@ class KeyDir:
             raise KeyFileError(
                 _("a key already exists at {path}").format(path=exc.filename or private_path)
             ) from None
-        return public
+        return Signer(name, private_key, public)
+
+    # -- issue 19: a member's key replaced by a new one ---------------------------------------
+    def staged_path(self, name: str) -> Path:
+        """Where a rotation makes the new key before the log registers it (``~`` is in no
+        member id, so no other key is ever named so)."""
+        return self.path / f"{check_name(name)}~new"
+
+    def stage(self, name: str, passphrase: str, *, rounds: int = KDF_ROUNDS) -> Signer:
+        """Make ``NAME~new`` (and ``.pub``), the key a rotation registers, dropping one that a
+        rotation which never reached the log left behind."""
+        self.discard_staged(name)
+        return self._make(self.staged_path(name), name, passphrase, rounds)
+
+    def discard_staged(self, name: str) -> None:
+        staged = self.staged_path(name)
+        for path in (staged, staged.with_name(staged.name + ".pub")):
+            path.unlink(missing_ok=True)
+
+    def promote(self, name: str, stamp: str) -> Path | None:
+        """The rotation is in the log: ``NAME~new`` becomes ``NAME``; the key it replaces is
+        kept as ``NAME~retired-STAMP`` (it no longer signs anything: delete it when you wish).
+        The retired key's path, if there was one."""
+        staged, current = self.staged_path(name), self.private_path(name)
+        retired = self.path / f"{name}~retired-{stamp}"
+        kept = None
+        if current.exists():
+            os.rename(current, retired)
+            kept = retired
+        pub = self.public_path(name)
+        if pub.exists():
+            os.rename(pub, retired.with_name(retired.name + ".pub"))
+        os.rename(staged.with_name(staged.name + ".pub"), pub)
+        os.rename(staged, current)
+        fsync_dir(self.path)
+        return kept
+
+    def finish_rotation(self, name: str, registered: str, stamp: str) -> bool:
+        """A rotation the log holds, whose files were not swapped (the command stopped between
+        the two): swap them now, if the staged key is the one registered."""
+        staged = self.staged_path(name)
+        try:
+            public = read_public_key(staged.with_name(staged.name + ".pub"))
+        except (KeyFileError, InvalidInput):
+            return False
+        if public.openssh != registered or not staged.exists():
+            return False
+        self.promote(name, stamp)
+        return True
 
     def read_public(self, name: str) -> PublicKey:
         return read_public_key(self.public_path(name))

@@ -40,6 +40,9 @@ NAMESPACE_MANIFEST = "ctg-exchange/manifest@v1"
 NAMESPACE_CHECKPOINT = "ctg-exchange/checkpoint@v1"
 NAMESPACE_BUNDLE = "ctg-exchange/bundle@v1"
 NAMESPACES = (NAMESPACE_EVENT, NAMESPACE_MANIFEST, NAMESPACE_CHECKPOINT, NAMESPACE_BUNDLE)
+# issue 19: a new signing key's proof of possession, carried by its rotation's event (not in
+# ``NAMESPACES``: allowed_signers files list the namespaces a member signs statements in)
+NAMESPACE_KEY_ROTATION = "ctg-exchange/key-rotation@v1"
 
 
 @functools.cache

@@ -51,6 +51,8 @@ class Action(StrEnum):
     REGISTER_EXPORT = "register.export"
     # issue 19: people come and go (the auditor role has no action: it takes none)
     HAND_OVER = "request.hand_over"
+    # issue 19, key rotation
+    KEY_ROTATE = "keys.rotate"
 
 
 MEMBERSHIP = frozenset(
@@ -131,4 +133,7 @@ TAKEN_AS: dict[Action, tuple[Role, ...]] = {
     Action.REGISTER_EXPORT: (Role.ADMIN, Role.DPO),
     # issue 19: the owner of the follow-up (staff, controller), or its party's admin
     Action.HAND_OVER: (Role.STAFF, Role.CONTROLLER, Role.ADMIN),
+    # issue 19, key rotation: a member rotates its own key in any role it holds; an admin of
+    # its party replaces a lost or compromised one
+    Action.KEY_ROTATE: (Role.ADMIN, Role.CONTROLLER, Role.DPO, Role.STAFF),
 }

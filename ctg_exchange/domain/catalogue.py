@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from ..i18n import _
 from .actions import Action
 from .handover_payloads import RequestHandOver
+from .key_payloads import KeyRotation
 from .payloads import (
     Amendment,
     Countersignature,
@@ -55,6 +56,7 @@ CATALOGUE: dict[Action, type[Payload]] = {
         RegisterVersion,
         RegisterExport,
         RequestHandOver,  # issue 19
+        KeyRotation,
     )
 }
 

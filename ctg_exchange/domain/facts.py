@@ -257,6 +257,20 @@ class PolicyFacts:
     sha256: str
 
 
+@dataclass(frozen=True, slots=True)
+class KeyRotationFacts:
+    """A member's signing key replaced (issue 19): which key it retires, which it registers,
+    and, for a lost or compromised key replaced by an admin, the digest of the reason."""
+
+    member: str
+    previous_fingerprint: str
+    public_key: str
+    fingerprint: str
+    by: str
+    lost: bool
+    reason_sha256: str | None
+
+
 @dataclass(slots=True)
 class RecipientFacts:
     party: str
@@ -281,6 +295,7 @@ Facts = (
     | ConventionChangeFacts
     | PolicyFacts
     | RecipientFacts
+    | KeyRotationFacts
 )
 
 
@@ -305,6 +320,7 @@ class FactBook:
     recipient: dict[str, RecipientFacts] = field(default_factory=dict)
     pseudonym_key: MutableMapping[str, PseudonymKeyFacts] = field(default_factory=dict)
     steps: dict[int, StepFacts] = field(default_factory=dict)
+    key_rotation: dict[int, KeyRotationFacts] = field(default_factory=dict)  # by event seq
 
     def records(self) -> dict[str, MutableMapping[Any, Any]]:
         """Each kind of record, by the name failures give it (the dicts themselves)."""
@@ -319,6 +335,7 @@ class FactBook:
             "policy": self.policy,
             "recipient": self.recipient,
             "pseudonym_key": self.pseudonym_key,
+            "key_rotation": self.key_rotation,
         }
 
     def known_request(self, request_id: str) -> RequestFacts:

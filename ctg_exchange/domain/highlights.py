@@ -19,7 +19,12 @@ from .states import Status, Verdict
 
 FILE = Action.FILE.value
 MEMBERS = frozenset(
-    {Action.MEMBER_ADD.value, Action.MEMBER_REVOKE.value, Action.MEMBER_CONTACT.value}
+    {
+        Action.MEMBER_ADD.value,
+        Action.MEMBER_REVOKE.value,
+        Action.MEMBER_CONTACT.value,
+        Action.KEY_ROTATE.value,
+    }
 )
 # the request steps after the filing, and what each records besides the states
 STEPS: dict[str, str | None] = {

@@ -324,6 +324,16 @@ def authorise_member_add(
     )
 
 
+def _other_party(actor: Acting, target: Acting) -> NotAuthorised:
+    return NotAuthorised(
+        RULE_OWN_PARTY_ADMIN,
+        _(
+            "an admin manages its own party's members only: {member} is admin of {own}, "
+            "{target} is of {party}"
+        ).format(member=actor.id, own=actor.party, target=target.id, party=target.party),
+    )
+
+
 def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -> None:
     """An admin revokes members of its own party, never the party's last active admin."""
     authorise_member_contact(actor, target)
@@ -343,10 +353,42 @@ def authorise_member_contact(actor: Acting, target: Acting) -> None:
     if not actor.has(Role.ADMIN):
         raise _admins_only(actor)
     if actor.party != target.party:
+        raise _other_party(actor, target)
+
+
+# issue 19, key rotation
+RULE_OWN_KEY = "own-key"
+
+
+def authorise_key_rotation(actor: Acting, target: Acting, lost: bool) -> Role:
+    """Who replaces a member's signing key, and the role the event is taken in: the member
+    itself, with the key it retires (in the first role it holds); for a lost or compromised
+    key, an admin of the member's party (as admin)."""
+    ensure_acting(actor)
+    if not target.active:
         raise NotAuthorised(
-            RULE_OWN_PARTY_ADMIN,
-            _(
-                "an admin manages its own party's members only: {member} is admin of {own}, "
-                "{target} is of {party}"
-            ).format(member=actor.id, own=actor.party, target=target.id, party=target.party),
+            RULE_REVOKED,
+            _("{member} was revoked on {date}: a revoked member's key is not replaced").format(
+                member=target.id, date=date_text((target.revoked_at or "")[:10])
+            ),
         )
+    if not lost:
+        if actor.id != target.id:
+            raise NotAuthorised(
+                RULE_OWN_KEY,
+                _("a member rotates only their own key, with it: {member} is not {target}").format(
+                    member=actor.id, target=target.id
+                ),
+                hint=_("an admin of {party} replaces a lost key: add --lost --reason TEXT").format(
+                    party=target.party
+                ),
+            )
+        return actor.roles[0]
+    if not actor.has(Role.ADMIN):
+        raise NotAuthorised(
+            RULE_ADMIN_ONLY,
+            _("only an admin replaces a lost key: {who}").format(who=_describe(actor)),
+        )
+    if actor.party != target.party:
+        raise _other_party(actor, target)
+    return Role.ADMIN

@@ -133,15 +133,21 @@ def write_export(
     new = NewFile(out, mode=0o644)
     try:
         buffer: list[str] = [dump(header(log_id, selection, utc_timestamp(), by, count))]
+        retired: dict[str, list[tuple[str, int]]] = {}
+        for change in tx.key_changes():
+            retired.setdefault(change.member, []).append((change.previous_key, change.seq))
         for member in tx.list_members():
             added, revoked = seqs.get(member.id, (0, None))
-            buffer.append(
-                dump(
-                    signer_line(
-                        member.id, member.party, member.roles, member.public_key, added, revoked
-                    )
-                )
+            line = signer_line(
+                member.id,
+                member.party,
+                member.roles,
+                member.public_key,
+                added,
+                revoked,
+                retired.get(member.id, ()),
             )
+            buffer.append(dump(line))
         buffer.extend(dump({"type": "checkpoint", "note": cp.note}) for cp in checkpoints)
         for stored in events:
             proof = None

@@ -161,12 +161,17 @@ def get_checkpoint(workspace: Workspace, checkpoint_id: int | None) -> StoredChe
 def check_checkpoint_signatures(tx: Tx, checkpoint: StoredCheckpoint) -> None:
     """Each signature on a stored checkpoint verifies with the signer's registered key."""
     parsed = parse_note(checkpoint.note)
-    keys = {m.id: PublicKey.parse(m.public_key) for m in tx.list_members()}
+    keys: dict[str, list[PublicKey]] = {}
+    for m in tx.list_members():
+        keys[m.id] = [PublicKey.parse(m.public_key)]
+    for change in tx.key_changes():  # a key it held then (issue 19)
+        keys.setdefault(change.member, []).append(PublicKey.parse(change.previous_key))
     for signature in parsed.signatures:
-        key = keys.get(signature.name)
+        held = keys.get(signature.name, [])
+        key = next((k for k in held if key_id(signature.name, k.blob) == signature.key_id), None)
         label = f"checkpoint {checkpoint.id}"
         try:
-            if key is None or key_id(signature.name, key.blob) != signature.key_id:
+            if key is None:
                 raise SignatureInvalid(
                     _("{member} is not a member with this key").format(member=signature.name)
                 )

@@ -14,12 +14,18 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ..audit.checkpoint import key_id, parse_note
+from ..audit.checkpoint import parse_note
 from ..audit.position import Position
 from ..audit.replay import Replay
 from ..audit.report import Failure, VerifyResult
 from ..audit.spill import Spill
-from ..audit.verify import PROCESS_THRESHOLD, CheckpointSource, LogVerifier, stored_sources
+from ..audit.verify import (
+    PROCESS_THRESHOLD,
+    CheckpointSource,
+    LogVerifier,
+    member_key,
+    stored_sources,
+)
 from ..crypto import sshsig
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT
 from ..domain.models import RequestContent
@@ -249,14 +255,15 @@ def signer_failures(
                 continue
             try:
                 (line,) = parse_note(checkpoint.text + "\n" + signer.line).signatures
+                held = None if member is None else member_key(member, line.key_id)
                 ok = (
                     member is not None
+                    and held is not None
                     and (line.name, member.party) == (signer.signer, signer.party)
-                    and line.key_id == key_id(member.id, member.key.blob)
                 )
-                if ok and member is not None:
+                if ok and held is not None:
                     text = checkpoint.text.encode("utf-8")
-                    sshsig.verify_blob(member.key, NAMESPACE_CHECKPOINT, text, line.blob)
+                    sshsig.verify_blob(held[0], NAMESPACE_CHECKPOINT, text, line.blob)
             except (ValueError, ExchangeError):
                 ok = False
             if ok and verified is not None:

@@ -11,6 +11,7 @@ from ..crypto.keys import Signer, check_name
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACES
 from ..domain.actions import Action
+from ..domain.key_payloads import KeyChange, key_history
 from ..domain.models import Member, Role
 from ..domain.payloads import (
     RULES,
@@ -170,10 +171,10 @@ def add_member(
         _check_party(session.workspace.current_policy(tx).policy, party)
         if tx.get_member(member_id) is not None:
             raise InvalidInput(_("the member {id!r} already exists").format(id=cut(member_id)))
-        holder = tx.member_by_key(public_key.openssh)
+        holder = tx.key_holder(public_key.openssh)  # or was, before a rotation (issue 19)
         if holder is not None:
             raise InvalidInput(
-                _("this public key is already registered to {id!r}").format(id=cut(holder.id))
+                _("this public key is already registered to {id!r}").format(id=cut(holder))
             )
         authorise_member_add(actor, party, unique_roles, tx.party_had_admin(party))
         check_roles(unique_roles)
@@ -281,16 +282,49 @@ def list_members(workspace: Workspace) -> list[Member]:
 
 def allowed_signers(workspace: Workspace) -> str:
     """An OpenSSH ``allowed_signers`` file: every key that ever signed here, by member id."""
-    return allowed_signers_text(workspace.id, list_members(workspace))
+    with workspace.store.transaction() as tx:
+        return allowed_signers_text(workspace.id, tx.list_members(), tx.key_changes())
 
 
-def allowed_signers_text(workspace_id: str, members: Sequence[Member]) -> str:
+def allowed_signers_text(
+    workspace_id: str, members: Sequence[Member], changes: Sequence[KeyChange] = ()
+) -> str:
     """Revoked members stay listed (their past signatures must still verify), under a comment
-    that says when they were revoked."""
+    that says when they were revoked. A member whose key was replaced (issue 19) has a line per
+    key, each valid from its rotation's time (``valid-after``) to the next's
+    (``valid-before``): ``ssh-keygen -Y verify -Overify-time=…`` at a signature's time picks
+    the key of that time, and a retired key verifies nothing signed later."""
     namespaces = ",".join(NAMESPACES)
     lines = [f"# ctg-exchange workspace {workspace_id}: use with ssh-keygen -Y verify -I MEMBER"]
+    if changes:
+        lines.append(
+            "# keys replaced: verify an older signature with -Overify-time=YYYYMMDDHHMMSSZ "
+            "(its event's time)"
+        )
+    by_member: dict[str, list[KeyChange]] = {}
+    for change in changes:
+        by_member.setdefault(change.member, []).append(change)
     for member in members:
         if not member.active:
             lines.append(f"# {member.id}: revoked {member.revoked_at}, for events before that")
-        lines.append(f'{member.id} namespaces="{namespaces}" {member.public_key}')
+        for span in key_history(member, by_member.get(member.id, [])):
+            options = [f'namespaces="{namespaces}"']
+            if span.since_seq is not None:
+                options.append(f'valid-after="{_openssh_time(span.since, up=False)}"')
+            if span.until is not None:
+                options.append(f'valid-before="{_openssh_time(span.until, up=True)}"')
+            lines.append(f"{member.id} {','.join(options)} {span.public_key}")
     return "\n".join(lines) + "\n"
+
+
+def _openssh_time(timestamp: str, *, up: bool) -> str:
+    """An event's UTC time as OpenSSH writes one (``YYYYMMDDHHMMSSZ``), to the second below or
+    (``up``) above: a key's validity includes its rotation's own event."""
+    from datetime import timedelta
+
+    from ..domain.dates import parse_timestamp
+
+    moment = parse_timestamp(timestamp)
+    if up and moment.microsecond:
+        moment += timedelta(seconds=1)
+    return moment.strftime("%Y%m%d%H%M%SZ")

@@ -15,7 +15,7 @@ import csv
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -59,17 +59,27 @@ class Receipt:
     sender: Member | None
     delivery: Delivery | None
     reception: Reception | None
+    # the sender's keys by fingerprint: its key, and one it replaced since it sent (issue 19)
+    sender_keys: dict[str, str] = field(default_factory=dict)
 
 
 def _receipt(session: Session, tx: Tx, manifest: Manifest) -> Receipt:
     request = tx.get_request(manifest.request)
+    sender = tx.get_member(manifest.sender.member)
+    delivery = None if request is None else tx.get_delivery(request.id, manifest.delivery)
+    keys = {} if sender is None else {sender.fingerprint: sender.public_key}
+    if sender is not None and delivery is not None:
+        for change in tx.key_changes(sender.id):
+            if change.at >= delivery.sent_at:
+                keys[change.previous_fingerprint] = change.previous_key
     return Receipt(
         log=session.workspace.id,
         actor=load_actor(tx, session.require_actor()),
         request=request,
-        sender=tx.get_member(manifest.sender.member),
-        delivery=None if request is None else tx.get_delivery(request.id, manifest.delivery),
+        sender=sender,
+        delivery=delivery,
         reception=None if request is None else tx.get_reception(request.id, manifest.delivery),
+        sender_keys=keys,
     )
 
 
@@ -101,16 +111,13 @@ def _check_manifest(
             _("the package is for an unknown request {id!r}").format(id=cut(manifest.request))
         )
     authorise(Action.RECEIVE, actor, request)
-    if (
-        sender is None
-        or sender.party != request.to_party
-        or sender.fingerprint != manifest.sender.fingerprint
-    ):
+    sender_key = receipt.sender_keys.get(manifest.sender.fingerprint)
+    if sender is None or sender.party != request.to_party or sender_key is None:
         raise PackageError(
             _("the package's sender is not a member of {party}").format(party=request.to_party)
         )
     try:
-        verify(PublicKey.parse(sender.public_key), NAMESPACE_MANIFEST, manifest_bytes, signature)
+        verify(PublicKey.parse(sender_key), NAMESPACE_MANIFEST, manifest_bytes, signature)
     except SignatureInvalid as exc:
         raise PackageError(
             _("the manifest's signature does not verify: {error}").format(error=exc.message)

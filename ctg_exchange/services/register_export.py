@@ -257,7 +257,8 @@ def _files(
         )
         + "\n",
     )
-    _write(root, "journal/allowed_signers", allowed_signers_text(workspace.id, tx.list_members()))
+    signers = allowed_signers_text(workspace.id, tx.list_members(), tx.key_changes())
+    _write(root, "journal/allowed_signers", signers)
     _write(
         root,
         "LISEZMOI.txt",

@@ -120,7 +120,7 @@ OPERATIONS: dict[str, Operation] = {}
 SERVICE_MODULES = (
     "requests", "review", "members", "convention", "delivery", "receive", "party_keys",
     "register", "retention", "avenant", "termination", "successor", "conditions", "contacts",
-    "handover",
+    "handover", "key_rotation",
 )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from ..audit.canonical import document_digest, text_digest
 from ..audit.replay import Replay
 from ..audit.report import Failure
 from ..audit.spill import SpillDict
+from ..crypto.publickey import PublicKey
 from ..domain.dates import dated
 from ..domain.facts import (
     STEP_FIELDS,
@@ -34,6 +35,7 @@ from ..domain.facts import (
     DestructionFacts,
     Facts,
     HandOverFacts,
+    KeyRotationFacts,
     MemberFacts,
     OpinionFacts,
     PolicyFacts,
@@ -50,6 +52,7 @@ from ..domain.facts import (
     SuspensionFacts,
 )
 from ..domain.models import ExchangeRequest
+from ..errors import ExchangeError
 from ..i18n import _, ngettext
 from ..register.model import RegisterEntry
 from ..store.base import Tx
@@ -259,9 +262,29 @@ def stored_facts(
     for recipient, party, added, retired in tx.replay_rows("recipient"):
         facts = RecipientFacts(party, int(added), None if retired is None else int(retired))
         yield "recipient", recipient, facts, None
+    for rotation in tx.key_changes():  # issue 19
+        facts = KeyRotationFacts(
+            rotation.member,
+            _fingerprint(rotation.previous_key, rotation.previous_fingerprint),
+            rotation.public_key,
+            rotation.fingerprint,
+            rotation.by,
+            rotation.lost,
+            _digest(rotation.reason),
+        )
+        yield "key_rotation", rotation.seq, facts, None
     for request_id, sealed in tx.replay_rows("pseudonym_key", requests=requests):
         digest = hashlib.sha256(str(sealed).encode("ascii", "replace")).hexdigest()
         yield "pseudonym_key", request_id, PseudonymKeyFacts(digest), None
+
+
+def _fingerprint(key: str, stored: str) -> str:
+    """A retired key's fingerprint as stored, if its stored key has it (else what it has)."""
+    try:
+        actual = PublicKey.parse(key).fingerprint
+    except ExchangeError:
+        actual = "?"
+    return stored if actual == stored else f"{actual} (its key)"
 
 
 def stored_steps(tx: Tx, after: int, upto: int | None) -> Iterator[tuple[int, StepFacts]]:

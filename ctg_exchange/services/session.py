@@ -123,6 +123,9 @@ class Keyring:
 
     def _unlock(self, member: Member, passphrase: str) -> Signer:
         path = self.key_dir.private_path(member.id)
+        if self.key_dir.staged_path(member.id).exists():
+            # a rotation the log holds, whose key files its command did not get to swap
+            self.key_dir.finish_rotation(member.id, member.public_key, retired_stamp())
         signer = self.key_dir.open_signer(member.id, passphrase)
         if signer.public_key.openssh != member.public_key:
             raise KeyFileError(
@@ -284,15 +287,25 @@ class Recorder:
 Operation = Callable[[Tx, Member, Recorder], T]
 
 
+def retired_stamp() -> str:
+    """What names a retired key file (issue 19): the UTC time of its retirement, to the second."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def known_member(tx: Tx, member_id: str) -> Member:
-    """The member ``member_id``, or NotFound."""
     member = tx.get_member(member_id)
     if member is None:
-        raise NotFound(
-            _("unknown member {id!r}").format(id=cut(member_id)),
-            hint=_("`ctg-exchange member list` shows them"),
-        )
+        raise unknown_member(member_id)
     return member
+
+
+def unknown_member(member_id: str) -> NotFound:
+    return NotFound(
+        _("unknown member {id!r}").format(id=cut(member_id)),
+        hint=_("`ctg-exchange member list` shows them"),
+    )
 
 
 def load_actor(

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from ..audit.checkpoint import CheckpointSigner, StoredCheckpoint
 from ..audit.events import StoredEvent
 from ..domain.exchange import Delivery, Destruction, PartyRecipient, Reception
+from ..domain.key_payloads import KeyChange
 from ..domain.models import ExchangeRequest, Member, RequestContent, Status, Step
 from ..policy.convention import ConventionChange
 from ..register.model import EntryVersion, RegisterEntry
@@ -72,6 +73,18 @@ class Tx(Protocol):
     def revoke_member(self, member_id: str, at: str, by: str, reason: str) -> None: ...
     def party_had_admin(self, party: str) -> bool: ...
     def active_admins(self, party: str) -> int: ...
+    # issue 19: signing keys rotated
+    def rotate_member_key(
+        self,
+        member_id: str,
+        seq: int,
+        public_key: str,
+        fingerprint: str,
+        lost: bool,
+        reason: str | None,
+    ) -> None: ...
+    def key_changes(self, member_id: str | None = None) -> list[KeyChange]: ...
+    def key_holder(self, public_key: str) -> str | None: ...
 
     # requests
     def next_number(self, counter: str) -> int: ...

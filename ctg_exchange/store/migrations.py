@@ -319,6 +319,21 @@ _NOTIFICATIONS = (
     )""",
 )
 
+# issue 19: a member's signing keys, one row per rotation (the key retired, the key registered)
+_KEY_ROTATIONS = (
+    """CREATE TABLE key_rotations (
+        seq INTEGER PRIMARY KEY REFERENCES audit_events (seq),
+        member_id TEXT NOT NULL REFERENCES members (id),
+        previous_key TEXT NOT NULL UNIQUE,
+        previous_fingerprint TEXT NOT NULL,
+        public_key TEXT NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        lost INTEGER NOT NULL,
+        reason TEXT
+    )""",
+    "CREATE INDEX key_rotations_member ON key_rotations (member_id)",
+)
+
 
 def _list_indexes(dialect: str) -> tuple[str, ...]:
     """What ``request list`` and ``audit log`` filter and order by, indexed (issue 17): the
@@ -415,6 +430,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "members: the last day a member may act or read (an auditor's --until)",
         ("ALTER TABLE members ADD COLUMN valid_until TEXT",),
     ),
+    Migration(15, "members' signing keys: rotations", _KEY_ROTATIONS),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -68,6 +68,8 @@ LOGGED = (
     Table("pseudonym_keys", ("request_id", "sealed", "seq"), ("request_id",), True),
     Table("register_versions", ("ref", "version", "controller", "seq", "reason", "doc"),
           ("ref", "version"), True),
+    Table("key_rotations", ("seq", "member_id", "previous_key", "previous_fingerprint",
+                            "public_key", "fingerprint", "lost", "reason"), ("seq",), True),
 )  # fmt: skip
 LIMIT = 1 << 63  # what SQLite's INTEGER holds
 

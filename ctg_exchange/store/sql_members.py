@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..domain.key_payloads import KeyChange
 from ..domain.models import Member, Role
 from .rows import Queries, parsed_row
 
@@ -93,3 +94,56 @@ class MemberQueries(Queries):
             "SELECT roles FROM members WHERE party = ? AND revoked_at IS NULL", (party,)
         )
         return sum("admin" in str(row[0]).split(",") for row in rows)
+
+    # -- issue 19: signing keys rotated -------------------------------------------------------
+    def rotate_member_key(
+        self,
+        member_id: str,
+        seq: int,
+        public_key: str,
+        fingerprint: str,
+        lost: bool,
+        reason: str | None,
+    ) -> None:
+        """Retire the member's registered key for ``public_key``, by the event ``seq``."""
+        self.execute(
+            "INSERT INTO key_rotations (seq, member_id, previous_key, previous_fingerprint, "
+            "public_key, fingerprint, lost, reason) SELECT ?, id, public_key, fingerprint, ?, ?, "
+            "?, ? FROM members WHERE id = ?",
+            (seq, public_key, fingerprint, int(lost), reason, member_id),
+        )
+        self.execute(
+            "UPDATE members SET public_key = ?, fingerprint = ? WHERE id = ?",
+            (public_key, fingerprint, member_id),
+        )
+
+    def key_changes(self, member_id: str | None = None) -> list[KeyChange]:
+        """The rotations of ``member_id`` (of every member: ``None``), in the log's order."""
+        query = (
+            "SELECT k.seq, k.member_id, k.previous_key, k.previous_fingerprint, k.public_key, "
+            "k.fingerprint, e.time, e.actor, k.lost, k.reason FROM key_rotations k "
+            "JOIN audit_events e ON e.seq = k.seq"
+        )
+        params: tuple[Any, ...] = ()
+        if member_id is not None:
+            query += " WHERE k.member_id = ?"
+            params = (member_id,)
+        rows = self._all(query + " ORDER BY k.seq", params)
+        names = ("seq", "member", "previous_key", "previous_fingerprint", "public_key",
+                 "fingerprint", "at", "by", "lost", "reason")  # fmt: skip
+
+        def build(row: Sequence[Any]) -> KeyChange:
+            values = dict(zip(names, row, strict=True))
+            values["lost"] = bool(values["lost"])
+            return KeyChange.model_validate(values)
+
+        return [parsed_row("key_rotations", str(row[0]), build, row) for row in rows]
+
+    def key_holder(self, public_key: str) -> str | None:
+        """The member who holds or held ``public_key``, if any did."""
+        row = self._one(
+            "SELECT id FROM members WHERE public_key = ? UNION "
+            "SELECT member_id FROM key_rotations WHERE previous_key = ?",
+            (public_key, public_key),
+        )
+        return None if row is None else str(row[0])
