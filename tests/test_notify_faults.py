@@ -9,7 +9,7 @@ import pytest
 from notify_servers import smtp_server
 from test_notify import CAF_CONTROLLERS, address, contacts, use_smtp
 
-from conftest import TODAY, State
+from conftest import TODAY, Ctg, State
 
 
 def test_one_bad_address_costs_only_its_own_digest(state: State) -> None:
@@ -63,3 +63,10 @@ def test_a_sender_that_breaks_releases_the_days_claims(
         retried = json.loads(ctg.ok("remind", "--send", "--json").stdout)["sent"]
         assert sorted(retried["sent"]) == list(CAF_CONTROLLERS)
         assert len(received.take()) == len(CAF_CONTROLLERS)
+
+
+def test_remind_names_an_unknown_member(ctg: Ctg) -> None:
+    before = ctg.snapshot()
+    result = ctg.refused("remind", "--member", "nobody\x1b[2J", contains="unknown member 'nobody")
+    assert "\x1b" not in result.output and result.stderr.count("\n") == 1
+    assert ctg.snapshot() == before

@@ -28,7 +28,7 @@ from typing import Any
 from ..audit.events import utc_timestamp
 from ..domain.frequency import next_allowed
 from ..domain.models import ExchangeRequest, Frequency, Status, Triage
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound, cut
 from ..i18n import N_, _
 from ..notify import settings as notify_settings
 from ..store.base import Tx
@@ -167,6 +167,8 @@ def reminders(
     """What waits on each active member (``member``: on that one), in a read transaction."""
     today = clock.today()
     with workspace.store.transaction() as tx:
+        if member is not None and tx.get_member(member) is None:
+            raise NotFound(_("unknown member {id!r}").format(id=cut(member)))
         waiting = _waiting(tx, workspace, today)
         contacts = [c for c in tx.contacts() if c.on(today.isoformat()) and member in (None, c.id)]
         queued = tx.queued(mode="digest")
