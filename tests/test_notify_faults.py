@@ -70,3 +70,17 @@ def test_remind_names_an_unknown_member(ctg: Ctg) -> None:
     result = ctg.refused("remind", "--member", "nobody\x1b[2J", contains="unknown member 'nobody")
     assert "\x1b" not in result.output and result.stderr.count("\n") == 1
     assert ctg.snapshot() == before
+
+
+def test_remind_member_send_emails_that_member_only(state: State) -> None:
+    ctg = contacts(state)
+    with smtp_server() as (port, received):
+        use_smtp(ctg, port)
+        ctg.file_request()
+        received.take()
+        one = json.loads(ctg.ok("remind", "--member", "c.analyst", "--send", "--json").stdout)
+        assert received.take() == [(address("c.analyst"), f"[CTG] 1 item awaits you ({TODAY})")]
+        rest = json.loads(ctg.ok("remind", "--send", "--json").stdout)
+    assert one["sent"] == {"sent": ["c.analyst"], "already": [], "failed": {}}
+    assert rest["sent"]["sent"] == ["c.both", "c.controller"]
+    assert rest["sent"]["already"] == ["c.analyst"]

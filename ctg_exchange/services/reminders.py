@@ -209,13 +209,14 @@ def _digest(
     return mail.digest(settings, workspace_id, to, day, lines, mine.queued)
 
 
-def send_digests(workspace: Workspace, clock: Clock) -> Sent:
-    """E-mail each member with an address and a preference other than ``none`` their digest,
-    once a day: those with something waiting, or notifications queued for the digest."""
+def send_digests(workspace: Workspace, clock: Clock, member: str | None = None) -> Sent:
+    """E-mail each member (``member``: that one) with an address and a preference other than
+    ``none`` their digest, once a day: those with something waiting, or notifications queued for
+    the digest."""
     from ..notify import mail
 
     day = clock.today().isoformat()
-    everyone = reminders(workspace, clock)
+    everyone = reminders(workspace, clock, member)
     with workspace.store.transaction(write=True) as tx:
         settings = notify_settings.load(tx)
         if settings.smtp is None:
