@@ -4,12 +4,14 @@ tool's back or a server that fails costs only the member concerned, never everyo
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from notify_servers import smtp_server
 from test_notify import CAF_CONTROLLERS, address, contacts, use_smtp
 
-from conftest import TODAY, Ctg, State
+from conftest import PASSPHRASE, TEST_KDF_ROUNDS, TODAY, Ctg, State, add_args, member_keys
+from served import acting, remote_dirs, serving
 
 
 def test_one_bad_address_costs_only_its_own_digest(state: State) -> None:
@@ -84,3 +86,32 @@ def test_remind_member_send_emails_that_member_only(state: State) -> None:
     assert one["sent"] == {"sent": ["c.analyst"], "already": [], "failed": {}}
     assert rest["sent"]["sent"] == ["c.both", "c.controller"]
     assert rest["sent"]["already"] == ["c.analyst"]
+
+
+def test_member_add_with_an_address_it_may_not_set_adds_nothing(fresh: Ctg) -> None:
+    ctg = fresh
+    keys = member_keys(ctg)
+    keys.generate("v.admin", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    ctg.ok("init", "--admin", "v.admin", "--admin-name", "Admin (fictif)", "--admin-party",
+           "ville_sceaux", "--simulated-clock")  # fmt: skip
+    keys.generate("c.admin", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    before = ctg.snapshot()
+    add = add_args("c.admin", "caf92", "admin")
+    ctg.refused(*add, "--email", address("c.admin"), as_="v.admin",
+                contains="an admin manages its own party's members only")  # fmt: skip
+    assert ctg.snapshot() == before  # the member is not added without its address
+    ctg.ok(*add, as_="v.admin")  # the first admin of the other party, without an address
+    ctg.ok("member", "set", "c.admin", "--email", address("c.admin"), as_="c.admin")
+    ctg.ok("audit", "verify")
+
+
+def test_member_add_with_an_address_from_afar_is_one_change(state: State, tmp_path: Path) -> None:
+    ctg = contacts(state)
+    member_keys(ctg).generate("v.new", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    with serving(ctg) as server:
+        at = acting(ctg, remote_dirs(ctg, server.url, tmp_path))
+        at("ville", *add_args("v.new", "ville_sceaux", "staff"), "--email", address("v.new"),
+           "--notify", "digest", as_="v.admin")  # fmt: skip
+    events = [(e["action"], e["subject"]) for e in ctg.json("audit", "log")][-2:]
+    assert events == [("member.add", "v.new"), ("member.contact", "v.new")]
+    ctg.ok("audit", "verify")
