@@ -232,6 +232,22 @@ def test_an_overdue_opinion_is_counted_in_the_period_of_its_due_day() -> None:
     assert figures(log, start="2025-03-01", as_of="2025-04-01").opinions_overdue == 0
 
 
+def test_a_request_filed_after_the_end_is_left_out_with_its_steps_dated_before() -> None:
+    """The log takes an event dated up to 5 minutes before its predecessor (clocks differ): a
+    request filed just after midnight on 1 January in France by a clock running fast, then
+    accepted by one on time just before it, belongs to the next year, with its step."""
+    log = Log()
+    log.file("2025-06-01", "KEPT")
+    log.file("2025-12-31T23:01:00.000000Z", "R")  # 00:01 on 1 January 2026 in France
+    log.step("2025-12-31T22:59:30.000000Z", "R", "study.accept", "under_study")
+    found = figures(log)
+    assert found.filed == 1 and found.by_status["under_study"] == 0
+    log.step("2025-12-31T22:59:40.000000Z", "UNKNOWN", "study.accept", "under_study")
+    with pytest.raises(UnreadableEvent) as caught:  # a request never filed is still corrupt
+        figures(log)
+    assert caught.value.seq == 4
+
+
 def test_a_payload_changed_behind_the_tools_back_names_its_event() -> None:
     log = Log()
     log.file("2025-02-01", "R")
