@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from notify_servers import smtp_server
+from notify_servers import http_receiver, smtp_server
 from test_notify import CAF_CONTROLLERS, address, contacts, use_smtp
 
-from conftest import PASSPHRASE, TEST_KDF_ROUNDS, TODAY, Ctg, State, add_args, member_keys
+from conftest import PASSPHRASE, REQUEST, TEST_KDF_ROUNDS, TODAY, Ctg, State, add_args, member_keys
 from served import acting, remote_dirs, serving
 
 
@@ -115,3 +116,53 @@ def test_member_add_with_an_address_from_afar_is_one_change(state: State, tmp_pa
     events = [(e["action"], e["subject"]) for e in ctg.json("audit", "log")][-2:]
     assert events == [("member.add", "v.new"), ("member.contact", "v.new")]
     ctg.ok("audit", "verify")
+
+
+def _verifies(url: str, post: Any, published: dict[str, Any]) -> None:
+    from cryptography.hazmat.primitives.serialization import load_ssh_public_key
+
+    from ctg_exchange.remote import httpsig
+
+    public = load_ssh_public_key(published["public_key"].encode())
+    message = httpsig.Message("POST", url + post.path, post.headers)
+    httpsig.verify(message, post.body, lambda _keyid: public)
+
+
+def test_only_the_machine_whose_key_the_database_keeps_posts_webhooks(
+    ctg: Ctg, tmp_path: Path
+) -> None:
+    """A machine without the workspace's key (here: the key moved away) queues the posts of
+    its steps and makes no key; the machine that holds it posts them, signed by it."""
+    key_dir = ctg.workspace / "webhook"
+    with http_receiver() as (url, posts):
+        ctg.ok("notify", "webhook", f"{url}/hook")
+        published = ctg.json("notify", "key")
+        key_dir.rename(tmp_path / "held")  # another machine: no key of its own
+        rid = ctg.file_request()
+        assert posts == [] and not key_dir.exists()
+        (waiting,) = ctg.json("notify", "status")["pending"]
+        assert waiting["channel"] == "webhook" and waiting["attempts"] == 0
+        assert ctg.json("notify", "key") == published and not key_dir.exists()
+        (tmp_path / "held").rename(key_dir)  # the machine that holds it
+        ctg.ok("notify", "flush")
+        (post,) = posts
+    _verifies(url, post, published)
+    assert json.loads(post.body)["request"] == rid
+
+
+@pytest.mark.postgres_only
+def test_an_agents_machine_never_signs_for_a_shared_workspace(ctg: Ctg, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "agent-machine"
+    other.mkdir()
+    shutil.copy(ctg.workspace / "workspace.json", other / "workspace.json")
+    agent = {"CTG_WORKSPACE": str(other)}
+    with http_receiver() as (url, posts):
+        ctg.ok("notify", "webhook", f"{url}/hook")
+        published = ctg.json("notify", "key")
+        ctg.ok(*REQUEST, as_="v.agent", env=agent)
+        assert posts == [] and not (other / "webhook").exists()
+        ctg.ok("notify", "flush")  # the host sends what the agent's step queued
+        (post,) = posts
+    _verifies(url, post, published)
