@@ -119,11 +119,13 @@ def test_member_add_with_an_address_from_afar_is_one_change(state: State, tmp_pa
 
 
 def _verifies(url: str, post: Any, published: dict[str, Any]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 
     from ctg_exchange.remote import httpsig
 
     public = load_ssh_public_key(published["public_key"].encode())
+    assert isinstance(public, Ed25519PublicKey)
     message = httpsig.Message("POST", url + post.path, post.headers)
     httpsig.verify(message, post.body, lambda _keyid: public)
 
