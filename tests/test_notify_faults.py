@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from notify_servers import http_receiver, smtp_server
+from notify_servers import free_port, http_receiver, smtp_server
 from test_notify import CAF_CONTROLLERS, address, contacts, use_smtp
 
 from conftest import PASSPHRASE, REQUEST, TEST_KDF_ROUNDS, TODAY, Ctg, State, add_args, member_keys
@@ -168,3 +168,37 @@ def test_an_agents_machine_never_signs_for_a_shared_workspace(ctg: Ctg, tmp_path
         ctg.ok("notify", "flush")  # the host sends what the agent's step queued
         (post,) = posts
     _verifies(url, post, published)
+
+
+def test_the_server_retries_failed_digests_on_the_outboxs_schedule(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctg_exchange.remote import notifier as notifying
+    from ctg_exchange.services.workspace import Workspace
+
+    ctg = contacts(state)
+    port = free_port()  # nothing listens yet
+    use_smtp(ctg, port)
+    ctg.file_request()
+    log: list[dict[str, Any]] = []
+    now = [1000.0]
+    monkeypatch.setattr(notifying, "monotonic", lambda: now[0])
+    notifier = notifying.Notifier(ctg.workspace, log.append, every=3600)
+    workspace = Workspace.open(ctg.workspace)
+    try:
+        for _ in range(5):  # the loop's ticks, 2 s apart: one attempt
+            notifier.tick(workspace)
+        failed = {"notify": "digests", "sent": 0, "failed": len(CAF_CONTROLLERS)}
+        assert [e for e in log if e["notify"] == "digests"] == [failed]
+        now[0] += 61  # past the first wait (a minute): tried again, then 2 minutes
+        notifier.tick(workspace)
+        notifier.tick(workspace)
+        assert [e for e in log if e["notify"] == "digests"] == [failed, failed]
+        with smtp_server(port) as (_port, received):
+            now[0] += 121
+            notifier.tick(workspace)
+            digests = [s for _to, s in received.take() if "awaits you" in s]
+            assert len(digests) == len(CAF_CONTROLLERS)
+    finally:
+        notifier.close()
+        workspace.close()
