@@ -202,3 +202,27 @@ def test_the_server_retries_failed_digests_on_the_outboxs_schedule(
     finally:
         notifier.close()
         workspace.close()
+
+
+def test_a_member_revoked_meanwhile_is_sent_nothing_queued_before(state: State) -> None:
+    ctg = contacts(state)
+    port = free_port()
+    use_smtp(ctg, port)
+    ctg.ok("member", "set", "c.both", "--notify", "digest", as_="c.admin")
+    ctg.file_request()  # the server down: 2 messages wait, and c.both's for its digest
+    ctg.ok("member", "revoke", "c.analyst", "--reason", "Départ", as_="c.admin")
+    ctg.ok("member", "revoke", "c.both", "--reason", "Départ", as_="c.admin")
+    with smtp_server(port) as (_port, received):
+        ctg.ok("notify", "flush")
+        ctg.ok("remind", "--send")
+        got = received.take()
+    assert [to for to, _subject in got] == [address("c.controller")] * len(got)
+    status = ctg.json("notify", "status")
+    assert status["pending"] == []
+    gone = sorted((m["to"], m["last_error"]) for m in status["sent"] if m["dropped"])
+    assert gone == [("c.analyst", "dropped: member revoked"), ("c.both", "dropped: member revoked")]
+    shown = ctg.ok("notify", "status").output
+    assert (
+        "#2 to c.analyst: not sent, the member was revoked" in shown
+        or "to c.analyst: not sent, the member was revoked" in shown
+    )

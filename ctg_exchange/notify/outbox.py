@@ -24,7 +24,7 @@ from ..domain.states import Status
 from ..errors import ExchangeError
 from ..i18n import _
 from ..store.base import Tx
-from ..store.sql_notify import Queued
+from ..store.sql_notify import Contact, Queued
 from . import settings as notify_settings
 from .recipients import told
 
@@ -35,6 +35,22 @@ if TYPE_CHECKING:
 
 LEASE = timedelta(minutes=5)
 BATCH = 200
+
+
+DROPPED = "dropped: "  # a message never to be sent: its ``last_error`` (a code, not a sentence)
+
+
+def dropped(contact: Contact | None, today: str) -> str | None:
+    """Why a message to ``contact`` is to be dropped on ``today``, or None: it may be sent."""
+    if contact is None or not contact.active:
+        return DROPPED + "member revoked"
+    if not contact.on(today):
+        return DROPPED + "member past its term"
+    if contact.email is None:
+        return DROPPED + "no address"
+    if contact.notify == "none":
+        return DROPPED + "notify none"
+    return None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -122,6 +138,7 @@ class Delivered:
     sent: int
     failed: int
     pending: int  # still queued (failed ones included), immediate and digest
+    dropped: int = 0  # never to be sent: their member left or has no address any more
 
 
 def deliver(workspace: Workspace, *, force: bool = False) -> Delivered:
@@ -143,17 +160,20 @@ def deliver(workspace: Workspace, *, force: bool = False) -> Delivered:
         lease = utc_timestamp(parse_timestamp(now) + LEASE)
         for message in due:
             tx.postpone_message(message.id, lease)
-        addresses = {c.id: c.email for c in tx.contacts()}
+        contacts = {c.id: c for c in tx.contacts()}
+    today = workspace.clock().today().isoformat()
     results: dict[int, str | None] = {}
     emails = []
     for message in due:
         if message.channel == "email":
-            address = addresses.get(message.target)
-            if settings.smtp is None:
+            contact = contacts.get(message.target)
+            why = dropped(contact, today)  # revoked, past its term, no address since it was queued
+            if why is not None or contact is None or contact.email is None:
+                results[message.id] = why
+            elif settings.smtp is None:
                 results[message.id] = _("SMTP is not configured")
-            elif address is None:
-                results[message.id] = None  # the member has no address any more: nothing to send
             else:
+                address = contact.email
                 try:
                     made = mail.notification(settings, workspace.id, address, message.facts)
                 except (ValueError, TypeError) as exc:  # a row edited behind the tool's back
@@ -191,18 +211,21 @@ def _record(
     workspace: Workspace, due: Sequence[Queued], results: dict[int, str | None]
 ) -> Delivered:
     now = datetime.fromisoformat(utc_timestamp().replace("Z", "+00:00"))
-    failed = 0
+    failed = gone = 0
     with workspace.store.transaction(write=True) as tx:
         for message in due:
             error = results.get(message.id, _("not sent"))
             if error is None:
                 tx.message_sent(message.id, utc_timestamp(now))
+            elif error.startswith(DROPPED):
+                tx.message_dropped(message.id, utc_timestamp(now), error)
+                gone += 1
             else:
                 failed += 1
                 retry = utc_timestamp(now + backoff(message.attempts + 1))
                 tx.message_failed(message.id, error, retry)
         pending = len(tx.queued())
-    return Delivered(len(due) - failed, failed, pending)
+    return Delivered(len(due) - failed - gone, failed, pending, gone)
 
 
 def deliver_quietly(workspace: Workspace) -> Delivered | None:

@@ -214,6 +214,7 @@ def send_digests(workspace: Workspace, clock: Clock, member: str | None = None) 
     ``none`` their digest, once a day: those with something waiting, or notifications queued for
     the digest."""
     from ..notify import mail
+    from ..notify.outbox import dropped
 
     day = clock.today().isoformat()
     everyone = reminders(workspace, clock, member)
@@ -224,7 +225,12 @@ def send_digests(workspace: Workspace, clock: Clock, member: str | None = None) 
                 _("no SMTP server is configured: nothing can be sent"),
                 hint="ctg-exchange notify smtp --host HOST --sender ADDRESS",
             )
-        addresses = {c.id: c.email for c in tx.contacts()}
+        people = {c.id: c for c in tx.contacts()}
+        addresses = {c.id: c.email for c in people.values()}
+        for waiting in tx.queued(mode="digest"):  # for a member who will get no digest any more
+            why = dropped(people.get(waiting.target), day)
+            if why is not None:
+                tx.message_dropped(waiting.id, utc_timestamp(), why)
         done = tx.reminded(day)
         due = [
             m for m in everyone
