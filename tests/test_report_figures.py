@@ -248,6 +248,23 @@ def test_a_request_filed_after_the_end_is_left_out_with_its_steps_dated_before()
     assert caught.value.seq == 4
 
 
+def test_a_step_counts_under_the_field_the_request_had_when_it_was_taken() -> None:
+    """As docs/report.md says: the filing under the last field, each step under its own."""
+    log = Log()
+    log.file("2025-02-01", "R", field="enfance")
+    log.step("2025-02-02", "R", "study.accept", "under_study")
+    log.step("2025-02-03", "R", "study.return", "returned")
+    log.add("2025-02-04", "request.amend", request="R", to="caf", field="jeunesse",
+            triage="personal", policy_version=1, findings=[], to_status="filed")  # fmt: skip
+    log.step("2025-02-05", "R", "request.withdraw", "withdrawn")
+    old, new = (
+        figures(log, scope=Scope(field="enfance")),
+        figures(log, scope=Scope(field="jeunesse")),
+    )
+    assert (old.filed, old.returns, old.withdrawals) == (0, 1, 0)
+    assert (new.filed, new.returns, new.withdrawals) == (1, 0, 1)
+
+
 def test_a_payload_changed_behind_the_tools_back_names_its_event() -> None:
     log = Log()
     log.file("2025-02-01", "R")
