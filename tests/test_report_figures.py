@@ -232,6 +232,39 @@ def test_an_overdue_opinion_is_counted_in_the_period_of_its_due_day() -> None:
     assert figures(log, start="2025-03-01", as_of="2025-04-01").opinions_overdue == 0
 
 
+def test_a_request_filed_after_the_end_is_left_out_with_its_steps_dated_before() -> None:
+    """The log takes an event dated up to 5 minutes before its predecessor (clocks differ): a
+    request filed just after midnight on 1 January in France by a clock running fast, then
+    accepted by one on time just before it, belongs to the next year, with its step."""
+    log = Log()
+    log.file("2025-06-01", "KEPT")
+    log.file("2025-12-31T23:01:00.000000Z", "R")  # 00:01 on 1 January 2026 in France
+    log.step("2025-12-31T22:59:30.000000Z", "R", "study.accept", "under_study")
+    found = figures(log)
+    assert found.filed == 1 and found.by_status["under_study"] == 0
+    log.step("2025-12-31T22:59:40.000000Z", "UNKNOWN", "study.accept", "under_study")
+    with pytest.raises(UnreadableEvent) as caught:  # a request never filed is still corrupt
+        figures(log)
+    assert caught.value.seq == 4
+
+
+def test_a_step_counts_under_the_field_the_request_had_when_it_was_taken() -> None:
+    """As docs/report.md says: the filing under the last field, each step under its own."""
+    log = Log()
+    log.file("2025-02-01", "R", field="enfance")
+    log.step("2025-02-02", "R", "study.accept", "under_study")
+    log.step("2025-02-03", "R", "study.return", "returned")
+    log.add("2025-02-04", "request.amend", request="R", to="caf", field="jeunesse",
+            triage="personal", policy_version=1, findings=[], to_status="filed")  # fmt: skip
+    log.step("2025-02-05", "R", "request.withdraw", "withdrawn")
+    old, new = (
+        figures(log, scope=Scope(field="enfance")),
+        figures(log, scope=Scope(field="jeunesse")),
+    )
+    assert (old.filed, old.returns, old.withdrawals) == (0, 1, 0)
+    assert (new.filed, new.returns, new.withdrawals) == (1, 0, 1)
+
+
 def test_a_payload_changed_behind_the_tools_back_names_its_event() -> None:
     log = Log()
     log.file("2025-02-01", "R")

@@ -114,7 +114,8 @@ def add(
     Any admin may add the first admin of a party that never had one. An auditor (--role
     auditor, and no other role) reads and verifies everything a member of its party reads,
     and takes no step; after --until, it can no longer even read. With --email, the
-    member's address is then set as `member set` does (a second signed step).
+    member's address is set as `member set` does (a second signed step, taken with the
+    addition or not at all: only an admin of the member's own party sets it).
 
     \b
     Example:
@@ -122,21 +123,21 @@ def add(
           --party ville_sceaux --role staff --public-key v.agent.pub
     """
     from ..crypto.keys import read_public_key
-    from ..services.contacts import check_contact, set_contact
+    from ..services.contacts import check_contact
     from ..services.members import add_member_key
 
     opts = options()
     if email is not None or notify is not None:
         if email is None:
             raise click.UsageError(_("--notify goes with --email"))
-        check_contact(email, False, notify)  # a bad address refuses before anything is added
+        check_contact(email, False, notify)  # a bad address refuses before anything is read
     key = read_public_key(public_key or opts.keys().public_path(member_id))
     roles_given = [Role(r) for r in roles]
     term = None if until is None else until.date()
     session = opts.session()
-    added = add_member_key(session, member_id, name, party, roles_given, key.openssh, term)
-    if email is not None:
-        set_contact(session, member_id, email=email, notify=notify)
+    added = add_member_key(
+        session, member_id, name, party, roles_given, key.openssh, term, email, notify
+    )
     if opts.json:
         emit_json(member_json(added))
         return

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..errors import ExchangeError, InvalidInput
-from ..i18n import _, ngettext
+from ..i18n import N_, _, ngettext
 from .common import common_options, emit_json, options, say, table
 
 if TYPE_CHECKING:
@@ -182,7 +182,23 @@ def _queued_json(message: Any) -> dict[str, Any]:
         "last_error": message.last_error,
         "next_attempt": message.due_at,
         "sent_at": message.sent_at,
+        "dropped": _dropped(message),
     }
+
+
+DROP_REASONS = {  # the codes of :func:`ctg_exchange.notify.outbox.dropped`, as users read them
+    "dropped: member revoked": N_("the member was revoked"),
+    "dropped: member past its term": N_("the member's term ended"),
+    "dropped: no address": N_("the member has no address any more"),
+    "dropped: notify none": N_("the member asked for no message"),
+}
+
+
+def _dropped(message: Any) -> bool:
+    """Taken out of the queue unsent: its member left, or has no address any more."""
+    from ..notify.outbox import DROPPED
+
+    return message.sent_at is not None and (message.last_error or "").startswith(DROPPED)
 
 
 @notify.command()
@@ -214,6 +230,10 @@ def status() -> None:
     out.print()
     if not state.pending:
         say(_("Nothing waits in the outbox."))
+    for m in (m for m in state.sent if _dropped(m)):
+        code = m.last_error or ""
+        why = _(DROP_REASONS[code]) if code in DROP_REASONS else code
+        say(_("#{seq} to {to}: not sent, {why}").format(seq=m.seq, to=m.target, why=why))
 
 
 @notify.command()

@@ -44,7 +44,7 @@ def remind(member_id: str | None, send: bool) -> None:
         from ..notify.outbox import deliver_quietly
 
         deliver_quietly(workspace)  # the step notifications a failure left waiting
-        sent = send_digests(workspace, clock)
+        sent = send_digests(workspace, clock, member_id)
     if opts.json:
         document: dict[str, object] = {
             "day": clock.today().isoformat(),

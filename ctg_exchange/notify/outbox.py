@@ -24,15 +24,33 @@ from ..domain.states import Status
 from ..errors import ExchangeError
 from ..i18n import _
 from ..store.base import Tx
-from ..store.sql_notify import Queued
+from ..store.sql_notify import Contact, Queued
 from . import settings as notify_settings
 from .recipients import told
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from ..services.workspace import Workspace
 
 LEASE = timedelta(minutes=5)
 BATCH = 200
+
+
+DROPPED = "dropped: "  # a message never to be sent: its ``last_error`` (a code, not a sentence)
+
+
+def dropped(contact: Contact | None, today: str) -> str | None:
+    """Why a message to ``contact`` is to be dropped on ``today``, or None: it may be sent."""
+    if contact is None or not contact.active:
+        return DROPPED + "member revoked"
+    if not contact.on(today):
+        return DROPPED + "member past its term"
+    if contact.email is None:
+        return DROPPED + "no address"
+    if contact.notify == "none":
+        return DROPPED + "notify none"
+    return None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -120,30 +138,42 @@ class Delivered:
     sent: int
     failed: int
     pending: int  # still queued (failed ones included), immediate and digest
+    dropped: int = 0  # never to be sent: their member left or has no address any more
 
 
 def deliver(workspace: Workspace, *, force: bool = False) -> Delivered:
     """Send the immediate messages due (all of them, ``force``: ``notify flush``)."""
-    from . import mail
+    from . import mail, webhook
 
     now = utc_timestamp()
+    key: Ed25519PrivateKey | str | None
+    try:
+        key = webhook.held_key(workspace)
+    except ExchangeError as exc:  # the key file unreadable, or readable by others
+        key = exc.message[:200]
     with workspace.store.transaction(write=True) as tx:
         settings = notify_settings.load(tx)
-        due = tx.queued(mode="immediate", due_by=None if force else now)[:BATCH]
+        due = [
+            m for m in tx.queued(mode="immediate", due_by=None if force else now)
+            if m.channel != "webhook" or key is not None  # else: for the machine that signs
+        ][:BATCH]  # fmt: skip
         lease = utc_timestamp(parse_timestamp(now) + LEASE)
         for message in due:
             tx.postpone_message(message.id, lease)
-        addresses = {c.id: c.email for c in tx.contacts()}
+        contacts = {c.id: c for c in tx.contacts()}
+    today = workspace.clock().today().isoformat()
     results: dict[int, str | None] = {}
     emails = []
     for message in due:
         if message.channel == "email":
-            address = addresses.get(message.target)
-            if settings.smtp is None:
+            contact = contacts.get(message.target)
+            why = dropped(contact, today)  # revoked, past its term, no address since it was queued
+            if why is not None or contact is None or contact.email is None:
+                results[message.id] = why
+            elif settings.smtp is None:
                 results[message.id] = _("SMTP is not configured")
-            elif address is None:
-                results[message.id] = None  # the member has no address any more: nothing to send
             else:
+                address = contact.email
                 try:
                     made = mail.notification(settings, workspace.id, address, message.facts)
                 except (ValueError, TypeError) as exc:  # a row edited behind the tool's back
@@ -153,20 +183,21 @@ def deliver(workspace: Workspace, *, force: bool = False) -> Delivered:
     if emails and settings.smtp is not None:
         results.update(mail.send_all(settings.smtp, emails))
     hooks = [m for m in due if m.channel == "webhook"]
-    if hooks:
-        results.update(_post_all(workspace, hooks))
+    if hooks and key is not None:
+        results.update(_post_all(workspace, hooks, key))
     return _record(workspace, due, results)
 
 
-def _post_all(workspace: Workspace, hooks: Sequence[Queued]) -> dict[int, str | None]:
-    """Post each webhook; what failed, by message (never the receiver's text)."""
+def _post_all(
+    workspace: Workspace, hooks: Sequence[Queued], key: Ed25519PrivateKey | str
+) -> dict[int, str | None]:
+    """Post each webhook signed with ``key`` (or fail each with what ``key`` says went wrong);
+    what failed, by message (never the receiver's text)."""
     from . import webhook
 
+    if isinstance(key, str):
+        return {message.id: key for message in hooks}
     results: dict[int, str | None] = {}
-    try:
-        key = webhook.workspace_key(workspace.root)
-    except ExchangeError as exc:  # the key file unreadable, or readable by others
-        return {message.id: exc.message[:200] for message in hooks}
     for message in hooks:
         body = webhook.body_of(workspace.id, message.facts)
         try:
@@ -180,18 +211,21 @@ def _record(
     workspace: Workspace, due: Sequence[Queued], results: dict[int, str | None]
 ) -> Delivered:
     now = datetime.fromisoformat(utc_timestamp().replace("Z", "+00:00"))
-    failed = 0
+    failed = gone = 0
     with workspace.store.transaction(write=True) as tx:
         for message in due:
             error = results.get(message.id, _("not sent"))
             if error is None:
                 tx.message_sent(message.id, utc_timestamp(now))
+            elif error.startswith(DROPPED):
+                tx.message_dropped(message.id, utc_timestamp(now), error)
+                gone += 1
             else:
                 failed += 1
                 retry = utc_timestamp(now + backoff(message.attempts + 1))
                 tx.message_failed(message.id, error, retry)
         pending = len(tx.queued())
-    return Delivered(len(due) - failed, failed, pending)
+    return Delivered(len(due) - failed - gone, failed, pending, gone)
 
 
 def deliver_quietly(workspace: Workspace) -> Delivered | None:

@@ -7,6 +7,12 @@ private key unencrypted in OpenSSH form (``ed25519``, ``0600``, refused if other
 as a member's key is), the public one beside it (``ed25519.pub``), published by
 ``ctg-exchange notify key`` for receivers to verify with.
 
+A shared PostgreSQL workspace is used from several machines, each with its own workspace
+directory: the database keeps the public key of the one machine that signs (:data:`REGISTERED`,
+set by the first ``notify webhook`` or ``notify key``, or the first delivery from a machine that
+already has a key). Only that machine posts webhooks (:func:`held_key`); another leaves them
+queued for it (its server's loop, its ``remind --send`` or ``notify flush``), and makes no key.
+
 A post carries a JSON body and is signed as a member's call to a served workspace is
 (:mod:`ctg_exchange.remote.httpsig`): ``@method``, ``@target-uri``, ``ctg-workspace`` and the
 body's ``content-digest``, with ``created``, ``expires``, a nonce, ``keyid`` =
@@ -27,7 +33,10 @@ from ..remote import httpsig
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+    from ..services.workspace import Workspace
+
 TIMEOUT_S = 10.0
+REGISTERED = "notify.webhook_key"  # meta: the OpenSSH public key of the machine that signs
 
 
 def key_dir(root: Path) -> Path:
@@ -67,6 +76,31 @@ def workspace_key(root: Path) -> Ed25519PrivateKey:
 
 def public_key(root: Path) -> PublicKey:
     return PublicKey(workspace_key(root).public_key().public_bytes_raw())
+
+
+def registered_key(workspace: Workspace) -> str | None:
+    """The public key the database keeps for the workspace's webhooks (OpenSSH), if any."""
+    with workspace.store.transaction() as tx:
+        return tx.get_meta(REGISTERED)
+
+
+def held_key(workspace: Workspace, *, make: bool = False) -> Ed25519PrivateKey | None:
+    """The workspace's webhook key if this machine holds it, else None (another machine signs:
+    its webhooks wait for it). With none registered, this machine's key is registered (made
+    first if ``make``: ``notify webhook``, ``notify key``)."""
+    path = key_dir(workspace.root) / "ed25519"
+    registered = registered_key(workspace)
+    if not path.exists() and (registered is not None or not make):
+        return None
+    key = workspace_key(workspace.root)
+    mine = PublicKey(key.public_key().public_bytes_raw()).openssh
+    if registered is None:
+        with workspace.store.transaction(write=True) as tx:
+            registered = tx.get_meta(REGISTERED)
+            if registered is None:  # the first machine to ask holds it
+                tx.set_meta(REGISTERED, mine)
+                registered = mine
+    return key if registered == mine else None
 
 
 def body_of(workspace_id: str, facts: dict[str, Any]) -> bytes:

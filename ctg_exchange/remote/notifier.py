@@ -1,7 +1,8 @@
 """A hosted workspace's own messenger (issue 18): a thread of the server that sends what the
 outbox holds (the steps members take through the server queue their messages; the server sends
 them, so that no call waits on a mail server), and each day, from :attr:`Notifier.hour` in
-Paris, the members' digests (``remind --send``: once per member and day). It stops with the
+Paris, the members' digests (``remind --send``: once per member and day; those that failed are
+tried again after the outbox's :func:`~ctg_exchange.notify.outbox.backoff`). It stops with the
 server. Its log lines, on standard error like the access log's, hold counts and kinds of
 failure only.
 """
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +34,8 @@ class Notifier:
         self.root, self.log, self.hour, self.every = root, log, hour, every
         self._stop = threading.Event()
         self._digests_day: str | None = None  # the day this server last sent the digests
+        self._digests_failed = 0  # attempts in a row that left a digest unsent
+        self._digests_next = 0.0  # not before this (monotonic), after such an attempt
         self._thread = threading.Thread(target=self._run, name="ctg-notify", daemon=True)
         self._thread.start()
 
@@ -55,7 +59,7 @@ class Notifier:
         from ..audit.events import utc_timestamp
         from ..domain.dates import PARIS
         from ..notify import settings as notify_settings
-        from ..notify.outbox import deliver
+        from ..notify.outbox import backoff, deliver
         from ..services.reminders import send_digests
 
         with workspace.store.transaction() as tx:
@@ -66,11 +70,15 @@ class Notifier:
             self.log({"notify": "outbox", "sent": done.sent, "failed": done.failed})
         clock = workspace.clock()
         day = clock.today().isoformat()
-        if settings.smtp is None or self._digests_day == day:
+        if settings.smtp is None or self._digests_day == day or monotonic() < self._digests_next:
             return
         if datetime.now(PARIS).hour >= self.hour or clock.fixed_today is not None:
+            # counted as failed until it succeeds: an error waits as a failed digest does
+            self._digests_failed += 1
+            self._digests_next = monotonic() + backoff(self._digests_failed).total_seconds()
             sent = send_digests(workspace, clock)
-            self._digests_day = day if not sent.failed else None
+            if not sent.failed:
+                self._digests_day, self._digests_failed, self._digests_next = day, 0, 0.0
             self.log({"notify": "digests", "sent": len(sent.sent), "failed": len(sent.failed)})
 
     def close(self) -> None:

@@ -174,6 +174,9 @@ def compute(
 ) -> Figures:
     """The figures of ``period`` for ``scope``, from the log's events in order."""
     requests: dict[str, _Request] = {}
+    # requests filed after the period's end: the log takes an event dated a little before its
+    # predecessor (clocks differ), so a later step of theirs may still fall within the period
+    later: set[str] = set()
     tally = _Tally()
     for entry in entries:
         if entry.action not in REQUEST_ACTIONS:
@@ -181,6 +184,10 @@ def compute(
         try:
             day = procedure_date(entry.time)
             if day > period.end:
+                if entry.action == A.FILE:
+                    later.add(str(entry.payload["request"]))
+                continue
+            if later and str(entry.payload["request"]) in later:
                 continue
             _apply(entry, day, requests, tally, terms, period, scope)
         except (KeyError, TypeError, ValueError, AttributeError):

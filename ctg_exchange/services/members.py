@@ -153,12 +153,19 @@ def add_member(
     roles: Sequence[Role],
     public_key: PublicKey,
     until: date | None = None,
+    email: str | None = None,
+    notify: str | None = None,
 ) -> Member:
+    """Add a member; with ``email`` (and ``notify``), set its contact as ``member set`` does, in
+    the same transaction: a contact the actor may not set refuses the whole addition."""
+    from .contacts import check_contact, contact_payload, record_contact
+
     check_name(member_id)
     name = _check_name(name)
     if not roles:
         raise InvalidInput(_("give the member at least one --role"))
     unique_roles = tuple(dict.fromkeys(roles))
+    address = None if email is None and notify is None else check_contact(email, False, notify)
     today = session.clock.today()
     if until is not None and until < today:
         raise InvalidInput(
@@ -192,6 +199,9 @@ def add_member(
         tx.insert_member(member)
         added = MemberAdd(**declaration(member).model_dump(), until=until)
         recorder.record(actor, Role.ADMIN, member_id, added)
+        if email is not None or notify is not None:
+            payload = contact_payload(member_id, address, False, notify)
+            record_contact(tx, recorder, actor, member, payload, address)
         return member
 
     return perform(session, operation)
@@ -251,6 +261,8 @@ def _declared_key(text: str) -> tuple[str, str]:
 
 @remotable(
     Action.MEMBER_ADD,
+    also=(Action.MEMBER_CONTACT,),
+    max_also=1,
     expect=lambda a: {
         "member": a["member_id"],
         "party": a["party"],
@@ -269,9 +281,12 @@ def add_member_key(
     roles: Sequence[Role],
     public_key: str,
     until: date | None = None,
+    email: str | None = None,
+    notify: str | None = None,
 ) -> Member:
     """:func:`add_member` with the key as its OpenSSH text (what a remote client sends)."""
-    return add_member(session, member_id, name, party, roles, PublicKey.parse(public_key), until)
+    key = PublicKey.parse(public_key)
+    return add_member(session, member_id, name, party, roles, key, until, email, notify)
 
 
 @remotable("member.list")

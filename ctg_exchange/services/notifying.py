@@ -50,7 +50,7 @@ def remove_smtp(workspace: Workspace) -> NotifySettings:
 
 def add_webhook(workspace: Workspace, url: str) -> NotifySettings:
     changed = _change(workspace, lambda current: notify_settings.with_webhook(current, url))
-    webhook.workspace_key(workspace.root)  # made now: its public key can be published at once
+    webhook.held_key(workspace, make=True)  # made now: its public key can be published at once
     return changed
 
 
@@ -65,8 +65,12 @@ class WebhookKey:
 
 
 def webhook_key(workspace: Workspace) -> WebhookKey:
-    """The workspace's webhook signing key (made now if it was not), to publish."""
-    return WebhookKey(webhook.key_id(workspace.id), webhook.public_key(workspace.root))
+    """The workspace's webhook signing key (made now, on this machine, if none was), to
+    publish: the one the database keeps, whichever machine holds it."""
+    webhook.held_key(workspace, make=True)
+    registered = webhook.registered_key(workspace)
+    assert registered is not None
+    return WebhookKey(webhook.key_id(workspace.id), PublicKey.parse(registered))
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from ..audit.events import utc_timestamp
 from ..domain.frequency import next_allowed
 from ..domain.models import ExchangeRequest, Frequency, Status, Triage
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound, cut
 from ..i18n import N_, _
 from ..notify import settings as notify_settings
 from ..store.base import Tx
@@ -166,6 +167,8 @@ def reminders(
     """What waits on each active member (``member``: on that one), in a read transaction."""
     today = clock.today()
     with workspace.store.transaction() as tx:
+        if member is not None and tx.get_member(member) is None:
+            raise NotFound(_("unknown member {id!r}").format(id=cut(member)))
         waiting = _waiting(tx, workspace, today)
         contacts = [c for c in tx.contacts() if c.on(today.isoformat()) and member in (None, c.id)]
         queued = tx.queued(mode="digest")
@@ -191,13 +194,30 @@ class Sent:
     failed: dict[str, str]  # member -> what failed
 
 
-def send_digests(workspace: Workspace, clock: Clock) -> Sent:
-    """E-mail each member with an address and a preference other than ``none`` their digest,
-    once a day: those with something waiting, or notifications queued for the digest."""
+def _digest(
+    settings: notify_settings.NotifySettings, workspace_id: str, to: str, day: str,
+    mine: MemberReminders,
+) -> EmailMessage:  # fmt: skip
     from ..notify import mail
 
+    lines = [
+        mail.DigestLine(
+            i.subject, _(KINDS[i.kind]), None if i.due is None else i.due.isoformat(), i.overdue
+        )
+        for i in mine.items
+    ]
+    return mail.digest(settings, workspace_id, to, day, lines, mine.queued)
+
+
+def send_digests(workspace: Workspace, clock: Clock, member: str | None = None) -> Sent:
+    """E-mail each member (``member``: that one) with an address and a preference other than
+    ``none`` their digest, once a day: those with something waiting, or notifications queued for
+    the digest."""
+    from ..notify import mail
+    from ..notify.outbox import dropped
+
     day = clock.today().isoformat()
-    everyone = reminders(workspace, clock)
+    everyone = reminders(workspace, clock, member)
     with workspace.store.transaction(write=True) as tx:
         settings = notify_settings.load(tx)
         if settings.smtp is None:
@@ -205,40 +225,46 @@ def send_digests(workspace: Workspace, clock: Clock) -> Sent:
                 _("no SMTP server is configured: nothing can be sent"),
                 hint="ctg-exchange notify smtp --host HOST --sender ADDRESS",
             )
-        addresses = {c.id: c.email for c in tx.contacts()}
+        people = {c.id: c for c in tx.contacts()}
+        addresses = {c.id: c.email for c in people.values()}
+        for waiting in tx.queued(mode="digest"):  # for a member who will get no digest any more
+            why = dropped(people.get(waiting.target), day)
+            if why is not None:
+                tx.message_dropped(waiting.id, utc_timestamp(), why)
         done = tx.reminded(day)
         due = [
             m for m in everyone
             if addresses.get(m.member) and m.notify != "none" and (m.items or m.queued)
         ]  # fmt: skip
-        # claimed before it is sent: a second run meanwhile sends nothing (at most one a day)
-        todo = [m for m in due if m.member not in done]
-        for mine in todo:
-            tx.record_reminder(mine.member, day, utc_timestamp(), len(mine.items))
-    messages = []
-    for number, mine in enumerate(todo):
-        lines = [
-            mail.DigestLine(
-                i.subject, _(KINDS[i.kind]), None if i.due is None else i.due.isoformat(), i.overdue
-            )
-            for i in mine.items
-        ]
-        address = addresses[mine.member]
-        assert address is not None
-        messages.append(
-            (number, mail.digest(settings, workspace.id, address, day, lines, mine.queued))
-        )
-    results = mail.send_all(settings.smtp, messages) if messages else {}
-    sent, failed = [], {}
-    with workspace.store.transaction(write=True) as tx:
-        at = utc_timestamp()
-        for number, mine in enumerate(todo):
-            error = results.get(number)
-            if error is not None:
-                failed[mine.member] = error
-                tx.forget_reminder(mine.member, day)  # the next run tries again
+        failed: dict[str, str] = {}
+        messages = []  # (member, e-mail) of each digest built
+        for mine in (m for m in due if m.member not in done):
+            address = addresses[mine.member]
+            assert address is not None
+            try:  # built before it is claimed: a row edited behind the tool's back fails alone
+                made = _digest(settings, workspace.id, address, day, mine)
+            except (ValueError, TypeError) as exc:
+                failed[mine.member] = type(exc).__name__
                 continue
-            for queued in mine.queued:
-                tx.message_sent(int(queued["id"]), at)
-            sent.append(mine.member)
+            messages.append((mine, made))
+        # claimed before it is sent: a second run meanwhile sends nothing (at most one a day)
+        for mine, _made in messages:
+            tx.record_reminder(mine.member, day, utc_timestamp(), len(mine.items))
+    results: dict[int, str | None] | None = None
+    sent = []
+    try:
+        emails = list(enumerate(made for _mine, made in messages))
+        results = mail.send_all(settings.smtp, emails) if emails else {}
+    finally:  # a claim whose e-mail the server did not take is released: the next run sends it
+        with workspace.store.transaction(write=True) as tx:
+            at = utc_timestamp()
+            for number, (mine, _made) in enumerate(messages):
+                error = _("not sent") if results is None else results.get(number)
+                if error is not None:
+                    failed[mine.member] = error
+                    tx.forget_reminder(mine.member, day)
+                    continue
+                for queued in mine.queued:
+                    tx.message_sent(int(queued["id"]), at)
+                sent.append(mine.member)
     return Sent(sent, [m.member for m in due if m.member in done], failed)

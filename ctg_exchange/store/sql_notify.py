@@ -140,6 +140,12 @@ class NotifyQueries(Queries):
             (at, message_id),
         )
 
+    def message_dropped(self, message_id: int, at: str, why: str) -> None:
+        """Never to be sent (its member left, or has no address): out of the queue, with why."""
+        self.execute(
+            "UPDATE outbox SET sent_at = ?, last_error = ? WHERE id = ?", (at, why, message_id)
+        )
+
     def message_failed(self, message_id: int, error: str, due_at: str) -> None:
         self.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?",
