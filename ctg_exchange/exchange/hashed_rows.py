@@ -11,8 +11,9 @@ rest of the file, from its first line, to the csv module (:func:`.dataset.rewrit
 then also names any error.
 
 The keyed hash costs about 0.6 µs a value in Python whatever the trick (two SHA-256
-compressions and the calls around them; batching through ``map`` does not help), so a large file's blocks are rewritten by worker
-processes, one a CPU, a few blocks ahead and put back in order (:func:`_in_workers`).
+compressions and the calls around them; batching through ``map`` does not help), so a large
+file's blocks are rewritten by worker processes, one a CPU, a few blocks ahead and put back in
+order (:mod:`.block_workers`).
 """
 
 from __future__ import annotations
@@ -22,17 +23,15 @@ import contextlib
 import hashlib
 import importlib
 import os
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .block_workers import BLOCK, in_order
 from .dialect import Dialect
 from .scanner import CP1252_UNDEFINED
 
-BLOCK = 1 << 18  # a block's fields become Python objects, many times its size
 PARALLEL_FROM = 4 * BLOCK  # smaller files are rewritten here: starting workers costs more
-AHEAD = 2  # blocks queued for each worker beyond the one it is rewriting (bounded memory)
 
 
 class Pseudonymiser:
@@ -168,33 +167,21 @@ class PlainRows:
     ) -> Iterator[bytes | Handover]:
         """The rewritten blocks from ``start`` (the first data line); a :class:`Handover` last
         if a line was not plain. ``progress(rows)`` after each block."""
-        source.seek(start)
-        wholes = _whole_lines(source)
-        workers = _cpus() if os.fstat(source.fileno()).st_size - start >= PARALLEL_FROM else 1
+        fd = source.fileno()
+        end = os.fstat(fd).st_size
+        workers = _cpus() if end - start >= PARALLEL_FROM else 1
         offset, row = start, 0
-        with contextlib.closing(_in_workers(self, wholes, workers)) as results:
-            for whole, result in results:
+        results = in_order(self.rewrite_block, fd, start, end, workers)
+        with contextlib.closing(results):
+            for size, result in results:
                 if result is None:  # not plain, or a last line without its line end
                     yield Handover(offset, row)
                     return
                 lines, rewritten = result
                 yield rewritten
-                offset += len(whole)
+                offset += size
                 row += lines
                 progress(row)
-
-
-def _whole_lines(source: BinaryIO) -> Iterator[bytes]:
-    """Blocks of complete lines; a last line without its line end comes last, alone."""
-    carry = b""
-    while block := source.read(BLOCK):
-        data = carry + block
-        cut = data.rfind(b"\n") + 1
-        if cut:
-            yield data[:cut]
-        carry = data[cut:]
-    if carry:
-        yield carry
 
 
 def _cpus() -> int:
@@ -202,53 +189,3 @@ def _cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-_WORKER: PlainRows | None = None  # in a worker process: the rows it rewrites
-
-
-def _start_worker(rows: PlainRows) -> None:
-    global _WORKER
-    _WORKER = rows
-
-
-def _rewrite_in_worker(whole: bytes) -> tuple[int, bytes] | None:
-    assert _WORKER is not None
-    return _WORKER.rewrite_block(whole)
-
-
-def _in_workers(
-    rows: PlainRows, wholes: Iterable[bytes], workers: int
-) -> Generator[tuple[bytes, tuple[int, bytes] | None], None, None]:
-    """Each block of ``wholes`` with its :meth:`PlainRows.rewrite_block` (None for a last line
-    without its line end), in order: here if ``workers`` is 1, else on as many processes, a
-    few blocks ahead.
-
-    The workers are forked: they inherit the key (never written anywhere or pickled) and
-    need nothing imported again. ``spawn`` would not do: ``python -m ctg_exchange`` runs the
-    command line on import, and a worker would start it again.
-    """
-    if workers == 1:
-        for whole in wholes:
-            yield whole, rows.rewrite_block(whole) if whole.endswith(b"\n") else None
-        return
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
-
-    pending: deque[tuple[bytes, Future[tuple[int, bytes] | None] | None]] = deque()
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, context, _start_worker, (rows,)) as pool:
-        try:
-            for whole in wholes:
-                plain = whole.endswith(b"\n")
-                pending.append((whole, pool.submit(_rewrite_in_worker, whole) if plain else None))
-                if len(pending) > workers * (1 + AHEAD):
-                    done, future = pending.popleft()
-                    yield done, None if future is None else future.result()
-            while pending:
-                done, future = pending.popleft()
-                yield done, None if future is None else future.result()
-        finally:
-            for _whole, future in pending:
-                if future is not None:
-                    future.cancel()
