@@ -91,7 +91,7 @@ def test_a_ragged_row_far_in_is_named_by_its_number(
         _rewritten(path, ("id", "qf", "mois"), ("id",))
 
 
-def _crash(offset: int, size: int, slot: int) -> None:
+def _crash(*task: object) -> None:
     import os
 
     os._exit(3)  # as if killed (out of memory)
@@ -101,8 +101,23 @@ def test_a_worker_that_dies_fails_the_rewrite_in_one_line(
     tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(hashed_rows, "_cpus", lambda: 2)
-    monkeypatch.setattr(block_workers, "_rewrite_in_worker", _crash)
+    monkeypatch.setattr(block_workers, "_rewrite_into", _crash)
     path = tmp_path / "data.csv"
     path.write_text("id,qf\n" + "".join(f"{9000000 + i},{i}\n" for i in range(3000)))
     with pytest.raises(ExchangeError, match="a process rewriting the dataset stopped"):
+        _rewritten(path, ("id", "qf"), ("id",))
+
+
+def _fails(*task: object) -> None:
+    raise ValueError("a bug")
+
+
+def test_an_error_in_a_worker_is_raised_here(
+    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashed_rows, "_cpus", lambda: 2)
+    monkeypatch.setattr(block_workers, "_rewrite_into", _fails)
+    path = tmp_path / "data.csv"
+    path.write_text("id,qf\n" + "".join(f"{9000000 + i},{i}\n" for i in range(3000)))
+    with pytest.raises(RuntimeError, match="ValueError: a bug"):
         _rewritten(path, ("id", "qf"), ("id",))

@@ -522,7 +522,7 @@ def test_pseudonymised_columns_are_keyed_hashes_stable_across_deliveries(
     ]
 
 
-def _dies(offset: int, size: int, slot: int) -> None:
+def _dies(*task: object) -> None:
     os._exit(3)  # a worker process killed (out of memory)
 
 
@@ -533,7 +533,7 @@ def test_a_pseudonymising_worker_that_dies_refuses_the_send_cleanly(
 
     monkeypatch.setattr(hashed_rows, "_cpus", lambda: 2)
     monkeypatch.setattr(hashed_rows, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(block_workers, "_rewrite_in_worker", _dies)
+    monkeypatch.setattr(block_workers, "_rewrite_into", _dies)
     ctg = keyed
     rid = accepted(ctg, "pseudonymise:numero_allocataire", adopt=("R1",))
     ctg.refused(

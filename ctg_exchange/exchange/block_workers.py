@@ -6,7 +6,7 @@ and writes the rewritten lines into its slot of memory shared with this process:
 pickled either way but the block's place and the result's size, where the pipes of a process
 pool used to carry every byte in and the three times larger pseudonymised output back. A
 result larger than a slot (values much shorter than their 64-character pseudonyms) comes back
-through the pipe instead.
+through the worker's pipe instead.
 
 A few blocks per worker are queued ahead, each with its own slot (bounded memory); results
 are taken in order. A worker that dies (killed, out of memory) fails the whole rewrite with a
@@ -15,15 +15,18 @@ one-line error.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
+from multiprocessing.connection import Connection
 
 from ..errors import ExchangeError
 from ..i18n import _
 
-BLOCK = 1 << 18  # a block's fields become Python objects, many times its size
+BLOCK = 1 << 16  # its fields become Python objects, many times its size: smaller is faster
 SLOT = 5 * BLOCK  # room for a block's rewritten lines (a 7-digit number's pseudonym: ×3.7)
 TAIL = 1 << 12  # read before a block's nominal end to find its last line end
 AHEAD = 2  # blocks queued for each worker beyond the one it is rewriting (bounded memory)
@@ -83,19 +86,14 @@ def in_order(
     yield from _in_workers(rewrite, fd, start, end, workers)
 
 
-_WORKER: tuple[Rewrite, int, mmap.mmap] | None = None  # in a worker: what it rewrites with
+Reply = tuple[int, int, bytes | None] | str | None  # see _rewrite_into
 
 
-def _start_worker(rewrite: Rewrite, fd: int, shared: mmap.mmap) -> None:
-    global _WORKER
-    _WORKER = rewrite, fd, shared
-
-
-def _rewrite_in_worker(offset: int, size: int, slot: int) -> tuple[int, int, bytes | None] | None:
+def _rewrite_into(
+    rewrite: Rewrite, fd: int, shared: mmap.mmap, offset: int, size: int, slot: int
+) -> tuple[int, int, bytes | None] | None:
     """In a worker: the block's lines, the rewritten size, and the rewritten bytes only if
     they did not fit in the slot."""
-    assert _WORKER is not None
-    rewrite, fd, shared = _WORKER
     whole = read_block(fd, offset, size)
     result = None if whole is None else rewrite(whole)
     if result is None:
@@ -107,53 +105,96 @@ def _rewrite_in_worker(offset: int, size: int, slot: int) -> tuple[int, int, byt
     return lines, len(rewritten), None
 
 
+def _serve(conn: Connection, rewrite: Rewrite, fd: int, shared: mmap.mmap) -> None:
+    """A worker's life: ``(offset, size, slot)`` in, :func:`_rewrite_into`'s reply out (or
+    the text of an unexpected error), until ``None``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C is the parent's to handle
+    try:
+        while (task := conn.recv()) is not None:
+            reply: Reply
+            try:
+                reply = _rewrite_into(rewrite, fd, shared, *task)
+            except Exception as exc:  # noqa: BLE001 - a bug: the parent raises it
+                reply = f"{type(exc).__name__}: {exc}"
+            conn.send(reply)
+    finally:  # no exit handlers, no flushing of the parent's buffers
+        os._exit(0)
+
+
+class _Stopped(ExchangeError):
+    def __init__(self) -> None:
+        super().__init__(_("a process rewriting the dataset stopped unexpectedly (out of memory?)"))
+
+
 def _in_workers(
     rewrite: Rewrite, fd: int, start: int, end: int, workers: int
 ) -> Generator[tuple[int, Result], None, None]:
-    """:func:`in_order` on ``workers`` processes, ``AHEAD`` blocks each queued ahead.
+    """:func:`in_order` on ``workers`` processes, each given every ``workers``-th block and
+    ``AHEAD`` more queued; the replies are read back in the blocks' order.
 
     The workers are forked: they inherit the key (never written anywhere or pickled), the
     file descriptor and the shared slots, and need nothing imported again. ``spawn`` would
     not do: ``python -m ctg_exchange`` runs the command line on import, and a worker would
-    start it again.
+    start it again. Each has its own pipe (no pool, no manager thread, no futures: a block
+    costs two small messages), whose end of file says that it died.
     """
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
 
+    context = multiprocessing.get_context("fork")
     depth = workers * (1 + AHEAD)
     shared = mmap.mmap(-1, SLOT * (depth + 1))  # anonymous, shared with the forked workers
     free = list(range(depth + 1))
-    pending: deque[tuple[int, int, Future[tuple[int, int, bytes | None] | None]]] = deque()
-
-    def take() -> tuple[int, Result]:
-        size, slot, future = pending.popleft()
-        try:
-            result = future.result()
-        except BrokenProcessPool:
-            raise ExchangeError(
-                _("a process rewriting the dataset stopped unexpectedly (out of memory?)")
-            ) from None
-        free.append(slot)
-        if result is None:
-            return size, None
-        lines, length, data = result
-        return size, (lines, shared[slot * SLOT : slot * SLOT + length] if data is None else data)
-
-    context = multiprocessing.get_context("fork")
+    pending: deque[tuple[Connection, int, int]] = deque()
+    pipes: list[Connection] = []
+    processes = []
     try:
-        with ProcessPoolExecutor(workers, context, _start_worker, (rewrite, fd, shared)) as pool:
+        for _worker in range(workers):
+            ours, theirs = context.Pipe()
+            pipes.append(ours)
+            process = context.Process(
+                target=_serve, args=(theirs, rewrite, fd, shared), name="ctg-rewrite", daemon=True
+            )
+            process.start()
+            processes.append(process)
+            theirs.close()  # the worker holds the only other end: its death is our end of file
+        for index, (offset, size) in enumerate(cuts(fd, start, end)):
+            slot = free.pop()
+            pipe = pipes[index % workers]
             try:
-                for offset, size in cuts(fd, start, end):
-                    slot = free.pop()
-                    future = pool.submit(_rewrite_in_worker, offset, size, slot)
-                    pending.append((size, slot, future))
-                    if len(pending) > depth:
-                        yield take()
-                while pending:
-                    yield take()
-            finally:
-                for _size, _slot, future in pending:
-                    future.cancel()
+                pipe.send((offset, size, slot))
+            except OSError:
+                raise _Stopped() from None
+            pending.append((pipe, size, slot))
+            if len(pending) > depth:
+                yield _take(pending, free, shared)
+        while pending:
+            yield _take(pending, free, shared)
     finally:
+        for pipe in pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(None)
+        for process in processes:
+            if pending:  # given up early: what is still queued is not wanted
+                process.terminate()
+            process.join()
+        for pipe in pipes:
+            pipe.close()
         shared.close()
+
+
+def _take(
+    pending: deque[tuple[Connection, int, int]], free: list[int], shared: mmap.mmap
+) -> tuple[int, Result]:
+    """The oldest block's size and result, its slot copied out and freed."""
+    pipe, size, slot = pending.popleft()
+    try:
+        reply: Reply = pipe.recv()
+    except (EOFError, OSError):
+        raise _Stopped() from None
+    if isinstance(reply, str):
+        raise RuntimeError(reply)
+    free.append(slot)
+    if reply is None:
+        return size, None
+    lines, length, data = reply
+    return size, (lines, shared[slot * SLOT : slot * SLOT + length] if data is None else data)

@@ -27,11 +27,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .block_workers import BLOCK, in_order
+from .block_workers import in_order
 from .dialect import Dialect
 from .scanner import CP1252_UNDEFINED
 
-PARALLEL_FROM = 4 * BLOCK  # smaller files are rewritten here: starting workers costs more
+PARALLEL_FROM = 1 << 20  # smaller files are rewritten here: starting workers costs more
 
 
 class Pseudonymiser:
