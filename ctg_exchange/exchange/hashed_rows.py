@@ -153,8 +153,11 @@ class PlainRows:
             fields[index::columns] = self._pseudonym.column(fields[index::columns], self._codec)
         if columns == 1:
             return end.join(fields) + end
-        rows = zip(*[iter(fields)] * columns, strict=True)
-        return end.join(map(delimiter.join, rows)) + end
+        # fields and separators interleaved, joined once (cheaper than joining each row)
+        parts = [delimiter] * (2 * len(fields))
+        parts[2 * columns - 1 :: 2 * columns] = [end] * (len(fields) // columns)
+        parts[::2] = fields
+        return b"".join(parts)
 
     def rewrite_block(self, whole: bytes) -> tuple[int, bytes] | None:
         """Complete lines rewritten, with their number; None if one of them is not plain."""
