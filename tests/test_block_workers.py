@@ -97,27 +97,28 @@ def _crash(*task: object) -> None:
     os._exit(3)  # as if killed (out of memory)
 
 
-def test_a_worker_that_dies_fails_the_rewrite_in_one_line(
-    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(hashed_rows, "_cpus", lambda: 2)
-    monkeypatch.setattr(block_workers, "_rewrite_into", _crash)
-    path = tmp_path / "data.csv"
-    path.write_text("id,qf\n" + "".join(f"{9000000 + i},{i}\n" for i in range(3000)))
-    with pytest.raises(ExchangeError, match="a process rewriting the dataset stopped"):
-        _rewritten(path, ("id", "qf"), ("id",))
-
-
 def _fails(*task: object) -> None:
     raise ValueError("a bug")
 
 
-def test_an_error_in_a_worker_is_raised_here(
-    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("worker", "error", "message"),
+    [
+        (_crash, ExchangeError, "^a process rewriting the dataset stopped unexpectedly"),
+        (_fails, RuntimeError, "^ValueError: a bug$"),  # a bug in a worker is not hidden
+    ],
+)
+def test_a_worker_that_dies_or_fails_fails_the_rewrite(
+    tmp_path: Path,
+    small_blocks: None,
+    monkeypatch: pytest.MonkeyPatch,
+    worker: object,
+    error: type[Exception],
+    message: str,
 ) -> None:
     monkeypatch.setattr(hashed_rows, "_cpus", lambda: 2)
-    monkeypatch.setattr(block_workers, "_rewrite_into", _fails)
+    monkeypatch.setattr(block_workers, "_rewrite_into", worker)
     path = tmp_path / "data.csv"
     path.write_text("id,qf\n" + "".join(f"{9000000 + i},{i}\n" for i in range(3000)))
-    with pytest.raises(RuntimeError, match="ValueError: a bug"):
+    with pytest.raises(error, match=message):
         _rewritten(path, ("id", "qf"), ("id",))
