@@ -522,6 +522,29 @@ def test_pseudonymised_columns_are_keyed_hashes_stable_across_deliveries(
     ]
 
 
+def _dies(*task: object) -> None:
+    os._exit(3)  # a worker process killed (out of memory)
+
+
+def test_a_pseudonymising_worker_that_dies_refuses_the_send_cleanly(
+    keyed: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ctg_exchange.exchange import block_workers, hashed_rows
+
+    monkeypatch.setattr(hashed_rows, "_cpus", lambda: 2)
+    monkeypatch.setattr(hashed_rows, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(block_workers, "_rewrite_into", _dies)
+    ctg = keyed
+    rid = accepted(ctg, "pseudonymise:numero_allocataire", adopt=("R1",))
+    ctg.refused(
+        *("exchange", "send", rid, "--dataset", str(qf_csv(tmp_path / "qf.csv", rows=50))),
+        *("--out", str(tmp_path / "p.ctgx")),
+        as_="c.agent",
+        contains="a process rewriting the dataset stopped unexpectedly (out of memory?)",
+    )
+    assert not (tmp_path / "p.ctgx").exists()
+
+
 def _counts_request(ctg: Ctg) -> str:
     """Counts by territory with family composition: personal, so the DPO can set a minimum."""
     rid = str(
