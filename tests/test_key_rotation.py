@@ -488,3 +488,52 @@ def _member(ctg: Ctg, member_id: str) -> Any:
          "public_key": public_key, "fingerprint": found["fingerprint"],
          "added_by": found["added_by"], "added_at": "2025-06-02T00:00:00Z"}
     )  # fmt: skip
+
+
+def _signed_with_the_retired_key(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, rotated: dict[str, Any]
+) -> None:
+    """A modified copy of the tool, v.agent's retired key put back in its place."""
+    keys = KeyDir(ctg.keys)
+    keys.private_path("v.agent").unlink()
+    shutil.copy2(rotated["retired_key_file"], keys.private_path("v.agent"))
+    _unchecked_keys(monkeypatch)
+
+
+def _offline_with_your_own_signers(ctg: Ctg, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    assert ctg("audit", "verify", "--full").exit_code == 3
+    export, allowed = tmp_path / "export.jsonl", tmp_path / "allowed_signers"
+    ctg.ok("audit", "export", "--out", str(export))
+    ctg.ok("member", "allowed-signers", "--out", str(allowed))
+    assert _offline(export).returncode == 1
+    return _offline(export, "--allowed-signers", allowed)
+
+
+@needs_ssh_keygen
+def test_the_offline_script_with_allowed_signers_applies_the_logs_retirements_to_events(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """allowed_signers dates a key by the second: an event signed with the retired key within
+    the rotation's second passed; a complete export says the key was retired at its event."""
+    _signed_with_the_retired_key(ctg, monkeypatch, _rotate(ctg))
+    ctg.file_request()
+    filed = max(e["seq"] for e in _log(ctg, "request.file"))
+    result = _offline_with_your_own_signers(ctg, tmp_path)
+    assert result.returncode == 1
+    assert f"FAILED: event #{filed}: bad signature" in result.stdout.splitlines(), result.stdout
+
+
+@needs_ssh_keygen
+def test_the_offline_script_with_allowed_signers_refuses_a_retired_keys_checkpoint(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A checkpoint carries no time: a key your file gives a valid-before signs none past the
+    event the log says retired it."""
+    rotated = _rotate(ctg)
+    ctg.file_request()
+    _signed_with_the_retired_key(ctg, monkeypatch, rotated)
+    ctg.ok("audit", "checkpoint", as_="v.agent")
+    size = len(ctg.json("audit", "log"))
+    result = _offline_with_your_own_signers(ctg, tmp_path)
+    assert result.returncode == 1
+    assert f"FAILED: checkpoint of {size} events: not signed for this log" in result.stdout
