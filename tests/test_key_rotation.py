@@ -17,6 +17,7 @@ import pytest
 from ctg_exchange.audit.canonical import text_digest
 from ctg_exchange.crypto.keys import KeyDir, read_public_key
 from ctg_exchange.services import key_rotation, session
+from ctg_exchange.store.sql_exchange import ExchangeQueries
 
 from conftest import PASSPHRASE, Ctg
 
@@ -384,6 +385,37 @@ def test_a_package_sent_before_a_party_identity_rotation_is_received_after_it(
     (rotation,) = [e for e in _log(ctg, "keys.encryption") if e["seq"] > 1][-1:]
     assert _full(ctg, rotation["seq"])["payload"]["replaces"] == old
     _verified(ctg)
+
+
+def test_a_delivery_sealed_to_a_retired_recipient_breaks_the_log(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified sender that still seals to the requesting party's retired identity (whose
+    holder may have lost it): the delivery's recipients are those active at its event."""
+    from test_exchange import accepted, qf_csv, send
+
+    _party_keys(ctg)
+    rid = accepted(ctg, "max_retention_days:180", adopt=("R1",))
+    (old,) = [r["recipient"] for r in ctg.json("keys", "list") if r["party"] == "ville_sceaux"]
+    ctg.ok("keys", "rotate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
+    honest = ExchangeQueries.recipients
+    monkeypatch.setattr(
+        ExchangeQueries,
+        "recipients",
+        lambda self, party=None: [
+            r.model_copy(update={"retired_at": None}) for r in honest(self, party)
+        ],
+    )
+    send(ctg, rid, qf_csv(tmp_path / "qf.csv"))
+    monkeypatch.setattr(ExchangeQueries, "recipients", honest)
+    (sent,) = _log(ctg, "exchange.send")
+    assert old in _full(ctg, sent["seq"])["payload"]["recipients"]
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert (
+        f"broken at event #{sent['seq']} by c.agent: SEND_RECIPIENTS: delivery 1 is sealed to"
+        in (result.stderr)
+    ), result.stderr
 
 
 def test_a_party_with_no_identity_has_nothing_to_rotate(ctg: Ctg) -> None:

@@ -99,6 +99,7 @@ def parsed(action: Action, event: Event) -> p.Payload:
 
 DATED_IN_FUTURE = "DATED_IN_FUTURE"
 AVENANT_VERSION = "AVENANT_VERSION"
+SEND_RECIPIENTS = "SEND_RECIPIENTS"
 
 
 @dataclass
@@ -330,6 +331,9 @@ class Replay:
                 problem = _leads_to(action, expected, payload.to_status)
             if problem is None:
                 check_recorded(payload, request, self.rules)
+            if problem is None and isinstance(payload, s.Send):
+                problem = self._sent_to(payload, request.from_party)
+                rule = SEND_RECIPIENTS if problem else None
         except ExchangeError as exc:
             rule = getattr(exc, "rule", None)
             if isinstance(exc, InvalidTransition):
@@ -460,6 +464,25 @@ class Replay:
         else:
             self._proposals[change.seq] = replace(change, withdrawn_seq=event.seq)
         payload.apply(self.book, event)
+
+    def _sent_to(self, payload: s.Send, party: str) -> str | None:
+        """Why a delivery is not sealed to exactly the requesting party's recipients active at
+        its event, if it is not."""
+        active = sorted(
+            r for r, f in self.book.recipient.items() if f.party == party and f.retired_seq is None
+        )
+        if sorted(payload.recipients) == active:
+            return None
+        return _(
+            "{rule}: delivery {delivery} is sealed to {sent}, not to the active recipients of "
+            "{party} ({active})"
+        ).format(
+            rule=SEND_RECIPIENTS,
+            delivery=payload.delivery,
+            sent=", ".join(payload.recipients) or "-",
+            party=party,
+            active=", ".join(active) or "-",
+        )
 
     def _recipient(self, event: Event, payload: p.EncryptionKey, actor: LogMember) -> None:
         allowed = event.role == Role.ADMIN.value and actor.party == payload.party
