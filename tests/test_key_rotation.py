@@ -412,10 +412,28 @@ def test_a_delivery_sealed_to_a_retired_recipient_breaks_the_log(
     assert old in _full(ctg, sent["seq"])["payload"]["recipients"]
     result = ctg("audit", "verify")
     assert result.exit_code == 3, result.output
+    broken = f"broken at event #{sent['seq']} by c.agent: SEND_RECIPIENTS: delivery 1 is sealed"
+    assert broken in result.stderr, result.stderr
+
+
+def test_a_rotation_that_retires_the_other_partys_recipient_breaks_the_log(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified client of ville_sceaux's admin, to which every recipient is its party's:
+    it retires caf92's only identity, which nothing would then be sealed to."""
+    _party_keys(ctg)
+    (caf,) = [r["recipient"] for r in ctg.json("keys", "list") if r["party"] == "caf92"]
+    honest = ExchangeQueries.recipients
+    monkeypatch.setattr(ExchangeQueries, "recipients", lambda self, party=None: honest(self))
+    ctg.ok("keys", "rotate", "--party", "ville_sceaux", "--encryption", "--replaces", caf,
+           as_="v.admin")  # fmt: skip
+    monkeypatch.setattr(ExchangeQueries, "recipients", honest)
+    (rotation,) = _log(ctg, "keys.encryption")[-1:]
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
     assert (
-        f"broken at event #{sent['seq']} by c.agent: SEND_RECIPIENTS: delivery 1 is sealed to"
-        in (result.stderr)
-    ), result.stderr
+        f"broken at event #{rotation['seq']}: {caf} is not an active recipient of ville_sceaux"
+    ) in result.stderr, result.stderr
 
 
 def test_a_party_with_no_identity_has_nothing_to_rotate(ctg: Ctg) -> None:

@@ -486,11 +486,24 @@ class Replay:
 
     def _recipient(self, event: Event, payload: p.EncryptionKey, actor: LogMember) -> None:
         allowed = event.role == Role.ADMIN.value and actor.party == payload.party
+        known = payload.recipient in self.book.recipient
+        was = self.book.recipient.get(payload.replaces or "")
+        replaceable = was is not None and was.party == payload.party and was.retired_seq is None
         payload.apply(self.book, event)
         if not allowed:
             raise ReplayError(
                 _("not allowed: only an admin of {party} makes its decryption keys").format(
                     party=payload.party
+                )
+            )
+        if known:
+            raise ReplayError(
+                _("{recipient} is already registered").format(recipient=payload.recipient)
+            )
+        if payload.replaces is not None and not replaceable:
+            raise ReplayError(
+                _("{recipient} is not an active recipient of {party}").format(
+                    recipient=payload.replaces, party=payload.party
                 )
             )
 
