@@ -272,12 +272,16 @@ class Replay:
         if target is None:
             raise ReplayError(_("the event revokes an unknown member"))
         self._expect_role(event, Role.ADMIN)
-        active_admins = sum(
+        lasting_admins = sum(
             1
             for m in self.members.values()
-            if m.party == target.party and m.active and m.has(Role.ADMIN)
+            if m.party == target.party
+            and m.active
+            and m.has(Role.ADMIN)
+            and m.until is None
+            and m.id != target.id
         )
-        self._allowed(lambda: authorise_member_revoke(actor, target, active_admins))
+        self._allowed(lambda: authorise_member_revoke(actor, target, lasting_admins))
         target.revoked_at, target.revoked_seq = event.time, event.seq
         try:
             people.revocation(self, event, payload, target)  # its successor (issue 19)
