@@ -587,3 +587,29 @@ def test_the_offline_script_with_allowed_signers_refuses_a_retired_keys_checkpoi
     result = _offline_with_your_own_signers(ctg, tmp_path)
     assert result.returncode == 1
     assert f"FAILED: checkpoint of {size} events: not signed for this log" in result.stdout
+
+
+def test_a_hosted_rotation_stopped_before_its_files_swapped_is_finished_by_the_next_command(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server registered the new key, the member's machine stopped before swapping its
+    files: the next call, refused with the old key, is made with the new one, put in place."""
+    from served import serving
+    from test_remote_exchange import Parties
+
+    def crash(self: KeyDir, name: str, stamp: str) -> None:
+        raise KeyboardInterrupt
+
+    with serving(ctg) as server:
+        at = Parties(ctg, server.url, tmp_path)
+        with monkeypatch.context() as patched:
+            patched.setattr(KeyDir, "promote", crash)
+            assert at.run("ville", "keys", "rotate", "--member", "v.agent", as_="v.agent").exit_code
+        keys = KeyDir(Path(at.keys["ville"]))
+        filed = at.run("ville", *_request_args(), as_="v.agent")
+        assert filed.exit_code == 0, filed.output
+        again = at.run("ville", "keys", "rotate", "--member", "v.agent", as_="v.agent")
+        assert again.exit_code == 0, again.output
+    assert not keys.staged_path("v.agent").exists()
+    assert len(list(keys.path.glob("v.agent~retired-*.pub"))) == 2
+    _verified(ctg)

@@ -197,11 +197,15 @@ class KeyDir:
             return ahead.result()
         return self._open(name, passphrase)
 
-    def _open(self, name: str, passphrase: str) -> Signer:
+    def open_staged(self, name: str, passphrase: str) -> Signer:
+        """Decrypt ``NAME~new``, the key a rotation made (registered or not)."""
+        return self._open(name, passphrase, self.staged_path(name))
+
+    def _open(self, name: str, passphrase: str, path: Path | None = None) -> Signer:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        path = self.private_path(name)
+        path = path or self.private_path(name)
         data = read_private_file(path)
         try:
             key = serialization.load_ssh_private_key(data, passphrase.encode("utf-8"))

@@ -96,13 +96,30 @@ class Keyring:
         server's keyring gives what the member's client signed)."""
         return self.signer(member)
 
-    def signer_by_id(self, member_id: str) -> Signer:
+    def signer_by_id(
+        self, member_id: str, accepted: Callable[[Signer], bool] | None = None
+    ) -> Signer:
         """The key in the key directory under ``member_id``, unchecked here: a remote
-        workspace's server checks it against the registered key on every call."""
+        workspace's server checks it against the registered key on every call. A rotation
+        whose files were not swapped (``NAME~new`` left) is finished first when the server
+        (``accepted``, a signed call) refuses the current key and takes the new one."""
         path = self.key_dir.private_path(member_id)
         passphrase = self.passphrase(
             _("Passphrase for {member}'s key ({path})").format(member=member_id, path=path)
         )
+        signer = self.key_dir.open_signer(member_id, passphrase)
+        staged = self.key_dir.staged_path(member_id)
+        if accepted is None or not staged.exists() or accepted(signer):
+            return signer
+        passphrase = self.passphrase(
+            _(
+                "Passphrase for {member}'s new key ({path}), from a key rotation not finished"
+            ).format(member=member_id, path=staged)
+        )
+        new = self.key_dir.open_staged(member_id, passphrase)
+        if not accepted(new):
+            return signer  # the server takes neither: its refusal says why
+        self.key_dir.finish_rotation(member_id, new.public_key.openssh, retired_stamp())
         return self.key_dir.open_signer(member_id, passphrase)
 
     def signer_future(self, member: Member) -> Future[Signer]:
