@@ -436,6 +436,27 @@ def test_a_rotation_that_retires_the_other_partys_recipient_breaks_the_log(
     ) in result.stderr, result.stderr
 
 
+def test_a_pseudonymised_request_is_sent_again_after_the_holder_replaced_its_identity(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's pseudonymisation key is sealed to the holder's identity of its first
+    delivery: a new identity with another passphrase does not stop the next delivery."""
+    from test_exchange import EARLY, accepted, qf_csv, send
+
+    _party_keys(ctg)
+    rid = accepted(ctg, "pseudonymise:numero_allocataire", adopt=("R1",))
+    dataset = qf_csv(tmp_path / "qf.csv", rows=2)
+    send(ctg, rid, dataset)
+    monkeypatch.setenv("CTG_IDENTITY_PASSPHRASE", "another long passphrase 2")
+    ctg.ok("keys", "rotate", "--party", "caf92", "--encryption", as_="c.admin")
+    again = ("exchange", "send", rid, "--dataset", str(dataset), "--out", str(tmp_path / "2"))
+    ctg.refused(*again, *EARLY, as_="c.agent",
+                contains="none of caf92's identities opens this request's key")  # fmt: skip
+    monkeypatch.setenv("CTG_IDENTITY_PASSPHRASE", PASSPHRASE)
+    ctg.ok(*again, *EARLY, as_="c.agent")
+    _verified(ctg)
+
+
 def test_a_party_with_no_identity_has_nothing_to_rotate(ctg: Ctg) -> None:
     ctg.refused("keys", "rotate", "--party", "ville_sceaux", "--encryption", as_="v.admin",
                 contains="ville_sceaux has no decryption identity to replace")  # fmt: skip
