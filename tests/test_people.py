@@ -427,3 +427,21 @@ def test_who_follows_a_request() -> None:
         ("DX-2025-0001", "requester"),
         ("DX-2025-0002", "requester"),
     ]
+
+
+def test_a_checkpoint_signed_after_the_signers_term_breaks_the_log(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified client of a staff member added --until: it signs a checkpoint over events of
+    a day after its term."""
+    _add(ctg, "v.temp", "ville_sceaux", "staff", until="2025-06-15")
+    monkeypatch.setenv("CTG_TODAY", "2025-06-20")
+    ctg.file_request()  # an event after v.temp's term, by someone else
+    with monkeypatch.context() as patched:
+        patched.setattr(session, "ensure_in_term", lambda *args: None)
+        ctg.ok("audit", "checkpoint", as_="v.temp")
+    first, failure = _broken(ctg)
+    assert "MEMBER_TERM_ENDED: signed by v.temp, a member until 2025-06-15, after that day" in (
+        first
+    ), first
+    assert failure["rule"] == "MEMBER_TERM_ENDED"
