@@ -18,8 +18,9 @@ from ctg_exchange.audit.canonical import text_digest
 from ctg_exchange.crypto.keys import KeyDir, read_public_key
 from ctg_exchange.services import key_rotation, session
 from ctg_exchange.store.sql_exchange import ExchangeQueries
+from ctg_exchange.store.sql_members import MemberQueries
 
-from conftest import PASSPHRASE, Ctg
+from conftest import PASSPHRASE, Ctg, add_args
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_ssh_keygen = pytest.mark.skipif(
@@ -634,3 +635,23 @@ def test_a_hosted_rotation_stopped_before_its_files_swapped_is_finished_by_the_n
     assert not keys.staged_path("v.agent").exists()
     assert len(list(keys.path.glob("v.agent~retired-*.pub"))) == 2
     _verified(ctg)
+
+
+def test_a_member_added_with_a_key_another_member_held_breaks_the_log(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified admin client that does not look the key up: the new member's key is
+    v.agent's retired one (a key is registered once, ever)."""
+    rotated = _rotate(ctg)
+    keys = KeyDir(ctg.keys)
+    shutil.copy2(rotated["retired_key_file"] + ".pub", keys.public_path("v.ghost"))
+    with monkeypatch.context() as patched:
+        patched.setattr(MemberQueries, "key_holder", lambda self, key: None)
+        ctg.ok(*add_args("v.ghost", "ville_sceaux", "staff"),
+               "--public-key", str(keys.public_path("v.ghost")), as_="v.admin")  # fmt: skip
+    added = max(e["seq"] for e in _log(ctg, "member.add"))
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert (
+        f"broken at event #{added} by v.admin: KEY_REUSED: the key of v.ghost was registered before"
+    ) in result.stderr, result.stderr

@@ -51,7 +51,7 @@ from ..labels import label
 from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
 from . import people
 from .events import Event
-from .key_replay import declared_key, rotate_key
+from .key_replay import KEY_REUSED, declared_key, registered_before, rotate_key
 from .law import LawCheck, change_of
 
 
@@ -264,8 +264,16 @@ class Replay:
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))
         if self.rules >= 2:
             self._roles_allowed(member.roles)
+        reused = registered_before(self.members, member.key)
         self._declare(member)
         payload.apply(self.book, event)
+        if reused:
+            raise ReplayError(
+                _("{rule}: the key of {member} was registered before").format(
+                    rule=KEY_REUSED, member=member.id
+                ),
+                rule=KEY_REUSED,
+            )
 
     def _member_revoke(self, event: Event, payload: p.MemberRevoke, actor: LogMember) -> None:
         target = self.members.get(payload.member)
