@@ -20,7 +20,7 @@ from ctg_exchange.services import key_rotation, session
 from ctg_exchange.store.sql_exchange import ExchangeQueries
 from ctg_exchange.store.sql_members import MemberQueries
 
-from conftest import PASSPHRASE, Ctg, add_args
+from conftest import PASSPHRASE, TEST_KDF_ROUNDS, Ctg, add_args
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_ssh_keygen = pytest.mark.skipif(
@@ -655,3 +655,35 @@ def test_a_member_added_with_a_key_another_member_held_breaks_the_log(
     assert (
         f"broken at event #{added} by v.admin: KEY_REUSED: the key of v.ghost was registered before"
     ) in result.stderr, result.stderr
+
+
+def test_a_promote_stopped_between_its_renames_is_finished_by_the_next_command(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut inside the swap: the public files moved, the new private key not yet."""
+    import os
+
+    _stopped_before_its_files_swapped(ctg, monkeypatch)
+    keys = KeyDir(ctg.keys)
+    staged, current = keys.staged_path("v.agent"), keys.private_path("v.agent")
+    retired = keys.path / "v.agent~retired-20250101T000000Z"
+    os.rename(current, retired)
+    os.rename(keys.public_path("v.agent"), retired.with_name(retired.name + ".pub"))
+    os.rename(staged.with_name(staged.name + ".pub"), keys.public_path("v.agent"))
+
+    ctg.file_request()
+
+    assert not staged.exists() and current.exists()
+    members = {m["id"]: m for m in ctg.json("member", "list")}
+    assert keys.read_public("v.agent").fingerprint == members["v.agent"]["fingerprint"]
+    _verified(ctg)
+
+
+def test_two_rotations_within_a_second_keep_both_retired_keys(tmp_path: Path) -> None:
+    keys = KeyDir(tmp_path / "keys")
+    keys.generate("v.agent", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    for _ in range(2):
+        keys.stage("v.agent", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+        keys.promote("v.agent", "20250101T000000Z")
+    assert len(list(keys.path.glob("v.agent~retired-*.pub"))) == 2
+    assert len([p for p in keys.path.glob("v.agent~retired-*") if p.suffix != ".pub"]) == 2
