@@ -6,6 +6,7 @@ valid at its time; a retired key signs nothing more."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -672,6 +673,31 @@ def test_a_promote_stopped_between_its_renames_is_finished_by_the_next_command(
     assert not staged.exists() and current.exists()
     members = {m["id"]: m for m in ctg.json("member", "list")}
     assert keys.read_public("v.agent").fingerprint == members["v.agent"]["fingerprint"]
+    _verified(ctg)
+
+
+def test_a_hosted_promote_stopped_between_its_renames_is_finished_by_the_next_command(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from served import serving
+    from test_remote_exchange import Parties
+
+    def cut(self: KeyDir, name: str, stamp: str) -> None:
+        staged = self.staged_path(name)
+        os.rename(self.private_path(name), self.path / f"{name}~retired-{stamp}")
+        os.rename(self.public_path(name), self.path / f"{name}~retired-{stamp}.pub")
+        os.rename(staged.with_name(staged.name + ".pub"), self.public_path(name))
+        raise KeyboardInterrupt  # before the private key's rename
+
+    with serving(ctg) as server:
+        at = Parties(ctg, server.url, tmp_path)
+        with monkeypatch.context() as patched:
+            patched.setattr(KeyDir, "promote", cut)
+            assert at.run("ville", "keys", "rotate", "--member", "v.agent", as_="v.agent").exit_code
+        filed = at.run("ville", *_request_args(), as_="v.agent")
+        assert filed.exit_code == 0, filed.output
+    keys = KeyDir(Path(at.keys["ville"]))
+    assert keys.private_path("v.agent").exists() and not keys.staged_path("v.agent").exists()
     _verified(ctg)
 
 
