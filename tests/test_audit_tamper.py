@@ -430,7 +430,7 @@ def test_a_filing_summary_that_lies_about_the_content_is_caught_when_re_signed(
     )
 
 
-def test_an_event_re_signed_with_an_earlier_date_is_caught(logged: Ctg) -> None:
+def test_an_event_re_signed_with_an_earlier_date_is_caught(logged: Ctg, tmp_path: Path) -> None:
     """A modified client that backdates its event (to file before an expiry, say): the log's
     order is the order of time, within five minutes' clock skew."""
     seq = _events(logged)[-1]["seq"]
@@ -439,6 +439,16 @@ def test_an_event_re_signed_with_an_earlier_date_is_caught(logged: Ctg) -> None:
     assert first.startswith(
         f"event #{seq}: dated 2025-01-01T09:00:00Z, more than 5 minutes before the event it follows"
     ), first
+    export = tmp_path / "export.jsonl"
+    logged.ok("audit", "export", "--out", str(export))
+    offline = subprocess.run(
+        [sys.executable, str(OFFLINE), str(export)], capture_output=True, text=True, check=False
+    )
+    assert offline.returncode == 1
+    assert (
+        f"FAILED: event #{seq}: dated more than five minutes before the event it follows"
+        in offline.stdout.splitlines()
+    ), offline.stdout
 
 
 @pytest.mark.parametrize(

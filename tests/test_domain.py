@@ -313,20 +313,21 @@ def test_who_adds_members(
 
 
 @pytest.mark.parametrize(
-    ("target", "active_admins", "refusal"),
+    ("target", "lasting_admins", "refusal"),
     [
         (Person("v.staff", REQUESTER, (Role.STAFF,)), 1, None),
-        (Person("v.admin2", REQUESTER, (Role.ADMIN,)), 2, None),
-        (ADMIN_V, 1, "last-admin"),
+        (Person("v.admin2", REQUESTER, (Role.ADMIN,)), 1, None),
+        (ADMIN_V, 0, "last-admin"),
         (Person("c.staff", HOLDER, (Role.STAFF,)), 1, "own-party-admin"),
     ],
 )
-def test_who_revokes_members(target: Person, active_admins: int, refusal: str | None) -> None:
+def test_who_revokes_members(target: Person, lasting_admins: int, refusal: str | None) -> None:
+    """``lasting_admins``: the party's other active admins with no end date."""
     if refusal is None:
-        authorise_member_revoke(ADMIN_V, target, active_admins)
+        authorise_member_revoke(ADMIN_V, target, lasting_admins)
         return
     with pytest.raises(NotAuthorised) as refused:
-        authorise_member_revoke(ADMIN_V, target, active_admins)
+        authorise_member_revoke(ADMIN_V, target, lasting_admins)
     assert refused.value.rule == refusal
 
 

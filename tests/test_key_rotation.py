@@ -6,6 +6,7 @@ valid at its time; a retired key signs nothing more."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,10 @@ import pytest
 from ctg_exchange.audit.canonical import text_digest
 from ctg_exchange.crypto.keys import KeyDir, read_public_key
 from ctg_exchange.services import key_rotation, session
+from ctg_exchange.store.sql_exchange import ExchangeQueries
+from ctg_exchange.store.sql_members import MemberQueries
 
-from conftest import PASSPHRASE, Ctg
+from conftest import PASSPHRASE, TEST_KDF_ROUNDS, Ctg, add_args
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_ssh_keygen = pytest.mark.skipif(
@@ -38,6 +41,13 @@ def _log(ctg: Ctg, action: str) -> list[dict[str, Any]]:
 def _full(ctg: Ctg, seq: int) -> dict[str, Any]:
     shown: dict[str, Any] = ctg.json("audit", "show", str(seq))
     return shown
+
+
+def _breaks(ctg: Ctg, message: str) -> None:
+    """audit verify fails, saying ``message``."""
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert message in result.stderr, result.stderr
 
 
 def _verified(ctg: Ctg, *extra: str) -> None:
@@ -386,6 +396,69 @@ def test_a_package_sent_before_a_party_identity_rotation_is_received_after_it(
     _verified(ctg)
 
 
+def test_a_delivery_sealed_to_a_retired_recipient_breaks_the_log(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified sender that still seals to the requesting party's retired identity (whose
+    holder may have lost it): the delivery's recipients are those active at its event."""
+    from test_exchange import accepted, qf_csv, send
+
+    _party_keys(ctg)
+    rid = accepted(ctg, "max_retention_days:180", adopt=("R1",))
+    (old,) = [r["recipient"] for r in ctg.json("keys", "list") if r["party"] == "ville_sceaux"]
+    ctg.ok("keys", "rotate", "--party", "ville_sceaux", "--encryption", as_="v.admin")
+    honest = ExchangeQueries.recipients
+    monkeypatch.setattr(
+        ExchangeQueries,
+        "recipients",
+        lambda self, party=None: [
+            r.model_copy(update={"retired_at": None}) for r in honest(self, party)
+        ],
+    )
+    send(ctg, rid, qf_csv(tmp_path / "qf.csv"))
+    monkeypatch.setattr(ExchangeQueries, "recipients", honest)
+    (sent,) = _log(ctg, "exchange.send")
+    assert old in _full(ctg, sent["seq"])["payload"]["recipients"]
+    _breaks(ctg, f"broken at event #{sent['seq']} by c.agent: SEND_RECIPIENTS: delivery 1 is")
+
+
+def test_a_rotation_that_retires_the_other_partys_recipient_breaks_the_log(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified client of ville_sceaux's admin, to which every recipient is its party's:
+    it retires caf92's only identity, which nothing would then be sealed to."""
+    _party_keys(ctg)
+    (caf,) = [r["recipient"] for r in ctg.json("keys", "list") if r["party"] == "caf92"]
+    honest = ExchangeQueries.recipients
+    monkeypatch.setattr(ExchangeQueries, "recipients", lambda self, party=None: honest(self))
+    ctg.ok("keys", "rotate", "--party", "ville_sceaux", "--encryption", "--replaces", caf,
+           as_="v.admin")  # fmt: skip
+    monkeypatch.setattr(ExchangeQueries, "recipients", honest)
+    (rotation,) = _log(ctg, "keys.encryption")[-1:]
+    _breaks(ctg, f"at event #{rotation['seq']}: {caf} is not an active recipient of ville_sceaux")
+
+
+def test_a_pseudonymised_request_is_sent_again_after_the_holder_replaced_its_identity(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's pseudonymisation key is sealed to the holder's identity of its first
+    delivery: a new identity with another passphrase does not stop the next delivery."""
+    from test_exchange import EARLY, accepted, qf_csv, send
+
+    _party_keys(ctg)
+    rid = accepted(ctg, "pseudonymise:numero_allocataire", adopt=("R1",))
+    dataset = qf_csv(tmp_path / "qf.csv", rows=2)
+    send(ctg, rid, dataset)
+    monkeypatch.setenv("CTG_IDENTITY_PASSPHRASE", "another long passphrase 2")
+    ctg.ok("keys", "rotate", "--party", "caf92", "--encryption", as_="c.admin")
+    again = ("exchange", "send", rid, "--dataset", str(dataset), "--out", str(tmp_path / "2"))
+    ctg.refused(*again, *EARLY, as_="c.agent",
+                contains="none of caf92's identities opens this request's key")  # fmt: skip
+    monkeypatch.setenv("CTG_IDENTITY_PASSPHRASE", PASSPHRASE)
+    ctg.ok(*again, *EARLY, as_="c.agent")
+    _verified(ctg)
+
+
 def test_a_party_with_no_identity_has_nothing_to_rotate(ctg: Ctg) -> None:
     ctg.refused("keys", "rotate", "--party", "ville_sceaux", "--encryption", as_="v.admin",
                 contains="ville_sceaux has no decryption identity to replace")  # fmt: skip
@@ -488,3 +561,151 @@ def _member(ctg: Ctg, member_id: str) -> Any:
          "public_key": public_key, "fingerprint": found["fingerprint"],
          "added_by": found["added_by"], "added_at": "2025-06-02T00:00:00Z"}
     )  # fmt: skip
+
+
+def _signed_with_the_retired_key(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, rotated: dict[str, Any]
+) -> None:
+    """A modified copy of the tool, v.agent's retired key put back in its place."""
+    keys = KeyDir(ctg.keys)
+    keys.private_path("v.agent").unlink()
+    shutil.copy2(rotated["retired_key_file"], keys.private_path("v.agent"))
+    _unchecked_keys(monkeypatch)
+
+
+def _offline_with_your_own_signers(ctg: Ctg, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    assert ctg("audit", "verify", "--full").exit_code == 3
+    export, allowed = tmp_path / "export.jsonl", tmp_path / "allowed_signers"
+    ctg.ok("audit", "export", "--out", str(export))
+    ctg.ok("member", "allowed-signers", "--out", str(allowed))
+    assert _offline(export).returncode == 1
+    return _offline(export, "--allowed-signers", allowed)
+
+
+@needs_ssh_keygen
+def test_the_offline_script_with_allowed_signers_applies_the_logs_retirements_to_events(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """allowed_signers dates a key by the second: an event signed with the retired key within
+    the rotation's second passed; a complete export says the key was retired at its event."""
+    _signed_with_the_retired_key(ctg, monkeypatch, _rotate(ctg))
+    ctg.file_request()
+    filed = max(e["seq"] for e in _log(ctg, "request.file"))
+    result = _offline_with_your_own_signers(ctg, tmp_path)
+    assert result.returncode == 1
+    assert f"FAILED: event #{filed}: bad signature" in result.stdout.splitlines(), result.stdout
+
+
+@needs_ssh_keygen
+def test_the_offline_script_with_allowed_signers_refuses_a_retired_keys_checkpoint(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A checkpoint carries no time: a key your file gives a valid-before signs none past the
+    event the log says retired it."""
+    rotated = _rotate(ctg)
+    ctg.file_request()
+    _signed_with_the_retired_key(ctg, monkeypatch, rotated)
+    ctg.ok("audit", "checkpoint", as_="v.agent")
+    size = len(ctg.json("audit", "log"))
+    result = _offline_with_your_own_signers(ctg, tmp_path)
+    assert result.returncode == 1
+    assert f"FAILED: checkpoint of {size} events: not signed for this log" in result.stdout
+
+
+def test_a_hosted_rotation_stopped_before_its_files_swapped_is_finished_by_the_next_command(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server registered the new key, the member's machine stopped before swapping its
+    files: the next call, refused with the old key, is made with the new one, put in place."""
+    from served import serving
+    from test_remote_exchange import Parties
+
+    def crash(self: KeyDir, name: str, stamp: str) -> None:
+        raise KeyboardInterrupt
+
+    with serving(ctg) as server:
+        at = Parties(ctg, server.url, tmp_path)
+        with monkeypatch.context() as patched:
+            patched.setattr(KeyDir, "promote", crash)
+            assert at.run("ville", "keys", "rotate", "--member", "v.agent", as_="v.agent").exit_code
+        keys = KeyDir(Path(at.keys["ville"]))
+        filed = at.run("ville", *_request_args(), as_="v.agent")
+        assert filed.exit_code == 0, filed.output
+        again = at.run("ville", "keys", "rotate", "--member", "v.agent", as_="v.agent")
+        assert again.exit_code == 0, again.output
+    assert not keys.staged_path("v.agent").exists()
+    assert len(list(keys.path.glob("v.agent~retired-*.pub"))) == 2
+    _verified(ctg)
+
+
+def test_a_member_added_with_a_key_another_member_held_breaks_the_log(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified admin client that does not look the key up: the new member's key is
+    v.agent's retired one (a key is registered once, ever)."""
+    rotated = _rotate(ctg)
+    keys = KeyDir(ctg.keys)
+    shutil.copy2(rotated["retired_key_file"] + ".pub", keys.public_path("v.ghost"))
+    with monkeypatch.context() as patched:
+        patched.setattr(MemberQueries, "key_holder", lambda self, key: None)
+        ctg.ok(*add_args("v.ghost", "ville_sceaux", "staff"),
+               "--public-key", str(keys.public_path("v.ghost")), as_="v.admin")  # fmt: skip
+    added = max(e["seq"] for e in _log(ctg, "member.add"))
+    _breaks(ctg, f"at event #{added} by v.admin: KEY_REUSED: the key of v.ghost was registered")
+
+
+def test_a_promote_stopped_between_its_renames_is_finished_by_the_next_command(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut inside the swap: the public files moved, the new private key not yet."""
+    import os
+
+    _stopped_before_its_files_swapped(ctg, monkeypatch)
+    keys = KeyDir(ctg.keys)
+    staged, current = keys.staged_path("v.agent"), keys.private_path("v.agent")
+    retired = keys.path / "v.agent~retired-20250101T000000Z"
+    os.rename(current, retired)
+    os.rename(keys.public_path("v.agent"), retired.with_name(retired.name + ".pub"))
+    os.rename(staged.with_name(staged.name + ".pub"), keys.public_path("v.agent"))
+
+    ctg.file_request()
+
+    assert not staged.exists() and current.exists()
+    members = {m["id"]: m for m in ctg.json("member", "list")}
+    assert keys.read_public("v.agent").fingerprint == members["v.agent"]["fingerprint"]
+    _verified(ctg)
+
+
+def test_a_hosted_promote_stopped_between_its_renames_is_finished_by_the_next_command(
+    ctg: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from served import serving
+    from test_remote_exchange import Parties
+
+    def cut(self: KeyDir, name: str, stamp: str) -> None:
+        staged = self.staged_path(name)
+        os.rename(self.private_path(name), self.path / f"{name}~retired-{stamp}")
+        os.rename(self.public_path(name), self.path / f"{name}~retired-{stamp}.pub")
+        os.rename(staged.with_name(staged.name + ".pub"), self.public_path(name))
+        raise KeyboardInterrupt  # before the private key's rename
+
+    with serving(ctg) as server:
+        at = Parties(ctg, server.url, tmp_path)
+        with monkeypatch.context() as patched:
+            patched.setattr(KeyDir, "promote", cut)
+            assert at.run("ville", "keys", "rotate", "--member", "v.agent", as_="v.agent").exit_code
+        filed = at.run("ville", *_request_args(), as_="v.agent")
+        assert filed.exit_code == 0, filed.output
+    keys = KeyDir(Path(at.keys["ville"]))
+    assert keys.private_path("v.agent").exists() and not keys.staged_path("v.agent").exists()
+    _verified(ctg)
+
+
+def test_two_rotations_within_a_second_keep_both_retired_keys(tmp_path: Path) -> None:
+    keys = KeyDir(tmp_path / "keys")
+    keys.generate("v.agent", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    for _ in range(2):
+        keys.stage("v.agent", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+        keys.promote("v.agent", "20250101T000000Z")
+    assert len(list(keys.path.glob("v.agent~retired-*.pub"))) == 2
+    assert len([p for p in keys.path.glob("v.agent~retired-*") if p.suffix != ".pub"]) == 2

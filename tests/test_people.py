@@ -410,6 +410,22 @@ def test_who_hands_over_what_to_whom(
     assert f"{side} {role.value}" == outcome
 
 
+def test_a_file_not_yet_deleted_is_open_work_of_the_requesters_side_only() -> None:
+    """Who received the file (the requester's side) deletes it: the holder's follow-up of a
+    closed request is over, file or not (the command and the replay, one rule)."""
+    from ctg_exchange.domain.handover import authorise_hand_over
+    from ctg_exchange.errors import NotAuthorised
+
+    closed = Filed(status=Status.CLOSED)
+    side, _role = authorise_hand_over(
+        V_STAFF, closed, V_STAFF, V_STAFF2, DAY, pending_deletion=True
+    )
+    assert side == "requester"
+    with pytest.raises(NotAuthorised) as refused:
+        authorise_hand_over(C_CTRL, closed, C_CTRL, C_CTRL2, DAY, pending_deletion=True)
+    assert refused.value.rule == "HAND_OVER_OPEN_WORK"
+
+
 def test_who_follows_a_request() -> None:
     from ctg_exchange.domain.handover import followed, owner
 
@@ -427,3 +443,47 @@ def test_who_follows_a_request() -> None:
         ("DX-2025-0001", "requester"),
         ("DX-2025-0002", "requester"),
     ]
+
+
+def test_a_checkpoint_signed_after_the_signers_term_breaks_the_log(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified client of a staff member added --until: it signs a checkpoint over events of
+    a day after its term."""
+    _add(ctg, "v.temp", "ville_sceaux", "staff", until="2025-06-15")
+    monkeypatch.setenv("CTG_TODAY", "2025-06-20")
+    ctg.file_request()  # an event after v.temp's term, by someone else
+    with monkeypatch.context() as patched:
+        patched.setattr(session, "ensure_in_term", lambda *args: None)
+        ctg.ok("audit", "checkpoint", as_="v.temp")
+    first, failure = _broken(ctg)
+    assert "MEMBER_TERM_ENDED: signed by v.temp, a member until 2025-06-15, after that day" in (
+        first
+    ), first
+    assert failure["rule"] == "MEMBER_TERM_ENDED"
+
+
+def test_a_holders_hand_over_of_a_closed_request_breaks_the_log(
+    people: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A modified client that takes the requester's file not yet deleted for open work of the
+    holder's side too: audit verify applies the same rule."""
+    from ctg_exchange.domain import handover as rules
+
+    ctg = people
+    rid = accepted(ctg, "max_retention_days:180", adopt=("R1",))
+    package = send(ctg, rid, qf_csv(tmp_path / "qf.csv"))["package"]
+    ctg.ok(*receive(package, tmp_path / "in.csv"), as_="v.agent")
+    ctg.ok("review", "record", rid, "--outcome", "close", "--note", "Fin", as_="c.controller")
+    holder = ctg.show(rid)["owners"]["holder"]
+    hand = ("request", "hand-over", rid, "--to", "c.both")
+    ctg.refused(*hand, as_=holder, contains="HAND_OVER_OPEN_WORK")
+    with monkeypatch.context() as patched:
+        patched.setattr(rules, "ensure_open", lambda *args: None)
+        ctg.ok(*hand, as_=holder)
+    first, failure = _broken(ctg)
+    assert "HAND_OVER_OPEN_WORK" in first, first
+    assert (failure["seq"], failure["rule"]) == (
+        _last_seq(ctg, "request.hand_over"),
+        "HAND_OVER_OPEN_WORK",
+    )

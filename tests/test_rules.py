@@ -208,6 +208,29 @@ def test_the_last_admin_of_a_party_cannot_be_revoked(ctg: Ctg) -> None:
     )
 
 
+def test_an_admin_with_an_end_date_is_not_a_remaining_admin(
+    ctg: Ctg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After its --until, nobody could administer the party: the last admin with no end date
+    stays, and audit verify fails a modified client's revocation of it."""
+    from ctg_exchange.store.sql_members import MemberQueries
+
+    from conftest import PASSPHRASE, TEST_KDF_ROUNDS, member_keys
+
+    member_keys(ctg).generate("v.admin2", PASSPHRASE, rounds=TEST_KDF_ROUNDS)
+    ctg.ok(*add_args("v.admin2", "ville_sceaux", "admin"), "--until", "2025-06-15", as_="v.admin")
+    revoke = ("member", "revoke", "v.admin", "--reason", "Départ")
+    ctg.refused(*revoke, as_="v.admin2", contains="v.admin is the last active admin")
+    with monkeypatch.context() as patched:
+        patched.setattr(MemberQueries, "lasting_admins", lambda self, party, other_than: 1)
+        ctg.ok(*revoke, as_="v.admin2")
+    seq = max(e["seq"] for e in ctg.json("audit", "log") if e["action"] == "member.revoke")
+    result = ctg("audit", "verify")
+    assert result.exit_code == 3, result.output
+    assert f"broken at event #{seq}" in result.stderr, result.stderr
+    assert "last-admin" in result.stderr, result.stderr
+
+
 def test_members_are_unique_by_id_and_by_key(ctg: Ctg) -> None:
     ctg.refused(
         *add_args("v.agent", "ville_sceaux", "staff"),

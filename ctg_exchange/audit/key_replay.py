@@ -61,6 +61,11 @@ def declared_key(text: str, fingerprint: str) -> PublicKey:
     return key
 
 
+def registered_before(members: Mapping[str, KeyHolder], key: PublicKey) -> bool:
+    """Whether ``key`` is, or was, a member's key (a key is registered once, ever)."""
+    return any(key == held for member in members.values() for held, _until in member.keys())
+
+
 def rotate_key(replay: Replaying, event: Event, payload: KeyRotation, actor: KeyHolder) -> None:
     target = replay.members.get(payload.member)
     if target is None:
@@ -88,7 +93,7 @@ def _checked(
             )
         )
     new = declared_key(payload.public_key, payload.fingerprint)
-    if any(new == key for member in replay.members.values() for key, _until in member.keys()):
+    if registered_before(replay.members, new):
         raise ReplayError(
             _("{rule}: the new key of {member} was registered before").format(
                 rule=KEY_REUSED, member=target.id

@@ -51,7 +51,7 @@ from ..labels import label
 from ..policy.convention import ConventionChange, ensure_countersigner, ensure_none_pending
 from . import people
 from .events import Event
-from .key_replay import declared_key, rotate_key
+from .key_replay import KEY_REUSED, declared_key, registered_before, rotate_key
 from .law import LawCheck, change_of
 
 
@@ -99,6 +99,7 @@ def parsed(action: Action, event: Event) -> p.Payload:
 
 DATED_IN_FUTURE = "DATED_IN_FUTURE"
 AVENANT_VERSION = "AVENANT_VERSION"
+SEND_RECIPIENTS = "SEND_RECIPIENTS"
 
 
 @dataclass
@@ -263,20 +264,32 @@ class Replay:
         self._allowed(lambda: authorise_member_add(actor, member.party, member.roles, had_admin))
         if self.rules >= 2:
             self._roles_allowed(member.roles)
+        reused = registered_before(self.members, member.key)
         self._declare(member)
         payload.apply(self.book, event)
+        if reused:
+            raise ReplayError(
+                _("{rule}: the key of {member} was registered before").format(
+                    rule=KEY_REUSED, member=member.id
+                ),
+                rule=KEY_REUSED,
+            )
 
     def _member_revoke(self, event: Event, payload: p.MemberRevoke, actor: LogMember) -> None:
         target = self.members.get(payload.member)
         if target is None:
             raise ReplayError(_("the event revokes an unknown member"))
         self._expect_role(event, Role.ADMIN)
-        active_admins = sum(
+        lasting_admins = sum(
             1
             for m in self.members.values()
-            if m.party == target.party and m.active and m.has(Role.ADMIN)
+            if m.party == target.party
+            and m.active
+            and m.has(Role.ADMIN)
+            and m.until is None
+            and m.id != target.id
         )
-        self._allowed(lambda: authorise_member_revoke(actor, target, active_admins))
+        self._allowed(lambda: authorise_member_revoke(actor, target, lasting_admins))
         target.revoked_at, target.revoked_seq = event.time, event.seq
         try:
             people.revocation(self, event, payload, target)  # its successor (issue 19)
@@ -330,6 +343,9 @@ class Replay:
                 problem = _leads_to(action, expected, payload.to_status)
             if problem is None:
                 check_recorded(payload, request, self.rules)
+            if problem is None and isinstance(payload, s.Send):
+                problem = self._sent_to(payload, request.from_party)
+                rule = SEND_RECIPIENTS if problem else None
         except ExchangeError as exc:
             rule = getattr(exc, "rule", None)
             if isinstance(exc, InvalidTransition):
@@ -461,13 +477,45 @@ class Replay:
             self._proposals[change.seq] = replace(change, withdrawn_seq=event.seq)
         payload.apply(self.book, event)
 
+    def _sent_to(self, payload: s.Send, party: str) -> str | None:
+        """Why a delivery is not sealed to exactly the requesting party's recipients active at
+        its event, if it is not."""
+        active = sorted(
+            r for r, f in self.book.recipient.items() if f.party == party and f.retired_seq is None
+        )
+        if sorted(payload.recipients) == active:
+            return None
+        return _(
+            "{rule}: delivery {delivery} is sealed to {sent}, not to the active recipients of "
+            "{party} ({active})"
+        ).format(
+            rule=SEND_RECIPIENTS,
+            delivery=payload.delivery,
+            sent=", ".join(payload.recipients) or "-",
+            party=party,
+            active=", ".join(active) or "-",
+        )
+
     def _recipient(self, event: Event, payload: p.EncryptionKey, actor: LogMember) -> None:
         allowed = event.role == Role.ADMIN.value and actor.party == payload.party
+        known = payload.recipient in self.book.recipient
+        was = self.book.recipient.get(payload.replaces or "")
+        replaceable = was is not None and was.party == payload.party and was.retired_seq is None
         payload.apply(self.book, event)
         if not allowed:
             raise ReplayError(
                 _("not allowed: only an admin of {party} makes its decryption keys").format(
                     party=payload.party
+                )
+            )
+        if known:
+            raise ReplayError(
+                _("{recipient} is already registered").format(recipient=payload.recipient)
+            )
+        if payload.replaces is not None and not replaceable:
+            raise ReplayError(
+                _("{recipient} is not an active recipient of {party}").format(
+                    recipient=payload.replaces, party=payload.party
                 )
             )
 

@@ -14,17 +14,20 @@ Signatures are checked in batches by workers (threads, or processes for a large 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from ..crypto import sshsig
 from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.actions import Action
-from ..domain.rules import RULE_AUDITOR
+from ..domain.dates import procedure_date
+from ..domain.rules import RULE_AUDITOR, RULE_TERM_ENDED
 from ..domain.states import Role
 from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from ..i18n import N_, _, ngettext
@@ -132,6 +135,7 @@ class LogVerifier:
         self.remembered = remembered
         self.hash_at: str | None = None  # the hash of event #remembered
         self.roots: dict[int, bytes] = {}
+        self._days: dict[int, date] = {}  # the procedure's day of each checkpoint's last event
         if 0 in self._roots_wanted:
             self.roots[0] = merkle.EMPTY_ROOT
         self._frontier = merkle.Frontier()
@@ -231,6 +235,8 @@ class LogVerifier:
             self._frontier.append(merkle.leaf_hash(signed))
             if self._frontier.size in self._roots_wanted:
                 self.roots[self._frontier.size] = self._frontier.root()
+                with contextlib.suppress(ValueError):  # a bad time fails its event
+                    self._days[event.seq] = procedure_date(event.time)
 
     def _actor(self, stored: StoredEvent, *, report: bool) -> LogMember | None:
         rule: str | None = None
@@ -480,6 +486,20 @@ class LogVerifier:
                         ),
                         record=source.label,
                         rule=KEY_RETIRED,
+                    )
+                )
+                return None
+            day = self._days.get(cp.size)
+            if member.until is not None and day is not None and day > member.until:
+                self.failures.append(
+                    Failure(
+                        _(
+                            "{rule}: signed by {member}, a member until {date}, after that day"
+                        ).format(
+                            rule=RULE_TERM_ENDED, member=member.id, date=member.until.isoformat()
+                        ),
+                        record=source.label,
+                        rule=RULE_TERM_ENDED,
                     )
                 )
                 return None

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from rich.table import Table
 
-    from ..crypto.keys import KeyDir
+    from ..crypto.keys import KeyDir, Signer
     from ..remote.session import RemoteSession
     from ..services.reading import Reader
     from ..services.session import Keyring, Session
@@ -88,7 +88,12 @@ class Options:
         keyring = self.keyring()
         config = open_remote(self.workspace_dir)
         clock = Clock.for_workspace(config.simulated)
-        return RemoteSession(config, self.actor, keyring.signer_by_id, clock, keyring)
+        from ..remote.client import accepts
+
+        def signer_of(member_id: str) -> Signer:
+            return keyring.signer_by_id(member_id, lambda signer: accepts(config, signer))
+
+        return RemoteSession(config, self.actor, signer_of, clock, keyring)
 
     def reading_workspace(self) -> Workspace:
         """The workspace a reading command reads: a local one as it is; for a remote

@@ -142,7 +142,10 @@ class KeyDir:
         kept as ``NAME~retired-STAMP`` (it no longer signs anything: delete it when you wish).
         The retired key's path, if there was one."""
         staged, current = self.staged_path(name), self.private_path(name)
-        retired = self.path / f"{name}~retired-{stamp}"
+        retired, n = self.path / f"{name}~retired-{stamp}", 1
+        while retired.exists() or retired.with_name(retired.name + ".pub").exists():
+            n += 1  # two rotations within a second: the first one's retired key is kept too
+            retired = self.path / f"{name}~retired-{stamp}-{n}"
         kept = None
         if current.exists():
             os.rename(current, retired)
@@ -158,9 +161,20 @@ class KeyDir:
     def finish_rotation(self, name: str, registered: str, stamp: str) -> bool:
         """A rotation the log holds, whose files were not swapped (the command stopped between
         the two): swap them now, if the staged key is the one registered."""
-        staged = self.staged_path(name)
+        staged, current = self.staged_path(name), self.private_path(name)
+        staged_public = staged.with_name(staged.name + ".pub")
+        if staged.exists() and not staged_public.exists() and not current.exists():
+            # stopped within promote, after the public files moved: the private key is left
+            try:
+                done = read_public_key(self.public_path(name)).openssh == registered
+            except (KeyFileError, InvalidInput):
+                return False
+            if done:
+                os.rename(staged, current)
+                fsync_dir(self.path)
+            return done
         try:
-            public = read_public_key(staged.with_name(staged.name + ".pub"))
+            public = read_public_key(staged_public)
         except (KeyFileError, InvalidInput):
             return False
         if public.openssh != registered or not staged.exists():
@@ -197,11 +211,15 @@ class KeyDir:
             return ahead.result()
         return self._open(name, passphrase)
 
-    def _open(self, name: str, passphrase: str) -> Signer:
+    def open_staged(self, name: str, passphrase: str) -> Signer:
+        """Decrypt ``NAME~new``, the key a rotation made (registered or not)."""
+        return self._open(name, passphrase, self.staged_path(name))
+
+    def _open(self, name: str, passphrase: str, path: Path | None = None) -> Signer:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-        path = self.private_path(name)
+        path = path or self.private_path(name)
         data = read_private_file(path)
         try:
             key = serialization.load_ssh_private_key(data, passphrase.encode("utf-8"))

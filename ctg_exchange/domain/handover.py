@@ -77,10 +77,10 @@ def side_of(member: Acting, request: Standing) -> Side:
     )
 
 
-def ensure_open(request: Standing, pending_deletion: bool) -> None:
-    """Only open work is handed over: a request not ended, or a received file not yet
-    deleted."""
-    if request.status in ENDED and not pending_deletion:
+def ensure_open(request: Standing, pending_deletion: bool, side: Side) -> None:
+    """Only open work is handed over: a request not ended, or, for the requester's
+    follow-up (who received the files), a received file not yet deleted."""
+    if request.status in ENDED and not (pending_deletion and side == "requester"):
         raise NotAuthorised(
             RULE_HANDOVER_OPEN,
             _("{rule}: {request} is {status}: nothing is left to follow").format(
@@ -99,10 +99,11 @@ def authorise_hand_over(
     pending_deletion: bool = False,
 ) -> tuple[Side, Role]:
     """The side ``actor`` hands over to ``successor`` and the role it acts in, or NotAuthorised.
-    ``current``: who follows that side now (None: nobody yet)."""
+    ``current``: who follows that side now (None: nobody yet); ``pending_deletion``: a file
+    of the request received and not yet deleted (open work of the requester's side only)."""
     ensure_acting(actor)
     side = side_of(actor, request)
-    ensure_open(request, pending_deletion)
+    ensure_open(request, pending_deletion, side)
     party = party_of(side, request)
     if current is None:
         raise NotAuthorised(

@@ -334,16 +334,18 @@ def _other_party(actor: Acting, target: Acting) -> NotAuthorised:
     )
 
 
-def authorise_member_revoke(actor: Acting, target: Acting, active_admins: int) -> None:
-    """An admin revokes members of its own party, never the party's last active admin."""
+def authorise_member_revoke(actor: Acting, target: Acting, lasting_admins: int) -> None:
+    """An admin revokes members of its own party, never the party's last active admin:
+    ``lasting_admins`` counts its other active admins added with no end date (one added
+    ``--until`` a day cannot administer the party after it, issue 19)."""
     authorise_member_contact(actor, target)
-    if target.has(Role.ADMIN) and target.active and active_admins <= 1:
+    if target.has(Role.ADMIN) and target.active and lasting_admins < 1:
         raise NotAuthorised(
             RULE_LAST_ADMIN,
             _("{member} is the last active admin of {party}").format(
                 member=target.id, party=target.party
             ),
-            hint=_("add another admin first"),
+            hint=_("add another admin, with no end date, first"),
         )
 
 

@@ -252,6 +252,16 @@ def _answer(response: Any) -> dict[str, Any]:
     return data
 
 
+def accepts(config: RemoteConfig, signer: Signer) -> bool:
+    """Whether the server takes ``signer`` as the member's registered key (a signed call)."""
+    try:
+        Client(config, signer).call("GET", "/v1/whoami")
+    except ServerError as exc:
+        if exc.status == 401:
+            return False
+    return True
+
+
 MAX_PROBLEMS = 100  # lines of problems shown from a refusal
 AUTH_CODES = ("unauthenticated", "replayed", "revoked", "too_large")
 

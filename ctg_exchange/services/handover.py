@@ -67,7 +67,7 @@ def hand_over(session: Session, request_id: str, to: str) -> ExchangeRequest:
         side: Side = "requester" if actor.party == request.from_party else "holder"
         current_id = current_owner(tx, request, side)
         current = None if current_id is None else known_member(tx, current_id)
-        pending = bool(pending_deletions(tx, request.id)) and side == "requester"
+        pending = bool(pending_deletions(tx, request.id))
         side, role = authorise_hand_over(
             actor, request, current, successor, today, pending_deletion=pending
         )

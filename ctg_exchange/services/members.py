@@ -233,7 +233,7 @@ def revoke_member(
             raise NotFound(_("unknown member {id!r}").format(id=cut(member_id)))
         if not target.active:
             raise InvalidInput(_("{member} is already revoked").format(member=member_id))
-        authorise_member_revoke(actor, target, tx.active_admins(target.party))
+        authorise_member_revoke(actor, target, tx.lasting_admins(target.party, target.id))
         handed = revoke_hand_overs(tx, target, successor, today, actor.id, recorder.now)
         tx.revoke_member(member_id, recorder.now, actor.id, reason)
         revoked = MemberRevoke(

@@ -139,13 +139,16 @@ def list_recipients(workspace: Workspace) -> list[PartyRecipient]:
         return tx.recipients()
 
 
-def load_identities(keyring: Keyring, party: str, recipients: Sequence[str]) -> list[Identity]:
-    """Open the party identities in the key directory that match ``recipients``."""
-    return identities_future(keyring, party, recipients).result()
+def load_identities(
+    keyring: Keyring, party: str, recipients: Sequence[str], *, some: bool = False
+) -> list[Identity]:
+    """Open the party identities in the key directory that match ``recipients`` (``some``:
+    those the passphrase opens, at least one; a replaced identity may have had another)."""
+    return identities_future(keyring, party, recipients, some=some).result()
 
 
 def identities_future(
-    keyring: Keyring, party: str, recipients: Sequence[str]
+    keyring: Keyring, party: str, recipients: Sequence[str], *, some: bool = False
 ) -> Future[list[Identity]]:
     """Find the identity files and ask the passphrase now; decrypt them in the background."""
     files = [identity_file(keyring.key_dir, party, r) for r in recipients]
@@ -162,18 +165,21 @@ def identities_future(
     passphrase = keyring.identity_passphrase(
         _("Passphrase for {party}'s decryption identity").format(party=party)
     )
-    return background(_open_identities, present, passphrase)
+    return background(_open_identities, present, passphrase, some)
 
 
-def _open_identities(present: list[Path], passphrase: str) -> list[Identity]:
-    identities = []
+def _open_identities(present: list[Path], passphrase: str, some: bool) -> list[Identity]:
+    identities, locked = [], []
     for path in present:
         try:
             text = decrypt_bytes(read_private_file(path), passphrase=passphrase).decode()
         except NoIdentityMatched:
-            raise KeyFileError(
-                _("wrong passphrase for the identity {path}").format(path=path)
-            ) from None
+            locked.append(
+                KeyFileError(_("wrong passphrase for the identity {path}").format(path=path))
+            )
+            if some:
+                continue
+            raise locked[0] from None
         except (AgeError, UnicodeDecodeError):
             raise KeyFileError(
                 _("{path} is not an age-encrypted identity").format(path=path)
@@ -188,4 +194,6 @@ def _open_identities(present: list[Path], passphrase: str) -> list[Identity]:
                 _("{path} holds the identity of another recipient").format(path=path)
             )
         identities.append(identity)
+    if locked and not identities:
+        raise locked[0]
     return identities

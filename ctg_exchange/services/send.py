@@ -175,12 +175,18 @@ def _pseudonym_key(session: Session, plan: Plan) -> tuple[bytes, str]:
         holder_recipients = [r.recipient for r in tx.recipients(holder)]
         active = [r.recipient for r in tx.recipients(holder) if r.active]
     if sealed is not None:
-        identities = load_identities(session.keyring, holder, holder_recipients)
+        # sealed to the identities of the first delivery: one replaced since (keys rotate
+        # --party) may have another passphrase than the current one, and opens it alone
+        identities = load_identities(session.keyring, holder, holder_recipients, some=True)
         try:
             return decrypt_bytes(bytes.fromhex(sealed), identities), sealed
         except (AgeError, ValueError):
             raise InvalidInput(
-                _("none of {party}'s identities opens this request's key").format(party=holder)
+                _("none of {party}'s identities opens this request's key").format(party=holder),
+                hint=_(
+                    "it was sealed to {party}'s identity of the request's first delivery: give "
+                    "that identity's passphrase (CTG_IDENTITY_PASSPHRASE)"
+                ).format(party=holder),
             ) from None
     if not active:
         raise Refused(

@@ -18,6 +18,7 @@ round trips to the server, and the lock is held no longer.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ from ..audit.checkpoint import (
     signature_line,
 )
 from ..audit.events import GENESIS_HASH, Event, StoredEvent
-from ..crypto.keys import KeyDir, Signer
+from ..crypto.keys import KeyDir, Signer, read_public_key
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.models import Member, Role
 from ..domain.payloads import Payload
@@ -96,13 +97,35 @@ class Keyring:
         server's keyring gives what the member's client signed)."""
         return self.signer(member)
 
-    def signer_by_id(self, member_id: str) -> Signer:
+    def signer_by_id(
+        self, member_id: str, accepted: Callable[[Signer], bool] | None = None
+    ) -> Signer:
         """The key in the key directory under ``member_id``, unchecked here: a remote
-        workspace's server checks it against the registered key on every call."""
-        path = self.key_dir.private_path(member_id)
+        workspace's server checks it against the registered key on every call. A rotation
+        whose files were not swapped (``NAME~new`` left) is finished first when the server
+        (``accepted``, a signed call) refuses the current key and takes the new one."""
+        path, staged = self.key_dir.private_path(member_id), self.key_dir.staged_path(member_id)
+        if accepted is not None and staged.exists() and not path.exists():
+            # a swap stopped inside (its public files moved): it ran once the key registered
+            public = self.key_dir.public_path(member_id)
+            with contextlib.suppress(KeyFileError, InvalidInput):
+                registered = read_public_key(public).openssh
+                self.key_dir.finish_rotation(member_id, registered, retired_stamp())
         passphrase = self.passphrase(
             _("Passphrase for {member}'s key ({path})").format(member=member_id, path=path)
         )
+        signer = self.key_dir.open_signer(member_id, passphrase)
+        if accepted is None or not staged.exists() or accepted(signer):
+            return signer
+        passphrase = self.passphrase(
+            _(
+                "Passphrase for {member}'s new key ({path}), from a key rotation not finished"
+            ).format(member=member_id, path=staged)
+        )
+        new = self.key_dir.open_staged(member_id, passphrase)
+        if not accepted(new):
+            return signer  # the server takes neither: its refusal says why
+        self.key_dir.finish_rotation(member_id, new.public_key.openssh, retired_stamp())
         return self.key_dir.open_signer(member_id, passphrase)
 
     def signer_future(self, member: Member) -> Future[Signer]:

@@ -89,9 +89,11 @@ class MemberQueries(Queries):
         rows = self._all("SELECT roles FROM members WHERE party = ?", (party,))
         return any("admin" in str(row[0]).split(",") for row in rows)
 
-    def active_admins(self, party: str) -> int:
+    def lasting_admins(self, party: str, other_than: str) -> int:
         rows = self._all(
-            "SELECT roles FROM members WHERE party = ? AND revoked_at IS NULL", (party,)
+            "SELECT roles FROM members WHERE party = ? AND revoked_at IS NULL "
+            "AND valid_until IS NULL AND id <> ?",
+            (party, other_than),
         )
         return sum("admin" in str(row[0]).split(",") for row in rows)
 
