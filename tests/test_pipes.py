@@ -144,6 +144,8 @@ def test_register_export_out_dash_writes_to_stdout(
         )
         assert piped.stdout_bytes == file.read_bytes(), fmt
         assert "exported to stdout" in piped.stderr
+    fiches = len(json.loads(piped_json(ctg))["fiches"])
+    assert fiches > 1 and f"{fiches} fiches of ville_sceaux exported" in piped.stderr  # a plural
     assert json.loads(piped_json(ctg))["controller"]["id"] == "ville_sceaux"
     assert list(elsewhere.iterdir()) == []  # never a file named "-"
 

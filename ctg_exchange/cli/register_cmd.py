@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..i18n import N_, _, short_date
+from ..i18n import N_, _, ngettext, short_date
 from . import complete
 from .common import (
     common_options,
@@ -403,9 +403,11 @@ def export(
         )
         say(
             "[green]✓[/] "
-            + _("{count} fiche(s) of {controller} exported to stdout").format(
-                count=len(view.fiches), controller=view.controller.id
-            )
+            + ngettext(
+                "{count} fiche of {controller} exported to stdout",
+                "{count} fiches of {controller} exported to stdout",
+                len(view.fiches),
+            ).format(count=len(view.fiches), controller=view.controller.id)
         )
         return
     view = export_register(session, controller, fmt, out)
@@ -414,7 +416,9 @@ def export(
         return
     say(
         "[green]✓[/] "
-        + _("{count} fiche(s) of {controller} exported to {path}").format(
-            count=len(view.fiches), controller=view.controller.id, path=out
-        )
+        + ngettext(
+            "{count} fiche of {controller} exported to {path}",
+            "{count} fiches of {controller} exported to {path}",
+            len(view.fiches),
+        ).format(count=len(view.fiches), controller=view.controller.id, path=out)
     )
