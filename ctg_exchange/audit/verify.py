@@ -27,8 +27,6 @@ from ..crypto.publickey import PublicKey
 from ..crypto.sshsig import NAMESPACE_CHECKPOINT, NAMESPACE_EVENT
 from ..domain.actions import Action
 from ..domain.dates import procedure_date
-from ..domain.rules import RULE_AUDITOR, RULE_TERM_ENDED
-from ..domain.states import Role
 from ..errors import InvalidInput, ReplayError, SignatureInvalid
 from ..i18n import N_, _, ngettext
 from . import merkle, sigcheck
@@ -37,7 +35,6 @@ from .checkpoint import (
     CHECKPOINT_EVERY,
     Checkpoint,
     StoredCheckpoint,
-    key_id,
     origin_of,
     parse_note,
 )
@@ -49,6 +46,7 @@ from .position import Position, spill_replay
 from .replay import LogMember, Replay
 from .report import Failure, VerifyResult
 from .sigcheck import Item
+from .signers import member_key, note_key, signer_problem
 from .spill import Spill
 
 BATCH = 512
@@ -466,52 +464,11 @@ class LogVerifier:
             held = None if member is None else member_key(member, signature.key_id)
             if member is None or held is None:
                 continue  # an unknown key: signed notes ignore it
-            if member.has(Role.AUDITOR):
-                self.failures.append(
-                    Failure(
-                        _("signed by {member}, an auditor: an auditor signs no checkpoint").format(
-                            member=member.id
-                        ),
-                        record=source.label,
-                        rule=RULE_AUDITOR,
-                    )
-                )
-                return None
             key, retired_seq = held
-            if retired_seq is not None and retired_seq < cp.size:
-                self.failures.append(
-                    Failure(
-                        _("signed by {member} with a key retired at event #{seq}").format(
-                            member=member.id, seq=retired_seq
-                        ),
-                        record=source.label,
-                        rule=KEY_RETIRED,
-                    )
-                )
-                return None
-            day = self._days.get(cp.size)
-            if member.until is not None and day is not None and day > member.until:
-                self.failures.append(
-                    Failure(
-                        _(
-                            "{rule}: signed by {member}, a member until {date}, after that day"
-                        ).format(
-                            rule=RULE_TERM_ENDED, member=member.id, date=member.until.isoformat()
-                        ),
-                        record=source.label,
-                        rule=RULE_TERM_ENDED,
-                    )
-                )
-                return None
-            if member.revoked_seq is not None and member.revoked_seq <= cp.size:
-                self.failures.append(
-                    Failure(
-                        _("signed by {member}, revoked at event #{seq}").format(
-                            member=member.id, seq=member.revoked_seq
-                        ),
-                        record=source.label,
-                    )
-                )
+            problem = signer_problem(member, retired_seq, cp.size, self._days.get(cp.size))
+            if problem is not None:
+                message, rule = problem
+                self.failures.append(Failure(message, record=source.label, rule=rule))
                 return None
             try:
                 sshsig.verify_blob(
@@ -541,22 +498,6 @@ _BAD_SIGNATURE = N_("bad signature: signature does not match the signed bytes")
 _AFTER_EVENT = N_("the {action} event")
 _BEFORE_EVENT = N_("the events before the {action}")
 _EVERY = N_("every {count} events")
-
-
-def member_key(member: LogMember, wanted: bytes) -> tuple[PublicKey, int | None] | None:
-    """The member's key whose note key id is ``wanted``, with the event that retired it."""
-    return next(
-        ((key, until) for key, until in member.keys() if key_id(member.id, key.blob) == wanted),
-        None,
-    )
-
-
-def note_key(checkpoint: Checkpoint) -> str:
-    """What identifies a signed note: its text and every signature line."""
-    digest = hashlib.sha256(checkpoint.text.encode("utf-8"))
-    for signature in checkpoint.signatures:
-        digest.update(b"\n" + signature.name.encode("utf-8") + signature.key_id + signature.blob)
-    return digest.hexdigest()
 
 
 def names(members: Sequence[str]) -> str:

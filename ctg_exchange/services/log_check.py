@@ -18,12 +18,12 @@ from ..audit.checkpoint import parse_note
 from ..audit.position import Position
 from ..audit.replay import Replay
 from ..audit.report import Failure, VerifyResult
+from ..audit.signers import member_key
 from ..audit.spill import Spill
 from ..audit.verify import (
     PROCESS_THRESHOLD,
     CheckpointSource,
     LogVerifier,
-    member_key,
     stored_sources,
 )
 from ..crypto import sshsig
