@@ -10,10 +10,13 @@ the same as the csv module's (a test pins them). The first block that is not pla
 rest of the file, from its first line, to the csv module (:func:`.dataset.rewrite`), which
 then also names any error.
 
-The keyed hash costs about 0.6 µs a value in Python whatever the trick (two SHA-256
-compressions and the calls around them; batching through ``map`` does not help), so a large
-file's blocks are rewritten by worker processes, one a CPU, a few blocks ahead and put back in
-order (:mod:`.block_workers`).
+The keyed hash costs about 0.7 µs a value in Python whatever the trick (two SHA-256
+compressions and the calls around them; batching through ``map`` does not help), and
+splitting and joining the fields as much again. So the plain lines are rewritten by
+``ctg_exchange._native`` when it was built (C around OpenSSL's SHA-256, about 0.15 µs a row:
+``hatch_build.py``), by the Python below otherwise; both give the same bytes (the tests check
+it). A large file's blocks are rewritten by worker processes, one a CPU, a few blocks ahead and
+put back in order (:mod:`.block_workers`).
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ from .scanner import CP1252_UNDEFINED
 
 PARALLEL_FROM = 1 << 20  # smaller files are rewritten here: starting workers costs more
 
+NativeRewrite = Callable[[bytes, bytes, int, list[int], bytes, bool], "bytes | None"]
+native_rewrite: NativeRewrite | None
+try:
+    from .._native import rewrite as native_rewrite
+except ImportError:  # built without a C compiler: the Python below gives the same bytes
+    native_rewrite = None
+
 
 class Pseudonymiser:
     """Hex HMAC-SHA-256 (RFC 2104) of values under one key, millions of times.
@@ -46,6 +56,7 @@ class Pseudonymiser:
     """
 
     def __init__(self, key: bytes) -> None:
+        self.key = key
         block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
         sha256 = _sha256_states()
         self._inner = sha256(bytes(b ^ 0x36 for b in block))
@@ -111,6 +122,7 @@ class PlainRows:
         self._crlf = dialect.line_ending == "crlf"
         self._codec = "cp1252" if dialect.encoding == "windows-1252" else "utf-8"
         self._columns, self._hashed, self._pseudonym = columns, hashed, pseudonym
+        self.native = native_rewrite is not None
         kept = set(self._delimiter + b'"\r\n\0')
         self._others = bytes(b for b in range(256) if b not in kept)
         self._unit = self._delimiter * (columns - 1) + self._end
@@ -142,6 +154,11 @@ class PlainRows:
         """The plain lines ``data`` with their pseudonymised columns (None: an empty line of a
         one-column file, which has no field for the csv module, and is its to refuse)."""
         columns, delimiter, end = self._columns, self._delimiter, self._end
+        # Windows-1252 values are hashed as UTF-8: only an ASCII block is the same bytes in C
+        if native_rewrite and self.native and (self._codec == "utf-8" or data.isascii()):
+            return native_rewrite(
+                data, self._pseudonym.key, columns, self._hashed, delimiter, self._crlf
+            )
         if columns == 1:
             fields = data.split(end)
         else:
