@@ -139,9 +139,10 @@ static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
     Py_DECREF(indexes);
     if (PyErr_Occurred()) goto done;
 
-    /* room: every field could be a pseudonym; a field is at least its separator's byte */
+    /* room: each line (a last one without its end included) rewrites at most one field of
+     * each hashed column before a wrong field count stops it, each growing by under 64 bytes */
     const char *bytes = data.buf;
-    Py_ssize_t lines = 0;
+    Py_ssize_t lines = 1;
     for (Py_ssize_t i = 0; i < data.len; i++) lines += bytes[i] == '\n';
     Py_ssize_t hashed_count = 0;
     for (int i = 0; i < columns; i++) hashed_count += hashed[i];

@@ -72,3 +72,32 @@ def test_c_and_python_rewrite_the_same_blocks_the_same(seed: int) -> None:
         assert got is None
     elif expected is not None:  # else not plain: never given to the C, which must not crash
         assert got == expected[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "columns", "hashed"),
+    [
+        (b"1", 1, [0]),  # a last line without its end: declined, nothing written past the end
+        (b"1,2,3", 3, [0, 1, 2]),
+        (b"a,b\n1", 2, [0, 1]),
+        (b"a,b\r\n1,2\r", 2, [0, 1]),
+        (b"1,2,3,4,5,6\n", 2, [0, 1]),  # more fields than the header
+        (b"\n", 1, [0]),  # an empty line of a one-column file: the csv module's to refuse
+        (b"1\r\n", 1, [0]),  # CRLF in a file of LF lines
+    ],
+)
+def test_the_c_declines_what_is_not_whole_plain_lines(
+    data: bytes, columns: int, hashed: list[int]
+) -> None:
+    from ctg_exchange import _native
+
+    assert _native.rewrite(data, KEY, columns, hashed, b",", False) is None
+
+
+def test_the_c_refuses_impossible_arguments() -> None:
+    from ctg_exchange import _native
+
+    with pytest.raises(ValueError, match="column out of range"):
+        _native.rewrite(b"1\n", KEY, 1, [1], b",", False)
+    with pytest.raises(ValueError, match="columns out of range"):
+        _native.rewrite(b"1\n", KEY, 0, [], b",", False)
