@@ -3,3 +3,13 @@ from collections.abc import Sequence
 def rewrite(
     data: bytes, key: bytes, columns: int, hashed: Sequence[int], delimiter: bytes, crlf: bool, /
 ) -> bytes | None: ...
+def plain_lines(
+    data: bytes | bytearray | memoryview,
+    start: int,
+    end: int,
+    commas: int,
+    delimiter: bytes,
+    crlf: bool,
+    nul: bool,
+    /,
+) -> int: ...

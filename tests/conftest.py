@@ -609,3 +609,18 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == 0 and _passed == 0:
         session.exitstatus = 1
+
+
+@pytest.fixture(params=["c", "python"])
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The lines of a dataset checked and rewritten by ``ctg_exchange._native``, or by the
+    Python that stands in for it where no C compiler was found: the same bytes, verdicts and
+    errors either way (issue 17)."""
+    from ctg_exchange.exchange import accel
+
+    if request.param == "python":
+        monkeypatch.setattr(accel, "plain_lines", None)
+        monkeypatch.setattr(accel, "rewrite", None)
+    else:
+        assert accel.rewrite is not None, "ctg_exchange._native was not built"
+    return str(request.param)

@@ -271,7 +271,7 @@ def _big(tmp_path: Path, tail: bytes) -> Path:
     ],
 )
 def test_every_row_is_checked_however_far_into_the_file(
-    ready: Ctg, tmp_path: Path, tail: bytes, message: str
+    ready: Ctg, tmp_path: Path, tail: bytes, message: str, implementation: str
 ) -> None:
     """A row with a field more (hidden data), fewer, another line ending or another encoding,
     past the first MiB, is refused as surely as in the first lines (red team, issue 16)."""
@@ -284,7 +284,7 @@ def test_every_row_is_checked_however_far_into_the_file(
 
 
 def test_a_payload_with_columns_its_manifest_does_not_name_is_refused_as_sent(
-    ready: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ready: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str
 ) -> None:
     """A modified sender signs three columns and sends five: the receiver refuses it, in the
     sender's own dialect too (not only when converting), and writes nothing."""

@@ -19,17 +19,8 @@ from ctg_exchange.exchange.dialect import sniff
 KEY = bytes(range(32))
 
 
-@pytest.fixture(autouse=True, params=["c", "python"])
-def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test here runs on both rewrites of plain lines: ``ctg_exchange._native`` (C around
-    OpenSSL, when built) and the Python one; they must give the same bytes."""
-    from ctg_exchange.exchange import hashed_rows
-
-    if request.param == "python":
-        monkeypatch.setattr(hashed_rows, "native_rewrite", None)
-    else:
-        assert hashed_rows.native_rewrite is not None, "ctg_exchange._native was not built"
-    return str(request.param)
+# every test here runs on both implementations (conftest.implementation): the same bytes
+pytestmark = pytest.mark.usefixtures("implementation")
 
 
 COLUMNS = ("numero_allocataire", "quotient_familial", "mois_reference_qf")

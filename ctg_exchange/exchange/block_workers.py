@@ -21,16 +21,16 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from importlib.util import find_spec
 from multiprocessing.connection import Connection
 
 from ..errors import ExchangeError
 from ..i18n import _
+from . import accel
 
 # The Python rewrite makes Python objects of a block's fields, many times its size: smaller is
 # faster there. The C one (ctg_exchange._native) makes none, and a larger block costs fewer
 # messages and page faults (measured: 256 KiB beat 64 KiB by 10-20% on a 256 MiB file).
-BLOCK = 1 << 18 if find_spec("ctg_exchange._native") else 1 << 16
+BLOCK = 1 << 18 if accel.rewrite is not None else 1 << 16
 SLOT = 5 * BLOCK  # room for a block's rewritten lines (a 7-digit number's pseudonym: ×3.7)
 TAIL = 1 << 12  # read before a block's nominal end to find its last line end
 AHEAD = 2  # blocks queued for each worker beyond the one it is rewriting (bounded memory)

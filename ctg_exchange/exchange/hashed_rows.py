@@ -12,11 +12,11 @@ then also names any error.
 
 The keyed hash costs about 0.7 µs a value in Python whatever the trick (two SHA-256
 compressions and the calls around them; batching through ``map`` does not help), and
-splitting and joining the fields as much again. So the plain lines are rewritten by
-``ctg_exchange._native`` when it was built (C around OpenSSL's SHA-256, about 0.15 µs a row:
-``hatch_build.py``), by the Python below otherwise; both give the same bytes (the tests check
-it). A large file's blocks are rewritten by worker processes, one a CPU, a few blocks ahead and
-put back in order (:mod:`.block_workers`).
+splitting and joining the fields as much again. So the plain lines are checked and rewritten
+by ``ctg_exchange._native`` when it was built (C around OpenSSL's SHA-256, about 0.2 µs a row:
+``hatch_build.py``, :mod:`.accel`), by the Python below otherwise; both give the same bytes
+(the tests check it). A large file's blocks are rewritten by worker processes, one a CPU, a
+few blocks ahead and put back in order (:mod:`.block_workers`).
 """
 
 from __future__ import annotations
@@ -30,18 +30,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from . import accel
 from .block_workers import in_order
 from .dialect import Dialect
 from .scanner import CP1252_UNDEFINED
 
 PARALLEL_FROM = 1 << 20  # smaller files are rewritten here: starting workers costs more
-
-NativeRewrite = Callable[[bytes, bytes, int, list[int], bytes, bool], "bytes | None"]
-native_rewrite: NativeRewrite | None
-try:
-    from .._native import rewrite as native_rewrite
-except ImportError:  # built without a C compiler: the Python below gives the same bytes
-    native_rewrite = None
 
 
 class Pseudonymiser:
@@ -122,7 +116,6 @@ class PlainRows:
         self._crlf = dialect.line_ending == "crlf"
         self._codec = "cp1252" if dialect.encoding == "windows-1252" else "utf-8"
         self._columns, self._hashed, self._pseudonym = columns, hashed, pseudonym
-        self.native = native_rewrite is not None
         kept = set(self._delimiter + b'"\r\n\0')
         self._others = bytes(b for b in range(256) if b not in kept)
         self._unit = self._delimiter * (columns - 1) + self._end
@@ -130,16 +123,23 @@ class PlainRows:
 
     def _plain(self, data: bytes) -> int | None:
         """The number of lines of ``data`` (complete lines) if they are all plain."""
-        skeleton = data.translate(None, self._others)
-        lines, rest = divmod(len(skeleton), len(self._unit))
-        if rest:
-            return None
-        if len(self._pattern) < len(skeleton):
-            self._pattern = self._unit * (lines + (1 << 14))
-        if not self._pattern.startswith(skeleton):
-            return None
-        if self._crlf and data.count(b"\r\n") != lines:
-            return None
+        if accel.plain_lines is not None:
+            lines = accel.plain_lines(
+                data, 0, len(data), self._columns - 1, self._delimiter, self._crlf, True
+            )
+            if lines < 0:
+                return None
+        else:
+            skeleton = data.translate(None, self._others)
+            lines, rest = divmod(len(skeleton), len(self._unit))
+            if rest:
+                return None
+            if len(self._pattern) < len(skeleton):
+                self._pattern = self._unit * (lines + (1 << 14))
+            if not self._pattern.startswith(skeleton):
+                return None
+            if self._crlf and data.count(b"\r\n") != lines:
+                return None
         if self._codec == "utf-8":
             if not data.isascii():
                 try:
@@ -155,8 +155,8 @@ class PlainRows:
         one-column file, which has no field for the csv module, and is its to refuse)."""
         columns, delimiter, end = self._columns, self._delimiter, self._end
         # Windows-1252 values are hashed as UTF-8: only an ASCII block is the same bytes in C
-        if native_rewrite and self.native and (self._codec == "utf-8" or data.isascii()):
-            return native_rewrite(
+        if accel.rewrite is not None and (self._codec == "utf-8" or data.isascii()):
+            return accel.rewrite(
                 data, self._pseudonym.key, columns, self._hashed, delimiter, self._crlf
             )
         if columns == 1:

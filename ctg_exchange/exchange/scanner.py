@@ -16,6 +16,7 @@ from typing import BinaryIO
 
 from ..errors import InvalidInput
 from ..i18n import _, ngettext
+from . import accel
 from .dialect import Dialect, named_delimiter
 
 # the bytes Windows-1252 leaves undefined (Python's cp1252 codec refuses them)
@@ -37,8 +38,10 @@ class FastScanner:
     The lines are checked at C speed without a pass per line: ``bytes.translate`` keeps only
     delimiters, quotes and line-end bytes, and what is left of a block's complete lines must be
     one line's skeleton (``,,\\n`` for three columns) repeated; with CRLF, each ``\\r`` must
-    also be followed by its ``\\n``. A block that is not so is checked line by line (one
-    compiled pattern), which names the first bad row. The partial line a block ends with is
+    also be followed by its ``\\n``. Where ``ctg_exchange._native`` was built, its
+    ``plain_lines`` gives the same verdict in one pass, 64 bytes at a time, without the GIL.
+    A block that is not so is checked line by line (one compiled pattern), which names the
+    first bad row. The partial line a block ends with is
     carried to the next. Quoted fields need the csv module: the scanner raises
     :class:`QuotedCsv` so the caller can count the rows properly.
     """
@@ -105,7 +108,17 @@ class FastScanner:
             )
 
     def _check_run(self, data: bytes | bytearray, start: int, end: int) -> None:
-        """Check the complete lines ``data[start:end]`` (the whole block translated once)."""
+        """Check the complete lines ``data[start:end]``: in C when it was built (the same
+        verdict in one pass, without the GIL), else the whole block translated once."""
+        if accel.plain_lines is not None:
+            lines = accel.plain_lines(
+                data, start, end, self._commas, self._delimiter, self._crlf, False
+            )
+            if lines >= 0:
+                self._row += lines
+            else:
+                self._check(data[start:end])
+            return
         skeleton = data.translate(None, self._others)
         head = skeleton.find(b"\n") + 1
         tail = skeleton.rfind(b"\n") + 1
