@@ -62,16 +62,19 @@ static void keyed_hex(const Keyed *keyed, const char *value, size_t size, char *
 /* Rewrites data[0:size] into out (room checked by the caller); returns the bytes written, or
  * -1 if a line does not have `columns` fields (the caller then leaves the block to Python). */
 static Py_ssize_t rewrite(const Keyed *keyed, const char *data, Py_ssize_t size, int columns,
-                          const unsigned char *hashed, char delimiter, int crlf, char *out)
+                          const unsigned char *hashed, char delimiter, int crlf, char *out,
+                          Py_ssize_t room)
 {
     const char *pos = data, *stop = data + size;
-    char *write = out;
+    char *write = out, *limit = out + room;
     int column = 0;
     while (pos < stop) {
         const char *field = pos;
         while (pos < stop && *pos != delimiter && *pos != '\n' && *pos != '\r') pos++;
         size_t length = (size_t)(pos - field);
         if (!length && columns == 1) return -1; /* an empty line: no field, the csv module's */
+        /* never past the room the caller made (it counted for the worst case: a safeguard) */
+        if ((size_t)(limit - write) < (hashed[column] ? HEX_SIZE : length) + 2) return -2;
         if (hashed[column] && length) {
             keyed_hex(keyed, field, length, write);
             write += HEX_SIZE;
@@ -116,6 +119,10 @@ static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
         return NULL;
     PyObject *result = NULL;
     unsigned char *hashed = NULL;
+    if (!PyBytes_Check(data.obj)) { /* read without the GIL: it must not change meanwhile */
+        PyErr_SetString(PyExc_TypeError, "data must be bytes");
+        goto done;
+    }
     if (columns < 1 || columns > MAX_COLUMNS) {
         PyErr_SetString(PyExc_ValueError, "columns out of range");
         goto done;
@@ -151,17 +158,22 @@ static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t room = data.len + lines * hashed_count * HEX_SIZE;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, room ? room : 1);
+    Py_ssize_t room = data.len + lines * hashed_count * HEX_SIZE + 2;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, room);
     if (out == NULL) goto done;
     Keyed keyed;
     keyed_init(&keyed, key.buf, key.len);
     Py_ssize_t written;
     Py_BEGIN_ALLOW_THREADS
     written = rewrite(&keyed, bytes, data.len, columns, hashed, delimiter, crlf,
-                      PyBytes_AS_STRING(out));
+                      PyBytes_AS_STRING(out), room);
     Py_END_ALLOW_THREADS
     OPENSSL_cleanse(&keyed, sizeof keyed);
+    if (written == -2) {
+        Py_DECREF(out);
+        PyErr_SetString(PyExc_RuntimeError, "rewrite: out of room");
+        goto done;
+    }
     if (written < 0) {
         Py_DECREF(out);
         result = Py_NewRef(Py_None);

@@ -108,6 +108,9 @@ def test_the_c_refuses_impossible_arguments() -> None:
         _native.rewrite(b"1\n", KEY, 1, [1], b",", False)
     with pytest.raises(ValueError, match="columns out of range"):
         _native.rewrite(b"1\n", KEY, 0, [], b",", False)
+    # read without the GIL: a bytearray another thread could change meanwhile is refused
+    with pytest.raises(TypeError, match="data must be bytes"):
+        _native.rewrite(bytearray(b"1\n"), KEY, 1, [0], b",", False)
 
 
 def _skeleton_lines(data: bytes, commas: int, delimiter: bytes, crlf: bool, nul: bool) -> int:
