@@ -1,4 +1,5 @@
-"""Builds ``ctg_exchange._native`` (pseudonymisation in C, issue 17) with the wheel.
+"""Builds ``ctg_exchange._native`` (a dataset's lines checked and pseudonymised in C, issue 17)
+with the wheel.
 
 It needs a C compiler, Python's headers and OpenSSL's (Debian: gcc, python3-dev, libssl-dev).
 Where one is missing the package installs without it, in pure Python, and says so: the
@@ -43,10 +44,13 @@ def compile_native(root: Path) -> Path | None:
         done = None
         reason = str(exc)
     if done is None or done.returncode != 0:
-        reason = reason if done is None else (done.stderr.strip().splitlines() or ["?"])[-1]
+        if done is not None:
+            said = (done.stderr + done.stdout).strip().splitlines()
+            reason = said[-1] if said else f"{command[0]} exited with {done.returncode}"
         print(
-            f"ctg-exchange: the C pseudonymiser was not built ({reason}); the pure-Python one "
-            "gives the same bytes, more slowly (apt-get install gcc python3-dev libssl-dev)",
+            f"ctg-exchange: ctg_exchange._native was not built ({reason}); the Python that "
+            "stands in for it gives the same results, more slowly (Debian: apt-get install "
+            "gcc python3-dev libssl-dev)",
             file=sys.stderr,
         )
         return None

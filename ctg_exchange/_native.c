@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define HEX_SIZE (2 * SHA256_DIGEST_LENGTH)
-#define MAX_COLUMNS 4096
 
 static const char HEX[] = "0123456789abcdef";
 
@@ -42,6 +41,38 @@ static void keyed_init(Keyed *keyed, const unsigned char *key, Py_ssize_t size)
     for (int i = 0; i < SHA256_CBLOCK; i++) pad[i] = block[i] ^ 0x5c;
     SHA256_Init(&keyed->outer);
     SHA256_Update(&keyed->outer, pad, SHA256_CBLOCK);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+}
+
+/* Windows-1252's bytes 0x80-0x9F as Unicode (0: undefined); from 0xA0 a byte is its own code
+ * point. A value of a Windows-1252 file is hashed as UTF-8, as the Python path does. */
+static const unsigned short CP1252_HIGH[32] = {
+    0x20AC, 0x0000, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x0000, 0x017D, 0x0000, 0x0000, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x0000, 0x017E, 0x0178,
+};
+
+/* A Windows-1252 value as UTF-8 into `out` (room: 3 bytes a byte); its length, or -1 for a
+ * byte Windows-1252 leaves undefined. */
+static Py_ssize_t cp1252_to_utf8(const unsigned char *value, size_t size, unsigned char *out)
+{
+    unsigned char *write = out;
+    for (size_t i = 0; i < size; i++) {
+        unsigned int c = value[i];
+        if (c >= 0x80 && c < 0xA0 && (c = CP1252_HIGH[c - 0x80]) == 0) return -1;
+        if (c < 0x80) {
+            *write++ = (unsigned char)c;
+        } else if (c < 0x800) {
+            *write++ = (unsigned char)(0xC0 | (c >> 6));
+            *write++ = (unsigned char)(0x80 | (c & 0x3F));
+        } else {
+            *write++ = (unsigned char)(0xE0 | (c >> 12));
+            *write++ = (unsigned char)(0x80 | ((c >> 6) & 0x3F));
+            *write++ = (unsigned char)(0x80 | (c & 0x3F));
+        }
+    }
+    return write - out;
 }
 
 static void keyed_hex(const Keyed *keyed, const char *value, size_t size, char *out)
@@ -63,7 +94,7 @@ static void keyed_hex(const Keyed *keyed, const char *value, size_t size, char *
  * -1 if a line does not have `columns` fields (the caller then leaves the block to Python). */
 static Py_ssize_t rewrite(const Keyed *keyed, const char *data, Py_ssize_t size, int columns,
                           const unsigned char *hashed, char delimiter, int crlf, char *out,
-                          Py_ssize_t room)
+                          Py_ssize_t room, unsigned char *utf8)
 {
     const char *pos = data, *stop = data + size;
     char *write = out, *limit = out + room;
@@ -75,7 +106,12 @@ static Py_ssize_t rewrite(const Keyed *keyed, const char *data, Py_ssize_t size,
         if (!length && columns == 1) return -1; /* an empty line: no field, the csv module's */
         /* never past the room the caller made (it counted for the worst case: a safeguard) */
         if ((size_t)(limit - write) < (hashed[column] ? HEX_SIZE : length) + 2) return -2;
-        if (hashed[column] && length) {
+        if (hashed[column] && length && utf8 != NULL) { /* a Windows-1252 file's value */
+            Py_ssize_t converted = cp1252_to_utf8((const unsigned char *)field, length, utf8);
+            if (converted < 0) return -1;
+            keyed_hex(keyed, (const char *)utf8, (size_t)converted, write);
+            write += HEX_SIZE;
+        } else if (hashed[column] && length) {
             keyed_hex(keyed, field, length, write);
             write += HEX_SIZE;
         } else {
@@ -103,27 +139,28 @@ static Py_ssize_t rewrite(const Keyed *keyed, const char *data, Py_ssize_t size,
 }
 
 PyDoc_STRVAR(rewrite_doc,
-"rewrite(data, key, columns, hashed, delimiter, crlf) -> bytes | None\n\n"
+"rewrite(data, key, columns, hashed, delimiter, crlf, cp1252) -> bytes | None\n\n"
 "Complete plain CSV lines with the columns whose indexes are in `hashed` replaced by the hex\n"
-"HMAC-SHA-256 of their non-empty values under `key`; None if a line does not have `columns`\n"
-"fields or does not end with the line end.");
+"HMAC-SHA-256 of their non-empty values (as UTF-8: a Windows-1252 file's if `cp1252`) under\n"
+"`key`; None if a line does not have `columns` fields or does not end with the line end, or a\n"
+"hashed value has a byte Windows-1252 leaves undefined.");
 
 static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
 {
     Py_buffer data, key;
-    int columns, crlf;
+    int columns, crlf, cp1252;
     PyObject *hashed_indexes;
     char delimiter;
-    if (!PyArg_ParseTuple(args, "y*y*iOcp", &data, &key, &columns, &hashed_indexes, &delimiter,
-                          &crlf))
+    if (!PyArg_ParseTuple(args, "y*y*iOcpp", &data, &key, &columns, &hashed_indexes, &delimiter,
+                          &crlf, &cp1252))
         return NULL;
     PyObject *result = NULL;
-    unsigned char *hashed = NULL;
+    unsigned char *hashed = NULL, *utf8 = NULL;
     if (!PyBytes_Check(data.obj)) { /* read without the GIL: it must not change meanwhile */
         PyErr_SetString(PyExc_TypeError, "data must be bytes");
         goto done;
     }
-    if (columns < 1 || columns > MAX_COLUMNS) {
+    if (columns < 1) {
         PyErr_SetString(PyExc_ValueError, "columns out of range");
         goto done;
     }
@@ -159,6 +196,14 @@ static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
         goto done;
     }
     Py_ssize_t room = data.len + lines * hashed_count * HEX_SIZE + 2;
+    if (cp1252 && data.len > PY_SSIZE_T_MAX / 3) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (cp1252 && (utf8 = PyMem_Malloc(3 * (size_t)data.len + 1)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     PyObject *out = PyBytes_FromStringAndSize(NULL, room);
     if (out == NULL) goto done;
     Keyed keyed;
@@ -166,7 +211,7 @@ static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
     Py_ssize_t written;
     Py_BEGIN_ALLOW_THREADS
     written = rewrite(&keyed, bytes, data.len, columns, hashed, delimiter, crlf,
-                      PyBytes_AS_STRING(out), room);
+                      PyBytes_AS_STRING(out), room, utf8);
     Py_END_ALLOW_THREADS
     OPENSSL_cleanse(&keyed, sizeof keyed);
     if (written == -2) {
@@ -182,6 +227,7 @@ static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
     if (_PyBytes_Resize(&out, written) < 0) goto done;
     result = out;
 done:
+    PyMem_Free(utf8);
     PyMem_Free(hashed);
     PyBuffer_Release(&data);
     PyBuffer_Release(&key);

@@ -19,6 +19,9 @@ from ctg_exchange.exchange.dialect import sniff
 
 KEY = bytes(range(32))
 
+# the C rewrite and the Python one (conftest.implementation) through the same workers
+pytestmark = pytest.mark.usefixtures("implementation")
+
 
 def _rewritten(path: Path, approved: tuple[str, ...], hashed: tuple[str, ...]) -> bytes:
     dialect = sniff(path)

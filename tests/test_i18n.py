@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -20,9 +21,10 @@ from ctg_exchange.cli.app import cli
 from ctg_exchange.i18n import language
 from ctg_exchange.labels import label
 
-from conftest import Ctg
+from conftest import Ctg, compiler_present
 
 ROOT = Path(__file__).resolve().parents[1]
+EXT_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
 FRENCH = {"CTG_LANG": "fr"}
 # English words of the current help texts that a French help page must not contain
 ENGLISH = (" the ", " and ", " of ", " with ", " your ", " which ", " a request", " when ",
@@ -146,3 +148,7 @@ def test_the_wheel_ships_the_compiled_catalog(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("ctg_exchange-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "ctg_exchange/locale/fr/LC_MESSAGES/ctg_exchange.mo" in names
+    # the tests import the module pip left in the source tree: the wheel must carry it too
+    compiled = [name for name in names if name.startswith("ctg_exchange/_native.")]
+    compiled.remove("ctg_exchange/_native.pyi")  # its types; the C source stays in the sdist
+    assert compiled == (["ctg_exchange/_native" + EXT_SUFFIX] if compiler_present() else [])

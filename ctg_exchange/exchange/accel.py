@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 Buffer = bytes | bytearray | memoryview
 PlainLines = Callable[[Buffer, int, int, int, bytes, bool, bool], int]
-Rewrite = Callable[[bytes, bytes, int, list[int], bytes, bool], "bytes | None"]
+Rewrite = Callable[[bytes, bytes, int, list[int], bytes, bool, bool], "bytes | None"]
 
 plain_lines: PlainLines | None
 rewrite: Rewrite | None

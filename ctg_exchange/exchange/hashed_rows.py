@@ -154,10 +154,10 @@ class PlainRows:
         """The plain lines ``data`` with their pseudonymised columns (None: an empty line of a
         one-column file, which has no field for the csv module, and is its to refuse)."""
         columns, delimiter, end = self._columns, self._delimiter, self._end
-        # Windows-1252 values are hashed as UTF-8: only an ASCII block is the same bytes in C
-        if accel.rewrite is not None and (self._codec == "utf-8" or data.isascii()):
+        if accel.rewrite is not None:  # the same bytes (a Windows-1252 file's values as UTF-8)
+            cp1252 = self._codec == "cp1252" and not data.isascii()
             return accel.rewrite(
-                data, self._pseudonym.key, columns, self._hashed, delimiter, self._crlf
+                data, self._pseudonym.key, columns, self._hashed, delimiter, self._crlf, cp1252
             )
         if columns == 1:
             fields = data.split(end)
