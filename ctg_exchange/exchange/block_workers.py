@@ -21,11 +21,14 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
 from ..errors import ExchangeError
 from ..i18n import _
 from . import accel
+
+if TYPE_CHECKING:  # multiprocessing is imported by a send that rewrites a large file, only
+    from multiprocessing.connection import Connection
 
 # The Python rewrite makes Python objects of a block's fields, many times its size: smaller is
 # faster there. The C one (ctg_exchange._native) makes none, and a larger block costs fewer
