@@ -38,6 +38,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from bench_workspace import PASSPHRASE, ROOT, cli, make_workspace
 
@@ -163,7 +164,7 @@ class Grower:
             self.template_doc = next(iter(tx.replay_rows("request")))[5]
             template = tx.get_request("DX-2025-0001")
             assert template is not None
-            self.content = template.content  # each grown request files the same content
+            self.content = template.content  # each grown request files its own variant
             self.steps = {s.seq: s for s in tx.steps("DX-2025-0001")}
             self.members = {m.id: m for m in tx.list_members()}
         self.template = [(e.event, self.steps[e.seq]) for e in events]
@@ -175,6 +176,15 @@ class Grower:
         from ctg_exchange.services.requests import content_digest
 
         self.digest = content_digest(self.content)
+        self._purpose_json = json.dumps(self.content.purpose, ensure_ascii=False)[1:-1]
+        assert self._purpose_json in self.template_doc
+
+    def _variant(self, rid: str) -> tuple[Any, str]:
+        """The template's content with a purpose of its own, and its digest."""
+        from ctg_exchange.services.requests import content_digest
+
+        content = self.content.model_copy(update={"purpose": f"{self.content.purpose} ({rid})"})
+        return content, content_digest(content)
 
     def grow_to(self, size: int, batch: int = 5000) -> float:
         from ctg_exchange.domain.actions import Action
@@ -199,15 +209,22 @@ class Grower:
                     doc = self.template_doc.replace("DX-2025-0001", rid)
                     for old in self.times:
                         doc = doc.replace(old, now)
+                    # its own purpose, so its own content and digest, as in a real log (a
+                    # verifier that screened one content once would otherwise look faster)
+                    content, digest = self._variant(rid)
+                    doc = doc.replace(
+                        self._purpose_json, json.dumps(content.purpose, ensure_ascii=False)[1:-1]
+                    )
                     tx.execute(
                         "INSERT INTO requests (id, status, from_party, to_party, filed_by, "
                         "updated_at, doc) VALUES (?, 'approved', 'ville_sceaux', 'caf92', "
                         "'v.agent', ?, ?)",
                         (rid, now, doc),
                     )
-                    tx.keep_content(rid, self.digest, self.content)
+                    tx.keep_content(rid, digest, content)
                     for event, step in self.template:
-                        raw = json.loads(json.dumps(event.payload).replace("DX-2025-0001", rid))
+                        text = json.dumps(event.payload).replace("DX-2025-0001", rid)
+                        raw = json.loads(text.replace(self.digest, digest))
                         payload = parse_payload(Action(event.action), raw)
                         recorder = recorders[event.actor]
                         recorder.now = now
