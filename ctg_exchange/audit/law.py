@@ -53,7 +53,7 @@ from ..policy.convention import (
     ConventionState,
     Refusal,
 )
-from ..policy.screening import screen
+from ..policy.screening import Screening, screen
 from ..policy.termination import why_not_terminated
 
 if TYPE_CHECKING:
@@ -135,6 +135,17 @@ class LawCheck:
     requests: MutableMapping[str, RequestLaw] = field(default_factory=dict)
     # contents as last screened, by request: the few most recent (the others are read again)
     _contents: OrderedDict[str, RequestContent] = field(default_factory=OrderedDict)
+    # screenings this verification made: screening is a function of the policy version, the
+    # content (by its digest, checked) and the convention's state that day; not remembered
+    _screenings: OrderedDict[tuple[int, str, str | None], Screening] = field(
+        default_factory=OrderedDict
+    )
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_screenings": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state, _screenings=OrderedDict())
 
     def _of(self, request_id: str) -> RequestLaw:
         found = self.requests.get(request_id)
@@ -414,10 +425,17 @@ class LawCheck:
         state = self.convention()
         if state is None:
             return  # the stored policy differs from the log: the comparison names it
-        try:
-            screening = screen(state.policy, content, state.why_not_in_force(day))
-        except ExchangeError as exc:  # a category the policy does not know
-            raise refused("UNKNOWN_REFERENCE", exc.message) from None
+        why = state.why_not_in_force(day)
+        key = (self.version, payload.content_sha256, why)
+        screening = self._screenings.get(key)
+        if screening is None:
+            try:
+                screening = screen(state.policy, content, why)
+            except ExchangeError as exc:  # a category the policy does not know
+                raise refused("UNKNOWN_REFERENCE", exc.message) from None
+            self._screenings[key] = screening
+            if len(self._screenings) > CONTENTS_KEPT:
+                self._screenings.popitem(last=False)
         if screening.blocking:
             first = screening.blocking[0]
             raise refused(first.code, first.message)
