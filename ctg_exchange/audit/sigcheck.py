@@ -35,10 +35,16 @@ Item = tuple[int, bytes, bytes, bytes]
 _ITEM = struct.Struct(">Q32s64sI")
 _COUNT = struct.Struct(">I")
 _SEQ = struct.Struct(">Q")
+# the children run at a lower priority: on two cores the main thread (hashing, chaining,
+# replaying: the longest part) keeps a core of its own rather than a third of two, and the
+# children take the rest
+NICE = 10
 QUEUED = 4  # batches waiting for a child's writer thread, at most (each ~0.4 MB)
 
 WORKER = """
-import struct, sys
+import os, struct, sys
+if hasattr(os, "nice"):
+    os.nice(int(sys.argv[1]))
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 item, count, seq = struct.Struct(">Q32s64sI"), struct.Struct(">I"), struct.Struct(">Q")
@@ -123,7 +129,7 @@ class ProcessChecker(Checker):
         env = child_environment(PYTHONDONTWRITEBYTECODE="1")
         self._children = [
             subprocess.Popen(
-                [sys.executable, "-c", WORKER],
+                [sys.executable, "-c", WORKER, str(NICE)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
