@@ -245,6 +245,13 @@ class SpillDict(MutableMapping[K, V]):
         value = self._spill.get(self._kind, key, keep=False)
         return None if value is _ABSENT else value
 
+    def setdefault(self, key: K, default: Any = None) -> Any:
+        value = self._spill.get(self._kind, key)
+        if value is _ABSENT:
+            self._spill.set(self._kind, key, default)
+            return default
+        return value
+
     def __contains__(self, key: object) -> bool:
         return self._spill.get(self._kind, key) is not _ABSENT
 
