@@ -27,8 +27,7 @@ from typing import Any, TypeVar
 K = TypeVar("K")
 V = TypeVar("V")
 
-CACHE = 4096  # records kept in memory, of every kind together
-_EVICT = CACHE // 4  # evicted at once when the cache is full
+CACHE = 4096  # records kept in memory, of every kind together (a quarter evicted at once)
 _WRITE = 256  # records pickled and written in one statement
 _ABSENT: Any = object()
 # a Bloom filter of the records written to the file (2 MiB, two bits a record: about 1% false
@@ -148,7 +147,7 @@ class Spill:
     def _put(self, slot: tuple[str, Any], value: Any) -> None:
         self._cache[slot] = value
         if len(self._cache) > self._limit:
-            self._write([self._cache.popitem(last=False) for _ in range(_EVICT)])
+            self._write([self._cache.popitem(last=False) for _ in range(self._limit // 4 or 1)])
 
     def _write(self, items: list[tuple[tuple[str, Any], Any]]) -> None:
         """Write the records used since they were last written."""
