@@ -39,7 +39,9 @@ _SEQ = struct.Struct(">Q")
 # replaying: the longest part) keeps a core of its own rather than a third of two, and the
 # children take the rest
 NICE = 10
-QUEUED = 4  # batches waiting for a child's writer thread, at most (each ~0.4 MB)
+# batches waiting for a child's writer thread, at most (each ~0.4 MB): what the children still
+# have to check when the events are all read, while the stored records are compared
+QUEUED = 8
 
 WORKER = """
 import os, struct, sys
