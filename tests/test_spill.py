@@ -41,3 +41,19 @@ def test_a_file_reopened_with_its_records_is_read_for_every_key(tmp_path: Path) 
         reread[f"DX-{n}"] = n  # evict DX-60 to the file
     assert reread["DX-60"] == 60
     again.close()
+
+
+def test_records_pickle_to_what_they_were_and_older_states_load() -> None:
+    import pickle
+    from dataclasses import astuple
+
+    from ctg_exchange.domain.facts import DeliveryFacts, PseudonymKeyFacts, ShapeFacts
+
+    delivery = DeliveryFacts(3, "a" * 64, 10, "b" * 64, 2, ("nom",), ("R1 x",), "2026-01-31")
+    shape = ShapeFacts("caf92", "petite_enfance", "pricing", ("qf",), None, 365, "monthly")
+    for record in (delivery, shape, PseudonymKeyFacts("c" * 64)):
+        assert pickle.loads(pickle.dumps(record, pickle.HIGHEST_PROTOCOL)) == record  # noqa: S301
+    # a verifier's memory written before: the state as a list of the field values
+    older = DeliveryFacts.__new__(DeliveryFacts)
+    older.__setstate__(list(astuple(delivery)))  # type: ignore[attr-defined]
+    assert older == delivery
