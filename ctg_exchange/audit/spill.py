@@ -43,8 +43,11 @@ _SCHEMA = (
 )
 
 
+_KEY = json.JSONEncoder(separators=(",", ":"))  # json.dumps's, made once
+
+
 def _encode(key: Any) -> str:
-    return json.dumps(key, separators=(",", ":"))
+    return _KEY.encode(key)
 
 
 def _decode(text: str) -> Any:
