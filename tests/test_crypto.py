@@ -38,6 +38,20 @@ def test_canonical_json_is_sorted_compact_utf8() -> None:
     )
 
 
+def test_an_event_read_back_is_encoded_as_it_was_signed() -> None:
+    """The verifier's encoder of parsed JSON (made once) gives the canonical bytes exactly."""
+    from ctg_exchange.audit.canonical import parsed_json
+    from ctg_exchange.audit.events import loads_canonical
+
+    text = (
+        '{"z":{"b":[1,-2,12345678901234567890],"a":"\\u00e9\\n\\"\\\\\\u2028\\u0001"},'
+        '"a":[true,false,null,{}],"é":"ß✓","":[]}'
+    )
+    value = loads_canonical(text)
+    assert parsed_json(value) == canonical_json(value)
+    assert parsed_json(value).startswith(b'{"":[],"a":[true,false,null,{}],"z":')
+
+
 def test_canonical_json_refuses_floats_and_odd_keys() -> None:
     with pytest.raises(TypeError, match="floats"):
         canonical_json({"x": 1.5})

@@ -53,7 +53,7 @@ from ..policy.convention import (
     ConventionState,
     Refusal,
 )
-from ..policy.screening import screen
+from ..policy.screening import Screening, screen
 from ..policy.termination import why_not_terminated
 
 if TYPE_CHECKING:
@@ -135,6 +135,30 @@ class LawCheck:
     requests: MutableMapping[str, RequestLaw] = field(default_factory=dict)
     # contents as last screened, by request: the few most recent (the others are read again)
     _contents: OrderedDict[str, RequestContent] = field(default_factory=OrderedDict)
+    # screenings this verification made: screening is a function of the policy version, the
+    # content (by its digest, checked) and the convention's state that day; not remembered
+    _screenings: OrderedDict[tuple[int, str, str | None], Screening] = field(
+        default_factory=OrderedDict
+    )
+
+    # why the convention was not in force on a day (None: it was), by its state: asked at each
+    # filing, approval and delivery
+    _in_force: dict[tuple[object, ...], str | None] = field(default_factory=dict)
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_screenings": None, "_in_force": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state, _screenings=OrderedDict(), _in_force={})
+
+    def _why_not_in_force(self, state: ConventionState, day: date) -> str | None:
+        key = (state.policy_version, state.changes, state.rules, day)
+        if key in self._in_force:
+            return self._in_force[key]
+        if len(self._in_force) >= CONTENTS_KEPT:
+            self._in_force.clear()
+        why = self._in_force[key] = state.why_not_in_force(day)
+        return why
 
     def _of(self, request_id: str) -> RequestLaw:
         found = self.requests.get(request_id)
@@ -197,7 +221,7 @@ class LawCheck:
             self._terminable(event, payload, day)
         if payload.action is Action.LAPSE:
             state = self.convention()
-            if state is not None and state.why_not_in_force(day) is None:
+            if state is not None and self._why_not_in_force(state, day) is None:
                 raise refused(
                     LAPSE_IN_FORCE,
                     _(
@@ -207,7 +231,7 @@ class LawCheck:
                 )
         if payload.action in IN_FORCE_FOR:
             state = self.convention()
-            why = None if state is None else state.why_not_in_force(day)
+            why = None if state is None else self._why_not_in_force(state, day)
             if why is not None:
                 doing = _(IN_FORCE_FOR[payload.action])
                 raise refused(
@@ -414,10 +438,17 @@ class LawCheck:
         state = self.convention()
         if state is None:
             return  # the stored policy differs from the log: the comparison names it
-        try:
-            screening = screen(state.policy, content, state.why_not_in_force(day))
-        except ExchangeError as exc:  # a category the policy does not know
-            raise refused("UNKNOWN_REFERENCE", exc.message) from None
+        why = self._why_not_in_force(state, day)
+        key = (self.version, payload.content_sha256, why)
+        screening = self._screenings.get(key)
+        if screening is None:
+            try:
+                screening = screen(state.policy, content, why)
+            except ExchangeError as exc:  # a category the policy does not know
+                raise refused("UNKNOWN_REFERENCE", exc.message) from None
+            self._screenings[key] = screening
+            if len(self._screenings) > CONTENTS_KEPT:
+                self._screenings.popitem(last=False)
         if screening.blocking:
             first = screening.blocking[0]
             raise refused(first.code, first.message)

@@ -27,10 +27,14 @@ from typing import Any, TypeVar
 K = TypeVar("K")
 V = TypeVar("V")
 
-CACHE = 4096  # records kept in memory, of every kind together
-_EVICT = CACHE // 4  # evicted at once when the cache is full
+CACHE = 4096  # records kept in memory, of every kind together (a quarter evicted at once)
 _WRITE = 256  # records pickled and written in one statement
 _ABSENT: Any = object()
+# a Bloom filter of the records written to the file (2 MiB, two bits a record: about 1% false
+# positives at a million records), so a record not cached and never written (a new request's)
+# is known absent without a query
+_BLOOM_BITS = 1 << 24
+_BLOOM_MASK = _BLOOM_BITS - 1
 _SCHEMA = (
     # a rowid table: records of a kilobyte would overflow the pages of a WITHOUT ROWID one
     "CREATE TABLE IF NOT EXISTS record (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,"
@@ -39,8 +43,11 @@ _SCHEMA = (
 )
 
 
+_KEY = json.JSONEncoder(separators=(",", ":"))  # json.dumps's, made once
+
+
 def _encode(key: Any) -> str:
-    return json.dumps(key, separators=(",", ":"))
+    return _KEY.encode(key)
 
 
 def _decode(text: str) -> Any:
@@ -64,6 +71,9 @@ class Spill:
         self._dirty: set[tuple[str, Any]] = set()
         self._limit = cache
         self.touched: set[tuple[str, Any]] | None = None  # what this run used, if tracked
+        # the records this process wrote, while they are all the file holds (a file it began)
+        self._written: bytearray | None = None
+        self._exact = path is None
         if path is not None:
             self._open(path)
 
@@ -76,6 +86,7 @@ class Spill:
         db.execute("PRAGMA cache_size = -2048")  # 2 MiB of pages
         for statement in _SCHEMA:
             db.execute(statement)
+        self._exact = db.execute("SELECT 1 FROM record LIMIT 1").fetchone() is None
         # one transaction, holding the file from the start (a second verifier of the same
         # memory is refused at once): committed by save(), else rolled back
         db.execute("BEGIN IMMEDIATE")
@@ -102,7 +113,7 @@ class Spill:
             self._cache.move_to_end(slot)
             self._dirty.add(slot)
             return value
-        if self._db is None:
+        if self._db is None or (self._exact and not self._maybe_written(slot)):
             return _ABSENT
         row = self._db.execute(
             "SELECT value FROM record WHERE kind = ? AND key = ?", (kind, _encode(key))
@@ -139,7 +150,7 @@ class Spill:
     def _put(self, slot: tuple[str, Any], value: Any) -> None:
         self._cache[slot] = value
         if len(self._cache) > self._limit:
-            self._write([self._cache.popitem(last=False) for _ in range(_EVICT)])
+            self._write([self._cache.popitem(last=False) for _ in range(self._limit // 4 or 1)])
 
     def _write(self, items: list[tuple[tuple[str, Any], Any]]) -> None:
         """Write the records used since they were last written."""
@@ -149,6 +160,8 @@ class Spill:
         if not items:
             return
         db = self._disk()
+        if self._exact:
+            self._mark_written(slot for slot, _value in items)
         for start in range(0, len(items), _WRITE):  # a few pickles in memory at a time
             db.executemany(
                 "INSERT OR REPLACE INTO record (kind, key, value) VALUES (?, ?, ?)",
@@ -157,6 +170,26 @@ class Spill:
                     for (kind, key), value in items[start : start + _WRITE]
                 ],
             )
+
+    def _mark_written(self, slots: Iterator[tuple[str, Any]]) -> None:
+        bits = self._written
+        if bits is None:
+            bits = self._written = bytearray(_BLOOM_BITS // 8)
+        for slot in slots:
+            code = hash(slot)
+            first, second = code & _BLOOM_MASK, (code >> 24) & _BLOOM_MASK
+            bits[first >> 3] |= 1 << (first & 7)
+            bits[second >> 3] |= 1 << (second & 7)
+
+    def _maybe_written(self, slot: tuple[str, Any]) -> bool:
+        bits = self._written
+        if bits is None:
+            return False
+        code = hash(slot)
+        first, second = code & _BLOOM_MASK, (code >> 24) & _BLOOM_MASK
+        return bool(bits[first >> 3] & (1 << (first & 7))) and bool(
+            bits[second >> 3] & (1 << (second & 7))
+        )
 
     def flush(self) -> None:
         """Write every cached record used since it was last written (they stay cached)."""
@@ -221,6 +254,7 @@ class Spill:
             self._path = None
         self._cache.clear()
         self._dirty.clear()
+        self._written = None
 
 
 class SpillDict(MutableMapping[K, V]):
@@ -244,6 +278,13 @@ class SpillDict(MutableMapping[K, V]):
         """The record, read without caching it (to compare it with the store's, once)."""
         value = self._spill.get(self._kind, key, keep=False)
         return None if value is _ABSENT else value
+
+    def setdefault(self, key: K, default: Any = None) -> Any:
+        value = self._spill.get(self._kind, key)
+        if value is _ABSENT:
+            self._spill.set(self._kind, key, default)
+            return default
+        return value
 
     def __contains__(self, key: object) -> bool:
         return self._spill.get(self._kind, key) is not _ABSENT

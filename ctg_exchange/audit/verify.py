@@ -333,6 +333,10 @@ class LogVerifier:
         if batch:
             self._checker.submit(batch)
 
+    def flush(self) -> None:
+        """Hand the signatures still queued to the workers (:meth:`finish` waits for them)."""
+        self._flush()
+
     # -- the end ----------------------------------------------------------------------------
     def _imply(self, seq: int, action: str) -> None:
         # called for every event: the reason is put in words only if a checkpoint is missing

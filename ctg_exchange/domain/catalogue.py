@@ -61,13 +61,23 @@ CATALOGUE: dict[Action, type[Payload]] = {
 }
 
 
+# each model's optional fields left out when they have no value (never null), in order
+_OMITTED: dict[type[Payload], tuple[str, ...]] = {}
+
+
 def parse_payload(action: Action, payload: Mapping[str, Any]) -> Payload:
     """The stored payload of ``action`` as its model, or :class:`PayloadInvalid` naming the
     first field at fault (never a value: a payload may be anything)."""
     model = CATALOGUE[action]
-    for name in sorted(model.omitted_when_none):
-        optional = not model.model_fields[name].is_required()
-        if optional and name in payload and payload[name] is None:
+    omitted = _OMITTED.get(model)
+    if omitted is None:
+        omitted = _OMITTED[model] = tuple(
+            name
+            for name in sorted(model.omitted_when_none)
+            if not model.model_fields[name].is_required()
+        )
+    for name in omitted:
+        if name in payload and payload[name] is None:
             raise PayloadInvalid(
                 _("{field}: left out when it has no value, never null").format(field=name)
             )

@@ -9,8 +9,9 @@ never a text: a difference can be reported without disclosing anything.
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass
+from operator import attrgetter
 from typing import Any, Protocol
 
 from ..errors import ReplayError
@@ -370,3 +371,34 @@ class FactBook:
                 )
             )
         return found
+
+
+def _quick_pickling(cls: type) -> None:
+    """Pickle a frozen slotted record by its field values in order, as ``dataclasses`` does,
+    without its ``fields()`` call at each record: a large log's replay spills hundreds of
+    thousands to disk and reads them back (``audit/spill.py``). Either state loads in either."""
+    names = tuple(f.name for f in fields(cls))
+    get = attrgetter(*names)
+    single = len(names) == 1
+
+    def getstate(self: object) -> tuple[Any, ...]:
+        return (get(self),) if single else get(self)
+
+    def setstate(self: object, state: Sequence[Any]) -> None:
+        for name, value in zip(names, state, strict=False):
+            object.__setattr__(self, name, value)
+
+    setattr(cls, "__getstate__", getstate)  # noqa: B010 - a method replaced on the class
+    setattr(cls, "__setstate__", setstate)  # noqa: B010
+
+
+for _record in list(globals().values()):
+    if (
+        isinstance(_record, type)
+        and _record.__module__ == __name__
+        and is_dataclass(_record)
+        and _record.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        and "__slots__" in _record.__dict__
+    ):
+        _quick_pickling(_record)
+del _record

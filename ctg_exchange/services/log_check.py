@@ -120,14 +120,12 @@ def verify_tx(
     try:
         verifier = _verifier(tx, log_id, sources, law, spill, recalled, full, log_size)
         with in_language(language()):  # read once, not at each of a million messages' making
-            result = _read(tx, verifier, failures)
-        spill.release()  # the comparison reads each record once
+            result = _read(tx, verifier, failures, spill)
         replay = verifier.replay
         result.failures = sorted(
             [
                 *result.failures,
                 *failures,
-                *compare(replay, tx, spill.touched),
                 *signer_failures(tx, replay, known_lines, verified_lines),
                 *_forgotten(verifier, recalled),
             ],
@@ -176,8 +174,10 @@ def _verifier(
     )
 
 
-def _read(tx: Tx, verifier: LogVerifier, failures: list[Failure]) -> VerifyResult:
-    """Feed the verifier the events after its position, comparing their steps as it goes."""
+def _read(tx: Tx, verifier: LogVerifier, failures: list[Failure], spill: Spill) -> VerifyResult:
+    """Feed the verifier the events after its position, comparing their steps as it goes;
+    then compare the stored records with the replay's while the signature workers finish the
+    last events' signatures (both cores busy to the end), and finish."""
     steps, compared = verifier.replay.book.steps, verifier.resumed
     try:
         for stored in tx.events(first=verifier.resumed + 1 if verifier.resumed else None):
@@ -185,9 +185,12 @@ def _read(tx: Tx, verifier: LogVerifier, failures: list[Failure]) -> VerifyResul
             if stored.seq - compared >= STEPS_EVERY:
                 failures += compare_steps(steps, tx, compared, stored.seq)
                 compared = stored.seq
+        verifier.flush()
+        failures += compare_steps(steps, tx, compared, None)
+        spill.release()  # the comparison reads each record once
+        failures += compare(verifier.replay, tx, spill.touched)
     finally:
         result = verifier.finish()
-    failures += compare_steps(steps, tx, compared, None)
     return result
 
 

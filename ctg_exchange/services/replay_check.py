@@ -463,13 +463,20 @@ def _report(
         message = _("in the log but not in the store")
     elif logged is None:
         message = _("in the store but not in the log")
-    else:
+    elif stored != logged or _row_differs(row, logged):  # else the same: nothing to name
         for name, found, value in _pairs(stored, logged, row):
             if found != value:
                 message = _difference(name, found, value)
                 break
     if message is not None:
         failures.append(Failure(label + message, request=request, record=record))
+
+
+def _row_differs(row: Row | None, logged: Facts) -> bool:
+    """Whether a request row's own columns differ from the record's fields of those names."""
+    return row is not None and any(
+        found != getattr(logged, name, found) for name, found in row.items()
+    )
 
 
 def _report_step(

@@ -8,6 +8,7 @@ their SHA-256 (the texts stay in the request's history, out of the evidence log)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -56,7 +57,11 @@ from .session import Recorder, Session, load_actor, perform
 from .workspace import Workspace
 
 
+@functools.lru_cache(maxsize=256)
 def content_digest(content: RequestContent) -> str:
+    """SHA-256 of the content's digest document. A content is a frozen value (equal contents
+    have one digest): the few last are kept, since verifying a log computes each twice (the law
+    re-applied, then the stored request compared) and many requests file the same content."""
     return document_digest(content.digest_document())
 
 

@@ -6,6 +6,7 @@ Queries use ``?`` placeholders; a backend whose driver wants another style overr
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -127,7 +128,7 @@ class SqlTx(
         if row is None:
             return None
         key = f"{request_id} {sha256[:16]}"
-        return parsed_row("request_contents", key, RequestContent.model_validate_json, row[0])
+        return parsed_row("request_contents", key, _content, row[0])
 
     def get_request(self, request_id: str) -> ExchangeRequest | None:
         row = self._one("SELECT id, doc FROM requests WHERE id = ?", (request_id,))
@@ -245,3 +246,10 @@ class SqlTx(
     def count_events(self) -> int:
         row = self._one("SELECT COUNT(*) FROM audit_events")
         return int(row[0])
+
+
+@functools.lru_cache(maxsize=256)
+def _content(doc: str) -> RequestContent:
+    """A stored content, parsed: a frozen value, so one document (many requests file the same
+    content; a verification reads each twice) is parsed once."""
+    return RequestContent.model_validate_json(doc)
