@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,7 +107,7 @@ def test_the_pseudonymiser_is_hmac_sha256() -> None:
             assert pseudonym(value) == hmac.digest(key, value.encode(), "sha256").hex()
 
 
-def test_the_scanner_counts_rows_across_blocks_of_any_size() -> None:
+def test_the_scanner_counts_rows_across_blocks_of_any_size(implementation: str) -> None:
     from ctg_exchange.exchange.scanner import FastScanner
 
     data = b"a,b\n" + b"1,2\n" * 70000 + b"3,4"  # unterminated last row
@@ -149,6 +152,46 @@ def test_the_streaming_pipeline_round_trips_across_its_blocks(tmp_path: Path, si
     assert plain.read_bytes() == data
 
 
+class _FullDisk(io.BytesIO):
+    """A file whose disk fills after ``room`` bytes."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.room:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
+
+
+def test_a_write_that_fails_fails_the_seal() -> None:
+    """The writing thread's error (a full disk, far into the file) is the sender's, not lost."""
+    from ctg_exchange.exchange.pipeline import seal
+
+    data = os.urandom(8 << 20)
+    blocks = [data[i : i + (1 << 20)] for i in range(0, len(data), 1 << 20)]
+    with pytest.raises(OSError, match="No space left"):
+        seal(blocks, _FullDisk(3 << 20), [Identity.generate().recipient])
+
+
+def test_a_block_the_inspection_refuses_fails_the_seal_before_it_is_sealed() -> None:
+    from ctg_exchange.exchange.pipeline import seal
+
+    seen: list[int] = []
+
+    def inspect(block: Any) -> None:
+        seen.append(len(block))
+        if len(seen) == 3:
+            raise InvalidInput("row 3 does not have 2 fields")
+
+    out = io.BytesIO()
+    blocks = [b"1,2\n" * 1000] * 6
+    with pytest.raises(InvalidInput, match="row 3"):
+        seal(blocks, out, [Identity.generate().recipient], inspect=inspect)
+    assert len(seen) == 3  # nothing after the refused block was inspected
+
+
 @pytest.mark.parametrize(
     "damage",
     ["flip a byte in the fifth block", "cut inside the last chunk", "drop the last chunk"],
@@ -180,7 +223,9 @@ def test_the_streaming_reader_refuses_damage_in_any_block(tmp_path: Path, damage
         (b"1\r\n", "does not have 2 fields"),
     ],
 )
-def test_the_scanner_refuses_a_bad_crlf_line_deep_in_a_block(line: bytes, message: str) -> None:
+def test_the_scanner_refuses_a_bad_crlf_line_deep_in_a_block(
+    line: bytes, message: str, implementation: str
+) -> None:
     from ctg_exchange.exchange.scanner import FastScanner
 
     good = b"1,2\r\n" * 1000
