@@ -42,7 +42,7 @@ from ..i18n import _
 READ_BLOCK = 1 << 20  # plaintext read per step (16 chunks)
 BLOCK_CHUNKS = 16  # chunks decrypted per task
 WORKERS = 2  # decrypting threads
-DEPTH = 3  # blocks decrypting or waiting to be written
+DEPTH = 2  # blocks decrypting or waiting to be written
 Progress = Callable[[int], None]
 
 
@@ -92,7 +92,7 @@ class _Sealer(threading.Thread):
     since only then is it known whether it is the final chunk.
     """
 
-    RING = 3
+    RING = 2
 
     def __init__(
         self,
