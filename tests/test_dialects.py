@@ -310,3 +310,47 @@ def test_a_payload_with_columns_its_manifest_does_not_name_is_refused_as_sent(
         contains="the payload is not the CSV its signed manifest names",
     )  # fmt: skip
     assert not (tmp_path / "in.csv").exists()
+
+
+class _BlindScanner:
+    """A modified sender's scanner: counts lines, checks nothing."""
+
+    def __init__(self, *_args: object) -> None:
+        self._lines = 0
+
+    def feed(self, block: memoryview | bytes | bytearray) -> None:
+        self._lines += bytes(block).count(b"\n")
+
+    def finish(self) -> int:
+        return self._lines - 1
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b"9999999,500,2026-01,nom=FICTIF\n",  # a hidden fourth column
+        b"9999999,5\r00,2026-01\n",  # a CR inside a field of an LF file
+    ],
+)
+def test_a_received_row_unlike_the_header_deep_in_a_block_is_refused(
+    ready: Ctg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, implementation: str, odd: bytes
+) -> None:
+    """A modified sender signs the three columns of its header but hides a row of another
+    shape in the middle of the payload (not a block's first or last line, which the line-by-line
+    check sees): the receiver's scan of whole blocks (the C's plain_lines or the Python
+    skeleton) must refuse it, and write nothing (red team rt2: no test made the reception's
+    block scan decisive; a C scan that checked nothing passed them all)."""
+    ctg = ready
+    rid = accepted(ctg)
+    rows = [b"%d,%d,2026-01\n" % (9000000 + i, 400 + i % 900) for i in range(70_000)]
+    rows[60_000] = odd  # about 1.2 MB in: the middle of the payload's second block
+    dataset = tmp_path / "qf.csv"
+    header = b"numero_allocataire,quotient_familial,mois_reference_qf\n"
+    dataset.write_bytes(header + b"".join(rows))
+    monkeypatch.setattr("ctg_exchange.services.send.FastScanner", _BlindScanner)
+    package = sent(ctg, rid, dataset)["package"]
+    ctg.refused(
+        *receive(package, tmp_path / "in.csv"), as_="v.agent", code=3,
+        contains="the payload is not the CSV its signed manifest names: row 60001",
+    )  # fmt: skip
+    assert not (tmp_path / "in.csv").exists()

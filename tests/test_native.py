@@ -259,3 +259,58 @@ def test_the_suite_passes_in_pure_python_where_there_is_no_compiler(tmp_path: Pa
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:]
     assert "skipped" in done.stdout.splitlines()[-1]  # the C's own tests
+
+
+@pytest.mark.parametrize("crlf", [True, False])
+@pytest.mark.parametrize("nul", [True, False])
+@pytest.mark.parametrize("offset", [0, 1, 63])
+def test_the_c_line_scan_gives_the_python_verdict_for_each_odd_byte_anywhere(
+    native: Any, crlf: bool, nul: bool, offset: int
+) -> None:
+    """Every byte of about three windows of lines replaced, in turn, by each byte that matters
+    (CR, LF, the delimiter, NUL, an ordinary one), in a region starting ``offset`` bytes into
+    its buffer: CR at a window's last byte with or without its LF, LF at a window's first
+    byte, CR in the bytes after the last whole window (red team rt2: dropping the carry check
+    after the loop, or the tail's check that a CR is followed by its LF, passed every test)."""
+    end = b"\r\n" if crlf else b"\n"
+    # lines of 62 to 69 bytes: line ends on every side of the windows' edges, and a tail
+    # after the last whole window
+    widths = [(0, 59), (30, 30), (61, 0), (7, 55), (3, 57), (20, 46), (1, 1)]
+    data = b"".join(b"9" * a + b"," + b"9" * b + end for a, b in widths)
+    for at in range(len(data)):
+        for odd in (b"\r", b"\n", b",", b"\0", b"x", b"\r\n", b"\n\r"):
+            changed = data[:at] + odd + data[at + 1 :]
+            if not changed.endswith(b"\n"):
+                continue
+            expected = _skeleton_lines(changed, 1, b",", crlf, nul)
+            padded = b"\r" * offset + changed + b"\r"
+            got = native.plain_lines(padded, offset, offset + len(changed), 1, b",", crlf, nul)
+            assert got == expected, (at, odd)
+
+
+def test_the_c_hashes_every_windows_1252_byte_as_python(native: Any) -> None:
+    """Each of the 256 bytes in a hashed value of a Windows-1252 file: the HMAC of
+    ``bytes.decode("cp1252").encode("utf-8")``, or declined for the five undefined ones (red
+    team rt2: a wrong table entry for 0x92, the apostrophe French Excel writes, passed every
+    test: only 0x80, 0x9C, 0x9F and 0xE9 were ever hashed)."""
+    import hmac
+
+    for byte in set(range(256)) - set(b",\r\n"):
+        value = bytes([byte]) + b"\xe9"  # not ASCII: the Windows-1252 path
+        got = native.rewrite(value + b"\n", KEY, 1, [0], b",", False, True)
+        try:
+            utf8 = value.decode("cp1252").encode("utf-8")
+        except UnicodeDecodeError:
+            assert got is None, hex(byte)
+            continue
+        assert got == hmac.digest(KEY, utf8, "sha256").hex().encode() + b"\n", hex(byte)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 62, 63, 64, 65, 126, 127, 128, 129])
+def test_the_c_line_scan_reads_nothing_before_its_region(native: Any, size: int) -> None:
+    """A region opening with an LF whose CR is the byte before it in the buffer: outside the
+    region, so refused (a scan that looked one byte before its region would accept it)."""
+    region = b"\n" + b"9\r\n" * (size // 3) + b"9" * (size % 3) + b"\r\n"
+    data = b"\r" + region
+    assert native.plain_lines(data, 1, len(data), 0, b",", True, False) == -1
+    assert native.plain_lines(data, 0, len(data), 0, b",", True, False) >= 1
