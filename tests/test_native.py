@@ -224,9 +224,23 @@ def test_the_c_line_scan_carries_crlf_across_windows(native: Any, data: bytes) -
     assert native.plain_lines(data, 0, len(data), 0, b",", True, False) == expected
 
 
-def test_the_c_line_scan_refuses_a_region_outside_its_buffer(native: Any) -> None:
+@pytest.mark.parametrize(
+    ("start", "end", "commas", "delimiter"),
+    [
+        (0, 3, 0, b","),  # past the buffer's end
+        (-1, 2, 0, b","),  # before its start (red team rt2: only the end was tested)
+        (2, 1, 0, b","),  # an end before the start
+        (0, 2, -1, b","),
+        (0, 2, 0, b"\n"),
+        (0, 2, 0, b"\r"),
+        (0, 2, 0, b'"'),
+    ],
+)
+def test_the_c_line_scan_refuses_a_region_outside_its_buffer(
+    native: Any, start: int, end: int, commas: int, delimiter: bytes
+) -> None:
     with pytest.raises(ValueError, match="out of range"):
-        native.plain_lines(b"1\n", 0, 3, 0, b",", False, False)
+        native.plain_lines(b"1\n", start, end, commas, delimiter, False, False)
 
 
 @pytest.mark.slow
