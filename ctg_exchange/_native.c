@@ -164,6 +164,10 @@ static PyObject *native_rewrite(PyObject *Py_UNUSED(module), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "columns out of range");
         goto done;
     }
+    if (delimiter == '\n' || delimiter == '\r' || delimiter == '"' || delimiter == '\0') {
+        PyErr_SetString(PyExc_ValueError, "not a delimiter");
+        goto done;
+    }
     hashed = PyMem_Calloc((size_t)columns, 1);
     PyObject *indexes = PySequence_Fast(hashed_indexes, "hashed must be a sequence");
     if (hashed == NULL || indexes == NULL) {
@@ -347,7 +351,7 @@ static PyObject *native_plain_lines(PyObject *Py_UNUSED(module), PyObject *args)
                           &nul))
         return NULL;
     if (start < 0 || end < start || end > data.len || commas < 0 || delimiter == '\n' ||
-        delimiter == '\r' || delimiter == '"') {
+        delimiter == '\r' || delimiter == '"' || delimiter == '\0') {
         PyBuffer_Release(&data);
         PyErr_SetString(PyExc_ValueError, "arguments out of range");
         return NULL;

@@ -165,6 +165,9 @@ def test_the_c_refuses_impossible_arguments(native: Any) -> None:
     # read without the GIL: a bytearray another thread could change meanwhile is refused
     with pytest.raises(TypeError, match="data must be bytes"):
         native.rewrite(bytearray(b"1\n"), KEY, 1, [0], b",", False, False)
+    for delimiter in (b"\n", b"\r", b'"', b"\0"):
+        with pytest.raises(ValueError, match="not a delimiter"):
+            native.rewrite(b"1\n", KEY, 1, [0], delimiter, False, False)
 
 
 def _skeleton_lines(data: bytes, commas: int, delimiter: bytes, crlf: bool, nul: bool) -> int:
@@ -214,7 +217,7 @@ def test_the_c_line_scan_gives_the_python_verdict(native: Any, seed: int) -> Non
 @pytest.mark.parametrize(
     "data",
     [
-        b"1,2\r" + b"3" * 60 + b"\n",  # a CR ending a 64-byte window, not followed by its LF
+        b"1" * 63 + b"\rx\r\n",  # a CR ending a 64-byte window, not followed by its LF
         b"1" * 63 + b"\r\n",  # CR the last byte of a window, its LF the first of the next
         b"1" * 63 + b"\n",  # an LF without its CR at a window's start
     ],
@@ -234,6 +237,7 @@ def test_the_c_line_scan_carries_crlf_across_windows(native: Any, data: bytes) -
         (0, 2, 0, b"\n"),
         (0, 2, 0, b"\r"),
         (0, 2, 0, b'"'),
+        (0, 2, 0, b"\0"),
     ],
 )
 def test_the_c_line_scan_refuses_a_region_outside_its_buffer(

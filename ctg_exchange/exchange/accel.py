@@ -3,6 +3,12 @@
 Each caller keeps a Python path that gives the same results (the tests run both), so a package
 installed without a C compiler only runs slower. Looked up at call time (``accel.rewrite``), so
 that a test can take either path.
+
+Both run without the GIL. ``rewrite`` takes only ``bytes``; ``plain_lines`` also reads a
+``bytearray`` (the send's read buffers, a reception's decrypted ones), which nothing writes
+while it is scanned: a buffer goes back to its ring only once it has been checked, sealed or
+written. A writer racing the scan could not make it read out of bounds (an exported bytearray
+cannot be resized), only give a wrong verdict.
 """
 
 from __future__ import annotations

@@ -155,20 +155,25 @@ class _Sealer(threading.Thread):
         self._writer.start()
         try:
             while (block := self.queue.get()) is not None:
-                with memoryview(block) as view:
-                    self._seal_block(view, final=False)
-                if self._release is not None:
-                    self._release(block)
+                try:
+                    with memoryview(block) as view:
+                        self._seal_block(view, final=False)
+                finally:  # given back even when sealing fails: the producer may wait for it
+                    self._give_back(block)
             self._seal_block(memoryview(b""), final=True)
         except BaseException as exc:  # surfaced by the producer
             self.error = exc
-            while self.queue.get() is not None:  # drain so the producer never blocks
-                pass
+            while (block := self.queue.get()) is not None:  # drain: the producer never blocks
+                self._give_back(block)
         finally:
             self._writer.queue.put(None)
             self._writer.join()
             if self.error is None:
                 self.error = self._writer.error
+
+    def _give_back(self, block: memoryview | bytes) -> None:
+        if self._release is not None:
+            self._release(block)
 
 
 def seal(
