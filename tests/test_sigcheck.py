@@ -45,3 +45,28 @@ def test_a_child_that_dies_fails_the_verification() -> None:
         for batch in batches[1:]:
             checker.submit(batch)
         checker.close()
+
+
+def test_a_child_killed_after_answering_every_batch_still_fails_the_verification() -> None:
+    """No write is left to break on: the child's exit status alone must stop the conclusion."""
+    import time
+
+    checker = sigcheck.ProcessChecker(2)
+    for batch in _batches(6, 4, {2}):
+        checker.submit(batch)
+    deadline = time.monotonic() + 30
+    while any(checker._busy) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(checker._busy)  # every batch answered
+    checker._children[1].kill()
+    checker._children[1].wait()
+    with pytest.raises(ExchangeError, match="signature-checking process failed"):
+        checker.close()
+
+
+def test_the_bad_signatures_of_many_small_batches_are_each_named_once() -> None:
+    bad = {1, 2, 9, 10, 11, 40, 63, 64}
+    checker = sigcheck.ProcessChecker(2)
+    for batch in _batches(32, 2, bad):  # more batches than the queues hold
+        checker.submit(batch)
+    assert sorted(checker.close()) == sorted(bad)

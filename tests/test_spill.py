@@ -57,3 +57,43 @@ def test_records_pickle_to_what_they_were_and_older_states_load() -> None:
     older = DeliveryFacts.__new__(DeliveryFacts)
     older.__setstate__(list(astuple(delivery)))  # type: ignore[attr-defined]
     assert older == delivery
+
+
+def test_any_sequence_of_uses_reads_back_what_was_last_written(tmp_path: Path) -> None:
+    """Random sets, reads, deletions, flushes, releases, saves and reopenings of a small cache
+    against a dict: a record written is never reported absent (the Bloom filter gives no false
+    negative), one deleted or never written never comes back."""
+    import random
+
+    from ctg_exchange.audit.spill import _ABSENT
+
+    keys = [("law", f"DX-{n}") for n in range(10)] + [("taken", (f"DX-{n}", n)) for n in range(6)]
+    for seed in range(60):
+        rnd = random.Random(seed)
+        path = tmp_path / f"records-{seed}.sqlite3" if seed % 2 else None
+        spill = Spill(path, cache=rnd.choice([1, 2, 3, 5]))
+        model: dict[tuple[str, object], float] = {}
+        for step in range(250):
+            kind, key = rnd.choice(keys)
+            roll = rnd.random()
+            if roll < 0.35:
+                model[(kind, key)] = value = rnd.random()
+                spill.set(kind, key, value)
+            elif roll < 0.7:
+                found = spill.get(kind, key, keep=rnd.random() < 0.5)
+                assert found == model.get((kind, key), _ABSENT), (seed, step, kind, key)
+            elif roll < 0.78:
+                spill.delete(kind, key)
+                model.pop((kind, key), None)
+            elif roll < 0.86:
+                spill.flush()
+            elif roll < 0.94:
+                spill.release()
+            elif path is not None:
+                spill.save({"state": b"x"})
+                spill.close()
+                spill = Spill(path, cache=rnd.choice([1, 2, 3, 5]))
+        assert sorted(map(repr, spill.keys("law"))) == sorted(
+            repr(key) for kind, key in model if kind == "law"
+        )
+        spill.close()
