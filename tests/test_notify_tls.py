@@ -4,8 +4,6 @@ verifies, never in clear when STARTTLS was asked for."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +15,7 @@ from notify_servers import Received, free_port
 from test_notify import CAF_CONTROLLERS, contacts
 
 from conftest import REQUEST, Ctg, State
+from served import self_signed
 
 
 def test_messages_commit_with_their_step_or_not_at_all(
@@ -42,43 +41,6 @@ def test_messages_commit_with_their_step_or_not_at_all(
     monkeypatch.setattr(sessions, "enqueue", enqueue)
     assert ctg.snapshot() == before
     assert ctg.json("notify", "status")["pending"] == []
-
-
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (its own CA), and its key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ctg test smtp")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "smtp.pem", directory / "smtp.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 @contextmanager
@@ -112,7 +74,7 @@ def test_starttls_refuses_a_certificate_it_cannot_verify(
     state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctg = contacts(state)
-    tls = _certificate(tmp_path)
+    tls = self_signed(tmp_path, "smtp")
     monkeypatch.setenv("CTG_SMTP_USERNAME", "ctg")
     monkeypatch.setenv("CTG_SMTP_PASSWORD", "synthetic-password")
     with starttls_server(tls) as (port, received):
